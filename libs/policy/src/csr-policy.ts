@@ -1,0 +1,145 @@
+import {
+  CSR_LIMITS,
+  DerError,
+  OID,
+  attributeValues,
+  csrFromPem,
+  inspectSpki,
+  parseSubjectAltNames,
+  publicKeyObject,
+  readSignatureAlgorithm,
+  verifySignature,
+  type KeyInfo,
+  type NameAttribute,
+  type ParsedCsr,
+} from '@evpki/x509';
+import { checkKey, type KeyPolicy } from './key-policy.js';
+import { checkChargePointIdentity } from './subject-rules.js';
+import { Rule, type Violation } from './violations.js';
+
+export const MAX_CSR_PEM_CHARS = 5500; // OCPP SignCertificate.req csr (A02.FR.03)
+export const MAX_SUBJECT_ATTRIBUTES = 8;
+
+/** Facts about the request the policy cannot know itself; each lookup is injected. */
+export interface ChargePointContext {
+  /** The station as registered for the caller's tenant, or undefined when it is not. */
+  readonly station: { readonly serialNumber: string; readonly allowed: boolean } | undefined;
+  /** The tenant's CPO name, the only O value allowed (A02.FR.13). */
+  readonly cpoName: string;
+  readonly keyPolicy: KeyPolicy;
+  /** Keys on the blocked list (compromised), by SPKI SHA-256. */
+  isKeyBlocked(spkiSha256: string): boolean | Promise<boolean>;
+  /** Whether this key was already certified (A02.FR.02: a new key pair for every update). */
+  wasKeyCertified(spkiSha256: string): boolean | Promise<boolean>;
+}
+
+/** What a passed check hands to issuance. */
+export interface AcceptedCsr {
+  readonly csr: ParsedCsr;
+  readonly key: KeyInfo & { type: 'rsa' | 'ec' };
+  /** CN and O, as encoded in the CSR, in CSR order: copied into the certificate subject. */
+  readonly subjectAttributes: readonly NameAttribute[];
+}
+
+export type PolicyResult = { readonly ok: true; readonly accepted: AcceptedCsr } | { readonly ok: false; readonly violations: readonly Violation[] };
+
+/** Parses a PEM CSR, or returns the violation that says why it is not one. */
+export function readCsr(pem: string): { csr: ParsedCsr } | { violation: Violation } {
+  if (pem.length > MAX_CSR_PEM_CHARS)
+    return { violation: { rule: Rule.pkcs10, message: `CSR is ${pem.length} characters; at most ${MAX_CSR_PEM_CHARS} are allowed` } };
+  try {
+    return { csr: csrFromPem(pem) };
+  } catch (e) {
+    const why = e instanceof DerError ? e.message : 'unreadable';
+    return { violation: { rule: Rule.pkcs10, message: `CSR is not a PEM-encoded PKCS#10 request: ${why}` } };
+  }
+}
+
+/** Proof of possession and signature algorithm (A00.FR.504, A00.FR.506, A02.FR.03). */
+export function checkCsrSignature(csr: ParsedCsr, key: KeyInfo): Violation[] {
+  const alg = readSignatureAlgorithm(csr.signatureAlgorithm.oid, csr.signatureAlgorithm.params);
+  if (!alg) return [{ rule: Rule.algorithms, message: `CSR signature algorithm ${csr.signatureAlgorithm.oid} is not allowed` }];
+  if (alg.hash === 'sha1' || alg.hash === 'md5')
+    return [{ rule: Rule.hashes, message: `CSR is signed with ${alg.hash.toUpperCase()}; SHA-256 or stronger is required` }];
+  if (key.type === 'unsupported') return []; // reported by the key check
+  const keyMatches = alg.kind === 'ecdsa' ? key.type === 'ec' : key.type === 'rsa';
+  let valid = false;
+  if (keyMatches) {
+    try {
+      valid = verifySignature(alg, publicKeyObject(key.common.spki), csr.info, csr.signature);
+    } catch {
+      valid = false; // key OpenSSL cannot load (e.g. point not on curve)
+    }
+  }
+  return valid ? [] : [{ rule: Rule.pkcs10, message: 'CSR signature does not verify with its public key (no proof of possession)' }];
+}
+
+/** Subject and SAN rules for charge point certificates (A00.FR.509, A00.FR.511, A02.FR.13). */
+export function checkChargePointSubject(csr: ParsedCsr, ctx: Pick<ChargePointContext, 'station' | 'cpoName'>): Violation[] {
+  const out: Violation[] = [];
+  const attrs = csr.subject.rdns.flat();
+  if (attrs.length > MAX_SUBJECT_ATTRIBUTES)
+    out.push({ rule: Rule.registeredIdentity, message: `subject has ${attrs.length} attributes; at most ${MAX_SUBJECT_ATTRIBUTES} are allowed` });
+
+  const cns = attributeValues(csr.subject, OID.commonName);
+  if (cns.length !== 1) out.push({ rule: Rule.chargePointName, message: cns.length ? 'subject has several CNs' : 'subject CN is missing' });
+  else {
+    const cn = cns[0]!;
+    const shape = checkChargePointIdentity(cn);
+    out.push(...shape);
+    if (!shape.length && ctx.station && cn !== ctx.station.serialNumber)
+      out.push({ rule: Rule.chargePointName, message: `subject CN "${cn}" is not the station's registered serial number` });
+  }
+
+  const os = attributeValues(csr.subject, OID.organizationName);
+  if (os.length === 0) out.push({ rule: Rule.organization, message: 'subject O is missing; it must be the CPO name' });
+  else if (os.length > 1 || os[0] !== ctx.cpoName)
+    out.push({ rule: Rule.cpoName, message: `subject O "${os.join(', ')}" is not the CPO name "${ctx.cpoName}"` });
+
+  const san = csr.extensions.find((e) => e.oid === OID.subjectAltName);
+  if (san) {
+    let names;
+    try {
+      names = parseSubjectAltNames(san.value);
+    } catch {
+      names = undefined;
+    }
+    if (!names) out.push({ rule: Rule.registeredIdentity, message: 'subjectAltName extension is malformed' });
+    else if (names.dns.length || names.ip.length || names.uri.length)
+      out.push({ rule: Rule.chargePointName, message: 'a charge point certificate carries no subjectAltName dNSName, IP address or URI' });
+  }
+  if (csr.extensions.length > CSR_LIMITS.maxExtensions)
+    out.push({ rule: Rule.registeredIdentity, message: `CSR requests more than ${CSR_LIMITS.maxExtensions} extensions` });
+  return out;
+}
+
+/**
+ * Every check for a charge point CSR, run by the RA (to reject early) and again by the CA (which
+ * trusts no caller). Collects all violations instead of stopping at the first.
+ */
+export async function checkChargePointCsr(csr: ParsedCsr, ctx: ChargePointContext): Promise<PolicyResult> {
+  const violations: Violation[] = [];
+  if (!ctx.station)
+    violations.push({ rule: Rule.registeredIdentity, message: 'station is not registered; register it before requesting a certificate' });
+  else if (!ctx.station.allowed)
+    violations.push({ rule: Rule.auditedModel, message: 'station is not allowed to obtain certificates (model not audited)' });
+
+  let key: KeyInfo | undefined;
+  try {
+    key = inspectSpki(csr.spki);
+  } catch (e) {
+    violations.push({ rule: Rule.pkcs10, message: `CSR public key is malformed: ${e instanceof DerError ? e.message : 'unreadable'}` });
+  }
+  if (key) {
+    violations.push(...checkCsrSignature(csr, key), ...checkKey(key, ctx.keyPolicy));
+    if (await ctx.isKeyBlocked(key.common.spkiSha256))
+      violations.push({ rule: Rule.keyStrength, message: 'key is on the blocked list (compromised)' });
+    else if (await ctx.wasKeyCertified(key.common.spkiSha256))
+      violations.push({ rule: Rule.newKeyPair, message: 'this key was already certified; generate a new key pair for every update' });
+  }
+  violations.push(...checkChargePointSubject(csr, ctx));
+
+  if (violations.length || !key || key.type === 'unsupported') return { ok: false, violations };
+  const subjectAttributes = csr.subject.rdns.flat().filter((a) => a.oid === OID.commonName || a.oid === OID.organizationName);
+  return { ok: true, accepted: { csr, key, subjectAttributes } };
+}

@@ -1,0 +1,6 @@
+export * from './violations.js';
+export * from './weak-keys.js';
+export * from './key-policy.js';
+export * from './subject-rules.js';
+export * from './csr-policy.js';
+export * from './validity.js';

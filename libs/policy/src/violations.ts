@@ -1,0 +1,28 @@
+/**
+ * Rule IDs the policy cites. IDs are those of the OCPP security white paper (A00/A02) and the
+ * Plug&Charge RA document (PnC-4.x); see shared/reference/REQUIREMENTS.md.
+ */
+export const Rule = {
+  keyStrength: 'A00.FR.501',
+  rsaSize: 'A00.FR.502',
+  ecSize: 'A00.FR.503',
+  algorithms: 'A00.FR.504',
+  hashes: 'A00.FR.506',
+  organization: 'A00.FR.509',
+  serverCommonName: 'A00.FR.510',
+  chargePointName: 'A00.FR.511',
+  newKeyPair: 'A02.FR.02',
+  pkcs10: 'A02.FR.03',
+  cpoName: 'A02.FR.13',
+  auditedModel: 'PnC-4.2',
+  registeredIdentity: 'PnC-4.3',
+} as const;
+export type RuleId = (typeof Rule)[keyof typeof Rule];
+
+export interface Violation {
+  readonly rule: RuleId;
+  readonly message: string;
+}
+
+/** Violations that mean "this caller may not act" (HTTP 403) rather than "this input is wrong" (422). */
+export const FORBIDDEN_RULES: ReadonlySet<RuleId> = new Set([Rule.auditedModel]);

@@ -1,0 +1,67 @@
+/**
+ * Environment → typed config. Every variable with one of the product's prefixes must be known
+ * (a typo stops the start instead of being ignored); values are parsed and checked at start.
+ */
+export const KNOWN_ENV = new Set([
+  'PKI_DATA_DIR',
+  'PKI_KEY_PASSPHRASE',
+  'PKI_KEY_PASSPHRASE_FILE',
+  'PKI_LOG_LEVEL',
+  'RA_HOST',
+  'RA_PORT',
+  'RA_CA_URL',
+  'RA_CA_TIMEOUT_MS',
+  'RA_JWT_ISSUER',
+  'RA_JWT_AUDIENCE',
+  'RA_VALIDATE_RESPONSES',
+  'CA_HOST',
+  'CA_PORT',
+  'CA_LEAF_VALIDITY_DAYS',
+  'CA_MIN_EC_BITS',
+  'CA_MIN_RSA_BITS',
+  'OCSP_HOST',
+  'OCSP_PORT',
+]);
+const PREFIXES = ['PKI_', 'RA_', 'CA_', 'OCSP_'];
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+export function checkUnknownEnv(env: NodeJS.ProcessEnv): void {
+  const unknown = Object.keys(env).filter((k) => PREFIXES.some((p) => k.startsWith(p)) && !KNOWN_ENV.has(k));
+  if (unknown.length) throw new ConfigError(`unknown configuration variable(s): ${unknown.join(', ')}`);
+}
+
+export const envString = (env: NodeJS.ProcessEnv, name: string, dflt: string): string => {
+  const v = env[name];
+  if (v !== undefined && !KNOWN_ENV.has(name)) throw new ConfigError(`${name} is not a known variable`);
+  return v === undefined || v === '' ? dflt : v;
+};
+
+export function envInt(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
+  return n;
+}
+
+export function envBool(env: NodeJS.ProcessEnv, name: string, dflt: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+export function envUrl(env: NodeJS.ProcessEnv, name: string, dflt: string): string {
+  const v = envString(env, name, dflt);
+  try {
+    const u = new URL(v);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error();
+  } catch {
+    throw new ConfigError(`${name} must be an http(s) URL, got "${v}"`);
+  }
+  return v.replace(/\/$/, '');
+}

@@ -1,0 +1,53 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ConfigError } from './config.js';
+
+/**
+ * The PKI data directory written by `pki init`. Secrets live in their own files so that each
+ * service (and each Kubernetes Secret) gets only what it needs: issuer keys go to the CA only.
+ */
+export function dataPaths(dataDir: string) {
+  return {
+    manifest: join(dataDir, 'pki.json'),
+    store: join(dataDir, 'store'),
+    /** Encrypted issuer keys: root (CLI only) and issuing CAs (CA only). */
+    issuerKey: (issuerId: string) => join(dataDir, 'keys', `${issuerId}.key.pem`),
+    /** Dev only: the passphrase protecting issuer keys (production mounts it from a Secret). */
+    devPassphrase: join(dataDir, 'secrets', 'key-passphrase'),
+    /** RA → CA service credential, shared by both. */
+    caClientToken: join(dataDir, 'secrets', 'ca-client-token'),
+    /** Dev only: the key `pki token` signs RA bearer tokens with. */
+    jwtSigningKey: join(dataDir, 'secrets', 'jwt-signing.key.pem'),
+    /** The public JWK the RA verifies bearer tokens with. */
+    jwtPublicJwk: join(dataDir, 'ra', 'jwt-public.jwk.json'),
+  };
+}
+
+export interface PkiManifest {
+  readonly version: 1;
+  readonly createdAt: string;
+  readonly dev: boolean;
+  readonly algorithm: string;
+  readonly issuers: { readonly root: string; readonly chargePoint: string };
+  /** Base URL put into certificates for OCSP, issuer certificates and CRLs. */
+  readonly publicOcspBase: string;
+  readonly jwt: { readonly issuer: string; readonly audience: string };
+}
+
+export function readManifest(dataDir: string): PkiManifest {
+  const path = dataPaths(dataDir).manifest;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError(`no PKI at ${dataDir}: run \`pki init\` first (missing ${path})`);
+  }
+  const m = JSON.parse(text) as PkiManifest;
+  if (m.version !== 1) throw new ConfigError(`${path}: unsupported manifest version ${String(m.version)}`);
+  return m;
+}
+
+/** URLs for one issuer under the public OCSP base (RFC 5280 AIA and CRL DP). */
+export function issuerUrls(base: string, issuerId: string) {
+  return { ocsp: `${base}/ocsp`, caIssuers: `${base}/issuers/${issuerId}.der`, crl: `${base}/crl/${issuerId}.crl` };
+}

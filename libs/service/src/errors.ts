@@ -1,0 +1,75 @@
+/**
+ * The one error type of the services. Kinds carry no HTTP; `toProblem` maps them at the edge to
+ * application/problem+json (RFC 9457), with `violations` naming the rules for policy failures.
+ */
+export type ErrorKind =
+  | 'malformed'
+  | 'policy'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'not-found'
+  | 'conflict'
+  | 'too-large'
+  | 'rate-limited'
+  | 'unavailable'
+  | 'internal';
+
+export interface RuleViolation {
+  readonly rule: string;
+  readonly message: string;
+}
+
+export class AppError extends Error {
+  override readonly name = 'AppError';
+  constructor(
+    readonly kind: ErrorKind,
+    message: string,
+    readonly violations?: readonly RuleViolation[],
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+const STATUS: Record<ErrorKind, [number, string]> = {
+  malformed: [400, 'Malformed request'],
+  policy: [422, 'Policy violation'],
+  unauthorized: [401, 'Unauthorized'],
+  forbidden: [403, 'Forbidden'],
+  'not-found': [404, 'Not found'],
+  conflict: [409, 'Conflict'],
+  'too-large': [413, 'Payload too large'],
+  'rate-limited': [429, 'Too many requests'],
+  unavailable: [503, 'Service unavailable'],
+  internal: [500, 'Internal error'],
+};
+
+export interface Problem {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: {
+    type: string;
+    title: string;
+    status: number;
+    detail?: string;
+    violations?: RuleViolation[];
+  };
+}
+
+export function kindForStatus(status: number): ErrorKind {
+  const hit = (Object.entries(STATUS) as [ErrorKind, [number, string]][]).find(([, [s]]) => s === status);
+  return hit ? hit[0] : status >= 500 ? 'unavailable' : 'malformed';
+}
+
+/** Maps any thrown value to a problem; unknown errors become a 500 with no detail. */
+export function toProblem(err: unknown): Problem {
+  const e = err instanceof AppError ? err : new AppError('internal', 'internal error');
+  const [status, title] = STATUS[e.kind];
+  const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
+  if (e.retryAfterSeconds !== undefined) headers['retry-after'] = String(e.retryAfterSeconds);
+  if (e.kind === 'unauthorized') headers['www-authenticate'] = 'Bearer';
+  const body: Problem['body'] = { type: `urn:evpki:problem:${e.kind}`, title, status };
+  if (e.kind !== 'internal') body.detail = e.message.slice(0, 2000);
+  if (e.violations?.length) body.violations = e.violations.slice(0, 50).map((v) => ({ rule: v.rule, message: v.message.slice(0, 500) }));
+  return { status, headers, body };
+}

@@ -1,0 +1,117 @@
+import { open, type RootDatabase } from 'lmdb';
+import type {
+  CertificateRecord,
+  IdempotencyClaim,
+  IdempotencyRecord,
+  IssuanceOutcome,
+  IssuerRecord,
+  StationRecord,
+  TenantRecord,
+} from './records.js';
+import type { Store } from './store.js';
+
+const SEP = '\u0000';
+const key = (...parts: string[]): string => parts.join(SEP);
+const END = '\uffff';
+
+/**
+ * The embedded default backend. LMDB is multi-process safe, so RA, CA and OCSP on one machine
+ * share one environment. A write's promise resolves once the commit is flushed to disk.
+ */
+export class LmdbStore implements Store {
+  private readonly db: RootDatabase;
+
+  constructor(path: string) {
+    this.db = open({ path, compression: false, maxReaders: 256 });
+  }
+
+  async ping(): Promise<void> {
+    this.db.get(key('ping'));
+    await this.db.put(key('meta', 'ping'), new Date().toISOString());
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  async getTenant(id: string): Promise<TenantRecord | undefined> {
+    return this.db.get(key('tenant', id));
+  }
+  async putTenant(t: TenantRecord): Promise<void> {
+    await this.db.put(key('tenant', t.id), t);
+  }
+
+  async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
+    return this.db.get(key('station', tenant, stationId));
+  }
+  async putStation(s: StationRecord): Promise<{ created: boolean }> {
+    return this.db.transaction(() => {
+      const k = key('station', s.tenant, s.stationId);
+      const created = this.db.get(k) === undefined;
+      this.db.put(k, s);
+      return { created };
+    });
+  }
+  async deleteStation(tenant: string, stationId: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const k = key('station', tenant, stationId);
+      if (this.db.get(k) === undefined) return false;
+      this.db.remove(k);
+      return true;
+    });
+  }
+
+  async listIssuers(): Promise<IssuerRecord[]> {
+    return [...this.db.getRange({ start: key('issuer', ''), end: key('issuer', END) }).map(({ value }) => value as IssuerRecord)];
+  }
+  async getIssuer(id: string): Promise<IssuerRecord | undefined> {
+    return this.db.get(key('issuer', id));
+  }
+  async putIssuer(i: IssuerRecord): Promise<void> {
+    await this.db.put(key('issuer', i.id), i);
+  }
+
+  async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
+    return this.db.get(key('cert', serial));
+  }
+  async listStationCertificates(tenant: string, stationId: string): Promise<CertificateRecord[]> {
+    const prefix = key('stationcert', tenant, stationId, '');
+    const out: CertificateRecord[] = [];
+    for (const { value } of this.db.getRange({ start: prefix, end: prefix + END })) {
+      const cert = this.db.get(key('cert', value as string)) as CertificateRecord | undefined;
+      if (cert) out.push(cert);
+    }
+    return out;
+  }
+  async isKeyCertified(spkiSha256: string): Promise<boolean> {
+    return this.db.get(key('spki', spkiSha256)) !== undefined;
+  }
+  async isKeyBlocked(spkiSha256: string): Promise<boolean> {
+    return this.db.get(key('blocked', spkiSha256)) !== undefined;
+  }
+  async blockKey(spkiSha256: string): Promise<void> {
+    await this.db.put(key('blocked', spkiSha256), new Date().toISOString());
+  }
+  async getIdempotency(tenant: string, k: string): Promise<IdempotencyRecord | undefined> {
+    return this.db.get(key('idem', tenant, k));
+  }
+
+  async recordIssuance(cert: CertificateRecord, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
+    // Checks and writes run inside one LMDB write transaction: atomic, and serialised against
+    // every other writer in every process.
+    return this.db.transaction((): IssuanceOutcome => {
+      if (idem) {
+        const existing = this.db.get(key('idem', idem.tenant, idem.key)) as IdempotencyRecord | undefined;
+        if (existing) return { ok: false, conflict: 'idempotency', existing };
+      }
+      if (this.db.get(key('cert', cert.serial)) !== undefined) return { ok: false, conflict: 'serial' };
+      if (this.db.get(key('spki', cert.spkiSha256)) !== undefined) return { ok: false, conflict: 'key' };
+      this.db.put(key('cert', cert.serial), cert);
+      this.db.put(key('spki', cert.spkiSha256), cert.serial);
+      // Station index: ordered by issuance time, then serial.
+      this.db.put(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
+      if (idem) this.db.put(key('idem', idem.tenant, idem.key), { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt });
+      return { ok: true };
+    });
+  }
+}

@@ -1,0 +1,53 @@
+import { randomBytes } from 'node:crypto';
+import { ctx, integer, seq, time } from './der.js';
+import type { Signer } from './signature.js';
+
+/**
+ * Certificate assembly from DER pieces: the issuer-fixed parts (signature algorithm, issuer name,
+ * profile extensions) are encoded once, and each issuance adds only its variable fields.
+ * Prepare, record, sign once: see ARCHITECTURE.md "Hot paths".
+ */
+export interface TbsFields {
+  readonly serial: Buffer;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly subject: Buffer;
+  readonly spki: Buffer;
+  readonly extensions: readonly Buffer[];
+}
+
+const VERSION_3 = ctx(0, integer(2));
+
+export function buildTbs(signatureAlgorithm: Buffer, issuerName: Buffer, f: TbsFields): Buffer {
+  return seq(
+    VERSION_3,
+    integer(f.serial),
+    signatureAlgorithm,
+    issuerName,
+    seq(time(f.notBefore), time(f.notAfter)),
+    f.subject,
+    f.spki,
+    ctx(3, seq(...f.extensions)),
+  );
+}
+
+export function signTbs(tbs: Buffer, signer: Signer): Buffer {
+  const sig = signer.sign(tbs);
+  return seq(tbs, signer.algorithmDer, Buffer.concat([Buffer.from([0x03]), derLen(sig.length + 1), Buffer.from([0]), sig]));
+}
+
+function derLen(n: number): Buffer {
+  if (n < 0x80) return Buffer.from([n]);
+  if (n < 0x100) return Buffer.from([0x81, n]);
+  return Buffer.from([0x82, n >> 8, n & 0xff]);
+}
+
+/**
+ * A serial number (A00.FR.508): 128 random bits, positive, 16 octets, first octet never zero so the
+ * DER length is fixed. Uniqueness is enforced by the store, not by luck.
+ */
+export function randomSerial(): Buffer {
+  const b = randomBytes(16);
+  b[0] = (b[0]! & 0x7f) | 0x01;
+  return b;
+}

@@ -1,0 +1,118 @@
+import { DerError, Tag, bitStringBytes, children, decodeOid, decodeSmallInt, expectTag, raw, readOnly } from './der.js';
+import { parseName, type ParsedName } from './name.js';
+import { OID } from './oids.js';
+import { fromPem } from './pem.js';
+
+export interface Extension {
+  readonly oid: string;
+  readonly critical: boolean;
+  /** Contents of extnValue (the DER inside the OCTET STRING). */
+  readonly value: Buffer;
+}
+
+/** A PKCS#10 request (RFC 2986) read with the strict DER reader; nothing is verified yet. */
+export interface ParsedCsr {
+  readonly der: Buffer;
+  /** certificationRequestInfo, the signed bytes. */
+  readonly info: Buffer;
+  readonly subject: ParsedName;
+  readonly spki: Buffer;
+  readonly attributeOids: readonly string[];
+  readonly extensions: readonly Extension[];
+  readonly signatureAlgorithm: { readonly oid: string; readonly params: Buffer | undefined };
+  readonly signature: Buffer;
+}
+
+/** Hard parse limits: anything larger is refused before it costs much. */
+export const CSR_LIMITS = { maxDerBytes: 8192, maxAttributes: 8, maxExtensions: 16 } as const;
+
+export const CSR_PEM_LABELS = ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'] as const;
+
+export function csrFromPem(pem: string): ParsedCsr {
+  return parseCsr(fromPem(pem, CSR_PEM_LABELS).der);
+}
+
+export function parseCsr(der: Buffer): ParsedCsr {
+  if (der.length > CSR_LIMITS.maxDerBytes) throw new DerError(`CSR larger than ${CSR_LIMITS.maxDerBytes} bytes`);
+  const top = readOnly(der, Tag.SEQUENCE);
+  const [infoT, algT, sigT, extra] = children(top, 4);
+  if (extra) throw new DerError('CertificationRequest has extra elements');
+  const info = raw(top.value, expectTag(infoT, Tag.SEQUENCE, 'certificationRequestInfo'));
+  const [version, subjectT, spkiT, attrsT, more] = children(infoT!, 5);
+  if (more) throw new DerError('certificationRequestInfo has extra elements');
+  if (decodeSmallInt(expectTag(version, Tag.INTEGER, 'version').value) !== 0) throw new DerError('CSR version must be 1 (0)');
+  const subject = parseName(raw(infoT!.value, expectTag(subjectT, Tag.SEQUENCE, 'subject')));
+  const spki = raw(infoT!.value, expectTag(spkiT, Tag.SEQUENCE, 'subjectPKInfo'));
+
+  const attributeOids: string[] = [];
+  let extensions: Extension[] = [];
+  for (const attr of children(expectTag(attrsT, 0xa0, 'attributes'), CSR_LIMITS.maxAttributes)) {
+    const [typeT, valuesT] = children(expectTag(attr, Tag.SEQUENCE, 'Attribute'), 2);
+    const type = decodeOid(expectTag(typeT, Tag.OID, 'attribute type').value);
+    if (attributeOids.includes(type)) throw new DerError('duplicate CSR attribute');
+    attributeOids.push(type);
+    if (type === OID.extensionRequest) {
+      const [exts, second] = children(expectTag(valuesT, Tag.SET, 'attribute values'), 2);
+      if (second) throw new DerError('extensionRequest with several values');
+      extensions = parseExtensions(expectTag(exts, Tag.SEQUENCE, 'Extensions').value, CSR_LIMITS.maxExtensions);
+    }
+  }
+
+  const [algOid, params] = children(expectTag(algT, Tag.SEQUENCE, 'signatureAlgorithm'), 2);
+  return {
+    der,
+    info,
+    subject,
+    spki,
+    attributeOids,
+    extensions,
+    signatureAlgorithm: {
+      oid: decodeOid(expectTag(algOid, Tag.OID, 'signature algorithm').value),
+      params: params && params.tag !== Tag.NULL ? raw(algT!.value, params) : undefined,
+    },
+    signature: bitStringBytes(expectTag(sigT, Tag.BIT_STRING, 'signature').value),
+  };
+}
+
+/** Extensions ::= SEQUENCE OF Extension; `value` is the SEQUENCE contents. */
+export function parseExtensions(value: Buffer, max: number): Extension[] {
+  const out: Extension[] = [];
+  for (const e of children(value, max)) {
+    const parts = children(expectTag(e, Tag.SEQUENCE, 'Extension'), 3);
+    const extOid = decodeOid(expectTag(parts[0], Tag.OID, 'extnID').value);
+    const critical = parts.length === 3 && parts[1]!.tag === Tag.BOOLEAN && parts[1]!.value[0] === 0xff;
+    const octets = expectTag(parts[parts.length - 1], Tag.OCTET_STRING, 'extnValue').value;
+    if (out.some((x) => x.oid === extOid)) throw new DerError(`duplicate extension ${extOid}`);
+    out.push({ oid: extOid, critical, value: octets });
+  }
+  return out;
+}
+
+/** GeneralNames in a subjectAltName, by kind. Unknown kinds are reported as `other`. */
+export interface SubjectAltNames {
+  readonly dns: string[];
+  readonly ip: string[];
+  readonly uri: string[];
+  readonly email: string[];
+  other: number;
+}
+
+export function parseSubjectAltNames(extValue: Buffer): SubjectAltNames {
+  const out: SubjectAltNames = { dns: [], ip: [], uri: [], email: [], other: 0 };
+  for (const gn of children(readOnly(extValue, Tag.SEQUENCE), 64)) {
+    const text = (): string => gn.value.toString('latin1');
+    if (gn.tag === 0x82) out.dns.push(text());
+    else if (gn.tag === 0x87) out.ip.push(formatIp(gn.value));
+    else if (gn.tag === 0x86) out.uri.push(text());
+    else if (gn.tag === 0x81) out.email.push(text());
+    else out.other++;
+  }
+  return out;
+}
+
+function formatIp(b: Buffer): string {
+  if (b.length === 4) return [...b].join('.');
+  if (b.length === 16) return (b.toString('hex').match(/.{4}/g) ?? []).join(':');
+  return b.toString('hex');
+}
+

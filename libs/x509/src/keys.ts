@@ -1,0 +1,68 @@
+import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
+import { DerError, Tag, bitStringBytes, children, decodeOid, expectTag, integerBytes, readOnly } from './der.js';
+import { CURVES, OID } from './oids.js';
+
+/** What the key policy needs to know about a public key (A00.FR.501-503). */
+export type KeyInfo =
+  | { readonly type: 'rsa'; readonly bits: number; readonly modulus: bigint; readonly exponent: bigint; readonly common: KeyCommon }
+  | { readonly type: 'ec'; readonly bits: number; readonly curve: string; readonly curveOid: string; readonly common: KeyCommon }
+  | { readonly type: 'unsupported'; readonly algorithm: string; readonly common: KeyCommon };
+
+export interface KeyCommon {
+  /** The whole SubjectPublicKeyInfo DER. */
+  readonly spki: Buffer;
+  /** SHA-256 of the SPKI DER, hex: the key's identity for blocking and reuse checks. */
+  readonly spkiSha256: string;
+  /** Contents of the subjectPublicKey BIT STRING. */
+  readonly publicKey: Buffer;
+}
+
+const bytesToBigInt = (b: Buffer): bigint => (b.length === 0 ? 0n : BigInt('0x' + b.toString('hex')));
+
+/** Reads a SubjectPublicKeyInfo without any crypto library: type, size, curve, modulus. */
+export function inspectSpki(spki: Buffer): KeyInfo {
+  const top = readOnly(spki, Tag.SEQUENCE);
+  const [alg, bits, extra] = children(top, 3);
+  if (extra) throw new DerError('SubjectPublicKeyInfo has extra elements');
+  const [algOid, params] = children(expectTag(alg, Tag.SEQUENCE, 'AlgorithmIdentifier'), 2);
+  const algorithm = decodeOid(expectTag(algOid, Tag.OID, 'algorithm').value);
+  const publicKey = bitStringBytes(expectTag(bits, Tag.BIT_STRING, 'subjectPublicKey').value);
+  const common: KeyCommon = { spki, spkiSha256: createHash('sha256').update(spki).digest('hex'), publicKey };
+
+  if (algorithm === OID.rsaEncryption || algorithm === OID.rsassaPss) {
+    const rsa = readOnly(publicKey, Tag.SEQUENCE);
+    const [n, e, more] = children(rsa, 3);
+    if (more) throw new DerError('RSAPublicKey has extra elements');
+    const nb = integerBytes(expectTag(n, Tag.INTEGER, 'modulus').value);
+    const eb = integerBytes(expectTag(e, Tag.INTEGER, 'publicExponent').value);
+    if (nb[0]! & 0x80 || eb[0]! & 0x80) throw new DerError('negative RSA parameter');
+    const modulus = bytesToBigInt(nb);
+    return { type: 'rsa', bits: modulus.toString(2).length, modulus, exponent: bytesToBigInt(eb), common };
+  }
+  if (algorithm === OID.ecPublicKey) {
+    if (params?.tag !== Tag.OID) return { type: 'unsupported', algorithm: 'EC with explicit or missing curve parameters', common };
+    const curveOid = decodeOid(params.value);
+    const known = CURVES[curveOid];
+    // Uncompressed point 04||X||Y; the size check happens when the key is imported for verification.
+    return known
+      ? { type: 'ec', bits: known.bits, curve: known.name, curveOid, common }
+      : { type: 'ec', bits: curveBits(curveOid), curve: curveOid, curveOid, common };
+  }
+  return { type: 'unsupported', algorithm, common };
+}
+
+/** Sizes of curves we recognise but do not allow, so that messages can say "224 bits". */
+function curveBits(curveOid: string): number {
+  const other: Record<string, number> = { '1.3.132.0.33': 224, '1.2.840.10045.3.1.1': 192, '1.3.132.0.10': 256 };
+  return other[curveOid] ?? 0;
+}
+
+/** A node KeyObject for the SPKI (throws on keys OpenSSL cannot load, e.g. off-curve points). */
+export function publicKeyObject(spki: Buffer): KeyObject {
+  return createPublicKey({ key: spki, format: 'der', type: 'spki' });
+}
+
+/** RFC 7093 section 2 method 1: leftmost 160 bits of SHA-256 over the subjectPublicKey bits. */
+export function keyIdentifier(publicKey: Buffer): Buffer {
+  return createHash('sha256').update(publicKey).digest().subarray(0, 20);
+}

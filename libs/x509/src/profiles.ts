@@ -1,0 +1,57 @@
+import { OID } from './oids.js';
+import {
+  authorityInfoAccess,
+  authorityKeyIdentifier,
+  basicConstraints,
+  crlDistributionPoints,
+  extKeyUsage,
+  keyUsage,
+  subjectKeyIdentifier,
+} from './extensions.js';
+import { keyIdentifier } from './keys.js';
+
+/** Where relying parties find status and issuer certificates for certificates of one issuer. */
+export interface IssuerUrls {
+  readonly ocsp: string;
+  readonly caIssuers: string;
+  readonly crl: string;
+}
+
+/** Root CA: CA:true, keyCertSign + cRLSign, self-identified. */
+export function rootExtensions(publicKey: Buffer): Buffer[] {
+  const kid = keyIdentifier(publicKey);
+  return [basicConstraints(true), keyUsage(['keyCertSign', 'cRLSign']), subjectKeyIdentifier(kid), authorityKeyIdentifier(kid)];
+}
+
+/** Issuing sub-CA: CA:true with pathLen 0, under `issuerKeyId`. */
+export function subCaExtensions(publicKey: Buffer, issuerKeyId: Buffer, urls?: { crl?: string; caIssuers?: string }): Buffer[] {
+  const exts = [
+    basicConstraints(true, 0),
+    keyUsage(['keyCertSign', 'cRLSign']),
+    subjectKeyIdentifier(keyIdentifier(publicKey)),
+    authorityKeyIdentifier(issuerKeyId),
+  ];
+  if (urls?.caIssuers) exts.push(authorityInfoAccess({ caIssuers: urls.caIssuers }));
+  if (urls?.crl) exts.push(crlDistributionPoints(urls.crl));
+  return exts;
+}
+
+/**
+ * Charge point certificate profile (A00.FR.512): Key Usage critical digitalSignature plus
+ * keyAgreement (EC) or keyEncipherment (RSA); EKU clientAuth; CA:false; SKI, AKI; AIA with OCSP and
+ * issuer URLs; CRL distribution point. Everything but the SKI is fixed per issuer, so it is
+ * encoded once here.
+ */
+export function chargePointProfile(issuerKeyId: Buffer, urls: IssuerUrls): (keyType: 'ec' | 'rsa', publicKey: Buffer) => Buffer[] {
+  const ku = {
+    ec: keyUsage(['digitalSignature', 'keyAgreement']),
+    rsa: keyUsage(['digitalSignature', 'keyEncipherment']),
+  };
+  const fixedHead = [basicConstraints(false), extKeyUsage([OID.kpClientAuth])];
+  const fixedTail = [
+    authorityKeyIdentifier(issuerKeyId),
+    authorityInfoAccess({ ocsp: urls.ocsp, caIssuers: urls.caIssuers }),
+    crlDistributionPoints(urls.crl),
+  ];
+  return (keyType, publicKey) => [ku[keyType], ...fixedHead, subjectKeyIdentifier(keyIdentifier(publicKey)), ...fixedTail];
+}

@@ -1,0 +1,97 @@
+import { constants, sign, verify, type KeyObject } from 'node:crypto';
+import { DerError, Tag, children, ctx, decodeOid, decodeSmallInt, expectTag, integer, nullDer, oid, readOnly, seq } from './der.js';
+import { OID } from './oids.js';
+
+export type HashName = 'sha1' | 'md5' | 'sha256' | 'sha384' | 'sha512';
+
+/** A signature algorithm as read from an AlgorithmIdentifier. */
+export interface SignatureAlgorithm {
+  readonly kind: 'ecdsa' | 'rsa-pkcs1' | 'rsa-pss';
+  readonly hash: HashName;
+  readonly saltLength?: number;
+}
+
+const SIMPLE: Record<string, SignatureAlgorithm> = {
+  [OID.ecdsaWithSHA1]: { kind: 'ecdsa', hash: 'sha1' },
+  [OID.ecdsaWithSHA256]: { kind: 'ecdsa', hash: 'sha256' },
+  [OID.ecdsaWithSHA384]: { kind: 'ecdsa', hash: 'sha384' },
+  [OID.ecdsaWithSHA512]: { kind: 'ecdsa', hash: 'sha512' },
+  [OID.md5WithRSA]: { kind: 'rsa-pkcs1', hash: 'md5' },
+  [OID.sha1WithRSA]: { kind: 'rsa-pkcs1', hash: 'sha1' },
+  [OID.sha256WithRSA]: { kind: 'rsa-pkcs1', hash: 'sha256' },
+  [OID.sha384WithRSA]: { kind: 'rsa-pkcs1', hash: 'sha384' },
+  [OID.sha512WithRSA]: { kind: 'rsa-pkcs1', hash: 'sha512' },
+};
+
+const HASHES: Record<string, HashName> = { [OID.sha1]: 'sha1', [OID.sha256]: 'sha256', [OID.sha384]: 'sha384', [OID.sha512]: 'sha512' };
+
+/** Maps an AlgorithmIdentifier's OID and parameters; undefined for algorithms we do not know. */
+export function readSignatureAlgorithm(algOid: string, params: Buffer | undefined): SignatureAlgorithm | undefined {
+  const simple = SIMPLE[algOid];
+  if (simple) return simple;
+  if (algOid !== OID.rsassaPss) return undefined;
+  // RSASSA-PSS-params (RFC 4055): absent fields mean SHA-1, which policy then refuses.
+  let hash: HashName | undefined = 'sha1';
+  let mgfHash: HashName | undefined = 'sha1';
+  let saltLength = 20;
+  if (params && params.length) {
+    for (const f of children(readOnly(params, Tag.SEQUENCE), 4)) {
+      const inner = children(f, 1)[0];
+      if (f.tag === 0xa0) hash = HASHES[decodeOid(expectTag(children(expectTag(inner, Tag.SEQUENCE, 'hash'), 2)[0], Tag.OID, 'hash').value)];
+      else if (f.tag === 0xa1) {
+        const [mgfOid, mgfParams] = children(expectTag(inner, Tag.SEQUENCE, 'mgf'), 2);
+        if (decodeOid(expectTag(mgfOid, Tag.OID, 'mgf').value) !== OID.mgf1) return undefined;
+        mgfHash = HASHES[decodeOid(expectTag(children(expectTag(mgfParams, Tag.SEQUENCE, 'mgf1 hash'), 2)[0], Tag.OID, 'mgf1 hash').value)];
+      } else if (f.tag === 0xa2) saltLength = decodeSmallInt(expectTag(inner, Tag.INTEGER, 'saltLength').value);
+      else if (f.tag !== 0xa3) throw new DerError('unexpected RSASSA-PSS parameter');
+    }
+  }
+  if (!hash || hash !== mgfHash) return undefined;
+  return { kind: 'rsa-pss', hash, saltLength };
+}
+
+export function verifySignature(alg: SignatureAlgorithm, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+  try {
+    if (alg.kind === 'ecdsa') return verify(alg.hash, data, { key, dsaEncoding: 'der' }, signature);
+    if (alg.kind === 'rsa-pkcs1') return verify(alg.hash, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
+    return verify(alg.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.saltLength ?? 32 }, signature);
+  } catch {
+    return false; // malformed signature or key/algorithm mismatch: not a proof of possession
+  }
+}
+
+/** How an issuer key signs (A00.FR.505: ECDSA or RSA-PSS; A00.FR.506: SHA-256 or stronger). */
+export interface Signer {
+  /** DER AlgorithmIdentifier placed in the TBS and the certificate. */
+  readonly algorithmDer: Buffer;
+  sign(data: Buffer): Buffer;
+}
+
+const hashAlgId = (h: string): Buffer => seq(oid(h), nullDer());
+
+export function signerFor(key: KeyObject): Signer {
+  const type = key.asymmetricKeyType;
+  if (type === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    const [hash, algOid] =
+      curve === 'prime256v1' || curve === 'P-256'
+        ? (['sha256', OID.ecdsaWithSHA256] as const)
+        : curve === 'secp384r1' || curve === 'P-384'
+          ? (['sha384', OID.ecdsaWithSHA384] as const)
+          : (['sha512', OID.ecdsaWithSHA512] as const);
+    return { algorithmDer: seq(oid(algOid)), sign: (data) => sign(hash, data, { key, dsaEncoding: 'der' }) };
+  }
+  if (type === 'rsa' || type === 'rsa-pss') {
+    // RSASSA-PSS with SHA-256, MGF1-SHA-256, 32-byte salt (RFC 4055 section 3.1).
+    const params = seq(
+      ctx(0, hashAlgId(OID.sha256)),
+      ctx(1, seq(oid(OID.mgf1), hashAlgId(OID.sha256))),
+      ctx(2, integer(32)),
+    );
+    return {
+      algorithmDer: seq(oid(OID.rsassaPss), params),
+      sign: (data) => sign('sha256', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }),
+    };
+  }
+  throw new Error(`issuer key type ${type} cannot sign certificates (A00.FR.505)`);
+}

@@ -1,0 +1,43 @@
+import type { KeyObject } from 'node:crypto';
+import type { IssuerRecord, Store } from '@evpki/store';
+import {
+  chargePointProfile,
+  keyIdentifier,
+  parseCertificate,
+  signerFor,
+  toPem,
+  type ParsedCertificate,
+  type Signer,
+} from '@evpki/x509';
+import { issuerUrls } from '@evpki/service';
+
+/** An issuing CA ready to sign: its key, its precomputed profile pieces and the chain it returns. */
+export interface LoadedIssuer {
+  readonly id: string;
+  readonly cert: ParsedCertificate;
+  readonly signer: Signer;
+  readonly leafExtensions: (keyType: 'ec' | 'rsa', publicKey: Buffer) => Buffer[];
+  /** PEM of the issuing CA certificate(s) in chain order, root left out (Plug&Charge 2.3). */
+  readonly chainPem: string;
+}
+
+export async function loadIssuer(store: Store, issuerId: string, key: KeyObject, publicOcspBase: string): Promise<LoadedIssuer> {
+  const record = await store.getIssuer(issuerId);
+  if (!record) throw new Error(`issuer ${issuerId} is not in the store`);
+  const cert = parseCertificate(record.certificate);
+  return {
+    id: issuerId,
+    cert,
+    signer: signerFor(key),
+    leafExtensions: chargePointProfile(keyIdentifier(cert.publicKey), issuerUrls(publicOcspBase, issuerId)),
+    chainPem: await issuerChainPem(store, issuerId),
+  };
+}
+
+/** The issuer's certificate and its parents up to, not including, the root, as PEM. */
+export async function issuerChainPem(store: Store, issuerId: string): Promise<string> {
+  let pem = '';
+  for (let r: IssuerRecord | undefined = await store.getIssuer(issuerId); r && r.role !== 'root'; r = await store.getIssuer(r.parentId))
+    pem += toPem('CERTIFICATE', r.certificate);
+  return pem;
+}

@@ -1,0 +1,16 @@
+import { loadPassphrase, readPrivateKey, readSecretFile } from '@evpki/keys';
+import { dataPaths, readManifest } from '@evpki/service';
+import { loadCaConfig } from './config.js';
+import { createCaService } from './service.js';
+
+const config = loadCaConfig(process.env);
+const manifest = readManifest(config.dataDir);
+const paths = dataPaths(config.dataDir);
+const passphrase = loadPassphrase(process.env, manifest.dev ? paths.devPassphrase : undefined);
+const service = createCaService(
+  config,
+  { issuerId: manifest.issuers.chargePoint, publicOcspBase: manifest.publicOcspBase },
+  { issuerKey: readPrivateKey(paths.issuerKey(manifest.issuers.chargePoint), passphrase), clientToken: readSecretFile(paths.caClientToken) },
+);
+await service.start();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void service.stop().then(() => process.exit(0)));

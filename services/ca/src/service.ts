@@ -1,0 +1,146 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { KeyObject } from 'node:crypto';
+import {
+  AppError,
+  SERVER_LIMITS,
+  createLogger,
+  createMetrics,
+  readBody,
+  sendJson,
+  sendProblem,
+  serviceTokenMatches,
+  type Logger,
+} from '@evpki/service';
+import { openStore, type Store } from '@evpki/store';
+import type { CaConfig } from './config.js';
+import { loadIssuer, type LoadedIssuer } from './issuer.js';
+import { signChargePointCertificate, type SignRequest } from './sign-certificate.js';
+
+export interface CaSecrets {
+  /** The charge point issuing CA's private key (decrypted in memory only). */
+  readonly issuerKey: KeyObject;
+  /** The credential the RA presents (RA → CA). */
+  readonly clientToken: string;
+}
+
+export interface CaOverrides {
+  readonly store?: Store;
+  readonly now?: () => Date;
+  readonly logger?: Logger;
+}
+
+export interface CaInit {
+  readonly issuerId: string;
+  readonly publicOcspBase: string;
+}
+
+const MAX_BODY = 16 * 1024;
+const STRING = /^[\x20-\x7e\r\n]*$/;
+
+function parseSignRequest(body: Buffer): SignRequest {
+  let j: Record<string, unknown>;
+  try {
+    j = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new AppError('malformed', 'body is not JSON');
+  }
+  const str = (k: string, max: number, optional = false): string | undefined => {
+    const v = j[k];
+    if (v === undefined && optional) return undefined;
+    if (typeof v !== 'string' || v.length === 0 || v.length > max || !STRING.test(v)) throw new AppError('malformed', `${k} must be a string of at most ${max} characters`);
+    return v;
+  };
+  const idempotencyKey = str('idempotencyKey', 128, true);
+  return {
+    tenant: str('tenant', 64)!,
+    stationId: str('stationId', 48)!,
+    csr: str('csr', 5500)!,
+    certificateType: str('certificateType', 64)!,
+    ...(idempotencyKey ? { idempotencyKey } : {}),
+  };
+}
+
+/**
+ * The CA: internal only, answers only the RA. Plain node:http (three routes) because it sits on
+ * the issuance hot path; see ARCHITECTURE.md "Hot paths".
+ */
+export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecrets, overrides: CaOverrides = {}) {
+  const log = overrides.logger ?? createLogger('ca');
+  const metrics = createMetrics('ca');
+  const store = overrides.store ?? openStore({ dataDir: config.dataDir });
+  const now = overrides.now ?? (() => new Date());
+  let issuer: LoadedIssuer | undefined;
+  let server: Server | undefined;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<string> {
+    const url = req.url ?? '/';
+    if (req.method === 'GET' && url === '/healthz') return sendJson(res, 200, { status: 'ok' }), 'healthz';
+    if (req.method === 'GET' && url === '/readyz') {
+      const checks = { store: await store.ping().then(() => true, () => false), keys: issuer !== undefined };
+      const ready = checks.store && checks.keys;
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks }), 'readyz';
+    }
+    if (req.method === 'GET' && url === '/metrics') {
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(await metrics.registry.metrics());
+      return 'metrics';
+    }
+    if (url === '/v1/sign') {
+      if (req.method !== 'POST') throw new AppError('malformed', 'use POST');
+      if (!serviceTokenMatches(req.headers.authorization, secrets.clientToken)) throw new AppError('unauthorized', 'the CA answers only the RA');
+      if (!issuer) throw new AppError('unavailable', 'issuer not loaded', undefined, 5);
+      const started = process.hrtime.bigint();
+      const signReq = parseSignRequest(await readBody(req, MAX_BODY));
+      try {
+        const signed = await signChargePointCertificate(signReq, {
+          store,
+          issuer,
+          keyPolicy: config.keyPolicy,
+          leafValiditySeconds: config.leafValiditySeconds,
+          now,
+          metrics,
+        });
+        metrics.issuances.inc({ kind: 'ChargingStationCertificate', outcome: signed.replayed ? 'replayed' : 'issued' });
+        metrics.signSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        sendJson(res, 201, signed);
+      } catch (e) {
+        metrics.issuances.inc({ kind: 'ChargingStationCertificate', outcome: 'rejected' });
+        if (e instanceof AppError && (e.kind === 'policy' || e.kind === 'forbidden'))
+          log.info({ event: 'issuance.rejected', tenant: signReq.tenant, stationId: signReq.stationId, rules: e.violations?.map((v) => v.rule) }, 'certificate request rejected');
+        throw e;
+      }
+      return 'sign';
+    }
+    throw new AppError('not-found', 'no such route');
+  }
+
+  return {
+    async start(): Promise<{ port: number }> {
+      issuer = await loadIssuer(store, init.issuerId, secrets.issuerKey, init.publicOcspBase);
+      server = createServer({ ...SERVER_LIMITS }, (req, res) => {
+        handle(req, res).then(
+          (route) => metrics.requests.inc({ route, status: String(res.statusCode) }),
+          (err: unknown) => {
+            if (!(err instanceof AppError)) log.error({ err }, 'unexpected error');
+            if (!res.headersSent) sendProblem(res, err);
+            else res.destroy();
+            metrics.requests.inc({ route: 'error', status: String(res.statusCode) });
+          },
+        );
+      });
+      server.requestTimeout = SERVER_LIMITS.requestTimeout;
+      server.headersTimeout = SERVER_LIMITS.headersTimeout;
+      server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
+      await new Promise<void>((resolve) => server!.listen(config.port, config.host, resolve));
+      const port = (server.address() as AddressInfo).port;
+      log.info({ port, issuer: issuer.id }, 'CA listening');
+      return { port };
+    },
+    async stop(): Promise<void> {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      server?.closeAllConnections();
+      if (!overrides.store) await store.close();
+    },
+  };
+}

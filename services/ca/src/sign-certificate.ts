@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { checkChargePointCsr, leafValidity, readCsr, FORBIDDEN_RULES, type KeyPolicy } from '@evpki/policy';
+import { AppError, idempotencyRequestHash, type Metrics } from '@evpki/service';
+import type { CertificateRecord, Store } from '@evpki/store';
+import { buildTbs, nameFromAttributes, nameToString, parseName, randomSerial, serialToHex, signTbs, toPem } from '@evpki/x509';
+import { issuerChainPem, type LoadedIssuer } from './issuer.js';
+
+export interface SignRequest {
+  readonly tenant: string;
+  readonly stationId: string;
+  readonly csr: string;
+  readonly certificateType: string;
+  readonly idempotencyKey?: string;
+}
+
+export interface SignedCertificate {
+  readonly certificateChain: string;
+  readonly certificateType: 'ChargingStationCertificate';
+  readonly serialNumber: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly sha256Fingerprint: string;
+  /** True when an earlier request with the same Idempotency-Key is answered again. */
+  readonly replayed: boolean;
+}
+
+export interface SignDeps {
+  readonly store: Store;
+  readonly issuer: LoadedIssuer;
+  readonly keyPolicy: KeyPolicy;
+  readonly leafValiditySeconds: number;
+  readonly now: () => Date;
+  readonly metrics: Metrics;
+}
+
+const SERIAL_ATTEMPTS = 3;
+
+/**
+ * The CA's signing pipeline. It trusts no caller: policy runs again on the CA's own reads of the
+ * store; then build, sign once, and record certificate, indexes and idempotency record in one
+ * atomic write before answering. A certificate that could not be recorded is never returned.
+ */
+export async function signChargePointCertificate(req: SignRequest, deps: SignDeps): Promise<SignedCertificate> {
+  const { store, issuer } = deps;
+  if (req.certificateType !== 'ChargingStationCertificate')
+    throw new AppError('policy', `${req.certificateType} is not supported yet`, [
+      { rule: 'V2GCertificate', message: 'V2G certificates are not supported yet; only ChargingStationCertificate is issued' },
+    ]);
+  const parsed = readCsr(req.csr);
+  if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
+  const requestHash = idempotencyRequestHash(req.stationId, req.certificateType, parsed.csr.der);
+
+  if (req.idempotencyKey) {
+    const earlier = await store.getIdempotency(req.tenant, req.idempotencyKey);
+    if (earlier) return replay(earlier.requestHash, earlier.serial, requestHash, deps);
+  }
+
+  const [tenant, station] = await Promise.all([store.getTenant(req.tenant), store.getStation(req.tenant, req.stationId)]);
+  if (!tenant || tenant.disabled) throw new AppError('forbidden', 'tenant is unknown or disabled');
+  const result = await checkChargePointCsr(parsed.csr, {
+    station,
+    cpoName: tenant.cpoName,
+    keyPolicy: deps.keyPolicy,
+    isKeyBlocked: (h) => store.isKeyBlocked(h),
+    wasKeyCertified: (h) => store.isKeyCertified(h),
+  });
+  if (!result.ok) {
+    for (const v of result.violations) deps.metrics.rejections.inc({ rule: v.rule });
+    const forbidden = result.violations.some((v) => FORBIDDEN_RULES.has(v.rule));
+    throw new AppError(forbidden ? 'forbidden' : 'policy', 'the certificate request violates policy', result.violations);
+  }
+  const { key, subjectAttributes } = result.accepted;
+
+  const now = deps.now();
+  if (now < issuer.cert.notBefore) throw new AppError('unavailable', 'issuing CA is not valid yet', undefined, 60);
+  const validity = leafValidity({ now, validitySeconds: deps.leafValiditySeconds, issuerNotAfter: issuer.cert.notAfter });
+  if ('error' in validity) throw new AppError('unavailable', validity.error, undefined, 300);
+
+  const subject = nameFromAttributes(subjectAttributes);
+  const extensions = issuer.leafExtensions(key.type, key.common.publicKey);
+  for (let attempt = 1; ; attempt++) {
+    const serial = randomSerial();
+    const der = signTbs(
+      buildTbs(issuer.signer.algorithmDer, issuer.cert.subject.der, { serial, ...validity, subject, spki: key.common.spki, extensions }),
+      issuer.signer,
+    );
+    const record: CertificateRecord = {
+      serial: serialToHex(serial),
+      issuerId: issuer.id,
+      der,
+      kind: 'ChargingStationCertificate',
+      tenant: req.tenant,
+      stationId: req.stationId,
+      subject: nameToString(parseName(subject)),
+      notBefore: validity.notBefore.toISOString(),
+      notAfter: validity.notAfter.toISOString(),
+      issuedAt: now.toISOString(),
+      spkiSha256: key.common.spkiSha256,
+      sha256Fingerprint: createHash('sha256').update(der).digest('hex'),
+      status: 'good',
+    };
+    const outcome = await store.recordIssuance(record, req.idempotencyKey ? { tenant: req.tenant, key: req.idempotencyKey, requestHash } : undefined);
+    if (outcome.ok) return response(record, issuer.chainPem, false);
+    // The certificate just signed was not recorded, so it is dropped and never leaves the CA.
+    if (outcome.conflict === 'idempotency') return replay(outcome.existing.requestHash, outcome.existing.serial, requestHash, deps);
+    if (outcome.conflict === 'key')
+      throw new AppError('policy', 'the certificate request violates policy', [
+        { rule: 'A02.FR.02', message: 'this key was already certified; generate a new key pair for every update' },
+      ]);
+    if (attempt >= SERIAL_ATTEMPTS) throw new AppError('internal', 'could not allocate a unique serial number');
+  }
+}
+
+async function replay(earlierHash: string, serial: string, requestHash: string, deps: SignDeps): Promise<SignedCertificate> {
+  if (earlierHash !== requestHash) throw new AppError('conflict', 'Idempotency-Key was already used for a different request');
+  const record = await deps.store.getCertificate(serial);
+  if (!record) throw new AppError('internal', 'idempotency record points to a missing certificate');
+  const issuerChain = record.issuerId === deps.issuer.id ? deps.issuer.chainPem : await issuerChainPem(deps.store, record.issuerId);
+  return response(record, issuerChain, true);
+}
+
+function response(record: CertificateRecord, chainPem: string, replayed: boolean): SignedCertificate {
+  return {
+    certificateChain: toPem('CERTIFICATE', record.der) + chainPem,
+    certificateType: record.kind,
+    serialNumber: record.serial,
+    notBefore: record.notBefore,
+    notAfter: record.notAfter,
+    sha256Fingerprint: record.sha256Fingerprint,
+    replayed,
+  };
+}

@@ -1,0 +1,84 @@
+import type { KeyObject } from 'node:crypto';
+import { createPublicKey } from 'node:crypto';
+import {
+  buildName,
+  buildTbs,
+  inspectSpki,
+  keyIdentifier,
+  OID,
+  parseCertificate,
+  randomSerial,
+  rootExtensions,
+  signTbs,
+  signerFor,
+  subCaExtensions,
+  type ParsedCertificate,
+} from '@evpki/x509';
+
+const YEAR = 365 * 86400_000;
+
+export interface CaSubject {
+  readonly organization: string;
+  readonly commonName: string;
+}
+
+function spkiOf(key: KeyObject): Buffer {
+  return createPublicKey(key).export({ type: 'spki', format: 'der' });
+}
+
+/** A self-signed root CA certificate. */
+export function makeRoot(key: KeyObject, subject: CaSubject, now: Date, years: number): ParsedCertificate {
+  const name = buildName([
+    { oid: OID.organizationName, value: subject.organization },
+    { oid: OID.commonName, value: subject.commonName },
+  ]);
+  const spki = spkiOf(key);
+  const publicKey = parseSpkiPublicKey(spki);
+  const signer = signerFor(key);
+  const tbs = buildTbs(signer.algorithmDer, name, {
+    serial: randomSerial(),
+    notBefore: new Date(now.getTime() - 3600_000),
+    notAfter: new Date(now.getTime() + years * YEAR),
+    subject: name,
+    spki,
+    extensions: rootExtensions(publicKey),
+  });
+  return parseCertificate(signTbs(tbs, signer));
+}
+
+/** An issuing sub-CA certificate (pathLen 0) signed by `parentKey`, never outliving its parent. */
+export function makeSubCa(
+  key: KeyObject,
+  subject: CaSubject,
+  parent: ParsedCertificate,
+  parentKey: KeyObject,
+  now: Date,
+  years: number,
+  urls: { crl: string; caIssuers: string },
+): ParsedCertificate {
+  const name = buildName([
+    { oid: OID.organizationName, value: subject.organization },
+    { oid: OID.commonName, value: subject.commonName },
+  ]);
+  const spki = spkiOf(key);
+  const signer = signerFor(parentKey);
+  const wanted = new Date(now.getTime() + years * YEAR);
+  const tbs = buildTbs(signer.algorithmDer, parent.subject.der, {
+    serial: randomSerial(),
+    notBefore: new Date(now.getTime() - 3600_000),
+    notAfter: wanted > parent.notAfter ? parent.notAfter : wanted,
+    subject: name,
+    spki,
+    extensions: subCaExtensions(parseSpkiPublicKey(spki), keyIdentifier(parent.publicKey), urls),
+  });
+  return parseCertificate(signTbs(tbs, signer));
+}
+
+function parseSpkiPublicKey(spki: Buffer): Buffer {
+  return inspectSpki(spki).common.publicKey;
+}
+
+/** Short stable id of an issuer: role prefix and the start of its key identifier. */
+export function issuerIdFor(prefix: string, cert: ParsedCertificate): string {
+  return `${prefix}-${keyIdentifier(cert.publicKey).subarray(0, 6).toString('hex')}`;
+}

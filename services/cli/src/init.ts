@@ -1,0 +1,85 @@
+import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { ISSUER_KEY_ALGORITHMS, generateIssuerKey, loadPassphrase, writeFileAtomic, writePrivateKey, type IssuerKeyAlgorithm } from '@evpki/keys';
+import { dataPaths, issuerUrls, type PkiManifest } from '@evpki/service';
+import { openStore } from '@evpki/store';
+import { issuerIdFor, makeRoot, makeSubCa } from './hierarchy.js';
+import { CliError } from './cli-error.js';
+
+export interface InitOptions {
+  readonly dataDir: string;
+  readonly dev: boolean;
+  readonly force: boolean;
+  readonly algorithm: IssuerKeyAlgorithm;
+  readonly organization: string;
+  readonly publicOcspBase: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly now?: Date;
+}
+
+export const DEV_TENANT = { id: 'demo', cpoName: 'Demo CPO' } as const;
+export const DEV_JWT = { issuer: 'pki-dev', audience: 'evpki-ra' } as const;
+
+/**
+ * `pki init`: a root CA, an issuing sub-CA for charge point certificates, and the credentials the
+ * services need. Issuer keys are written as encrypted PKCS#8. With --dev: tenant `demo` and a JWT
+ * signing key for `pki token`.
+ */
+export async function initPki(o: InitOptions): Promise<PkiManifest> {
+  const paths = dataPaths(o.dataDir);
+  if (existsSync(paths.manifest) && !o.force) throw new CliError(`a PKI already exists at ${o.dataDir}; use --force to replace it`, 2);
+  if (!(ISSUER_KEY_ALGORITHMS as readonly string[]).includes(o.algorithm))
+    throw new CliError(`--algorithm must be one of ${ISSUER_KEY_ALGORITHMS.join(', ')}`, 2);
+  if (o.force) for (const sub of ['store', 'keys', 'secrets', 'ra', 'pki.json']) rmSync(join(o.dataDir, sub), { recursive: true, force: true });
+  mkdirSync(o.dataDir, { recursive: true });
+
+  let passphrase: string;
+  if (o.env.PKI_KEY_PASSPHRASE || o.env.PKI_KEY_PASSPHRASE_FILE) passphrase = loadPassphrase(o.env);
+  else if (o.dev) {
+    passphrase = randomBytes(24).toString('base64url');
+    writeFileAtomic(paths.devPassphrase, passphrase + '\n', 0o600);
+  } else throw new CliError('set PKI_KEY_PASSPHRASE_FILE (or PKI_KEY_PASSPHRASE) to protect the issuer keys', 2);
+
+  const now = o.now ?? new Date();
+  const rootKey = generateIssuerKey(o.algorithm);
+  const root = makeRoot(rootKey, { organization: o.organization, commonName: `${o.organization} Root CA` }, now, 20);
+  const rootId = issuerIdFor('root', root);
+  const subKey = generateIssuerKey(o.algorithm);
+  const sub = makeSubCa(subKey, { organization: o.organization, commonName: `${o.organization} Charge Point CA` }, root, rootKey, now, 10, issuerUrls(o.publicOcspBase, rootId));
+  const subId = issuerIdFor('cp', sub);
+
+  writePrivateKey(paths.issuerKey(rootId), rootKey, passphrase);
+  writePrivateKey(paths.issuerKey(subId), subKey, passphrase);
+  writeFileAtomic(paths.caClientToken, randomBytes(32).toString('base64url') + '\n', 0o600);
+
+  const jwt = DEV_JWT;
+  if (o.dev) {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    writePrivateKey(paths.jwtSigningKey, privateKey);
+    const jwk = { ...createPublicKey(privateKey).export({ format: 'jwk' }), alg: 'ES256', use: 'sig', kid: randomBytes(8).toString('hex') };
+    writeFileAtomic(paths.jwtPublicJwk, JSON.stringify(jwk, null, 2) + '\n');
+  }
+
+  const store = openStore({ dataDir: o.dataDir });
+  try {
+    const createdAt = now.toISOString();
+    await store.putIssuer({ id: rootId, role: 'root', parentId: rootId, certificate: root.der, state: 'active', purpose: 'root', createdAt });
+    await store.putIssuer({ id: subId, role: 'sub-ca', parentId: rootId, certificate: sub.der, state: 'active', purpose: 'charge-point', createdAt });
+    if (o.dev) await store.putTenant({ id: DEV_TENANT.id, cpoName: DEV_TENANT.cpoName, disabled: false, createdAt });
+  } finally {
+    await store.close();
+  }
+
+  const manifest: PkiManifest = {
+    version: 1,
+    createdAt: now.toISOString(),
+    dev: o.dev,
+    algorithm: o.algorithm,
+    issuers: { root: rootId, chargePoint: subId },
+    publicOcspBase: o.publicOcspBase,
+    jwt,
+  };
+  writeFileAtomic(paths.manifest, JSON.stringify(manifest, null, 2) + '\n');
+  return manifest;
+}
