@@ -1,0 +1,42 @@
+# The two commands the README promises on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm install --no-audit --no-fund
+	@touch $@
+
+.PHONY: install build typecheck lint test run fixtures bench-issue help clean
+
+install: node_modules/.package-lock.json
+
+build: install
+	npx tsc -b
+
+typecheck: build
+
+lint: install
+	npx eslint .
+	npx redocly lint openapi.yaml --config .redocly.yaml
+
+## make test: type-check, lint (code and openapi.yaml) and every test.
+test: typecheck lint
+	node --test --test-concurrency=1 test/dist
+
+## make run: install, build, `pki init --dev` once (./data or $PKI_DATA_DIR), start RA, CA and OCSP.
+run: build
+	./scripts/run-dev.sh
+
+## make fixtures: regenerate the committed CSR fixtures with openssl.
+fixtures:
+	node test/fixtures/make-csrs.mjs
+
+## make bench-issue: charge point issuance throughput over HTTP (RA → CA) vs a one-process @peculiar/x509 baseline.
+bench-issue: build
+	node test/dist/bench/bench-issue.js
+
+clean:
+	rm -rf libs/*/dist services/*/dist test/dist libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo test/tsconfig.tsbuildinfo
+
+help:
+	@grep -E '^## ' Makefile | sed 's/^## //'

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# `make run`: a dev PKI on the embedded store, then RA, CA and OCSP on localhost. Ctrl-C stops all three.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PKI_DATA_DIR="${PKI_DATA_DIR:-./data}"
+export RA_PORT="${RA_PORT:-8080}" CA_PORT="${CA_PORT:-8081}" OCSP_PORT="${OCSP_PORT:-8082}"
+
+if [ ! -f "$PKI_DATA_DIR/pki.json" ]; then
+  node services/cli/bin/pki.js init --dev --data-dir "$PKI_DATA_DIR" --ocsp-url "http://127.0.0.1:$OCSP_PORT"
+fi
+
+pids=()
+stop() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap stop INT TERM EXIT
+
+node services/ca/dist/main.js & pids+=($!)
+node services/ocsp/dist/main.js & pids+=($!)
+# The RA's readiness includes the CA, so start it last.
+node services/ra/dist/main.js & pids+=($!)
+
+for url in "http://127.0.0.1:$CA_PORT/readyz" "http://127.0.0.1:$OCSP_PORT/readyz" "http://127.0.0.1:$RA_PORT/readyz"; do
+  for _ in $(seq 1 100); do curl -fsS "$url" >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+cat <<MSG
+
+  EV charging PKI (dev) is running on the embedded store in $PKI_DATA_DIR
+    RA    http://127.0.0.1:$RA_PORT   (API: openapi.yaml; token: node services/cli/bin/pki.js token --tenant demo)
+    CA    http://127.0.0.1:$CA_PORT   (internal; answers only the RA)
+    OCSP  http://127.0.0.1:$OCSP_PORT
+  Ctrl-C stops all three.
+
+MSG
+wait -n "${pids[@]}"

@@ -1,0 +1,9 @@
+import { readManifest } from '@evpki/service';
+import { loadOcspConfig } from './config.js';
+import { createOcspService } from './service.js';
+
+const config = loadOcspConfig(process.env);
+readManifest(config.dataDir); // refuse to start without a PKI
+const service = createOcspService(config);
+await service.start();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void service.stop().then(() => process.exit(0)));

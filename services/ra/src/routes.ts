@@ -1,0 +1,132 @@
+import type { Request, Response, Router } from 'express';
+import express from 'express';
+import { FORBIDDEN_RULES, checkChargePointCsr, checkChargePointIdentity, readCsr, type KeyPolicy } from '@evpki/policy';
+import { AppError, type Caller, type Metrics } from '@evpki/service';
+import type { Store, TenantRecord } from '@evpki/store';
+import type { CaClient } from './ca-client.js';
+import { certificateView, stationView, trustAnchorView } from './views.js';
+
+export interface RouteDeps {
+  readonly store: Store;
+  readonly ca: CaClient;
+  readonly keyPolicy: KeyPolicy;
+  readonly now: () => Date;
+  readonly metrics: Metrics;
+}
+
+/** The authenticated caller, set by the auth middleware. */
+export const callerOf = (res: Response): Caller => res.locals.caller as Caller;
+
+async function activeTenant(store: Store, caller: Caller): Promise<TenantRecord> {
+  const tenant = await store.getTenant(caller.tenant);
+  if (!tenant || tenant.disabled) throw new AppError('forbidden', 'the token names an unknown or disabled tenant');
+  return tenant;
+}
+
+const param = (req: Request, name: string): string => String(req.params[name]);
+
+export function v1Routes(d: RouteDeps): Router {
+  const r = express.Router();
+
+  r.put('/stations/:stationId', async (req, res) => {
+    const tenant = await activeTenant(d.store, callerOf(res));
+    const stationId = param(req, 'stationId');
+    const body = req.body as { serialNumber: string; model?: string; allowed: boolean };
+    const bad = checkChargePointIdentity(body.serialNumber, 'serialNumber');
+    if (bad.length) throw new AppError('policy', 'the station serial number cannot be a certificate CN', bad);
+    const existing = await d.store.getStation(tenant.id, stationId);
+    const now = d.now().toISOString();
+    const station = {
+      tenant: tenant.id,
+      stationId,
+      serialNumber: body.serialNumber,
+      ...(body.model === undefined ? {} : { model: body.model }),
+      allowed: body.allowed,
+      createdAt: existing?.createdAt ?? now,
+      updatedAt: now,
+    };
+    const { created } = await d.store.putStation(station);
+    res.status(created ? 201 : 200).json(stationView(station));
+  });
+
+  r.get('/stations/:stationId', async (req, res) => {
+    const tenant = await activeTenant(d.store, callerOf(res));
+    const station = await d.store.getStation(tenant.id, param(req, 'stationId'));
+    if (!station) throw new AppError('not-found', 'no such station');
+    res.json(stationView(station));
+  });
+
+  r.delete('/stations/:stationId', async (req, res) => {
+    const tenant = await activeTenant(d.store, callerOf(res));
+    if (!(await d.store.deleteStation(tenant.id, param(req, 'stationId')))) throw new AppError('not-found', 'no such station');
+    res.status(204).end();
+  });
+
+  r.post('/stations/:stationId/certificates', async (req, res) => {
+    const tenant = await activeTenant(d.store, callerOf(res));
+    const stationId = param(req, 'stationId');
+    const body = req.body as { csr: string; certificateType: string };
+    const idempotencyKey = req.get('idempotency-key');
+    if (body.certificateType !== 'ChargingStationCertificate')
+      throw new AppError('policy', `${body.certificateType} is not supported yet`, [
+        { rule: 'V2GCertificate', message: 'V2G certificates are not supported yet; only ChargingStationCertificate is issued' },
+      ]);
+    // A retry under a known Idempotency-Key goes straight to the CA, which replays the recorded
+    // certificate (or refuses a different request); re-running policy would call the key reused.
+    const earlier = idempotencyKey ? await d.store.getIdempotency(tenant.id, idempotencyKey) : undefined;
+    if (!earlier) {
+      const parsed = readCsr(body.csr);
+      if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
+      const result = await checkChargePointCsr(parsed.csr, {
+        station: await d.store.getStation(tenant.id, stationId),
+        cpoName: tenant.cpoName,
+        keyPolicy: d.keyPolicy,
+        isKeyBlocked: (h) => d.store.isKeyBlocked(h),
+        wasKeyCertified: (h) => d.store.isKeyCertified(h),
+      });
+      if (!result.ok) {
+        for (const v of result.violations) d.metrics.rejections.inc({ rule: v.rule });
+        const forbidden = result.violations.some((v) => FORBIDDEN_RULES.has(v.rule));
+        throw new AppError(forbidden ? 'forbidden' : 'policy', 'the certificate request violates policy', result.violations);
+      }
+    }
+    const signed = await d.ca.sign({
+      tenant: tenant.id,
+      stationId,
+      csr: body.csr,
+      certificateType: body.certificateType,
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    });
+    d.metrics.issuances.inc({ kind: signed.certificateType, outcome: signed.replayed ? 'replayed' : 'issued' });
+    res.status(201).location(`/v1/certificates/${signed.serialNumber}`);
+    if (signed.replayed) res.set('Idempotent-Replayed', 'true');
+    const { replayed: _replayed, ...view } = signed;
+    res.json(view);
+  });
+
+  r.get('/stations/:stationId/certificates', async (req, res) => {
+    const tenant = await activeTenant(d.store, callerOf(res));
+    const stationId = param(req, 'stationId');
+    if (!(await d.store.getStation(tenant.id, stationId))) throw new AppError('not-found', 'no such station');
+    const now = d.now();
+    const items = (await d.store.listStationCertificates(tenant.id, stationId)).slice(-1000).map((c) => certificateView(c, now));
+    res.json({ items });
+  });
+
+  r.get('/certificates/:serialNumber', async (req, res) => {
+    const tenant = await activeTenant(d.store, callerOf(res));
+    const serial = param(req, 'serialNumber').toLowerCase().replace(/^0+(?=.)/, '');
+    const cert = await d.store.getCertificate(serial);
+    // Another tenant's certificate is reported as absent, so identifiers cannot be probed.
+    if (!cert || cert.tenant !== tenant.id) throw new AppError('not-found', 'no such certificate');
+    res.json(certificateView(cert, d.now()));
+  });
+
+  r.get('/trust-anchors', async (_req, res) => {
+    await activeTenant(d.store, callerOf(res));
+    const roots = (await d.store.listIssuers()).filter((i) => i.role === 'root' && i.state !== 'retired');
+    res.json({ items: roots.map(trustAnchorView) });
+  });
+
+  return r;
+}
