@@ -1,0 +1,107 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { JWK } from 'jose';
+import { loadCaConfig, createCaService } from '@evpki/ca';
+import { initPki, mintToken } from '@evpki/cli';
+import { readPrivateKey, readSecretFile, type IssuerKeyAlgorithm } from '@evpki/keys';
+import { loadOcspConfig, createOcspService } from '@evpki/ocsp';
+import { loadRaConfig, createRaService } from '@evpki/ra';
+import { createLogger, dataPaths, type PkiManifest } from '@evpki/service';
+import { openStore, type Store } from '@evpki/store';
+
+export interface DevPki {
+  readonly dataDir: string;
+  readonly manifest: PkiManifest;
+  cleanup(): void;
+}
+
+/** A fresh dev PKI (`pki init --dev`) in a temporary directory. */
+export async function makeDevPki(algorithm: IssuerKeyAlgorithm = 'ecdsa-p256'): Promise<DevPki> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'evpki-test-'));
+  const manifest = await initPki({
+    dataDir,
+    dev: true,
+    force: false,
+    algorithm,
+    organization: 'Demo CPO',
+    publicOcspBase: 'http://127.0.0.1:8082',
+    env: {},
+  });
+  return { dataDir, manifest, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
+}
+
+export interface Stack {
+  readonly pki: DevPki;
+  readonly store: Store;
+  readonly raUrl: string;
+  readonly caUrl: string;
+  readonly ocspUrl: string;
+  token(tenant?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const quiet = createLogger('test', 'silent');
+
+/** RA, CA and OCSP in this process on free ports, over one store, RA validating its responses. */
+export async function startStack(pki: DevPki, opts: { now?: () => Date } = {}): Promise<Stack> {
+  const paths = dataPaths(pki.dataDir);
+  const env = { PKI_DATA_DIR: pki.dataDir, CA_PORT: '0', RA_PORT: '0', OCSP_PORT: '0' };
+  const store = openStore({ dataDir: pki.dataDir });
+  const passphrase = readSecretFile(paths.devPassphrase);
+  const clientToken = readSecretFile(paths.caClientToken);
+  const now = opts.now ?? (() => new Date());
+  const ca = createCaService(
+    loadCaConfig(env),
+    { issuerId: pki.manifest.issuers.chargePoint, publicOcspBase: pki.manifest.publicOcspBase },
+    { issuerKey: readPrivateKey(paths.issuerKey(pki.manifest.issuers.chargePoint), passphrase), clientToken },
+    { store, now, logger: quiet },
+  );
+  const caPort = (await ca.start()).port;
+  const ra = createRaService(
+    loadRaConfig({ ...env, RA_CA_URL: `http://127.0.0.1:${caPort}`, RA_VALIDATE_RESPONSES: 'true' }),
+    { jwtIssuer: pki.manifest.jwt.issuer, jwtAudience: pki.manifest.jwt.audience },
+    { caClientToken: clientToken, jwtPublicJwk: JSON.parse(readFileSync(paths.jwtPublicJwk, 'utf8')) as JWK },
+    { store, now, logger: quiet },
+  );
+  const raPort = (await ra.start()).port;
+  const ocsp = createOcspService(loadOcspConfig(env), { store, logger: quiet });
+  const ocspPort = (await ocsp.start()).port;
+  return {
+    pki,
+    store,
+    raUrl: `http://127.0.0.1:${raPort}`,
+    caUrl: `http://127.0.0.1:${caPort}`,
+    ocspUrl: `http://127.0.0.1:${ocspPort}`,
+    token: (tenant = 'demo') => mintToken({ dataDir: pki.dataDir, tenant, ttlSeconds: 600 }),
+    async stop() {
+      await ra.stop();
+      await ca.stop();
+      await ocsp.stop();
+      await store.close();
+    },
+  };
+}
+
+/** JSON request to the RA with a bearer token; returns status, headers and parsed body. */
+export async function api(
+  stack: Stack,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const token = headers.authorization === undefined ? `Bearer ${await stack.token()}` : headers.authorization;
+  const res = await fetch(stack.raUrl + path, {
+    method,
+    headers: { ...(token ? { authorization: token } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}
+
+export async function registerStation(stack: Stack, stationId: string, serialNumber: string, allowed = true): Promise<void> {
+  const r = await api(stack, 'PUT', `/v1/stations/${stationId}`, { serialNumber, allowed });
+  if (r.status !== 201 && r.status !== 200) throw new Error(`station registration failed: ${r.status} ${JSON.stringify(r.body)}`);
+}
