@@ -59,7 +59,7 @@ export async function startStack(pki: DevPki, opts: { now?: () => Date } = {}): 
   );
   const caPort = (await ca.start()).port;
   const ra = createRaService(
-    loadRaConfig({ ...env, RA_CA_URL: `http://127.0.0.1:${caPort}`, RA_VALIDATE_RESPONSES: 'true' }),
+    loadRaConfig({ PKI_DATA_DIR: pki.dataDir, RA_PORT: '0', RA_CA_URL: `http://127.0.0.1:${caPort}`, RA_VALIDATE_RESPONSES: 'true' }),
     { jwtIssuer: pki.manifest.jwt.issuer, jwtAudience: pki.manifest.jwt.audience },
     { caClientToken: clientToken, jwtPublicJwk: JSON.parse(readFileSync(paths.jwtPublicJwk, 'utf8')) as JWK },
     { store, now, logger: quiet },

@@ -10,8 +10,8 @@ import type {
 } from './records.js';
 import type { Store } from './store.js';
 
-const SEP = '\u0000';
-const key = (...parts: string[]): string => parts.join(SEP);
+/** Keys are lmdb arrays (ordered-binary): prefix ranges are [...prefix] .. [...prefix, END]. */
+const key = (...parts: string[]): string[] => parts;
 const END = '\uffff';
 
 /**
@@ -62,7 +62,7 @@ export class LmdbStore implements Store {
   }
 
   async listIssuers(): Promise<IssuerRecord[]> {
-    return [...this.db.getRange({ start: key('issuer', ''), end: key('issuer', END) }).map(({ value }) => value as IssuerRecord)];
+    return [...this.db.getRange({ start: key('issuer'), end: key('issuer', END) }).map(({ value }) => value as IssuerRecord)];
   }
   async getIssuer(id: string): Promise<IssuerRecord | undefined> {
     return this.db.get(key('issuer', id));
@@ -75,9 +75,8 @@ export class LmdbStore implements Store {
     return this.db.get(key('cert', serial));
   }
   async listStationCertificates(tenant: string, stationId: string): Promise<CertificateRecord[]> {
-    const prefix = key('stationcert', tenant, stationId, '');
     const out: CertificateRecord[] = [];
-    for (const { value } of this.db.getRange({ start: prefix, end: prefix + END })) {
+    for (const { value } of this.db.getRange({ start: key('stationcert', tenant, stationId), end: key('stationcert', tenant, stationId, END) })) {
       const cert = this.db.get(key('cert', value as string)) as CertificateRecord | undefined;
       if (cert) out.push(cert);
     }

@@ -123,7 +123,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         else log.error({ err, path: req.path }, 'unexpected error');
       }
       const p = toProblem(appErr);
-      res.status(p.status).set(p.headers).send(JSON.stringify(p.body));
+      res.status(p.status).set(p.headers).end(JSON.stringify(p.body));
     });
     return app;
   }

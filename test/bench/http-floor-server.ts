@@ -1,0 +1,81 @@
+/**
+ * Helper process for `make bench-issue` (bench-issue.ts spawns it; not a test). One HTTP server
+ * per process, so that the floors are measured with the same process layout as the services:
+ *
+ *   bare             node:http, POST answered 201 with a fixed 471-byte JSON body
+ *   express          express 5 + express.json, same route and body
+ *   express-openapi  express 5 + express.json + express-openapi-validator on openapi.yaml, the RA's
+ *                    middleware order, route POST /v1/stations/:stationId/certificates
+ *   stub-ca          a CA stand-in: GET /healthz, POST /v1/sign answered 201 with the canned body
+ *                    read from the file named by the second argument (so the real RA runs alone)
+ *
+ * Prints `LISTENING <port>` on stdout once it accepts connections.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import * as OpenApiValidator from 'express-openapi-validator';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const mode = process.argv[2] ?? 'bare';
+
+/** 471 bytes, the body size ARCHITECTURE.md's node:http/express figures were measured with. */
+const FIXED = (() => {
+  const base = { status: 'ok', serialNumber: '0123456789abcdef0123456789abcdef', notBefore: '2026-01-01T00:00:00.000Z', pad: '' };
+  const len = JSON.stringify(base).length;
+  return JSON.stringify({ ...base, pad: 'x'.repeat(471 - len) });
+})();
+
+function drain(req: IncomingMessage, cb: () => void): void {
+  req.on('data', () => undefined);
+  req.on('end', cb);
+}
+
+function listen(server: ReturnType<typeof createServer>): void {
+  server.keepAliveTimeout = 65_000;
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`LISTENING ${(server.address() as AddressInfo).port}\n`));
+}
+
+if (mode === 'bare' || mode === 'stub-ca') {
+  const body = mode === 'stub-ca' ? readFileSync(process.argv[3] ?? '', 'utf8') : FIXED;
+  const len = String(Buffer.byteLength(body));
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '15' });
+      res.end('{"status":"ok"}');
+      return;
+    }
+    drain(req, () => {
+      res.writeHead(201, { 'content-type': 'application/json', 'content-length': len });
+      res.end(body);
+    });
+  });
+  listen(server);
+} else if (mode === 'express' || mode === 'express-openapi') {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(express.json({ limit: '16kb', strict: true, type: () => true }));
+  if (mode === 'express-openapi')
+    app.use(
+      OpenApiValidator.middleware({
+        apiSpec: resolve(ROOT, 'openapi.yaml'),
+        validateRequests: { allowUnknownQueryParameters: false },
+        validateResponses: false,
+        validateSecurity: false,
+        ignoreUndocumented: false,
+      }),
+    );
+  app.post('/v1/stations/:stationId/certificates', (_req, res) => void res.status(201).type('application/json').send(FIXED));
+  app.use((err: { status?: number; message?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(err.status ?? 500).json({ detail: err.message ?? 'error' });
+  });
+  const server = createServer(app);
+  listen(server);
+} else {
+  process.stderr.write(`unknown mode ${mode}\n`);
+  process.exit(2);
+}
