@@ -35,20 +35,20 @@ export class LmdbStore implements Store {
   }
 
   async getTenant(id: string): Promise<TenantRecord | undefined> {
-    return this.db.get(key('tenant', id));
+    return this.db.get(key('tenant', id)) as TenantRecord | undefined;
   }
   async putTenant(t: TenantRecord): Promise<void> {
     await this.db.put(key('tenant', t.id), t);
   }
 
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
-    return this.db.get(key('station', tenant, stationId));
+    return this.db.get(key('station', tenant, stationId)) as StationRecord | undefined;
   }
   async putStation(s: StationRecord): Promise<{ created: boolean }> {
     return this.db.transaction(() => {
       const k = key('station', s.tenant, s.stationId);
       const created = this.db.get(k) === undefined;
-      this.db.put(k, s);
+      this.db.putSync(k, s);
       return { created };
     });
   }
@@ -56,7 +56,7 @@ export class LmdbStore implements Store {
     return this.db.transaction(() => {
       const k = key('station', tenant, stationId);
       if (this.db.get(k) === undefined) return false;
-      this.db.remove(k);
+      this.db.removeSync(k);
       return true;
     });
   }
@@ -65,14 +65,14 @@ export class LmdbStore implements Store {
     return [...this.db.getRange({ start: key('issuer'), end: key('issuer', END) }).map(({ value }) => value as IssuerRecord)];
   }
   async getIssuer(id: string): Promise<IssuerRecord | undefined> {
-    return this.db.get(key('issuer', id));
+    return this.db.get(key('issuer', id)) as IssuerRecord | undefined;
   }
   async putIssuer(i: IssuerRecord): Promise<void> {
     await this.db.put(key('issuer', i.id), i);
   }
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
-    return this.db.get(key('cert', serial));
+    return this.db.get(key('cert', serial)) as CertificateRecord | undefined;
   }
   async listStationCertificates(tenant: string, stationId: string): Promise<CertificateRecord[]> {
     const out: CertificateRecord[] = [];
@@ -92,7 +92,7 @@ export class LmdbStore implements Store {
     await this.db.put(key('blocked', spkiSha256), new Date().toISOString());
   }
   async getIdempotency(tenant: string, k: string): Promise<IdempotencyRecord | undefined> {
-    return this.db.get(key('idem', tenant, k));
+    return this.db.get(key('idem', tenant, k)) as IdempotencyRecord | undefined;
   }
 
   async recordIssuance(cert: CertificateRecord, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
@@ -105,11 +105,11 @@ export class LmdbStore implements Store {
       }
       if (this.db.get(key('cert', cert.serial)) !== undefined) return { ok: false, conflict: 'serial' };
       if (this.db.get(key('spki', cert.spkiSha256)) !== undefined) return { ok: false, conflict: 'key' };
-      this.db.put(key('cert', cert.serial), cert);
-      this.db.put(key('spki', cert.spkiSha256), cert.serial);
+      this.db.putSync(key('cert', cert.serial), cert);
+      this.db.putSync(key('spki', cert.spkiSha256), cert.serial);
       // Station index: ordered by issuance time, then serial.
-      this.db.put(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
-      if (idem) this.db.put(key('idem', idem.tenant, idem.key), { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt });
+      this.db.putSync(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
+      if (idem) this.db.putSync(key('idem', idem.tenant, idem.key), { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt });
       return { ok: true };
     });
   }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DerError, Tag, bitStringBytes, children, decodeOid, decodeTime, expectTag, raw, readOnly } from './der.js';
+import { DerError, Tag, bitStringBytes, children, decodeTime, expectTag, raw, readOnly } from './der.js';
 import { parseExtensions, type Extension } from './csr.js';
 import { parseName, type ParsedName } from './name.js';
 import { OID } from './oids.js';
