@@ -1,0 +1,86 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TEST_DIR } from './helpers/fixtures.js';
+
+const ROOT = join(TEST_DIR, '..');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitReady(url: string, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      if ((await fetch(url)).status === 200) return true;
+    } catch {
+      /* not up yet */
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return false;
+}
+
+/** The bash block that follows the `readme-example` marker in README.md. */
+function readmeExample(): string {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const m = /<!-- readme-example[^>]*-->\s*```bash\n([\s\S]*?)```/.exec(readme);
+  assert.ok(m, 'README.md has the marked example block');
+  return m[1]!;
+}
+
+describe('README: make run and the openssl/curl example, as written', () => {
+  let dataDir: string;
+  let run: ChildProcess;
+  const env: Record<string, string> = {};
+  let log = '';
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'evpki-readme-'));
+    Object.assign(env, { PKI_DATA_DIR: dataDir, RA_PORT: String(await freePort()), CA_PORT: String(await freePort()), OCSP_PORT: String(await freePort()) });
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
+    run = spawn('bash', ['scripts/run-dev.sh'], { cwd: ROOT, env: { ...clean, ...env, PKI_LOG_LEVEL: 'warn' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    run.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    run.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    assert.ok(await waitReady(`http://127.0.0.1:${env.RA_PORT}/readyz`, 60_000), `RA did not become ready:\n${log}`);
+  });
+
+  after(async () => {
+    if (run.exitCode === null) process.kill(-run.pid!, 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('make run initialised a dev PKI and prints where everything is', async () => {
+    await new Promise((r) => setTimeout(r, 500));
+    assert.match(log, /PKI created in/);
+    for (const port of [env.RA_PORT, env.CA_PORT, env.OCSP_PORT]) assert.match(log, new RegExp(`http://127\\.0\\.0\\.1:${port}`));
+  });
+
+  it('the example signs a CSR and openssl verifies the chain', () => {
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
+    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', readmeExample()], { cwd: ROOT, env: { ...clean, ...env }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /"serialNumber":"CP-0001"/);
+    assert.match(r.stdout, /chain\.pem: OK/);
+    assert.match(r.stdout, /^good$/m);
+  });
+
+  it('Ctrl-C stops all three services', async () => {
+    const exited = new Promise<number | null>((resolve) => run.once('exit', (code) => resolve(code)));
+    process.kill(-run.pid!, 'SIGINT');
+    await exited;
+    for (const port of [env.RA_PORT, env.CA_PORT, env.OCSP_PORT]) {
+      await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), `port ${port} still answers`);
+    }
+  });
+});
