@@ -12,7 +12,9 @@
  *
  * Env knobs for experiments (`make bench-issue` needs none): BENCH_SECONDS (measured seconds per
  * RA→CA scenario, default 6), BENCH_CONC (comma list, default 1,8,32,128), BENCH_QUICK=1 (short
- * run), BENCH_PROFILE=DIR (RA and CA run with --cpu-prof into DIR; slows them down).
+ * run), BENCH_PROFILE=DIR (RA and CA run with --cpu-prof into DIR; slows them down),
+ * BENCH_SERVICE_IMPORT=FILE (RA and CA start with `node --import FILE`: A/B-test a service change
+ * without editing the service), BENCH_ONLY=ra-ca (only the baseline and the RA→CA scenarios).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { X509Certificate, createHash, createPublicKey, sign as nodeSign, verify as nodeVerify, webcrypto, type KeyObject } from 'node:crypto';
@@ -108,8 +110,69 @@ function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
 }
 
 const PROFILE_DIR = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : undefined;
-const profiled = (name: string): string[] =>
-  PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
+const SERVICE_IMPORT = process.env.BENCH_SERVICE_IMPORT ? resolve(process.env.BENCH_SERVICE_IMPORT) : undefined;
+const ONLY_RA_CA = process.env.BENCH_ONLY === 'ra-ca';
+const profiles: { name: string; file: string }[] = [];
+/** Extra node arguments for the RA and CA processes (experiments only). */
+function profiled(name: string): string[] {
+  const file = `${name}-${Date.now()}.cpuprofile`;
+  if (PROFILE_DIR) profiles.push({ name, file: join(PROFILE_DIR, file) });
+  return [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${file}`] : []), ...(SERVICE_IMPORT ? ['--import', SERVICE_IMPORT] : [])];
+}
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** Where a service's JS thread spent its busy (non-idle) samples, by component. */
+function profileBreakdown(file: string): { busySeconds: number; shares: [string, number][] } {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const self = new Map<number, number>();
+  p.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+  // Innermost matching frame wins, after three named hot functions anywhere on the stack.
+  const named: [string, string][] = [
+    ['publicKeyObject', 'policy: public key import (createPublicKey from SPKI DER)'],
+    ['verifySignature', 'policy: ECDSA verify (CSR proof of possession)'],
+    ['signTbs', 'CA: sign the TBS (crypto.sign)'],
+  ];
+  const byUrl: [RegExp, string][] = [
+    [/libs\/(policy|x509)\//, 'policy + x509: parsing, checks, TBS build'],
+    [/node_modules\/(lmdb|msgpackr|ordered-binary)\/|libs\/store\//, 'store: lmdb + msgpackr'],
+    [/node_modules\/(express-openapi-validator|ajv|ajv-formats|fast-uri|@apidevtools|js-yaml)\//, 'RA: express-openapi-validator + ajv'],
+    [/node_modules\/undici\/|ca-client\.js/, 'RA: CA client (undici)'],
+    [/libs\/service\/dist\/auth\.js|node_modules\/jose\//, 'auth (JWT / service token)'],
+    [/node_modules\/prom-client\//, 'metrics (prom-client)'],
+    [/node_modules\/(pino|sonic-boom|thread-stream)/, 'logging (pino)'],
+    [/node_modules\/(express|router|body-parser|raw-body|send|finalhandler|path-to-regexp|parseurl|type-is|content-type|on-finished|qs|iconv-lite|mime-types|mime-db|accepts|depd|statuses|http-errors|encodeurl|negotiator|proxy-addr|side-channel[^/]*|get-intrinsic|debug)\//, 'RA: express, router, body-parser, res.json'],
+    [/services\/(ra|ca)\/dist\/|libs\/service\//, 'service code (handlers, JSON, hashing)'],
+  ];
+  const acc = new Map<string, number>();
+  let busy = 0;
+  for (const [id, t] of self) {
+    const leaf = byId.get(id)!.callFrame;
+    if (leaf.functionName === '(idle)') continue;
+    busy += t;
+    let cat: string | undefined =
+      leaf.functionName === '(garbage collector)' ? 'GC' : leaf.functionName === '(program)' ? 'native, unattributed' : undefined;
+    const stack: { functionName: string; url: string }[] = [];
+    for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) stack.push(byId.get(x)!.callFrame);
+    if (!cat) cat = stack.map((f) => named.find(([fn]) => fn === f.functionName)?.[1]).find((c) => c !== undefined);
+    if (!cat)
+      for (const f of stack) {
+        if (!f.url || f.url.startsWith('node:')) continue;
+        cat = byUrl.find(([re]) => re.test(f.url))?.[1] ?? 'other libraries';
+        break;
+      }
+    if (!cat) cat = stack.some((f) => /^node:(_http|net)/.test(f.url)) ? 'node:http + sockets' : 'node internals (timers, streams, modules)';
+    acc.set(cat, (acc.get(cat) ?? 0) + t);
+  }
+  return { busySeconds: busy / 1e6, shares: [...acc].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / busy]) };
+}
 
 interface Proc {
   readonly name: string;
@@ -122,8 +185,8 @@ function spawnNode(name: string, args: string[], env: NodeJS.ProcessEnv): Proc {
   children.add(child);
   let out = '';
   const keep = (d: Buffer): void => void (out = (out + d.toString('utf8')).slice(-8000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   child.on('exit', () => children.delete(child));
   return { name, child, output: () => out };
 }
@@ -412,6 +475,8 @@ interface ScenarioResult {
   readonly mainThreadBusy: Record<string, number>;
   /** Machine-wide shares of all cores. */
   readonly machine: CpuDelta['machine'];
+  /** Cores busy with work other than the processes measured here (other tenants, kernel threads): a noisy run shows here. */
+  readonly otherLoadCores: number;
   /** Mean time inside the CA's sign pipeline (pki_ca_sign_duration_seconds), ms. */
   readonly caSignMeanMs?: number;
   readonly note?: string;
@@ -443,6 +508,7 @@ function toScenario(group: ScenarioResult['group'], scenario: string, conc: numb
     cpuMsPerReq,
     mainThreadBusy,
     machine: p.cpu.machine,
+    otherLoadCores: Math.max(0, p.cpu.machine.busy * CORES - total / p.cpu.seconds),
     ...extra,
   };
 }
@@ -563,7 +629,7 @@ async function runBaseline(issuer: Issuer, csrs: readonly CsrItem[], conc: numbe
       notBefore: new Date(now - 60_000),
       notAfter: new Date(now + 365 * 86400_000),
       publicKey: csr.publicKey,
-      signingKey: signingKey as unknown as X509.X509CertificateCreateWithKeyParams['signingKey'],
+      signingKey: signingKey,
       signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' } as X509.X509CertificateCreateWithKeyParams['signingAlgorithm'],
       extensions: [
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyAgreement, true),
@@ -845,15 +911,19 @@ async function runMicro(issuer: Issuer, dataDir: string, csrs: readonly CsrItem[
   const lmdb = openStore({ dataDir });
   const mem = new MemStore();
   try {
+    // The bench stations, as PUT /v1/stations/{id} would record them (the RA's PUT later answers 200).
     const tenant = await lmdb.getTenant(TENANT);
-    if (tenant) await mem.putTenant(tenant);
+    if (!tenant) throw new Error(`tenant ${TENANT} missing from the dev PKI`);
+    await mem.putTenant(tenant);
     for (let i = 0; i < STATIONS; i++) {
-      const st = await lmdb.getStation(TENANT, `bench-${i}`);
-      if (st) await mem.putStation(st);
+      const now = new Date().toISOString();
+      const st: StationRecord = { tenant: TENANT, stationId: `bench-${i}`, serialNumber: `BENCH-${i}`, allowed: true, createdAt: now, updatedAt: now };
+      await lmdb.putStation(st);
+      await mem.putStation(st);
     }
     for (const [name, store] of [
-      ['LMDB', lmdb],
       ['in-memory', mem],
+      ['LMDB', lmdb],
     ] as const) {
       const deps: SignDeps = {
         store,
@@ -865,13 +935,13 @@ async function runMicro(issuer: Issuer, dataDir: string, csrs: readonly CsrItem[
       };
       for (const inFlight of [1, 32]) {
         const n = inFlight === 1 ? (QUICK ? 200 : 500) : QUICK ? 1000 : 3000;
-        const pool = await fresh(n + 100);
+        const pool = await fresh(n + 300);
         let j = 0;
         const one = async (): Promise<void> => {
           const c = pool[j++]!;
           await signChargePointCertificate({ tenant: TENANT, stationId: `bench-${c.station}`, csr: c.csr, certificateType: CERT_TYPE }, deps);
         };
-        out.push(await microAsync(`CA signChargePointCertificate in-process, ${name} store, ${inFlight} in flight`, n, inFlight, one, { note: 'policy + build + sign + record' }));
+        out.push(await microAsync(`CA signChargePointCertificate in-process, ${name} store, ${inFlight} in flight`, n, inFlight, one, { warm: 300, note: 'policy + build + sign + record' }));
       }
     }
   } finally {
@@ -914,16 +984,17 @@ function mainTable(rows: readonly ScenarioResult[], baseline: number): string {
 function cpuTable(rows: readonly ScenarioResult[]): string {
   const procs = ['ra', 'ca', 'server', 'client', 'baseline'].filter((p) => rows.some((r) => r.cpuMsPerReq[p] !== undefined));
   return grid(
-    ['scenario', 'conc', ...procs.map((p) => `${p} ms`), 'total ms', 'RA main', 'CA main', 'srv main', 'machine busy', 'iowait', 'CA pipeline ms'],
+    ['scenario', 'conc', ...procs.map((p) => `${p} ms`), 'total ms', 'RA main', 'CA main', 'srv main', 'machine busy', 'other load', 'iowait', 'CA pipeline ms'],
     rows.map((r) => [
       r.scenario,
       String(r.conc),
-      ...procs.map((p) => (r.cpuMsPerReq[p] === undefined ? '' : f2(r.cpuMsPerReq[p]!))),
+      ...procs.map((p) => (r.cpuMsPerReq[p] === undefined ? '' : f2(r.cpuMsPerReq[p]))),
       f2(r.cpuMsPerReq.total ?? NaN),
       pc(r.mainThreadBusy.ra),
       pc(r.mainThreadBusy.ca),
       pc(r.mainThreadBusy.server),
       `${f2(r.machine.busy * CORES)}/${CORES}`,
+      f2(r.otherLoadCores),
       pc(r.machine.iowait),
       r.caSignMeanMs === undefined ? '' : f2(r.caSignMeanMs),
     ]),
@@ -986,6 +1057,12 @@ async function main(): Promise<void> {
       scenarios.push({ ...b8.result, scenario: 'baseline @peculiar/x509, 8 in flight', note: 'WebCrypto calls are async: some of it runs on the libuv pool' });
     }
 
+    // --- in-process breakdown, before any service runs: the machine and a small heap are ours
+    if (!ONLY_RA_CA) {
+      log('in-process breakdown');
+      micro = await runMicro(issuer, dataDir, await take(QUICK ? 1000 : 3000), take);
+    }
+
     // --- services
     const caPort = await freePort();
     const raPort = await freePort();
@@ -1010,7 +1087,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < STATIONS; i++) {
         const r = await p.request({ path: `/v1/stations/bench-${i}`, method: 'PUT', headers: raHeaders, body: JSON.stringify({ serialNumber: `BENCH-${i}`, allowed: true }) });
         const t = await r.body.text();
-        if (r.statusCode !== 201) throw new Error(`station registration: ${r.statusCode} ${t}`);
+        if (r.statusCode !== 201 && r.statusCode !== 200) throw new Error(`station registration: ${r.statusCode} ${t}`);
       }
       await p.close();
     }
@@ -1056,7 +1133,7 @@ async function main(): Promise<void> {
     }
 
     // --- CA alone over HTTP (the RA's share is the difference)
-    for (const conc of [1, 32]) {
+    for (const conc of ONLY_RA_CA ? [] : [1, 32]) {
       const warm = await take(Math.max(200, conc * 20));
       const meas = await take(Math.ceil(SIDE_S * (conc === 1 ? 1500 : 4000)));
       const pool = new Pool(caUrl, { connections: conc, pipelining: 1, keepAliveTimeout: 60_000 });
@@ -1076,7 +1153,7 @@ async function main(): Promise<void> {
     }
 
     // --- RA alone: a second, real RA in front of a stub CA that answers a canned sign response
-    {
+    if (!ONLY_RA_CA) {
       const canned = lastSamples[0];
       if (!canned) throw new Error('no sample response to can');
       const { certificateChain, certificateType, serialNumber, notBefore, notAfter, sha256Fingerprint } = JSON.parse(canned) as Record<string, string>;
@@ -1111,7 +1188,7 @@ async function main(): Promise<void> {
     // --- HTTP floors under the same client, one server process each
     await stopProc(ra);
     await stopProc(ca);
-    {
+    if (!ONLY_RA_CA) {
       const body = raRequest((await take(1))[0]!);
       const labels = { bare: 'HTTP floor: bare node:http', express: 'HTTP floor: express 5 + json', 'express-openapi': 'HTTP floor: express + openapi-validator' } as const;
       for (const mode of ['bare', 'express', 'express-openapi'] as const) {
@@ -1133,9 +1210,6 @@ async function main(): Promise<void> {
       }
     }
 
-    // --- in-process breakdown (all servers stopped: the machine is ours)
-    log('in-process breakdown');
-    micro = await runMicro(issuer, dataDir, await take(QUICK ? 1000 : 3000), take);
   } finally {
     for (const p of procs) await stopProc(p).catch(() => undefined);
     killAll();
@@ -1154,6 +1228,7 @@ async function main(): Promise<void> {
   out.push('');
   out.push(`bench-issue: P-256 charge point certificates, ${CORES} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}`);
   out.push(`RA, CA: separate processes on one LMDB store; client: undici Pool, closed loop, keep-alive, 1 connection per in-flight request`);
+  if (SERVICE_IMPORT) out.push(`EXPERIMENT: RA and CA started with --import ${SERVICE_IMPORT}`);
   out.push('');
   out.push(mainTable(scenarios, baselineRate));
   out.push('');
@@ -1163,8 +1238,11 @@ async function main(): Promise<void> {
     );
   out.push(`sampled chains verified (node X509Certificate: checkIssued + signature + subject): ${checked - bad}/${checked}`);
   out.push('');
-  out.push('CPU per request by process (ms, all threads, from /proc), main (JS) thread busy share, machine-wide busy cores and iowait,');
+  out.push('CPU per request by process (ms, all threads, from /proc), main (JS) thread busy share, machine-wide busy cores, cores busy with');
+  out.push('anything else ("other load": other tenants of this machine; > 0.1 means a noisy run), iowait, and the');
   out.push('mean time inside the CA sign pipeline (pki_ca_sign_duration_seconds; includes waiting for its turn and for the LMDB commit):');
+  const noisy = scenarios.filter((s) => s.otherLoadCores > 0.15);
+  if (noisy.length) out.push(`WARNING: other load on the machine during ${noisy.length} scenario(s) (up to ${f2(Math.max(...noisy.map((s) => s.otherLoadCores)))} cores): numbers are pessimistic; re-run on a quiet machine.`);
   out.push(cpuTable(scenarios));
   out.push('');
   out.push('In-process breakdown (this process; sync ops single-threaded; async ops: wall µs/op and CPU µs/op of all threads):');
@@ -1174,6 +1252,19 @@ async function main(): Promise<void> {
       micro.map((m) => [m.op + (m.note ? ` (${m.note})` : ''), String(m.n), f1(m.usPerOp), f0(m.opsPerSec), m.cpuUsPerOp === undefined ? '' : f1(m.cpuUsPerOp)]),
     ),
   );
+  const profileReport: Record<string, { busySeconds: number; shares: [string, number][] }> = {};
+  for (const { name, file } of profiles) {
+    try {
+      profileReport[name] = profileBreakdown(file);
+    } catch (e) {
+      problems.push(`profile ${file}: ${(e as Error).message}`);
+    }
+  }
+  for (const [name, r] of Object.entries(profileReport)) {
+    out.push('');
+    out.push(`CPU profile of the ${name} process's JS thread over its whole run (--cpu-prof, ${f1(r.busySeconds)} s busy; share of busy time):`);
+    for (const [cat, share] of r.shares) if (share >= 0.005) out.push(`  ${pc(share).padStart(4)}  ${cat}`);
+  }
   const notes = scenarios.filter((s) => s.note?.startsWith('count-bounded'));
   for (const s of notes) out.push(`note: ${s.scenario} conc ${s.conc}: ${s.note}`);
   if (problems.length) {
@@ -1198,6 +1289,7 @@ async function main(): Promise<void> {
         best: best ? { perSecond: best.perSecond, conc: best.conc, p50Ms: best.p50Ms, p99Ms: best.p99Ms, vsBaseline: best.perSecond / baselineRate, vsTarget: best.perSecond / TARGET } : undefined,
         scenarios,
         breakdown: micro,
+        ...(PROFILE_DIR ? { profiles: Object.fromEntries(profiles.map((p) => [p.name, { file: p.file, ...profileReport[p.name] }])) } : {}),
         verification,
         problems,
       },
