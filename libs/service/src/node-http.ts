@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AppError, toProblem } from './errors.js';
 
 /** Reads a request body, refusing more than `limit` bytes without buffering them. */
@@ -40,3 +40,11 @@ export function sendProblem(res: ServerResponse, err: unknown): void {
 
 /** Server-wide limits so that slow or huge requests cannot hold connections. */
 export const SERVER_LIMITS = { requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 65_000, maxHeaderSize: 16 * 1024 } as const;
+
+/** Applies SERVER_LIMITS' timeouts to a server (express creates its own, so this is separate). */
+export function applyServerLimits(server: Server): Server {
+  server.requestTimeout = SERVER_LIMITS.requestTimeout;
+  server.headersTimeout = SERVER_LIMITS.headersTimeout;
+  server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
+  return server;
+}

@@ -4,6 +4,7 @@ import type { KeyObject } from 'node:crypto';
 import {
   AppError,
   SERVER_LIMITS,
+  applyServerLimits,
   createLogger,
   createMetrics,
   readBody,
@@ -129,9 +130,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
           },
         );
       });
-      server.requestTimeout = SERVER_LIMITS.requestTimeout;
-      server.headersTimeout = SERVER_LIMITS.headersTimeout;
-      server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
+      applyServerLimits(server);
       await new Promise<void>((resolve) => server!.listen(config.port, config.host, resolve));
       const port = (server.address() as AddressInfo).port;
       log.info({ port, issuer: issuer.id }, 'CA listening');

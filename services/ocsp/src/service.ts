@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AppError, SERVER_LIMITS, createLogger, createMetrics, sendJson, sendProblem, type Logger } from '@evpki/service';
+import { AppError, SERVER_LIMITS, applyServerLimits, createLogger, createMetrics, sendJson, sendProblem, type Logger } from '@evpki/service';
 import { openStore, type Store } from '@evpki/store';
 import type { OcspConfig } from './config.js';
 
@@ -51,8 +51,7 @@ export function createOcspService(config: OcspConfig, overrides: OcspOverrides =
           sendProblem(res, err);
         });
       });
-      server.requestTimeout = SERVER_LIMITS.requestTimeout;
-      server.headersTimeout = SERVER_LIMITS.headersTimeout;
+      applyServerLimits(server);
       await new Promise<void>((resolve) => server!.listen(config.port, config.host, resolve));
       const port = (server.address() as AddressInfo).port;
       log.info({ port }, 'OCSP responder listening');

@@ -6,7 +6,7 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import type { JWK } from 'jose';
 import {
   AppError,
-  SERVER_LIMITS,
+  applyServerLimits,
   createJwtVerifier,
   createLogger,
   createMetrics,
@@ -132,9 +132,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     async start(): Promise<{ port: number }> {
       const app = await buildApp();
       server = app.listen(config.port, config.host);
-      server.requestTimeout = SERVER_LIMITS.requestTimeout;
-      server.headersTimeout = SERVER_LIMITS.headersTimeout;
-      server.keepAliveTimeout = SERVER_LIMITS.keepAliveTimeout;
+      applyServerLimits(server);
       await new Promise<void>((resolve, reject) => {
         server!.once('listening', resolve);
         server!.once('error', reject);
