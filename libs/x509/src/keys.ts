@@ -57,8 +57,26 @@ function curveBits(curveOid: string): number {
   return other[curveOid] ?? 0;
 }
 
-/** A node KeyObject for the SPKI (throws on keys OpenSSL cannot load, e.g. off-curve points). */
+/** DER of an EC SubjectPublicKeyInfo up to the uncompressed point (0x04 || X || Y), per allowed curve. */
+const EC_SPKI_HEADS = [
+  { crv: 'P-256', size: 32, head: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex') },
+  { crv: 'P-384', size: 48, head: Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex') },
+  { crv: 'P-521', size: 66, head: Buffer.from('30819b301006072a8648ce3d020106052b8104002303818600', 'hex') },
+] as const;
+
+/**
+ * A node KeyObject for the SPKI (throws on keys OpenSSL cannot load, e.g. off-curve points).
+ * Uncompressed P-256/384/521 keys are imported as JWK: OpenSSL 3's DER decoder costs about 100 µs a
+ * key, twice the signature check it serves; the JWK import costs about 50 µs and refuses the same
+ * keys (point not on the curve, coordinate not below the field prime).
+ */
 export function publicKeyObject(spki: Buffer): KeyObject {
+  for (const { crv, size, head } of EC_SPKI_HEADS) {
+    if (spki.length !== head.length + 1 + 2 * size || spki[head.length] !== 0x04 || !spki.subarray(0, head.length).equals(head)) continue;
+    const x = spki.subarray(head.length + 1, head.length + 1 + size);
+    const y = spki.subarray(head.length + 1 + size);
+    return createPublicKey({ key: { kty: 'EC', crv, x: x.toString('base64url'), y: y.toString('base64url') }, format: 'jwk' });
+  }
   return createPublicKey({ key: spki, format: 'der', type: 'spki' });
 }
 
