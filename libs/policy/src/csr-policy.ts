@@ -1,5 +1,4 @@
 import {
-  CSR_LIMITS,
   DerError,
   OID,
   attributeValues,
@@ -42,6 +41,13 @@ export interface AcceptedCsr {
 }
 
 export type PolicyResult = { readonly ok: true; readonly accepted: AcceptedCsr } | { readonly ok: false; readonly violations: readonly Violation[] };
+
+/** OCPP CertificateSigningUse: only charge point certificates are issued so far. */
+export function checkCertificateType(certificateType: string): Violation[] {
+  return certificateType === 'ChargingStationCertificate'
+    ? []
+    : [{ rule: Rule.certificateType, message: `${certificateType} certificates are not supported yet; only ChargingStationCertificate is issued` }];
+}
 
 /** Parses a PEM CSR, or returns the violation that says why it is not one. */
 export function readCsr(pem: string): { csr: ParsedCsr } | { violation: Violation } {
@@ -108,8 +114,6 @@ export function checkChargePointSubject(csr: ParsedCsr, ctx: Pick<ChargePointCon
     else if (names.dns.length || names.ip.length || names.uri.length)
       out.push({ rule: Rule.chargePointName, message: 'a charge point certificate carries no subjectAltName dNSName, IP address or URI' });
   }
-  if (csr.extensions.length > CSR_LIMITS.maxExtensions)
-    out.push({ rule: Rule.registeredIdentity, message: `CSR requests more than ${CSR_LIMITS.maxExtensions} extensions` });
   return out;
 }
 

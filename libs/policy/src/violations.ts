@@ -16,6 +16,8 @@ export const Rule = {
   cpoName: 'A02.FR.13',
   auditedModel: 'PnC-4.2',
   registeredIdentity: 'PnC-4.3',
+  /** Product rule: V2G certificates (ISO 15118) are not issued yet. */
+  certificateType: 'V2GCertificate',
 } as const;
 export type RuleId = (typeof Rule)[keyof typeof Rule];
 

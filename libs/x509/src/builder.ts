@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ctx, integer, seq, time } from './der.js';
+import { bitString, ctx, integer, seq, time } from './der.js';
 import type { Signer } from './signature.js';
 
 /**
@@ -32,14 +32,7 @@ export function buildTbs(signatureAlgorithm: Buffer, issuerName: Buffer, f: TbsF
 }
 
 export function signTbs(tbs: Buffer, signer: Signer): Buffer {
-  const sig = signer.sign(tbs);
-  return seq(tbs, signer.algorithmDer, Buffer.concat([Buffer.from([0x03]), derLen(sig.length + 1), Buffer.from([0]), sig]));
-}
-
-function derLen(n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n]);
-  if (n < 0x100) return Buffer.from([0x81, n]);
-  return Buffer.from([0x82, n >> 8, n & 0xff]);
+  return seq(tbs, signer.algorithmDer, bitString(signer.sign(tbs)));
 }
 
 /**

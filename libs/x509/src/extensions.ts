@@ -57,7 +57,3 @@ export function crlDistributionPoints(url: string): Buffer {
   return extension(OID.crlDistributionPoints, false, seq(seq(tlv(0xa0, tlv(0xa0, uri(url))))));
 }
 
-export function subjectAltNameDns(names: readonly string[]): Buffer {
-  return extension(OID.subjectAltName, false, seq(...names.map((n) => tlv(0x82, Buffer.from(n, 'ascii')))));
-}
-

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { checkChargePointCsr, leafValidity, readCsr, FORBIDDEN_RULES, type KeyPolicy } from '@evpki/policy';
+import { checkCertificateType, checkChargePointCsr, leafValidity, readCsr, FORBIDDEN_RULES, type KeyPolicy } from '@evpki/policy';
 import { AppError, idempotencyRequestHash, type Metrics } from '@evpki/service';
 import type { CertificateRecord, Store } from '@evpki/store';
-import { buildTbs, nameFromAttributes, nameToString, parseName, randomSerial, serialToHex, signTbs, toPem } from '@evpki/x509';
+import { buildTbs, nameFromAttributes, nameToString, randomSerial, serialToHex, signTbs, toPem } from '@evpki/x509';
 import { issuerChainPem, type LoadedIssuer } from './issuer.js';
 
 export interface SignRequest {
@@ -42,10 +42,8 @@ const SERIAL_ATTEMPTS = 3;
  */
 export async function signChargePointCertificate(req: SignRequest, deps: SignDeps): Promise<SignedCertificate> {
   const { store, issuer } = deps;
-  if (req.certificateType !== 'ChargingStationCertificate')
-    throw new AppError('policy', `${req.certificateType} is not supported yet`, [
-      { rule: 'V2GCertificate', message: 'V2G certificates are not supported yet; only ChargingStationCertificate is issued' },
-    ]);
+  const typeViolations = checkCertificateType(req.certificateType);
+  if (typeViolations.length) throw new AppError('policy', `${req.certificateType} is not supported yet`, typeViolations);
   const parsed = readCsr(req.csr);
   if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
   const requestHash = idempotencyRequestHash(req.stationId, req.certificateType, parsed.csr.der);
@@ -77,6 +75,7 @@ export async function signChargePointCertificate(req: SignRequest, deps: SignDep
   if ('error' in validity) throw new AppError('unavailable', validity.error, undefined, 300);
 
   const subject = nameFromAttributes(subjectAttributes);
+  const subjectText = nameToString({ der: subject, rdns: subjectAttributes.map((a) => [a]) });
   const extensions = issuer.leafExtensions(key.type, key.common.publicKey);
   for (let attempt = 1; ; attempt++) {
     const serial = randomSerial();
@@ -91,7 +90,7 @@ export async function signChargePointCertificate(req: SignRequest, deps: SignDep
       kind: 'ChargingStationCertificate',
       tenant: req.tenant,
       stationId: req.stationId,
-      subject: nameToString(parseName(subject)),
+      subject: subjectText,
       notBefore: validity.notBefore.toISOString(),
       notAfter: validity.notAfter.toISOString(),
       issuedAt: now.toISOString(),

@@ -1,6 +1,6 @@
 import type { Request, Response, Router } from 'express';
 import express from 'express';
-import { FORBIDDEN_RULES, checkChargePointCsr, checkChargePointIdentity, readCsr, type KeyPolicy } from '@evpki/policy';
+import { FORBIDDEN_RULES, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, readCsr, type KeyPolicy } from '@evpki/policy';
 import { AppError, type Caller, type Metrics } from '@evpki/service';
 import type { Store, TenantRecord } from '@evpki/store';
 import type { CaClient } from './ca-client.js';
@@ -67,10 +67,8 @@ export function v1Routes(d: RouteDeps): Router {
     const stationId = param(req, 'stationId');
     const body = req.body as { csr: string; certificateType: string };
     const idempotencyKey = req.get('idempotency-key');
-    if (body.certificateType !== 'ChargingStationCertificate')
-      throw new AppError('policy', `${body.certificateType} is not supported yet`, [
-        { rule: 'V2GCertificate', message: 'V2G certificates are not supported yet; only ChargingStationCertificate is issued' },
-      ]);
+    const typeViolations = checkCertificateType(body.certificateType);
+    if (typeViolations.length) throw new AppError('policy', `${body.certificateType} is not supported yet`, typeViolations);
     // A retry under a known Idempotency-Key goes straight to the CA, which replays the recorded
     // certificate (or refuses a different request); re-running policy would call the key reused.
     const earlier = idempotencyKey ? await d.store.getIdempotency(tenant.id, idempotencyKey) : undefined;
