@@ -16,6 +16,8 @@ export function dataPaths(dataDir: string) {
     devPassphrase: join(dataDir, 'secrets', 'key-passphrase'),
     /** RA → CA service credential, shared by both. */
     caClientToken: join(dataDir, 'secrets', 'ca-client-token'),
+    /** OCSP → CA credential: it can only ask for delegated OCSP signing certificates. */
+    ocspClientToken: join(dataDir, 'secrets', 'ocsp-client-token'),
     /** Dev only: the key `pki token` signs RA bearer tokens with. */
     jwtSigningKey: join(dataDir, 'secrets', 'jwt-signing.key.pem'),
     /** The public JWK the RA verifies bearer tokens with. */

@@ -1,6 +1,14 @@
 import { open, type RootDatabase } from 'lmdb';
 import type {
   CertificateRecord,
+  CrlRecord,
+  OcspDue,
+  OcspHash,
+  OcspResponseRecord,
+  RevocationOutcome,
+  RevocationReason,
+  RevokedEntry,
+  SignedStatus,
   IdempotencyClaim,
   IdempotencyRecord,
   IssuanceOutcome,
@@ -11,7 +19,7 @@ import type {
 import type { Store } from './store.js';
 
 /** Keys are lmdb arrays (ordered-binary): prefix ranges are [...prefix] .. [...prefix, END]. */
-const key = (...parts: string[]): string[] => parts;
+const key = (...parts: (string | number)[]): (string | number)[] => parts;
 const END = '\uffff';
 
 /**
@@ -110,7 +118,106 @@ export class LmdbStore implements Store {
       // Station index: ordered by issuance time, then serial.
       this.db.putSync(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
       if (idem) this.db.putSync(key('idem', idem.tenant, idem.key), { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt });
+      if (cert.kind === 'ChargingStationCertificate') this.scheduleOcsp(cert.serial, 0);
       return { ok: true };
     });
+  }
+
+  async revokeCertificate(serial: string, reason: RevocationReason, at: string): Promise<RevocationOutcome> {
+    return this.db.transaction((): RevocationOutcome => {
+      const cert = this.db.get(key('cert', serial)) as CertificateRecord | undefined;
+      if (!cert) return { ok: false, reason: 'not-found' };
+      const updated = this.revokeInTxn(cert, reason, at);
+      return { ok: true, record: updated ?? cert, changed: updated !== undefined };
+    });
+  }
+
+  async removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string): Promise<{ deleted: boolean; revoked: CertificateRecord[] }> {
+    return this.db.transaction(() => {
+      const revoked: CertificateRecord[] = [];
+      for (const { value } of this.db.getRange({ start: key('stationcert', tenant, stationId), end: key('stationcert', tenant, stationId, END) })) {
+        const cert = this.db.get(key('cert', value as string)) as CertificateRecord | undefined;
+        if (cert?.status !== 'good') continue;
+        const updated = this.revokeInTxn(cert, reason, at);
+        if (updated) revoked.push(updated);
+      }
+      const k = key('station', tenant, stationId);
+      const deleted = this.db.get(k) !== undefined;
+      if (deleted) this.db.removeSync(k);
+      return { deleted, revoked };
+    });
+  }
+
+  /** Inside a write transaction. Returns the new record, or undefined when nothing changed. */
+  private revokeInTxn(cert: CertificateRecord, reason: RevocationReason, at: string): CertificateRecord | undefined {
+    if (cert.status === 'revoked' && (reason !== 'keyCompromise' || cert.revocationReason === 'keyCompromise')) return undefined;
+    const updated: CertificateRecord = { ...cert, status: 'revoked', revokedAt: cert.revokedAt ?? at, revocationReason: reason };
+    this.db.putSync(key('cert', cert.serial), updated);
+    this.db.putSync(key('revoked', cert.issuerId, cert.serial), { serial: cert.serial, revokedAt: updated.revokedAt!, reason } satisfies RevokedEntry);
+    for (const { key: k } of this.db.getRange({ start: key('ocsp', cert.issuerId, cert.serial), end: key('ocsp', cert.issuerId, cert.serial, END) }))
+      this.db.removeSync(k);
+    this.scheduleOcsp(cert.serial, 0);
+    if (reason === 'keyCompromise') this.db.putSync(key('blocked', cert.spkiSha256), at);
+    return updated;
+  }
+
+  /** Inside a write transaction: (re)places the certificate in the pre-signing schedule. */
+  private scheduleOcsp(serial: string, due: number | undefined): void {
+    const previous = this.db.get(key('ocspdueof', serial)) as number | undefined;
+    if (previous !== undefined) this.db.removeSync(key('ocspdue', previous, serial));
+    if (due === undefined) {
+      if (previous !== undefined) this.db.removeSync(key('ocspdueof', serial));
+      return;
+    }
+    this.db.putSync(key('ocspdue', due, serial), null);
+    this.db.putSync(key('ocspdueof', serial), due);
+  }
+
+  async listRevoked(issuerId: string): Promise<RevokedEntry[]> {
+    return [...this.db.getRange({ start: key('revoked', issuerId), end: key('revoked', issuerId, END) }).map(({ value }) => value as RevokedEntry)];
+  }
+
+  async getOcspResponse(issuerId: string, serial: string, hash: OcspHash): Promise<OcspResponseRecord | undefined> {
+    return this.db.get(key('ocsp', issuerId, serial, hash)) as OcspResponseRecord | undefined;
+  }
+
+  async putOcspResponses(serial: string, signed: SignedStatus, responses: OcspResponseRecord[], nextDue: number | undefined): Promise<boolean> {
+    return this.db.transaction(() => {
+      const cert = this.db.get(key('cert', serial)) as CertificateRecord | undefined;
+      if (!cert || cert.status !== signed.status || cert.revokedAt !== signed.revokedAt || cert.revocationReason !== signed.revocationReason) return false;
+      for (const r of responses) this.db.putSync(key('ocsp', r.issuerId, r.serial, r.hash), r);
+      this.scheduleOcsp(serial, nextDue);
+      return true;
+    });
+  }
+
+  async listOcspDue(until: number, limit: number): Promise<OcspDue[]> {
+    const out: OcspDue[] = [];
+    for (const { key: k } of this.db.getRange({ start: key('ocspdue', 0), end: key('ocspdue', until, END), limit })) {
+      const [, due, serial] = k as [string, number, string];
+      out.push({ serial, due });
+    }
+    return out;
+  }
+
+  async nextCrlNumber(issuerId: string): Promise<number> {
+    return this.db.transaction(() => {
+      const n = ((this.db.get(key('crlnumber', issuerId)) as number | undefined) ?? 0) + 1;
+      this.db.putSync(key('crlnumber', issuerId), n);
+      return n;
+    });
+  }
+
+  async putCrl(crl: CrlRecord): Promise<boolean> {
+    return this.db.transaction(() => {
+      const current = this.db.get(key('crl', crl.issuerId)) as CrlRecord | undefined;
+      if (current && current.number >= crl.number) return false;
+      this.db.putSync(key('crl', crl.issuerId), crl);
+      return true;
+    });
+  }
+
+  async getCrl(issuerId: string): Promise<CrlRecord | undefined> {
+    return this.db.get(key('crl', issuerId)) as CrlRecord | undefined;
   }
 }

@@ -35,7 +35,8 @@ export interface IssuerRecord {
   readonly createdAt: string;
 }
 
-export type CertificateKind = 'ChargingStationCertificate';
+/** What a recorded certificate is for. OCSP signing certificates are the responder's delegated signers. */
+export type CertificateKind = 'ChargingStationCertificate' | 'OcspSigningCertificate';
 export type RevocationReason =
   | 'unspecified'
   | 'keyCompromise'
@@ -62,9 +63,64 @@ export interface CertificateRecord {
   readonly issuedAt: string;
   readonly spkiSha256: string;
   readonly sha256Fingerprint: string;
-  readonly status: 'good' | 'revoked';
+  readonly status: CertificateStatus;
   readonly revokedAt?: string;
   readonly revocationReason?: RevocationReason;
+}
+
+export type CertificateStatus = 'good' | 'revoked';
+
+/** One revoked certificate as a CRL lists it. */
+export interface RevokedEntry {
+  readonly serial: string;
+  readonly revokedAt: string;
+  readonly reason: RevocationReason;
+}
+
+export type RevocationOutcome =
+  | { readonly ok: false; readonly reason: 'not-found' }
+  /** `changed` is false when the certificate was already revoked with this or a stronger reason. */
+  | { readonly ok: true; readonly record: CertificateRecord; readonly changed: boolean };
+
+export type OcspHash = 'sha1' | 'sha256' | 'sha384' | 'sha512';
+
+/**
+ * A pre-signed OCSP response for one certificate and one CertID hash algorithm. Times are epoch
+ * milliseconds (the responder compares them on every request).
+ */
+export interface OcspResponseRecord {
+  readonly issuerId: string;
+  readonly serial: string;
+  readonly hash: OcspHash;
+  /** The exact CertID DER this response answers: served only to requests with these bytes. */
+  readonly certId: Buffer;
+  /** The whole OCSPResponse, DER. */
+  readonly der: Buffer;
+  readonly thisUpdate: number;
+  readonly nextUpdate: number;
+  readonly etag: string;
+}
+
+/** What a set of pre-signed responses was signed for: written only while the certificate still has it. */
+export interface SignedStatus {
+  readonly status: CertificateStatus;
+  readonly revokedAt?: string;
+  readonly revocationReason?: RevocationReason;
+}
+
+/** A certificate whose pre-signed OCSP responses are due to be (re)made. */
+export interface OcspDue {
+  readonly serial: string;
+  readonly due: number;
+}
+
+export interface CrlRecord {
+  readonly issuerId: string;
+  /** CRL Number (RFC 5280 5.2.3), strictly increasing per issuer. */
+  readonly number: number;
+  readonly der: Buffer;
+  readonly thisUpdate: string;
+  readonly nextUpdate: string;
 }
 
 export interface IdempotencyRecord {

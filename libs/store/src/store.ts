@@ -1,5 +1,13 @@
 import type {
   CertificateRecord,
+  CrlRecord,
+  OcspDue,
+  OcspHash,
+  OcspResponseRecord,
+  RevocationOutcome,
+  RevocationReason,
+  RevokedEntry,
+  SignedStatus,
   IdempotencyClaim,
   IdempotencyRecord,
   IssuanceOutcome,
@@ -42,4 +50,32 @@ export interface Store {
    * or the idempotency key is already taken.
    */
   recordIssuance(cert: CertificateRecord, idempotency?: IdempotencyClaim): Promise<IssuanceOutcome>;
+
+  /**
+   * Revokes one certificate in one write: its status, the issuer's revocation list, its pre-signed
+   * OCSP responses dropped (none can be served stale) and the certificate queued for new ones, and
+   * for keyCompromise its key blocked (A00.FR.501). An already revoked certificate keeps its
+   * revocation time; its reason can only be raised to keyCompromise (RFC 5280 5.3.1).
+   */
+  revokeCertificate(serial: string, reason: RevocationReason, at: string): Promise<RevocationOutcome>;
+  /** Deletes a station and revokes each of its good certificates with `reason`, in one write. */
+  removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string): Promise<{ deleted: boolean; revoked: CertificateRecord[] }>;
+  /** The issuer's revoked certificates, for its CRL. */
+  listRevoked(issuerId: string): Promise<RevokedEntry[]>;
+
+  getOcspResponse(issuerId: string, serial: string, hash: OcspHash): Promise<OcspResponseRecord | undefined>;
+  /**
+   * Stores pre-signed responses for one certificate, but only while the certificate still has the
+   * status they were signed for (a revocation in between wins), and schedules the next refresh at
+   * `nextDue` (epoch ms; undefined: no more refreshes). Returns false when nothing was written.
+   */
+  putOcspResponses(serial: string, signed: SignedStatus, responses: OcspResponseRecord[], nextDue: number | undefined): Promise<boolean>;
+  /** Certificates whose pre-signed responses are due at or before `until`, earliest first. */
+  listOcspDue(until: number, limit: number): Promise<OcspDue[]>;
+
+  /** Allocates the next CRL Number of an issuer (1, 2, …). */
+  nextCrlNumber(issuerId: string): Promise<number>;
+  /** Stores a CRL unless a CRL with a higher number is already stored; true when stored. */
+  putCrl(crl: CrlRecord): Promise<boolean>;
+  getCrl(issuerId: string): Promise<CrlRecord | undefined>;
 }

@@ -11,6 +11,7 @@ export const Tag = {
   OCTET_STRING: 0x04,
   NULL: 0x05,
   OID: 0x06,
+  ENUMERATED: 0x0a,
   UTF8String: 0x0c,
   PrintableString: 0x13,
   TeletexString: 0x14,
@@ -190,6 +191,13 @@ export function time(d: Date): Buffer {
     ? tlv(Tag.UTCTime, Buffer.from(digits.slice(2), 'ascii'))
     : tlv(Tag.GeneralizedTime, Buffer.from(digits, 'ascii'));
 }
+
+/** GeneralizedTime in seconds and Z, whatever the year (OCSP times, RFC 6960 4.2.2.1). */
+export function generalizedTime(d: Date): Buffer {
+  return tlv(Tag.GeneralizedTime, Buffer.from(d.toISOString().slice(0, 19).replace(/[-:T]/g, '') + 'Z', 'ascii'));
+}
+
+export const enumerated = (n: number): Buffer => tlv(Tag.ENUMERATED, integer(n).subarray(2));
 
 export function decodeTime(t: Tlv): Date {
   const s = t.value.toString('ascii');

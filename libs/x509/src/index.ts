@@ -9,3 +9,5 @@ export * from './certificate.js';
 export * from './extensions.js';
 export * from './builder.js';
 export * from './profiles.js';
+export * from './csr-builder.js';
+export * from './revocation.js';

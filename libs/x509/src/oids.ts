@@ -43,6 +43,13 @@ export const OID = {
   kpServerAuth: '1.3.6.1.5.5.7.3.1',
   kpClientAuth: '1.3.6.1.5.5.7.3.2',
   kpOcspSigning: '1.3.6.1.5.5.7.3.9',
+
+  ocspBasic: '1.3.6.1.5.5.7.48.1.1',
+  ocspNonce: '1.3.6.1.5.5.7.48.1.2',
+  ocspNoCheck: '1.3.6.1.5.5.7.48.1.5',
+  ocspExtendedRevoke: '1.3.6.1.5.5.7.48.1.9',
+  crlNumber: '2.5.29.20',
+  crlReason: '2.5.29.21',
 } as const;
 
 /** Curves the key policy knows, by OID, with their size in bits (A00.FR.503). */

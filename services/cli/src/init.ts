@@ -52,6 +52,7 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
   writePrivateKey(paths.issuerKey(rootId), rootKey, passphrase);
   writePrivateKey(paths.issuerKey(subId), subKey, passphrase);
   writeFileAtomic(paths.caClientToken, randomBytes(32).toString('base64url') + '\n', 0o600);
+  writeFileAtomic(paths.ocspClientToken, randomBytes(32).toString('base64url') + '\n', 0o600);
 
   const jwt = DEV_JWT;
   if (o.dev) {
