@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { loadCaConfig } from '@evpki/ca';
-import { loadOcspConfig } from '@evpki/ocsp';
+import { loadOcspConfig } from '@evpki/ocsp-responder';
 import { loadRaConfig } from '@evpki/ra';
 import { KNOWN_ENV, checkUnknownEnv } from '@evpki/service';
 

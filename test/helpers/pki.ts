@@ -5,7 +5,7 @@ import type { JWK } from 'jose';
 import { loadCaConfig, createCaService } from '@evpki/ca';
 import { initPki, mintToken } from '@evpki/cli';
 import { readPrivateKey, readSecretFile, type IssuerKeyAlgorithm } from '@evpki/keys';
-import { loadOcspConfig, createOcspService } from '@evpki/ocsp';
+import { loadOcspConfig, createOcspService } from '@evpki/ocsp-responder';
 import { loadRaConfig, createRaService } from '@evpki/ra';
 import { createLogger, dataPaths, type PkiManifest } from '@evpki/service';
 import { openStore, type Store } from '@evpki/store';
@@ -37,6 +37,8 @@ export interface Stack {
   readonly raUrl: string;
   readonly caUrl: string;
   readonly ocspUrl: string;
+  /** The in-process responder, for driving its pre-signer in tests. */
+  readonly ocsp: ReturnType<typeof createOcspService>;
   token(tenant?: string): Promise<string>;
   stop(): Promise<void>;
 }
@@ -44,7 +46,7 @@ export interface Stack {
 const quiet = createLogger('test', 'silent');
 
 /** RA, CA and OCSP in this process on free ports, over one store, RA validating its responses. */
-export async function startStack(pki: DevPki, opts: { now?: () => Date } = {}): Promise<Stack> {
+export async function startStack(pki: DevPki, opts: { now?: () => Date; ocspEnv?: Record<string, string>; raEnv?: Record<string, string> } = {}): Promise<Stack> {
   const paths = dataPaths(pki.dataDir);
   const env = { PKI_DATA_DIR: pki.dataDir, CA_PORT: '0', RA_PORT: '0', OCSP_PORT: '0' };
   const store = openStore({ dataDir: pki.dataDir });
@@ -54,25 +56,37 @@ export async function startStack(pki: DevPki, opts: { now?: () => Date } = {}): 
   const ca = createCaService(
     loadCaConfig(env),
     { issuerId: pki.manifest.issuers.chargePoint, publicOcspBase: pki.manifest.publicOcspBase },
-    { issuerKey: readPrivateKey(paths.issuerKey(pki.manifest.issuers.chargePoint), passphrase), clientToken },
+    { issuerKey: readPrivateKey(paths.issuerKey(pki.manifest.issuers.chargePoint), passphrase), clientToken, ocspClientToken: readSecretFile(paths.ocspClientToken) },
     { store, now, logger: quiet },
   );
   const caPort = (await ca.start()).port;
+  const ocsp = createOcspService(
+    loadOcspConfig({ ...env, OCSP_CA_URL: `http://127.0.0.1:${caPort}`, ...opts.ocspEnv }),
+    { caClientToken: readSecretFile(paths.ocspClientToken) },
+    { store, now, logger: quiet },
+  );
+  const ocspPort = (await ocsp.start()).port;
   const ra = createRaService(
-    loadRaConfig({ PKI_DATA_DIR: pki.dataDir, RA_PORT: '0', RA_CA_URL: `http://127.0.0.1:${caPort}`, RA_VALIDATE_RESPONSES: 'true' }),
+    loadRaConfig({
+      PKI_DATA_DIR: pki.dataDir,
+      RA_PORT: '0',
+      RA_CA_URL: `http://127.0.0.1:${caPort}`,
+      RA_OCSP_URL: `http://127.0.0.1:${ocspPort}`,
+      RA_VALIDATE_RESPONSES: 'true',
+      ...opts.raEnv,
+    }),
     { jwtIssuer: pki.manifest.jwt.issuer, jwtAudience: pki.manifest.jwt.audience },
     { caClientToken: clientToken, jwtPublicJwk: JSON.parse(readFileSync(paths.jwtPublicJwk, 'utf8')) as JWK },
     { store, now, logger: quiet },
   );
   const raPort = (await ra.start()).port;
-  const ocsp = createOcspService(loadOcspConfig(env), { store, logger: quiet });
-  const ocspPort = (await ocsp.start()).port;
   return {
     pki,
     store,
     raUrl: `http://127.0.0.1:${raPort}`,
     caUrl: `http://127.0.0.1:${caPort}`,
     ocspUrl: `http://127.0.0.1:${ocspPort}`,
+    ocsp,
     token: (tenant = 'demo') => mintToken({ dataDir: pki.dataDir, tenant, ttlSeconds: 600 }),
     async stop() {
       await ra.stop();

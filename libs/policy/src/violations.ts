@@ -7,6 +7,7 @@ export const Rule = {
   rsaSize: 'A00.FR.502',
   ecSize: 'A00.FR.503',
   algorithms: 'A00.FR.504',
+  signingAlgorithm: 'A00.FR.505',
   hashes: 'A00.FR.506',
   organization: 'A00.FR.509',
   serverCommonName: 'A00.FR.510',
@@ -16,6 +17,10 @@ export const Rule = {
   cpoName: 'A02.FR.13',
   auditedModel: 'PnC-4.2',
   registeredIdentity: 'PnC-4.3',
+  /** OCSP status on behalf of charge points: only our issuers and allow-listed responders. */
+  statusOnBehalf: 'PnC-4.5',
+  /** RFC 5280 5.3.1: the reasons a tenant may revoke with. */
+  revocationReason: 'RFC5280-5.3.1',
   /** Product rule: V2G certificates (ISO 15118) are not issued yet. */
   certificateType: 'V2GCertificate',
 } as const;

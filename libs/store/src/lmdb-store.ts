@@ -181,12 +181,12 @@ export class LmdbStore implements Store {
     return this.db.get(key('ocsp', issuerId, serial, hash)) as OcspResponseRecord | undefined;
   }
 
-  async putOcspResponses(serial: string, signed: SignedStatus, responses: OcspResponseRecord[], nextDue: number | undefined): Promise<boolean> {
+  async putOcspResponses(serial: string, signed: SignedStatus, responses: OcspResponseRecord[], schedule?: { nextDue: number | undefined }): Promise<boolean> {
     return this.db.transaction(() => {
       const cert = this.db.get(key('cert', serial)) as CertificateRecord | undefined;
       if (!cert || cert.status !== signed.status || cert.revokedAt !== signed.revokedAt || cert.revocationReason !== signed.revocationReason) return false;
       for (const r of responses) this.db.putSync(key('ocsp', r.issuerId, r.serial, r.hash), r);
-      this.scheduleOcsp(serial, nextDue);
+      if (schedule) this.scheduleOcsp(serial, schedule.nextDue);
       return true;
     });
   }

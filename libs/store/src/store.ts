@@ -66,10 +66,11 @@ export interface Store {
   getOcspResponse(issuerId: string, serial: string, hash: OcspHash): Promise<OcspResponseRecord | undefined>;
   /**
    * Stores pre-signed responses for one certificate, but only while the certificate still has the
-   * status they were signed for (a revocation in between wins), and schedules the next refresh at
-   * `nextDue` (epoch ms; undefined: no more refreshes). Returns false when nothing was written.
+   * status they were signed for (a revocation in between wins). With `schedule`, the next refresh
+   * moves to `nextDue` (epoch ms; undefined: no more refreshes); without, the schedule is kept.
+   * Returns false when nothing was written.
    */
-  putOcspResponses(serial: string, signed: SignedStatus, responses: OcspResponseRecord[], nextDue: number | undefined): Promise<boolean>;
+  putOcspResponses(serial: string, signed: SignedStatus, responses: OcspResponseRecord[], schedule?: { nextDue: number | undefined }): Promise<boolean>;
   /** Certificates whose pre-signed responses are due at or before `until`, earliest first. */
   listOcspDue(until: number, limit: number): Promise<OcspDue[]>;
 

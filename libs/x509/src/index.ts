@@ -11,3 +11,4 @@ export * from './builder.js';
 export * from './profiles.js';
 export * from './csr-builder.js';
 export * from './revocation.js';
+export * from './crl.js';

@@ -1,5 +1,7 @@
 import { OID } from './oids.js';
+import { nullDer } from './der.js';
 import {
+  extension,
   authorityInfoAccess,
   authorityKeyIdentifier,
   basicConstraints,
@@ -54,4 +56,20 @@ export function chargePointProfile(issuerKeyId: Buffer, urls: IssuerUrls): (keyT
     crlDistributionPoints(urls.crl),
   ];
   return (keyType, publicKey) => [ku[keyType], ...fixedHead, subjectKeyIdentifier(keyIdentifier(publicKey)), ...fixedTail];
+}
+
+/**
+ * Delegated OCSP signer (RFC 6960 4.2.2.2): EKU id-kp-OCSPSigning, and id-pkix-ocsp-nocheck so
+ * that clients do not ask for the signer's own status (4.2.2.2.1); its short validity is the
+ * revocation mechanism.
+ */
+export function ocspSignerExtensions(publicKey: Buffer, issuerKeyId: Buffer): Buffer[] {
+  return [
+    basicConstraints(false),
+    keyUsage(['digitalSignature']),
+    extKeyUsage([OID.kpOcspSigning]),
+    extension(OID.ocspNoCheck, false, nullDer()),
+    subjectKeyIdentifier(keyIdentifier(publicKey)),
+    authorityKeyIdentifier(issuerKeyId),
+  ];
 }

@@ -1,25 +1,38 @@
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from '@evpki/policy';
-import { checkUnknownEnv, envInt, envString } from '@evpki/service';
+import { ConfigError, checkUnknownEnv, envInt, envString } from '@evpki/service';
 
 export interface CaConfig {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
   readonly leafValiditySeconds: number;
+  /** Delegated OCSP signers live weeks; the responder renews them well before they end. */
+  readonly ocspSignerValiditySeconds: number;
   readonly keyPolicy: KeyPolicy;
+  /** CRL nextUpdate − thisUpdate (RFC 5280 5.1.2.5), clamped to the issuer's notAfter. */
+  readonly crlNextUpdateSeconds: number;
+  /** A CRL older than this, or this close to its nextUpdate, is reissued even without revocations. */
+  readonly crlRefreshSeconds: number;
 }
 
 export function loadCaConfig(env: NodeJS.ProcessEnv): CaConfig {
   checkUnknownEnv(env);
+  const crlNextUpdateHours = envInt(env, 'CA_CRL_NEXT_UPDATE_HOURS', 168, 1, 8760);
+  const crlRefreshHours = envInt(env, 'CA_CRL_REFRESH_HOURS', 24, 1, 8760);
+  if (crlRefreshHours >= crlNextUpdateHours)
+    throw new ConfigError(`CA_CRL_REFRESH_HOURS (${crlRefreshHours}) must be less than CA_CRL_NEXT_UPDATE_HOURS (${crlNextUpdateHours})`);
   return {
     host: envString(env, 'CA_HOST', '127.0.0.1'),
     port: envInt(env, 'CA_PORT', 8081, 0, 65535),
     dataDir: envString(env, 'PKI_DATA_DIR', './data'),
     leafValiditySeconds: envInt(env, 'CA_LEAF_VALIDITY_DAYS', 365, 1, 3650) * 86400,
+    ocspSignerValiditySeconds: envInt(env, 'CA_OCSP_SIGNER_DAYS', 30, 7, 90) * 86400,
     keyPolicy: {
       ...DEFAULT_KEY_POLICY,
       minEcBits: envInt(env, 'CA_MIN_EC_BITS', DEFAULT_KEY_POLICY.minEcBits, 256, 521),
       minRsaBits: envInt(env, 'CA_MIN_RSA_BITS', DEFAULT_KEY_POLICY.minRsaBits, 2048, 8192),
     },
+    crlNextUpdateSeconds: crlNextUpdateHours * 3600,
+    crlRefreshSeconds: crlRefreshHours * 3600,
   };
 }

@@ -1,3 +1,5 @@
 export * from './config.js';
 export * from './service.js';
 export * from './sign-certificate.js';
+export * from './issuer.js';
+export * from './crl-publisher.js';

@@ -10,7 +10,7 @@ const passphrase = loadPassphrase(process.env, manifest.dev ? paths.devPassphras
 const service = createCaService(
   config,
   { issuerId: manifest.issuers.chargePoint, publicOcspBase: manifest.publicOcspBase },
-  { issuerKey: readPrivateKey(paths.issuerKey(manifest.issuers.chargePoint), passphrase), clientToken: readSecretFile(paths.caClientToken) },
+  { issuerKey: readPrivateKey(paths.issuerKey(manifest.issuers.chargePoint), passphrase), clientToken: readSecretFile(paths.caClientToken), ocspClientToken: readSecretFile(paths.ocspClientToken) },
 );
 await service.start();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void service.stop().then(() => process.exit(0)));

@@ -17,12 +17,17 @@ import { openStore, type Store } from '@evpki/store';
 import type { CaConfig } from './config.js';
 import { loadIssuer, type LoadedIssuer } from './issuer.js';
 import { signChargePointCertificate, type SignRequest } from './sign-certificate.js';
+import { jsonBody } from './request-body.js';
+import { removeStation, revokeCertificate, type RevokeDeps } from './revoke.js';
+import { issueOcspSigner } from './ocsp-signer.js';
 
 export interface CaSecrets {
   /** The charge point issuing CA's private key (decrypted in memory only). */
   readonly issuerKey: KeyObject;
   /** The credential the RA presents (RA → CA). */
   readonly clientToken: string;
+  /** The credential the OCSP responder presents: it may only ask for delegated signer certificates. */
+  readonly ocspClientToken: string;
 }
 
 export interface CaOverrides {
@@ -37,27 +42,15 @@ export interface CaInit {
 }
 
 const MAX_BODY = 16 * 1024;
-const STRING = /^[\x20-\x7e\r\n]*$/;
 
 function parseSignRequest(body: Buffer): SignRequest {
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
-  } catch {
-    throw new AppError('malformed', 'body is not JSON');
-  }
-  const str = (k: string, max: number, optional = false): string | undefined => {
-    const v = j[k];
-    if (v === undefined && optional) return undefined;
-    if (typeof v !== 'string' || v.length === 0 || v.length > max || !STRING.test(v)) throw new AppError('malformed', `${k} must be a string of at most ${max} characters`);
-    return v;
-  };
-  const idempotencyKey = str('idempotencyKey', 128, true);
+  const j = jsonBody(body);
+  const idempotencyKey = j.optStr('idempotencyKey', 128);
   return {
-    tenant: str('tenant', 64)!,
-    stationId: str('stationId', 48)!,
-    csr: str('csr', 5500)!,
-    certificateType: str('certificateType', 64)!,
+    tenant: j.str('tenant', 64),
+    stationId: j.str('stationId', 48),
+    csr: j.str('csr', 5500),
+    certificateType: j.str('certificateType', 64),
     ...(idempotencyKey ? { idempotencyKey } : {}),
   };
 }
@@ -73,6 +66,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
   const now = overrides.now ?? (() => new Date());
   let issuer: LoadedIssuer | undefined;
   let server: Server | undefined;
+  const revokeDeps: RevokeDeps = { store, now, log, publishCrl: async () => {} };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const url = req.url ?? '/';
@@ -87,10 +81,26 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
       res.end(await metrics.registry.metrics());
       return 'metrics';
     }
+    if (!url.startsWith('/v1/')) throw new AppError('not-found', 'no such route');
+    if (req.method !== 'POST') throw new AppError('malformed', 'use POST');
+    if (!issuer) throw new AppError('unavailable', 'issuer not loaded', undefined, 5);
+    if (url === '/v1/ocsp-signers') {
+      if (!serviceTokenMatches(req.headers.authorization, secrets.ocspClientToken)) throw new AppError('unauthorized', 'only the OCSP responder may ask for signer certificates');
+      const j = jsonBody(await readBody(req, MAX_BODY));
+      const signer = await issueOcspSigner(j.str('issuerId', 64), j.str('csr', 5500), { store, issuer, now, validitySeconds: config.ocspSignerValiditySeconds });
+      log.info({ event: 'ocsp-signer.issued', issuer: issuer.id, serial: signer.serialNumber, notAfter: signer.notAfter }, 'OCSP signer certificate issued');
+      return sendJson(res, 201, signer), 'ocsp-signers';
+    }
+    if (!serviceTokenMatches(req.headers.authorization, secrets.clientToken)) throw new AppError('unauthorized', 'the CA answers only the RA');
+    if (url === '/v1/revoke') {
+      const j = jsonBody(await readBody(req, MAX_BODY));
+      return sendJson(res, 200, await revokeCertificate(j.str('tenant', 64), j.str('serialNumber', 40), j.str('reason', 32), revokeDeps)), 'revoke';
+    }
+    if (url === '/v1/stations/remove') {
+      const j = jsonBody(await readBody(req, MAX_BODY));
+      return sendJson(res, 200, await removeStation(j.str('tenant', 64), j.str('stationId', 48), revokeDeps)), 'stations-remove';
+    }
     if (url === '/v1/sign') {
-      if (req.method !== 'POST') throw new AppError('malformed', 'use POST');
-      if (!serviceTokenMatches(req.headers.authorization, secrets.clientToken)) throw new AppError('unauthorized', 'the CA answers only the RA');
-      if (!issuer) throw new AppError('unavailable', 'issuer not loaded', undefined, 5);
       const started = process.hrtime.bigint();
       const signReq = parseSignRequest(await readBody(req, MAX_BODY));
       try {

@@ -121,7 +121,7 @@ async function replay(earlierHash: string, serial: string, requestHash: string, 
 function response(record: CertificateRecord, chainPem: string, replayed: boolean): SignedCertificate {
   return {
     certificateChain: toPem('CERTIFICATE', record.der) + chainPem,
-    certificateType: record.kind,
+    certificateType: 'ChargingStationCertificate',
     serialNumber: record.serial,
     notBefore: record.notBefore,
     notAfter: record.notAfter,

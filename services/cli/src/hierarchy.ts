@@ -1,6 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { createPublicKey } from 'node:crypto';
+import type { CrlRecord } from '@evpki/store';
 import {
+  buildCrl,
   buildName,
   buildTbs,
   inspectSpki,
@@ -72,6 +74,26 @@ export function makeSubCa(
     extensions: subCaExtensions(parseSpkiPublicKey(spki), keyIdentifier(parent.publicKey), urls),
   });
   return parseCertificate(signTbs(tbs, signer));
+}
+
+/**
+ * An empty CRL signed by `issuerKey` (RFC 5280 section 5), nextUpdate `days` ahead but never past
+ * the issuer's notAfter. Used for the root, whose key only the CLI holds.
+ */
+export function makeEmptyCrl(issuerKey: KeyObject, issuer: ParsedCertificate, number: number, now: Date, days: number): Omit<CrlRecord, 'issuerId'> {
+  const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
+  const wanted = new Date(thisUpdate.getTime() + days * 86400_000);
+  const nextUpdate = wanted > issuer.notAfter ? issuer.notAfter : wanted;
+  const der = buildCrl({
+    signer: signerFor(issuerKey),
+    issuerName: issuer.subject.der,
+    issuerKeyId: keyIdentifier(issuer.publicKey),
+    number,
+    thisUpdate,
+    nextUpdate,
+    entries: [],
+  });
+  return { number, der, thisUpdate: thisUpdate.toISOString(), nextUpdate: nextUpdate.toISOString() };
 }
 
 function parseSpkiPublicKey(spki: Buffer): Buffer {

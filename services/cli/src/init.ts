@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ISSUER_KEY_ALGORITHMS, generateIssuerKey, loadPassphrase, writeFileAtomic, writePrivateKey, type IssuerKeyAlgorithm } from '@evpki/keys';
 import { dataPaths, issuerUrls, type PkiManifest } from '@evpki/service';
 import { openStore } from '@evpki/store';
-import { issuerIdFor, makeRoot, makeSubCa } from './hierarchy.js';
+import { issuerIdFor, makeEmptyCrl, makeRoot, makeSubCa } from './hierarchy.js';
 import { CliError } from './cli-error.js';
 
 export interface InitOptions {
@@ -67,6 +67,10 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
     const createdAt = now.toISOString();
     await store.putIssuer({ id: rootId, role: 'root', parentId: rootId, certificate: root.der, state: 'active', purpose: 'root', createdAt });
     await store.putIssuer({ id: subId, role: 'sub-ca', parentId: rootId, certificate: sub.der, state: 'active', purpose: 'charge-point', createdAt });
+    // The root's CRL (it lists revoked sub-CAs; none yet), so that `openssl verify -crl_check_all`
+    // works for the whole chain. The CA service publishes the sub-CA's own CRL.
+    const rootCrl = makeEmptyCrl(rootKey, root, await store.nextCrlNumber(rootId), now, 365);
+    if (!(await store.putCrl({ issuerId: rootId, ...rootCrl }))) throw new CliError(`the store already holds a newer CRL for ${rootId}`, 1);
     if (o.dev) await store.putTenant({ id: DEV_TENANT.id, cpoName: DEV_TENANT.cpoName, disabled: false, createdAt });
   } finally {
     await store.close();

@@ -1,16 +1,33 @@
-import { checkUnknownEnv, envInt, envString } from '@evpki/service';
+import { ConfigError, checkUnknownEnv, envInt, envString, envUrl } from '@evpki/service';
 
 export interface OcspConfig {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
+  /** Internal URL of the CA, which certifies this responder's delegated signing keys. */
+  readonly caUrl: string;
+  /** thisUpdate → nextUpdate of every response; charge points refresh about weekly (PnC 4.5). */
+  readonly nextUpdateSeconds: number;
+  /** Upper bound of the HTTP max-age a cache may keep a GET response (RFC 5019 6.2). */
+  readonly httpMaxAgeSeconds: number;
+  /** What to say about a serial the issuer never issued (RFC 6960 2.2). */
+  readonly nonIssued: 'revoked' | 'unknown';
+  /** How often the pre-signer looks for certificates whose responses are due. */
+  readonly presignIntervalMs: number;
 }
 
 export function loadOcspConfig(env: NodeJS.ProcessEnv): OcspConfig {
   checkUnknownEnv(env);
+  const nonIssued = envString(env, 'OCSP_NON_ISSUED', 'revoked');
+  if (nonIssued !== 'revoked' && nonIssued !== 'unknown') throw new ConfigError(`OCSP_NON_ISSUED must be revoked or unknown, got "${nonIssued}"`);
   return {
     host: envString(env, 'OCSP_HOST', '127.0.0.1'),
     port: envInt(env, 'OCSP_PORT', 8082, 0, 65535),
     dataDir: envString(env, 'PKI_DATA_DIR', './data'),
+    caUrl: envUrl(env, 'OCSP_CA_URL', 'http://127.0.0.1:8081'),
+    nextUpdateSeconds: envInt(env, 'OCSP_NEXT_UPDATE_HOURS', 168, 1, 720) * 3600,
+    httpMaxAgeSeconds: envInt(env, 'OCSP_HTTP_MAX_AGE_SECONDS', 3600, 0, 30 * 86400),
+    nonIssued,
+    presignIntervalMs: envInt(env, 'OCSP_PRESIGN_INTERVAL_MS', 500, 10, 60_000),
   };
 }

@@ -1,9 +1,10 @@
-import { readManifest } from '@evpki/service';
+import { readSecretFile } from '@evpki/keys';
+import { dataPaths, readManifest } from '@evpki/service';
 import { loadOcspConfig } from './config.js';
 import { createOcspService } from './service.js';
 
 const config = loadOcspConfig(process.env);
 readManifest(config.dataDir); // refuse to start without a PKI
-const service = createOcspService(config);
+const service = createOcspService(config, { caClientToken: readSecretFile(dataPaths(config.dataDir).ocspClientToken) });
 await service.start();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void service.stop().then(() => process.exit(0)));

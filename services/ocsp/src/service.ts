@@ -1,63 +1,216 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { OCSP_LIMITS, ocspErrorResponse } from '@evpki/ocsp';
 import { AppError, SERVER_LIMITS, applyServerLimits, createLogger, createMetrics, sendJson, sendProblem, type Logger } from '@evpki/service';
 import { openStore, type Store } from '@evpki/store';
+import { Counter } from 'prom-client';
 import type { OcspConfig } from './config.js';
+import { Presigner } from './presigner.js';
+import { Responder, type Answer } from './responder.js';
+import { DelegatedSigners, loadServedIssuers, type ServedIssuer } from './signers.js';
+
+export interface OcspSecrets {
+  /** The credential this responder presents to the CA to get its delegated signers certified. */
+  readonly caClientToken: string;
+}
 
 export interface OcspOverrides {
   readonly store?: Store;
   readonly logger?: Logger;
+  readonly now?: () => Date;
 }
 
+const OCSP_RESPONSE = 'application/ocsp-response';
+/** base64 of the largest request we accept, URL-encoded: well under the header size limit. */
+const MAX_GET_PATH = 6 * OCSP_LIMITS.maxRequestBytes;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const SIGNER_CHECK_MS = 60_000;
+
 /**
- * The OCSP responder's HTTP front (node:http: it is a hot path). This first version serves health,
- * readiness and issuer certificates (the AIA caIssuers URL); RFC 6960 responses come with the OCSP issue.
+ * The OCSP responder (RFC 6960 over HTTP, RFC 5019 caching) on plain node:http: it is the
+ * hottest path of the product (ARCHITECTURE.md "Hot paths"). OCSP problems are OCSP statuses in
+ * an HTTP 200 body, never an HTTP error. It also serves issuer certificates and CRLs.
  */
-export function createOcspService(config: OcspConfig, overrides: OcspOverrides = {}) {
+export function createOcspService(config: OcspConfig, secrets: OcspSecrets, overrides: OcspOverrides = {}) {
   const log = overrides.logger ?? createLogger('ocsp');
   const metrics = createMetrics('ocsp');
+  const answers = new Counter({
+    name: 'ocsp_responses_total',
+    help: 'OCSP responses by outcome (presigned, signed, or the OCSP error status)',
+    labelNames: ['method', 'outcome'],
+    registers: [metrics.registry],
+  });
   const store = overrides.store ?? openStore({ dataDir: config.dataDir });
+  const now = overrides.now ?? (() => new Date());
+  const signers = new DelegatedSigners(config.caUrl, secrets.caClientToken, log, now);
+  const responder = new Responder({ store, signers, nextUpdateSeconds: config.nextUpdateSeconds, nonIssued: config.nonIssued, now, log });
+  let issuers = new Map<string, ServedIssuer>();
+  const presigner = new Presigner({ store, signers, responder, issuers: () => issuers, now, log });
   let server: Server | undefined;
+  const timers: NodeJS.Timeout[] = [];
+  let presigning: Promise<unknown> = Promise.resolve();
+
+  async function reloadIssuers(): Promise<void> {
+    const list = await loadServedIssuers(store);
+    issuers = new Map(list.map((i) => [i.id, i]));
+    responder.setIssuers(list);
+    await signers.refresh(list);
+  }
+
+  function send(res: ServerResponse, a: Answer, method: string, get: boolean, ifNoneMatch?: string): void {
+    answers.inc({ method, outcome: a.outcome });
+    const headers: Record<string, string | number> = { 'content-type': OCSP_RESPONSE };
+    if (get && a.cache) {
+      // RFC 5019 6.2: cacheable until nextUpdate at the latest, capped so that caches revalidate.
+      const t = now().getTime();
+      const maxAge = Math.max(0, Math.min(config.httpMaxAgeSeconds, Math.floor((a.cache.nextUpdate - t) / 1000)));
+      headers['cache-control'] = `max-age=${maxAge}, public, no-transform, must-revalidate`;
+      headers.etag = a.cache.etag;
+      headers['last-modified'] = new Date(a.cache.thisUpdate).toUTCString();
+      headers.expires = new Date(t + maxAge * 1000).toUTCString();
+      if (ifNoneMatch === a.cache.etag) {
+        res.writeHead(304, headers);
+        res.end();
+        return;
+      }
+    } else if (get) headers['cache-control'] = 'no-store';
+    headers['content-length'] = a.body.length;
+    res.writeHead(200, headers);
+    res.end(a.body);
+  }
+
+  function sendMalformed(res: ServerResponse, method: string, close: boolean): void {
+    answers.inc({ method, outcome: 'malformedRequest' });
+    const body = ocspErrorResponse('malformedRequest');
+    res.writeHead(200, { 'content-type': OCSP_RESPONSE, 'content-length': body.length, 'cache-control': 'no-store', ...(close ? { connection: 'close' } : {}) });
+    res.end(body);
+  }
+
+  /** Reads a POST body up to the OCSP request limit; undefined when it is larger. */
+  function readRequest(req: IncomingMessage): Promise<Buffer | undefined> {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > OCSP_LIMITS.maxRequestBytes) return Promise.resolve(undefined);
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > OCSP_LIMITS.maxRequestBytes) {
+          req.removeAllListeners('data');
+          req.pause();
+          resolve(undefined);
+        } else chunks.push(c);
+      });
+      req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+      req.on('error', reject);
+    });
+  }
+
+  async function handleOcsp(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+    if (req.method === 'POST') {
+      const type = req.headers['content-type'];
+      const body = await readRequest(req);
+      if (body === undefined) return sendMalformed(res, 'POST', true);
+      if (type !== undefined && type !== 'application/ocsp-request') return sendMalformed(res, 'POST', false);
+      return send(res, await responder.answer(body), 'POST', false);
+    }
+    // GET /ocsp/{url-encoded base64 DER} (RFC 6960 A.1); '/' and '+' may also arrive unencoded.
+    let b64 = url.slice('/ocsp/'.length);
+    if (b64.length > MAX_GET_PATH) return sendMalformed(res, 'GET', false);
+    if (b64.includes('%')) {
+      try {
+        b64 = decodeURIComponent(b64);
+      } catch {
+        return sendMalformed(res, 'GET', false);
+      }
+    }
+    if (!BASE64.test(b64) || b64.length % 4 !== 0 || b64.length === 0) return sendMalformed(res, 'GET', false);
+    return send(res, await responder.answer(Buffer.from(b64, 'base64')), 'GET', true, req.headers['if-none-match']);
+  }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
-    if (req.method !== 'GET') throw new AppError('malformed', 'use GET');
+    if (url === '/ocsp' || url.startsWith('/ocsp/') || url === '/') {
+      if (req.method === 'POST' || (req.method === 'GET' && url.startsWith('/ocsp/'))) return handleOcsp(req, res, url);
+    }
+    if (req.method !== 'GET') throw new AppError('malformed', 'use GET, or POST to /ocsp');
     if (url === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url === '/readyz') {
-      const checks = { store: await store.ping().then(() => true, () => false), keys: true };
-      return sendJson(res, checks.store ? 200 : 503, { status: checks.store ? 'ready' : 'unready', checks });
+      const checks = { store: await store.ping().then(() => true, () => false), signers: signers.ready([...issuers.values()]) };
+      const ready = checks.store && checks.signers;
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks });
     }
     if (url === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(await metrics.registry.metrics());
       return;
     }
-    const m = /^\/issuers\/([a-z0-9-]{1,64})\.der$/.exec(url);
-    if (m) {
-      const issuer = await store.getIssuer(m[1]!);
+    const issuerCert = /^\/issuers\/([a-z0-9-]{1,64})\.der$/.exec(url);
+    if (issuerCert) {
+      const issuer = await store.getIssuer(issuerCert[1]!);
       if (!issuer) throw new AppError('not-found', 'no such issuer');
       res.writeHead(200, { 'content-type': 'application/pkix-cert', 'content-length': issuer.certificate.length, 'cache-control': 'public, max-age=3600' });
       res.end(issuer.certificate);
       return;
     }
+    const crlPath = /^\/crl\/([a-z0-9-]{1,64})\.crl$/.exec(url);
+    if (crlPath) {
+      const crl = await store.getCrl(crlPath[1]!);
+      if (!crl) throw new AppError('not-found', 'no CRL for this issuer');
+      const maxAge = Math.max(0, Math.min(config.httpMaxAgeSeconds, Math.floor((Date.parse(crl.nextUpdate) - now().getTime()) / 1000)));
+      res.writeHead(200, {
+        'content-type': 'application/pkix-crl',
+        'content-length': crl.der.length,
+        'cache-control': `max-age=${maxAge}, public, no-transform, must-revalidate`,
+        'last-modified': new Date(crl.thisUpdate).toUTCString(),
+      });
+      res.end(crl.der);
+      return;
+    }
     throw new AppError('not-found', 'no such route');
   }
 
+  function presignSoon(): void {
+    presigning = presigning.then(() => presigner.runOnce()).catch((err: unknown) => log.warn({ err }, 'pre-signing failed; will retry'));
+  }
+
   return {
+    responder,
+    presigner,
     async start(): Promise<{ port: number }> {
+      await reloadIssuers();
       server = createServer({ ...SERVER_LIMITS }, (req, res) => {
         handle(req, res).catch((err: unknown) => {
           if (!(err instanceof AppError)) log.error({ err }, 'unexpected error');
+          if (res.headersSent) return void res.destroy();
+          // An OCSP route never answers with an HTTP error (RFC 6960 2.3).
+          if ((req.url ?? '').startsWith('/ocsp') || req.method === 'POST') {
+            const body = ocspErrorResponse('internalError');
+            res.writeHead(200, { 'content-type': OCSP_RESPONSE, 'content-length': body.length, 'cache-control': 'no-store' });
+            return void res.end(body);
+          }
           sendProblem(res, err);
         });
       });
       applyServerLimits(server);
       await new Promise<void>((resolve) => server!.listen(config.port, config.host, resolve));
       const port = (server.address() as AddressInfo).port;
-      log.info({ port }, 'OCSP responder listening');
+      timers.push(setInterval(presignSoon, config.presignIntervalMs).unref());
+      // Issuers and signers are checked every minute, every two seconds while a signer is missing.
+      const checkSigners = (): void => {
+        const ready = signers.ready([...issuers.values()]);
+        const t = setTimeout(() => void reloadIssuers().catch((err: unknown) => log.warn({ err }, 'issuer reload failed')).finally(checkSigners), ready ? SIGNER_CHECK_MS : 2000);
+        timers[1] = t.unref();
+      };
+      checkSigners();
+      presignSoon();
+      log.info({ port, issuers: [...issuers.keys()] }, 'OCSP responder listening');
       return { port };
     },
     async stop(): Promise<void> {
+      for (const t of timers) clearTimeout(t);
+      timers.length = 0;
+      await presigning;
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
       if (!overrides.store) await store.close();

@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import { AppError, kindForStatus, type RuleViolation } from '@evpki/service';
+import type { RevocationReason } from '@evpki/store';
 
 export interface CaSignRequest {
   readonly tenant: string;
@@ -19,43 +20,72 @@ export interface CaSignResponse {
   readonly replayed: boolean;
 }
 
+export interface CaRevokeRequest {
+  readonly tenant: string;
+  readonly serialNumber: string;
+  readonly reason: RevocationReason;
+}
+
+export interface CaRevokeResponse {
+  readonly serialNumber: string;
+  readonly status: 'revoked';
+  readonly revokedAt: string;
+  readonly revocationReason: RevocationReason;
+  /** False when the certificate was already revoked (with this or a stronger reason). */
+  readonly changed: boolean;
+}
+
+export interface CaRemoveStationResponse {
+  readonly deleted: boolean;
+  /** Serial numbers revoked (cessationOfOperation) with the station. */
+  readonly revoked: readonly string[];
+}
+
 const MAX_RESPONSE = 64 * 1024;
 
 /** RA → CA over keep-alive HTTP with the service credential; CA problems are relayed as AppErrors. */
 export function createCaClient(baseUrl: string, token: string, timeoutMs: number) {
   const pool = new Pool(baseUrl, { connections: 64, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 });
+
+  /** POSTs JSON to the CA; returns the body on `okStatus`, throws the CA's problem as an AppError otherwise. */
+  async function post<T>(path: string, req: unknown, okStatus: number): Promise<T> {
+    let res;
+    try {
+      res = await pool.request({
+        path,
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify(req),
+      });
+    } catch {
+      throw new AppError('unavailable', 'the CA is unreachable; try again later', undefined, 5);
+    }
+    const text = await res.body.text();
+    if (text.length > MAX_RESPONSE) throw new AppError('unavailable', 'the CA answered with an oversized response', undefined, 5);
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new AppError('unavailable', 'the CA answered with an unreadable response', undefined, 5);
+    }
+    if (res.statusCode === okStatus) return body as unknown as T;
+    if (res.statusCode === 401) throw new AppError('unavailable', 'the CA refused the RA credential', undefined, 30);
+    const kind = res.statusCode >= 500 ? 'unavailable' : kindForStatus(res.statusCode);
+    const retry = Number(res.headers['retry-after']);
+    throw new AppError(
+      kind,
+      typeof body.detail === 'string' ? body.detail : 'the CA rejected the request',
+      Array.isArray(body.violations) ? (body.violations as RuleViolation[]) : undefined,
+      kind === 'unavailable' ? (Number.isFinite(retry) ? retry : 5) : undefined,
+    );
+  }
+
   return {
-    async sign(req: CaSignRequest): Promise<CaSignResponse> {
-      let res;
-      try {
-        res = await pool.request({
-          path: '/v1/sign',
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-          body: JSON.stringify(req),
-        });
-      } catch {
-        throw new AppError('unavailable', 'the CA is unreachable; try again later', undefined, 5);
-      }
-      const text = await res.body.text();
-      if (text.length > MAX_RESPONSE) throw new AppError('unavailable', 'the CA answered with an oversized response', undefined, 5);
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        throw new AppError('unavailable', 'the CA answered with an unreadable response', undefined, 5);
-      }
-      if (res.statusCode === 201) return body as unknown as CaSignResponse;
-      if (res.statusCode === 401) throw new AppError('unavailable', 'the CA refused the RA credential', undefined, 30);
-      const kind = res.statusCode >= 500 ? 'unavailable' : kindForStatus(res.statusCode);
-      const retry = Number(res.headers['retry-after']);
-      throw new AppError(
-        kind,
-        typeof body.detail === 'string' ? body.detail : 'the CA rejected the request',
-        Array.isArray(body.violations) ? (body.violations as RuleViolation[]) : undefined,
-        kind === 'unavailable' ? (Number.isFinite(retry) ? retry : 5) : undefined,
-      );
-    },
+    sign: (req: CaSignRequest): Promise<CaSignResponse> => post('/v1/sign', req, 201),
+    /** Revokes one certificate of the tenant; the CA commits it (OCSP, CRL) before answering. */
+    revoke: (req: CaRevokeRequest): Promise<CaRevokeResponse> => post('/v1/revoke', req, 200),
+    /** Deletes a station and revokes its good certificates (cessationOfOperation) in one write. */
+    removeStation: (req: { tenant: string; stationId: string }): Promise<CaRemoveStationResponse> => post('/v1/stations/remove', req, 200),
     async ping(): Promise<boolean> {
       try {
         const res = await pool.request({ path: '/healthz', method: 'GET', headersTimeout: 2000 });

@@ -1,4 +1,4 @@
-import { checkUnknownEnv, envBool, envInt, envString, envUrl } from '@evpki/service';
+import { ConfigError, checkUnknownEnv, envBool, envInt, envString, envUrl } from '@evpki/service';
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from '@evpki/policy';
 
 export interface RaConfig {
@@ -12,6 +12,38 @@ export interface RaConfig {
   /** Validate every response against openapi.yaml (tests turn this on). */
   readonly validateResponses: boolean;
   readonly keyPolicy: KeyPolicy;
+  /** Internal base URL of our own OCSP responder: status of our certificates is asked there. */
+  readonly ocspUrl: string;
+  /** Remote OCSP responders (e.g. a V2G PKI's) the RA may ask on a CSMS's behalf (PnC-4.5). */
+  readonly ocspAllowedHosts: readonly AllowedHost[];
+  readonly ocspTimeoutMs: number;
+}
+
+/** An allow-listed responder host; without a port only the scheme's default port is allowed. */
+export interface AllowedHost {
+  readonly hostname: string;
+  readonly port?: number;
+}
+
+/** `RA_OCSP_ALLOWED_HOSTS`: comma-separated `host` or `host:port` entries (IPv6 in brackets). */
+export function parseAllowedHosts(raw: string): AllowedHost[] {
+  return raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const m = /^(\[[0-9A-Fa-f:.]+\]|[^:/@?#[\]\s]+)(?::(\d{1,5}))?$/.exec(entry);
+      let hostname: string | undefined;
+      try {
+        hostname = m ? new URL(`http://${m[1]!}/`).hostname : undefined;
+      } catch {
+        hostname = undefined;
+      }
+      const port = m?.[2] === undefined ? undefined : Number(m[2]);
+      if (!hostname || (port !== undefined && (port < 1 || port > 65535)))
+        throw new ConfigError(`RA_OCSP_ALLOWED_HOSTS: "${entry}" is not a host or host:port`);
+      return port === undefined ? { hostname } : { hostname, port };
+    });
 }
 
 export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
@@ -26,6 +58,9 @@ export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
     jwtIssuer: env.RA_JWT_ISSUER || undefined,
     jwtAudience: env.RA_JWT_AUDIENCE || undefined,
     validateResponses: envBool(env, 'RA_VALIDATE_RESPONSES', false),
+    ocspUrl: envUrl(env, 'RA_OCSP_URL', 'http://127.0.0.1:8082'),
+    ocspAllowedHosts: parseAllowedHosts(envString(env, 'RA_OCSP_ALLOWED_HOSTS', '')),
+    ocspTimeoutMs: envInt(env, 'RA_OCSP_TIMEOUT_MS', 5000, 100, 60_000),
     keyPolicy: { ...DEFAULT_KEY_POLICY, minEcBits: envInt(env, 'CA_MIN_EC_BITS', 256, 256, 521), minRsaBits: envInt(env, 'CA_MIN_RSA_BITS', 2048, 2048, 8192) },
   };
 }

@@ -1,9 +1,11 @@
 import type { Request, Response, Router } from 'express';
 import express from 'express';
-import { FORBIDDEN_RULES, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, readCsr, type KeyPolicy } from '@evpki/policy';
+import { FORBIDDEN_RULES, Rule, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, readCsr, type KeyPolicy } from '@evpki/policy';
+import type { OcspRequestData } from '@evpki/ocsp';
 import { AppError, type Caller, type Metrics } from '@evpki/service';
-import type { Store, TenantRecord } from '@evpki/store';
+import type { RevocationReason, Store, TenantRecord } from '@evpki/store';
 import type { CaClient } from './ca-client.js';
+import type { CertificateStatus } from './certificate-status.js';
 import { certificateView, stationView, trustAnchorView } from './views.js';
 
 export interface RouteDeps {
@@ -12,7 +14,25 @@ export interface RouteDeps {
   readonly keyPolicy: KeyPolicy;
   readonly now: () => Date;
   readonly metrics: Metrics;
+  readonly certificateStatus: CertificateStatus;
 }
+
+/** The RFC 5280 5.3.1 reasons a tenant may give when revoking a leaf (the CA checks again). */
+const REVOCATION_REASONS_ALLOWED: ReadonlySet<RevocationReason> = new Set([
+  'unspecified',
+  'keyCompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'privilegeWithdrawn',
+]);
+/** Why the other reasons are refused: none of them describes revoking a charge point's leaf. */
+const REFUSED_REASON_WHY: Partial<Record<RevocationReason, string>> = {
+  cACompromise: 'cACompromise is for CA certificates; a CA compromise is handled by rotating the issuer',
+  aACompromise: 'aACompromise is for attribute authorities',
+  certificateHold: 'certificateHold is not supported: revocation is final (A00.FR.704)',
+  removeFromCRL: 'removeFromCRL is only used in delta CRLs',
+};
 
 /** The authenticated caller, set by the auth middleware. */
 export const callerOf = (res: Response): Caller => res.locals.caller as Caller;
@@ -56,9 +76,12 @@ export function v1Routes(d: RouteDeps): Router {
     res.json(stationView(station));
   });
 
+  // A00.FR.702/704: removing a charge point revokes its certificates at once (cessationOfOperation);
+  // the CA deletes the station and revokes in one store write.
   r.delete('/stations/:stationId', async (req, res) => {
     const tenant = await activeTenant(d.store, callerOf(res));
-    if (!(await d.store.deleteStation(tenant.id, param(req, 'stationId')))) throw new AppError('not-found', 'no such station');
+    const removed = await d.ca.removeStation({ tenant: tenant.id, stationId: param(req, 'stationId') });
+    if (!removed.deleted) throw new AppError('not-found', 'no such station');
     res.status(204).end();
   });
 
@@ -118,6 +141,35 @@ export function v1Routes(d: RouteDeps): Router {
     // Another tenant's certificate is reported as absent, so identifiers cannot be probed.
     if (!cert || cert.tenant !== tenant.id) throw new AppError('not-found', 'no such certificate');
     res.json(certificateView(cert, d.now()));
+  });
+
+  r.post('/certificates/:serialNumber/revoke', async (req, res) => {
+    const tenant = await activeTenant(d.store, callerOf(res));
+    const serial = param(req, 'serialNumber').toLowerCase().replace(/^0+(?=.)/, '');
+    const { reason } = req.body as { reason: RevocationReason };
+    if (!REVOCATION_REASONS_ALLOWED.has(reason)) {
+      const message = REFUSED_REASON_WHY[reason] ?? `${reason} is not an allowed revocation reason`;
+      d.metrics.rejections.inc({ rule: Rule.revocationReason });
+      throw new AppError('policy', `cannot revoke with reason ${reason}`, [{ rule: Rule.revocationReason, message }]);
+    }
+    // Same answer as GET for another tenant's serial; the CA checks the tenant again.
+    const cert = await d.store.getCertificate(serial);
+    if (!cert || cert.tenant !== tenant.id || cert.kind !== 'ChargingStationCertificate') throw new AppError('not-found', 'no such certificate');
+    const revoked = await d.ca.revoke({ tenant: tenant.id, serialNumber: serial, reason });
+    res.json({
+      serialNumber: revoked.serialNumber,
+      status: revoked.status,
+      revokedAt: revoked.revokedAt,
+      revocationReason: revoked.revocationReason,
+      changed: revoked.changed,
+    });
+  });
+
+  // OCPP GetCertificateStatus on behalf of charge points (Plug&Charge 4.5): a status query, not an
+  // object of the tenant, so any active tenant may ask.
+  r.post('/certificate-status', async (req, res) => {
+    await activeTenant(d.store, callerOf(res));
+    res.json(await d.certificateStatus.query(req.body as OcspRequestData));
   });
 
   r.get('/trust-anchors', async (_req, res) => {

@@ -16,6 +16,7 @@ import {
 } from '@evpki/service';
 import { openStore, type Store } from '@evpki/store';
 import { createCaClient } from './ca-client.js';
+import { createCertificateStatus } from './certificate-status.js';
 import type { RaConfig } from './config.js';
 import { v1Routes } from './routes.js';
 
@@ -65,6 +66,11 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   const store = overrides.store ?? openStore({ dataDir: config.dataDir });
   const now = overrides.now ?? (() => new Date());
   const ca = createCaClient(config.caUrl, secrets.caClientToken, config.caTimeoutMs);
+  const certificateStatus = createCertificateStatus(
+    { ocspUrl: config.ocspUrl, allowedHosts: config.ocspAllowedHosts, timeoutMs: config.ocspTimeoutMs },
+    store,
+    log,
+  );
   let server: Server | undefined;
 
   async function buildApp() {
@@ -109,7 +115,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         ignoreUndocumented: false,
       }),
     );
-    app.use('/v1', v1Routes({ store, ca, keyPolicy: config.keyPolicy, now, metrics }));
+    app.use('/v1', v1Routes({ store, ca, keyPolicy: config.keyPolicy, now, metrics, certificateStatus }));
 
     app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
       const v = err as ValidatorError;
@@ -145,6 +151,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
       await ca.close();
+      await certificateStatus.close();
       if (!overrides.store) await store.close();
     },
   };

@@ -1,0 +1,29 @@
+import { AppError } from '@evpki/service';
+
+const PRINTABLE = /^[\x20-\x7e\r\n]*$/;
+
+/** A JSON object body from a trusted internal caller, with typed field readers that name the field. */
+export function jsonBody(body: Buffer): { str(key: string, max: number): string; optStr(key: string, max: number): string | undefined } {
+  let j: unknown;
+  try {
+    j = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new AppError('malformed', 'body is not JSON');
+  }
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new AppError('malformed', 'body must be a JSON object');
+  const obj = j as Record<string, unknown>;
+  const optStr = (k: string, max: number): string | undefined => {
+    const v = obj[k];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v.length === 0 || v.length > max || !PRINTABLE.test(v)) throw new AppError('malformed', `${k} must be a string of at most ${max} characters`);
+    return v;
+  };
+  return {
+    optStr,
+    str: (k, max) => {
+      const v = optStr(k, max);
+      if (v === undefined) throw new AppError('malformed', `${k} is required`);
+      return v;
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { AppError, type Logger } from '@evpki/service';
+import type { RevocationReason, Store } from '@evpki/store';
+
+/**
+ * Reasons a tenant may give (RFC 5280 5.3.1). cACompromise and aACompromise concern CAs, not
+ * leaves; certificateHold and removeFromCRL would make revocation reversible, which an online
+ * check that must take effect at once (A00.FR.702, A00.FR.704) does not allow.
+ */
+export const TENANT_REVOCATION_REASONS: ReadonlySet<string> = new Set<RevocationReason>([
+  'unspecified',
+  'keyCompromise',
+  'affiliationChanged',
+  'superseded',
+  'cessationOfOperation',
+  'privilegeWithdrawn',
+]);
+
+export interface RevokeDeps {
+  readonly store: Store;
+  readonly now: () => Date;
+  readonly log: Logger;
+  /** Republishes the issuer's CRL; resolves once the CRL includes everything revoked before the call. */
+  readonly publishCrl: (issuerId: string) => Promise<void>;
+}
+
+export interface RevokedView {
+  readonly serialNumber: string;
+  readonly status: 'revoked';
+  readonly revokedAt: string;
+  readonly revocationReason: RevocationReason;
+  readonly changed: boolean;
+}
+
+/** Revokes one of a tenant's certificates; another tenant's serial is "not found". */
+export async function revokeCertificate(tenant: string, serial: string, reason: string, d: RevokeDeps): Promise<RevokedView> {
+  if (!TENANT_REVOCATION_REASONS.has(reason))
+    throw new AppError('policy', `revocation reason ${reason} is not allowed`, [
+      { rule: 'RFC5280-5.3.1', message: `reason must be one of ${[...TENANT_REVOCATION_REASONS].join(', ')}` },
+    ]);
+  const cert = await d.store.getCertificate(serial);
+  if (!cert || cert.tenant !== tenant || cert.kind !== 'ChargingStationCertificate') throw new AppError('not-found', 'no such certificate');
+  const outcome = await d.store.revokeCertificate(serial, reason as RevocationReason, d.now().toISOString());
+  if (!outcome.ok) throw new AppError('not-found', 'no such certificate');
+  const r = outcome.record;
+  if (outcome.changed) {
+    d.log.info({ event: 'certificate.revoked', tenant, stationId: r.stationId, serial, reason: r.revocationReason }, 'certificate revoked');
+    await d.publishCrl(r.issuerId);
+  }
+  return { serialNumber: r.serial, status: 'revoked', revokedAt: r.revokedAt!, revocationReason: r.revocationReason!, changed: outcome.changed };
+}
+
+/** Removes a station and revokes its certificates with cessationOfOperation, in one store write. */
+export async function removeStation(tenant: string, stationId: string, d: RevokeDeps): Promise<{ deleted: boolean; revoked: string[] }> {
+  const { deleted, revoked } = await d.store.removeStation(tenant, stationId, 'cessationOfOperation', d.now().toISOString());
+  for (const r of revoked) d.log.info({ event: 'certificate.revoked', tenant, stationId, serial: r.serial, reason: r.revocationReason }, 'certificate revoked');
+  for (const issuerId of new Set(revoked.map((r) => r.issuerId))) await d.publishCrl(issuerId);
+  if (deleted) d.log.info({ event: 'station.removed', tenant, stationId, revoked: revoked.length }, 'station removed');
+  return { deleted, revoked: revoked.map((r) => r.serial) };
+}

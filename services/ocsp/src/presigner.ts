@@ -1,0 +1,63 @@
+import { encodeCertId, type CertIdHash } from '@evpki/ocsp';
+import type { Logger } from '@evpki/service';
+import type { OcspResponseRecord, Store } from '@evpki/store';
+import { etagOf, signedStatusOf, statusOf, type Responder } from './responder.js';
+import type { DelegatedSigners, ServedIssuer } from './signers.js';
+
+/** CertID hashes signed ahead: SHA-256 (what charge points send) and SHA-1 (RFC 5019 clients). */
+const PRESIGNED_HASHES: readonly CertIdHash[] = ['sha256', 'sha1'];
+const BATCH = 256;
+
+export interface PresignerOptions {
+  readonly store: Store;
+  readonly signers: DelegatedSigners;
+  readonly responder: Responder;
+  readonly issuers: () => ReadonlyMap<string, ServedIssuer>;
+  readonly now: () => Date;
+  readonly log: Logger;
+}
+
+/**
+ * Makes the pre-signed responses that requests without a nonce are answered from: for new
+ * certificates, for revoked ones (the revocation queued them), and again at half of each
+ * response's life, so that a fresh response always reaches days ahead. Expired certificates
+ * leave the schedule; a request for one is still answered, signed at that moment.
+ */
+export class Presigner {
+  constructor(private readonly o: PresignerOptions) {}
+
+  /** Signs everything due now; returns how many certificates were handled. */
+  async runOnce(): Promise<number> {
+    let handled = 0;
+    for (;;) {
+      const now = this.o.now();
+      const due = await this.o.store.listOcspDue(now.getTime(), BATCH);
+      let progressed = 0;
+      for (const { serial } of due) if (await this.presign(serial, now)) progressed++;
+      handled += progressed;
+      if (due.length < BATCH || progressed === 0) return handled;
+    }
+  }
+
+  private async presign(serial: string, now: Date): Promise<boolean> {
+    const cert = await this.o.store.getCertificate(serial);
+    if (!cert) return false;
+    const signed = signedStatusOf(cert);
+    const issuer = this.o.issuers().get(cert.issuerId);
+    // An issuer this responder no longer serves (retired): nothing to pre-sign, ever.
+    if (!issuer) return this.o.store.putOcspResponses(serial, signed, [], { nextDue: undefined });
+    const signer = this.o.signers.get(issuer.id);
+    if (!signer) return false; // no signer yet: stays due, retried next round
+    const nextUpdate = this.o.responder.nextUpdate(now, signer.certificate.notAfter);
+    const serialBytes = Buffer.from(serial.length % 2 ? '0' + serial : serial, 'hex');
+    const records: OcspResponseRecord[] = PRESIGNED_HASHES.map((hash) => {
+      const certId = encodeCertId(hash, issuer.hashes[hash].name, issuer.hashes[hash].key, serialBytes);
+      const der = signer.sign([{ certId, status: statusOf(cert), thisUpdate: now, nextUpdate }], { producedAt: now });
+      return { issuerId: issuer.id, serial, hash, certId, der, thisUpdate: now.getTime(), nextUpdate: nextUpdate.getTime(), etag: etagOf(der) };
+    });
+    const expired = new Date(cert.notAfter) < now;
+    const nextDue = expired ? undefined : now.getTime() + (nextUpdate.getTime() - now.getTime()) / 2;
+    // A revocation committed since the read above wins: nothing is written and it stays due.
+    return this.o.store.putOcspResponses(serial, signed, records, { nextDue });
+  }
+}

@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import {
+  IssuerIndex,
+  MalformedOcspRequest,
+  NOT_ISSUED_STATUS,
+  ocspErrorResponse,
+  parseOcspRequest,
+  type OcspErrorStatus,
+  type OcspRequest,
+  type SingleResponse,
+  type SingleStatus,
+} from '@evpki/ocsp';
+import type { Logger } from '@evpki/service';
+import type { CertificateRecord, OcspResponseRecord, SignedStatus, Store } from '@evpki/store';
+import type { DelegatedSigners, ServedIssuer } from './signers.js';
+
+/** What the HTTP layer sends: the DER body and, for responses a cache may keep, their validity. */
+export interface Answer {
+  readonly body: Buffer;
+  readonly outcome: 'presigned' | 'signed' | OcspErrorStatus;
+  readonly cache?: { readonly thisUpdate: number; readonly nextUpdate: number; readonly etag: string };
+}
+
+export interface ResponderOptions {
+  readonly store: Store;
+  readonly signers: DelegatedSigners;
+  readonly nextUpdateSeconds: number;
+  readonly nonIssued: 'revoked' | 'unknown';
+  readonly now: () => Date;
+  readonly log: Logger;
+  /** A store call slower than this is answered `tryLater`: never a hang. */
+  readonly storeTimeoutMs?: number;
+}
+
+export const etagOf = (der: Buffer): string => `"${createHash('sha256').update(der).digest('base64url').slice(0, 27)}"`;
+
+const error = (status: OcspErrorStatus): Answer => ({ body: ocspErrorResponse(status), outcome: status });
+
+class StoreTimeout extends Error {}
+
+/**
+ * RFC 6960 answers. A single CertID without a nonce is served from its pre-signed response when
+ * the store has one for exactly these CertID bytes; everything else is signed now. The store is
+ * read on every request (no in-process cache), so a revocation committed by the CA is what the
+ * next request sees: the revocation dropped the pre-signed responses in the same write.
+ */
+export class Responder {
+  private index = new IssuerIndex<ServedIssuer>();
+
+  constructor(private readonly o: ResponderOptions) {}
+
+  setIssuers(issuers: readonly ServedIssuer[]): void {
+    const index = new IssuerIndex<ServedIssuer>();
+    for (const i of issuers) index.add(i.cert, i);
+    this.index = index;
+  }
+
+  async answer(der: Buffer): Promise<Answer> {
+    let req: OcspRequest;
+    try {
+      req = parseOcspRequest(der);
+    } catch (e) {
+      if (e instanceof MalformedOcspRequest) return error('malformedRequest');
+      throw e;
+    }
+    // One response has one signer, and each signer speaks for one issuer only.
+    const issuer = this.index.match(req.certIds[0]!);
+    if (!issuer || req.certIds.some((c) => this.index.match(c) !== issuer)) return error('unauthorized');
+    try {
+      return await this.answerFor(issuer, req);
+    } catch (err) {
+      this.o.log.warn({ err: err instanceof StoreTimeout ? 'store timeout' : err }, 'OCSP store read failed; answering tryLater');
+      return error('tryLater');
+    }
+  }
+
+  private async answerFor(issuer: ServedIssuer, req: OcspRequest): Promise<Answer> {
+    const now = this.o.now();
+    const single = req.certIds.length === 1 && !req.nonceExtension ? req.certIds[0]! : undefined;
+    if (single) {
+      const pre = await this.bounded(this.o.store.getOcspResponse(issuer.id, single.serialHex, single.hash));
+      if (pre && pre.nextUpdate > now.getTime() && pre.certId.equals(single.der))
+        return { body: pre.der, outcome: 'presigned', cache: pre };
+    }
+    const signer = this.o.signers.get(issuer.id);
+    if (!signer || signer.certificate.notAfter <= now) return error('tryLater');
+    const certs = await this.bounded(Promise.all(req.certIds.map((c) => this.o.store.getCertificate(c.serialHex))));
+    const nextUpdate = this.nextUpdate(now, signer.certificate.notAfter);
+    let extendedRevoke = false;
+    const singles: SingleResponse[] = req.certIds.map((c, i) => {
+      const cert = certs[i];
+      const issued = cert !== undefined && cert.issuerId === issuer.id && cert.kind === 'ChargingStationCertificate';
+      if (!issued && this.o.nonIssued === 'revoked') extendedRevoke = true;
+      return { certId: c.der, status: issued ? statusOf(cert) : this.nonIssuedStatus(), thisUpdate: now, nextUpdate };
+    });
+    const body = signer.sign(singles, { producedAt: now, extendedRevoke, ...(req.nonceExtension ? { nonceExtension: req.nonceExtension } : {}) });
+    if (req.nonceExtension) return { body, outcome: 'signed' };
+    const cache = { thisUpdate: now.getTime(), nextUpdate: nextUpdate.getTime(), etag: etagOf(body) };
+    const cert = certs[0];
+    if (single && cert && cert.issuerId === issuer.id && cert.kind === 'ChargingStationCertificate') {
+      // Keep it for the next asker of this CertID (e.g. SHA-384 CertIDs, which are not pre-signed);
+      // written only while the certificate still has the status just signed.
+      const record: OcspResponseRecord = { issuerId: issuer.id, serial: single.serialHex, hash: single.hash, certId: single.der, der: body, ...cache };
+      await this.bounded(this.o.store.putOcspResponses(single.serialHex, signedStatusOf(cert), [record]));
+    }
+    return { body, outcome: 'signed', cache };
+  }
+
+  nextUpdate(now: Date, signerNotAfter: Date): Date {
+    const wanted = now.getTime() + this.o.nextUpdateSeconds * 1000;
+    return new Date(Math.min(wanted, signerNotAfter.getTime()));
+  }
+
+  private nonIssuedStatus(): SingleStatus {
+    return this.o.nonIssued === 'revoked' ? NOT_ISSUED_STATUS : { kind: 'unknown' };
+  }
+
+  private bounded<T>(p: Promise<T>): Promise<T> {
+    const ms = this.o.storeTimeoutMs ?? 2000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new StoreTimeout()), ms);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+}
+
+export function statusOf(cert: CertificateRecord): SingleStatus {
+  return cert.status === 'revoked'
+    ? { kind: 'revoked', revokedAt: new Date(cert.revokedAt!), ...(cert.revocationReason ? { reason: cert.revocationReason } : {}) }
+    : { kind: 'good' };
+}
+
+export function signedStatusOf(cert: CertificateRecord): SignedStatus {
+  return {
+    status: cert.status,
+    ...(cert.revokedAt ? { revokedAt: cert.revokedAt } : {}),
+    ...(cert.revocationReason ? { revocationReason: cert.revocationReason } : {}),
+  };
+}

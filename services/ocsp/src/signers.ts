@@ -1,0 +1,94 @@
+import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { OcspResponseSigner, issuerHashes, type CertIdHash } from '@evpki/ocsp';
+import type { Logger } from '@evpki/service';
+import type { Store } from '@evpki/store';
+import { buildCsr, fromPem, parseCertificate, type ParsedCertificate } from '@evpki/x509';
+
+/** An issuing CA this responder answers for, with its CertID hashes precomputed. */
+export interface ServedIssuer {
+  readonly id: string;
+  readonly cert: ParsedCertificate;
+  readonly hashes: Record<CertIdHash, { name: Buffer; key: Buffer }>;
+}
+
+/** Issuers whose certificates this responder answers for: charge point CAs that are not retired. */
+export async function loadServedIssuers(store: Store): Promise<ServedIssuer[]> {
+  return (await store.listIssuers())
+    .filter((i) => i.purpose === 'charge-point' && i.state !== 'retired')
+    .map((i) => {
+      const cert = parseCertificate(i.certificate);
+      return { id: i.id, cert, hashes: issuerHashes(cert) };
+    });
+}
+
+interface Current {
+  readonly signer: OcspResponseSigner;
+  /** Two thirds into the signer's life: well before responses signed with it could outlive it. */
+  readonly renewAt: number;
+}
+
+/**
+ * The responder's delegated signing keys, one per issuer. Each key is made here, in memory only,
+ * and certified by the CA through a CSR; the responder never holds a CA key (RFC 6960 4.2.2.2).
+ * A signer is renewed two thirds into its life; if renewal fails the old one stays in use and
+ * the next check tries again.
+ */
+export class DelegatedSigners {
+  private readonly current = new Map<string, Current>();
+
+  constructor(
+    private readonly caUrl: string,
+    private readonly token: string,
+    private readonly log: Logger,
+    private readonly now: () => Date,
+  ) {}
+
+  get(issuerId: string): OcspResponseSigner | undefined {
+    return this.current.get(issuerId)?.signer;
+  }
+
+  /** True when every issuer has a signer that is valid now. */
+  ready(issuers: readonly ServedIssuer[]): boolean {
+    const t = this.now().getTime();
+    return issuers.every((i) => {
+      const s = this.get(i.id);
+      return s !== undefined && s.certificate.notAfter.getTime() > t;
+    });
+  }
+
+  /** Obtains or renews the signers that need it. Never throws; failures are logged. */
+  async refresh(issuers: readonly ServedIssuer[]): Promise<void> {
+    const t = this.now().getTime();
+    for (const issuer of issuers) {
+      const c = this.current.get(issuer.id);
+      if (c && c.renewAt > t) continue;
+      try {
+        const signer = await this.obtain(issuer);
+        const { notBefore, notAfter } = signer.certificate;
+        this.current.set(issuer.id, { signer, renewAt: notBefore.getTime() + ((notAfter.getTime() - notBefore.getTime()) * 2) / 3 });
+        this.log.info({ event: 'ocsp-signer.installed', issuer: issuer.id, serial: signer.certificate.serialHex, notAfter }, 'delegated OCSP signer installed');
+      } catch (err) {
+        this.log.warn({ err, issuer: issuer.id }, 'could not obtain a delegated OCSP signer; will retry');
+      }
+    }
+  }
+
+  private async obtain(issuer: ServedIssuer): Promise<OcspResponseSigner> {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const res = await fetch(`${this.caUrl}/v1/ocsp-signers`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ issuerId: issuer.id, csr: buildCsr(privateKey, { cn: `OCSP Signer ${issuer.id}` }) }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (res.status !== 201) throw new Error(`CA answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
+    const { certificate } = (await res.json()) as { certificate: string };
+    const der = fromPem(certificate, ['CERTIFICATE']).der;
+    // Trust but verify: the certificate must be for our key and signed by the issuer we serve.
+    const x = new X509Certificate(der);
+    const ours = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+    if (!x.publicKey.export({ type: 'spki', format: 'der' }).equals(ours)) throw new Error('CA returned a certificate for another key');
+    if (!x.verify(createPublicKey({ key: issuer.cert.spki, format: 'der', type: 'spki' }))) throw new Error('signer certificate is not signed by its issuer');
+    return new OcspResponseSigner(privateKey, der);
+  }
+}

@@ -1,0 +1,231 @@
+import { Agent, Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { IssuerIndex, MAX_OCSP_RESULT_CHARS, OcspResponseStatus, buildOcspRequest, certIdFromOcpp, type OcspRequestData } from '@evpki/ocsp';
+import { Rule } from '@evpki/policy';
+import { AppError, type Logger } from '@evpki/service';
+import type { Store } from '@evpki/store';
+import { OID, Tag, children, decodeOid, expectTag, parseCertificate, readOnly, serialToHex } from '@evpki/x509';
+import type { AllowedHost } from './config.js';
+
+/** The most a remote responder may send; a one-certificate response is a few KiB at most. */
+export const MAX_REMOTE_RESPONSE_BYTES = 16 * 1024;
+/** How long a built issuer index is trusted before a miss rebuilds it. */
+const INDEX_REFRESH_MS = 10_000;
+const OCSP_REQUEST = 'application/ocsp-request';
+const OCSP_RESPONSE = 'application/ocsp-response';
+
+/** GetCertificateStatus.conf material: Accepted with the base64 DER response, or Failed with why. */
+export type CertificateStatusResult =
+  | { readonly status: 'Accepted'; readonly ocspResult: string }
+  | { readonly status: 'Failed'; readonly reason: string };
+
+export interface CertificateStatusConfig {
+  /** Base URL of our own responder (answers `POST /ocsp`). */
+  readonly ocspUrl: string;
+  readonly allowedHosts: readonly AllowedHost[];
+  readonly timeoutMs: number;
+}
+
+type Fetched = { readonly der: Buffer } | { readonly failed: string };
+
+/** Plug&Charge 4.5: the CSMS asks certificate status on behalf of its charge points. */
+const violation = (message: string) => [{ rule: Rule.statusOnBehalf, message }];
+
+/**
+ * OCPP GetCertificateStatus on behalf of charge points (Plug&Charge 4.5). CertIDs of our own issuers
+ * go to our own responder's internal URL whatever responderURL says; others go to responderURL only
+ * when its host is allow-listed, with a timeout, a size limit and no redirects.
+ */
+export function createCertificateStatus(config: CertificateStatusConfig, store: Store, log: Logger) {
+  const localUrl = new URL(config.ocspUrl);
+  const localPath = `${localUrl.pathname.replace(/\/$/, '')}/ocsp`;
+  const local = new Pool(localUrl.origin, {
+    connections: 16,
+    headersTimeout: config.timeoutMs,
+    bodyTimeout: config.timeoutMs,
+    keepAliveTimeout: 30_000,
+    maxResponseSize: MAX_REMOTE_RESPONSE_BYTES,
+  });
+  const remote = new Agent({
+    connections: 4,
+    connect: { timeout: config.timeoutMs },
+    headersTimeout: config.timeoutMs,
+    bodyTimeout: config.timeoutMs,
+    keepAliveTimeout: 10_000,
+    maxResponseSize: MAX_REMOTE_RESPONSE_BYTES,
+  });
+
+  let index: { readonly builtAt: number; readonly issuers: IssuerIndex<string> } | undefined;
+  let building: Promise<IssuerIndex<string>> | undefined;
+
+  /** Every issuer we run (roots and sub-CAs, any state): their CertIDs are ours to answer. */
+  function rebuild(): Promise<IssuerIndex<string>> {
+    building ??= store
+      .listIssuers()
+      .then((records) => {
+        const issuers = new IssuerIndex<string>();
+        for (const r of records) {
+          try {
+            issuers.add(parseCertificate(r.certificate), r.id);
+          } catch (err) {
+            log.error({ err, issuer: r.id }, 'stored issuer certificate does not parse');
+          }
+        }
+        index = { builtAt: Date.now(), issuers };
+        return issuers;
+      })
+      .finally(() => {
+        building = undefined;
+      });
+    return building;
+  }
+
+  async function ourIssuer(d: OcspRequestData, certId: Buffer): Promise<string | undefined> {
+    const hash = d.hashAlgorithm.toLowerCase() as 'sha256' | 'sha384' | 'sha512';
+    const wanted = {
+      hash,
+      issuerNameHash: Buffer.from(d.issuerNameHash, 'hex'),
+      issuerKeyHash: Buffer.from(d.issuerKeyHash, 'hex'),
+      serialHex: serialToHex(Buffer.from(d.serialNumber.length % 2 ? '0' + d.serialNumber : d.serialNumber, 'hex')),
+      der: certId,
+    };
+    const hit = (index ?? { issuers: await rebuild() }).issuers.match(wanted);
+    if (hit !== undefined || (index && Date.now() - index.builtAt < INDEX_REFRESH_MS)) return hit;
+    return (await rebuild()).match(wanted);
+  }
+
+  /** The responderURL, if the RA may ask it; a 422 naming PnC-4.5 otherwise. */
+  function allowedRemote(responderURL: string): URL {
+    let url: URL;
+    try {
+      url = new URL(responderURL);
+    } catch {
+      throw new AppError('policy', 'responderURL is not a URL', violation('responderURL is not a URL'));
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new AppError('policy', 'responderURL must be http or https', violation('only http and https OCSP responders are asked'));
+    if (url.username || url.password)
+      throw new AppError('policy', 'responderURL must not carry credentials', violation('responderURL must not carry credentials'));
+    const port = url.port === '' ? undefined : Number(url.port);
+    const allowed = config.allowedHosts.some((h) => h.hostname === url.hostname && h.port === port);
+    if (!allowed) {
+      const message = config.allowedHosts.length
+        ? `the issuer is not ours and ${url.host} is not an allowed OCSP responder (RA_OCSP_ALLOWED_HOSTS)`
+        : 'the issuer is not ours and no remote OCSP responders are configured (RA_OCSP_ALLOWED_HOSTS)';
+      throw new AppError('policy', message, violation(message));
+    }
+    return url;
+  }
+
+  /** One OCSP POST; any transport or HTTP-level problem becomes a reason, never a throw. */
+  async function fetchOcsp(dispatcher: Dispatcher, origin: string, path: string, body: Buffer): Promise<Fetched> {
+    const signal = AbortSignal.timeout(config.timeoutMs);
+    try {
+      const res = await dispatcher.request({
+        origin,
+        path,
+        method: 'POST',
+        headers: { 'content-type': OCSP_REQUEST, accept: OCSP_RESPONSE },
+        body,
+        signal,
+      });
+      if (res.statusCode !== 200) {
+        res.body.destroy();
+        const redirect = res.statusCode >= 300 && res.statusCode < 400 ? ' (redirects are not followed)' : '';
+        return { failed: `the OCSP responder answered HTTP ${res.statusCode}${redirect}` };
+      }
+      const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      if (type !== OCSP_RESPONSE) {
+        res.body.destroy();
+        return { failed: `the OCSP responder answered ${type || 'no content type'}, not ${OCSP_RESPONSE}` };
+      }
+      if (Number(res.headers['content-length']) > MAX_REMOTE_RESPONSE_BYTES) {
+        res.body.destroy();
+        return { failed: `the OCSP response is larger than ${MAX_REMOTE_RESPONSE_BYTES} bytes` };
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > MAX_REMOTE_RESPONSE_BYTES) {
+          res.body.destroy();
+          return { failed: `the OCSP response is larger than ${MAX_REMOTE_RESPONSE_BYTES} bytes` };
+        }
+        chunks.push(chunk);
+      }
+      return { der: Buffer.concat(chunks) };
+    } catch (err) {
+      if (signal.aborted || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError)
+        return { failed: `the OCSP responder did not answer within ${config.timeoutMs} ms` };
+      if (err instanceof undiciErrors.ResponseExceededMaxSizeError) return { failed: `the OCSP response is larger than ${MAX_REMOTE_RESPONSE_BYTES} bytes` };
+      const code = (err as { code?: string }).code;
+      return { failed: `the OCSP responder is unreachable${code ? ` (${code})` : ''}` };
+    }
+  }
+
+  return {
+    async query(d: OcspRequestData): Promise<CertificateStatusResult> {
+      let certId: Buffer;
+      try {
+        certId = certIdFromOcpp(d);
+      } catch (e) {
+        const message = (e as Error).message;
+        throw new AppError('malformed', `OCSPRequestData: ${message}`, violation(message));
+      }
+      const request = buildOcspRequest([certId]);
+      const issuerId = await ourIssuer(d, certId);
+      let fetched: Fetched;
+      if (issuerId !== undefined) {
+        // Ours: our responder is the authority (A00.FR.702); responderURL is never fetched.
+        fetched = await fetchOcsp(local, localUrl.origin, localPath, request);
+        if ('failed' in fetched) {
+          log.error({ issuer: issuerId, reason: fetched.failed }, 'own OCSP responder failed');
+          throw new AppError('unavailable', 'our OCSP responder is unavailable; try again later', undefined, 5);
+        }
+      } else {
+        const url = allowedRemote(d.responderURL);
+        fetched = await fetchOcsp(remote, url.origin, url.pathname + url.search, request);
+      }
+      const result = 'failed' in fetched ? { status: 'Failed' as const, reason: fetched.failed } : checkOcspResponse(fetched.der);
+      if (result.status === 'Failed') log.warn({ issuer: issuerId ?? 'remote', serial: d.serialNumber, reason: result.reason }, 'certificate status failed');
+      return result;
+    },
+    async close(): Promise<void> {
+      await Promise.all([local.close(), remote.close()]);
+    },
+  };
+}
+export type CertificateStatus = ReturnType<typeof createCertificateStatus>;
+
+const STATUS_NAMES = new Map<number, string>(Object.entries(OcspResponseStatus).map(([name, code]) => [code, name]));
+
+/**
+ * Checks what is handed to the charge point: a DER OCSPResponse with status successful and a basic
+ * response (RFC 6960 4.2.1), small enough for GetCertificateStatus.conf. The charge point verifies
+ * the signature and the CertID itself.
+ */
+export function checkOcspResponse(der: Buffer): CertificateStatusResult {
+  let status: number;
+  let basic = false;
+  try {
+    const [statusT, bytesT] = children(readOnly(der, Tag.SEQUENCE), 2);
+    const st = expectTag(statusT, Tag.ENUMERATED, 'responseStatus').value;
+    if (st.length !== 1) return { status: 'Failed', reason: 'the OCSP response has a bad responseStatus' };
+    status = st[0]!;
+    if (bytesT) {
+      if (bytesT.tag !== 0xa0) return { status: 'Failed', reason: 'the OCSP response is malformed' };
+      const [inner] = children(bytesT, 1);
+      const [typeT, respT] = children(expectTag(inner, Tag.SEQUENCE, 'responseBytes'), 2);
+      expectTag(respT, Tag.OCTET_STRING, 'response');
+      basic = decodeOid(expectTag(typeT, Tag.OID, 'responseType').value) === OID.ocspBasic;
+    }
+  } catch {
+    return { status: 'Failed', reason: 'the OCSP responder answered something that is not a DER OCSPResponse' };
+  }
+  if (status !== OcspResponseStatus.successful)
+    return { status: 'Failed', reason: `the OCSP responder answered ${STATUS_NAMES.get(status) ?? `status ${status}`}` };
+  if (!basic) return { status: 'Failed', reason: 'the OCSP response is not a basic OCSP response' };
+  const ocspResult = der.toString('base64');
+  if (ocspResult.length > MAX_OCSP_RESULT_CHARS)
+    return { status: 'Failed', reason: `the OCSP response is ${ocspResult.length} characters of base64, more than OCPP's ${MAX_OCSP_RESULT_CHARS}` };
+  return { status: 'Accepted', ocspResult };
+}

@@ -1,0 +1,339 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate, createHash, generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as pkijs from 'pkijs';
+import { buildOcspRequest, encodeCertId, issuerHashes, OCSP_LIMITS } from '@evpki/ocsp';
+import { createOcspService, loadOcspConfig } from '@evpki/ocsp-responder';
+import { readSecretFile } from '@evpki/keys';
+import { createLogger, dataPaths } from '@evpki/service';
+import { openStore } from '@evpki/store';
+import { OID, parseCertificate, pemBlocks, toPem, type ParsedCertificate } from '@evpki/x509';
+import { newP256Csr } from './helpers/csr.js';
+import { opensslAsync } from './helpers/openssl.js';
+import { api, makeDevPki, registerStation, startStack, type DevPki, type Stack } from './helpers/pki.js';
+
+let pki: DevPki;
+let stack: Stack;
+let work: string;
+let issuer: ParsedCertificate;
+const files = { root: '', sub: '' };
+
+interface Issued {
+  readonly serial: string;
+  readonly pem: string;
+  readonly file: string;
+  readonly cert: ParsedCertificate;
+}
+
+let seq = 0;
+async function issue(): Promise<Issued> {
+  const n = ++seq;
+  await registerStation(stack, `ocsp-${n}`, `CP-OCSP-${n}`);
+  const r = await api(stack, 'POST', `/v1/stations/ocsp-${n}/certificates`, { csr: newP256Csr(`CP-OCSP-${n}`).csr, certificateType: 'ChargingStationCertificate' });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const der = pemBlocks(r.body.certificateChain as string, 'CERTIFICATE')[0]!;
+  const pem = toPem('CERTIFICATE', der);
+  const file = join(work, `leaf-${n}.pem`);
+  writeFileSync(file, pem);
+  return { serial: r.body.serialNumber as string, pem, file, cert: parseCertificate(der) };
+}
+
+async function caRevoke(serial: string, reason: string): Promise<void> {
+  const res = await fetch(`${stack.caUrl}/v1/revoke`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${readSecretFile(dataPaths(pki.dataDir).caClientToken)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ tenant: 'demo', serialNumber: serial, reason }),
+  });
+  assert.equal(res.status, 200, await res.text());
+}
+
+/** `openssl ocsp` as a client of our responder, verifying against the root. */
+function opensslOcsp(args: string[]) {
+  return opensslAsync(['ocsp', '-issuer', files.sub, '-url', `${stack.ocspUrl}/ocsp`, '-CAfile', files.root, '-verify_other', files.sub, '-resp_text', ...args]);
+}
+
+function certIdFor(serial: string, hash: 'sha1' | 'sha256' | 'sha384' | 'sha512' = 'sha256', of: ParsedCertificate = issuer): Buffer {
+  const h = issuerHashes(of)[hash];
+  return encodeCertId(hash, h.name, h.key, Buffer.from(serial.length % 2 ? '0' + serial : serial, 'hex'));
+}
+
+async function post(body: Buffer, headers: Record<string, string> = { 'content-type': 'application/ocsp-request' }): Promise<{ status: number; headers: Headers; der: Buffer }> {
+  const res = await fetch(`${stack.ocspUrl}/ocsp`, { method: 'POST', headers, body });
+  return { status: res.status, headers: res.headers, der: Buffer.from(await res.arrayBuffer()) };
+}
+
+/** Parses a response with pkijs (the reference implementation), independent of our encoder. */
+function parseWithPkijs(der: Buffer) {
+  const resp = pkijs.OCSPResponse.fromBER(new Uint8Array(der).buffer);
+  const status = resp.responseStatus.valueBlock.valueDec;
+  if (status !== 0) return { status };
+  const basic = pkijs.BasicOCSPResponse.fromBER(resp.responseBytes!.response.valueBlock.valueHexView.slice().buffer);
+  const singles = basic.tbsResponseData.responses.map((r) => ({
+    serial: Buffer.from(r.certID.serialNumber.valueBlock.valueHexView).toString('hex').replace(/^0+/, ''),
+    hashOid: r.certID.hashAlgorithm.algorithmId,
+    status: ({ 0: 'good', 1: 'revoked', 2: 'unknown' } as Record<number, string>)[r.certStatus.idBlock.tagNumber as number],
+    thisUpdate: r.thisUpdate,
+    nextUpdate: r.nextUpdate,
+  }));
+  const extensions = (basic.tbsResponseData.responseExtensions ?? []).map((e) => e.extnID);
+  return { status, basic, singles, extensions };
+}
+
+before(async () => {
+  pki = await makeDevPki();
+  stack = await startStack(pki);
+  work = mkdtempSync(join(tmpdir(), 'evpki-ocsp-'));
+  const root = (await api(stack, 'GET', '/v1/trust-anchors')).body.items[0].certificate as string;
+  const subRecord = (await stack.store.getIssuer(pki.manifest.issuers.chargePoint))!;
+  issuer = parseCertificate(subRecord.certificate);
+  files.root = join(work, 'root.pem');
+  files.sub = join(work, 'sub.pem');
+  writeFileSync(files.root, root);
+  writeFileSync(files.sub, toPem('CERTIFICATE', subRecord.certificate));
+});
+after(async () => {
+  await stack.stop();
+  pki.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe('OCSP responder with openssl ocsp (RFC 6960, A00.FR.702)', () => {
+  let good: Issued;
+  let revoked: Issued;
+  before(async () => {
+    good = await issue();
+    revoked = await issue();
+    await caRevoke(revoked.serial, 'keyCompromise');
+    await stack.ocsp.presigner.runOnce();
+  });
+
+  const variants: [string, string[]][] = [
+    ['SHA-1 CertID, no nonce', ['-no_nonce']],
+    ['SHA-1 CertID, nonce', []],
+    ['SHA-256 CertID, no nonce', ['-no_nonce', '-sha256']],
+    ['SHA-256 CertID, nonce', ['-sha256']],
+  ];
+  for (const [label, args] of variants) {
+    it(`good, revoked and never issued: ${label}`, async () => {
+      const g = await opensslOcsp([...args, '-cert', good.file]);
+      assert.match(g.stderr + g.stdout, /Response verify OK/, g.stderr);
+      assert.match(g.stdout, new RegExp(`${good.file}: good`));
+      if (!args.includes('-no_nonce')) assert.match(g.stdout, /OCSP Nonce/);
+      const r = await opensslOcsp([...args, '-cert', revoked.file]);
+      assert.match(r.stderr + r.stdout, /Response verify OK/, r.stderr);
+      assert.match(r.stdout, new RegExp(`${revoked.file}: revoked`));
+      assert.match(r.stdout, /Reason: keyCompromise/);
+      const n = await opensslOcsp([...args, '-serial', '0x0123456789abcdef']);
+      assert.match(n.stderr + n.stdout, /Response verify OK/, n.stderr);
+      assert.match(n.stdout, /0x0123456789abcdef: revoked/);
+      assert.match(n.stdout, /Reason: certificateHold/);
+      assert.match(n.stdout, /Revocation Time: Jan  1 00:00:00 1970 GMT/);
+      // OpenSSL's name for id-pkix-ocsp-extended-revoke (1.3.6.1.5.5.7.48.1.9) is "valid".
+      assert.match(n.stdout, /Response Extensions:[\s\S]*\n\s*valid:/);
+    });
+  }
+
+  it('signs with a delegated signer: EKU OCSPSigning, ocsp-nocheck, ResponderID by key, signer included', async () => {
+    const r = await post(buildOcspRequest([certIdFor(good.serial)]));
+    const parsed = parseWithPkijs(r.der);
+    assert.equal(parsed.status, 0);
+    const signerCert = parsed.basic!.certs![0]!;
+    const signer = parseCertificate(Buffer.from(signerCert.toSchema().toBER()));
+    assert.equal(signer.issuer.der.equals(issuer.subject.der), true);
+    const oids = signer.extensions.map((e) => e.oid);
+    assert.ok(oids.includes(OID.ocspNoCheck));
+    assert.ok(signer.extensions.find((e) => e.oid === OID.extKeyUsage)!.value.includes(Buffer.from('2b06010505070309', 'hex')));
+    // ResponderID byKey: [2] EXPLICIT OCTET STRING of the SHA-1 of the signer's public key.
+    const keyHash = createHash('sha1').update(signer.publicKey).digest();
+    assert.ok(r.der.includes(Buffer.concat([Buffer.from([0xa2, 0x16, 0x04, 0x14]), keyHash])));
+    assert.ok(await parsed.basic!.verify({ trustedCerts: [pkijs.Certificate.fromBER(new Uint8Array(issuer.der).buffer)] }));
+    // The signer is recorded like every certificate the CA signs, and holds no CA key.
+    const rec = await stack.store.getCertificate(signer.serialHex);
+    assert.equal(rec?.kind, 'OcspSigningCertificate');
+    assert.ok(signer.notAfter.getTime() - signer.notBefore.getTime() >= 7 * 86400_000, 'validity of weeks');
+  });
+
+  it('matches SHA-1, SHA-256, SHA-384 and SHA-512 CertIDs and echoes each CertID', async () => {
+    for (const hash of ['sha1', 'sha256', 'sha384', 'sha512'] as const) {
+      const certId = certIdFor(good.serial, hash);
+      const r = await post(buildOcspRequest([certId]));
+      const parsed = parseWithPkijs(r.der);
+      assert.equal(parsed.singles![0]!.status, 'good', hash);
+      assert.ok(r.der.includes(certId), `${hash} CertID echoed`);
+    }
+  });
+
+  it('answers several CertIDs together, in request order', async () => {
+    const r = await post(buildOcspRequest([certIdFor(good.serial), certIdFor(revoked.serial, 'sha1'), certIdFor('42')], Buffer.from('0123456789abcdef')));
+    const parsed = parseWithPkijs(r.der);
+    assert.deepEqual(parsed.singles!.map((s) => [s.serial, s.status]), [[good.serial, 'good'], [revoked.serial, 'revoked'], ['42', 'revoked']]);
+    assert.ok(parsed.extensions!.includes(OID.ocspExtendedRevoke), 'RFC 6960 2.2 extended revoke for the never-issued serial');
+    assert.ok(parsed.extensions!.includes(OID.ocspNonce));
+    const tooMany = await post(buildOcspRequest(Array.from({ length: OCSP_LIMITS.maxCertIds + 1 }, () => certIdFor(good.serial))));
+    assert.equal(parseWithPkijs(tooMany.der).status, 1, 'malformedRequest');
+  });
+
+  it('pre-signed responses are served as stored, without signing again', async () => {
+    const stored = await stack.store.getOcspResponse(pki.manifest.issuers.chargePoint, good.serial, 'sha256');
+    assert.ok(stored, 'pre-signed at issuance');
+    assert.ok(await stack.store.getOcspResponse(pki.manifest.issuers.chargePoint, good.serial, 'sha1'));
+    const r = await post(buildOcspRequest([certIdFor(good.serial)]));
+    assert.deepEqual(r.der, stored.der);
+    const parsed = parseWithPkijs(r.der);
+    const days = (parsed.singles![0]!.nextUpdate!.getTime() - parsed.singles![0]!.thisUpdate.getTime()) / 86400_000;
+    assert.ok(days >= 3 && days <= 7, `nextUpdate ${days} days ahead`);
+  });
+
+  it('a nonce of 1..32 octets is echoed in a fresh response; 33 octets is malformedRequest (RFC 8954)', async () => {
+    const nonce = Buffer.from('a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90', 'hex');
+    const r = await post(buildOcspRequest([certIdFor(good.serial)], nonce));
+    assert.ok(r.der.includes(nonce));
+    const stored = await stack.store.getOcspResponse(pki.manifest.issuers.chargePoint, good.serial, 'sha256');
+    assert.notDeepEqual(r.der, stored!.der);
+    assert.equal(parseWithPkijs((await post(buildOcspRequest([certIdFor(good.serial)], Buffer.concat([nonce, Buffer.from([1])])))).der).status, 1);
+  });
+
+  it('revocation is visible at once: no stale pre-signed answer after the CA answers', async () => {
+    const c = await issue();
+    await stack.ocsp.presigner.runOnce();
+    const before = await post(buildOcspRequest([certIdFor(c.serial)]));
+    assert.equal(parseWithPkijs(before.der).singles![0]!.status, 'good');
+    await caRevoke(c.serial, 'cessationOfOperation');
+    for (const hash of ['sha1', 'sha256'] as const) {
+      const after = parseWithPkijs((await post(buildOcspRequest([certIdFor(c.serial, hash)]))).der);
+      assert.equal(after.singles![0]!.status, 'revoked', hash);
+    }
+    const get = await fetch(`${stack.ocspUrl}/ocsp/${encodeURIComponent(buildOcspRequest([certIdFor(c.serial)]).toString('base64'))}`);
+    assert.equal(parseWithPkijs(Buffer.from(await get.arrayBuffer())).singles![0]!.status, 'revoked');
+  });
+
+  it('an issuer we do not serve gets unauthorized', async () => {
+    const rootCert = parseCertificate(new X509Certificate(readFileSync(files.root)).raw);
+    const r = await post(buildOcspRequest([certIdFor(good.serial, 'sha256', rootCert)]));
+    assert.equal(parseWithPkijs(r.der).status, 6);
+    const o = await opensslAsync(['ocsp', '-issuer', files.root, '-serial', '0x01', '-url', `${stack.ocspUrl}/ocsp`, '-no_nonce']);
+    assert.match(o.stdout + o.stderr, /unauthorized \(6\)/);
+  });
+
+  it('malformed, truncated and oversized requests get malformedRequest, never an HTTP error', async () => {
+    const valid = buildOcspRequest([certIdFor(good.serial)]);
+    for (const body of [Buffer.from('not der at all'), valid.subarray(0, valid.length - 3), Buffer.alloc(OCSP_LIMITS.maxRequestBytes + 1000, 0x30), Buffer.concat([valid, Buffer.from([0])])]) {
+      const r = await post(body);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('content-type'), 'application/ocsp-response');
+      assert.equal(parseWithPkijs(r.der).status, 1);
+    }
+    for (const path of ['/ocsp/%%%', '/ocsp/not*base64', '/ocsp/' + 'A'.repeat(40_000)]) {
+      const res = await fetch(stack.ocspUrl + path);
+      assert.ok(res.status === 200 || res.status === 431, `${path.slice(0, 20)}: ${res.status}`);
+      if (res.status === 200) assert.equal(parseWithPkijs(Buffer.from(await res.arrayBuffer())).status, 1);
+    }
+    assert.equal(parseWithPkijs((await post(valid, { 'content-type': 'text/plain' })).der).status, 1);
+  });
+});
+
+describe('OCSP over GET with curl (RFC 6960 A.1, RFC 5019 caching)', () => {
+  let good: Issued;
+  before(async () => {
+    good = await issue();
+    await stack.ocsp.presigner.runOnce();
+  });
+
+  async function curl(args: string[]): Promise<{ code: number; stdout: string; headers: string }> {
+    const headersFile = join(work, `h-${Math.random()}`);
+    const { spawn } = await import('node:child_process');
+    return new Promise((resolve) => {
+      const out: Buffer[] = [];
+      const child = spawn('curl', ['-s', '-D', headersFile, ...args]);
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('latin1'), headers: readFileSync(headersFile, 'utf8') }));
+    });
+  }
+
+  it('returns the same status as POST with caching headers, and 304 for If-None-Match', async () => {
+    const req = buildOcspRequest([certIdFor(good.serial)]);
+    const respFile = join(work, 'get.der');
+    const c = await curl(['-o', respFile, `${stack.ocspUrl}/ocsp/${encodeURIComponent(req.toString('base64'))}`]);
+    assert.equal(c.code, 0);
+    const der = readFileSync(respFile);
+    assert.deepEqual(der, (await post(req)).der);
+    assert.equal(parseWithPkijs(der).singles![0]!.status, 'good');
+    assert.match(c.headers, /content-type: application\/ocsp-response/i);
+    const maxAge = Number(/max-age=(\d+), public, no-transform, must-revalidate/i.exec(c.headers)?.[1]);
+    const parsed = parseWithPkijs(der).singles![0]!;
+    assert.ok(maxAge > 0 && maxAge * 1000 <= parsed.nextUpdate!.getTime() - Date.now() + 2000, `max-age ${maxAge}`);
+    const etag = /etag: (".*")/i.exec(c.headers)?.[1];
+    assert.ok(etag);
+    assert.match(c.headers, /last-modified: /i);
+    assert.match(c.headers, /expires: /i);
+    const v = await opensslAsync(['ocsp', '-respin', respFile, '-issuer', files.sub, '-CAfile', files.root, '-verify_other', files.sub, '-resp_text', '-cert', good.file, '-no_nonce']);
+    assert.match(v.stderr + v.stdout, /Response verify OK/);
+    const again = await curl(['-o', '/dev/null', '-w', '%{http_code}', '-H', `If-None-Match: ${etag}`, `${stack.ocspUrl}/ocsp/${encodeURIComponent(req.toString('base64'))}`]);
+    assert.equal(again.stdout, '304');
+  });
+
+  it('accepts the unencoded form with / and + in the path', async () => {
+    // Find a request whose base64 has both characters by varying the nonce-free SHA-1/256 serials.
+    let b64 = '';
+    for (let i = 0; !(b64.includes('/') && b64.includes('+')); i++) b64 = buildOcspRequest([certIdFor((0x1000 + i).toString(16))]).toString('base64');
+    const res = await fetch(`${stack.ocspUrl}/ocsp/${b64}`);
+    const parsed = parseWithPkijs(Buffer.from(await res.arrayBuffer()));
+    assert.equal(parsed.status, 0);
+    assert.equal(parsed.singles![0]!.status, 'revoked', 'never issued');
+  });
+
+  it('error responses are not cacheable', async () => {
+    const c = await curl(['-o', '/dev/null', `${stack.ocspUrl}/ocsp/AAAA`]);
+    assert.match(c.headers, /cache-control: no-store/i);
+    assert.doesNotMatch(c.headers, /etag/i);
+  });
+
+  it('serves the issuer certificate at the AIA caIssuers URL', async () => {
+    const res = await fetch(`${stack.ocspUrl}/issuers/${pki.manifest.issuers.chargePoint}.der`);
+    assert.deepEqual(Buffer.from(await res.arrayBuffer()), issuer.der);
+  });
+});
+
+describe('OCSP responder configuration and failures', () => {
+  it('OCSP_NON_ISSUED=unknown answers unknown for a serial never issued', async () => {
+    const quiet = createLogger('test', 'silent');
+    const svc = createOcspService(
+      loadOcspConfig({ PKI_DATA_DIR: pki.dataDir, OCSP_PORT: '0', OCSP_CA_URL: stack.caUrl, OCSP_NON_ISSUED: 'unknown' }),
+      { caClientToken: readSecretFile(dataPaths(pki.dataDir).ocspClientToken) },
+      { store: stack.store, logger: quiet },
+    );
+    const { port } = await svc.start();
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/ocsp`, { method: 'POST', body: buildOcspRequest([certIdFor('77')]) });
+      const parsed = parseWithPkijs(Buffer.from(await res.arrayBuffer()));
+      assert.equal(parsed.singles![0]!.status, 'unknown');
+      assert.ok(!parsed.extensions!.includes(OID.ocspExtendedRevoke));
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('a store that cannot answer gives tryLater, not HTTP 500 or a hang', async () => {
+    const quiet = createLogger('test', 'silent');
+    const store = openStore({ dataDir: pki.dataDir });
+    const svc = createOcspService(
+      loadOcspConfig({ PKI_DATA_DIR: pki.dataDir, OCSP_PORT: '0', OCSP_CA_URL: stack.caUrl }),
+      { caClientToken: readSecretFile(dataPaths(pki.dataDir).ocspClientToken) },
+      { store, logger: quiet },
+    );
+    const { port } = await svc.start();
+    try {
+      await store.close();
+      for (const body of [buildOcspRequest([certIdFor('abcdef')]), buildOcspRequest([certIdFor('abcdef')], Buffer.from('nonce'))]) {
+        const res = await fetch(`http://127.0.0.1:${port}/ocsp`, { method: 'POST', body, signal: AbortSignal.timeout(10_000) });
+        assert.equal(res.status, 200);
+        assert.equal(parseWithPkijs(Buffer.from(await res.arrayBuffer())).status, 3, 'tryLater');
+      }
+    } finally {
+      await svc.stop();
+    }
+  });
+});
