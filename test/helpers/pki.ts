@@ -53,48 +53,57 @@ export async function startStack(pki: DevPki, opts: { now?: () => Date; ocspEnv?
   const passphrase = readSecretFile(paths.devPassphrase);
   const clientToken = readSecretFile(paths.caClientToken);
   const now = opts.now ?? (() => new Date());
-  const ca = createCaService(
-    loadCaConfig(env),
-    { issuerId: pki.manifest.issuers.chargePoint, publicOcspBase: pki.manifest.publicOcspBase },
-    { issuerKey: readPrivateKey(paths.issuerKey(pki.manifest.issuers.chargePoint), passphrase), clientToken, ocspClientToken: readSecretFile(paths.ocspClientToken) },
-    { store, now, logger: quiet },
-  );
-  const caPort = (await ca.start()).port;
-  const ocsp = createOcspService(
-    loadOcspConfig({ ...env, OCSP_CA_URL: `http://127.0.0.1:${caPort}`, ...opts.ocspEnv }),
-    { caClientToken: readSecretFile(paths.ocspClientToken) },
-    { store, now, logger: quiet },
-  );
-  const ocspPort = (await ocsp.start()).port;
-  const ra = createRaService(
-    loadRaConfig({
-      PKI_DATA_DIR: pki.dataDir,
-      RA_PORT: '0',
-      RA_CA_URL: `http://127.0.0.1:${caPort}`,
-      RA_OCSP_URL: `http://127.0.0.1:${ocspPort}`,
-      RA_VALIDATE_RESPONSES: 'true',
-      ...opts.raEnv,
-    }),
-    { jwtIssuer: pki.manifest.jwt.issuer, jwtAudience: pki.manifest.jwt.audience },
-    { caClientToken: clientToken, jwtPublicJwk: JSON.parse(readFileSync(paths.jwtPublicJwk, 'utf8')) as JWK },
-    { store, now, logger: quiet },
-  );
-  const raPort = (await ra.start()).port;
-  return {
-    pki,
-    store,
-    raUrl: `http://127.0.0.1:${raPort}`,
-    caUrl: `http://127.0.0.1:${caPort}`,
-    ocspUrl: `http://127.0.0.1:${ocspPort}`,
-    ocsp,
-    token: (tenant = 'demo') => mintToken({ dataDir: pki.dataDir, tenant, ttlSeconds: 600 }),
-    async stop() {
-      await ra.stop();
-      await ca.stop();
-      await ocsp.stop();
-      await store.close();
-    },
+  // Whatever started is stopped again if a later step fails, so a failed setup cannot hang the run.
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const s of started.reverse()) await s.stop();
+    await store.close();
   };
+  try {
+    const ca = createCaService(
+      loadCaConfig(env),
+      { issuerId: pki.manifest.issuers.chargePoint, publicOcspBase: pki.manifest.publicOcspBase },
+      { issuerKey: readPrivateKey(paths.issuerKey(pki.manifest.issuers.chargePoint), passphrase), clientToken, ocspClientToken: readSecretFile(paths.ocspClientToken) },
+      { store, now, logger: quiet },
+    );
+    started.push(ca);
+    const caPort = (await ca.start()).port;
+    const ocsp = createOcspService(
+      loadOcspConfig({ ...env, CA_PORT: String(caPort), OCSP_CA_URL: `http://127.0.0.1:${caPort}`, ...opts.ocspEnv }),
+      { caClientToken: readSecretFile(paths.ocspClientToken) },
+      { store, now, logger: quiet },
+    );
+    started.push(ocsp);
+    const ocspPort = (await ocsp.start()).port;
+    const ra = createRaService(
+      loadRaConfig({
+        PKI_DATA_DIR: pki.dataDir,
+        RA_PORT: '0',
+        RA_CA_URL: `http://127.0.0.1:${caPort}`,
+        RA_OCSP_URL: `http://127.0.0.1:${ocspPort}`,
+        RA_VALIDATE_RESPONSES: 'true',
+        ...opts.raEnv,
+      }),
+      { jwtIssuer: pki.manifest.jwt.issuer, jwtAudience: pki.manifest.jwt.audience },
+      { caClientToken: clientToken, jwtPublicJwk: JSON.parse(readFileSync(paths.jwtPublicJwk, 'utf8')) as JWK },
+      { store, now, logger: quiet },
+    );
+    started.push(ra);
+    const raPort = (await ra.start()).port;
+    return {
+      pki,
+      store,
+      raUrl: `http://127.0.0.1:${raPort}`,
+      caUrl: `http://127.0.0.1:${caPort}`,
+      ocspUrl: `http://127.0.0.1:${ocspPort}`,
+      ocsp,
+      token: (tenant = 'demo') => mintToken({ dataDir: pki.dataDir, tenant, ttlSeconds: 600 }),
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll().catch(() => undefined);
+    throw e;
+  }
 }
 
 /** JSON request to the RA with a bearer token; returns status, headers and parsed body. */

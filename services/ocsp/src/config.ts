@@ -24,7 +24,7 @@ export function loadOcspConfig(env: NodeJS.ProcessEnv): OcspConfig {
     host: envString(env, 'OCSP_HOST', '127.0.0.1'),
     port: envInt(env, 'OCSP_PORT', 8082, 0, 65535),
     dataDir: envString(env, 'PKI_DATA_DIR', './data'),
-    caUrl: envUrl(env, 'OCSP_CA_URL', 'http://127.0.0.1:8081'),
+    caUrl: envUrl(env, 'OCSP_CA_URL', `http://127.0.0.1:${envInt(env, 'CA_PORT', 8081, 0, 65535)}`),
     nextUpdateSeconds: envInt(env, 'OCSP_NEXT_UPDATE_HOURS', 168, 1, 720) * 3600,
     httpMaxAgeSeconds: envInt(env, 'OCSP_HTTP_MAX_AGE_SECONDS', 3600, 0, 30 * 86400),
     nonIssued,

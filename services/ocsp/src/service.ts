@@ -177,6 +177,9 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
   return {
     responder,
     presigner,
+    /** Re-reads the served issuers and obtains or renews delegated signers that are due (also on a timer). */
+    refreshSigners: reloadIssuers,
+    signers,
     async start(): Promise<{ port: number }> {
       await reloadIssuers();
       server = createServer({ ...SERVER_LIMITS }, (req, res) => {
