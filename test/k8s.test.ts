@@ -420,7 +420,7 @@ test('k8s/: ConfigMap, container ports, Services and RA_CA_URL agree', () => {
   assert.equal(Number(caUrl.port), Number(cm.CA_PORT));
 });
 
-test('k8s/: the CA admits only the RA and CLI Jobs; only the CA and CLI Jobs get the passphrase', () => {
+test('k8s/: the CA admits only the RA, the OCSP responder and CLI Jobs; only the CA and CLI Jobs get the passphrase', () => {
   const objects = base();
   const np = obj(find(objects, 'NetworkPolicy', 'ca-ingress').spec);
   assert.deepEqual(obj(np.podSelector).matchLabels, { 'app.kubernetes.io/name': 'ca' });
@@ -429,7 +429,11 @@ test('k8s/: the CA admits only the RA and CLI Jobs; only the CA and CLI Jobs get
   assert.equal(rules.length, 1);
   assert.deepEqual(
     arr(rules[0]?.from).map((f) => obj(f)),
-    [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ra' } } }, { podSelector: { matchLabels: { 'app.kubernetes.io/component': 'pki-cli' } } }],
+    [
+      { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ra' } } },
+      { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ocsp' } } },
+      { podSelector: { matchLabels: { 'app.kubernetes.io/component': 'pki-cli' } } },
+    ],
   );
   const ra = podSpecs(objects).find((p) => p.owner.kind === 'Deployment' && p.owner.metadata.name === 'ra');
   assert.equal(ra?.podLabels['app.kubernetes.io/name'], 'ra');

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate, createHash, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -130,7 +130,7 @@ describe('OCSP responder with openssl ocsp (RFC 6960, A00.FR.702)', () => {
       assert.match(n.stderr + n.stdout, /Response verify OK/, n.stderr);
       assert.match(n.stdout, /0x0123456789abcdef: revoked/);
       assert.match(n.stdout, /Reason: certificateHold/);
-      assert.match(n.stdout, /Revocation Time: Jan  1 00:00:00 1970 GMT/);
+      assert.match(n.stdout, /Revocation Time: Jan {2}1 00:00:00 1970 GMT/);
       // OpenSSL's name for id-pkix-ocsp-extended-revoke (1.3.6.1.5.5.7.48.1.9) is "valid".
       assert.match(n.stdout, /Response Extensions:[\s\S]*\n\s*valid:/);
     });

@@ -25,8 +25,8 @@ export interface CrlPublisher {
   publishNow(): Promise<CrlRecord>;
   /** Publishes at once when the stored CRL is missing or due (errors reject), then checks on a timer. */
   start(): Promise<void>;
-  /** Stops the timer. A generation already running completes. */
-  stop(): void;
+  /** Stops the timer and waits for a generation already running or queued. */
+  stop(): Promise<void>;
   /** One timer check: publishes when due; true when it published. Exposed for tests and tooling. */
   checkNow(): Promise<boolean>;
 }
@@ -130,9 +130,10 @@ export function createCrlPublisher(o: CrlPublisherOptions): CrlPublisher {
       timer = setInterval(() => void tick(), checkMs);
       timer.unref();
     },
-    stop() {
+    async stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
+      await Promise.allSettled([running, queued]);
     },
   };
 }

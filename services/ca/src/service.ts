@@ -20,6 +20,7 @@ import { signChargePointCertificate, type SignRequest } from './sign-certificate
 import { jsonBody } from './request-body.js';
 import { removeStation, revokeCertificate, type RevokeDeps } from './revoke.js';
 import { issueOcspSigner } from './ocsp-signer.js';
+import { createCrlPublisher, type CrlPublisher } from './crl-publisher.js';
 
 export interface CaSecrets {
   /** The charge point issuing CA's private key (decrypted in memory only). */
@@ -66,7 +67,16 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
   const now = overrides.now ?? (() => new Date());
   let issuer: LoadedIssuer | undefined;
   let server: Server | undefined;
-  const revokeDeps: RevokeDeps = { store, now, log, publishCrl: async () => {} };
+  let crl: CrlPublisher | undefined;
+  // The CRL is republished before a revocation is answered (RFC 5280 5; A00.FR.702).
+  const revokeDeps: RevokeDeps = {
+    store,
+    now,
+    log,
+    publishCrl: async (issuerId) => {
+      if (crl && issuerId === issuer?.id) await crl.publishNow();
+    },
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const url = req.url ?? '/';
@@ -129,6 +139,8 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
   return {
     async start(): Promise<{ port: number }> {
       issuer = await loadIssuer(store, init.issuerId, secrets.issuerKey, init.publicOcspBase);
+      crl = createCrlPublisher({ store, issuer, now, log, nextUpdateSeconds: config.crlNextUpdateSeconds, refreshSeconds: config.crlRefreshSeconds });
+      await crl.start();
       server = createServer({ ...SERVER_LIMITS }, (req, res) => {
         handle(req, res).then(
           (route) => metrics.requests.inc({ route, status: String(res.statusCode) }),
@@ -149,6 +161,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
     async stop(): Promise<void> {
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
+      await crl?.stop();
       if (!overrides.store) await store.close();
     },
   };

@@ -118,7 +118,9 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
 
   /** One OCSP POST; any transport or HTTP-level problem becomes a reason, never a throw. */
   async function fetchOcsp(dispatcher: Dispatcher, origin: string, path: string, body: Buffer): Promise<Fetched> {
-    const signal = AbortSignal.timeout(config.timeoutMs);
+    // One deadline for connect, headers and body; cleared once done, so nothing fires afterwards.
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), config.timeoutMs);
     try {
       const res = await dispatcher.request({
         origin,
@@ -126,8 +128,9 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
         method: 'POST',
         headers: { 'content-type': OCSP_REQUEST, accept: OCSP_RESPONSE },
         body,
-        signal,
+        signal: deadline.signal,
       });
+      res.body.on('error', () => undefined); // a body given up on below must not surface as uncaught
       if (res.statusCode !== 200) {
         res.body.destroy();
         const redirect = res.statusCode >= 300 && res.statusCode < 400 ? ' (redirects are not followed)' : '';
@@ -154,11 +157,13 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
       }
       return { der: Buffer.concat(chunks) };
     } catch (err) {
-      if (signal.aborted || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError)
+      if (deadline.signal.aborted || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError)
         return { failed: `the OCSP responder did not answer within ${config.timeoutMs} ms` };
       if (err instanceof undiciErrors.ResponseExceededMaxSizeError) return { failed: `the OCSP response is larger than ${MAX_REMOTE_RESPONSE_BYTES} bytes` };
       const code = (err as { code?: string }).code;
       return { failed: `the OCSP responder is unreachable${code ? ` (${code})` : ''}` };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
