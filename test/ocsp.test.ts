@@ -210,6 +210,25 @@ describe('OCSP responder with openssl ocsp (RFC 6960, A00.FR.702)', () => {
     assert.equal(parseWithPkijs(Buffer.from(await get.arrayBuffer())).singles![0]!.status, 'revoked');
   });
 
+  it('serves the CRL at the distribution point the certificates name; openssl flags the revoked one', async () => {
+    const dp = `/crl/${pki.manifest.issuers.chargePoint}.crl`;
+    const ext = good.cert.extensions.find((e) => e.oid === OID.crlDistributionPoints)!;
+    assert.ok(ext.value.toString('latin1').endsWith(dp), 'CRL DP URL');
+    const res = await fetch(stack.ocspUrl + dp);
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('content-type'), 'application/pkix-crl');
+    const crlDer = join(work, 'cp.crl');
+    writeFileSync(crlDer, Buffer.from(await res.arrayBuffer()));
+    const v = await opensslAsync(['crl', '-inform', 'DER', '-in', crlDer, '-CAfile', files.sub, '-noout', '-text']);
+    assert.match(v.stderr + v.stdout, /verify OK/);
+    assert.match(v.stdout, new RegExp(revoked.serial.toUpperCase().replace(/^0+/, '')));
+    const crlPem = join(work, 'cp.crl.pem');
+    assert.equal((await opensslAsync(['crl', '-inform', 'DER', '-in', crlDer, '-out', crlPem])).code, 0);
+    const chk = (leaf: string) => opensslAsync(['verify', '-crl_check', '-CRLfile', crlPem, '-CAfile', files.root, '-untrusted', files.sub, leaf]);
+    assert.match((await chk(revoked.file)).stdout + (await chk(revoked.file)).stderr, /certificate revoked/);
+    assert.equal((await chk(good.file)).code, 0);
+  });
+
   it('an issuer we do not serve gets unauthorized', async () => {
     const rootCert = parseCertificate(new X509Certificate(readFileSync(files.root)).raw);
     const r = await post(buildOcspRequest([certIdFor(good.serial, 'sha256', rootCert)]));

@@ -1,10 +1,11 @@
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KNOWN_ENV } from '@evpki/service';
 import { TEST_DIR } from './helpers/fixtures.js';
 
 const ROOT = join(TEST_DIR, '..');
@@ -66,13 +67,15 @@ describe('README: make run and the openssl/curl example, as written', () => {
     for (const port of [env.RA_PORT, env.CA_PORT, env.OCSP_PORT]) assert.match(log, new RegExp(`http://127\\.0\\.0\\.1:${port}`));
   });
 
-  it('the example signs a CSR and openssl verifies the chain', () => {
+  it('the example signs a CSR, openssl verifies the chain, and OCSP says revoked right after the revocation', () => {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
     const r = spawnSync('bash', ['-euo', 'pipefail', '-c', readmeExample()], { cwd: ROOT, env: { ...clean, ...env }, encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /"serialNumber":"CP-0001"/);
     assert.match(r.stdout, /chain\.pem: OK/);
     assert.match(r.stdout, /^good$/m);
+    assert.match(r.stdout, /cp\.pem: good[\s\S]*^revoked$[\s\S]*cp\.pem: revoked\n[\s\S]*Reason: keyCompromise/m);
+    assert.equal(r.stderr.match(/Response verify OK/g)?.length, 2, r.stderr);
   });
 
   it('Ctrl-C stops all three services', async () => {
@@ -83,4 +86,11 @@ describe('README: make run and the openssl/curl example, as written', () => {
       await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), `port ${port} still answers`);
     }
   });
+});
+
+test('README: the configuration table documents every known variable', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Configuration'));
+  const missing = [...KNOWN_ENV].filter((name) => !section.includes(`\`${name}\``));
+  assert.deepEqual(missing, []);
 });
