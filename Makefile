@@ -6,7 +6,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm install --no-audit --no-fund
 	@touch $@
 
-.PHONY: install build typecheck lint test run fixtures bench-issue help clean
+.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp help clean
 
 install: node_modules/.package-lock.json
 
@@ -34,6 +34,11 @@ fixtures:
 ## make bench-issue: charge point issuance throughput over HTTP (RA → CA) vs a one-process @peculiar/x509 baseline.
 bench-issue: build
 	node test/dist/bench/bench-issue.js
+
+## make bench-ocsp: OCSP responder req/s and p50/p99 with wrk (pre-signed GET/POST, nonce) vs bare node:http and `openssl ocsp`.
+bench-ocsp: build
+	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
+	node test/dist/bench/bench-ocsp.js
 
 clean:
 	rm -rf libs/*/dist services/*/dist test/dist libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo test/tsconfig.tsbuildinfo

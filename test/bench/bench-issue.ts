@@ -684,7 +684,7 @@ async function runBaseline(issuer: Issuer, csrs: readonly CsrItem[], conc: numbe
 // In-memory Store: the CA pipeline without LMDB, to see what the store costs. Only what issuance
 // uses; revocation, OCSP and CRL methods are not needed here.
 
-type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'listOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl'>;
+type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'listOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch'>;
 
 class MemStore implements IssuanceStore {
   private readonly tenants = new Map<string, TenantRecord>();

@@ -1,5 +1,6 @@
 /**
- * Helper process for `make bench-issue` (bench-issue.ts spawns it; not a test). One HTTP server
+ * Helper process for `make bench-issue` and `make bench-ocsp` (bench-issue.ts and bench-ocsp.ts
+ * spawn it; not a test). One HTTP server
  * per process, so that the floors are measured with the same process layout as the services:
  *
  *   bare             node:http, POST answered 201 with a fixed 471-byte JSON body
@@ -8,6 +9,8 @@
  *                    middleware order, route POST /v1/stations/:stationId/certificates
  *   stub-ca          a CA stand-in: GET /healthz, POST /v1/sign answered 201 with the canned body
  *                    read from the file named by the second argument (so the real RA runs alone)
+ *   ocsp-floor       node:http, GET and POST (any path) answered 200 with the same fixed 471-byte
+ *                    body as application/ocsp-response: the OCSP responder's HTTP floor
  *
  * Prints `LISTENING <port>` on stdout once it accepts connections.
  */
@@ -52,6 +55,17 @@ if (mode === 'bare' || mode === 'stub-ca') {
       res.writeHead(201, { 'content-type': 'application/json', 'content-length': len });
       res.end(body);
     });
+  });
+  listen(server);
+} else if (mode === 'ocsp-floor') {
+  const len = String(Buffer.byteLength(FIXED));
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const reply = (): void => {
+      res.writeHead(200, { 'content-type': 'application/ocsp-response', 'content-length': len });
+      res.end(FIXED);
+    };
+    if (req.method === 'POST') drain(req, reply);
+    else reply();
   });
   listen(server);
 } else if (mode === 'express' || mode === 'express-openapi') {

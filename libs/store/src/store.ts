@@ -63,7 +63,15 @@ export interface Store {
   /** The issuer's revoked certificates, for its CRL. */
   listRevoked(issuerId: string): Promise<RevokedEntry[]>;
 
+  /** A fresh read, like ocspEpoch: what the responder serves must not predate a committed revocation. */
   getOcspResponse(issuerId: string, serial: string, hash: OcspHash): Promise<OcspResponseRecord | undefined>;
+  /**
+   * A number that changes in the same write whenever pre-signed OCSP responses are dropped (every
+   * revocation), read fresh (never from an older snapshot) and synchronously: it is read on every
+   * OCSP request. A responder may keep pre-signed answers in memory while it reads the same value,
+   * and still answers `revoked` on the first request after a revocation committed.
+   */
+  ocspEpoch(): number;
   /**
    * Stores pre-signed responses for one certificate, but only while the certificate still has the
    * status they were signed for (a revocation in between wins). With `schedule`, the next refresh

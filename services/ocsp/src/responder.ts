@@ -36,6 +36,15 @@ export const etagOf = (der: Buffer): string => `"${createHash('sha256').update(d
 
 const error = (status: OcspErrorStatus): Answer => ({ body: ocspErrorResponse(status), outcome: status });
 
+/** Pre-signed answers kept in memory (about 1 KB each); the oldest goes first beyond this. */
+const MAX_REMEMBERED = 200_000;
+
+/**
+ * A pre-signed answer is served from memory until half of its life, when the pre-signer replaces
+ * it in the store with a fresher one (presigner.ts); after that, from the store again.
+ */
+const rememberable = (a: Answer, now: number): boolean => a.cache !== undefined && now < a.cache.thisUpdate + (a.cache.nextUpdate - a.cache.thisUpdate) / 2;
+
 class StoreTimeout extends Error {}
 
 /**
@@ -46,6 +55,13 @@ class StoreTimeout extends Error {}
  */
 export class Responder {
   private index = new IssuerIndex<ServedIssuer>();
+  /**
+   * Pre-signed answers by the exact request (POST body bytes, or GET path as sent), valid while
+   * the store's OCSP epoch is the one they were read under: a revocation changes the epoch in the
+   * same write that drops the pre-signed responses, so the next request goes to the store again.
+   */
+  private readonly remembered = new Map<string, Answer>();
+  private rememberedEpoch = NaN;
 
   constructor(private readonly o: ResponderOptions) {}
 
@@ -53,6 +69,48 @@ export class Responder {
     const index = new IssuerIndex<ServedIssuer>();
     for (const i of issuers) index.add(i.cert, i);
     this.index = index;
+    this.remembered.clear(); // e.g. a retired issuer: its answers go
+  }
+
+  /**
+   * The pre-signed answer for exactly this request, from memory, or undefined (then call answer).
+   * Synchronous: one small store read (the OCSP epoch).
+   */
+  recall(requestKey: string): Answer | undefined {
+    const epoch = this.epoch();
+    if (epoch === undefined) return undefined;
+    if (epoch !== this.rememberedEpoch) {
+      this.remembered.clear();
+      this.rememberedEpoch = epoch;
+      return undefined;
+    }
+    const a = this.remembered.get(requestKey);
+    if (a && !rememberable(a, this.o.now().getTime())) {
+      this.remembered.delete(requestKey);
+      return undefined;
+    }
+    return a;
+  }
+
+  /** Like answer(); a pre-signed answer is also remembered under `requestKey` (see recall). */
+  async answerAndRemember(der: Buffer, requestKey: string): Promise<Answer> {
+    const epoch = this.epoch();
+    const a = await this.answer(der);
+    // Remembered only when no revocation committed between the epoch read and the store read.
+    if (a.outcome === 'presigned' && rememberable(a, this.o.now().getTime()) && epoch !== undefined && epoch === this.rememberedEpoch && this.epoch() === epoch) {
+      if (this.remembered.size >= MAX_REMEMBERED) this.remembered.delete(this.remembered.keys().next().value!);
+      this.remembered.set(requestKey, a);
+    }
+    return a;
+  }
+
+  /** The store's OCSP epoch; undefined when the store has none or cannot be read (then nothing is remembered). */
+  private epoch(): number | undefined {
+    try {
+      return this.o.store.ocspEpoch();
+    } catch {
+      return undefined;
+    }
   }
 
   async answer(der: Buffer): Promise<Answer> {

@@ -57,63 +57,136 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
     await signers.refresh(list);
   }
 
+  // Hot path (ARCHITECTURE.md): label lookups and date formatting are done once, not per response.
+  const counters = new Map<string, ReturnType<typeof answers.labels>>();
+  function count(method: string, outcome: string): void {
+    const k = `${method} ${outcome}`;
+    let c = counters.get(k);
+    if (!c) counters.set(k, (c = answers.labels({ method, outcome })));
+    c.inc();
+  }
+  const lastModified = new WeakMap<NonNullable<Answer['cache']>, string>();
+  let clock = { second: NaN, maxAge: NaN, cacheControl: '', expires: '' };
+
+  // Answers are written together once the event loop has handled every request that was ready
+  // (setImmediate runs right after the poll phase). Back-to-back writes wake a waiting client once
+  // per batch instead of once per response: that wake-up costs more than finding a pre-signed answer.
+  let outbox: { res: ServerResponse; status: number; headers: Record<string, string | number>; body: Buffer | undefined }[] = [];
+  function flushOutbox(): void {
+    const batch = outbox;
+    outbox = [];
+    for (const o of batch) {
+      if (o.res.destroyed) continue;
+      try {
+        o.res.writeHead(o.status, o.headers);
+        o.res.end(o.body);
+      } catch (err) {
+        log.error({ err }, 'could not write an OCSP answer');
+        o.res.destroy();
+      }
+    }
+  }
+  function reply(res: ServerResponse, status: number, headers: Record<string, string | number>, body?: Buffer): void {
+    if (outbox.push({ res, status, headers, body }) === 1) setImmediate(flushOutbox);
+  }
+
   function send(res: ServerResponse, a: Answer, method: string, get: boolean, ifNoneMatch?: string): void {
-    answers.inc({ method, outcome: a.outcome });
+    count(method, a.outcome);
     const headers: Record<string, string | number> = { 'content-type': OCSP_RESPONSE };
     if (get && a.cache) {
       // RFC 5019 6.2: cacheable until nextUpdate at the latest, capped so that caches revalidate.
       const t = now().getTime();
       const maxAge = Math.max(0, Math.min(config.httpMaxAgeSeconds, Math.floor((a.cache.nextUpdate - t) / 1000)));
-      headers['cache-control'] = `max-age=${maxAge}, public, no-transform, must-revalidate`;
+      const second = Math.floor(t / 1000);
+      if (second !== clock.second || maxAge !== clock.maxAge)
+        clock = { second, maxAge, cacheControl: `max-age=${maxAge}, public, no-transform, must-revalidate`, expires: new Date(t + maxAge * 1000).toUTCString() };
+      let modified = lastModified.get(a.cache);
+      if (modified === undefined) lastModified.set(a.cache, (modified = new Date(a.cache.thisUpdate).toUTCString()));
+      headers['cache-control'] = clock.cacheControl;
       headers.etag = a.cache.etag;
-      headers['last-modified'] = new Date(a.cache.thisUpdate).toUTCString();
-      headers.expires = new Date(t + maxAge * 1000).toUTCString();
-      if (ifNoneMatch === a.cache.etag) {
-        res.writeHead(304, headers);
-        res.end();
-        return;
-      }
+      headers['last-modified'] = modified;
+      headers.expires = clock.expires;
+      if (ifNoneMatch === a.cache.etag) return reply(res, 304, headers);
     } else if (get) headers['cache-control'] = 'no-store';
     headers['content-length'] = a.body.length;
-    res.writeHead(200, headers);
-    res.end(a.body);
+    reply(res, 200, headers, a.body);
   }
 
   function sendMalformed(res: ServerResponse, method: string, close: boolean): void {
-    answers.inc({ method, outcome: 'malformedRequest' });
+    count(method, 'malformedRequest');
     const body = ocspErrorResponse('malformedRequest');
-    res.writeHead(200, { 'content-type': OCSP_RESPONSE, 'content-length': body.length, 'cache-control': 'no-store', ...(close ? { connection: 'close' } : {}) });
-    res.end(body);
+    reply(res, 200, { 'content-type': OCSP_RESPONSE, 'content-length': body.length, 'cache-control': 'no-store', ...(close ? { connection: 'close' } : {}) }, body);
   }
 
-  /** Reads a POST body up to the OCSP request limit; undefined when it is larger. */
-  function readRequest(req: IncomingMessage): Promise<Buffer | undefined> {
+  /** Any failure while answering: OCSP routes answer internalError in a 200 (RFC 6960 2.3), others a problem. */
+  function fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
+    if (!(err instanceof AppError)) log.error({ err }, 'unexpected error');
+    if (res.headersSent) return void res.destroy();
+    if ((req.url ?? '').startsWith('/ocsp') || req.method === 'POST') {
+      const body = ocspErrorResponse('internalError');
+      res.writeHead(200, { 'content-type': OCSP_RESPONSE, 'content-length': body.length, 'cache-control': 'no-store' });
+      return void res.end(body);
+    }
+    sendProblem(res, err);
+  }
+
+  /**
+   * Reads a POST body up to the OCSP request limit, then calls `done` with it (undefined when it
+   * is larger). Callbacks, not a promise: this is the hot path.
+   */
+  function readRequest(req: IncomingMessage, res: ServerResponse, done: (body: Buffer | undefined) => void): void {
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > OCSP_LIMITS.maxRequestBytes) return Promise.resolve(undefined);
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      req.on('data', (c: Buffer) => {
-        size += c.length;
-        if (size > OCSP_LIMITS.maxRequestBytes) {
-          req.removeAllListeners('data');
-          req.pause();
-          resolve(undefined);
-        } else chunks.push(c);
-      });
-      req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-      req.on('error', reject);
+    if (declared > OCSP_LIMITS.maxRequestBytes) return done(undefined);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let finished = false;
+    const finish = (body: Buffer | undefined): void => {
+      if (finished) return;
+      finished = true;
+      try {
+        done(body);
+      } catch (err) {
+        fail(req, res, err);
+      }
+    };
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > OCSP_LIMITS.maxRequestBytes) {
+        req.removeAllListeners('data');
+        req.pause();
+        finish(undefined);
+      } else chunks.push(c);
+    });
+    req.on('end', () => finish(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', (err) => {
+      if (!finished) {
+        finished = true;
+        fail(req, res, err);
+      }
     });
   }
 
-  async function handleOcsp(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+  function answerPost(req: IncomingMessage, res: ServerResponse, type: string | undefined, body: Buffer | undefined): void {
+    if (body === undefined) return sendMalformed(res, 'POST', true);
+    if (type !== undefined && type !== 'application/ocsp-request') return sendMalformed(res, 'POST', false);
+    const requestKey = body.toString('latin1');
+    const hit = responder.recall(requestKey);
+    if (hit) return send(res, hit, 'POST', false);
+    responder.answerAndRemember(body, requestKey).then(
+      (a) => send(res, a, 'POST', false),
+      (err: unknown) => fail(req, res, err),
+    );
+  }
+
+  /** POST /ocsp, GET /ocsp/{request}: a pre-signed answer from memory is sent synchronously. */
+  function handleOcsp(req: IncomingMessage, res: ServerResponse, url: string): void {
     if (req.method === 'POST') {
       const type = req.headers['content-type'];
-      const body = await readRequest(req);
-      if (body === undefined) return sendMalformed(res, 'POST', true);
-      if (type !== undefined && type !== 'application/ocsp-request') return sendMalformed(res, 'POST', false);
-      return send(res, await responder.answer(body), 'POST', false);
+      return readRequest(req, res, (body) => answerPost(req, res, type, body));
     }
+    const ifNoneMatch = req.headers['if-none-match'];
+    const hit = responder.recall(url);
+    if (hit) return send(res, hit, 'GET', true, ifNoneMatch);
     // GET /ocsp/{url-encoded base64 DER} (RFC 6960 A.1); '/' and '+' may also arrive unencoded.
     let b64 = url.slice('/ocsp/'.length);
     if (b64.length > MAX_GET_PATH) return sendMalformed(res, 'GET', false);
@@ -125,14 +198,17 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
       }
     }
     if (!BASE64.test(b64) || b64.length % 4 !== 0 || b64.length === 0) return sendMalformed(res, 'GET', false);
-    return send(res, await responder.answer(Buffer.from(b64, 'base64')), 'GET', true, req.headers['if-none-match']);
+    responder.answerAndRemember(Buffer.from(b64, 'base64'), url).then(
+      (a) => send(res, a, 'GET', true, ifNoneMatch),
+      (err: unknown) => fail(req, res, err),
+    );
   }
+
+  const isOcsp = (method: string | undefined, url: string): boolean =>
+    (method === 'POST' && (url === '/ocsp' || url.startsWith('/ocsp/') || url === '/')) || (method === 'GET' && url.startsWith('/ocsp/'));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
-    if (url === '/ocsp' || url.startsWith('/ocsp/') || url === '/') {
-      if (req.method === 'POST' || (req.method === 'GET' && url.startsWith('/ocsp/'))) return handleOcsp(req, res, url);
-    }
     if (req.method !== 'GET') throw new AppError('malformed', 'use GET, or POST to /ocsp');
     if (url === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url === '/readyz') {
@@ -183,17 +259,16 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
     async start(): Promise<{ port: number }> {
       await reloadIssuers();
       server = createServer({ ...SERVER_LIMITS }, (req, res) => {
-        handle(req, res).catch((err: unknown) => {
-          if (!(err instanceof AppError)) log.error({ err }, 'unexpected error');
-          if (res.headersSent) return void res.destroy();
-          // An OCSP route never answers with an HTTP error (RFC 6960 2.3).
-          if ((req.url ?? '').startsWith('/ocsp') || req.method === 'POST') {
-            const body = ocspErrorResponse('internalError');
-            res.writeHead(200, { 'content-type': OCSP_RESPONSE, 'content-length': body.length, 'cache-control': 'no-store' });
-            return void res.end(body);
+        const url = req.url ?? '/';
+        if (isOcsp(req.method, url)) {
+          try {
+            handleOcsp(req, res, url);
+          } catch (err) {
+            fail(req, res, err);
           }
-          sendProblem(res, err);
-        });
+          return;
+        }
+        handle(req, res).catch((err: unknown) => fail(req, res, err));
       });
       applyServerLimits(server);
       await new Promise<void>((resolve) => server!.listen(config.port, config.host, resolve));
