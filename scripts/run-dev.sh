@@ -13,14 +13,15 @@ pids=()
 stop() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap stop INT TERM EXIT
 
-node services/ca/dist/main.js & pids+=($!)
-node services/ocsp/dist/main.js & pids+=($!)
-# The RA's readiness includes the CA, so start it last.
-node services/ra/dist/main.js & pids+=($!)
+wait_ready() { for _ in $(seq 1 200); do curl -fsS "$1/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done; echo "$1 did not become ready" >&2; return 1; }
 
-for url in "http://127.0.0.1:$CA_PORT/readyz" "http://127.0.0.1:$OCSP_PORT/readyz" "http://127.0.0.1:$RA_PORT/readyz"; do
-  for _ in $(seq 1 100); do curl -fsS "$url" >/dev/null 2>&1 && break; sleep 0.1; done
-done
+# The CA first: the OCSP responder gets its delegated signer from it, and the RA's readiness includes it.
+node services/ca/dist/main.js & pids+=($!)
+wait_ready "http://127.0.0.1:$CA_PORT"
+node services/ocsp/dist/main.js & pids+=($!)
+node services/ra/dist/main.js & pids+=($!)
+wait_ready "http://127.0.0.1:$OCSP_PORT"
+wait_ready "http://127.0.0.1:$RA_PORT"
 
 cat <<MSG
 

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as pkijs from 'pkijs';
 import { buildOcspRequest, encodeCertId, issuerHashes, MalformedOcspRequest, parseOcspRequest } from '@evpki/ocsp';
-import { OID, bool, ctx, integer, nullDer, octetString, oid, parseCertificate, seq, type ParsedCertificate } from '@evpki/x509';
+import { OID, bool, ctx, integer, nullDer, octetString, oid, parseCertificate, seq, serialFromHex, type ParsedCertificate } from '@evpki/x509';
 import { newP256Csr } from './helpers/csr.js';
 import { api, makeDevPki, registerStation, startStack, type DevPki, type Stack } from './helpers/pki.js';
 
@@ -102,7 +102,7 @@ describe('pre-signed responses over time', () => {
     assert.equal(await stack.store.getOcspResponse(id, serial, 'sha256'), undefined, 'revocation dropped the pre-signed responses');
     assert.equal(await stack.store.getOcspResponse(id, serial, 'sha1'), undefined);
     assert.equal(await stack.ocsp.presigner.runOnce(), 1, 'the revocation queued it');
-    const certId = encodeCertId('sha256', issuerHashes(issuer).sha256.name, issuerHashes(issuer).sha256.key, Buffer.from(serial, 'hex'));
+    const certId = encodeCertId('sha256', issuerHashes(issuer).sha256.name, issuerHashes(issuer).sha256.key, serialFromHex(serial));
     const res = await fetch(`${stack.ocspUrl}/ocsp`, { method: 'POST', body: buildOcspRequest([certId]) });
     const der = Buffer.from(await res.arrayBuffer());
     assert.deepEqual(der, (await stack.store.getOcspResponse(id, serial, 'sha256'))!.der, 'served pre-signed');

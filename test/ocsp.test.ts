@@ -10,7 +10,7 @@ import { createOcspService, loadOcspConfig } from '@evpki/ocsp-responder';
 import { readSecretFile } from '@evpki/keys';
 import { createLogger, dataPaths } from '@evpki/service';
 import { openStore } from '@evpki/store';
-import { OID, parseCertificate, pemBlocks, toPem, type ParsedCertificate } from '@evpki/x509';
+import { OID, parseCertificate, pemBlocks, serialFromHex, toPem, type ParsedCertificate } from '@evpki/x509';
 import { newP256Csr } from './helpers/csr.js';
 import { opensslAsync } from './helpers/openssl.js';
 import { api, makeDevPki, registerStation, startStack, type DevPki, type Stack } from './helpers/pki.js';
@@ -57,7 +57,7 @@ function opensslOcsp(args: string[]) {
 
 function certIdFor(serial: string, hash: 'sha1' | 'sha256' | 'sha384' | 'sha512' = 'sha256', of: ParsedCertificate = issuer): Buffer {
   const h = issuerHashes(of)[hash];
-  return encodeCertId(hash, h.name, h.key, Buffer.from(serial.length % 2 ? '0' + serial : serial, 'hex'));
+  return encodeCertId(hash, h.name, h.key, serialFromHex(serial));
 }
 
 async function post(body: Buffer, headers: Record<string, string> = { 'content-type': 'application/ocsp-request' }): Promise<{ status: number; headers: Headers; der: Buffer }> {

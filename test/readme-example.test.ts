@@ -54,6 +54,8 @@ describe('README: make run and the openssl/curl example, as written', () => {
     run.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     run.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     assert.ok(await waitReady(`http://127.0.0.1:${env.RA_PORT}/readyz`, 60_000), `RA did not become ready:\n${log}`);
+    // make run prints its banner once all three services are ready.
+    for (let waited = 0; !log.includes('is running') && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
   });
 
   after(async () => {

@@ -35,7 +35,7 @@ import { readSecretFile } from '@evpki/keys';
 import { buildOcspRequest, encodeCertId, issuerHashes } from '@evpki/ocsp';
 import { dataPaths, readManifest } from '@evpki/service';
 import { openStore } from '@evpki/store';
-import { buildCsr, parseCertificate, pemBlocks, toPem, type ParsedCertificate } from '@evpki/x509';
+import { buildCsr, parseCertificate, pemBlocks, serialFromHex, toPem, type ParsedCertificate } from '@evpki/x509';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -771,7 +771,7 @@ async function main(): Promise<void> {
 
     // --- requests: one SHA-256 CertID per certificate (what charge points send)
     const h = issuerHashes(issuerCert).sha256;
-    const certIds = issued.map((c) => encodeCertId('sha256', h.name, h.key, Buffer.from(evenHex(c.serialHex), 'hex')));
+    const certIds = issued.map((c) => encodeCertId('sha256', h.name, h.key, serialFromHex(c.serialHex)));
     const postHead = (len: number): string => `POST /ocsp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/ocsp-request\r\nContent-Length: ${len}\r\n\r\n`;
     const getTargets: Target[] = certIds.map((id) => ({ url: ocspUrl, method: 'GET', path: `/ocsp/${encodeURIComponent(buildOcspRequest([id]).toString('base64'))}` }));
     const postTargets: Target[] = certIds.map((id) => ({ url: ocspUrl, method: 'POST', path: '/ocsp', body: buildOcspRequest([id]) }));

@@ -65,6 +65,11 @@ export function serialToHex(serial: Buffer): string {
   return serial.toString('hex').replace(/^0+(?=.)/, '');
 }
 
+/** The serial's octets from its hex form (serialToHex's inverse; odd-length hex gets its leading zero back). */
+export function serialFromHex(hex: string): Buffer {
+  return Buffer.from(hex.length % 2 ? '0' + hex : hex, 'hex');
+}
+
 export function sha256Hex(b: Buffer): string {
   return createHash('sha256').update(b).digest('hex');
 }

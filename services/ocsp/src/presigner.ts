@@ -1,6 +1,7 @@
 import { encodeCertId, type CertIdHash } from '@evpki/ocsp';
 import type { Logger } from '@evpki/service';
 import type { OcspResponseRecord, Store } from '@evpki/store';
+import { serialFromHex } from '@evpki/x509';
 import { etagOf, signedStatusOf, statusOf, type Responder } from './responder.js';
 import type { DelegatedSigners, ServedIssuer } from './signers.js';
 
@@ -49,7 +50,7 @@ export class Presigner {
     const signer = this.o.signers.get(issuer.id);
     if (!signer) return false; // no signer yet: stays due, retried next round
     const nextUpdate = this.o.responder.nextUpdate(now, signer.certificate.notAfter);
-    const serialBytes = Buffer.from(serial.length % 2 ? '0' + serial : serial, 'hex');
+    const serialBytes = serialFromHex(serial);
     const records: OcspResponseRecord[] = PRESIGNED_HASHES.map((hash) => {
       const certId = encodeCertId(hash, issuer.hashes[hash].name, issuer.hashes[hash].key, serialBytes);
       const der = signer.sign([{ certId, status: statusOf(cert), thisUpdate: now, nextUpdate }], { producedAt: now });

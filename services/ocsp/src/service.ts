@@ -274,10 +274,10 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
       await new Promise<void>((resolve) => server!.listen(config.port, config.host, resolve));
       const port = (server.address() as AddressInfo).port;
       timers.push(setInterval(presignSoon, config.presignIntervalMs).unref());
-      // Issuers and signers are checked every minute, every two seconds while a signer is missing.
+      // Issuers and signers are checked every minute, every half second while a signer is missing.
       const checkSigners = (): void => {
         const ready = signers.ready([...issuers.values()]);
-        const t = setTimeout(() => void reloadIssuers().catch((err: unknown) => log.warn({ err }, 'issuer reload failed')).finally(checkSigners), ready ? SIGNER_CHECK_MS : 2000);
+        const t = setTimeout(() => void reloadIssuers().catch((err: unknown) => log.warn({ err }, 'issuer reload failed')).finally(checkSigners), ready ? SIGNER_CHECK_MS : 500);
         timers[1] = t.unref();
       };
       checkSigners();

@@ -3,7 +3,7 @@ import { IssuerIndex, MAX_OCSP_RESULT_CHARS, OcspResponseStatus, buildOcspReques
 import { Rule } from '@evpki/policy';
 import { AppError, type Logger } from '@evpki/service';
 import type { Store } from '@evpki/store';
-import { OID, Tag, children, decodeOid, expectTag, parseCertificate, readOnly, serialToHex } from '@evpki/x509';
+import { OID, Tag, children, decodeOid, expectTag, parseCertificate, readOnly, serialFromHex, serialToHex } from '@evpki/x509';
 import type { AllowedHost } from './config.js';
 
 /** The most a remote responder may send; a one-certificate response is a few KiB at most. */
@@ -85,7 +85,7 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
       hash,
       issuerNameHash: Buffer.from(d.issuerNameHash, 'hex'),
       issuerKeyHash: Buffer.from(d.issuerKeyHash, 'hex'),
-      serialHex: serialToHex(Buffer.from(d.serialNumber.length % 2 ? '0' + d.serialNumber : d.serialNumber, 'hex')),
+      serialHex: serialToHex(serialFromHex(d.serialNumber)),
       der: certId,
     };
     const hit = (index ?? { issuers: await rebuild() }).issuers.match(wanted);
