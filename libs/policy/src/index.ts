@@ -4,3 +4,4 @@ export * from './key-policy.js';
 export * from './subject-rules.js';
 export * from './csr-policy.js';
 export * from './validity.js';
+export * from './revocation-policy.js';

@@ -1,19 +1,6 @@
+import { checkRevocationReason } from '@evpki/policy';
 import { AppError, type Logger } from '@evpki/service';
 import type { RevocationReason, Store } from '@evpki/store';
-
-/**
- * Reasons a tenant may give (RFC 5280 5.3.1). cACompromise and aACompromise concern CAs, not
- * leaves; certificateHold and removeFromCRL would make revocation reversible, which an online
- * check that must take effect at once (A00.FR.702, A00.FR.704) does not allow.
- */
-export const TENANT_REVOCATION_REASONS: ReadonlySet<string> = new Set<RevocationReason>([
-  'unspecified',
-  'keyCompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'privilegeWithdrawn',
-]);
 
 export interface RevokeDeps {
   readonly store: Store;
@@ -33,10 +20,8 @@ export interface RevokedView {
 
 /** Revokes one of a tenant's certificates; another tenant's serial is "not found". */
 export async function revokeCertificate(tenant: string, serial: string, reason: string, d: RevokeDeps): Promise<RevokedView> {
-  if (!TENANT_REVOCATION_REASONS.has(reason))
-    throw new AppError('policy', `revocation reason ${reason} is not allowed`, [
-      { rule: 'RFC5280-5.3.1', message: `reason must be one of ${[...TENANT_REVOCATION_REASONS].join(', ')}` },
-    ]);
+  const refused = checkRevocationReason(reason);
+  if (refused.length) throw new AppError('policy', `cannot revoke with reason ${reason}`, refused);
   const cert = await d.store.getCertificate(serial);
   if (!cert || cert.tenant !== tenant || cert.kind !== 'ChargingStationCertificate') throw new AppError('not-found', 'no such certificate');
   const outcome = await d.store.revokeCertificate(serial, reason as RevocationReason, d.now().toISOString());

@@ -1,6 +1,6 @@
 import type { Request, Response, Router } from 'express';
 import express from 'express';
-import { FORBIDDEN_RULES, Rule, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, readCsr, type KeyPolicy } from '@evpki/policy';
+import { FORBIDDEN_RULES, Rule, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, checkRevocationReason, readCsr, type KeyPolicy } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
 import { AppError, type Caller, type Metrics } from '@evpki/service';
 import type { RevocationReason, Store, TenantRecord } from '@evpki/store';
@@ -16,23 +16,6 @@ export interface RouteDeps {
   readonly metrics: Metrics;
   readonly certificateStatus: CertificateStatus;
 }
-
-/** The RFC 5280 5.3.1 reasons a tenant may give when revoking a leaf (the CA checks again). */
-const REVOCATION_REASONS_ALLOWED: ReadonlySet<RevocationReason> = new Set([
-  'unspecified',
-  'keyCompromise',
-  'affiliationChanged',
-  'superseded',
-  'cessationOfOperation',
-  'privilegeWithdrawn',
-]);
-/** Why the other reasons are refused: none of them describes revoking a charge point's leaf. */
-const REFUSED_REASON_WHY: Partial<Record<RevocationReason, string>> = {
-  cACompromise: 'cACompromise is for CA certificates; a CA compromise is handled by rotating the issuer',
-  aACompromise: 'aACompromise is for attribute authorities',
-  certificateHold: 'certificateHold is not supported: revocation is final (A00.FR.704)',
-  removeFromCRL: 'removeFromCRL is only used in delta CRLs',
-};
 
 /** The authenticated caller, set by the auth middleware. */
 export const callerOf = (res: Response): Caller => res.locals.caller as Caller;
@@ -147,10 +130,10 @@ export function v1Routes(d: RouteDeps): Router {
     const tenant = await activeTenant(d.store, callerOf(res));
     const serial = param(req, 'serialNumber').toLowerCase().replace(/^0+(?=.)/, '');
     const { reason } = req.body as { reason: RevocationReason };
-    if (!REVOCATION_REASONS_ALLOWED.has(reason)) {
-      const message = REFUSED_REASON_WHY[reason] ?? `${reason} is not an allowed revocation reason`;
+    const refused = checkRevocationReason(reason);
+    if (refused.length) {
       d.metrics.rejections.inc({ rule: Rule.revocationReason });
-      throw new AppError('policy', `cannot revoke with reason ${reason}`, [{ rule: Rule.revocationReason, message }]);
+      throw new AppError('policy', `cannot revoke with reason ${reason}`, refused);
     }
     // Same answer as GET for another tenant's serial; the CA checks the tenant again.
     const cert = await d.store.getCertificate(serial);
