@@ -16,14 +16,11 @@
  * BENCH_SERVICE_IMPORT=FILE (RA and CA start with `node --import FILE`: A/B-test a service change
  * without editing the service), BENCH_ONLY=ra-ca (only the baseline and the RA→CA scenarios).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { X509Certificate, createHash, createPublicKey, sign as nodeSign, verify as nodeVerify, webcrypto, type KeyObject } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
 import { Pool } from 'undici';
 import type * as X509 from '@peculiar/x509';
 import { readPrivateKey, readSecretFile } from '@evpki/keys';
@@ -55,187 +52,67 @@ import {
   signTbs,
   toPem,
 } from '@evpki/x509';
+import {
+  CERT_TYPE, CORES, CPO, FLOOR_SERVER, PKI_CLI, QUICK, ROOT, SERVICE_IMPORT, STATIONS, TENANT, log,
+  cleanup, freePort, initDevPki, runBench, serviceEnv, spawnNode, spawnService, stopAll, stopProc, waitListening, waitReady, type Proc,
+  cpuSeconds, machineCpu, machineShares, statFields, type MachineShares,
+  makeCsrs, type CsrItem,
+  analyseProfiles, experimentArgs, profilesJson, readBusyProfile, shareLines, sharesBy, v8PseudoFrame, type CallFrame, type Profile,
+  f0, f1, f2, grid, pc, problemLines, writeResults,
+} from './bench-kit.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const PKI_CLI = join(ROOT, 'services/cli/bin/pki.js');
-const FLOOR_SERVER = join(ROOT, 'test/dist/bench/http-floor-server.js');
-const CSR_WORKER = new URL('./csr-worker.js', import.meta.url);
 const RESULTS = join(ROOT, 'bench-results/bench-issue.json');
 
-const QUICK = process.env.BENCH_QUICK === '1';
 const MEASURE_S = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 6));
 const WARMUP_S = QUICK ? 0.5 : 1.5;
 /** A freshly started Node service needs a few thousand requests before its per-request cost settles (JIT, heap sizing). */
 const PREWARM_S = QUICK ? 1.5 : 3;
 const CONCURRENCIES = (process.env.BENCH_CONC ?? '1,8,32,128').split(',').map(Number);
 const SIDE_S = QUICK ? 1 : 3; // side scenarios: CA alone, RA alone, HTTP floors
-const STATIONS = 50;
-const TENANT = 'demo';
-const CPO = 'Demo CPO';
-const CERT_TYPE = 'ChargingStationCertificate';
 const TARGET = 1000;
-const CORES = cpus().length;
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-const log = (s: string): void => void process.stderr.write(`[bench] ${s}\n`);
+const ONLY_RA_CA = process.env.BENCH_ONLY === 'ra-ca';
 
 // ---------------------------------------------------------------------------------------------
-// Child processes: always killed, also on error and on Ctrl-C.
+// CPU profiles of RA and CA (BENCH_PROFILE=DIR)
 
-const children = new Set<ChildProcess>();
-function killAll(): void {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-}
-process.on('exit', killAll);
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.once(sig, () => {
-    killAll();
-    process.exit(130);
-  });
+const profiles: Profile[] = [];
 
-/** The service environment: ours, with every other product-prefixed variable dropped (services refuse unknown ones). */
-function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(PKI|RA|CA|OCSP)_/.test(k)) env[k] = v;
-  return { ...env, ...extra };
-}
+// Innermost matching frame wins, after three named hot functions anywhere on the stack.
+const NAMED: [string, string][] = [
+  ['publicKeyObject', 'policy: public key import (createPublicKey from SPKI DER)'],
+  ['verifySignature', 'policy: ECDSA verify (CSR proof of possession)'],
+  ['signTbs', 'CA: sign the TBS (crypto.sign)'],
+];
+const BY_URL: [RegExp, string][] = [
+  [/libs\/(policy|x509)\//, 'policy + x509: parsing, checks, TBS build'],
+  [/node_modules\/(lmdb|msgpackr|ordered-binary)\/|libs\/store\//, 'store: lmdb + msgpackr'],
+  [/node_modules\/(express-openapi-validator|ajv|ajv-formats|fast-uri|@apidevtools|js-yaml)\//, 'RA: express-openapi-validator + ajv'],
+  [/node_modules\/undici\/|ca-client\.js/, 'RA: CA client (undici)'],
+  [/libs\/service\/dist\/auth\.js|node_modules\/jose\//, 'auth (JWT / service token)'],
+  [/node_modules\/prom-client\//, 'metrics (prom-client)'],
+  [/node_modules\/(pino|sonic-boom|thread-stream)/, 'logging (pino)'],
+  [/node_modules\/(express|router|body-parser|raw-body|send|finalhandler|path-to-regexp|parseurl|type-is|content-type|on-finished|qs|iconv-lite|mime-types|mime-db|accepts|depd|statuses|http-errors|encodeurl|negotiator|proxy-addr|side-channel[^/]*|get-intrinsic|debug)\//, 'RA: express, router, body-parser, res.json'],
+  [/services\/(ra|ca)\/dist\/|libs\/service\//, 'service code (handlers, JSON, hashing)'],
+];
 
-const PROFILE_DIR = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : undefined;
-const SERVICE_IMPORT = process.env.BENCH_SERVICE_IMPORT ? resolve(process.env.BENCH_SERVICE_IMPORT) : undefined;
-const ONLY_RA_CA = process.env.BENCH_ONLY === 'ra-ca';
-const profiles: { name: string; file: string }[] = [];
-/** Extra node arguments for the RA and CA processes (experiments only). */
-function profiled(name: string): string[] {
-  const file = `${name}-${Date.now()}.cpuprofile`;
-  if (PROFILE_DIR) profiles.push({ name, file: join(PROFILE_DIR, file) });
-  return [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${file}`] : []), ...(SERVICE_IMPORT ? ['--import', SERVICE_IMPORT] : [])];
-}
-
-interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string }; children?: number[] }[];
-  samples: number[];
-  timeDeltas: number[];
+/** The component a busy sample of a service is charged to, from its stack (leaf first). */
+function serviceComponent(stack: readonly CallFrame[]): string {
+  const named = v8PseudoFrame(stack[0]!) ?? stack.map((f) => NAMED.find(([fn]) => fn === f.functionName)?.[1]).find((c) => c !== undefined);
+  if (named) return named;
+  for (const f of stack) {
+    if (!f.url || f.url.startsWith('node:')) continue;
+    return BY_URL.find(([re]) => re.test(f.url))?.[1] ?? 'other libraries';
+  }
+  return stack.some((f) => /^node:(_http|net)/.test(f.url)) ? 'node:http + sockets' : 'node internals (timers, streams, modules)';
 }
 
 /** Where a service's JS thread spent its busy (non-idle) samples, by component. */
 function profileBreakdown(file: string): { busySeconds: number; shares: [string, number][] } {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const self = new Map<number, number>();
-  p.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
-  // Innermost matching frame wins, after three named hot functions anywhere on the stack.
-  const named: [string, string][] = [
-    ['publicKeyObject', 'policy: public key import (createPublicKey from SPKI DER)'],
-    ['verifySignature', 'policy: ECDSA verify (CSR proof of possession)'],
-    ['signTbs', 'CA: sign the TBS (crypto.sign)'],
-  ];
-  const byUrl: [RegExp, string][] = [
-    [/libs\/(policy|x509)\//, 'policy + x509: parsing, checks, TBS build'],
-    [/node_modules\/(lmdb|msgpackr|ordered-binary)\/|libs\/store\//, 'store: lmdb + msgpackr'],
-    [/node_modules\/(express-openapi-validator|ajv|ajv-formats|fast-uri|@apidevtools|js-yaml)\//, 'RA: express-openapi-validator + ajv'],
-    [/node_modules\/undici\/|ca-client\.js/, 'RA: CA client (undici)'],
-    [/libs\/service\/dist\/auth\.js|node_modules\/jose\//, 'auth (JWT / service token)'],
-    [/node_modules\/prom-client\//, 'metrics (prom-client)'],
-    [/node_modules\/(pino|sonic-boom|thread-stream)/, 'logging (pino)'],
-    [/node_modules\/(express|router|body-parser|raw-body|send|finalhandler|path-to-regexp|parseurl|type-is|content-type|on-finished|qs|iconv-lite|mime-types|mime-db|accepts|depd|statuses|http-errors|encodeurl|negotiator|proxy-addr|side-channel[^/]*|get-intrinsic|debug)\//, 'RA: express, router, body-parser, res.json'],
-    [/services\/(ra|ca)\/dist\/|libs\/service\//, 'service code (handlers, JSON, hashing)'],
-  ];
-  const acc = new Map<string, number>();
-  let busy = 0;
-  for (const [id, t] of self) {
-    const leaf = byId.get(id)!.callFrame;
-    if (leaf.functionName === '(idle)') continue;
-    busy += t;
-    let cat: string | undefined =
-      leaf.functionName === '(garbage collector)' ? 'GC' : leaf.functionName === '(program)' ? 'native, unattributed' : undefined;
-    const stack: { functionName: string; url: string }[] = [];
-    for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) stack.push(byId.get(x)!.callFrame);
-    if (!cat) cat = stack.map((f) => named.find(([fn]) => fn === f.functionName)?.[1]).find((c) => c !== undefined);
-    if (!cat)
-      for (const f of stack) {
-        if (!f.url || f.url.startsWith('node:')) continue;
-        cat = byUrl.find(([re]) => re.test(f.url))?.[1] ?? 'other libraries';
-        break;
-      }
-    if (!cat) cat = stack.some((f) => /^node:(_http|net)/.test(f.url)) ? 'node:http + sockets' : 'node internals (timers, streams, modules)';
-    acc.set(cat, (acc.get(cat) ?? 0) + t);
-  }
-  return { busySeconds: busy / 1e6, shares: [...acc].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / busy]) };
-}
-
-interface Proc {
-  readonly name: string;
-  readonly child: ChildProcess;
-  output(): string;
-}
-
-function spawnNode(name: string, args: string[], env: NodeJS.ProcessEnv): Proc {
-  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  let out = '';
-  const keep = (d: Buffer): void => void (out = (out + d.toString('utf8')).slice(-8000));
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  child.on('exit', () => children.delete(child));
-  return { name, child, output: () => out };
-}
-
-async function stopProc(p: Proc): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => p.child.once('exit', () => r()));
-  p.child.kill('SIGTERM');
-  const t = setTimeout(() => p.child.kill('SIGKILL'), 3000);
-  await exited;
-  clearTimeout(t);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createNetServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
-async function waitReady(p: Proc, url: string, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (p.child.exitCode !== null) throw new Error(`${p.name} exited with ${p.child.exitCode}:\n${p.output()}`);
-    try {
-      const r = await fetch(url);
-      await r.arrayBuffer();
-      if (r.status === 200) return;
-    } catch {
-      /* not listening yet */
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${p.name} not ready at ${url} after ${timeoutMs} ms:\n${p.output()}`);
-}
-
-async function waitListening(p: Proc, timeoutMs = 15_000): Promise<number> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const m = /LISTENING (\d+)/.exec(p.output());
-    if (m) return Number(m[1]);
-    if (p.child.exitCode !== null) throw new Error(`${p.name} exited:\n${p.output()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${p.name} did not start:\n${p.output()}`);
+  const p = readBusyProfile(file);
+  return { busySeconds: p.busyMicros / 1e6, shares: sharesBy(p, serviceComponent) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,17 +125,11 @@ interface ThreadCpu {
   other: number;
 }
 
-function statTimes(path: string): number {
-  const stat = readFileSync(path, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-}
-
 function procCpu(pid: number): ThreadCpu {
   const r: ThreadCpu = { main: 0, other: 0 };
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const t = statTimes(`/proc/${pid}/task/${tid}/stat`);
+      const t = cpuSeconds(statFields(`/proc/${pid}/task/${tid}/stat`), 11, 12);
       if (Number(tid) === pid) r.main += t;
       else r.other += t;
     } catch {
@@ -266,13 +137,6 @@ function procCpu(pid: number): ThreadCpu {
     }
   }
   return r;
-}
-
-/** Machine CPU jiffies: [busy, idle, iowait, softirq]. */
-function machineCpu(): number[] {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line;
-  return [user + nice + system + irq + softirq + steal, idle, iowait, softirq];
 }
 
 interface CpuSnap {
@@ -293,7 +157,7 @@ interface CpuDelta {
   /** CPU seconds per process (`client` = this load generator), split main / other threads. */
   readonly procs: Record<string, ThreadCpu>;
   /** Machine-wide shares of all cores' time. */
-  readonly machine: { readonly busy: number; readonly idle: number; readonly iowait: number; readonly softirq: number };
+  readonly machine: MachineShares;
 }
 
 function cpuSince(a: CpuSnap, pids: Record<string, number>): CpuDelta {
@@ -302,9 +166,7 @@ function cpuSince(a: CpuSnap, pids: Record<string, number>): CpuDelta {
   const cu = process.cpuUsage(a.client);
   procs.client = { main: (cu.user + cu.system) / 1e6, other: 0 }; // process-wide: main + undici has no threads
   for (const k of Object.keys(pids)) procs[k] = { main: b.procs[k]!.main - a.procs[k]!.main, other: b.procs[k]!.other - a.procs[k]!.other };
-  const d = b.machine.map((v, i) => v - a.machine[i]!);
-  const total = d[0]! + d[1]! + d[2]! || 1;
-  return { seconds: (b.t - a.t) / 1000, procs, machine: { busy: d[0]! / total, idle: d[1]! / total, iowait: d[2]! / total, softirq: d[3]! / total } };
+  return { seconds: (b.t - a.t) / 1000, procs, machine: machineShares(a.machine, b.machine) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -316,28 +178,7 @@ function pct(sorted: Float64Array, q: number): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// CSRs: all generated before any timing, each with its own key (A02.FR.02), in worker threads.
-
-interface CsrItem {
-  readonly station: number;
-  readonly csr: string;
-}
-
-async function makeCsrs(n: number, offset: number): Promise<CsrItem[]> {
-  const parts = Math.max(1, Math.min(CORES, Math.ceil(n / 500)));
-  const per = Math.ceil(n / parts);
-  const chunks = await Promise.all(
-    Array.from({ length: parts }, (_, j) => {
-      const count = Math.min(per, n - j * per);
-      return new Promise<CsrItem[]>((res, rej) => {
-        const w = new Worker(CSR_WORKER, { workerData: { n: count, offset: offset + j * per, stations: STATIONS, organization: CPO } });
-        w.once('message', (m: CsrItem[]) => res(m));
-        w.once('error', rej);
-      });
-    }),
-  );
-  return chunks.flat();
-}
+// Requests: CSRs (all generated before any timing, each with its own key, A02.FR.02) to the RA or the CA.
 
 interface Req {
   readonly path: string;
@@ -956,17 +797,6 @@ async function runMicro(issuer: Issuer, dataDir: string, csrs: readonly CsrItem[
 // ---------------------------------------------------------------------------------------------
 // Output
 
-const f0 = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : '-');
-const f1 = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '-');
-const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '-');
-const pc = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '' : `${(n * 100).toFixed(0)}%`);
-
-function grid(head: readonly string[], body: readonly string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
-  const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
-  return [line(head), ...body.map(line)].join('\n');
-}
-
 function mainTable(rows: readonly ScenarioResult[], baseline: number): string {
   return grid(
     ['scenario', 'conc', 'certs', 'fail', 'cert/s', 'p50 ms', 'p99 ms', 'vs baseline', 'vs 1000/s'],
@@ -1021,7 +851,7 @@ async function main(): Promise<void> {
   let csrSeconds = 0;
   try {
     log(`dev PKI in ${dataDir}`);
-    execFileSync(process.execPath, [PKI_CLI, 'init', '--dev', '--data-dir', dataDir], { env: serviceEnv({}), stdio: ['ignore', 'ignore', 'inherit'] });
+    initDevPki(dataDir);
     const token = execFileSync(process.execPath, [PKI_CLI, 'token', '--tenant', TENANT, '--data-dir', dataDir], { env: serviceEnv({}), encoding: 'utf8' }).trim();
     const manifest = readManifest(dataDir);
     const paths = dataPaths(dataDir);
@@ -1041,7 +871,7 @@ async function main(): Promise<void> {
     let offset = 0;
     const take = async (n: number): Promise<CsrItem[]> => {
       const t = performance.now();
-      const r = await makeCsrs(n, offset);
+      const r = await makeCsrs(n, { offset });
       offset += n;
       csrCount += n;
       csrSeconds += (performance.now() - t) / 1000;
@@ -1071,14 +901,10 @@ async function main(): Promise<void> {
     const raPort = await freePort();
     const caUrl = `http://127.0.0.1:${caPort}`;
     const raUrl = `http://127.0.0.1:${raPort}`;
-    const ca = spawnNode('CA', [...profiled('ca'), join(ROOT, 'services/ca/dist/main.js')], serviceEnv({ PKI_DATA_DIR: dataDir, CA_PORT: String(caPort), PKI_LOG_LEVEL: 'warn' }));
+    const ca = spawnService('CA', 'ca', { PKI_DATA_DIR: dataDir, CA_PORT: String(caPort) }, experimentArgs('ca', profiles));
     procs.push(ca);
     await waitReady(ca, `${caUrl}/readyz`);
-    const ra = spawnNode(
-      'RA',
-      [...profiled('ra'), join(ROOT, 'services/ra/dist/main.js')],
-      serviceEnv({ PKI_DATA_DIR: dataDir, RA_PORT: String(raPort), RA_CA_URL: caUrl, PKI_LOG_LEVEL: 'warn' }),
-    );
+    const ra = spawnService('RA', 'ra', { PKI_DATA_DIR: dataDir, RA_PORT: String(raPort), RA_CA_URL: caUrl }, experimentArgs('ra', profiles));
     procs.push(ra);
     await waitReady(ra, `${raUrl}/readyz`);
     log(`CA pid ${ca.child.pid} on ${caPort}, RA pid ${ra.child.pid} on ${raPort}`);
@@ -1162,15 +988,11 @@ async function main(): Promise<void> {
       const { certificateChain, certificateType, serialNumber, notBefore, notAfter, sha256Fingerprint } = JSON.parse(canned) as Record<string, string>;
       const cannedFile = join(dataDir, 'canned-sign-response.json');
       writeFileSync(cannedFile, JSON.stringify({ certificateChain, certificateType, serialNumber, notBefore, notAfter, sha256Fingerprint, replayed: false }));
-      const stub = spawnNode('stub CA', [FLOOR_SERVER, 'stub-ca', cannedFile], serviceEnv({}));
+      const stub = spawnNode('stub CA', [FLOOR_SERVER, 'stub-ca', cannedFile]);
       procs.push(stub);
       const stubUrl = `http://127.0.0.1:${await waitListening(stub)}`;
       const ra2Port = await freePort();
-      const ra2 = spawnNode(
-        'RA (stub CA)',
-        [...profiled('ra-stubca'), join(ROOT, 'services/ra/dist/main.js')],
-        serviceEnv({ PKI_DATA_DIR: dataDir, RA_PORT: String(ra2Port), RA_CA_URL: stubUrl, PKI_LOG_LEVEL: 'warn' }),
-      );
+      const ra2 = spawnService('RA (stub CA)', 'ra', { PKI_DATA_DIR: dataDir, RA_PORT: String(ra2Port), RA_CA_URL: stubUrl }, experimentArgs('ra-stubca', profiles));
       procs.push(ra2);
       const ra2Url = `http://127.0.0.1:${ra2Port}`;
       await waitReady(ra2, `${ra2Url}/readyz`);
@@ -1195,7 +1017,7 @@ async function main(): Promise<void> {
       const body = raRequest((await take(1))[0]!);
       const labels = { bare: 'HTTP floor: bare node:http', express: 'HTTP floor: express 5 + json', 'express-openapi': 'HTTP floor: express + openapi-validator' } as const;
       for (const mode of ['bare', 'express', 'express-openapi'] as const) {
-        const srv = spawnNode(`floor ${mode}`, [FLOOR_SERVER, mode], serviceEnv({}));
+        const srv = spawnNode(`floor ${mode}`, [FLOOR_SERVER, mode]);
         procs.push(srv);
         const url = `http://127.0.0.1:${await waitListening(srv)}`;
         for (const conc of mode === 'bare' ? [1, 32] : [32]) {
@@ -1214,8 +1036,8 @@ async function main(): Promise<void> {
     }
 
   } finally {
-    for (const p of procs) await stopProc(p).catch(() => undefined);
-    killAll();
+    await stopAll(procs);
+    cleanup();
     rmSync(dataDir, { recursive: true, force: true });
   }
 
@@ -1255,56 +1077,30 @@ async function main(): Promise<void> {
       micro.map((m) => [m.op + (m.note ? ` (${m.note})` : ''), String(m.n), f1(m.usPerOp), f0(m.opsPerSec), m.cpuUsPerOp === undefined ? '' : f1(m.cpuUsPerOp)]),
     ),
   );
-  const profileReport: Record<string, { busySeconds: number; shares: [string, number][] }> = {};
-  for (const { name, file } of profiles) {
-    try {
-      profileReport[name] = profileBreakdown(file);
-    } catch (e) {
-      problems.push(`profile ${file}: ${(e as Error).message}`);
-    }
-  }
+  const profileReport = analyseProfiles(profiles, profileBreakdown, problems);
   for (const [name, r] of Object.entries(profileReport)) {
     out.push('');
     out.push(`CPU profile of the ${name} process's JS thread over its whole run (--cpu-prof, ${f1(r.busySeconds)} s busy; share of busy time):`);
-    for (const [cat, share] of r.shares) if (share >= 0.005) out.push(`  ${pc(share).padStart(4)}  ${cat}`);
+    out.push(...shareLines(r.shares));
   }
   const notes = scenarios.filter((s) => s.note?.startsWith('count-bounded'));
   for (const s of notes) out.push(`note: ${s.scenario} conc ${s.conc}: ${s.note}`);
-  if (problems.length) {
-    out.push('');
-    out.push('PROBLEMS:');
-    for (const p of problems) out.push(`  - ${p}`);
-  }
+  out.push(...problemLines(problems));
   out.push('');
   out.push(`${csrCount} CSRs pre-generated in ${f1(csrSeconds)} s (untimed); total bench wall time ${f0((performance.now() - wall0) / 1000)} s; JSON: ${RESULTS}`);
   process.stdout.write(out.join('\n') + '\n');
 
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(
-    RESULTS,
-    JSON.stringify(
-      {
-        bench: 'bench-issue',
-        startedAt: startedAt.toISOString(),
-        machine: { cores: CORES, cpu: cpus()[0]?.model, node: process.version },
-        config: { concurrencies: CONCURRENCIES, measureSeconds: MEASURE_S, warmupSeconds: WARMUP_S, prewarmSeconds: PREWARM_S, sideSeconds: SIDE_S, stations: STATIONS, targetPerSecond: TARGET },
-        baselinePerSecond: baselineRate,
-        best: best ? { perSecond: best.perSecond, conc: best.conc, p50Ms: best.p50Ms, p99Ms: best.p99Ms, vsBaseline: best.perSecond / baselineRate, vsTarget: best.perSecond / TARGET } : undefined,
-        scenarios,
-        breakdown: micro,
-        ...(PROFILE_DIR ? { profiles: Object.fromEntries(profiles.map((p) => [p.name, { file: p.file, ...profileReport[p.name] }])) } : {}),
-        verification,
-        problems,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  writeResults(RESULTS, 'bench-issue', startedAt, {
+    config: { concurrencies: CONCURRENCIES, measureSeconds: MEASURE_S, warmupSeconds: WARMUP_S, prewarmSeconds: PREWARM_S, sideSeconds: SIDE_S, stations: STATIONS, targetPerSecond: TARGET },
+    baselinePerSecond: baselineRate,
+    best: best ? { perSecond: best.perSecond, conc: best.conc, p50Ms: best.p50Ms, p99Ms: best.p99Ms, vsBaseline: best.perSecond / baselineRate, vsTarget: best.perSecond / TARGET } : undefined,
+    scenarios,
+    breakdown: micro,
+    ...profilesJson(profiles, profileReport),
+    verification,
+    problems,
+  });
   if (problems.length) process.exitCode = 1;
 }
 
-main().catch((e: unknown) => {
-  killAll();
-  process.stderr.write(`bench-issue failed: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runBench('bench-issue', main);

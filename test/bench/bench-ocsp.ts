@@ -22,31 +22,31 @@
  * a breakdown is printed; slows it down), BENCH_SERVICE_IMPORT=FILE (the responder starts with
  * `node --import FILE`), BENCH_ONLY=ocsp (only our responder's scenarios: no floor, no openssl).
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer as createNetServer } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
 import { Pool } from 'undici';
 import { readSecretFile } from '@evpki/keys';
 import { buildOcspRequest, encodeCertId, issuerHashes } from '@evpki/ocsp';
 import { dataPaths, readManifest } from '@evpki/service';
 import { openStore } from '@evpki/store';
 import { buildCsr, parseCertificate, pemBlocks, serialFromHex, toPem, type ParsedCertificate } from '@evpki/x509';
+import {
+  CERT_TYPE, CORES, CPO, FLOOR_SERVER, PROFILE_DIR, QUICK, ROOT, SERVICE_IMPORT, STATIONS, TENANT, log, sleep,
+  cleanup, freePort, initDevPki, killGroup, runBench, serviceEnv, spawnNode, spawnProc, spawnService, stopAll, stopProc, tempDir, waitListening, waitReady, type Proc,
+  cpuSeconds, machineCpu, machineShares, processTree, statFields,
+  makeCsrs, type CsrItem,
+  analyseProfiles, experimentArgs, profilesJson, readBusyProfile, shareLines, sharesBy, v8PseudoFrame, type CallFrame, type Profile,
+  f0, f2, grid, pc, problemLines, writeResults,
+} from './bench-kit.js';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const PKI_CLI = join(ROOT, 'services/cli/bin/pki.js');
-const FLOOR_SERVER = join(ROOT, 'test/dist/bench/http-floor-server.js');
-const CSR_WORKER = new URL('./csr-worker.js', import.meta.url);
 const RESULTS = join(ROOT, 'bench-results/ocsp.json');
 
-const QUICK = process.env.BENCH_QUICK === '1';
 /** wrk takes whole seconds. */
 const MEASURE_S = Math.max(1, Math.round(Number(process.env.BENCH_SECONDS ?? (QUICK ? 3 : 10))));
 const WARMUP_S = QUICK ? 1 : 3;
@@ -55,179 +55,12 @@ const PREWARM_S = QUICK ? 2 : 5;
 const CONC = Number(process.env.BENCH_CONC ?? 64);
 const CERTS = Number(process.env.BENCH_CERTS ?? (QUICK ? 500 : 2000));
 const ONLY_OCSP = process.env.BENCH_ONLY === 'ocsp';
-const STATIONS = 50;
-const TENANT = 'demo';
-const CPO = 'Demo CPO';
-const CERT_TYPE = 'ChargingStationCertificate';
 const NONCE_BYTES = 16;
 const TARGET = { vsFloor: 0.7, vsOpenssl: 4, noncePerSecond: 8000 } as const;
-const CORES = cpus().length;
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-const log = (s: string): void => void process.stderr.write(`[bench] ${s}\n`);
-
-// ---------------------------------------------------------------------------------------------
-// Child processes and the temporary directory: always removed, also on error and on Ctrl-C.
-
-const children = new Set<ChildProcess>();
-/**
- * Children that fork (openssl ocsp -multi): killed with their whole tree. (`openssl ocsp -multi`
- * makes itself a process group leader, and refuses to start when it is one already: no `detached`.)
- */
-const groups = new Set<number>();
-let tmpRoot: string | undefined;
-function killAll(): void {
-  for (const g of groups) killTree(g);
-  groups.clear();
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-}
-function cleanup(): void {
-  killAll();
-  if (tmpRoot) rmSync(tmpRoot, { recursive: true, force: true });
-  tmpRoot = undefined;
-}
-process.on('exit', cleanup);
-for (const sig of ['SIGINT', 'SIGTERM'] as const)
-  process.once(sig, () => {
-    cleanup();
-    process.exit(130);
-  });
-
-/** The service environment: ours, with every other product-prefixed variable dropped (services refuse unknown ones). */
-function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!/^(PKI|RA|CA|OCSP)_/.test(k)) env[k] = v;
-  return { ...env, ...extra };
-}
-
-const PROFILE_DIR = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : undefined;
-const SERVICE_IMPORT = process.env.BENCH_SERVICE_IMPORT ? resolve(process.env.BENCH_SERVICE_IMPORT) : undefined;
-
-interface Proc {
-  readonly name: string;
-  readonly child: ChildProcess;
-  output(): string;
-}
-
-function spawnProc(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = serviceEnv({}), group = false): Proc {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.add(child);
-  if (group && child.pid !== undefined) groups.add(child.pid);
-  let out = '';
-  const keep = (d: Buffer): void => void (out = (out + d.toString('utf8')).slice(-8000));
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  child.on('exit', () => children.delete(child));
-  child.on('error', (e) => void (out += `\nspawn error: ${e.message}`));
-  return { name, child, output: () => out };
-}
-
-/** Kills a process started with `group` and everything it forked. */
-async function killGroup(p: Proc): Promise<void> {
-  const pid = p.child.pid;
-  if (pid === undefined) return;
-  const exited = p.child.exitCode !== null || p.child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.child.once('exit', () => r()));
-  killTree(pid);
-  groups.delete(pid);
-  await exited;
-}
-
-async function stopProc(p: Proc): Promise<void> {
-  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
-  const exited = new Promise<void>((r) => p.child.once('exit', () => r()));
-  p.child.kill('SIGTERM');
-  const t = setTimeout(() => p.child.kill('SIGKILL'), 5000);
-  await exited;
-  clearTimeout(t);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createNetServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function waitReady(p: Proc, url: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (p.child.exitCode !== null) throw new Error(`${p.name} exited with ${p.child.exitCode}:\n${p.output()}`);
-    try {
-      const r = await fetch(url);
-      await r.arrayBuffer();
-      if (r.status === 200) return;
-    } catch {
-      /* not listening yet */
-    }
-    await sleep(100);
-  }
-  throw new Error(`${p.name} not ready at ${url} after ${timeoutMs} ms:\n${p.output()}`);
-}
-
-async function waitListening(p: Proc, timeoutMs = 15_000): Promise<number> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    const m = /LISTENING (\d+)/.exec(p.output());
-    if (m) return Number(m[1]);
-    if (p.child.exitCode !== null) throw new Error(`${p.name} exited:\n${p.output()}`);
-    await sleep(50);
-  }
-  throw new Error(`${p.name} did not start:\n${p.output()}`);
-}
 
 // ---------------------------------------------------------------------------------------------
 // CPU accounting from /proc: a server's process tree (openssl -multi forks), wrk (a reaped child
 // of this process: cutime/cstime) and the machine.
-
-function statFields(path: string): string[] {
-  const stat = readFileSync(path, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-}
-const ticks = (f: readonly string[], a: number, b: number): number => (Number(f[a]) + Number(f[b])) / CLK_TCK;
-
-function killTree(root: number): void {
-  const pids = processTree(root);
-  for (const target of [-root, ...pids]) {
-    try {
-      process.kill(target, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
-}
-
-/** A process and all its descendants. */
-function processTree(root: number): number[] {
-  const byParent = new Map<number, number[]>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const ppid = Number(statFields(`/proc/${d}/stat`)[1]);
-      byParent.set(ppid, [...(byParent.get(ppid) ?? []), Number(d)]);
-    } catch {
-      /* gone */
-    }
-  }
-  const out: number[] = [];
-  const walk = (p: number): void => {
-    out.push(p);
-    for (const c of byParent.get(p) ?? []) walk(c);
-  };
-  walk(root);
-  return out;
-}
 
 interface ServerCpu {
   /** All threads of all processes of the server. */
@@ -241,20 +74,13 @@ function serverCpu(root: number): ServerCpu {
   let main = 0;
   for (const pid of processTree(root)) {
     try {
-      all += ticks(statFields(`/proc/${pid}/stat`), 11, 12);
-      if (pid === root) main = ticks(statFields(`/proc/${pid}/task/${pid}/stat`), 11, 12);
+      all += cpuSeconds(statFields(`/proc/${pid}/stat`), 11, 12);
+      if (pid === root) main = cpuSeconds(statFields(`/proc/${pid}/task/${pid}/stat`), 11, 12);
     } catch {
       /* gone */
     }
   }
   return { all, main };
-}
-
-/** Machine CPU jiffies: [busy, idle, iowait, softirq]. */
-function machineCpu(): number[] {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line;
-  return [user + nice + system + irq + softirq + steal, idle, iowait, softirq];
 }
 
 interface Snap {
@@ -266,7 +92,7 @@ interface Snap {
 
 function snap(serverPid: number): Snap {
   const f = statFields('/proc/self/stat');
-  return { server: serverCpu(serverPid), self: ticks(f, 11, 12), reaped: ticks(f, 13, 14), machine: machineCpu() };
+  return { server: serverCpu(serverPid), self: cpuSeconds(f, 11, 12), reaped: cpuSeconds(f, 13, 14), machine: machineCpu() };
 }
 
 interface CpuUse {
@@ -282,10 +108,9 @@ interface CpuUse {
 }
 
 function cpuBetween(a: Snap, b: Snap, seconds: number): CpuUse {
-  const d = b.machine.map((v, i) => v - a.machine[i]!);
-  const total = d[0]! + d[1]! + d[2]! || 1;
-  const busy = (d[0]! / total) * CORES;
-  const softirq = (d[3]! / total) * CORES;
+  const m = machineShares(a.machine, b.machine);
+  const busy = m.busy * CORES;
+  const softirq = m.softirq * CORES;
   const server = (b.server.all - a.server.all) / seconds;
   const wrk = (b.reaped - a.reaped) / seconds;
   const self = (b.self - a.self) / seconds;
@@ -392,27 +217,6 @@ async function runWrk(url: string, script: string, seconds: number, serverPid: n
 
 // ---------------------------------------------------------------------------------------------
 // Certificates: CSRs in worker threads (never timed), signed by the CA over HTTP.
-
-interface CsrItem {
-  readonly station: number;
-  readonly csr: string;
-}
-
-async function makeCsrs(n: number): Promise<CsrItem[]> {
-  const parts = Math.max(1, Math.min(CORES, Math.ceil(n / 250)));
-  const per = Math.ceil(n / parts);
-  const chunks = await Promise.all(
-    Array.from({ length: parts }, (_, j) => {
-      const count = Math.min(per, n - j * per);
-      return new Promise<CsrItem[]>((res, rej) => {
-        const w = new Worker(CSR_WORKER, { workerData: { n: count, offset: j * per, stations: STATIONS, organization: CPO } });
-        w.once('message', (m: CsrItem[]) => res(m));
-        w.once('error', rej);
-      });
-    }),
-  );
-  return chunks.flat();
-}
 
 interface Issued {
   readonly serialHex: string;
@@ -558,77 +362,46 @@ function delta(a: Record<string, number>, b: Record<string, number>): Record<str
 // ---------------------------------------------------------------------------------------------
 // CPU profile of the responder (BENCH_PROFILE=DIR)
 
-interface CpuProfile {
-  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
-  samples: number[];
-  timeDeltas: number[];
+const RESPONDER_BY_URL: [RegExp, string][] = [
+  [/node_modules\/(lmdb|msgpackr|ordered-binary)\/|libs\/store\//, 'store: lmdb + msgpackr'],
+  [/libs\/ocsp\/dist\/request/, 'OCSP request parsing'],
+  [/libs\/x509\/dist\/der/, 'DER reading and writing (libs/x509 der.js: request parsing, response encoding)'],
+  [/libs\/ocsp\/|libs\/x509\//, 'OCSP response building, CertID lookup'],
+  [/node_modules\/prom-client\//, 'metrics (prom-client)'],
+  [/node_modules\/(pino|sonic-boom|thread-stream)/, 'logging (pino)'],
+  [/services\/ocsp\/dist\/|libs\/service\//, 'responder code (service.ts, responder.ts)'],
+];
+
+/** The component a busy sample of the responder is charged to, from its stack (leaf first). */
+function responderComponent(stack: readonly CallFrame[]): string {
+  const leaf = stack[0]!;
+  const pseudo = v8PseudoFrame(leaf);
+  if (pseudo) return pseudo;
+  if (leaf.url === '' && /^write(v|Buffer|Utf8String|Latin1String|AsciiString)$/.test(leaf.functionName))
+    return 'socket writes (syscall; on loopback it includes delivering to, and waking, the client)';
+  if (/^(sign|signOneShot|signTbs)$/.test(leaf.functionName)) return 'ECDSA sign (crypto.sign)';
+  for (const f of stack) {
+    if (f.functionName === 'sign' && /node:internal\/crypto/.test(f.url)) return 'ECDSA sign (crypto.sign)';
+    if (!f.url || f.url.startsWith('node:')) continue;
+    return RESPONDER_BY_URL.find(([re]) => re.test(f.url))?.[1] ?? 'other libraries';
+  }
+  return stack.some((f) => /^node:(_http|net|internal\/http|internal\/stream|internal\/streams)/.test(f.url)) ? 'node:http + sockets + streams' : 'node internals (timers, promises, other)';
+}
+
+/** The function a busy sample ran in (self time): name, file and line. */
+function leafFunction(stack: readonly CallFrame[]): string {
+  const leaf = stack[0]!;
+  return `${leaf.functionName || '(anonymous)'} ${leaf.url.replace(/^.*\/(node_modules|libs|services)\//, '$1/')}:${leaf.lineNumber + 1}`;
 }
 
 /** Busy time of the responder's JS thread by component and by function (self time). */
 function profileBreakdown(file: string): { busySeconds: number; components: [string, number][]; functions: [string, number][] } {
-  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const byId = new Map(p.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const self = new Map<number, number>();
-  p.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
-  const byUrl: [RegExp, string][] = [
-    [/node_modules\/(lmdb|msgpackr|ordered-binary)\/|libs\/store\//, 'store: lmdb + msgpackr'],
-    [/libs\/ocsp\/dist\/request/, 'OCSP request parsing'],
-    [/libs\/x509\/dist\/der/, 'DER reading and writing (libs/x509 der.js: request parsing, response encoding)'],
-    [/libs\/ocsp\/|libs\/x509\//, 'OCSP response building, CertID lookup'],
-    [/node_modules\/prom-client\//, 'metrics (prom-client)'],
-    [/node_modules\/(pino|sonic-boom|thread-stream)/, 'logging (pino)'],
-    [/services\/ocsp\/dist\/|libs\/service\//, 'responder code (service.ts, responder.ts)'],
-  ];
-  const components = new Map<string, number>();
-  const functions = new Map<string, number>();
-  let busy = 0;
-  for (const [id, t] of self) {
-    const leaf = byId.get(id)!.callFrame;
-    if (leaf.functionName === '(idle)') continue;
-    busy += t;
-    const fname = `${leaf.functionName || '(anonymous)'} ${leaf.url.replace(/^.*\/(node_modules|libs|services)\//, '$1/')}:${leaf.lineNumber + 1}`;
-    functions.set(fname, (functions.get(fname) ?? 0) + t);
-    let cat: string | undefined =
-      leaf.functionName === '(garbage collector)' ? 'GC' : leaf.functionName === '(program)' ? 'native, unattributed' : undefined;
-    if (!cat && leaf.url === '' && /^write(v|Buffer|Utf8String|Latin1String|AsciiString)$/.test(leaf.functionName))
-      cat = 'socket writes (syscall; on loopback it includes delivering to, and waking, the client)';
-    if (!cat && /^(sign|signOneShot|signTbs)$/.test(leaf.functionName)) cat = 'ECDSA sign (crypto.sign)';
-    if (!cat)
-      for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) {
-        const f = byId.get(x)!.callFrame;
-        if (f.functionName === 'sign' && /node:internal\/crypto/.test(f.url)) {
-          cat = 'ECDSA sign (crypto.sign)';
-          break;
-        }
-        if (!f.url || f.url.startsWith('node:')) continue;
-        cat = byUrl.find(([re]) => re.test(f.url))?.[1] ?? 'other libraries';
-        break;
-      }
-    if (!cat) {
-      const stack: string[] = [];
-      for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) stack.push(byId.get(x)!.callFrame.url);
-      cat = stack.some((u) => /^node:(_http|net|internal\/http|internal\/stream|internal\/streams)/.test(u)) ? 'node:http + sockets + streams' : 'node internals (timers, promises, other)';
-    }
-    components.set(cat, (components.get(cat) ?? 0) + t);
-  }
-  const sorted = (m: Map<string, number>): [string, number][] => [...m].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / busy]);
-  return { busySeconds: busy / 1e6, components: sorted(components), functions: sorted(functions).slice(0, 25) };
+  const p = readBusyProfile(file);
+  return { busySeconds: p.busyMicros / 1e6, components: sharesBy(p, responderComponent), functions: sharesBy(p, leafFunction).slice(0, 25) };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Output
-
-const f0 = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : '-');
-const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '-');
-const pc = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '' : `${(n * 100).toFixed(0)}%`);
-
-function grid(head: readonly string[], body: readonly string[][]): string {
-  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
-  const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
-  return [line(head), ...body.map(line)].join('\n');
-}
 
 type ScenarioId = 'floor-get' | 'floor-post' | 'presigned-get' | 'presigned-post' | 'nonce-post' | 'openssl-post';
 
@@ -683,14 +456,14 @@ function toScenario(id: ScenarioId, label: string, w: WrkRun, extra: { unexpecte
 async function main(): Promise<void> {
   const startedAt = new Date();
   const wall0 = performance.now();
-  tmpRoot = mkdtempSync(join(tmpdir(), 'evpki-bench-ocsp-'));
+  const tmpRoot = tempDir('evpki-bench-ocsp-');
   const dataDir = join(tmpRoot, 'pki');
   const work = join(tmpRoot, 'work');
   mkdirSync(work);
   const procs: Proc[] = [];
   const scenarios: Scenario[] = [];
   const problems: string[] = [];
-  const profiles: { name: string; file: string }[] = [];
+  const profiles: Profile[] = [];
   let presignSeconds = NaN;
   let presignedBytes = NaN;
   try {
@@ -702,12 +475,12 @@ async function main(): Promise<void> {
     const ocspUrl = `http://127.0.0.1:${ocspPort}`;
     const caUrl = `http://127.0.0.1:${caPort}`;
     log(`dev PKI in ${dataDir}`);
-    execFileSync(process.execPath, [PKI_CLI, 'init', '--dev', '--data-dir', dataDir, '--ocsp-url', ocspUrl], { env: serviceEnv({}), stdio: ['ignore', 'ignore', 'inherit'] });
+    initDevPki(dataDir, ['--ocsp-url', ocspUrl]);
     const manifest = readManifest(dataDir);
     const paths = dataPaths(dataDir);
-    const ca = spawnProc('CA', process.execPath, [join(ROOT, 'services/ca/dist/main.js')], serviceEnv({ PKI_DATA_DIR: dataDir, CA_PORT: String(caPort), PKI_LOG_LEVEL: 'warn' }));
+    const ca = spawnService('CA', 'ca', { PKI_DATA_DIR: dataDir, CA_PORT: String(caPort) });
     procs.push(ca);
-    await waitReady(ca, `${caUrl}/readyz`);
+    await waitReady(ca, `${caUrl}/readyz`, 20_000);
 
     // --- stations and certificates
     const store = openStore({ dataDir });
@@ -726,28 +499,17 @@ async function main(): Promise<void> {
         await store.putStation({ tenant: TENANT, stationId: `bench-${i}`, serialNumber: `BENCH-${i}`, allowed: true, createdAt: now, updatedAt: now });
       }
       let t = performance.now();
-      const csrs = await makeCsrs(CERTS);
+      const csrs = await makeCsrs(CERTS, { perWorker: 250 });
       log(`${CERTS} CSRs in ${f2((performance.now() - t) / 1000)} s`);
       t = performance.now();
       issued = await issueAll(caUrl, readSecretFile(paths.caClientToken), csrs);
       log(`${issued.length} certificates issued by the CA in ${f2((performance.now() - t) / 1000)} s`);
 
       // --- our responder; wait until every certificate has its pre-signed responses
-      const profName = `ocsp-${Date.now()}.cpuprofile`;
-      if (PROFILE_DIR) profiles.push({ name: 'ocsp', file: join(PROFILE_DIR, profName) });
-      const ocsp = spawnProc(
-        'OCSP responder',
-        process.execPath,
-        [
-          ...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${profName}`] : []),
-          ...(SERVICE_IMPORT ? ['--import', SERVICE_IMPORT] : []),
-          join(ROOT, 'services/ocsp/dist/main.js'),
-        ],
-        serviceEnv({ PKI_DATA_DIR: dataDir, OCSP_PORT: String(ocspPort), OCSP_CA_URL: caUrl, PKI_LOG_LEVEL: 'warn' }),
-      );
+      const ocsp = spawnService('OCSP responder', 'ocsp', { PKI_DATA_DIR: dataDir, OCSP_PORT: String(ocspPort), OCSP_CA_URL: caUrl }, experimentArgs('ocsp', profiles));
       procs.push(ocsp);
       t = performance.now();
-      await waitReady(ocsp, `${ocspUrl}/readyz`);
+      await waitReady(ocsp, `${ocspUrl}/readyz`, 20_000);
       for (let pending = issued.length; pending > 0; ) {
         pending = 0;
         for (const c of issued) {
@@ -767,7 +529,7 @@ async function main(): Promise<void> {
 
     // --- the signer for openssl ocsp, then the CA is no longer needed
     const signer = await obtainSigner(caUrl, readSecretFile(paths.ocspClientToken), manifest.issuers.chargePoint);
-    await stopProc(ca);
+    await stopProc(ca, 5000);
 
     // --- requests: one SHA-256 CertID per certificate (what charge points send)
     const h = issuerHashes(issuerCert).sha256;
@@ -794,7 +556,7 @@ async function main(): Promise<void> {
     // --- the floor (bare node:http, fixed 471-byte body) and our responder, measured in turn per
     // method (floor GET, responder GET, floor POST, responder POST), so that a drift of the machine
     // over the run weighs on both sides of each ratio; each server idles while the other is measured.
-    const floor = ONLY_OCSP ? undefined : spawnProc('floor', process.execPath, [FLOOR_SERVER, 'ocsp-floor']);
+    const floor = ONLY_OCSP ? undefined : spawnNode('floor', [FLOOR_SERVER, 'ocsp-floor']);
     if (floor) procs.push(floor);
     const floorUrl = floor ? `http://127.0.0.1:${await waitListening(floor)}` : '';
     const ocspPid = ocspProc.child.pid!;
@@ -827,8 +589,8 @@ async function main(): Promise<void> {
     await measureResponder('presigned-post', 'responder: pre-signed, POST', scripts.post, 'POST/presigned', postTargets[0]!);
     const nonce = randomBytes(NONCE_BYTES);
     await measureResponder('nonce-post', 'responder: nonce POST (signed live)', scripts.nonce, 'POST/signed', { ...postTargets[0]!, body: buildOcspRequest([certIds[0]!], nonce) }, nonce);
-    if (floor) await stopProc(floor);
-    await stopProc(ocspProc);
+    if (floor) await stopProc(floor, 5000);
+    await stopProc(ocspProc, 5000);
 
     // --- openssl ocsp -multi 2 for the same CA and certificates
     if (!ONLY_OCSP) {
@@ -873,7 +635,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    for (const p of procs) await (groups.has(p.child.pid ?? -1) ? killGroup(p) : stopProc(p)).catch(() => undefined);
+    await stopAll(procs, 5000);
     cleanup();
   }
 
@@ -934,54 +696,28 @@ async function main(): Promise<void> {
     if (s.sweep) parts.push(`${s.sweep.checked - s.sweep.bad}/${s.sweep.checked} sampled answers successful`);
     out.push(`  ${s.label}: ${parts.filter(Boolean).join('; ')}`);
   }
-  const profileReport: Record<string, ReturnType<typeof profileBreakdown>> = {};
-  for (const { name, file } of profiles) {
-    try {
-      profileReport[name] = profileBreakdown(file);
-    } catch (e) {
-      problems.push(`profile ${file}: ${(e as Error).message}`);
-    }
-  }
+  const profileReport = analyseProfiles(profiles, profileBreakdown, problems);
   for (const [name, r] of Object.entries(profileReport)) {
     out.push('');
     out.push(`CPU profile of the ${name} responder's JS thread over its whole run (--cpu-prof, ${f2(r.busySeconds)} s busy; share of busy time):`);
-    for (const [cat, share] of r.components) if (share >= 0.005) out.push(`  ${pc(share).padStart(4)}  ${cat}`);
+    out.push(...shareLines(r.components));
     out.push('  top functions by self time:');
-    for (const [fn, share] of r.functions) if (share >= 0.005) out.push(`  ${pc(share).padStart(4)}  ${fn}`);
+    out.push(...shareLines(r.functions));
   }
-  if (problems.length) {
-    out.push('');
-    out.push('PROBLEMS:');
-    for (const p of problems) out.push(`  - ${p}`);
-  }
+  out.push(...problemLines(problems));
   out.push('');
   out.push(`total bench wall time ${f0((performance.now() - wall0) / 1000)} s; JSON: ${RESULTS}`);
   process.stdout.write(out.join('\n') + '\n');
 
-  mkdirSync(dirname(RESULTS), { recursive: true });
-  writeFileSync(
-    RESULTS,
-    JSON.stringify(
-      {
-        bench: 'bench-ocsp',
-        startedAt: startedAt.toISOString(),
-        machine: { cores: CORES, cpu: cpus()[0]?.model, node: process.version },
-        config: { concurrency: CONC, measureSeconds: MEASURE_S, warmupSeconds: WARMUP_S, prewarmSeconds: PREWARM_S, certificates: CERTS, quick: QUICK, serviceImport: SERVICE_IMPORT },
-        presignedResponseBytes: presignedBytes,
-        targets: checks,
-        scenarios,
-        ...(PROFILE_DIR ? { profiles: Object.fromEntries(profiles.map((p) => [p.name, { file: p.file, ...profileReport[p.name] }])) } : {}),
-        problems,
-      },
-      null,
-      2,
-    ) + '\n',
-  );
+  writeResults(RESULTS, 'bench-ocsp', startedAt, {
+    config: { concurrency: CONC, measureSeconds: MEASURE_S, warmupSeconds: WARMUP_S, prewarmSeconds: PREWARM_S, certificates: CERTS, quick: QUICK, serviceImport: SERVICE_IMPORT },
+    presignedResponseBytes: presignedBytes,
+    targets: checks,
+    scenarios,
+    ...profilesJson(profiles, profileReport),
+    problems,
+  });
   if (problems.length) process.exitCode = 1;
 }
 
-main().catch((e: unknown) => {
-  cleanup();
-  process.stderr.write(`bench-ocsp failed: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
-});
+runBench('bench-ocsp', main);

@@ -1,0 +1,403 @@
+/**
+ * What bench-issue.ts and bench-ocsp.ts share: the bench PKI's names, child processes (always
+ * killed, also on error and on Ctrl-C), service start-up, CPU accounting from /proc, CSRs made in
+ * worker threads, CPU profiles, and the output (number formats, tables, the JSON results file).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+export const PKI_CLI = join(ROOT, 'services/cli/bin/pki.js');
+export const FLOOR_SERVER = join(ROOT, 'test/dist/bench/http-floor-server.js');
+const CSR_WORKER = new URL('./csr-worker.js', import.meta.url);
+
+export const QUICK = process.env.BENCH_QUICK === '1';
+/** BENCH_PROFILE: services run with --cpu-prof into this directory. */
+export const PROFILE_DIR = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : undefined;
+/** BENCH_SERVICE_IMPORT: services start with `node --import FILE`. */
+export const SERVICE_IMPORT = process.env.BENCH_SERVICE_IMPORT ? resolve(process.env.BENCH_SERVICE_IMPORT) : undefined;
+
+/** The bench PKI: stations bench-0 … bench-(STATIONS-1) of the dev tenant, serial numbers BENCH-<i>. */
+export const STATIONS = 50;
+export const TENANT = 'demo';
+export const CPO = 'Demo CPO';
+export const CERT_TYPE = 'ChargingStationCertificate';
+
+export const CORES = cpus().length;
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+export const log = (s: string): void => void process.stderr.write(`[bench] ${s}\n`);
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Child processes and temporary directories: always removed, also on error and on Ctrl-C.
+
+const children = new Set<ChildProcess>();
+/**
+ * Children that fork (openssl ocsp -multi): killed with their whole tree. (`openssl ocsp -multi`
+ * makes itself a process group leader, and refuses to start when it is one already: no `detached`.)
+ */
+const groups = new Set<number>();
+const tempDirs = new Set<string>();
+
+/** Kills every child still running and removes the directories made by tempDir(). */
+export function cleanup(): void {
+  for (const g of groups) killTree(g);
+  groups.clear();
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+  tempDirs.clear();
+}
+process.on('exit', cleanup);
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    cleanup();
+    process.exit(130);
+  });
+
+/** A fresh temporary directory, removed by cleanup(). */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+/** Runs a bench's main(); on failure, cleans up and exits 1 with the stack. */
+export function runBench(name: string, main: () => Promise<void>): void {
+  main().catch((e: unknown) => {
+    cleanup();
+    process.stderr.write(`${name} failed: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(1);
+  });
+}
+
+/** The service environment: ours, with every other product-prefixed variable dropped (services refuse unknown ones). */
+export function serviceEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^(PKI|RA|CA|OCSP)_/.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
+export interface Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  /** The last 8,000 characters of stdout and stderr. */
+  output(): string;
+}
+
+/** Starts a child (killed by cleanup()); `group`: one that forks, killed with its whole tree. */
+export function spawnProc(name: string, cmd: string, args: string[], env: NodeJS.ProcessEnv = serviceEnv({}), group = false): Proc {
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  if (group && child.pid !== undefined) groups.add(child.pid);
+  let out = '';
+  const keep = (d: Buffer): void => void (out = (out + d.toString('utf8')).slice(-8000));
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  child.on('exit', () => children.delete(child));
+  child.on('error', (e) => void (out += `\nspawn error: ${e.message}`));
+  return { name, child, output: () => out };
+}
+
+export const spawnNode = (name: string, args: string[], env: NodeJS.ProcessEnv = serviceEnv({})): Proc => spawnProc(name, process.execPath, args, env);
+
+/** One of our services (`services/<service>/dist/main.js`), logging at warn, with extra node arguments before the script. */
+export function spawnService(name: string, service: 'ca' | 'ra' | 'ocsp', env: Record<string, string>, nodeArgs: string[] = []): Proc {
+  return spawnNode(name, [...nodeArgs, join(ROOT, `services/${service}/dist/main.js`)], serviceEnv({ ...env, PKI_LOG_LEVEL: 'warn' }));
+}
+
+/** `pki init --dev` into `dataDir`. */
+export function initDevPki(dataDir: string, extraArgs: string[] = []): void {
+  execFileSync(process.execPath, [PKI_CLI, 'init', '--dev', '--data-dir', dataDir, ...extraArgs], { env: serviceEnv({}), stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/** Kills a process started with `group` and everything it forked. */
+export async function killGroup(p: Proc): Promise<void> {
+  const pid = p.child.pid;
+  if (pid === undefined) return;
+  const exited = p.child.exitCode !== null || p.child.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.child.once('exit', () => r()));
+  killTree(pid);
+  groups.delete(pid);
+  await exited;
+}
+
+/** SIGTERM, then SIGKILL if it has not exited after `graceMs`. */
+export async function stopProc(p: Proc, graceMs = 3000): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => p.child.once('exit', () => r()));
+  p.child.kill('SIGTERM');
+  const t = setTimeout(() => p.child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(t);
+}
+
+/** Stops every process (groups killed, others stopped as by stopProc), ignoring errors. */
+export async function stopAll(procs: readonly Proc[], graceMs?: number): Promise<void> {
+  for (const p of procs) await (groups.has(p.child.pid ?? -1) ? killGroup(p) : stopProc(p, graceMs)).catch(() => undefined);
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createNetServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+/** Polls `url` until it answers 200. */
+export async function waitReady(p: Proc, url: string, timeoutMs = 15_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (p.child.exitCode !== null) throw new Error(`${p.name} exited with ${p.child.exitCode}:\n${p.output()}`);
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      if (r.status === 200) return;
+    } catch {
+      /* not listening yet */
+    }
+    await sleep(100);
+  }
+  throw new Error(`${p.name} not ready at ${url} after ${timeoutMs} ms:\n${p.output()}`);
+}
+
+/** Waits for `LISTENING <port>` in the output (http-floor-server.ts); returns the port. */
+export async function waitListening(p: Proc, timeoutMs = 15_000): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    const m = /LISTENING (\d+)/.exec(p.output());
+    if (m) return Number(m[1]);
+    if (p.child.exitCode !== null) throw new Error(`${p.name} exited:\n${p.output()}`);
+    await sleep(50);
+  }
+  throw new Error(`${p.name} did not start:\n${p.output()}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU accounting from /proc
+
+/**
+ * The fields of a /proc stat line (a process's or a thread's) after the command name, so that
+ * index i is field i + 3 of proc(5): 1 ppid, 11 utime, 12 stime, 13 cutime, 14 cstime.
+ */
+export function statFields(path: string): string[] {
+  const stat = readFileSync(path, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** Two clock-tick fields of statFields() added, in seconds. */
+export const cpuSeconds = (f: readonly string[], a: number, b: number): number => (Number(f[a]) + Number(f[b])) / CLK_TCK;
+
+/** A process and all its descendants. */
+export function processTree(root: number): number[] {
+  const byParent = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const ppid = Number(statFields(`/proc/${d}/stat`)[1]);
+      byParent.set(ppid, [...(byParent.get(ppid) ?? []), Number(d)]);
+    } catch {
+      /* gone */
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number): void => {
+    out.push(p);
+    for (const c of byParent.get(p) ?? []) walk(c);
+  };
+  walk(root);
+  return out;
+}
+
+function killTree(root: number): void {
+  const pids = processTree(root);
+  for (const target of [-root, ...pids]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+}
+
+/** Machine CPU jiffies: [busy, idle, iowait, softirq]. */
+export function machineCpu(): number[] {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line;
+  return [user + nice + system + irq + softirq + steal, idle, iowait, softirq];
+}
+
+export interface MachineShares {
+  readonly busy: number;
+  readonly idle: number;
+  readonly iowait: number;
+  readonly softirq: number;
+}
+
+/** Shares of all cores' time between two machineCpu() readings. */
+export function machineShares(a: readonly number[], b: readonly number[]): MachineShares {
+  const d = b.map((v, i) => v - a[i]!);
+  const total = d[0]! + d[1]! + d[2]! || 1;
+  return { busy: d[0]! / total, idle: d[1]! / total, iowait: d[2]! / total, softirq: d[3]! / total };
+}
+
+// ---------------------------------------------------------------------------------------------
+// CSRs for the bench stations, each with its own key, in worker threads (never timed).
+
+export interface CsrItem {
+  readonly station: number;
+  readonly csr: string;
+}
+
+/** `n` CSRs for stations (offset + i) % STATIONS; a worker per `perWorker` CSRs, at most one per core. */
+export async function makeCsrs(n: number, { offset = 0, perWorker = 500 }: { offset?: number; perWorker?: number } = {}): Promise<CsrItem[]> {
+  const parts = Math.max(1, Math.min(CORES, Math.ceil(n / perWorker)));
+  const per = Math.ceil(n / parts);
+  const chunks = await Promise.all(
+    Array.from({ length: parts }, (_, j) => {
+      const count = Math.min(per, n - j * per);
+      return new Promise<CsrItem[]>((res, rej) => {
+        const w = new Worker(CSR_WORKER, { workerData: { n: count, offset: offset + j * per, stations: STATIONS, organization: CPO } });
+        w.once('message', (m: CsrItem[]) => res(m));
+        w.once('error', rej);
+      });
+    }),
+  );
+  return chunks.flat();
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU profiles of services (BENCH_PROFILE=DIR)
+
+export interface Profile {
+  readonly name: string;
+  readonly file: string;
+}
+
+/**
+ * node arguments for a service under the experiment knobs: --cpu-prof into BENCH_PROFILE (the
+ * file is added to `profiles`) and --import BENCH_SERVICE_IMPORT; none without them.
+ */
+export function experimentArgs(name: string, profiles: Profile[]): string[] {
+  const file = `${name}-${Date.now()}.cpuprofile`;
+  if (PROFILE_DIR) profiles.push({ name, file: join(PROFILE_DIR, file) });
+  return [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${file}`] : []), ...(SERVICE_IMPORT ? ['--import', SERVICE_IMPORT] : [])];
+}
+
+export interface CallFrame {
+  readonly functionName: string;
+  readonly url: string;
+  readonly lineNumber: number;
+}
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: CallFrame; children?: number[] }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/** The busy (non-idle) time of a profiled thread: self time (µs) per profile node, with its stack, leaf first. */
+export interface BusyProfile {
+  readonly busyMicros: number;
+  readonly nodes: readonly { readonly micros: number; readonly stack: readonly CallFrame[] }[];
+}
+
+export function readBusyProfile(file: string): BusyProfile {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(p.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const self = new Map<number, number>();
+  p.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (p.timeDeltas[i] ?? 0)));
+  const nodes: { micros: number; stack: CallFrame[] }[] = [];
+  let busyMicros = 0;
+  for (const [id, micros] of self) {
+    if (byId.get(id)!.callFrame.functionName === '(idle)') continue;
+    busyMicros += micros;
+    const stack: CallFrame[] = [];
+    for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) stack.push(byId.get(x)!.callFrame);
+    nodes.push({ micros, stack });
+  }
+  return { busyMicros, nodes };
+}
+
+/** Busy time by `classify(stack)`, as shares of all busy time, largest first. */
+export function sharesBy(p: BusyProfile, classify: (stack: readonly CallFrame[]) => string): [string, number][] {
+  const acc = new Map<string, number>();
+  for (const { micros, stack } of p.nodes) {
+    const k = classify(stack);
+    acc.set(k, (acc.get(k) ?? 0) + micros);
+  }
+  return [...acc].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / p.busyMicros]);
+}
+
+/** V8's pseudo-frames for time outside JS functions, or undefined. */
+export function v8PseudoFrame(leaf: CallFrame): string | undefined {
+  return leaf.functionName === '(garbage collector)' ? 'GC' : leaf.functionName === '(program)' ? 'native, unattributed' : undefined;
+}
+
+/** Each profile analysed; one that cannot be read is added to `problems`. */
+export function analyseProfiles<T>(profiles: readonly Profile[], analyse: (file: string) => T, problems: string[]): Record<string, T> {
+  const report: Record<string, T> = {};
+  for (const { name, file } of profiles) {
+    try {
+      report[name] = analyse(file);
+    } catch (e) {
+      problems.push(`profile ${file}: ${(e as Error).message}`);
+    }
+  }
+  return report;
+}
+
+/** Report lines for the shares of at least 0.5%. */
+export const shareLines = (shares: readonly [string, number][]): string[] => shares.filter(([, v]) => v >= 0.005).map(([k, v]) => `  ${pc(v).padStart(4)}  ${k}`);
+
+/** The `profiles` entry of the results file, when profiling. */
+export function profilesJson(profiles: readonly Profile[], report: Record<string, object>): { profiles?: Record<string, object> } {
+  return PROFILE_DIR ? { profiles: Object.fromEntries(profiles.map((p) => [p.name, { file: p.file, ...report[p.name] }])) } : {};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+export const f0 = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : '-');
+export const f1 = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : '-');
+export const f2 = (n: number): string => (Number.isFinite(n) ? n.toFixed(2) : '-');
+export const pc = (n: number | undefined): string => (n === undefined || !Number.isFinite(n) ? '' : `${(n * 100).toFixed(0)}%`);
+
+/** A text table: first column left-aligned, the others right-aligned. */
+export function grid(head: readonly string[], body: readonly string[][]): string {
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? '').length)));
+  const line = (r: readonly string[]): string => r.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
+  return [line(head), ...body.map(line)].join('\n');
+}
+
+/** The PROBLEMS section of the report, or nothing. */
+export function problemLines(problems: readonly string[]): string[] {
+  return problems.length ? ['', 'PROBLEMS:', ...problems.map((p) => `  - ${p}`)] : [];
+}
+
+const machineInfo = (): { cores: number; cpu: string | undefined; node: string } => ({ cores: CORES, cpu: cpus()[0]?.model, node: process.version });
+
+/** Writes the results file (pretty JSON, after the bench's name, start time and machine), creating its directory. */
+export function writeResults(file: string, bench: string, startedAt: Date, results: object): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify({ bench, startedAt: startedAt.toISOString(), machine: machineInfo(), ...results }, null, 2) + '\n');
+}
