@@ -69,7 +69,7 @@ describe('pki init', () => {
     // The dev extras: tenant demo and a JWT key for `pki token`.
     assert.ok(existsSync(paths.jwtSigningKey) && existsSync(paths.jwtPublicJwk));
     const store = openStore({ dataDir: dir });
-    assert.deepEqual({ ...(await store.getTenant('demo')), createdAt: undefined }, { id: 'demo', cpoName: 'Demo CPO', disabled: false, createdAt: undefined });
+    assert.deepEqual({ ...(await store.getTenant('demo')), createdAt: undefined }, { id: 'demo', cpoName: 'Demo CPO', serverDomains: ['demo.local'], disabled: false, createdAt: undefined });
     await store.close();
     const token = pki(['token', '--tenant', 'demo', '--data-dir', dir]);
     assert.equal(token.code, 0);

@@ -48,6 +48,7 @@ import {
   parseCertificate,
   randomSerial,
   serialToHex,
+  serverProfile,
   signerFor,
   signTbs,
   toPem,
@@ -771,7 +772,7 @@ async function runMicro(issuer: Issuer, dataDir: string, csrs: readonly CsrItem[
     ] as const) {
       const deps: SignDeps = {
         store,
-        issuer: { id: issuer.id, cert, signer, leafExtensions, chainPem: issuer.chainPem },
+        issuer: { id: issuer.id, cert, signer, leafExtensions, serverExtensions: serverProfile(keyIdentifier(cert.publicKey), ''), chainPem: issuer.chainPem },
         keyPolicy: DEFAULT_KEY_POLICY,
         leafValiditySeconds: 365 * 86400,
         now: () => new Date(),

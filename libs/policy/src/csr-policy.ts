@@ -19,17 +19,20 @@ import { Rule, type Violation } from './violations.js';
 export const MAX_CSR_PEM_CHARS = 5500; // OCPP SignCertificate.req csr (A02.FR.03)
 export const MAX_SUBJECT_ATTRIBUTES = 8;
 
-/** Facts about the request the policy cannot know itself; each lookup is injected. */
-export interface ChargePointContext {
-  /** The station as registered for the caller's tenant, or undefined when it is not. */
-  readonly station: { readonly serialNumber: string; readonly allowed: boolean } | undefined;
-  /** The tenant's CPO name, the only O value allowed (A02.FR.13). */
-  readonly cpoName: string;
+/** Key facts the policy cannot know itself; each lookup is injected. */
+export interface KeyContext {
   readonly keyPolicy: KeyPolicy;
   /** Keys on the blocked list (compromised), by SPKI SHA-256. */
   isKeyBlocked(spkiSha256: string): boolean | Promise<boolean>;
   /** Whether this key was already certified (A02.FR.02: a new key pair for every update). */
   wasKeyCertified(spkiSha256: string): boolean | Promise<boolean>;
+}
+
+export interface ChargePointContext extends KeyContext {
+  /** The station as registered for the caller's tenant, or undefined when it is not. */
+  readonly station: { readonly serialNumber: string; readonly allowed: boolean } | undefined;
+  /** The tenant's CPO name, the only O value allowed (A02.FR.13). */
+  readonly cpoName: string;
 }
 
 /** What a passed check hands to issuance. */
@@ -118,6 +121,26 @@ export function checkChargePointSubject(csr: ParsedCsr, ctx: Pick<ChargePointCon
 }
 
 /**
+ * The key of any CSR: readable, proof of possession, algorithm and size (A00.FR.502-506), weak
+ * keys, not blocked (A00.FR.501) and never certified before (A02.FR.02). Pushes violations;
+ * returns the key when it could be read.
+ */
+export async function checkCsrKey(csr: ParsedCsr, ctx: KeyContext, violations: Violation[]): Promise<KeyInfo | undefined> {
+  let key: KeyInfo | undefined;
+  try {
+    key = inspectSpki(csr.spki);
+  } catch (e) {
+    violations.push({ rule: Rule.pkcs10, message: `CSR public key is malformed: ${e instanceof DerError ? e.message : 'unreadable'}` });
+    return undefined;
+  }
+  violations.push(...checkCsrSignature(csr, key), ...checkKey(key, ctx.keyPolicy));
+  if (await ctx.isKeyBlocked(key.common.spkiSha256)) violations.push({ rule: Rule.keyStrength, message: 'key is on the blocked list (compromised)' });
+  else if (await ctx.wasKeyCertified(key.common.spkiSha256))
+    violations.push({ rule: Rule.newKeyPair, message: 'this key was already certified; generate a new key pair for every update' });
+  return key;
+}
+
+/**
  * Every check for a charge point CSR, run by the RA (to reject early) and again by the CA (which
  * trusts no caller). Collects all violations instead of stopping at the first.
  */
@@ -128,19 +151,7 @@ export async function checkChargePointCsr(csr: ParsedCsr, ctx: ChargePointContex
   else if (!ctx.station.allowed)
     violations.push({ rule: Rule.auditedModel, message: 'station is not allowed to obtain certificates (model not audited)' });
 
-  let key: KeyInfo | undefined;
-  try {
-    key = inspectSpki(csr.spki);
-  } catch (e) {
-    violations.push({ rule: Rule.pkcs10, message: `CSR public key is malformed: ${e instanceof DerError ? e.message : 'unreadable'}` });
-  }
-  if (key) {
-    violations.push(...checkCsrSignature(csr, key), ...checkKey(key, ctx.keyPolicy));
-    if (await ctx.isKeyBlocked(key.common.spkiSha256))
-      violations.push({ rule: Rule.keyStrength, message: 'key is on the blocked list (compromised)' });
-    else if (await ctx.wasKeyCertified(key.common.spkiSha256))
-      violations.push({ rule: Rule.newKeyPair, message: 'this key was already certified; generate a new key pair for every update' });
-  }
+  const key = await checkCsrKey(csr, ctx, violations);
   violations.push(...checkChargePointSubject(csr, ctx));
 
   if (violations.length || !key || key.type === 'unsupported') return { ok: false, violations };

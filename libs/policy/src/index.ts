@@ -5,3 +5,4 @@ export * from './subject-rules.js';
 export * from './csr-policy.js';
 export * from './validity.js';
 export * from './revocation-policy.js';
+export * from './server-policy.js';

@@ -3,7 +3,7 @@ import { Rule, type Violation } from './violations.js';
 
 const URL_LIKE = /^[a-z][a-z0-9+.-]*:\/\/|^(https?|wss?|ftp):|\//i;
 /** A host name: dot-separated labels ending in an alphabetic TLD (so "CP.0001" is not one). */
-const HOST_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$/i;
+export const HOST_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}\.?$/i;
 
 /**
  * A00.FR.511: a charge point's identity (its serial number, used as CN) is never a URL, an IP

@@ -4,6 +4,8 @@ export interface ValidityInput {
   readonly validitySeconds: number;
   readonly issuerNotAfter: Date;
   readonly backdateSeconds?: number;
+  /** Refuse when the issuer leaves less than this (default an hour). */
+  readonly minSeconds?: number;
 }
 
 export function leafValidity(v: ValidityInput): { notBefore: Date; notAfter: Date } | { error: string } {
@@ -11,6 +13,6 @@ export function leafValidity(v: ValidityInput): { notBefore: Date; notAfter: Dat
   const notBefore = new Date(now - (v.backdateSeconds ?? 60) * 1000);
   const wanted = new Date(now + v.validitySeconds * 1000);
   const notAfter = wanted > v.issuerNotAfter ? v.issuerNotAfter : wanted;
-  if (notAfter.getTime() - now < 3600_000) return { error: 'issuing CA expires within the hour; rotate the issuer' };
+  if (notAfter.getTime() - now < (v.minSeconds ?? 3600) * 1000) return { error: 'the issuing CA expires before the certificate would; rotate the issuer' };
   return { notBefore, notAfter };
 }

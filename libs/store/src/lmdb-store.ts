@@ -117,7 +117,7 @@ export class LmdbStore implements Store {
       this.db.putSync(key('cert', cert.serial), cert);
       this.db.putSync(key('spki', cert.spkiSha256), cert.serial);
       // Station index: ordered by issuance time, then serial.
-      this.db.putSync(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
+      if (cert.kind === 'ChargingStationCertificate') this.db.putSync(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
       if (idem) this.db.putSync(key('idem', idem.tenant, idem.key), { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt });
       if (cert.kind === 'ChargingStationCertificate') this.scheduleOcsp(cert.serial, 0);
       return { ok: true };

@@ -6,6 +6,10 @@ export interface TenantRecord {
   readonly cpoName: string;
   readonly disabled: boolean;
   readonly createdAt: string;
+  /** DNS domains its CSMS server certificates may name (A00.FR.510); none: no server certificates. */
+  readonly serverDomains?: readonly string[];
+  readonly allowWildcards?: boolean;
+  readonly allowIpSans?: boolean;
 }
 
 export interface StationRecord {
@@ -36,7 +40,7 @@ export interface IssuerRecord {
 }
 
 /** What a recorded certificate is for. OCSP signing certificates are the responder's delegated signers. */
-export type CertificateKind = 'ChargingStationCertificate' | 'OcspSigningCertificate';
+export type CertificateKind = 'ChargingStationCertificate' | 'CSMSServerCertificate' | 'OcspSigningCertificate';
 export type RevocationReason =
   | 'unspecified'
   | 'keyCompromise'

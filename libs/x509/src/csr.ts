@@ -92,17 +92,22 @@ export function parseExtensions(value: Buffer, max: number): Extension[] {
 export interface SubjectAltNames {
   readonly dns: string[];
   readonly ip: string[];
+  /** The iPAddress octets as encoded (4 or 16), in the same order as `ip`. */
+  readonly ipOctets: Buffer[];
   readonly uri: string[];
   readonly email: string[];
   other: number;
 }
 
 export function parseSubjectAltNames(extValue: Buffer): SubjectAltNames {
-  const out: SubjectAltNames = { dns: [], ip: [], uri: [], email: [], other: 0 };
+  const out: SubjectAltNames = { dns: [], ip: [], ipOctets: [], uri: [], email: [], other: 0 };
   for (const gn of children(readOnly(extValue, Tag.SEQUENCE), 64)) {
     const text = (): string => gn.value.toString('latin1');
     if (gn.tag === 0x82) out.dns.push(text());
-    else if (gn.tag === 0x87) out.ip.push(formatIp(gn.value));
+    else if (gn.tag === 0x87) {
+      out.ip.push(formatIp(gn.value));
+      out.ipOctets.push(gn.value);
+    }
     else if (gn.tag === 0x86) out.uri.push(text());
     else if (gn.tag === 0x81) out.email.push(text());
     else out.other++;

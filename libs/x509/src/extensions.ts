@@ -57,3 +57,9 @@ export function crlDistributionPoints(url: string): Buffer {
   return extension(OID.crlDistributionPoints, false, seq(seq(tlv(0xa0, tlv(0xa0, uri(url))))));
 }
 
+
+/** subjectAltName with dNSName and iPAddress entries (RFC 5280 4.2.1.6); server certificates only. */
+export function subjectAltName(names: { dns: readonly string[]; ipOctets?: readonly Buffer[] }): Buffer {
+  const entries = [...names.dns.map((d) => tlv(0x82, Buffer.from(d, 'ascii'))), ...(names.ipOctets ?? []).map((ip) => tlv(0x87, ip))];
+  return extension(OID.subjectAltName, false, seq(...entries));
+}

@@ -8,6 +8,7 @@ import {
   crlDistributionPoints,
   extKeyUsage,
   keyUsage,
+  subjectAltName,
   subjectKeyIdentifier,
 } from './extensions.js';
 import { keyIdentifier } from './keys.js';
@@ -71,5 +72,24 @@ export function ocspSignerExtensions(publicKey: Buffer, issuerKeyId: Buffer): Bu
     extension(OID.ocspNoCheck, false, nullDer()),
     subjectKeyIdentifier(keyIdentifier(publicKey)),
     authorityKeyIdentifier(issuerKeyId),
+  ];
+}
+
+/**
+ * CSMS server certificate profile (A00.FR.512, A00.FR.701): Key Usage critical digitalSignature
+ * (plus keyEncipherment for RSA), EKU serverAuth, CA:false, SKI, AKI, the names as
+ * subjectAltName, and the issuer URL. No OCSP or CRL pointers: these certificates are revoked by
+ * expiring within a day.
+ */
+export function serverProfile(issuerKeyId: Buffer, caIssuersUrl: string) {
+  const ku = { ec: keyUsage(['digitalSignature']), rsa: keyUsage(['digitalSignature', 'keyEncipherment']) };
+  const fixedHead = [basicConstraints(false), extKeyUsage([OID.kpServerAuth])];
+  const fixedTail = [authorityKeyIdentifier(issuerKeyId), authorityInfoAccess({ caIssuers: caIssuersUrl })];
+  return (keyType: 'ec' | 'rsa', publicKey: Buffer, names: { dns: readonly string[]; ipOctets: readonly Buffer[] }): Buffer[] => [
+    ku[keyType],
+    ...fixedHead,
+    subjectKeyIdentifier(keyIdentifier(publicKey)),
+    subjectAltName(names),
+    ...fixedTail,
   ];
 }

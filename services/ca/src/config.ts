@@ -6,6 +6,8 @@ export interface CaConfig {
   readonly port: number;
   readonly dataDir: string;
   readonly leafValiditySeconds: number;
+  /** CSMS server certificates: default and shortest lifetime (A00.FR.701: always under 24 h). */
+  readonly serverValidity: { readonly defaultSeconds: number; readonly minSeconds: number };
   /** Delegated OCSP signers live weeks; the responder renews them well before they end. */
   readonly ocspSignerValiditySeconds: number;
   readonly keyPolicy: KeyPolicy;
@@ -26,6 +28,10 @@ export function loadCaConfig(env: NodeJS.ProcessEnv): CaConfig {
     port: envInt(env, 'CA_PORT', 8081, 0, 65535),
     dataDir: envString(env, 'PKI_DATA_DIR', './data'),
     leafValiditySeconds: envInt(env, 'CA_LEAF_VALIDITY_DAYS', 365, 1, 3650) * 86400,
+    serverValidity: {
+      defaultSeconds: envInt(env, 'CA_SERVER_VALIDITY_HOURS', 23, 1, 23) * 3600,
+      minSeconds: envInt(env, 'CA_SERVER_MIN_VALIDITY_MINUTES', 60, 1, 23 * 60) * 60,
+    },
     ocspSignerValiditySeconds: envInt(env, 'CA_OCSP_SIGNER_DAYS', 30, 7, 90) * 86400,
     keyPolicy: {
       ...DEFAULT_KEY_POLICY,

@@ -4,6 +4,7 @@ import {
   chargePointProfile,
   keyIdentifier,
   parseCertificate,
+  serverProfile,
   signerFor,
   toPem,
   type ParsedCertificate,
@@ -17,6 +18,8 @@ export interface LoadedIssuer {
   readonly cert: ParsedCertificate;
   readonly signer: Signer;
   readonly leafExtensions: (keyType: 'ec' | 'rsa', publicKey: Buffer) => Buffer[];
+  /** CSMS server certificates (A00.FR.701) chain to the same root the charge points trust. */
+  readonly serverExtensions: ReturnType<typeof serverProfile>;
   /** PEM of the issuing CA certificate(s) in chain order, root left out (Plug&Charge 2.3). */
   readonly chainPem: string;
 }
@@ -30,6 +33,7 @@ export async function loadIssuer(store: Store, issuerId: string, key: KeyObject,
     cert,
     signer: signerFor(key),
     leafExtensions: chargePointProfile(keyIdentifier(cert.publicKey), issuerUrls(publicOcspBase, issuerId)),
+    serverExtensions: serverProfile(keyIdentifier(cert.publicKey), issuerUrls(publicOcspBase, issuerId).caIssuers),
     chainPem: await issuerChainPem(store, issuerId),
   };
 }

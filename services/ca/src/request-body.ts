@@ -3,7 +3,7 @@ import { AppError } from '@evpki/service';
 const PRINTABLE = /^[\x20-\x7e\r\n]*$/;
 
 /** A JSON object body from a trusted internal caller, with typed field readers that name the field. */
-export function jsonBody(body: Buffer): { str(key: string, max: number): string; optStr(key: string, max: number): string | undefined } {
+export function jsonBody(body: Buffer): { str(key: string, max: number): string; optStr(key: string, max: number): string | undefined; optNum(key: string): number | undefined } {
   let j: unknown;
   try {
     j = JSON.parse(body.toString('utf8'));
@@ -20,6 +20,12 @@ export function jsonBody(body: Buffer): { str(key: string, max: number): string;
   };
   return {
     optStr,
+    optNum: (k) => {
+      const v = obj[k];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new AppError('malformed', `${k} must be a number`);
+      return v;
+    },
     str: (k, max) => {
       const v = optStr(k, max);
       if (v === undefined) throw new AppError('malformed', `${k} is required`);

@@ -17,6 +17,7 @@ import { openStore, type Store } from '@evpki/store';
 import type { CaConfig } from './config.js';
 import { loadIssuer, type LoadedIssuer } from './issuer.js';
 import { signChargePointCertificate, type SignRequest } from './sign-certificate.js';
+import { signServerCertificate } from './sign-server-certificate.js';
 import { jsonBody } from './request-body.js';
 import { removeStation, revokeCertificate, type RevokeDeps } from './revoke.js';
 import { issueOcspSigner } from './ocsp-signer.js';
@@ -109,6 +110,27 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
     if (url === '/v1/stations/remove') {
       const j = jsonBody(await readBody(req, MAX_BODY));
       return sendJson(res, 200, await removeStation(j.str('tenant', 64), j.str('stationId', 48), revokeDeps)), 'stations-remove';
+    }
+    if (url === '/v1/sign-server') {
+      const j = jsonBody(await readBody(req, MAX_BODY));
+      const tenant = j.str('tenant', 64);
+      const idempotencyKey = j.optStr('idempotencyKey', 128);
+      const validityHours = j.optNum('validityHours');
+      const started = process.hrtime.bigint();
+      try {
+        const signed = await signServerCertificate(
+          { tenant, csr: j.str('csr', 5500), ...(validityHours === undefined ? {} : { validityHours }), ...(idempotencyKey ? { idempotencyKey } : {}) },
+          { store, issuer, keyPolicy: config.keyPolicy, leafValiditySeconds: config.leafValiditySeconds, now, metrics, serverValidity: config.serverValidity },
+        );
+        metrics.issuances.inc({ kind: 'CSMSServerCertificate', outcome: signed.replayed ? 'replayed' : 'issued' });
+        metrics.signSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        log.info({ event: 'server-certificate.issued', tenant, serial: signed.serialNumber, notAfter: signed.notAfter, replayed: signed.replayed }, 'CSMS server certificate issued');
+        return sendJson(res, 201, signed), 'sign-server';
+      } catch (e) {
+        metrics.issuances.inc({ kind: 'CSMSServerCertificate', outcome: 'rejected' });
+        if (e instanceof AppError && e.kind === 'policy') log.info({ event: 'issuance.rejected', tenant, rules: e.violations?.map((v) => v.rule) }, 'server certificate request rejected');
+        throw e;
+      }
     }
     if (url === '/v1/sign') {
       const started = process.hrtime.bigint();

@@ -2,8 +2,11 @@ import { createHash } from 'node:crypto';
 import { checkCertificateType, checkChargePointCsr, leafValidity, readCsr, FORBIDDEN_RULES, type KeyPolicy } from '@evpki/policy';
 import { AppError, idempotencyRequestHash, type Metrics } from '@evpki/service';
 import type { CertificateRecord, Store } from '@evpki/store';
-import { buildTbs, nameFromAttributes, nameToString, randomSerial, serialToHex, signTbs, toPem } from '@evpki/x509';
+import { buildTbs, nameFromAttributes, nameToString, randomSerial, serialToHex, signTbs, toPem, type KeyInfo, type NameAttribute } from '@evpki/x509';
 import { issuerChainPem, type LoadedIssuer } from './issuer.js';
+
+/** What the CA issues to tenants (OCSP signers go to the responder only). */
+export type IssuedKind = 'ChargingStationCertificate' | 'CSMSServerCertificate';
 
 export interface SignRequest {
   readonly tenant: string;
@@ -15,7 +18,7 @@ export interface SignRequest {
 
 export interface SignedCertificate {
   readonly certificateChain: string;
-  readonly certificateType: 'ChargingStationCertificate';
+  readonly certificateType: IssuedKind;
   readonly serialNumber: string;
   readonly notBefore: string;
   readonly notAfter: string;
@@ -74,34 +77,67 @@ export async function signChargePointCertificate(req: SignRequest, deps: SignDep
   const validity = leafValidity({ now, validitySeconds: deps.leafValiditySeconds, issuerNotAfter: issuer.cert.notAfter });
   if ('error' in validity) throw new AppError('unavailable', validity.error, undefined, 300);
 
-  const subject = nameFromAttributes(subjectAttributes);
-  const subjectText = nameToString({ der: subject, rdns: subjectAttributes.map((a) => [a]) });
-  const extensions = issuer.leafExtensions(key.type, key.common.publicKey);
+  return issueAndRecord(
+    {
+      tenant: req.tenant,
+      stationId: req.stationId,
+      kind: 'ChargingStationCertificate',
+      subjectAttributes,
+      key,
+      extensions: issuer.leafExtensions(key.type, key.common.publicKey),
+      validity,
+      ...(req.idempotencyKey ? { idempotency: { key: req.idempotencyKey, requestHash } } : {}),
+    },
+    deps,
+  );
+}
+
+export interface IssueParams {
+  readonly tenant: string;
+  readonly stationId: string;
+  readonly kind: IssuedKind;
+  readonly subjectAttributes: readonly NameAttribute[];
+  readonly key: KeyInfo & { type: 'ec' | 'rsa' };
+  readonly extensions: Buffer[];
+  readonly validity: { readonly notBefore: Date; readonly notAfter: Date };
+  readonly idempotency?: { readonly key: string; readonly requestHash: string };
+}
+
+/**
+ * Build, sign once, and record certificate, indexes and idempotency record in one atomic write
+ * before answering. A certificate that could not be recorded is never returned.
+ */
+export async function issueAndRecord(p: IssueParams, deps: SignDeps): Promise<SignedCertificate> {
+  const { store, issuer } = deps;
+  const now = deps.now();
+  const subject = nameFromAttributes(p.subjectAttributes);
+  const subjectText = nameToString({ der: subject, rdns: p.subjectAttributes.map((a) => [a]) });
   for (let attempt = 1; ; attempt++) {
     const serial = randomSerial();
     const der = signTbs(
-      buildTbs(issuer.signer.algorithmDer, issuer.cert.subject.der, { serial, ...validity, subject, spki: key.common.spki, extensions }),
+      buildTbs(issuer.signer.algorithmDer, issuer.cert.subject.der, { serial, ...p.validity, subject, spki: p.key.common.spki, extensions: p.extensions }),
       issuer.signer,
     );
     const record: CertificateRecord = {
       serial: serialToHex(serial),
       issuerId: issuer.id,
       der,
-      kind: 'ChargingStationCertificate',
-      tenant: req.tenant,
-      stationId: req.stationId,
+      kind: p.kind,
+      tenant: p.tenant,
+      stationId: p.stationId,
       subject: subjectText,
-      notBefore: validity.notBefore.toISOString(),
-      notAfter: validity.notAfter.toISOString(),
+      notBefore: p.validity.notBefore.toISOString(),
+      notAfter: p.validity.notAfter.toISOString(),
       issuedAt: now.toISOString(),
-      spkiSha256: key.common.spkiSha256,
+      spkiSha256: p.key.common.spkiSha256,
       sha256Fingerprint: createHash('sha256').update(der).digest('hex'),
       status: 'good',
     };
-    const outcome = await store.recordIssuance(record, req.idempotencyKey ? { tenant: req.tenant, key: req.idempotencyKey, requestHash } : undefined);
+    const idem = p.idempotency;
+    const outcome = await store.recordIssuance(record, idem ? { tenant: p.tenant, key: idem.key, requestHash: idem.requestHash } : undefined);
     if (outcome.ok) return response(record, issuer.chainPem, false);
     // The certificate just signed was not recorded, so it is dropped and never leaves the CA.
-    if (outcome.conflict === 'idempotency') return replay(outcome.existing.requestHash, outcome.existing.serial, requestHash, deps);
+    if (outcome.conflict === 'idempotency') return replay(outcome.existing.requestHash, outcome.existing.serial, idem!.requestHash, deps);
     if (outcome.conflict === 'key')
       throw new AppError('policy', 'the certificate request violates policy', [
         { rule: 'A02.FR.02', message: 'this key was already certified; generate a new key pair for every update' },
@@ -110,7 +146,7 @@ export async function signChargePointCertificate(req: SignRequest, deps: SignDep
   }
 }
 
-async function replay(earlierHash: string, serial: string, requestHash: string, deps: SignDeps): Promise<SignedCertificate> {
+export async function replay(earlierHash: string, serial: string, requestHash: string, deps: SignDeps): Promise<SignedCertificate> {
   if (earlierHash !== requestHash) throw new AppError('conflict', 'Idempotency-Key was already used for a different request');
   const record = await deps.store.getCertificate(serial);
   if (!record) throw new AppError('internal', 'idempotency record points to a missing certificate');
@@ -121,7 +157,7 @@ async function replay(earlierHash: string, serial: string, requestHash: string, 
 function response(record: CertificateRecord, chainPem: string, replayed: boolean): SignedCertificate {
   return {
     certificateChain: toPem('CERTIFICATE', record.der) + chainPem,
-    certificateType: 'ChargingStationCertificate',
+    certificateType: record.kind as IssuedKind,
     serialNumber: record.serial,
     notBefore: record.notBefore,
     notAfter: record.notAfter,

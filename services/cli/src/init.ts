@@ -18,7 +18,7 @@ export interface InitOptions {
   readonly now?: Date;
 }
 
-export const DEV_TENANT = { id: 'demo', cpoName: 'Demo CPO' } as const;
+export const DEV_TENANT = { id: 'demo', cpoName: 'Demo CPO', serverDomains: ['demo.local'] } as const;
 export const DEV_JWT = { issuer: 'pki-dev', audience: 'evpki-ra' } as const;
 
 /**
@@ -71,7 +71,7 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
     // works for the whole chain. The CA service publishes the sub-CA's own CRL.
     const rootCrl = makeEmptyCrl(rootKey, root, await store.nextCrlNumber(rootId), now, 365);
     if (!(await store.putCrl({ issuerId: rootId, ...rootCrl }))) throw new CliError(`the store already holds a newer CRL for ${rootId}`, 1);
-    if (o.dev) await store.putTenant({ id: DEV_TENANT.id, cpoName: DEV_TENANT.cpoName, disabled: false, createdAt });
+    if (o.dev) await store.putTenant({ ...DEV_TENANT, disabled: false, createdAt });
   } finally {
     await store.close();
   }

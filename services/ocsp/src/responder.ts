@@ -147,7 +147,7 @@ export class Responder {
     let extendedRevoke = false;
     const singles: SingleResponse[] = req.certIds.map((c, i) => {
       const cert = certs[i];
-      const issued = cert !== undefined && cert.issuerId === issuer.id && cert.kind === 'ChargingStationCertificate';
+      const issued = cert !== undefined && cert.issuerId === issuer.id;
       if (!issued && this.o.nonIssued === 'revoked') extendedRevoke = true;
       return { certId: c.der, status: issued ? statusOf(cert) : this.nonIssuedStatus(), thisUpdate: now, nextUpdate };
     });

@@ -10,6 +10,13 @@ export interface CaSignRequest {
   readonly idempotencyKey?: string;
 }
 
+export interface CaServerSignRequest {
+  readonly tenant: string;
+  readonly csr: string;
+  readonly validityHours?: number;
+  readonly idempotencyKey?: string;
+}
+
 export interface CaSignResponse {
   readonly certificateChain: string;
   readonly certificateType: string;
@@ -82,6 +89,7 @@ export function createCaClient(baseUrl: string, token: string, timeoutMs: number
 
   return {
     sign: (req: CaSignRequest): Promise<CaSignResponse> => post('/v1/sign', req, 201),
+    signServer: (req: CaServerSignRequest): Promise<CaSignResponse> => post('/v1/sign-server', req, 201),
     /** Revokes one certificate of the tenant; the CA commits it (OCSP, CRL) before answering. */
     revoke: (req: CaRevokeRequest): Promise<CaRevokeResponse> => post('/v1/revoke', req, 200),
     /** Deletes a station and revokes its good certificates (cessationOfOperation) in one write. */

@@ -1,6 +1,6 @@
 import type { Request, Response, Router } from 'express';
 import express from 'express';
-import { FORBIDDEN_RULES, Rule, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, checkRevocationReason, readCsr, type KeyPolicy } from '@evpki/policy';
+import { FORBIDDEN_RULES, Rule, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, checkRevocationReason, checkServerCsr, readCsr, type KeyPolicy } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
 import { AppError, type Caller, type Metrics } from '@evpki/service';
 import type { RevocationReason, Store, TenantRecord } from '@evpki/store';
@@ -108,6 +108,38 @@ export function v1Routes(d: RouteDeps): Router {
     res.json(view);
   });
 
+  // CSMS server certificates, revoked by fast expiration (A00.FR.701).
+  r.post('/server-certificates', async (req, res) => {
+    const tenant = await activeTenant(d.store, callerOf(res));
+    const body = req.body as { csr: string; validityHours?: number };
+    const idempotencyKey = req.get('idempotency-key');
+    const earlier = idempotencyKey ? await d.store.getIdempotency(tenant.id, idempotencyKey) : undefined;
+    if (!earlier) {
+      const parsed = readCsr(body.csr);
+      if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
+      const result = await checkServerCsr(parsed.csr, {
+        tenant: { cpoName: tenant.cpoName, serverDomains: tenant.serverDomains ?? [], allowWildcards: tenant.allowWildcards ?? false, allowIpSans: tenant.allowIpSans ?? false },
+        keyPolicy: d.keyPolicy,
+        isKeyBlocked: (h) => d.store.isKeyBlocked(h),
+        wasKeyCertified: (h) => d.store.isKeyCertified(h),
+      });
+      if (!result.ok) {
+        for (const v of result.violations) d.metrics.rejections.inc({ rule: v.rule });
+        throw new AppError('policy', 'the server certificate request violates policy', result.violations);
+      }
+    }
+    const signed = await d.ca.signServer({
+      tenant: tenant.id,
+      csr: body.csr,
+      ...(body.validityHours === undefined ? {} : { validityHours: body.validityHours }),
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+    });
+    d.metrics.issuances.inc({ kind: signed.certificateType, outcome: signed.replayed ? 'replayed' : 'issued' });
+    res.status(201).location(`/v1/certificates/${signed.serialNumber}`);
+    if (signed.replayed) res.set('Idempotent-Replayed', 'true');
+    const { replayed: _replayed, ...view } = signed;
+    res.json(view);
+  });
   r.get('/stations/:stationId/certificates', async (req, res) => {
     const tenant = await activeTenant(d.store, callerOf(res));
     const stationId = param(req, 'stationId');

@@ -18,7 +18,7 @@ export function certificateView(c: CertificateRecord, now: Date) {
   return {
     serialNumber: c.serial,
     certificateType: c.kind,
-    stationId: c.stationId,
+    ...(c.stationId ? { stationId: c.stationId } : {}),
     issuerId: c.issuerId,
     subject: c.subject,
     notBefore: c.notBefore,
