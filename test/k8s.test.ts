@@ -353,6 +353,7 @@ test('k8s/: the expected objects, all in namespace ev-pki and labelled part-of e
     names,
     [
       'ConfigMap/pki-config',
+      'CronJob/csms-cert-renew',
       'Deployment/ca',
       'Deployment/ocsp',
       'Deployment/ra',
@@ -360,10 +361,13 @@ test('k8s/: the expected objects, all in namespace ev-pki and labelled part-of e
       'Namespace/ev-pki',
       'NetworkPolicy/ca-ingress',
       'PersistentVolumeClaim/pki-data',
+      'Role/csms-cert-renew',
+      'RoleBinding/csms-cert-renew',
       'Secret/pki-secrets',
       'Service/ca',
       'Service/ocsp',
       'Service/ra',
+      'ServiceAccount/csms-cert-renew',
     ].sort(),
   );
   for (const o of objects) {

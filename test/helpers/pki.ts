@@ -46,7 +46,7 @@ export interface Stack {
 const quiet = createLogger('test', 'silent');
 
 /** RA, CA and OCSP in this process on free ports, over one store, RA validating its responses. */
-export async function startStack(pki: DevPki, opts: { now?: () => Date; ocspEnv?: Record<string, string>; raEnv?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(pki: DevPki, opts: { now?: () => Date; caEnv?: Record<string, string>; ocspEnv?: Record<string, string>; raEnv?: Record<string, string> } = {}): Promise<Stack> {
   const paths = dataPaths(pki.dataDir);
   const env = { PKI_DATA_DIR: pki.dataDir, CA_PORT: '0', RA_PORT: '0', OCSP_PORT: '0' };
   const store = openStore({ dataDir: pki.dataDir });
@@ -61,7 +61,7 @@ export async function startStack(pki: DevPki, opts: { now?: () => Date; ocspEnv?
   };
   try {
     const ca = createCaService(
-      loadCaConfig(env),
+      loadCaConfig({ ...env, ...opts.caEnv }),
       { issuerId: pki.manifest.issuers.chargePoint, publicOcspBase: pki.manifest.publicOcspBase },
       { issuerKey: readPrivateKey(paths.issuerKey(pki.manifest.issuers.chargePoint), passphrase), clientToken, ocspClientToken: readSecretFile(paths.ocspClientToken) },
       { store, now, logger: quiet },

@@ -3,6 +3,7 @@ import type { IssuerKeyAlgorithm } from '@evpki/keys';
 import { CliError } from './cli-error.js';
 import { initPki } from './init.js';
 import { mintToken } from './token.js';
+import { runRenew } from './renew.js';
 
 const USAGE = `pki: administer the EV charging PKI
 
@@ -14,12 +15,21 @@ Usage:
       (--dev without either writes a random one to <data>/secrets/key-passphrase).
   pki token --tenant ID [--ttl SECONDS]
       Print a bearer token for the RA (dev PKI only).
+  pki renew --ra-url URL --token-file F --org NAME --cn FQDN [--san NAME,...] [--key-type ec-p256|ec-p384|rsa-3072]
+            [--validity-hours N] [--key-out F --cert-out F] [--bundle-out F] [--k8s-secret NAME] [--daemon] [--json]
+      Get a CSMS server certificate (under 24 h, A00.FR.701) with a fresh key: writes the key (0600) and
+      the chain (leaf, issuing CA) atomically, the key first, the chain last; --bundle-out writes both to
+      one file; --k8s-secret NAME writes a kubernetes.io/tls Secret through the in-cluster API.
+      --ra-url and --token-file default to $PKI_RA_URL and $PKI_RA_TOKEN_FILE; the token file is re-read on
+      every attempt. --daemon renews at about 2/3 of each lifetime (±10 %), retries with backoff
+      (1 s doubling to 5 min), keeps the old files until a new pair is written, stops on SIGTERM/SIGINT.
 
 Options:
   --data-dir DIR   PKI data directory (default: $PKI_DATA_DIR or ./data)
   -h, --help       This help
 
-Exit codes: 0 success, 1 failure, 2 bad input or state (for example a PKI that already exists).
+Exit codes: 0 success, 1 failure, 2 bad input or state (for example a PKI that already exists, or the
+RA refusing a request with 4xx), 75 temporary failure (RA unreachable or answering 5xx: retry later).
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -35,6 +45,17 @@ async function main(argv: string[]): Promise<number> {
       'ocsp-url': { type: 'string' },
       tenant: { type: 'string' },
       ttl: { type: 'string', default: '3600' },
+      'ra-url': { type: 'string' },
+      'token-file': { type: 'string' },
+      cn: { type: 'string' },
+      san: { type: 'string' },
+      'key-type': { type: 'string' },
+      'validity-hours': { type: 'string' },
+      'key-out': { type: 'string' },
+      'cert-out': { type: 'string' },
+      'bundle-out': { type: 'string' },
+      'k8s-secret': { type: 'string' },
+      daemon: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -69,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write((await mintToken({ dataDir, tenant: values.tenant, ttlSeconds: ttl })) + '\n');
       return 0;
     }
+    case 'renew':
+      return runRenew(values, process.env);
     default:
       throw new CliError(`unknown command "${command}"; see pki --help`, 2);
   }
