@@ -3,13 +3,13 @@ import { MAX_SUBJECT_ATTRIBUTES, checkCsrKey, type KeyContext } from './csr-poli
 import { HOST_NAME } from './subject-rules.js';
 import { Rule, type Violation } from './violations.js';
 
-/** What a tenant may name its CSMS servers. */
+/** What a tenant may name its CSMS servers (a tenant record fits as it is; absent means none/false). */
 export interface ServerNamePolicy {
   readonly cpoName: string;
   /** Names must equal one of these or lie below it (e.g. "demo.local" allows "csms.demo.local"). */
-  readonly serverDomains: readonly string[];
-  readonly allowWildcards: boolean;
-  readonly allowIpSans: boolean;
+  readonly serverDomains?: readonly string[];
+  readonly allowWildcards?: boolean;
+  readonly allowIpSans?: boolean;
 }
 
 export interface ServerContext extends KeyContext {
@@ -39,8 +39,9 @@ function checkDnsName(name: string, what: string, t: ServerNamePolicy): Violatio
     return [violation(`${what} "${name}" is not a fully qualified domain name`)];
   const out: Violation[] = [];
   if (wildcard && !t.allowWildcards) out.push(violation(`${what} "${name}" is a wildcard; this tenant may not have wildcard names`));
-  if (!t.serverDomains.some((d) => host === d || host.endsWith(`.${d}`)))
-    out.push(violation(`${what} "${name}" is outside this tenant's server domains (${t.serverDomains.join(', ') || 'none configured'})`));
+  const domains = t.serverDomains ?? [];
+  if (!domains.some((d) => host === d || host.endsWith(`.${d}`)))
+    out.push(violation(`${what} "${name}" is outside this tenant's server domains (${domains.join(', ') || 'none configured'})`));
   return out;
 }
 

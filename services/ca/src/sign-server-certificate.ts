@@ -46,7 +46,7 @@ export async function signServerCertificate(req: ServerSignRequest, deps: SignDe
   const tenant = await store.getTenant(req.tenant);
   if (!tenant || tenant.disabled) throw new AppError('forbidden', 'tenant is unknown or disabled');
   const result = await checkServerCsr(parsed.csr, {
-    tenant: { cpoName: tenant.cpoName, serverDomains: tenant.serverDomains ?? [], allowWildcards: tenant.allowWildcards ?? false, allowIpSans: tenant.allowIpSans ?? false },
+    tenant,
     keyPolicy: deps.keyPolicy,
     isKeyBlocked: (h) => store.isKeyBlocked(h),
     wasKeyCertified: (h) => store.isKeyCertified(h),

@@ -4,7 +4,7 @@ import { FORBIDDEN_RULES, Rule, checkCertificateType, checkChargePointCsr, check
 import type { OcspRequestData } from '@evpki/ocsp';
 import { AppError, type Caller, type Metrics } from '@evpki/service';
 import type { RevocationReason, Store, TenantRecord } from '@evpki/store';
-import type { CaClient } from './ca-client.js';
+import type { CaClient, CaSignResponse } from './ca-client.js';
 import type { CertificateStatus } from './certificate-status.js';
 import { certificateView, stationView, trustAnchorView } from './views.js';
 
@@ -15,6 +15,15 @@ export interface RouteDeps {
   readonly now: () => Date;
   readonly metrics: Metrics;
   readonly certificateStatus: CertificateStatus;
+}
+
+/** 201 with the issued (or, for a known Idempotency-Key, replayed) certificate. */
+function sendSigned(d: RouteDeps, res: Response, signed: CaSignResponse): void {
+  d.metrics.issuances.inc({ kind: signed.certificateType, outcome: signed.replayed ? 'replayed' : 'issued' });
+  res.status(201).location(`/v1/certificates/${signed.serialNumber}`);
+  if (signed.replayed) res.set('Idempotent-Replayed', 'true');
+  const { replayed: _replayed, ...view } = signed;
+  res.json(view);
 }
 
 /** The authenticated caller, set by the auth middleware. */
@@ -101,11 +110,7 @@ export function v1Routes(d: RouteDeps): Router {
       certificateType: body.certificateType,
       ...(idempotencyKey ? { idempotencyKey } : {}),
     });
-    d.metrics.issuances.inc({ kind: signed.certificateType, outcome: signed.replayed ? 'replayed' : 'issued' });
-    res.status(201).location(`/v1/certificates/${signed.serialNumber}`);
-    if (signed.replayed) res.set('Idempotent-Replayed', 'true');
-    const { replayed: _replayed, ...view } = signed;
-    res.json(view);
+    sendSigned(d, res, signed);
   });
 
   // CSMS server certificates, revoked by fast expiration (A00.FR.701).
@@ -118,7 +123,7 @@ export function v1Routes(d: RouteDeps): Router {
       const parsed = readCsr(body.csr);
       if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
       const result = await checkServerCsr(parsed.csr, {
-        tenant: { cpoName: tenant.cpoName, serverDomains: tenant.serverDomains ?? [], allowWildcards: tenant.allowWildcards ?? false, allowIpSans: tenant.allowIpSans ?? false },
+        tenant,
         keyPolicy: d.keyPolicy,
         isKeyBlocked: (h) => d.store.isKeyBlocked(h),
         wasKeyCertified: (h) => d.store.isKeyCertified(h),
@@ -134,11 +139,7 @@ export function v1Routes(d: RouteDeps): Router {
       ...(body.validityHours === undefined ? {} : { validityHours: body.validityHours }),
       ...(idempotencyKey ? { idempotencyKey } : {}),
     });
-    d.metrics.issuances.inc({ kind: signed.certificateType, outcome: signed.replayed ? 'replayed' : 'issued' });
-    res.status(201).location(`/v1/certificates/${signed.serialNumber}`);
-    if (signed.replayed) res.set('Idempotent-Replayed', 'true');
-    const { replayed: _replayed, ...view } = signed;
-    res.json(view);
+    sendSigned(d, res, signed);
   });
   r.get('/stations/:stationId/certificates', async (req, res) => {
     const tenant = await activeTenant(d.store, callerOf(res));
