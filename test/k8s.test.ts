@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,18 +9,24 @@ import { parseAllDocuments } from 'yaml';
 import { loadCaConfig } from '@evpki/ca';
 import { loadOcspConfig } from '@evpki/ocsp-responder';
 import { loadRaConfig } from '@evpki/ra';
-import { KNOWN_ENV, checkUnknownEnv } from '@evpki/service';
+import { KNOWN_ENV, checkUnknownEnv, loadStoreConfig } from '@evpki/service';
 
 /**
  * The kustomize base in k8s/: rendered with `kubectl kustomize`, every object validated against the
  * Kubernetes schemas (kubernetes-models), every container's environment against KNOWN_ENV and the
- * services' own config loaders, plus probes, resources, security contexts and Secrets. Each check
- * is also run on broken copies, so that a check that rejects nothing fails here.
+ * services' own config loaders, plus probes, resources, security contexts, mounted files and
+ * Secrets. The Redis overlay (the kustomize Component k8s/overlays/redis over the base) gets the
+ * same checks, plus Redis durability, replicas and PodDisruptionBudgets, which pod holds which
+ * file, and the Redis NetworkPolicy. Each check is also run on broken copies, so that a check that
+ * rejects nothing fails here.
  */
 
 // test/dist/k8s.test.js → ../../ is the repository root.
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const K8S_DIR = join(REPO_ROOT, 'k8s');
+// A kustomize Component, not an overlay with `resources: [../..]`: kustomize refuses a base that is
+// a parent directory of the kustomization using it (a cycle).
+const REDIS_DIR = join(K8S_DIR, 'overlays', 'redis');
 
 // ---------------------------------------------------------------------------------------------
 // Rendering
@@ -60,12 +66,17 @@ function render(dir: string): K8sObject[] {
   return parseManifests(kubectlKustomize(dir));
 }
 
-/** Renders an overlay of k8s/ (in a temporary directory) with the given extra kustomization lines. */
-function renderOverlay(kustomization: string): K8sObject[] {
+/**
+ * Renders an overlay of k8s/ (in a temporary directory) with the given extra kustomization lines,
+ * optionally with the Redis component and extra files (e.g. for a secretGenerator).
+ */
+function renderOverlay(kustomization: string, opts: { redis?: boolean; files?: Record<string, string> } = {}): K8sObject[] {
   const dir = mkdtempSync(join(tmpdir(), 'evpki-k8s-'));
   try {
     // kustomize accepts only relative paths to a base.
-    writeFileSync(join(dir, 'kustomization.yaml'), `resources:\n  - ${relative(dir, K8S_DIR)}\n${kustomization}`);
+    const components = opts.redis ? `components:\n  - ${relative(dir, REDIS_DIR)}\n` : '';
+    writeFileSync(join(dir, 'kustomization.yaml'), `resources:\n  - ${relative(dir, K8S_DIR)}\n${components}${kustomization}`);
+    for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
     return render(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -77,6 +88,14 @@ function base(): K8sObject[] {
   assert.ok(existsSync(join(K8S_DIR, 'kustomization.yaml')), `no kustomization.yaml in ${K8S_DIR}`);
   renderedBase ??= render(K8S_DIR);
   return structuredClone(renderedBase);
+}
+
+let renderedRedis: K8sObject[] | undefined;
+/** The base with the Redis component and nothing else (placeholder Secrets, example --org). */
+function redis(): K8sObject[] {
+  assert.ok(existsSync(join(REDIS_DIR, 'kustomization.yaml')), `no kustomization.yaml in ${REDIS_DIR}`);
+  renderedRedis ??= renderOverlay('', { redis: true });
+  return structuredClone(renderedRedis);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,16 +138,99 @@ function podSpecs(objects: K8sObject[]): PodSpecAt[] {
 interface ContainerAt {
   readonly pod: PodSpecAt;
   readonly c: Obj;
+  readonly field: 'initContainers' | 'containers' | 'ephemeralContainers';
   readonly where: string;
 }
 
 function containers(objects: K8sObject[]): ContainerAt[] {
   const out: ContainerAt[] = [];
   for (const pod of podSpecs(objects))
-    for (const field of ['initContainers', 'containers', 'ephemeralContainers'])
-      for (const c of arr(pod.spec[field])) out.push({ pod, c: obj(c), where: `${id(pod.owner)} ${field}[${str(obj(c).name) ?? '?'}]` });
+    for (const field of ['initContainers', 'containers', 'ephemeralContainers'] as const)
+      for (const c of arr(pod.spec[field])) out.push({ pod, c: obj(c), field, where: `${id(pod.owner)} ${field}[${str(obj(c).name) ?? '?'}]` });
   return out;
 }
+
+/** The image's repository name without registry, tag or digest: `redis` for docker.io/library/redis:7.2. */
+function imageName(image: unknown): string {
+  const noDigest = (str(image) ?? '').split('@')[0] ?? '';
+  const last = noDigest.split('/').pop() ?? '';
+  return last.split(':')[0] ?? '';
+}
+
+/** Redis containers (server, init and wait containers) get the Redis checks; every other container the PKI ones. */
+const isRedisContainer = (c: Obj): boolean => imageName(c.image) === 'redis';
+
+/** The pod spec of the workload kind/name. */
+function workload(objects: K8sObject[], kind: string, name: string): PodSpecAt {
+  const pod = podSpecs(objects).find((p) => p.owner.kind === kind && p.owner.metadata.name === name);
+  assert.ok(pod, `${kind}/${name} is missing from the rendered manifests`);
+  return pod;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Which files a container sees: from its volume mounts (Secret, ConfigMap and projected items,
+// service account tokens, downward API; a volume without items (PVC, emptyDir, Secret without
+// items) provides any file under its mount).
+
+interface MountedFile {
+  /** Absolute path in the container; with `any`, every path below it. */
+  readonly path: string;
+  /** e.g. `Secret/pki-manifest:pki.json`, `Secret/pki-ca-issuer-key`, `PersistentVolumeClaim/pki-data`. */
+  readonly source: string;
+  readonly any: boolean;
+  readonly readOnly: boolean;
+}
+
+interface VolumeFile {
+  readonly rel: string;
+  readonly source: string;
+  readonly any: boolean;
+}
+
+function volumeFiles(v: Obj): VolumeFile[] {
+  const fromItems = (src: Obj, source: string, keyField: string): VolumeFile[] =>
+    src.items === undefined
+      ? [{ rel: '', source, any: true }]
+      : arr(src.items).map((i) => ({ rel: str(obj(i).path) ?? '', source: `${source}:${String(obj(i)[keyField])}`, any: false }));
+  if (v.secret) return fromItems(obj(v.secret), `Secret/${String(obj(v.secret).secretName)}`, 'key');
+  if (v.configMap) return fromItems(obj(v.configMap), `ConfigMap/${String(obj(v.configMap).name)}`, 'key');
+  if (v.downwardAPI) return fromItems(obj(v.downwardAPI), 'downwardAPI', 'path');
+  if (v.projected)
+    return arr(obj(v.projected).sources).flatMap((raw): VolumeFile[] => {
+      const s = obj(raw);
+      if (s.secret) return fromItems(obj(s.secret), `Secret/${String(obj(s.secret).name)}`, 'key');
+      if (s.configMap) return fromItems(obj(s.configMap), `ConfigMap/${String(obj(s.configMap).name)}`, 'key');
+      if (s.downwardAPI) return fromItems(obj(s.downwardAPI), 'downwardAPI', 'path');
+      if (s.serviceAccountToken) return [{ rel: str(obj(s.serviceAccountToken).path) ?? '', source: 'serviceAccountToken', any: false }];
+      return [];
+    });
+  if (v.persistentVolumeClaim) return [{ rel: '', source: `PersistentVolumeClaim/${String(obj(v.persistentVolumeClaim).claimName)}`, any: true }];
+  if (v.emptyDir) return [{ rel: '', source: 'emptyDir', any: true }];
+  return [{ rel: '', source: 'other', any: true }];
+}
+
+function mountedFiles(pod: PodSpecAt, c: Obj): MountedFile[] {
+  const volumes = new Map(arr(pod.spec.volumes).map((v) => [str(obj(v).name), obj(v)]));
+  const out: MountedFile[] = [];
+  for (const m of arr(c.volumeMounts).map(obj)) {
+    const mountPath = (str(m.mountPath) ?? '').replace(/\/$/, '');
+    const sub = str(m.subPath) ?? '';
+    const readOnly = m.readOnly === true;
+    for (const f of volumeFiles(volumes.get(str(m.name)) ?? {})) {
+      let rel: string;
+      if (!sub) rel = f.rel;
+      else if (f.rel === sub) rel = '';
+      else if (f.rel.startsWith(`${sub}/`)) rel = f.rel.slice(sub.length + 1);
+      else if (f.any && (f.rel === '' || sub.startsWith(`${f.rel}/`))) rel = '';
+      else continue;
+      out.push({ path: rel ? `${mountPath}/${rel}` : mountPath, source: f.source, any: f.any, readOnly });
+    }
+  }
+  return out;
+}
+
+const provides = (files: MountedFile[], path: string): MountedFile | undefined =>
+  files.find((f) => f.path === path || (f.any && path.startsWith(`${f.path}/`)));
 
 // ---------------------------------------------------------------------------------------------
 // Checks: each returns a list of problems ([] = fine), for the real base and for broken copies.
@@ -199,6 +301,7 @@ function containerEnv(objects: K8sObject[], { c, where }: ContainerAt, problems:
 function envProblems(objects: K8sObject[]): string[] {
   const problems: string[] = [];
   for (const at of containers(objects)) {
+    if (isRedisContainer(at.c)) continue; // redisContainerProblems: no environment at all
     const env = containerEnv(objects, at, problems);
     for (const name of env.keys()) if (!KNOWN_ENV.has(name)) problems.push(`${at.where}: env ${name} is not in KNOWN_ENV`);
     // $(VAR) in command/args is expanded by Kubernetes only for variables the container defines;
@@ -210,9 +313,25 @@ function envProblems(objects: K8sObject[]): string[] {
   return problems;
 }
 
-/** Runs each service's own config loader over the environment its container gets. */
+/**
+ * Runs each service's own config loader (and the store config loader) over the environment its
+ * container gets. Files named by *_FILE variables are mounted Secrets, absent here: they are
+ * replaced by a placeholder file (mountedFileProblems checks that the container has them).
+ */
 function configLoaderProblems(objects: K8sObject[]): string[] {
   const problems: string[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'evpki-k8s-files-'));
+  try {
+    const placeholder = join(dir, 'placeholder');
+    writeFileSync(placeholder, 'placeholder-secret-0123456789abcdef\n');
+    configLoaderProblemsWith(objects, placeholder, problems);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return problems;
+}
+
+function configLoaderProblemsWith(objects: K8sObject[], placeholderFile: string, problems: string[]): void {
   const loaders: Record<string, (env: NodeJS.ProcessEnv) => unknown> = {
     'services/ra/dist/main.js': loadRaConfig,
     'services/ca/dist/main.js': loadCaConfig,
@@ -220,28 +339,32 @@ function configLoaderProblems(objects: K8sObject[]): string[] {
     'services/cli/bin/pki.js': checkUnknownEnv,
   };
   for (const at of containers(objects)) {
+    if (isRedisContainer(at.c)) continue;
     const argv = [...arr(at.c.command), ...arr(at.c.args)].map(String);
     const entry = argv.find((a) => a in loaders);
     if (!entry) {
       problems.push(`${at.where}: runs none of ${Object.keys(loaders).join(', ')} (${argv.join(' ')})`);
       continue;
     }
-    const env = Object.fromEntries(containerEnv(objects, at, problems));
+    const env = Object.fromEntries(
+      [...containerEnv(objects, at, problems)].map(([k, v]) => [k, k.endsWith('_FILE') && v ? placeholderFile : v]),
+    );
     try {
       loaders[entry]?.(env);
+      loadStoreConfig(env);
     } catch (e) {
       problems.push(`${at.where}: ${(e as Error).message}`);
     }
   }
-  return problems;
 }
 
 function probeProblems(objects: K8sObject[]): string[] {
   const problems: string[] = [];
   const expected: Record<string, readonly string[]> = { readinessProbe: ['/readyz'], livenessProbe: ['/healthz'], startupProbe: ['/healthz', '/readyz'] };
-  for (const { pod, c, where } of containers(objects)) {
+  for (const { pod, c, field: containerField, where } of containers(objects)) {
+    if (isRedisContainer(c)) continue; // redisContainerProblems
     const ports = arr(c.ports).map(obj);
-    const longRunning = pod.owner.kind !== 'Job' && pod.owner.kind !== 'CronJob';
+    const longRunning = pod.owner.kind !== 'Job' && pod.owner.kind !== 'CronJob' && containerField === 'containers';
     for (const [field, paths] of Object.entries(expected)) {
       const probe = c[field];
       if (probe === undefined) {
@@ -313,6 +436,44 @@ function secretProblems(objects: K8sObject[]): string[] {
   return problems;
 }
 
+/** Every *_FILE variable of a PKI container names a file one of its volume mounts provides. */
+function mountedFileProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  for (const at of containers(objects)) {
+    if (isRedisContainer(at.c)) continue;
+    const files = mountedFiles(at.pod, at.c);
+    for (const [name, value] of containerEnv(objects, at, problems))
+      if (name.endsWith('_FILE') && value && !provides(files, value)) problems.push(`${at.where}: ${name}=${value} is in none of its volume mounts`);
+  }
+  return problems;
+}
+
+/**
+ * Redis containers: no environment (the password is read from the mounted Secret by the shell,
+ * never from env), no password on a command line, exec probes with redis-cli on the server.
+ */
+function redisContainerProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const passwordArg = /(^|\s)(--requirepass|--masterauth|-a|--pass|--user)(\s|=|$)|requirepass\s+\S|\bAUTH\s+\S/;
+  for (const { pod, c, field, where } of containers(objects)) {
+    if (!isRedisContainer(c)) continue;
+    if (arr(c.env).length || arr(c.envFrom).length) problems.push(`${where}: a Redis container has env/envFrom (the password must come from the mounted Secret file)`);
+    const commands = [c.command, c.args, ...['startupProbe', 'readinessProbe', 'livenessProbe'].map((p) => obj(obj(c[p]).exec).command)];
+    for (const a of commands.flatMap(arr).map(String)) {
+      // The shell scripts may contain `requirepass %s` (printf to a file): only a literal value after it is a leak.
+      const literal = a.replace(/requirepass %s/g, '');
+      if (passwordArg.test(literal)) problems.push(`${where}: a password option on the command line: ${a.slice(0, 80)}`);
+    }
+    const longRunning = pod.owner.kind !== 'Job' && pod.owner.kind !== 'CronJob' && field === 'containers';
+    if (!longRunning) continue;
+    for (const p of ['readinessProbe', 'livenessProbe']) {
+      const cmd = arr(obj(obj(c[p]).exec).command).map(String).join(' ');
+      if (!/redis-cli .*ping/.test(cmd)) problems.push(`${where}: ${p} is not an exec probe running redis-cli ping`);
+    }
+  }
+  return problems;
+}
+
 const CHECKS: Record<string, (objects: K8sObject[]) => string[]> = {
   env: envProblems,
   'config loaders': configLoaderProblems,
@@ -320,6 +481,8 @@ const CHECKS: Record<string, (objects: K8sObject[]) => string[]> = {
   resources: resourceProblems,
   security: securityProblems,
   secrets: secretProblems,
+  'mounted files': mountedFileProblems,
+  'redis containers': redisContainerProblems,
 };
 
 async function allProblems(objects: K8sObject[]): Promise<string[]> {
@@ -603,4 +766,448 @@ test('broken: an overlay adding an unknown env var fails the whole pipeline', as
   rejects(problems, /Job\/pki-init .*PKI_ORG is not in KNOWN_ENV/);
   rejects(problems, /Job\/pki-init .*unknown configuration variable\(s\): PKI_ORG/);
   assert.deepEqual(await allProblems(renderOverlay('')), [], 'an empty overlay of the base has problems');
+});
+
+// ---------------------------------------------------------------------------------------------
+// The Redis overlay (k8s/overlays/redis, a kustomize Component over the base)
+
+const DATA_DIR = '/var/lib/pki';
+/** The Secrets the operator creates from the `pki init` output (k8s/README.md): not in the render. */
+const INIT_SECRETS = ['pki-manifest', 'pki-ca-client-token', 'pki-ocsp-client-token', 'pki-ra-jwt', 'pki-ca-issuer-key'];
+/** Generated by the operator's own overlay (k8s/README.md): a placeholder in the component could not be replaced from there. */
+const REDIS_SECRET = 'redis-auth';
+/** What each service reads from its data dir (`*` = every key of one Secret, for keys/<issuerId>.key.pem). */
+const DATA_DIR_FILES: Record<string, readonly string[]> = {
+  ra: ['pki.json', 'ra/jwt-public.jwk.json', 'secrets/ca-client-token'],
+  ocsp: ['pki.json', 'secrets/ocsp-client-token'],
+  ca: ['keys/*', 'pki.json', 'secrets/ca-client-token', 'secrets/ocsp-client-token'],
+};
+
+const matches = (selector: Obj, labels: Record<string, string>): boolean =>
+  Object.entries(obj(selector.matchLabels)).every(([k, v]) => labels[k] === v) && arr(selector.matchExpressions).length === 0;
+
+/** The Redis server pods: StatefulSets whose main container is a Redis image. */
+const redisServers = (objects: K8sObject[]): PodSpecAt[] =>
+  podSpecs(objects).filter((p) => p.owner.kind === 'StatefulSet' && arr(p.spec.containers).some((c) => isRedisContainer(obj(c))));
+
+/** `redis.conf` → directives in order (lower-cased names, comments and blank lines dropped). */
+function parseRedisConf(text: string): [string, string][] {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const m = /^(\S+)\s*(.*)$/.exec(l);
+      return [(m?.[1] ?? '').toLowerCase(), (m?.[2] ?? '').trim()];
+    });
+}
+
+/** The redis.conf of the Redis server container: durable AOF, never evicting, password only via include. */
+function redisConfigProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const servers = redisServers(objects);
+  if (servers.length !== 1) return [`expected one Redis StatefulSet, found ${servers.length}`];
+  const pod = servers[0]!;
+  const where = id(pod.owner);
+  if (obj(pod.owner.spec).replicas !== 1) problems.push(`${where}: replicas is not 1 (one primary; see README for replicas)`);
+  const c = obj(arr(pod.spec.containers).find((x) => isRedisContainer(obj(x))));
+  const psc = obj(pod.spec.securityContext);
+  if ((obj(c.securityContext).runAsUser ?? psc.runAsUser) !== 999) problems.push(`${where}: Redis does not run as uid 999`);
+  const argv = [...arr(c.command), ...arr(c.args)].map(String);
+  if (argv[0] !== 'redis-server') problems.push(`${where}: command is not redis-server (${argv.join(' ')})`);
+  const confPath = argv.find((a) => a.endsWith('.conf'));
+  const files = mountedFiles(pod, c);
+  const confFile = confPath ? provides(files, confPath) : undefined;
+  const cmRef = /^ConfigMap\/([^:]+):(.+)$/.exec(confFile?.source ?? '');
+  const cm = cmRef ? objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === cmRef[1]) : undefined;
+  const text = cm ? str(obj(cm.data)[cmRef?.[2] ?? '']) : undefined;
+  if (text === undefined) return [...problems, `${where}: redis-server is not started with a redis.conf from a ConfigMap of the render (${argv.join(' ')})`];
+  const directives = parseRedisConf(text);
+  const value = (name: string): string | undefined => directives.filter(([k]) => k === name).pop()?.[1];
+  const expect: Record<string, string> = {
+    appendonly: 'yes',
+    appendfsync: 'always',
+    'aof-use-rdb-preamble': 'yes',
+    'protected-mode': 'yes',
+  };
+  for (const [k, v] of Object.entries(expect)) if (value(k) !== v) problems.push(`${where}: redis.conf ${k} is ${String(value(k))}, not ${v}`);
+  if (value('no-appendfsync-on-rewrite') === 'yes') problems.push(`${where}: redis.conf no-appendfsync-on-rewrite yes skips fsync during rewrites`);
+  if ((value('maxmemory-policy') ?? 'noeviction') !== 'noeviction') problems.push(`${where}: redis.conf maxmemory-policy ${String(value('maxmemory-policy'))} evicts data`);
+  for (const secret of ['requirepass', 'masterauth', 'user']) if (value(secret) !== undefined) problems.push(`${where}: redis.conf (a ConfigMap) sets ${secret}`);
+  const dir = value('dir') ?? '';
+  const templates = arr(obj(pod.owner.spec).volumeClaimTemplates).map((t) => str(obj(obj(t).metadata).name));
+  const dataMount = arr(c.volumeMounts).map(obj).find((m) => m.mountPath === dir);
+  if (!dataMount || !templates.includes(str(dataMount.name))) problems.push(`${where}: redis.conf dir ${dir} is not a volumeClaimTemplate mount`);
+  const includes = directives.map(([k, v], i) => ({ k, v, i })).filter((d) => d.k === 'include');
+  if (!includes.length) problems.push(`${where}: redis.conf includes no password file`);
+  for (const inc of includes) {
+    if (!provides(files, inc.v)) problems.push(`${where}: redis.conf includes ${inc.v}, which no volume mount provides`);
+    // The last occurrence of a directive wins: an include after them could override the durability settings.
+    if (directives.slice(0, inc.i).some(([k]) => k !== 'include')) problems.push(`${where}: redis.conf include ${inc.v} is not before all other directives`);
+  }
+  return problems;
+}
+
+/** RA and OCSP: several replicas, rolling updates, a PDB; the CA: one, Recreate; no PVC, no podAffinity. */
+function scalingProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget');
+  for (const name of ['ra', 'ocsp']) {
+    const pod = workload(objects, 'Deployment', name);
+    const spec = obj(pod.owner.spec);
+    const replicas = Number(spec.replicas ?? 1);
+    if (replicas < 2) problems.push(`Deployment/${name}: replicas ${replicas} < 2`);
+    if (obj(spec.strategy).type !== 'RollingUpdate') problems.push(`Deployment/${name}: strategy is not RollingUpdate`);
+    const pdb = pdbs.find((p) => matches(obj(obj(p.spec).selector), pod.podLabels));
+    if (!pdb) problems.push(`Deployment/${name}: no PodDisruptionBudget selects its pods`);
+    else if (obj(pdb.spec).minAvailable !== 1) problems.push(`${id(pdb)}: minAvailable is ${String(obj(pdb.spec).minAvailable)}, not 1`);
+  }
+  const ca = workload(objects, 'Deployment', 'ca');
+  if (obj(ca.owner.spec).replicas !== 1) problems.push('Deployment/ca: replicas is not 1');
+  if (obj(obj(ca.owner.spec).strategy).type !== 'Recreate') problems.push('Deployment/ca: strategy is not Recreate');
+  for (const pod of podSpecs(objects)) {
+    if (obj(pod.spec.affinity).podAffinity) problems.push(`${id(pod.owner)}: podAffinity (no shared volume with Redis)`);
+    const pvcs = arr(pod.spec.volumes).filter((v) => obj(v).persistentVolumeClaim);
+    if (pod.owner.kind === 'Deployment' && pvcs.length) problems.push(`${id(pod.owner)}: mounts a PersistentVolumeClaim`);
+  }
+  return problems;
+}
+
+/**
+ * Each service's data dir holds exactly the files it reads, read-only, from Secrets; no pod but the
+ * CA gets an issuer key (the pki-init Job creates them on its own volume).
+ */
+function dataFileProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  let keySources: string[] = [];
+  for (const [name, expected] of Object.entries(DATA_DIR_FILES)) {
+    const pod = workload(objects, 'Deployment', name);
+    const c = obj(arr(pod.spec.containers)[0]);
+    const files = mountedFiles(pod, c).filter((f) => f.path === DATA_DIR || f.path.startsWith(`${DATA_DIR}/`));
+    const seen = files.map((f) => (f.path === DATA_DIR ? '' : f.path.slice(DATA_DIR.length + 1)) + (f.any ? (f.path === DATA_DIR ? '*' : '/*') : '')).sort();
+    if (JSON.stringify(seen) !== JSON.stringify(expected)) problems.push(`Deployment/${name}: data dir holds ${seen.join(', ')}; expected ${expected.join(', ')}`);
+    for (const f of files) {
+      if (!f.readOnly) problems.push(`Deployment/${name}: ${f.path} is mounted writable`);
+      if (!f.source.startsWith('Secret/')) problems.push(`Deployment/${name}: ${f.path} comes from ${f.source}, not a Secret`);
+    }
+    if (name === 'ca') keySources = files.filter((f) => f.path === `${DATA_DIR}/keys`).map((f) => f.source.split(':')[0] ?? '');
+  }
+  const keySecrets = keySources.filter((s) => s.startsWith('Secret/')).map((s) => s.slice('Secret/'.length));
+  if (!keySecrets.length) problems.push('Deployment/ca: its issuer key does not come from a Secret');
+  for (const pod of podSpecs(objects)) {
+    const owner = id(pod.owner);
+    if (owner === 'Deployment/ca' || owner === 'Job/pki-init') continue;
+    for (const v of arr(pod.spec.volumes).map(obj)) {
+      const text = JSON.stringify(v);
+      for (const s of keySecrets) if (text.includes(`"${s}"`)) problems.push(`${owner}: volume ${String(v.name)} holds the CA key Secret ${s}`);
+      if (/\.key\.pem"|"keys\//.test(text)) problems.push(`${owner}: volume ${String(v.name)} holds a key file`);
+      if (str(obj(v.persistentVolumeClaim).claimName) === 'pki-data') problems.push(`${owner}: mounts pki-data, which holds the issuer keys`);
+    }
+  }
+  return problems;
+}
+
+/**
+ * REDIS_URL names the Service in front of the Redis pods, without credentials, and the
+ * NetworkPolicy on the Redis pods admits exactly the RA, CA, OCSP and pki CLI pods: every pod that
+ * connects, and no other.
+ */
+function redisNetworkProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const servers = redisServers(objects);
+  const serverLabels = servers[0]?.podLabels ?? {};
+  const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && matches(obj(obj(o.spec).podSelector), serverLabels));
+  if (policies.length !== 1) return [`expected one NetworkPolicy selecting the Redis pods, found ${policies.length}`];
+  const np = obj(policies[0]!.spec);
+  if (!arr(np.policyTypes).includes('Ingress')) problems.push('Redis NetworkPolicy: no Ingress policy type');
+  const selectors: Obj[] = [];
+  for (const rule of arr(np.ingress).map(obj)) {
+    if (!arr(rule.from).length) problems.push('Redis NetworkPolicy: a rule without `from` admits everyone');
+    for (const f of arr(rule.from).map(obj)) {
+      if (f.namespaceSelector || f.ipBlock || !f.podSelector) problems.push(`Redis NetworkPolicy: peer ${JSON.stringify(f)} is not a podSelector in this namespace`);
+      else selectors.push(obj(f.podSelector));
+    }
+    const ports = arr(rule.ports).map(obj);
+    if (!ports.length || ports.some((p) => p.port !== 6379 || (p.protocol ?? 'TCP') !== 'TCP')) problems.push(`Redis NetworkPolicy: ports ${JSON.stringify(rule.ports)} are not only TCP 6379`);
+  }
+  const admitted = (p: PodSpecAt) => selectors.some((s) => Object.keys(obj(s.matchLabels)).length > 0 && matches(s, p.podLabels));
+  const isPki = (p: PodSpecAt) =>
+    (p.owner.kind === 'Deployment' && ['ra', 'ca', 'ocsp'].includes(p.owner.metadata.name)) || p.podLabels['app.kubernetes.io/component'] === 'pki-cli';
+  for (const pod of podSpecs(objects)) {
+    if (servers.includes(pod)) continue;
+    if (admitted(pod) && !isPki(pod)) problems.push(`Redis NetworkPolicy admits ${id(pod.owner)}`);
+    if (!admitted(pod) && isPki(pod)) problems.push(`Redis NetworkPolicy does not admit ${id(pod.owner)}`);
+  }
+  // Who connects: the URL points at a Service selecting the Redis pods, the pod is admitted.
+  for (const at of containers(objects)) {
+    if (isRedisContainer(at.c)) continue;
+    const url = containerEnv(objects, at, problems).get('REDIS_URL');
+    if (!url) continue;
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      problems.push(`${at.where}: REDIS_URL ${url} is not a URL`);
+      continue;
+    }
+    if (u.username || u.password) problems.push(`${at.where}: REDIS_URL carries credentials`);
+    const svc = objects.find((o) => o.kind === 'Service' && o.metadata.name === u.hostname.split('.')[0]);
+    const port = Number(u.port || 6379);
+    if (!svc || !servers.some((s) => matches({ matchLabels: obj(svc.spec).selector }, s.podLabels))) problems.push(`${at.where}: REDIS_URL host ${u.hostname} is no Service of the Redis pods`);
+    else if (!arr(obj(svc.spec).ports).some((p) => obj(p).port === port)) problems.push(`${at.where}: Service ${svc.metadata.name} has no port ${port}`);
+    if (!admitted(at.pod)) problems.push(`${at.where}: connects to Redis but the NetworkPolicy does not admit it`);
+  }
+  return problems;
+}
+
+const REDIS_CHECKS: Record<string, (objects: K8sObject[]) => string[]> = {
+  'redis.conf durability': redisConfigProblems,
+  'replicas and PodDisruptionBudgets': scalingProblems,
+  'data dir files and keys': dataFileProblems,
+  'Redis NetworkPolicy and REDIS_URL': redisNetworkProblems,
+};
+
+test('k8s/overlays/redis: every object validates against the Kubernetes schema', async () => {
+  assert.deepEqual(await schemaProblems(redis()), []);
+});
+
+for (const [name, check] of Object.entries({ ...CHECKS, ...REDIS_CHECKS }))
+  test(`k8s/overlays/redis: ${name}`, () => {
+    assert.deepEqual(check(redis()), []);
+  });
+
+test('k8s/overlays/redis: the expected objects, all in namespace ev-pki and labelled part-of ev-pki', () => {
+  const objects = redis();
+  const names = objects.map((o) => id(o).replace(/^(ConfigMap\/redis-config)-[a-z0-9]+$/, '$1')).sort();
+  assert.deepEqual(
+    names,
+    [
+      'ConfigMap/pki-config',
+      'ConfigMap/redis-config',
+      'CronJob/csms-cert-renew',
+      'Deployment/ca',
+      'Deployment/ocsp',
+      'Deployment/ra',
+      'Job/pki-init',
+      'Namespace/ev-pki',
+      'NetworkPolicy/ca-ingress',
+      'NetworkPolicy/redis-ingress',
+      'PersistentVolumeClaim/pki-data',
+      'PodDisruptionBudget/ocsp',
+      'PodDisruptionBudget/ra',
+      'Role/csms-cert-renew',
+      'RoleBinding/csms-cert-renew',
+      'Secret/pki-secrets',
+      'Service/ca',
+      'Service/ocsp',
+      'Service/ra',
+      'Service/redis',
+      'Service/redis-headless',
+      'ServiceAccount/csms-cert-renew',
+      'StatefulSet/redis',
+    ].sort(),
+  );
+  for (const o of objects) {
+    if (o.kind !== 'Namespace') assert.equal(o.metadata.namespace, 'ev-pki', `${id(o)} namespace`);
+    assert.equal(o.metadata.labels?.['app.kubernetes.io/part-of'], 'ev-pki', `${id(o)} part-of label`);
+  }
+  for (const pod of podSpecs(objects)) assert.equal(pod.podLabels['app.kubernetes.io/part-of'], 'ev-pki', `${id(pod.owner)} pod template part-of label`);
+});
+
+test('k8s/overlays/redis: every service uses Redis; the Secrets not in the render are those the README has you create', () => {
+  const objects = redis();
+  const cm = obj(find(objects, 'ConfigMap', 'pki-config').data);
+  const store = loadStoreConfig({ ...cm, REDIS_PASSWORD_FILE: '' });
+  assert.equal(store.redis?.url, 'redis://redis:6379');
+  assert.equal(store.redis?.waitReplicas, 0, 'durability from the AOF (appendfsync always), not from WAIT');
+  for (const name of ['ra', 'ca', 'ocsp']) {
+    const c = deployment(objects, name).container;
+    assert.ok(arr(c.envFrom).some((f) => obj(obj(f).configMapRef).name === 'pki-config'), `${name} gets pki-config`);
+  }
+  for (const s of objects.filter((o) => o.kind === 'Secret'))
+    for (const [k, v] of Object.entries(obj(s.data))) assert.equal(v, '', `${id(s)} ${k} is not an empty placeholder`);
+  // Every Secret a pod refers to is either in the render (placeholders) or one the README creates.
+  const rendered = new Set(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name));
+  const referenced = new Set<string>();
+  for (const pod of podSpecs(objects))
+    for (const v of arr(pod.spec.volumes).map(obj)) {
+      const n = str(obj(v.secret).secretName);
+      if (n) referenced.add(n);
+      for (const s of arr(obj(v.projected).sources).map(obj)) if (s.secret) referenced.add(String(obj(s.secret).name));
+    }
+  assert.deepEqual([...referenced].filter((n) => !rendered.has(n)).sort(), [...INIT_SECRETS, REDIS_SECRET].sort());
+  const readme = readFileSync(join(K8S_DIR, 'README.md'), 'utf8');
+  for (const n of INIT_SECRETS) assert.match(readme, new RegExp(`kubectl -n ev-pki create secret generic ${n} `), `k8s/README.md shows how to create ${n}`);
+  assert.match(readme, new RegExp(`- name: ${REDIS_SECRET}\\n +files: \\[password=`), `k8s/README.md shows how to generate ${REDIS_SECRET}`);
+});
+
+test('k8s/overlays/redis: an overlay of your own as in the README (real Secrets, --org) passes every check', async () => {
+  const objects = renderOverlay(
+    [
+      'secretGenerator:',
+      '  - name: pki-secrets',
+      '    behavior: replace',
+      '    files: [key-passphrase]',
+      '  - name: redis-auth',
+      '    files: [password=redis-password]',
+      '    options: {disableNameSuffixHash: true}',
+      'patches:',
+      '  - target: {kind: Job, name: pki-init}',
+      '    patch: |-',
+      '      - op: replace',
+      '        path: /spec/template/spec/containers/0/args',
+      '        value: [init, --org, My CPO, --ocsp-url, "https://ocsp.pki.example.net"]',
+      'images:',
+      '  - {name: ev-pki, newName: registry.example.com/ev-pki, newTag: "1.2.3"}',
+      '',
+    ].join('\n'),
+    { redis: true, files: { 'key-passphrase': 'not-a-real-passphrase-0123456789\n', 'redis-password': '0123456789abcdef0123456789abcdef\n' } },
+  );
+  assert.deepEqual(await allProblems(objects), []);
+  for (const check of Object.values(REDIS_CHECKS)) assert.deepEqual(check(objects), []);
+  assert.equal(Buffer.from(String(obj(find(objects, 'Secret', 'redis-auth').data).password), 'base64').toString().trim(), '0123456789abcdef0123456789abcdef');
+  assert.notEqual(obj(find(objects, 'Secret', 'pki-secrets').data)['key-passphrase'], '', 'the placeholder was replaced under its own name');
+  assert.equal(deployment(objects, 'ra').container.image, 'registry.example.com/ev-pki:1.2.3');
+});
+
+test('k8s/overlays/redis: the managed-Redis variant of the README drops the in-cluster Redis and still passes the checks', async () => {
+  const del = (apiVersion: string, kind: string, name: string) =>
+    ['  - patch: |-', '      $patch: delete', `      apiVersion: ${apiVersion}`, `      kind: ${kind}`, `      metadata: {name: ${name}}`];
+  const objects = renderOverlay(
+    [
+      'secretGenerator:',
+      '  - name: redis-auth',
+      '    files: [password=redis-password]',
+      '    options: {disableNameSuffixHash: true}',
+      'patches:',
+      '  - target: {kind: ConfigMap, name: pki-config}',
+      '    patch: |-',
+      '      - {op: replace, path: /data/REDIS_URL, value: "rediss://my-redis.example.net:6380"}',
+      '  - target: {kind: Job, name: pki-init}',
+      '    patch: |-',
+      '      - {op: remove, path: /spec/template/spec/initContainers}',
+      ...del('apps/v1', 'StatefulSet', 'redis'),
+      ...del('v1', 'Service', 'redis'),
+      ...del('v1', 'Service', 'redis-headless'),
+      ...del('networking.k8s.io/v1', 'NetworkPolicy', 'redis-ingress'),
+      ...del('v1', 'ConfigMap', 'redis-config'),
+      '',
+    ].join('\n'),
+    { redis: true, files: { 'redis-password': '0123456789abcdef0123456789abcdef\n' } },
+  );
+  assert.deepEqual(objects.filter((o) => o.metadata.name.startsWith('redis') && o.kind !== 'Secret').map(id), []);
+  assert.deepEqual(containers(objects).filter((at) => isRedisContainer(at.c)).map((at) => at.where), []);
+  assert.deepEqual(await allProblems(objects), []);
+  assert.deepEqual([...scalingProblems(objects), ...dataFileProblems(objects)], []);
+  assert.equal(obj(find(objects, 'ConfigMap', 'pki-config').data).REDIS_URL, 'rediss://my-redis.example.net:6380');
+});
+
+test('k8s/overlays/redis/pki-export-pod.yaml: a restricted, read-only helper that reaches neither Redis nor the CA', async () => {
+  const objects = parseManifests(readFileSync(join(REDIS_DIR, 'pki-export-pod.yaml'), 'utf8'));
+  assert.deepEqual(objects.map(id), ['Pod/pki-export']);
+  assert.deepEqual(await schemaProblems(objects), []);
+  assert.deepEqual([...securityProblems(objects), ...resourceProblems(objects), ...secretProblems(objects)], []);
+  const pod = podSpecs(objects)[0]!;
+  const c = obj(arr(pod.spec.containers)[0]);
+  assert.deepEqual(
+    mountedFiles(pod, c).map((f) => [f.path, f.source, f.readOnly]),
+    [[DATA_DIR, 'PersistentVolumeClaim/pki-data', true]],
+  );
+  // Not a pki-cli pod: the NetworkPolicies admit it nowhere.
+  const all = [...redis(), ...objects];
+  for (const np of all.filter((o) => o.kind === 'NetworkPolicy'))
+    for (const f of arr(obj(arr(obj(np.spec).ingress)[0]).from).map(obj)) assert.ok(!matches(obj(f.podSelector), pod.podLabels), `${id(np)} admits pki-export`);
+});
+
+// The Redis checks reject broken copies
+
+test('broken: a Redis without a durable AOF, or with the password in its ConfigMap, is rejected', () => {
+  for (const [edit, pattern] of [
+    [(t: string) => t.replace(/^appendfsync always$/m, 'appendfsync everysec'), /appendfsync is everysec, not always/],
+    [(t: string) => t.replace(/^appendonly yes$/m, 'appendonly no'), /appendonly is no, not yes/],
+    [(t: string) => `${t}\nappendonly no\n`, /appendonly is no/],
+    [(t: string) => `${t}\nrequirepass hunter2\n`, /sets requirepass/],
+    [(t: string) => t.replace(/^maxmemory-policy noeviction$/m, 'maxmemory-policy allkeys-lru'), /evicts data/],
+    [(t: string) => `${t.replace(/^include .*$/m, '')}\n${/^include .*$/m.exec(t)?.[0] ?? ''}\n`, /include \S+ is not before all other directives/],
+    [(t: string) => t.replace(/^include .*$/m, ''), /includes no password file/],
+  ] as const) {
+    const objects = redis();
+    const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('redis-config'));
+    const data = obj(cm?.data);
+    data['redis.conf'] = edit(String(data['redis.conf']));
+    rejects(redisConfigProblems(objects), pattern);
+  }
+  const objects = redis();
+  obj(find(objects, 'StatefulSet', 'redis').spec).replicas = 3;
+  rejects(redisConfigProblems(objects), /replicas is not 1/);
+});
+
+test('broken: a Redis password on the command line or in the environment is rejected', () => {
+  const objects = redis();
+  const sts = obj(obj(obj(find(objects, 'StatefulSet', 'redis').spec).template).spec);
+  const c = obj(arr(sts.containers)[0]);
+  c.args = ['--requirepass', 'hunter2'];
+  c.env = [{ name: 'REDIS_PASSWORD', value: 'hunter2' }];
+  obj(obj(c.readinessProbe).exec).command = ['redis-cli', '-a', 'hunter2', 'ping'];
+  const problems = redisContainerProblems(objects);
+  rejects(problems, /StatefulSet\/redis containers\[redis\]: a password option on the command line: --requirepass/);
+  rejects(problems, /StatefulSet\/redis containers\[redis\]: a Redis container has env/);
+  rejects(problems, /a password option on the command line: -a/);
+});
+
+test('broken: one RA replica, a missing PDB, a CA with two replicas or a PVC on a service is rejected', () => {
+  const objects = redis();
+  deployment(objects, 'ra').spec.replicas = 1;
+  deployment(objects, 'ca').spec.replicas = 2;
+  const withoutPdb = objects.filter((o) => !(o.kind === 'PodDisruptionBudget' && o.metadata.name === 'ocsp'));
+  deployment(withoutPdb, 'ocsp').pod.volumes = [...arr(deployment(withoutPdb, 'ocsp').pod.volumes), { name: 'x', persistentVolumeClaim: { claimName: 'pki-data' } }];
+  const problems = scalingProblems(withoutPdb);
+  rejects(problems, /Deployment\/ra: replicas 1 < 2/);
+  rejects(problems, /Deployment\/ocsp: no PodDisruptionBudget/);
+  rejects(problems, /Deployment\/ca: replicas is not 1/);
+  rejects(problems, /Deployment\/ocsp: mounts a PersistentVolumeClaim/);
+});
+
+test('broken: a key file outside the CA, or a service seeing more than it needs, is rejected', () => {
+  const objects = redis();
+  const ra = deployment(objects, 'ra');
+  ra.pod.volumes = [...arr(ra.pod.volumes), { name: 'keys', secret: { secretName: 'pki-ca-issuer-key' } }];
+  const ocsp = deployment(objects, 'ocsp');
+  const projected = obj(obj(arr(ocsp.pod.volumes).map(obj).find((v) => v.name === 'pki-data')).projected);
+  projected.sources = [...arr(projected.sources), { secret: { name: 'pki-ca-client-token', items: [{ key: 'token', path: 'secrets/ca-client-token' }] } }];
+  const job = obj(obj(obj(find(objects, 'CronJob', 'csms-cert-renew').spec).jobTemplate).spec);
+  const cronPod = obj(obj(job.template).spec);
+  cronPod.volumes = [...arr(cronPod.volumes), { name: 'pki', persistentVolumeClaim: { claimName: 'pki-data' } }];
+  const problems = dataFileProblems(objects);
+  rejects(problems, /Deployment\/ra: volume keys holds the CA key Secret pki-ca-issuer-key/);
+  rejects(problems, /Deployment\/ocsp: data dir holds .*secrets\/ca-client-token.*; expected/);
+  rejects(problems, /CronJob\/csms-cert-renew: mounts pki-data/);
+});
+
+test('broken: a Redis NetworkPolicy admitting other pods, or not a connecting one, is rejected', () => {
+  const objects = redis();
+  const np = obj(find(objects, 'NetworkPolicy', 'redis-ingress').spec);
+  const rule = obj(arr(np.ingress)[0]);
+  rule.from = [
+    ...arr(rule.from).filter((f) => obj(obj(obj(f).podSelector).matchLabels)['app.kubernetes.io/name'] !== 'ocsp'),
+    { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'csms-cert-renew' } } },
+  ];
+  const problems = redisNetworkProblems(objects);
+  rejects(problems, /Redis NetworkPolicy admits CronJob\/csms-cert-renew/);
+  rejects(problems, /Redis NetworkPolicy does not admit Deployment\/ocsp/);
+  rejects(problems, /Deployment\/ocsp containers\[ocsp\]: connects to Redis but the NetworkPolicy does not admit it/);
+  const open = redis();
+  obj(arr(obj(find(open, 'NetworkPolicy', 'redis-ingress').spec).ingress)[0]).from = [{ namespaceSelector: {} }];
+  rejects(redisNetworkProblems(open), /not a podSelector in this namespace/);
+  const wrongUrl = redis();
+  obj(find(wrongUrl, 'ConfigMap', 'pki-config').data).REDIS_URL = 'redis://:hunter2@cache:6379';
+  rejects(redisNetworkProblems(wrongUrl), /REDIS_URL carries credentials/);
+  rejects(redisNetworkProblems(wrongUrl), /REDIS_URL host cache is no Service of the Redis pods/);
+});
+
+test('broken: a *_FILE variable without the mounted file is rejected', () => {
+  const objects = redis();
+  const ocsp = deployment(objects, 'ocsp').container;
+  ocsp.volumeMounts = arr(ocsp.volumeMounts).filter((m) => obj(m).name !== 'redis-auth');
+  rejects(mountedFileProblems(objects), /Deployment\/ocsp containers\[ocsp\]: REDIS_PASSWORD_FILE=\/var\/run\/secrets\/redis\/password is in none of its volume mounts/);
 });

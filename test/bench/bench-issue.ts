@@ -57,7 +57,7 @@ import {
   CERT_TYPE, CORES, CPO, FLOOR_SERVER, PKI_CLI, QUICK, ROOT, SERVICE_IMPORT, STATIONS, TENANT, log,
   cleanup, freePort, initDevPki, runBench, serviceEnv, spawnNode, spawnService, stopAll, stopProc, waitListening, waitReady, type Proc,
   cpuSeconds, machineCpu, machineShares, statFields, type MachineShares,
-  makeCsrs, type CsrItem,
+  makeCsrs, NO_RATE_LIMITS, type CsrItem,
   analyseProfiles, experimentArgs, profilesJson, readBusyProfile, shareLines, sharesBy, v8PseudoFrame, type CallFrame, type Profile,
   f0, f1, f2, grid, pc, problemLines, writeResults,
 } from './bench-kit.js';
@@ -526,7 +526,7 @@ async function runBaseline(issuer: Issuer, csrs: readonly CsrItem[], conc: numbe
 // In-memory Store: the CA pipeline without LMDB, to see what the store costs. Only what issuance
 // uses; revocation, OCSP and CRL methods are not needed here.
 
-type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'listOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch'>;
+type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'consumeRate'>;
 
 class MemStore implements IssuanceStore {
   private readonly tenants = new Map<string, TenantRecord>();
@@ -538,6 +538,7 @@ class MemStore implements IssuanceStore {
   private readonly idem = new Map<string, IdempotencyRecord>();
   async ping(): Promise<void> {}
   async close(): Promise<void> {}
+  async assertDurable(): Promise<void> {}
   async getTenant(id: string): Promise<TenantRecord | undefined> {
     return this.tenants.get(id);
   }
@@ -905,7 +906,7 @@ async function main(): Promise<void> {
     const ca = spawnService('CA', 'ca', { PKI_DATA_DIR: dataDir, CA_PORT: String(caPort) }, experimentArgs('ca', profiles));
     procs.push(ca);
     await waitReady(ca, `${caUrl}/readyz`);
-    const ra = spawnService('RA', 'ra', { PKI_DATA_DIR: dataDir, RA_PORT: String(raPort), RA_CA_URL: caUrl }, experimentArgs('ra', profiles));
+    const ra = spawnService('RA', 'ra', { PKI_DATA_DIR: dataDir, RA_PORT: String(raPort), RA_CA_URL: caUrl, ...NO_RATE_LIMITS }, experimentArgs('ra', profiles));
     procs.push(ra);
     await waitReady(ra, `${raUrl}/readyz`);
     log(`CA pid ${ca.child.pid} on ${caPort}, RA pid ${ra.child.pid} on ${raPort}`);
@@ -993,7 +994,7 @@ async function main(): Promise<void> {
       procs.push(stub);
       const stubUrl = `http://127.0.0.1:${await waitListening(stub)}`;
       const ra2Port = await freePort();
-      const ra2 = spawnService('RA (stub CA)', 'ra', { PKI_DATA_DIR: dataDir, RA_PORT: String(ra2Port), RA_CA_URL: stubUrl }, experimentArgs('ra-stubca', profiles));
+      const ra2 = spawnService('RA (stub CA)', 'ra', { PKI_DATA_DIR: dataDir, RA_PORT: String(ra2Port), RA_CA_URL: stubUrl, ...NO_RATE_LIMITS }, experimentArgs('ra-stubca', profiles));
       procs.push(ra2);
       const ra2Url = `http://127.0.0.1:${ra2Port}`;
       await waitReady(ra2, `${ra2Url}/readyz`);

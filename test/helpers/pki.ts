@@ -7,17 +7,19 @@ import { initPki, mintToken } from '@evpki/cli';
 import { readPrivateKey, readSecretFile, type IssuerKeyAlgorithm } from '@evpki/keys';
 import { loadOcspConfig, createOcspService } from '@evpki/ocsp-responder';
 import { loadRaConfig, createRaService } from '@evpki/ra';
-import { createLogger, dataPaths, type PkiManifest } from '@evpki/service';
+import { createLogger, dataPaths, loadStoreConfig, type PkiManifest } from '@evpki/service';
 import { openStore, type Store } from '@evpki/store';
 
 export interface DevPki {
   readonly dataDir: string;
+  /** The store's environment (REDIS_URL for the Redis backend; empty: LMDB in dataDir). */
+  readonly storeEnv: Record<string, string>;
   readonly manifest: PkiManifest;
   cleanup(): void;
 }
 
-/** A fresh dev PKI (`pki init --dev`) in a temporary directory. */
-export async function makeDevPki(algorithm: IssuerKeyAlgorithm = 'ecdsa-p256'): Promise<DevPki> {
+/** A fresh dev PKI (`pki init --dev`) in a temporary directory; with `storeEnv.REDIS_URL`, its store is that Redis. */
+export async function makeDevPki(algorithm: IssuerKeyAlgorithm = 'ecdsa-p256', storeEnv: Record<string, string> = {}): Promise<DevPki> {
   const dataDir = mkdtempSync(join(tmpdir(), 'evpki-test-'));
   const manifest = await initPki({
     dataDir,
@@ -26,9 +28,9 @@ export async function makeDevPki(algorithm: IssuerKeyAlgorithm = 'ecdsa-p256'): 
     algorithm,
     organization: 'Demo CPO',
     publicOcspBase: 'http://127.0.0.1:8082',
-    env: {},
+    env: storeEnv,
   });
-  return { dataDir, manifest, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
+  return { dataDir, storeEnv, manifest, cleanup: () => rmSync(dataDir, { recursive: true, force: true }) };
 }
 
 export interface Stack {
@@ -48,8 +50,8 @@ const quiet = createLogger('test', 'silent');
 /** RA, CA and OCSP in this process on free ports, over one store, RA validating its responses. */
 export async function startStack(pki: DevPki, opts: { now?: () => Date; caEnv?: Record<string, string>; ocspEnv?: Record<string, string>; raEnv?: Record<string, string> } = {}): Promise<Stack> {
   const paths = dataPaths(pki.dataDir);
-  const env = { PKI_DATA_DIR: pki.dataDir, CA_PORT: '0', RA_PORT: '0', OCSP_PORT: '0' };
-  const store = openStore({ dataDir: pki.dataDir });
+  const env = { PKI_DATA_DIR: pki.dataDir, CA_PORT: '0', RA_PORT: '0', OCSP_PORT: '0', ...pki.storeEnv };
+  const store = openStore(loadStoreConfig(env));
   const passphrase = readSecretFile(paths.devPassphrase);
   const clientToken = readSecretFile(paths.caClientToken);
   const now = opts.now ?? (() => new Date());
@@ -78,6 +80,7 @@ export async function startStack(pki: DevPki, opts: { now?: () => Date; caEnv?: 
     const ra = createRaService(
       loadRaConfig({
         PKI_DATA_DIR: pki.dataDir,
+        ...pki.storeEnv,
         RA_PORT: '0',
         RA_CA_URL: `http://127.0.0.1:${caPort}`,
         RA_OCSP_URL: `http://127.0.0.1:${ocspPort}`,

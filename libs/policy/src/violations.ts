@@ -23,6 +23,9 @@ export const Rule = {
   revocationReason: 'RFC5280-5.3.1',
   /** Product rule: V2G certificates (ISO 15118) are not issued yet. */
   certificateType: 'V2GCertificate',
+  /** Product rules: CSRs per station per day and per tenant per minute (RA_RATE_*). */
+  stationRate: 'RateLimit.station',
+  tenantRate: 'RateLimit.tenant',
 } as const;
 export type RuleId = (typeof Rule)[keyof typeof Rule];
 

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import type { OpenStoreOptions } from '@evpki/store';
+
 /**
  * Environment → typed config. Every variable with one of the product's prefixes must be known
  * (a typo stops the start instead of being ignored); values are parsed and checked at start.
@@ -36,8 +39,15 @@ export const KNOWN_ENV = new Set([
   'OCSP_HTTP_MAX_AGE_SECONDS',
   'OCSP_NON_ISSUED',
   'OCSP_PRESIGN_INTERVAL_MS',
+  'RA_RATE_STATION_CSRS_PER_DAY',
+  'RA_RATE_TENANT_CSRS_PER_MINUTE',
+  'REDIS_URL',
+  'REDIS_PASSWORD_FILE',
+  'REDIS_COMMAND_TIMEOUT_MS',
+  'REDIS_WAIT_REPLICAS',
+  'REDIS_WAIT_TIMEOUT_MS',
 ]);
-const PREFIXES = ['PKI_', 'RA_', 'CA_', 'OCSP_'];
+const PREFIXES = ['PKI_', 'RA_', 'CA_', 'OCSP_', 'REDIS_'];
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -79,4 +89,41 @@ export function envUrl(env: NodeJS.ProcessEnv, name: string, dflt: string): stri
     throw new ConfigError(`${name} must be an http(s) URL, got "${v}"`);
   }
   return v.replace(/\/$/, '');
+}
+
+/**
+ * Which store backend: Redis when `REDIS_URL` is set (several instances of each service), else the
+ * embedded LMDB store under the data directory. The password is read from a file, never the URL
+ * logged.
+ */
+export function loadStoreConfig(env: NodeJS.ProcessEnv): OpenStoreOptions {
+  const dataDir = envString(env, 'PKI_DATA_DIR', './data');
+  const url = envString(env, 'REDIS_URL', '');
+  if (!url) return { dataDir };
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL');
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL');
+  const passwordFile = envString(env, 'REDIS_PASSWORD_FILE', '');
+  let password: string | undefined;
+  if (passwordFile) {
+    try {
+      password = readFileSync(passwordFile, 'utf8').trim();
+    } catch {
+      throw new ConfigError(`REDIS_PASSWORD_FILE: cannot read ${passwordFile}`);
+    }
+  }
+  return {
+    dataDir,
+    redis: {
+      url,
+      ...(password ? { password } : {}),
+      commandTimeoutMs: envInt(env, 'REDIS_COMMAND_TIMEOUT_MS', 2000, 50, 60_000),
+      waitReplicas: envInt(env, 'REDIS_WAIT_REPLICAS', 0, 0, 16),
+      waitTimeoutMs: envInt(env, 'REDIS_WAIT_TIMEOUT_MS', 1000, 10, 60_000),
+    },
+  };
 }

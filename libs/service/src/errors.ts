@@ -1,3 +1,5 @@
+import { StoreUnavailableError } from '@evpki/store';
+
 /**
  * The one error type of the services. Kinds carry no HTTP; `toProblem` maps them at the edge to
  * application/problem+json (RFC 9457), with `violations` naming the rules for policy failures.
@@ -44,6 +46,9 @@ const STATUS: Record<ErrorKind, [number, string]> = {
   internal: [500, 'Internal error'],
 };
 
+/** Retry-After when the store is down: reconnection is attempted every second. */
+const STORE_RETRY_SECONDS = 2;
+
 export interface Problem {
   readonly status: number;
   readonly headers: Record<string, string>;
@@ -63,7 +68,12 @@ export function kindForStatus(status: number): ErrorKind {
 
 /** Maps any thrown value to a problem; unknown errors become a 500 with no detail. */
 export function toProblem(err: unknown): Problem {
-  const e = err instanceof AppError ? err : new AppError('internal', 'internal error');
+  const e =
+    err instanceof AppError
+      ? err
+      : err instanceof StoreUnavailableError
+        ? new AppError('unavailable', 'the store is unavailable; try again later', undefined, STORE_RETRY_SECONDS)
+        : new AppError('internal', 'internal error');
   const [status, title] = STATUS[e.kind];
   const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
   if (e.retryAfterSeconds !== undefined) headers['retry-after'] = String(e.retryAfterSeconds);

@@ -1,4 +1,6 @@
 export * from './records.js';
 export * from './store.js';
+export * from './errors.js';
 export * from './lmdb-store.js';
+export * from './redis-store.js';
 export * from './open-store.js';

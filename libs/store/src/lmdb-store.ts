@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { open, type RootDatabase } from 'lmdb';
 import type {
   CertificateRecord,
@@ -15,6 +16,8 @@ import type {
   IssuerRecord,
   StationRecord,
   TenantRecord,
+  RateBucket,
+  RateOutcome,
 } from './records.js';
 import type { Store } from './store.js';
 
@@ -204,13 +207,16 @@ export class LmdbStore implements Store {
     });
   }
 
-  async listOcspDue(until: number, limit: number): Promise<OcspDue[]> {
-    const out: OcspDue[] = [];
-    for (const { key: k } of this.db.getRange({ start: key('ocspdue', 0), end: key('ocspdue', until, END), limit })) {
-      const [, due, serial] = k as [string, number, string];
-      out.push({ serial, due });
-    }
-    return out;
+  async claimOcspDue(now: number, limit: number, leaseMs: number): Promise<OcspDue[]> {
+    return this.db.transaction(() => {
+      const out: OcspDue[] = [];
+      for (const { key: k } of this.db.getRange({ start: key('ocspdue', 0), end: key('ocspdue', now, END), limit })) {
+        const [, due, serial] = k as [string, number, string];
+        out.push({ serial, due });
+      }
+      for (const { serial } of out) this.scheduleOcsp(serial, now + leaseMs);
+      return out;
+    });
   }
 
   async nextCrlNumber(issuerId: string): Promise<number> {
@@ -233,4 +239,27 @@ export class LmdbStore implements Store {
   async getCrl(issuerId: string): Promise<CrlRecord | undefined> {
     return this.db.get(key('crl', issuerId)) as CrlRecord | undefined;
   }
+
+  async consumeRate(all: readonly RateBucket[], now: number): Promise<RateOutcome> {
+    const buckets = all.filter((b) => b.limit > 0);
+    return this.db.transaction((): RateOutcome => {
+      let refused: { bucket: string; retryAfterMs: number } | undefined;
+      for (const b of buckets) {
+        // Events older than the window go; what is left is the bucket's count, oldest first.
+        for (const k of [...this.db.getKeys({ start: key('rate', b.key, 0), end: key('rate', b.key, now - b.windowMs, END) })]) this.db.removeSync(k);
+        const live = [...this.db.getKeys({ start: key('rate', b.key, now - b.windowMs, END), end: key('rate', b.key, Number.MAX_SAFE_INTEGER), limit: b.limit })];
+        if (live.length >= b.limit) {
+          const oldest = (live[0] as [string, string, number])[2];
+          const retryAfterMs = Math.max(1, oldest + b.windowMs - now);
+          if (!refused || retryAfterMs > refused.retryAfterMs) refused = { bucket: b.key, retryAfterMs };
+        }
+      }
+      if (refused) return { allowed: false, ...refused };
+      for (const b of buckets) this.db.putSync(key('rate', b.key, now, randomUUID()), null);
+      return { allowed: true };
+    });
+  }
+
+  /** Every LMDB write is flushed to disk before its promise resolves. */
+  async assertDurable(): Promise<void> {}
 }

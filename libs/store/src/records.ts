@@ -10,6 +10,8 @@ export interface TenantRecord {
   readonly serverDomains?: readonly string[];
   readonly allowWildcards?: boolean;
   readonly allowIpSans?: boolean;
+  /** Overrides of the RA's default rate limits (RA_RATE_*); 0 turns a limit off. */
+  readonly rateLimits?: { readonly stationCsrsPerDay?: number; readonly tenantCsrsPerMinute?: number };
 }
 
 export interface StationRecord {
@@ -145,3 +147,15 @@ export type IssuanceOutcome =
   | { readonly ok: false; readonly conflict: 'serial' }
   | { readonly ok: false; readonly conflict: 'key' }
   | { readonly ok: false; readonly conflict: 'idempotency'; readonly existing: IdempotencyRecord };
+
+/** One sliding-window limit: at most `limit` events in any `windowMs`. */
+export interface RateBucket {
+  readonly key: string;
+  readonly limit: number;
+  readonly windowMs: number;
+}
+
+export type RateOutcome =
+  | { readonly allowed: true }
+  /** `bucket` is the key of a bucket that is full; `retryAfterMs` when it has room again. */
+  | { readonly allowed: false; readonly bucket: string; readonly retryAfterMs: number };

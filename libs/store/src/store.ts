@@ -14,6 +14,8 @@ import type {
   IssuerRecord,
   StationRecord,
   TenantRecord,
+  RateBucket,
+  RateOutcome,
 } from './records.js';
 
 /**
@@ -79,12 +81,25 @@ export interface Store {
    * Returns false when nothing was written.
    */
   putOcspResponses(serial: string, signed: SignedStatus, responses: OcspResponseRecord[], schedule?: { nextDue: number | undefined }): Promise<boolean>;
-  /** Certificates whose pre-signed responses are due at or before `until`, earliest first. */
-  listOcspDue(until: number, limit: number): Promise<OcspDue[]>;
+  /**
+   * Takes up to `limit` certificates whose pre-signed responses are due at or before `now`, earliest
+   * first, and moves each one's due time to `now + leaseMs`, so that another responder instance
+   * does not take them meanwhile; putOcspResponses with a schedule sets the real next due time.
+   */
+  claimOcspDue(now: number, limit: number, leaseMs: number): Promise<OcspDue[]>;
 
   /** Allocates the next CRL Number of an issuer (1, 2, …). */
   nextCrlNumber(issuerId: string): Promise<number>;
   /** Stores a CRL unless a CRL with a higher number is already stored; true when stored. */
   putCrl(crl: CrlRecord): Promise<boolean>;
   getCrl(issuerId: string): Promise<CrlRecord | undefined>;
+
+  /**
+   * Sliding-window rate limits, shared by every instance: counts one event in each bucket when all
+   * of them are within their limit, else counts nothing and says when to retry.
+   */
+  consumeRate(buckets: readonly RateBucket[], now: number): Promise<RateOutcome>;
+
+  /** Throws StoreNotDurableError when a resolved write could still be lost in a crash. */
+  assertDurable(): Promise<void>;
 }

@@ -1,10 +1,13 @@
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from '@evpki/policy';
-import { ConfigError, checkUnknownEnv, envInt, envString } from '@evpki/service';
+import { ConfigError, checkUnknownEnv, envInt, envString, loadStoreConfig } from '@evpki/service';
+import type { OpenStoreOptions } from '@evpki/store';
 
 export interface CaConfig {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
+  /** The store backend: Redis when REDIS_URL is set, else LMDB under the data directory. */
+  readonly store: OpenStoreOptions;
   readonly leafValiditySeconds: number;
   /** CSMS server certificates: default and shortest lifetime (A00.FR.701: always under 24 h). */
   readonly serverValidity: { readonly defaultSeconds: number; readonly minSeconds: number };
@@ -27,6 +30,7 @@ export function loadCaConfig(env: NodeJS.ProcessEnv): CaConfig {
     host: envString(env, 'CA_HOST', '127.0.0.1'),
     port: envInt(env, 'CA_PORT', 8081, 0, 65535),
     dataDir: envString(env, 'PKI_DATA_DIR', './data'),
+    store: loadStoreConfig(env),
     leafValiditySeconds: envInt(env, 'CA_LEAF_VALIDITY_DAYS', 365, 1, 3650) * 86400,
     serverValidity: {
       defaultSeconds: envInt(env, 'CA_SERVER_VALIDITY_HOURS', 23, 1, 23) * 3600,

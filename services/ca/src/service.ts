@@ -13,7 +13,7 @@ import {
   serviceTokenMatches,
   type Logger,
 } from '@evpki/service';
-import { openStore, type Store } from '@evpki/store';
+import { StoreUnavailableError, openStore, type Store } from '@evpki/store';
 import type { CaConfig } from './config.js';
 import { loadIssuer, type LoadedIssuer } from './issuer.js';
 import { signChargePointCertificate, type SignRequest } from './sign-certificate.js';
@@ -64,7 +64,7 @@ function parseSignRequest(body: Buffer): SignRequest {
 export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecrets, overrides: CaOverrides = {}) {
   const log = overrides.logger ?? createLogger('ca');
   const metrics = createMetrics('ca');
-  const store = overrides.store ?? openStore({ dataDir: config.dataDir });
+  const store = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
   let issuer: LoadedIssuer | undefined;
   let server: Server | undefined;
@@ -160,6 +160,8 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
 
   return {
     async start(): Promise<{ port: number }> {
+      // Records must survive a crash before a certificate is handed out (ARCHITECTURE.md "Data").
+      await store.assertDurable();
       issuer = await loadIssuer(store, init.issuerId, secrets.issuerKey, init.publicOcspBase);
       crl = createCrlPublisher({ store, issuer, now, log, nextUpdateSeconds: config.crlNextUpdateSeconds, refreshSeconds: config.crlRefreshSeconds });
       await crl.start();
@@ -167,7 +169,8 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
         handle(req, res).then(
           (route) => metrics.requests.inc({ route, status: String(res.statusCode) }),
           (err: unknown) => {
-            if (!(err instanceof AppError)) log.error({ err }, 'unexpected error');
+            if (err instanceof StoreUnavailableError) log.warn({ err: err.message }, 'store unavailable');
+            else if (!(err instanceof AppError)) log.error({ err }, 'unexpected error');
             if (!res.headersSent) sendProblem(res, err);
             else res.destroy();
             metrics.requests.inc({ route: 'error', status: String(res.statusCode) });

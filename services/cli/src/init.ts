@@ -2,7 +2,7 @@ import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ISSUER_KEY_ALGORITHMS, generateIssuerKey, loadPassphrase, writeFileAtomic, writePrivateKey, type IssuerKeyAlgorithm } from '@evpki/keys';
-import { dataPaths, issuerUrls, type PkiManifest } from '@evpki/service';
+import { dataPaths, issuerUrls, loadStoreConfig, type PkiManifest } from '@evpki/service';
 import { openStore } from '@evpki/store';
 import { issuerIdFor, makeEmptyCrl, makeRoot, makeSubCa } from './hierarchy.js';
 import { CliError } from './cli-error.js';
@@ -62,8 +62,10 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
     writeFileAtomic(paths.jwtPublicJwk, JSON.stringify(jwk, null, 2) + '\n');
   }
 
-  const store = openStore({ dataDir: o.dataDir });
+  // The configured backend (REDIS_URL: the shared Redis store), like the services.
+  const store = openStore({ ...loadStoreConfig(o.env), dataDir: o.dataDir });
   try {
+    if (!o.force && (await store.listIssuers()).length) throw new CliError('the store already holds a PKI; use --force to add a new hierarchy to it', 2);
     const createdAt = now.toISOString();
     await store.putIssuer({ id: rootId, role: 'root', parentId: rootId, certificate: root.der, state: 'active', purpose: 'root', createdAt });
     await store.putIssuer({ id: subId, role: 'sub-ca', parentId: rootId, certificate: sub.der, state: 'active', purpose: 'charge-point', createdAt });

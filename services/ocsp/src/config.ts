@@ -1,9 +1,12 @@
-import { ConfigError, checkUnknownEnv, envInt, envString, envUrl } from '@evpki/service';
+import { ConfigError, checkUnknownEnv, envInt, envString, envUrl, loadStoreConfig } from '@evpki/service';
+import type { OpenStoreOptions } from '@evpki/store';
 
 export interface OcspConfig {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
+  /** The store backend: Redis when REDIS_URL is set, else LMDB under the data directory. */
+  readonly store: OpenStoreOptions;
   /** Internal URL of the CA, which certifies this responder's delegated signing keys. */
   readonly caUrl: string;
   /** thisUpdate → nextUpdate of every response; charge points refresh about weekly (PnC 4.5). */
@@ -24,6 +27,7 @@ export function loadOcspConfig(env: NodeJS.ProcessEnv): OcspConfig {
     host: envString(env, 'OCSP_HOST', '127.0.0.1'),
     port: envInt(env, 'OCSP_PORT', 8082, 0, 65535),
     dataDir: envString(env, 'PKI_DATA_DIR', './data'),
+    store: loadStoreConfig(env),
     caUrl: envUrl(env, 'OCSP_CA_URL', `http://127.0.0.1:${envInt(env, 'CA_PORT', 8081, 0, 65535)}`),
     nextUpdateSeconds: envInt(env, 'OCSP_NEXT_UPDATE_HOURS', 168, 1, 720) * 3600,
     httpMaxAgeSeconds: envInt(env, 'OCSP_HTTP_MAX_AGE_SECONDS', 3600, 0, 30 * 86400),

@@ -8,6 +8,8 @@ import type { DelegatedSigners, ServedIssuer } from './signers.js';
 /** CertID hashes signed ahead: SHA-256 (what charge points send) and SHA-1 (RFC 5019 clients). */
 const PRESIGNED_HASHES: readonly CertIdHash[] = ['sha256', 'sha1'];
 const BATCH = 256;
+/** A claimed certificate not re-signed within this (e.g. its instance died) is taken by another. */
+const CLAIM_LEASE_MS = 60_000;
 
 export interface PresignerOptions {
   readonly store: Store;
@@ -32,7 +34,8 @@ export class Presigner {
     let handled = 0;
     for (;;) {
       const now = this.o.now();
-      const due = await this.o.store.listOcspDue(now.getTime(), BATCH);
+      // Claimed, so that several responder instances do not sign the same certificates.
+      const due = await this.o.store.claimOcspDue(now.getTime(), BATCH, CLAIM_LEASE_MS);
       let progressed = 0;
       for (const { serial } of due) if (await this.presign(serial, now)) progressed++;
       handled += progressed;
@@ -48,7 +51,7 @@ export class Presigner {
     // An issuer this responder no longer serves (retired): nothing to pre-sign, ever.
     if (!issuer) return this.o.store.putOcspResponses(serial, signed, [], { nextDue: undefined });
     const signer = this.o.signers.get(issuer.id);
-    if (!signer) return false; // no signer yet: stays due, retried next round
+    if (!signer) return false; // no signer yet: due again when the claim lapses
     const nextUpdate = this.o.responder.nextUpdate(now, signer.certificate.notAfter);
     const serialBytes = serialFromHex(serial);
     const records: OcspResponseRecord[] = PRESIGNED_HASHES.map((hash) => {

@@ -41,17 +41,20 @@ const MAX_REMEMBERED = 50_000;
 
 /**
  * A pre-signed answer is served from memory until half of its life, when the pre-signer replaces
- * it in the store with a fresher one (presigner.ts); after that, from the store again.
+ * it in the store with a fresher one (presigner.ts); after that, from the store again. While the
+ * store cannot be read, it is served until its nextUpdate.
  */
 const rememberable = (a: Answer, now: number): boolean => a.cache !== undefined && now < a.cache.thisUpdate + (a.cache.nextUpdate - a.cache.thisUpdate) / 2;
+const stillValid = (a: Answer, now: number): boolean => a.cache !== undefined && now < a.cache.nextUpdate;
 
 class StoreTimeout extends Error {}
 
 /**
  * RFC 6960 answers. A single CertID without a nonce is served from its pre-signed response when
- * the store has one for exactly these CertID bytes; everything else is signed now. The store is
- * read on every request (no in-process cache), so a revocation committed by the CA is what the
- * next request sees: the revocation dropped the pre-signed responses in the same write.
+ * the store has one for exactly these CertID bytes; everything else is signed now. Pre-signed
+ * answers are also kept in memory, and all of them are dropped whenever the store's OCSP epoch
+ * moves: a revocation changes the epoch in the same write that drops its pre-signed responses, so
+ * the next request after it reads the store again.
  */
 export class Responder {
   private index = new IssuerIndex<ServedIssuer>();
@@ -85,17 +88,24 @@ export class Responder {
       return undefined;
     }
     const a = this.remembered.get(requestKey);
-    if (a && !rememberable(a, this.o.now().getTime())) {
-      this.remembered.delete(requestKey);
-      return undefined;
-    }
-    return a;
+    if (!a) return undefined;
+    const now = this.o.now().getTime();
+    if (!stillValid(a, now)) this.remembered.delete(requestKey);
+    return rememberable(a, now) ? a : undefined;
   }
 
-  /** Like answer(); a pre-signed answer is also remembered under `requestKey` (see recall). */
+  /**
+   * Like answer(); a pre-signed answer is also remembered under `requestKey` (see recall). When
+   * the store cannot be read, a remembered answer still within its nextUpdate beats `tryLater`.
+   */
   async answerAndRemember(der: Buffer, requestKey: string): Promise<Answer> {
     const epoch = this.epoch();
     const a = await this.answer(der);
+    if (a.outcome === 'tryLater') {
+      const held = this.remembered.get(requestKey);
+      if (held && stillValid(held, this.o.now().getTime()) && this.epoch() === this.rememberedEpoch) return held;
+      return a;
+    }
     // Remembered only when no revocation committed between the epoch read and the store read.
     if (a.outcome === 'presigned' && rememberable(a, this.o.now().getTime()) && epoch !== undefined && epoch === this.rememberedEpoch && this.epoch() === epoch) {
       if (this.remembered.size >= MAX_REMEMBERED) this.remembered.delete(this.remembered.keys().next().value!);

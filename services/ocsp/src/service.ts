@@ -40,7 +40,7 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
     labelNames: ['method', 'outcome'],
     registers: [metrics.registry],
   });
-  const store = overrides.store ?? openStore({ dataDir: config.dataDir });
+  const store = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
   const signers = new DelegatedSigners(config.caUrl, secrets.caClientToken, log, now);
   const responder = new Responder({ store, signers, nextUpdateSeconds: config.nextUpdateSeconds, nonIssued: config.nonIssued, now, log });

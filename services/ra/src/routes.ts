@@ -6,6 +6,7 @@ import { AppError, type Caller, type Metrics } from '@evpki/service';
 import type { RevocationReason, Store, TenantRecord } from '@evpki/store';
 import type { CaClient, CaSignResponse } from './ca-client.js';
 import type { CertificateStatus } from './certificate-status.js';
+import { consumeCsrQuota, type RateLimits } from './rate-limits.js';
 import { certificateView, stationView, trustAnchorView } from './views.js';
 
 export interface RouteDeps {
@@ -15,6 +16,7 @@ export interface RouteDeps {
   readonly now: () => Date;
   readonly metrics: Metrics;
   readonly certificateStatus: CertificateStatus;
+  readonly rateLimits: RateLimits;
 }
 
 /** 201 with the issued (or, for a known Idempotency-Key, replayed) certificate. */
@@ -102,6 +104,7 @@ export function v1Routes(d: RouteDeps): Router {
         const forbidden = result.violations.some((v) => FORBIDDEN_RULES.has(v.rule));
         throw new AppError(forbidden ? 'forbidden' : 'policy', 'the certificate request violates policy', result.violations);
       }
+      await consumeCsrQuota(d.store, tenant, stationId, d.rateLimits, d.now());
     }
     const signed = await d.ca.sign({
       tenant: tenant.id,
@@ -132,6 +135,7 @@ export function v1Routes(d: RouteDeps): Router {
         for (const v of result.violations) d.metrics.rejections.inc({ rule: v.rule });
         throw new AppError('policy', 'the server certificate request violates policy', result.violations);
       }
+      await consumeCsrQuota(d.store, tenant, undefined, d.rateLimits, d.now());
     }
     const signed = await d.ca.signServer({
       tenant: tenant.id,

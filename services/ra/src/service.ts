@@ -14,7 +14,7 @@ import {
   type Logger,
   type RuleViolation,
 } from '@evpki/service';
-import { openStore, type Store } from '@evpki/store';
+import { StoreUnavailableError, openStore, type Store } from '@evpki/store';
 import { createCaClient } from './ca-client.js';
 import { createCertificateStatus } from './certificate-status.js';
 import type { RaConfig } from './config.js';
@@ -63,7 +63,7 @@ function schemaViolations(err: ValidatorError): RuleViolation[] {
 export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecrets, overrides: RaOverrides = {}) {
   const log = overrides.logger ?? createLogger('ra');
   const metrics = createMetrics('ra');
-  const store = overrides.store ?? openStore({ dataDir: config.dataDir });
+  const store = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
   const ca = createCaClient(config.caUrl, secrets.caClientToken, config.caTimeoutMs);
   const certificateStatus = createCertificateStatus(
@@ -115,7 +115,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         ignoreUndocumented: false,
       }),
     );
-    app.use('/v1', v1Routes({ store, ca, keyPolicy: config.keyPolicy, now, metrics, certificateStatus }));
+    app.use('/v1', v1Routes({ store, ca, keyPolicy: config.keyPolicy, now, metrics, certificateStatus, rateLimits: config.rateLimits }));
 
     app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
       const v = err as ValidatorError;
@@ -126,6 +126,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         else if (v.status === 400 || v.status === 415) appErr = new AppError('malformed', 'the request does not match openapi.yaml', schemaViolations(v));
         else if (v.status === 404) appErr = new AppError('not-found', 'no such route');
         else if (v.status === 405) appErr = new AppError('malformed', `method ${req.method} is not allowed here`);
+        else if (err instanceof StoreUnavailableError) log.warn({ err: err.message, path: req.path }, 'store unavailable');
         else log.error({ err, path: req.path }, 'unexpected error');
       }
       const p = toProblem(appErr);

@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import { freePort } from './processes.js';
+
+/** A real redis-server of the test's own: a free port, its own directory, AOF on. */
+export interface TestRedis {
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  /** The environment that points services at it. */
+  readonly env: Record<string, string>;
+  /** SIGKILL (no shutdown save), as a crash. */
+  kill(): Promise<void>;
+  /** Starts it again on the same port and directory (the AOF is replayed). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  /** A plain client for checks (closed by stop). */
+  client(): Redis;
+}
+
+export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<TestRedis> {
+  const dir = mkdtempSync(join(tmpdir(), 'evpki-redis-'));
+  const port = await freePort();
+  const args = [
+    '--port', String(port),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', opts.appendonly === false ? 'no' : 'yes',
+    '--appendfsync', 'always',
+    '--daemonize', 'no',
+    '--loglevel', 'warning',
+  ];
+  let proc: ChildProcess | undefined;
+  const clients: Redis[] = [];
+  const launch = async (): Promise<void> => {
+    const p = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    proc = p;
+    let stderr = '';
+    p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    for (let i = 0; i < 200; i++) {
+      if (p.exitCode !== null) throw new Error(`redis-server exited: ${stderr}`);
+      try {
+        await probe.connect();
+        await probe.ping();
+        probe.disconnect();
+        return;
+      } catch {
+        await sleep(25);
+      }
+    }
+    probe.disconnect();
+    p.kill('SIGKILL');
+    throw new Error(`redis-server did not start: ${stderr}`);
+  };
+  const exited = (p: ChildProcess): Promise<void> => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', () => r())));
+  await launch();
+  const url = `redis://127.0.0.1:${port}`;
+  return {
+    url,
+    port,
+    dir,
+    env: { REDIS_URL: url },
+    async kill() {
+      if (!proc) return;
+      const p = proc;
+      proc = undefined;
+      p.kill('SIGKILL');
+      await exited(p);
+    },
+    async restart() {
+      await launch();
+    },
+    async stop() {
+      for (const c of clients) c.disconnect();
+      if (proc) {
+        const p = proc;
+        proc = undefined;
+        p.kill('SIGTERM');
+        await exited(p);
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+    client() {
+      const c = new Redis(url, { maxRetriesPerRequest: 1 });
+      c.on('error', () => undefined);
+      clients.push(c);
+      return c;
+    },
+  };
+}
