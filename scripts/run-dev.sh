@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: a dev PKI on the embedded store, then RA, CA and OCSP on localhost. Ctrl-C stops all three.
+# `make run`: a dev PKI on the embedded store (or on Redis when REDIS_URL is set), then RA, CA and OCSP on localhost. Ctrl-C stops all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PKI_DATA_DIR="${PKI_DATA_DIR:-./data}"
@@ -23,9 +23,11 @@ node services/ra/dist/main.js & pids+=($!)
 wait_ready "http://127.0.0.1:$OCSP_PORT"
 wait_ready "http://127.0.0.1:$RA_PORT"
 
+store="the embedded store in $PKI_DATA_DIR"
+[ -n "${REDIS_URL:-}" ] && store="Redis (REDIS_URL; files in $PKI_DATA_DIR)"
 cat <<MSG
 
-  EV charging PKI (dev) is running on the embedded store in $PKI_DATA_DIR
+  EV charging PKI (dev) is running on $store
     RA    http://127.0.0.1:$RA_PORT   (API: openapi.yaml; token: node services/cli/bin/pki.js token --tenant demo)
     CA    http://127.0.0.1:$CA_PORT   (internal; answers only the RA)
     OCSP  http://127.0.0.1:$OCSP_PORT

@@ -206,21 +206,27 @@ function contract(name: string, open: () => Promise<{ store: Store; close(): Pro
     test('rate limits: a sliding window per bucket; all buckets or none are counted', async () => {
       const station = { key: `station-${seq++}`, limit: 2, windowMs: 10_000 };
       const tenant = { key: `tenant-${seq++}`, limit: 3, windowMs: 1_000 };
-      deepStrictEqual(await store.consumeRate([station, tenant], 100_000), { allowed: true });
-      deepStrictEqual(await store.consumeRate([station, tenant], 101_000), { allowed: true });
-      deepStrictEqual(await store.consumeRate([station, tenant], 102_000), { allowed: false, bucket: station.key, retryAfterMs: 8_000 });
+      deepStrictEqual(await store.consumeRate([station, tenant], 100_000, `e${seq++}`), { allowed: true });
+      deepStrictEqual(await store.consumeRate([station, tenant], 101_000, `e${seq++}`), { allowed: true });
+      deepStrictEqual(await store.consumeRate([station, tenant], 102_000, `e${seq++}`), { allowed: false, bucket: station.key, retryAfterMs: 8_000 });
       // The refused request counted nowhere: the tenant bucket has room for three more in a second.
-      for (let i = 0; i < 3; i++) deepStrictEqual(await store.consumeRate([tenant], 102_500), { allowed: true });
-      deepStrictEqual(await store.consumeRate([tenant], 102_600), { allowed: false, bucket: tenant.key, retryAfterMs: 900 });
+      for (let i = 0; i < 3; i++) deepStrictEqual(await store.consumeRate([tenant], 102_500, `e${seq++}`), { allowed: true });
+      deepStrictEqual(await store.consumeRate([tenant], 102_600, `e${seq++}`), { allowed: false, bucket: tenant.key, retryAfterMs: 900 });
       // The first event leaves the window at 110000.
-      deepStrictEqual(await store.consumeRate([station], 109_999), { allowed: false, bucket: station.key, retryAfterMs: 1 });
-      deepStrictEqual(await store.consumeRate([station], 110_001), { allowed: true });
-      deepStrictEqual(await store.consumeRate([{ ...station, limit: 0 }], 110_002), { allowed: true }, 'limit 0 is off');
+      deepStrictEqual(await store.consumeRate([station], 109_999, `e${seq++}`), { allowed: false, bucket: station.key, retryAfterMs: 1 });
+      deepStrictEqual(await store.consumeRate([station], 110_001, `e${seq++}`), { allowed: true });
+      deepStrictEqual(await store.consumeRate([{ ...station, limit: 0 }], 110_002, `e${seq++}`), { allowed: true }, 'limit 0 is off');
+      // A released event no longer counts.
+      const full = { key: `release-${seq++}`, limit: 1, windowMs: 10_000 };
+      deepStrictEqual(await store.consumeRate([full], 200_000, 'failed-request'), { allowed: true });
+      equal((await store.consumeRate([full], 200_001, 'next')).allowed, false);
+      await store.releaseRate([full], 'failed-request');
+      deepStrictEqual(await store.consumeRate([full], 200_002, 'next'), { allowed: true });
     });
 
     test('concurrent rate-limited requests never exceed the limit', async () => {
       const bucket = { key: `burst-${seq++}`, limit: 10, windowMs: 60_000 };
-      const outcomes = await Promise.all(Array.from({ length: 50 }, () => store.consumeRate([bucket], 1_000)));
+      const outcomes = await Promise.all(Array.from({ length: 50 }, () => store.consumeRate([bucket], 1_000, `e${seq++}`)));
       equal(outcomes.filter((o) => o.allowed).length, 10);
     });
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { open, type RootDatabase } from 'lmdb';
 import type {
   CertificateRecord,
@@ -240,7 +239,7 @@ export class LmdbStore implements Store {
     return this.db.get(key('crl', issuerId)) as CrlRecord | undefined;
   }
 
-  async consumeRate(all: readonly RateBucket[], now: number): Promise<RateOutcome> {
+  async consumeRate(all: readonly RateBucket[], now: number, eventId: string): Promise<RateOutcome> {
     const buckets = all.filter((b) => b.limit > 0);
     return this.db.transaction((): RateOutcome => {
       let refused: { bucket: string; retryAfterMs: number } | undefined;
@@ -255,8 +254,16 @@ export class LmdbStore implements Store {
         }
       }
       if (refused) return { allowed: false, ...refused };
-      for (const b of buckets) this.db.putSync(key('rate', b.key, now, randomUUID()), null);
+      for (const b of buckets) this.db.putSync(key('rate', b.key, now, eventId), null);
       return { allowed: true };
+    });
+  }
+
+  async releaseRate(buckets: readonly RateBucket[], eventId: string): Promise<void> {
+    await this.db.transaction(() => {
+      for (const b of buckets)
+        for (const k of [...this.db.getKeys({ start: key('rate', b.key, 0), end: key('rate', b.key, Number.MAX_SAFE_INTEGER) })])
+          if ((k as [string, string, number, string])[3] === eventId) this.db.removeSync(k);
     });
   }
 

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { pack, unpack } from 'msgpackr';
 import { StoreNotDurableError, StoreUnavailableError } from './errors.js';
@@ -362,18 +361,57 @@ export class RedisStore implements Store {
     return dec(await this.call((r) => r.hgetBuffer(k('crl', issuerId), 'rec')));
   }
 
+  /**
+   * Scans every certificate and idempotency record and lists what does not hold together (a
+   * certificate without its key index or station index, an idempotency record naming no
+   * certificate). Empty when every write was whole. For operators after an incident, and tests.
+   */
+  async verifyIntegrity(): Promise<string[]> {
+    const problems: string[] = [];
+    const scan = async (pattern: string, each: (key: string) => Promise<void>): Promise<void> => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.call((r) => r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+        cursor = next;
+        for (const key of keys) await each(key);
+      } while (cursor !== '0');
+    };
+    await scan(`${PREFIX}c:*`, async (key) => {
+      const serial = decodeURIComponent(key.slice(`${PREFIX}c:`.length));
+      const cert = await this.getCertificate(serial);
+      if (!cert || !cert.status) return void problems.push(`${serial}: certificate record incomplete`);
+      if ((await this.call((r) => r.get(k('k', cert.spkiSha256)))) !== serial) problems.push(`${serial}: key index missing`);
+      if (cert.kind === 'ChargingStationCertificate' && (await this.call((r) => r.zscore(k('sc', cert.tenant, cert.stationId), serial))) === null)
+        problems.push(`${serial}: station index missing`);
+      if (cert.status === 'revoked' && (await this.call((r) => r.hexists(k('rv', cert.issuerId), serial))) === 0) problems.push(`${serial}: revoked but not on its CRL list`);
+    });
+    await scan(`${PREFIX}idem:*`, async (key) => {
+      const rec = dec<IdempotencyRecord>(await this.call((r) => r.getBuffer(key)));
+      if (!rec || !(await this.getCertificate(rec.serial))) problems.push(`${key}: idempotency record names no certificate`);
+    });
+    return problems;
+  }
+
   // ---- rate limits ----
 
-  async consumeRate(all: readonly RateBucket[], now: number): Promise<RateOutcome> {
+  async consumeRate(all: readonly RateBucket[], now: number, eventId: string): Promise<RateOutcome> {
     const buckets = all.filter((b) => b.limit > 0);
     if (!buckets.length) return { allowed: true };
     const result = (await this.run(
       'consumeRate',
       buckets.map((b) => k('rl', b.key)),
-      [now, `${now}-${randomUUID()}`, ...buckets.flatMap((b) => [b.limit, b.windowMs])],
+      [now, eventId, ...buckets.flatMap((b) => [b.limit, b.windowMs])],
     )) as [number, number];
     if (result[0] < 0) return { allowed: true };
     return { allowed: false, bucket: buckets[result[0]]!.key, retryAfterMs: Math.max(1, result[1]) };
+  }
+
+  async releaseRate(buckets: readonly RateBucket[], eventId: string): Promise<void> {
+    await this.call((r) => {
+      const m = r.multi();
+      for (const b of buckets) m.zrem(k('rl', b.key), eventId);
+      return m.exec();
+    });
   }
 }
 

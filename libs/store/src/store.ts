@@ -95,10 +95,12 @@ export interface Store {
   getCrl(issuerId: string): Promise<CrlRecord | undefined>;
 
   /**
-   * Sliding-window rate limits, shared by every instance: counts one event in each bucket when all
-   * of them are within their limit, else counts nothing and says when to retry.
+   * Sliding-window rate limits, shared by every instance: counts the event `eventId` in each bucket
+   * when all of them are within their limit, else counts nothing and says when to retry.
    */
-  consumeRate(buckets: readonly RateBucket[], now: number): Promise<RateOutcome>;
+  consumeRate(buckets: readonly RateBucket[], now: number, eventId: string): Promise<RateOutcome>;
+  /** Takes back an event consumeRate counted (the request it counted failed). */
+  releaseRate(buckets: readonly RateBucket[], eventId: string): Promise<void>;
 
   /** Throws StoreNotDurableError when a resolved write could still be lost in a crash. */
   assertDurable(): Promise<void>;

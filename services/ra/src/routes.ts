@@ -28,6 +28,14 @@ function sendSigned(d: RouteDeps, res: Response, signed: CaSignResponse): void {
   res.json(view);
 }
 
+/** A failed signing takes back its rate-limit count (best effort: the store may be what failed). */
+const refundAndThrow =
+  (release: (() => Promise<void>) | undefined) =>
+  async (err: unknown): Promise<never> => {
+    await release?.().catch(() => undefined);
+    throw err;
+  };
+
 /** The authenticated caller, set by the auth middleware. */
 export const callerOf = (res: Response): Caller => res.locals.caller as Caller;
 
@@ -89,6 +97,7 @@ export function v1Routes(d: RouteDeps): Router {
     // A retry under a known Idempotency-Key goes straight to the CA, which replays the recorded
     // certificate (or refuses a different request); re-running policy would call the key reused.
     const earlier = idempotencyKey ? await d.store.getIdempotency(tenant.id, idempotencyKey) : undefined;
+    let release: (() => Promise<void>) | undefined;
     if (!earlier) {
       const parsed = readCsr(body.csr);
       if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
@@ -104,15 +113,17 @@ export function v1Routes(d: RouteDeps): Router {
         const forbidden = result.violations.some((v) => FORBIDDEN_RULES.has(v.rule));
         throw new AppError(forbidden ? 'forbidden' : 'policy', 'the certificate request violates policy', result.violations);
       }
-      await consumeCsrQuota(d.store, tenant, stationId, d.rateLimits, d.now());
+      release = await consumeCsrQuota(d.store, tenant, stationId, d.rateLimits, d.now());
     }
-    const signed = await d.ca.sign({
-      tenant: tenant.id,
-      stationId,
-      csr: body.csr,
-      certificateType: body.certificateType,
-      ...(idempotencyKey ? { idempotencyKey } : {}),
-    });
+    const signed = await d.ca
+      .sign({
+        tenant: tenant.id,
+        stationId,
+        csr: body.csr,
+        certificateType: body.certificateType,
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      })
+      .catch(refundAndThrow(release));
     sendSigned(d, res, signed);
   });
 
@@ -122,6 +133,7 @@ export function v1Routes(d: RouteDeps): Router {
     const body = req.body as { csr: string; validityHours?: number };
     const idempotencyKey = req.get('idempotency-key');
     const earlier = idempotencyKey ? await d.store.getIdempotency(tenant.id, idempotencyKey) : undefined;
+    let release: (() => Promise<void>) | undefined;
     if (!earlier) {
       const parsed = readCsr(body.csr);
       if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
@@ -135,14 +147,16 @@ export function v1Routes(d: RouteDeps): Router {
         for (const v of result.violations) d.metrics.rejections.inc({ rule: v.rule });
         throw new AppError('policy', 'the server certificate request violates policy', result.violations);
       }
-      await consumeCsrQuota(d.store, tenant, undefined, d.rateLimits, d.now());
+      release = await consumeCsrQuota(d.store, tenant, undefined, d.rateLimits, d.now());
     }
-    const signed = await d.ca.signServer({
-      tenant: tenant.id,
-      csr: body.csr,
-      ...(body.validityHours === undefined ? {} : { validityHours: body.validityHours }),
-      ...(idempotencyKey ? { idempotencyKey } : {}),
-    });
+    const signed = await d.ca
+      .signServer({
+        tenant: tenant.id,
+        csr: body.csr,
+        ...(body.validityHours === undefined ? {} : { validityHours: body.validityHours }),
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      })
+      .catch(refundAndThrow(release));
     sendSigned(d, res, signed);
   });
   r.get('/stations/:stationId/certificates', async (req, res) => {
