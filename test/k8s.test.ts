@@ -497,6 +497,15 @@ test('k8s/ renders with kubectl kustomize', () => {
   assert.ok(objects.length > 0, 'kubectl kustomize k8s/ rendered nothing');
 });
 
+/** Every object in the ev-pki namespace and labelled part-of ev-pki, pod templates included. */
+function assertNamespacedAndLabelled(objects: K8sObject[]): void {
+  for (const o of objects) {
+    if (o.kind !== 'Namespace') assert.equal(o.metadata.namespace, 'ev-pki', `${id(o)} namespace`);
+    assert.equal(o.metadata.labels?.['app.kubernetes.io/part-of'], 'ev-pki', `${id(o)} part-of label`);
+  }
+  for (const pod of podSpecs(objects)) assert.equal(pod.podLabels['app.kubernetes.io/part-of'], 'ev-pki', `${id(pod.owner)} pod template part-of label`);
+}
+
 test('k8s/: every object validates against the Kubernetes schema', async () => {
   assert.deepEqual(await schemaProblems(base()), []);
 });
@@ -533,11 +542,7 @@ test('k8s/: the expected objects, all in namespace ev-pki and labelled part-of e
       'ServiceAccount/csms-cert-renew',
     ].sort(),
   );
-  for (const o of objects) {
-    if (o.kind !== 'Namespace') assert.equal(o.metadata.namespace, 'ev-pki', `${id(o)} namespace`);
-    assert.equal(o.metadata.labels?.['app.kubernetes.io/part-of'], 'ev-pki', `${id(o)} part-of label`);
-  }
-  for (const pod of podSpecs(objects)) assert.equal(pod.podLabels['app.kubernetes.io/part-of'], 'ev-pki', `${id(pod.owner)} pod template part-of label`);
+  assertNamespacedAndLabelled(objects);
 });
 
 test('k8s/: one replica per Deployment, all pods on the LMDB volume together on one node', () => {
@@ -1007,11 +1012,7 @@ test('k8s/overlays/redis: the expected objects, all in namespace ev-pki and labe
       'StatefulSet/redis',
     ].sort(),
   );
-  for (const o of objects) {
-    if (o.kind !== 'Namespace') assert.equal(o.metadata.namespace, 'ev-pki', `${id(o)} namespace`);
-    assert.equal(o.metadata.labels?.['app.kubernetes.io/part-of'], 'ev-pki', `${id(o)} part-of label`);
-  }
-  for (const pod of podSpecs(objects)) assert.equal(pod.podLabels['app.kubernetes.io/part-of'], 'ev-pki', `${id(pod.owner)} pod template part-of label`);
+  assertNamespacedAndLabelled(objects);
 });
 
 test('k8s/overlays/redis: every service uses Redis; the Secrets not in the render are those the README has you create', () => {

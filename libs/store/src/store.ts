@@ -68,10 +68,11 @@ export interface Store {
   /** A fresh read, like ocspEpoch: what the responder serves must not predate a committed revocation. */
   getOcspResponse(issuerId: string, serial: string, hash: OcspHash): Promise<OcspResponseRecord | undefined>;
   /**
-   * A number that changes in the same write whenever pre-signed OCSP responses are dropped (every
-   * revocation), read fresh (never from an older snapshot) and synchronously: it is read on every
-   * OCSP request. A responder may keep pre-signed answers in memory while it reads the same value,
-   * and still answers `revoked` on the first request after a revocation committed.
+   * A number that moves whenever pre-signed OCSP responses are dropped (every revocation), read
+   * synchronously on every OCSP request. A responder may keep pre-signed answers in memory while it
+   * reads the same value. LMDB reads it fresh from the same write, so the first request after a
+   * revocation sees it; Redis keeps it in the process, moved at once by the process's own
+   * revocations and within a second by everyone else's (pub/sub, and a poll underneath).
    */
   ocspEpoch(): number;
   /**
