@@ -331,12 +331,12 @@ export class RedisStore implements Store {
   }
 
   async putOcspResponses(serial: string, signed: SignedStatus, responses: OcspResponseRecord[], schedule?: { nextDue: number | undefined }): Promise<boolean> {
-    const cert = await this.getCertificate(serial);
-    if (!cert) return false;
+    // Responses name their issuer; without responses (a schedule change only) no response key is written.
+    const issuerId = responses[0]?.issuerId;
     const fields = responses.flatMap(({ issuerId: _i, serial: _s, hash, ...rest }) => [hash, enc(rest)]);
     const result = await this.run(
       'putOcspResponses',
-      [k('c', serial), k('o', cert.issuerId, serial), OCSP_DUE],
+      [k('c', serial), issuerId === undefined ? k('o-none') : k('o', issuerId, serial), OCSP_DUE],
       [signed.status, signed.revokedAt ?? '', signed.revocationReason ?? '', serial, schedule ? (schedule.nextDue === undefined ? 'none' : String(schedule.nextDue)) : 'keep', ...fields],
     );
     return result === 1;
