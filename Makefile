@@ -6,7 +6,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm install --no-audit --no-fund
 	@touch $@
 
-.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp help clean
+.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale help clean
 
 install: node_modules/.package-lock.json
 
@@ -39,6 +39,11 @@ bench-issue: build
 bench-ocsp: build
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 	node test/dist/bench/bench-ocsp.js
+
+## make bench-scale: OCSP p50/p99 and memory per record at 1,000 and 1,000,000 records in Redis (bulk load, same run); target p99(1M) ≤ 1.2 × p99(1k).
+bench-scale: build
+	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
+	node test/dist/bench/bench-scale.js
 
 clean:
 	rm -rf libs/*/dist services/*/dist test/dist libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo test/tsconfig.tsbuildinfo

@@ -6,6 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { parseCertificate, type ParsedCertificate } from '@evpki/x509';
+import { mintToken } from '@evpki/cli';
 import { startCluster, type Cluster } from './helpers/cluster.js';
 import { buildCsr } from './helpers/csr.js';
 import { ocspStatusOf } from './helpers/ocsp-client.js';
@@ -116,4 +117,24 @@ test('rate limits are shared: a station over its daily limit is refused by every
     const body = (await res.json()) as { violations: { rule: string }[] };
     assert.deepEqual(body.violations.map((v) => v.rule), ['RateLimit.station']);
   }
+});
+
+test("a tenant's own limit (its record overrides RA_RATE_*) is counted across both RAs (429, RateLimit.tenant)", async () => {
+  await cluster.store.putTenant({ id: 'small-cpo', cpoName: 'Small CPO', disabled: false, createdAt: new Date().toISOString(), rateLimits: { tenantCsrsPerMinute: 3 } });
+  const small = await mintToken({ dataDir: cluster.pki.dataDir, tenant: 'small-cpo', ttlSeconds: 600 });
+  const as = (base: string, method: string, path: string, body?: unknown) =>
+    fetch(base + path, { method, headers: { authorization: `Bearer ${small}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const statuses: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const base = cluster.ras[i % 2]!.url;
+    assert.equal((await as(base, 'PUT', `/v1/stations/small-${i}`, { serialNumber: `SMALL-${i}`, allowed: true })).status, 201);
+    const csr = buildCsr(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, { o: 'Small CPO', cn: `SMALL-${i}` });
+    const res = await as(base, 'POST', `/v1/stations/small-${i}/certificates`, { csr, certificateType: 'ChargingStationCertificate' });
+    statuses.push(res.status);
+    if (res.status === 429) {
+      assert.deepEqual(((await res.json()) as { violations: { rule: string }[] }).violations.map((v) => v.rule), ['RateLimit.tenant']);
+      assert.ok(Number(res.headers.get('retry-after')) <= 60);
+    }
+  }
+  assert.deepEqual(statuses, [201, 201, 201, 429]);
 });
