@@ -63,7 +63,7 @@ import { initPki } from '@evpki/cli';
 import { readSecretFile } from '@evpki/keys';
 import { buildOcspRequest, encodeCertId, issuerHashes } from '@evpki/ocsp';
 import { dataPaths } from '@evpki/service';
-import { RedisStore, type CertificateRecord } from '@evpki/store';
+import { RedisStore, redisKey, type CertificateRecord } from '@evpki/store';
 import { parseCertificate, pemBlocks, toPem } from '@evpki/x509';
 import { buildCsr } from '../helpers/csr.js';
 import {
@@ -175,7 +175,7 @@ async function waitAofIdle(r: Redis): Promise<number> {
   }
 }
 
-const k = (...parts: string[]): string => 'evpki:' + parts.map(encodeURIComponent).join(':');
+const k = redisKey;
 const OCSP_DUE = k('ocspdue');
 
 // ---------------------------------------------------------------------------------------------

@@ -44,7 +44,9 @@ export interface RedisStoreOptions {
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
  */
 const PREFIX = 'evpki:';
-const k = (...parts: string[]): string => PREFIX + parts.map(encodeURIComponent).join(':');
+/** A key of the layout above, e.g. redisKey('c', serial) (exported for diagnostics and benchmarks). */
+export const redisKey = (...parts: string[]): string => PREFIX + parts.map(encodeURIComponent).join(':');
+const k = redisKey;
 const ISSUERS = k('issuers');
 const OCSP_DUE = k('ocspdue');
 const OCSP_EPOCH = k('ocsp-epoch');
