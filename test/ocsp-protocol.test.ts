@@ -74,6 +74,29 @@ describe('pre-signed responses over time', () => {
     pki.cleanup();
   });
 
+  // First: the RA's tokens are minted on the real clock, which the tests below move on.
+  it('answers are kept in memory from the second request on (admission), and dropped by a revocation', async () => {
+    await registerStation(stack, 'mem-1', 'CP-MEM-1');
+    const r = await api(stack, 'POST', '/v1/stations/mem-1/certificates', { csr: newP256Csr('CP-MEM-1').csr, certificateType: 'ChargingStationCertificate' });
+    const serial = r.body.serialNumber as string;
+    await stack.ocsp.presigner.runOnce();
+    const h = issuerHashes(issuer).sha256;
+    const body = buildOcspRequest([encodeCertId('sha256', h.name, h.key, serialFromHex(serial))]);
+    const key = body.toString('latin1');
+    const responder = stack.ocsp.responder;
+    assert.equal(responder.recall(key), undefined);
+    assert.equal((await responder.answerAndRemember(body, key)).outcome, 'presigned');
+    assert.equal(responder.recall(key), undefined, 'asked once: not kept (most certificates are asked for rarely)');
+    await responder.answerAndRemember(body, key);
+    const kept = responder.recall(key);
+    assert.deepEqual(kept?.body, (await stack.store.getOcspResponse(pki.manifest.issuers.chargePoint, serial, 'sha256'))!.der, 'asked twice: kept');
+    const at = clock().toISOString();
+    await stack.store.revokeCertificate(serial, 'keyCompromise', at);
+    assert.equal(responder.recall(key), undefined, 'the revocation moved the epoch: nothing stale is served');
+    // Out of the pre-signing schedule, so that the next test counts only its own certificate.
+    assert.ok(await stack.store.putOcspResponses(serial, { status: 'revoked', revokedAt: at, revocationReason: 'keyCompromise' }, [], { nextDue: undefined }));
+  });
+
   it('are made at issuance, refreshed at half-life, and a revocation racing a refresh wins', async () => {
     await registerStation(stack, 'time-1', 'CP-TIME-1');
     const r = await api(stack, 'POST', '/v1/stations/time-1/certificates', { csr: newP256Csr('CP-TIME-1').csr, certificateType: 'ChargingStationCertificate' });

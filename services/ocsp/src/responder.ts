@@ -38,6 +38,7 @@ const error = (status: OcspErrorStatus): Answer => ({ body: ocspErrorResponse(st
 
 /** Pre-signed answers kept in memory (about 1.2 KB each with the key: ~60 MB at most); the oldest goes first. */
 const MAX_REMEMBERED = 50_000;
+const SEEN_ONCE_SLOTS = 1 << 18;
 
 /**
  * A pre-signed answer is served from memory until half of its life, when the pre-signer replaces
@@ -72,6 +73,13 @@ export class Responder {
    */
   private readonly rememberOrder: (string | undefined)[] = new Array<string | undefined>(MAX_REMEMBERED);
   private rememberSlot = 0;
+  /**
+   * Admission: an answer is remembered on the second request for it while this fixed table (1 MiB,
+   * no garbage) still holds the first one's fingerprint. With far more certificates than memory
+   * (1M), most answers are asked for once in a long while: remembering each would evict another
+   * on every miss and churn the heap (GC pauses in the p99) for hits that never come.
+   */
+  private readonly seenOnce = new Uint32Array(SEEN_ONCE_SLOTS);
 
   constructor(private readonly o: ResponderOptions) {}
 
@@ -116,6 +124,7 @@ export class Responder {
     // Remembered only when no revocation committed between the epoch read and the store read.
     if (a.outcome === 'presigned' && rememberable(a, this.o.now().getTime()) && epoch !== undefined && epoch === this.rememberedEpoch && this.epoch() === epoch) {
       if (!this.remembered.has(requestKey)) {
+        if (!this.secondSight(requestKey)) return a;
         const oldest = this.rememberOrder[this.rememberSlot];
         if (oldest !== undefined) this.remembered.delete(oldest);
         this.rememberOrder[this.rememberSlot] = requestKey;
@@ -124,6 +133,20 @@ export class Responder {
       this.remembered.set(requestKey, a);
     }
     return a;
+  }
+
+  /** True when `key` was seen recently (then forgotten here); else notes it and returns false. */
+  private secondSight(key: string): boolean {
+    let h = 0x811c9dc5; // FNV-1a
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    const fingerprint = (h | 1) >>> 0;
+    const slot = (h >>> 0) % SEEN_ONCE_SLOTS;
+    if (this.seenOnce[slot] === fingerprint) {
+      this.seenOnce[slot] = 0;
+      return true;
+    }
+    this.seenOnce[slot] = fingerprint;
+    return false;
   }
 
   /** The store's OCSP epoch; undefined when the store has none or cannot be read (then nothing is remembered). */
