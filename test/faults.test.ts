@@ -11,22 +11,13 @@ import { parseCertificate, type ParsedCertificate } from '@evpki/x509';
 import { startCluster, type Cluster } from './helpers/cluster.js';
 import { buildCsr } from './helpers/csr.js';
 import { certIdFor, ocspStatusOf, parseOcspResponse, postOcsp } from './helpers/ocsp-client.js';
-import { makeDevPki, startStack } from './helpers/pki.js';
+import { makeDevPki, requestJson, startStack } from './helpers/pki.js';
 import { startRedis } from './helpers/redis.js';
 
 const newCsr = (cn: string): string => buildCsr(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, { o: 'Demo CPO', cn });
 
-async function call(base: string, token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const t0 = Date.now();
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, text, body: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : undefined, ms: Date.now() - t0 };
-}
+const call = (base: string, token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  requestJson(base + path, method, body, { authorization: `Bearer ${token}`, ...headers });
 
 async function until<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
   const t0 = Date.now();
@@ -58,11 +49,13 @@ describe('Redis stops under running services, then comes back', () => {
 
       await c.redis.kill();
 
+      const t0 = Date.now();
       const station = await call(ra, token, 'GET', '/v1/stations/held');
+      const ms = Date.now() - t0;
       assert.equal(station.status, 503);
       assert.equal(station.headers.get('content-type'), 'application/problem+json');
       assert.ok(Number(station.headers.get('retry-after')) > 0);
-      assert.ok(station.ms < 5000, `answered in ${station.ms} ms`);
+      assert.ok(ms < 5000, `answered in ${ms} ms`);
       assert.doesNotMatch(station.text, /at |Error|redis:\/\//, 'no stack, no store address');
       const sign = await call(ra, token, 'POST', '/v1/stations/after/certificates', { csr: newCsr('AFTER'), certificateType: 'ChargingStationCertificate' });
       assert.equal(sign.status, 503);

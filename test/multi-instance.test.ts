@@ -10,6 +10,7 @@ import { mintToken } from '@evpki/cli';
 import { startCluster, type Cluster } from './helpers/cluster.js';
 import { buildCsr } from './helpers/csr.js';
 import { ocspStatusOf } from './helpers/ocsp-client.js';
+import { requestJson } from './helpers/pki.js';
 
 const N = 1000;
 let cluster: Cluster;
@@ -31,15 +32,7 @@ async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, i: n
   return out;
 }
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (base: string, method: string, path: string, body?: unknown) => requestJson(base + path, method, body, { authorization: `Bearer ${token}` });
 
 before(async () => {
   // 1,000 CSRs in a few seconds is over the default tenant limit of 600 a minute.

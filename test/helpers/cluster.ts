@@ -40,33 +40,32 @@ export async function startCluster(opts: { ras?: number; ocsps?: number; env?: R
     const base = { PKI_DATA_DIR: pki.dataDir, ...redis.env, REDIS_COMMAND_TIMEOUT_MS: '1000', ...opts.env };
     const caPort = await freePort();
     const caUrl = `http://127.0.0.1:${caPort}`;
-    const envs = new Map<Instance, Record<string, string>>();
-    const service = { ca: 'ca', ra: 'ra', ocsp: 'ocsp' } as const;
+    // How each instance is (re)started: its service and environment.
+    const launchers = new Map<Instance, () => Proc>();
     const launch = async (i: Instance): Promise<void> => {
-      i.proc = spawnService(i.name, service[i.name.replace(/-\d+$/, '') as keyof typeof service], envs.get(i)!);
+      i.proc = launchers.get(i)!();
       procs.push(i.proc);
       await waitReady(i.proc, `${i.url}/readyz`, 30_000);
     };
-    const make = (name: string, port: number, env: Record<string, string>): Instance => {
+    const make = (service: 'ca' | 'ra' | 'ocsp', name: string, port: number, env: Record<string, string>): Instance => {
       const i: Instance = { name, url: `http://127.0.0.1:${port}`, proc: undefined as unknown as Proc };
-      envs.set(i, env);
+      launchers.set(i, () => spawnService(name, service, env));
       return i;
     };
-    const ca = make('ca', caPort, { ...base, CA_PORT: String(caPort) });
+    const ca = make('ca', 'ca', caPort, { ...base, CA_PORT: String(caPort) });
     await launch(ca);
     const ocsps: Instance[] = [];
     for (let n = 0; n < (opts.ocsps ?? 2); n++) {
       const port = await freePort();
-      ocsps.push(make(`ocsp-${n}`, port, { ...base, OCSP_PORT: String(port), OCSP_CA_URL: caUrl }));
+      ocsps.push(make('ocsp', `ocsp-${n}`, port, { ...base, OCSP_PORT: String(port), OCSP_CA_URL: caUrl }));
     }
     const ras: Instance[] = [];
     for (let n = 0; n < (opts.ras ?? 2); n++) {
       const port = await freePort();
-      ras.push(make(`ra-${n}`, port, { ...base, RA_PORT: String(port), RA_CA_URL: caUrl, RA_OCSP_URL: ocsps[n % ocsps.length]?.url ?? 'http://127.0.0.1:1' }));
+      ras.push(make('ra', `ra-${n}`, port, { ...base, RA_PORT: String(port), RA_CA_URL: caUrl, RA_OCSP_URL: ocsps[n % ocsps.length]?.url ?? 'http://127.0.0.1:1' }));
     }
     await Promise.all([...ocsps, ...ras].map(launch));
     store = new RedisStore({ url: redis.url, commandTimeoutMs: 2000, waitReplicas: 0, waitTimeoutMs: 1000 });
-    const dataDir = pki.dataDir;
     const own = { pki, store };
     return {
       redis,
@@ -74,7 +73,7 @@ export async function startCluster(opts: { ras?: number; ocsps?: number; env?: R
       ca,
       ras,
       ocsps,
-      token: () => mintToken({ dataDir, tenant: 'demo', ttlSeconds: 3600 }),
+      token: () => mintToken({ dataDir: own.pki.dataDir, tenant: 'demo', ttlSeconds: 3600 }),
       async kill(i) {
         i.proc.child.kill('SIGKILL');
         await new Promise<void>((r) => (i.proc.child.exitCode !== null || i.proc.child.signalCode !== null ? r() : i.proc.child.once('exit', () => r())));

@@ -109,22 +109,28 @@ export async function startStack(pki: DevPki, opts: { now?: () => Date; caEnv?: 
   }
 }
 
-/** JSON request to the RA with a bearer token; returns status, headers and parsed body. */
-export async function api(
-  stack: Stack,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Headers; body: any }> {
-  const token = headers.authorization === undefined ? `Bearer ${await stack.token()}` : headers.authorization;
-  const res = await fetch(stack.raUrl + path, {
+export interface JsonResponse {
+  readonly status: number;
+  readonly headers: Headers;
+  readonly text: string;
+  readonly body: any;
+}
+
+/** A request with a JSON body (a string is sent as it is) to any of our HTTP APIs; the body parsed back. */
+export async function requestJson(url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> {
+  const res = await fetch(url, {
     method,
-    headers: { ...(token ? { authorization: token } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
     ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
   });
   const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+  return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : undefined };
+}
+
+/** JSON request to the stack's RA with a bearer token of the dev tenant (or the `authorization` given). */
+export async function api(stack: Stack, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> {
+  const authorization = headers.authorization === undefined ? `Bearer ${await stack.token()}` : headers.authorization;
+  return requestJson(stack.raUrl + path, method, body, { ...(authorization ? { authorization } : {}), ...headers });
 }
 
 export async function registerStation(stack: Stack, stationId: string, serialNumber: string, allowed = true): Promise<void> {

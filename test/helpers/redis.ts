@@ -18,8 +18,6 @@ export interface TestRedis {
   /** Starts it again on the same port and directory (the AOF is replayed). */
   restart(): Promise<void>;
   stop(): Promise<void>;
-  /** A plain client for checks (closed by stop). */
-  client(): Redis;
 }
 
 export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<TestRedis> {
@@ -36,7 +34,6 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<T
     '--loglevel', 'warning',
   ];
   let proc: ChildProcess | undefined;
-  const clients: Redis[] = [];
   const launch = async (): Promise<void> => {
     const p = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     proc = p;
@@ -78,7 +75,6 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<T
       await launch();
     },
     async stop() {
-      for (const c of clients) c.disconnect();
       if (proc) {
         const p = proc;
         proc = undefined;
@@ -86,12 +82,6 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<T
         await exited(p);
       }
       rmSync(dir, { recursive: true, force: true });
-    },
-    client() {
-      const c = new Redis(url, { maxRetriesPerRequest: 1 });
-      c.on('error', () => undefined);
-      clients.push(c);
-      return c;
     },
   };
 }

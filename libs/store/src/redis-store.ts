@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import { pack, unpack } from 'msgpackr';
 import { StoreNotDurableError, StoreUnavailableError } from './errors.js';
 import { REDIS_SCRIPTS } from './redis-scripts.js';
@@ -52,6 +52,8 @@ const OCSP_DUE = k('ocspdue');
 const OCSP_EPOCH = k('ocsp-epoch');
 /** Every revocation publishes here (in the same script that commits it). */
 export const OCSP_INVALIDATE_CHANNEL = `${PREFIX}ocsp-invalidate`;
+/** Error replies that mean "not now" rather than a bug. */
+const TRANSIENT_REPLY = /^(OOM|LOADING|BUSY|READONLY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN)\b/;
 /** Safety net under pub/sub: the epoch counter is compared this often. */
 const EPOCH_POLL_MS = 500;
 
@@ -124,8 +126,9 @@ export class RedisStore implements Store {
       return await fn(this.redis);
     } catch (e) {
       if (e instanceof StoreUnavailableError) throw e;
-      // A script's own refusal (redis.error_reply) is a bug, not an outage: let it through.
-      if (e instanceof Error && /^ERR .*evpki:/.test(e.message)) throw e;
+      // An error reply is a bug (a script error, a wrong type): a 500, not "try again later",
+      // unless it is one of the server's passing states (full, loading, busy, read-only replica).
+      if (e instanceof ReplyError && !TRANSIENT_REPLY.test((e as Error).message)) throw e;
       throw new StoreUnavailableError(`the store failed: ${e instanceof Error ? e.message.slice(0, 200) : 'unknown error'}`, { cause: e });
     }
   }
