@@ -317,7 +317,13 @@ describe('health', () => {
       assert.equal(h.status, 200);
       const r = await fetch(`${base}/readyz`);
       assert.equal(r.status, 200, base);
-      assert.deepEqual(await r.json(), { status: 'ready', checks });
+      const body = (await r.json()) as Record<string, unknown>;
+      assert.deepEqual({ status: body.status, checks: body.checks }, { status: 'ready', checks });
+      // The CA also says which issuing CA keys it holds (`pki rotate-* activate` asks it).
+      if (base === stack.caUrl) {
+        const cp = stack.pki.manifest.issuers.chargePoint;
+        assert.deepEqual({ activeIssuer: body.activeIssuer, issuerKeys: body.issuerKeys }, { activeIssuer: cp, issuerKeys: { [cp]: true } });
+      }
     }
   });
 });

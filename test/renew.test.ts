@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createSecureContext } from 'node:tls';
 import { parseAllDocuments } from 'yaml';
-import { CliError, EXIT, parseRenewOptions, renewDaemon, renewOnce, writeTlsSecret, type RenewIo } from '@evpki/cli';
+import { CliError, EXIT, parseRenewOptions, renewDaemon, renewOnce, writeTlsSecret, addToSecret, type RenewIo } from '@evpki/cli';
 import { pemBlocks } from '@evpki/x509';
 import { openssl, opensslAsync } from './helpers/openssl.js';
 import { TEST_DIR } from './helpers/fixtures.js';
@@ -477,6 +477,18 @@ describe('pki renew --k8s-secret', () => {
     });
     answers.push({ status: 503 });
     await assert.rejects(writeTlsSecret({ apiServer, serviceAccountDir: saDir }, content), (e: unknown) => e instanceof CliError && e.exitCode === EXIT.tempFail);
+  });
+
+  it('rotate-* prepare --k8s-secret: the new issuing CA key is merged into the CA key Secret; never created', async () => {
+    recorded.length = 0;
+    answers.push({ status: 200 });
+    await addToSecret({ apiServer, serviceAccountDir: saDir }, 'pki-ca-issuer-key', { 'cp-0a1b.key.pem': 'ENCRYPTED PEM' });
+    assert.deepEqual(recorded.map((x) => `${x.method} ${x.url} ${String(x.headers['content-type'])}`), [`PATCH ${secretPath}/pki-ca-issuer-key application/merge-patch+json`]);
+    assert.deepEqual(recorded[0]!.body, { data: { 'cp-0a1b.key.pem': Buffer.from('ENCRYPTED PEM').toString('base64') } }, 'only the new file: the other keys stay');
+    answers.push({ status: 404 });
+    await assert.rejects(addToSecret({ apiServer, serviceAccountDir: saDir }, 'pki-ca-issuer-key', { a: 'b' }), (e: unknown) => e instanceof CliError && e.exitCode === EXIT.badInput);
+    answers.push({ status: 503 });
+    await assert.rejects(addToSecret({ apiServer, serviceAccountDir: saDir }, 'pki-ca-issuer-key', { a: 'b' }), (e: unknown) => e instanceof CliError && e.exitCode === EXIT.tempFail);
   });
 });
 

@@ -10,10 +10,15 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  AUDIT_GENESIS_HASH,
+  AuditEventError,
   LmdbStore,
   RedisStore,
   StoreNotDurableError,
   StoreUnavailableError,
+  auditEntryHash,
+  verifyAuditChain,
+  type AuditEvent,
   type CertificateRecord,
   type OcspResponseRecord,
   type Store,
@@ -44,14 +49,23 @@ function cert(over: Partial<CertificateRecord> = {}): CertificateRecord {
   };
 }
 
+/** Issuer `sub-1` of cert(), active: the store records leaves only under the active issuing CA. */
+async function withActiveIssuer<S extends Store>(store: S): Promise<S> {
+  await store.putIssuer({ id: 'sub-1', role: 'sub-ca', parentId: 'root-1', certificate: randomBytes(500), state: 'active', purpose: 'charge-point', createdAt: 'c' });
+  return store;
+}
+
 function response(c: CertificateRecord, hash: OcspResponseRecord['hash'], nextUpdate = Date.now() + 3_600_000): OcspResponseRecord {
   return { issuerId: c.issuerId, serial: c.serial, hash, certId: randomBytes(60), der: randomBytes(300), thisUpdate: Date.now(), nextUpdate, etag: `"${hash}"` };
 }
 
-function contract(name: string, open: () => Promise<{ store: Store; close(): Promise<void> }>): void {
+/** `another`: a second instance on the same backend (for Redis; LMDB allows one environment per path and process). */
+type Opened = { store: Store; another?: () => Store; close(): Promise<void> };
+
+function contract(name: string, open: () => Promise<Opened>): void {
   describe(`store contract: ${name}`, () => {
     let store: Store;
-    let opened: { store: Store; close(): Promise<void> };
+    let opened: Opened;
     before(async () => {
       opened = await open();
       store = opened.store;
@@ -75,6 +89,38 @@ function contract(name: string, open: () => Promise<{ store: Store; close(): Pro
       await store.putIssuer({ ...issuer, id: 'root-1', role: 'root', parentId: 'root-1', purpose: 'root' });
       deepStrictEqual(await store.getIssuer('sub-1'), issuer);
       deepStrictEqual((await store.listIssuers()).map((i) => i.id), ['root-1', 'sub-1']);
+    });
+
+    test('rotation: leaves only under the active issuer, OCSP signers under any; last leaf expiry; commitRotation compare-and-set', async () => {
+      const sub1 = (await store.getIssuer('sub-1'))!;
+      const sub2 = { ...sub1, id: 'sub-2', state: 'prepared' as const };
+      await store.putIssuer(sub2);
+      deepStrictEqual(await store.recordIssuance(cert({ issuerId: 'sub-2' })), { ok: false, conflict: 'issuer' });
+      deepStrictEqual(await store.recordIssuance(cert({ issuerId: 'no-such' })), { ok: false, conflict: 'issuer' });
+      const signer = cert({ issuerId: 'sub-2', kind: 'OcspSigningCertificate', notAfter: '2030-01-01T00:00:00.000Z' });
+      deepStrictEqual(await store.recordIssuance(signer), { ok: true }, 'a prepared issuer gets its OCSP signer');
+      equal(await store.issuerLastExpiry('sub-2'), undefined, 'OCSP signers do not count as leaves');
+      const before = (await store.issuerLastExpiry('sub-1')) ?? 0;
+      await store.recordIssuance(cert({ issuerId: 'sub-1', notAfter: '2031-06-01T00:00:00.000Z' }));
+      await store.recordIssuance(cert({ issuerId: 'sub-1', notAfter: '2029-06-01T00:00:00.000Z' }));
+      equal(await store.issuerLastExpiry('sub-1'), Math.max(before, Date.parse('2031-06-01T00:00:00.000Z')));
+
+      // Activation: one write moves both issuers and the rotation record, only over the revision read.
+      equal(await store.getRotation(), undefined);
+      const rotation = { kind: 'issuer' as const, revision: 1, step: 'prepare' as const, old: { rootId: 'root-1', issuerId: 'sub-1' }, new: { rootId: 'root-1', issuerId: 'sub-2' }, startedAt: 'a', steps: [{ step: 'prepare' as const, at: 'a' }] };
+      equal(await store.commitRotation([sub2], rotation, 5), false, 'wrong revision: nothing written');
+      equal(await store.getRotation(), undefined);
+      equal(await store.commitRotation([sub2], rotation, undefined), true);
+      const activated = { ...rotation, revision: 2, step: 'activate' as const };
+      const racers = await Promise.all([1, 2, 3].map(() => store.commitRotation([{ ...sub2, state: 'active' }, { ...sub1, state: 'published' }], activated, 1)));
+      deepStrictEqual(racers.filter(Boolean).length, 1, 'one of three concurrent steps wins');
+      deepStrictEqual(await store.getRotation(), activated);
+      equal((await store.getIssuer('sub-2'))!.state, 'active');
+      deepStrictEqual(await store.recordIssuance(cert({ issuerId: 'sub-1' })), { ok: false, conflict: 'issuer' }, 'the old issuer signs no leaves');
+      deepStrictEqual(await store.recordIssuance(cert({ issuerId: 'sub-2', kind: 'CSMSServerCertificate' })), { ok: true });
+      // Back to sub-1 for the tests below.
+      await store.putIssuer(sub1);
+      await store.putIssuer({ ...sub2, state: 'retired' });
     });
 
     test('recordIssuance writes the certificate with its indexes; conflicts write nothing', async () => {
@@ -192,6 +238,69 @@ function contract(name: string, open: () => Promise<{ store: Store; close(): Pro
       ok((await store.claimOcspDue(Number.MAX_SAFE_INTEGER, 2, 1000)).length <= 2, 'limit holds');
     });
 
+    test('putStations: a batch in one write; existing stations kept unless replace', async () => {
+      const st = (stationId: string, serialNumber: string) => ({ tenant: 'bulk', stationId, serialNumber, allowed: true, createdAt: 'c', updatedAt: 'u' });
+      deepStrictEqual(await store.putStations([], { replace: false }), []);
+      await store.putStation(st('b-1', 'OLD-1'));
+      const batch = Array.from({ length: 500 }, (_, i) => st(`b-${i}`, `SN-${i}`));
+      const first = await store.putStations(batch, { replace: false });
+      equal(first.length, 500);
+      equal(first[0], 'created');
+      equal(first[1], 'kept', 'an existing station is kept');
+      equal(first.filter((o) => o === 'created').length, 499);
+      equal((await store.getStation('bulk', 'b-1'))!.serialNumber, 'OLD-1');
+      deepStrictEqual(await store.getStation('bulk', 'b-499'), st('b-499', 'SN-499'));
+      deepStrictEqual(await store.putStations(batch.slice(0, 3), { replace: false }), ['kept', 'kept', 'kept']);
+      deepStrictEqual(await store.putStations([st('b-1', 'NEW-1'), st('b-new', 'SN-new')], { replace: true }), ['replaced', 'created']);
+      equal((await store.getStation('bulk', 'b-1'))!.serialNumber, 'NEW-1');
+      equal((await store.getStation('bulk', 'b-new'))!.serialNumber, 'SN-new');
+    });
+
+    test('requeueOcsp makes scheduled certificates (of one issuer, or all) due now, in bounded steps', async () => {
+      const now = 1_000_000;
+      for (const id of ['requeue-a', 'requeue-b'])
+        await store.putIssuer({ id, role: 'sub-ca', parentId: 'root-1', certificate: randomBytes(100), state: 'active', purpose: 'charge-point', createdAt: 'c' });
+      const mine = Array.from({ length: 25 }, () => cert({ issuerId: 'requeue-a', stationId: 'rq' }));
+      const other = Array.from({ length: 5 }, () => cert({ issuerId: 'requeue-b', stationId: 'rq' }));
+      for (const c of [...mine, ...other]) {
+        await store.recordIssuance(c);
+        equal(await store.putOcspResponses(c.serial, { status: 'good' }, [response(c, 'sha256')], { nextDue: now + 3_600_000 }), true);
+      }
+      // One left the schedule (expired): not requeued.
+      const gone = mine.pop()!;
+      equal(await store.putOcspResponses(gone.serial, { status: 'good' }, [], { nextDue: undefined }), true);
+      const dueNow = async (): Promise<Set<string>> => {
+        // Claimed with a lease that ends before `now`: what is due stays due for the next look.
+        const claimed = await store.claimOcspDue(now, 1_000_000, -1);
+        return new Set(claimed.map((d) => d.serial));
+      };
+      const rq = new Set([...mine, ...other, gone].map((c) => c.serial));
+      const ours = async (): Promise<string[]> => [...(await dueNow())].filter((s) => rq.has(s)).sort();
+      deepStrictEqual(await ours(), []);
+
+      let requeued = 0;
+      let steps = 0;
+      let cursor: string | undefined;
+      do {
+        const step = await store.requeueOcsp(now, { issuerId: 'requeue-a', limit: 7, ...(cursor === undefined ? {} : { cursor }) });
+        requeued += step.requeued;
+        cursor = step.cursor;
+        ok(++steps < 10_000, 'the cursor ends');
+      } while (cursor !== undefined);
+      ok(requeued >= mine.length, `${requeued} requeued`);
+      deepStrictEqual(await ours(), mine.map((c) => c.serial).sort(), 'of issuer requeue-a only');
+
+      cursor = undefined;
+      do cursor = (await store.requeueOcsp(now, { limit: 1000, ...(cursor === undefined ? {} : { cursor }) })).cursor;
+      while (cursor !== undefined);
+      deepStrictEqual(await ours(), [...mine, ...other].map((c) => c.serial).sort(), 'every issuer; the expired one stays out');
+      // A due time only moves earlier.
+      cursor = undefined;
+      do cursor = (await store.requeueOcsp(now + 10_000, { limit: 1000, ...(cursor === undefined ? {} : { cursor }) })).cursor;
+      while (cursor !== undefined);
+      deepStrictEqual(await ours(), [...mine, ...other].map((c) => c.serial).sort());
+    });
+
     test('CRL numbers increase; a CRL never replaces a newer one', async () => {
       equal(await store.nextCrlNumber('crl-issuer'), 1);
       equal(await store.nextCrlNumber('crl-issuer'), 2);
@@ -230,6 +339,138 @@ function contract(name: string, open: () => Promise<{ store: Store; close(): Pro
       equal(outcomes.filter((o) => o.allowed).length, 10);
     });
 
+    test('audit log: consecutive seqs, each entry linked to the one before and hashed; the head follows', async () => {
+      const h0 = await store.auditHead();
+      if (h0.seq === 0) equal(h0.hash, AUDIT_GENESIS_HASH);
+      const at = '2026-01-01T00:00:00.000Z';
+      const issued: AuditEvent = { event: 'certificate.issued', actor: 'ca', outcome: 'ok', tenant: 'cpo-a', details: { serial: '0abc', stationId: 'st:1/é', n: 3, flag: true, none: null } };
+      const rejected: AuditEvent = { event: 'certificate.rejected', actor: 'ra', outcome: 'refused', tenant: 'cpo-a', rules: ['A00.FR.511', 'A00.FR.509'] };
+      const rotation: AuditEvent = { event: 'rotation.root.prepare', actor: 'cli', outcome: 'ok' };
+      const entries = await store.appendAudit([issued, rejected, rotation], at);
+      deepStrictEqual(entries.map((e) => e.seq), [h0.seq + 1, h0.seq + 2, h0.seq + 3]);
+      deepStrictEqual(entries.map((e) => e.prevHash), [h0.hash, entries[0]!.hash, entries[1]!.hash]);
+      for (const [i, ev] of [issued, rejected, rotation].entries()) {
+        const { seq: _s, at: a, prevHash: _p, hash, ...event } = entries[i]!;
+        deepStrictEqual(event, ev);
+        equal(a, at);
+        const { hash: _h, ...body } = entries[i]!;
+        equal(hash, auditEntryHash(body));
+        ok(/^[0-9a-f]{64}$/.test(hash));
+      }
+      deepStrictEqual(await store.listAudit({ afterSeq: h0.seq, limit: 10 }), entries, 'stored as returned');
+      deepStrictEqual(await store.auditHead(), { seq: entries[2]!.seq, hash: entries[2]!.hash });
+      deepStrictEqual(await store.appendAudit([], at), [], 'nothing to append: nothing written');
+      equal((await store.auditHead()).seq, entries[2]!.seq);
+      const next = await store.appendAudit([{ ...rotation, event: 'rotation.root.commit' }], '2026-01-01T00:00:01.000Z');
+      equal(next[0]!.seq, entries[2]!.seq + 1);
+      equal(next[0]!.prevHash, entries[2]!.hash, 'a later append links to the head');
+      const v = await verifyAuditChain(store, { pageSize: 2 });
+      ok(v.ok, JSON.stringify(v.break));
+      equal(v.verified, next[0]!.seq);
+    });
+
+    test('audit log: oversized events and anything naming or looking like a secret are refused, writing nothing', async () => {
+      const base: AuditEvent = { event: 'auth.failed', actor: 'ra', outcome: 'failed', tenant: 'cpo-a' };
+      const manyKeys = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, i]));
+      const cases: [string, AuditEvent, RegExp][] = [
+        ['event name over 64 characters', { ...base, event: 'a'.repeat(65) }, /event must be 1\.\.64/],
+        ['event name not a dotted word', { ...base, event: 'Auth Failed' }, /event "Auth Failed"/],
+        ['no actor', { ...base, actor: '' }, /actor/],
+        ['unknown outcome', { ...base, outcome: 'maybe' as AuditEvent['outcome'] }, /outcome/],
+        ['33 detail keys', { ...base, details: manyKeys }, /33 keys, at most 32/],
+        ['a detail value over 512 characters', { ...base, details: { subject: 'x'.repeat(513) } }, /details\.subject must be at most 512/],
+        ['a non-finite number', { ...base, details: { n: Number.NaN } }, /finite/],
+        ['detail key token', { ...base, details: { token: 'abc' } }, /names a secret/],
+        ['detail key accessToken', { ...base, details: { accessToken: 'abc' } }, /names a secret/],
+        ['detail key password', { ...base, details: { password: 'abc' } }, /names a secret/],
+        ['detail key passphrase', { ...base, details: { key_passphrase: 'abc' } }, /names a secret/],
+        ['detail key privateKey', { ...base, details: { privateKey: 'abc' } }, /names a secret/],
+        ['detail key Authorization', { ...base, details: { Authorization: 'abc' } }, /names a secret/],
+        ['detail key client-secret', { ...base, details: { 'client-secret': 'abc' } }, /names a secret/],
+        ['a PEM private key as a value', { ...base, details: { note: '-----BEGIN PRIVATE KEY-----\nMIIB' } }, /looks like a secret/],
+        ['a bearer header as a value', { ...base, details: { header: 'Bearer abc.def' } }, /looks like a secret/],
+        ['a JWT as the actor', { ...base, actor: 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl' }, /actor looks like a secret/],
+        ['a rule ID over 64 characters', { ...base, rules: ['R'.repeat(65)] }, /rule ID/],
+        ['an empty tenant', { ...base, tenant: '' }, /tenant/],
+      ];
+      const head = await store.auditHead();
+      for (const [name, event, message] of cases) {
+        await rejects(store.appendAudit([base, event], 'now'), (e: unknown) => e instanceof AuditEventError && message.test(e.message), name);
+        deepStrictEqual(await store.auditHead(), head, `${name}: nothing written`);
+      }
+      await rejects(store.appendAudit([base], 'x'.repeat(65)), AuditEventError, 'an oversized time');
+      // At the limits: accepted.
+      const atLimits: AuditEvent = {
+        ...base,
+        event: 'a'.repeat(64),
+        details: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`k${i}`, 'v'.repeat(512)])),
+      };
+      equal((await store.appendAudit([atLimits], 'now'))[0]!.seq, head.seq + 1);
+      await rejects(store.listAudit({ limit: 0 }), RangeError);
+      await rejects(store.listAudit({ limit: 1001 }), RangeError);
+      await rejects(store.listAudit({ afterSeq: -1, limit: 1 }), RangeError);
+    });
+
+    test('audit log: a tenant pages through its own entries only', async () => {
+      const [x, y] = [`aud-x-${seq++}`, `aud-y-${seq++}`];
+      const h0 = await store.auditHead();
+      const events: AuditEvent[] = Array.from({ length: 24 }, (_, i) => ({
+        event: 'certificate.issued',
+        actor: 'ca',
+        outcome: 'ok',
+        ...(i % 3 === 2 ? {} : { tenant: i % 3 === 0 ? x : y }),
+        details: { i },
+      }));
+      const all = [...(await store.appendAudit(events.slice(0, 10), 't1')), ...(await store.appendAudit(events.slice(10), 't2'))];
+      const pages: number[][] = [];
+      let after = 0;
+      for (;;) {
+        const page = await store.listAudit({ tenant: x, afterSeq: after, limit: 3 });
+        if (!page.length) break;
+        ok(page.every((e) => e.tenant === x));
+        pages.push(page.map((e) => e.seq));
+        after = page[page.length - 1]!.seq;
+      }
+      deepStrictEqual(pages.flat(), all.filter((e) => e.tenant === x).map((e) => e.seq));
+      deepStrictEqual(pages.map((p) => p.length), [3, 3, 2]);
+      deepStrictEqual(await store.listAudit({ tenant: y, afterSeq: all[20]!.seq, limit: 100 }), all.filter((e) => e.tenant === y && e.seq > all[20]!.seq));
+      deepStrictEqual(await store.listAudit({ tenant: 'nobody', limit: 10 }), []);
+      deepStrictEqual(await store.listAudit({ afterSeq: h0.seq + 5, limit: 4 }), all.slice(5, 9), 'without a tenant: every entry');
+    });
+
+    test('audit log: 200 concurrent appends (from two instances where the backend has them) form one chain, no gaps, no duplicates', async () => {
+      const other = opened.another?.() ?? store;
+      try {
+        const h0 = await store.auditHead();
+        const appended = await Promise.all(
+          Array.from({ length: 200 }, (_, i) =>
+            (i % 2 ? other : store).appendAudit(
+              Array.from({ length: 1 + (i % 3) }, (_, j) => ({ event: 'certificate.issued', actor: i % 2 ? 'ca-2' : 'ca-1', outcome: 'ok' as const, tenant: 'cpo-a', details: { i, j } })),
+              new Date(Date.UTC(2026, 0, 1, 0, 0, 0, i)).toISOString(),
+            ),
+          ),
+        );
+        appended.forEach((entries, i) => equal(entries.length, 1 + (i % 3)));
+        for (const entries of appended) for (let j = 1; j < entries.length; j++) equal(entries[j]!.seq, entries[j - 1]!.seq + 1, 'one append: consecutive seqs');
+        const seqs = appended.flat().map((e) => e.seq).sort((a, b) => a - b);
+        deepStrictEqual(seqs, Array.from({ length: seqs.length }, (_, i) => h0.seq + 1 + i));
+        equal((await store.auditHead()).seq, h0.seq + seqs.length);
+        const v = await verifyAuditChain(other);
+        ok(v.ok, JSON.stringify(v.break));
+        equal(v.verified, h0.seq + seqs.length);
+        const stored = new Map<number, unknown>();
+        for (let after = h0.seq; ; ) {
+          const page = await store.listAudit({ afterSeq: after, limit: 1000 });
+          if (!page.length) break;
+          for (const e of page) stored.set(e.seq, e);
+          after = page[page.length - 1]!.seq;
+        }
+        for (const e of appended.flat()) deepStrictEqual(stored.get(e.seq), e, 'what each caller got is what is stored');
+      } finally {
+        if (other !== store) await other.close();
+      }
+    });
+
     test('a durable store passes assertDurable', async () => {
       await store.assertDurable();
     });
@@ -246,13 +487,16 @@ let redis: TestRedis | undefined;
 contract('redis', async () => {
   redis = await startRedis();
   const store = new RedisStore(redisOptions(redis.url));
-  return { store, close: async () => (await store.close(), await redis!.stop()) };
+  return { store, another: () => new RedisStore(redisOptions(redis!.url)), close: async () => (await store.close(), await redis!.stop()) };
 });
 
 describe('redis store: what only a shared backend has', () => {
   let r: TestRedis;
   before(async () => {
     r = await startRedis();
+    const s = new RedisStore(redisOptions(r.url));
+    await withActiveIssuer(s);
+    await s.close();
   });
   after(async () => r.stop());
 
@@ -304,7 +548,7 @@ describe('redis store: what only a shared backend has', () => {
 
   test('Redis down: calls fail fast with StoreUnavailableError; back up: the same store object works again, nothing lost', async () => {
     const own = await startRedis();
-    const s = new RedisStore(redisOptions(own.url, { commandTimeoutMs: 500 }));
+    const s = await withActiveIssuer(new RedisStore(redisOptions(own.url, { commandTimeoutMs: 500 })));
     try {
       const c = cert();
       await s.recordIssuance(c);
@@ -324,6 +568,56 @@ describe('redis store: what only a shared backend has', () => {
       deepStrictEqual(await s.recordIssuance(cert()), { ok: true });
       for (let i = 0; i < 40 && s.ocspEpoch() === epoch; i++) await sleep(50);
       ok(s.ocspEpoch() !== epoch, 'a reconnect invalidates what was held (messages may have been missed)');
+    } finally {
+      await s.close();
+      await own.stop();
+    }
+  });
+});
+
+describe('redis store: audit appends', () => {
+  let r: TestRedis;
+  before(async () => {
+    r = await startRedis();
+  });
+  after(async () => r.stop());
+
+  const scriptCalls = async (raw: RedisStore): Promise<number> => {
+    const info = await (raw as unknown as { redis: { info(s: string): Promise<string> } }).redis.info('commandstats');
+    return [...info.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  };
+
+  test('one instance writes queued appends as one batch per round trip', async () => {
+    const s = new RedisStore(redisOptions(r.url));
+    try {
+      await s.appendAudit([{ event: 'warm.up', actor: 'test', outcome: 'ok' }], 'now');
+      const before = await scriptCalls(s);
+      const appended = await Promise.all(Array.from({ length: 100 }, (_, i) => s.appendAudit([{ event: 'certificate.issued', actor: 'ca', outcome: 'ok', details: { i } }], 'now')));
+      const calls = (await scriptCalls(s)) - before;
+      ok(calls <= 2, `100 appends took ${calls} script calls`);
+      deepStrictEqual(appended.map((e) => e[0]!.seq), Array.from({ length: 100 }, (_, i) => i + 2), 'callers get their own entries, in call order');
+      ok((await verifyAuditChain(s)).ok);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('Redis down: an append fails as unavailable, writing nothing; back up, the chain goes on from the head', async () => {
+    const own = await startRedis();
+    const s = new RedisStore(redisOptions(own.url, { commandTimeoutMs: 500 }));
+    try {
+      const first = await s.appendAudit([{ event: 'certificate.issued', actor: 'ca', outcome: 'ok' }], 'now');
+      await own.kill();
+      await rejects(s.appendAudit([{ event: 'certificate.issued', actor: 'ca', outcome: 'ok' }], 'now'), StoreUnavailableError);
+      await own.restart();
+      for (let i = 0; i < 100; i++) {
+        if (await s.ping().then(() => true, () => false)) break;
+        await sleep(50);
+      }
+      const next = await s.appendAudit([{ event: 'certificate.revoked', actor: 'ca', outcome: 'ok' }], 'now');
+      equal(next[0]!.seq, first[0]!.seq + 1);
+      equal(next[0]!.prevHash, first[0]!.hash);
+      ok((await verifyAuditChain(s)).ok);
     } finally {
       await s.close();
       await own.stop();

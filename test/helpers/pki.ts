@@ -64,8 +64,8 @@ export async function startStack(pki: DevPki, opts: { now?: () => Date; caEnv?: 
   try {
     const ca = createCaService(
       loadCaConfig({ ...env, ...opts.caEnv }),
-      { issuerId: pki.manifest.issuers.chargePoint, publicOcspBase: pki.manifest.publicOcspBase },
-      { issuerKey: readPrivateKey(paths.issuerKey(pki.manifest.issuers.chargePoint), passphrase), clientToken, ocspClientToken: readSecretFile(paths.ocspClientToken) },
+      { publicOcspBase: pki.manifest.publicOcspBase },
+      { loadIssuerKey: (issuerId) => readPrivateKey(paths.issuerKey(issuerId), passphrase), clientToken, ocspClientToken: readSecretFile(paths.ocspClientToken) },
       { store, now, logger: quiet },
     );
     started.push(ca);

@@ -6,3 +6,4 @@ export * from './csr-policy.js';
 export * from './validity.js';
 export * from './revocation-policy.js';
 export * from './server-policy.js';
+export * from './station-rules.js';

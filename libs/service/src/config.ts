@@ -12,6 +12,8 @@ export const KNOWN_ENV = new Set([
   'PKI_LOG_LEVEL',
   'PKI_RA_URL',
   'PKI_RA_TOKEN_FILE',
+  // CLI: the CA whose /readyz `pki rotate-* activate` asks (does it hold the new issuing CA key?).
+  'PKI_CA_URL',
   'RA_HOST',
   'RA_PORT',
   'RA_CA_URL',

@@ -13,3 +13,8 @@ export class StoreUnavailableError extends Error {
 export class StoreNotDurableError extends Error {
   override readonly name = 'StoreNotDurableError';
 }
+
+/** An audit event the log refuses (a field too long, or something that names or looks like a secret): a caller's bug. */
+export class AuditEventError extends Error {
+  override readonly name = 'AuditEventError';
+}

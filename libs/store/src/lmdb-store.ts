@@ -14,16 +14,22 @@ import type {
   IssuanceOutcome,
   IssuerRecord,
   StationRecord,
+  StationPutOutcome,
+  OcspRequeueStep,
   TenantRecord,
   RateBucket,
   RateOutcome,
+  RotationRecord,
 } from './records.js';
 import type { Store } from './store.js';
+import { AUDIT_GENESIS, auditPage, linkAuditEntries, validateAuditAppend, type AuditEntry, type AuditEvent, type AuditHead, type AuditQuery } from './audit.js';
 
 /** Keys are lmdb arrays (ordered-binary): prefix ranges are [...prefix] .. [...prefix, END]. */
 const key = (...parts: (string | number)[]): (string | number)[] => parts;
 const END = '\uffff';
 const OCSP_EPOCH = key('meta', 'ocsp-epoch');
+/** The audit log: ['audit', seq] → entry, ['auditt', tenant, seq] → null (the tenant index), and its head. */
+const AUDIT_HEAD = key('meta', 'audit-head');
 
 /**
  * The embedded default backend. LMDB is multi-process safe, so RA, CA and OCSP on one machine
@@ -63,6 +69,18 @@ export class LmdbStore implements Store {
       return { created };
     });
   }
+  async putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]> {
+    if (!batch.length) return [];
+    return this.db.transaction(() =>
+      batch.map((s): StationPutOutcome => {
+        const k = key('station', s.tenant, s.stationId);
+        const exists = this.db.get(k) !== undefined;
+        if (exists && !opts.replace) return 'kept';
+        this.db.putSync(k, s);
+        return exists ? 'replaced' : 'created';
+      }),
+    );
+  }
   async deleteStation(tenant: string, stationId: string): Promise<boolean> {
     return this.db.transaction(() => {
       const k = key('station', tenant, stationId);
@@ -73,6 +91,8 @@ export class LmdbStore implements Store {
   }
 
   async listIssuers(): Promise<IssuerRecord[]> {
+    // Fresh: a rotation step committed by the CLI must be seen by the services' next reload.
+    this.db.resetReadTxn();
     return [...this.db.getRange({ start: key('issuer'), end: key('issuer', END) }).map(({ value }) => value as IssuerRecord)];
   }
   async getIssuer(id: string): Promise<IssuerRecord | undefined> {
@@ -80,6 +100,24 @@ export class LmdbStore implements Store {
   }
   async putIssuer(i: IssuerRecord): Promise<void> {
     await this.db.put(key('issuer', i.id), i);
+  }
+  async issuerLastExpiry(issuerId: string): Promise<number | undefined> {
+    this.db.resetReadTxn();
+    return this.db.get(key('issuer-exp', issuerId)) as number | undefined;
+  }
+
+  async getRotation(): Promise<RotationRecord | undefined> {
+    this.db.resetReadTxn();
+    return this.db.get(key('meta', 'rotation')) as RotationRecord | undefined;
+  }
+  async commitRotation(issuers: readonly IssuerRecord[], rotation: RotationRecord, expectedRevision: number | undefined): Promise<boolean> {
+    return this.db.transaction(() => {
+      const current = this.db.get(key('meta', 'rotation')) as RotationRecord | undefined;
+      if (current?.revision !== expectedRevision) return false;
+      for (const i of issuers) this.db.putSync(key('issuer', i.id), i);
+      this.db.putSync(key('meta', 'rotation'), rotation);
+      return true;
+    });
   }
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
@@ -116,7 +154,13 @@ export class LmdbStore implements Store {
       }
       if (this.db.get(key('cert', cert.serial)) !== undefined) return { ok: false, conflict: 'serial' };
       if (this.db.get(key('spki', cert.spkiSha256)) !== undefined) return { ok: false, conflict: 'key' };
+      const leaf = cert.kind !== 'OcspSigningCertificate';
+      if (leaf && (this.db.get(key('issuer', cert.issuerId)) as IssuerRecord | undefined)?.state !== 'active') return { ok: false, conflict: 'issuer' };
       this.db.putSync(key('cert', cert.serial), cert);
+      if (leaf) {
+        const notAfter = Date.parse(cert.notAfter);
+        if (notAfter > ((this.db.get(key('issuer-exp', cert.issuerId)) as number | undefined) ?? 0)) this.db.putSync(key('issuer-exp', cert.issuerId), notAfter);
+      }
       this.db.putSync(key('spki', cert.spkiSha256), cert.serial);
       // Station index: ordered by issuance time, then serial.
       if (cert.kind === 'ChargingStationCertificate') this.db.putSync(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
@@ -218,6 +262,25 @@ export class LmdbStore implements Store {
     });
   }
 
+  async requeueOcsp(now: number, opts: { readonly issuerId?: string; readonly cursor?: string; readonly limit: number }): Promise<OcspRequeueStep> {
+    return this.db.transaction((): OcspRequeueStep => {
+      // ocspdueof <serial> → due: the schedule by serial, so a cursor is the last serial seen.
+      const limit = Math.max(1, opts.limit);
+      const start = opts.cursor === undefined ? key('ocspdueof') : key('ocspdueof', opts.cursor);
+      const entries = [...this.db.getRange({ start, end: key('ocspdueof', END), limit: limit + 1 })]
+        .map(({ key: k, value }) => ({ serial: (k as [string, string])[1], due: value as number }))
+        .filter((e) => e.serial !== opts.cursor)
+        .slice(0, limit);
+      let requeued = 0;
+      for (const { serial, due } of entries) {
+        if (opts.issuerId !== undefined && (this.db.get(key('cert', serial)) as CertificateRecord | undefined)?.issuerId !== opts.issuerId) continue;
+        if (due > now) this.scheduleOcsp(serial, now);
+        requeued++;
+      }
+      return { requeued, ...(entries.length === limit ? { cursor: entries[entries.length - 1]!.serial } : {}) };
+    });
+  }
+
   async nextCrlNumber(issuerId: string): Promise<number> {
     return this.db.transaction(() => {
       const n = ((this.db.get(key('crlnumber', issuerId)) as number | undefined) ?? 0) + 1;
@@ -265,6 +328,45 @@ export class LmdbStore implements Store {
         for (const k of [...this.db.getKeys({ start: key('rate', b.key, 0), end: key('rate', b.key, Number.MAX_SAFE_INTEGER) })])
           if ((k as [string, string, number, string])[3] === eventId) this.db.removeSync(k);
     });
+  }
+
+  // ---- audit log ----
+
+  async appendAudit(events: readonly AuditEvent[], at: string): Promise<AuditEntry[]> {
+    validateAuditAppend(events, at);
+    if (!events.length) return [];
+    // Head read, chained and written in one write transaction: appends from every instance and
+    // process are serialised by LMDB's write lock, so they form one chain.
+    return this.db.transaction(() => {
+      const head = (this.db.get(AUDIT_HEAD) as AuditHead | undefined) ?? AUDIT_GENESIS;
+      const entries = linkAuditEntries(head, events, at);
+      for (const e of entries) {
+        this.db.putSync(key('audit', e.seq), e);
+        if (e.tenant !== undefined) this.db.putSync(key('auditt', e.tenant, e.seq), null);
+      }
+      const last = entries[entries.length - 1]!;
+      this.db.putSync(AUDIT_HEAD, { seq: last.seq, hash: last.hash } satisfies AuditHead);
+      return entries;
+    });
+  }
+
+  /** Fresh reads (like ocspEpoch), so that the head and the entries are of one moment. */
+  async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
+    const { afterSeq, limit } = auditPage(q);
+    this.db.resetReadTxn();
+    if (q.tenant === undefined)
+      return [...this.db.getRange({ start: key('audit', afterSeq + 1), end: key('audit', Number.MAX_SAFE_INTEGER), limit }).map(({ value }) => value as AuditEntry)];
+    const out: AuditEntry[] = [];
+    for (const k of this.db.getKeys({ start: key('auditt', q.tenant, afterSeq + 1), end: key('auditt', q.tenant, Number.MAX_SAFE_INTEGER), limit })) {
+      const entry = this.db.get(key('audit', (k as [string, string, number])[2])) as AuditEntry | undefined;
+      if (entry?.tenant === q.tenant) out.push(entry);
+    }
+    return out;
+  }
+
+  async auditHead(): Promise<AuditHead> {
+    this.db.resetReadTxn();
+    return (this.db.get(AUDIT_HEAD) as AuditHead | undefined) ?? AUDIT_GENESIS;
   }
 
   /** Every LMDB write is flushed to disk before its promise resolves. */

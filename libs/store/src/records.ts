@@ -26,8 +26,27 @@ export interface StationRecord {
   readonly updatedAt: string;
 }
 
+/** What putStations did with one station: written new, written over an existing one, or left as it was. */
+export type StationPutOutcome = 'created' | 'replaced' | 'kept';
+
+/** One step of Store.requeueOcsp: how many certificates it made due, and where to go on (undefined: done). */
+export interface OcspRequeueStep {
+  readonly requeued: number;
+  readonly cursor?: string;
+}
+
 export type IssuerRole = 'root' | 'sub-ca';
-export type IssuerState = 'active' | 'published' | 'retiring' | 'retired';
+/**
+ * Where an issuer is in its life (rotation: `pki rotate-root`, `pki rotate-issuer`):
+ * - prepared:  made, not yet shown anywhere; the CA already holds its key (OCSP signers, CRLs).
+ * - published: a root is a trust anchor (/v1/trust-anchors) so CSMSs can install it; issues nothing.
+ * - active:    the hierarchy new certificates come from. The store records leaf certificates only
+ *              under the active issuing CA, so after an activation nothing new comes from the old.
+ * - retiring:  issues no leaves; its OCSP responses and CRLs are served until its last certificate
+ *              expires; a retiring root stays a trust anchor until then.
+ * - retired:   gone (forced, or nothing left that depends on it).
+ */
+export type IssuerState = 'prepared' | 'published' | 'active' | 'retiring' | 'retired';
 
 export interface IssuerRecord {
   readonly id: string;
@@ -39,6 +58,31 @@ export interface IssuerRecord {
   /** What it issues: charge point certificates for a sub-CA; sub-CAs for a root. */
   readonly purpose: 'root' | 'charge-point';
   readonly createdAt: string;
+  /**
+   * Roots only: certificates for this root's key and name signed by another root (cross-
+   * certificates, made by a root rotation), so that a device trusting only the other root can
+   * build a path to certificates under this one.
+   */
+  readonly crossCertificates?: readonly Buffer[];
+  /** When it last changed state (ISO). */
+  readonly updatedAt?: string;
+}
+
+export type RotationKind = 'root' | 'issuer';
+export type RotationStep = 'prepare' | 'publish' | 'activate' | 'retire';
+
+/** The one root or issuing CA rotation in progress, or the last one (step `retire` done). */
+export interface RotationRecord {
+  readonly kind: RotationKind;
+  /** Incremented by every step; a step writes only over the revision it read (no lost update). */
+  readonly revision: number;
+  /** The last step completed. */
+  readonly step: RotationStep;
+  readonly old: { readonly rootId: string; readonly issuerId: string };
+  /** For an issuer rotation, rootId is the old root. */
+  readonly new: { readonly rootId: string; readonly issuerId: string };
+  readonly startedAt: string;
+  readonly steps: readonly { readonly step: RotationStep; readonly at: string; readonly forced?: boolean }[];
 }
 
 /** What a recorded certificate is for. OCSP signing certificates are the responder's delegated signers. */
@@ -146,6 +190,8 @@ export type IssuanceOutcome =
   | { readonly ok: true }
   | { readonly ok: false; readonly conflict: 'serial' }
   | { readonly ok: false; readonly conflict: 'key' }
+  /** A charge point or server certificate under an issuing CA that is not (any more) the active one. */
+  | { readonly ok: false; readonly conflict: 'issuer' }
   | { readonly ok: false; readonly conflict: 'idempotency'; readonly existing: IdempotencyRecord };
 
 /** One sliding-window limit: at most `limit` events in any `windowMs`. */

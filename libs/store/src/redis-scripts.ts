@@ -4,8 +4,9 @@
  * in KEYS (redis-store.ts names them).
  */
 export const REDIS_SCRIPTS = {
-  // KEYS: cert, spki, idempotency, station index, OCSP due
-  // ARGV: record, status, serial, idempotency record ('' none), charge point ('1'/'0'), issued at (ms)
+  // KEYS: cert, spki, idempotency, station index, OCSP due, issuer states, issuers' last expiry
+  // ARGV: record, status, serial, idempotency record ('' none), charge point ('1'/'0'), issued at (ms),
+  //       issuer id, leaf ('1'/'0': only the active issuer may sign one), notAfter (ms)
   recordIssuance: `
 if ARGV[4] ~= '' then
   local existing = redis.call('GET', KEYS[3])
@@ -13,6 +14,11 @@ if ARGV[4] ~= '' then
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'serial'} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'key'} end
+if ARGV[8] == '1' then
+  if redis.call('HGET', KEYS[6], ARGV[7]) ~= 'active' then return {'issuer'} end
+  local last = tonumber(redis.call('HGET', KEYS[7], ARGV[7]) or '0')
+  if tonumber(ARGV[9]) > last then redis.call('HSET', KEYS[7], ARGV[7], ARGV[9]) end
+end
 redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'st', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
 if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4]) end
@@ -81,6 +87,19 @@ elseif ARGV[5] ~= 'keep' then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4]) end
 return 1
 `,
 
+  // KEYS: rotation, issuers, issuer states. ARGV: expected revision ('' none), rotation record, then
+  // per issuer: id, record, state. Writes only over the revision the caller read.
+  commitRotation: `
+local cur = redis.call('HGET', KEYS[1], 'rev') or ''
+if cur ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'rev', ARGV[3], 'rec', ARGV[2])
+for i = 4, #ARGV, 3 do
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
+  redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2])
+end
+return 1
+`,
+
   // KEYS: OCSP due. ARGV: now, limit, lease until. Returns serial, due, serial, due, ...
   claimOcspDue: `
 local items = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[2]))
@@ -116,5 +135,39 @@ for i = 1, #KEYS do
   redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 + 2 * i]))
 end
 return {-1, 0}
+`,
+
+  // KEYS: audit head (hash seq, hash), audit log (zset seq → entry), then tenant indexes (zset seq → seq)
+  // ARGV: expected head seq, expected head hash, new head seq, new head hash, then per entry: the
+  //       entry, the index of its tenant's key after the first two (0: none)
+  // Compare-and-set on the head (the chain is computed by the caller: Lua has no SHA-256); on a
+  // conflict writes nothing and returns the current head.
+  appendAudit: `
+local cur = redis.call('HMGET', KEYS[1], 'seq', 'hash')
+if cur[1] then
+  if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] then return {'conflict', cur[1], cur[2] or ''} end
+elseif ARGV[1] ~= '0' then
+  return {'conflict', '0', ''}
+end
+local base = tonumber(ARGV[1])
+for i = 1, (#ARGV - 4) / 2 do
+  local s = base + i
+  redis.call('ZADD', KEYS[2], s, ARGV[3 + 2 * i])
+  local t = tonumber(ARGV[4 + 2 * i])
+  if t > 0 then redis.call('ZADD', KEYS[2 + t], s, s) end
+end
+redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[4])
+return {'ok'}
+`,
+
+  // KEYS: audit log, a tenant's index. ARGV: after seq, limit. Returns entry, seq, entry, seq, ...
+  listAuditTenant: `
+local seqs = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+local out = {}
+for _, s in ipairs(seqs) do
+  local found = redis.call('ZRANGEBYSCORE', KEYS[1], s, s, 'WITHSCORES')
+  for j = 1, #found do out[#out + 1] = found[j] end
+end
+return out
 `,
 } as const;

@@ -1,6 +1,7 @@
 import { Redis, ReplyError } from 'ioredis';
 import { pack, unpack } from 'msgpackr';
 import { StoreNotDurableError, StoreUnavailableError } from './errors.js';
+import { AUDIT_GENESIS, auditPage, linkAuditEntries, validateAuditAppend, type AuditEntry, type AuditEvent, type AuditHead, type AuditQuery } from './audit.js';
 import { REDIS_SCRIPTS } from './redis-scripts.js';
 import type {
   CertificateRecord,
@@ -14,11 +15,14 @@ import type {
   OcspResponseRecord,
   RateBucket,
   RateOutcome,
+  RotationRecord,
   RevocationOutcome,
   RevocationReason,
   RevokedEntry,
   SignedStatus,
   StationRecord,
+  StationPutOutcome,
+  OcspRequeueStep,
   TenantRecord,
 } from './records.js';
 import type { Store } from './store.js';
@@ -35,12 +39,14 @@ export interface RedisStoreOptions {
 
 /**
  * Key layout (every key under `evpki:`; parts are URI-encoded, so `:` separates them unambiguously):
- *   t:<tenant>  s:<tenant>:<station>  issuers (hash id → issuer)
+ *   t:<tenant>  s:<tenant>:<station>  issuers (hash id → issuer)  issuer-st (hash id → state)
+ *   issuer-exp (hash id → last leaf notAfter ms)  rotation (hash rev, rec)
  *   c:<serial>  hash: rec (the record as issued), st/ra/rr (status, revokedAt, reason)
  *   k:<spki> → serial   b:<spki> blocked key   sc:<tenant>:<station> zset issuedAt → serial
  *   idem:<tenant>:<key>   rv:<issuer> hash serial → CRL entry   o:<issuer>:<serial> hash alg → response
  *   ocspdue zset due → serial   ocsp-epoch counter   crlno:<issuer>   crl:<issuer> hash n, rec
  *   rl:<bucket> zset of events (sliding window)
+ *   audit zset seq → entry   audit-t:<tenant> zset seq → seq   audit-head hash seq, hash
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
  */
 const PREFIX = 'evpki:';
@@ -48,8 +54,19 @@ const PREFIX = 'evpki:';
 export const redisKey = (...parts: string[]): string => PREFIX + parts.map(encodeURIComponent).join(':');
 const k = redisKey;
 const ISSUERS = k('issuers');
+/** id → state, beside the records, so that the issuance script can check it without decoding. */
+const ISSUER_STATES = k('issuer-st');
+/** id → latest notAfter (ms) of the leaves it signed. */
+const ISSUER_EXPIRY = k('issuer-exp');
+const ROTATION = k('rotation');
 const OCSP_DUE = k('ocspdue');
 const OCSP_EPOCH = k('ocsp-epoch');
+const AUDIT_LOG = k('audit');
+const AUDIT_HEAD = k('audit-head');
+/** One audit write carries at most this many events (whole appends; one larger append goes alone). */
+const AUDIT_BATCH_EVENTS = 500;
+/** Head conflicts (another instance appended first) before an audit append gives up. */
+const AUDIT_CAS_ATTEMPTS = 50;
 /** Every revocation publishes here (in the same script that commits it). */
 export const OCSP_INVALIDATE_CHANNEL = `${PREFIX}ocsp-invalidate`;
 /** Error replies that mean "not now" rather than a bug. */
@@ -76,6 +93,11 @@ export class RedisStore implements Store {
   private localEpoch = 0;
   private lastSeenEpoch: string | null | undefined;
   private readonly scripts: Record<Script, ScriptRunner>;
+  /** Audit appends waiting for the writer; one batch per round trip, one writer per instance. */
+  private readonly auditQueue: { events: readonly AuditEvent[]; at: string; resolve(e: AuditEntry[]): void; reject(e: unknown): void }[] = [];
+  private auditWriter: Promise<void> | undefined;
+  /** The head after this instance's last append: a guess the append script checks (compare-and-set). */
+  private auditHeadSeen: AuditHead | undefined;
 
   constructor(private readonly o: RedisStoreOptions) {
     this.redis = new Redis(o.url, {
@@ -156,6 +178,8 @@ export class RedisStore implements Store {
   }
 
   async close(): Promise<void> {
+    // Audit appends already queued are written (or fail) first.
+    await this.auditWriter;
     if (this.poller) clearInterval(this.poller);
     this.poller = undefined;
     for (const c of [this.subscriber, this.redis]) {
@@ -181,6 +205,24 @@ export class RedisStore implements Store {
     const previous = await this.call((r) => r.call('SET', k('s', s.tenant, s.stationId), enc(s), 'GET'));
     return { created: previous === null };
   }
+  async putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]> {
+    if (!batch.length) return [];
+    // One MULTI: SET … GET (replace) tells created from replaced; SET … NX (keep) whether it was set.
+    const replies = await this.call((r) => {
+      const m = r.multi();
+      for (const s of batch) {
+        if (opts.replace) m.call('SET', k('s', s.tenant, s.stationId), enc(s), 'GET');
+        else m.set(k('s', s.tenant, s.stationId), enc(s), 'NX');
+      }
+      return m.exec();
+    });
+    if (!replies) throw new StoreUnavailableError('the station batch was not written (transaction aborted)');
+    return replies.map(([err, reply]): StationPutOutcome => {
+      if (err) throw err;
+      if (opts.replace) return reply === null ? 'created' : 'replaced';
+      return reply === null ? 'kept' : 'created';
+    });
+  }
   async deleteStation(tenant: string, stationId: string): Promise<boolean> {
     return (await this.call((r) => r.del(k('s', tenant, stationId)))) === 1;
   }
@@ -193,7 +235,21 @@ export class RedisStore implements Store {
     return dec(await this.call((r) => r.hgetBuffer(ISSUERS, id)));
   }
   async putIssuer(i: IssuerRecord): Promise<void> {
-    await this.call((r) => r.hset(ISSUERS, i.id, enc(i)));
+    await this.call((r) => r.multi().hset(ISSUERS, i.id, enc(i)).hset(ISSUER_STATES, i.id, i.state).exec());
+  }
+  async issuerLastExpiry(issuerId: string): Promise<number | undefined> {
+    const v = await this.call((r) => r.hget(ISSUER_EXPIRY, issuerId));
+    return v === null ? undefined : Number(v);
+  }
+
+  async getRotation(): Promise<RotationRecord | undefined> {
+    return dec(await this.call((r) => r.hgetBuffer(ROTATION, 'rec')));
+  }
+  async commitRotation(issuers: readonly IssuerRecord[], rotation: RotationRecord, expectedRevision: number | undefined): Promise<boolean> {
+    const args = [expectedRevision === undefined ? '' : String(expectedRevision), enc(rotation), String(rotation.revision), ...issuers.flatMap((i) => [i.id, enc(i), i.state])];
+    const ok = (await this.run('commitRotation', [ROTATION, ISSUERS, ISSUER_STATES], args)) === 1;
+    if (ok) await this.replicated();
+    return ok;
   }
 
   // ---- certificates ----
@@ -237,12 +293,22 @@ export class RedisStore implements Store {
     const idemRecord: IdempotencyRecord | undefined = idem && { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt };
     const result = (await this.run(
       'recordIssuance',
-      [k('c', cert.serial), k('k', cert.spkiSha256), idem ? k('idem', idem.tenant, idem.key) : k('idem-none'), k('sc', cert.tenant, cert.stationId), OCSP_DUE],
-      [enc(rec), cert.status, cert.serial, idemRecord ? enc(idemRecord) : '', chargePoint ? '1' : '0', Date.parse(cert.issuedAt)],
+      [k('c', cert.serial), k('k', cert.spkiSha256), idem ? k('idem', idem.tenant, idem.key) : k('idem-none'), k('sc', cert.tenant, cert.stationId), OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY],
+      [
+        enc(rec),
+        cert.status,
+        cert.serial,
+        idemRecord ? enc(idemRecord) : '',
+        chargePoint ? '1' : '0',
+        Date.parse(cert.issuedAt),
+        cert.issuerId,
+        cert.kind === 'OcspSigningCertificate' ? '0' : '1',
+        Date.parse(cert.notAfter),
+      ],
     )) as [Buffer, Buffer?];
     const outcome = result[0].toString();
     if (outcome === 'idempotency') return { ok: false, conflict: 'idempotency', existing: dec<IdempotencyRecord>(result[1])! };
-    if (outcome === 'serial' || outcome === 'key') return { ok: false, conflict: outcome };
+    if (outcome === 'serial' || outcome === 'key' || outcome === 'issuer') return { ok: false, conflict: outcome };
     await this.replicated();
     return { ok: true };
   }
@@ -356,6 +422,28 @@ export class RedisStore implements Store {
     return out;
   }
 
+  async requeueOcsp(now: number, opts: { readonly issuerId?: string; readonly cursor?: string; readonly limit: number }): Promise<OcspRequeueStep> {
+    // ZSCAN: bounded steps over the schedule; an entry there for the whole scan is seen at least once.
+    const [next, flat] = await this.call((r) => r.zscan(OCSP_DUE, opts.cursor ?? '0', 'COUNT', Math.max(1, opts.limit)));
+    let serials: string[] = [];
+    for (let i = 0; i < flat.length; i += 2) serials.push(flat[i]!);
+    if (opts.issuerId !== undefined && serials.length) {
+      const recs = await this.call((r) => {
+        const p = r.pipeline();
+        for (const s of serials) p.hgetBuffer(k('c', s), 'rec');
+        return p.exec();
+      });
+      serials = serials.filter((_, i) => {
+        const [err, rec] = recs?.[i] ?? [new Error('no reply')];
+        if (err) throw new StoreUnavailableError('the store failed', { cause: err });
+        return dec<Pick<CertificateRecord, 'issuerId'>>(rec as Buffer | null)?.issuerId === opts.issuerId;
+      });
+    }
+    // XX: only what is still scheduled; LT: a due time only moves earlier (a claim's lease included).
+    if (serials.length) await this.call((r) => r.zadd(OCSP_DUE, 'XX', 'LT', ...serials.flatMap((s) => [now, s])));
+    return { requeued: serials.length, ...(next === '0' ? {} : { cursor: next }) };
+  }
+
   // ---- CRLs ----
 
   async nextCrlNumber(issuerId: string): Promise<number> {
@@ -399,6 +487,98 @@ export class RedisStore implements Store {
     return problems;
   }
 
+  // ---- audit log ----
+
+  /**
+   * Queues the append for this instance's single audit writer, which writes whatever is queued as
+   * one batch per round trip: the chain is computed here (Lua has no SHA-256) after the head this
+   * instance last saw, and a script writes entries, tenant indexes and head only if the head is
+   * still that (else it answers the current head, and the batch is chained again).
+   */
+  async appendAudit(events: readonly AuditEvent[], at: string): Promise<AuditEntry[]> {
+    validateAuditAppend(events, at);
+    if (!events.length) return [];
+    return new Promise<AuditEntry[]>((resolve, reject) => {
+      this.auditQueue.push({ events, at, resolve, reject });
+      this.auditWriter ??= this.drainAudit();
+    });
+  }
+
+  /** Never rejects; clears auditWriter in the same turn as it finds the queue empty. */
+  private async drainAudit(): Promise<void> {
+    try {
+      // Appends made in the same turn (a Promise.all, a burst of requests) join the first batch.
+      await Promise.resolve();
+      while (this.auditQueue.length) {
+        let n = 0;
+        let take = 0;
+        while (take < this.auditQueue.length && (take === 0 || n + this.auditQueue[take]!.events.length <= AUDIT_BATCH_EVENTS)) n += this.auditQueue[take++]!.events.length;
+        const batch = this.auditQueue.splice(0, take);
+        try {
+          const written = await this.writeAudit(batch);
+          batch.forEach((b, i) => b.resolve(written[i]!));
+        } catch (e) {
+          this.auditHeadSeen = undefined;
+          for (const b of batch) b.reject(e);
+        }
+      }
+    } finally {
+      this.auditWriter = undefined;
+    }
+  }
+
+  private async writeAudit(batch: readonly { events: readonly AuditEvent[]; at: string }[]): Promise<AuditEntry[][]> {
+    let head = this.auditHeadSeen ?? (await this.auditHead());
+    for (let attempt = 0; attempt < AUDIT_CAS_ATTEMPTS; attempt++) {
+      const written: AuditEntry[][] = [];
+      let last = head;
+      for (const b of batch) {
+        const entries = linkAuditEntries(last, b.events, b.at);
+        written.push(entries);
+        last = entries[entries.length - 1]!;
+      }
+      const tenantKeys: string[] = [];
+      const tenantIndex = new Map<string, number>();
+      const args: (string | Buffer | number)[] = [String(head.seq), head.hash, String(last.seq), last.hash];
+      for (const e of written.flat()) {
+        let t = 0;
+        if (e.tenant !== undefined) {
+          t = tenantIndex.get(e.tenant) ?? tenantKeys.push(k('audit-t', e.tenant));
+          tenantIndex.set(e.tenant, t);
+        }
+        args.push(enc(e), t);
+      }
+      const result = (await this.run('appendAudit', [AUDIT_HEAD, AUDIT_LOG, ...tenantKeys], args)) as Buffer[];
+      if (result[0]!.toString() === 'ok') {
+        this.auditHeadSeen = { seq: last.seq, hash: last.hash };
+        await this.replicated();
+        return written;
+      }
+      const seq = Number(result[1]!.toString());
+      head = seq === 0 ? AUDIT_GENESIS : { seq, hash: result[2]!.toString() };
+    }
+    throw new StoreUnavailableError('the audit log kept moving under this append; try again');
+  }
+
+  async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
+    const { afterSeq, limit } = auditPage(q);
+    const flat =
+      q.tenant === undefined
+        ? await this.call((r) => r.zrangebyscoreBuffer(AUDIT_LOG, `(${afterSeq}`, '+inf', 'WITHSCORES', 'LIMIT', 0, limit))
+        : ((await this.run('listAuditTenant', [AUDIT_LOG, k('audit-t', q.tenant)], [afterSeq, limit])) as Buffer[]);
+    const out: AuditEntry[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const entry = auditEntryFrom(flat[i]!, Number(flat[i + 1]!.toString()));
+      if (q.tenant === undefined || entry.tenant === q.tenant) out.push(entry);
+    }
+    return out;
+  }
+
+  async auditHead(): Promise<AuditHead> {
+    const [seq, hash] = await this.call((r) => r.hmget(AUDIT_HEAD, 'seq', 'hash'));
+    return seq == null ? AUDIT_GENESIS : { seq: Number(seq), hash: hash ?? '' };
+  }
+
   // ---- rate limits ----
 
   async consumeRate(all: readonly RateBucket[], now: number, eventId: string): Promise<RateOutcome> {
@@ -430,4 +610,18 @@ function certificateFrom(fields: (Buffer | null)[] | null | undefined): Certific
   const ra = fields?.[2]?.toString();
   const rr = fields?.[3]?.toString() as RevocationReason | undefined;
   return { ...rec, status: st, ...(ra ? { revokedAt: ra } : {}), ...(rr ? { revocationReason: rr } : {}) };
+}
+
+/**
+ * An audit entry from its stored bytes. Bytes that do not decode (only a tampered log has them)
+ * still give an entry, at the seq of their score, that fails verification as changed.
+ */
+function auditEntryFrom(b: Buffer, score: number): AuditEntry {
+  try {
+    const e = dec<AuditEntry>(b);
+    if (e && typeof e === 'object') return e;
+  } catch {
+    // falls through
+  }
+  return { seq: score, at: '', prevHash: '', hash: '', event: 'undecodable', actor: '', outcome: 'failed' };
 }

@@ -13,10 +13,14 @@ import type {
   IssuanceOutcome,
   IssuerRecord,
   StationRecord,
+  StationPutOutcome,
+  OcspRequeueStep,
   TenantRecord,
   RateBucket,
   RateOutcome,
+  RotationRecord,
 } from './records.js';
+import type { AuditEntry, AuditEvent, AuditHead, AuditQuery } from './audit.js';
 
 /**
  * The storage contract every backend fulfils. Writes that belong together are atomic; a resolved
@@ -34,10 +38,26 @@ export interface Store {
   /** Creates or replaces; `created` tells which. */
   putStation(s: StationRecord): Promise<{ created: boolean }>;
   deleteStation(tenant: string, stationId: string): Promise<boolean>;
+  /**
+   * Writes a batch of stations in one write (one LMDB transaction, one Redis MULTI): each one is
+   * created when absent; an existing one is replaced only with `replace`, else kept as it is.
+   * Outcomes in the batch's order. For bulk imports: keep batches to a few thousand.
+   */
+  putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]>;
 
   listIssuers(): Promise<IssuerRecord[]>;
   getIssuer(id: string): Promise<IssuerRecord | undefined>;
   putIssuer(i: IssuerRecord): Promise<void>;
+  /** The latest notAfter (epoch ms) of the leaf certificates an issuer has signed (not OCSP signers). */
+  issuerLastExpiry(issuerId: string): Promise<number | undefined>;
+
+  getRotation(): Promise<RotationRecord | undefined>;
+  /**
+   * One rotation step in one write: the issuer records and the rotation record, but only while the
+   * stored rotation's revision is `expectedRevision` (undefined: none stored). False: someone else
+   * moved the rotation meanwhile, nothing was written.
+   */
+  commitRotation(issuers: readonly IssuerRecord[], rotation: RotationRecord, expectedRevision: number | undefined): Promise<boolean>;
 
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
   listStationCertificates(tenant: string, stationId: string): Promise<CertificateRecord[]>;
@@ -49,7 +69,8 @@ export interface Store {
   /**
    * Records an issued certificate with its indexes and, when given, its idempotency record, all or
    * nothing. Refuses (and writes nothing) when the serial exists, the key was already certified,
-   * or the idempotency key is already taken.
+   * or the idempotency key is already taken, or, for a charge point or server certificate, when
+   * its issuer is not the active one (a rotation's activation and issuance cannot interleave).
    */
   recordIssuance(cert: CertificateRecord, idempotency?: IdempotencyClaim): Promise<IssuanceOutcome>;
 
@@ -88,6 +109,15 @@ export interface Store {
    * does not take them meanwhile; putOcspResponses with a schedule sets the real next due time.
    */
   claimOcspDue(now: number, limit: number, leaseMs: number): Promise<OcspDue[]>;
+  /**
+   * Makes certificates in the pre-signing schedule (those of `issuerId`, or all) due at `now` at the
+   * latest, so that the responders re-sign their OCSP responses at once (e.g. after a delegated
+   * signer change). One bounded step of about `limit` schedule entries: call again with the
+   * returned cursor until it is undefined. Certificates that left the schedule (expired, issuer no
+   * longer served) stay out. A responder signing one of them at that very moment may set its next
+   * due time after this; run it again to be sure.
+   */
+  requeueOcsp(now: number, opts: { readonly issuerId?: string; readonly cursor?: string; readonly limit: number }): Promise<OcspRequeueStep>;
 
   /** Allocates the next CRL Number of an issuer (1, 2, …). */
   nextCrlNumber(issuerId: string): Promise<number>;
@@ -102,6 +132,18 @@ export interface Store {
   consumeRate(buckets: readonly RateBucket[], now: number, eventId: string): Promise<RateOutcome>;
   /** Takes back an event consumeRate counted (the request it counted failed). */
   releaseRate(buckets: readonly RateBucket[], eventId: string): Promise<void>;
+
+  /**
+   * Appends events to the hash-chained audit log (audit.ts), all or nothing, with consecutive
+   * seqs after the current head; resolves with the entries as stored. Throws AuditEventError
+   * (writing nothing) when an event is refused: too large, or naming or looking like a secret.
+   * Appends from every instance and process form one chain.
+   */
+  appendAudit(events: readonly AuditEvent[], at: string): Promise<AuditEntry[]>;
+  /** Entries in ascending seq after `afterSeq`, at most `limit` (≤ 1000); with `tenant`, only that tenant's (an index, no scan). */
+  listAudit(q: AuditQuery): Promise<AuditEntry[]>;
+  /** The last entry's seq and hash; seq 0 and AUDIT_GENESIS_HASH when the log is empty. */
+  auditHead(): Promise<AuditHead>;
 
   /** Throws StoreNotDurableError when a resolved write could still be lost in a crash. */
   assertDurable(): Promise<void>;

@@ -26,6 +26,14 @@ export function rootExtensions(publicKey: Buffer): Buffer[] {
   return [basicConstraints(true), keyUsage(['keyCertSign', 'cRLSign']), subjectKeyIdentifier(kid), authorityKeyIdentifier(kid)];
 }
 
+/**
+ * Cross-certificate (root rotation): another root's name and key, CA:true without a path length
+ * (the issuing sub-CA below it still has pathLen 0), under `issuerKeyId`.
+ */
+export function crossCertificateExtensions(publicKey: Buffer, issuerKeyId: Buffer): Buffer[] {
+  return [basicConstraints(true), keyUsage(['keyCertSign', 'cRLSign']), subjectKeyIdentifier(keyIdentifier(publicKey)), authorityKeyIdentifier(issuerKeyId)];
+}
+
 /** Issuing sub-CA: CA:true with pathLen 0, under `issuerKeyId`. */
 export function subCaExtensions(publicKey: Buffer, issuerKeyId: Buffer, urls?: { crl?: string; caIssuers?: string }): Buffer[] {
   const exts = [

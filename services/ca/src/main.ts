@@ -9,8 +9,8 @@ const paths = dataPaths(config.dataDir);
 const passphrase = loadPassphrase(process.env, manifest.dev ? paths.devPassphrase : undefined);
 const service = createCaService(
   config,
-  { issuerId: manifest.issuers.chargePoint, publicOcspBase: manifest.publicOcspBase },
-  { issuerKey: readPrivateKey(paths.issuerKey(manifest.issuers.chargePoint), passphrase), clientToken: readSecretFile(paths.caClientToken), ocspClientToken: readSecretFile(paths.ocspClientToken) },
+  { publicOcspBase: manifest.publicOcspBase },
+  { loadIssuerKey: (issuerId) => readPrivateKey(paths.issuerKey(issuerId), passphrase), clientToken: readSecretFile(paths.caClientToken), ocspClientToken: readSecretFile(paths.ocspClientToken) },
 );
 await service.start();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void service.stop().then(() => process.exit(0)));

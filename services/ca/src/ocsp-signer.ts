@@ -19,7 +19,8 @@ import type { LoadedIssuer } from './issuer.js';
 
 export interface OcspSignerDeps {
   readonly store: Store;
-  readonly issuer: LoadedIssuer;
+  /** The issuer asked for (any the CA holds, active or not); undefined when the CA does not hold it. */
+  readonly issuer: LoadedIssuer | undefined;
   readonly now: () => Date;
   readonly validitySeconds: number;
 }
@@ -30,7 +31,7 @@ export interface OcspSignerDeps {
  */
 export async function issueOcspSigner(issuerId: string, csrPem: string, d: OcspSignerDeps): Promise<{ certificate: string; serialNumber: string; notAfter: string }> {
   const { issuer } = d;
-  if (issuerId !== issuer.id) throw new AppError('not-found', `this CA does not hold the key of issuer ${issuerId}`);
+  if (!issuer || issuerId !== issuer.id) throw new AppError('not-found', `this CA does not hold the key of issuer ${issuerId}`);
   const parsed = readCsr(csrPem);
   if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
   const key = inspectSpki(parsed.csr.spki);

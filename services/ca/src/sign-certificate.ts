@@ -4,6 +4,7 @@ import { AppError, idempotencyRequestHash, type Metrics } from '@evpki/service';
 import type { CertificateRecord, Store } from '@evpki/store';
 import { buildTbs, nameFromAttributes, nameToString, randomSerial, serialToHex, signTbs, toPem, type KeyInfo, type NameAttribute } from '@evpki/x509';
 import { issuerChainPem, type LoadedIssuer } from './issuer.js';
+import { IssuerNotActiveError } from './issuer-set.js';
 
 /** What the CA issues to tenants (OCSP signers go to the responder only). */
 export type IssuedKind = 'ChargingStationCertificate' | 'CSMSServerCertificate';
@@ -138,6 +139,7 @@ export async function issueAndRecord(p: IssueParams, deps: SignDeps): Promise<Si
     if (outcome.ok) return response(record, issuer.chainPem, false);
     // The certificate just signed was not recorded, so it is dropped and never leaves the CA.
     if (outcome.conflict === 'idempotency') return replay(outcome.existing.requestHash, outcome.existing.serial, idem!.requestHash, deps);
+    if (outcome.conflict === 'issuer') throw new IssuerNotActiveError(`issuer ${issuer.id} is no longer the active issuing CA`);
     if (outcome.conflict === 'key')
       throw new AppError('policy', 'the certificate request violates policy', [
         { rule: 'A02.FR.02', message: 'this key was already certified; generate a new key pair for every update' },

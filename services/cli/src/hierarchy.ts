@@ -5,6 +5,7 @@ import {
   buildCrl,
   buildName,
   buildTbs,
+  crossCertificateExtensions,
   inspectSpki,
   keyIdentifier,
   OID,
@@ -74,6 +75,24 @@ export function makeSubCa(
     extensions: subCaExtensions(parseSpkiPublicKey(spki), keyIdentifier(parent.publicKey), urls),
   });
   return parseCertificate(signTbs(tbs, signer));
+}
+
+/**
+ * A cross-certificate: `subject`'s name and public key, signed by `signerKey` of root `signer`
+ * (RFC 4949 cross-certificate; RFC 5280 6.1 path building through it). Never outlives either root.
+ */
+export function makeCrossCertificate(subject: ParsedCertificate, signer: ParsedCertificate, signerKey: KeyObject, now: Date): ParsedCertificate {
+  const sig = signerFor(signerKey);
+  const notAfter = subject.notAfter < signer.notAfter ? subject.notAfter : signer.notAfter;
+  const tbs = buildTbs(sig.algorithmDer, signer.subject.der, {
+    serial: randomSerial(),
+    notBefore: new Date(now.getTime() - 3600_000),
+    notAfter,
+    subject: subject.subject.der,
+    spki: subject.spki,
+    extensions: crossCertificateExtensions(subject.publicKey, keyIdentifier(signer.publicKey)),
+  });
+  return parseCertificate(signTbs(tbs, sig));
 }
 
 /**

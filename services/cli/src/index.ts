@@ -5,3 +5,8 @@ export * from './cli-error.js';
 export * from './exit-codes.js';
 export * from './renew.js';
 export * from './k8s-secret.js';
+export * from './command.js';
+export * from './csv.js';
+export * from './progress.js';
+export * from './stations-import.js';
+export * from './ocsp-resign.js';

@@ -118,3 +118,18 @@ export async function writeTlsSecret(target: K8sApiTarget, s: TlsSecretContent):
     );
   throw failure(`POST secret ${namespace}/${s.name}`, created);
 }
+
+/**
+ * Adds files to an existing Opaque Secret with one merge patch (other keys stay), e.g. a rotation's
+ * new issuing CA key (encrypted PEM) into the Secret the CA mounts as its keys/ directory. The Role
+ * needs get/patch on this one Secret; a missing Secret is an error (no create).
+ */
+export async function addToSecret(target: K8sApiTarget, name: string, files: Readonly<Record<string, string>>): Promise<void> {
+  const namespace = readSa(target.serviceAccountDir, 'namespace');
+  const data = Object.fromEntries(Object.entries(files).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`;
+  const answer = await call(target, 'PATCH', path, 'application/merge-patch+json', JSON.stringify({ data })).catch((e: unknown) => {
+    throw new CliError(`Kubernetes API ${target.apiServer} unreachable: ${(e as Error).message}`, EX_TEMPFAIL);
+  });
+  if (answer.status !== 200) throw failure(`PATCH secret ${namespace}/${name}`, answer);
+}

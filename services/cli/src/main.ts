@@ -1,99 +1,131 @@
-import { parseArgs } from 'node:util';
-import type { IssuerKeyAlgorithm } from '@evpki/keys';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { auditCommands } from './audit-commands.js';
 import { CliError } from './cli-error.js';
-import { initPki } from './init.js';
-import { mintToken } from './token.js';
-import { runRenew } from './renew.js';
+import type { Command, CommandContext, OptionValues } from './command.js';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
+import { initCommand } from './init-command.js';
+import { ocspResignCommand } from './ocsp-resign.js';
+import { createProgress, type Progress } from './progress.js';
+import { renewCommand } from './renew-command.js';
+import { rotationCommands } from './rotation-commands.js';
+import { stationsImportCommand } from './stations-import.js';
+import { tokenCommand } from './token-command.js';
 
-const USAGE = `pki: administer the EV charging PKI
+/** Every `pki` command, in the order `pki --help` lists them. */
+const COMMANDS: readonly Command[] = [initCommand, tokenCommand, renewCommand, stationsImportCommand, ocspResignCommand, ...rotationCommands, ...auditCommands];
 
-Usage:
-  pki init [--dev] [--force] [--algorithm ecdsa-p256|ecdsa-p384|rsa-pss-3072] [--org NAME] [--ocsp-url URL] [--json]
-      Create a root CA, an issuing sub-CA for charge point certificates and the service credentials.
-      --dev also creates tenant "demo" (CPO name "Demo CPO") and a JWT key for \`pki token\`.
-      Issuer keys are encrypted with the passphrase from PKI_KEY_PASSPHRASE_FILE or PKI_KEY_PASSPHRASE
-      (--dev without either writes a random one to <data>/secrets/key-passphrase).
-  pki token --tenant ID [--ttl SECONDS]
-      Print a bearer token for the RA (dev PKI only).
-  pki renew --ra-url URL --token-file F --org NAME --cn FQDN [--san NAME,...] [--key-type ec-p256|ec-p384|rsa-3072]
-            [--validity-hours N] [--key-out F --cert-out F] [--bundle-out F] [--k8s-secret NAME] [--daemon] [--json]
-      Get a CSMS server certificate (under 24 h, A00.FR.701) with a fresh key: writes the key (0600) and
-      the chain (leaf, issuing CA) atomically, the key first, the chain last; --bundle-out writes both to
-      one file; --k8s-secret NAME writes a kubernetes.io/tls Secret through the in-cluster API.
-      --ra-url and --token-file default to $PKI_RA_URL and $PKI_RA_TOKEN_FILE; the token file is re-read on
-      every attempt. --daemon renews at about 2/3 of each lifetime (±10 %), retries with backoff
-      (1 s doubling to 5 min), keeps the old files until a new pair is written, stops on SIGTERM/SIGINT.
+/** Options every command takes, before or after its name. */
+const GLOBAL_OPTIONS = {
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  quiet: { type: 'boolean', short: 'q', default: false },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
 
-Options:
-  --data-dir DIR   PKI data directory (default: $PKI_DATA_DIR or ./data)
-  -h, --help       This help
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return `pki: administer the EV charging PKI
 
-Exit codes: 0 success, 1 failure, 2 bad input or state (for example a PKI that already exists, or the
-RA refusing a request with 4xx), 75 temporary failure (RA unreachable or answering 5xx: retry later).
-`;
+Usage: pki [--data-dir DIR] [--json] [--quiet] COMMAND [OPTIONS]
+       pki COMMAND --help      that command's options
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      'data-dir': { type: 'string' },
-      dev: { type: 'boolean', default: false },
-      force: { type: 'boolean', default: false },
-      algorithm: { type: 'string', default: 'ecdsa-p256' },
-      org: { type: 'string' },
-      'ocsp-url': { type: 'string' },
-      tenant: { type: 'string' },
-      ttl: { type: 'string', default: '3600' },
-      'ra-url': { type: 'string' },
-      'token-file': { type: 'string' },
-      cn: { type: 'string' },
-      san: { type: 'string' },
-      'key-type': { type: 'string' },
-      'validity-hours': { type: 'string' },
-      'key-out': { type: 'string' },
-      'cert-out': { type: 'string' },
-      'bundle-out': { type: 'string' },
-      'k8s-secret': { type: 'string' },
-      daemon: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
-  const dataDir = values['data-dir'] ?? process.env.PKI_DATA_DIR ?? './data';
-  const command = positionals[0];
-  if (values.help || !command) {
-    process.stdout.write(USAGE);
-    return command || values.help ? 0 : 2;
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
+
+Global options:
+  --data-dir DIR   PKI data directory (default: $PKI_DATA_DIR or ./data); REDIS_URL selects the Redis store
+  --json           print one JSON document on stdout instead of text
+  -q, --quiet      no progress output on stderr
+  -h, --help       this help, or a command's with pki COMMAND --help
+
+${EXIT_CODES_HELP}`;
+}
+
+const isHelp = (a: string): boolean => a === '-h' || a === '--help';
+
+/**
+ * The command named by the first one or two words of `argv` (global options may come first), and
+ * the arguments left for it. `help` alone is undefined.
+ */
+function findCommand(argv: readonly string[]): { command?: Command; rest: string[]; help: boolean } {
+  let i = 0;
+  while (i < argv.length && argv[i]!.startsWith('-') && argv[i] !== '--') i += argv[i] === '--data-dir' ? 2 : 1;
+  const word = argv[i];
+  if (word === undefined || word === '--') return { rest: [...argv], help: argv.some(isHelp) };
+  const before = argv.slice(0, i);
+  let help = false;
+  let words = [word];
+  let j = i + 1;
+  if (word === 'help') {
+    // pki help [COMMAND...]
+    help = true;
+    words = [];
+    while (j < argv.length && !argv[j]!.startsWith('-')) words.push(argv[j++]!);
+    if (!words.length) return { rest: [], help: true };
+  } else if (argv[j] !== undefined && !argv[j]!.startsWith('-') && COMMANDS.some((c) => c.name === `${word} ${argv[j]}`)) words.push(argv[j++]!);
+  const name = words.slice(0, 2).join(' ');
+  const command = COMMANDS.find((c) => c.name === name) ?? (help ? COMMANDS.find((c) => c.name === words[0]) : undefined);
+  if (!command) {
+    const group = COMMANDS.filter((c) => c.name.startsWith(`${words[0]} `));
+    if (group.length) throw new CliError(`"${words[0]}" needs a subcommand: ${group.map((c) => c.name).join(', ')}; see pki --help`, EXIT.badInput);
+    throw new CliError(`unknown command "${name}"; see pki --help`, EXIT.badInput);
   }
-  switch (command) {
-    case 'init': {
-      const organization = values.org ?? (values.dev ? 'Demo CPO' : undefined);
-      if (!organization) throw new CliError('--org is required (the CPO organisation name for the CA certificates)', 2);
-      const m = await initPki({
-        dataDir,
-        dev: values.dev,
-        force: values.force,
-        algorithm: values.algorithm as IssuerKeyAlgorithm,
-        organization,
-        publicOcspBase: (values['ocsp-url'] ?? `http://127.0.0.1:${process.env.OCSP_PORT ?? 8082}`).replace(/\/$/, ''),
-        env: process.env,
-      });
-      if (values.json) process.stdout.write(JSON.stringify(m) + '\n');
-      else process.stdout.write(`PKI created in ${dataDir}: root ${m.issuers.root}, charge point CA ${m.issuers.chargePoint} (${m.algorithm})\n`);
-      return 0;
+  return { command, rest: [...before, ...argv.slice(j)], help };
+}
+
+/** `pki`'s whole run; returns the exit code. */
+async function main(argv: string[]): Promise<number> {
+  const { command, rest, help } = findCommand(argv);
+  const helpAsked = help || rest.slice(0, rest.includes('--') ? rest.indexOf('--') : undefined).some(isHelp);
+  if (!command) {
+    if (helpAsked) {
+      process.stdout.write(usage());
+      return EXIT.ok;
     }
-    case 'token': {
-      if (!values.tenant) throw new CliError('--tenant is required', 2);
-      const ttl = Number(values.ttl);
-      if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86400) throw new CliError('--ttl must be 60..86400 seconds', 2);
-      process.stdout.write((await mintToken({ dataDir, tenant: values.tenant, ttlSeconds: ttl })) + '\n');
-      return 0;
-    }
-    case 'renew':
-      return runRenew(values, process.env);
-    default:
-      throw new CliError(`unknown command "${command}"; see pki --help`, 2);
+    // Options without a command: strict parsing reports an unknown one; else usage, exit 2.
+    parseStrict(rest, GLOBAL_OPTIONS, undefined);
+    process.stderr.write(usage());
+    return EXIT.badInput;
+  }
+  if (helpAsked) {
+    process.stdout.write(command.help.endsWith('\n') ? command.help : command.help + '\n');
+    return EXIT.ok;
+  }
+  const { values, positionals } = parseStrict(rest, { ...command.options, ...GLOBAL_OPTIONS }, command);
+  const p = command.positionals;
+  if (p && (positionals.length < p.min || positionals.length > p.max)) {
+    const got = positionals.length ? ` (got ${positionals.map((a) => JSON.stringify(a)).join(' ')})` : '';
+    const wanted = p.max === 0 ? 'takes no arguments' : p.min === p.max ? `takes ${p.min} argument(s)` : `takes ${p.min} to ${p.max} arguments`;
+    throw new CliError(`pki ${command.name} ${wanted}${got}; see pki ${command.name} --help`, EXIT.badInput);
+  }
+  const quiet = values.quiet === true;
+  let bar: Progress | undefined;
+  const ctx: CommandContext = {
+    dataDir: (values['data-dir'] as string | undefined) ?? process.env.PKI_DATA_DIR ?? './data',
+    env: process.env,
+    json: values.json === true,
+    quiet,
+    out: (t) => process.stdout.write(t),
+    err: (t) => {
+      bar?.clearLine();
+      process.stderr.write(t);
+    },
+    progress: (unit, total) => (bar = createProgress({ unit, ...(total === undefined ? {} : { total }), stream: process.stderr, quiet })),
+  };
+  return command.run(values as OptionValues, positionals, ctx);
+}
+
+/** parseArgs, strict: an unknown option or a missing value is a one-line error, exit 2. */
+function parseStrict(args: string[], options: NonNullable<ParseArgsConfig['options']>, command: Command | undefined): ReturnType<typeof parseArgs> {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    if (!err.code?.startsWith('ERR_PARSE_ARGS')) throw e;
+    const where = command ? `pki ${command.name}` : 'pki';
+    const unknown = /^Unknown option '([^']+)'/.exec(err.message);
+    const message = unknown ? `unknown option ${unknown[1]} for ${where}` : err.message.split('\n')[0]!;
+    throw new CliError(`${message}; see ${where} --help`, EXIT.badInput);
   }
 }
 
@@ -101,15 +133,11 @@ main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (e: unknown) => {
     const err = e as Error & { code?: string };
-    if (e instanceof CliError) {
-      process.stderr.write(`pki: ${e.message}\n`);
-      process.exitCode = e.exitCode;
-    } else if (err.code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`pki: ${err.message}\n`);
-      process.exitCode = 2;
-    } else {
-      process.stderr.write(`pki: ${err.message ?? String(e)}\n`);
-      process.exitCode = 1;
-    }
+    process.stderr.write(`pki: ${err.message ?? String(e)}\n`);
+    if (e instanceof CliError) process.exitCode = e.exitCode;
+    // Configuration (REDIS_URL and friends, pki.json) is bad input; a store that cannot be reached is temporary.
+    else if (err.name === 'ConfigError') process.exitCode = EXIT.badInput;
+    else if (err.name === 'StoreUnavailableError') process.exitCode = EXIT.tempFail;
+    else process.exitCode = EXIT.failure;
   },
 );

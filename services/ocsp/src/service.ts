@@ -51,7 +51,7 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
   let presigning: Promise<unknown> = Promise.resolve();
 
   async function reloadIssuers(): Promise<void> {
-    const list = await loadServedIssuers(store);
+    const list = await loadServedIssuers(store, now().getTime());
     issuers = new Map(list.map((i) => [i.id, i]));
     responder.setIssuers(list);
     await signers.refresh(list);

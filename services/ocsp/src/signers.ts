@@ -1,7 +1,7 @@
 import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { OcspResponseSigner, issuerHashes, type CertIdHash } from '@evpki/ocsp';
 import type { Logger } from '@evpki/service';
-import type { Store } from '@evpki/store';
+import { issuingCasInService, type Store } from '@evpki/store';
 import { buildCsr, fromPem, parseCertificate, type ParsedCertificate } from '@evpki/x509';
 
 /** An issuing CA this responder answers for, with its CertID hashes precomputed. */
@@ -11,10 +11,13 @@ export interface ServedIssuer {
   readonly hashes: Record<CertIdHash, { name: Buffer; key: Buffer }>;
 }
 
-/** Issuers whose certificates this responder answers for: charge point CAs that are not retired. */
-export async function loadServedIssuers(store: Store): Promise<ServedIssuer[]> {
-  return (await store.listIssuers())
-    .filter((i) => i.purpose === 'charge-point' && i.state !== 'retired')
+/**
+ * Issuers whose certificates this responder answers for: charge point CAs in service, including a
+ * rotation's new one before its activation (its signer is ready when the first leaf is) and old
+ * ones until their last certificate expires.
+ */
+export async function loadServedIssuers(store: Store, now: number): Promise<ServedIssuer[]> {
+  return (await issuingCasInService(store, now))
     .map((i) => {
       const cert = parseCertificate(i.certificate);
       return { id: i.id, cert, hashes: issuerHashes(cert) };

@@ -3,7 +3,7 @@ import express from 'express';
 import { FORBIDDEN_RULES, Rule, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, checkRevocationReason, checkServerCsr, readCsr, type KeyPolicy } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
 import { AppError, type Caller, type Metrics } from '@evpki/service';
-import type { RevocationReason, Store, TenantRecord } from '@evpki/store';
+import { trustAnchors, type RevocationReason, type Store, type TenantRecord } from '@evpki/store';
 import type { CaClient, CaSignResponse } from './ca-client.js';
 import type { CertificateStatus } from './certificate-status.js';
 import { consumeCsrQuota, type RateLimits } from './rate-limits.js';
@@ -208,8 +208,7 @@ export function v1Routes(d: RouteDeps): Router {
 
   r.get('/trust-anchors', async (_req, res) => {
     await activeTenant(d.store, callerOf(res));
-    const roots = (await d.store.listIssuers()).filter((i) => i.role === 'root' && i.state !== 'retired');
-    res.json({ items: roots.map(trustAnchorView) });
+    res.json({ items: (await trustAnchors(d.store, d.now().getTime())).map(trustAnchorView) });
   });
 
   return r;

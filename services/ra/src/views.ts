@@ -45,5 +45,8 @@ export function trustAnchorView(r: IssuerRecord) {
     sha256Fingerprint: sha256Hex(r.certificate),
     certificateHashData: certificateHashData(cert, cert),
     state: r.state === 'published' ? 'published' : r.state === 'retiring' ? 'retiring' : 'active',
+    // This root's name and key signed by the other root of a rotation: an intermediate for devices
+    // that trust only the other one.
+    crossCertificates: (r.crossCertificates ?? []).map((der) => toPem('CERTIFICATE', der)),
   };
 }

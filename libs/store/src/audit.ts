@@ -1,0 +1,304 @@
+import { createHash } from 'node:crypto';
+import { AuditEventError } from './errors.js';
+
+/**
+ * The audit log: append-only and hash-chained. Each entry's hash covers its own fields and the
+ * previous entry's hash, so changing, removing or reordering any entry breaks the chain from there
+ * on, and the head (the last seq and hash, stored apart) catches a truncated tail.
+ */
+
+/** What a caller records. Never a secret, token or private key: see validateAuditEvent. */
+export interface AuditEvent {
+  /** e.g. 'certificate.issued', 'certificate.rejected', 'certificate.revoked', 'rotation.root.prepare', 'auth.failed'. */
+  readonly event: string;
+  /** 'ra', 'ca', 'cli', or a token subject. */
+  readonly actor: string;
+  readonly outcome: AuditOutcome;
+  /** Absent for PKI-wide events (rotation). */
+  readonly tenant?: string;
+  /** Requirement IDs of a rejection, e.g. ['A00.FR.511']. */
+  readonly rules?: readonly string[];
+  /** serial, stationId, issuerId, …: never secrets. */
+  readonly details?: Readonly<Record<string, AuditDetailValue>>;
+}
+
+export type AuditOutcome = 'ok' | 'refused' | 'failed';
+export type AuditDetailValue = string | number | boolean | null;
+
+/** An event as stored: its place in the chain. */
+export interface AuditEntry extends AuditEvent {
+  /** 1, 2, … without gaps. */
+  readonly seq: number;
+  /** When it happened (ISO), as the caller said. */
+  readonly at: string;
+  /** The previous entry's hash; AUDIT_GENESIS_HASH for entry 1. */
+  readonly prevHash: string;
+  /** auditEntryHash of this entry: SHA-256, lowercase hex. */
+  readonly hash: string;
+}
+
+export interface AuditQuery {
+  /** Only this tenant's entries (through a per-tenant index). */
+  readonly tenant?: string;
+  /** Entries after this seq (default 0: from the start). */
+  readonly afterSeq?: number;
+  readonly limit: number;
+}
+
+/** The last entry's seq and hash; seq 0 and AUDIT_GENESIS_HASH for an empty log. */
+export interface AuditHead {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** The prevHash of entry 1. */
+export const AUDIT_GENESIS_HASH = '0'.repeat(64);
+export const AUDIT_GENESIS: AuditHead = { seq: 0, hash: AUDIT_GENESIS_HASH };
+
+/** Bounds of one event (and of one appendAudit call). */
+export const AUDIT_LIMITS = {
+  eventChars: 64,
+  actorChars: 128,
+  tenantChars: 128,
+  atChars: 64,
+  rules: 32,
+  ruleChars: 64,
+  detailKeys: 32,
+  detailKeyChars: 64,
+  detailValueChars: 512,
+  eventsPerAppend: 1000,
+  /** listAudit pages at most this many entries. */
+  pageSize: 1000,
+} as const;
+
+const OUTCOMES: ReadonlySet<string> = new Set<AuditOutcome>(['ok', 'refused', 'failed']);
+const EVENT_NAME = /^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$/;
+const DETAIL_KEY = /^[A-Za-z][A-Za-z0-9_.-]*$/;
+/** Detail keys that name a secret (compared lowercased, without '-', '_' and '.'). */
+const SECRET_KEY = /token|password|passwd|passphrase|privatekey|secret|authorization|credential|cookie|apikey/;
+/** Values that are secrets whatever their key: a PEM private key, a bearer header, a JWT. */
+const SECRET_VALUE = /PRIVATE KEY-----|^\s*bearer\s+\S|\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*/i;
+
+function refuse(message: string): never {
+  throw new AuditEventError(`audit event refused: ${message}`);
+}
+
+/** `optional`: may be absent; `empty`: may be ''. */
+function checkText(what: string, v: unknown, max: number, o: { optional?: boolean; empty?: boolean } = {}): void {
+  if (v === undefined && o.optional) return;
+  if (typeof v !== 'string') refuse(`${what} must be a string`);
+  if (v.length > max || (v.length === 0 && !o.empty)) refuse(`${what} must be ${o.empty ? 'at most ' : '1..'}${max} characters`);
+  if (SECRET_VALUE.test(v)) refuse(`${what} looks like a secret (a private key, bearer token or JWT)`);
+}
+
+/**
+ * Throws AuditEventError for an event the log refuses: a missing or oversized field, or anything
+ * that names or looks like a secret (a detail key like token/password/passphrase/privateKey/
+ * authorization, a PEM private key, a bearer header, a JWT). Both backends call it before writing.
+ */
+export function validateAuditEvent(e: AuditEvent): void {
+  if (typeof e !== 'object' || e === null) refuse('not an object');
+  checkText('event', e.event, AUDIT_LIMITS.eventChars);
+  if (!EVENT_NAME.test(e.event)) refuse(`event "${e.event}" must be lowercase words joined by '.', '_' or '-'`);
+  checkText('actor', e.actor, AUDIT_LIMITS.actorChars);
+  if (!OUTCOMES.has(e.outcome)) refuse(`outcome must be ok, refused or failed`);
+  checkText('tenant (left out for PKI-wide events)', e.tenant, AUDIT_LIMITS.tenantChars, { optional: true });
+  if (e.rules !== undefined) {
+    if (!Array.isArray(e.rules) || e.rules.length > AUDIT_LIMITS.rules) refuse(`rules must be an array of at most ${AUDIT_LIMITS.rules}`);
+    for (const r of e.rules) checkText('a rule ID', r, AUDIT_LIMITS.ruleChars);
+  }
+  if (e.details !== undefined) {
+    if (typeof e.details !== 'object' || e.details === null || Array.isArray(e.details)) refuse('details must be an object');
+    const keys = Object.keys(e.details);
+    if (keys.length > AUDIT_LIMITS.detailKeys) refuse(`details has ${keys.length} keys, at most ${AUDIT_LIMITS.detailKeys}`);
+    for (const k of keys) {
+      if (k.length > AUDIT_LIMITS.detailKeyChars || !DETAIL_KEY.test(k)) refuse(`details key "${k.slice(0, 80)}" is not a plain name of at most ${AUDIT_LIMITS.detailKeyChars} characters`);
+      if (SECRET_KEY.test(k.toLowerCase().replace(/[-_.]/g, ''))) refuse(`details key "${k}" names a secret; secrets, tokens and keys never go into the audit log`);
+      const v = e.details[k];
+      if (v === null || typeof v === 'boolean') continue;
+      if (typeof v === 'number') {
+        if (!Number.isFinite(v)) refuse(`details.${k} must be a finite number`);
+        continue;
+      }
+      checkText(`details.${k}`, v, AUDIT_LIMITS.detailValueChars, { empty: true });
+    }
+  }
+}
+
+/** JSON with object keys sorted at every level: the same value always gives the same text. */
+function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v !== null && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .filter((k) => o[k] !== undefined)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * The hash of an entry: SHA-256 (hex) over a versioned canonical encoding of its seq, time,
+ * previous hash and event fields (JSON, keys sorted; absent optional fields left out). The one
+ * definition both the backends (when appending) and verifyAuditChain use.
+ */
+export function auditEntryHash(e: Omit<AuditEntry, 'hash'>): string {
+  const fields = { v: 1, seq: e.seq, at: e.at, prevHash: e.prevHash, event: e.event, actor: e.actor, outcome: e.outcome, tenant: e.tenant, rules: e.rules, details: e.details };
+  return createHash('sha256').update(canonicalJson(fields)).digest('hex');
+}
+
+/**
+ * Throws AuditEventError when any event of an append is refused (or there are too many), so that
+ * nothing is written. The backends call it before they take the head.
+ */
+export function validateAuditAppend(events: readonly AuditEvent[], at: string): void {
+  const isArray: (v: unknown) => boolean = Array.isArray;
+  if (!isArray(events)) refuse('events must be an array');
+  checkText('at', at, AUDIT_LIMITS.atChars);
+  if (events.length > AUDIT_LIMITS.eventsPerAppend) refuse(`at most ${AUDIT_LIMITS.eventsPerAppend} events per append`);
+  for (const e of events) validateAuditEvent(e);
+}
+
+/**
+ * Chains already validated events after `head`: consecutive seqs, each linked to the one before.
+ * The entries hold only the event's own fields, copied (later changes by the caller cannot reach
+ * them).
+ */
+export function linkAuditEntries(head: AuditHead, events: readonly AuditEvent[], at: string): AuditEntry[] {
+  const out: AuditEntry[] = [];
+  let prev = head;
+  for (const e of events) {
+    const body: Omit<AuditEntry, 'hash'> = {
+      seq: prev.seq + 1,
+      at,
+      prevHash: prev.hash,
+      event: e.event,
+      actor: e.actor,
+      outcome: e.outcome,
+      ...(e.tenant !== undefined ? { tenant: e.tenant } : {}),
+      ...(e.rules !== undefined ? { rules: [...e.rules] } : {}),
+      ...(e.details !== undefined ? { details: { ...e.details } } : {}),
+    };
+    const entry: AuditEntry = { ...body, hash: auditEntryHash(body) };
+    out.push(entry);
+    prev = entry;
+  }
+  return out;
+}
+
+/** validateAuditAppend, then linkAuditEntries. */
+export function chainAuditEntries(head: AuditHead, events: readonly AuditEvent[], at: string): AuditEntry[] {
+  validateAuditAppend(events, at);
+  return linkAuditEntries(head, events, at);
+}
+
+/** A listAudit query checked: afterSeq an integer ≥ 0, limit 1..AUDIT_LIMITS.pageSize. Throws RangeError. */
+export function auditPage(q: AuditQuery): { afterSeq: number; limit: number } {
+  const afterSeq = q.afterSeq ?? 0;
+  if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new RangeError('afterSeq must be an integer >= 0');
+  if (!Number.isSafeInteger(q.limit) || q.limit < 1 || q.limit > AUDIT_LIMITS.pageSize) throw new RangeError(`limit must be 1..${AUDIT_LIMITS.pageSize}`);
+  return { afterSeq, limit: q.limit };
+}
+
+/** What can be wrong with the log, at the first entry where it goes wrong. */
+export type AuditBreakKind =
+  /** The entry's content does not match its hash, or the next entry does not link to it (changed and re-hashed). */
+  | 'changed'
+  /** An entry is missing: the next one present has a higher seq. */
+  | 'removed'
+  /** The entry is there, but not in its place. */
+  | 'reordered'
+  /** An entry with a seq already verified appears again. */
+  | 'duplicate'
+  /** The last entry is not the head the store keeps (a truncated tail, or a tail added or changed past the head). */
+  | 'head-mismatch';
+
+export interface AuditBreak {
+  /** The first entry (seq) that is wrong or missing. */
+  readonly seq: number;
+  readonly kind: AuditBreakKind;
+  readonly message: string;
+}
+
+export interface AuditVerification {
+  readonly ok: boolean;
+  /** Entries verified intact (before the break, if any). */
+  readonly verified: number;
+  readonly head: AuditHead;
+  readonly break?: AuditBreak;
+}
+
+/** The part of the store the verifier reads. */
+export interface AuditReader {
+  listAudit(q: AuditQuery): Promise<AuditEntry[]>;
+  auditHead(): Promise<AuditHead>;
+}
+
+export interface VerifyAuditOptions {
+  /** Entries read per page (default 1000). */
+  readonly pageSize?: number;
+  /** Called after each page with the number of entries verified so far. */
+  readonly onProgress?: (p: { verified: number; headSeq: number }) => void;
+}
+
+/**
+ * Walks the whole log in pages and checks it: every hash recomputed, every prevHash linked to the
+ * entry before (the genesis hash for entry 1), seqs consecutive from 1, and the last entry equal to
+ * the head. Stops at the first break and says which entry and why.
+ */
+export async function verifyAuditChain(store: AuditReader, opts: VerifyAuditOptions = {}): Promise<AuditVerification> {
+  const pageSize = Math.max(1, Math.min(opts.pageSize ?? AUDIT_LIMITS.pageSize, AUDIT_LIMITS.pageSize));
+  let head = await store.auditHead();
+  let prev: AuditHead = AUDIT_GENESIS;
+  let verified = 0;
+  const broken = (b: AuditBreak): AuditVerification => ({ ok: false, verified, head, break: b });
+
+  for (;;) {
+    const page = await store.listAudit({ afterSeq: prev.seq, limit: pageSize });
+    for (const e of page) {
+      const expected = prev.seq + 1;
+      const { hash, ...body } = e;
+      if (auditEntryHash(body) !== hash) {
+        const claims = e.seq === expected ? '' : ` (it claims seq ${e.seq})`;
+        return broken({ seq: expected, kind: 'changed', message: `entry ${expected}${claims} does not match its hash: its content was changed` });
+      }
+      if (e.seq > expected) {
+        // Entry `expected` is either further on (out of place) or gone.
+        const ahead = await store.listAudit({ afterSeq: expected - 1, limit: AUDIT_LIMITS.pageSize });
+        if (ahead.some((a) => a.seq === expected))
+          return broken({ seq: expected, kind: 'reordered', message: `entry ${expected} is out of place: entry ${e.seq} comes before it` });
+        const gap = e.seq - expected === 1 ? `entry ${expected} is` : `entries ${expected}..${e.seq - 1} are`;
+        return broken({ seq: expected, kind: 'removed', message: `${gap} missing: ${prev.seq ? `entry ${prev.seq}` : 'the start of the log'} is followed by entry ${e.seq}` });
+      }
+      if (e.seq < expected) return broken({ seq: expected, kind: 'duplicate', message: `a second entry ${e.seq} appears where entry ${expected} belongs` });
+      if (e.prevHash !== prev.hash) {
+        if (prev.seq === 0) return broken({ seq: 1, kind: 'changed', message: 'entry 1 does not start from the genesis hash' });
+        return broken({ seq: prev.seq, kind: 'changed', message: `entry ${e.seq} does not link to entry ${prev.seq}: entry ${prev.seq} was changed (and re-hashed) or replaced` });
+      }
+      prev = { seq: e.seq, hash: e.hash };
+      verified++;
+    }
+    opts.onProgress?.({ verified, headSeq: Math.max(head.seq, prev.seq) });
+    if (page.length === pageSize) continue;
+    // The end of the log: it must be the head. Entries and head are written together, so a head
+    // that moved on meanwhile means appends since; walk on to it.
+    head = await store.auditHead();
+    if (head.seq > prev.seq) {
+      const more = await store.listAudit({ afterSeq: prev.seq, limit: 1 });
+      if (more.length) continue;
+      const gap = head.seq - prev.seq === 1 ? `entry ${head.seq} is` : `entries ${prev.seq + 1}..${head.seq} are`;
+      return broken({ seq: prev.seq + 1, kind: 'head-mismatch', message: `the head is entry ${head.seq}, but the log ends at entry ${prev.seq}: ${gap} missing (a truncated tail)` });
+    }
+    if (head.seq < prev.seq)
+      return broken({ seq: head.seq + 1, kind: 'head-mismatch', message: `the log goes on to entry ${prev.seq} past its head, entry ${head.seq}: entries were added outside the store's append` });
+    if (prev.hash !== head.hash)
+      return broken({
+        seq: head.seq,
+        kind: 'head-mismatch',
+        message: `entry ${head.seq} is not the head the store keeps (hash ${prev.hash.slice(0, 16)}…, head ${head.hash.slice(0, 16)}…): it was replaced and re-hashed, or the head was changed`,
+      });
+    return { ok: true, verified, head };
+  }
+}

@@ -1,0 +1,89 @@
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from '@evpki/service';
+import { issuingCasInService, type Store } from '@evpki/store';
+import { loadIssuer, type LoadedIssuer } from './issuer.js';
+
+/** Thrown when the store refused a leaf because its issuer is no longer the active one (a rotation). */
+export class IssuerNotActiveError extends Error {
+  override readonly name = 'IssuerNotActiveError';
+}
+
+/**
+ * The issuing CAs the CA holds keys for, and which one signs new leaves. Reloaded from the store on
+ * a timer and whenever the store refuses a leaf (after an activation). A key that cannot be read
+ * yet (a Secret not synced to the pod) is retried on the next reload and reported by /readyz.
+ */
+export class IssuerSet {
+  private held = new Map<string, LoadedIssuer>();
+  private wanted: string[] = [];
+  private activeId: string | undefined;
+  private reloading: Promise<{ added: LoadedIssuer[]; dropped: LoadedIssuer[] }> | undefined;
+  private readonly missingLogged = new Set<string>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly loadKey: (issuerId: string) => KeyObject,
+    private readonly publicOcspBase: string,
+    private readonly log: Logger,
+    private readonly now: () => Date,
+  ) {}
+
+  /** The issuing CA new leaves come from, when its key is held. */
+  get active(): LoadedIssuer | undefined {
+    return this.activeId === undefined ? undefined : this.held.get(this.activeId);
+  }
+  get activeIssuerId(): string | undefined {
+    return this.activeId;
+  }
+
+  get(issuerId: string): LoadedIssuer | undefined {
+    return this.held.get(issuerId);
+  }
+
+  all(): LoadedIssuer[] {
+    return [...this.held.values()];
+  }
+
+  /** For /readyz and `pki rotate-* activate`: each issuer the CA should hold, and whether it does. */
+  keyStatus(): Record<string, boolean> {
+    return Object.fromEntries(this.wanted.map((id) => [id, this.held.has(id)]));
+  }
+
+  /** Re-reads the issuers; concurrent calls share one reload. Returns what changed. */
+  reload(): Promise<{ added: LoadedIssuer[]; dropped: LoadedIssuer[] }> {
+    this.reloading ??= this.doReload().finally(() => (this.reloading = undefined));
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<{ added: LoadedIssuer[]; dropped: LoadedIssuer[] }> {
+    const wanted = await issuingCasInService(this.store, this.now().getTime());
+    const next = new Map<string, LoadedIssuer>();
+    const added: LoadedIssuer[] = [];
+    for (const r of wanted) {
+      const have = this.held.get(r.id);
+      if (have) {
+        next.set(r.id, have);
+        continue;
+      }
+      let key: KeyObject;
+      try {
+        key = this.loadKey(r.id);
+      } catch (err) {
+        if (!this.missingLogged.has(r.id)) this.log.warn({ issuer: r.id, state: r.state, err: (err as Error).message }, 'issuing CA key not available yet; retrying on every reload');
+        this.missingLogged.add(r.id);
+        continue;
+      }
+      const loaded = await loadIssuer(this.store, r.id, key, this.publicOcspBase);
+      next.set(r.id, loaded);
+      added.push(loaded);
+      this.log.info({ event: 'issuer.loaded', issuer: r.id, state: r.state }, 'issuing CA key loaded');
+    }
+    const dropped = [...this.held.values()].filter((i) => !next.has(i.id));
+    const activeId = wanted.find((r) => r.state === 'active')?.id;
+    if (activeId !== this.activeId) this.log.info({ event: 'issuer.activated', issuer: activeId, previous: this.activeId }, 'active issuing CA changed');
+    this.held = next;
+    this.wanted = wanted.map((r) => r.id);
+    this.activeId = activeId;
+    return { added, dropped };
+  }
+}

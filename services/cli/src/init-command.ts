@@ -1,0 +1,52 @@
+import type { IssuerKeyAlgorithm } from '@evpki/keys';
+import { CliError } from './cli-error.js';
+import type { Command } from './command.js';
+import { EXIT } from './exit-codes.js';
+import { initPki } from './init.js';
+
+export const initCommand: Command = {
+  name: 'init',
+  summary: 'create a root CA, the charge point issuing CA and the service credentials',
+  help: `Usage: pki init [--dev] [--force] [--algorithm ecdsa-p256|ecdsa-p384|rsa-pss-3072] [--org NAME] [--ocsp-url URL] [--json]
+
+Creates a root CA, an issuing sub-CA for charge point certificates and the service credentials.
+Issuer keys are encrypted with the passphrase from PKI_KEY_PASSPHRASE_FILE or PKI_KEY_PASSPHRASE
+(--dev without either writes a random one to <data>/secrets/key-passphrase). With REDIS_URL the
+hierarchy is written to that Redis store.
+
+Options:
+  --dev           also create tenant "demo" (CPO name "Demo CPO") and a JWT key for \`pki token\`
+  --force         replace an existing PKI in the data directory
+  --algorithm A   issuer key algorithm (default ecdsa-p256)
+  --org NAME      the CPO organisation name in the CA certificates (required without --dev)
+  --ocsp-url URL  public OCSP base URL for the AIA extension (default http://127.0.0.1:$OCSP_PORT or 8082)
+  --json          print the manifest (pki.json) as JSON
+
+Exit 2: a PKI already exists (use --force), or bad options.
+`,
+  options: {
+    dev: { type: 'boolean', default: false },
+    force: { type: 'boolean', default: false },
+    algorithm: { type: 'string', default: 'ecdsa-p256' },
+    org: { type: 'string' },
+    'ocsp-url': { type: 'string' },
+  },
+  positionals: { min: 0, max: 0 },
+  async run(values, _positionals, ctx) {
+    const dev = values.dev === true;
+    const organization = (values.org as string | undefined) ?? (dev ? 'Demo CPO' : undefined);
+    if (!organization) throw new CliError('--org is required (the CPO organisation name for the CA certificates)', EXIT.badInput);
+    const m = await initPki({
+      dataDir: ctx.dataDir,
+      dev,
+      force: values.force === true,
+      algorithm: values.algorithm as IssuerKeyAlgorithm,
+      organization,
+      publicOcspBase: ((values['ocsp-url'] as string | undefined) ?? `http://127.0.0.1:${ctx.env.OCSP_PORT ?? 8082}`).replace(/\/$/, ''),
+      env: ctx.env,
+    });
+    if (ctx.json) ctx.out(JSON.stringify(m) + '\n');
+    else ctx.out(`PKI created in ${ctx.dataDir}: root ${m.issuers.root}, charge point CA ${m.issuers.chargePoint} (${m.algorithm})\n`);
+    return EXIT.ok;
+  },
+};

@@ -1,0 +1,121 @@
+import type { IssuerKeyAlgorithm } from '@evpki/keys';
+import type { RotationKind, RotationStep } from '@evpki/store';
+import type { Command, CommandContext, OptionValues } from './command.js';
+import { EXIT } from './exit-codes.js';
+import { ROTATION_STEPS, STEPS, formatStatus, status, type RotationOptions, type StepResult } from './rotation.js';
+
+const STEP_HELP: Record<RotationStep, Record<RotationKind, string>> = {
+  prepare: {
+    root: `Creates a new root CA (key and certificate), cross-certificates between the old and the new root
+(each signed by the other's key) and a new issuing CA under the new root, all inactive. The new keys
+are written encrypted (PKI_KEY_PASSPHRASE_FILE) to <data-dir>/keys/; the CA picks up the issuing CA's
+key from its keys/ directory (with --k8s-secret NAME also added to that Secret).`,
+    issuer: `Creates a new issuing CA (charge point and CSMS server certificates) under the active root,
+inactive. Its key is written encrypted to <data-dir>/keys/ (and with --k8s-secret NAME to that Secret).`,
+  },
+  publish: {
+    root: `Publishes the new root: GET /v1/trust-anchors returns both roots, each with its CertificateHashData
+and cross-certificate, so the CSMS can install the new root on every station (InstallCertificate.req).
+Activate only when every station has it.`,
+    issuer: 'Publishes the new issuing CA (its certificate is served at /issuers/<id>.der; the OCSP responder gets its signer).',
+  },
+  activate: {
+    root: `New charge point and CSMS server certificates are issued under the new root and issuing CA (the
+chain returned is the new leaf and the new issuing CA). The old hierarchy stays valid. Refused unless
+the CA at --ca-url (default $PKI_CA_URL, http://127.0.0.1:8081) holds the new issuing CA key.`,
+    issuer: `New certificates are issued by the new issuing CA. Refused unless the CA at --ca-url (default
+$PKI_CA_URL, http://127.0.0.1:8081) holds its key.`,
+  },
+  retire: {
+    root: `The old issuing CA signs no more; its OCSP responses and CRLs are served until its last certificate
+expires. The old root leaves /v1/trust-anchors when no valid certificate depends on it, or now with
+--force.`,
+    issuer: 'The old issuing CA signs no more; its OCSP responses and CRLs are served until its last certificate expires.',
+  },
+};
+
+const STEP_SUMMARY: Record<RotationStep, Record<RotationKind, string>> = {
+  prepare: { root: 'root rotation 1/4: new root, cross-certificates, new issuing CA (inactive)', issuer: 'issuing CA rotation 1/4: new issuing CA under the root (inactive)' },
+  publish: { root: 'root rotation 2/4: list both roots in /v1/trust-anchors', issuer: 'issuing CA rotation 2/4: publish the new issuing CA' },
+  activate: { root: 'root rotation 3/4: issue new certificates under the new hierarchy', issuer: 'issuing CA rotation 3/4: issue new certificates from the new issuing CA' },
+  retire: { root: 'root rotation 4/4: retire the old issuing CA and root', issuer: 'issuing CA rotation 4/4: retire the old issuing CA' },
+};
+
+const STEP_OPTIONS = {
+  prepare: { algorithm: { type: 'string' }, 'k8s-secret': { type: 'string' } },
+  publish: {},
+  activate: { 'ca-url': { type: 'string' }, 'skip-ca-check': { type: 'boolean' } },
+  retire: { force: { type: 'boolean' } },
+} as const;
+
+const STEP_USAGE: Record<RotationStep, string> = {
+  prepare: '[--algorithm ecdsa-p256|ecdsa-p384|rsa-pss-3072] [--k8s-secret NAME]',
+  publish: '',
+  activate: '[--ca-url URL | --skip-ca-check]',
+  retire: '[--force]',
+};
+
+const COMMON_HELP = `
+Every step is idempotent: run again after a crash or a timeout and it resumes, or says it was done.
+Each step is written to the audit log. Run \`pki status\` to see where a rotation stands.
+
+Options:
+  --dry-run      Show the state changes without writing anything
+  --json         Print the result as JSON
+  --data-dir DIR PKI data directory (default: $PKI_DATA_DIR or ./data)
+
+Exit codes: 0 done (or already done), 1 failure, 2 out of order or bad state (e.g. the CA lacks the
+new key), 75 temporary (store or CA unreachable, or another rotation command ran concurrently): retry.
+`;
+
+function stepCommand(kind: RotationKind, step: RotationStep): Command {
+  return {
+    name: `rotate-${kind} ${step}`,
+    summary: STEP_SUMMARY[step][kind],
+    help: `Usage: pki rotate-${kind} ${step} ${STEP_USAGE[step]} [--dry-run] [--json]\n\n${STEP_HELP[step][kind]}\n${COMMON_HELP}`,
+    options: { ...STEP_OPTIONS[step], 'dry-run': { type: 'boolean' } },
+    async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
+      const caUrl = values['skip-ca-check'] ? undefined : ((values['ca-url'] as string | undefined) ?? ctx.env.PKI_CA_URL ?? 'http://127.0.0.1:8081');
+      const o: RotationOptions = {
+        dataDir: ctx.dataDir,
+        env: ctx.env,
+        dryRun: values['dry-run'] === true,
+        force: values.force === true,
+        ...(values.algorithm ? { algorithm: values.algorithm as IssuerKeyAlgorithm } : {}),
+        ...(values['k8s-secret'] ? { k8sSecret: values['k8s-secret'] as string } : {}),
+        ...(step === 'activate' && caUrl ? { caUrl } : {}),
+      };
+      const r = await STEPS[step](kind, o);
+      ctx.out(ctx.json ? JSON.stringify(r) + '\n' : formatStep(r));
+      return EXIT.ok;
+    },
+  };
+}
+
+function formatStep(r: StepResult): string {
+  const head = r.dryRun ? 'dry run: ' : r.changed ? '' : 'nothing to do: ';
+  return `${head}${r.message}\n${r.next ? `next: ${r.next}\n` : ''}`;
+}
+
+const statusCommand: Command = {
+  name: 'status',
+  summary: 'every CA with its state, and where a rotation stands',
+  help: `Usage: pki status [--json]
+
+Lists every root and issuing CA (state, trust anchor or not, notAfter, the latest expiry of the
+certificates it signed) and the current or last rotation with the next step to run.
+
+Exit codes: 0, 1 failure, 75 store unreachable.
+`,
+  options: {},
+  async run(_values, _positionals, ctx) {
+    const s = await status({ dataDir: ctx.dataDir, env: ctx.env });
+    ctx.out(ctx.json ? JSON.stringify(s) + '\n' : formatStatus(s));
+    return EXIT.ok;
+  },
+};
+
+export const rotationCommands: Command[] = [
+  ...(['root', 'issuer'] as const).flatMap((kind) => ROTATION_STEPS.map((step) => stepCommand(kind, step))),
+  statusCommand,
+];
