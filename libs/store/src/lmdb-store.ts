@@ -1,4 +1,5 @@
 import { open, type RootDatabase } from 'lmdb';
+import { expiryMark } from './records.js';
 import type {
   CertificateRecord,
   CrlRecord,
@@ -158,7 +159,7 @@ export class LmdbStore implements Store {
       if (leaf && (this.db.get(key('issuer', cert.issuerId)) as IssuerRecord | undefined)?.state !== 'active') return { ok: false, conflict: 'issuer' };
       this.db.putSync(key('cert', cert.serial), cert);
       if (leaf) {
-        const notAfter = Date.parse(cert.notAfter);
+        const notAfter = expiryMark(cert.notAfter);
         if (notAfter > ((this.db.get(key('issuer-exp', cert.issuerId)) as number | undefined) ?? 0)) this.db.putSync(key('issuer-exp', cert.issuerId), notAfter);
       }
       this.db.putSync(key('spki', cert.spkiSha256), cert.serial);

@@ -205,3 +205,12 @@ export type RateOutcome =
   | { readonly allowed: true }
   /** `bucket` is the key of a bucket that is full; `retryAfterMs` when it has room again. */
   | { readonly allowed: false; readonly bucket: string; readonly retryAfterMs: number };
+
+/**
+ * An issuer's last leaf expiry is kept rounded up to the hour: it only decides how long a retiring
+ * CA is still served (erring an hour long is harmless), and the issuance write then updates it
+ * once an hour instead of on every certificate.
+ */
+export function expiryMark(notAfter: string): number {
+  return Math.ceil(Date.parse(notAfter) / 3_600_000) * 3_600_000;
+}

@@ -3,6 +3,7 @@ import { pack, unpack } from 'msgpackr';
 import { StoreNotDurableError, StoreUnavailableError } from './errors.js';
 import { AUDIT_GENESIS, auditPage, linkAuditEntries, validateAuditAppend, type AuditEntry, type AuditEvent, type AuditHead, type AuditQuery } from './audit.js';
 import { REDIS_SCRIPTS } from './redis-scripts.js';
+import { expiryMark } from './records.js';
 import type {
   CertificateRecord,
   CrlRecord,
@@ -303,7 +304,7 @@ export class RedisStore implements Store {
         Date.parse(cert.issuedAt),
         cert.issuerId,
         cert.kind === 'OcspSigningCertificate' ? '0' : '1',
-        Date.parse(cert.notAfter),
+        expiryMark(cert.notAfter),
       ],
     )) as [Buffer, Buffer?];
     const outcome = result[0].toString();

@@ -48,7 +48,7 @@ export interface Store {
   listIssuers(): Promise<IssuerRecord[]>;
   getIssuer(id: string): Promise<IssuerRecord | undefined>;
   putIssuer(i: IssuerRecord): Promise<void>;
-  /** The latest notAfter (epoch ms) of the leaf certificates an issuer has signed (not OCSP signers). */
+  /** The latest notAfter (epoch ms, rounded up to the hour: expiryMark) of the leaf certificates an issuer has signed (not OCSP signers). */
   issuerLastExpiry(issuerId: string): Promise<number | undefined>;
 
   getRotation(): Promise<RotationRecord | undefined>;

@@ -1,10 +1,9 @@
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { ISSUER_KEY_ALGORITHMS, generateIssuerKey, loadPassphrase, readPrivateKey, writeFileAtomic, writePrivateKey, type IssuerKeyAlgorithm } from '@evpki/keys';
-import { dataPaths, issuerUrls, loadStoreConfig, readManifest, type PkiManifest } from '@evpki/service';
+import { dataPaths, issuerUrls, readManifest, type PkiManifest } from '@evpki/service';
 import {
   lastExpiryUnder,
-  openStore,
   trustAnchors,
   type IssuerRecord,
   type IssuerState,
@@ -18,6 +17,7 @@ import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import { issuerIdFor, makeCrossCertificate, makeEmptyCrl, makeRoot, makeSubCa } from './hierarchy.js';
 import { addToSecret, inClusterTarget } from './k8s-secret.js';
+import { openPkiStore } from './open-pki-store.js';
 
 export const ROTATION_STEPS: readonly RotationStep[] = ['prepare', 'publish', 'activate', 'retire'];
 
@@ -64,7 +64,7 @@ const nextStep = (r: RotationRecord): string | undefined => {
 };
 
 async function withStore<T>(o: { readonly dataDir: string; readonly env: NodeJS.ProcessEnv }, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = openStore({ ...loadStoreConfig(o.env), dataDir: o.dataDir });
+  const store = openPkiStore(o.dataDir, o.env);
   try {
     return await fn(store);
   } finally {
