@@ -27,15 +27,8 @@ import { readPrivateKey, readSecretFile } from '@evpki/keys';
 import { checkChargePointCsr, DEFAULT_KEY_POLICY, leafValidity, readCsr } from '@evpki/policy';
 import { createMetrics, dataPaths, issuerUrls, readManifest } from '@evpki/service';
 import {
-  AUDIT_GENESIS,
-  auditPage,
-  chainAuditEntries,
   LmdbStore,
   openStore,
-  type AuditEntry,
-  type AuditEvent,
-  type AuditHead,
-  type AuditQuery,
   type CertificateRecord,
   type IdempotencyClaim,
   type IdempotencyRecord,
@@ -543,23 +536,9 @@ class MemStore implements IssuanceStore {
   private readonly spki = new Set<string>();
   private readonly blocked = new Set<string>();
   private readonly idem = new Map<string, IdempotencyRecord>();
-  private readonly audit: AuditEntry[] = [];
   async ping(): Promise<void> {}
   async close(): Promise<void> {}
   async assertDurable(): Promise<void> {}
-  async appendAudit(events: readonly AuditEvent[], at: string): Promise<AuditEntry[]> {
-    const entries = chainAuditEntries(await this.auditHead(), events, at);
-    this.audit.push(...entries);
-    return entries;
-  }
-  async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
-    const { afterSeq, limit } = auditPage(q);
-    return this.audit.filter((e) => e.seq > afterSeq && (q.tenant === undefined || e.tenant === q.tenant)).slice(0, limit);
-  }
-  async auditHead(): Promise<AuditHead> {
-    const last = this.audit[this.audit.length - 1];
-    return last ? { seq: last.seq, hash: last.hash } : AUDIT_GENESIS;
-  }
   async getTenant(id: string): Promise<TenantRecord | undefined> {
     return this.tenants.get(id);
   }

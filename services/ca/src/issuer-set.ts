@@ -40,10 +40,6 @@ export class IssuerSet {
     return this.held.get(issuerId);
   }
 
-  all(): LoadedIssuer[] {
-    return [...this.held.values()];
-  }
-
   /** For /readyz and `pki rotate-* activate`: each issuer the CA should hold, and whether it does. */
   keyStatus(): Record<string, boolean> {
     return Object.fromEntries(this.wanted.map((id) => [id, this.held.has(id)]));

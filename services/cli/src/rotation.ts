@@ -151,7 +151,7 @@ function advance(r: RotationRecord, step: RotationStep, at: string, forced = fal
  * resumption after a crash are safe). Returns undefined when `step` was already done.
  */
 function expectAt(kind: RotationKind, r: RotationRecord | undefined, step: RotationStep): RotationRecord | undefined {
-  if (!r || (r.step === 'retire' && step !== 'retire')) throw new CliError(`no ${kind} rotation in progress; start one with \`${command(kind, 'prepare')}\``, EXIT.badInput);
+  if (!r || (r.step === 'retire' && (r.kind !== kind || step !== 'retire'))) throw new CliError(`no ${kind} rotation in progress; start one with \`${command(kind, 'prepare')}\``, EXIT.badInput);
   if (r.kind !== kind) throw new CliError(`a ${r.kind} rotation is in progress (last step: ${r.step}); finish it first (next: ${nextStep(r)})`, EXIT.badInput);
   const want = ROTATION_STEPS.indexOf(step);
   const done = ROTATION_STEPS.indexOf(r.step);
@@ -293,7 +293,6 @@ export async function retire(kind: RotationKind, o: RotationOptions): Promise<St
   const at = now.toISOString();
   return withStore(o, async (store) => {
     const read = await store.getRotation();
-    if (read?.step === 'retire' && read.kind === kind) return result(kind, 'retire', o, [], read, false, 'already retired');
     const r = expectAt(kind, read, 'retire');
     if (!r) return result(kind, 'retire', o, [], read, false, 'already retired');
     const issuers = await store.listIssuers();
