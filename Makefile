@@ -23,6 +23,10 @@ lint: install
 test: typecheck lint
 	node --test --test-concurrency=1 test/dist
 
+## make fuzz: the property-based hostile-input tests (CSR and OCSP parsers, OCSP responder, every openapi.yaml operation, the CA's routes) with FUZZ_RUNS=20000 cases per property (`make test` runs 150); a failure prints its seed: rerun with FUZZ_SEED=<seed> FUZZ_PATH=<path>.
+fuzz: build
+	FUZZ_RUNS=$${FUZZ_RUNS:-20000} node --test --test-concurrency=1 test/dist/fuzz-parsers.test.js test/dist/fuzz-api.test.js
+
 ## make run: install, build, `pki init --dev` once (./data or $PKI_DATA_DIR), start RA, CA and OCSP.
 run: build
 	./scripts/run-dev.sh

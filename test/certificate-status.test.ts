@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
-import { loadRaConfig, parseAllowedHosts } from '@evpki/ra';
+import { createCertificateStatus, loadRaConfig, parseAllowedHosts } from '@evpki/ra';
+import { createLogger } from '@evpki/service';
 import { certificateHashData, parseCertificate, pemBlocks, toPem } from '@evpki/x509';
 import { newP256Csr } from './helpers/csr.js';
 import { openssl } from './helpers/openssl.js';
@@ -26,6 +27,10 @@ let v2gPort: number;
 let stub: Server;
 let stubPort: number;
 let closedPort: number;
+/** Where redirects point: not on the allow-list; nothing may ever arrive there. */
+let canary: Server;
+let canaryPort: number;
+let canaryHits = 0;
 
 const TIMEOUT_MS = 1500;
 
@@ -110,6 +115,26 @@ function startStub(): Promise<Server> {
         return ocsp(Buffer.from([0x30, 0x03, 0x0a, 0x01, 0x06]));
       case '/oversized':
         return ocsp(oversizedOcspResponse());
+      case '/redirect-301':
+      case '/redirect-307':
+      case '/redirect-308':
+        // To a host that is not on the allow-list (a canary that counts whoever arrives).
+        return void res.writeHead(Number(req.url.slice(-3)), { location: `http://127.0.0.2:${canaryPort}/internal` }).end();
+      case '/redirect-metadata':
+        return void res.writeHead(307, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+      case '/big-chunked': {
+        // No content-length: the limit has to be found while reading.
+        res.writeHead(200, { 'content-type': 'application/ocsp-response' });
+        for (let i = 0; i < 40; i++) res.write(Buffer.alloc(1024, 0x30));
+        return void res.end();
+      }
+      case '/slow-body': {
+        // Headers at once, then a byte every 100 ms: each chunk is "in time", the whole is not.
+        res.writeHead(200, { 'content-type': 'application/ocsp-response', 'content-length': 200 });
+        const drip = setInterval(() => (res.destroyed ? clearInterval(drip) : res.write(Buffer.from([0x30]))), 100);
+        res.on('close', () => clearInterval(drip));
+        return;
+      }
       default:
         return void res.writeHead(404).end();
     }
@@ -125,6 +150,13 @@ before(async () => {
   stub = await startStub();
   stubPort = (stub.address() as AddressInfo).port;
   closedPort = await freePort();
+  canary = createServer((req, res) => {
+    canaryHits++;
+    req.resume();
+    res.end();
+  });
+  await new Promise<void>((resolve) => canary.listen(0, '127.0.0.2', resolve));
+  canaryPort = (canary.address() as AddressInfo).port;
   pki = await makeDevPki();
   stack = await startStack(pki, {
     raEnv: {
@@ -139,6 +171,8 @@ after(async () => {
   pki?.cleanup();
   v2g?.kill();
   stub?.closeAllConnections();
+  canary?.closeAllConnections();
+  await new Promise<void>((resolve) => (canary ? canary.close(() => resolve()) : resolve()));
   await new Promise<void>((resolve) => (stub ? stub.close(() => resolve()) : resolve()));
   rmSync(work, { recursive: true, force: true });
 });
@@ -349,6 +383,119 @@ describe('other issuers: only allow-listed responders, refused otherwise (PnC-4.
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.status, 'Failed');
     assert.match(r.body.reason, /unreachable/);
+  });
+});
+
+describe('SSRF: responderURL cannot reach hosts outside the allow-list (issue 7)', () => {
+  let good: Buffer;
+  let ca: Buffer;
+  before(() => {
+    const der = (f: string) => pemBlocks(readFileSync(join(work, f), 'utf8'), 'CERTIFICATE')[0]!;
+    [good, ca] = [der('good.pem'), der('ca.pem')];
+  });
+
+  // URLs are built when the test runs (the ports are known only then).
+  const refused: [string, () => string][] = [
+    ['127.0.0.2 in decimal', () => `http://2130706434:${stubPort}/`],
+    ['127.0.0.2 in hex', () => `http://0x7f.0.0.2:${stubPort}/`],
+    ['127.0.0.2 in octal', () => `http://0177.0.0.2:${stubPort}/`],
+    ['127.0.0.2 in short form', () => `http://127.2:${stubPort}/`],
+    ['the IPv4-mapped IPv6 form of the allow-listed 127.0.0.1 (only the listed spelling is allowed)', () => `http://[::ffff:127.0.0.1]:${stubPort}/`],
+    ['IPv6 loopback', () => `http://[::1]:${stubPort}/`],
+    ['IPv6 link-local', () => `http://[fe80::1]:${stubPort}/`],
+    ['0.0.0.0 as "0"', () => `http://0:${stubPort}/`],
+    ['the cloud metadata address in decimal', () => 'http://2852039166/latest/meta-data/'],
+    ['localhost (a name, not the listed IP literal)', () => `http://localhost:${stubPort}/`],
+    ['userinfo naming the allowed host before another one', () => `http://127.0.0.1:${stubPort}@evil.example/`],
+    ['userinfo without a password', () => `http://127.0.0.1@evil.example:${stubPort}/`],
+    ['a backslash before @ (WHATWG: the host is the part before it)', () => `http://evil.example\\@127.0.0.1:${stubPort}/`],
+    ['a fragment before @', () => `http://evil.example#@127.0.0.1:${stubPort}/`],
+    ['a query before @', () => `http://evil.example?@127.0.0.1:${stubPort}/`],
+    ['an encoded @ in the host', () => `http://127.0.0.1%40evil.example:${stubPort}/`],
+    ['file:', () => 'file:///etc/passwd'],
+    ['gopher:', () => `gopher://127.0.0.1:${stubPort}/_POST%20/`],
+    ['data:', () => 'data:application/ocsp-response;base64,MAMKAQA='],
+    ['ws:', () => `ws://127.0.0.1:${stubPort}/`],
+    ['javascript:', () => 'javascript:alert(1)'],
+  ];
+  for (const [name, url] of refused) {
+    it(`${name} → 422 PnC-4.5, nothing fetched`, async () => {
+      const r = await status(requestData(good, ca, url()));
+      assert.equal(r.status, 422, `${url()}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.headers.get('content-type'), 'application/problem+json');
+      assert.equal(r.body.violations[0].rule, 'PnC-4.5');
+    });
+  }
+
+  it('another spelling of the allow-listed IP literal is that host (WHATWG URL normalization): asked', async () => {
+    const r = await status(requestData(good, ca, `http://2130706433:${v2gPort}/`));
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.status, 'Accepted', JSON.stringify(r.body));
+  });
+
+  for (const code of [301, 307, 308]) {
+    it(`a ${code} redirect from an allow-listed responder to another host is not followed → 200 Failed`, async () => {
+      const before = canaryHits;
+      const r = await status(requestData(good, ca, `http://127.0.0.1:${stubPort}/redirect-${code}`));
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.status, 'Failed');
+      assert.match(r.body.reason, new RegExp(`HTTP ${code} \\(redirects are not followed\\)`));
+      assert.equal(canaryHits, before, 'the redirect target was never contacted');
+    });
+  }
+
+  it('a redirect to the cloud metadata address is not followed either', async () => {
+    const r = await status(requestData(good, ca, `http://127.0.0.1:${stubPort}/redirect-metadata`));
+    assert.equal(r.body.status, 'Failed');
+    assert.match(r.body.reason, /HTTP 307 \(redirects are not followed\)/);
+  });
+
+  it('https to an allow-listed plain-HTTP port → 200 Failed (unreachable), no 500', async () => {
+    const r = await status(requestData(good, ca, `https://127.0.0.1:${stubPort}/garbage`));
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.status, 'Failed');
+    assert.match(r.body.reason, /unreachable|did not answer/);
+  });
+
+  it('an oversized response without a content-length → 200 Failed (size limit found while reading)', async () => {
+    const r = await status(requestData(good, ca, `http://127.0.0.1:${stubPort}/big-chunked`));
+    assert.equal(r.body.status, 'Failed', JSON.stringify(r.body));
+    assert.match(r.body.reason, /larger than 16384 bytes/);
+  });
+
+  it('a responder that drips its body (every chunk in time, the whole too slow) → 200 Failed within the timeout', async () => {
+    const t0 = Date.now();
+    const r = await status(requestData(good, ca, `http://127.0.0.1:${stubPort}/slow-body`));
+    assert.equal(r.body.status, 'Failed', JSON.stringify(r.body));
+    assert.match(r.body.reason, /did not answer within 1500 ms/);
+    assert.ok(Date.now() - t0 < TIMEOUT_MS * 2.5, 'bounded by RA_OCSP_TIMEOUT_MS');
+  });
+
+  describe('DNS: an allow-listed host name that resolves to a non-public address is not asked (rebinding, internal names)', () => {
+    const quiet = createLogger('test', 'silent');
+    const query = async (allow: string, url: string) => {
+      const cs = createCertificateStatus({ ocspUrl: stack.ocspUrl, allowedHosts: parseAllowedHosts(allow), timeoutMs: TIMEOUT_MS }, stack.store, quiet);
+      try {
+        return await cs.query(requestData(good, ca, url));
+      } finally {
+        await cs.close();
+      }
+    };
+
+    it('"localhost" on the allow-list resolves to loopback → 422 PnC-4.5 naming the address', async () => {
+      await assert.rejects(query(`localhost:${stubPort}`, `http://localhost:${stubPort}/garbage`), (e: unknown) => {
+        const err = e as { kind?: string; violations?: { rule: string }[]; message: string };
+        assert.equal(err.kind, 'policy');
+        assert.equal(err.violations?.[0]?.rule, 'PnC-4.5');
+        assert.match(err.message, /localhost resolves to the non-public address (127\.0\.0\.1|::1)/);
+        return true;
+      });
+    });
+
+    it('the same responder allow-listed by its IP literal is asked (no lookup, the operator chose that address)', async () => {
+      const r = await query(`127.0.0.1:${stubPort}`, `http://127.0.0.1:${stubPort}/garbage`);
+      assert.deepEqual(r, { status: 'Failed', reason: 'the OCSP responder answered something that is not a DER OCSPResponse' });
+    });
   });
 });
 

@@ -10,6 +10,7 @@ import { isDeepStrictEqual, promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { loadCaConfig } from '@evpki/ca';
+import { DEFAULT_CA_HOSTNAMES } from '@evpki/cli';
 import { loadOcspConfig } from '@evpki/ocsp-responder';
 import { loadRaConfig } from '@evpki/ra';
 import { KNOWN_ENV, checkUnknownEnv, loadStoreConfig } from '@evpki/service';
@@ -506,6 +507,7 @@ const STEPS: Record<string, readonly string[]> = {
   'pki-rotate-issuer-publish': ['rotate-issuer', 'publish'],
   'pki-rotate-issuer-activate': ['rotate-issuer', 'activate'],
   'pki-rotate-issuer-retire': ['rotate-issuer', 'retire'],
+  'pki-service-certs-renew': ['service-certs', 'renew'],
 };
 /** The overlay patch k8s/README.md shows for passing options to a step (kustomization lines). */
 const RUNBOOK_STEP_OPTIONS = [
@@ -542,9 +544,18 @@ function secretsOf(pod: PodSpecAt): string[] {
 const tokenSources = (pod: PodSpecAt): Obj[] =>
   arr(pod.spec.volumes).flatMap((v) => arr(obj(obj(v).projected).sources).map(obj).filter((src) => src.serviceAccountToken).map((src) => obj(src.serviceAccountToken)));
 
+const admitsFrom = (rule: unknown, labels: Record<string, string>): boolean =>
+  arr(obj(rule).from).some((f) => !obj(f).namespaceSelector && isObj(obj(f).podSelector) && matches(obj(obj(f).podSelector), labels));
 /** Whether a NetworkPolicy rule admits pods with these labels from this namespace. */
-const admits = (np: K8sObject, labels: Record<string, string>): boolean =>
-  arr(obj(np.spec).ingress).some((rule) => arr(obj(rule).from).some((f) => !obj(f).namespaceSelector && isObj(obj(f).podSelector) && matches(obj(obj(f).podSelector), labels)));
+const admits = (np: K8sObject, labels: Record<string, string>): boolean => arr(obj(np.spec).ingress).some((rule) => admitsFrom(rule, labels));
+/** The ports the rules admitting these pods open. */
+const admittedPorts = (np: K8sObject, labels: Record<string, string>): unknown[] =>
+  arr(obj(np.spec).ingress)
+    .filter((rule) => admitsFrom(rule, labels))
+    .flatMap((rule) => arr(obj(rule).ports).map((p) => obj(p).port));
+/** The CA's API (mutual TLS) and ops (plain HTTP: /healthz, /readyz, /metrics) ports. */
+const CA_API_PORT = 8081;
+const CA_OPS_PORT = 8083;
 
 /**
  * The step templates: suspended CronJobs that never come due, labelled pki-cli (so the CA's
@@ -589,6 +600,7 @@ function stepProblems(objects: K8sObject[]): string[] {
     if (!(Number(job.activeDeadlineSeconds) > 0)) problems.push(`${where}: no activeDeadlineSeconds`);
     if (!(Number(job.ttlSecondsAfterFinished) > 0)) problems.push(`${where}: no ttlSecondsAfterFinished`);
     if (!caPolicies.every((np) => admits(np, pod.podLabels))) problems.push(`${where}: the CA's NetworkPolicy does not admit it`);
+    else if (!caPolicies.every((np) => admittedPorts(np, pod.podLabels).includes(CA_OPS_PORT))) problems.push(`${where}: the CA's NetworkPolicy does not admit it to the ops port ${CA_OPS_PORT}`);
 
     const cs = arr(pod.spec.containers).map(obj);
     if (cs.length !== 1) problems.push(`${where}: ${cs.length} containers, expected one`);
@@ -616,8 +628,9 @@ function stepProblems(objects: K8sObject[]): string[] {
     } catch {
       url = undefined;
     }
-    const caPorts = arr(obj(caService?.spec).ports).map((p) => obj(p).port);
-    if (!url || url.hostname !== 'ca' || !caPorts.includes(Number(url.port || 80))) problems.push(`${at.where}: PKI_CA_URL "${caUrl}" is not the CA's Service (http://ca:${String(caPorts[0])})`);
+    // `activate` asks /readyz, which the CA serves on its plain-HTTP ops port only.
+    const opsPort = obj(arr(obj(caService?.spec).ports).find((p) => obj(p).name === 'ops')).port;
+    if (!url || url.protocol !== 'http:' || url.hostname !== 'ca' || Number(url.port || 80) !== opsPort) problems.push(`${at.where}: PKI_CA_URL "${caUrl}" is not the CA's Service ops port (http://ca:${String(opsPort)})`);
     const files = mountedFiles(pod, c);
     const data = provides(files, `${DATA_DIR}/pki.json`);
     if (data?.source !== 'PersistentVolumeClaim/pki-data' || data.readOnly) problems.push(`${at.where}: ${DATA_DIR} is not the pki-data volume, read-write (${data?.source ?? 'not mounted'})`);
@@ -785,6 +798,8 @@ test('k8s/: ConfigMap, container ports, Services and RA_CA_URL agree', () => {
   const objects = base();
   const cm = obj(find(objects, 'ConfigMap', 'pki-config').data);
   assert.equal(cm.PKI_DATA_DIR, '/var/lib/pki');
+  // The API port: plain HTTP for the RA and the responder, mutual TLS for the CA.
+  const apiPort: Record<string, string> = { ra: 'http', ca: 'https', ocsp: 'http' };
   for (const svc of ['ra', 'ca', 'ocsp']) {
     const port = Number(cm[`${svc.toUpperCase()}_PORT`]);
     assert.equal(cm[`${svc.toUpperCase()}_HOST`], '0.0.0.0');
@@ -792,37 +807,47 @@ test('k8s/: ConfigMap, container ports, Services and RA_CA_URL agree', () => {
     const podSpec = obj(obj(obj(dep.spec).template).spec);
     const c = obj(arr(podSpec.containers)[0]);
     assert.deepEqual(c.command, ['node', `services/${svc}/dist/main.js`]);
-    const http = arr(c.ports).map(obj).find((p) => p.name === 'http');
+    const http = arr(c.ports).map(obj).find((p) => p.name === apiPort[svc]);
     assert.equal(http?.containerPort, port, `${svc} containerPort = ${svc.toUpperCase()}_PORT`);
     const service = find(objects, 'Service', svc);
     assert.deepEqual(obj(service.spec).selector, obj(obj(dep.spec).selector).matchLabels, `Service/${svc} selects Deployment/${svc}`);
     const sp = obj(arr(obj(service.spec).ports)[0]);
     assert.equal(sp.port, port);
-    assert.equal(sp.targetPort, 'http');
+    assert.equal(sp.targetPort, apiPort[svc]);
     const volMounts = arr(c.volumeMounts).map(obj).filter((m) => m.name === 'pki-data');
     // Services write only the store; pki.json, keys and secrets are read-only for them.
     for (const m of volMounts) assert.ok(m.readOnly === true || m.subPath === 'store', `${svc} mounts ${String(m.mountPath)} writable`);
   }
-  const caUrl = new URL(String(cm.RA_CA_URL));
-  assert.equal(caUrl.hostname, 'ca');
-  assert.equal(Number(caUrl.port), Number(cm.CA_PORT));
+  // The CA's ops port: container port, Service port, and the probes on it.
+  const ca = deployment(objects, 'ca').container;
+  assert.equal(Number(cm.CA_OPS_PORT), CA_OPS_PORT);
+  assert.equal(Number(cm.CA_PORT), CA_API_PORT);
+  assert.equal(arr(ca.ports).map(obj).find((p) => p.name === 'ops')?.containerPort, CA_OPS_PORT);
+  assert.deepEqual(arr(obj(find(objects, 'Service', 'ca').spec).ports).map(obj)[1], { name: 'ops', port: CA_OPS_PORT, targetPort: 'ops' });
+  for (const probe of ['readinessProbe', 'livenessProbe']) assert.equal(obj(obj(ca[probe]).httpGet).port, 'ops', `the CA's ${probe} is on the ops port`);
+  // The RA and the responder reach the CA's API over https at a name its server certificate carries by default.
+  const namespace = find(objects, 'Namespace', 'ev-pki').metadata.name;
+  for (const name of ['ca', `ca.${namespace}.svc`, `ca.${namespace}.svc.cluster.local`]) assert.ok(DEFAULT_CA_HOSTNAMES.includes(name), `pki init's default CA host names include ${name}`);
+  for (const key of ['RA_CA_URL', 'OCSP_CA_URL']) {
+    const caUrl = new URL(String(cm[key]));
+    assert.equal(caUrl.protocol, 'https:', key);
+    assert.equal(caUrl.hostname, 'ca', key);
+    assert.equal(Number(caUrl.port), Number(cm.CA_PORT), key);
+  }
 });
 
-test('k8s/: the CA admits only the RA, the OCSP responder and CLI Jobs; only the CA and CLI Jobs get the passphrase', () => {
+test('k8s/: the CA admits the RA and the OCSP responder to its API, CLI Jobs to its ops port; only the CA and CLI Jobs get the passphrase', () => {
   const objects = base();
   const np = obj(find(objects, 'NetworkPolicy', 'ca-ingress').spec);
   assert.deepEqual(obj(np.podSelector).matchLabels, { 'app.kubernetes.io/name': 'ca' });
   assert.deepEqual(np.policyTypes, ['Ingress']);
-  const rules = arr(np.ingress).map(obj);
-  assert.equal(rules.length, 1);
-  assert.deepEqual(
-    arr(rules[0]?.from).map((f) => obj(f)),
-    [
-      { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ra' } } },
-      { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ocsp' } } },
-      { podSelector: { matchLabels: { 'app.kubernetes.io/component': 'pki-cli' } } },
-    ],
-  );
+  assert.deepEqual(np.ingress, [
+    {
+      from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ra' } } }, { podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ocsp' } } }],
+      ports: [{ protocol: 'TCP', port: CA_API_PORT }],
+    },
+    { from: [{ podSelector: { matchLabels: { 'app.kubernetes.io/component': 'pki-cli' } } }], ports: [{ protocol: 'TCP', port: CA_OPS_PORT }] },
+  ]);
   const ra = podSpecs(objects).find((p) => p.owner.kind === 'Deployment' && p.owner.metadata.name === 'ra');
   assert.equal(ra?.podLabels['app.kubernetes.io/name'], 'ra');
   const job = podSpecs(objects).find((p) => p.owner.kind === 'Job' && p.owner.metadata.name === 'pki-init');
@@ -1047,6 +1072,10 @@ test('k8s/rotation: the commands of pki-init and of every step, with their envir
       }
     };
     await run('Job', 'pki-init');
+    const serverCert = (): string => readFileSync(join(dir, 'secrets', 'ca-server.pem'), 'utf8');
+    const before = serverCert();
+    assert.match(await run('CronJob', 'pki-service-certs-renew'), /Restart the CA, the RA and the OCSP responder/);
+    assert.notEqual(serverCert(), before, 'pki-service-certs-renew wrote a new CA server certificate');
     for (const kind of ['root', 'issuer']) for (const step of ['prepare', 'publish', 'activate', 'retire']) await run('CronJob', `pki-rotate-${kind}-${step}`);
     const status = await run('CronJob', 'pki-status');
     assert.match(status, /Issuing CA rotation .*\n.*\n.*\n {2}finished/, status);
@@ -1081,11 +1110,16 @@ test('broken: a rotation step that runs by itself, runs the wrong command, retri
   rejects(problems, /CronJob\/pki-rotate-issuer-activate containers\[pki\]: PKI_CA_URL "http:\/\/ra:8080" is not the CA's Service/);
   rejects(problems, /CronJob\/pki-rotate-issuer-retire containers\[pki\]: \/var\/lib\/pki is not the pki-data volume, read-write/);
 
-  // The CA's NetworkPolicy without the pki CLI rule.
+  // The CA's NetworkPolicy without the pki CLI rule, or with it on the API port instead of the ops port.
+  const isCliRule = (rule: unknown): boolean => arr(obj(rule).from).some((f) => obj(obj(obj(f).podSelector).matchLabels)['app.kubernetes.io/component'] === 'pki-cli');
   const closed = base();
-  const rule = obj(arr(obj(find(closed, 'NetworkPolicy', 'ca-ingress').spec).ingress)[0]);
-  rule.from = arr(rule.from).filter((f) => !obj(obj(obj(f).podSelector).matchLabels)['app.kubernetes.io/component']);
+  const closedSpec = obj(find(closed, 'NetworkPolicy', 'ca-ingress').spec);
+  closedSpec.ingress = arr(closedSpec.ingress).filter((rule) => !isCliRule(rule));
   rejects(stepProblems(closed), /CronJob\/pki-rotate-root-activate: the CA's NetworkPolicy does not admit it/);
+  const apiOnly = base();
+  const cliRule = obj(arr(obj(find(apiOnly, 'NetworkPolicy', 'ca-ingress').spec).ingress).find(isCliRule));
+  cliRule.ports = [{ protocol: 'TCP', port: CA_API_PORT }];
+  rejects(stepProblems(apiOnly), /CronJob\/pki-rotate-issuer-activate: the CA's NetworkPolicy does not admit it to the ops port 8083/);
 
   // In the base the CA reads its keys from pki-data: no Secret to write, so no --k8s-secret and no service account.
   const extra = base();
@@ -1118,13 +1152,15 @@ test('broken: cluster-wide RBAC, wildcards, unnamed objects and other verbs are 
 // The Redis overlay (k8s/overlays/redis, a kustomize Component over the base)
 
 /** The Secrets the operator creates from the `pki init` output (k8s/README.md): not in the render. */
-const INIT_SECRETS = ['pki-manifest', 'pki-ca-client-token', 'pki-ocsp-client-token', 'pki-ra-jwt', 'pki-ca-issuer-key'];
+const INIT_SECRETS = ['pki-manifest', 'pki-ca-tls', 'pki-ra-tls', 'pki-ocsp-tls', 'pki-ra-jwt', 'pki-ca-issuer-key'];
 /** What each service reads from its data dir (`*` = every key of one Secret, for keys/<issuerId>.key.pem). */
 const DATA_DIR_FILES: Record<string, readonly string[]> = {
-  ra: ['pki.json', 'ra/jwt-public.jwk.json', 'secrets/ca-client-token'],
-  ocsp: ['pki.json', 'secrets/ocsp-client-token'],
-  ca: ['keys/*', 'pki.json', 'secrets/ca-client-token', 'secrets/ocsp-client-token'],
+  ra: ['pki.json', 'ra/jwt-public.jwk.json', 'secrets/ra-client.key.pem', 'secrets/ra-client.pem', 'secrets/service-ca.pem'],
+  ocsp: ['pki.json', 'secrets/ocsp-client.key.pem', 'secrets/ocsp-client.pem', 'secrets/service-ca.pem'],
+  ca: ['keys/*', 'pki.json', 'secrets/ca-server.key.pem', 'secrets/ca-server.pem', 'secrets/service-ca.pem'],
 };
+/** The one key file a service other than the CA may hold: its own TLS client key (mutual TLS to the CA). */
+const OWN_TLS_KEY: Record<string, string> = { 'Deployment/ra': 'secrets/ra-client.key.pem', 'Deployment/ocsp': 'secrets/ocsp-client.key.pem' };
 
 /** The Redis server pods: StatefulSets whose main container is a Redis image. */
 const redisServers = (objects: K8sObject[]): PodSpecAt[] =>
@@ -1239,7 +1275,8 @@ function dataFileProblems(objects: K8sObject[]): string[] {
     const owner = id(pod.owner);
     if (owner === 'Deployment/ca') continue;
     for (const v of arr(pod.spec.volumes).map(obj)) {
-      const text = JSON.stringify(v);
+      const own = OWN_TLS_KEY[owner];
+      const text = own ? JSON.stringify(v).replaceAll(`"${own}"`, '""') : JSON.stringify(v);
       for (const s of keySecrets) if (text.includes(`"${s}"`)) problems.push(`${owner}: volume ${String(v.name)} holds the CA key Secret ${s}`);
       if (/\.key\.pem"|"keys\//.test(text)) problems.push(`${owner}: volume ${String(v.name)} holds a key file`);
       if (str(obj(v.persistentVolumeClaim).claimName) === 'pki-data' && !isCliPod(pod)) problems.push(`${owner}: mounts pki-data, which holds the issuer keys`);
@@ -1651,13 +1688,14 @@ test('broken: a key file outside the CA, or a service seeing more than it needs,
   ra.pod.volumes = [...arr(ra.pod.volumes), { name: 'keys', secret: { secretName: 'pki-ca-issuer-key' } }];
   const ocsp = deployment(objects, 'ocsp');
   const projected = obj(obj(arr(ocsp.pod.volumes).map(obj).find((v) => v.name === 'pki-data')).projected);
-  projected.sources = [...arr(projected.sources), { secret: { name: 'pki-ca-client-token', items: [{ key: 'token', path: 'secrets/ca-client-token' }] } }];
+  projected.sources = [...arr(projected.sources), { secret: { name: 'pki-ra-tls', items: [{ key: 'tls.key', path: 'secrets/ra-client.key.pem' }] } }];
   const job = obj(obj(obj(find(objects, 'CronJob', 'csms-cert-renew').spec).jobTemplate).spec);
   const cronPod = obj(obj(job.template).spec);
   cronPod.volumes = [...arr(cronPod.volumes), { name: 'pki', persistentVolumeClaim: { claimName: 'pki-data' } }];
   const problems = dataFileProblems(objects);
   rejects(problems, /Deployment\/ra: volume keys holds the CA key Secret pki-ca-issuer-key/);
-  rejects(problems, /Deployment\/ocsp: data dir holds .*secrets\/ca-client-token.*; expected/);
+  rejects(problems, /Deployment\/ocsp: data dir holds .*secrets\/ra-client\.key\.pem.*; expected/);
+  rejects(problems, /Deployment\/ocsp: volume pki-data holds a key file/);
   rejects(problems, /CronJob\/csms-cert-renew: mounts pki-data/);
 });
 

@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import { buildOcspRequest, encodeCertId, issuerHashes, OCSP_LIMITS } from '@evpki/ocsp';
 import { createOcspService, loadOcspConfig } from '@evpki/ocsp-responder';
-import { readSecretFile } from '@evpki/keys';
-import { createLogger, dataPaths } from '@evpki/service';
+import { createLogger, readServiceTls } from '@evpki/service';
 import { openStore } from '@evpki/store';
 import { OID, parseCertificate, pemBlocks, serialFromHex, toPem, type ParsedCertificate } from '@evpki/x509';
 import { newP256Csr } from './helpers/csr.js';
 import { parseOcspResponse } from './helpers/ocsp-client.js';
 import { opensslAsync } from './helpers/openssl.js';
 import { api, makeDevPki, registerStation, startStack, type DevPki, type Stack } from './helpers/pki.js';
+import { caRequest } from './helpers/service-tls.js';
 
 let pki: DevPki;
 let stack: Stack;
@@ -43,12 +43,8 @@ async function issue(): Promise<Issued> {
 }
 
 async function caRevoke(serial: string, reason: string): Promise<void> {
-  const res = await fetch(`${stack.caUrl}/v1/revoke`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${readSecretFile(dataPaths(pki.dataDir).caClientToken)}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ tenant: 'demo', serialNumber: serial, reason }),
-  });
-  assert.equal(res.status, 200, await res.text());
+  const res = await caRequest(pki.dataDir, stack.caUrl, 'ra-client', 'POST', '/v1/revoke', { tenant: 'demo', serialNumber: serial, reason, actor: 'test' });
+  assert.equal(res.status, 200, res.text);
 }
 
 /** `openssl ocsp` as a client of our responder, verifying against the root. */
@@ -305,7 +301,7 @@ describe('OCSP responder configuration and failures', () => {
     const quiet = createLogger('test', 'silent');
     const svc = createOcspService(
       loadOcspConfig({ PKI_DATA_DIR: pki.dataDir, OCSP_PORT: '0', OCSP_CA_URL: stack.caUrl, OCSP_NON_ISSUED: 'unknown' }),
-      { caClientToken: readSecretFile(dataPaths(pki.dataDir).ocspClientToken) },
+      { caTls: readServiceTls(pki.dataDir, 'ocsp-client') },
       { store: stack.store, logger: quiet },
     );
     const { port } = await svc.start();
@@ -324,7 +320,7 @@ describe('OCSP responder configuration and failures', () => {
     const store = openStore({ dataDir: pki.dataDir });
     const svc = createOcspService(
       loadOcspConfig({ PKI_DATA_DIR: pki.dataDir, OCSP_PORT: '0', OCSP_CA_URL: stack.caUrl }),
-      { caClientToken: readSecretFile(dataPaths(pki.dataDir).ocspClientToken) },
+      { caTls: readServiceTls(pki.dataDir, 'ocsp-client') },
       { store, logger: quiet },
     );
     const { port } = await svc.start();

@@ -2,7 +2,7 @@ import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KNOWN_ENV } from '@evpki/service';
@@ -48,7 +48,7 @@ describe('README: make run and the openssl/curl example, as written', () => {
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'evpki-readme-'));
-    Object.assign(env, { PKI_DATA_DIR: dataDir, RA_PORT: String(await freePort()), CA_PORT: String(await freePort()), OCSP_PORT: String(await freePort()) });
+    Object.assign(env, { PKI_DATA_DIR: dataDir, RA_PORT: String(await freePort()), CA_PORT: String(await freePort()), CA_OPS_PORT: String(await freePort()), OCSP_PORT: String(await freePort()) });
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
     run = spawn('bash', ['scripts/run-dev.sh'], { cwd: ROOT, env: { ...clean, ...env, PKI_LOG_LEVEL: 'warn' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     run.stdout!.on('data', (d: Buffer) => (log += d.toString()));
@@ -66,7 +66,7 @@ describe('README: make run and the openssl/curl example, as written', () => {
   it('make run initialised a dev PKI and prints where everything is', async () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.match(log, /PKI created in/);
-    for (const port of [env.RA_PORT, env.CA_PORT, env.OCSP_PORT]) assert.match(log, new RegExp(`http://127\\.0\\.0\\.1:${port}`));
+    for (const port of [env.RA_PORT, env.CA_PORT, env.CA_OPS_PORT, env.OCSP_PORT]) assert.match(log, new RegExp(`https?://127\\.0\\.0\\.1:${port}`));
   });
 
   it('the example signs a CSR, openssl verifies the chain, and OCSP says revoked right after the revocation', () => {
@@ -84,9 +84,15 @@ describe('README: make run and the openssl/curl example, as written', () => {
     const exited = new Promise<number | null>((resolve) => run.once('exit', (code) => resolve(code)));
     process.kill(-run.pid!, 'SIGINT');
     await exited;
-    for (const port of [env.RA_PORT, env.CA_PORT, env.OCSP_PORT]) {
+    for (const port of [env.RA_PORT, env.CA_OPS_PORT, env.OCSP_PORT]) {
       await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), `port ${port} still answers`);
     }
+    // The CA's API port speaks only TLS: nothing may accept a connection there either.
+    const accepted = new Promise<void>((resolve, reject) => {
+      const s = connect(Number(env.CA_PORT), '127.0.0.1', () => (s.destroy(), resolve()));
+      s.once('error', reject);
+    });
+    await assert.rejects(accepted, `the CA API port ${env.CA_PORT} still accepts connections`);
   });
 });
 

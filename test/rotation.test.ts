@@ -86,7 +86,7 @@ function rotationScenario(name: string, storeEnv: () => Record<string, string>):
     let stack: Stack;
     let work: string;
     const stations = Array.from({ length: 16 }, (_, i) => `cp-rot-${i}`);
-    const caEnv = (): Record<string, string> => ({ PKI_CA_URL: stack.caUrl });
+    const caEnv = (): Record<string, string> => ({ PKI_CA_URL: stack.caOpsUrl });
     const f = (n: string): string => join(work, n);
 
     before(async () => {
@@ -103,7 +103,7 @@ function rotationScenario(name: string, storeEnv: () => Record<string, string>):
     });
 
     const anchors = async () => (await api(stack, 'GET', '/v1/trust-anchors')).body.items as { id: string; state: string; certificate: string; crossCertificates: string[]; certificateHashData: unknown }[];
-    const caHolds = async (issuerId: string): Promise<boolean> => (await requestJson(`${stack.caUrl}/readyz`, 'GET')).body.issuerKeys?.[issuerId] === true;
+    const caHolds = async (issuerId: string): Promise<boolean> => (await requestJson(`${stack.caOpsUrl}/readyz`, 'GET')).body.issuerKeys?.[issuerId] === true;
     const issuerOf = async (id: string): Promise<ParsedCertificate> => parseCertificate((await stack.store.getIssuer(id))!.certificate);
 
     /** openssl verify of a leaf with only `trusted` as trust anchor and `untrusted` as intermediates. */

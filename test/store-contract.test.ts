@@ -91,6 +91,37 @@ function contract(name: string, open: () => Promise<Opened>): void {
       deepStrictEqual((await store.listIssuers()).map((i) => i.id), ['root-1', 'sub-1']);
     });
 
+    test('tenants: createTenant only when absent (one of concurrent creates wins); updateTenant read-modify-write loses no update; listTenants by id', async () => {
+      const base = { cpoName: 'CPO T', disabled: false, createdAt: 'c' };
+      equal(await store.createTenant({ id: 't-new', ...base }), true);
+      equal(await store.createTenant({ id: 't-new', ...base, cpoName: 'Other' }), false);
+      equal((await store.getTenant('t-new'))?.cpoName, 'CPO T');
+      const racers = await Promise.all(Array.from({ length: 10 }, (_, i) => store.createTenant({ id: 't-race', ...base, cpoName: `CPO ${i}` })));
+      equal(racers.filter(Boolean).length, 1);
+      equal((await store.getTenant('t-race'))?.cpoName, `CPO ${racers.indexOf(true)}`);
+
+      equal(await store.updateTenant('t-none', (t) => t), undefined);
+      equal(await store.getTenant('t-none'), undefined);
+      const changed = await store.updateTenant('t-new', (t) => ({ ...t, disabled: true, rateLimits: { tenantCsrsPerMinute: 0 } }));
+      deepStrictEqual(changed, { before: { id: 't-new', ...base }, after: { id: 't-new', ...base, disabled: true, rateLimits: { tenantCsrsPerMinute: 0 } } });
+      deepStrictEqual(await store.getTenant('t-new'), changed.after);
+      await rejects(store.updateTenant('t-new', (t) => ({ ...t, id: 't-other' })), /cannot change/);
+      equal(await store.getTenant('t-other'), undefined);
+      // Concurrent increments through updateTenant (from two instances where the backend has them): none lost.
+      await store.putTenant({ id: 't-count', ...base, rateLimits: { stationCsrsPerDay: 0 } });
+      const second = opened.another?.() ?? store;
+      await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 ? second : store).updateTenant('t-count', (t) => ({ ...t, rateLimits: { stationCsrsPerDay: (t.rateLimits?.stationCsrsPerDay ?? 0) + 1 } }))),
+      );
+      if (second !== store) await second.close();
+      equal((await store.getTenant('t-count'))?.rateLimits?.stationCsrsPerDay, 20);
+
+      const ids = (await store.listTenants()).map((t) => t.id);
+      for (const id of ['cpo-a', 't-count', 't-new', 't-race']) ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
+      deepStrictEqual(ids, [...ids].sort());
+      deepStrictEqual((await store.listTenants()).find((t) => t.id === 't-new'), await store.getTenant('t-new'));
+    });
+
     test('rotation: leaves only under the active issuer, OCSP signers under any; last leaf expiry; commitRotation compare-and-set', async () => {
       const sub1 = (await store.getIssuer('sub-1'))!;
       const sub2 = { ...sub1, id: 'sub-2', state: 'prepared' as const };

@@ -25,7 +25,7 @@ import { Pool } from 'undici';
 import type * as X509 from '@peculiar/x509';
 import { readPrivateKey, readSecretFile } from '@evpki/keys';
 import { checkChargePointCsr, DEFAULT_KEY_POLICY, leafValidity, readCsr } from '@evpki/policy';
-import { createMetrics, dataPaths, issuerUrls, readManifest } from '@evpki/service';
+import { createMetrics, dataPaths, issuerUrls, readManifest, readServiceTls, serviceClientTlsOptions } from '@evpki/service';
 import {
   LmdbStore,
   openStore,
@@ -193,7 +193,7 @@ const raRequest = (c: CsrItem): Req => ({
 });
 const caRequest = (c: CsrItem): Req => ({
   path: '/v1/sign',
-  body: JSON.stringify({ tenant: TENANT, stationId: `bench-${c.station}`, csr: c.csr, certificateType: CERT_TYPE }),
+  body: JSON.stringify({ tenant: TENANT, stationId: `bench-${c.station}`, csr: c.csr, certificateType: CERT_TYPE, actor: 'bench' }),
 });
 
 function listSource(items: readonly Req[]): Source & { used(): number } {
@@ -355,8 +355,8 @@ function toScenario(group: ScenarioResult['group'], scenario: string, conc: numb
   };
 }
 
-async function caSignHistogram(caUrl: string): Promise<{ sum: number; count: number }> {
-  const text = await (await fetch(`${caUrl}/metrics`)).text();
+async function caSignHistogram(caOpsUrl: string): Promise<{ sum: number; count: number }> {
+  const text = await (await fetch(`${caOpsUrl}/metrics`)).text();
   const sum = Number(/^pki_ca_sign_duration_seconds_sum(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? NaN);
   const count = Number(/^pki_ca_sign_duration_seconds_count(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? NaN);
   return { sum, count };
@@ -526,7 +526,7 @@ async function runBaseline(issuer: Issuer, csrs: readonly CsrItem[], conc: numbe
 // In-memory Store: the CA pipeline without LMDB, to see what the store costs. Only what issuance
 // uses; revocation, OCSP and CRL methods are not needed here.
 
-type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'consumeRate' | 'releaseRate' | 'issuerLastExpiry' | 'getRotation' | 'commitRotation' | 'putStations' | 'requeueOcsp' | 'appendAudit' | 'listAudit' | 'auditHead'>;
+type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'consumeRate' | 'releaseRate' | 'issuerLastExpiry' | 'getRotation' | 'commitRotation' | 'putStations' | 'requeueOcsp' | 'appendAudit' | 'listAudit' | 'auditHead' | 'createTenant' | 'updateTenant' | 'listTenants'>;
 
 class MemStore implements IssuanceStore {
   private readonly tenants = new Map<string, TenantRecord>();
@@ -860,7 +860,6 @@ async function main(): Promise<void> {
     const manifest = readManifest(dataDir);
     const paths = dataPaths(dataDir);
     const issuerKey = readPrivateKey(paths.issuerKey(manifest.issuers.chargePoint), readSecretFile(paths.devPassphrase));
-    const caToken = readSecretFile(paths.caClientToken);
     let issuer: Issuer;
     {
       const store = openStore({ dataDir });
@@ -902,19 +901,23 @@ async function main(): Promise<void> {
 
     // --- services
     const caPort = await freePort();
+    const caOpsPort = await freePort();
     const raPort = await freePort();
-    const caUrl = `http://127.0.0.1:${caPort}`;
+    // The CA's API is mutual TLS (issue 7); its /readyz and /metrics are on the plain-HTTP ops port.
+    const caUrl = `https://127.0.0.1:${caPort}`;
+    const caOpsUrl = `http://127.0.0.1:${caOpsPort}`;
     const raUrl = `http://127.0.0.1:${raPort}`;
-    const ca = spawnService('CA', 'ca', { PKI_DATA_DIR: dataDir, CA_PORT: String(caPort) }, experimentArgs('ca', profiles));
+    const ca = spawnService('CA', 'ca', { PKI_DATA_DIR: dataDir, CA_PORT: String(caPort), CA_OPS_PORT: String(caOpsPort) }, experimentArgs('ca', profiles));
     procs.push(ca);
-    await waitReady(ca, `${caUrl}/readyz`);
+    await waitReady(ca, `${caOpsUrl}/readyz`);
     const ra = spawnService('RA', 'ra', { PKI_DATA_DIR: dataDir, RA_PORT: String(raPort), RA_CA_URL: caUrl, ...NO_RATE_LIMITS }, experimentArgs('ra', profiles));
     procs.push(ra);
     await waitReady(ra, `${raUrl}/readyz`);
     log(`CA pid ${ca.child.pid} on ${caPort}, RA pid ${ra.child.pid} on ${raPort}`);
 
     const raHeaders = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-    const caHeaders = { authorization: `Bearer ${caToken}`, 'content-type': 'application/json' };
+    // Calls to the CA authenticate with the RA's client certificate, not a header.
+    const caHeaders = { 'content-type': 'application/json' };
     {
       const p = new Pool(raUrl, { connections: 4 });
       for (let i = 0; i < STATIONS; i++) {
@@ -950,12 +953,12 @@ async function main(): Promise<void> {
       const pool = new Pool(raUrl, { connections: conc, pipelining: 1, keepAliveTimeout: 60_000 });
       try {
         await runPhase({ pool, conc, source: listSource(warm.map(raRequest)), headers: raHeaders, seconds: WARMUP_S, maxCount: warm.length, expect: 201 });
-        const h0 = await caSignHistogram(caUrl);
+        const h0 = await caSignHistogram(caOpsUrl);
         const src = listSource(meas.map(raRequest));
         const p = await runPhase({ pool, conc, source: src, headers: raHeaders, seconds: MEASURE_S, maxCount: meas.length, expect: 201, sampleEvery: 97, pids });
-        const h1 = await caSignHistogram(caUrl);
+        const h1 = await caSignHistogram(caOpsUrl);
         const dry = src.used() >= meas.length && p.seconds < MEASURE_S * 0.95 ? { note: `count-bounded: used all ${meas.length} pre-generated CSRs` } : {};
-        scenarios.push(toScenario('ra-ca', 'RA→CA over HTTP, lmdb store', conc, p, { caSignMeanMs: ((h1.sum - h0.sum) / (h1.count - h0.count)) * 1000, ...dry }));
+        scenarios.push(toScenario('ra-ca', 'RA→CA over mutual TLS, lmdb store', conc, p, { caSignMeanMs: ((h1.sum - h0.sum) / (h1.count - h0.count)) * 1000, ...dry }));
         bestRate = Math.max(bestRate, p.perSecond);
         verification[`ra-ca conc ${conc}`] = verifySamples(p.samples);
         if (p.samples.length) lastSamples = p.samples;
@@ -965,17 +968,17 @@ async function main(): Promise<void> {
       }
     }
 
-    // --- CA alone over HTTP (the RA's share is the difference)
+    // --- CA alone over mutual TLS, as the RA (the RA's share is the difference)
     for (const conc of ONLY_RA_CA ? [] : [1, 32]) {
       const warm = await take(Math.max(200, conc * 20));
       const meas = await take(Math.ceil(SIDE_S * (conc === 1 ? 1500 : 4000)));
-      const pool = new Pool(caUrl, { connections: conc, pipelining: 1, keepAliveTimeout: 60_000 });
+      const pool = new Pool(caUrl, { connections: conc, pipelining: 1, keepAliveTimeout: 60_000, connect: serviceClientTlsOptions(readServiceTls(dataDir, 'ra-client')) });
       try {
         await runPhase({ pool, conc, source: listSource(warm.map(caRequest)), headers: caHeaders, seconds: WARMUP_S, maxCount: warm.length, expect: 201 });
-        const h0 = await caSignHistogram(caUrl);
+        const h0 = await caSignHistogram(caOpsUrl);
         const src = listSource(meas.map(caRequest));
         const p = await runPhase({ pool, conc, source: src, headers: caHeaders, seconds: SIDE_S, maxCount: meas.length, expect: 201, sampleEvery: 97, pids: { ca: pids.ca } });
-        const h1 = await caSignHistogram(caUrl);
+        const h1 = await caSignHistogram(caOpsUrl);
         const dry = src.used() >= meas.length && p.seconds < SIDE_S * 0.95 ? { note: `count-bounded: used all ${meas.length} pre-generated CSRs` } : {};
         scenarios.push(toScenario('ca', 'CA alone (POST /v1/sign)', conc, p, { caSignMeanMs: ((h1.sum - h0.sum) / (h1.count - h0.count)) * 1000, ...dry }));
         verification[`ca conc ${conc}`] = verifySamples(p.samples);
@@ -992,9 +995,9 @@ async function main(): Promise<void> {
       const { certificateChain, certificateType, serialNumber, notBefore, notAfter, sha256Fingerprint } = JSON.parse(canned) as Record<string, string>;
       const cannedFile = join(dataDir, 'canned-sign-response.json');
       writeFileSync(cannedFile, JSON.stringify({ certificateChain, certificateType, serialNumber, notBefore, notAfter, sha256Fingerprint, replayed: false }));
-      const stub = spawnNode('stub CA', [FLOOR_SERVER, 'stub-ca', cannedFile]);
+      const stub = spawnNode('stub CA', [FLOOR_SERVER, 'stub-ca', cannedFile, dataDir]);
       procs.push(stub);
-      const stubUrl = `http://127.0.0.1:${await waitListening(stub)}`;
+      const stubUrl = `https://127.0.0.1:${await waitListening(stub)}`;
       const ra2Port = await freePort();
       const ra2 = spawnService('RA (stub CA)', 'ra', { PKI_DATA_DIR: dataDir, RA_PORT: String(ra2Port), RA_CA_URL: stubUrl, ...NO_RATE_LIMITS }, experimentArgs('ra-stubca', profiles));
       procs.push(ra2);

@@ -27,10 +27,9 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { Pool } from 'undici';
-import { readSecretFile } from '@evpki/keys';
+import { Agent, Pool, request } from 'undici';
 import { buildOcspRequest, encodeCertId, issuerHashes } from '@evpki/ocsp';
-import { dataPaths, readManifest } from '@evpki/service';
+import { readManifest, readServiceTls, serviceClientTlsOptions, type ServiceTls } from '@evpki/service';
 import { openStore } from '@evpki/store';
 import { buildCsr, parseCertificate, pemBlocks, serialFromHex, toPem, type ParsedCertificate } from '@evpki/x509';
 import {
@@ -224,8 +223,9 @@ interface Issued {
   readonly station: number;
 }
 
-async function issueAll(caUrl: string, caToken: string, csrs: readonly CsrItem[]): Promise<Issued[]> {
-  const pool = new Pool(caUrl, { connections: 16 });
+/** Issues at the CA directly, as the RA does (its client certificate: mutual TLS). */
+async function issueAll(caUrl: string, raTls: ServiceTls, csrs: readonly CsrItem[]): Promise<Issued[]> {
+  const pool = new Pool(caUrl, { connections: 16, connect: serviceClientTlsOptions(raTls) });
   const out: Issued[] = [];
   let i = 0;
   try {
@@ -236,8 +236,8 @@ async function issueAll(caUrl: string, caToken: string, csrs: readonly CsrItem[]
           const r = await pool.request({
             path: '/v1/sign',
             method: 'POST',
-            headers: { authorization: `Bearer ${caToken}`, 'content-type': 'application/json' },
-            body: JSON.stringify({ tenant: TENANT, stationId: `bench-${c.station}`, csr: c.csr, certificateType: CERT_TYPE }),
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ tenant: TENANT, stationId: `bench-${c.station}`, csr: c.csr, certificateType: CERT_TYPE, actor: 'bench' }),
           });
           const text = await r.body.text();
           if (r.statusCode !== 201) throw new Error(`CA /v1/sign answered ${r.statusCode}: ${text.slice(0, 400)}`);
@@ -254,15 +254,24 @@ async function issueAll(caUrl: string, caToken: string, csrs: readonly CsrItem[]
 }
 
 /** A delegated OCSP signer for `issuerId`, certified by the CA the way our responder gets its own. */
-async function obtainSigner(caUrl: string, ocspToken: string, issuerId: string): Promise<{ certPem: string; keyPem: string }> {
+async function obtainSigner(caUrl: string, ocspTls: ServiceTls, issuerId: string): Promise<{ certPem: string; keyPem: string }> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const res = await fetch(`${caUrl}/v1/ocsp-signers`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ocspToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ issuerId, csr: buildCsr(privateKey, { cn: `OCSP Signer ${issuerId} (openssl bench)` }) }),
-  });
-  const text = await res.text();
-  if (res.status !== 201) throw new Error(`CA /v1/ocsp-signers answered ${res.status}: ${text.slice(0, 400)}`);
+  const dispatcher = new Agent({ connect: serviceClientTlsOptions(ocspTls) });
+  let status: number;
+  let text: string;
+  try {
+    const res = await request(`${caUrl}/v1/ocsp-signers`, {
+      dispatcher,
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ issuerId, csr: buildCsr(privateKey, { cn: `OCSP Signer ${issuerId} (openssl bench)` }) }),
+    });
+    status = res.statusCode;
+    text = await res.body.text();
+  } finally {
+    await dispatcher.close();
+  }
+  if (status !== 201) throw new Error(`CA /v1/ocsp-signers answered ${status}: ${text.slice(0, 400)}`);
   return { certPem: (JSON.parse(text) as { certificate: string }).certificate, keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
 }
 
@@ -342,13 +351,15 @@ async function statusSweep(url: string, targets: readonly Target[], n: number): 
   return { checked: n, bad, ...(example ? { example } : {}) };
 }
 
-/** ocsp_responses_total by `method/outcome` from the responder's /metrics. */
+/** pki_ocsp_responses_total by `method/outcome` (presigned, signed, or the OCSP error) from the responder's /metrics. */
 async function responderOutcomes(url: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^ocsp_responses_total\{([^}]*)\} (\S+)$/gm)) {
-    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    out[`${labels.method}/${labels.outcome}`] = Number(m[2]);
+  for (const m of text.matchAll(/^pki_ocsp_responses_total\{([^}]*)\} (\S+)$/gm)) {
+    const l = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    // outcome: presigned, signed (live) or the OCSP error status, as the benchmarks report it.
+    const labels = { method: l.method, outcome: l.source === 'live' ? 'signed' : l.source === 'unsigned' ? l.status : l.source };
+    out[`${labels.method}/${labels.outcome}`] = (out[`${labels.method}/${labels.outcome}`] ?? 0) + Number(m[2]);
   }
   return out;
 }
@@ -472,15 +483,16 @@ async function main(): Promise<void> {
     // --- dev PKI and CA
     const ocspPort = await freePort();
     const caPort = await freePort();
+    const caOpsPort = await freePort();
     const ocspUrl = `http://127.0.0.1:${ocspPort}`;
-    const caUrl = `http://127.0.0.1:${caPort}`;
+    // The CA's API is mutual TLS with the service certificates; readiness on its ops port.
+    const caUrl = `https://127.0.0.1:${caPort}`;
     log(`dev PKI in ${dataDir}`);
     initDevPki(dataDir, ['--ocsp-url', ocspUrl]);
     const manifest = readManifest(dataDir);
-    const paths = dataPaths(dataDir);
-    const ca = spawnService('CA', 'ca', { PKI_DATA_DIR: dataDir, CA_PORT: String(caPort) });
+    const ca = spawnService('CA', 'ca', { PKI_DATA_DIR: dataDir, CA_PORT: String(caPort), CA_OPS_PORT: String(caOpsPort) });
     procs.push(ca);
-    await waitReady(ca, `${caUrl}/readyz`, 20_000);
+    await waitReady(ca, `http://127.0.0.1:${caOpsPort}/readyz`, 20_000);
 
     // --- stations and certificates
     const store = openStore({ dataDir });
@@ -502,7 +514,7 @@ async function main(): Promise<void> {
       const csrs = await makeCsrs(CERTS, { perWorker: 250 });
       log(`${CERTS} CSRs in ${f2((performance.now() - t) / 1000)} s`);
       t = performance.now();
-      issued = await issueAll(caUrl, readSecretFile(paths.caClientToken), csrs);
+      issued = await issueAll(caUrl, readServiceTls(dataDir, 'ra-client'), csrs);
       log(`${issued.length} certificates issued by the CA in ${f2((performance.now() - t) / 1000)} s`);
 
       // --- our responder; wait until every certificate has its pre-signed responses
@@ -528,7 +540,7 @@ async function main(): Promise<void> {
     const ocspProc = procs.at(-1)!;
 
     // --- the signer for openssl ocsp, then the CA is no longer needed
-    const signer = await obtainSigner(caUrl, readSecretFile(paths.ocspClientToken), manifest.issuers.chargePoint);
+    const signer = await obtainSigner(caUrl, readServiceTls(dataDir, 'ocsp-client'), manifest.issuers.chargePoint);
     await stopProc(ca, 5000);
 
     // --- requests: one SHA-256 CertID per certificate (what charge points send)

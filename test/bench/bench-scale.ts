@@ -60,12 +60,11 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import { initPki } from '@evpki/cli';
-import { readSecretFile } from '@evpki/keys';
 import { buildOcspRequest, encodeCertId, issuerHashes } from '@evpki/ocsp';
-import { dataPaths } from '@evpki/service';
 import { RedisStore, redisKey, type CertificateRecord } from '@evpki/store';
 import { parseCertificate, pemBlocks, toPem } from '@evpki/x509';
 import { buildCsr } from '../helpers/csr.js';
+import { caRequest } from '../helpers/service-tls.js';
 import {
   CERT_TYPE, CORES, CPO, PROFILE_DIR, QUICK, ROOT, SERVICE_IMPORT, TENANT, log, sleep,
   cleanup, freePort, runBench, spawnProc, spawnService, stopAll, stopProc, tempDir, waitReady, type Proc,
@@ -716,9 +715,11 @@ interface ResponderMetrics {
 async function responderMetrics(url: string): Promise<ResponderMetrics> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const outcomes: Record<string, number> = {};
-  for (const m of text.matchAll(/^ocsp_responses_total\{([^}]*)\} (\S+)$/gm)) {
-    const labels = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    outcomes[`${labels.method}/${labels.outcome}`] = Number(m[2]);
+  for (const m of text.matchAll(/^pki_ocsp_responses_total\{([^}]*)\} (\S+)$/gm)) {
+    const l = Object.fromEntries([...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    // outcome: presigned, signed (live) or the OCSP error status, as the benchmarks report it.
+    const labels = { method: l.method, outcome: l.source === 'live' ? 'signed' : l.source === 'unsigned' ? l.status : l.source };
+    outcomes[`${labels.method}/${labels.outcome}`] = (outcomes[`${labels.method}/${labels.outcome}`] ?? 0) + Number(m[2]);
   }
   const gcSeconds: Record<string, number> = {};
   for (const m of text.matchAll(/^pki_ocsp_nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm)) gcSeconds[m[1]!] = Number(m[2]);
@@ -902,15 +903,16 @@ async function main(): Promise<void> {
     log(`redis-server ${(await info(raw, 'server')).redis_version} on ${redis.url} (pid ${redisPid}), appendonly yes, appendfsync everysec, in ${redisDir}`);
 
     const caPort = await freePort();
+    const caOpsPort = await freePort();
     const ocspPort = await freePort();
-    const caUrl = `http://127.0.0.1:${caPort}`;
+    // The CA's API is mutual TLS with the service certificates; readiness on its ops port.
+    const caUrl = `https://127.0.0.1:${caPort}`;
     const ocspUrl = `http://127.0.0.1:${ocspPort}`;
     const storeEnv = { REDIS_URL: redis.url };
     const manifest = await initPki({ dataDir, dev: true, force: false, algorithm: 'ecdsa-p256', organization: CPO, publicOcspBase: ocspUrl, env: storeEnv });
-    const paths = dataPaths(dataDir);
-    const ca = spawnService('CA', 'ca', { PKI_DATA_DIR: dataDir, CA_PORT: String(caPort), ...storeEnv });
+    const ca = spawnService('CA', 'ca', { PKI_DATA_DIR: dataDir, CA_PORT: String(caPort), CA_OPS_PORT: String(caOpsPort), ...storeEnv });
     procs.push(ca);
-    await waitReady(ca, `${caUrl}/readyz`, 20_000);
+    await waitReady(ca, `http://127.0.0.1:${caOpsPort}/readyz`, 20_000);
 
     store = new RedisStore({ url: redis.url, commandTimeoutMs: 10_000, waitReplicas: 0, waitTimeoutMs: 1000 });
     const subRec = await store.getIssuer(manifest.issuers.chargePoint);
@@ -933,14 +935,15 @@ async function main(): Promise<void> {
       );
     await store.putStation({ tenant: TENANT, stationId: 'scale-template', serialNumber: 'SCALE-TEMPLATE', allowed: true, createdAt: registered, updatedAt: registered });
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const signRes = await fetch(`${caUrl}/v1/sign`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${readSecretFile(paths.caClientToken)}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ tenant: TENANT, stationId: 'scale-template', csr: buildCsr(privateKey, { o: CPO, cn: 'SCALE-TEMPLATE' }), certificateType: CERT_TYPE }),
+    const signRes = await caRequest(dataDir, caUrl, 'ra-client', 'POST', '/v1/sign', {
+      tenant: TENANT,
+      stationId: 'scale-template',
+      csr: buildCsr(privateKey, { o: CPO, cn: 'SCALE-TEMPLATE' }),
+      certificateType: CERT_TYPE,
+      actor: 'bench',
     });
-    const signText = await signRes.text();
-    if (signRes.status !== 201) throw new Error(`CA /v1/sign answered ${signRes.status}: ${signText.slice(0, 400)}`);
-    const templateDer = pemBlocks((JSON.parse(signText) as { certificateChain: string }).certificateChain, 'CERTIFICATE')[0]!;
+    if (signRes.status !== 201) throw new Error(`CA /v1/sign answered ${signRes.status}: ${signRes.text.slice(0, 400)}`);
+    const templateDer = pemBlocks((signRes.body as { certificateChain: string }).certificateChain, 'CERTIFICATE')[0]!;
     const template = await store.getCertificate(parseCertificate(templateDer).serialHex);
     if (!template) throw new Error('the template certificate is not in the store');
     templateBytes = template.der.length;

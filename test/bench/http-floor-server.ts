@@ -7,20 +7,24 @@
  *   express          express 5 + express.json, same route and body
  *   express-openapi  express 5 + express.json + express-openapi-validator on openapi.yaml, the RA's
  *                    middleware order, route POST /v1/stations/:stationId/certificates
- *   stub-ca          a CA stand-in: GET /healthz, POST /v1/sign answered 201 with the canned body
- *                    read from the file named by the second argument (so the real RA runs alone)
+ *   stub-ca          a CA stand-in on mutual TLS with the CA's service certificate from the data dir
+ *                    named by the third argument: GET /v1/ping, POST /v1/sign answered 201 with the
+ *                    canned body read from the file named by the second argument (so the real RA
+ *                    runs alone)
  *   ocsp-floor       node:http, GET and POST (any path) answered 200 with the same fixed 471-byte
  *                    body as application/ocsp-response: the OCSP responder's HTTP floor
  *
  * Prints `LISTENING <port>` on stdout once it accepts connections.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
+import { RA_CLIENT_CN, readServiceTls } from '@evpki/service';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const mode = process.argv[2] ?? 'bare';
@@ -37,7 +41,7 @@ function drain(req: IncomingMessage, cb: () => void): void {
   req.on('end', cb);
 }
 
-function listen(server: ReturnType<typeof createServer>): void {
+function listen(server: Server | HttpsServer): void {
   server.keepAliveTimeout = 65_000;
   server.listen(0, '127.0.0.1', () => process.stdout.write(`LISTENING ${(server.address() as AddressInfo).port}\n`));
 }
@@ -45,18 +49,23 @@ function listen(server: ReturnType<typeof createServer>): void {
 if (mode === 'bare' || mode === 'stub-ca') {
   const body = mode === 'stub-ca' ? readFileSync(process.argv[3] ?? '', 'utf8') : FIXED;
   const len = String(Buffer.byteLength(body));
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  // The RA's readiness asks the CA's /v1/ping, which names the client.
+  const ok = mode === 'stub-ca' ? JSON.stringify({ status: 'ok', client: RA_CLIENT_CN }) : '{"status":"ok"}';
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method === 'GET') {
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '15' });
-      res.end('{"status":"ok"}');
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(ok.length) });
+      res.end(ok);
       return;
     }
     drain(req, () => {
       res.writeHead(201, { 'content-type': 'application/json', 'content-length': len });
       res.end(body);
     });
-  });
-  listen(server);
+  };
+  if (mode === 'stub-ca') {
+    const tls = readServiceTls(process.argv[4] ?? '', 'ca-server');
+    listen(createHttpsServer({ key: tls.key, cert: tls.cert, ca: [tls.ca], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, handler));
+  } else listen(createServer(handler));
 } else if (mode === 'ocsp-floor') {
   const len = String(Buffer.byteLength(FIXED));
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {

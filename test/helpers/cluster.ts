@@ -4,7 +4,7 @@ import { makeDevPki, type DevPki } from './pki.js';
 import { freePort, spawnService, stopAll, stopProc, waitReady, type Proc } from './processes.js';
 import { startRedis, type TestRedis } from './redis.js';
 
-/** A service process with its URL; restartable on the same port. */
+/** A service process with its URL (the CA: its ops listener); restartable on the same port. */
 export interface Instance {
   readonly name: string;
   readonly url: string;
@@ -39,7 +39,9 @@ export async function startCluster(opts: { ras?: number; ocsps?: number; env?: R
     pki = await makeDevPki('ecdsa-p256', redis.env);
     const base = { PKI_DATA_DIR: pki.dataDir, ...redis.env, REDIS_COMMAND_TIMEOUT_MS: '1000', ...opts.env };
     const caPort = await freePort();
-    const caUrl = `http://127.0.0.1:${caPort}`;
+    const caOpsPort = await freePort();
+    // The API (mutual TLS with the service certificates `pki init` wrote); readiness on the ops port.
+    const caUrl = `https://127.0.0.1:${caPort}`;
     // How each instance is (re)started: its service and environment.
     const launchers = new Map<Instance, () => Proc>();
     const launch = async (i: Instance): Promise<void> => {
@@ -52,7 +54,7 @@ export async function startCluster(opts: { ras?: number; ocsps?: number; env?: R
       launchers.set(i, () => spawnService(name, service, env));
       return i;
     };
-    const ca = make('ca', 'ca', caPort, { ...base, CA_PORT: String(caPort) });
+    const ca = make('ca', 'ca', caOpsPort, { ...base, CA_PORT: String(caPort), CA_OPS_PORT: String(caOpsPort) });
     await launch(ca);
     const ocsps: Instance[] = [];
     for (let n = 0; n < (opts.ocsps ?? 2); n++) {

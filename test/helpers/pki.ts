@@ -1,13 +1,12 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JWK } from 'jose';
 import { loadCaConfig, createCaService } from '@evpki/ca';
-import { initPki, mintToken } from '@evpki/cli';
+import { initPki, mintToken, type MintOptions } from '@evpki/cli';
 import { readPrivateKey, readSecretFile, type IssuerKeyAlgorithm } from '@evpki/keys';
 import { loadOcspConfig, createOcspService } from '@evpki/ocsp-responder';
 import { loadRaConfig, createRaService } from '@evpki/ra';
-import { createLogger, dataPaths, loadStoreConfig, type PkiManifest } from '@evpki/service';
+import { createLogger, dataPaths, loadStoreConfig, readServiceTls, type Logger, type PkiManifest } from '@evpki/service';
 import { openStore, type Store } from '@evpki/store';
 
 export interface DevPki {
@@ -37,23 +36,29 @@ export interface Stack {
   readonly pki: DevPki;
   readonly store: Store;
   readonly raUrl: string;
+  /** The CA's API: https, mutual TLS with a service certificate (test/helpers/service-tls.ts). */
   readonly caUrl: string;
+  /** The CA's ops listener: plain HTTP /healthz, /readyz, /metrics. */
+  readonly caOpsUrl: string;
   readonly ocspUrl: string;
   /** The in-process responder, for driving its pre-signer in tests. */
   readonly ocsp: ReturnType<typeof createOcspService>;
-  token(tenant?: string): Promise<string>;
+  /** A bearer token of `tenant` (default demo) with every scope, unless `opts` says otherwise. */
+  token(tenant?: string, opts?: Partial<MintOptions>): Promise<string>;
   stop(): Promise<void>;
 }
 
 const quiet = createLogger('test', 'silent');
 
 /** RA, CA and OCSP in this process on free ports, over one store, RA validating its responses. */
-export async function startStack(pki: DevPki, opts: { now?: () => Date; caEnv?: Record<string, string>; ocspEnv?: Record<string, string>; raEnv?: Record<string, string> } = {}): Promise<Stack> {
+export async function startStack(
+  pki: DevPki,
+  opts: { now?: () => Date; caEnv?: Record<string, string>; ocspEnv?: Record<string, string>; raEnv?: Record<string, string>; caLogger?: Logger; logger?: Logger } = {},
+): Promise<Stack> {
   const paths = dataPaths(pki.dataDir);
-  const env = { PKI_DATA_DIR: pki.dataDir, CA_PORT: '0', RA_PORT: '0', OCSP_PORT: '0', ...pki.storeEnv };
+  const env = { PKI_DATA_DIR: pki.dataDir, CA_PORT: '0', CA_OPS_PORT: '0', RA_PORT: '0', OCSP_PORT: '0', ...pki.storeEnv };
   const store = openStore(loadStoreConfig(env));
   const passphrase = readSecretFile(paths.devPassphrase);
-  const clientToken = readSecretFile(paths.caClientToken);
   const now = opts.now ?? (() => new Date());
   // Whatever started is stopped again if a later step fails, so a failed setup cannot hang the run.
   const started: { stop(): Promise<void> }[] = [];
@@ -65,15 +70,15 @@ export async function startStack(pki: DevPki, opts: { now?: () => Date; caEnv?: 
     const ca = createCaService(
       loadCaConfig({ ...env, ...opts.caEnv }),
       { publicOcspBase: pki.manifest.publicOcspBase },
-      { loadIssuerKey: (issuerId) => readPrivateKey(paths.issuerKey(issuerId), passphrase), clientToken, ocspClientToken: readSecretFile(paths.ocspClientToken) },
-      { store, now, logger: quiet },
+      { loadIssuerKey: (issuerId) => readPrivateKey(paths.issuerKey(issuerId), passphrase), tls: readServiceTls(pki.dataDir, 'ca-server') },
+      { store, now, logger: opts.caLogger ?? opts.logger ?? quiet },
     );
     started.push(ca);
-    const caPort = (await ca.start()).port;
+    const { port: caPort, opsPort: caOpsPort } = await ca.start();
     const ocsp = createOcspService(
-      loadOcspConfig({ ...env, CA_PORT: String(caPort), OCSP_CA_URL: `http://127.0.0.1:${caPort}`, ...opts.ocspEnv }),
-      { caClientToken: readSecretFile(paths.ocspClientToken) },
-      { store, now, logger: quiet },
+      loadOcspConfig({ ...env, CA_PORT: String(caPort), OCSP_CA_URL: `https://127.0.0.1:${caPort}`, ...opts.ocspEnv }),
+      { caTls: readServiceTls(pki.dataDir, 'ocsp-client') },
+      { store, now, logger: opts.logger ?? quiet },
     );
     started.push(ocsp);
     const ocspPort = (await ocsp.start()).port;
@@ -82,14 +87,14 @@ export async function startStack(pki: DevPki, opts: { now?: () => Date; caEnv?: 
         PKI_DATA_DIR: pki.dataDir,
         ...pki.storeEnv,
         RA_PORT: '0',
-        RA_CA_URL: `http://127.0.0.1:${caPort}`,
+        RA_CA_URL: `https://127.0.0.1:${caPort}`,
         RA_OCSP_URL: `http://127.0.0.1:${ocspPort}`,
         RA_VALIDATE_RESPONSES: 'true',
         ...opts.raEnv,
       }),
       { jwtIssuer: pki.manifest.jwt.issuer, jwtAudience: pki.manifest.jwt.audience },
-      { caClientToken: clientToken, jwtPublicJwk: JSON.parse(readFileSync(paths.jwtPublicJwk, 'utf8')) as JWK },
-      { store, now, logger: quiet },
+      { caTls: readServiceTls(pki.dataDir, 'ra-client') },
+      { store, now, logger: opts.logger ?? quiet },
     );
     started.push(ra);
     const raPort = (await ra.start()).port;
@@ -97,10 +102,11 @@ export async function startStack(pki: DevPki, opts: { now?: () => Date; caEnv?: 
       pki,
       store,
       raUrl: `http://127.0.0.1:${raPort}`,
-      caUrl: `http://127.0.0.1:${caPort}`,
+      caUrl: `https://127.0.0.1:${caPort}`,
+      caOpsUrl: `http://127.0.0.1:${caOpsPort}`,
       ocspUrl: `http://127.0.0.1:${ocspPort}`,
       ocsp,
-      token: (tenant = 'demo') => mintToken({ dataDir: pki.dataDir, tenant, ttlSeconds: 600 }),
+      token: (tenant = 'demo', opts = {}) => mintToken({ dataDir: pki.dataDir, tenant, ttlSeconds: 600, ...opts }),
       stop: stopAll,
     };
   } catch (e) {

@@ -66,7 +66,13 @@ export function readCsr(pem: string): { csr: ParsedCsr } | { violation: Violatio
 
 /** Proof of possession and signature algorithm (A00.FR.504, A00.FR.506, A02.FR.03). */
 export function checkCsrSignature(csr: ParsedCsr, key: KeyInfo): Violation[] {
-  const alg = readSignatureAlgorithm(csr.signatureAlgorithm.oid, csr.signatureAlgorithm.params);
+  let alg;
+  try {
+    alg = readSignatureAlgorithm(csr.signatureAlgorithm.oid, csr.signatureAlgorithm.params);
+  } catch (e) {
+    // Regression (fuzz): malformed RSASSA-PSS parameters threw DerError through the policy (HTTP 500).
+    return [{ rule: Rule.pkcs10, message: `CSR signature algorithm parameters are malformed: ${e instanceof DerError ? e.message : 'unreadable'}` }];
+  }
   if (!alg) return [{ rule: Rule.algorithms, message: `CSR signature algorithm ${csr.signatureAlgorithm.oid} is not allowed` }];
   if (alg.hash === 'sha1' || alg.hash === 'md5')
     return [{ rule: Rule.hashes, message: `CSR is signed with ${alg.hash.toUpperCase()}; SHA-256 or stronger is required` }];

@@ -1,66 +1,147 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
-import { importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
+import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AppError } from './errors.js';
+
+/** What a bearer token may allow; each RA operation names the scopes it needs in openapi.yaml. */
+export const SCOPES = ['stations:write', 'certificates:sign', 'certificates:revoke', 'server-certificates:sign', 'status:read', 'audit:read'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/**
+ * Asymmetric JWS algorithms the RA may accept. `none` and HMAC (HS*) are never allowed: with HMAC a
+ * published public key would become the shared secret (the classic algorithm confusion).
+ */
+export const ASYMMETRIC_JWT_ALGORITHMS = ['ES256', 'ES384', 'ES512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'EdDSA', 'Ed25519'] as const;
+
+/** A tenant id: lowercase, as `pki tenants add --id` accepts it. */
+export const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 export interface Caller {
   readonly tenant: string;
+  /** The token's `sub`: who acts for the tenant (recorded in the audit log). */
   readonly subject: string | undefined;
+  readonly scopes: ReadonlySet<string>;
 }
+
+/** Where the verification keys come from: a JWKS URL (cached, refetched on an unknown `kid`) or static JWKs. */
+export type JwtKeySource =
+  | { readonly jwksUrl: string; readonly cooldownSeconds: number; readonly timeoutMs: number }
+  | { readonly jwks: JSONWebKeySet };
 
 export interface JwtVerifierOptions {
   readonly issuer: string;
   readonly audience: string;
-  readonly publicJwk: JWK;
-  /** Tolerated clock skew in seconds. */
-  readonly clockToleranceSeconds?: number;
+  readonly keys: JwtKeySource;
+  /** Allowed `alg` values, a subset of ASYMMETRIC_JWT_ALGORITHMS. */
+  readonly algorithms: readonly string[];
+  /** Tolerated clock skew for `exp` and `nbf`, in seconds (bounded by the config). */
+  readonly clockToleranceSeconds: number;
   readonly now?: () => Date;
 }
 
+/** A refused token: why (for the audit log and metrics; the caller sees a short reason too). */
+export class AuthError extends AppError {
+  constructor(
+    readonly reason: AuthFailureReason,
+    message: string,
+  ) {
+    // RFC 6750 3.1: no error code when the request had no credentials at all.
+    super('unauthorized', message, undefined, undefined, reason === 'missing' ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`);
+  }
+}
+
+export type AuthFailureReason =
+  | 'missing'
+  | 'malformed'
+  | 'expired'
+  | 'not-yet-valid'
+  | 'claims'
+  | 'algorithm'
+  | 'unknown-key'
+  | 'signature';
+
+const REALM = 'evpki-ra';
+
+/** Verified tokens are remembered at most this long (a key removed from the JWKS stops them then). */
+const CACHE_SECONDS = 300;
+const MAX_CACHE = 10_000;
+
+function keyResolver(keys: JwtKeySource): JWTVerifyGetKey {
+  if ('jwks' in keys) return createLocalJWKSet(keys.jwks);
+  return createRemoteJWKSet(new URL(keys.jwksUrl), {
+    cooldownDuration: keys.cooldownSeconds * 1000,
+    cacheMaxAge: 10 * 60 * 1000,
+    timeoutDuration: keys.timeoutMs,
+  });
+}
+
+/** Maps jose's errors to a reason; a JWKS endpoint that cannot be read is our outage, not the caller's fault. */
+function refusal(e: unknown): AppError {
+  if (e instanceof joseErrors.JWTExpired) return new AuthError('expired', 'the bearer token has expired');
+  if (e instanceof joseErrors.JWTClaimValidationFailed) {
+    if (e.claim === 'nbf' || e.claim === 'iat') return new AuthError('not-yet-valid', 'the bearer token is not valid yet');
+    return new AuthError('claims', `the bearer token's ${e.claim} claim is not accepted`);
+  }
+  if (e instanceof joseErrors.JOSEAlgNotAllowed) return new AuthError('algorithm', 'the bearer token is signed with an algorithm that is not allowed');
+  if (e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWKSMultipleMatchingKeys) return new AuthError('unknown-key', 'the bearer token is signed with an unknown key');
+  if (e instanceof joseErrors.JWSSignatureVerificationFailed) return new AuthError('signature', 'the bearer token signature is invalid');
+  if (e instanceof joseErrors.JWKSTimeout || e instanceof joseErrors.JWKSInvalid || (e instanceof joseErrors.JOSEError && e.code === 'ERR_JOSE_GENERIC'))
+    return new AppError('unavailable', 'the token verification keys cannot be fetched; try again later', undefined, 5);
+  if (e instanceof TypeError && /fetch/i.test(e.message)) return new AppError('unavailable', 'the token verification keys cannot be fetched; try again later', undefined, 5);
+  return new AuthError('malformed', 'the bearer token is malformed');
+}
+
+/** The `scope` claim: a space-separated string (RFC 9068) or an array of strings. */
+function scopesOf(claim: unknown): Set<string> {
+  const list = typeof claim === 'string' ? claim.split(' ') : Array.isArray(claim) ? claim.filter((s): s is string => typeof s === 'string') : [];
+  return new Set(list.filter((s) => (SCOPES as readonly string[]).includes(s)));
+}
+
 /**
- * Verifies RA bearer tokens (ES256 only: no `none`, no HMAC). A verified token is cached until its
- * `exp` (bounded map), because a CSMS reuses one token for many requests and ES256 verification
- * costs more than the rest of the request.
+ * Verifies RA bearer tokens: signature under an allowed asymmetric algorithm, `iss`, `aud`, `exp`
+ * (required) and `nbf` within the clock tolerance, and the `tenant` and `scope` claims. A verified
+ * token is cached for a few minutes (bounded map), because a CSMS reuses one token for many
+ * requests and verification costs more than the rest of the request.
  */
-export async function createJwtVerifier(opts: JwtVerifierOptions): Promise<(authorization: string | undefined) => Promise<Caller>> {
-  const key = await importJWK(opts.publicJwk, 'ES256');
-  const cache = new Map<string, { caller: Caller; exp: number }>();
+export function createJwtVerifier(opts: JwtVerifierOptions): (authorization: string | undefined) => Promise<Caller> {
+  const bad = opts.algorithms.filter((a) => !(ASYMMETRIC_JWT_ALGORITHMS as readonly string[]).includes(a));
+  if (bad.length || !opts.algorithms.length) throw new Error(`JWT algorithms must be among ${ASYMMETRIC_JWT_ALGORITHMS.join(', ')}; refused: ${bad.join(', ') || '(none given)'}`);
+  const getKey = keyResolver(opts.keys);
+  const cache = new Map<string, { caller: Caller; until: number }>();
   const now = opts.now ?? (() => new Date());
-  const MAX_CACHE = 10_000;
 
   return async (authorization) => {
-    const m = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(authorization ?? '');
-    if (!m) throw new AppError('unauthorized', 'a bearer token is required');
+    if (!authorization) throw new AuthError('missing', 'a bearer token is required');
+    const m = /^Bearer ([A-Za-z0-9_-]{1,4096}\.[A-Za-z0-9_-]{1,8192}\.[A-Za-z0-9_-]{0,1024})$/.exec(authorization);
+    if (!m) throw new AuthError('malformed', 'the Authorization header must be "Bearer <JWT>"');
     const token = m[1]!;
     const t = now().getTime() / 1000;
     const hit = cache.get(token);
-    if (hit && hit.exp > t) return hit.caller;
+    if (hit && hit.until > t) return hit.caller;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, key, {
+      ({ payload } = await jwtVerify(token, getKey, {
         issuer: opts.issuer,
         audience: opts.audience,
-        algorithms: ['ES256'],
+        algorithms: [...opts.algorithms],
         requiredClaims: ['exp', 'tenant'],
-        clockTolerance: opts.clockToleranceSeconds ?? 30,
+        clockTolerance: opts.clockToleranceSeconds,
         currentDate: now(),
       }));
-    } catch {
-      throw new AppError('unauthorized', 'the bearer token is invalid or expired');
+    } catch (e) {
+      throw refusal(e);
     }
     const tenant = payload.tenant;
-    if (typeof tenant !== 'string' || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(tenant)) throw new AppError('unauthorized', 'the token names no valid tenant');
-    const caller = { tenant, subject: payload.sub };
+    if (typeof tenant !== 'string' || !TENANT_ID.test(tenant)) throw new AuthError('claims', 'the token names no valid tenant');
+    const subject = typeof payload.sub === 'string' ? payload.sub.slice(0, 128) : undefined;
+    const caller: Caller = { tenant, subject, scopes: scopesOf(payload.scope) };
     if (cache.size >= MAX_CACHE) cache.clear();
-    cache.set(token, { caller, exp: Math.min(payload.exp!, t + 300) });
+    cache.set(token, { caller, until: Math.min(payload.exp! + opts.clockToleranceSeconds, t + CACHE_SECONDS) });
     return caller;
   };
 }
 
-/** Constant-time check of a service credential (RA → CA) against the expected one. */
-export function serviceTokenMatches(presented: string | undefined, expected: string): boolean {
-  const m = /^Bearer (\S+)$/.exec(presented ?? '');
-  if (!m) return false;
-  const a = createHash('sha256').update(m[1]!).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
+/** Refuses a caller without every scope `required` (RFC 6750 insufficient_scope). */
+export function requireScopes(caller: Caller, required: readonly string[]): void {
+  const missing = required.filter((s) => !caller.scopes.has(s));
+  if (missing.length)
+    throw new AppError('forbidden', `the bearer token lacks the scope ${missing.join(' ')}`, undefined, undefined, `Bearer realm="${REALM}", error="insufficient_scope", scope="${required.join(' ')}"`);
 }

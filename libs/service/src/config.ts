@@ -12,7 +12,11 @@ export const KNOWN_ENV = new Set([
   'PKI_LOG_LEVEL',
   'PKI_RA_URL',
   'PKI_RA_TOKEN_FILE',
-  // CLI: the CA whose /readyz `pki rotate-* activate` asks (does it hold the new issuing CA key?).
+  // Every service's HTTP server: slow clients cannot hold connections (libs/service node-http.ts).
+  'PKI_HTTP_HEADERS_TIMEOUT_MS',
+  'PKI_HTTP_REQUEST_TIMEOUT_MS',
+  'PKI_HTTP_KEEP_ALIVE_TIMEOUT_MS',
+  // CLI: the CA ops listener whose /readyz `pki rotate-* activate` asks (does it hold the new issuing CA key?).
   'PKI_CA_URL',
   'RA_HOST',
   'RA_PORT',
@@ -20,12 +24,20 @@ export const KNOWN_ENV = new Set([
   'RA_CA_TIMEOUT_MS',
   'RA_JWT_ISSUER',
   'RA_JWT_AUDIENCE',
+  'RA_JWT_JWKS_URL',
+  'RA_JWT_JWKS_FILE',
+  'RA_JWT_JWKS_COOLDOWN_SECONDS',
+  'RA_JWT_JWKS_TIMEOUT_MS',
+  'RA_JWT_ALGORITHMS',
+  'RA_JWT_CLOCK_SKEW_SECONDS',
   'RA_VALIDATE_RESPONSES',
   'RA_OCSP_URL',
   'RA_OCSP_ALLOWED_HOSTS',
   'RA_OCSP_TIMEOUT_MS',
   'CA_HOST',
   'CA_PORT',
+  // The CA's plain-HTTP ops listener (/healthz, /readyz, /metrics); its API port takes only mutual TLS.
+  'CA_OPS_PORT',
   'CA_LEAF_VALIDITY_DAYS',
   'CA_MIN_EC_BITS',
   'CA_MIN_RSA_BITS',

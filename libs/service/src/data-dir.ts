@@ -2,6 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from './config.js';
 
+/** The service certificates: the CA's API listener (server) and the RA's and OCSP responder's client identities. */
+export type ServiceCertName = 'ca-server' | 'ra-client' | 'ocsp-client';
+
 /**
  * The PKI data directory written by `pki init`. Secrets live in their own files so that each
  * service (and each Kubernetes Secret) gets only what it needs: issuer keys go to the CA only.
@@ -14,10 +17,12 @@ export function dataPaths(dataDir: string) {
     issuerKey: (issuerId: string) => join(dataDir, 'keys', `${issuerId}.key.pem`),
     /** Dev only: the passphrase protecting issuer keys (production mounts it from a Secret). */
     devPassphrase: join(dataDir, 'secrets', 'key-passphrase'),
-    /** RA → CA service credential, shared by both. */
-    caClientToken: join(dataDir, 'secrets', 'ca-client-token'),
-    /** OCSP → CA credential: it can only ask for delegated OCSP signing certificates. */
-    ocspClientToken: join(dataDir, 'secrets', 'ocsp-client-token'),
+    /** The internal service CA's certificate: RA and OCSP → CA mutual TLS trust only it (issue 7). */
+    serviceCaCert: join(dataDir, 'secrets', 'service-ca.pem'),
+    /** The service CA's key, encrypted like the issuer keys: only the CLI reads it (`pki service-certs renew`). */
+    serviceCaKey: join(dataDir, 'secrets', 'service-ca.key.pem'),
+    /** One service's TLS certificate and its unencrypted key (mode 0600), issued by the service CA. */
+    serviceCert: (name: ServiceCertName) => ({ cert: join(dataDir, 'secrets', `${name}.pem`), key: join(dataDir, 'secrets', `${name}.key.pem`) }),
     /** Dev only: the key `pki token` signs RA bearer tokens with. */
     jwtSigningKey: join(dataDir, 'secrets', 'jwt-signing.key.pem'),
     /** The public JWK the RA verifies bearer tokens with. */

@@ -1,4 +1,15 @@
-import { StoreUnavailableError } from '@evpki/store';
+import { StoreNotDurableError, StoreUnavailableError } from '@evpki/store';
+
+/**
+ * A failure of the store itself rather than of a request: unreachable or timed out
+ * (StoreUnavailableError), not durable, an LMDB error (MDB_*), or an error reply from Redis.
+ * What store_errors_total counts.
+ */
+export function isStoreFailure(err: unknown): boolean {
+  if (err instanceof StoreUnavailableError || err instanceof StoreNotDurableError) return true;
+  const e = err as { name?: unknown; message?: unknown } | null | undefined;
+  return e?.name === 'ReplyError' || (typeof e?.message === 'string' && /\bMDB_[A-Z_]+/.test(e.message));
+}
 
 /**
  * The one error type of the services. Kinds carry no HTTP; `toProblem` maps them at the edge to
@@ -28,6 +39,8 @@ export class AppError extends Error {
     message: string,
     readonly violations?: readonly RuleViolation[],
     readonly retryAfterSeconds?: number,
+    /** WWW-Authenticate for 401 and 403 (RFC 6750 3). */
+    readonly challenge?: string,
   ) {
     super(message);
   }
@@ -77,7 +90,10 @@ export function toProblem(err: unknown): Problem {
   const [status, title] = STATUS[e.kind];
   const headers: Record<string, string> = { 'content-type': 'application/problem+json' };
   if (e.retryAfterSeconds !== undefined) headers['retry-after'] = String(e.retryAfterSeconds);
-  if (e.kind === 'unauthorized') headers['www-authenticate'] = 'Bearer';
+  if (e.challenge) headers['www-authenticate'] = e.challenge;
+  else if (e.kind === 'unauthorized') headers['www-authenticate'] = 'Bearer';
+  // The rest of an oversized body is not read: the connection is closed after the answer.
+  if (e.kind === 'too-large') headers.connection = 'close';
   const body: Problem['body'] = { type: `urn:evpki:problem:${e.kind}`, title, status };
   if (e.kind !== 'internal') body.detail = e.message.slice(0, 2000);
   if (e.violations?.length) body.violations = e.violations.slice(0, 50).map((v) => ({ rule: v.rule, message: v.message.slice(0, 500) }));

@@ -5,4 +5,6 @@ export * from './metrics.js';
 export * from './node-http.js';
 export * from './auth.js';
 export * from './data-dir.js';
+export * from './service-tls.js';
 export * from './idempotency.js';
+export * from './audit-trail.js';

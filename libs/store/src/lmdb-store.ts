@@ -58,6 +58,29 @@ export class LmdbStore implements Store {
   async putTenant(t: TenantRecord): Promise<void> {
     await this.db.put(key('tenant', t.id), t);
   }
+  async createTenant(t: TenantRecord): Promise<boolean> {
+    return this.db.transaction(() => {
+      const k = key('tenant', t.id);
+      if (this.db.get(k) !== undefined) return false;
+      this.db.putSync(k, t);
+      return true;
+    });
+  }
+  async updateTenant(id: string, change: (current: TenantRecord) => TenantRecord): Promise<{ before: TenantRecord; after: TenantRecord } | undefined> {
+    return this.db.transaction(() => {
+      const k = key('tenant', id);
+      const before = this.db.get(k) as TenantRecord | undefined;
+      if (before === undefined) return undefined;
+      const after = change(before);
+      if (after.id !== id) throw new Error(`updateTenant: the tenant id cannot change (${id} to ${after.id})`);
+      this.db.putSync(k, after);
+      return { before, after };
+    });
+  }
+  async listTenants(): Promise<TenantRecord[]> {
+    this.db.resetReadTxn();
+    return [...this.db.getRange({ start: key('tenant'), end: key('tenant', END) }).map(({ value }) => value as TenantRecord)];
+  }
 
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return this.db.get(key('station', tenant, stationId)) as StationRecord | undefined;

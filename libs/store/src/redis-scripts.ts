@@ -160,6 +160,15 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[4])
 return {'ok'}
 `,
 
+  // KEYS: tenant, tenant index. ARGV: the record as read, the new record, the tenant id.
+  // Writes the new record only over the one read (compare-and-set); 0 when it changed meanwhile.
+  tenantCas: `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+return 1
+`,
+
   // KEYS: audit log, a tenant's index. ARGV: after seq, limit. Returns entry, seq, entry, seq, ...
   listAuditTenant: `
 local seqs = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))

@@ -40,7 +40,7 @@ export interface RedisStoreOptions {
 
 /**
  * Key layout (every key under `evpki:`; parts are URI-encoded, so `:` separates them unambiguously):
- *   t:<tenant>  s:<tenant>:<station>  issuers (hash id → issuer)  issuer-st (hash id → state)
+ *   t:<tenant>  tenants (set of tenant ids)  s:<tenant>:<station>  issuers (hash id → issuer)  issuer-st (hash id → state)
  *   issuer-exp (hash id → last leaf notAfter ms)  rotation (hash rev, rec)
  *   c:<serial>  hash: rec (the record as issued), st/ra/rr (status, revokedAt, reason)
  *   k:<spki> → serial   b:<spki> blocked key   sc:<tenant>:<station> zset issuedAt → serial
@@ -60,6 +60,10 @@ const ISSUER_STATES = k('issuer-st');
 /** id → latest notAfter (ms) of the leaves it signed. */
 const ISSUER_EXPIRY = k('issuer-exp');
 const ROTATION = k('rotation');
+/** The ids of every tenant (putTenant, createTenant, updateTenant keep it), for listTenants. */
+const TENANTS = k('tenants');
+/** Compare-and-set conflicts (another writer changed the tenant) before updateTenant gives up. */
+const TENANT_CAS_ATTEMPTS = 20;
 const OCSP_DUE = k('ocspdue');
 const OCSP_EPOCH = k('ocsp-epoch');
 const AUDIT_LOG = k('audit');
@@ -195,7 +199,34 @@ export class RedisStore implements Store {
     return dec(await this.call((r) => r.getBuffer(k('t', id))));
   }
   async putTenant(t: TenantRecord): Promise<void> {
-    await this.call((r) => r.set(k('t', t.id), enc(t)));
+    const replies = await this.call((r) => r.multi().set(k('t', t.id), enc(t)).sadd(TENANTS, t.id).exec());
+    if (!replies) throw new StoreUnavailableError('the tenant was not written (transaction aborted)');
+  }
+  async createTenant(t: TenantRecord): Promise<boolean> {
+    // SET … NX and the index in one MULTI: of two concurrent creates, one sets the record.
+    const replies = await this.call((r) => r.multi().set(k('t', t.id), enc(t), 'NX').sadd(TENANTS, t.id).exec());
+    if (!replies) throw new StoreUnavailableError('the tenant was not written (transaction aborted)');
+    const [err, reply] = replies[0]!;
+    if (err) throw err;
+    return reply === 'OK';
+  }
+  async updateTenant(id: string, change: (current: TenantRecord) => TenantRecord): Promise<{ before: TenantRecord; after: TenantRecord } | undefined> {
+    // Optimistic: the new record is written only over the exact bytes it was computed from.
+    for (let attempt = 1; attempt <= TENANT_CAS_ATTEMPTS; attempt++) {
+      const raw = await this.call((r) => r.getBuffer(k('t', id)));
+      if (raw === null) return undefined;
+      const before = dec<TenantRecord>(raw)!;
+      const after = change(before);
+      if (after.id !== id) throw new Error(`updateTenant: the tenant id cannot change (${id} to ${after.id})`);
+      if (Number(await this.run('tenantCas', [k('t', id), TENANTS], [raw, enc(after), id])) === 1) return { before, after };
+    }
+    throw new StoreUnavailableError(`tenant ${id} kept changing; try again`);
+  }
+  async listTenants(): Promise<TenantRecord[]> {
+    const ids = (await this.call((r) => r.smembers(TENANTS))).sort();
+    if (!ids.length) return [];
+    const values = await this.call((r) => r.mgetBuffer(...ids.map((id) => k('t', id))));
+    return values.map((v) => dec<TenantRecord>(v)).filter((t): t is TenantRecord => t !== undefined);
   }
 
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {

@@ -32,7 +32,18 @@ export interface Store {
   close(): Promise<void>;
 
   getTenant(id: string): Promise<TenantRecord | undefined>;
+  /** Creates or replaces. */
   putTenant(t: TenantRecord): Promise<void>;
+  /** Creates a tenant unless one with its id exists (then writes nothing): true when created. Of concurrent creates of one id exactly one wins. */
+  createTenant(t: TenantRecord): Promise<boolean>;
+  /**
+   * Changes one tenant in one atomic read-modify-write: `change` gets the stored record and returns
+   * the new one (same id). It may be called again when another writer changed the tenant meanwhile,
+   * so it must not have side effects. Undefined (nothing written) when there is no such tenant.
+   */
+  updateTenant(id: string, change: (current: TenantRecord) => TenantRecord): Promise<{ before: TenantRecord; after: TenantRecord } | undefined>;
+  /** Every tenant, by id. */
+  listTenants(): Promise<TenantRecord[]>;
 
   getStation(tenant: string, stationId: string): Promise<StationRecord | undefined>;
   /** Creates or replaces; `created` tells which. */

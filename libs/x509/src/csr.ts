@@ -28,7 +28,12 @@ export const CSR_LIMITS = { maxDerBytes: 8192, maxAttributes: 8, maxExtensions: 
 
 export const CSR_PEM_LABELS = ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'] as const;
 
+/** The longest PEM text that can hold CSR_LIMITS.maxDerBytes of DER (base64, 64-column lines, CRLF, armour). */
+export const MAX_CSR_PEM_TEXT = Math.ceil(((Math.ceil(CSR_LIMITS.maxDerBytes / 3) * 4) / 64) * 66) + 256;
+
 export function csrFromPem(pem: string): ParsedCsr {
+  // Refused before the PEM regex and base64 decoding see it (e.g. a megabyte of "PEM").
+  if (pem.length > MAX_CSR_PEM_TEXT) throw new DerError(`CSR PEM longer than ${MAX_CSR_PEM_TEXT} characters`);
   return parseCsr(fromPem(pem, CSR_PEM_LABELS).der);
 }
 
@@ -49,6 +54,8 @@ export function parseCsr(der: Buffer): ParsedCsr {
   for (const attr of children(expectTag(attrsT, 0xa0, 'attributes'), CSR_LIMITS.maxAttributes)) {
     const [typeT, valuesT] = children(expectTag(attr, Tag.SEQUENCE, 'Attribute'), 2);
     const type = decodeOid(expectTag(typeT, Tag.OID, 'attribute type').value);
+    // Regression (fuzz): values of other attributes were not read at all. RFC 2986: SET SIZE(1..MAX) OF.
+    if (expectTag(valuesT, Tag.SET, 'attribute values').value.length === 0) throw new DerError('attribute without values');
     if (attributeOids.includes(type)) throw new DerError('duplicate CSR attribute');
     attributeOids.push(type);
     if (type === OID.extensionRequest) {
@@ -99,12 +106,19 @@ export interface SubjectAltNames {
   other: number;
 }
 
+/** otherName, rfc822Name, dNSName, x400Address, directoryName, ediPartyName, URI, iPAddress, registeredID. */
+const GENERAL_NAME_TAGS = new Set([0xa0, 0x81, 0x82, 0xa3, 0xa4, 0xa5, 0x86, 0x87, 0x88]);
+
 export function parseSubjectAltNames(extValue: Buffer): SubjectAltNames {
   const out: SubjectAltNames = { dns: [], ip: [], ipOctets: [], uri: [], email: [], other: 0 };
   for (const gn of children(readOnly(extValue, Tag.SEQUENCE), 64)) {
     const text = (): string => gn.value.toString('latin1');
+    // Regression (fuzz): any tag was counted as `other`, and iPAddress octets of any length were
+    // copied into server certificates. RFC 5280 4.2.1.6: GeneralName is [0]..[8]; an address is 4 or 16 octets.
+    if (!GENERAL_NAME_TAGS.has(gn.tag)) throw new DerError(`tag 0x${gn.tag.toString(16)} is not a GeneralName`);
     if (gn.tag === 0x82) out.dns.push(text());
     else if (gn.tag === 0x87) {
+      if (gn.value.length !== 4 && gn.value.length !== 16) throw new DerError('iPAddress must be 4 or 16 octets');
       out.ip.push(formatIp(gn.value));
       out.ipOctets.push(gn.value);
     }

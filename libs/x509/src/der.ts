@@ -2,7 +2,16 @@
  * A strict, small DER reader and writer. Hot paths (CSR parsing, certificate assembly) use this
  * instead of a schema library: see ARCHITECTURE.md "Hot paths". Only definite, minimal lengths
  * are accepted; every read is bounds-checked; nesting depth is bounded by the callers' shape.
+ *
+ * Hostile input: the reader never recurses (readTlv reads one element, children one level), so a
+ * deeply nested input costs one step per level the caller's fixed shape asks for, never stack; a
+ * length field of more than MAX_LENGTH_OCTETS octets (16 MiB) or longer than the bytes at hand is
+ * refused before anything is copied; high tag numbers and indefinite lengths are refused. Callers
+ * bound the whole input first (CSR_LIMITS, OCSP_LIMITS) and the number of children they read.
  */
+
+/** Length fields of at most 3 octets (elements below 16 MiB): anything claiming more is refused. */
+export const MAX_LENGTH_OCTETS = 3;
 
 export const Tag = {
   BOOLEAN: 0x01,
@@ -46,7 +55,7 @@ export function readTlv(buf: Buffer, offset: number, limit = buf.length): Tlv {
   if (len & 0x80) {
     const n = len & 0x7f;
     if (n === 0) throw new DerError('indefinite length is not DER');
-    if (n > 3) throw new DerError('element too long');
+    if (n > MAX_LENGTH_OCTETS) throw new DerError('element too long');
     if (pos + n > limit) throw new DerError('truncated length');
     len = 0;
     for (let i = 0; i < n; i++) len = (len << 8) | buf[pos + i]!;

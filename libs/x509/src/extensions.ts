@@ -1,3 +1,4 @@
+import { isIPv4, isIPv6 } from 'node:net';
 import { Tag, bool, integer, octetString, oid, seq, tlv } from './der.js';
 import { OID } from './oids.js';
 
@@ -57,6 +58,21 @@ export function crlDistributionPoints(url: string): Buffer {
   return extension(OID.crlDistributionPoints, false, seq(seq(tlv(0xa0, tlv(0xa0, uri(url))))));
 }
 
+
+/** The iPAddress octets of an IPv4 (4) or IPv6 (16) address in text form (RFC 5280 4.2.1.6). */
+export function ipAddressOctets(ip: string): Buffer {
+  if (isIPv4(ip)) return Buffer.from(ip.split('.').map(Number));
+  // (IPv6 with an embedded IPv4 part, ::ffff:1.2.3.4, is not needed here.)
+  if (!isIPv6(ip) || ip.includes('.')) throw new Error(`not an IPv4 or plain IPv6 address: ${ip}`);
+  const [head = '', tail] = ip.split('::');
+  const groups = (part: string): number[] => (part ? part.split(':').map((g) => parseInt(g, 16)) : []);
+  const before = groups(head);
+  const after = tail === undefined ? [] : groups(tail);
+  const all = [...before, ...Array<number>(8 - before.length - after.length).fill(0), ...after];
+  const out = Buffer.alloc(16);
+  all.forEach((g, i) => out.writeUInt16BE(g, i * 2));
+  return out;
+}
 
 /** subjectAltName with dNSName and iPAddress entries (RFC 5280 4.2.1.6); server certificates only. */
 export function subjectAltName(names: { dns: readonly string[]; ipOctets?: readonly Buffer[] }): Buffer {

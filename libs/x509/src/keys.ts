@@ -30,6 +30,10 @@ export function inspectSpki(spki: Buffer): KeyInfo {
   const common: KeyCommon = { spki, spkiSha256: createHash('sha256').update(spki).digest('hex'), publicKey };
 
   if (algorithm === OID.rsaEncryption || algorithm === OID.rsassaPss) {
+    // Regression (fuzz): any parameters were accepted and the SPKI copied as is into the certificate,
+    // which other parsers then refuse. RFC 3279 2.3.1: NULL (or, commonly, absent); RFC 4055: a SEQUENCE for PSS.
+    if (params && !(params.tag === Tag.NULL && params.value.length === 0) && !(algorithm === OID.rsassaPss && params.tag === Tag.SEQUENCE))
+      throw new DerError('RSA key algorithm parameters must be NULL');
     const rsa = readOnly(publicKey, Tag.SEQUENCE);
     const [n, e, more] = children(rsa, 3);
     if (more) throw new DerError('RSAPublicKey has extra elements');

@@ -18,10 +18,17 @@ export interface ParsedName {
 
 export const MAX_NAME_ATTRIBUTES = 64;
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 function decodeString(t: Tlv): string {
   switch (t.tag) {
     case Tag.UTF8String:
-      return new TextDecoder('utf-8', { fatal: true }).decode(t.value);
+      try {
+        return UTF8.decode(t.value);
+      } catch {
+        // Regression (fuzz): TextDecoder's TypeError escaped parseCsr/parseCertificate untyped.
+        throw new DerError('invalid UTF-8 in UTF8String');
+      }
     case Tag.PrintableString:
     case Tag.IA5String:
       if (!/^[\x20-\x7e]*$/.test(t.value.toString('latin1'))) throw new DerError('non-ASCII in string');

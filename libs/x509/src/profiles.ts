@@ -101,3 +101,25 @@ export function serverProfile(issuerKeyId: Buffer, caIssuersUrl: string) {
     ...fixedTail,
   ];
 }
+
+/**
+ * Internal service TLS certificate (issue 7, RA/OCSP → CA mutual TLS): CA:false, Key Usage
+ * digitalSignature, EKU serverAuth with the listener's names, or clientAuth (the CA authorizes a
+ * client by its CN), SKI, AKI. No AIA or CRL pointers: only our services trust the service CA, and
+ * a leaf is replaced (`pki service-certs renew`), never looked up.
+ */
+export function serviceTlsExtensions(
+  publicKey: Buffer,
+  issuerKeyId: Buffer,
+  use: { readonly server: { readonly dns: readonly string[]; readonly ipOctets: readonly Buffer[] } } | { readonly client: true },
+): Buffer[] {
+  const exts = [
+    keyUsage(['digitalSignature']),
+    basicConstraints(false),
+    extKeyUsage(['server' in use ? OID.kpServerAuth : OID.kpClientAuth]),
+    subjectKeyIdentifier(keyIdentifier(publicKey)),
+    authorityKeyIdentifier(issuerKeyId),
+  ];
+  if ('server' in use) exts.push(subjectAltName(use.server));
+  return exts;
+}

@@ -28,6 +28,9 @@ const HASHES: Record<string, HashName> = { [OID.sha1]: 'sha1', [OID.sha256]: 'sh
 /** Maps an AlgorithmIdentifier's OID and parameters; undefined for algorithms we do not know. */
 export function readSignatureAlgorithm(algOid: string, params: Buffer | undefined): SignatureAlgorithm | undefined {
   const simple = SIMPLE[algOid];
+  // Regression (fuzz): parameters other than NULL were ignored (RFC 5758 3.2, RFC 4055 5: absent or NULL).
+  if (simple && params !== undefined && !(params.length === 2 && params[0] === Tag.NULL && params[1] === 0))
+    throw new DerError(`parameters of signature algorithm ${algOid} must be absent or NULL`);
   if (simple) return simple;
   if (algOid !== OID.rsassaPss) return undefined;
   // RSASSA-PSS-params (RFC 4055): absent fields mean SHA-1, which policy then refuses.

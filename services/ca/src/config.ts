@@ -1,10 +1,13 @@
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from '@evpki/policy';
-import { ConfigError, checkUnknownEnv, envInt, envString, loadStoreConfig } from '@evpki/service';
+import { ConfigError, checkUnknownEnv, envInt, envString, loadHttpLimits, loadStoreConfig, type HttpLimits } from '@evpki/service';
 import type { OpenStoreOptions } from '@evpki/store';
 
 export interface CaConfig {
   readonly host: string;
+  /** The API listener (/v1/*): HTTPS, mutual TLS with service certificates only (issue 7). */
   readonly port: number;
+  /** Plain-HTTP ops listener on the same host: /healthz, /readyz, /metrics (probes and scrapers need no client certificate). */
+  readonly opsPort: number;
   readonly dataDir: string;
   /** The store backend: Redis when REDIS_URL is set, else LMDB under the data directory. */
   readonly store: OpenStoreOptions;
@@ -18,6 +21,8 @@ export interface CaConfig {
   readonly crlNextUpdateSeconds: number;
   /** A CRL older than this, or this close to its nextUpdate, is reissued even without revocations. */
   readonly crlRefreshSeconds: number;
+  /** Header, request and keep-alive timeouts of the HTTP servers (PKI_HTTP_*). */
+  readonly http: HttpLimits;
 }
 
 export function loadCaConfig(env: NodeJS.ProcessEnv): CaConfig {
@@ -26,9 +31,13 @@ export function loadCaConfig(env: NodeJS.ProcessEnv): CaConfig {
   const crlRefreshHours = envInt(env, 'CA_CRL_REFRESH_HOURS', 24, 1, 8760);
   if (crlRefreshHours >= crlNextUpdateHours)
     throw new ConfigError(`CA_CRL_REFRESH_HOURS (${crlRefreshHours}) must be less than CA_CRL_NEXT_UPDATE_HOURS (${crlNextUpdateHours})`);
+  const port = envInt(env, 'CA_PORT', 8081, 0, 65535);
+  const opsPort = envInt(env, 'CA_OPS_PORT', 8083, 0, 65535);
+  if (port === opsPort && port !== 0) throw new ConfigError(`CA_OPS_PORT (${opsPort}) must differ from CA_PORT`);
   return {
     host: envString(env, 'CA_HOST', '127.0.0.1'),
-    port: envInt(env, 'CA_PORT', 8081, 0, 65535),
+    port,
+    opsPort,
     dataDir: envString(env, 'PKI_DATA_DIR', './data'),
     store: loadStoreConfig(env),
     leafValiditySeconds: envInt(env, 'CA_LEAF_VALIDITY_DAYS', 365, 1, 3650) * 86400,
@@ -44,5 +53,6 @@ export function loadCaConfig(env: NodeJS.ProcessEnv): CaConfig {
     },
     crlNextUpdateSeconds: crlNextUpdateHours * 3600,
     crlRefreshSeconds: crlRefreshHours * 3600,
+    http: loadHttpLimits(env),
   };
 }

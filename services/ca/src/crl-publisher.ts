@@ -14,6 +14,8 @@ export interface CrlPublisherOptions {
   readonly refreshSeconds: number;
   /** How often the timer looks at the stored CRL; default min(refreshSeconds, 3600). */
   readonly checkIntervalSeconds?: number;
+  /** A scheduled publication failed (the store-errors metric); it is logged and retried at the next check. */
+  readonly onError?: (err: unknown) => void;
 }
 
 export interface CrlPublisher {
@@ -115,6 +117,7 @@ export function createCrlPublisher(o: CrlPublisherOptions): CrlPublisher {
     try {
       await checkNow();
     } catch (err) {
+      o.onError?.(err);
       log.error({ err, issuerId: issuer.id }, 'scheduled CRL publication failed');
     } finally {
       checking = false;

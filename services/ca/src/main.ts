@@ -1,5 +1,5 @@
-import { loadPassphrase, readPrivateKey, readSecretFile } from '@evpki/keys';
-import { dataPaths, readManifest } from '@evpki/service';
+import { loadPassphrase, readPrivateKey } from '@evpki/keys';
+import { dataPaths, readManifest, readServiceTls } from '@evpki/service';
 import { loadCaConfig } from './config.js';
 import { createCaService } from './service.js';
 
@@ -10,7 +10,7 @@ const passphrase = loadPassphrase(process.env, manifest.dev ? paths.devPassphras
 const service = createCaService(
   config,
   { publicOcspBase: manifest.publicOcspBase },
-  { loadIssuerKey: (issuerId) => readPrivateKey(paths.issuerKey(issuerId), passphrase), clientToken: readSecretFile(paths.caClientToken), ocspClientToken: readSecretFile(paths.ocspClientToken) },
+  { loadIssuerKey: (issuerId) => readPrivateKey(paths.issuerKey(issuerId), passphrase), tls: readServiceTls(config.dataDir, 'ca-server') },
 );
 await service.start();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void service.stop().then(() => process.exit(0)));

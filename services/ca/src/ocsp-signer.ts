@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { DEFAULT_KEY_POLICY, checkCsrSignature, checkKey, readCsr } from '@evpki/policy';
+import { DEFAULT_KEY_POLICY, Rule, checkCsrSignature, checkKey, readCsr } from '@evpki/policy';
 import { AppError } from '@evpki/service';
 import type { CertificateRecord, Store } from '@evpki/store';
 import {
+  DerError,
   OID,
   attributeValues,
   buildName,
@@ -14,6 +15,7 @@ import {
   serialToHex,
   signTbs,
   toPem,
+  type KeyInfo,
 } from '@evpki/x509';
 import type { LoadedIssuer } from './issuer.js';
 
@@ -34,7 +36,14 @@ export async function issueOcspSigner(issuerId: string, csrPem: string, d: OcspS
   if (!issuer || issuerId !== issuer.id) throw new AppError('not-found', `this CA does not hold the key of issuer ${issuerId}`);
   const parsed = readCsr(csrPem);
   if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
-  const key = inspectSpki(parsed.csr.spki);
+  let key: KeyInfo;
+  try {
+    key = inspectSpki(parsed.csr.spki);
+  } catch (e) {
+    // Regression (fuzz): a malformed public key in the CSR threw DerError (HTTP 500).
+    const message = `CSR public key is malformed: ${e instanceof DerError ? e.message : 'unreadable'}`;
+    throw new AppError('policy', message, [{ rule: Rule.pkcs10, message }]);
+  }
   const violations = [...checkCsrSignature(parsed.csr, key), ...checkKey(key, DEFAULT_KEY_POLICY)];
   if (key.type !== 'ec') violations.push({ rule: 'A00.FR.505', message: 'an OCSP signing key must be ECDSA' });
   if (violations.length) throw new AppError('policy', 'the OCSP signer request violates policy', violations);

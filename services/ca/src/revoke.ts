@@ -1,11 +1,12 @@
 import { checkRevocationReason } from '@evpki/policy';
-import { AppError, type Logger } from '@evpki/service';
+import { AppError, type AuditTrail, type Logger } from '@evpki/service';
 import type { RevocationReason, Store } from '@evpki/store';
 
 export interface RevokeDeps {
   readonly store: Store;
   readonly now: () => Date;
   readonly log: Logger;
+  readonly audit: AuditTrail;
   /** Republishes the issuer's CRL; resolves once the CRL includes everything revoked before the call. */
   readonly publishCrl: (issuerId: string) => Promise<void>;
 }
@@ -19,7 +20,7 @@ export interface RevokedView {
 }
 
 /** Revokes one of a tenant's certificates; another tenant's serial is "not found". */
-export async function revokeCertificate(tenant: string, serial: string, reason: string, d: RevokeDeps): Promise<RevokedView> {
+export async function revokeCertificate(tenant: string, serial: string, reason: string, actor: string, d: RevokeDeps): Promise<RevokedView> {
   const refused = checkRevocationReason(reason);
   if (refused.length) throw new AppError('policy', `cannot revoke with reason ${reason}`, refused);
   const cert = await d.store.getCertificate(serial);
@@ -31,14 +32,32 @@ export async function revokeCertificate(tenant: string, serial: string, reason: 
     d.log.info({ event: 'certificate.revoked', tenant, stationId: r.stationId, serial, reason: r.revocationReason }, 'certificate revoked');
     await d.publishCrl(r.issuerId);
   }
+  await d.audit.record({
+    event: 'certificate.revoked',
+    actor,
+    outcome: 'ok',
+    tenant,
+    details: { serialNumber: serial, stationId: r.stationId ?? null, reason: r.revocationReason!, changed: outcome.changed },
+  });
   return { serialNumber: r.serial, status: 'revoked', revokedAt: r.revokedAt!, revocationReason: r.revocationReason!, changed: outcome.changed };
 }
 
 /** Removes a station and revokes its certificates with cessationOfOperation, in one store write. */
-export async function removeStation(tenant: string, stationId: string, d: RevokeDeps): Promise<{ deleted: boolean; revoked: string[] }> {
+export async function removeStation(tenant: string, stationId: string, actor: string, d: RevokeDeps): Promise<{ deleted: boolean; revoked: string[] }> {
   const { deleted, revoked } = await d.store.removeStation(tenant, stationId, 'cessationOfOperation', d.now().toISOString());
   for (const r of revoked) d.log.info({ event: 'certificate.revoked', tenant, stationId, serial: r.serial, reason: r.revocationReason }, 'certificate revoked');
   for (const issuerId of new Set(revoked.map((r) => r.issuerId))) await d.publishCrl(issuerId);
   if (deleted) d.log.info({ event: 'station.removed', tenant, stationId, revoked: revoked.length }, 'station removed');
+  if (deleted)
+    await d.audit.record([
+      { event: 'station.removed', actor, outcome: 'ok', tenant, details: { stationId, revoked: revoked.length } },
+      ...revoked.map((r) => ({
+        event: 'certificate.revoked',
+        actor,
+        outcome: 'ok' as const,
+        tenant,
+        details: { serialNumber: r.serial, stationId, reason: r.revocationReason!, changed: true },
+      })),
+    ]);
   return { deleted, revoked: revoked.map((r) => r.serial) };
 }

@@ -1,28 +1,32 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { KeyObject } from 'node:crypto';
 import {
   AppError,
-  SERVER_LIMITS,
   applyServerLimits,
+  serverOptions,
+  createAuditTrail,
   createLogger,
   createMetrics,
+  failedIssuanceOutcome,
   readBody,
   sendJson,
   sendProblem,
-  serviceTokenMatches,
   type Logger,
+  type ServiceTls,
 } from '@evpki/service';
-import { StoreUnavailableError, openStore, type Store } from '@evpki/store';
+import { openStore, type AuditEvent, type Store } from '@evpki/store';
 import type { CaConfig } from './config.js';
 import { IssuerNotActiveError, IssuerSet } from './issuer-set.js';
 import type { LoadedIssuer } from './issuer.js';
-import { signChargePointCertificate, type SignRequest } from './sign-certificate.js';
+import { signChargePointCertificate, type SignRequest, type SignedCertificate } from './sign-certificate.js';
 import { signServerCertificate } from './sign-server-certificate.js';
 import { jsonBody } from './request-body.js';
 import { removeStation, revokeCertificate, type RevokeDeps } from './revoke.js';
 import { issueOcspSigner } from './ocsp-signer.js';
 import { createCrlPublisher, type CrlPublisher } from './crl-publisher.js';
+import { authorizeServiceCaller, serviceCaller } from './service-caller.js';
 
 export interface CaSecrets {
   /**
@@ -31,10 +35,11 @@ export interface CaSecrets {
    * issuer are picked up once they are mounted.
    */
   readonly loadIssuerKey: (issuerId: string) => KeyObject;
-  /** The credential the RA presents (RA → CA). */
-  readonly clientToken: string;
-  /** The credential the OCSP responder presents: it may only ask for delegated signer certificates. */
-  readonly ocspClientToken: string;
+  /**
+   * The API listener's TLS identity (issue 7): its server certificate and key, and the service CA
+   * that every client certificate must chain to (the RA's, the OCSP responder's).
+   */
+  readonly tls: ServiceTls;
 }
 
 export interface CaOverrides {
@@ -47,15 +52,33 @@ export interface CaInit {
   readonly publicOcspBase: string;
 }
 
+/** Route labels of the CA's requests (API and ops port): anything else is "unmatched". */
+const ROUTES: ReadonlySet<string> = new Set([
+  'GET /healthz',
+  'GET /readyz',
+  'GET /metrics',
+  'GET /v1/ping',
+  'POST /v1/ocsp-signers',
+  'POST /v1/revoke',
+  'POST /v1/stations/remove',
+  'POST /v1/sign-server',
+  'POST /v1/sign',
+]);
+const routeOf = (req: IncomingMessage): string => {
+  const route = `${req.method} ${req.url}`;
+  return ROUTES.has(route) ? route : 'unmatched';
+};
+
 /** How often the CA re-reads the issuers (rotation steps, keys arriving); a refused leaf reloads at once. */
 const ISSUER_RELOAD_MS = 5_000;
 
 const MAX_BODY = 16 * 1024;
 
-function parseSignRequest(body: Buffer): SignRequest {
+function parseSignRequest(body: Buffer): SignRequest & { actor: string } {
   const j = jsonBody(body);
   const idempotencyKey = j.optStr('idempotencyKey', 128);
   return {
+    actor: j.str('actor', 128),
     tenant: j.str('tenant', 64),
     stationId: j.str('stationId', 48),
     csr: j.str('csr', 5500),
@@ -64,9 +87,27 @@ function parseSignRequest(body: Buffer): SignRequest {
   };
 }
 
+/** The audit entry of a certificate handed out: a new one, or one replayed for a retried Idempotency-Key. */
+function issuanceEvent(signed: SignedCertificate, tenant: string, actor: string, stationId?: string): AuditEvent {
+  return {
+    event: signed.replayed ? 'certificate.replayed' : 'certificate.issued',
+    actor,
+    outcome: 'ok',
+    tenant,
+    details: {
+      kind: signed.certificateType,
+      ...(stationId ? { stationId } : {}),
+      serialNumber: signed.serialNumber,
+      notAfter: signed.notAfter,
+      sha256Fingerprint: signed.sha256Fingerprint,
+    },
+  };
+}
+
 /**
- * The CA: internal only, answers only the RA. Plain node:http (three routes) because it sits on
- * the issuance hot path; see ARCHITECTURE.md "Hot paths".
+ * The CA: internal only, answers only the RA (and the OCSP responder, for its signer certificates)
+ * over mutual TLS, and probes and scrapers on a separate plain-HTTP ops port. node:http(s) without a
+ * framework because it sits on the issuance hot path; see ARCHITECTURE.md "Hot paths".
  */
 export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecrets, overrides: CaOverrides = {}) {
   const log = overrides.logger ?? createLogger('ca');
@@ -74,15 +115,19 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
   const store = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
   const issuers = new IssuerSet(store, secrets.loadIssuerKey, init.publicOcspBase, log, now);
-  let server: Server | undefined;
+  let server: HttpsServer | undefined;
+  let opsServer: Server | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;
   /** One CRL publisher per held issuing CA: the active one and those still serving old certificates. */
   const crls = new Map<string, CrlPublisher>();
   // The CRL is republished before a revocation is answered (RFC 5280 5; A00.FR.702).
+  // Issuances and revocations are in the audit log before they are answered (a failed append fails the request).
+  const audit = createAuditTrail(store, { log, now, onStoreError: (err) => void metrics.countStoreError('audit-append', err) });
   const revokeDeps: RevokeDeps = {
     store,
     now,
     log,
+    audit,
     publishCrl: async (issuerId) => {
       await crls.get(issuerId)?.publishNow();
     },
@@ -96,7 +141,15 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
       crls.delete(i.id);
     }
     for (const i of added) {
-      const crl = createCrlPublisher({ store, issuer: i, now, log, nextUpdateSeconds: config.crlNextUpdateSeconds, refreshSeconds: config.crlRefreshSeconds });
+      const crl = createCrlPublisher({
+        store,
+        issuer: i,
+        now,
+        log,
+        nextUpdateSeconds: config.crlNextUpdateSeconds,
+        refreshSeconds: config.crlRefreshSeconds,
+        onError: (err) => void metrics.countStoreError('crl-publish', err),
+      });
       crls.set(i.id, crl);
       await crl.start();
     }
@@ -123,11 +176,19 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
     }
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<string> {
+  /** The ops listener: plain HTTP, so that probes and scrapers need no client certificate; no /v1 route. */
+  async function handleOps(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const url = req.url ?? '/';
     if (req.method === 'GET' && url === '/healthz') return sendJson(res, 200, { status: 'ok' }), 'healthz';
     if (req.method === 'GET' && url === '/readyz') {
-      const checks = { store: await store.ping().then(() => true, () => false), keys: issuers.active !== undefined };
+      const storeOk = await store.ping().then(
+        () => true,
+        (err: unknown) => {
+          metrics.countStoreError('GET /readyz', err);
+          return false;
+        },
+      );
+      const checks = { store: storeOk, keys: issuers.active !== undefined };
       const ready = checks.store && checks.keys;
       // issuerKeys: whether the CA holds each key it should (`pki rotate-* activate` checks this first).
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks, activeIssuer: issuers.activeIssuerId ?? null, issuerKeys: issuers.keyStatus() }), 'readyz';
@@ -137,31 +198,46 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
       res.end(await metrics.registry.metrics());
       return 'metrics';
     }
+    throw new AppError('not-found', 'no such route on the ops port (/healthz, /readyz, /metrics); the API is on the TLS port');
+  }
+
+  /** The API listener: mutual TLS; the verified client certificate says who calls (service-caller.ts). */
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<string> {
+    const url = req.url ?? '/';
     if (!url.startsWith('/v1/')) throw new AppError('not-found', 'no such route');
+    // Any service client, no side effect: the RA's readiness check of the whole path, TLS included.
+    if (req.method === 'GET' && url === '/v1/ping') return sendJson(res, 200, { status: 'ok', client: serviceCaller(req) }), 'ping';
     if (req.method !== 'POST') throw new AppError('malformed', 'use POST');
+    authorizeServiceCaller(req, url);
     if (url === '/v1/ocsp-signers') {
-      if (!serviceTokenMatches(req.headers.authorization, secrets.ocspClientToken)) throw new AppError('unauthorized', 'only the OCSP responder may ask for signer certificates');
       const j = jsonBody(await readBody(req, MAX_BODY));
       const issuerId = j.str('issuerId', 64);
       if (!issuers.get(issuerId)) await reloadIssuers();
-      const signer = await issueOcspSigner(issuerId, j.str('csr', 5500), { store, issuer: issuers.get(issuerId), now, validitySeconds: config.ocspSignerValiditySeconds });
+      const started = process.hrtime.bigint();
+      const signer = await issueOcspSigner(issuerId, j.str('csr', 5500), { store, issuer: issuers.get(issuerId), now, validitySeconds: config.ocspSignerValiditySeconds }).catch((e: unknown) => {
+        metrics.issuances.inc({ kind: 'OcspSigningCertificate', outcome: failedIssuanceOutcome(e) });
+        throw e;
+      });
+      metrics.issuances.inc({ kind: 'OcspSigningCertificate', outcome: 'issued' });
+      metrics.signSeconds.observe({ kind: 'OcspSigningCertificate' }, Number(process.hrtime.bigint() - started) / 1e9);
       log.info({ event: 'ocsp-signer.issued', issuer: issuerId, serial: signer.serialNumber, notAfter: signer.notAfter }, 'OCSP signer certificate issued');
+      await audit.record({ event: 'ocsp-signer.issued', actor: 'ocsp', outcome: 'ok', details: { issuerId, serialNumber: signer.serialNumber, notAfter: signer.notAfter } });
       return sendJson(res, 201, signer), 'ocsp-signers';
     }
-    if (!serviceTokenMatches(req.headers.authorization, secrets.clientToken)) throw new AppError('unauthorized', 'the CA answers only the RA');
     if (url === '/v1/revoke') {
       const j = jsonBody(await readBody(req, MAX_BODY));
-      return sendJson(res, 200, await revokeCertificate(j.str('tenant', 64), j.str('serialNumber', 40), j.str('reason', 32), revokeDeps)), 'revoke';
+      return sendJson(res, 200, await revokeCertificate(j.str('tenant', 64), j.str('serialNumber', 40), j.str('reason', 32), j.str('actor', 128), revokeDeps)), 'revoke';
     }
     if (url === '/v1/stations/remove') {
       const j = jsonBody(await readBody(req, MAX_BODY));
-      return sendJson(res, 200, await removeStation(j.str('tenant', 64), j.str('stationId', 48), revokeDeps)), 'stations-remove';
+      return sendJson(res, 200, await removeStation(j.str('tenant', 64), j.str('stationId', 48), j.str('actor', 128), revokeDeps)), 'stations-remove';
     }
     if (url === '/v1/sign-server') {
       const j = jsonBody(await readBody(req, MAX_BODY));
       const tenant = j.str('tenant', 64);
       const idempotencyKey = j.optStr('idempotencyKey', 128);
       const validityHours = j.optNum('validityHours');
+      const actor = j.str('actor', 128);
       const started = process.hrtime.bigint();
       try {
         const csr = j.str('csr', 5500);
@@ -171,12 +247,13 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
             { store, issuer, keyPolicy: config.keyPolicy, leafValiditySeconds: config.leafValiditySeconds, now, metrics, serverValidity: config.serverValidity },
           ),
         );
+        await audit.record(issuanceEvent(signed, tenant, actor));
         metrics.issuances.inc({ kind: 'CSMSServerCertificate', outcome: signed.replayed ? 'replayed' : 'issued' });
-        metrics.signSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        metrics.signSeconds.observe({ kind: 'CSMSServerCertificate' }, Number(process.hrtime.bigint() - started) / 1e9);
         log.info({ event: 'server-certificate.issued', tenant, serial: signed.serialNumber, notAfter: signed.notAfter, replayed: signed.replayed }, 'CSMS server certificate issued');
         return sendJson(res, 201, signed), 'sign-server';
       } catch (e) {
-        metrics.issuances.inc({ kind: 'CSMSServerCertificate', outcome: 'rejected' });
+        metrics.issuances.inc({ kind: 'CSMSServerCertificate', outcome: failedIssuanceOutcome(e) });
         if (e instanceof AppError && e.kind === 'policy') log.info({ event: 'issuance.rejected', tenant, rules: e.violations?.map((v) => v.rule) }, 'server certificate request rejected');
         throw e;
       }
@@ -188,11 +265,12 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
         const signed = await withActiveIssuer((issuer) =>
           signChargePointCertificate(signReq, { store, issuer, keyPolicy: config.keyPolicy, leafValiditySeconds: config.leafValiditySeconds, now, metrics }),
         );
+        await audit.record(issuanceEvent(signed, signReq.tenant, signReq.actor, signReq.stationId));
         metrics.issuances.inc({ kind: 'ChargingStationCertificate', outcome: signed.replayed ? 'replayed' : 'issued' });
-        metrics.signSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+        metrics.signSeconds.observe({ kind: 'ChargingStationCertificate' }, Number(process.hrtime.bigint() - started) / 1e9);
         sendJson(res, 201, signed);
       } catch (e) {
-        metrics.issuances.inc({ kind: 'ChargingStationCertificate', outcome: 'rejected' });
+        metrics.issuances.inc({ kind: 'ChargingStationCertificate', outcome: failedIssuanceOutcome(e) });
         if (e instanceof AppError && (e.kind === 'policy' || e.kind === 'forbidden'))
           log.info({ event: 'issuance.rejected', tenant: signReq.tenant, stationId: signReq.stationId, rules: e.violations?.map((v) => v.rule) }, 'certificate request rejected');
         throw e;
@@ -203,33 +281,67 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
   }
 
   return {
-    async start(): Promise<{ port: number }> {
+    async start(): Promise<{ port: number; opsPort: number }> {
       // Records must survive a crash before a certificate is handed out (ARCHITECTURE.md "Data").
       await store.assertDurable();
       await reloadIssuers();
-      reloadTimer = setInterval(() => void reloadIssuers().catch((err: unknown) => log.warn({ err }, 'issuer reload failed')), ISSUER_RELOAD_MS);
+      reloadTimer = setInterval(
+        () =>
+          void reloadIssuers().catch((err: unknown) => {
+            metrics.countStoreError('issuer-reload', err);
+            log.warn({ err }, 'issuer reload failed');
+          }),
+        ISSUER_RELOAD_MS,
+      );
       reloadTimer.unref();
-      server = createServer({ ...SERVER_LIMITS }, (req, res) => {
-        handle(req, res).then(
-          (route) => metrics.requests.inc({ route, status: String(res.statusCode) }),
+      const serve = (handler: typeof handle) => (req: IncomingMessage, res: ServerResponse) => {
+        handler(req, res).then(
+          () => {
+            metrics.requests.inc({ route: routeOf(req), status: String(res.statusCode) });
+            log.debug({ event: 'http.request', route: routeOf(req), status: res.statusCode }, 'request');
+          },
           (err: unknown) => {
-            if (err instanceof StoreUnavailableError) log.warn({ err: err.message }, 'store unavailable');
+            const route = routeOf(req);
+            if (metrics.countStoreError(route, err)) log.warn({ err: (err as Error).message, route }, 'store unavailable');
             else if (!(err instanceof AppError)) log.error({ err }, 'unexpected error');
+            // The CA re-runs the policy (it trusts no caller): its own refusals, by rule.
+            metrics.countRejections(err);
             if (!res.headersSent) sendProblem(res, err);
             else res.destroy();
-            metrics.requests.inc({ route: 'error', status: String(res.statusCode) });
+            metrics.requests.inc({ route, status: String(res.statusCode) });
+            log.debug({ event: 'http.request', route, status: res.statusCode }, 'request');
           },
         );
-      });
-      applyServerLimits(server);
-      await new Promise<void>((resolve) => server!.listen(config.port, config.host, resolve));
-      const port = (server.address() as AddressInfo).port;
-      log.info({ port, activeIssuer: issuers.activeIssuerId, issuers: issuers.keyStatus() }, 'CA listening');
-      return { port };
+      };
+      // Issue 7: only clients with a certificate from the service CA get past the handshake.
+      server = createHttpsServer(
+        { ...serverOptions(config.http), key: secrets.tls.key, cert: secrets.tls.cert, ca: [secrets.tls.ca], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', handshakeTimeout: 10_000 },
+        serve(handle),
+      );
+      // A certificate that does not verify is refused without an error of its own: its reason is on the socket.
+      server.on('tlsClientError', (err: Error & { code?: string }, socket) =>
+        log.warn({ event: 'tls.refused', reason: String(socket.authorizationError ?? err.code ?? err.message), remote: socket.remoteAddress }, 'TLS client refused'),
+      );
+      applyServerLimits(server, config.http);
+      opsServer = applyServerLimits(createServer(serverOptions(config.http), serve(handleOps)), config.http);
+      const listen = (s: Server | HttpsServer, port: number) =>
+        new Promise<number>((resolve, reject) => {
+          s.once('error', reject);
+          s.listen(port, config.host, () => {
+            s.off('error', reject);
+            resolve((s.address() as AddressInfo).port);
+          });
+        });
+      const port = await listen(server, config.port);
+      const opsPort = await listen(opsServer, config.opsPort);
+      log.info({ port, opsPort, activeIssuer: issuers.activeIssuerId, issuers: issuers.keyStatus() }, 'CA listening');
+      return { port, opsPort };
     },
     async stop(): Promise<void> {
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      server?.closeAllConnections();
+      for (const s of [server, opsServer]) {
+        await new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()));
+        s?.closeAllConnections();
+      }
       clearInterval(reloadTimer);
       for (const crl of crls.values()) await crl.stop();
       if (!overrides.store) await store.close();

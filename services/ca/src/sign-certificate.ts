@@ -67,7 +67,6 @@ export async function signChargePointCertificate(req: SignRequest, deps: SignDep
     wasKeyCertified: (h) => store.isKeyCertified(h),
   });
   if (!result.ok) {
-    for (const v of result.violations) deps.metrics.rejections.inc({ rule: v.rule });
     const forbidden = result.violations.some((v) => FORBIDDEN_RULES.has(v.rule));
     throw new AppError(forbidden ? 'forbidden' : 'policy', 'the certificate request violates policy', result.violations);
   }

@@ -52,7 +52,6 @@ export async function signServerCertificate(req: ServerSignRequest, deps: SignDe
     wasKeyCertified: (h) => store.isKeyCertified(h),
   });
   if (!result.ok) {
-    for (const v of result.violations) deps.metrics.rejections.inc({ rule: v.rule });
     throw new AppError('policy', 'the server certificate request violates policy', result.violations);
   }
   const { key, subjectAttributes, names } = result.accepted;

@@ -12,6 +12,7 @@ import {
   parseCertificate,
   randomSerial,
   rootExtensions,
+  serviceTlsExtensions,
   signTbs,
   signerFor,
   subCaExtensions,
@@ -73,6 +74,37 @@ export function makeSubCa(
     subject: name,
     spki,
     extensions: subCaExtensions(parseSpkiPublicKey(spki), keyIdentifier(parent.publicKey), urls),
+  });
+  return parseCertificate(signTbs(tbs, signer));
+}
+
+/**
+ * A service TLS certificate (issue 7) signed by the internal service CA, never outliving it: the
+ * CA's server certificate with its names, or a client identity (RA, OCSP) named by its CN.
+ */
+export function makeServiceCert(
+  key: KeyObject,
+  subject: CaSubject,
+  parent: ParsedCertificate,
+  parentKey: KeyObject,
+  now: Date,
+  days: number,
+  use: Parameters<typeof serviceTlsExtensions>[2],
+): ParsedCertificate {
+  const name = buildName([
+    { oid: OID.organizationName, value: subject.organization },
+    { oid: OID.commonName, value: subject.commonName },
+  ]);
+  const spki = spkiOf(key);
+  const signer = signerFor(parentKey);
+  const wanted = new Date(now.getTime() + days * 86400_000);
+  const tbs = buildTbs(signer.algorithmDer, parent.subject.der, {
+    serial: randomSerial(),
+    notBefore: new Date(now.getTime() - 3600_000),
+    notAfter: wanted > parent.notAfter ? parent.notAfter : wanted,
+    subject: name,
+    spki,
+    extensions: serviceTlsExtensions(parseSpkiPublicKey(spki), keyIdentifier(parent.publicKey), use),
   });
   return parseCertificate(signTbs(tbs, signer));
 }

@@ -1,6 +1,7 @@
 export * from './init.js';
 export * from './token.js';
 export * from './hierarchy.js';
+export * from './service-certs.js';
 export * from './cli-error.js';
 export * from './exit-codes.js';
 export * from './renew.js';
@@ -10,3 +11,4 @@ export * from './csv.js';
 export * from './progress.js';
 export * from './stations-import.js';
 export * from './ocsp-resign.js';
+export * from './tenants.js';

@@ -3,15 +3,21 @@ import { CliError } from './cli-error.js';
 import type { Command } from './command.js';
 import { EXIT } from './exit-codes.js';
 import { initPki } from './init.js';
+import { DEFAULT_CA_HOSTNAMES, SERVICE_CERT_DAYS, parseCaHostnames } from './service-certs.js';
 
 export const initCommand: Command = {
   name: 'init',
-  summary: 'create a root CA, the charge point issuing CA and the service credentials',
-  help: `Usage: pki init [--dev] [--force] [--algorithm ecdsa-p256|ecdsa-p384|rsa-pss-3072] [--org NAME] [--ocsp-url URL] [--json]
+  summary: 'create a root CA, the charge point issuing CA and the service TLS certificates',
+  help: `Usage: pki init [--dev] [--force] [--algorithm ecdsa-p256|ecdsa-p384|rsa-pss-3072] [--org NAME] [--ocsp-url URL] [--ca-hostnames LIST] [--json]
 
-Creates a root CA, an issuing sub-CA for charge point certificates and the service credentials.
-Issuer keys are encrypted with the passphrase from PKI_KEY_PASSPHRASE_FILE or PKI_KEY_PASSPHRASE
-(--dev without either writes a random one to <data>/secrets/key-passphrase). With REDIS_URL the
+Creates a root CA, an issuing sub-CA for charge point certificates, and an internal service CA
+("<org> Internal Service CA", EC P-256, 10 years) with the certificates of RA/OCSP -> CA mutual TLS:
+the CA's server certificate (secrets/ca-server.pem) and the RA's and OCSP responder's client
+certificates (secrets/ra-client.pem, secrets/ocsp-client.pem; CN pki-ra, pki-ocsp), valid ${SERVICE_CERT_DAYS}
+days: renew them with \`pki service-certs renew\` within the year.
+Issuer keys and the service CA key are encrypted with the passphrase from PKI_KEY_PASSPHRASE_FILE
+or PKI_KEY_PASSPHRASE (--dev without either writes a random one to <data>/secrets/key-passphrase);
+the three service keys are unencrypted (mode 0600), each for one service. With REDIS_URL the
 hierarchy is written to that Redis store.
 
 Options:
@@ -20,6 +26,9 @@ Options:
   --algorithm A   issuer key algorithm (default ecdsa-p256)
   --org NAME      the CPO organisation name in the CA certificates (required without --dev)
   --ocsp-url URL  public OCSP base URL for the AIA extension (default http://127.0.0.1:$OCSP_PORT or 8082)
+  --ca-hostnames LIST
+                  comma-separated DNS names and IP addresses the RA and the OCSP responder reach the
+                  CA at, for its server certificate (default ${DEFAULT_CA_HOSTNAMES.join(',')})
   --json          print the manifest (pki.json) as JSON
 
 Exit 2: a PKI already exists (use --force), or bad options.
@@ -30,6 +39,7 @@ Exit 2: a PKI already exists (use --force), or bad options.
     algorithm: { type: 'string', default: 'ecdsa-p256' },
     org: { type: 'string' },
     'ocsp-url': { type: 'string' },
+    'ca-hostnames': { type: 'string' },
   },
   positionals: { min: 0, max: 0 },
   async run(values, _positionals, ctx) {
@@ -43,6 +53,7 @@ Exit 2: a PKI already exists (use --force), or bad options.
       algorithm: values.algorithm as IssuerKeyAlgorithm,
       organization,
       publicOcspBase: ((values['ocsp-url'] as string | undefined) ?? `http://127.0.0.1:${ctx.env.OCSP_PORT ?? 8082}`).replace(/\/$/, ''),
+      caHostnames: parseCaHostnames((values['ca-hostnames'] as string | undefined) ?? DEFAULT_CA_HOSTNAMES),
       env: ctx.env,
     });
     if (ctx.json) ctx.out(JSON.stringify(m) + '\n');

@@ -6,6 +6,7 @@ import { dataPaths, issuerUrls, loadStoreConfig, type PkiManifest } from '@evpki
 import { openStore } from '@evpki/store';
 import { issuerIdFor, makeEmptyCrl, makeRoot, makeSubCa } from './hierarchy.js';
 import { CliError } from './cli-error.js';
+import { DEFAULT_CA_HOSTNAMES, createServiceCa, issueServiceCerts, parseCaHostnames, type ServerNames } from './service-certs.js';
 
 export interface InitOptions {
   readonly dataDir: string;
@@ -15,6 +16,8 @@ export interface InitOptions {
   readonly organization: string;
   readonly publicOcspBase: string;
   readonly env: NodeJS.ProcessEnv;
+  /** Names in the CA's TLS server certificate (default DEFAULT_CA_HOSTNAMES). */
+  readonly caHostnames?: ServerNames;
   readonly now?: Date;
 }
 
@@ -22,8 +25,9 @@ export const DEV_TENANT = { id: 'demo', cpoName: 'Demo CPO', serverDomains: ['de
 export const DEV_JWT = { issuer: 'pki-dev', audience: 'evpki-ra' } as const;
 
 /**
- * `pki init`: a root CA, an issuing sub-CA for charge point certificates, and the credentials the
- * services need. Issuer keys are written as encrypted PKCS#8. With --dev: tenant `demo` and a JWT
+ * `pki init`: a root CA, an issuing sub-CA for charge point certificates, and the internal service
+ * CA with the services' TLS certificates (RA/OCSP → CA mutual TLS). Issuer keys and the service CA
+ * key are written as encrypted PKCS#8. With --dev: tenant `demo` and a JWT
  * signing key for `pki token`.
  */
 export async function initPki(o: InitOptions): Promise<PkiManifest> {
@@ -51,8 +55,7 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
 
   writePrivateKey(paths.issuerKey(rootId), rootKey, passphrase);
   writePrivateKey(paths.issuerKey(subId), subKey, passphrase);
-  writeFileAtomic(paths.caClientToken, randomBytes(32).toString('base64url') + '\n', 0o600);
-  writeFileAtomic(paths.ocspClientToken, randomBytes(32).toString('base64url') + '\n', 0o600);
+  issueServiceCerts(o.dataDir, createServiceCa(o.dataDir, o.organization, passphrase, now), o.caHostnames ?? parseCaHostnames(DEFAULT_CA_HOSTNAMES), now);
 
   const jwt = DEV_JWT;
   if (o.dev) {

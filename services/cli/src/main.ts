@@ -8,11 +8,13 @@ import { ocspResignCommand } from './ocsp-resign.js';
 import { createProgress, type Progress } from './progress.js';
 import { renewCommand } from './renew-command.js';
 import { rotationCommands } from './rotation-commands.js';
+import { serviceCertsRenewCommand } from './service-certs-command.js';
 import { stationsImportCommand } from './stations-import.js';
+import { tenantsCommands } from './tenants-commands.js';
 import { tokenCommand } from './token-command.js';
 
 /** Every `pki` command, in the order `pki --help` lists them. */
-const COMMANDS: readonly Command[] = [initCommand, tokenCommand, renewCommand, stationsImportCommand, ocspResignCommand, ...rotationCommands, ...auditCommands];
+const COMMANDS: readonly Command[] = [initCommand, tokenCommand, renewCommand, stationsImportCommand, ...tenantsCommands, ocspResignCommand, ...rotationCommands, serviceCertsRenewCommand, ...auditCommands];
 
 /** Options every command takes, before or after its name. */
 const GLOBAL_OPTIONS = {

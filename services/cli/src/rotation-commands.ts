@@ -22,9 +22,10 @@ Activate only when every station has it.`,
   activate: {
     root: `New charge point and CSMS server certificates are issued under the new root and issuing CA (the
 chain returned is the new leaf and the new issuing CA). The old hierarchy stays valid. Refused unless
-the CA at --ca-url (default $PKI_CA_URL, http://127.0.0.1:8081) holds the new issuing CA key.`,
-    issuer: `New certificates are issued by the new issuing CA. Refused unless the CA at --ca-url (default
-$PKI_CA_URL, http://127.0.0.1:8081) holds its key.`,
+the CA at --ca-url (its ops listener: default $PKI_CA_URL, http://127.0.0.1:8083) holds the new issuing
+CA key.`,
+    issuer: `New certificates are issued by the new issuing CA. Refused unless the CA at --ca-url (its ops
+listener: default $PKI_CA_URL, http://127.0.0.1:8083) holds its key.`,
   },
   retire: {
     root: `The old issuing CA signs no more; its OCSP responses and CRLs are served until its last certificate
@@ -75,7 +76,7 @@ function stepCommand(kind: RotationKind, step: RotationStep): Command {
     help: `Usage: pki rotate-${kind} ${step} ${STEP_USAGE[step]} [--dry-run] [--json]\n\n${STEP_HELP[step][kind]}\n${COMMON_HELP}`,
     options: { ...STEP_OPTIONS[step], 'dry-run': { type: 'boolean' } },
     async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
-      const caUrl = values['skip-ca-check'] ? undefined : ((values['ca-url'] as string | undefined) ?? ctx.env.PKI_CA_URL ?? 'http://127.0.0.1:8081');
+      const caUrl = values['skip-ca-check'] ? undefined : ((values['ca-url'] as string | undefined) ?? ctx.env.PKI_CA_URL ?? 'http://127.0.0.1:8083');
       const o: RotationOptions = {
         dataDir: ctx.dataDir,
         env: ctx.env,

@@ -31,7 +31,7 @@ export interface RotationOptions {
   readonly algorithm?: IssuerKeyAlgorithm;
   /** prepare: also add the new issuing CA key to this Kubernetes Secret (the CA's keys/ mount). */
   readonly k8sSecret?: string;
-  /** activate: the CA whose /readyz must show it holds the new issuing CA key; undefined: skip the check. */
+  /** activate: the CA ops listener whose /readyz must show it holds the new issuing CA key; undefined: skip the check. */
   readonly caUrl?: string;
   readonly now?: Date;
 }

@@ -1,4 +1,4 @@
-import { ConfigError, checkUnknownEnv, envInt, envString, envUrl, loadStoreConfig } from '@evpki/service';
+import { ConfigError, checkUnknownEnv, envHttpsUrl, envInt, envString, loadStoreConfig, loadHttpLimits, type HttpLimits } from '@evpki/service';
 import type { OpenStoreOptions } from '@evpki/store';
 
 export interface OcspConfig {
@@ -7,7 +7,7 @@ export interface OcspConfig {
   readonly dataDir: string;
   /** The store backend: Redis when REDIS_URL is set, else LMDB under the data directory. */
   readonly store: OpenStoreOptions;
-  /** Internal URL of the CA, which certifies this responder's delegated signing keys. */
+  /** Internal URL of the CA (https, mutual TLS), which certifies this responder's delegated signing keys. */
   readonly caUrl: string;
   /** thisUpdate → nextUpdate of every response; charge points refresh about weekly (PnC 4.5). */
   readonly nextUpdateSeconds: number;
@@ -17,6 +17,8 @@ export interface OcspConfig {
   readonly nonIssued: 'revoked' | 'unknown';
   /** How often the pre-signer looks for certificates whose responses are due. */
   readonly presignIntervalMs: number;
+  /** Header, request and keep-alive timeouts of the HTTP server (PKI_HTTP_*). */
+  readonly http: HttpLimits;
 }
 
 export function loadOcspConfig(env: NodeJS.ProcessEnv): OcspConfig {
@@ -28,10 +30,11 @@ export function loadOcspConfig(env: NodeJS.ProcessEnv): OcspConfig {
     port: envInt(env, 'OCSP_PORT', 8082, 0, 65535),
     dataDir: envString(env, 'PKI_DATA_DIR', './data'),
     store: loadStoreConfig(env),
-    caUrl: envUrl(env, 'OCSP_CA_URL', `http://127.0.0.1:${envInt(env, 'CA_PORT', 8081, 0, 65535)}`),
+    caUrl: envHttpsUrl(env, 'OCSP_CA_URL', `https://127.0.0.1:${envInt(env, 'CA_PORT', 8081, 0, 65535)}`),
     nextUpdateSeconds: envInt(env, 'OCSP_NEXT_UPDATE_HOURS', 168, 1, 720) * 3600,
     httpMaxAgeSeconds: envInt(env, 'OCSP_HTTP_MAX_AGE_SECONDS', 3600, 0, 30 * 86400),
     nonIssued,
     presignIntervalMs: envInt(env, 'OCSP_PRESIGN_INTERVAL_MS', 500, 10, 60_000),
+    http: loadHttpLimits(env),
   };
 }

@@ -1,10 +1,9 @@
-import { readSecretFile } from '@evpki/keys';
-import { dataPaths, readManifest } from '@evpki/service';
+import { readManifest, readServiceTls } from '@evpki/service';
 import { loadOcspConfig } from './config.js';
 import { createOcspService } from './service.js';
 
 const config = loadOcspConfig(process.env);
 readManifest(config.dataDir); // refuse to start without a PKI
-const service = createOcspService(config, { caClientToken: readSecretFile(dataPaths(config.dataDir).ocspClientToken) });
+const service = createOcspService(config, { caTls: readServiceTls(config.dataDir, 'ocsp-client') });
 await service.start();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void service.stop().then(() => process.exit(0)));

@@ -6,18 +6,22 @@ import {
   ocspErrorResponse,
   parseOcspRequest,
   type OcspErrorStatus,
+  type OcspResponseSigner,
   type OcspRequest,
   type SingleResponse,
   type SingleStatus,
 } from '@evpki/ocsp';
 import type { Logger } from '@evpki/service';
-import type { CertificateRecord, OcspResponseRecord, SignedStatus, Store } from '@evpki/store';
+import { StoreUnavailableError, type CertificateRecord, type OcspResponseRecord, type SignedStatus, type Store } from '@evpki/store';
+import { answeredStatus, statusOfSingles, type AnsweredStatus } from './metrics.js';
 import type { DelegatedSigners, ServedIssuer } from './signers.js';
 
 /** What the HTTP layer sends: the DER body and, for responses a cache may keep, their validity. */
 export interface Answer {
   readonly body: Buffer;
   readonly outcome: 'presigned' | 'signed' | OcspErrorStatus;
+  /** For a signed answer: the certificate status it gives (for the metrics). */
+  readonly status?: AnsweredStatus;
   readonly cache?: { readonly thisUpdate: number; readonly nextUpdate: number; readonly etag: string };
 }
 
@@ -30,6 +34,10 @@ export interface ResponderOptions {
   readonly log: Logger;
   /** A store call slower than this is answered `tryLater`: never a hang. */
   readonly storeTimeoutMs?: number;
+  /** Seconds one live-signed answer took (certificate read, signing, storing it for the next asker). */
+  readonly onLiveSigned?: (seconds: number) => void;
+  /** A failure answered `tryLater` (a store timeout arrives as StoreUnavailableError). */
+  readonly onStoreError?: (err: unknown) => void;
 }
 
 export const etagOf = (der: Buffer): string => `"${createHash('sha256').update(der).digest('base64url').slice(0, 27)}"`;
@@ -173,6 +181,7 @@ export class Responder {
       return await this.answerFor(issuer, req);
     } catch (err) {
       this.o.log.warn({ err: err instanceof StoreTimeout ? 'store timeout' : err }, 'OCSP store read failed; answering tryLater');
+      this.o.onStoreError?.(err instanceof StoreTimeout ? new StoreUnavailableError('the store did not answer in time') : err);
       return error('tryLater');
     }
   }
@@ -183,10 +192,18 @@ export class Responder {
     if (single) {
       const pre = await this.bounded(this.o.store.getOcspResponse(issuer.id, single.serialHex, single.hash));
       if (pre && pre.nextUpdate > now.getTime() && pre.certId.equals(single.der))
-        return { body: pre.der, outcome: 'presigned', cache: pre };
+        return { body: pre.der, outcome: 'presigned', cache: pre, ...withStatus(answeredStatus(pre.der)) };
     }
     const signer = this.o.signers.get(issuer.id);
     if (!signer || signer.certificate.notAfter <= now) return error('tryLater');
+    const started = process.hrtime.bigint();
+    const a = await this.signLive(issuer, req, single, signer, now);
+    this.o.onLiveSigned?.(Number(process.hrtime.bigint() - started) / 1e9);
+    return a;
+  }
+
+  /** Reads the certificates' status and signs the answer now (stored for the next asker when it can be). */
+  private async signLive(issuer: ServedIssuer, req: OcspRequest, single: OcspRequest['certIds'][number] | undefined, signer: OcspResponseSigner, now: Date): Promise<Answer> {
     const certs = await this.bounded(Promise.all(req.certIds.map((c) => this.o.store.getCertificate(c.serialHex))));
     const nextUpdate = this.nextUpdate(now, signer.certificate.notAfter);
     let extendedRevoke = false;
@@ -197,7 +214,8 @@ export class Responder {
       return { certId: c.der, status: issued ? statusOf(cert) : this.nonIssuedStatus(), thisUpdate: now, nextUpdate };
     });
     const body = signer.sign(singles, { producedAt: now, extendedRevoke, ...(req.nonceExtension ? { nonceExtension: req.nonceExtension } : {}) });
-    if (req.nonceExtension) return { body, outcome: 'signed' };
+    const status = statusOfSingles(singles.map((s) => s.status.kind));
+    if (req.nonceExtension) return { body, outcome: 'signed', status };
     const cache = { thisUpdate: now.getTime(), nextUpdate: nextUpdate.getTime(), etag: etagOf(body) };
     const cert = certs[0];
     if (single && cert && cert.issuerId === issuer.id && cert.kind === 'ChargingStationCertificate') {
@@ -206,7 +224,7 @@ export class Responder {
       const record: OcspResponseRecord = { issuerId: issuer.id, serial: single.serialHex, hash: single.hash, certId: single.der, der: body, ...cache };
       await this.bounded(this.o.store.putOcspResponses(single.serialHex, signedStatusOf(cert), [record]));
     }
-    return { body, outcome: 'signed', cache };
+    return { body, outcome: 'signed', cache, status };
   }
 
   nextUpdate(now: Date, signerNotAfter: Date): Date {
@@ -227,6 +245,8 @@ export class Responder {
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 }
+
+const withStatus = (status: AnsweredStatus | undefined): { status?: AnsweredStatus } => (status === undefined ? {} : { status });
 
 export function statusOf(cert: CertificateRecord): SingleStatus {
   return cert.status === 'revoked'

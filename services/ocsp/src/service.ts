@@ -1,17 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OCSP_LIMITS, ocspErrorResponse } from '@evpki/ocsp';
-import { AppError, SERVER_LIMITS, applyServerLimits, createLogger, createMetrics, sendJson, sendProblem, type Logger } from '@evpki/service';
+import { AppError, applyServerLimits, serverOptions, createLogger, sendJson, sendProblem, type Logger, type ServiceTls } from '@evpki/service';
 import { openStore, type Store } from '@evpki/store';
-import { Counter } from 'prom-client';
 import type { OcspConfig } from './config.js';
+import { createOcspMetrics } from './metrics.js';
 import { Presigner } from './presigner.js';
 import { Responder, type Answer } from './responder.js';
 import { DelegatedSigners, loadServedIssuers, type ServedIssuer } from './signers.js';
 
 export interface OcspSecrets {
-  /** The credential this responder presents to the CA to get its delegated signers certified. */
-  readonly caClientToken: string;
+  /** The client certificate and key this responder presents to the CA (mutual TLS) to get its delegated signers certified, and the service CA it trusts. */
+  readonly caTls: ServiceTls;
 }
 
 export interface OcspOverrides {
@@ -25,6 +25,19 @@ const OCSP_RESPONSE = 'application/ocsp-response';
 const MAX_GET_PATH = 6 * OCSP_LIMITS.maxRequestBytes;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const SIGNER_CHECK_MS = 60_000;
+const ISSUER_PATH = /^\/issuers\/([a-z0-9-]{1,64})\.der$/;
+const CRL_PATH = /^\/crl\/([a-z0-9-]{1,64})\.crl$/;
+
+/** The route label of a request (bounded: a template, never the URL; an OCSP GET carries the whole request in its path). */
+function routeOf(method: string | undefined, url: string): string {
+  if (method === 'POST' && (url === '/ocsp' || url.startsWith('/ocsp/') || url === '/')) return 'POST /ocsp';
+  if (method !== 'GET') return 'unmatched';
+  if (url.startsWith('/ocsp/')) return 'GET /ocsp/{request}';
+  if (url === '/healthz' || url === '/readyz' || url === '/metrics') return `GET ${url}`;
+  if (ISSUER_PATH.test(url)) return 'GET /issuers/{issuerId}.der';
+  if (CRL_PATH.test(url)) return 'GET /crl/{issuerId}.crl';
+  return 'unmatched';
+}
 
 /**
  * The OCSP responder (RFC 6960 over HTTP, RFC 5019 caching) on plain node:http: it is the
@@ -33,17 +46,21 @@ const SIGNER_CHECK_MS = 60_000;
  */
 export function createOcspService(config: OcspConfig, secrets: OcspSecrets, overrides: OcspOverrides = {}) {
   const log = overrides.logger ?? createLogger('ocsp');
-  const metrics = createMetrics('ocsp');
-  const answers = new Counter({
-    name: 'ocsp_responses_total',
-    help: 'OCSP responses by outcome (presigned, signed, or the OCSP error status)',
-    labelNames: ['method', 'outcome'],
-    registers: [metrics.registry],
-  });
+  const metrics = createOcspMetrics();
   const store = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
-  const signers = new DelegatedSigners(config.caUrl, secrets.caClientToken, log, now);
-  const responder = new Responder({ store, signers, nextUpdateSeconds: config.nextUpdateSeconds, nonIssued: config.nonIssued, now, log });
+  const signers = new DelegatedSigners(config.caUrl, secrets.caTls, log, now);
+  const liveSignSeconds = metrics.signSeconds.labels({ kind: 'live' });
+  const responder = new Responder({
+    store,
+    signers,
+    nextUpdateSeconds: config.nextUpdateSeconds,
+    nonIssued: config.nonIssued,
+    now,
+    log,
+    onLiveSigned: (seconds) => liveSignSeconds.observe(seconds),
+    onStoreError: (err) => void metrics.countStoreError('ocsp-answer', err),
+  });
   let issuers = new Map<string, ServedIssuer>();
   const presigner = new Presigner({ store, signers, responder, issuers: () => issuers, now, log });
   let server: Server | undefined;
@@ -58,12 +75,28 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
   }
 
   // Hot path (ARCHITECTURE.md): label lookups and date formatting are done once, not per response.
-  const counters = new Map<string, ReturnType<typeof answers.labels>>();
-  function count(method: string, outcome: string): void {
-    const k = `${method} ${outcome}`;
+  const counters = new Map<string, ReturnType<typeof metrics.responses.labels>>();
+  /** pki_ocsp_responses_total: an answer's status (or OCSP error) and source, and the request's route and HTTP status. */
+  function count(method: string, a: Pick<Answer, 'outcome' | 'status'>, httpStatus = 200): void {
+    const k = `${method} ${a.outcome} ${a.status}`;
     let c = counters.get(k);
-    if (!c) counters.set(k, (c = answers.labels({ method, outcome })));
+    if (!c) {
+      const source = a.outcome === 'presigned' ? 'presigned' : a.outcome === 'signed' ? 'live' : 'unsigned';
+      const status = source === 'unsigned' ? a.outcome : (a.status ?? 'unknown');
+      counters.set(k, (c = metrics.responses.labels({ status, source, method })));
+    }
     c.inc();
+    countRequest(method === 'GET' ? 'GET /ocsp/{request}' : 'POST /ocsp', httpStatus);
+  }
+  const requestCounters = new Map<string, ReturnType<typeof metrics.requests.labels>>();
+  /** Debug logs are off in production; checked once, not per request (hot path). */
+  const debug = log.isLevelEnabled('debug');
+  function countRequest(route: string, status: number): void {
+    const k = `${route} ${status}`;
+    let c = requestCounters.get(k);
+    if (!c) requestCounters.set(k, (c = metrics.requests.labels({ route, status: String(status) })));
+    c.inc();
+    if (debug) log.debug({ event: 'http.request', route, status }, 'request');
   }
   const lastModified = new WeakMap<NonNullable<Answer['cache']>, string>();
   let clock = { second: NaN, maxAge: NaN, cacheControl: '', expires: '' };
@@ -91,7 +124,6 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
   }
 
   function send(res: ServerResponse, a: Answer, method: string, get: boolean, ifNoneMatch?: string): void {
-    count(method, a.outcome);
     const headers: Record<string, string | number> = { 'content-type': OCSP_RESPONSE };
     if (get && a.cache) {
       // RFC 5019 6.2: cacheable until nextUpdate at the latest, capped so that caches revalidate.
@@ -106,28 +138,38 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
       headers.etag = a.cache.etag;
       headers['last-modified'] = modified;
       headers.expires = clock.expires;
-      if (ifNoneMatch === a.cache.etag) return reply(res, 304, headers);
+      if (ifNoneMatch === a.cache.etag) {
+        count(method, a, 304);
+        return reply(res, 304, headers);
+      }
     } else if (get) headers['cache-control'] = 'no-store';
+    count(method, a);
     headers['content-length'] = a.body.length;
     reply(res, 200, headers, a.body);
   }
 
   function sendMalformed(res: ServerResponse, method: string, close: boolean): void {
-    count(method, 'malformedRequest');
+    count(method, { outcome: 'malformedRequest' });
     const body = ocspErrorResponse('malformedRequest');
     reply(res, 200, { 'content-type': OCSP_RESPONSE, 'content-length': body.length, 'cache-control': 'no-store', ...(close ? { connection: 'close' } : {}) }, body);
   }
 
   /** Any failure while answering: OCSP routes answer internalError in a 200 (RFC 6960 2.3), others a problem. */
   function fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
-    if (!(err instanceof AppError)) log.error({ err }, 'unexpected error');
+    const route = routeOf(req.method, req.url ?? '/');
+    if (metrics.countStoreError(route, err)) log.warn({ err: (err as Error).message, route }, 'store unavailable');
+    else if (!(err instanceof AppError)) log.error({ err }, 'unexpected error');
     if (res.headersSent) return void res.destroy();
     if ((req.url ?? '').startsWith('/ocsp') || req.method === 'POST') {
-      const body = ocspErrorResponse('internalError');
+      // Regression (fuzz): PUT/DELETE /ocsp answered internalError; a request we refuse is malformedRequest.
+      const status = err instanceof AppError && err.kind === 'malformed' ? 'malformedRequest' : 'internalError';
+      count(req.method === 'GET' ? 'GET' : 'POST', { outcome: status });
+      const body = ocspErrorResponse(status);
       res.writeHead(200, { 'content-type': OCSP_RESPONSE, 'content-length': body.length, 'cache-control': 'no-store' });
       return void res.end(body);
     }
     sendProblem(res, err);
+    countRequest(route, res.statusCode);
   }
 
   /**
@@ -212,16 +254,26 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
     if (req.method !== 'GET') throw new AppError('malformed', 'use GET, or POST to /ocsp');
     if (url === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url === '/readyz') {
-      const checks = { store: await store.ping().then(() => true, () => false), signers: signers.ready([...issuers.values()]) };
+      const served = [...issuers.values()];
+      const storeOk = await store.ping().then(
+        () => true,
+        (err: unknown) => {
+          metrics.countStoreError('GET /readyz', err);
+          return false;
+        },
+      );
+      const checks = { store: storeOk, signers: signers.ready(served) };
       const ready = checks.store && checks.signers;
-      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks });
+      // Each issuer in service: whether this responder holds a valid delegated signer for it.
+      const signerOf = Object.fromEntries(served.map((i) => [i.id, { signer: signers.ready([i]), notAfter: signers.get(i.id)?.certificate.notAfter.toISOString() ?? null }]));
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks, issuers: signerOf });
     }
     if (url === '/metrics') {
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(await metrics.registry.metrics());
       return;
     }
-    const issuerCert = /^\/issuers\/([a-z0-9-]{1,64})\.der$/.exec(url);
+    const issuerCert = ISSUER_PATH.exec(url);
     if (issuerCert) {
       const issuer = await store.getIssuer(issuerCert[1]!);
       if (!issuer) throw new AppError('not-found', 'no such issuer');
@@ -229,7 +281,7 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
       res.end(issuer.certificate);
       return;
     }
-    const crlPath = /^\/crl\/([a-z0-9-]{1,64})\.crl$/.exec(url);
+    const crlPath = CRL_PATH.exec(url);
     if (crlPath) {
       const crl = await store.getCrl(crlPath[1]!);
       if (!crl) throw new AppError('not-found', 'no CRL for this issuer');
@@ -247,7 +299,12 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
   }
 
   function presignSoon(): void {
-    presigning = presigning.then(() => presigner.runOnce()).catch((err: unknown) => log.warn({ err }, 'pre-signing failed; will retry'));
+    presigning = presigning
+      .then(() => presigner.runOnce())
+      .catch((err: unknown) => {
+        metrics.countStoreError('presign', err);
+        log.warn({ err }, 'pre-signing failed; will retry');
+      });
   }
 
   return {
@@ -258,7 +315,7 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
     signers,
     async start(): Promise<{ port: number }> {
       await reloadIssuers();
-      server = createServer({ ...SERVER_LIMITS }, (req, res) => {
+      server = createServer(serverOptions(config.http), (req, res) => {
         const url = req.url ?? '/';
         if (isOcsp(req.method, url)) {
           try {
@@ -268,16 +325,28 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
           }
           return;
         }
-        handle(req, res).catch((err: unknown) => fail(req, res, err));
+        handle(req, res).then(
+          () => countRequest(routeOf(req.method, url), res.statusCode),
+          (err: unknown) => fail(req, res, err),
+        );
       });
-      applyServerLimits(server);
+      applyServerLimits(server, config.http);
       await new Promise<void>((resolve) => server!.listen(config.port, config.host, resolve));
       const port = (server.address() as AddressInfo).port;
       timers.push(setInterval(presignSoon, config.presignIntervalMs).unref());
       // Issuers and signers are checked every minute, every half second while a signer is missing.
       const checkSigners = (): void => {
         const ready = signers.ready([...issuers.values()]);
-        const t = setTimeout(() => void reloadIssuers().catch((err: unknown) => log.warn({ err }, 'issuer reload failed')).finally(checkSigners), ready ? SIGNER_CHECK_MS : 500);
+        const t = setTimeout(
+          () =>
+            void reloadIssuers()
+              .catch((err: unknown) => {
+                metrics.countStoreError('issuer-reload', err);
+                log.warn({ err }, 'issuer reload failed');
+              })
+              .finally(checkSigners),
+          ready ? SIGNER_CHECK_MS : 500,
+        );
         timers[1] = t.unref();
       };
       checkSigners();
@@ -291,6 +360,7 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
       await presigning;
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
+      await signers.close();
       if (!overrides.store) await store.close();
     },
   };

@@ -1,6 +1,7 @@
 import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { Agent, request } from 'undici';
 import { OcspResponseSigner, issuerHashes, type CertIdHash } from '@evpki/ocsp';
-import type { Logger } from '@evpki/service';
+import { serviceClientTlsOptions, type Logger, type ServiceTls } from '@evpki/service';
 import { issuingCasInService, type Store } from '@evpki/store';
 import { buildCsr, fromPem, parseCertificate, type ParsedCertificate } from '@evpki/x509';
 
@@ -34,17 +35,25 @@ interface Current {
  * The responder's delegated signing keys, one per issuer. Each key is made here, in memory only,
  * and certified by the CA through a CSR; the responder never holds a CA key (RFC 6960 4.2.2.2).
  * A signer is renewed two thirds into its life; if renewal fails the old one stays in use and
- * the next check tries again.
+ * the next check tries again. The CA is reached over mutual TLS with the responder's client
+ * certificate (issue 7), which lets it ask for signer certificates and nothing else.
  */
 export class DelegatedSigners {
   private readonly current = new Map<string, Current>();
+  private readonly ca: Agent;
 
   constructor(
     private readonly caUrl: string,
-    private readonly token: string,
+    tls: ServiceTls,
     private readonly log: Logger,
     private readonly now: () => Date,
-  ) {}
+  ) {
+    this.ca = new Agent({ connect: serviceClientTlsOptions(tls) });
+  }
+
+  close(): Promise<void> {
+    return this.ca.close();
+  }
 
   get(issuerId: string): OcspResponseSigner | undefined {
     return this.current.get(issuerId)?.signer;
@@ -78,14 +87,15 @@ export class DelegatedSigners {
 
   private async obtain(issuer: ServedIssuer): Promise<OcspResponseSigner> {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const res = await fetch(`${this.caUrl}/v1/ocsp-signers`, {
+    const res = await request(`${this.caUrl}/v1/ocsp-signers`, {
+      dispatcher: this.ca,
       method: 'POST',
-      headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ issuerId: issuer.id, csr: buildCsr(privateKey, { cn: `OCSP Signer ${issuer.id}` }) }),
       signal: AbortSignal.timeout(10_000),
     });
-    if (res.status !== 201) throw new Error(`CA answered ${res.status}: ${(await res.text()).slice(0, 300)}`);
-    const { certificate } = (await res.json()) as { certificate: string };
+    if (res.statusCode !== 201) throw new Error(`CA answered ${res.statusCode}: ${(await res.body.text()).slice(0, 300)}`);
+    const { certificate } = (await res.body.json()) as { certificate: string };
     const der = fromPem(certificate, ['CERTIFICATE']).der;
     // Trust but verify: the certificate must be for our key and signed by the issuer we serve.
     const x = new X509Certificate(der);

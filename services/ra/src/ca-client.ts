@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { AppError, kindForStatus, type RuleViolation } from '@evpki/service';
+import { AppError, RA_CLIENT_CN, kindForStatus, serviceClientTlsOptions, type Logger, type RuleViolation, type ServiceTls } from '@evpki/service';
 import type { RevocationReason } from '@evpki/store';
 
 export interface CaSignRequest {
@@ -8,6 +8,8 @@ export interface CaSignRequest {
   readonly csr: string;
   readonly certificateType: string;
   readonly idempotencyKey?: string;
+  /** Who asked (the token's subject), for the CA's audit entry. */
+  readonly actor: string;
 }
 
 export interface CaServerSignRequest {
@@ -15,6 +17,7 @@ export interface CaServerSignRequest {
   readonly csr: string;
   readonly validityHours?: number;
   readonly idempotencyKey?: string;
+  readonly actor: string;
 }
 
 export interface CaSignResponse {
@@ -31,6 +34,7 @@ export interface CaRevokeRequest {
   readonly tenant: string;
   readonly serialNumber: string;
   readonly reason: RevocationReason;
+  readonly actor: string;
 }
 
 export interface CaRevokeResponse {
@@ -50,9 +54,19 @@ export interface CaRemoveStationResponse {
 
 const MAX_RESPONSE = 64 * 1024;
 
-/** RA → CA over keep-alive HTTP with the service credential; CA problems are relayed as AppErrors. */
-export function createCaClient(baseUrl: string, token: string, timeoutMs: number) {
-  const pool = new Pool(baseUrl, { connections: 64, pipelining: 1, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 });
+/**
+ * RA → CA over keep-alive HTTPS with the RA's client certificate (mutual TLS, issue 7); CA problems
+ * are relayed as AppErrors.
+ */
+export function createCaClient(baseUrl: string, tls: ServiceTls, timeoutMs: number, log?: Logger) {
+  const pool = new Pool(baseUrl, {
+    connections: 64,
+    pipelining: 1,
+    headersTimeout: timeoutMs,
+    bodyTimeout: timeoutMs,
+    keepAliveTimeout: 30_000,
+    connect: serviceClientTlsOptions(tls),
+  });
 
   /** POSTs JSON to the CA; returns the body on `okStatus`, throws the CA's problem as an AppError otherwise. */
   async function post<T>(path: string, req: unknown, okStatus: number): Promise<T> {
@@ -61,7 +75,7 @@ export function createCaClient(baseUrl: string, token: string, timeoutMs: number
       res = await pool.request({
         path,
         method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json' },
         body: JSON.stringify(req),
       });
     } catch {
@@ -76,7 +90,6 @@ export function createCaClient(baseUrl: string, token: string, timeoutMs: number
       throw new AppError('unavailable', 'the CA answered with an unreadable response', undefined, 5);
     }
     if (res.statusCode === okStatus) return body as unknown as T;
-    if (res.statusCode === 401) throw new AppError('unavailable', 'the CA refused the RA credential', undefined, 30);
     const kind = res.statusCode >= 500 ? 'unavailable' : kindForStatus(res.statusCode);
     const retry = Number(res.headers['retry-after']);
     throw new AppError(
@@ -93,15 +106,19 @@ export function createCaClient(baseUrl: string, token: string, timeoutMs: number
     /** Revokes one certificate of the tenant; the CA commits it (OCSP, CRL) before answering. */
     revoke: (req: CaRevokeRequest): Promise<CaRevokeResponse> => post('/v1/revoke', req, 200),
     /** Deletes a station and revokes its good certificates (cessationOfOperation) in one write. */
-    removeStation: (req: { tenant: string; stationId: string }): Promise<CaRemoveStationResponse> => post('/v1/stations/remove', req, 200),
+    removeStation: (req: { tenant: string; stationId: string; actor: string }): Promise<CaRemoveStationResponse> => post('/v1/stations/remove', req, 200),
+    /** The whole path, TLS handshake included: true when the CA answers and knows this client as the RA. */
     async ping(): Promise<boolean> {
       try {
-        const res = await pool.request({ path: '/healthz', method: 'GET', headersTimeout: 2000 });
-        await res.body.dump();
-        return res.statusCode === 200;
-      } catch {
-        return false;
+        const res = await pool.request({ path: '/v1/ping', method: 'GET', headersTimeout: 2000 });
+        const body = (await res.body.json()) as { client?: unknown };
+        if (res.statusCode === 200 && body.client === RA_CLIENT_CN) return true;
+        log?.warn({ status: res.statusCode, client: body.client }, `the CA does not take this RA's client certificate as ${RA_CLIENT_CN}`);
+      } catch (err) {
+        // An expired or replaced certificate shows here first (the RA's /readyz turns unready).
+        log?.warn({ err: (err as Error).message, code: (err as { code?: string }).code }, 'CA ping failed');
       }
+      return false;
     },
     close: (): Promise<void> => pool.close(),
   };

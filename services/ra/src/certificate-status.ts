@@ -1,3 +1,5 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
+import { BlockList } from 'node:net';
 import { Agent, Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { IssuerIndex, MAX_OCSP_RESULT_CHARS, OcspResponseStatus, buildOcspRequest, certIdFromOcpp, type OcspRequestData } from '@evpki/ocsp';
 import { Rule } from '@evpki/policy';
@@ -25,7 +27,40 @@ export interface CertificateStatusConfig {
   readonly timeoutMs: number;
 }
 
-type Fetched = { readonly der: Buffer } | { readonly failed: string };
+type Fetched = { readonly der: Buffer } | { readonly failed: string } | { readonly refused: string };
+
+/**
+ * Addresses a responder named by a host name must not resolve to (DNS rebinding, an internal name
+ * on the allow-list): loopback, private, link-local (cloud metadata), CGNAT, multicast, reserved.
+ * An allow-list entry that is itself an IP literal is connected to without a lookup, so it is not
+ * affected: that is how a responder on such an address is allowed on purpose.
+ */
+const NON_PUBLIC = new BlockList();
+for (const [net, bits] of [
+  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24],
+  ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const)
+  NON_PUBLIC.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [['::', 127], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['2001:db8::', 32]] as const) NON_PUBLIC.addSubnet(net, bits, 'ipv6');
+
+const PRIVATE_ADDRESS = 'EVPKI_NON_PUBLIC_ADDRESS';
+
+/** dns.lookup for the remote responders' connections, refusing non-public answers (every answer is checked). */
+function publicOnlyLookup(hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void {
+  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+    if (err) return callback(err, []);
+    const bad = addresses.find((a) => NON_PUBLIC.check(a.address, a.family === 6 ? 'ipv6' : 'ipv4'));
+    if (bad) {
+      const e: NodeJS.ErrnoException = new Error(`${hostname} resolves to the non-public address ${bad.address}`);
+      e.code = PRIVATE_ADDRESS;
+      return callback(e, []);
+    }
+    if (options.all) return callback(null, addresses);
+    const first = addresses[0];
+    if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
+    callback(null, first.address, first.family);
+  });
+}
 
 /** Plug&Charge 4.5: the CSMS asks certificate status on behalf of its charge points. */
 const violation = (message: string) => [{ rule: Rule.statusOnBehalf, message }];
@@ -47,7 +82,7 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
   });
   const remote = new Agent({
     connections: 4,
-    connect: { timeout: config.timeoutMs },
+    connect: { timeout: config.timeoutMs, lookup: publicOnlyLookup },
     headersTimeout: config.timeoutMs,
     bodyTimeout: config.timeoutMs,
     keepAliveTimeout: 10_000,
@@ -161,6 +196,7 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
         return { failed: `the OCSP responder did not answer within ${config.timeoutMs} ms` };
       if (err instanceof undiciErrors.ResponseExceededMaxSizeError) return { failed: `the OCSP response is larger than ${MAX_REMOTE_RESPONSE_BYTES} bytes` };
       const code = (err as { code?: string }).code;
+      if (code === PRIVATE_ADDRESS) return { refused: (err as Error).message };
       return { failed: `the OCSP responder is unreachable${code ? ` (${code})` : ''}` };
     } finally {
       clearTimeout(timer);
@@ -189,8 +225,12 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
       } else {
         const url = allowedRemote(d.responderURL);
         fetched = await fetchOcsp(remote, url.origin, url.pathname + url.search, request);
+        if ('refused' in fetched) {
+          const message = `${fetched.refused}: an allow-listed host name is only asked at a public address (allow-list the IP literal to ask it there)`;
+          throw new AppError('policy', message, violation(message));
+        }
       }
-      const result = 'failed' in fetched ? { status: 'Failed' as const, reason: fetched.failed } : checkOcspResponse(fetched.der);
+      const result = 'failed' in fetched ? { status: 'Failed' as const, reason: fetched.failed } : 'der' in fetched ? checkOcspResponse(fetched.der) : { status: 'Failed' as const, reason: fetched.refused };
       if (result.status === 'Failed') log.warn({ issuer: issuerId ?? 'remote', serial: d.serialNumber, reason: result.reason }, 'certificate status failed');
       return result;
     },

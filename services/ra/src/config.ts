@@ -1,4 +1,6 @@
-import { ConfigError, checkUnknownEnv, envBool, envInt, envString, envUrl, loadStoreConfig } from '@evpki/service';
+import { readFileSync } from 'node:fs';
+import type { JSONWebKeySet } from 'jose';
+import { ASYMMETRIC_JWT_ALGORITHMS, ConfigError, checkUnknownEnv, dataPaths, envBool, envHttpsUrl, envInt, envString, envUrl, loadHttpLimits, loadStoreConfig, type HttpLimits, type JwtKeySource } from '@evpki/service';
 import type { OpenStoreOptions } from '@evpki/store';
 import type { RateLimits } from './rate-limits.js';
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from '@evpki/policy';
@@ -13,6 +15,10 @@ export interface RaConfig {
   readonly caTimeoutMs: number;
   readonly jwtIssuer: string | undefined;
   readonly jwtAudience: string | undefined;
+  /** RA_JWT_JWKS_URL, else the static JWKs of RA_JWT_JWKS_FILE (default: the dev PKI's public JWK), read at start. */
+  readonly jwtKeys: JwtKeySource | { readonly jwksFile: string };
+  readonly jwtAlgorithms: readonly string[];
+  readonly jwtClockSkewSeconds: number;
   /** Validate every response against openapi.yaml (tests turn this on). */
   readonly validateResponses: boolean;
   readonly keyPolicy: KeyPolicy;
@@ -22,6 +28,8 @@ export interface RaConfig {
   readonly ocspAllowedHosts: readonly AllowedHost[];
   readonly ocspTimeoutMs: number;
   readonly rateLimits: RateLimits;
+  /** Header, request and keep-alive timeouts of the HTTP server (PKI_HTTP_*). */
+  readonly http: HttpLimits;
 }
 
 /** An allow-listed responder host; without a port only the scheme's default port is allowed. */
@@ -51,19 +59,62 @@ export function parseAllowedHosts(raw: string): AllowedHost[] {
     });
 }
 
+/** RA_JWT_ALGORITHMS: comma-separated; `none` and HMAC are refused (a public key is no shared secret). */
+export function parseJwtAlgorithms(raw: string): string[] {
+  const algs = raw.split(',').map((a) => a.trim()).filter(Boolean);
+  const refused = algs.filter((a) => !(ASYMMETRIC_JWT_ALGORITHMS as readonly string[]).includes(a));
+  if (!algs.length || refused.length)
+    throw new ConfigError(`RA_JWT_ALGORITHMS: ${refused.join(', ') || '(empty)'} not allowed; use asymmetric algorithms among ${ASYMMETRIC_JWT_ALGORITHMS.join(', ')} (never none or HS*)`);
+  return algs;
+}
+
+/** A file holding a JWK Set or one public JWK; private key members are refused. */
+export function readJwks(path: string): JSONWebKeySet {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    throw new ConfigError(`RA_JWT_JWKS_FILE: cannot read a JSON JWK or JWK Set from ${path}`);
+  }
+  const keys: unknown = (parsed as { keys?: unknown }).keys ?? [parsed];
+  if (!Array.isArray(keys) || !keys.length || keys.some((k) => typeof k !== 'object' || k === null || typeof (k as { kty?: unknown }).kty !== 'string'))
+    throw new ConfigError(`RA_JWT_JWKS_FILE: ${path} holds no JWKs`);
+  if (keys.some((k) => 'd' in (k as object) || (k as { kty: string }).kty === 'oct'))
+    throw new ConfigError(`RA_JWT_JWKS_FILE: ${path} holds private or symmetric key material; give public keys only`);
+  return { keys: keys as JSONWebKeySet['keys'] };
+}
+
+function loadJwtKeys(env: NodeJS.ProcessEnv, dataDir: string): RaConfig['jwtKeys'] {
+  const url = envString(env, 'RA_JWT_JWKS_URL', '');
+  if (url) {
+    const u = envUrl(env, 'RA_JWT_JWKS_URL', url);
+    const { protocol, hostname } = new URL(u);
+    if (protocol !== 'https:' && !['localhost', '127.0.0.1', '[::1]'].includes(hostname)) throw new ConfigError('RA_JWT_JWKS_URL must be https (plain http only on localhost)');
+    if (env.RA_JWT_JWKS_FILE) throw new ConfigError('set RA_JWT_JWKS_URL or RA_JWT_JWKS_FILE, not both');
+    return { jwksUrl: u, cooldownSeconds: envInt(env, 'RA_JWT_JWKS_COOLDOWN_SECONDS', 30, 0, 3600), timeoutMs: envInt(env, 'RA_JWT_JWKS_TIMEOUT_MS', 5000, 100, 60_000) };
+  }
+  return { jwksFile: envString(env, 'RA_JWT_JWKS_FILE', dataPaths(dataDir).jwtPublicJwk) };
+}
+
 export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
   checkUnknownEnv(env);
   const caPort = envInt(env, 'CA_PORT', 8081, 1, 65535);
+  const dataDir = envString(env, 'PKI_DATA_DIR', './data');
   return {
     host: envString(env, 'RA_HOST', '127.0.0.1'),
     port: envInt(env, 'RA_PORT', 8080, 0, 65535),
-    dataDir: envString(env, 'PKI_DATA_DIR', './data'),
+    dataDir,
     store: loadStoreConfig(env),
-    caUrl: envUrl(env, 'RA_CA_URL', `http://127.0.0.1:${caPort}`),
+    caUrl: envHttpsUrl(env, 'RA_CA_URL', `https://127.0.0.1:${caPort}`),
     caTimeoutMs: envInt(env, 'RA_CA_TIMEOUT_MS', 10_000, 100, 120_000),
     jwtIssuer: env.RA_JWT_ISSUER || undefined,
     jwtAudience: env.RA_JWT_AUDIENCE || undefined,
+    jwtKeys: loadJwtKeys(env, dataDir),
+    jwtAlgorithms: parseJwtAlgorithms(envString(env, 'RA_JWT_ALGORITHMS', 'ES256,ES384,RS256,PS256,EdDSA')),
+    // Bounded: a large tolerance would keep expired tokens alive.
+    jwtClockSkewSeconds: envInt(env, 'RA_JWT_CLOCK_SKEW_SECONDS', 30, 0, 300),
     validateResponses: envBool(env, 'RA_VALIDATE_RESPONSES', false),
+    http: loadHttpLimits(env),
     ocspUrl: envUrl(env, 'RA_OCSP_URL', 'http://127.0.0.1:8082'),
     ocspAllowedHosts: parseAllowedHosts(envString(env, 'RA_OCSP_ALLOWED_HOSTS', '')),
     ocspTimeoutMs: envInt(env, 'RA_OCSP_TIMEOUT_MS', 5000, 100, 60_000),

@@ -1,2 +1,4 @@
 export * from './config.js';
 export * from './service.js';
+export * from './operations.js';
+export * from './certificate-status.js';

@@ -2,8 +2,9 @@ import type { Request, Response, Router } from 'express';
 import express from 'express';
 import { FORBIDDEN_RULES, Rule, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, checkRevocationReason, checkServerCsr, readCsr, type KeyPolicy } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
-import { AppError, type Caller, type Metrics } from '@evpki/service';
-import { trustAnchors, type RevocationReason, type Store, type TenantRecord } from '@evpki/store';
+import { AppError, type AuditTrail, type Metrics } from '@evpki/service';
+import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type Store } from '@evpki/store';
+import { contextOf } from './authenticate.js';
 import type { CaClient, CaSignResponse } from './ca-client.js';
 import type { CertificateStatus } from './certificate-status.js';
 import { consumeCsrQuota, type RateLimits } from './rate-limits.js';
@@ -17,6 +18,7 @@ export interface RouteDeps {
   readonly metrics: Metrics;
   readonly certificateStatus: CertificateStatus;
   readonly rateLimits: RateLimits;
+  readonly audit: AuditTrail;
 }
 
 /** 201 with the issued (or, for a known Idempotency-Key, replayed) certificate. */
@@ -36,22 +38,13 @@ const refundAndThrow =
     throw err;
   };
 
-/** The authenticated caller, set by the auth middleware. */
-export const callerOf = (res: Response): Caller => res.locals.caller as Caller;
-
-async function activeTenant(store: Store, caller: Caller): Promise<TenantRecord> {
-  const tenant = await store.getTenant(caller.tenant);
-  if (!tenant || tenant.disabled) throw new AppError('forbidden', 'the token names an unknown or disabled tenant');
-  return tenant;
-}
-
 const param = (req: Request, name: string): string => String(req.params[name]);
 
 export function v1Routes(d: RouteDeps): Router {
   const r = express.Router();
 
   r.put('/stations/:stationId', async (req, res) => {
-    const tenant = await activeTenant(d.store, callerOf(res));
+    const { tenant, actor } = contextOf(res);
     const stationId = param(req, 'stationId');
     const body = req.body as { serialNumber: string; model?: string; allowed: boolean };
     const bad = checkChargePointIdentity(body.serialNumber, 'serialNumber');
@@ -68,11 +61,18 @@ export function v1Routes(d: RouteDeps): Router {
       updatedAt: now,
     };
     const { created } = await d.store.putStation(station);
+    await d.audit.record({
+      event: created ? 'station.registered' : 'station.updated',
+      actor,
+      outcome: 'ok',
+      tenant: tenant.id,
+      details: { stationId, serialNumber: body.serialNumber, allowed: body.allowed },
+    });
     res.status(created ? 201 : 200).json(stationView(station));
   });
 
   r.get('/stations/:stationId', async (req, res) => {
-    const tenant = await activeTenant(d.store, callerOf(res));
+    const { tenant } = contextOf(res);
     const station = await d.store.getStation(tenant.id, param(req, 'stationId'));
     if (!station) throw new AppError('not-found', 'no such station');
     res.json(stationView(station));
@@ -81,14 +81,14 @@ export function v1Routes(d: RouteDeps): Router {
   // A00.FR.702/704: removing a charge point revokes its certificates at once (cessationOfOperation);
   // the CA deletes the station and revokes in one store write.
   r.delete('/stations/:stationId', async (req, res) => {
-    const tenant = await activeTenant(d.store, callerOf(res));
-    const removed = await d.ca.removeStation({ tenant: tenant.id, stationId: param(req, 'stationId') });
+    const { tenant, actor } = contextOf(res);
+    const removed = await d.ca.removeStation({ tenant: tenant.id, stationId: param(req, 'stationId'), actor });
     if (!removed.deleted) throw new AppError('not-found', 'no such station');
     res.status(204).end();
   });
 
   r.post('/stations/:stationId/certificates', async (req, res) => {
-    const tenant = await activeTenant(d.store, callerOf(res));
+    const { tenant, actor } = contextOf(res);
     const stationId = param(req, 'stationId');
     const body = req.body as { csr: string; certificateType: string };
     const idempotencyKey = req.get('idempotency-key');
@@ -99,17 +99,19 @@ export function v1Routes(d: RouteDeps): Router {
     const earlier = idempotencyKey ? await d.store.getIdempotency(tenant.id, idempotencyKey) : undefined;
     let release: (() => Promise<void>) | undefined;
     if (!earlier) {
+      // Another tenant's station answers like one that does not exist, so identifiers cannot be probed.
+      const station = await d.store.getStation(tenant.id, stationId);
+      if (!station) throw new AppError('not-found', 'no such station', [{ rule: Rule.registeredIdentity, message: 'station is not registered for this tenant' }]);
       const parsed = readCsr(body.csr);
       if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
       const result = await checkChargePointCsr(parsed.csr, {
-        station: await d.store.getStation(tenant.id, stationId),
+        station,
         cpoName: tenant.cpoName,
         keyPolicy: d.keyPolicy,
         isKeyBlocked: (h) => d.store.isKeyBlocked(h),
         wasKeyCertified: (h) => d.store.isKeyCertified(h),
       });
       if (!result.ok) {
-        for (const v of result.violations) d.metrics.rejections.inc({ rule: v.rule });
         const forbidden = result.violations.some((v) => FORBIDDEN_RULES.has(v.rule));
         throw new AppError(forbidden ? 'forbidden' : 'policy', 'the certificate request violates policy', result.violations);
       }
@@ -121,6 +123,7 @@ export function v1Routes(d: RouteDeps): Router {
         stationId,
         csr: body.csr,
         certificateType: body.certificateType,
+        actor,
         ...(idempotencyKey ? { idempotencyKey } : {}),
       })
       .catch(refundAndThrow(release));
@@ -129,7 +132,7 @@ export function v1Routes(d: RouteDeps): Router {
 
   // CSMS server certificates, revoked by fast expiration (A00.FR.701).
   r.post('/server-certificates', async (req, res) => {
-    const tenant = await activeTenant(d.store, callerOf(res));
+    const { tenant, actor } = contextOf(res);
     const body = req.body as { csr: string; validityHours?: number };
     const idempotencyKey = req.get('idempotency-key');
     const earlier = idempotencyKey ? await d.store.getIdempotency(tenant.id, idempotencyKey) : undefined;
@@ -144,7 +147,6 @@ export function v1Routes(d: RouteDeps): Router {
         wasKeyCertified: (h) => d.store.isKeyCertified(h),
       });
       if (!result.ok) {
-        for (const v of result.violations) d.metrics.rejections.inc({ rule: v.rule });
         throw new AppError('policy', 'the server certificate request violates policy', result.violations);
       }
       release = await consumeCsrQuota(d.store, tenant, undefined, d.rateLimits, d.now());
@@ -152,6 +154,7 @@ export function v1Routes(d: RouteDeps): Router {
     const signed = await d.ca
       .signServer({
         tenant: tenant.id,
+        actor,
         csr: body.csr,
         ...(body.validityHours === undefined ? {} : { validityHours: body.validityHours }),
         ...(idempotencyKey ? { idempotencyKey } : {}),
@@ -160,7 +163,7 @@ export function v1Routes(d: RouteDeps): Router {
     sendSigned(d, res, signed);
   });
   r.get('/stations/:stationId/certificates', async (req, res) => {
-    const tenant = await activeTenant(d.store, callerOf(res));
+    const { tenant } = contextOf(res);
     const stationId = param(req, 'stationId');
     if (!(await d.store.getStation(tenant.id, stationId))) throw new AppError('not-found', 'no such station');
     const now = d.now();
@@ -169,7 +172,7 @@ export function v1Routes(d: RouteDeps): Router {
   });
 
   r.get('/certificates/:serialNumber', async (req, res) => {
-    const tenant = await activeTenant(d.store, callerOf(res));
+    const { tenant } = contextOf(res);
     const serial = param(req, 'serialNumber').toLowerCase().replace(/^0+(?=.)/, '');
     const cert = await d.store.getCertificate(serial);
     // Another tenant's certificate is reported as absent, so identifiers cannot be probed.
@@ -178,18 +181,17 @@ export function v1Routes(d: RouteDeps): Router {
   });
 
   r.post('/certificates/:serialNumber/revoke', async (req, res) => {
-    const tenant = await activeTenant(d.store, callerOf(res));
+    const { tenant, actor } = contextOf(res);
     const serial = param(req, 'serialNumber').toLowerCase().replace(/^0+(?=.)/, '');
     const { reason } = req.body as { reason: RevocationReason };
     const refused = checkRevocationReason(reason);
     if (refused.length) {
-      d.metrics.rejections.inc({ rule: Rule.revocationReason });
       throw new AppError('policy', `cannot revoke with reason ${reason}`, refused);
     }
     // Same answer as GET for another tenant's serial; the CA checks the tenant again.
     const cert = await d.store.getCertificate(serial);
     if (!cert || cert.tenant !== tenant.id || cert.kind !== 'ChargingStationCertificate') throw new AppError('not-found', 'no such certificate');
-    const revoked = await d.ca.revoke({ tenant: tenant.id, serialNumber: serial, reason });
+    const revoked = await d.ca.revoke({ tenant: tenant.id, serialNumber: serial, reason, actor });
     res.json({
       serialNumber: revoked.serialNumber,
       status: revoked.status,
@@ -202,13 +204,20 @@ export function v1Routes(d: RouteDeps): Router {
   // OCPP GetCertificateStatus on behalf of charge points (Plug&Charge 4.5): a status query, not an
   // object of the tenant, so any active tenant may ask.
   r.post('/certificate-status', async (req, res) => {
-    await activeTenant(d.store, callerOf(res));
     res.json(await d.certificateStatus.query(req.body as OcspRequestData));
   });
 
   r.get('/trust-anchors', async (_req, res) => {
-    await activeTenant(d.store, callerOf(res));
     res.json({ items: (await trustAnchors(d.store, d.now().getTime())).map(trustAnchorView) });
+  });
+
+  // The tenant's own audit entries only (per-tenant index); PKI-wide ones are read with `pki audit list`.
+  r.get('/audit', async (req, res) => {
+    const { tenant } = contextOf(res);
+    const after = req.query.after === undefined ? 0 : Number(req.query.after);
+    const limit = req.query.limit === undefined ? 100 : Math.min(Number(req.query.limit), AUDIT_LIMITS.pageSize);
+    const items = await d.store.listAudit({ tenant: tenant.id, afterSeq: after, limit });
+    res.json({ items, next: items.length === limit ? items[items.length - 1]!.seq : null });
   });
 
   return r;

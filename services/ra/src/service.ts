@@ -1,32 +1,36 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import type { JWK } from 'jose';
 import {
   AppError,
   applyServerLimits,
+  serverOptions,
+  createAuditTrail,
   createJwtVerifier,
   createLogger,
   createMetrics,
   toProblem,
   type Logger,
   type RuleViolation,
+  type ServiceTls,
 } from '@evpki/service';
 import { StoreUnavailableError, openStore, type Store } from '@evpki/store';
 import { createCaClient } from './ca-client.js';
 import { createCertificateStatus } from './certificate-status.js';
-import type { RaConfig } from './config.js';
+import { readJwks, type RaConfig } from './config.js';
 import { v1Routes } from './routes.js';
+import { authenticate, maybeContextOf } from './authenticate.js';
+import { loadOperations } from './operations.js';
+import { auditRefusal } from './audit-refusal.js';
+import { countFailedRequest, routeLabel } from './request-metrics.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 
 export interface RaSecrets {
-  /** The credential the RA presents to the CA. */
-  readonly caClientToken: string;
-  /** Public key that RA bearer tokens are verified with. */
-  readonly jwtPublicJwk: JWK;
+  /** The RA's client certificate and key for mutual TLS to the CA, and the service CA it trusts (issue 7). */
+  readonly caTls: ServiceTls;
 }
 
 export interface RaInit {
@@ -41,6 +45,7 @@ export interface RaOverrides {
 }
 
 const MAX_BODY = '16kb';
+const MAX_BODY_BYTES = 16 * 1024;
 
 interface ValidatorError {
   status?: number;
@@ -65,7 +70,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   const metrics = createMetrics('ra');
   const store = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
-  const ca = createCaClient(config.caUrl, secrets.caClientToken, config.caTimeoutMs);
+  const ca = createCaClient(config.caUrl, secrets.caTls, config.caTimeoutMs, log);
   const certificateStatus = createCertificateStatus(
     { ocspUrl: config.ocspUrl, allowedHosts: config.ocspAllowedHosts, timeoutMs: config.ocspTimeoutMs },
     store,
@@ -73,24 +78,42 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   );
   let server: Server | undefined;
 
+  const audit = createAuditTrail(store, { log, now, onStoreError: (err) => void metrics.countStoreError('audit-append', err) });
+  const operationOf = loadOperations(OPENAPI_PATH).find;
+
   async function buildApp() {
-    const verify = await createJwtVerifier({
+    const verify = createJwtVerifier({
       issuer: config.jwtIssuer ?? init.jwtIssuer,
       audience: config.jwtAudience ?? init.jwtAudience,
-      publicJwk: secrets.jwtPublicJwk,
+      keys: 'jwksFile' in config.jwtKeys ? { jwks: readJwks(config.jwtKeys.jwksFile) } : config.jwtKeys,
+      algorithms: config.jwtAlgorithms,
+      clockToleranceSeconds: config.jwtClockSkewSeconds,
       now,
     });
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
     app.use((req, res, next) => {
-      res.on('finish', () => metrics.requests.inc({ route: (req.route as { path?: string } | undefined)?.path ?? 'unmatched', status: String(res.statusCode) }));
+      const started = process.hrtime.bigint();
+      res.on('finish', () => {
+        const route = routeLabel(operationOf, req);
+        metrics.requests.inc({ route, status: String(res.statusCode) });
+        // The route template only: never the URL's parameters, the headers or the body.
+        log.debug({ event: 'http.request', route, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+      });
       next();
     });
 
     app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
     app.get('/readyz', async (_req, res) => {
-      const checks = { store: await store.ping().then(() => true, () => false), keys: await ca.ping() };
+      const storeOk = await store.ping().then(
+        () => true,
+        (err: unknown) => {
+          metrics.countStoreError('GET /readyz', err);
+          return false;
+        },
+      );
+      const checks = { store: storeOk, keys: await ca.ping() };
       const ready = checks.store && checks.keys;
       res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unready', checks });
     });
@@ -99,12 +122,12 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     });
 
     // Authentication before validation, so an anonymous caller learns nothing about the schema.
-    app.use('/v1', (req, res, next) => {
-      verify(req.get('authorization')).then((caller) => {
-        res.locals.caller = caller;
-        next();
-      }, next);
+    // A declared body over the limit is refused before anything else (express.json would first read
+    // and discard all of it); the 413 closes the connection (toProblem).
+    app.use((req, _res, next) => {
+      next(Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES ? new AppError('too-large', `request body larger than ${MAX_BODY}`) : undefined);
     });
+    app.use('/v1', authenticate({ verify, operationOf, store, audit, metrics }));
     app.use(express.json({ limit: MAX_BODY, strict: true, type: () => true }));
     app.use(
       OpenApiValidator.middleware({
@@ -115,9 +138,9 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         ignoreUndocumented: false,
       }),
     );
-    app.use('/v1', v1Routes({ store, ca, keyPolicy: config.keyPolicy, now, metrics, certificateStatus, rateLimits: config.rateLimits }));
+    app.use('/v1', v1Routes({ store, ca, keyPolicy: config.keyPolicy, now, metrics, certificateStatus, rateLimits: config.rateLimits, audit }));
 
-    app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    app.use(async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
       const v = err as ValidatorError;
       let appErr: unknown = err;
       if (!(err instanceof AppError)) {
@@ -129,6 +152,9 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         else if (err instanceof StoreUnavailableError) log.warn({ err: err.message, path: req.path }, 'store unavailable');
         else log.error({ err, path: req.path }, 'unexpected error');
       }
+      const ctx = maybeContextOf(res);
+      countFailedRequest(metrics, routeLabel(operationOf, req), req, appErr, err, ctx !== undefined);
+      if (ctx && appErr instanceof AppError) await auditRefusal(audit, ctx, req, appErr);
       const p = toProblem(appErr);
       res.status(p.status).set(p.headers).end(JSON.stringify(p.body));
     });
@@ -138,8 +164,10 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   return {
     async start(): Promise<{ port: number }> {
       const app = await buildApp();
-      server = app.listen(config.port, config.host);
-      applyServerLimits(server);
+      // Created with the limits' options: the header size and how often timeouts are checked are set only here.
+      server = createServer(serverOptions(config.http), app);
+      applyServerLimits(server, config.http);
+      server.listen(config.port, config.host);
       await new Promise<void>((resolve, reject) => {
         server!.once('listening', resolve);
         server!.once('error', reject);

@@ -1,0 +1,158 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { loadPassphrase, readPrivateKey, writeFileAtomic, writePrivateKey } from '@evpki/keys';
+import { SERVICE_CERT_NAMES, dataPaths, readManifest, type ServiceCertName } from '@evpki/service';
+import { OID, attributeValues, certificateFromPem, ipAddressOctets, parseSubjectAltNames, toPem, type ParsedCertificate } from '@evpki/x509';
+import { CliError } from './cli-error.js';
+import { EXIT } from './exit-codes.js';
+import { makeRoot, makeServiceCert } from './hierarchy.js';
+
+/**
+ * The internal service CA of RA → CA and OCSP → CA mutual TLS (issue 7): its own self-signed EC
+ * P-256 root, used only by the CLI, issuing the CA's server certificate and the RA's and OCSP
+ * responder's client certificates. Services read these files at start.
+ */
+
+/**
+ * Names in the CA server certificate by default: local ones, and the CA's Kubernetes Service
+ * (`ca` in namespace `ev-pki`, k8s/ca.yaml) in its short and namespaced forms.
+ */
+export const DEFAULT_CA_HOSTNAMES: readonly string[] = ['localhost', '127.0.0.1', '::1', 'pki-ca', 'ca', 'ca.ev-pki.svc', 'ca.ev-pki.svc.cluster.local'];
+const SERVICE_CA_YEARS = 10;
+/** Lifetime of the three service certificates: about a year, then `pki service-certs renew`. */
+export const SERVICE_CERT_DAYS = 365;
+
+export interface ServiceCa {
+  readonly cert: ParsedCertificate;
+  readonly key: KeyObject;
+}
+
+export interface ServerNames {
+  readonly dns: readonly string[];
+  readonly ipOctets: readonly Buffer[];
+}
+
+const DNS_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** `--ca-hostnames`: comma-separated DNS names and IP addresses; exit 2 on anything else. */
+export function parseCaHostnames(list: string | readonly string[]): ServerNames {
+  const entries = (typeof list === 'string' ? list.split(',') : list).map((e) => e.trim()).filter(Boolean);
+  if (!entries.length) throw new CliError('--ca-hostnames names no host', EXIT.badInput);
+  const dns: string[] = [];
+  const ipOctets: Buffer[] = [];
+  for (const e of entries) {
+    if (isIP(e)) {
+      try {
+        ipOctets.push(ipAddressOctets(e));
+      } catch (err) {
+        throw new CliError(`--ca-hostnames: ${(err as Error).message}`, EXIT.badInput);
+      }
+    } else if (DNS_NAME.test(e)) dns.push(e.toLowerCase());
+    else throw new CliError(`--ca-hostnames: "${e}" is neither a DNS name nor an IP address`, EXIT.badInput);
+  }
+  return { dns, ipOctets };
+}
+
+/** An IP address in its usual text form (IPv6 compressed), for messages. */
+function formatIp(octets: Buffer): string {
+  if (octets.length === 4) return [...octets].join('.');
+  const groups = Array.from({ length: 8 }, (_, i) => octets.readUInt16BE(i * 2).toString(16));
+  const text = groups.join(':');
+  const zeros = (text.match(/(^|:)0(:0)+(:|$)/g) ?? []).sort((a, b) => b.length - a.length)[0];
+  return zeros ? text.replace(zeros, '::') : text;
+}
+
+export function formatServerNames(names: ServerNames): string[] {
+  return [...names.dns, ...names.ipOctets.map(formatIp)];
+}
+
+/** A new service CA (self-signed, EC P-256, 10 years); its key encrypted with the issuer key passphrase. */
+export function createServiceCa(dataDir: string, organization: string, passphrase: string, now: Date): ServiceCa {
+  const paths = dataPaths(dataDir);
+  const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+  const cert = makeRoot(key, { organization, commonName: `${organization} Internal Service CA` }, now, SERVICE_CA_YEARS);
+  writePrivateKey(paths.serviceCaKey, key, passphrase);
+  writeFileAtomic(paths.serviceCaCert, toPem('CERTIFICATE', cert.der));
+  return { cert, key };
+}
+
+/**
+ * New keys (EC P-256, unencrypted, mode 0600: each goes to one service) and certificates for the CA
+ * server (serverAuth, `names`) and the RA and OCSP clients (clientAuth, CN pki-ra / pki-ocsp).
+ */
+export function issueServiceCerts(dataDir: string, ca: ServiceCa, names: ServerNames, now: Date): Record<ServiceCertName, ParsedCertificate> {
+  const paths = dataPaths(dataDir);
+  if (ca.cert.notAfter <= now) throw new CliError(`the service CA expired on ${ca.cert.notAfter.toISOString()}: use \`pki service-certs renew --new-ca\``, EXIT.badInput);
+  const organization = attributeValues(ca.cert.subject, OID.organizationName)[0] ?? 'EV PKI';
+  const issued = {} as Record<ServiceCertName, ParsedCertificate>;
+  for (const [name, { commonName, use }] of Object.entries(SERVICE_CERT_NAMES) as [ServiceCertName, (typeof SERVICE_CERT_NAMES)[ServiceCertName]][]) {
+    const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+    const cert = makeServiceCert(key, { organization, commonName }, ca.cert, ca.key, now, SERVICE_CERT_DAYS, use === 'server' ? { server: names } : { client: true });
+    const files = paths.serviceCert(name);
+    writePrivateKey(files.key, key);
+    writeFileAtomic(files.cert, toPem('CERTIFICATE', cert.der));
+    issued[name] = cert;
+  }
+  return issued;
+}
+
+export interface RenewServiceCertsOptions {
+  readonly dataDir: string;
+  readonly env: NodeJS.ProcessEnv;
+  /** The CA server certificate's names; default: those of the current one (else DEFAULT_CA_HOSTNAMES). */
+  readonly names?: ServerNames;
+  /** Replace the service CA too (after a leaked service key: the old certificates stop being trusted). */
+  readonly newCa?: boolean;
+  readonly now?: Date;
+}
+
+export interface RenewedServiceCerts {
+  readonly serviceCa: ParsedCertificate;
+  readonly newCa: boolean;
+  readonly names: ServerNames;
+  readonly issued: Record<ServiceCertName, ParsedCertificate>;
+}
+
+/** The names of the current CA server certificate, if there is one. */
+function currentServerNames(dataDir: string): ServerNames | undefined {
+  const file = dataPaths(dataDir).serviceCert('ca-server').cert;
+  if (!existsSync(file)) return undefined;
+  const san = certificateFromPem(readFileSync(file, 'utf8')).extensions.find((e) => e.oid === OID.subjectAltName);
+  if (!san) return undefined;
+  const { dns, ipOctets } = parseSubjectAltNames(san.value);
+  return { dns, ipOctets };
+}
+
+function readServiceCaKey(path: string, passphrase: string): KeyObject {
+  try {
+    return readPrivateKey(path, passphrase);
+  } catch (e) {
+    throw new CliError((e as Error).message, EXIT.badInput);
+  }
+}
+
+/**
+ * `pki service-certs renew`: the three service certificates again, with new keys and serials, from
+ * the service CA `pki init` made (or from a new one with `newCa`). Safe to repeat. The services read
+ * the files at start: restart them afterwards.
+ */
+export function renewServiceCerts(o: RenewServiceCertsOptions): RenewedServiceCerts {
+  const manifest = readManifest(o.dataDir);
+  const paths = dataPaths(o.dataDir);
+  if (!existsSync(paths.serviceCaCert) || !existsSync(paths.serviceCaKey))
+    throw new CliError(`no service CA in ${o.dataDir} (${paths.serviceCaCert}, ${paths.serviceCaKey}): it is made by \`pki init\``, EXIT.badInput);
+  let passphrase: string;
+  try {
+    passphrase = loadPassphrase(o.env, manifest.dev ? paths.devPassphrase : undefined);
+  } catch (e) {
+    throw new CliError((e as Error).message, EXIT.badInput);
+  }
+  const now = o.now ?? new Date();
+  const current = certificateFromPem(readFileSync(paths.serviceCaCert, 'utf8'));
+  const organization = attributeValues(current.subject, OID.organizationName)[0] ?? 'EV PKI';
+  const ca = o.newCa ? createServiceCa(o.dataDir, organization, passphrase, now) : { cert: current, key: readServiceCaKey(paths.serviceCaKey, passphrase) };
+  const names = o.names ?? currentServerNames(o.dataDir) ?? parseCaHostnames(DEFAULT_CA_HOSTNAMES);
+  const issued = issueServiceCerts(o.dataDir, ca, names, now);
+  return { serviceCa: ca.cert, newCa: o.newCa === true, names, issued };
+}

@@ -1,0 +1,41 @@
+import type { Request } from 'express';
+import type { AppError, AuditTrail, ErrorKind } from '@evpki/service';
+import type { RequestContext } from './authenticate.js';
+import { pathParams } from './operations.js';
+
+/** The operations whose refusals are security events, and the audit event each is recorded as. */
+const REFUSAL_EVENTS: Readonly<Record<string, string>> = {
+  'POST /v1/stations/{stationId}/certificates': 'certificate.rejected',
+  'POST /v1/server-certificates': 'server-certificate.rejected',
+  'POST /v1/certificates/{serialNumber}/revoke': 'revocation.rejected',
+  'PUT /v1/stations/{stationId}': 'station.rejected',
+  'DELETE /v1/stations/{stationId}': 'station.rejected',
+};
+
+/** Refusals of the caller's request; not-found (probing) and outages are not rejections. */
+const REFUSED_KINDS: ReadonlySet<ErrorKind> = new Set(['malformed', 'policy', 'forbidden', 'conflict', 'too-large', 'rate-limited']);
+
+/**
+ * Records an authenticated caller's rejected issuance, revocation or station change with its rule
+ * IDs (the RA sees every refusal: its own early checks and the CA's re-checks relayed to it).
+ */
+export async function auditRefusal(audit: AuditTrail, ctx: RequestContext, req: Request, err: AppError): Promise<void> {
+  const event = ctx.operation && REFUSAL_EVENTS[ctx.operation.route];
+  if (!event || !ctx.operation || ctx.audited || !REFUSED_KINDS.has(err.kind)) return;
+  ctx.audited = true;
+  const params: Record<string, string | undefined> = pathParams(ctx.operation, new URL(req.originalUrl, 'http://ra').pathname);
+  const rules = [...new Set((err.violations ?? []).map((v) => v.rule))].slice(0, 32);
+  await audit.recordRefusal({
+    event,
+    actor: ctx.actor,
+    outcome: 'refused',
+    tenant: ctx.tenant.id,
+    ...(rules.length ? { rules } : {}),
+    details: {
+      kind: err.kind,
+      reason: err.message.slice(0, 300),
+      ...(params.stationId ? { stationId: params.stationId.slice(0, 48) } : {}),
+      ...(params.serialNumber ? { serialNumber: params.serialNumber.slice(0, 40) } : {}),
+    },
+  });
+}

@@ -1,0 +1,40 @@
+import type { Request } from 'express';
+import { failedIssuanceOutcome, type Metrics } from '@evpki/service';
+
+/** The operation of a /v1 request (openapi.yaml), as operations.ts finds it. */
+type FindOperation = (method: string, path: string) => { readonly route: string } | undefined;
+
+const OPS_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * The route label of a request: its openapi.yaml operation ("POST /v1/stations/{stationId}/certificates"),
+ * an ops route ("GET /readyz"), or "unmatched"; never the raw URL, so the label values stay bounded.
+ */
+export function routeLabel(find: FindOperation, req: Request): string {
+  const path = (req.originalUrl || req.url).split('?')[0]!;
+  if (req.method === 'GET' && OPS_PATHS.has(path)) return `GET ${path}`;
+  return find(req.method, path)?.route ?? 'unmatched';
+}
+
+/** The certificate kinds a CSR route asks for: certificateType for a charge point route (bounded). */
+const STATION_KINDS: ReadonlySet<string> = new Set(['ChargingStationCertificate', 'V2GCertificate']);
+
+function issuanceKind(route: string, req: Request): string | undefined {
+  if (route === 'POST /v1/server-certificates') return 'CSMSServerCertificate';
+  if (route !== 'POST /v1/stations/{stationId}/certificates') return undefined;
+  const type = (req.body as { certificateType?: unknown } | undefined)?.certificateType;
+  return typeof type === 'string' && STATION_KINDS.has(type) ? type : 'other';
+}
+
+/**
+ * What the error handler counts for a request that failed with `err` (`original`: as thrown, before
+ * it was mapped to an AppError): a store failure by route, the rules of a refusal (the RA's own
+ * checks and the CA's relayed), and for a CSR route of an authenticated caller the issuance by kind
+ * and outcome (a refused token is counted in auth_failures_total, not as an issuance).
+ */
+export function countFailedRequest(metrics: Metrics, route: string, req: Request, err: unknown, original: unknown, authenticated: boolean): void {
+  metrics.countStoreError(route, original);
+  metrics.countRejections(err);
+  const kind = authenticated ? issuanceKind(route, req) : undefined;
+  if (kind) metrics.issuances.inc({ kind, outcome: failedIssuanceOutcome(err) });
+}

@@ -1,0 +1,196 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAuditTrail, createLogger } from '@evpki/service';
+import { LmdbStore, verifyAuditChain, type AuditEntry, type Store } from '@evpki/store';
+import { newP256Csr } from './helpers/csr.js';
+import { makeDevPki, requestJson, startStack, type DevPki, type JsonResponse, type Stack } from './helpers/pki.js';
+
+// Issue 7, audit trail: every issuance, rejection (with its rule IDs), revocation and station
+// change is in the hash-chained log before it is answered; GET /v1/audit (scope audit:read) pages
+// through the caller's tenant's entries; no secret, token or private key in any entry.
+
+let pki: DevPki;
+let stack: Stack;
+let token: string;
+
+const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> =>
+  requestJson(stack.raUrl + path, method, body, { authorization: `Bearer ${token}`, ...headers });
+
+/** Every entry of the tenant through GET /v1/audit, `limit` per page. */
+async function allEntries(limit: number): Promise<AuditEntry[]> {
+  const out: AuditEntry[] = [];
+  let after = 0;
+  for (;;) {
+    const r = await call('GET', `/v1/audit?after=${after}&limit=${limit}`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.ok(r.body.items.length <= limit);
+    out.push(...r.body.items);
+    if (r.body.next === null) return out;
+    after = r.body.next;
+  }
+}
+
+const byEvent = (entries: AuditEntry[], event: string): AuditEntry[] => entries.filter((e) => e.event === event);
+
+describe('the audit trail through the RA and CA', () => {
+  let serial: string;
+  let serverSerial: string;
+  let csrs: string[] = [];
+
+  before(async () => {
+    pki = await makeDevPki();
+    stack = await startStack(pki, { raEnv: { RA_RATE_STATION_CSRS_PER_DAY: '3' } });
+    token = await stack.token('demo', { subject: 'csms-backend-7' });
+
+    assert.equal((await call('PUT', '/v1/stations/cp-a', { serialNumber: 'CP-AUD-0001', allowed: true })).status, 201);
+    assert.equal((await call('PUT', '/v1/stations/cp-a', { serialNumber: 'CP-AUD-0001', model: 'Wallbox 22', allowed: true })).status, 200);
+    const good = newP256Csr('CP-AUD-0001');
+    csrs = [good.csr];
+    const signed = await call('POST', '/v1/stations/cp-a/certificates', { csr: good.csr, certificateType: 'ChargingStationCertificate' }, { 'idempotency-key': 'aud-1' });
+    assert.equal(signed.status, 201);
+    serial = signed.body.serialNumber;
+    assert.equal((await call('POST', '/v1/stations/cp-a/certificates', { csr: good.csr, certificateType: 'ChargingStationCertificate' }, { 'idempotency-key': 'aud-1' })).status, 201);
+    // A00.FR.511: a URL as CN.
+    const bad = newP256Csr('https://evil.example/');
+    csrs.push(bad.csr);
+    const rejected = await call('POST', '/v1/stations/cp-a/certificates', { csr: bad.csr, certificateType: 'ChargingStationCertificate' });
+    assert.equal(rejected.status, 422);
+    const server = await call('POST', '/v1/server-certificates', { csr: newP256Csr('csms.demo.local').csr });
+    assert.equal(server.status, 201, JSON.stringify(server.body));
+    serverSerial = server.body.serialNumber;
+    assert.equal((await call('POST', `/v1/certificates/${serial}/revoke`, { reason: 'keyCompromise' })).status, 200);
+    // Rate limit: 3 CSRs a day for this station (one counted above, one rejected before counting).
+    for (let i = 0; i < 3; i++) await call('POST', '/v1/stations/cp-a/certificates', { csr: newP256Csr('CP-AUD-0001').csr, certificateType: 'ChargingStationCertificate' });
+    assert.equal((await call('PUT', '/v1/stations/cp-b', { serialNumber: 'CP-AUD-0002', allowed: true })).status, 201);
+    assert.equal((await call('POST', '/v1/stations/cp-b/certificates', { csr: newP256Csr('CP-AUD-0002').csr, certificateType: 'ChargingStationCertificate' })).status, 201);
+    assert.equal((await call('DELETE', '/v1/stations/cp-b')).status, 204);
+  });
+  after(async () => {
+    await stack?.stop();
+    pki?.cleanup();
+  });
+
+  it('records station registration and update, with the token subject as actor', async () => {
+    const entries = await allEntries(1000);
+    const [registered] = byEvent(entries, 'station.registered');
+    assert.deepEqual(
+      { actor: registered!.actor, outcome: registered!.outcome, tenant: registered!.tenant, details: registered!.details },
+      { actor: 'csms-backend-7', outcome: 'ok', tenant: 'demo', details: { stationId: 'cp-a', serialNumber: 'CP-AUD-0001', allowed: true } },
+    );
+    assert.equal(byEvent(entries, 'station.updated').length, 1);
+  });
+
+  it('records each issuance (charge point and server) and the replay of an Idempotency-Key', async () => {
+    const entries = await allEntries(1000);
+    const issued = byEvent(entries, 'certificate.issued');
+    const cp = issued.find((e) => e.details?.serialNumber === serial)!;
+    assert.equal(cp.details?.kind, 'ChargingStationCertificate');
+    assert.equal(cp.details?.stationId, 'cp-a');
+    assert.equal(cp.actor, 'csms-backend-7');
+    assert.match(String(cp.details?.sha256Fingerprint), /^[0-9a-f]{64}$/);
+    assert.equal(issued.find((e) => e.details?.serialNumber === serverSerial)?.details?.kind, 'CSMSServerCertificate');
+    assert.equal(byEvent(entries, 'certificate.replayed')[0]?.details?.serialNumber, serial);
+    // Every certificate of the tenant in the store has its issuance entry.
+    for (const s of [serial, serverSerial]) assert.ok(await stack.store.getCertificate(s));
+  });
+
+  it('records rejections with their rule IDs, including rate limiting', async () => {
+    const rejected = byEvent(await allEntries(1000), 'certificate.rejected');
+    const url = rejected.find((e) => e.rules?.includes('A00.FR.511'));
+    assert.ok(url, JSON.stringify(rejected));
+    assert.equal(url.outcome, 'refused');
+    assert.equal(url.details?.stationId, 'cp-a');
+    assert.ok(rejected.some((e) => e.details?.kind === 'rate-limited'), JSON.stringify(rejected.map((e) => e.details)));
+  });
+
+  it('records revocations, and a station removal with the certificates it revoked', async () => {
+    const entries = await allEntries(1000);
+    const revoked = byEvent(entries, 'certificate.revoked');
+    assert.ok(revoked.some((e) => e.details?.serialNumber === serial && e.details?.reason === 'keyCompromise' && e.details?.changed === true));
+    const removed = byEvent(entries, 'station.removed');
+    assert.deepEqual(removed.map((e) => e.details), [{ stationId: 'cp-b', revoked: 1 }]);
+    assert.ok(revoked.some((e) => e.details?.stationId === 'cp-b' && e.details?.reason === 'cessationOfOperation'));
+  });
+
+  it('pages through the tenant\'s entries in order, without gaps or repeats between pages', async () => {
+    const whole = await allEntries(1000);
+    const paged = await allEntries(2);
+    assert.deepEqual(paged, whole);
+    for (let i = 1; i < whole.length; i++) assert.ok(whole[i]!.seq > whole[i - 1]!.seq);
+    assert.ok(whole.every((e) => e.tenant === 'demo'));
+    const r = await call('GET', '/v1/audit?limit=1001');
+    assert.equal(r.status, 400);
+  });
+
+  it('keeps no secret in any entry: no token, CSR or key', async () => {
+    const text = JSON.stringify(await stack.store.listAudit({ afterSeq: 0, limit: 1000 }));
+    assert.ok(!text.includes(token.split('.')[2]!));
+    assert.ok(!/eyJ[A-Za-z0-9_-]{10,}|BEGIN|PRIVATE KEY/.test(text));
+    for (const csr of csrs) assert.ok(!text.includes(csr.split('\n')[1]!));
+  });
+
+  it('leaves a chain that verifies', async () => {
+    const v = await verifyAuditChain(stack.store);
+    assert.equal(v.ok, true, JSON.stringify(v));
+    assert.ok(v.verified >= 12);
+  });
+});
+
+describe('an issuance whose audit entry cannot be written is not handed out', () => {
+  let dev: DevPki;
+  let broken: Stack;
+
+  before(async () => {
+    dev = await makeDevPki();
+    broken = await startStack(dev);
+    assert.equal((await requestJson(`${broken.raUrl}/v1/stations/cp-x`, 'PUT', { serialNumber: 'CP-X-1', allowed: true }, { authorization: `Bearer ${await broken.token()}` })).status, 201);
+  });
+  after(async () => {
+    await broken?.stop();
+    dev?.cleanup();
+  });
+
+  it('answers 5xx, not the certificate, when the store refuses the audit append', async () => {
+    // The store's audit append fails (as a full disk or a Redis outage would) while certificates can still be recorded.
+    const store = broken.store as Store & { appendAudit: Store['appendAudit'] };
+    const real = store.appendAudit.bind(store);
+    store.appendAudit = () => Promise.reject(new Error('audit log unavailable'));
+    try {
+      const r = await requestJson(`${broken.raUrl}/v1/stations/cp-x/certificates`, 'POST', { csr: newP256Csr('CP-X-1').csr, certificateType: 'ChargingStationCertificate' }, { authorization: `Bearer ${await broken.token()}` });
+      assert.ok(r.status >= 500, `${r.status} ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.certificateChain, undefined);
+    } finally {
+      store.appendAudit = real;
+    }
+  });
+});
+
+describe('authentication failures are rate limited in the audit log', () => {
+  let dir: string;
+  let store: LmdbStore;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'evpki-audit-rate-'));
+    store = new LmdbStore(dir);
+  });
+  after(async () => {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('records at most the burst, then counts the rest into the next recorded entry', async () => {
+    let t = Date.parse('2026-01-01T00:00:00Z');
+    const audit = createAuditTrail(store, { log: createLogger('test', 'silent'), now: () => new Date(t), authFailuresPerSecond: 5 });
+    const failure = { event: 'auth.failed', actor: 'anonymous', outcome: 'refused', details: { reason: 'signature' } } as const;
+    for (let i = 0; i < 200; i++) await audit.recordAuthFailure(failure);
+    assert.equal((await store.auditHead()).seq, 50, 'burst: ten seconds of the rate');
+    t += 1000;
+    await audit.recordAuthFailure(failure);
+    const entries = await store.listAudit({ afterSeq: 0, limit: 1000 });
+    assert.equal(entries.length, 51);
+    assert.equal(entries[50]!.details?.suppressedBefore, 150);
+    assert.equal(entries[49]!.details?.suppressedBefore, undefined);
+  });
+});

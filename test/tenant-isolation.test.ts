@@ -1,0 +1,152 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadOperations, OPENAPI_PATH } from '@evpki/ra';
+import { newP256Csr } from './helpers/csr.js';
+import { makeDevPki, requestJson, startStack, type DevPki, type JsonResponse, type Stack } from './helpers/pki.js';
+
+// Issue 7: a tenant cannot register, sign for, read or revoke another tenant's stations or
+// certificates; it gets 404, exactly as for an identifier that does not exist, so that others'
+// identifiers cannot be probed. Every /v1 operation is covered (checked against openapi.yaml).
+
+let pki: DevPki;
+let stack: Stack;
+/** demo's station and certificates, which tenant "other" tries to reach. */
+let serial: string;
+let serverSerial: string;
+
+const as = async (tenant: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<JsonResponse> =>
+  requestJson(stack.raUrl + path, method, body, { authorization: `Bearer ${await stack.token(tenant)}`, ...headers });
+
+/** Status and body, minus what differs per request. */
+const shape = (r: JsonResponse): unknown => ({ status: r.status, body: r.body });
+
+before(async () => {
+  pki = await makeDevPki();
+  stack = await startStack(pki);
+  await stack.store.putTenant({ id: 'other', cpoName: 'Other CPO', serverDomains: ['other.test'], disabled: false, createdAt: new Date().toISOString() });
+  await stack.store.putTenant({ id: 'demo', cpoName: 'Demo CPO', serverDomains: ['demo.local'], disabled: false, createdAt: new Date().toISOString() });
+  assert.equal((await as('demo', 'PUT', '/v1/stations/cp-1', { serialNumber: 'CP-ISO-0001', allowed: true })).status, 201);
+  const signed = await as('demo', 'POST', '/v1/stations/cp-1/certificates', { csr: newP256Csr('CP-ISO-0001').csr, certificateType: 'ChargingStationCertificate' }, { 'idempotency-key': 'shared-key-1' });
+  assert.equal(signed.status, 201);
+  serial = signed.body.serialNumber;
+  const server = await as('demo', 'POST', '/v1/server-certificates', { csr: newP256Csr('csms.demo.local', 'Demo CPO').csr });
+  assert.equal(server.status, 201, JSON.stringify(server.body));
+  serverSerial = server.body.serialNumber;
+});
+after(async () => {
+  await stack?.stop();
+  pki?.cleanup();
+});
+
+/** demo's objects are as they were: station, certificate good. */
+async function demoUntouched(): Promise<void> {
+  const station = await as('demo', 'GET', '/v1/stations/cp-1');
+  assert.equal(station.status, 200);
+  assert.equal(station.body.serialNumber, 'CP-ISO-0001');
+  const cert = await as('demo', 'GET', `/v1/certificates/${serial}`);
+  assert.equal(cert.body.status, 'good');
+}
+
+describe('tenant isolation on every endpoint (404, as for what does not exist)', () => {
+  const { all: operations, find: operationOf } = loadOperations(OPENAPI_PATH);
+  const covered = new Set<string>();
+  const cover = (method: string, path: string): void => void covered.add(operationOf(method, path)!.route);
+
+  it('GET a station of another tenant', async () => {
+    cover('GET', '/v1/stations/x');
+    const theirs = await as('other', 'GET', '/v1/stations/cp-1');
+    assert.equal(theirs.status, 404);
+    assert.deepEqual(shape(theirs), shape(await as('other', 'GET', '/v1/stations/cp-never')));
+  });
+
+  it('list the certificates of another tenant\'s station', async () => {
+    cover('GET', '/v1/stations/x/certificates');
+    const theirs = await as('other', 'GET', '/v1/stations/cp-1/certificates');
+    assert.equal(theirs.status, 404);
+    assert.deepEqual(shape(theirs), shape(await as('other', 'GET', '/v1/stations/cp-never/certificates')));
+  });
+
+  it('sign for another tenant\'s station', async () => {
+    cover('POST', '/v1/stations/x/certificates');
+    const body = (cn: string) => ({ csr: newP256Csr(cn, 'Other CPO').csr, certificateType: 'ChargingStationCertificate' });
+    const theirs = await as('other', 'POST', '/v1/stations/cp-1/certificates', body('CP-ISO-0001'));
+    assert.equal(theirs.status, 404, JSON.stringify(theirs.body));
+    assert.equal(theirs.body.violations[0].rule, 'PnC-4.3');
+    assert.deepEqual(shape(theirs), shape(await as('other', 'POST', '/v1/stations/cp-never/certificates', body('CP-ISO-0001'))));
+    // With demo's O value too: still nothing.
+    const asDemoO = await as('other', 'POST', '/v1/stations/cp-1/certificates', { csr: newP256Csr('CP-ISO-0001', 'Demo CPO').csr, certificateType: 'ChargingStationCertificate' });
+    assert.equal(asDemoO.status, 404);
+  });
+
+  it('an Idempotency-Key another tenant used replays nothing of theirs', async () => {
+    assert.equal((await as('other', 'PUT', '/v1/stations/cp-o', { serialNumber: 'CP-OTHER-1', allowed: true })).status, 201);
+    const r = await as('other', 'POST', '/v1/stations/cp-o/certificates', { csr: newP256Csr('CP-OTHER-1', 'Other CPO').csr, certificateType: 'ChargingStationCertificate' }, { 'idempotency-key': 'shared-key-1' });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.headers.get('idempotent-replayed'), null);
+    assert.notEqual(r.body.serialNumber, serial);
+  });
+
+  it('register a station under an id another tenant uses: its own, separate station', async () => {
+    cover('PUT', '/v1/stations/x');
+    const r = await as('other', 'PUT', '/v1/stations/cp-1', { serialNumber: 'CP-OTHER-2', allowed: false });
+    assert.equal(r.status, 201, 'a new station of tenant other, not an update of demo\'s');
+    await demoUntouched();
+    assert.equal((await as('other', 'GET', '/v1/stations/cp-1')).body.serialNumber, 'CP-OTHER-2');
+    assert.equal((await as('other', 'GET', '/v1/stations/cp-1/certificates')).body.items.length, 0);
+    assert.equal((await as('other', 'DELETE', '/v1/stations/cp-1')).status, 204);
+  });
+
+  it('remove another tenant\'s station', async () => {
+    cover('DELETE', '/v1/stations/x');
+    const theirs = await as('other', 'DELETE', '/v1/stations/cp-1');
+    assert.equal(theirs.status, 404);
+    assert.deepEqual(shape(theirs), shape(await as('other', 'DELETE', '/v1/stations/cp-never')));
+    await demoUntouched();
+  });
+
+  it('read another tenant\'s certificates (charge point and server)', async () => {
+    cover('GET', '/v1/certificates/01');
+    for (const s of [serial, serverSerial, serial.toUpperCase(), `00${serial}`]) {
+      const theirs = await as('other', 'GET', `/v1/certificates/${s}`);
+      assert.equal(theirs.status, 404);
+      assert.deepEqual(shape(theirs), shape(await as('other', 'GET', '/v1/certificates/abcdef0123')));
+    }
+  });
+
+  it('revoke another tenant\'s certificate', async () => {
+    cover('POST', '/v1/certificates/01/revoke');
+    for (const s of [serial, serverSerial]) {
+      const theirs = await as('other', 'POST', `/v1/certificates/${s}/revoke`, { reason: 'keyCompromise' });
+      assert.equal(theirs.status, 404);
+      assert.deepEqual(shape(theirs), shape(await as('other', 'POST', '/v1/certificates/abcdef0123/revoke', { reason: 'keyCompromise' })));
+    }
+    await demoUntouched();
+  });
+
+  it('a server certificate for another tenant\'s domain', async () => {
+    cover('POST', '/v1/server-certificates');
+    const r = await as('other', 'POST', '/v1/server-certificates', { csr: newP256Csr('csms.demo.local', 'Other CPO').csr });
+    assert.equal(r.status, 422);
+    assert.ok(r.body.violations.some((v: { rule: string }) => v.rule === 'A00.FR.510'), JSON.stringify(r.body));
+  });
+
+  it('read another tenant\'s audit entries', async () => {
+    cover('GET', '/v1/audit');
+    const theirs = await as('other', 'GET', '/v1/audit?limit=1000');
+    assert.equal(theirs.status, 200);
+    assert.ok(theirs.body.items.length > 0, 'other sees its own entries');
+    assert.ok(theirs.body.items.every((e: { tenant?: string }) => e.tenant === 'other'));
+    assert.ok(!JSON.stringify(theirs.body).includes(serial), 'nothing about demo\'s certificate');
+  });
+
+  it('shared, not per tenant: trust anchors, and certificate status (as the public OCSP responder answers anyone)', async () => {
+    cover('GET', '/v1/trust-anchors');
+    cover('POST', '/v1/certificate-status');
+    const a = await as('other', 'GET', '/v1/trust-anchors');
+    assert.deepEqual(a.body, (await as('demo', 'GET', '/v1/trust-anchors')).body);
+  });
+
+  it('covers every /v1 operation of openapi.yaml', () => {
+    assert.deepEqual([...covered].sort(), operations.map((o) => o.route).sort());
+  });
+});

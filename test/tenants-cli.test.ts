@@ -1,0 +1,265 @@
+/**
+ * `pki tenants add|list|show|disable|enable` as an operator uses it: the real CLI
+ * (services/cli/bin/pki.js) in its own process, against a dev PKI on LMDB and on a private Redis,
+ * while the RA serves from the same store: a disabled tenant is refused at once, a rate limit
+ * override applies, and every change is in the (intact) audit log.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { applyTenantSpec, changedFields, checkCpoName, normalizeServerDomain, parseRateLimit } from '@evpki/cli';
+import { TEST_DIR } from './helpers/fixtures.js';
+import { newP256Csr } from './helpers/csr.js';
+import { api, makeDevPki, startStack, type DevPki, type Stack } from './helpers/pki.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+
+const PKI = join(TEST_DIR, '..', 'services', 'cli', 'bin', 'pki.js');
+const cleanEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP|REDIS)_/.test(k)));
+
+interface Run {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** The real CLI, spawned asynchronously (the stack serves in this process meanwhile). */
+function pki(dev: DevPki, args: string[]): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [PKI, '--data-dir', dev.dataDir, ...args], { env: { ...cleanEnv(), ...dev.storeEnv }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function ok(dev: DevPki, args: string[]): Promise<any> {
+  const r = await pki(dev, [...args, '--json']);
+  assert.equal(r.code, 0, `pki ${args.join(' ')}: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+describe('tenants: the pure checks', () => {
+  it('CPO names: 1..64 printable characters, NFC, no stray spaces', () => {
+    const cases: [string, string, RegExp | undefined][] = [
+      ['plain', 'Demo CPO', undefined],
+      ['unicode, 64 characters', 'É'.repeat(64), undefined],
+      ['empty', '', /empty/],
+      ['spaces only', '   ', /empty/],
+      ['65 characters', 'x'.repeat(65), /65 characters.*at most 64/],
+      ['control character', 'CPO\u0007', /printable/],
+      ['newline', 'CPO\nB', /printable/],
+      ['zero-width space (format)', 'CPO\u200bB', /printable/],
+      ['no-break space', 'CPO\u00a0B', /plain spaces/],
+      ['leading space', ' CPO', /begin or end/],
+      ['double space', 'CPO  B', /two in a row/],
+      ['not NFC', 'E\u0301nergie', /NFC/],
+    ];
+    for (const [name, value, want] of cases) {
+      const got = checkCpoName(value);
+      if (want) assert.match(got ?? '', want, name);
+      else assert.equal(got, undefined, name);
+    }
+  });
+
+  it('server domains: DNS names, lowercased, no wildcard, IP or non-ASCII', () => {
+    assert.deepEqual(normalizeServerDomain('CSMS.Example.COM.'), { domain: 'csms.example.com' });
+    for (const [raw, want] of [
+      ['*.example.com', /wildcard.*--allow-wildcards/],
+      ['10.0.0.1', /IP address.*--allow-ip-sans/],
+      ['[::1]', /IP address/],
+      ['bücher.de', /xn--/],
+      ['localhost', /not a DNS domain/],
+      ['-bad.example', /not a DNS domain/],
+      ['a..example', /not a DNS domain/],
+      ['https://x.example', /not a DNS domain/],
+      [`${'a'.repeat(64)}.example`, /not a DNS domain/],
+    ] as const)
+      assert.match((normalizeServerDomain(raw) as { error: string }).error ?? '', want, raw);
+    assert.deepEqual(parseRateLimit('0', 'x'), { value: 0 });
+    assert.deepEqual(parseRateLimit('default', 'x'), { value: 'default' });
+    for (const raw of ['-1', '1.5', 'abc', '', '10000000', '0x10']) assert.ok('error' in parseRateLimit(raw, 'x'), raw);
+  });
+
+  it('an update changes only the fields given and keeps createdAt and disabled', () => {
+    const current = { id: 't', cpoName: 'T', disabled: true, createdAt: 'then', serverDomains: ['t.example'], rateLimits: { tenantCsrsPerMinute: 5, stationCsrsPerDay: 2 } };
+    const next = applyTenantSpec('t', current, { stationCsrsPerDay: 'default', allowIpSans: true }, 'now');
+    assert.deepEqual(next, { id: 't', cpoName: 'T', disabled: true, createdAt: 'then', serverDomains: ['t.example'], allowIpSans: true, rateLimits: { tenantCsrsPerMinute: 5 } });
+    assert.deepEqual(changedFields(current, next), ['allowIpSans', 'stationCsrsPerDay']);
+    assert.deepEqual(applyTenantSpec('n', undefined, { cpoName: 'N', serverDomains: [] }, 'now'), { id: 'n', cpoName: 'N', disabled: false, createdAt: 'now' });
+  });
+});
+
+function backend(name: string, redisBacked: boolean): void {
+  describe(`pki tenants on ${name}`, () => {
+    let redis: TestRedis | undefined;
+    let dev: DevPki;
+    let stack: Stack;
+    before(async () => {
+      redis = redisBacked ? await startRedis() : undefined;
+      dev = await makeDevPki('ecdsa-p256', redis?.env ?? {});
+      stack = await startStack(dev);
+    });
+    after(async () => {
+      await stack?.stop();
+      dev?.cleanup();
+      await redis?.stop();
+    });
+
+    it('add, list, show, update: the records as given, createdAt kept, an existing id refused without --update', async () => {
+      const added = await ok(dev, ['tenants', 'add', '--id', 'cpo-b', '--cpo-name', 'CPO B', '--server-domain', 'B.example', '--server-domain', 'csms.b.example,b.example', '--rate-csrs-per-minute', '50']);
+      assert.equal(added.created, true);
+      assert.deepEqual(added.tenant, {
+        id: 'cpo-b',
+        cpoName: 'CPO B',
+        disabled: false,
+        createdAt: added.tenant.createdAt,
+        serverDomains: ['b.example', 'csms.b.example'],
+        allowWildcards: false,
+        allowIpSans: false,
+        rateLimits: { tenantCsrsPerMinute: 50, stationCsrsPerDay: null },
+      });
+
+      const again = await pki(dev, ['tenants', 'add', '--id', 'cpo-b', '--cpo-name', 'Other']);
+      assert.equal(again.code, 2);
+      assert.match(again.stderr, /^pki: tenant "cpo-b" exists already; pass --update/);
+      assert.equal((await ok(dev, ['tenants', 'show', 'cpo-b'])).tenant.cpoName, 'CPO B');
+
+      const updated = await ok(dev, ['tenants', 'add', '--id', 'cpo-b', '--update', '--rate-station-csrs-per-day', '0', '--allow-wildcards']);
+      assert.equal(updated.created, false);
+      assert.deepEqual(updated.changed, ['allowWildcards', 'stationCsrsPerDay']);
+      assert.deepEqual(updated.tenant, { ...added.tenant, allowWildcards: true, rateLimits: { tenantCsrsPerMinute: 50, stationCsrsPerDay: 0 } });
+      const same = await ok(dev, ['tenants', 'add', '--id', 'cpo-b', '--update', '--cpo-name', 'CPO B']);
+      assert.deepEqual(same.changed, []);
+      const upserted = await ok(dev, ['tenants', 'add', '--id', 'cpo-c', '--update', '--cpo-name', 'CPO C']);
+      assert.equal(upserted.created, true);
+
+      const list = await ok(dev, ['tenants', 'list']);
+      assert.deepEqual(
+        list.tenants.map((t: { id: string }) => t.id),
+        ['cpo-b', 'cpo-c', 'demo'],
+      );
+      assert.deepEqual(list.tenants[0], updated.tenant);
+      const table = await pki(dev, ['tenants', 'list']);
+      assert.equal(table.code, 0, table.stderr);
+      const lines = table.stdout.trimEnd().split('\n');
+      assert.match(lines[0]!, /^ID\s+CPO NAME\s+DISABLED\s+SERVER DOMAINS\s+RATE LIMITS/);
+      assert.match(lines[1]!, /^cpo-b\s+CPO B\s+no\s+b\.example,csms\.b\.example \(\+wildcards\)\s+tenant 50\/min, station off$/);
+      assert.match(lines[3]!, /^demo\s+Demo CPO\s+no\s+demo\.local\s+tenant default, station default$/);
+
+      const show = await pki(dev, ['tenants', 'show', 'cpo-b']);
+      assert.match(show.stdout, /CPO name \(O\): +CPO B\n/);
+      const missing = await pki(dev, ['tenants', 'show', 'nope']);
+      assert.equal(missing.code, 2);
+      assert.match(missing.stderr, /no tenant "nope"/);
+    });
+
+    it('bad input exits 2 with a message naming the problem, and writes nothing', async () => {
+      const cases: [string, string[], RegExp][] = [
+        ['no --id', ['tenants', 'add', '--cpo-name', 'X'], /--id is required/],
+        ['bad id', ['tenants', 'add', '--id', 'Bad_Id', '--cpo-name', 'X'], /tenant id "Bad_Id" must be/],
+        ['no --cpo-name', ['tenants', 'add', '--id', 'x1'], /--cpo-name is required/],
+        ['empty CPO name', ['tenants', 'add', '--id', 'x1', '--cpo-name', ''], /--cpo-name must not be empty/],
+        ['long CPO name', ['tenants', 'add', '--id', 'x1', '--cpo-name', 'C'.repeat(65)], /at most 64/],
+        ['control character', ['tenants', 'add', '--id', 'x1', '--cpo-name', 'CPO\tX'], /printable/],
+        ['wildcard domain', ['tenants', 'add', '--id', 'x1', '--cpo-name', 'X', '--server-domain', '*.x.example'], /wildcard/],
+        ['IP domain', ['tenants', 'add', '--id', 'x1', '--cpo-name', 'X', '--server-domain', '192.0.2.1'], /IP address/],
+        ['bad domain', ['tenants', 'add', '--id', 'x1', '--cpo-name', 'X', '--server-domain', 'no_such'], /not a DNS domain/],
+        ['bad rate', ['tenants', 'add', '--id', 'x1', '--cpo-name', 'X', '--rate-csrs-per-minute=-3'], /--rate-csrs-per-minute must be a whole number/],
+        ['bad daily rate', ['tenants', 'add', '--id', 'x1', '--cpo-name', 'X', '--rate-station-csrs-per-day', 'many'], /--rate-station-csrs-per-day must be/],
+        ['--no- without --update', ['tenants', 'add', '--id', 'x1', '--cpo-name', 'X', '--no-server-domains'], /--no-server-domains is for --update/],
+        ['both ways', ['tenants', 'add', '--id', 'x1', '--update', '--allow-ip-sans', '--no-allow-ip-sans'], /exclude each other/],
+        ['unknown option', ['tenants', 'add', '--id', 'x1', '--cpo', 'X'], /unknown option --cpo/],
+        ['disable unknown', ['tenants', 'disable', 'nope'], /no tenant "nope"/],
+        ['enable bad id', ['tenants', 'enable', 'NOPE!'], /tenant id "NOPE!" must be/],
+        ['show without id', ['tenants', 'show'], /takes 1 argument/],
+        ['tenants alone', ['tenants'], /needs a subcommand: tenants add, tenants list/],
+      ];
+      const runs = await Promise.all(cases.map(([, args]) => pki(dev, args)));
+      cases.forEach(([name, , want], i) => {
+        assert.equal(runs[i]!.code, 2, `${name}: ${runs[i]!.stderr}`);
+        assert.match(runs[i]!.stderr, want, name);
+        assert.equal(runs[i]!.stderr.trim().split('\n').length, 1, `${name}: one line`);
+      });
+      const ids = (await ok(dev, ['tenants', 'list'])).tenants.map((t: { id: string }) => t.id);
+      assert.ok(!ids.includes('x1'), ids.join(','));
+      for (const sub of ['add', 'list', 'show', 'disable', 'enable']) {
+        const h = await pki(dev, ['tenants', sub, '--help']);
+        assert.equal(h.code, 0);
+        assert.match(h.stdout, new RegExp(`^Usage: pki tenants ${sub}`));
+        assert.match(h.stdout, /Exit codes:/);
+      }
+    });
+
+    it('the RA refuses a disabled tenant (403) at once and serves it again after enable', async () => {
+      await ok(dev, ['tenants', 'add', '--id', 'cpo-d', '--cpo-name', 'CPO D']);
+      const auth = { authorization: `Bearer ${await stack.token('cpo-d')}` };
+      assert.equal((await api(stack, 'PUT', '/v1/stations/cp-d1', { serialNumber: 'CP-D1', allowed: true }, auth)).status, 201);
+
+      const disabled = await ok(dev, ['tenants', 'disable', 'cpo-d']);
+      assert.deepEqual([disabled.changed, disabled.tenant.disabled], [true, true]);
+      const refused = await api(stack, 'GET', '/v1/stations/cp-d1', undefined, auth);
+      assert.equal(refused.status, 403, refused.text);
+      const csr = await api(stack, 'POST', '/v1/stations/cp-d1/certificates', { csr: newP256Csr('CP-D1', 'CPO D').csr, certificateType: 'ChargingStationCertificate' }, auth);
+      assert.equal(csr.status, 403, csr.text);
+      assert.equal((await ok(dev, ['tenants', 'disable', 'cpo-d'])).changed, false);
+      const list = await pki(dev, ['tenants', 'list']);
+      assert.match(list.stdout, /^cpo-d\s+CPO D\s+yes\s/m);
+
+      const enabled = await ok(dev, ['tenants', 'enable', 'cpo-d']);
+      assert.deepEqual([enabled.changed, enabled.tenant.disabled], [true, false]);
+      assert.equal((await api(stack, 'GET', '/v1/stations/cp-d1', undefined, auth)).status, 200);
+      const signed = await api(stack, 'POST', '/v1/stations/cp-d1/certificates', { csr: newP256Csr('CP-D1', 'CPO D').csr, certificateType: 'ChargingStationCertificate' }, auth);
+      assert.equal(signed.status, 201, signed.text);
+    });
+
+    it("the RA applies a tenant's rate limit override: tenantCsrsPerMinute 1, the second CSR is 429; 0 turns it off", async () => {
+      await ok(dev, ['tenants', 'add', '--id', 'cpo-r', '--cpo-name', 'CPO R', '--rate-csrs-per-minute', '1']);
+      const auth = { authorization: `Bearer ${await stack.token('cpo-r')}` };
+      for (const s of ['cp-r1', 'cp-r2']) assert.equal((await api(stack, 'PUT', `/v1/stations/${s}`, { serialNumber: s.toUpperCase(), allowed: true }, auth)).status, 201);
+      const sign = (s: string) => api(stack, 'POST', `/v1/stations/${s}/certificates`, { csr: newP256Csr(s.toUpperCase(), 'CPO R').csr, certificateType: 'ChargingStationCertificate' }, auth);
+      assert.equal((await sign('cp-r1')).status, 201);
+      const limited = await sign('cp-r2');
+      assert.equal(limited.status, 429, limited.text);
+      assert.ok(Number(limited.headers.get('retry-after')) > 0);
+      assert.match(limited.text, /at most 1 certificate requests per tenant per minute/);
+
+      await ok(dev, ['tenants', 'add', '--id', 'cpo-r', '--update', '--rate-csrs-per-minute', '0']);
+      assert.equal((await sign('cp-r2')).status, 201);
+    });
+
+    it('every change is in the audit log (actor cli, the tenant, no secrets) and the log verifies', async () => {
+      type Entry = { event: string; actor: string; tenant: string; outcome: string; details: Record<string, unknown> };
+      // The tenant's own entries also hold what the RA did for it (station.registered, …).
+      const tenantEvents = async (id: string): Promise<Entry[]> => ((await ok(dev, ['audit', 'list', '--tenant', id])).entries as Entry[]).filter((e) => e.event.startsWith('tenant.'));
+      const entries = await tenantEvents('cpo-b');
+      assert.deepEqual(
+        entries.map((e) => e.event),
+        ['tenant.added', 'tenant.updated'],
+      );
+      for (const e of entries) assert.deepEqual([e.actor, e.tenant, e.outcome], ['cli', 'cpo-b', 'ok']);
+      assert.deepEqual(entries[0]!.details, {
+        cpoName: 'CPO B',
+        disabled: false,
+        serverDomains: 'b.example csms.b.example',
+        allowWildcards: false,
+        allowIpSans: false,
+        tenantCsrsPerMinute: 50,
+        stationCsrsPerDay: null,
+      });
+      assert.equal(entries[1]!.details.changed, 'allowWildcards stationCsrsPerDay');
+      const d = (await tenantEvents('cpo-d')).map((e) => e.event);
+      // The second disable changed nothing and wrote nothing.
+      assert.deepEqual(d, ['tenant.added', 'tenant.disabled', 'tenant.enabled']);
+      const verify = await pki(dev, ['audit', 'verify']);
+      assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+      assert.match(verify.stdout, /audit log intact/);
+    });
+  });
+}
+
+backend('LMDB', false);
+backend('Redis', true);
