@@ -2,12 +2,17 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { OPENAPI_PATH, loadOperations, loadRaConfig, readJwks } from '@evpki/ra';
 import { ConfigError, SCOPES } from '@evpki/service';
 import { makeDevPki, requestJson, startStack, type DevPki, type Stack } from './helpers/pki.js';
+import { PKI_CLI, serviceEnv } from './helpers/processes.js';
+
+const run = promisify(execFile);
 
 // Issue 7, authentication and authorization: JWTs from the CSMS's identity provider, verified
 // against a JWKS URL (refetched on an unknown kid) or static JWKs; iss/aud/exp/nbf with bounded
@@ -300,6 +305,45 @@ describe('scopes and tenants', () => {
     }
     const entries = await stack.store.listAudit({ tenant: 'gone', afterSeq: 0, limit: 100 });
     assert.ok(entries.some((e) => e.event === 'auth.forbidden' && e.actor === 'pki-cli'));
+  });
+});
+
+describe('pki token (dev PKI only)', () => {
+  let pki: DevPki;
+  before(async () => {
+    pki = await makeDevPki();
+  });
+  after(() => pki?.cleanup());
+
+  const pkiCli = (args: string[]) => run(process.execPath, [PKI_CLI, ...args, '--data-dir', pki.dataDir], { env: serviceEnv({}) });
+  const claims = (token: string): Record<string, unknown> => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+
+  it('mints a token with the chosen tenant, scopes, audience and lifetime', async () => {
+    const { stdout } = await pkiCli(['token', '--tenant', 'demo', '--scope', 'status:read', '--scope', 'audit:read,certificates:sign', '--audience', 'other-aud', '--ttl', '120']);
+    const c = claims(stdout.trim());
+    assert.equal(c.tenant, 'demo');
+    assert.equal(c.scope, 'status:read audit:read certificates:sign');
+    assert.equal(c.aud, 'other-aud');
+    assert.equal(Number(c.exp) - Number(c.iat), 120);
+    assert.equal(c.nbf, c.iat);
+    assert.equal(claims((await pkiCli(['token', '--tenant', 'demo'])).stdout.trim()).scope, SCOPES.join(' '), 'every scope by default');
+  });
+
+  it('refuses unknown scopes, bad lifetimes and a PKI that is not a dev one', async () => {
+    for (const [args, message] of [
+      [['--scope', 'certificates:issue'], /unknown scope certificates:issue/],
+      [['--ttl', '59'], /--ttl/],
+      [['--ttl', '86401'], /--ttl/],
+    ] as const) {
+      const r = await pkiCli(['token', '--tenant', 'demo', ...args]).then(() => assert.fail('should exit 2'), (e: { code: number; stderr: string }) => e);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, message);
+    }
+    const manifest = JSON.parse(readFileSync(join(pki.dataDir, 'pki.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(pki.dataDir, 'pki.json'), JSON.stringify({ ...manifest, dev: false }));
+    const r = await pkiCli(['token', '--tenant', 'demo']).then(() => assert.fail('should exit 2'), (e: { code: number; stderr: string }) => e);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /only against a dev PKI/);
   });
 });
 

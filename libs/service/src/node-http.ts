@@ -76,9 +76,9 @@ export function loadHttpLimits(env: NodeJS.ProcessEnv): HttpLimits {
 }
 
 /**
- * Options for http.createServer and https.createServer. Node checks the header and request timeouts only every
- * `connectionsCheckingInterval` (30 s by default, so a 10 s limit could hold a slow client for
- * 40 s): it is checked here at least every second, and at least twice per headers timeout.
+ * Options for http.createServer and https.createServer. Node checks the header and request
+ * timeouts only every `connectionsCheckingInterval` (30 s by default, so a 10 s limit could hold a
+ * slow client for 40 s): here at least every second, and at least twice per headers timeout.
  */
 export function serverOptions(limits: HttpLimits = SERVER_LIMITS) {
   return {

@@ -315,7 +315,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
       };
       // Issue 7: only clients with a certificate from the service CA get past the handshake.
       server = createHttpsServer(
-        { ...serverOptions(config.http), key: secrets.tls.key, cert: secrets.tls.cert, ca: [secrets.tls.ca], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3', handshakeTimeout: 10_000 },
+        { ...serverOptions(config.http), key: secrets.tls.key, cert: secrets.tls.cert, ca: [secrets.tls.ca], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' },
         serve(handle),
       );
       // A certificate that does not verify is refused without an error of its own: its reason is on the socket.
