@@ -2,17 +2,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { OPENAPI_PATH, loadOperations, loadRaConfig, readJwks } from '@evpki/ra';
 import { ConfigError, SCOPES } from '@evpki/service';
 import { makeDevPki, requestJson, startStack, type DevPki, type Stack } from './helpers/pki.js';
-import { PKI_CLI, serviceEnv } from './helpers/processes.js';
-
-const run = promisify(execFile);
+import { runPki } from './helpers/processes.js';
 
 // Issue 7, authentication and authorization: JWTs from the CSMS's identity provider, verified
 // against a JWKS URL (refetched on an unknown kid) or static JWKs; iss/aud/exp/nbf with bounded
@@ -315,11 +311,12 @@ describe('pki token (dev PKI only)', () => {
   });
   after(() => pki?.cleanup());
 
-  const pkiCli = (args: string[]) => run(process.execPath, [PKI_CLI, ...args, '--data-dir', pki.dataDir], { env: serviceEnv({}) });
+  const pkiCli = (args: string[]) => runPki([...args, '--data-dir', pki.dataDir]);
   const claims = (token: string): Record<string, unknown> => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
 
   it('mints a token with the chosen tenant, scopes, audience and lifetime', async () => {
-    const { stdout } = await pkiCli(['token', '--tenant', 'demo', '--scope', 'status:read', '--scope', 'audit:read,certificates:sign', '--audience', 'other-aud', '--ttl', '120']);
+    const { stdout, code } = await pkiCli(['token', '--tenant', 'demo', '--scope', 'status:read', '--scope', 'audit:read,certificates:sign', '--audience', 'other-aud', '--ttl', '120']);
+    assert.equal(code, 0);
     const c = claims(stdout.trim());
     assert.equal(c.tenant, 'demo');
     assert.equal(c.scope, 'status:read audit:read certificates:sign');
@@ -335,13 +332,13 @@ describe('pki token (dev PKI only)', () => {
       [['--ttl', '59'], /--ttl/],
       [['--ttl', '86401'], /--ttl/],
     ] as const) {
-      const r = await pkiCli(['token', '--tenant', 'demo', ...args]).then(() => assert.fail('should exit 2'), (e: { code: number; stderr: string }) => e);
+      const r = await pkiCli(['token', '--tenant', 'demo', ...args]);
       assert.equal(r.code, 2);
       assert.match(r.stderr, message);
     }
     const manifest = JSON.parse(readFileSync(join(pki.dataDir, 'pki.json'), 'utf8')) as Record<string, unknown>;
     writeFileSync(join(pki.dataDir, 'pki.json'), JSON.stringify({ ...manifest, dev: false }));
-    const r = await pkiCli(['token', '--tenant', 'demo']).then(() => assert.fail('should exit 2'), (e: { code: number; stderr: string }) => e);
+    const r = await pkiCli(['token', '--tenant', 'demo']);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /only against a dev PKI/);
   });

@@ -5,7 +5,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,32 +16,16 @@ import { loadStoreConfig } from '@evpki/service';
 import { openStore, type CertificateRecord, type Store } from '@evpki/store';
 import { TEST_DIR } from './helpers/fixtures.js';
 import { api, makeDevPki, startStack, type DevPki } from './helpers/pki.js';
+import { runPki, type CliRun } from './helpers/processes.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 
-const PKI = join(TEST_DIR, '..', 'services', 'cli', 'bin', 'pki.js');
 const work = mkdtempSync(join(tmpdir(), 'evpki-cli-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
-const cleanEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP|REDIS)_/.test(k)));
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 /** The real CLI, spawned asynchronously (a stack may be serving in this process). */
-function pki(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PKI, ...args], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const pki = (args: string[], env: Record<string, string> = {}): Promise<CliRun> => runPki(args, env);
 
 const file = (name: string, content: string | Buffer): string => {
   const path = join(work, name);

@@ -6,35 +6,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { applyTenantSpec, changedFields, checkCpoName, normalizeServerDomain, parseRateLimit } from '@evpki/cli';
-import { TEST_DIR } from './helpers/fixtures.js';
 import { newP256Csr } from './helpers/csr.js';
 import { api, makeDevPki, startStack, type DevPki, type Stack } from './helpers/pki.js';
+import { runPki, type CliRun } from './helpers/processes.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 
-const PKI = join(TEST_DIR, '..', 'services', 'cli', 'bin', 'pki.js');
-const cleanEnv = (): NodeJS.ProcessEnv => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP|REDIS)_/.test(k)));
 
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 /** The real CLI, spawned asynchronously (the stack serves in this process meanwhile). */
-function pki(dev: DevPki, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PKI, '--data-dir', dev.dataDir, ...args], { env: { ...cleanEnv(), ...dev.storeEnv }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const pki = (dev: DevPki, args: string[]): Promise<CliRun> => runPki(['--data-dir', dev.dataDir, ...args], dev.storeEnv, 60_000);
 
 async function ok(dev: DevPki, args: string[]): Promise<any> {
   const r = await pki(dev, [...args, '--json']);

@@ -50,6 +50,34 @@ export function makeRoot(key: KeyObject, subject: CaSubject, now: Date, years: n
   return parseCertificate(signTbs(tbs, signer));
 }
 
+/** A certificate for `key` signed by `parentKey`: O and CN, backdated an hour, never outliving its parent. */
+function issueUnder(
+  key: KeyObject,
+  subject: CaSubject,
+  parent: ParsedCertificate,
+  parentKey: KeyObject,
+  now: Date,
+  lifetimeMs: number,
+  extensions: (publicKey: Buffer, authorityKeyId: Buffer) => readonly Buffer[],
+): ParsedCertificate {
+  const name = buildName([
+    { oid: OID.organizationName, value: subject.organization },
+    { oid: OID.commonName, value: subject.commonName },
+  ]);
+  const spki = spkiOf(key);
+  const signer = signerFor(parentKey);
+  const wanted = new Date(now.getTime() + lifetimeMs);
+  const tbs = buildTbs(signer.algorithmDer, parent.subject.der, {
+    serial: randomSerial(),
+    notBefore: new Date(now.getTime() - 3600_000),
+    notAfter: wanted > parent.notAfter ? parent.notAfter : wanted,
+    subject: name,
+    spki,
+    extensions: extensions(parseSpkiPublicKey(spki), keyIdentifier(parent.publicKey)),
+  });
+  return parseCertificate(signTbs(tbs, signer));
+}
+
 /** An issuing sub-CA certificate (pathLen 0) signed by `parentKey`, never outliving its parent. */
 export function makeSubCa(
   key: KeyObject,
@@ -60,22 +88,7 @@ export function makeSubCa(
   years: number,
   urls: { crl: string; caIssuers: string },
 ): ParsedCertificate {
-  const name = buildName([
-    { oid: OID.organizationName, value: subject.organization },
-    { oid: OID.commonName, value: subject.commonName },
-  ]);
-  const spki = spkiOf(key);
-  const signer = signerFor(parentKey);
-  const wanted = new Date(now.getTime() + years * YEAR);
-  const tbs = buildTbs(signer.algorithmDer, parent.subject.der, {
-    serial: randomSerial(),
-    notBefore: new Date(now.getTime() - 3600_000),
-    notAfter: wanted > parent.notAfter ? parent.notAfter : wanted,
-    subject: name,
-    spki,
-    extensions: subCaExtensions(parseSpkiPublicKey(spki), keyIdentifier(parent.publicKey), urls),
-  });
-  return parseCertificate(signTbs(tbs, signer));
+  return issueUnder(key, subject, parent, parentKey, now, years * YEAR, (publicKey, aki) => subCaExtensions(publicKey, aki, urls));
 }
 
 /**
@@ -91,22 +104,7 @@ export function makeServiceCert(
   days: number,
   use: Parameters<typeof serviceTlsExtensions>[2],
 ): ParsedCertificate {
-  const name = buildName([
-    { oid: OID.organizationName, value: subject.organization },
-    { oid: OID.commonName, value: subject.commonName },
-  ]);
-  const spki = spkiOf(key);
-  const signer = signerFor(parentKey);
-  const wanted = new Date(now.getTime() + days * 86400_000);
-  const tbs = buildTbs(signer.algorithmDer, parent.subject.der, {
-    serial: randomSerial(),
-    notBefore: new Date(now.getTime() - 3600_000),
-    notAfter: wanted > parent.notAfter ? parent.notAfter : wanted,
-    subject: name,
-    spki,
-    extensions: serviceTlsExtensions(parseSpkiPublicKey(spki), keyIdentifier(parent.publicKey), use),
-  });
-  return parseCertificate(signTbs(tbs, signer));
+  return issueUnder(key, subject, parent, parentKey, now, days * 86400_000, (publicKey, aki) => serviceTlsExtensions(publicKey, aki, use));
 }
 
 /**
