@@ -25,7 +25,7 @@ import { Pool } from 'undici';
 import type * as X509 from '@peculiar/x509';
 import { readPrivateKey, readSecretFile } from '@evpki/keys';
 import { checkChargePointCsr, DEFAULT_KEY_POLICY, leafValidity, readCsr } from '@evpki/policy';
-import { createMetrics, dataPaths, issuerUrls, readManifest, readServiceTls, serviceClientTlsOptions } from '@evpki/service';
+import { dataPaths, issuerUrls, readManifest, readServiceTls, serviceClientTlsOptions } from '@evpki/service';
 import {
   LmdbStore,
   openStore,
@@ -779,7 +779,6 @@ async function runMicro(issuer: Issuer, dataDir: string, csrs: readonly CsrItem[
         keyPolicy: DEFAULT_KEY_POLICY,
         leafValiditySeconds: 365 * 86400,
         now: () => new Date(),
-        metrics: createMetrics('bench'),
       };
       for (const inFlight of [1, 32]) {
         const n = inFlight === 1 ? (QUICK ? 200 : 500) : QUICK ? 1000 : 3000;

@@ -244,7 +244,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
         const signed = await withActiveIssuer((issuer) =>
           signServerCertificate(
             { tenant, csr, ...(validityHours === undefined ? {} : { validityHours }), ...(idempotencyKey ? { idempotencyKey } : {}) },
-            { store, issuer, keyPolicy: config.keyPolicy, leafValiditySeconds: config.leafValiditySeconds, now, metrics, serverValidity: config.serverValidity },
+            { store, issuer, keyPolicy: config.keyPolicy, leafValiditySeconds: config.leafValiditySeconds, now, serverValidity: config.serverValidity },
           ),
         );
         await audit.record(issuanceEvent(signed, tenant, actor));
@@ -263,7 +263,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
       const signReq = parseSignRequest(await readBody(req, MAX_BODY));
       try {
         const signed = await withActiveIssuer((issuer) =>
-          signChargePointCertificate(signReq, { store, issuer, keyPolicy: config.keyPolicy, leafValiditySeconds: config.leafValiditySeconds, now, metrics }),
+          signChargePointCertificate(signReq, { store, issuer, keyPolicy: config.keyPolicy, leafValiditySeconds: config.leafValiditySeconds, now }),
         );
         await audit.record(issuanceEvent(signed, signReq.tenant, signReq.actor, signReq.stationId));
         metrics.issuances.inc({ kind: 'ChargingStationCertificate', outcome: signed.replayed ? 'replayed' : 'issued' });

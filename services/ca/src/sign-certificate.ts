@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { checkCertificateType, checkChargePointCsr, leafValidity, readCsr, FORBIDDEN_RULES, type KeyPolicy } from '@evpki/policy';
-import { AppError, idempotencyRequestHash, type Metrics } from '@evpki/service';
+import { AppError, idempotencyRequestHash } from '@evpki/service';
 import type { CertificateRecord, Store } from '@evpki/store';
 import { buildTbs, nameFromAttributes, nameToString, randomSerial, serialToHex, signTbs, toPem, type KeyInfo, type NameAttribute } from '@evpki/x509';
 import { issuerChainPem, type LoadedIssuer } from './issuer.js';
@@ -34,7 +34,6 @@ export interface SignDeps {
   readonly keyPolicy: KeyPolicy;
   readonly leafValiditySeconds: number;
   readonly now: () => Date;
-  readonly metrics: Metrics;
 }
 
 const SERIAL_ATTEMPTS = 3;
