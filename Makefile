@@ -2,8 +2,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# npm ci: the lockfile is the truth (never rewritten by a build).
 node_modules/.package-lock.json: package.json package-lock.json
-	npm install --no-audit --no-fund
+	npm ci --no-audit --no-fund
 	@touch $@
 
 .PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale help clean
