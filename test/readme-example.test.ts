@@ -72,7 +72,7 @@ describe('README: make run and the openssl/curl example, as written', () => {
   it('the example signs a CSR, openssl verifies the chain, and OCSP says revoked right after the revocation', () => {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
     const r = spawnSync('bash', ['-euo', 'pipefail', '-c', readmeExample()], { cwd: ROOT, env: { ...clean, ...env }, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}\n--- make run (exit ${run.exitCode ?? run.signalCode ?? 'running'}) ---\n${log}`);
     assert.match(r.stdout, /"serialNumber":"CP-0001"/);
     assert.match(r.stdout, /chain\.pem: OK/);
     assert.match(r.stdout, /^good$/m);
