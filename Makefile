@@ -30,7 +30,7 @@ fuzz: build
 
 ## make run: install, build, `pki init --dev` once (./data or $PKI_DATA_DIR), start RA, CA and OCSP.
 run: build
-	./scripts/run-dev.sh
+	node scripts/run-dev.mjs
 
 ## make fixtures: regenerate the committed CSR fixtures with openssl.
 fixtures:

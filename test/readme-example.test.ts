@@ -50,7 +50,7 @@ describe('README: make run and the openssl/curl example, as written', () => {
     dataDir = mkdtempSync(join(tmpdir(), 'evpki-readme-'));
     Object.assign(env, { PKI_DATA_DIR: dataDir, RA_PORT: String(await freePort()), CA_PORT: String(await freePort()), CA_OPS_PORT: String(await freePort()), OCSP_PORT: String(await freePort()) });
     const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
-    run = spawn('bash', ['scripts/run-dev.sh'], { cwd: ROOT, env: { ...clean, ...env, PKI_LOG_LEVEL: 'warn' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    run = spawn(process.execPath, ['scripts/run-dev.mjs'], { cwd: ROOT, env: { ...clean, ...env, PKI_LOG_LEVEL: 'warn' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     run.stdout!.on('data', (d: Buffer) => (log += d.toString()));
     run.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     assert.ok(await waitReady(`http://127.0.0.1:${env.RA_PORT}/readyz`, 60_000), `RA did not become ready:\n${log}`);
@@ -78,6 +78,7 @@ describe('README: make run and the openssl/curl example, as written', () => {
     assert.match(r.stdout, /^good$/m);
     assert.match(r.stdout, /cp\.pem: good[\s\S]*^revoked$[\s\S]*cp\.pem: revoked\n[\s\S]*Reason: keyCompromise/m);
     assert.equal(r.stderr.match(/Response verify OK/g)?.length, 2, r.stderr);
+    assert.doesNotMatch(log, /make run: the .* (exited|was killed)/, 'no service died during the example');
   });
 
   it('Ctrl-C stops all three services', async () => {
@@ -101,4 +102,43 @@ test('README: the configuration table documents every known variable', () => {
   const section = readme.slice(readme.indexOf('## Configuration'));
   const missing = [...KNOWN_ENV].filter((name) => !section.includes(`\`${name}\``));
   assert.deepEqual(missing, []);
+});
+
+describe('make run when a service dies (issue 20)', () => {
+  let dataDir: string;
+  let run: ChildProcess;
+  const env: Record<string, string> = {};
+  let log = '';
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'evpki-run-'));
+    Object.assign(env, { PKI_DATA_DIR: dataDir, RA_PORT: String(await freePort()), CA_PORT: String(await freePort()), CA_OPS_PORT: String(await freePort()), OCSP_PORT: String(await freePort()) });
+    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
+    run = spawn(process.execPath, ['scripts/run-dev.mjs'], { cwd: ROOT, env: { ...clean, ...env, PKI_LOG_LEVEL: 'warn' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    run.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    run.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+    for (let waited = 0; !log.includes('is running') && run.exitCode === null && waited < 60_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    assert.match(log, /is running/, `make run did not start:\n${log}`);
+  });
+
+  after(() => {
+    if (run.exitCode === null) process.kill(-run.pid!, 'SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('names the service that exited, with its signal and last lines, and keeps the others running; Ctrl-C still stops them', async () => {
+    const children = spawnSync('pgrep', ['-P', String(run.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
+    const ocsp = children.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('services/ocsp/dist/main.js'));
+    assert.ok(ocsp, `no OCSP child among ${children.join(', ')}`);
+    process.kill(ocsp, 'SIGKILL');
+    for (let waited = 0; !log.includes('still running') && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    assert.match(log, new RegExp(`the OCSP responder \\(pid ${ocsp}\\) was killed by SIGKILL [\\d.]+ s after it started; its last lines:`), log);
+    assert.match(log, /still running: CA, RA \(Ctrl-C stops them\)/, log);
+    assert.equal(run.exitCode, null, 'make run keeps going');
+    assert.equal((await fetch(`http://127.0.0.1:${env.RA_PORT}/healthz`)).status, 200, 'the RA still answers');
+    const exited = new Promise<number | null>((resolve) => run.once('exit', (code) => resolve(code)));
+    process.kill(-run.pid!, 'SIGINT');
+    assert.equal(await exited, 0);
+    await assert.rejects(fetch(`http://127.0.0.1:${env.RA_PORT}/healthz`), 'the RA was stopped');
+  });
 });

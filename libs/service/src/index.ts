@@ -8,3 +8,4 @@ export * from './data-dir.js';
 export * from './service-tls.js';
 export * from './idempotency.js';
 export * from './audit-trail.js';
+export * from './run-service.js';

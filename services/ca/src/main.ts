@@ -1,16 +1,16 @@
 import { loadPassphrase, readPrivateKey } from '@evpki/keys';
-import { dataPaths, readManifest, readServiceTls } from '@evpki/service';
+import { dataPaths, readManifest, readServiceTls, runService } from '@evpki/service';
 import { loadCaConfig } from './config.js';
 import { createCaService } from './service.js';
 
-const config = loadCaConfig(process.env);
-const manifest = readManifest(config.dataDir);
-const paths = dataPaths(config.dataDir);
-const passphrase = loadPassphrase(process.env, manifest.dev ? paths.devPassphrase : undefined);
-const service = createCaService(
-  config,
-  { publicOcspBase: manifest.publicOcspBase },
-  { loadIssuerKey: (issuerId) => readPrivateKey(paths.issuerKey(issuerId), passphrase), tls: readServiceTls(config.dataDir, 'ca-server') },
-);
-await service.start();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void service.stop().then(() => process.exit(0)));
+runService('ca', () => {
+  const config = loadCaConfig(process.env);
+  const manifest = readManifest(config.dataDir);
+  const paths = dataPaths(config.dataDir);
+  const passphrase = loadPassphrase(process.env, manifest.dev ? paths.devPassphrase : undefined);
+  return createCaService(
+    config,
+    { publicOcspBase: manifest.publicOcspBase },
+    { loadIssuerKey: (issuerId) => readPrivateKey(paths.issuerKey(issuerId), passphrase), tls: readServiceTls(config.dataDir, 'ca-server') },
+  );
+});

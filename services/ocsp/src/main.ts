@@ -1,9 +1,9 @@
-import { readManifest, readServiceTls } from '@evpki/service';
+import { readManifest, readServiceTls, runService } from '@evpki/service';
 import { loadOcspConfig } from './config.js';
 import { createOcspService } from './service.js';
 
-const config = loadOcspConfig(process.env);
-readManifest(config.dataDir); // refuse to start without a PKI
-const service = createOcspService(config, { caTls: readServiceTls(config.dataDir, 'ocsp-client') });
-await service.start();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void service.stop().then(() => process.exit(0)));
+runService('ocsp', () => {
+  const config = loadOcspConfig(process.env);
+  readManifest(config.dataDir); // refuse to start without a PKI
+  return createOcspService(config, { caTls: readServiceTls(config.dataDir, 'ocsp-client') });
+});

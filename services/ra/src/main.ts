@@ -1,13 +1,9 @@
-import { readManifest, readServiceTls } from '@evpki/service';
+import { readManifest, readServiceTls, runService } from '@evpki/service';
 import { loadRaConfig } from './config.js';
 import { createRaService } from './service.js';
 
-const config = loadRaConfig(process.env);
-const manifest = readManifest(config.dataDir);
-const service = createRaService(
-  config,
-  { jwtIssuer: manifest.jwt.issuer, jwtAudience: manifest.jwt.audience },
-  { caTls: readServiceTls(config.dataDir, 'ra-client') },
-);
-await service.start();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => void service.stop().then(() => process.exit(0)));
+runService('ra', () => {
+  const config = loadRaConfig(process.env);
+  const manifest = readManifest(config.dataDir);
+  return createRaService(config, { jwtIssuer: manifest.jwt.issuer, jwtAudience: manifest.jwt.audience }, { caTls: readServiceTls(config.dataDir, 'ra-client') });
+});
