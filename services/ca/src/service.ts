@@ -133,8 +133,17 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
     },
   };
 
-  /** Reloads the issuers and starts or stops their CRL publishers. */
-  async function reloadIssuers(): Promise<void> {
+  /**
+   * Reloads the issuers and starts or stops their CRL publishers. Concurrent calls (the timer, a
+   * signer request for an unknown issuer, a refused leaf) share one run, so that an added issuer
+   * gets exactly one publisher.
+   */
+  let reloading: Promise<void> | undefined;
+  function reloadIssuers(): Promise<void> {
+    reloading ??= applyReload().finally(() => (reloading = undefined));
+    return reloading;
+  }
+  async function applyReload(): Promise<void> {
     const { added, dropped } = await issuers.reload();
     for (const i of dropped) {
       await crls.get(i.id)?.stop();
