@@ -99,6 +99,7 @@ function loadJwtKeys(env: NodeJS.ProcessEnv, dataDir: string): RaConfig['jwtKeys
 export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
   checkUnknownEnv(env);
   const caPort = envInt(env, 'CA_PORT', 8081, 1, 65535);
+  const ocspPort = envInt(env, 'OCSP_PORT', 8082, 0, 65535);
   const dataDir = envString(env, 'PKI_DATA_DIR', './data');
   return {
     host: envString(env, 'RA_HOST', '127.0.0.1'),
@@ -115,7 +116,8 @@ export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
     jwtClockSkewSeconds: envInt(env, 'RA_JWT_CLOCK_SKEW_SECONDS', 30, 0, 300),
     validateResponses: envBool(env, 'RA_VALIDATE_RESPONSES', false),
     http: loadHttpLimits(env),
-    ocspUrl: envUrl(env, 'RA_OCSP_URL', 'http://127.0.0.1:8082'),
+    // Like RA_CA_URL: the responder of this host's OCSP_PORT unless told otherwise.
+    ocspUrl: envUrl(env, 'RA_OCSP_URL', `http://127.0.0.1:${ocspPort}`),
     ocspAllowedHosts: parseAllowedHosts(envString(env, 'RA_OCSP_ALLOWED_HOSTS', '')),
     ocspTimeoutMs: envInt(env, 'RA_OCSP_TIMEOUT_MS', 5000, 100, 60_000),
     rateLimits: {
