@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { JSONWebKeySet } from 'jose';
-import { ASYMMETRIC_JWT_ALGORITHMS, ConfigError, checkUnknownEnv, dataPaths, envBool, envHttpsUrl, envInt, envString, envUrl, loadHttpLimits, loadStoreConfig, type HttpLimits, type JwtKeySource } from '@evpki/service';
+import { ASYMMETRIC_JWT_ALGORITHMS, ConfigError, checkUnknownEnv, dataPaths, envBool, envHttpsUrl, envInt, envString, envUrl, jwtMaxTtlSeconds, loadHttpLimits, loadStoreConfig, type HttpLimits, type JwtKeySource } from '@evpki/service';
 import type { OpenStoreOptions } from '@evpki/store';
 import type { RateLimits } from './rate-limits.js';
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from '@evpki/policy';
@@ -19,6 +19,8 @@ export interface RaConfig {
   readonly jwtKeys: JwtKeySource | { readonly jwksFile: string };
   readonly jwtAlgorithms: readonly string[];
   readonly jwtClockSkewSeconds: number;
+  /** RA_JWT_MAX_TTL_SECONDS: longer-lived tokens are refused. */
+  readonly jwtMaxTtlSeconds: number;
   /** Validate every response against openapi.yaml (tests turn this on). */
   readonly validateResponses: boolean;
   readonly keyPolicy: KeyPolicy;
@@ -114,6 +116,7 @@ export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
     jwtAlgorithms: parseJwtAlgorithms(envString(env, 'RA_JWT_ALGORITHMS', 'ES256,ES384,RS256,PS256,EdDSA')),
     // Bounded: a large tolerance would keep expired tokens alive.
     jwtClockSkewSeconds: envInt(env, 'RA_JWT_CLOCK_SKEW_SECONDS', 30, 0, 300),
+    jwtMaxTtlSeconds: jwtMaxTtlSeconds(env),
     validateResponses: envBool(env, 'RA_VALIDATE_RESPONSES', false),
     http: loadHttpLimits(env),
     // Like RA_CA_URL: the responder of this host's OCSP_PORT unless told otherwise.

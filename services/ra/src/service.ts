@@ -94,6 +94,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       keys: 'jwksFile' in config.jwtKeys ? { jwks: readJwks(config.jwtKeys.jwksFile) } : config.jwtKeys,
       algorithms: config.jwtAlgorithms,
       clockToleranceSeconds: config.jwtClockSkewSeconds,
+      maxTtlSeconds: config.jwtMaxTtlSeconds,
       now,
     });
     const app = express();
