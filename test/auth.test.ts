@@ -34,6 +34,7 @@ interface Claims {
   aud?: string;
   exp?: number;
   nbf?: number;
+  iat?: number;
   tenant?: unknown;
   scope?: unknown;
   sub?: string;
@@ -44,7 +45,7 @@ const nowS = (): number => Math.floor(Date.now() / 1000);
 async function jwt(key: SigningKey, claims: Claims = {}): Promise<string> {
   const c: Claims = { iss: ISS, aud: AUD, exp: nowS() + 300, tenant: 'demo', scope: SCOPES.join(' '), sub: 'csms-backend', ...claims };
   const payload: Record<string, unknown> = {};
-  for (const k of ['tenant', 'scope', 'nbf', 'sub'] as const) if (c[k] !== undefined) payload[k] = c[k];
+  for (const k of ['tenant', 'scope', 'nbf', 'iat', 'sub'] as const) if (c[k] !== undefined) payload[k] = c[k];
   let b = new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ: 'JWT' });
   if (c.iss !== undefined) b = b.setIssuer(c.iss);
   if (c.aud !== undefined) b = b.setAudience(c.aud);
@@ -180,6 +181,34 @@ describe('JWT verification with static JWKs', () => {
       }
     });
 
+  it('issue 14.14: refuses a token living longer than RA_JWT_MAX_TTL_SECONDS (default 24 h), by exp - iat and by exp from now (401, Token.lifetime)', async () => {
+    const day = 86_400;
+    for (const [name, claims] of [
+      ['exp - iat over 24 h', { iat: t() - 10, exp: t() - 10 + day + 1 }],
+      ['no iat, exp more than 24 h away', { exp: t() + day + 3600 }],
+      ['an iat in the future cannot stretch it', { iat: t() + 365 * day, exp: t() + 365 * day + 60 }],
+    ] as const) {
+      const r = await anchors(stack, `Bearer ${await jwt(ec, claims)}`);
+      assert.equal(r.status, 401, `${name}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="evpki-ra", error="invalid_token"');
+      assert.match(r.body.detail, /lifetime exceeds the accepted maximum of 86400 s/);
+      assert.equal(r.body.violations[0].rule, 'Token.lifetime');
+    }
+    assert.equal((await anchors(stack, `Bearer ${await jwt(ec, { iat: t(), exp: t() + day })}`)).status, 200, 'exactly 24 h is accepted');
+    assert.equal((await anchors(stack, `Bearer ${await jwt(ec, { exp: t() + day })}`)).status, 200, 'without iat too');
+  });
+
+  it('issue 14.14: refuses a token whose sub is a name the PKI uses for itself in the audit log (401, Token.subject)', async () => {
+    for (const sub of ['cli', 'OCSP', ' anonymous', 'pki-cli', 'pki-ra', 'pki-ocsp', 'system', 'tenant:demo', 'sub-sha256:0123456789abcdef']) {
+      const r = await anchors(stack, `Bearer ${await jwt(ec, { sub })}`);
+      assert.equal(r.status, 401, `${JSON.stringify(sub)}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.violations[0].rule, 'Token.subject');
+    }
+    const entries = await stack.store.listAudit({ tenant: 'demo', afterSeq: 0, limit: 1000 });
+    assert.ok(!entries.some((e) => ['cli', 'ocsp', 'anonymous'].includes(e.actor)), 'no demo entry in the PKI\'s own names');
+    for (const sub of ['csms-backend', 'client-cli', 'ocsp-monitor']) assert.equal((await anchors(stack, `Bearer ${await jwt(ec, { sub })}`)).status, 200, sub);
+  });
+
   it('refuses an algorithm the RA does not allow, even with a key it knows (EdDSA not in RA_JWT_ALGORITHMS)', async () => {
     const r = await anchors(stack, `Bearer ${await jwt(ed)}`);
     assert.equal(r.status, 401);
@@ -300,7 +329,7 @@ describe('scopes and tenants', () => {
       assert.match(r.body.detail, new RegExp(`${tenant} is unknown or disabled`));
     }
     const entries = await stack.store.listAudit({ tenant: 'gone', afterSeq: 0, limit: 100 });
-    assert.ok(entries.some((e) => e.event === 'auth.forbidden' && e.actor === 'pki-cli'));
+    assert.ok(entries.some((e) => e.event === 'auth.forbidden' && e.actor === 'dev-token'));
   });
 });
 
@@ -324,6 +353,17 @@ describe('pki token (dev PKI only)', () => {
     assert.equal(Number(c.exp) - Number(c.iat), 120);
     assert.equal(c.nbf, c.iat);
     assert.equal(claims((await pkiCli(['token', '--tenant', 'demo'])).stdout.trim()).scope, SCOPES.join(' '), 'every scope by default');
+  });
+
+  it('issue 14.14: pki token mints no token longer-lived than RA_JWT_MAX_TTL_SECONDS, and its sub is no name of the PKI', async () => {
+    const refused = await runPki(['token', '--tenant', 'demo', '--ttl', '601', '--data-dir', pki.dataDir], { RA_JWT_MAX_TTL_SECONDS: '600' });
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--ttl must be 60\.\.600 seconds \(RA_JWT_MAX_TTL_SECONDS/);
+    const ok = await runPki(['token', '--tenant', 'demo', '--ttl', '600', '--data-dir', pki.dataDir], { RA_JWT_MAX_TTL_SECONDS: '600' });
+    assert.equal(ok.code, 0, ok.stderr);
+    const c = claims(ok.stdout.trim());
+    assert.equal(Number(c.exp) - Number(c.iat), 600);
+    assert.equal(c.sub, 'dev-token', 'not pki-cli: the RA refuses the names of the PKI itself');
   });
 
   it('refuses unknown scopes, bad lifetimes and a PKI that is not a dev one', async () => {
@@ -364,6 +404,12 @@ describe('RA JWT configuration', () => {
     it(`refuses ${name} at start`, () => {
       assert.throws(() => loadRaConfig({ ...base(), ...env }), (e: unknown) => e instanceof ConfigError && message.test(e.message));
     });
+
+  it('issue 14.14: RA_JWT_MAX_TTL_SECONDS defaults to 24 h, bounded 60..30 days', () => {
+    assert.equal(loadRaConfig(base()).jwtMaxTtlSeconds, 86_400);
+    assert.equal(loadRaConfig({ ...base(), RA_JWT_MAX_TTL_SECONDS: '3600' }).jwtMaxTtlSeconds, 3600);
+    for (const v of ['59', '2592001', 'x']) assert.throws(() => loadRaConfig({ ...base(), RA_JWT_MAX_TTL_SECONDS: v }), /RA_JWT_MAX_TTL_SECONDS/);
+  });
 
   it('refuses a missing or unreadable JWKS file (read when the RA starts)', () => {
     assert.throws(() => readJwks('/nonexistent/jwks.json'), /cannot read/);

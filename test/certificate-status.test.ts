@@ -249,6 +249,16 @@ describe('our own certificates: answered by our responder (A00.FR.702)', () => {
     assert.match(v.stdout, /leaf\.pem: good/);
   });
 
+  it('issue 14.12: RA_OCSP_URL follows OCSP_PORT, so under make run with other ports our certificates are answered (not 503)', async () => {
+    assert.equal(loadRaConfig({ OCSP_PORT: '9182' }).ocspUrl, 'http://127.0.0.1:9182');
+    assert.equal(loadRaConfig({ OCSP_PORT: '9182', RA_OCSP_URL: 'http://ocsp:8082' }).ocspUrl, 'http://ocsp:8082', 'an explicit RA_OCSP_URL wins');
+    // The stack's RA is configured as make run configures it: OCSP_PORT (a free port, not 8082), no RA_OCSP_URL.
+    assert.notEqual(new URL(stack.ocspUrl).port, '8082');
+    const r = await status(requestData(leaf, sub, 'http://127.0.0.1:8082/ocsp'));
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(decode(r.body.ocspResult).certStatus, 'good');
+  });
+
   for (const hash of ['sha384', 'sha512'] as const) {
     it(`${hash.toUpperCase()} CertID → Accepted, good`, async () => {
       const r = await status(requestData(leaf, sub, 'http://127.0.0.1:8082/ocsp', hash));

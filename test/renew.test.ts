@@ -525,3 +525,25 @@ it('k8s/cronjob-csms-cert.yaml: renews well within the 23 h lifetime, never conc
   assert.ok(mounts.includes('/var/run/secrets/kubernetes.io/serviceaccount'));
   assert.ok(mounts.some((m) => o.tokenFile.startsWith(m + '/')), 'the RA token file is mounted');
 });
+
+describe('pki renew over plain HTTP', () => {
+  it('issue 14.14: warns that the bearer token goes in clear; --require-https refuses (exit 2) before sending anything', async () => {
+    const dir = outDir();
+    const ok = await pkiCli(renewArgs(dir));
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stderr, /WARNING: --ra-url http:\/\/127\.0\.0\.1:\d+ is plain http: the bearer token is sent in clear/);
+
+    let requests = 0;
+    const listener = createHttpServer((_req, res) => void (requests++, res.writeHead(503).end()));
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(listener.address() as AddressInfo).port}`;
+      const refused = await pkiCli(renewArgs(outDir(), ['--require-https']).map((a) => (a === stack.raUrl ? url : a)));
+      assert.equal(refused.code, 2, refused.stderr);
+      assert.match(refused.stderr, /plain http: the bearer token would be sent in clear \(--require-https\)/);
+      assert.equal(requests, 0, 'nothing sent');
+    } finally {
+      await closeServer(listener);
+    }
+  });
+});

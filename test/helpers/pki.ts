@@ -88,7 +88,8 @@ export async function startStack(
         ...pki.storeEnv,
         RA_PORT: '0',
         RA_CA_URL: `https://127.0.0.1:${caPort}`,
-        RA_OCSP_URL: `http://127.0.0.1:${ocspPort}`,
+        // As scripts/run-dev.sh (make run) does: the ports only; the RA derives RA_OCSP_URL from OCSP_PORT.
+        OCSP_PORT: String(ocspPort),
         RA_VALIDATE_RESPONSES: 'true',
         ...opts.raEnv,
       }),

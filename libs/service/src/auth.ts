@@ -34,6 +34,8 @@ export interface JwtVerifierOptions {
   readonly algorithms: readonly string[];
   /** Tolerated clock skew for `exp` and `nbf`, in seconds (bounded by the config). */
   readonly clockToleranceSeconds: number;
+  /** The longest lifetime accepted (RA_JWT_MAX_TTL_SECONDS): `exp - iat`, and `exp` from now. */
+  readonly maxTtlSeconds: number;
   readonly now?: () => Date;
 }
 
@@ -42,9 +44,11 @@ export class AuthError extends AppError {
   constructor(
     readonly reason: AuthFailureReason,
     message: string,
+    /** The product rule refused, for the refusals that have one. */
+    rule?: string,
   ) {
     // RFC 6750 3.1: no error code when the request had no credentials at all.
-    super('unauthorized', message, undefined, undefined, reason === 'missing' ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`);
+    super('unauthorized', message, rule ? [{ rule, message }] : undefined, undefined, reason === 'missing' ? `Bearer realm="${REALM}"` : `Bearer realm="${REALM}", error="invalid_token"`);
   }
 }
 
@@ -54,11 +58,31 @@ export type AuthFailureReason =
   | 'expired'
   | 'not-yet-valid'
   | 'claims'
+  | 'lifetime'
+  | 'subject'
   | 'algorithm'
   | 'unknown-key'
   | 'signature';
 
 const REALM = 'evpki-ra';
+
+/** Product rules of the token checks (README, "Bearer tokens"). */
+export const TOKEN_RULES = { lifetime: 'Token.lifetime', subject: 'Token.subject' } as const;
+
+/**
+ * Actor names the PKI writes in the audit log for itself ("cli": pki tenants and rotation, "ocsp":
+ * the responder's signer requests, "anonymous": refused tokens) and for its own services and
+ * tools; a token's `sub` cannot be one of them (compared trimmed and case-insensitively), nor take
+ * the forms the RA derives itself ("tenant:<id>" without a `sub`, "sub-sha256:…" for an unprintable
+ * one), so no caller can pass for the PKI in the audit log.
+ */
+export const RESERVED_SUBJECTS: readonly string[] = ['cli', 'ocsp', 'anonymous', 'system', 'ra', 'ca', 'pki', 'pki-cli', 'pki-ra', 'pki-ca', 'pki-ocsp'];
+const RESERVED_SUBJECT_PREFIXES = ['tenant:', 'sub-sha256:'];
+
+export function isReservedSubject(sub: string): boolean {
+  const s = sub.trim().toLowerCase();
+  return RESERVED_SUBJECTS.includes(s) || RESERVED_SUBJECT_PREFIXES.some((p) => s.startsWith(p));
+}
 
 /** Verified tokens are remembered at most this long (a key removed from the JWKS stops them then). */
 const CACHE_SECONDS = 300;
@@ -97,7 +121,8 @@ function scopesOf(claim: unknown): Set<string> {
 
 /**
  * Verifies RA bearer tokens: signature under an allowed asymmetric algorithm, `iss`, `aud`, `exp`
- * (required) and `nbf` within the clock tolerance, and the `tenant` and `scope` claims. A verified
+ * (required) and `nbf` within the clock tolerance, the lifetime, a `sub` that is not the PKI's own,
+ * and the `tenant` and `scope` claims. A verified
  * token is cached for a few minutes (bounded map), because a CSMS reuses one token for many
  * requests and verification costs more than the rest of the request.
  */
@@ -131,6 +156,13 @@ export function createJwtVerifier(opts: JwtVerifierOptions): (authorization: str
     }
     const tenant = payload.tenant;
     if (typeof tenant !== 'string' || !TENANT_ID.test(tenant)) throw new AuthError('claims', 'the token names no valid tenant');
+    // A long-lived token is a standing credential: refused beyond the maximum, by its stated
+    // lifetime and by how far its exp is from now (an iat in the future cannot stretch it).
+    const exp = payload.exp!;
+    if ((typeof payload.iat === 'number' && exp - payload.iat > opts.maxTtlSeconds) || exp - t > opts.maxTtlSeconds + opts.clockToleranceSeconds)
+      throw new AuthError('lifetime', `the bearer token's lifetime exceeds the accepted maximum of ${opts.maxTtlSeconds} s`, TOKEN_RULES.lifetime);
+    if (typeof payload.sub === 'string' && isReservedSubject(payload.sub))
+      throw new AuthError('subject', "the bearer token's sub names the PKI itself; use the CSMS's own identity", TOKEN_RULES.subject);
     const subject = typeof payload.sub === 'string' ? payload.sub.slice(0, 128) : undefined;
     const caller: Caller = { tenant, subject, scopes: scopesOf(payload.scope) };
     if (cache.size >= MAX_CACHE) cache.clear();

@@ -30,6 +30,7 @@ export const KNOWN_ENV = new Set([
   'RA_JWT_JWKS_TIMEOUT_MS',
   'RA_JWT_ALGORITHMS',
   'RA_JWT_CLOCK_SKEW_SECONDS',
+  'RA_JWT_MAX_TTL_SECONDS',
   'RA_VALIDATE_RESPONSES',
   'RA_OCSP_URL',
   'RA_OCSP_ALLOWED_HOSTS',
@@ -85,6 +86,9 @@ export function envInt(env: NodeJS.ProcessEnv, name: string, dflt: number, min: 
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
   return n;
 }
+
+/** RA_JWT_MAX_TTL_SECONDS: the longest bearer token lifetime the RA accepts and `pki token` mints (default 24 h). */
+export const jwtMaxTtlSeconds = (env: NodeJS.ProcessEnv): number => envInt(env, 'RA_JWT_MAX_TTL_SECONDS', 86_400, 60, 30 * 86_400);
 
 export function envBool(env: NodeJS.ProcessEnv, name: string, dflt: boolean): boolean {
   const raw = env[name];

@@ -5,7 +5,8 @@ export const renewCommand: Command = {
   name: 'renew',
   summary: 'get a CSMS server certificate (under 24 h) with a fresh key; --daemon keeps renewing',
   help: `Usage: pki renew --ra-url URL --token-file F --org NAME --cn FQDN [--san NAME,...] [--key-type ec-p256|ec-p384|rsa-3072]
-                 [--validity-hours N] [--key-out F --cert-out F] [--bundle-out F] [--k8s-secret NAME] [--daemon] [--json]
+                 [--validity-hours N] [--key-out F --cert-out F] [--bundle-out F] [--k8s-secret NAME] [--daemon]
+                 [--require-https] [--json]
 
 Gets a CSMS server certificate (under 24 h, A00.FR.701) with a fresh key: writes the key (0600) and
 the chain (leaf, issuing CA) atomically, the key first, the chain last; --bundle-out writes both to
@@ -24,6 +25,8 @@ Options:
   --validity-hours N    ask for a shorter lifetime (above 0, below 24)
   --key-out F --cert-out F, --bundle-out F, --k8s-secret NAME   where to write
   --daemon              keep renewing
+  --require-https       refuse a plain-http --ra-url (without it, plain http is warned about on
+                        stderr: the bearer token is sent in clear)
   --json                print the result as JSON
 
 Exit 2: bad options or the RA refusing (4xx); 75: the RA unreachable or answering 5xx (retry later).
@@ -41,6 +44,7 @@ Exit 2: bad options or the RA refusing (4xx); 75: the RA unreachable or answerin
     'bundle-out': { type: 'string' },
     'k8s-secret': { type: 'string' },
     daemon: { type: 'boolean', default: false },
+    'require-https': { type: 'boolean', default: false },
   },
   positionals: { min: 0, max: 0 },
   run: (values, _positionals, ctx) => runRenew({ ...(values as RenewArgs), json: ctx.json }, ctx.env),

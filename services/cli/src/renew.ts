@@ -52,6 +52,7 @@ export interface RenewArgs {
   readonly 'bundle-out'?: string;
   readonly 'k8s-secret'?: string;
   readonly daemon?: boolean;
+  readonly 'require-https'?: boolean;
   readonly json?: boolean;
 }
 
@@ -81,6 +82,7 @@ export function parseRenewOptions(a: RenewArgs, env: NodeJS.ProcessEnv): RenewOp
     throw bad(`--ra-url "${raUrl}" is not a URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw bad(`--ra-url "${raUrl}" must be an http(s) URL`);
+  if (url.protocol === 'http:' && a['require-https']) throw bad(`--ra-url "${raUrl}" is plain http: the bearer token would be sent in clear (--require-https)`);
   const tokenFile = a['token-file'] ?? env.PKI_RA_TOKEN_FILE;
   if (!tokenFile) throw bad('--token-file (or PKI_RA_TOKEN_FILE) is required');
   if (!a.org) throw bad('--org is required (the CPO name, the subject O the RA expects for this tenant)');
@@ -521,6 +523,8 @@ export async function runRenew(a: RenewArgs, env: NodeJS.ProcessEnv): Promise<nu
     random: Math.random,
     signal: controller.signal,
   };
+  // The token is a credential: over plain HTTP anyone on the path can take and reuse it.
+  if (o.raUrl.startsWith('http:')) io.err(`WARNING: --ra-url ${o.raUrl} is plain http: the bearer token is sent in clear; use https (--require-https refuses http)\n`);
   if (!a.daemon) {
     await renewOnce(o, io);
     return EXIT.ok;

@@ -1,4 +1,4 @@
-import { SCOPES } from '@evpki/service';
+import { SCOPES, jwtMaxTtlSeconds } from '@evpki/service';
 import { CliError } from './cli-error.js';
 import type { Command } from './command.js';
 import { EXIT } from './exit-codes.js';
@@ -17,7 +17,8 @@ Options:
   --scope SCOPE    a scope the token grants; repeat it, or give several separated by
                    spaces or commas (default: all of ${SCOPES.join(', ')})
   --audience AUD   the aud claim (default: the PKI's, in pki.json)
-  --ttl SECONDS    lifetime, 60..86400 (default 3600)
+  --ttl SECONDS    lifetime, 60 up to $RA_JWT_MAX_TTL_SECONDS (default 86400: the RA
+                   refuses longer-lived tokens); default 3600
   --json           print {"token": "..."}
 `,
   options: {
@@ -31,7 +32,8 @@ Options:
     const tenant = values.tenant as string | undefined;
     if (!tenant) throw new CliError('--tenant is required', EXIT.badInput);
     const ttl = Number(values.ttl);
-    if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86400) throw new CliError('--ttl must be 60..86400 seconds', EXIT.badInput);
+    const max = jwtMaxTtlSeconds(ctx.env);
+    if (!Number.isInteger(ttl) || ttl < 60 || ttl > max) throw new CliError(`--ttl must be 60..${max} seconds (RA_JWT_MAX_TTL_SECONDS: the RA refuses longer-lived tokens)`, EXIT.badInput);
     const given = values.scope as string[] | undefined;
     const scopes = given?.flatMap((s) => s.split(/[\s,]+/)).filter(Boolean);
     if (given && !scopes?.length) throw new CliError('--scope needs a scope', EXIT.badInput);

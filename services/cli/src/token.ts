@@ -33,7 +33,7 @@ export async function mintToken(o: MintOptions): Promise<string> {
     .setProtectedHeader({ alg: 'ES256', kid, typ: 'JWT' })
     .setIssuer(manifest.jwt.issuer)
     .setAudience(o.audience ?? manifest.jwt.audience)
-    .setSubject(o.subject ?? 'pki-cli')
+    .setSubject(o.subject ?? 'dev-token')
     .setIssuedAt(now)
     .setNotBefore(now)
     .setExpirationTime(now + o.ttlSeconds)

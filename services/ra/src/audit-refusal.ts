@@ -1,7 +1,5 @@
-import type { Request } from 'express';
 import type { AppError, AuditTrail, ErrorKind } from '@evpki/service';
 import type { RequestContext } from './authenticate.js';
-import { pathParams } from './operations.js';
 
 /** The operations whose refusals are security events, and the audit event each is recorded as. */
 const REFUSAL_EVENTS: Readonly<Record<string, string>> = {
@@ -19,11 +17,11 @@ const REFUSED_KINDS: ReadonlySet<ErrorKind> = new Set(['malformed', 'policy', 'f
  * Records an authenticated caller's rejected issuance, revocation or station change with its rule
  * IDs (the RA sees every refusal: its own early checks and the CA's re-checks relayed to it).
  */
-export async function auditRefusal(audit: AuditTrail, ctx: RequestContext, req: Request, err: AppError): Promise<void> {
-  const event = ctx.operation && REFUSAL_EVENTS[ctx.operation.route];
-  if (!event || !ctx.operation || ctx.audited || !REFUSED_KINDS.has(err.kind)) return;
+export async function auditRefusal(audit: AuditTrail, ctx: RequestContext, err: AppError): Promise<void> {
+  const event = REFUSAL_EVENTS[ctx.operation.route];
+  if (!event || ctx.audited || !REFUSED_KINDS.has(err.kind)) return;
   ctx.audited = true;
-  const params: Record<string, string | undefined> = pathParams(ctx.operation, new URL(req.originalUrl, 'http://ra').pathname);
+  const params: Readonly<Record<string, string | undefined>> = ctx.params;
   const rules = [...new Set((err.violations ?? []).map((v) => v.rule))].slice(0, 32);
   await audit.recordRefusal({
     event,

@@ -2,14 +2,16 @@ import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AppError, AuthError, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
 import { validateAuditEvent, type Store, type TenantRecord } from '@evpki/store';
-import type { Operation } from './operations.js';
+import type { MatchedOperation, Operation } from './operations.js';
 
 /** What the authentication middleware leaves in `res.locals` for the routes and the error handler. */
 export interface RequestContext {
   readonly caller: Caller;
   readonly tenant: TenantRecord;
-  /** The openapi.yaml operation; undefined for a path the contract does not have (the validator answers 404). */
-  readonly operation: Operation | undefined;
+  /** The openapi.yaml operation the scopes were checked against, and the only one that runs. */
+  readonly operation: Operation;
+  /** Its path parameters, from the same match. */
+  readonly params: Readonly<Record<string, string>>;
   /** Who acts, as the audit log names them. */
   readonly actor: string;
   /** Set once the request's refusal is in the audit log, so it is not recorded twice. */
@@ -39,23 +41,30 @@ export function actorOf(caller: Caller): string {
 
 export interface AuthenticateDeps {
   readonly verify: (authorization: string | undefined) => Promise<Caller>;
-  readonly operationOf: (method: string, path: string) => Operation | undefined;
+  readonly match: (method: string, rawPath: string) => MatchedOperation | undefined;
   readonly store: Store;
   readonly audit: AuditTrail;
   readonly metrics: Metrics;
 }
 
+/** Product rule: a request that is no operation of openapi.yaml, in its exact spelling, is refused. */
+export const ROUTE_RULE = 'Authz.route';
+
+/** The request's path as sent (no query), before any decoding: what the operations are matched on. */
+export const rawPathOf = (req: Request): string => (req.originalUrl || req.url).split('?')[0]!;
+
 /**
- * Every /v1 request: a valid bearer token (401 otherwise), the scopes its openapi.yaml operation
- * names (403, insufficient_scope), and an existing, enabled tenant (403). Runs before the body is
- * read and before schema validation, so an anonymous caller learns nothing about the API. Every
- * refusal goes to the audit log (anonymous ones rate limited).
+ * The gate of every request but the ops routes: a valid bearer token (401 otherwise), an
+ * openapi.yaml operation for exactly this method and raw path (404 otherwise: deny by default, so
+ * that no other spelling can reach a handler unchecked), the scopes it names (403,
+ * insufficient_scope), and an existing, enabled tenant (403). Runs before the body is read and
+ * before schema validation, so an anonymous caller learns nothing about the API. Every refusal goes
+ * to the audit log (anonymous ones rate limited). The operation matched here is the one dispatched.
  */
 export function authenticate(d: AuthenticateDeps): RequestHandler {
   async function run(req: Request, res: Response): Promise<void> {
-    const path = req.baseUrl + req.path;
-    const operation = d.operationOf(req.method, path);
-    const route = operation?.route ?? 'unmatched';
+    const matched = d.match(req.method, rawPathOf(req));
+    const route = matched?.operation.route ?? 'unmatched';
     let caller: Caller;
     try {
       caller = await d.verify(req.get('authorization'));
@@ -73,15 +82,27 @@ export function authenticate(d: AuthenticateDeps): RequestHandler {
     }
     const actor = actorOf(caller);
     try {
-      if (operation) requireScopes(caller, operation.scopes);
+      if (!matched)
+        throw new AppError('not-found', 'no such operation', [
+          { rule: ROUTE_RULE, message: 'no operation of openapi.yaml has this method and path, spelt exactly (case, no trailing slash, no empty, dot or percent-encoded segment)' },
+        ]);
+      requireScopes(caller, matched.operation.scopes);
       const tenant = await d.store.getTenant(caller.tenant);
       if (!tenant || tenant.disabled) throw new AppError('forbidden', `the token's tenant ${caller.tenant} is unknown or disabled`);
-      const ctx: RequestContext = { caller, tenant, operation, actor };
+      const ctx: RequestContext = { caller, tenant, operation: matched.operation, params: matched.params, actor };
       res.locals.ctx = ctx;
     } catch (e) {
-      if (e instanceof AppError && e.kind === 'forbidden') {
-        d.metrics.authFailures.inc({ reason: 'forbidden' });
-        await d.audit.recordRefusal({ event: 'auth.forbidden', actor, outcome: 'refused', tenant: caller.tenant, details: { route, reason: e.message } });
+      if (e instanceof AppError && (e.kind === 'forbidden' || e.kind === 'not-found')) {
+        d.metrics.authFailures.inc({ reason: e.kind });
+        const rules = e.violations?.map((v) => v.rule);
+        await d.audit.recordRefusal({
+          event: 'auth.forbidden',
+          actor,
+          outcome: 'refused',
+          tenant: caller.tenant,
+          ...(rules?.length ? { rules } : {}),
+          details: { route, reason: e.message },
+        });
       }
       throw e;
     }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { JSONWebKeySet } from 'jose';
-import { ASYMMETRIC_JWT_ALGORITHMS, ConfigError, checkUnknownEnv, dataPaths, envBool, envHttpsUrl, envInt, envString, envUrl, loadHttpLimits, loadStoreConfig, type HttpLimits, type JwtKeySource } from '@evpki/service';
+import { ASYMMETRIC_JWT_ALGORITHMS, ConfigError, checkUnknownEnv, dataPaths, envBool, envHttpsUrl, envInt, envString, envUrl, jwtMaxTtlSeconds, loadHttpLimits, loadStoreConfig, type HttpLimits, type JwtKeySource } from '@evpki/service';
 import type { OpenStoreOptions } from '@evpki/store';
 import type { RateLimits } from './rate-limits.js';
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from '@evpki/policy';
@@ -19,6 +19,8 @@ export interface RaConfig {
   readonly jwtKeys: JwtKeySource | { readonly jwksFile: string };
   readonly jwtAlgorithms: readonly string[];
   readonly jwtClockSkewSeconds: number;
+  /** RA_JWT_MAX_TTL_SECONDS: longer-lived tokens are refused. */
+  readonly jwtMaxTtlSeconds: number;
   /** Validate every response against openapi.yaml (tests turn this on). */
   readonly validateResponses: boolean;
   readonly keyPolicy: KeyPolicy;
@@ -99,6 +101,7 @@ function loadJwtKeys(env: NodeJS.ProcessEnv, dataDir: string): RaConfig['jwtKeys
 export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
   checkUnknownEnv(env);
   const caPort = envInt(env, 'CA_PORT', 8081, 1, 65535);
+  const ocspPort = envInt(env, 'OCSP_PORT', 8082, 0, 65535);
   const dataDir = envString(env, 'PKI_DATA_DIR', './data');
   return {
     host: envString(env, 'RA_HOST', '127.0.0.1'),
@@ -113,9 +116,11 @@ export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
     jwtAlgorithms: parseJwtAlgorithms(envString(env, 'RA_JWT_ALGORITHMS', 'ES256,ES384,RS256,PS256,EdDSA')),
     // Bounded: a large tolerance would keep expired tokens alive.
     jwtClockSkewSeconds: envInt(env, 'RA_JWT_CLOCK_SKEW_SECONDS', 30, 0, 300),
+    jwtMaxTtlSeconds: jwtMaxTtlSeconds(env),
     validateResponses: envBool(env, 'RA_VALIDATE_RESPONSES', false),
     http: loadHttpLimits(env),
-    ocspUrl: envUrl(env, 'RA_OCSP_URL', 'http://127.0.0.1:8082'),
+    // Like RA_CA_URL: the responder of this host's OCSP_PORT unless told otherwise.
+    ocspUrl: envUrl(env, 'RA_OCSP_URL', `http://127.0.0.1:${ocspPort}`),
     ocspAllowedHosts: parseAllowedHosts(envString(env, 'RA_OCSP_ALLOWED_HOSTS', '')),
     ocspTimeoutMs: envInt(env, 'RA_OCSP_TIMEOUT_MS', 5000, 100, 60_000),
     rateLimits: {

@@ -8,21 +8,28 @@ export interface Operation {
   readonly route: string;
   readonly method: string;
   readonly scopes: readonly string[];
-  /** Matches the request path; named groups are the path parameters. */
+  /** Matches the raw request path exactly (case-sensitive, no trailing slash); named groups are the path parameters. */
   readonly match: RegExp;
 }
 
-/** The path parameters of a request path that matches `op` (percent-decoding undone). */
-export function pathParams(op: Operation, path: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(op.match.exec(path)?.groups ?? {})) {
-    try {
-      out[k] = decodeURIComponent(v);
-    } catch {
-      out[k] = v;
-    }
-  }
-  return out;
+/** A request matched to its operation, with the path parameters of that same match. */
+export interface MatchedOperation {
+  readonly operation: Operation;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/**
+ * Whether a raw request path (as sent, before any decoding) is in the only spelling the RA accepts:
+ * no percent-encoding (no parameter of openapi.yaml needs it, and an encoded `/`, `.` or `\` would
+ * let two spellings name one thing), no empty (`//`) or dot (`.`, `..`) segment. Case and trailing
+ * slashes are exact by the operations' patterns.
+ */
+function isCanonicalPath(path: string): boolean {
+  if (path.includes('%') || path.includes('\\')) return false;
+  return path
+    .split('/')
+    .slice(1)
+    .every((s) => s !== '' && s !== '.' && s !== '..');
 }
 
 interface Spec {
@@ -40,8 +47,13 @@ const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch']);
  */
 export interface Operations {
   readonly all: readonly Operation[];
-  /** The operation a request is for; undefined when openapi.yaml has none (the validator answers 404). */
-  readonly find: (method: string, path: string) => Operation | undefined;
+  /**
+   * The operation a request is for, from its raw path (no query), and its path parameters; undefined
+   * when openapi.yaml has none for exactly this method and spelling (the RA answers 404).
+   */
+  readonly match: (method: string, rawPath: string) => MatchedOperation | undefined;
+  /** `match`'s operation alone. */
+  readonly find: (method: string, rawPath: string) => Operation | undefined;
 }
 
 export function loadOperations(specPath: string): Operations {
@@ -61,5 +73,13 @@ export function loadOperations(specPath: string): Operations {
       ops.push({ route, method: method.toUpperCase(), scopes, match: new RegExp(`^${pattern}$`) });
     }
   }
-  return { all: ops, find: (method, path) => ops.find((o) => o.method === method && o.match.test(path)) };
+  const match = (method: string, rawPath: string): MatchedOperation | undefined => {
+    if (!isCanonicalPath(rawPath)) return undefined;
+    for (const operation of ops) {
+      const m = operation.method === method ? operation.match.exec(rawPath) : null;
+      if (m) return { operation, params: { ...m.groups } };
+    }
+    return undefined;
+  };
+  return { all: ops, match, find: (method, rawPath) => match(method, rawPath)?.operation };
 }

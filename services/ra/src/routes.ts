@@ -1,5 +1,4 @@
-import type { Request, Response, Router } from 'express';
-import express from 'express';
+import type { Request, Response } from 'express';
 import { FORBIDDEN_RULES, Rule, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, checkRevocationReason, checkServerCsr, readCsr, type KeyPolicy } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
 import { AppError, type AuditTrail, type Metrics } from '@evpki/service';
@@ -38,14 +37,22 @@ const refundAndThrow =
     throw err;
   };
 
-const param = (req: Request, name: string): string => String(req.params[name]);
+/** A /v1 operation's handler; the path parameters are the gate's (authenticate.ts), from the same match. */
+export type Handler = (req: Request, res: Response) => Promise<void>;
 
-export function v1Routes(d: RouteDeps): Router {
-  const r = express.Router();
+const param = (res: Response, name: string): string => String(contextOf(res).params[name]);
 
-  r.put('/stations/:stationId', async (req, res) => {
+/**
+ * The handler of each /v1 operation, keyed by its openapi.yaml route ("PUT /v1/stations/{stationId}"):
+ * the route is declared once, in openapi.yaml, and service.ts dispatches the operation the gate
+ * matched and authorized; there is no second router that could match a request differently.
+ */
+export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
+  const r: Record<string, Handler> = {};
+
+  r['PUT /v1/stations/{stationId}'] = async (req, res) => {
     const { tenant, actor } = contextOf(res);
-    const stationId = param(req, 'stationId');
+    const stationId = param(res, 'stationId');
     const body = req.body as { serialNumber: string; model?: string; allowed: boolean };
     const bad = checkChargePointIdentity(body.serialNumber, 'serialNumber');
     if (bad.length) throw new AppError('policy', 'the station serial number cannot be a certificate CN', bad);
@@ -69,27 +76,27 @@ export function v1Routes(d: RouteDeps): Router {
       details: { stationId, serialNumber: body.serialNumber, allowed: body.allowed },
     });
     res.status(created ? 201 : 200).json(stationView(station));
-  });
+  };
 
-  r.get('/stations/:stationId', async (req, res) => {
+  r['GET /v1/stations/{stationId}'] = async (req, res) => {
     const { tenant } = contextOf(res);
-    const station = await d.store.getStation(tenant.id, param(req, 'stationId'));
+    const station = await d.store.getStation(tenant.id, param(res, 'stationId'));
     if (!station) throw new AppError('not-found', 'no such station');
     res.json(stationView(station));
-  });
+  };
 
   // A00.FR.702/704: removing a charge point revokes its certificates at once (cessationOfOperation);
   // the CA deletes the station and revokes in one store write.
-  r.delete('/stations/:stationId', async (req, res) => {
+  r['DELETE /v1/stations/{stationId}'] = async (req, res) => {
     const { tenant, actor } = contextOf(res);
-    const removed = await d.ca.removeStation({ tenant: tenant.id, stationId: param(req, 'stationId'), actor });
+    const removed = await d.ca.removeStation({ tenant: tenant.id, stationId: param(res, 'stationId'), actor });
     if (!removed.deleted) throw new AppError('not-found', 'no such station');
     res.status(204).end();
-  });
+  };
 
-  r.post('/stations/:stationId/certificates', async (req, res) => {
+  r['POST /v1/stations/{stationId}/certificates'] = async (req, res) => {
     const { tenant, actor } = contextOf(res);
-    const stationId = param(req, 'stationId');
+    const stationId = param(res, 'stationId');
     const body = req.body as { csr: string; certificateType: string };
     const idempotencyKey = req.get('idempotency-key');
     const typeViolations = checkCertificateType(body.certificateType);
@@ -128,10 +135,10 @@ export function v1Routes(d: RouteDeps): Router {
       })
       .catch(refundAndThrow(release));
     sendSigned(d, res, signed);
-  });
+  };
 
   // CSMS server certificates, revoked by fast expiration (A00.FR.701).
-  r.post('/server-certificates', async (req, res) => {
+  r['POST /v1/server-certificates'] = async (req, res) => {
     const { tenant, actor } = contextOf(res);
     const body = req.body as { csr: string; validityHours?: number };
     const idempotencyKey = req.get('idempotency-key');
@@ -161,28 +168,28 @@ export function v1Routes(d: RouteDeps): Router {
       })
       .catch(refundAndThrow(release));
     sendSigned(d, res, signed);
-  });
-  r.get('/stations/:stationId/certificates', async (req, res) => {
+  };
+  r['GET /v1/stations/{stationId}/certificates'] = async (req, res) => {
     const { tenant } = contextOf(res);
-    const stationId = param(req, 'stationId');
+    const stationId = param(res, 'stationId');
     if (!(await d.store.getStation(tenant.id, stationId))) throw new AppError('not-found', 'no such station');
     const now = d.now();
     const items = (await d.store.listStationCertificates(tenant.id, stationId)).slice(-1000).map((c) => certificateView(c, now));
     res.json({ items });
-  });
+  };
 
-  r.get('/certificates/:serialNumber', async (req, res) => {
+  r['GET /v1/certificates/{serialNumber}'] = async (req, res) => {
     const { tenant } = contextOf(res);
-    const serial = param(req, 'serialNumber').toLowerCase().replace(/^0+(?=.)/, '');
+    const serial = param(res, 'serialNumber').toLowerCase().replace(/^0+(?=.)/, '');
     const cert = await d.store.getCertificate(serial);
     // Another tenant's certificate is reported as absent, so identifiers cannot be probed.
     if (!cert || cert.tenant !== tenant.id) throw new AppError('not-found', 'no such certificate');
     res.json(certificateView(cert, d.now()));
-  });
+  };
 
-  r.post('/certificates/:serialNumber/revoke', async (req, res) => {
+  r['POST /v1/certificates/{serialNumber}/revoke'] = async (req, res) => {
     const { tenant, actor } = contextOf(res);
-    const serial = param(req, 'serialNumber').toLowerCase().replace(/^0+(?=.)/, '');
+    const serial = param(res, 'serialNumber').toLowerCase().replace(/^0+(?=.)/, '');
     const { reason } = req.body as { reason: RevocationReason };
     const refused = checkRevocationReason(reason);
     if (refused.length) {
@@ -199,26 +206,26 @@ export function v1Routes(d: RouteDeps): Router {
       revocationReason: revoked.revocationReason,
       changed: revoked.changed,
     });
-  });
+  };
 
   // OCPP GetCertificateStatus on behalf of charge points (Plug&Charge 4.5): a status query, not an
   // object of the tenant, so any active tenant may ask.
-  r.post('/certificate-status', async (req, res) => {
+  r['POST /v1/certificate-status'] = async (req, res) => {
     res.json(await d.certificateStatus.query(req.body as OcspRequestData));
-  });
+  };
 
-  r.get('/trust-anchors', async (_req, res) => {
+  r['GET /v1/trust-anchors'] = async (_req, res) => {
     res.json({ items: (await trustAnchors(d.store, d.now().getTime())).map(trustAnchorView) });
-  });
+  };
 
   // The tenant's own audit entries only (per-tenant index); PKI-wide ones are read with `pki audit list`.
-  r.get('/audit', async (req, res) => {
+  r['GET /v1/audit'] = async (req, res) => {
     const { tenant } = contextOf(res);
     const after = req.query.after === undefined ? 0 : Number(req.query.after);
     const limit = req.query.limit === undefined ? 100 : Math.min(Number(req.query.limit), AUDIT_LIMITS.pageSize);
     const items = await d.store.listAudit({ tenant: tenant.id, afterSeq: after, limit });
     res.json({ items, next: items.length === limit ? items[items.length - 1]!.seq : null });
-  });
+  };
 
   return r;
 }

@@ -20,8 +20,8 @@ import { StoreUnavailableError, openStore, type Store } from '@evpki/store';
 import { createCaClient } from './ca-client.js';
 import { createCertificateStatus } from './certificate-status.js';
 import { readJwks, type RaConfig } from './config.js';
-import { v1Routes } from './routes.js';
-import { authenticate, maybeContextOf } from './authenticate.js';
+import { v1Handlers } from './routes.js';
+import { authenticate, contextOf, maybeContextOf } from './authenticate.js';
 import { loadOperations } from './operations.js';
 import { auditRefusal } from './audit-refusal.js';
 import { countFailedRequest, routeLabel } from './request-metrics.js';
@@ -79,7 +79,13 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   let server: Server | undefined;
 
   const audit = createAuditTrail(store, { log, now, onStoreError: (err) => void metrics.countStoreError('audit-append', err) });
-  const operationOf = loadOperations(OPENAPI_PATH).find;
+  const operations = loadOperations(OPENAPI_PATH);
+  const operationOf = operations.find;
+  const handlers = v1Handlers({ store, ca, keyPolicy: config.keyPolicy, now, metrics, certificateStatus, rateLimits: config.rateLimits, audit });
+  // Each openapi.yaml operation has exactly one handler, and each handler one operation.
+  const declared = operations.all.map((o) => o.route).sort();
+  if (JSON.stringify(declared) !== JSON.stringify(Object.keys(handlers).sort()))
+    throw new Error(`openapi.yaml operations (${declared.join(', ')}) and RA handlers (${Object.keys(handlers).sort().join(', ')}) differ`);
 
   async function buildApp() {
     const verify = createJwtVerifier({
@@ -88,9 +94,14 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       keys: 'jwksFile' in config.jwtKeys ? { jwks: readJwks(config.jwtKeys.jwksFile) } : config.jwtKeys,
       algorithms: config.jwtAlgorithms,
       clockToleranceSeconds: config.jwtClockSkewSeconds,
+      maxTtlSeconds: config.jwtMaxTtlSeconds,
       now,
     });
     const app = express();
+    // Exact routing for the ops routes and for the validator's own matching (it reads these
+    // settings), so that it agrees with the gate; /v1 is dispatched by the gate's match alone.
+    app.set('case sensitive routing', true);
+    app.set('strict routing', true);
     app.disable('x-powered-by');
     app.set('etag', false);
     app.use((req, res, next) => {
@@ -127,7 +138,8 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     app.use((req, _res, next) => {
       next(Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES ? new AppError('too-large', `request body larger than ${MAX_BODY}`) : undefined);
     });
-    app.use('/v1', authenticate({ verify, operationOf, store, audit, metrics }));
+    // Everything else is an openapi.yaml operation or 404 (deny by default), before the body is read.
+    app.use(authenticate({ verify, match: operations.match, store, audit, metrics }));
     app.use(express.json({ limit: MAX_BODY, strict: true, type: () => true }));
     app.use(
       OpenApiValidator.middleware({
@@ -138,7 +150,14 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         ignoreUndocumented: false,
       }),
     );
-    app.use('/v1', v1Routes({ store, ca, keyPolicy: config.keyPolicy, now, metrics, certificateStatus, rateLimits: config.rateLimits, audit }));
+    // The operation the gate matched and authorized runs, and no other: the validator must have
+    // matched the same one (it validated that operation's schema).
+    app.use(async (req: Request, res: Response) => {
+      const { operation } = contextOf(res);
+      const validated = (req as Request & { openapi?: { openApiRoute?: string } }).openapi?.openApiRoute;
+      if (`${req.method} ${validated}` !== operation.route) throw new Error(`validator matched ${validated}, the gate ${operation.route}`);
+      await handlers[operation.route]!(req, res);
+    });
 
     app.use(async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
       const v = err as ValidatorError;
@@ -154,7 +173,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       }
       const ctx = maybeContextOf(res);
       countFailedRequest(metrics, routeLabel(operationOf, req), req, appErr, err, ctx !== undefined);
-      if (ctx && appErr instanceof AppError) await auditRefusal(audit, ctx, req, appErr);
+      if (ctx && appErr instanceof AppError) await auditRefusal(audit, ctx, appErr);
       const p = toProblem(appErr);
       res.status(p.status).set(p.headers).end(JSON.stringify(p.body));
     });
