@@ -18,6 +18,14 @@ env.CA_PORT ||= '8081';
 env.OCSP_PORT ||= '8082';
 env.CA_OPS_PORT ||= '8083';
 const dataDir = env.PKI_DATA_DIR;
+// Two services on one port: one would die with EADDRINUSE while the other answered its readiness checks.
+const PORTS = ['RA_PORT', 'CA_PORT', 'OCSP_PORT', 'CA_OPS_PORT'];
+for (const [i, a] of PORTS.entries())
+  for (const b of PORTS.slice(i + 1))
+    if (Number(env[a]) === Number(env[b])) {
+      process.stderr.write(`make run: ${a} and ${b} are both ${env[a]}; give each service its own port\n`);
+      process.exit(2);
+    }
 const KEEP_LINES = 40;
 const READY_TIMEOUT_MS = 30_000;
 

@@ -13,6 +13,7 @@ import { certificateHashData, parseCertificate, pemBlocks, toPem } from '@evpki/
 import { newP256Csr } from './helpers/csr.js';
 import { openssl } from './helpers/openssl.js';
 import { api, makeDevPki, registerStation, startStack, type DevPki, type Stack } from './helpers/pki.js';
+import { freePort } from './helpers/processes.js';
 
 /**
  * OCPP GetCertificateStatus through the RA (Plug&Charge 4.5): our certificates are answered by our
@@ -34,13 +35,6 @@ let canaryHits = 0;
 
 const TIMEOUT_MS = 1500;
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 const sh = (args: string[]) => {
   const r = openssl(args);

@@ -2,22 +2,15 @@ import { after, before, describe, it, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KNOWN_ENV } from '@evpki/service';
 import { TEST_DIR } from './helpers/fixtures.js';
+import { freePort } from './helpers/processes.js';
 
 const ROOT = join(TEST_DIR, '..');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitReady(url: string, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
@@ -141,4 +134,16 @@ describe('make run when a service dies (issue 20)', () => {
     assert.equal(await exited, 0);
     await assert.rejects(fetch(`http://127.0.0.1:${env.RA_PORT}/healthz`), 'the RA was stopped');
   });
+});
+
+test('make run refuses two services on one port (issue 20): exit 2, naming both variables', () => {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
+  const dataDir = mkdtempSync(join(tmpdir(), 'evpki-run-'));
+  try {
+    const r = spawnSync(process.execPath, ['scripts/run-dev.mjs'], { cwd: ROOT, env: { ...clean, PKI_DATA_DIR: dataDir, RA_PORT: '18080', OCSP_PORT: '18080' }, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /RA_PORT and OCSP_PORT are both 18080/);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });

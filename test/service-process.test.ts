@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { freePort, spawnService, waitReady, type Proc } from './helpers/processes.js';
 import { makeDevPki, type DevPki } from './helpers/pki.js';
@@ -50,6 +51,13 @@ describe('service processes (issue 20)', () => {
     const p = spawnService('ra', 'ra', { PKI_DATA_DIR: pki.dataDir, RA_PORT: '0', RA_NO_SUCH_SETTING: '1' });
     assert.equal((await exitOf(p)).code, 1, p.output());
     assert.match(p.output(), /"service\.fatal".*RA_NO_SUCH_SETTING/);
+  });
+
+  it('the ports tests give services are distinct and outside the kernel ephemeral range (the cause of issue 20)', async () => {
+    const [lo] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    const ports = await Promise.all(Array.from({ length: 200 }, () => freePort()));
+    assert.equal(new Set(ports).size, ports.length, 'no port handed out twice');
+    assert.deepEqual(ports.filter((p) => p >= lo!), [], `none from listen(0)'s range (from ${lo})`);
   });
 
   it('SIGTERM after start: a clean stop, exit 0, nothing fatal', async () => {

@@ -125,15 +125,40 @@ export async function stopAll(procs: readonly Proc[], graceMs?: number): Promise
   for (const p of procs) await (groups.has(p.child.pid ?? -1) ? killGroup(p) : stopProc(p, graceMs)).catch(() => undefined);
 }
 
+/** The ports the kernel hands out by itself (bind to port 0, a client's connect()). */
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo && hi) return [lo, hi];
+  } catch {
+    /* not Linux: the IANA dynamic range */
+  }
+  return [49152, 65535];
+}
+const handedOut = new Set<number>();
+
+/**
+ * A port for a service this process starts, free now and handed out once per process. Chosen outside
+ * the kernel's ephemeral range (issue 20): a port from `listen(0)` is free only until it is closed,
+ * and the next `listen(0)` (the next service's port) or any client's connect() may get it again
+ * before the service binds it. Then one service died with EADDRINUSE while another answered its
+ * readiness checks on the shared port.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createNetServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
+  const [lo, hi] = ephemeralRange();
+  const [from, to] = lo > 12_000 ? [lo - 10_000, lo - 1] : [hi + 1, 65_535];
+  for (let tries = 0; tries < 200; tries++) {
+    const port = from + Math.floor(Math.random() * (to - from + 1));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port); // before the check: concurrent calls never get the same port
+    const free = await new Promise<boolean>((res) => {
+      const s = createNetServer();
+      s.once('error', () => res(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
     });
-  });
+    if (free) return port;
+  }
+  throw new Error(`no free port in ${from}..${to}`);
 }
 
 /** Polls `url` until it answers 200. */
