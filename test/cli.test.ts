@@ -183,6 +183,11 @@ describe('station rules: the same as the RA', () => {
     assert.equal(STATION_FIELDS.model.maxLength, s.StationModel!.maxLength);
   });
 
+  it('refuse the station ids . and .. that no request path can name (the RA answers them 404, issue 14.1)', () => {
+    for (const stationId of ['.', '..']) assert.deepEqual(checkStationRegistration({ stationId, serialNumber: 'SN1' }).map((v) => v.rule), ['openapi:/params/stationId']);
+    assert.deepEqual(checkStationRegistration({ stationId: '...', serialNumber: 'SN1' }), []);
+  });
+
   it('cite the rules the RA answers with', async () => {
     const p = await makeDevPki();
     const stack = await startStack(p);
