@@ -18,9 +18,9 @@ import { startRedis, type TestRedis } from './helpers/redis.js';
 /** A fresh, empty store; `another` a second instance on it (Redis) or the same one (LMDB); `legacyPut` writes a record as a version before the claims index did. */
 interface Fresh {
   readonly store: Store;
-  another(): Store;
-  legacyPut(t: TenantRecord): Promise<void>;
-  close(): Promise<void>;
+  readonly another: () => Store;
+  readonly legacyPut: (t: TenantRecord) => Promise<void>;
+  readonly close: () => Promise<void>;
 }
 
 const tenant = (id: string, cpoName: string, over: Partial<TenantRecord> = {}): TenantRecord => ({ id, cpoName, disabled: false, createdAt: 'c', ...over });

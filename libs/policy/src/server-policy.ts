@@ -80,7 +80,8 @@ export async function checkServerCsr(csr: ParsedCsr, ctx: ServerContext): Promis
     if (san) {
       if (san.uri.length || san.email.length || san.other) violations.push(violation('subjectAltName may hold only dNSName (and iPAddress where allowed) entries'));
       const ranges = t.ipRanges ?? [];
-      const outside = san.ip.filter((_, i) => !ipInRanges(san.ipOctets[i]!, ranges));
+      const octets = san.ipOctets;
+      const outside = san.ip.filter((_, i) => !ipInRanges(octets[i]!, ranges));
       if (outside.length) violations.push(violation(`subjectAltName iPAddress ${outside.join(', ')} is outside this tenant's IP ranges (${ranges.join(', ') || 'none configured'})`));
       if (cn !== undefined && !san.dns.some((d) => d.toLowerCase() === cn.toLowerCase()))
         violations.push(violation(`CN "${cn}" must be among the subjectAltName dNSName entries`));
