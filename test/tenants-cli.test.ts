@@ -6,7 +6,8 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyTenantSpec, changedFields, checkCpoName, normalizeServerDomain, parseRateLimit } from '@evpki/cli';
+import { applyTenantSpec, changedFields, checkCpoName, normalizeIpRange, normalizeServerDomain, parseRateLimit } from '@evpki/cli';
+import { ipInRanges } from '@evpki/policy';
 import { newP256Csr } from './helpers/csr.js';
 import { api, makeDevPki, startStack, type DevPki, type Stack } from './helpers/pki.js';
 import { runPki, type CliRun } from './helpers/processes.js';
@@ -67,6 +68,37 @@ describe('tenants: the pure checks', () => {
     assert.deepEqual(parseRateLimit('0', 'x'), { value: 0 });
     assert.deepEqual(parseRateLimit('default', 'x'), { value: 'default' });
     for (const raw of ['-1', '1.5', 'abc', '', '10000000', '0x10']) assert.ok('error' in parseRateLimit(raw, 'x'), raw);
+  });
+
+  it('issue 14.4: IP ranges: canonical CIDR text; host bits, /0 and blocks that name no one server refused (Tenant.ip-range); an address matches its own family only', () => {
+    for (const [raw, range] of [
+      ['10.1.0.0/16', '10.1.0.0/16'],
+      ['FD00:0001:0000::/48', 'fd00:1::/48'],
+      ['2001:db8:0:0:1:0:0:1/128', '2001:db8::1:0:0:1/128'],
+      [' 192.0.2.0/24 ', '192.0.2.0/24'],
+    ] as const)
+      assert.deepEqual(normalizeIpRange(raw), { range }, raw);
+    for (const [raw, want] of [
+      ['10.1.2.3/16', /host bits set: give the network, 10\.1\.0\.0\/16/],
+      ['0.0.0.0/0', /every address/],
+      ['128.0.0.0/1', /overlaps/],
+      ['127.0.0.0/8', /loopback/],
+      ['::1/128', /loopback/],
+      ['169.254.0.0/16', /link-local/],
+      ['224.0.0.0/4', /multicast/],
+      ['255.255.255.255/32', /reserved and broadcast/],
+      ['::ffff:0:0/96', /IPv4-mapped/],
+      ['::ffff:10.0.0.0/104', /IPv4 part/],
+      ['10.0.0.0/33', /prefix length/],
+      ['10.0.0.0', /not a CIDR range/],
+      ['fe80::1%eth0/64', /not a CIDR range/],
+    ] as const)
+      assert.match((normalizeIpRange(raw) as { error: string }).error ?? '', new RegExp(`${want.source}.*\\(Tenant\\.ip-range\\)$`), raw);
+    assert.equal(ipInRanges(Buffer.from([10, 1, 255, 255]), ['10.1.0.0/16']), true);
+    assert.equal(ipInRanges(Buffer.from([10, 2, 0, 0]), ['10.1.0.0/16']), false);
+    // ::a01:0 has the bits of 10.1.0.0 in its last 32: it is not in an IPv4 range.
+    assert.equal(ipInRanges(Buffer.from('0000000000000000000000000a010000', 'hex'), ['10.1.0.0/16']), false);
+    assert.equal(ipInRanges(Buffer.from('fd000001000000000000000000000005', 'hex'), ['10.1.0.0/16', 'fd00:1::/48']), true);
   });
 
   it('an update changes only the fields given and keeps createdAt and disabled', () => {

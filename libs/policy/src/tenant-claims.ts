@@ -52,7 +52,8 @@ function domainKey(labels: readonly string[]): string {
 }
 
 function domainClaim(domain: string): TenantClaim {
-  const labels = domain.toLowerCase().replace(/\.$/, '').split('.').reverse();
+  // (A stored domain has no wildcard; were one given, it claims the domain below it.)
+  const labels = domain.toLowerCase().replace(/^\*\./, '').replace(/\.$/, '').split('.').reverse();
   const ancestors = labels.slice(1).map((_, i) => domainKey(labels.slice(0, i + 1)));
   return { rule: Rule.uniqueServerDomain, key: domainKey(labels), ancestors, below: true };
 }
