@@ -65,7 +65,7 @@ const keyContext = {
   wasKeyCertified: () => false,
 };
 const cpContext = { ...keyContext, station: { serialNumber: 'CP-0001', allowed: true }, cpoName: 'Demo CPO' };
-const serverContext = { ...keyContext, tenant: { cpoName: 'Demo CPO', serverDomains: ['demo.local'], allowWildcards: true, allowIpSans: true } };
+const serverContext = { ...keyContext, tenant: { cpoName: 'Demo CPO', serverDomains: ['demo.local'], allowWildcards: true, ipRanges: ['10.0.0.0/8', '2001:db8::/32'] } };
 
 function assertViolations(vs: readonly Violation[]): void {
   for (const v of vs) {

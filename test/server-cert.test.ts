@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { pemBlocks } from '@evpki/x509';
 import { openssl, opensslAsync } from './helpers/openssl.js';
 import { api, makeDevPki, startStack, type DevPki, type Stack } from './helpers/pki.js';
+import { caRequest } from './helpers/service-tls.js';
 
 let pki: DevPki;
 let stack: Stack;
@@ -86,6 +87,37 @@ describe('CSMS server certificates (A00.FR.701, A00.FR.510)', () => {
       const r = await sign(body);
       assert.equal(r.status, status, `${label}: ${JSON.stringify(r.body)}`);
       for (const rule of expected) assert.ok(rules(r).includes(rule), `${label}: ${JSON.stringify(r.body)}`);
+    }
+  });
+
+  it("issue 14.4: an IP SAN only inside the tenant's IP ranges (A00.FR.510): checked by the RA and again by the CA; the legacy allowIpSans allows nothing", async () => {
+    const demo = (await stack.store.getTenant('demo'))!;
+    // A tenant from before ranges, with the old flag, that was then given its ranges.
+    await stack.store.putTenant({ ...demo, allowIpSans: true, ipRanges: ['10.61.0.0/16', 'fd00:61::/64'] });
+    try {
+      const inside = await sign({ csr: csr('/O=Demo CPO/CN=csms.demo.local', 'DNS:csms.demo.local,IP:10.61.1.5,IP:fd00:61::5').csr });
+      assert.equal(inside.status, 201, JSON.stringify(inside.body));
+      const leaf = new X509Certificate(pemBlocks(inside.body.certificateChain as string, 'CERTIFICATE')[0]!);
+      assert.equal(leaf.subjectAltName, 'DNS:csms.demo.local, IP Address:10.61.1.5, IP Address:FD00:61:0:0:0:0:0:5');
+      for (const ip of ['10.62.0.1', '127.0.0.1', 'fd00:62::5', '::ffff:10.61.1.5']) {
+        const r = await sign({ csr: csr('/O=Demo CPO/CN=csms.demo.local', `DNS:csms.demo.local,IP:10.61.1.6,IP:${ip}`).csr });
+        assert.equal(r.status, 422, `${ip}: ${JSON.stringify(r.body)}`);
+        assert.deepEqual(rules(r), ['A00.FR.510'], ip);
+        // Only the address outside is named.
+        assert.match(r.body.violations[0].message, /^subjectAltName iPAddress [0-9a-f.:]+ is outside this tenant's IP ranges \(10\.61\.0\.0\/16, fd00:61::\/64\)$/, ip);
+        assert.doesNotMatch(r.body.violations[0].message, /10\.61\.1\.6/, ip);
+      }
+      // The CA on its own (as the RA's client would call it) refuses too.
+      const direct = await caRequest(pki.dataDir, stack.caUrl, 'ra-client', 'POST', '/v1/sign-server', { tenant: 'demo', csr: csr('/O=Demo CPO/CN=csms.demo.local', 'DNS:csms.demo.local,IP:192.0.2.7').csr, actor: 'test' });
+      assert.equal(direct.status, 422, direct.text);
+      assert.match(direct.text, /A00\.FR\.510.*192\.0\.2\.7 is outside this tenant's IP ranges/);
+      // Only the flag, no ranges (a tenant not migrated yet): no IP SANs at all.
+      await stack.store.putTenant({ ...demo, allowIpSans: true });
+      const legacy = await sign({ csr: csr('/O=Demo CPO/CN=csms.demo.local', 'DNS:csms.demo.local,IP:10.61.1.7').csr });
+      assert.equal(legacy.status, 422, JSON.stringify(legacy.body));
+      assert.match(legacy.body.violations[0].message, /outside this tenant's IP ranges \(none configured\)/);
+    } finally {
+      await stack.store.putTenant(demo);
     }
   });
 

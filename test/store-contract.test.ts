@@ -108,7 +108,7 @@ function contract(name: string, open: () => Promise<Opened>): void {
       await rejects(store.updateTenant('t-new', (t) => ({ ...t, id: 't-other' })), /cannot change/);
       equal(await store.getTenant('t-other'), undefined);
       // Concurrent increments through updateTenant (from two instances where the backend has them): none lost.
-      await store.putTenant({ id: 't-count', ...base, rateLimits: { stationCsrsPerDay: 0 } });
+      await store.putTenant({ id: 't-count', ...base, cpoName: 'CPO Count', rateLimits: { stationCsrsPerDay: 0 } });
       const second = opened.another?.() ?? store;
       await Promise.all(
         Array.from({ length: 20 }, (_, i) => (i % 2 ? second : store).updateTenant('t-count', (t) => ({ ...t, rateLimits: { stationCsrsPerDay: (t.rateLimits?.stationCsrsPerDay ?? 0) + 1 } }))),

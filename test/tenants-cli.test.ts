@@ -6,11 +6,16 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyTenantSpec, changedFields, checkCpoName, normalizeServerDomain, parseRateLimit } from '@evpki/cli';
+import { applyTenantSpec, changedFields, checkCpoName, normalizeIpRange, normalizeServerDomain, parseRateLimit } from '@evpki/cli';
+import { ipInRanges } from '@evpki/policy';
 import { newP256Csr } from './helpers/csr.js';
 import { api, makeDevPki, startStack, type DevPki, type Stack } from './helpers/pki.js';
 import { runPki, type CliRun } from './helpers/processes.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
+import { Redis } from 'ioredis';
+import { pack } from 'msgpackr';
+import type { RootDatabase } from 'lmdb';
+import { redisKey, type TenantRecord } from '@evpki/store';
 
 
 
@@ -50,7 +55,7 @@ describe('tenants: the pure checks', () => {
     assert.deepEqual(normalizeServerDomain('CSMS.Example.COM.'), { domain: 'csms.example.com' });
     for (const [raw, want] of [
       ['*.example.com', /wildcard.*--allow-wildcards/],
-      ['10.0.0.1', /IP address.*--allow-ip-sans/],
+      ['10.0.0.1', /IP address.*--ip-range/],
       ['[::1]', /IP address/],
       ['bücher.de', /xn--/],
       ['localhost', /not a DNS domain/],
@@ -65,11 +70,42 @@ describe('tenants: the pure checks', () => {
     for (const raw of ['-1', '1.5', 'abc', '', '10000000', '0x10']) assert.ok('error' in parseRateLimit(raw, 'x'), raw);
   });
 
+  it('issue 14.4: IP ranges: canonical CIDR text; host bits, /0 and blocks that name no one server refused (Tenant.ip-range); an address matches its own family only', () => {
+    for (const [raw, range] of [
+      ['10.1.0.0/16', '10.1.0.0/16'],
+      ['FD00:0001:0000::/48', 'fd00:1::/48'],
+      ['2001:db8:0:0:1:0:0:1/128', '2001:db8::1:0:0:1/128'],
+      [' 192.0.2.0/24 ', '192.0.2.0/24'],
+    ] as const)
+      assert.deepEqual(normalizeIpRange(raw), { range }, raw);
+    for (const [raw, want] of [
+      ['10.1.2.3/16', /host bits set: give the network, 10\.1\.0\.0\/16/],
+      ['0.0.0.0/0', /every address/],
+      ['128.0.0.0/1', /overlaps/],
+      ['127.0.0.0/8', /loopback/],
+      ['::1/128', /loopback/],
+      ['169.254.0.0/16', /link-local/],
+      ['224.0.0.0/4', /multicast/],
+      ['255.255.255.255/32', /reserved and broadcast/],
+      ['::ffff:0:0/96', /IPv4-mapped/],
+      ['::ffff:10.0.0.0/104', /IPv4 part/],
+      ['10.0.0.0/33', /prefix length/],
+      ['10.0.0.0', /not a CIDR range/],
+      ['fe80::1%eth0/64', /not a CIDR range/],
+    ] as const)
+      assert.match((normalizeIpRange(raw) as { error: string }).error ?? '', new RegExp(`${want.source}.*\\(Tenant\\.ip-range\\)$`), raw);
+    assert.equal(ipInRanges(Buffer.from([10, 1, 255, 255]), ['10.1.0.0/16']), true);
+    assert.equal(ipInRanges(Buffer.from([10, 2, 0, 0]), ['10.1.0.0/16']), false);
+    // ::a01:0 has the bits of 10.1.0.0 in its last 32: it is not in an IPv4 range.
+    assert.equal(ipInRanges(Buffer.from('0000000000000000000000000a010000', 'hex'), ['10.1.0.0/16']), false);
+    assert.equal(ipInRanges(Buffer.from('fd000001000000000000000000000005', 'hex'), ['10.1.0.0/16', 'fd00:1::/48']), true);
+  });
+
   it('an update changes only the fields given and keeps createdAt and disabled', () => {
     const current = { id: 't', cpoName: 'T', disabled: true, createdAt: 'then', serverDomains: ['t.example'], rateLimits: { tenantCsrsPerMinute: 5, stationCsrsPerDay: 2 } };
-    const next = applyTenantSpec('t', current, { stationCsrsPerDay: 'default', allowIpSans: true }, 'now');
-    assert.deepEqual(next, { id: 't', cpoName: 'T', disabled: true, createdAt: 'then', serverDomains: ['t.example'], allowIpSans: true, rateLimits: { tenantCsrsPerMinute: 5 } });
-    assert.deepEqual(changedFields(current, next), ['allowIpSans', 'stationCsrsPerDay']);
+    const next = applyTenantSpec('t', current, { stationCsrsPerDay: 'default', ipRanges: ['10.1.0.0/16'] }, 'now');
+    assert.deepEqual(next, { id: 't', cpoName: 'T', disabled: true, createdAt: 'then', serverDomains: ['t.example'], ipRanges: ['10.1.0.0/16'], rateLimits: { tenantCsrsPerMinute: 5 } });
+    assert.deepEqual(changedFields(current, next), ['ipRanges', 'stationCsrsPerDay']);
     assert.deepEqual(applyTenantSpec('n', undefined, { cpoName: 'N', serverDomains: [] }, 'now'), { id: 'n', cpoName: 'N', disabled: false, createdAt: 'now' });
   });
 });
@@ -100,7 +136,7 @@ function backend(name: string, redisBacked: boolean): void {
         createdAt: added.tenant.createdAt,
         serverDomains: ['b.example', 'csms.b.example'],
         allowWildcards: false,
-        allowIpSans: false,
+        ipRanges: [],
         rateLimits: { tenantCsrsPerMinute: 50, stationCsrsPerDay: null },
       });
 
@@ -127,7 +163,7 @@ function backend(name: string, redisBacked: boolean): void {
       const table = await pki(dev, ['tenants', 'list']);
       assert.equal(table.code, 0, table.stderr);
       const lines = table.stdout.trimEnd().split('\n');
-      assert.match(lines[0]!, /^ID\s+CPO NAME\s+DISABLED\s+SERVER DOMAINS\s+RATE LIMITS/);
+      assert.match(lines[0]!, /^ID\s+CPO NAME\s+DISABLED\s+SERVER NAMES\s+RATE LIMITS/);
       assert.match(lines[1]!, /^cpo-b\s+CPO B\s+no\s+b\.example,csms\.b\.example \(\+wildcards\)\s+tenant 50\/min, station off$/);
       assert.match(lines[3]!, /^demo\s+Demo CPO\s+no\s+demo\.local\s+tenant default, station default$/);
 
@@ -152,7 +188,7 @@ function backend(name: string, redisBacked: boolean): void {
         ['bad rate', ['tenants', 'add', '--id', 'x1', '--cpo-name', 'X', '--rate-csrs-per-minute=-3'], /--rate-csrs-per-minute must be a whole number/],
         ['bad daily rate', ['tenants', 'add', '--id', 'x1', '--cpo-name', 'X', '--rate-station-csrs-per-day', 'many'], /--rate-station-csrs-per-day must be/],
         ['--no- without --update', ['tenants', 'add', '--id', 'x1', '--cpo-name', 'X', '--no-server-domains'], /--no-server-domains is for --update/],
-        ['both ways', ['tenants', 'add', '--id', 'x1', '--update', '--allow-ip-sans', '--no-allow-ip-sans'], /exclude each other/],
+        ['both ways', ['tenants', 'add', '--id', 'x1', '--update', '--allow-wildcards', '--no-allow-wildcards'], /exclude each other/],
         ['unknown option', ['tenants', 'add', '--id', 'x1', '--cpo', 'X'], /unknown option --cpo/],
         ['disable unknown', ['tenants', 'disable', 'nope'], /no tenant "nope"/],
         ['enable bad id', ['tenants', 'enable', 'NOPE!'], /tenant id "NOPE!" must be/],
@@ -227,7 +263,7 @@ function backend(name: string, redisBacked: boolean): void {
         disabled: false,
         serverDomains: 'b.example csms.b.example',
         allowWildcards: false,
-        allowIpSans: false,
+        ipRanges: '',
         tenantCsrsPerMinute: 50,
         stationCsrsPerDay: null,
       });
@@ -238,6 +274,88 @@ function backend(name: string, redisBacked: boolean): void {
       const verify = await pki(dev, ['audit', 'verify']);
       assert.equal(verify.code, 0, verify.stdout + verify.stderr);
       assert.match(verify.stdout, /audit log intact/);
+    });
+
+    /** Writes a tenant record as a version before the claims index did (no index entries). */
+    async function legacyPut(t: TenantRecord): Promise<void> {
+      if (!redis) return void (await (stack.store as unknown as { db: RootDatabase }).db.put(['tenant', t.id], t));
+      const raw = new Redis(redis.url);
+      await raw.multi().set(redisKey('t', t.id), pack(t)).sadd(redisKey('tenants'), t.id).exec();
+      raw.disconnect();
+    }
+
+    it("issue 14.3: add and --update refuse another tenant's CPO name (any case, spacing or Unicode form) or server domain, or one above or below it: exit 2 naming the rule and the tenant", async () => {
+      const cases: [string, string[], RegExp][] = [
+        ['same CPO name, other case', ['--cpo-name', 'DEMO cpo'], /is tenant demo's \(Tenant\.unique-cpo-name\)/],
+        ['same CPO name, full-width', ['--cpo-name', 'Ｄｅｍｏ ＣＰＯ'], /is tenant demo's \(Tenant\.unique-cpo-name\)/],
+        ['same domain', ['--cpo-name', 'Evil CPO', '--server-domain', 'demo.local'], /server domain demo\.local is also tenant demo's server domain demo\.local \(Tenant\.unique-server-domain\)/],
+        ['a domain below', ['--cpo-name', 'Evil CPO', '--server-domain', 'csms.demo.local'], /csms\.demo\.local is below tenant demo's server domain demo\.local \(Tenant\.unique-server-domain\)/],
+      ];
+      for (const [name, args, want] of cases) {
+        const r = await pki(dev, ['tenants', 'add', '--id', 'evil', ...args]);
+        assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+        assert.match(r.stderr, want, name);
+      }
+      await ok(dev, ['tenants', 'add', '--id', 'evil', '--cpo-name', 'Evil CPO', '--server-domain', 'csms.evil.example']);
+      // A parent of another tenant's domain, by --update: refused, nothing changed, nothing audited.
+      const parent = await pki(dev, ['tenants', 'add', '--id', 'cpo-b', '--update', '--server-domain', 'evil.example']);
+      assert.equal(parent.code, 2, parent.stderr);
+      assert.match(parent.stderr, /server domain evil\.example is a parent of tenant evil's server domain csms\.evil\.example \(Tenant\.unique-server-domain\)/);
+      assert.deepEqual((await ok(dev, ['tenants', 'show', 'cpo-b'])).tenant.serverDomains, ['b.example', 'csms.b.example']);
+      // A disabled tenant keeps its names.
+      await ok(dev, ['tenants', 'disable', 'evil']);
+      const taken = await pki(dev, ['tenants', 'add', '--id', 'evil-2', '--cpo-name', 'evil cpo']);
+      assert.equal(taken.code, 2, taken.stderr);
+      assert.match(taken.stderr, /tenant evil's \(Tenant\.unique-cpo-name\)/);
+      const list = await pki(dev, ['tenants', 'list']);
+      assert.equal(list.stderr, '', 'no conflicts to report');
+    });
+
+    it('issue 14.3: pki tenants list reports tenants that collided before the store refused it (and legacy --allow-ip-sans tenants)', async () => {
+      await legacyPut({ id: 'old-a', cpoName: 'Old CPO', disabled: false, createdAt: 'c', serverDomains: ['old.example'], allowIpSans: true });
+      await legacyPut({ id: 'old-b', cpoName: 'OLD CPO', disabled: false, createdAt: 'c', serverDomains: ['csms.old.example'] });
+      const list = await ok(dev, ['tenants', 'list']);
+      assert.deepEqual(
+        list.conflicts.map((c: { rule: string; tenant: string; other: string }) => [c.rule, c.tenant, c.other]),
+        [
+          ['Tenant.unique-cpo-name', 'old-a', 'old-b'],
+          ['Tenant.unique-server-domain', 'old-b', 'old-a'],
+        ],
+      );
+      assert.equal(list.tenants.find((t: { id: string }) => t.id === 'old-a').allowIpSans, true);
+      const text = await pki(dev, ['tenants', 'list']);
+      assert.match(text.stderr, /^warning: tenant old-a: CPO name "old cpo" .* is tenant old-b's \(Tenant\.unique-cpo-name\)$/m);
+      assert.match(text.stderr, /^warning: tenant old-b: server domain csms\.old\.example is below tenant old-a's server domain old\.example/m);
+      assert.match(text.stderr, /^warning: tenant old-a: --allow-ip-sans is no longer honoured, it gets no IP SANs: give its ranges with pki tenants add --id old-a --update --ip-range CIDR$/m);
+      // The colliding tenant is fixed with an update; the legacy flag goes with the next one.
+      await ok(dev, ['tenants', 'add', '--id', 'old-b', '--update', '--cpo-name', 'Old B CPO', '--server-domain', 'old-b.example']);
+      const fixed = await ok(dev, ['tenants', 'add', '--id', 'old-a', '--update', '--ip-range', '10.70.0.0/16']);
+      assert.equal(fixed.tenant.allowIpSans, undefined);
+      assert.deepEqual((await ok(dev, ['tenants', 'list'])).conflicts, []);
+    });
+
+    it('issue 14.4: --ip-range instead of --allow-ip-sans: CIDR ranges, checked (Tenant.ip-range), none shared with another tenant (Tenant.unique-ip-range)', async () => {
+      const added = await ok(dev, ['tenants', 'add', '--id', 'cpo-ip', '--cpo-name', 'CPO IP', '--ip-range', '10.61.0.0/16', '--ip-range', 'FD00:61:0::/64,10.61.0.0/16']);
+      assert.deepEqual(added.tenant.ipRanges, ['10.61.0.0/16', 'fd00:61::/64']);
+      assert.match((await pki(dev, ['tenants', 'show', 'cpo-ip'])).stdout, /^IP ranges: +10\.61\.0\.0\/16, fd00:61::\/64$/m);
+      const cases: [string, string[], RegExp][] = [
+        ['host bits set', ['--ip-range', '10.62.1.1/16'], /host bits set: give the network, 10\.62\.0\.0\/16 \(Tenant\.ip-range\)/],
+        ['every address', ['--ip-range', '0.0.0.0/0'], /every address/],
+        ['every IPv6 address', ['--ip-range', '::/0'], /every address/],
+        ['loopback', ['--ip-range', '127.0.0.1/32'], /loopback/],
+        ['IPv6 link-local', ['--ip-range', 'fe80::/64'], /link-local/],
+        ['no prefix length', ['--ip-range', '10.62.0.0'], /not a CIDR range/],
+        ['inside another tenant\'s', ['--ip-range', '10.61.7.0/24'], /IP range 10\.61\.7\.0\/24 is inside tenant cpo-ip's IP range 10\.61\.0\.0\/16 \(Tenant\.unique-ip-range\)/],
+        ['around another tenant\'s', ['--ip-range', 'fd00::/16'], /encloses tenant cpo-ip's IP range fd00:61::\/64 \(Tenant\.unique-ip-range\)/],
+        ['the old flag', ['--allow-ip-sans'], /--allow-ip-sans \(any IP address\) is gone: give the IP ranges the tenant owns with --ip-range/],
+      ];
+      for (const [name, args, want] of cases) {
+        const r = await pki(dev, ['tenants', 'add', '--id', 'ip-2', '--cpo-name', 'CPO IP 2', ...args]);
+        assert.equal(r.code, 2, `${name}: ${r.stderr}`);
+        assert.match(r.stderr, want, name);
+      }
+      assert.deepEqual((await ok(dev, ['tenants', 'add', '--id', 'cpo-ip', '--update', '--no-ip-ranges'])).tenant.ipRanges, []);
+      assert.deepEqual((await ok(dev, ['tenants', 'add', '--id', 'ip-2', '--cpo-name', 'CPO IP 2', '--ip-range', '10.61.7.0/24'])).tenant.ipRanges, ['10.61.7.0/24']);
     });
   });
 }

@@ -7,3 +7,4 @@ export * from './validity.js';
 export * from './revocation-policy.js';
 export * from './server-policy.js';
 export * from './station-rules.js';
+export * from './tenant-claims.js';

@@ -1,6 +1,7 @@
 import { OID, attributeValues, parseSubjectAltNames, type KeyInfo, type NameAttribute, type ParsedCsr } from '@evpki/x509';
 import { MAX_SUBJECT_ATTRIBUTES, checkCsrKey, type KeyContext } from './csr-policy.js';
 import { HOST_NAME } from './subject-rules.js';
+import { ipInRanges } from './tenant-claims.js';
 import { Rule, type Violation } from './violations.js';
 
 /** What a tenant may name its CSMS servers (a tenant record fits as it is; absent means none/false). */
@@ -9,7 +10,8 @@ export interface ServerNamePolicy {
   /** Names must equal one of these or lie below it (e.g. "demo.local" allows "csms.demo.local"). */
   readonly serverDomains?: readonly string[];
   readonly allowWildcards?: boolean;
-  readonly allowIpSans?: boolean;
+  /** CIDR ranges its iPAddress SANs must lie in (parseIpRange); none: no IP SANs. */
+  readonly ipRanges?: readonly string[];
 }
 
 export interface ServerContext extends KeyContext {
@@ -77,7 +79,10 @@ export async function checkServerCsr(csr: ParsedCsr, ctx: ServerContext): Promis
     }
     if (san) {
       if (san.uri.length || san.email.length || san.other) violations.push(violation('subjectAltName may hold only dNSName (and iPAddress where allowed) entries'));
-      if (san.ip.length && !t.allowIpSans) violations.push(violation(`subjectAltName iPAddress ${san.ip.join(', ')} is not allowed for this tenant`));
+      const ranges = t.ipRanges ?? [];
+      const octets = san.ipOctets;
+      const outside = san.ip.filter((_, i) => !ipInRanges(octets[i]!, ranges));
+      if (outside.length) violations.push(violation(`subjectAltName iPAddress ${outside.join(', ')} is outside this tenant's IP ranges (${ranges.join(', ') || 'none configured'})`));
       if (cn !== undefined && !san.dns.some((d) => d.toLowerCase() === cn.toLowerCase()))
         violations.push(violation(`CN "${cn}" must be among the subjectAltName dNSName entries`));
       for (const d of san.dns) {

@@ -26,6 +26,12 @@ export const Rule = {
   /** Product rules: CSRs per station per day and per tenant per minute (RA_RATE_*). */
   stationRate: 'RateLimit.station',
   tenantRate: 'RateLimit.tenant',
+  /** Product rules (tenant-claims.ts): no two tenants share a CPO name, a server domain or an IP range, nor one below/inside another's. */
+  uniqueCpoName: 'Tenant.unique-cpo-name',
+  uniqueServerDomain: 'Tenant.unique-server-domain',
+  uniqueIpRange: 'Tenant.unique-ip-range',
+  /** Product rule: what a tenant's IP range may be (parseIpRange). */
+  ipRange: 'Tenant.ip-range',
 } as const;
 export type RuleId = (typeof Rule)[keyof typeof Rule];
 

@@ -18,3 +18,18 @@ export class StoreNotDurableError extends Error {
 export class AuditEventError extends Error {
   override readonly name = 'AuditEventError';
 }
+
+/**
+ * A tenant write refused: it would give the tenant a CPO name, server domain or IP range another
+ * tenant holds, or one below/inside another's (the message names the rule and the other tenant).
+ */
+export class TenantConflictError extends Error {
+  override readonly name = 'TenantConflictError';
+  constructor(
+    readonly rule: string,
+    readonly otherTenant: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}

@@ -23,6 +23,8 @@ import type {
   RotationRecord,
 } from './records.js';
 import type { Store } from './store.js';
+import { tenantClaims } from '@evpki/policy';
+import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 import { AUDIT_GENESIS, auditPage, linkAuditEntries, validateAuditAppend, type AuditEntry, type AuditEvent, type AuditHead, type AuditQuery } from './audit.js';
 
 /** Keys are lmdb arrays (ordered-binary): prefix ranges are [...prefix] .. [...prefix, END]. */
@@ -31,6 +33,8 @@ const END = '\uffff';
 const OCSP_EPOCH = key('meta', 'ocsp-epoch');
 /** The audit log: ['audit', seq] → entry, ['auditt', tenant, seq] → null (the tenant index), and its head. */
 const AUDIT_HEAD = key('meta', 'audit-head');
+/** The tenant claims index (tenant-index.ts): ['tclaim', claim key, tenant] → true; set once it holds every tenant's claims. */
+const TENANT_CLAIMS_BUILT = key('meta', 'tenant-claims');
 
 /**
  * The embedded default backend. LMDB is multi-process safe, so RA, CA and OCSP on one machine
@@ -56,26 +60,49 @@ export class LmdbStore implements Store {
     return this.db.get(key('tenant', id)) as TenantRecord | undefined;
   }
   async putTenant(t: TenantRecord): Promise<void> {
-    await this.db.put(key('tenant', t.id), t);
+    await this.db.transaction(() => this.writeTenant(this.db.get(key('tenant', t.id)) as TenantRecord | undefined, t));
   }
   async createTenant(t: TenantRecord): Promise<boolean> {
     return this.db.transaction(() => {
-      const k = key('tenant', t.id);
-      if (this.db.get(k) !== undefined) return false;
-      this.db.putSync(k, t);
+      if (this.db.get(key('tenant', t.id)) !== undefined) return false;
+      this.writeTenant(undefined, t);
       return true;
     });
   }
   async updateTenant(id: string, change: (current: TenantRecord) => TenantRecord): Promise<{ before: TenantRecord; after: TenantRecord } | undefined> {
     return this.db.transaction(() => {
-      const k = key('tenant', id);
-      const before = this.db.get(k) as TenantRecord | undefined;
+      const before = this.db.get(key('tenant', id)) as TenantRecord | undefined;
       if (before === undefined) return undefined;
       const after = change(before);
       if (after.id !== id) throw new Error(`updateTenant: the tenant id cannot change (${id} to ${after.id})`);
-      this.db.putSync(k, after);
+      this.writeTenant(before, after);
       return { before, after };
     });
+  }
+  /** In a write transaction: the record and its claims index entries, or TenantConflictError (the transaction is aborted). */
+  private writeTenant(before: TenantRecord | undefined, after: TenantRecord): void {
+    this.indexTenantClaims();
+    const change = claimChange(before, after);
+    for (const claim of change.added)
+      for (const look of claimLookups(claim)) {
+        const [start, end] = look.below ? [key('tclaim', look.key), key('tclaim', look.key + END)] : [key('tclaim', look.key), key('tclaim', look.key, END)];
+        for (const k of this.db.getKeys({ start, end })) {
+          const [, otherKey, owner] = k as [string, string, string];
+          if (owner !== after.id) throw conflictError(claim, otherKey, owner);
+        }
+      }
+    for (const k of change.removed) this.db.removeSync(key('tclaim', k, after.id));
+    for (const k of change.keys) this.db.putSync(key('tclaim', k, after.id), true);
+    this.db.putSync(key('tenant', after.id), after);
+  }
+  /** Builds the claims index from the tenants once (stores written before it existed), in the caller's write transaction. */
+  private indexTenantClaims(): void {
+    if (this.db.get(TENANT_CLAIMS_BUILT) !== undefined) return;
+    for (const { value } of this.db.getRange({ start: key('tenant'), end: key('tenant', END) })) {
+      const t = value as TenantRecord;
+      for (const c of tenantClaims(t)) this.db.putSync(key('tclaim', c.key, t.id), true);
+    }
+    this.db.putSync(TENANT_CLAIMS_BUILT, 1);
   }
   async listTenants(): Promise<TenantRecord[]> {
     this.db.resetReadTxn();

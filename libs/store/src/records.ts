@@ -1,5 +1,11 @@
 /** The logical records both store backends hold (ARCHITECTURE.md "Data"). Dates are ISO strings. */
 
+/**
+ * No two tenants share a CPO name (compared normalised), a server domain or one below another's, or
+ * an IP range or one inside another's (Tenant.unique-*, @evpki/policy tenant-claims.ts): every
+ * write of a tenant refuses a new claim another tenant holds (TenantConflictError). Disabled
+ * tenants keep their claims.
+ */
 export interface TenantRecord {
   readonly id: string;
   /** The CPO name: the only O value allowed in this tenant's certificates (A00.FR.509, A02.FR.13). */
@@ -9,6 +15,12 @@ export interface TenantRecord {
   /** DNS domains its CSMS server certificates may name (A00.FR.510); none: no server certificates. */
   readonly serverDomains?: readonly string[];
   readonly allowWildcards?: boolean;
+  /** CIDR ranges (canonical, parseIpRange) its server certificates' IP SANs must lie in; none: no IP SANs. */
+  readonly ipRanges?: readonly string[];
+  /**
+   * @deprecated Written by versions before ipRanges ("any IP address"); no longer honoured: such a
+   * tenant gets no IP SANs until it has ranges. Dropped by the next `pki tenants add --update`.
+   */
   readonly allowIpSans?: boolean;
   /** Overrides of the RA's default rate limits (RA_RATE_*); 0 turns a limit off. */
   readonly rateLimits?: { readonly stationCsrsPerDay?: number; readonly tenantCsrsPerMinute?: number };

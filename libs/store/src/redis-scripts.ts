@@ -160,12 +160,48 @@ redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[4])
 return {'ok'}
 `,
 
-  // KEYS: tenant, tenant index. ARGV: the record as read, the new record, the tenant id.
-  // Writes the new record only over the one read (compare-and-set); 0 when it changed meanwhile.
-  tenantCas: `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+  // KEYS: tenant, tenant ids, claims index (zset of "<claim key>\n<tenant>", all scores 0), index built
+  // ARGV: the record as read ('' none), the new record, the tenant id, n lookups, n pairs (kind, key):
+  //       'x' a key held exactly, 'p' any key starting with it; then the number of index members to
+  //       remove, those, then the members to add
+  // Compare-and-set: writes only over the record read ('changed' otherwise); 'unindexed' while the
+  // index is not built (the caller builds it); {'conflict', lookup number, member} when a lookup
+  // finds another tenant's claim.
+  tenantWrite: `
+if redis.call('EXISTS', KEYS[4]) == 0 then return {'unindexed'} end
+if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return {'changed'} end
+local id, n = ARGV[3], tonumber(ARGV[4])
+for i = 1, n do
+  local v = ARGV[4 + 2 * i]
+  local members
+  if ARGV[3 + 2 * i] == 'p' then members = redis.call('ZRANGEBYLEX', KEYS[3], '[' .. v, '[' .. v .. '\\255')
+  else members = redis.call('ZRANGEBYLEX', KEYS[3], '[' .. v .. '\\n', '[' .. v .. '\\n\\255') end
+  for _, m in ipairs(members) do
+    if string.match(m, '\\n([^\\n]*)$') ~= id then return {'conflict', tostring(i), m} end
+  end
+end
+local at = 5 + 2 * n
+local removals = tonumber(ARGV[at])
+for i = at + 1, at + removals do redis.call('ZREM', KEYS[3], ARGV[i]) end
+for i = at + removals + 1, #ARGV do redis.call('ZADD', KEYS[3], 0, ARGV[i]) end
 redis.call('SET', KEYS[1], ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[3])
+redis.call('SADD', KEYS[2], id)
+return {'ok'}
+`,
+
+  // KEYS: tenant ids, claims index, index built, then every tenant's record key
+  // ARGV: n tenants, their records as read ('' none), then every index member
+  // Builds the claims index once, from the tenants as the caller read them (0: they changed meanwhile).
+  tenantClaimsBuild: `
+if redis.call('EXISTS', KEYS[3]) == 1 then return 1 end
+local n = tonumber(ARGV[1])
+if redis.call('SCARD', KEYS[1]) ~= n then return 0 end
+for i = 1, n do
+  if (redis.call('GET', KEYS[3 + i]) or '') ~= ARGV[1 + i] then return 0 end
+end
+redis.call('DEL', KEYS[2])
+for i = n + 2, #ARGV do redis.call('ZADD', KEYS[2], 0, ARGV[i]) end
+redis.call('SET', KEYS[3], '1')
 return 1
 `,
 

@@ -27,6 +27,8 @@ import type {
   TenantRecord,
 } from './records.js';
 import type { Store } from './store.js';
+import { tenantClaims } from '@evpki/policy';
+import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -48,6 +50,7 @@ export interface RedisStoreOptions {
  *   ocspdue zset due → serial   ocsp-epoch counter   crlno:<issuer>   crl:<issuer> hash n, rec
  *   rl:<bucket> zset of events (sliding window)
  *   audit zset seq → entry   audit-t:<tenant> zset seq → seq   audit-head hash seq, hash
+ *   tenant-claims zset "<claim key>\n<tenant>" (scores 0)   tenant-claims-built
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
  */
 const PREFIX = 'evpki:';
@@ -62,7 +65,13 @@ const ISSUER_EXPIRY = k('issuer-exp');
 const ROTATION = k('rotation');
 /** The ids of every tenant (putTenant, createTenant, updateTenant keep it), for listTenants. */
 const TENANTS = k('tenants');
-/** Compare-and-set conflicts (another writer changed the tenant) before updateTenant gives up. */
+/** The tenant claims index (tenant-index.ts): a zset of claimMember()s, all scores 0 (ordered by bytes). */
+const TENANT_CLAIMS = k('tenant-claims');
+/** Set once the claims index holds every tenant's claims. */
+const TENANT_CLAIMS_BUILT = k('tenant-claims-built');
+/** An index member: the claim key, a newline (no key holds one) and the tenant id. */
+const claimMember = (key: string, tenant: string): string => `${key}\n${tenant}`;
+/** Compare-and-set conflicts (another writer changed the tenant) before a tenant write gives up. */
 const TENANT_CAS_ATTEMPTS = 20;
 const OCSP_DUE = k('ocspdue');
 const OCSP_EPOCH = k('ocsp-epoch');
@@ -199,28 +208,62 @@ export class RedisStore implements Store {
     return dec(await this.call((r) => r.getBuffer(k('t', id))));
   }
   async putTenant(t: TenantRecord): Promise<void> {
-    const replies = await this.call((r) => r.multi().set(k('t', t.id), enc(t)).sadd(TENANTS, t.id).exec());
-    if (!replies) throw new StoreUnavailableError('the tenant was not written (transaction aborted)');
+    await this.writeTenant(t.id, () => t);
   }
   async createTenant(t: TenantRecord): Promise<boolean> {
-    // SET … NX and the index in one MULTI: of two concurrent creates, one sets the record.
-    const replies = await this.call((r) => r.multi().set(k('t', t.id), enc(t), 'NX').sadd(TENANTS, t.id).exec());
-    if (!replies) throw new StoreUnavailableError('the tenant was not written (transaction aborted)');
-    const [err, reply] = replies[0]!;
-    if (err) throw err;
-    return reply === 'OK';
+    return (await this.writeTenant(t.id, (current) => (current ? undefined : t))).after !== undefined;
   }
   async updateTenant(id: string, change: (current: TenantRecord) => TenantRecord): Promise<{ before: TenantRecord; after: TenantRecord } | undefined> {
-    // Optimistic: the new record is written only over the exact bytes it was computed from.
+    const r = await this.writeTenant(id, (current) => {
+      if (!current) return undefined;
+      const after = change(current);
+      if (after.id !== id) throw new Error(`updateTenant: the tenant id cannot change (${id} to ${after.id})`);
+      return after;
+    });
+    return r.before && r.after ? { before: r.before, after: r.after } : undefined;
+  }
+  /**
+   * One tenant write (tenantWrite script): `next` computes the new record from the stored one
+   * (undefined: write nothing), again when another writer changed it meanwhile; the claims index is
+   * checked and kept in the same script, and built first when it is not yet (stores from before it).
+   */
+  private async writeTenant(id: string, next: (current: TenantRecord | undefined) => TenantRecord | undefined): Promise<{ before?: TenantRecord; after?: TenantRecord }> {
     for (let attempt = 1; attempt <= TENANT_CAS_ATTEMPTS; attempt++) {
       const raw = await this.call((r) => r.getBuffer(k('t', id)));
-      if (raw === null) return undefined;
-      const before = dec<TenantRecord>(raw)!;
-      const after = change(before);
-      if (after.id !== id) throw new Error(`updateTenant: the tenant id cannot change (${id} to ${after.id})`);
-      if (Number(await this.run('tenantCas', [k('t', id), TENANTS], [raw, enc(after), id])) === 1) return { before, after };
+      const before = dec<TenantRecord>(raw);
+      const after = next(before);
+      if (!after) return before ? { before } : {};
+      const change = claimChange(before, after);
+      const lookups = change.added.flatMap((claim) => claimLookups(claim).map((look) => ({ claim, ...look })));
+      const reply = (await this.run(
+        'tenantWrite',
+        [k('t', id), TENANTS, TENANT_CLAIMS, TENANT_CLAIMS_BUILT],
+        [raw ?? '', enc(after), id, lookups.length, ...lookups.flatMap((l) => [l.below ? 'p' : 'x', l.key]), change.removed.length, ...change.removed.map((c) => claimMember(c, id)), ...change.keys.map((c) => claimMember(c, id))],
+      )) as Buffer[];
+      const outcome = reply[0]!.toString();
+      if (outcome === 'ok') return { before, after };
+      if (outcome === 'unindexed') await this.indexTenantClaims();
+      else if (outcome === 'conflict') {
+        const member = reply[2]!.toString();
+        const cut = member.lastIndexOf('\n');
+        throw conflictError(lookups[Number(reply[1]!.toString()) - 1]!.claim, member.slice(0, cut), member.slice(cut + 1));
+      }
     }
     throw new StoreUnavailableError(`tenant ${id} kept changing; try again`);
+  }
+  /** Builds the claims index from the tenants as stored (once: stores from before it), over the records read. */
+  private async indexTenantClaims(): Promise<void> {
+    for (let attempt = 1; attempt <= TENANT_CAS_ATTEMPTS; attempt++) {
+      const ids = await this.call((r) => r.smembers(TENANTS));
+      const raws = ids.length ? await this.call((r) => r.mgetBuffer(...ids.map((id) => k('t', id)))) : [];
+      const members = raws.flatMap((raw) => {
+        const t = dec<TenantRecord>(raw);
+        return t ? tenantClaims(t).map((c) => claimMember(c.key, t.id)) : [];
+      });
+      const done = await this.run('tenantClaimsBuild', [TENANTS, TENANT_CLAIMS, TENANT_CLAIMS_BUILT, ...ids.map((id) => k('t', id))], [ids.length, ...raws.map((raw) => raw ?? ''), ...members]);
+      if (Number(done) === 1) return;
+    }
+    throw new StoreUnavailableError('the tenants kept changing while their claims index was built; try again');
   }
   async listTenants(): Promise<TenantRecord[]> {
     const ids = (await this.call((r) => r.smembers(TENANTS))).sort();

@@ -32,7 +32,12 @@ export interface Store {
   close(): Promise<void>;
 
   getTenant(id: string): Promise<TenantRecord | undefined>;
-  /** Creates or replaces. */
+  /**
+   * Creates or replaces. Every tenant write (putTenant, createTenant, updateTenant) throws
+   * TenantConflictError, writing nothing, when the record gets a CPO name, server domain or IP range
+   * it did not have that another tenant holds, or one below/inside or above/around another's
+   * (TenantRecord); it checks and updates the claims index in the same atomic write.
+   */
   putTenant(t: TenantRecord): Promise<void>;
   /** Creates a tenant unless one with its id exists (then writes nothing): true when created. Of concurrent creates of one id exactly one wins. */
   createTenant(t: TenantRecord): Promise<boolean>;

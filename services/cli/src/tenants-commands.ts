@@ -1,4 +1,5 @@
-import { validateAuditEvent, type AuditEvent, type Store, type TenantRecord } from '@evpki/store';
+import { findTenantConflicts } from '@evpki/policy';
+import { TenantConflictError, validateAuditEvent, type AuditEvent, type Store, type TenantRecord } from '@evpki/store';
 import { CliError } from './cli-error.js';
 import type { Command, CommandContext, OptionValues } from './command.js';
 import { EXIT } from './exit-codes.js';
@@ -11,6 +12,8 @@ import {
   checkTenantId,
   formatTenant,
   formatTenantTable,
+  legacyIpSansNote,
+  normalizeIpRange,
   normalizeServerDomain,
   parseRateLimit,
   tenantAuditDetails,
@@ -75,7 +78,9 @@ const tenantJson = (t: TenantRecord): Record<string, unknown> => ({
   createdAt: t.createdAt,
   serverDomains: t.serverDomains ?? [],
   allowWildcards: t.allowWildcards === true,
-  allowIpSans: t.allowIpSans === true,
+  ipRanges: t.ipRanges ?? [],
+  // Written by older versions, no longer honoured (legacyIpSansNote).
+  ...(t.allowIpSans ? { allowIpSans: true } : {}),
   rateLimits: { tenantCsrsPerMinute: t.rateLimits?.tenantCsrsPerMinute ?? null, stationCsrsPerDay: t.rateLimits?.stationCsrsPerDay ?? null },
 });
 
@@ -100,14 +105,23 @@ function readSpec(values: OptionValues): TenantSpec {
     if (out.length > TENANT_LIMITS.serverDomains) throw bad(`at most ${TENANT_LIMITS.serverDomains} server domains`);
     spec.serverDomains = out;
   } else if (values['no-server-domains']) spec.serverDomains = [];
-  for (const [flag, key] of [
-    ['allow-wildcards', 'allowWildcards'],
-    ['allow-ip-sans', 'allowIpSans'],
-  ] as const) {
-    if (values[flag] && values[`no-${flag}`]) throw bad(`--${flag} and --no-${flag} exclude each other`);
-    if (values[flag]) spec[key] = true;
-    else if (values[`no-${flag}`]) spec[key] = false;
-  }
+  const ranges = (values['ip-range'] as string[] | undefined) ?? [];
+  if (ranges.length && values['no-ip-ranges']) throw bad('--ip-range and --no-ip-ranges exclude each other');
+  if (ranges.length) {
+    const out: string[] = [];
+    for (const raw of ranges.flatMap((r) => r.split(',')).map((r) => r.trim())) {
+      const n = normalizeIpRange(raw);
+      if ('error' in n) throw bad(n.error);
+      if (!out.includes(n.range)) out.push(n.range);
+    }
+    if (out.length > TENANT_LIMITS.ipRanges) throw bad(`at most ${TENANT_LIMITS.ipRanges} IP ranges`);
+    spec.ipRanges = out;
+  } else if (values['no-ip-ranges']) spec.ipRanges = [];
+  if (values['allow-ip-sans'] || values['no-allow-ip-sans'])
+    throw bad('--allow-ip-sans (any IP address) is gone: give the IP ranges the tenant owns with --ip-range CIDR (none: no IP SANs)');
+  if (values['allow-wildcards'] && values['no-allow-wildcards']) throw bad('--allow-wildcards and --no-allow-wildcards exclude each other');
+  if (values['allow-wildcards']) spec.allowWildcards = true;
+  else if (values['no-allow-wildcards']) spec.allowWildcards = false;
   for (const [option, key] of [
     ['rate-csrs-per-minute', 'tenantCsrsPerMinute'],
     ['rate-station-csrs-per-day', 'stationCsrsPerDay'],
@@ -128,6 +142,19 @@ interface AddResult {
   readonly changed: readonly string[];
 }
 
+/**
+ * A store write refused because another tenant holds the name, domain or range: exit 2 with the
+ * store's message (it names the rule, both claims and the other tenant).
+ */
+async function refuseConflicts<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write;
+  } catch (e) {
+    if (e instanceof TenantConflictError) throw bad(`refused: ${e.message}; no two tenants may share these (their certificates chain to one root)`);
+    throw e;
+  }
+}
+
 /** Creates the tenant, or with `update` changes the given fields of an existing one (creating it when absent). */
 async function addTenant(store: Store, id: string, spec: TenantSpec, update: boolean): Promise<AddResult> {
   const now = new Date().toISOString();
@@ -135,12 +162,12 @@ async function addTenant(store: Store, id: string, spec: TenantSpec, update: boo
     if (update) {
       let event: AuditEvent | undefined;
       let changed: string[] = [];
-      const r = await store.updateTenant(id, (current) => {
+      const r = await refuseConflicts(store.updateTenant(id, (current) => {
         const next = applyTenantSpec(id, current, spec, now);
         changed = changedFields(current, next);
         event = changed.length ? auditEvent('tenant.updated', next, changed) : undefined;
         return changed.length ? next : current;
-      });
+      }));
       if (r) {
         if (event) await audit(store, event);
         return { tenant: r.after, created: false, changed };
@@ -149,7 +176,7 @@ async function addTenant(store: Store, id: string, spec: TenantSpec, update: boo
     if (spec.cpoName === undefined) throw bad(update ? `no tenant "${id}" yet: a new tenant needs --cpo-name` : '--cpo-name is required');
     const tenant = applyTenantSpec(id, undefined, spec, now);
     const event = auditEvent('tenant.added', tenant);
-    if (await store.createTenant(tenant)) {
+    if (await refuseConflicts(store.createTenant(tenant))) {
       await audit(store, event);
       return { tenant, created: true, changed: [] };
     }
@@ -163,14 +190,20 @@ const addCommand: Command = {
   name: 'tenants add',
   summary: 'add a tenant (CPO), or change one with --update',
   help: `Usage: pki tenants add --id ID --cpo-name NAME [--server-domain DOMAIN ...] [--allow-wildcards]
-                        [--allow-ip-sans] [--rate-csrs-per-minute N] [--rate-station-csrs-per-day N]
+                        [--ip-range CIDR ...] [--rate-csrs-per-minute N] [--rate-station-csrs-per-day N]
        pki tenants add --id ID --update [any of the options above] [--no-server-domains]
-                        [--no-allow-wildcards] [--no-allow-ip-sans]
+                        [--no-allow-wildcards] [--no-ip-ranges]
 
 Adds a tenant: a CPO whose CSMS calls the RA with bearer tokens naming this id. Every change is
 written to the audit log (tenant.added, tenant.updated). An existing id is refused (exit 2) unless
 --update is given; --update changes only the fields given (keeps createdAt and the disabled flag),
 and creates the tenant when it does not exist yet.
+
+Every tenant's certificates chain to one root, so no two tenants (disabled ones included) may
+share a CPO name (compared after Unicode NFKC, case folding and whitespace collapsing: rule
+Tenant.unique-cpo-name), a server domain or one above or below another's (Tenant.unique-server-
+domain), or an IP range or one inside another's (Tenant.unique-ip-range): refused with exit 2,
+naming the other tenant.
 
 Options:
   --id ID                        tenant id: 1-63 characters a-z, 0-9, '-' (the token's "tenant" claim)
@@ -181,7 +214,12 @@ Options:
                                  the list given replaces the stored one. None: no server certificates
   --no-server-domains            (--update) remove every server domain
   --allow-wildcards              server certificates may name *.DOMAIN (--no-allow-wildcards: not)
-  --allow-ip-sans                server certificates may carry IP address SANs (--no-allow-ip-sans)
+  --ip-range CIDR                an IP range its server certificates' IP SANs must lie in (10.1.0.0/16,
+                                 fd00:1::/64); repeat it or separate with commas; with --update the
+                                 list replaces the stored one. None: no IP SANs. Refused (Tenant.ip-
+                                 range): host bits set, /0, loopback, link-local, multicast, reserved,
+                                 IPv4-mapped IPv6
+  --no-ip-ranges                 (--update) remove every IP range
   --rate-csrs-per-minute N       CSRs that passed policy, per tenant in any minute (0: no limit;
                                  "default": the RA's RA_RATE_TENANT_CSRS_PER_MINUTE)
   --rate-station-csrs-per-day N  CSRs per station in any 24 hours (0: no limit; "default": the
@@ -198,6 +236,9 @@ ${EXIT_HELP}
     'no-server-domains': { type: 'boolean' },
     'allow-wildcards': { type: 'boolean' },
     'no-allow-wildcards': { type: 'boolean' },
+    'ip-range': { type: 'string', multiple: true },
+    'no-ip-ranges': { type: 'boolean' },
+    // Gone (replaced by --ip-range): kept to say so.
     'allow-ip-sans': { type: 'boolean' },
     'no-allow-ip-sans': { type: 'boolean' },
     'rate-csrs-per-minute': { type: 'string' },
@@ -211,7 +252,7 @@ ${EXIT_HELP}
     const idProblem = checkTenantId(id);
     if (idProblem) throw bad(idProblem);
     const update = values.update === true;
-    for (const flag of ['no-server-domains', 'no-allow-wildcards', 'no-allow-ip-sans']) if (values[flag] && !update) throw bad(`--${flag} is for --update`);
+    for (const flag of ['no-server-domains', 'no-allow-wildcards', 'no-ip-ranges']) if (values[flag] && !update) throw bad(`--${flag} is for --update`);
     const spec = readSpec(values);
     const r = await withStore(ctx, (store) => addTenant(store, id, spec, update));
     if (ctx.json) ctx.out(JSON.stringify({ tenant: tenantJson(r.tenant), created: r.created, changed: r.changed }) + '\n');
@@ -224,16 +265,20 @@ ${EXIT_HELP}
 
 const listCommand: Command = {
   name: 'tenants list',
-  summary: 'list the tenants: id, CPO name, disabled, server domains, rate limits',
+  summary: 'list the tenants: id, CPO name, disabled, server names, rate limits; and their conflicts',
   help: `Usage: pki tenants list [--json]
 
 Lists every tenant by id: CPO name, whether it is disabled, its server domains (with wildcards
-and IP SANs when allowed) and its rate limit overrides ("default": the RA's RA_RATE_*, "off": no
-limit).
+when allowed) and IP ranges, and its rate limit overrides ("default": the RA's RA_RATE_*, "off":
+no limit). Then, on stderr, a warning for every pair of tenants that share a CPO name, a domain
+or an IP range (stored before the store refused that: change one of them), and for every tenant
+whose legacy --allow-ip-sans is no longer honoured.
 
 Options:
   --json   {"tenants": [{"id", "cpoName", "disabled", "createdAt", "serverDomains", "allowWildcards",
-           "allowIpSans", "rateLimits": {"tenantCsrsPerMinute", "stationCsrsPerDay"} (null: default)}]}
+           "ipRanges", "rateLimits": {"tenantCsrsPerMinute", "stationCsrsPerDay"} (null: default),
+           "allowIpSans": true only when the legacy flag is stored}],
+           "conflicts": [{"rule", "tenant", "other", "message"}]}
 
 Exit codes: 0, 75 the store is unreachable, 1 anything else.
 `,
@@ -241,9 +286,11 @@ Exit codes: 0, 75 the store is unreachable, 1 anything else.
   positionals: { min: 0, max: 0 },
   async run(_values, _positionals, ctx) {
     const tenants = await withStore(ctx, (store) => store.listTenants());
-    if (ctx.json) ctx.out(JSON.stringify({ tenants: tenants.map(tenantJson) }) + '\n');
+    const conflicts = findTenantConflicts(tenants);
+    if (ctx.json) ctx.out(JSON.stringify({ tenants: tenants.map(tenantJson), conflicts }) + '\n');
     else if (!tenants.length) ctx.out('no tenants; add one with pki tenants add\n');
     else ctx.out(formatTenantTable(tenants));
+    for (const note of [...conflicts.map((c) => c.message), ...tenants.map(legacyIpSansNote)]) if (note) ctx.err(`warning: ${note}\n`);
     return EXIT.ok;
   },
 };
@@ -253,7 +300,7 @@ const showCommand: Command = {
   summary: 'show one tenant',
   help: `Usage: pki tenants show ID [--json]
 
-Prints one tenant's record: CPO name, disabled, created, server domains, wildcards and IP SANs,
+Prints one tenant's record: CPO name, disabled, created, server domains, wildcards, IP ranges,
 rate limit overrides.
 
 Options:

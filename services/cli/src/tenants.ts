@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { HOST_NAME } from '@evpki/policy';
+import { HOST_NAME, Rule, parseIpRange } from '@evpki/policy';
 import type { AuditDetailValue, TenantRecord } from '@evpki/store';
 import { TENANT_ID } from './token.js';
 
@@ -13,6 +13,8 @@ export const CPO_NAME_MAX = 64;
 export const TENANT_LIMITS = {
   /** Server domains per tenant. */
   serverDomains: 50,
+  /** IP ranges per tenant. */
+  ipRanges: 50,
   /** Rate limit overrides: 0 turns a limit off. */
   rateMax: 1_000_000,
 } as const;
@@ -43,12 +45,18 @@ export function normalizeServerDomain(raw: string): { domain: string } | { error
   const shown = JSON.stringify(raw.slice(0, 80));
   if (raw.startsWith('*.'))
     return { error: `--server-domain ${shown} is a wildcard: give the domain (names below it are allowed; wildcard certificate names also need --allow-wildcards)` };
-  if (isIP(raw.replace(/^\[|\]$/g, ''))) return { error: `--server-domain ${shown} is an IP address: give a DNS domain (IP SANs are allowed with --allow-ip-sans)` };
+  if (isIP(raw.replace(/^\[|\]$/g, ''))) return { error: `--server-domain ${shown} is an IP address: give a DNS domain (IP SANs need the tenant's --ip-range)` };
   // eslint-disable-next-line no-control-regex
   if (/[^\x00-\x7f]/.test(raw)) return { error: `--server-domain ${shown} is not ASCII: give an internationalized domain in its xn-- (A-label) form` };
   const domain = raw.toLowerCase().replace(/\.$/, '');
   if (!HOST_NAME.test(domain) || domain.endsWith('.')) return { error: `--server-domain ${shown} is not a DNS domain name (labels of a-z, 0-9 and '-', at least two, ending in an alphabetic TLD)` };
   return { domain };
+}
+
+/** An --ip-range as stored (canonical CIDR), or why it cannot be one (rule Tenant.ip-range). */
+export function normalizeIpRange(raw: string): { range: string } | { error: string } {
+  const r = parseIpRange(raw);
+  return 'error' in r ? { error: `--ip-range: ${r.error} (${Rule.ipRange})` } : r;
 }
 
 /** A rate limit option: a whole number 0..rateMax (0 turns the limit off), or 'default' (the RA's, RA_RATE_*). */
@@ -65,14 +73,18 @@ export interface TenantSpec {
   /** The whole list (replaces the stored one); [] clears it. */
   readonly serverDomains?: readonly string[];
   readonly allowWildcards?: boolean;
-  readonly allowIpSans?: boolean;
+  /** The whole list (replaces the stored one); [] clears it. */
+  readonly ipRanges?: readonly string[];
   readonly tenantCsrsPerMinute?: number | 'default';
   readonly stationCsrsPerDay?: number | 'default';
 }
 
 type RateLimits = NonNullable<TenantRecord['rateLimits']>;
 
-/** `current` (undefined: a new tenant) with the spec's fields applied; optional fields that end up unset/false are left out. */
+/**
+ * `current` (undefined: a new tenant) with the spec's fields applied; optional fields that end up
+ * unset/false are left out, and so is the legacy allowIpSans (no longer honoured: IP SANs need ipRanges).
+ */
 export function applyTenantSpec(id: string, current: TenantRecord | undefined, spec: TenantSpec, createdAt: string): TenantRecord {
   const rates: { -readonly [K in keyof RateLimits]: RateLimits[K] } = { ...current?.rateLimits };
   for (const k of ['tenantCsrsPerMinute', 'stationCsrsPerDay'] as const) {
@@ -82,7 +94,7 @@ export function applyTenantSpec(id: string, current: TenantRecord | undefined, s
   }
   const serverDomains = spec.serverDomains ?? current?.serverDomains ?? [];
   const allowWildcards = spec.allowWildcards ?? current?.allowWildcards ?? false;
-  const allowIpSans = spec.allowIpSans ?? current?.allowIpSans ?? false;
+  const ipRanges = spec.ipRanges ?? current?.ipRanges ?? [];
   return {
     id,
     cpoName: spec.cpoName ?? current?.cpoName ?? '',
@@ -90,12 +102,12 @@ export function applyTenantSpec(id: string, current: TenantRecord | undefined, s
     createdAt: current?.createdAt ?? createdAt,
     ...(serverDomains.length ? { serverDomains: [...serverDomains] } : {}),
     ...(allowWildcards ? { allowWildcards } : {}),
-    ...(allowIpSans ? { allowIpSans } : {}),
+    ...(ipRanges.length ? { ipRanges: [...ipRanges] } : {}),
     ...(Object.keys(rates).length ? { rateLimits: rates } : {}),
   };
 }
 
-const FIELDS = ['cpoName', 'disabled', 'serverDomains', 'allowWildcards', 'allowIpSans', 'tenantCsrsPerMinute', 'stationCsrsPerDay'] as const;
+const FIELDS = ['cpoName', 'disabled', 'serverDomains', 'allowWildcards', 'ipRanges', 'tenantCsrsPerMinute', 'stationCsrsPerDay'] as const;
 type Field = (typeof FIELDS)[number];
 
 function fieldValue(t: TenantRecord, f: Field): string | number | boolean | null {
@@ -108,8 +120,8 @@ function fieldValue(t: TenantRecord, f: Field): string | number | boolean | null
       return (t.serverDomains ?? []).join(' ');
     case 'allowWildcards':
       return t.allowWildcards === true;
-    case 'allowIpSans':
-      return t.allowIpSans === true;
+    case 'ipRanges':
+      return (t.ipRanges ?? []).join(' ');
     default:
       return t.rateLimits?.[f] ?? null;
   }
@@ -142,14 +154,17 @@ export function describeRateLimits(t: TenantRecord): string {
 }
 
 function describeDomains(t: TenantRecord): string {
-  const flags = [t.allowWildcards ? 'wildcards' : '', t.allowIpSans ? 'IP SANs' : ''].filter(Boolean);
   const domains = t.serverDomains?.length ? t.serverDomains.join(',') : '-';
-  return flags.length ? `${domains} (+${flags.join(', +')})` : domains;
+  return [domains, t.allowWildcards ? '(+wildcards)' : '', t.ipRanges?.length ? `IP ${t.ipRanges.join(',')}` : ''].filter(Boolean).join(' ');
 }
+
+/** A tenant written by an older version with --allow-ip-sans and no ranges: its IP SANs are refused now. */
+export const legacyIpSansNote = (t: TenantRecord): string | undefined =>
+  t.allowIpSans && !t.ipRanges?.length ? `tenant ${t.id}: --allow-ip-sans is no longer honoured, it gets no IP SANs: give its ranges with pki tenants add --id ${t.id} --update --ip-range CIDR` : undefined;
 
 /** `pki tenants list`: one row per tenant under a header, columns padded. */
 export function formatTenantTable(tenants: readonly TenantRecord[]): string {
-  const rows = [['ID', 'CPO NAME', 'DISABLED', 'SERVER DOMAINS', 'RATE LIMITS (CSRs)'], ...tenants.map((t) => [t.id, t.cpoName, t.disabled ? 'yes' : 'no', describeDomains(t), describeRateLimits(t)])];
+  const rows = [['ID', 'CPO NAME', 'DISABLED', 'SERVER NAMES', 'RATE LIMITS (CSRs)'], ...tenants.map((t) => [t.id, t.cpoName, t.disabled ? 'yes' : 'no', describeDomains(t), describeRateLimits(t)])];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => [...r[i]!].length)));
   return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell + ' '.repeat(widths[i]! - [...cell].length))).join('  ')).join('\n') + '\n';
 }
@@ -163,7 +178,7 @@ export function formatTenant(t: TenantRecord): string {
     `created:        ${t.createdAt}`,
     `server domains: ${t.serverDomains?.length ? t.serverDomains.join(', ') : '- (no CSMS server certificates)'}`,
     `wildcards:      ${t.allowWildcards ? 'allowed' : 'not allowed'}`,
-    `IP SANs:        ${t.allowIpSans ? 'allowed' : 'not allowed'}`,
+    `IP ranges:      ${t.ipRanges?.length ? t.ipRanges.join(', ') : `- (no IP SANs${t.allowIpSans ? '; the legacy --allow-ip-sans is no longer honoured: add --ip-range' : ''})`}`,
     `rate limits:    ${describeRateLimits(t)} (CSRs that passed policy; default: the RA's RA_RATE_*)`,
   ].join('\n') + '\n';
 }
