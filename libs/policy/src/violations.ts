@@ -26,6 +26,10 @@ export const Rule = {
   /** Product rules: CSRs per station per day and per tenant per minute (RA_RATE_*). */
   stationRate: 'RateLimit.station',
   tenantRate: 'RateLimit.tenant',
+  /** Product rule: delegated OCSP signers per issuer per hour (CA_OCSP_SIGNERS_PER_ISSUER_PER_HOUR). */
+  ocspSignerRate: 'RateLimit.ocspSigner',
+  /** The CA answers only its own services, each only on its routes (mutual TLS, client CN). */
+  separateCa: 'A00.FR.703',
 } as const;
 export type RuleId = (typeof Rule)[keyof typeof Rule];
 
