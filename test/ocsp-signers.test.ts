@@ -105,7 +105,7 @@ describe('delegated OCSP signers (issue 14.6)', () => {
     const over = await askSigner(freshCsr());
     assert.equal(over.status, 429, over.text);
     assert.deepEqual(rulesOf(over.body), ['RateLimit.ocspSigner']);
-    assert.ok(Number(over.headers['retry-after']) > 0 && Number(over.headers['retry-after']) <= 3600, `Retry-After ${String(over.headers["retry-after"])}`);
+    assert.ok(Number(over.headers['retry-after']) > 0 && Number(over.headers['retry-after']) <= 3600, `Retry-After ${String(over.headers['retry-after'])}`);
 
     for (const serial of serials) assert.equal((await stack.store.getCertificate(serial))?.kind, 'OcspSigningCertificate', serial);
     const audited = (await stack.store.listAudit({ afterSeq: 0, limit: 1000 })).filter((e) => e.event === 'ocsp-signer.issued');
