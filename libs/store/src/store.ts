@@ -27,7 +27,7 @@ import type { AuditEntry, AuditEvent, AuditHead, AuditQuery } from './audit.js';
  * write is durable.
  */
 export interface Store {
-  /** Throws when the store cannot serve reads and writes. */
+  /** Throws when the store cannot be read. Writes nothing: readiness probes call it (issue 14.7). */
   ping(): Promise<void>;
   close(): Promise<void>;
 
