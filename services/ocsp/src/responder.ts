@@ -182,6 +182,9 @@ export class Responder {
     } catch (err) {
       this.o.log.warn({ err: err instanceof StoreTimeout ? 'store timeout' : err }, 'OCSP store read failed; answering tryLater');
       this.o.onStoreError?.(err instanceof StoreTimeout ? new StoreUnavailableError('the store did not answer in time') : err);
+      // Like a remembered pre-signed answer: one signed live still within its nextUpdate beats tryLater.
+      const held = req.nonceExtension ? undefined : this.live.get(liveKeyOf(req));
+      if (held && stillValid(held, this.o.now().getTime()) && this.epoch() === this.liveEpoch) return held;
       return error('tryLater');
     }
   }
@@ -196,7 +199,7 @@ export class Responder {
     }
     // Not pre-signed (another hash or encoding, several CertIDs): signed once, then from memory.
     const epoch = this.epoch();
-    const liveKey = req.nonceExtension ? undefined : req.certIds.map((c) => c.der.toString('latin1')).join('');
+    const liveKey = req.nonceExtension ? undefined : liveKeyOf(req);
     const held = liveKey === undefined ? undefined : this.liveCache(epoch)?.get(liveKey);
     if (held && rememberable(held, now.getTime())) return held;
     const signer = this.o.signers.get(issuer.id);
@@ -257,6 +260,9 @@ export class Responder {
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 }
+
+/** What a live-signed answer is kept under: its CertIDs as sent (the answer echoes them). */
+const liveKeyOf = (req: OcspRequest): string => req.certIds.map((c) => c.der.toString('latin1')).join('');
 
 const withStatus = (status: AnsweredStatus | undefined): { status?: AnsweredStatus } => (status === undefined ? {} : { status });
 
