@@ -65,9 +65,9 @@ class StoreTimeout extends Error {}
  * RFC 6960 answers. A single CertID without a nonce is served from its pre-signed response when
  * the store has one for exactly these CertID bytes; everything else is signed now, and without a
  * nonce kept in memory (never in the store) for the next asker. Pre-signed answers are also kept
- * in memory, and all of them are dropped whenever the store's OCSP epoch
- * moves: a revocation changes the epoch in the same write that drops its pre-signed responses, so
- * the next request after it reads the store again.
+ * in memory. All answers in memory are dropped whenever the store's OCSP epoch moves: a revocation
+ * changes the epoch in the same write that drops its pre-signed responses, so the next request
+ * after it reads the store again.
  */
 export class Responder {
   private index = new IssuerIndex<ServedIssuer>();
