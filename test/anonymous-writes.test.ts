@@ -6,6 +6,7 @@ import { parseOcspResponse } from './helpers/ocsp-client.js';
 import { api, makeDevPki, registerStation, startStack, type DevPki, type Stack } from './helpers/pki.js';
 import { newP256Csr } from './helpers/csr.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
+import { caRequest } from './helpers/service-tls.js';
 import { storeOf, storeWrites } from './helpers/store-writes.js';
 
 /**
@@ -86,6 +87,15 @@ for (const backend of ['lmdb', 'redis'] as const) {
           assert.equal(res.status, 200, `${base}: ${await res.text()}`);
         }
       assert.equal(await storeWrites(storeOf(pki.dataDir, pki.storeEnv)), writes, 'store writes by /readyz');
+    });
+
+    it(`answers held in memory after live signing follow a revocation at once (${backend})`, async () => {
+      const r = await caRequest(pki.dataDir, stack.caUrl, 'ra-client', 'POST', '/v1/revoke', { tenant: 'demo', serialNumber: serial, reason: 'keyCompromise', actor: 'test' });
+      assert.equal(r.status, 200, r.text);
+      for (const certId of [certIdFor384(issuer, serial), certIdWithoutParams('sha256', issuer, serial)]) {
+        const res = await fetch(`${stack.ocspUrl}/ocsp`, { method: 'POST', headers: { 'content-type': 'application/ocsp-request' }, body: buildOcspRequest([certId]) });
+        assert.equal(parseOcspResponse(Buffer.from(await res.arrayBuffer())).singles?.[0]?.status, 'revoked');
+      }
     });
   });
 }
