@@ -58,7 +58,7 @@ describe('OCSP request parser (RFC 6960 4.1, RFC 8954)', () => {
 describe('pre-signed responses over time', () => {
   let pki: DevPki;
   let stack: Stack;
-  let t = Date.now();
+  let t = Math.floor(Date.now() / 1000) * 1000; // whole seconds, like the signer's notAfter
   let issuer: ParsedCertificate;
   const clock = () => new Date(t);
   const DAY = 86400_000;
@@ -66,7 +66,8 @@ describe('pre-signed responses over time', () => {
   before(async () => {
     pki = await makeDevPki();
     // Only the test drives the pre-signer here (its own timer would race the explicit runs).
-    stack = await startStack(pki, { now: clock, ocspEnv: { OCSP_PRESIGN_INTERVAL_MS: '60000' } });
+    // Signers of the longest life (7 days), so that responses reach OCSP_NEXT_UPDATE_HOURS (168) ahead.
+    stack = await startStack(pki, { now: clock, caEnv: { CA_OCSP_SIGNER_VALIDITY_HOURS: '168' }, ocspEnv: { OCSP_PRESIGN_INTERVAL_MS: '60000' } });
     issuer = parseCertificate((await stack.store.getIssuer(pki.manifest.issuers.chargePoint))!.certificate);
   });
   after(async () => {

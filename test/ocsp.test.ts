@@ -133,7 +133,9 @@ describe('OCSP responder with openssl ocsp (RFC 6960, A00.FR.702)', () => {
     // The signer is recorded like every certificate the CA signs, and holds no CA key.
     const rec = await stack.store.getCertificate(signer.serialHex);
     assert.equal(rec?.kind, 'OcspSigningCertificate');
-    assert.ok(signer.notAfter.getTime() - signer.notBefore.getTime() >= 7 * 86400_000, 'validity of weeks');
+    // Issue 14.6: a few days (CA_OCSP_SIGNER_VALIDITY_HOURS, 96 by default): how long a stolen signer key is of use.
+    const life = signer.notAfter.getTime() - signer.notBefore.getTime();
+    assert.ok(life > 3 * 86400_000 && life <= 96 * 3600_000 + 60_000, `signer lives ${life / 3600_000} h`);
   });
 
   it('matches SHA-1, SHA-256, SHA-384 and SHA-512 CertIDs and echoes each CertID', async () => {
@@ -334,5 +336,78 @@ describe('OCSP responder configuration and failures', () => {
     } finally {
       await svc.stop();
     }
+  });
+});
+
+describe('HEAD and other methods (issue 14.11)', () => {
+  /** One request over a raw socket (Connection: close): the status, the headers and every byte after them. */
+  async function raw(base: string, method: string, path: string): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    const { connect } = await import('node:net');
+    const url = new URL(base);
+    const data = await new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const s = connect(Number(url.port), url.hostname, () => s.write(`${method} ${path} HTTP/1.1\r\nHost: ${url.host}\r\nConnection: close\r\n\r\n`));
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('end', () => resolve(Buffer.concat(chunks)));
+      s.on('error', reject);
+    });
+    const end = data.indexOf('\r\n\r\n');
+    const [statusLine, ...lines] = data.subarray(0, end).toString('latin1').split('\r\n');
+    const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+    return { status: Number(statusLine!.split(' ')[1]), headers, body: data.subarray(end + 4) };
+  }
+
+  it('issue 14.11: HEAD is answered like GET without the body on every GET route of the responder and the CA ops port (curl -I, raw HTTP)', async () => {
+    const good = await issue();
+    await stack.ocsp.presigner.runOnce();
+    const id = pki.manifest.issuers.chargePoint;
+    const ocspGet = `/ocsp/${encodeURIComponent(buildOcspRequest([certIdFor(good.serial)]).toString('base64'))}`;
+    const routes: [string, string][] = [
+      ...['/healthz', '/readyz', '/metrics', `/issuers/${id}.der`, `/crl/${id}.crl`, ocspGet].map((p): [string, string] => [stack.ocspUrl, p]),
+      ...['/healthz', '/readyz', '/metrics'].map((p): [string, string] => [stack.caOpsUrl, p]),
+    ];
+    const { execFile } = await import('node:child_process');
+    for (const [base, path] of routes) {
+      const get = await raw(base, 'GET', path);
+      const head = await raw(base, 'HEAD', path);
+      const what = `HEAD ${base}${path.slice(0, 40)}`;
+      assert.equal(get.status, 200, `GET ${path}`);
+      assert.equal(head.status, get.status, what);
+      assert.equal(head.body.length, 0, `${what}: no body`);
+      assert.equal(head.headers['content-type'], get.headers['content-type'], what);
+      assert.equal(head.headers['cache-control'], get.headers['cache-control'], what);
+      // /metrics counts the requests themselves: its length moves between two calls.
+      if (path !== '/metrics') assert.equal(head.headers['content-length'], String(get.body.length), `${what}: the GET body's length`);
+      else assert.ok(Number(head.headers['content-length']) > 0, what);
+      const curl = await new Promise<string>((resolve) => execFile('curl', ['-sI', `${base}${path}`], (_e, stdout) => resolve(stdout)));
+      assert.match(curl, /^HTTP\/1\.1 200 /, `curl -I ${path}: ${curl}`);
+      if (path !== '/metrics') assert.match(curl, new RegExp(`^content-length: ${get.body.length}\\r?$`, 'mi'), `curl -I ${path}`);
+    }
+    assert.equal((await raw(stack.ocspUrl, 'HEAD', '/crl/nope.crl')).status, 404);
+  });
+
+  it('issue 14.11: other methods get 405 with Allow (POST stays on /ocsp and /, RFC 6960 A.1)', async () => {
+    const id = pki.manifest.issuers.chargePoint;
+    const cases: [string, string, string, string][] = [
+      [stack.ocspUrl, 'PUT', '/ocsp', 'POST'],
+      [stack.ocspUrl, 'DELETE', '/', 'POST'],
+      [stack.ocspUrl, 'GET', '/ocsp', 'POST'],
+      [stack.ocspUrl, 'PATCH', '/ocsp/AAAA', 'GET, HEAD, POST'],
+      [stack.ocspUrl, 'POST', '/healthz', 'GET, HEAD'],
+      [stack.ocspUrl, 'DELETE', `/crl/${id}.crl`, 'GET, HEAD'],
+      [stack.ocspUrl, 'OPTIONS', `/issuers/${id}.der`, 'GET, HEAD'],
+      [stack.caOpsUrl, 'POST', '/readyz', 'GET, HEAD'],
+      [stack.caOpsUrl, 'DELETE', '/metrics', 'GET, HEAD'],
+    ];
+    for (const [base, method, path, allow] of cases) {
+      const r = await raw(base, method, path);
+      assert.equal(r.status, 405, `${method} ${path}: ${r.body.toString()}`);
+      assert.equal(r.headers.allow, allow, `${method} ${path}`);
+      assert.match(r.headers['content-type'] ?? '', /^application\/problem\+json/);
+    }
+    assert.equal((await raw(stack.ocspUrl, 'PUT', '/nope')).status, 404);
+    assert.equal((await raw(stack.caOpsUrl, 'POST', '/v1/sign')).status, 404);
+    const postOcsp = await post(buildOcspRequest([certIdFor('1234')]));
+    assert.equal(parseOcspResponse(postOcsp.der).status, 0, 'POST /ocsp still answers');
   });
 });

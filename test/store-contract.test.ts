@@ -24,6 +24,7 @@ import {
   type Store,
 } from '@evpki/store';
 import { startRedis, type TestRedis } from './helpers/redis.js';
+import { storeWrites } from './helpers/store-writes.js';
 
 const redisOptions = (url: string, extra: Partial<ConstructorParameters<typeof RedisStore>[0]> = {}) => ({ url, commandTimeoutMs: 1000, waitReplicas: 0, waitTimeoutMs: 500, ...extra });
 
@@ -59,8 +60,11 @@ function response(c: CertificateRecord, hash: OcspResponseRecord['hash'], nextUp
   return { issuerId: c.issuerId, serial: c.serial, hash, certId: randomBytes(60), der: randomBytes(300), thisUpdate: Date.now(), nextUpdate, etag: `"${hash}"` };
 }
 
-/** `another`: a second instance on the same backend (for Redis; LMDB allows one environment per path and process). */
-type Opened = { store: Store; another?: () => Store; close(): Promise<void> };
+/**
+ * `another`: a second instance on the same backend (for Redis; LMDB allows one environment per path and process).
+ * `writes`: how many writes the backend has committed so far (helpers/store-writes.ts).
+ */
+type Opened = { store: Store; another?: () => Store; writes: () => Promise<number>; close(): Promise<void> };
 
 function contract(name: string, open: () => Promise<Opened>): void {
   describe(`store contract: ${name}`, () => {
@@ -502,6 +506,14 @@ function contract(name: string, open: () => Promise<Opened>): void {
       }
     });
 
+    test('issue 14.7: ping only reads (readiness probes call it every few seconds)', async () => {
+      const before = await opened.writes();
+      for (let i = 0; i < 5; i++) await store.ping();
+      equal(await opened.writes(), before, 'ping wrote');
+      await store.putTenant({ id: 'ping-check', cpoName: 'CPO P', disabled: false, createdAt: 'c' });
+      ok((await opened.writes()) > before, 'a write is counted');
+    });
+
     test('a durable store passes assertDurable', async () => {
       await store.assertDurable();
     });
@@ -511,14 +523,14 @@ function contract(name: string, open: () => Promise<Opened>): void {
 contract('lmdb', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'evpki-store-'));
   const store = new LmdbStore(join(dir, 'store'));
-  return { store, close: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
+  return { store, writes: () => storeWrites({ lmdbPath: join(dir, 'store') }), close: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
 });
 
 let redis: TestRedis | undefined;
 contract('redis', async () => {
   redis = await startRedis();
   const store = new RedisStore(redisOptions(redis.url));
-  return { store, another: () => new RedisStore(redisOptions(redis!.url)), close: async () => (await store.close(), await redis!.stop()) };
+  return { store, another: () => new RedisStore(redisOptions(redis!.url)), writes: () => storeWrites({ redisUrl: redis!.url }), close: async () => (await store.close(), await redis!.stop()) };
 });
 
 describe('redis store: what only a shared backend has', () => {

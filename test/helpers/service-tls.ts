@@ -3,6 +3,7 @@ import { readServiceTls, serviceClientTlsOptions, type ServiceCertName } from '@
 
 export interface CaResponse {
   readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
   readonly text: string;
   readonly body: any;
 }
@@ -20,7 +21,7 @@ export async function caRequest(dataDir: string, caUrl: string, as: ServiceCertN
       ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) }),
     });
     const text = await res.body.text();
-    return { status: res.statusCode, text, body: text ? JSON.parse(text) : undefined };
+    return { status: res.statusCode, headers: res.headers, text, body: text ? JSON.parse(text) : undefined };
   } finally {
     await dispatcher.close();
   }

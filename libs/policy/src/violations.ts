@@ -32,6 +32,10 @@ export const Rule = {
   uniqueIpRange: 'Tenant.unique-ip-range',
   /** Product rule: what a tenant's IP range may be (parseIpRange). */
   ipRange: 'Tenant.ip-range',
+  /** Product rule: delegated OCSP signers per issuer per hour (CA_OCSP_SIGNERS_PER_ISSUER_PER_HOUR). */
+  ocspSignerRate: 'RateLimit.ocspSigner',
+  /** The CA answers only its own services, each only on its routes (mutual TLS, client CN). */
+  separateCa: 'A00.FR.703',
 } as const;
 export type RuleId = (typeof Rule)[keyof typeof Rule];
 

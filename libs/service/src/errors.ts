@@ -21,6 +21,7 @@ export type ErrorKind =
   | 'unauthorized'
   | 'forbidden'
   | 'not-found'
+  | 'method-not-allowed'
   | 'conflict'
   | 'too-large'
   | 'rate-limited'
@@ -41,6 +42,8 @@ export class AppError extends Error {
     readonly retryAfterSeconds?: number,
     /** WWW-Authenticate for 401 and 403 (RFC 6750 3). */
     readonly challenge?: string,
+    /** The methods a 405 names in its Allow header (RFC 9110 15.5.6). */
+    readonly allow?: readonly string[],
   ) {
     super(message);
   }
@@ -52,6 +55,7 @@ const STATUS: Record<ErrorKind, [number, string]> = {
   unauthorized: [401, 'Unauthorized'],
   forbidden: [403, 'Forbidden'],
   'not-found': [404, 'Not found'],
+  'method-not-allowed': [405, 'Method not allowed'],
   conflict: [409, 'Conflict'],
   'too-large': [413, 'Payload too large'],
   'rate-limited': [429, 'Too many requests'],
@@ -74,6 +78,11 @@ export interface Problem {
   };
 }
 
+/** 405 for a route that exists with other methods (RFC 9110 15.5.6): HEAD goes with GET. */
+export function methodNotAllowed(allow: readonly string[]): AppError {
+  return new AppError('method-not-allowed', `use ${allow.join(' or ')}`, undefined, undefined, undefined, allow);
+}
+
 export function kindForStatus(status: number): ErrorKind {
   const hit = (Object.entries(STATUS) as [ErrorKind, [number, string]][]).find(([, [s]]) => s === status);
   return hit ? hit[0] : status >= 500 ? 'unavailable' : 'malformed';
@@ -92,6 +101,7 @@ export function toProblem(err: unknown): Problem {
   if (e.retryAfterSeconds !== undefined) headers['retry-after'] = String(e.retryAfterSeconds);
   if (e.challenge) headers['www-authenticate'] = e.challenge;
   else if (e.kind === 'unauthorized') headers['www-authenticate'] = 'Bearer';
+  if (e.allow) headers.allow = e.allow.join(', ');
   // The rest of an oversized body is not read: the connection is closed after the answer.
   if (e.kind === 'too-large') headers.connection = 'close';
   const body: Problem['body'] = { type: `urn:evpki:problem:${e.kind}`, title, status };

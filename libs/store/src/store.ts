@@ -27,7 +27,7 @@ import type { AuditEntry, AuditEvent, AuditHead, AuditQuery } from './audit.js';
  * write is durable.
  */
 export interface Store {
-  /** Throws when the store cannot serve reads and writes. */
+  /** Throws when the store cannot be read. Writes nothing: readiness probes call it (issue 14.7). */
   ping(): Promise<void>;
   close(): Promise<void>;
 
@@ -113,7 +113,8 @@ export interface Store {
    */
   ocspEpoch(): number;
   /**
-   * Stores pre-signed responses for one certificate, but only while the certificate still has the
+   * Stores pre-signed responses for one certificate (the responder's pre-signer: answers to
+   * requests are never written, issue 14.7), but only while the certificate still has the
    * status they were signed for (a revocation in between wins). With `schedule`, the next refresh
    * moves to `nextDue` (epoch ms; undefined: no more refreshes); without, the schedule is kept.
    * Returns false when nothing was written.

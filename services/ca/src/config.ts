@@ -14,8 +14,13 @@ export interface CaConfig {
   readonly leafValiditySeconds: number;
   /** CSMS server certificates: default and shortest lifetime (A00.FR.701: always under 24 h). */
   readonly serverValidity: { readonly defaultSeconds: number; readonly minSeconds: number };
-  /** Delegated OCSP signers live weeks; the responder renews them well before they end. */
+  /**
+   * Delegated OCSP signers live a few days (at most 7): the longest a stolen responder key can vouch
+   * for a revoked certificate. The responder renews them two thirds into their life.
+   */
   readonly ocspSignerValiditySeconds: number;
+  /** At most this many OCSP signers per issuer in any hour, counted in the store (all CAs, across restarts). */
+  readonly ocspSignersPerIssuerPerHour: number;
   readonly keyPolicy: KeyPolicy;
   /** CRL nextUpdate − thisUpdate (RFC 5280 5.1.2.5), clamped to the issuer's notAfter. */
   readonly crlNextUpdateSeconds: number;
@@ -45,7 +50,8 @@ export function loadCaConfig(env: NodeJS.ProcessEnv): CaConfig {
       defaultSeconds: envInt(env, 'CA_SERVER_VALIDITY_HOURS', 23, 1, 23) * 3600,
       minSeconds: envInt(env, 'CA_SERVER_MIN_VALIDITY_MINUTES', 60, 1, 23 * 60) * 60,
     },
-    ocspSignerValiditySeconds: envInt(env, 'CA_OCSP_SIGNER_DAYS', 30, 7, 90) * 86400,
+    ocspSignerValiditySeconds: envInt(env, 'CA_OCSP_SIGNER_VALIDITY_HOURS', 96, 1, 168) * 3600,
+    ocspSignersPerIssuerPerHour: envInt(env, 'CA_OCSP_SIGNERS_PER_ISSUER_PER_HOUR', 12, 1, 1000),
     keyPolicy: {
       ...DEFAULT_KEY_POLICY,
       minEcBits: envInt(env, 'CA_MIN_EC_BITS', DEFAULT_KEY_POLICY.minEcBits, 256, 521),

@@ -1,21 +1,19 @@
-import { createHash } from 'node:crypto';
-import { DEFAULT_KEY_POLICY, Rule, checkCsrSignature, checkKey, readCsr } from '@evpki/policy';
+import { createHash, randomUUID, type KeyObject } from 'node:crypto';
+import { DEFAULT_KEY_POLICY, Rule, checkCsrKey, readCsr, type Violation } from '@evpki/policy';
 import { AppError } from '@evpki/service';
-import type { CertificateRecord, Store } from '@evpki/store';
+import type { CertificateRecord, RateBucket, Store } from '@evpki/store';
 import {
-  DerError,
   OID,
   attributeValues,
   buildName,
   buildTbs,
-  inspectSpki,
   keyIdentifier,
   ocspSignerExtensions,
+  publicKeyObject,
   randomSerial,
   serialToHex,
   signTbs,
   toPem,
-  type KeyInfo,
 } from '@evpki/x509';
 import type { LoadedIssuer } from './issuer.js';
 
@@ -25,29 +23,50 @@ export interface OcspSignerDeps {
   readonly issuer: LoadedIssuer | undefined;
   readonly now: () => Date;
   readonly validitySeconds: number;
+  /** At most this many signers per issuer in any hour, counted in the store (CA_OCSP_SIGNERS_PER_ISSUER_PER_HOUR). */
+  readonly perIssuerPerHour: number;
+  /** Keys certified for something else (CAs, the service certificates, the caller's own): never a signer's. */
+  readonly reservedKeys: () => Promise<readonly KeyObject[]>;
 }
+
+const HOUR_MS = 3_600_000;
 
 /**
  * Certifies an OCSP responder's own P-256/P-384 key as the delegated signer for this CA
- * (RFC 6960 4.2.2.2), so that the responder never holds a CA key. The CSR proves possession.
+ * (RFC 6960 4.2.2.2), so that the responder never holds a CA key. The CSR proves possession (its
+ * signature verifies with its key); the key must be new (never certified, not blocked, not a CA's
+ * or a service's). A signer can vouch for anything of its issuer until its notAfter, so a
+ * compromised responder may get only a few, short-lived ones: at most `perIssuerPerHour` per
+ * issuer in any hour, shared by every CA instance through the store.
  */
 export async function issueOcspSigner(issuerId: string, csrPem: string, d: OcspSignerDeps): Promise<{ certificate: string; serialNumber: string; notAfter: string }> {
-  const { issuer } = d;
+  const { issuer, store } = d;
   if (!issuer || issuerId !== issuer.id) throw new AppError('not-found', `this CA does not hold the key of issuer ${issuerId}`);
   const parsed = readCsr(csrPem);
   if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
-  let key: KeyInfo;
-  try {
-    key = inspectSpki(parsed.csr.spki);
-  } catch (e) {
-    // Regression (fuzz): a malformed public key in the CSR threw DerError (HTTP 500).
-    const message = `CSR public key is malformed: ${e instanceof DerError ? e.message : 'unreadable'}`;
-    throw new AppError('policy', message, [{ rule: Rule.pkcs10, message }]);
+  const violations: Violation[] = [];
+  const key = await checkCsrKey(
+    parsed.csr,
+    { keyPolicy: DEFAULT_KEY_POLICY, isKeyBlocked: (h) => store.isKeyBlocked(h), wasKeyCertified: (h) => store.isKeyCertified(h) },
+    violations,
+  );
+  if (key && key.type !== 'ec') violations.push({ rule: Rule.signingAlgorithm, message: 'an OCSP signing key must be ECDSA' });
+  if (key && key.type !== 'unsupported' && !violations.length) {
+    const candidate = publicKeyObject(key.common.spki);
+    if ((await d.reservedKeys()).some((k) => k.equals(candidate)))
+      violations.push({ rule: Rule.newKeyPair, message: 'this key belongs to a CA or a service certificate; an OCSP signer needs a new key pair' });
   }
-  const violations = [...checkCsrSignature(parsed.csr, key), ...checkKey(key, DEFAULT_KEY_POLICY)];
-  if (key.type !== 'ec') violations.push({ rule: 'A00.FR.505', message: 'an OCSP signing key must be ECDSA' });
-  if (violations.length) throw new AppError('policy', 'the OCSP signer request violates policy', violations);
+  if (violations.length || !key || key.type !== 'ec') throw new AppError('policy', 'the OCSP signer request violates policy', violations);
 
+  // Counted once the request passed policy; taken back when it is not recorded.
+  const bucket: RateBucket = { key: `ocsp-signer:${issuer.id}`, limit: d.perIssuerPerHour, windowMs: HOUR_MS };
+  const eventId = randomUUID();
+  const rate = await store.consumeRate([bucket], d.now().getTime(), eventId);
+  if (!rate.allowed) {
+    const retryAfterSeconds = Math.ceil(rate.retryAfterMs / 1000);
+    const message = `at most ${d.perIssuerPerHour} OCSP signer certificates per issuer per hour`;
+    throw new AppError('rate-limited', `${message}; retry in ${retryAfterSeconds} s`, [{ rule: Rule.ocspSignerRate, message }], retryAfterSeconds);
+  }
   const now = d.now();
   const notBefore = new Date(now.getTime() - 60_000);
   const wanted = new Date(now.getTime() + d.validitySeconds * 1000);
@@ -85,7 +104,14 @@ export async function issueOcspSigner(issuerId: string, csrPem: string, d: OcspS
     status: 'good',
   };
   // Recorded before it is returned, like every certificate the CA signs.
-  const outcome = await d.store.recordIssuance(record);
-  if (!outcome.ok) throw new AppError('conflict', outcome.conflict === 'key' ? 'this key was already certified' : 'serial collision, retry');
+  const outcome = await store.recordIssuance(record).catch(async (e: unknown) => {
+    await store.releaseRate([bucket], eventId).catch(() => undefined);
+    throw e;
+  });
+  if (!outcome.ok) {
+    await store.releaseRate([bucket], eventId);
+    if (outcome.conflict === 'key') throw new AppError('policy', 'this key was already certified', [{ rule: Rule.newKeyPair, message: 'this key was already certified; an OCSP signer needs a new key pair' }]);
+    throw new AppError('conflict', 'serial collision, retry');
+  }
   return { certificate: toPem('CERTIFICATE', der), serialNumber: record.serial, notAfter: record.notAfter };
 }

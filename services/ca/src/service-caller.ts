@@ -1,10 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { AppError, OCSP_CLIENT_CN, RA_CLIENT_CN } from '@evpki/service';
+import { Rule } from '@evpki/policy';
+import { AppError, OCSP_CLIENT_CN, RA_CLIENT_CN, methodNotAllowed } from '@evpki/service';
 
 /**
- * Who may call each API route, by the CN of the client certificate the TLS layer verified against
- * the service CA (issue 7). The OCSP responder only gets its delegated signer certificates.
+ * Who may call each API route (all POST), by the CN of the client certificate the TLS layer
+ * verified against the service CA (issue 7). The OCSP responder only gets its delegated signer
+ * certificates. A route not listed here is refused: deny by default.
  */
 const ROUTE_CALLERS: Readonly<Record<string, string>> = {
   '/v1/sign': RA_CLIENT_CN,
@@ -31,10 +33,17 @@ export function serviceCaller(req: IncomingMessage): string {
   return cn;
 }
 
-/** Refuses a route the caller's identity may not use: 404 for no such route, 403 naming who may call it. */
+/**
+ * Refuses a request the caller's identity may not make: 404 for no such route, 405 for another
+ * method than POST, 403 (A00.FR.703) naming who may call it.
+ */
 export function authorizeServiceCaller(req: IncomingMessage, route: string): void {
   const allowed = ROUTE_CALLERS[route];
   if (allowed === undefined) throw new AppError('not-found', 'no such route');
+  if (req.method !== 'POST') throw methodNotAllowed(['POST']);
   const caller = serviceCaller(req);
-  if (caller !== allowed) throw new AppError('forbidden', `only ${allowed} may call ${route}; this client is ${caller || 'unnamed'}`);
+  if (caller !== allowed) {
+    const message = `only ${allowed} may call ${route}; this client is ${caller || 'unnamed'}`;
+    throw new AppError('forbidden', message, [{ rule: Rule.separateCa, message }]);
+  }
 }

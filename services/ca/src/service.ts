@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { KeyObject } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
 import {
   AppError,
   applyServerLimits,
@@ -10,6 +11,7 @@ import {
   createLogger,
   createMetrics,
   failedIssuanceOutcome,
+  methodNotAllowed,
   readBody,
   sendJson,
   sendProblem,
@@ -65,7 +67,7 @@ const ROUTES: ReadonlySet<string> = new Set([
   'POST /v1/sign',
 ]);
 const routeOf = (req: IncomingMessage): string => {
-  const route = `${req.method} ${req.url}`;
+  const route = `${req.method === 'HEAD' ? 'GET' : req.method} ${req.url}`;
   return ROUTES.has(route) ? route : 'unmatched';
 };
 
@@ -73,6 +75,12 @@ const routeOf = (req: IncomingMessage): string => {
 const ISSUER_RELOAD_MS = 5_000;
 
 const MAX_BODY = 16 * 1024;
+const GET = ['GET', 'HEAD'];
+
+/** The public key of the caller's client certificate (a signer must not reuse it). */
+function peerKey(req: IncomingMessage): KeyObject {
+  return new X509Certificate((req.socket as TLSSocket).getPeerCertificate().raw).publicKey;
+}
 
 function parseSignRequest(body: Buffer): SignRequest & { actor: string } {
   const j = jsonBody(body);
@@ -123,6 +131,8 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
   // The CRL is republished before a revocation is answered (RFC 5280 5; A00.FR.702).
   // Issuances and revocations are in the audit log before they are answered (a failed append fails the request).
   const audit = createAuditTrail(store, { log, now, onStoreError: (err) => void metrics.countStoreError('audit-append', err) });
+  /** The CA's own TLS key and the service CA's: no OCSP signer may be certified for them. */
+  const serviceKeys = [secrets.tls.cert, secrets.tls.ca].map((pem) => new X509Certificate(pem).publicKey);
   const revokeDeps: RevokeDeps = {
     store,
     now,
@@ -188,8 +198,12 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
   /** The ops listener: plain HTTP, so that probes and scrapers need no client certificate; no /v1 route. */
   async function handleOps(req: IncomingMessage, res: ServerResponse): Promise<string> {
     const url = req.url ?? '/';
-    if (req.method === 'GET' && url === '/healthz') return sendJson(res, 200, { status: 'ok' }), 'healthz';
-    if (req.method === 'GET' && url === '/readyz') {
+    if (url !== '/healthz' && url !== '/readyz' && url !== '/metrics')
+      throw new AppError('not-found', 'no such route on the ops port (/healthz, /readyz, /metrics); the API is on the TLS port');
+    // HEAD is answered like GET: node:http sends the headers (content-length included) without the body.
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(GET);
+    if (url === '/healthz') return sendJson(res, 200, { status: 'ok' }), 'healthz';
+    if (url === '/readyz') {
       const storeOk = await store.ping().then(
         () => true,
         (err: unknown) => {
@@ -202,12 +216,10 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
       // issuerKeys: whether the CA holds each key it should (`pki rotate-* activate` checks this first).
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks, activeIssuer: issuers.activeIssuerId ?? null, issuerKeys: issuers.keyStatus() }), 'readyz';
     }
-    if (req.method === 'GET' && url === '/metrics') {
-      res.writeHead(200, { 'content-type': metrics.registry.contentType });
-      res.end(await metrics.registry.metrics());
-      return 'metrics';
-    }
-    throw new AppError('not-found', 'no such route on the ops port (/healthz, /readyz, /metrics); the API is on the TLS port');
+    const text = await metrics.registry.metrics();
+    res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+    return 'metrics';
   }
 
   /** The API listener: mutual TLS; the verified client certificate says who calls (service-caller.ts). */
@@ -215,15 +227,25 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
     const url = req.url ?? '/';
     if (!url.startsWith('/v1/')) throw new AppError('not-found', 'no such route');
     // Any service client, no side effect: the RA's readiness check of the whole path, TLS included.
-    if (req.method === 'GET' && url === '/v1/ping') return sendJson(res, 200, { status: 'ok', client: serviceCaller(req) }), 'ping';
-    if (req.method !== 'POST') throw new AppError('malformed', 'use POST');
+    if (url === '/v1/ping') {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw methodNotAllowed(GET);
+      return sendJson(res, 200, { status: 'ok', client: serviceCaller(req) }), 'ping';
+    }
     authorizeServiceCaller(req, url);
     if (url === '/v1/ocsp-signers') {
       const j = jsonBody(await readBody(req, MAX_BODY));
       const issuerId = j.str('issuerId', 64);
       if (!issuers.get(issuerId)) await reloadIssuers();
       const started = process.hrtime.bigint();
-      const signer = await issueOcspSigner(issuerId, j.str('csr', 5500), { store, issuer: issuers.get(issuerId), now, validitySeconds: config.ocspSignerValiditySeconds }).catch((e: unknown) => {
+      const deps = {
+        store,
+        issuer: issuers.get(issuerId),
+        now,
+        validitySeconds: config.ocspSignerValiditySeconds,
+        perIssuerPerHour: config.ocspSignersPerIssuerPerHour,
+        reservedKeys: async () => [...serviceKeys, peerKey(req), ...(await store.listIssuers()).flatMap((i) => [i.certificate, ...(i.crossCertificates ?? [])].map((c) => new X509Certificate(c).publicKey))],
+      };
+      const signer = await issueOcspSigner(issuerId, j.str('csr', 5500), deps).catch((e: unknown) => {
         metrics.issuances.inc({ kind: 'OcspSigningCertificate', outcome: failedIssuanceOutcome(e) });
         throw e;
       });

@@ -12,8 +12,9 @@ import {
   type SingleStatus,
 } from '@evpki/ocsp';
 import type { Logger } from '@evpki/service';
-import { StoreUnavailableError, type CertificateRecord, type OcspResponseRecord, type SignedStatus, type Store } from '@evpki/store';
+import { StoreUnavailableError, type CertificateRecord, type SignedStatus, type Store } from '@evpki/store';
 import { answeredStatus, statusOfSingles, type AnsweredStatus } from './metrics.js';
+import { RingCache } from './ring-cache.js';
 import type { DelegatedSigners, ServedIssuer } from './signers.js';
 
 /** What the HTTP layer sends: the DER body and, for responses a cache may keep, their validity. */
@@ -34,7 +35,7 @@ export interface ResponderOptions {
   readonly log: Logger;
   /** A store call slower than this is answered `tryLater`: never a hang. */
   readonly storeTimeoutMs?: number;
-  /** Seconds one live-signed answer took (certificate read, signing, storing it for the next asker). */
+  /** Seconds one live-signed answer took (certificate read and signing). */
   readonly onLiveSigned?: (seconds: number) => void;
   /** A failure answered `tryLater` (a store timeout arrives as StoreUnavailableError). */
   readonly onStoreError?: (err: unknown) => void;
@@ -46,6 +47,8 @@ const error = (status: OcspErrorStatus): Answer => ({ body: ocspErrorResponse(st
 
 /** Pre-signed answers kept in memory (about 1.2 KB each with the key: ~60 MB at most); the oldest goes first. */
 const MAX_REMEMBERED = 50_000;
+/** Live-signed answers kept in memory (CertIDs not pre-signed: other hashes or encodings; ~12 MB at most). */
+const MAX_LIVE = 10_000;
 const SEEN_ONCE_SLOTS = 1 << 18;
 
 /**
@@ -60,10 +63,11 @@ class StoreTimeout extends Error {}
 
 /**
  * RFC 6960 answers. A single CertID without a nonce is served from its pre-signed response when
- * the store has one for exactly these CertID bytes; everything else is signed now. Pre-signed
- * answers are also kept in memory, and all of them are dropped whenever the store's OCSP epoch
- * moves: a revocation changes the epoch in the same write that drops its pre-signed responses, so
- * the next request after it reads the store again.
+ * the store has one for exactly these CertID bytes; everything else is signed now, and without a
+ * nonce kept in memory (never in the store) for the next asker. Pre-signed answers are also kept
+ * in memory. All answers in memory are dropped whenever the store's OCSP epoch moves: a revocation
+ * changes the epoch in the same write that drops its pre-signed responses, so the next request
+ * after it reads the store again.
  */
 export class Responder {
   private index = new IssuerIndex<ServedIssuer>();
@@ -72,15 +76,16 @@ export class Responder {
    * the store's OCSP epoch is the one they were read under: a revocation changes the epoch in the
    * same write that drops the pre-signed responses, so the next request goes to the store again.
    */
-  private readonly remembered = new Map<string, Answer>();
+  private readonly remembered = new RingCache<Answer>(MAX_REMEMBERED);
   private rememberedEpoch = NaN;
   /**
-   * Keys in the order they were remembered, as a ring: the slot about to be reused names the
-   * oldest entry. (Evicting through `remembered.keys().next()` costs ~30 µs and stalls up to
-   * milliseconds once V8's Map has many deleted slots at its front: every miss evicts at scale.)
+   * Answers signed live for requests without a nonce, by their CertIDs (bytes as sent, which the
+   * answer echoes; the rest of the request does not change it), under the same epoch rule. Memory
+   * only: anonymous requests never write to the store (issue 14.7), and each encoding of a CertID
+   * is signed once per half-life, however its requests are wrapped or alternated.
    */
-  private readonly rememberOrder: (string | undefined)[] = new Array<string | undefined>(MAX_REMEMBERED);
-  private rememberSlot = 0;
+  private readonly live = new RingCache<Answer>(MAX_LIVE);
+  private liveEpoch = NaN;
   /**
    * Admission: an answer is remembered on the second request for it while this fixed table (1 MiB,
    * no garbage) still holds the first one's fingerprint. With far more certificates than memory
@@ -96,6 +101,7 @@ export class Responder {
     for (const i of issuers) index.add(i.cert, i);
     this.index = index;
     this.remembered.clear(); // e.g. a retired issuer: its answers go
+    this.live.clear();
   }
 
   /**
@@ -131,13 +137,7 @@ export class Responder {
     }
     // Remembered only when no revocation committed between the epoch read and the store read.
     if (a.outcome === 'presigned' && rememberable(a, this.o.now().getTime()) && epoch !== undefined && epoch === this.rememberedEpoch && this.epoch() === epoch) {
-      if (!this.remembered.has(requestKey)) {
-        if (!this.secondSight(requestKey)) return a;
-        const oldest = this.rememberOrder[this.rememberSlot];
-        if (oldest !== undefined) this.remembered.delete(oldest);
-        this.rememberOrder[this.rememberSlot] = requestKey;
-        this.rememberSlot = (this.rememberSlot + 1) % MAX_REMEMBERED;
-      }
+      if (!this.remembered.has(requestKey) && !this.secondSight(requestKey)) return a;
       this.remembered.set(requestKey, a);
     }
     return a;
@@ -182,6 +182,9 @@ export class Responder {
     } catch (err) {
       this.o.log.warn({ err: err instanceof StoreTimeout ? 'store timeout' : err }, 'OCSP store read failed; answering tryLater');
       this.o.onStoreError?.(err instanceof StoreTimeout ? new StoreUnavailableError('the store did not answer in time') : err);
+      // Like a remembered pre-signed answer: one signed live still within its nextUpdate beats tryLater.
+      const held = req.nonceExtension ? undefined : this.live.get(liveKeyOf(req));
+      if (held && stillValid(held, this.o.now().getTime()) && this.epoch() === this.liveEpoch) return held;
       return error('tryLater');
     }
   }
@@ -194,16 +197,34 @@ export class Responder {
       if (pre && pre.nextUpdate > now.getTime() && pre.certId.equals(single.der))
         return { body: pre.der, outcome: 'presigned', cache: pre, ...withStatus(answeredStatus(pre.der)) };
     }
+    // Not pre-signed (another hash or encoding, several CertIDs): signed once, then from memory.
+    const epoch = this.epoch();
+    const liveKey = req.nonceExtension ? undefined : liveKeyOf(req);
+    const held = liveKey === undefined ? undefined : this.liveCache(epoch)?.get(liveKey);
+    if (held && rememberable(held, now.getTime())) return held;
     const signer = this.o.signers.get(issuer.id);
     if (!signer || signer.certificate.notAfter <= now) return error('tryLater');
     const started = process.hrtime.bigint();
-    const a = await this.signLive(issuer, req, single, signer, now);
+    const { answer, allIssued } = await this.signLive(issuer, req, signer, now);
     this.o.onLiveSigned?.(Number(process.hrtime.bigint() - started) / 1e9);
-    return a;
+    // Kept only for certificates we issued (a serial never issued is not worth the memory), and
+    // only when no revocation committed between the epoch read and the status read.
+    if (liveKey !== undefined && allIssued && epoch !== undefined && this.epoch() === epoch) this.liveCache(epoch)?.set(liveKey, answer);
+    return answer;
   }
 
-  /** Reads the certificates' status and signs the answer now (stored for the next asker when it can be). */
-  private async signLive(issuer: ServedIssuer, req: OcspRequest, single: OcspRequest['certIds'][number] | undefined, signer: OcspResponseSigner, now: Date): Promise<Answer> {
+  /** The live-signed answers valid under `epoch` (emptied when it moved); undefined when the epoch cannot be read. */
+  private liveCache(epoch: number | undefined): RingCache<Answer> | undefined {
+    if (epoch === undefined) return undefined;
+    if (epoch !== this.liveEpoch) {
+      this.live.clear();
+      this.liveEpoch = epoch;
+    }
+    return this.live;
+  }
+
+  /** Reads the certificates' status and signs the answer now. */
+  private async signLive(issuer: ServedIssuer, req: OcspRequest, signer: OcspResponseSigner, now: Date): Promise<{ answer: Answer; allIssued: boolean }> {
     const certs = await this.bounded(Promise.all(req.certIds.map((c) => this.o.store.getCertificate(c.serialHex))));
     const nextUpdate = this.nextUpdate(now, signer.certificate.notAfter);
     let extendedRevoke = false;
@@ -215,16 +236,10 @@ export class Responder {
     });
     const body = signer.sign(singles, { producedAt: now, extendedRevoke, ...(req.nonceExtension ? { nonceExtension: req.nonceExtension } : {}) });
     const status = statusOfSingles(singles.map((s) => s.status.kind));
-    if (req.nonceExtension) return { body, outcome: 'signed', status };
+    const allIssued = certs.every((c) => c !== undefined && c.issuerId === issuer.id);
+    if (req.nonceExtension) return { answer: { body, outcome: 'signed', status }, allIssued };
     const cache = { thisUpdate: now.getTime(), nextUpdate: nextUpdate.getTime(), etag: etagOf(body) };
-    const cert = certs[0];
-    if (single && cert && cert.issuerId === issuer.id && cert.kind === 'ChargingStationCertificate') {
-      // Keep it for the next asker of this CertID (e.g. SHA-384 CertIDs, which are not pre-signed);
-      // written only while the certificate still has the status just signed.
-      const record: OcspResponseRecord = { issuerId: issuer.id, serial: single.serialHex, hash: single.hash, certId: single.der, der: body, ...cache };
-      await this.bounded(this.o.store.putOcspResponses(single.serialHex, signedStatusOf(cert), [record]));
-    }
-    return { body, outcome: 'signed', cache, status };
+    return { answer: { body, outcome: 'signed', cache, status }, allIssued };
   }
 
   nextUpdate(now: Date, signerNotAfter: Date): Date {
@@ -245,6 +260,9 @@ export class Responder {
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 }
+
+/** What a live-signed answer is kept under: its CertIDs as sent (the answer echoes them). */
+const liveKeyOf = (req: OcspRequest): string => req.certIds.map((c) => c.der.toString('latin1')).join('');
 
 const withStatus = (status: AnsweredStatus | undefined): { status?: AnsweredStatus } => (status === undefined ? {} : { status });
 

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { OCSP_LIMITS, ocspErrorResponse } from '@evpki/ocsp';
-import { AppError, applyServerLimits, serverOptions, createLogger, sendJson, sendProblem, type Logger, type ServiceTls } from '@evpki/service';
+import { AppError, applyServerLimits, methodNotAllowed, serverOptions, createLogger, sendJson, sendProblem, type Logger, type ServiceTls } from '@evpki/service';
 import { openStore, type Store } from '@evpki/store';
 import type { OcspConfig } from './config.js';
 import { createOcspMetrics } from './metrics.js';
@@ -28,10 +28,22 @@ const SIGNER_CHECK_MS = 60_000;
 const ISSUER_PATH = /^\/issuers\/([a-z0-9-]{1,64})\.der$/;
 const CRL_PATH = /^\/crl\/([a-z0-9-]{1,64})\.crl$/;
 
-/** The route label of a request (bounded: a template, never the URL; an OCSP GET carries the whole request in its path). */
+const POST = ['POST'];
+const GET = ['GET', 'HEAD'];
+const GET_OR_POST = ['GET', 'HEAD', 'POST'];
+
+/** The methods a path answers (HEAD like GET, without the body; RFC 9110 9.3.2), or undefined for no such route. */
+function methodsOf(url: string): readonly string[] | undefined {
+  if (url === '/ocsp' || url === '/') return POST;
+  if (url.startsWith('/ocsp/')) return GET_OR_POST;
+  if (url === '/healthz' || url === '/readyz' || url === '/metrics' || ISSUER_PATH.test(url) || CRL_PATH.test(url)) return GET;
+  return undefined;
+}
+
+/** The route label of a request (bounded: a template, never the URL; an OCSP GET carries the whole request in its path). HEAD counts as GET. */
 function routeOf(method: string | undefined, url: string): string {
   if (method === 'POST' && (url === '/ocsp' || url.startsWith('/ocsp/') || url === '/')) return 'POST /ocsp';
-  if (method !== 'GET') return 'unmatched';
+  if (method !== 'GET' && method !== 'HEAD') return 'unmatched';
   if (url.startsWith('/ocsp/')) return 'GET /ocsp/{request}';
   if (url === '/healthz' || url === '/readyz' || url === '/metrics') return `GET ${url}`;
   if (ISSUER_PATH.test(url)) return 'GET /issuers/{issuerId}.der';
@@ -160,10 +172,11 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
     if (metrics.countStoreError(route, err)) log.warn({ err: (err as Error).message, route }, 'store unavailable');
     else if (!(err instanceof AppError)) log.error({ err }, 'unexpected error');
     if (res.headersSent) return void res.destroy();
-    if ((req.url ?? '').startsWith('/ocsp') || req.method === 'POST') {
+    const refusedMethod = err instanceof AppError && err.kind === 'method-not-allowed';
+    if (!refusedMethod && ((req.url ?? '').startsWith('/ocsp') || req.method === 'POST')) {
       // Regression (fuzz): PUT/DELETE /ocsp answered internalError; a request we refuse is malformedRequest.
       const status = err instanceof AppError && err.kind === 'malformed' ? 'malformedRequest' : 'internalError';
-      count(req.method === 'GET' ? 'GET' : 'POST', { outcome: status });
+      count(req.method === 'POST' ? 'POST' : 'GET', { outcome: status });
       const body = ocspErrorResponse(status);
       res.writeHead(200, { 'content-type': OCSP_RESPONSE, 'content-length': body.length, 'cache-control': 'no-store' });
       return void res.end(body);
@@ -247,11 +260,14 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
   }
 
   const isOcsp = (method: string | undefined, url: string): boolean =>
-    (method === 'POST' && (url === '/ocsp' || url.startsWith('/ocsp/') || url === '/')) || (method === 'GET' && url.startsWith('/ocsp/'));
+    (method === 'POST' && (url === '/ocsp' || url.startsWith('/ocsp/') || url === '/')) || ((method === 'GET' || method === 'HEAD') && url.startsWith('/ocsp/'));
 
+  /** Everything but OCSP requests: GET or HEAD (node:http sends HEAD the same headers, content-length included, without the body). */
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = req.url ?? '/';
-    if (req.method !== 'GET') throw new AppError('malformed', 'use GET, or POST to /ocsp');
+    const methods = methodsOf(url);
+    if (!methods) throw new AppError('not-found', 'no such route');
+    if (!methods.includes(req.method ?? '')) throw methodNotAllowed(methods);
     if (url === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (url === '/readyz') {
       const served = [...issuers.values()];
@@ -269,8 +285,9 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
       return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks, issuers: signerOf });
     }
     if (url === '/metrics') {
-      res.writeHead(200, { 'content-type': metrics.registry.contentType });
-      res.end(await metrics.registry.metrics());
+      const text = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
       return;
     }
     const issuerCert = ISSUER_PATH.exec(url);

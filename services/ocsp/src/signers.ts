@@ -40,6 +40,8 @@ interface Current {
  */
 export class DelegatedSigners {
   private readonly current = new Map<string, Current>();
+  /** Issuers the CA said to ask again for only later (429 Retry-After), by issuer: epoch ms. */
+  private readonly notBefore = new Map<string, number>();
   private readonly ca: Agent;
 
   constructor(
@@ -74,6 +76,7 @@ export class DelegatedSigners {
     for (const issuer of issuers) {
       const c = this.current.get(issuer.id);
       if (c && c.renewAt > t) continue;
+      if ((this.notBefore.get(issuer.id) ?? 0) > t) continue;
       try {
         const signer = await this.obtain(issuer);
         const { notBefore, notAfter } = signer.certificate;
@@ -94,7 +97,12 @@ export class DelegatedSigners {
       body: JSON.stringify({ issuerId: issuer.id, csr: buildCsr(privateKey, { cn: `OCSP Signer ${issuer.id}` }) }),
       signal: AbortSignal.timeout(10_000),
     });
-    if (res.statusCode !== 201) throw new Error(`CA answered ${res.statusCode}: ${(await res.body.text()).slice(0, 300)}`);
+    if (res.statusCode !== 201) {
+      // Over the CA's per-issuer limit (CA_OCSP_SIGNERS_PER_ISSUER_PER_HOUR): ask again when it says.
+      const retryAfter = Number(res.headers['retry-after']);
+      if (res.statusCode === 429 && retryAfter > 0) this.notBefore.set(issuer.id, this.now().getTime() + retryAfter * 1000);
+      throw new Error(`CA answered ${res.statusCode}: ${(await res.body.text()).slice(0, 300)}`);
+    }
     const { certificate } = (await res.body.json()) as { certificate: string };
     const der = fromPem(certificate, ['CERTIFICATE']).der;
     // Trust but verify: the certificate must be for our key and signed by the issuer we serve.
