@@ -1,3 +1,5 @@
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { expiryMark } from './records.js';
 import type {
@@ -33,6 +35,20 @@ const OCSP_EPOCH = key('meta', 'ocsp-epoch');
 const AUDIT_HEAD = key('meta', 'audit-head');
 
 /**
+ * LMDB creates its files with the process umask (the services and the CLI set 0o077; a library
+ * user may not): the store directory is made 0700 and its files 0600, also those of an older
+ * version. Best effort: a store another user owns (or a read-only mount) is left as it is.
+ */
+function restrictModes(dir: string): void {
+  try {
+    chmodSync(dir, 0o700);
+    for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o600);
+  } catch {
+    // not ours to change
+  }
+}
+
+/**
  * The embedded default backend. LMDB is multi-process safe, so RA, CA and OCSP on one machine
  * share one environment. A write's promise resolves once the commit is flushed to disk.
  */
@@ -40,7 +56,9 @@ export class LmdbStore implements Store {
   private readonly db: RootDatabase;
 
   constructor(path: string) {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
     this.db = open({ path, compression: false, maxReaders: 256 });
+    restrictModes(path);
   }
 
   async ping(): Promise<void> {

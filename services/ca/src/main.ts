@@ -3,6 +3,9 @@ import { dataPaths, readManifest, readServiceTls } from '@evpki/service';
 import { loadCaConfig } from './config.js';
 import { createCaService } from './service.js';
 
+// Every file and directory this process creates is owner-only (the data directory is private).
+process.umask(0o077);
+
 const config = loadCaConfig(process.env);
 const manifest = readManifest(config.dataDir);
 const paths = dataPaths(config.dataDir);

@@ -1,5 +1,5 @@
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ISSUER_KEY_ALGORITHMS,
@@ -46,7 +46,9 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
   if (!(ISSUER_KEY_ALGORITHMS as readonly string[]).includes(o.algorithm))
     throw new CliError(`--algorithm must be one of ${ISSUER_KEY_ALGORITHMS.join(', ')}`, 2);
   if (o.force) for (const sub of ['store', 'keys', 'secrets', 'ra', 'pki.json']) rmSync(join(o.dataDir, sub), { recursive: true, force: true });
-  mkdirSync(o.dataDir, { recursive: true });
+  // Private: the store, the keys and the secrets are in it (issue 14.9).
+  mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(o.dataDir, 0o700);
 
   // Each key role's passphrase (its own file, else the shared one); --dev without any: one random
   // passphrase for all, in secrets/key-passphrase.

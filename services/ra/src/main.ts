@@ -2,6 +2,9 @@ import { readManifest, readServiceTls } from '@evpki/service';
 import { loadRaConfig } from './config.js';
 import { createRaService } from './service.js';
 
+// Every file and directory this process creates is owner-only (the data directory is private).
+process.umask(0o077);
+
 const config = loadRaConfig(process.env);
 const manifest = readManifest(config.dataDir);
 const service = createRaService(
