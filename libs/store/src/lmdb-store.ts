@@ -25,14 +25,26 @@ import type {
   RotationRecord,
 } from './records.js';
 import type { Store } from './store.js';
-import { AUDIT_GENESIS, auditPage, linkAuditEntries, validateAuditAppend, type AuditEntry, type AuditEvent, type AuditHead, type AuditQuery } from './audit.js';
+import {
+  AUDIT_GENESIS,
+  auditPage,
+  linkAuditEntries,
+  pruneAuditInChunks,
+  validateAuditAppend,
+  type AuditCheckpoint,
+  type AuditEntry,
+  type AuditEvent,
+  type AuditHead,
+  type AuditQuery,
+} from './audit.js';
 
 /** Keys are lmdb arrays (ordered-binary): prefix ranges are [...prefix] .. [...prefix, END]. */
 const key = (...parts: (string | number)[]): (string | number)[] => parts;
 const END = '\uffff';
 const OCSP_EPOCH = key('meta', 'ocsp-epoch');
-/** The audit log: ['audit', seq] → entry, ['auditt', tenant, seq] → null (the tenant index), and its head. */
+/** The audit log: ['audit', seq] → entry, ['auditt', tenant, seq] → null (the tenant index), its head and checkpoint. */
 const AUDIT_HEAD = key('meta', 'audit-head');
+const AUDIT_CHECKPOINT = key('meta', 'audit-checkpoint');
 
 /**
  * LMDB creates its files with the process umask (the services and the CLI set 0o077; a library
@@ -409,6 +421,26 @@ export class LmdbStore implements Store {
   async auditHead(): Promise<AuditHead> {
     this.db.resetReadTxn();
     return (this.db.get(AUDIT_HEAD) as AuditHead | undefined) ?? AUDIT_GENESIS;
+  }
+
+  async auditCheckpoint(): Promise<AuditCheckpoint> {
+    this.db.resetReadTxn();
+    return (this.db.get(AUDIT_CHECKPOINT) as AuditCheckpoint | undefined) ?? AUDIT_GENESIS;
+  }
+
+  async pruneAudit(through: AuditCheckpoint): Promise<boolean> {
+    return pruneAuditInChunks(this, through, (from, entries, to) =>
+      this.db.transaction(() => {
+        const cp = (this.db.get(AUDIT_CHECKPOINT) as AuditCheckpoint | undefined) ?? AUDIT_GENESIS;
+        if (cp.seq !== from.seq || cp.hash !== from.hash) return false;
+        for (const e of entries) {
+          this.db.removeSync(key('audit', e.seq));
+          if (e.tenant !== undefined) this.db.removeSync(key('auditt', e.tenant, e.seq));
+        }
+        this.db.putSync(AUDIT_CHECKPOINT, { seq: to.seq, hash: to.hash } satisfies AuditCheckpoint);
+        return true;
+      }),
+    );
   }
 
   /** Every LMDB write is flushed to disk before its promise resolves. */
