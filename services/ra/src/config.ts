@@ -30,6 +30,8 @@ export interface RaConfig {
   readonly rateLimits: RateLimits;
   /** Header, request and keep-alive timeouts of the HTTP server (PKI_HTTP_*). */
   readonly http: HttpLimits;
+  /** PKI_AUDIT_REFUSAL_INTERVAL_SECONDS: a tenant's refusals are one audit entry (and a count) per rule, route and interval. */
+  readonly auditRefusalIntervalSeconds: number;
 }
 
 /** An allow-listed responder host; without a port only the scheme's default port is allowed. */
@@ -115,6 +117,7 @@ export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
     jwtClockSkewSeconds: envInt(env, 'RA_JWT_CLOCK_SKEW_SECONDS', 30, 0, 300),
     validateResponses: envBool(env, 'RA_VALIDATE_RESPONSES', false),
     http: loadHttpLimits(env),
+    auditRefusalIntervalSeconds: envInt(env, 'PKI_AUDIT_REFUSAL_INTERVAL_SECONDS', 10, 0, 3600),
     ocspUrl: envUrl(env, 'RA_OCSP_URL', 'http://127.0.0.1:8082'),
     ocspAllowedHosts: parseAllowedHosts(envString(env, 'RA_OCSP_ALLOWED_HOSTS', '')),
     ocspTimeoutMs: envInt(env, 'RA_OCSP_TIMEOUT_MS', 5000, 100, 60_000),
