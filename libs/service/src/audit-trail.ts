@@ -14,10 +14,17 @@ export interface AuditTrailOptions {
 
 /** One (tenant, event, rules, route) in its interval: the entry written first, and how many were left out since. */
 interface RefusalWindow {
+  readonly tenant: string;
   readonly since: number;
   readonly first: AuditEvent;
   suppressed: number;
 }
+
+/**
+ * Open intervals per tenant at most: rule combinations are many, so past this a tenant's further
+ * refusals share one interval (whatever their event, rules and route), and the log stays bounded.
+ */
+const MAX_WINDOWS_PER_TENANT = 32;
 
 /**
  * The services' one way into the audit log (libs/store audit.ts). What the service did (an
@@ -38,6 +45,7 @@ export function createAuditTrail(store: Store, opts: AuditTrailOptions) {
   let suppressed = 0;
   const intervalMs = opts.refusalIntervalMs ?? 10_000;
   const windows = new Map<string, RefusalWindow>();
+  const openPerTenant = new Map<string, number>();
   let sweeper: NodeJS.Timeout | undefined;
 
   const append = (event: AuditEvent | readonly AuditEvent[]): Promise<unknown> => store.appendAudit(Array.isArray(event) ? event : [event as AuditEvent], opts.now().toISOString());
@@ -63,6 +71,9 @@ export function createAuditTrail(store: Store, opts: AuditTrailOptions) {
     for (const [key, w] of windows) {
       if (!all && t - w.since < intervalMs) continue;
       windows.delete(key);
+      const open = (openPerTenant.get(w.tenant) ?? 1) - 1;
+      if (open > 0) openPerTenant.set(w.tenant, open);
+      else openPerTenant.delete(w.tenant);
       if (w.suppressed) closed.push(summaryOf(w));
     }
     if (!windows.size && sweeper) {
@@ -87,14 +98,17 @@ export function createAuditTrail(store: Store, opts: AuditTrailOptions) {
     async recordRefusal(event: AuditEvent): Promise<void> {
       if (event.tenant === undefined || intervalMs <= 0) return recordBestEffort(event);
       const t = opts.now().getTime();
-      const key = JSON.stringify([event.tenant, event.event, event.rules ?? [], event.details?.route ?? null]);
+      const tenant = event.tenant;
+      let key = JSON.stringify([tenant, event.event, event.rules ?? [], event.details?.route ?? null]);
+      if (!windows.has(key) && (openPerTenant.get(tenant) ?? 0) >= MAX_WINDOWS_PER_TENANT) key = JSON.stringify([tenant, '*']);
       const w = windows.get(key);
       if (w && t - w.since < intervalMs) {
         w.suppressed++;
         return;
       }
       // A closed interval not swept yet: its count goes into a summary written with this one.
-      windows.set(key, { since: t, first: event, suppressed: 0 });
+      if (!w) openPerTenant.set(tenant, (openPerTenant.get(tenant) ?? 0) + 1);
+      windows.set(key, { tenant, since: t, first: event, suppressed: 0 });
       sweeper ??= setInterval(() => void flush(opts.now().getTime()), intervalMs).unref();
       await recordBestEffort(w?.suppressed ? [summaryOf(w), event] : event);
     },
