@@ -193,4 +193,27 @@ describe('authentication failures are rate limited in the audit log', () => {
     assert.equal(entries[50]!.details?.suppressedBefore, 150);
     assert.equal(entries[49]!.details?.suppressedBefore, undefined);
   });
+
+  it("issue 14.5: a tenant's refusals with ever new rule combinations share a bounded number of intervals; the counts add up", async () => {
+    let t = Date.parse('2026-01-02T00:00:00Z');
+    const audit = createAuditTrail(store, { log: createLogger('test', 'silent'), now: () => new Date(t), refusalIntervalMs: 10_000 });
+    const h0 = (await store.auditHead()).seq;
+    const rules = ['A00.FR.501', 'A00.FR.502', 'A00.FR.503', 'A00.FR.504', 'A00.FR.505', 'A00.FR.506', 'A00.FR.509', 'A00.FR.511', 'A02.FR.02', 'A02.FR.03'];
+    // 1,000 refusals, each with another subset of ten rule IDs (and a second tenant's 10 alongside).
+    for (let i = 1; i <= 1000; i++) {
+      const subset = rules.filter((_, b) => i & (1 << b));
+      await audit.recordRefusal({ event: 'certificate.rejected', actor: 'csms', outcome: 'refused', tenant: 'flood', rules: subset, details: { route: 'POST /v1/stations/{stationId}/certificates', reason: `r${i}` } });
+      if (i % 100 === 0) await audit.recordRefusal({ event: 'auth.forbidden', actor: 'csms', outcome: 'refused', tenant: 'quiet', details: { route: 'PUT /v1/stations/{stationId}' } });
+    }
+    t += 10_000;
+    await audit.recordRefusal({ event: 'certificate.rejected', actor: 'csms', outcome: 'refused', tenant: 'flood', rules: ['A00.FR.511'], details: { route: 'POST /v1/stations/{stationId}/certificates' } });
+    await audit.close();
+    const entries = await store.listAudit({ afterSeq: h0, limit: 1000 });
+    const of = (tenant: string) => entries.filter((e) => e.tenant === tenant);
+    const requests = (es: AuditEntry[]): number => es.reduce((n, e) => n + (e.details?.summary === true ? Number(e.details.suppressed) : 1), 0);
+    assert.ok(of('flood').length <= 2 * 33 + 2, `${of('flood').length} entries for 1,001 refusals`);
+    assert.equal(requests(of('flood')), 1001);
+    assert.equal(of('quiet').length, 2, 'another tenant: its own interval, first and summary');
+    assert.equal(requests(of('quiet')), 10);
+  });
 });

@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { open } from 'lmdb';
 import { pack, unpack } from 'msgpackr';
 import { loadStoreConfig } from '@evpki/service';
-import { auditEntryHash, openStore, redisKey, type AuditEntry, type AuditEvent, type Store } from '@evpki/store';
+import { AUDIT_GENESIS_HASH, auditEntryHash, openStore, redisKey, type AuditEntry, type AuditEvent, type Store } from '@evpki/store';
 import { TEST_DIR } from './helpers/fixtures.js';
 import { makeDevPki, type DevPki } from './helpers/pki.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
@@ -163,7 +163,7 @@ function backendSuite(name: string, setup: () => Promise<{ dev: DevPki; tamper: 
       match(r.stdout, /audit log intact: 10 entries verified, head 10 [0-9a-f]{64}/);
       const j = await pki(dev, ['audit', 'verify', '--json']);
       equal(j.code, 0, j.stderr);
-      deepStrictEqual(JSON.parse(j.stdout), { ok: true, verified: 10, head: { seq: 10, hash: entries[9]!.hash } });
+      deepStrictEqual(JSON.parse(j.stdout), { ok: true, verified: 10, head: { seq: 10, hash: entries[9]!.hash }, checkpoint: { seq: 0, hash: AUDIT_GENESIS_HASH } });
     });
 
     const cases: { name: string; tamper: (t: Tamper, entries: AuditEntry[]) => Promise<void>; seq: number; kind: string; verified: number }[] = [

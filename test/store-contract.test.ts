@@ -514,6 +514,41 @@ function contract(name: string, open: () => Promise<Opened>): void {
       ok((await opened.writes()) > before, 'a write is counted');
     });
 
+    test('issue 14.5: audit prune deletes the entries up to a checkpoint (and their tenant index rows) only when its hash matches; the chain verifies on from it', async () => {
+      const other = opened.another?.() ?? store;
+      try {
+        equal((await store.auditCheckpoint()).seq, 0, 'nothing pruned yet');
+        const entries = await store.appendAudit(
+          Array.from({ length: 30 }, (_, i) => ({ event: 'certificate.issued', actor: 'ca', outcome: 'ok' as const, tenant: i % 2 ? 'prune-a' : 'prune-b', details: { i } })),
+          'p',
+        );
+        const cut = entries[19]!;
+        const head = await store.auditHead();
+        equal(await store.pruneAudit({ seq: cut.seq, hash: '0'.repeat(64) }), false, 'a hash that is not the entry: refused');
+        equal(await store.pruneAudit({ seq: head.seq + 1, hash: head.hash }), false, 'past the head: refused');
+        equal((await store.auditCheckpoint()).seq, 0, 'nothing pruned');
+        // Two instances pruning to the same checkpoint at once: both done, once.
+        deepStrictEqual(await Promise.all([store.pruneAudit({ seq: cut.seq, hash: cut.hash }), other.pruneAudit({ seq: cut.seq, hash: cut.hash })]), [true, true]);
+        deepStrictEqual(await store.auditCheckpoint(), { seq: cut.seq, hash: cut.hash });
+        deepStrictEqual(await store.listAudit({ limit: 1000 }), entries.slice(20), 'only the entries after the checkpoint are left');
+        deepStrictEqual(await store.listAudit({ tenant: 'prune-a', limit: 100 }), entries.slice(20).filter((e) => e.tenant === 'prune-a'), 'the tenant index follows');
+        deepStrictEqual(await store.auditHead(), head, 'the head stays');
+        equal(await store.pruneAudit({ seq: cut.seq, hash: cut.hash }), true, 'again: nothing to do');
+        equal(await store.pruneAudit({ seq: entries[5]!.seq, hash: entries[5]!.hash }), false, 'behind the checkpoint: refused');
+
+        // The retained chain links to the checkpoint; the checkpoint must be named by an audit.pruned entry.
+        const unrecorded = await verifyAuditChain(store);
+        equal(unrecorded.break?.kind, 'checkpoint', JSON.stringify(unrecorded));
+        await store.appendAudit([{ event: 'audit.pruned', actor: 'cli', outcome: 'ok', details: { throughSeq: cut.seq, throughHash: cut.hash } }], 'p');
+        const v = await verifyAuditChain(store);
+        ok(v.ok, JSON.stringify(v.break));
+        equal(v.verified, 11);
+        deepStrictEqual(v.checkpoint, { seq: cut.seq, hash: cut.hash });
+      } finally {
+        if (other !== store) await other.close();
+      }
+    });
+
     test('a durable store passes assertDurable', async () => {
       await store.assertDurable();
     });

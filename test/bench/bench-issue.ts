@@ -526,7 +526,7 @@ async function runBaseline(issuer: Issuer, csrs: readonly CsrItem[], conc: numbe
 // In-memory Store: the CA pipeline without LMDB, to see what the store costs. Only what issuance
 // uses; revocation, OCSP and CRL methods are not needed here.
 
-type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'consumeRate' | 'releaseRate' | 'issuerLastExpiry' | 'getRotation' | 'commitRotation' | 'putStations' | 'requeueOcsp' | 'appendAudit' | 'listAudit' | 'auditHead' | 'createTenant' | 'updateTenant' | 'listTenants'>;
+type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'consumeRate' | 'releaseRate' | 'issuerLastExpiry' | 'getRotation' | 'commitRotation' | 'putStations' | 'requeueOcsp' | 'appendAudit' | 'listAudit' | 'auditHead' | 'auditCheckpoint' | 'pruneAudit' | 'createTenant' | 'updateTenant' | 'listTenants'>;
 
 class MemStore implements IssuanceStore {
   private readonly tenants = new Map<string, TenantRecord>();

@@ -1,8 +1,10 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic-file.js';
+import { encryptPkcs8 } from './pkcs8.js';
 
 export { writeFileAtomic } from './atomic-file.js';
+export { KEY_FILE_SCRYPT, encryptPkcs8 } from './pkcs8.js';
 
 /** Issuer key algorithms (A00.FR.505: ECDSA or RSA-PSS; A00.FR.506: SHA-256 or stronger). */
 export const ISSUER_KEY_ALGORITHMS = ['ecdsa-p256', 'ecdsa-p384', 'rsa-pss-3072'] as const;
@@ -21,13 +23,11 @@ export function generateIssuerKey(alg: IssuerKeyAlgorithm): KeyObject {
 }
 
 /**
- * Writes a private key as PKCS#8 PEM, encrypted (PBES2, AES-256-CBC) when a passphrase is given,
- * readable by `openssl pkey`. Mode 0600, written atomically.
+ * Writes a private key as PKCS#8 PEM, encrypted (PBES2: scrypt, AES-256-CBC; see encryptPkcs8) when
+ * a passphrase is given, readable by `openssl pkey`. Mode 0600, written atomically.
  */
 export function writePrivateKey(path: string, key: KeyObject, passphrase?: string): void {
-  const pem = passphrase
-    ? key.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase })
-    : key.export({ type: 'pkcs8', format: 'pem' });
+  const pem = passphrase ? encryptPkcs8(key, passphrase) : key.export({ type: 'pkcs8', format: 'pem' });
   writeFileAtomic(path, pem, 0o600);
 }
 
@@ -35,7 +35,10 @@ export class KeyLoadError extends Error {
   override readonly name = 'KeyLoadError';
 }
 
-/** Loads a PKCS#8 private key; the error never contains key material or the passphrase. */
+/**
+ * Loads a PKCS#8 private key: plain, or encrypted with any PBES2 scheme OpenSSL reads (scrypt, and
+ * the PBKDF2 files of earlier versions). The error never contains key material or the passphrase.
+ */
 export function readPrivateKey(path: string, passphrase?: string): KeyObject {
   let pem: string;
   try {
@@ -50,15 +53,32 @@ export function readPrivateKey(path: string, passphrase?: string): KeyObject {
   }
 }
 
+/** What a key is for: each role may have its own passphrase. */
+export type KeyRole = 'root' | 'issuing' | 'service-ca';
+
+/** The file naming one role's passphrase; PKI_KEY_PASSPHRASE_FILE / PKI_KEY_PASSPHRASE serve the roles without one. */
+export const ROLE_PASSPHRASE_FILE_ENV: Readonly<Record<KeyRole, string>> = {
+  root: 'PKI_ROOT_KEY_PASSPHRASE_FILE',
+  issuing: 'PKI_ISSUING_KEY_PASSPHRASE_FILE',
+  'service-ca': 'PKI_SERVICE_CA_KEY_PASSPHRASE_FILE',
+};
+
+/** True when the environment names a passphrase for `role` (its own or the shared one). */
+export function passphraseConfigured(env: NodeJS.ProcessEnv, role: KeyRole): boolean {
+  return Boolean(env[ROLE_PASSPHRASE_FILE_ENV[role]] || env.PKI_KEY_PASSPHRASE_FILE || env.PKI_KEY_PASSPHRASE);
+}
+
 /**
- * The passphrase that protects issuer keys at rest: from the file named by
- * PKI_KEY_PASSPHRASE_FILE (a mounted Secret) or from PKI_KEY_PASSPHRASE.
+ * The passphrase that protects the keys of `role` at rest: from the role's own file (e.g.
+ * PKI_ROOT_KEY_PASSPHRASE_FILE, a mounted Secret), else from PKI_KEY_PASSPHRASE_FILE or
+ * PKI_KEY_PASSPHRASE, else from `fallbackFile` (a dev PKI's secrets/key-passphrase).
  */
-export function loadPassphrase(env: NodeJS.ProcessEnv, fallbackFile?: string): string {
-  const file = env.PKI_KEY_PASSPHRASE_FILE ?? (env.PKI_KEY_PASSPHRASE ? undefined : fallbackFile);
+export function loadPassphrase(env: NodeJS.ProcessEnv, role: KeyRole, fallbackFile?: string): string {
+  const own = ROLE_PASSPHRASE_FILE_ENV[role];
+  const file = env[own] || env.PKI_KEY_PASSPHRASE_FILE || (env.PKI_KEY_PASSPHRASE ? undefined : fallbackFile);
   const value = file ? readSecretFile(file) : env.PKI_KEY_PASSPHRASE;
-  if (!value) throw new KeyLoadError('no key passphrase: set PKI_KEY_PASSPHRASE_FILE or PKI_KEY_PASSPHRASE');
-  if (value.length < 16) throw new KeyLoadError('key passphrase must have at least 16 characters');
+  if (!value) throw new KeyLoadError(`no passphrase for the ${role} key: set ${own}, PKI_KEY_PASSPHRASE_FILE or PKI_KEY_PASSPHRASE`);
+  if (value.length < 16) throw new KeyLoadError(`the ${role} key passphrase must have at least 16 characters`);
   return value;
 }
 

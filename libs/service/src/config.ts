@@ -9,7 +9,13 @@ export const KNOWN_ENV = new Set([
   'PKI_DATA_DIR',
   'PKI_KEY_PASSPHRASE',
   'PKI_KEY_PASSPHRASE_FILE',
+  // A passphrase per key role (libs/keys loadPassphrase), each falling back to PKI_KEY_PASSPHRASE(_FILE).
+  'PKI_ROOT_KEY_PASSPHRASE_FILE',
+  'PKI_ISSUING_KEY_PASSPHRASE_FILE',
+  'PKI_SERVICE_CA_KEY_PASSPHRASE_FILE',
   'PKI_LOG_LEVEL',
+  // The RA's audit aggregation of a tenant's refusals (libs/service audit-trail.ts).
+  'PKI_AUDIT_REFUSAL_INTERVAL_SECONDS',
   'PKI_RA_URL',
   'PKI_RA_TOKEN_FILE',
   // Every service's HTTP server: slow clients cannot hold connections (libs/service node-http.ts).

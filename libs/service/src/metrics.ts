@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Store } from '@evpki/store';
 import { AppError, isStoreFailure, type ErrorKind } from './errors.js';
 
 /**
@@ -71,6 +72,27 @@ export function createMetrics(service: string) {
     const rules = new Set(err.violations.map((v) => v.rule).filter((r) => !r.startsWith('openapi:')));
     for (const rule of rules) rejections.inc({ rule: RULE_LABEL.test(rule) ? rule : 'other' });
   };
-  return { registry, requests, issuances, rejections, signSeconds, authFailures, storeErrors, countStoreError, countRejections };
+  return { service, registry, requests, issuances, rejections, signSeconds, authFailures, storeErrors, countStoreError, countRejections };
 }
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * `pki_<service>_audit_log_entries`: the entries the store holds (the head's seq minus the
+ * checkpoint's: two reads, no scan), read at each scrape; `pki audit prune` lowers it. A store that
+ * cannot be read leaves the last value (and counts a store error).
+ */
+export function observeAuditLog(metrics: Metrics, store: Pick<Store, 'auditHead' | 'auditCheckpoint'>): void {
+  new Gauge({
+    name: `pki_${metrics.service}_audit_log_entries`,
+    help: 'Entries in the audit log (retained: the head seq minus the checkpoint of pki audit prune)',
+    registers: [metrics.registry],
+    async collect() {
+      try {
+        const [head, checkpoint] = await Promise.all([store.auditHead(), store.auditCheckpoint()]);
+        this.set(head.seq - checkpoint.seq);
+      } catch (err) {
+        metrics.countStoreError('audit-size', err);
+      }
+    },
+  });
+}

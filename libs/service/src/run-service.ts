@@ -16,6 +16,8 @@ const STOP_GRACE_MS = 10_000;
  * its stack and exits 1; SIGINT/SIGTERM stop the service and exit 0.
  */
 export function runService(name: string, create: () => RunnableService): void {
+  // Every file and directory the service creates is owner-only (the data directory is private, issue 14.9).
+  process.umask(0o077);
   const log = createLogger(name);
   const fatal = (what: string) => (err: unknown) => {
     log.fatal({ event: 'service.fatal', what, err }, `${name}: ${what}; exiting`);

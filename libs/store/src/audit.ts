@@ -51,6 +51,16 @@ export interface AuditHead {
   readonly hash: string;
 }
 
+/**
+ * What `pki audit prune` records when it deletes old entries (after exporting them): the last
+ * deleted entry's seq and hash. The retained log continues from it: its first entry links to this
+ * hash. AUDIT_GENESIS while nothing was pruned.
+ */
+export type AuditCheckpoint = AuditHead;
+
+/** The event `pki audit prune` appends (before it deletes) naming the checkpoint; verifyAuditChain requires one for the store's checkpoint. */
+export const AUDIT_PRUNED_EVENT = 'audit.pruned';
+
 /** The prevHash of entry 1. */
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
 export const AUDIT_GENESIS: AuditHead = { seq: 0, hash: AUDIT_GENESIS_HASH };
@@ -213,7 +223,9 @@ export type AuditBreakKind =
   /** An entry with a seq already verified appears again. */
   | 'duplicate'
   /** The last entry is not the head the store keeps (a truncated tail, or a tail added or changed past the head). */
-  | 'head-mismatch';
+  | 'head-mismatch'
+  /** The store's checkpoint (entries pruned up to it) is not named by an `audit.pruned` entry: entries were removed outside `pki audit prune`. */
+  | 'checkpoint';
 
 export interface AuditBreak {
   /** The first entry (seq) that is wrong or missing. */
@@ -227,6 +239,8 @@ export interface AuditVerification {
   /** Entries verified intact (before the break, if any). */
   readonly verified: number;
   readonly head: AuditHead;
+  /** Where the retained log starts from: entries up to it were pruned (AUDIT_GENESIS: none). */
+  readonly checkpoint: AuditCheckpoint;
   readonly break?: AuditBreak;
 }
 
@@ -234,6 +248,7 @@ export interface AuditVerification {
 export interface AuditReader {
   listAudit(q: AuditQuery): Promise<AuditEntry[]>;
   auditHead(): Promise<AuditHead>;
+  auditCheckpoint(): Promise<AuditCheckpoint>;
 }
 
 export interface VerifyAuditOptions {
@@ -244,16 +259,19 @@ export interface VerifyAuditOptions {
 }
 
 /**
- * Walks the whole log in pages and checks it: every hash recomputed, every prevHash linked to the
- * entry before (the genesis hash for entry 1), seqs consecutive from 1, and the last entry equal to
- * the head. Stops at the first break and says which entry and why.
+ * Walks the whole retained log in pages and checks it: every hash recomputed, every prevHash linked
+ * to the entry before (the checkpoint's hash for the first retained entry: the genesis hash for
+ * entry 1 when nothing was pruned), seqs consecutive, the last entry equal to the head, and a
+ * checkpoint named by an `audit.pruned` entry. Stops at the first break and says which entry and why.
  */
 export async function verifyAuditChain(store: AuditReader, opts: VerifyAuditOptions = {}): Promise<AuditVerification> {
   const pageSize = Math.max(1, Math.min(opts.pageSize ?? AUDIT_LIMITS.pageSize, AUDIT_LIMITS.pageSize));
+  const checkpoint = await store.auditCheckpoint();
   let head = await store.auditHead();
-  let prev: AuditHead = AUDIT_GENESIS;
+  let prev: AuditHead = checkpoint;
   let verified = 0;
-  const broken = (b: AuditBreak): AuditVerification => ({ ok: false, verified, head, break: b });
+  let checkpointRecorded = checkpoint.seq === 0;
+  const broken = (b: AuditBreak): AuditVerification => ({ ok: false, verified, head, checkpoint, break: b });
 
   for (;;) {
     const page = await store.listAudit({ afterSeq: prev.seq, limit: pageSize });
@@ -279,6 +297,7 @@ export async function verifyAuditChain(store: AuditReader, opts: VerifyAuditOpti
       }
       prev = { seq: e.seq, hash: e.hash };
       verified++;
+      if (e.event === AUDIT_PRUNED_EVENT && e.details?.throughSeq === checkpoint.seq && e.details.throughHash === checkpoint.hash) checkpointRecorded = true;
     }
     opts.onProgress?.({ verified, headSeq: Math.max(head.seq, prev.seq) });
     if (page.length === pageSize) continue;
@@ -299,6 +318,40 @@ export async function verifyAuditChain(store: AuditReader, opts: VerifyAuditOpti
         kind: 'head-mismatch',
         message: `entry ${head.seq} is not the head the store keeps (hash ${prev.hash.slice(0, 16)}…, head ${head.hash.slice(0, 16)}…): it was replaced and re-hashed, or the head was changed`,
       });
-    return { ok: true, verified, head };
+    if (!checkpointRecorded)
+      return broken({
+        seq: checkpoint.seq,
+        kind: 'checkpoint',
+        message: `the log starts after entry ${checkpoint.seq} (the store's checkpoint), but no ${AUDIT_PRUNED_EVENT} entry names it: entries were removed outside \`pki audit prune\``,
+      });
+    return { ok: true, verified, head, checkpoint };
   }
+}
+
+/**
+ * `pki audit prune` in the store: deletes every entry up to `through.seq` (with its tenant index
+ * rows) and records `through` as the checkpoint, in chunks of `chunk` entries, each an atomic
+ * compare-and-set of the checkpoint (`pruneChunk`), so that a large prune never holds the store
+ * for long; a chunk that lost to another prune goes on from where that one got. False, deleting
+ * nothing, when the entry at through.seq is not there with that hash (or the log was pruned past
+ * it); true when `through` is the checkpoint (already, or now).
+ */
+export async function pruneAuditInChunks(
+  store: { listAudit(q: AuditQuery): Promise<AuditEntry[]>; auditCheckpoint(): Promise<AuditCheckpoint> },
+  through: AuditCheckpoint,
+  pruneChunk: (from: AuditCheckpoint, entries: readonly AuditEntry[], to: AuditCheckpoint) => Promise<boolean>,
+  chunk: number = AUDIT_LIMITS.pageSize,
+): Promise<boolean> {
+  let at = await store.auditCheckpoint();
+  if (through.seq <= at.seq) return through.seq === at.seq && through.hash === at.hash;
+  const [target] = await store.listAudit({ afterSeq: through.seq - 1, limit: 1 });
+  if (target?.seq !== through.seq || target.hash !== through.hash) return false;
+  while (at.seq < through.seq) {
+    const entries = (await store.listAudit({ afterSeq: at.seq, limit: chunk })).filter((e) => e.seq <= through.seq);
+    const last = entries[entries.length - 1];
+    if (!last) return false;
+    const to = { seq: last.seq, hash: last.hash };
+    at = (await pruneChunk(at, entries, to)) ? to : await store.auditCheckpoint();
+  }
+  return at.seq === through.seq && at.hash === through.hash;
 }

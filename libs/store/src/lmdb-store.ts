@@ -1,3 +1,5 @@
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { expiryMark } from './records.js';
 import type {
@@ -25,16 +27,42 @@ import type {
 import type { Store } from './store.js';
 import { tenantClaims } from '@evpki/policy';
 import { claimChange, claimLookups, conflictError } from './tenant-index.js';
-import { AUDIT_GENESIS, auditPage, linkAuditEntries, validateAuditAppend, type AuditEntry, type AuditEvent, type AuditHead, type AuditQuery } from './audit.js';
+import {
+  AUDIT_GENESIS,
+  auditPage,
+  linkAuditEntries,
+  pruneAuditInChunks,
+  validateAuditAppend,
+  type AuditCheckpoint,
+  type AuditEntry,
+  type AuditEvent,
+  type AuditHead,
+  type AuditQuery,
+} from './audit.js';
 
 /** Keys are lmdb arrays (ordered-binary): prefix ranges are [...prefix] .. [...prefix, END]. */
 const key = (...parts: (string | number)[]): (string | number)[] => parts;
 const END = '\uffff';
 const OCSP_EPOCH = key('meta', 'ocsp-epoch');
-/** The audit log: ['audit', seq] → entry, ['auditt', tenant, seq] → null (the tenant index), and its head. */
+/** The audit log: ['audit', seq] → entry, ['auditt', tenant, seq] → null (the tenant index), its head and checkpoint. */
 const AUDIT_HEAD = key('meta', 'audit-head');
 /** The tenant claims index (tenant-index.ts): ['tclaim', claim key, tenant] → true; set once it holds every tenant's claims. */
 const TENANT_CLAIMS_BUILT = key('meta', 'tenant-claims');
+const AUDIT_CHECKPOINT = key('meta', 'audit-checkpoint');
+
+/**
+ * LMDB creates its files with the process umask (the services and the CLI set 0o077; a library
+ * user may not): the store directory is made 0700 and its files 0600, also those of an older
+ * version. Best effort: a store another user owns (or a read-only mount) is left as it is.
+ */
+function restrictModes(dir: string): void {
+  try {
+    chmodSync(dir, 0o700);
+    for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o600);
+  } catch {
+    // not ours to change
+  }
+}
 
 /**
  * The embedded default backend. LMDB is multi-process safe, so RA, CA and OCSP on one machine
@@ -44,7 +72,9 @@ export class LmdbStore implements Store {
   private readonly db: RootDatabase;
 
   constructor(path: string) {
+    mkdirSync(path, { recursive: true, mode: 0o700 });
     this.db = open({ path, compression: false, maxReaders: 256 });
+    restrictModes(path);
   }
 
   /** A read: probes call it every few seconds and must not write (issue 14.7). */
@@ -418,6 +448,26 @@ export class LmdbStore implements Store {
   async auditHead(): Promise<AuditHead> {
     this.db.resetReadTxn();
     return (this.db.get(AUDIT_HEAD) as AuditHead | undefined) ?? AUDIT_GENESIS;
+  }
+
+  async auditCheckpoint(): Promise<AuditCheckpoint> {
+    this.db.resetReadTxn();
+    return (this.db.get(AUDIT_CHECKPOINT) as AuditCheckpoint | undefined) ?? AUDIT_GENESIS;
+  }
+
+  async pruneAudit(through: AuditCheckpoint): Promise<boolean> {
+    return pruneAuditInChunks(this, through, (from, entries, to) =>
+      this.db.transaction(() => {
+        const cp = (this.db.get(AUDIT_CHECKPOINT) as AuditCheckpoint | undefined) ?? AUDIT_GENESIS;
+        if (cp.seq !== from.seq || cp.hash !== from.hash) return false;
+        for (const e of entries) {
+          this.db.removeSync(key('audit', e.seq));
+          if (e.tenant !== undefined) this.db.removeSync(key('auditt', e.tenant, e.seq));
+        }
+        this.db.putSync(AUDIT_CHECKPOINT, { seq: to.seq, hash: to.hash } satisfies AuditCheckpoint);
+        return true;
+      }),
+    );
   }
 
   /** Every LMDB write is flushed to disk before its promise resolves. */

@@ -205,6 +205,18 @@ redis.call('SET', KEYS[3], '1')
 return 1
 `,
 
+  // KEYS: audit checkpoint (hash seq, hash), audit log, then the tenant indexes of the pruned entries
+  // ARGV: expected checkpoint seq, hash; new checkpoint seq, hash
+  // Deletes the entries (and index rows) up to the new checkpoint and records it, only over the
+  // checkpoint the caller read (compare-and-set: two prunes never interleave); 0 when it moved.
+  pruneAudit: `
+local cur = redis.call('HMGET', KEYS[1], 'seq', 'hash')
+if (cur[1] or '0') ~= ARGV[1] or (cur[1] and cur[2] ~= ARGV[2]) then return 0 end
+for i = 2, #KEYS do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[3]) end
+redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[4])
+return 1
+`,
+
   // KEYS: audit log, a tenant's index. ARGV: after seq, limit. Returns entry, seq, entry, seq, ...
   listAuditTenant: `
 local seqs = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))

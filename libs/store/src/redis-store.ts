@@ -1,7 +1,18 @@
 import { Redis, ReplyError } from 'ioredis';
 import { pack, unpack } from 'msgpackr';
 import { StoreNotDurableError, StoreUnavailableError } from './errors.js';
-import { AUDIT_GENESIS, auditPage, linkAuditEntries, validateAuditAppend, type AuditEntry, type AuditEvent, type AuditHead, type AuditQuery } from './audit.js';
+import {
+  AUDIT_GENESIS,
+  auditPage,
+  linkAuditEntries,
+  pruneAuditInChunks,
+  validateAuditAppend,
+  type AuditCheckpoint,
+  type AuditEntry,
+  type AuditEvent,
+  type AuditHead,
+  type AuditQuery,
+} from './audit.js';
 import { REDIS_SCRIPTS } from './redis-scripts.js';
 import { expiryMark } from './records.js';
 import type {
@@ -51,6 +62,7 @@ export interface RedisStoreOptions {
  *   rl:<bucket> zset of events (sliding window)
  *   audit zset seq → entry   audit-t:<tenant> zset seq → seq   audit-head hash seq, hash
  *   tenant-claims zset "<claim key>\n<tenant>" (scores 0)   tenant-claims-built
+ *   audit-checkpoint hash seq, hash (the last pruned entry)
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
  */
 const PREFIX = 'evpki:';
@@ -77,6 +89,7 @@ const OCSP_DUE = k('ocspdue');
 const OCSP_EPOCH = k('ocsp-epoch');
 const AUDIT_LOG = k('audit');
 const AUDIT_HEAD = k('audit-head');
+const AUDIT_CHECKPOINT = k('audit-checkpoint');
 /** One audit write carries at most this many events (whole appends; one larger append goes alone). */
 const AUDIT_BATCH_EVENTS = 500;
 /** Head conflicts (another instance appended first) before an audit append gives up. */
@@ -652,6 +665,20 @@ export class RedisStore implements Store {
   async auditHead(): Promise<AuditHead> {
     const [seq, hash] = await this.call((r) => r.hmget(AUDIT_HEAD, 'seq', 'hash'));
     return seq == null ? AUDIT_GENESIS : { seq: Number(seq), hash: hash ?? '' };
+  }
+
+  async auditCheckpoint(): Promise<AuditCheckpoint> {
+    const [seq, hash] = await this.call((r) => r.hmget(AUDIT_CHECKPOINT, 'seq', 'hash'));
+    return seq == null ? AUDIT_GENESIS : { seq: Number(seq), hash: hash ?? '' };
+  }
+
+  async pruneAudit(through: AuditCheckpoint): Promise<boolean> {
+    return pruneAuditInChunks(this, through, async (from, entries, to) => {
+      const tenantKeys = [...new Set(entries.flatMap((e) => (e.tenant === undefined ? [] : [k('audit-t', e.tenant)])))];
+      const done = (await this.run('pruneAudit', [AUDIT_CHECKPOINT, AUDIT_LOG, ...tenantKeys], [from.seq, from.hash, to.seq, to.hash])) as number;
+      if (done) await this.replicated();
+      return done === 1;
+    });
   }
 
   // ---- rate limits ----

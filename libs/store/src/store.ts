@@ -20,7 +20,7 @@ import type {
   RateOutcome,
   RotationRecord,
 } from './records.js';
-import type { AuditEntry, AuditEvent, AuditHead, AuditQuery } from './audit.js';
+import type { AuditCheckpoint, AuditEntry, AuditEvent, AuditHead, AuditQuery } from './audit.js';
 
 /**
  * The storage contract every backend fulfils. Writes that belong together are atomic; a resolved
@@ -161,6 +161,14 @@ export interface Store {
   listAudit(q: AuditQuery): Promise<AuditEntry[]>;
   /** The last entry's seq and hash; seq 0 and AUDIT_GENESIS_HASH when the log is empty. */
   auditHead(): Promise<AuditHead>;
+  /** The last pruned entry's seq and hash (AUDIT_GENESIS: nothing pruned); the retained log starts after it. */
+  auditCheckpoint(): Promise<AuditCheckpoint>;
+  /**
+   * Deletes the entries up to and including `through.seq` (and their tenant index rows) and makes
+   * `through` the checkpoint: only when the entry at through.seq has through.hash (else false,
+   * nothing deleted). True when `through` is the checkpoint already. See pruneAuditInChunks.
+   */
+  pruneAudit(through: AuditCheckpoint): Promise<boolean>;
 
   /** Throws StoreNotDurableError when a resolved write could still be lost in a crash. */
   assertDurable(): Promise<void>;

@@ -7,7 +7,8 @@ runService('ca', () => {
   const config = loadCaConfig(process.env);
   const manifest = readManifest(config.dataDir);
   const paths = dataPaths(config.dataDir);
-  const passphrase = loadPassphrase(process.env, manifest.dev ? paths.devPassphrase : undefined);
+  // The CA holds only issuing CA keys: the root's passphrase need not be given to it.
+  const passphrase = loadPassphrase(process.env, 'issuing', manifest.dev ? paths.devPassphrase : undefined);
   return createCaService(
     config,
     { publicOcspBase: manifest.publicOcspBase },

@@ -15,8 +15,10 @@ Creates a root CA, an issuing sub-CA for charge point certificates, and an inter
 the CA's server certificate (secrets/ca-server.pem) and the RA's and OCSP responder's client
 certificates (secrets/ra-client.pem, secrets/ocsp-client.pem; CN pki-ra, pki-ocsp), valid ${SERVICE_CERT_DAYS}
 days: renew them with \`pki service-certs renew\` within the year.
-Issuer keys and the service CA key are encrypted with the passphrase from PKI_KEY_PASSPHRASE_FILE
-or PKI_KEY_PASSPHRASE (--dev without either writes a random one to <data>/secrets/key-passphrase);
+Issuer keys and the service CA key are encrypted (PKCS#8, scrypt, AES-256-CBC) with the passphrase
+of their role: PKI_ROOT_KEY_PASSPHRASE_FILE, PKI_ISSUING_KEY_PASSPHRASE_FILE,
+PKI_SERVICE_CA_KEY_PASSPHRASE_FILE, each falling back to PKI_KEY_PASSPHRASE_FILE or PKI_KEY_PASSPHRASE
+(--dev without any writes a random one to <data>/secrets/key-passphrase);
 the three service keys are unencrypted (mode 0600), each for one service. With REDIS_URL the
 hierarchy is written to that Redis store.
 

@@ -1,7 +1,17 @@
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ISSUER_KEY_ALGORITHMS, generateIssuerKey, loadPassphrase, writeFileAtomic, writePrivateKey, type IssuerKeyAlgorithm } from '@evpki/keys';
+import {
+  ISSUER_KEY_ALGORITHMS,
+  ROLE_PASSPHRASE_FILE_ENV,
+  generateIssuerKey,
+  loadPassphrase,
+  passphraseConfigured,
+  writeFileAtomic,
+  writePrivateKey,
+  type IssuerKeyAlgorithm,
+  type KeyRole,
+} from '@evpki/keys';
 import { dataPaths, issuerUrls, loadStoreConfig, type PkiManifest } from '@evpki/service';
 import { openStore } from '@evpki/store';
 import { issuerIdFor, makeEmptyCrl, makeRoot, makeSubCa } from './hierarchy.js';
@@ -36,14 +46,23 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
   if (!(ISSUER_KEY_ALGORITHMS as readonly string[]).includes(o.algorithm))
     throw new CliError(`--algorithm must be one of ${ISSUER_KEY_ALGORITHMS.join(', ')}`, 2);
   if (o.force) for (const sub of ['store', 'keys', 'secrets', 'ra', 'pki.json']) rmSync(join(o.dataDir, sub), { recursive: true, force: true });
-  mkdirSync(o.dataDir, { recursive: true });
+  // Private: the store, the keys and the secrets are in it (issue 14.9).
+  mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(o.dataDir, 0o700);
 
-  let passphrase: string;
-  if (o.env.PKI_KEY_PASSPHRASE || o.env.PKI_KEY_PASSPHRASE_FILE) passphrase = loadPassphrase(o.env);
-  else if (o.dev) {
-    passphrase = randomBytes(24).toString('base64url');
-    writeFileAtomic(paths.devPassphrase, passphrase + '\n', 0o600);
-  } else throw new CliError('set PKI_KEY_PASSPHRASE_FILE (or PKI_KEY_PASSPHRASE) to protect the issuer keys', 2);
+  // Each key role's passphrase (its own file, else the shared one); --dev without any: one random
+  // passphrase for all, in secrets/key-passphrase.
+  let devPassphrase: string | undefined;
+  const passphraseOf = (role: KeyRole): string => {
+    if (passphraseConfigured(o.env, role)) return loadPassphrase(o.env, role);
+    if (!o.dev) throw new CliError(`set ${ROLE_PASSPHRASE_FILE_ENV[role]} or PKI_KEY_PASSPHRASE_FILE (or PKI_KEY_PASSPHRASE) to protect the ${role} key`, 2);
+    if (devPassphrase === undefined) {
+      devPassphrase = randomBytes(24).toString('base64url');
+      writeFileAtomic(paths.devPassphrase, devPassphrase + '\n', 0o600);
+    }
+    return devPassphrase;
+  };
+  const passphrases = { root: passphraseOf('root'), issuing: passphraseOf('issuing'), serviceCa: passphraseOf('service-ca') };
 
   const now = o.now ?? new Date();
   const rootKey = generateIssuerKey(o.algorithm);
@@ -53,9 +72,9 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
   const sub = makeSubCa(subKey, { organization: o.organization, commonName: `${o.organization} Charge Point CA` }, root, rootKey, now, 10, issuerUrls(o.publicOcspBase, rootId));
   const subId = issuerIdFor('cp', sub);
 
-  writePrivateKey(paths.issuerKey(rootId), rootKey, passphrase);
-  writePrivateKey(paths.issuerKey(subId), subKey, passphrase);
-  issueServiceCerts(o.dataDir, createServiceCa(o.dataDir, o.organization, passphrase, now), o.caHostnames ?? parseCaHostnames(DEFAULT_CA_HOSTNAMES), now);
+  writePrivateKey(paths.issuerKey(rootId), rootKey, passphrases.root);
+  writePrivateKey(paths.issuerKey(subId), subKey, passphrases.issuing);
+  issueServiceCerts(o.dataDir, createServiceCa(o.dataDir, o.organization, passphrases.serviceCa, now), o.caHostnames ?? parseCaHostnames(DEFAULT_CA_HOSTNAMES), now);
 
   const jwt = DEV_JWT;
   if (o.dev) {

@@ -131,6 +131,10 @@ function parseStrict(args: string[], options: NonNullable<ParseArgsConfig['optio
   }
 }
 
+// Every file and directory the CLI creates is owner-only (the data directory is private; reports and
+// exports too; `pki renew` sets its files' modes itself).
+process.umask(0o077);
+
 main(process.argv.slice(2)).then(
   (code) => (process.exitCode = code),
   (e: unknown) => {

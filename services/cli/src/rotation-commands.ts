@@ -8,10 +8,12 @@ const STEP_HELP: Record<RotationStep, Record<RotationKind, string>> = {
   prepare: {
     root: `Creates a new root CA (key and certificate), cross-certificates between the old and the new root
 (each signed by the other's key) and a new issuing CA under the new root, all inactive. The new keys
-are written encrypted (PKI_KEY_PASSPHRASE_FILE) to <data-dir>/keys/; the CA picks up the issuing CA's
+are written encrypted (the root's with PKI_ROOT_KEY_PASSPHRASE_FILE, the issuing CA's with
+PKI_ISSUING_KEY_PASSPHRASE_FILE, each else PKI_KEY_PASSPHRASE_FILE) to <data-dir>/keys/; the CA picks up the issuing CA's
 key from its keys/ directory (with --k8s-secret NAME also added to that Secret).`,
     issuer: `Creates a new issuing CA (charge point and CSMS server certificates) under the active root,
-inactive. Its key is written encrypted to <data-dir>/keys/ (and with --k8s-secret NAME to that Secret).`,
+inactive (the root key is opened with PKI_ROOT_KEY_PASSPHRASE_FILE). Its key is written encrypted
+(PKI_ISSUING_KEY_PASSPHRASE_FILE) to <data-dir>/keys/ (and with --k8s-secret NAME to that Secret).`,
   },
   publish: {
     root: `Publishes the new root: GET /v1/trust-anchors returns both roots, each with its CertificateHashData

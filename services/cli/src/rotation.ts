@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ISSUER_KEY_ALGORITHMS, generateIssuerKey, loadPassphrase, readPrivateKey, writeFileAtomic, writePrivateKey, type IssuerKeyAlgorithm } from '@evpki/keys';
+import { ISSUER_KEY_ALGORITHMS, generateIssuerKey, loadPassphrase, readPrivateKey, writeFileAtomic, writePrivateKey, type IssuerKeyAlgorithm, type KeyRole } from '@evpki/keys';
 import { dataPaths, issuerUrls, readManifest, type PkiManifest } from '@evpki/service';
 import {
   lastExpiryUnder,
@@ -80,9 +80,9 @@ function activeHierarchy(issuers: readonly IssuerRecord[]): { root: IssuerRecord
   return { root, sub };
 }
 
-function passphraseFor(o: RotationOptions, manifest: PkiManifest): string {
+function passphraseFor(o: RotationOptions, manifest: PkiManifest, role: KeyRole): string {
   try {
-    return loadPassphrase(o.env, manifest.dev ? dataPaths(o.dataDir).devPassphrase : undefined);
+    return loadPassphrase(o.env, role, manifest.dev ? dataPaths(o.dataDir).devPassphrase : undefined);
   } catch (e) {
     throw new CliError((e as Error).message, EXIT.badInput);
   }
@@ -195,8 +195,9 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
         ? `would create a new root (${generationName(`${organization} Root CA`, issuers, 'root')}), cross-certificates with ${old.root.id}, and a new issuing CA under the new root, all inactive (${algorithm})`
         : `would create a new issuing CA (${generationName(`${organization} Charge Point CA`, issuers, 'sub-ca')}) under ${old.root.id}, inactive (${algorithm})`);
 
-    const passphrase = passphraseFor(o, manifest);
-    const oldRootKey = readKey(o, old.root.id, passphrase);
+    const rootPassphrase = passphraseFor(o, manifest, 'root');
+    const issuingPassphrase = passphraseFor(o, manifest, 'issuing');
+    const oldRootKey = readKey(o, old.root.id, rootPassphrase);
     const paths = dataPaths(o.dataDir);
     let root: { cert: ParsedCertificate; key: KeyObject; id: string } = { cert: oldRootCert, key: oldRootKey, id: old.root.id };
     const records: IssuerRecord[] = [];
@@ -205,7 +206,7 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
       const key = generateIssuerKey(algorithm);
       const cert = makeRoot(key, { organization, commonName: generationName(`${organization} Root CA`, issuers, 'root') }, now, 20);
       root = { cert, key, id: issuerIdFor('root', cert) };
-      writePrivateKey(paths.issuerKey(root.id), key, passphrase);
+      writePrivateKey(paths.issuerKey(root.id), key, rootPassphrase);
       const newByOld = makeCrossCertificate(cert, oldRootCert, oldRootKey, now);
       const oldByNew = makeCrossCertificate(oldRootCert, cert, key, now);
       // The new root's CRL (it will list revoked issuing CAs under it); the old root's stays.
@@ -220,7 +221,7 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
     const subKey = generateIssuerKey(algorithm);
     const sub = makeSubCa(subKey, { organization, commonName: generationName(`${organization} Charge Point CA`, issuers, 'sub-ca') }, root.cert, root.key, now, 10, issuerUrls(manifest.publicOcspBase, root.id));
     const subId = issuerIdFor('cp', sub);
-    writePrivateKey(paths.issuerKey(subId), subKey, passphrase);
+    writePrivateKey(paths.issuerKey(subId), subKey, issuingPassphrase);
     records.push({ id: subId, role: 'sub-ca', parentId: root.id, certificate: sub.der, state: 'prepared', purpose: 'charge-point', createdAt: at, updatedAt: at });
     changes.push({ id: subId, role: 'sub-ca', from: null, to: 'prepared' });
     const rotation: RotationRecord = {

@@ -12,8 +12,9 @@ Issues the three service certificates again, with new keys, from the internal se
 \`pki init\` made: the CA's TLS server certificate (secrets/ca-server.pem, .key.pem) and the client
 certificates of the RA (secrets/ra-client.*, CN pki-ra) and of the OCSP responder
 (secrets/ocsp-client.*, CN pki-ocsp). They are valid ${SERVICE_CERT_DAYS} days: renew them within the year.
-Keys are EC P-256, unencrypted, mode 0600; the service CA key is opened with the issuer key
-passphrase (PKI_KEY_PASSPHRASE_FILE or PKI_KEY_PASSPHRASE; --dev PKIs: secrets/key-passphrase).
+Keys are EC P-256, unencrypted, mode 0600; the service CA key is opened with its passphrase
+(PKI_SERVICE_CA_KEY_PASSPHRASE_FILE, else PKI_KEY_PASSPHRASE_FILE or PKI_KEY_PASSPHRASE; --dev PKIs:
+secrets/key-passphrase).
 Running it again just issues again.
 
 The services read these files at start: restart the CA, the RA and the OCSP responder afterwards

@@ -67,7 +67,7 @@ export function formatServerNames(names: ServerNames): string[] {
   return [...names.dns, ...names.ipOctets.map(formatIp)];
 }
 
-/** A new service CA (self-signed, EC P-256, 10 years); its key encrypted with the issuer key passphrase. */
+/** A new service CA (self-signed, EC P-256, 10 years); its key encrypted with the service CA key passphrase. */
 export function createServiceCa(dataDir: string, organization: string, passphrase: string, now: Date): ServiceCa {
   const paths = dataPaths(dataDir);
   const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
@@ -144,7 +144,7 @@ export function renewServiceCerts(o: RenewServiceCertsOptions): RenewedServiceCe
     throw new CliError(`no service CA in ${o.dataDir} (${paths.serviceCaCert}, ${paths.serviceCaKey}): it is made by \`pki init\``, EXIT.badInput);
   let passphrase: string;
   try {
-    passphrase = loadPassphrase(o.env, manifest.dev ? paths.devPassphrase : undefined);
+    passphrase = loadPassphrase(o.env, 'service-ca', manifest.dev ? paths.devPassphrase : undefined);
   } catch (e) {
     throw new CliError((e as Error).message, EXIT.badInput);
   }

@@ -15,7 +15,8 @@ const REFUSED_KINDS: ReadonlySet<ErrorKind> = new Set(['malformed', 'policy', 'f
 
 /**
  * Records an authenticated caller's rejected issuance, revocation or station change with its rule
- * IDs (the RA sees every refusal: its own early checks and the CA's re-checks relayed to it).
+ * IDs (the RA sees every refusal: its own early checks and the CA's re-checks relayed to it),
+ * aggregated per tenant, rules and route (AuditTrail.recordRefusal).
  */
 export async function auditRefusal(audit: AuditTrail, ctx: RequestContext, err: AppError): Promise<void> {
   const event = REFUSAL_EVENTS[ctx.operation.route];
@@ -30,6 +31,8 @@ export async function auditRefusal(audit: AuditTrail, ctx: RequestContext, err: 
     tenant: ctx.tenant.id,
     ...(rules.length ? { rules } : {}),
     details: {
+      // The aggregation key's route (audit-trail.ts): a burst of refusals is one entry and a count.
+      route: ctx.operation.route,
       kind: err.kind,
       reason: err.message.slice(0, 300),
       ...(params.stationId ? { stationId: params.stationId.slice(0, 48) } : {}),

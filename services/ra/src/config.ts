@@ -32,6 +32,8 @@ export interface RaConfig {
   readonly rateLimits: RateLimits;
   /** Header, request and keep-alive timeouts of the HTTP server (PKI_HTTP_*). */
   readonly http: HttpLimits;
+  /** PKI_AUDIT_REFUSAL_INTERVAL_SECONDS: a tenant's refusals are one audit entry (and a count) per rule, route and interval. */
+  readonly auditRefusalIntervalSeconds: number;
 }
 
 /** An allow-listed responder host; without a port only the scheme's default port is allowed. */
@@ -119,6 +121,7 @@ export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
     jwtMaxTtlSeconds: jwtMaxTtlSeconds(env),
     validateResponses: envBool(env, 'RA_VALIDATE_RESPONSES', false),
     http: loadHttpLimits(env),
+    auditRefusalIntervalSeconds: envInt(env, 'PKI_AUDIT_REFUSAL_INTERVAL_SECONDS', 10, 0, 3600),
     // Like RA_CA_URL: the responder of this host's OCSP_PORT unless told otherwise.
     ocspUrl: envUrl(env, 'RA_OCSP_URL', `http://127.0.0.1:${ocspPort}`),
     ocspAllowedHosts: parseAllowedHosts(envString(env, 'RA_OCSP_ALLOWED_HOSTS', '')),

@@ -11,6 +11,7 @@ import {
   createJwtVerifier,
   createLogger,
   createMetrics,
+  observeAuditLog,
   toProblem,
   type Logger,
   type RuleViolation,
@@ -78,7 +79,13 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   );
   let server: Server | undefined;
 
-  const audit = createAuditTrail(store, { log, now, onStoreError: (err) => void metrics.countStoreError('audit-append', err) });
+  const audit = createAuditTrail(store, {
+    log,
+    now,
+    onStoreError: (err) => void metrics.countStoreError('audit-append', err),
+    refusalIntervalMs: config.auditRefusalIntervalSeconds * 1000,
+  });
+  observeAuditLog(metrics, store);
   const operations = loadOperations(OPENAPI_PATH);
   const operationOf = operations.find;
   const handlers = v1Handlers({ store, ca, keyPolicy: config.keyPolicy, now, metrics, certificateStatus, rateLimits: config.rateLimits, audit });
@@ -200,6 +207,8 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       server?.closeAllConnections();
       await ca.close();
       await certificateStatus.close();
+      // The refusal counts still pending go into the log before the store closes.
+      await audit.close();
       if (!overrides.store) await store.close();
     },
   };
