@@ -526,7 +526,7 @@ async function runBaseline(issuer: Issuer, csrs: readonly CsrItem[], conc: numbe
 // In-memory Store: the CA pipeline without LMDB, to see what the store costs. Only what issuance
 // uses; revocation, OCSP and CRL methods are not needed here.
 
-type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'consumeRate' | 'releaseRate' | 'issuerLastExpiry' | 'getRotation' | 'commitRotation' | 'putStations' | 'requeueOcsp' | 'appendAudit' | 'listAudit' | 'auditHead' | 'createTenant' | 'updateTenant' | 'listTenants'>;
+type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'consumeRate' | 'releaseRate' | 'issuerLastExpiry' | 'getRotation' | 'commitRotation' | 'putStations' | 'requeueOcsp' | 'appendAudit' | 'listAudit' | 'auditHead' | 'createTenant' | 'updateTenant' | 'listTenants' | 'migrate'>;
 
 class MemStore implements IssuanceStore {
   private readonly tenants = new Map<string, TenantRecord>();
@@ -574,6 +574,9 @@ class MemStore implements IssuanceStore {
   }
   async isKeyCertified(h: string): Promise<boolean> {
     return this.spki.has(h);
+  }
+  async getCertificateByKey(h: string): Promise<CertificateRecord | undefined> {
+    return [...this.certs.values()].find((c) => c.spkiSha256 === h);
   }
   async isKeyBlocked(h: string): Promise<boolean> {
     return this.blocked.has(h);
