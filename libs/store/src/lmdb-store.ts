@@ -83,7 +83,7 @@ export class LmdbStore implements Store {
         if (this.db.get(key('spki', cert.spkiSha256)) === cert.serial) this.db.removeSync(key('spki', cert.spkiSha256));
         // A key certified twice under two encodings (the bug this fixes) keeps its first holder.
         if (this.db.get(key('spki', h)) === undefined) this.db.putSync(key('spki', h), cert.serial);
-        const blocked = this.db.get(key('blocked', cert.spkiSha256));
+        const blocked = this.db.get(key('blocked', cert.spkiSha256)) as string | undefined;
         if (blocked !== undefined) {
           if (this.db.get(key('blocked', h)) === undefined) this.db.putSync(key('blocked', h), blocked);
           this.db.removeSync(key('blocked', cert.spkiSha256));
