@@ -114,3 +114,76 @@ describe('issue 14.2: a key is its canonical form, not the bytes of its encoding
     assert.match(r.body.violations[0].message, /not on P-256/);
   });
 });
+
+/** A key and a CSR made by the openssl CLI from a config file (string types chosen by string_mask). */
+function opensslCsr(name: string, keyArgs: string[], config: string): string {
+  const key = join(work, `${name}.key`);
+  const cnf = join(work, `${name}.cnf`);
+  const csr = join(work, `${name}.csr`);
+  assert.equal(openssl(['genpkey', ...keyArgs, '-out', key]).code, 0);
+  writeFileSync(cnf, `[req]\ndistinguished_name = dn\nprompt = no\nutf8 = yes\n${config}`);
+  const r = openssl(['req', '-new', '-key', key, '-config', cnf, '-sha256', '-out', csr]);
+  assert.equal(r.code, 0, r.stderr);
+  return readFileSync(csr, 'utf8');
+}
+
+/** `openssl x509 -text` and the string types of the subject (asn1parse) of the issued leaf. */
+function inspectLeaf(name: string, chain: string): { text: string; asn1: string } {
+  const file = join(work, `${name}-leaf.der`);
+  writeFileSync(file, leafOf(chain));
+  return {
+    text: openssl(['x509', '-inform', 'DER', '-in', file, '-noout', '-text']).stdout,
+    asn1: openssl(['asn1parse', '-inform', 'DER', '-in', file]).stdout,
+  };
+}
+
+const P256 = ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+
+describe('issue 14.10: certificates normalise what the CSR encodes', () => {
+  it('issue 14.10: a BMPString CN and O (openssl string_mask) become UTF8String in the certificate', async () => {
+    await registerStation(stack, 'cp-bmp', 'CP-BMP');
+    const csr = opensslCsr('bmp', P256, 'string_mask = MASK:0x800\n[dn]\nO = Demo CPO\nCN = CP-BMP\n');
+    assert.match(openssl(['asn1parse'], csr).stdout, /BMPSTRING/, 'openssl wrote BMPStrings');
+    const r = await sign('cp-bmp', csr);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const { text, asn1 } = inspectLeaf('bmp', r.body.certificateChain);
+    assert.doesNotMatch(asn1, /BMPSTRING/);
+    assert.match(asn1, /UTF8STRING\s+:Demo CPO/);
+    assert.match(asn1, /UTF8STRING\s+:CP-BMP/);
+    assert.match(text, /Subject: O = Demo CPO, CN = CP-BMP/);
+  });
+
+  it('issue 14.10: a T61String beyond ASCII has no one reading and is refused (A00.FR.509)', async () => {
+    await stack.store.putTenant({ id: 'accent', cpoName: 'Démo CPO', disabled: false, createdAt: new Date().toISOString() });
+    const authorization = `Bearer ${await stack.token('accent')}`;
+    assert.equal((await api(stack, 'PUT', '/v1/stations/cp-t61', { serialNumber: 'CP-T61', allowed: true }, { authorization })).status, 201);
+    const csr = opensslCsr('t61', P256, 'string_mask = MASK:0x4\n[dn]\nO = Démo CPO\nCN = CP-T61\n');
+    assert.match(openssl(['asn1parse'], csr).stdout, /T61STRING/);
+    const r = await api(stack, 'POST', '/v1/stations/cp-t61/certificates', { csr, certificateType: 'ChargingStationCertificate' }, { authorization });
+    assert.equal(r.status, 422, JSON.stringify(r.body));
+    assert.deepEqual(rules(r), ['A00.FR.509']);
+    assert.match(r.body.violations[0].message, /TeletexString/);
+  });
+
+  it('issue 14.10: an RSA-PSS key (openssl genpkey -algorithm RSA-PSS) gets Key Usage digitalSignature only (A00.FR.512)', async () => {
+    await registerStation(stack, 'cp-pss', 'CP-PSS');
+    const csr = opensslCsr('pss', ['-algorithm', 'RSA-PSS', '-pkeyopt', 'rsa_keygen_bits:2048'], '[dn]\nO = Demo CPO\nCN = CP-PSS\n');
+    const r = await sign('cp-pss', csr);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const { text } = inspectLeaf('pss', r.body.certificateChain);
+    assert.match(text, /Public Key Algorithm: rsassaPss/);
+    assert.match(text, /X509v3 Key Usage: critical\s+Digital Signature\n/);
+    assert.doesNotMatch(text, /Key Encipherment/);
+  });
+
+  it('issue 14.10: an rsaEncryption key keeps digitalSignature and keyEncipherment, an EC key keyAgreement (A00.FR.512)', async () => {
+    await registerStation(stack, 'cp-rsa-ku', 'CP-RSA-KU');
+    await registerStation(stack, 'cp-ec-ku', 'CP-EC-KU');
+    const rsa = await sign('cp-rsa-ku', opensslCsr('rsa-ku', ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'], '[dn]\nO = Demo CPO\nCN = CP-RSA-KU\n'));
+    assert.equal(rsa.status, 201, JSON.stringify(rsa.body));
+    assert.match(inspectLeaf('rsa-ku', rsa.body.certificateChain).text, /X509v3 Key Usage: critical\s+Digital Signature, Key Encipherment\n/);
+    const ec = await sign('cp-ec-ku', opensslCsr('ec-ku', P256, '[dn]\nO = Demo CPO\nCN = CP-EC-KU\n'));
+    assert.equal(ec.status, 201, JSON.stringify(ec.body));
+    assert.match(inspectLeaf('ec-ku', ec.body.certificateChain).text, /X509v3 Key Usage: critical\s+Digital Signature, Key Agreement\n/);
+  });
+});

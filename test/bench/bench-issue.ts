@@ -40,11 +40,11 @@ import {
 } from '@evpki/store';
 import { signChargePointCertificate, type SignDeps } from '@evpki/ca';
 import {
+  buildName,
   buildTbs,
   chargePointProfile,
   inspectSpki,
   keyIdentifier,
-  nameFromAttributes,
   parseCertificate,
   randomSerial,
   serialToHex,
@@ -702,7 +702,7 @@ async function runMicro(issuer: Issuer, dataDir: string, csrs: readonly CsrItem[
   const leafExtensions = chargePointProfile(keyIdentifier(cert.publicKey), issuerUrls(issuer.publicOcspBase, issuer.id));
   const validity = leafValidity({ now: new Date(), validitySeconds: 365 * 86400, issuerNotAfter: cert.notAfter });
   if ('error' in validity) throw new Error(validity.error);
-  const subjects = parsed.map((p) => nameFromAttributes(p.subject.rdns.flat()));
+  const subjects = parsed.map((p) => buildName(p.subject.rdns.flat()));
   out.push(
     microSync('CA buildTbs + signTbs (P-256 issuer; extensions per key)', N, (i) => {
       const key = keys[i % N]!;

@@ -16,6 +16,13 @@ export type KeyInfo =
   | { readonly type: 'ec'; readonly bits: number; readonly curve: string; readonly curveOid: string; readonly common: KeyCommon }
   | { readonly type: 'unsupported'; readonly algorithm: string; readonly common: KeyCommon };
 
+/** What a certificate's Key Usage follows (A00.FR.512): EC, RSA (rsaEncryption) or RSA-PSS (signatures only). */
+export type KeyKind = 'ec' | 'rsa' | 'rsa-pss';
+
+export function keyKind(key: KeyInfo & { type: 'ec' | 'rsa' }): KeyKind {
+  return key.type === 'ec' ? 'ec' : key.pss ? 'rsa-pss' : 'rsa';
+}
+
 export interface KeyCommon {
   /**
    * The SubjectPublicKeyInfo DER in its one canonical encoding, what certificates carry (not the

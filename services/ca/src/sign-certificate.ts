@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { checkCertificateType, checkChargePointCsr, leafValidity, readCsr, FORBIDDEN_RULES, type KeyPolicy } from '@evpki/policy';
 import { AppError, idempotencyRequestHash } from '@evpki/service';
 import type { CertificateRecord, Store } from '@evpki/store';
-import { buildTbs, nameFromAttributes, nameToString, randomSerial, serialToHex, signTbs, toPem, type KeyInfo, type NameAttribute } from '@evpki/x509';
+import { buildName, buildTbs, keyKind, nameToString, randomSerial, serialToHex, signTbs, toPem, type KeyInfo, type NameAttribute } from '@evpki/x509';
 import { issuerChainPem, type LoadedIssuer } from './issuer.js';
 import { IssuerNotActiveError } from './issuer-set.js';
 
@@ -83,7 +83,7 @@ export async function signChargePointCertificate(req: SignRequest, deps: SignDep
       kind: 'ChargingStationCertificate',
       subjectAttributes,
       key,
-      extensions: issuer.leafExtensions(key.type, key.common.publicKey),
+      extensions: issuer.leafExtensions(keyKind(key), key.common.publicKey),
       validity,
       ...(req.idempotencyKey ? { idempotency: { key: req.idempotencyKey, requestHash } } : {}),
     },
@@ -109,7 +109,8 @@ export interface IssueParams {
 export async function issueAndRecord(p: IssueParams, deps: SignDeps): Promise<SignedCertificate> {
   const { store, issuer } = deps;
   const now = deps.now();
-  const subject = nameFromAttributes(p.subjectAttributes);
+  // Re-encoded (UTF8String, PrintableString where the profile has it), never the CSR's string types (issue 14.10).
+  const subject = buildName(p.subjectAttributes);
   const subjectText = nameToString({ der: subject, rdns: p.subjectAttributes.map((a) => [a]) });
   for (let attempt = 1; ; attempt++) {
     const serial = randomSerial();
