@@ -69,7 +69,8 @@ export async function signServerCertificate(req: ServerSignRequest, deps: SignDe
       key,
       extensions: issuer.serverExtensions(keyKind(key), key.common.publicKey, names),
       validity,
-      ...(req.idempotencyKey ? { idempotency: { key: req.idempotencyKey, requestHash } } : {}),
+      requestHash,
+      ...(req.idempotencyKey ? { idempotency: { key: req.idempotencyKey } } : {}),
     },
     deps,
   );
