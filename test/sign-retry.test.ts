@@ -56,7 +56,7 @@ describe('issue 14.13: the identical CSR sent again is a retry', () => {
     assert.equal(replayed.length, 2, 'each replay is in the audit log');
   });
 
-  it('issue 14.13: the same CSR for another station or tenant is not a retry (A02.FR.02)', async () => {
+  it('a retry is the same request: the same CSR for another station is a reused key (A02.FR.02)', async () => {
     await registerStation(stack, 'cp-retry-a', 'CP-RETRY-B');
     await registerStation(stack, 'cp-retry-b', 'CP-RETRY-B');
     const csr = buildCsr(newKey(), { o: 'Demo CPO', cn: 'CP-RETRY-B' });
@@ -66,7 +66,7 @@ describe('issue 14.13: the identical CSR sent again is a retry', () => {
     assert.deepEqual(rules(elsewhere), ['A02.FR.02']);
   });
 
-  it('issue 14.13: the CSR of a revoked certificate is refused (A02.FR.02), of a keyCompromise one A00.FR.501', async () => {
+  it('a retry needs a good certificate: the CSR of a revoked one is refused (A02.FR.02), of a keyCompromise one A00.FR.501', async () => {
     await registerStation(stack, 'cp-retry-rev', 'CP-RETRY-REV');
     for (const [reason, rule] of [
       ['superseded', 'A02.FR.02'],
@@ -82,7 +82,7 @@ describe('issue 14.13: the identical CSR sent again is a retry', () => {
     }
   });
 
-  it('issue 14.13: the CSR of an expired certificate is refused (A02.FR.02)', async () => {
+  it('a retry needs a good certificate: the CSR of an expired one is refused (A02.FR.02)', async () => {
     await registerStation(stack, 'cp-retry-exp', 'CP-RETRY-EXP');
     const csr = buildCsr(newKey(), { o: 'Demo CPO', cn: 'CP-RETRY-EXP' });
     const first = await sign('cp-retry-exp', csr);
