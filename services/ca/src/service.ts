@@ -284,6 +284,9 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
     async start(): Promise<{ port: number; opsPort: number }> {
       // Records must survive a crash before a certificate is handed out (ARCHITECTURE.md "Data").
       await store.assertDurable();
+      // Stored key hashes up to the store's schema (issue 14.2) before the first certificate.
+      const migration = await store.migrate();
+      if (migration.from !== migration.to) log.info({ event: 'store.migrated', ...migration }, 'store migrated');
       await reloadIssuers();
       reloadTimer = setInterval(
         () =>
