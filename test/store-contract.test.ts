@@ -543,14 +543,15 @@ function contract(name: string, open: () => Promise<Opened>): void {
       await store.assertDurable();
     });
 
-    test('issue 14.2: stored key hashes of the bytes a CSR used are migrated to the canonical key (schema 2), by each process opening the store, once', async () => {
+    test('issue 14.2: stored key hashes of the bytes a CSR used are migrated to the canonical key (schema 2), once, with several processes at once', async () => {
       await withActiveIssuer(store);
       const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
       const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
       const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
       const plain = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
       // As the CA recorded them before: the certificate copied the CSR's SPKI, its hash was of those bytes.
-      const spkis = [compressedEcSpki(ec), rsaSpkiWithoutNull(rsa), spkiOf(plain)];
+      // The last one: the key of the first, in its canonical encoding, certified again (the bug).
+      const spkis = [compressedEcSpki(ec), rsaSpkiWithoutNull(rsa), spkiOf(plain), spkiOf(ec)];
       const legacy = spkis.map((spki) => cert({ der: certificateWithSpki(spki), spkiSha256: sha256(spki), stationId: 'legacy' }));
       for (const c of legacy) equal((await store.recordIssuance(c)).ok, true);
       equal((await store.revokeCertificate(legacy[0]!.serial, 'keyCompromise', '2026-02-01T00:00:00.000Z')).ok, true);
@@ -558,28 +559,39 @@ function contract(name: string, open: () => Promise<Opened>): void {
 
       const canonical = [spkiOf(ec), spkiOf(rsa), spkiOf(plain)].map((spki) => inspectSpki(spki).common.spkiSha256);
       equal(canonical[2], legacy[2]!.spkiSha256, 'a key stored in its canonical encoding keeps its hash');
-      // Three processes open the store at once; each one's first key lookup waits for the migration.
+      // Three processes open the store at once and migrate it.
       const HASHES = JSON.stringify(canonical);
       const outs = await Promise.all(
         [1, 2, 3].map(() =>
           inStoreProcess(
             { ...opened.childEnv, HASHES },
             `const h = JSON.parse(process.env.HASHES);
-             console.log(JSON.stringify({ blocked: await s.isKeyBlocked(h[0]), certified: await Promise.all(h.map((x) => s.isKeyCertified(x))), again: await s.migrate() }));`,
+             const migrated = await s.migrate();
+             console.log(JSON.stringify({ migrated, blocked: await s.isKeyBlocked(h[0]), certified: await Promise.all(h.map((x) => s.isKeyCertified(x))) }));`,
           ),
         ),
       );
-      for (const out of outs) deepStrictEqual(JSON.parse(out), { blocked: true, certified: [true, true, true], again: { from: 2, to: 2, rewritten: 0 } });
+      const results = outs.map((o) => JSON.parse(o) as { migrated: { rewritten: number; keyCertifiedTwice: string[] }; blocked: boolean; certified: boolean[] });
+      for (const r of results) deepStrictEqual({ blocked: r.blocked, certified: r.certified }, { blocked: true, certified: [true, true, true] });
+      equal(results.reduce((n, r) => n + r.migrated.rewritten, 0), 2, 'each record rewritten once');
+      deepStrictEqual(results.flatMap((r) => r.migrated.keyCertifiedTwice), [legacy[3]!.serial, legacy[0]!.serial], 'the key certified twice is reported, once');
 
-      deepStrictEqual(await store.migrate(), { from: 2, to: 2, rewritten: 0 }, 'idempotent');
-      for (const [i, c] of legacy.entries()) {
-        equal((await store.getCertificate(c.serial))?.spkiSha256, canonical[i]);
-        equal((await store.getCertificateByKey(canonical[i]!))?.serial, c.serial);
-      }
+      deepStrictEqual(await store.migrate(), { from: 2, to: 2, rewritten: 0, keyCertifiedTwice: [] }, 'idempotent');
+      for (const [i, c] of legacy.slice(0, 3).entries()) equal((await store.getCertificate(c.serial))?.spkiSha256, canonical[i]);
+      equal((await store.getCertificateByKey(canonical[0]!))?.serial, legacy[3]!.serial, 'the index keeps its holder');
+      for (const i of [1, 2]) equal((await store.getCertificateByKey(canonical[i]!))?.serial, legacy[i]!.serial);
       for (const c of legacy.slice(0, 2)) {
         equal(await store.isKeyCertified(c.spkiSha256), false, 'the byte hash is gone');
         equal(await store.isKeyBlocked(c.spkiSha256), false);
       }
+
+      // A process that only looks a key up migrates the store first by itself.
+      const later = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+      const old = cert({ der: certificateWithSpki(compressedEcSpki(later)), spkiSha256: sha256(compressedEcSpki(later)), stationId: 'legacy' });
+      equal((await store.recordIssuance(old)).ok, true);
+      await inStoreProcess(opened.childEnv, FORGET_SCHEMA);
+      const H = inspectSpki(spkiOf(later)).common.spkiSha256;
+      equal(await inStoreProcess({ ...opened.childEnv, H }, 'console.log(await s.isKeyCertified(process.env.H));'), 'true\n');
       equal(await store.isKeyBlocked(canonical[1]!), false);
     });
   });

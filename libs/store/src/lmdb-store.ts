@@ -69,12 +69,13 @@ export class LmdbStore implements Store {
   async migrate(): Promise<MigrationResult> {
     this.db.resetReadTxn();
     const seen = (this.db.get(SCHEMA) as number | undefined) ?? 1;
-    if (seen >= STORE_SCHEMA_VERSION) return { from: seen, to: seen, rewritten: 0 };
+    if (seen >= STORE_SCHEMA_VERSION) return { from: seen, to: seen, rewritten: 0, keyCertifiedTwice: [] };
     // One write transaction: other processes wait on LMDB's write lock, then find the new version.
     return this.db.transaction((): MigrationResult => {
       const from = (this.db.get(SCHEMA) as number | undefined) ?? 1;
-      if (from >= STORE_SCHEMA_VERSION) return { from, to: from, rewritten: 0 };
+      if (from >= STORE_SCHEMA_VERSION) return { from, to: from, rewritten: 0, keyCertifiedTwice: [] };
       let rewritten = 0;
+      const keyCertifiedTwice: string[] = [];
       for (const { value } of [...this.db.getRange({ start: key('cert'), end: key('cert', END) })]) {
         const cert = value as CertificateRecord;
         const h = canonicalKeyHashOf(cert);
@@ -82,7 +83,9 @@ export class LmdbStore implements Store {
         this.db.putSync(key('cert', cert.serial), { ...cert, spkiSha256: h });
         if (this.db.get(key('spki', cert.spkiSha256)) === cert.serial) this.db.removeSync(key('spki', cert.spkiSha256));
         // A key certified twice under two encodings (the bug this fixes) keeps its first holder.
-        if (this.db.get(key('spki', h)) === undefined) this.db.putSync(key('spki', h), cert.serial);
+        const holder = this.db.get(key('spki', h)) as string | undefined;
+        if (holder === undefined) this.db.putSync(key('spki', h), cert.serial);
+        else keyCertifiedTwice.push(holder, cert.serial);
         const blocked = this.db.get(key('blocked', cert.spkiSha256)) as string | undefined;
         if (blocked !== undefined) {
           if (this.db.get(key('blocked', h)) === undefined) this.db.putSync(key('blocked', h), blocked);
@@ -91,7 +94,7 @@ export class LmdbStore implements Store {
         rewritten++;
       }
       this.db.putSync(SCHEMA, STORE_SCHEMA_VERSION);
-      return { from, to: STORE_SCHEMA_VERSION, rewritten };
+      return { from, to: STORE_SCHEMA_VERSION, rewritten, keyCertifiedTwice };
     });
   }
 

@@ -214,8 +214,9 @@ export class RedisStore implements Store {
    */
   async migrate(): Promise<MigrationResult> {
     const from = Number((await this.call((r) => r.get(SCHEMA))) ?? 1);
-    if (from >= STORE_SCHEMA_VERSION) return { from, to: from, rewritten: 0 };
+    if (from >= STORE_SCHEMA_VERSION) return { from, to: from, rewritten: 0, keyCertifiedTwice: [] };
     let rewritten = 0;
+    const keyCertifiedTwice: string[] = [];
     let cursor = '0';
     do {
       const [next, keys] = await this.call((r) => r.scan(cursor, 'MATCH', `${PREFIX}c:*`, 'COUNT', 1000));
@@ -227,11 +228,13 @@ export class RedisStore implements Store {
         const h = canonicalKeyHashOf(rec);
         if (h === rec.spkiSha256) continue;
         const scriptKeys = [certKey, k('k', rec.spkiSha256), k('k', h), k('b', rec.spkiSha256), k('b', h)];
-        if (Number(await this.run('migrateKeyHash', scriptKeys, [raw, enc({ ...rec, spkiSha256: h }), rec.serial])) === 1) rewritten++;
+        const [done, holder] = (await this.run('migrateKeyHash', scriptKeys, [raw, enc({ ...rec, spkiSha256: h }), rec.serial])) as [number, Buffer | null];
+        if (done === 1) rewritten++;
+        if (done === 1 && holder) keyCertifiedTwice.push(holder.toString(), rec.serial);
       }
     } while (cursor !== '0');
     await this.run('raiseSchema', [SCHEMA], [STORE_SCHEMA_VERSION]);
-    return { from, to: STORE_SCHEMA_VERSION, rewritten };
+    return { from, to: STORE_SCHEMA_VERSION, rewritten, keyCertifiedTwice };
   }
 
   // ---- tenants, stations, issuers ----

@@ -15,6 +15,12 @@ export interface MigrationResult {
   readonly to: number;
   /** Certificates whose key hash (and with it their key index and blocked-key entry) was rewritten. */
   readonly rewritten: number;
+  /**
+   * Serials of certificates that share a key with another certificate (issued under two encodings
+   * of one key before schema 2; each pair once). The key index keeps one of them: an operator
+   * revokes the others (and all of them when one was revoked for keyCompromise).
+   */
+  readonly keyCertifiedTwice: readonly string[];
 }
 
 /** A stored certificate's key hash as schema 2 has it; the stored one when its key cannot be read. */
