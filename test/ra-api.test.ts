@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import { pemBlocks } from '@evpki/x509';
-import { newP256Csr } from './helpers/csr.js';
+import { buildCsr, newP256Csr } from './helpers/csr.js';
 import { fixtureCsr } from './helpers/fixtures.js';
 import { openssl } from './helpers/openssl.js';
 import { api, makeDevPki, registerStation, startStack, type DevPki, type Stack } from './helpers/pki.js';
@@ -187,9 +187,10 @@ describe('policy rejections carry rule IDs and leave nothing behind', () => {
 
   it('a key certified once is refused the second time (A02.FR.02)', async () => {
     await registerStation(stack, 'cp-reuse', 'CP-REUSE');
-    const { csr } = newP256Csr('CP-REUSE');
+    const { csr, key } = newP256Csr('CP-REUSE');
     assert.equal((await sign('cp-reuse', csr)).status, 201);
-    const again = await sign('cp-reuse', csr);
+    // Another CSR for the key (the identical CSR would be a retry, issue 14.13).
+    const again = await sign('cp-reuse', buildCsr(key, { o: 'Demo CPO', cn: 'CP-REUSE' }));
     assert.equal(again.status, 422);
     assert.equal(again.body.violations[0].rule, 'A02.FR.02');
   });

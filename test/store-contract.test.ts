@@ -3,7 +3,8 @@
  * against the Redis store on a real redis-server (own port and directory, AOF on).
  */
 import { deepStrictEqual, equal, ok, rejects } from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,9 @@ import {
   type OcspResponseRecord,
   type Store,
 } from '@evpki/store';
+import { inspectSpki } from '@evpki/x509';
+import { TEST_DIR } from './helpers/fixtures.js';
+import { certificateWithSpki, compressedEcSpki, rsaSpkiWithoutNull, spkiOf } from './helpers/keys.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 import { storeWrites } from './helpers/store-writes.js';
 
@@ -63,8 +67,39 @@ function response(c: CertificateRecord, hash: OcspResponseRecord['hash'], nextUp
 /**
  * `another`: a second instance on the same backend (for Redis; LMDB allows one environment per path and process).
  * `writes`: how many writes the backend has committed so far (helpers/store-writes.ts).
+ * `childEnv`: where another process finds the store (STORE_LMDB: its path; STORE_REDIS: its URL).
  */
-type Opened = { store: Store; another?: () => Store; writes: () => Promise<number>; close(): Promise<void> };
+type Opened = { store: Store; another?: () => Store; writes: () => Promise<number>; childEnv: Record<string, string>; close(): Promise<void> };
+
+/** Runs an ES module in another process with `s`, its own instance of the store; resolves with its stdout. */
+function inStoreProcess(env: Record<string, string>, body: string): Promise<string> {
+  const code = `
+    import { LmdbStore, RedisStore } from '@evpki/store';
+    const s = process.env.STORE_LMDB ? new LmdbStore(process.env.STORE_LMDB) : new RedisStore({ url: process.env.STORE_REDIS, commandTimeoutMs: 5000, waitReplicas: 0, waitTimeoutMs: 500 });
+    ${body}
+    await s.close();`;
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: TEST_DIR, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    p.on('error', reject);
+    p.on('exit', (c) => (c === 0 ? resolve(out) : reject(new Error(`store process exited with ${c}`))));
+  });
+}
+
+/** What a store written before schema 2 held: no schema marker (the records are written as they were). */
+const FORGET_SCHEMA = `
+  if (process.env.STORE_LMDB) {
+    const { open } = await import('lmdb');
+    const db = open({ path: process.env.STORE_LMDB, compression: false });
+    await db.remove(['meta', 'schema']);
+    await db.close();
+  } else {
+    const { Redis } = await import('ioredis');
+    const r = new Redis(process.env.STORE_REDIS);
+    await r.del('evpki:schema');
+    r.disconnect();
+  }`;
 
 function contract(name: string, open: () => Promise<Opened>): void {
   describe(`store contract: ${name}`, () => {
@@ -552,20 +587,72 @@ function contract(name: string, open: () => Promise<Opened>): void {
     test('a durable store passes assertDurable', async () => {
       await store.assertDurable();
     });
+
+    test('issue 14.2: stored key hashes of the bytes a CSR used are migrated to the canonical key (schema 2), once, with several processes at once', async () => {
+      await withActiveIssuer(store);
+      const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+      const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+      const plain = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
+      // As the CA recorded them before: the certificate copied the CSR's SPKI, its hash was of those bytes.
+      // The last one: the key of the first, in its canonical encoding, certified again (the bug).
+      const spkis = [compressedEcSpki(ec), rsaSpkiWithoutNull(rsa), spkiOf(plain), spkiOf(ec)];
+      const legacy = spkis.map((spki) => cert({ der: certificateWithSpki(spki), spkiSha256: sha256(spki), stationId: 'legacy' }));
+      for (const c of legacy) equal((await store.recordIssuance(c)).ok, true);
+      equal((await store.revokeCertificate(legacy[0]!.serial, 'keyCompromise', '2026-02-01T00:00:00.000Z')).ok, true);
+      await inStoreProcess(opened.childEnv, FORGET_SCHEMA);
+
+      const canonical = [spkiOf(ec), spkiOf(rsa), spkiOf(plain)].map((spki) => inspectSpki(spki).common.spkiSha256);
+      equal(canonical[2], legacy[2]!.spkiSha256, 'a key stored in its canonical encoding keeps its hash');
+      // Three processes open the store at once and migrate it.
+      const HASHES = JSON.stringify(canonical);
+      const outs = await Promise.all(
+        [1, 2, 3].map(() =>
+          inStoreProcess(
+            { ...opened.childEnv, HASHES },
+            `const h = JSON.parse(process.env.HASHES);
+             const migrated = await s.migrate();
+             console.log(JSON.stringify({ migrated, blocked: await s.isKeyBlocked(h[0]), certified: await Promise.all(h.map((x) => s.isKeyCertified(x))) }));`,
+          ),
+        ),
+      );
+      const results = outs.map((o) => JSON.parse(o) as { migrated: { rewritten: number; keyCertifiedTwice: string[] }; blocked: boolean; certified: boolean[] });
+      for (const r of results) deepStrictEqual({ blocked: r.blocked, certified: r.certified }, { blocked: true, certified: [true, true, true] });
+      equal(results.reduce((n, r) => n + r.migrated.rewritten, 0), 2, 'each record rewritten once');
+      deepStrictEqual(results.flatMap((r) => r.migrated.keyCertifiedTwice), [legacy[3]!.serial, legacy[0]!.serial], 'the key certified twice is reported, once');
+
+      deepStrictEqual(await store.migrate(), { from: 2, to: 2, rewritten: 0, keyCertifiedTwice: [] }, 'idempotent');
+      for (const [i, c] of legacy.slice(0, 3).entries()) equal((await store.getCertificate(c.serial))?.spkiSha256, canonical[i]);
+      equal((await store.getCertificateByKey(canonical[0]!))?.serial, legacy[3]!.serial, 'the index keeps its holder');
+      for (const i of [1, 2]) equal((await store.getCertificateByKey(canonical[i]!))?.serial, legacy[i]!.serial);
+      for (const c of legacy.slice(0, 2)) {
+        equal(await store.isKeyCertified(c.spkiSha256), false, 'the byte hash is gone');
+        equal(await store.isKeyBlocked(c.spkiSha256), false);
+      }
+
+      // A process that only looks a key up migrates the store first by itself.
+      const later = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+      const old = cert({ der: certificateWithSpki(compressedEcSpki(later)), spkiSha256: sha256(compressedEcSpki(later)), stationId: 'legacy' });
+      equal((await store.recordIssuance(old)).ok, true);
+      await inStoreProcess(opened.childEnv, FORGET_SCHEMA);
+      const H = inspectSpki(spkiOf(later)).common.spkiSha256;
+      equal(await inStoreProcess({ ...opened.childEnv, H }, 'console.log(await s.isKeyCertified(process.env.H));'), 'true\n');
+      equal(await store.isKeyBlocked(canonical[1]!), false);
+    });
   });
 }
 
 contract('lmdb', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'evpki-store-'));
   const store = new LmdbStore(join(dir, 'store'));
-  return { store, writes: () => storeWrites({ lmdbPath: join(dir, 'store') }), close: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
+  return { store, writes: () => storeWrites({ lmdbPath: join(dir, 'store') }), childEnv: { STORE_LMDB: join(dir, 'store') }, close: async () => (await store.close(), rmSync(dir, { recursive: true, force: true })) };
 });
 
 let redis: TestRedis | undefined;
 contract('redis', async () => {
   redis = await startRedis();
   const store = new RedisStore(redisOptions(redis.url));
-  return { store, another: () => new RedisStore(redisOptions(redis!.url)), writes: () => storeWrites({ redisUrl: redis!.url }), close: async () => (await store.close(), await redis!.stop()) };
+  return { store, another: () => new RedisStore(redisOptions(redis!.url)), writes: () => storeWrites({ redisUrl: redis!.url }), childEnv: { STORE_REDIS: redis.url }, close: async () => (await store.close(), await redis!.stop()) };
 });
 
 describe('redis store: what only a shared backend has', () => {

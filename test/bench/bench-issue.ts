@@ -40,11 +40,11 @@ import {
 } from '@evpki/store';
 import { signChargePointCertificate, type SignDeps } from '@evpki/ca';
 import {
+  buildName,
   buildTbs,
   chargePointProfile,
   inspectSpki,
   keyIdentifier,
-  nameFromAttributes,
   parseCertificate,
   randomSerial,
   serialToHex,
@@ -526,7 +526,7 @@ async function runBaseline(issuer: Issuer, csrs: readonly CsrItem[], conc: numbe
 // In-memory Store: the CA pipeline without LMDB, to see what the store costs. Only what issuance
 // uses; revocation, OCSP and CRL methods are not needed here.
 
-type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'consumeRate' | 'releaseRate' | 'issuerLastExpiry' | 'getRotation' | 'commitRotation' | 'putStations' | 'requeueOcsp' | 'appendAudit' | 'listAudit' | 'auditHead' | 'auditCheckpoint' | 'pruneAudit' | 'createTenant' | 'updateTenant' | 'listTenants'>;
+type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'consumeRate' | 'releaseRate' | 'issuerLastExpiry' | 'getRotation' | 'commitRotation' | 'putStations' | 'requeueOcsp' | 'appendAudit' | 'listAudit' | 'auditHead' | 'auditCheckpoint' | 'pruneAudit' | 'createTenant' | 'updateTenant' | 'listTenants' | 'migrate'>;
 
 class MemStore implements IssuanceStore {
   private readonly tenants = new Map<string, TenantRecord>();
@@ -574,6 +574,9 @@ class MemStore implements IssuanceStore {
   }
   async isKeyCertified(h: string): Promise<boolean> {
     return this.spki.has(h);
+  }
+  async getCertificateByKey(h: string): Promise<CertificateRecord | undefined> {
+    return [...this.certs.values()].find((c) => c.spkiSha256 === h);
   }
   async isKeyBlocked(h: string): Promise<boolean> {
     return this.blocked.has(h);
@@ -699,7 +702,7 @@ async function runMicro(issuer: Issuer, dataDir: string, csrs: readonly CsrItem[
   const leafExtensions = chargePointProfile(keyIdentifier(cert.publicKey), issuerUrls(issuer.publicOcspBase, issuer.id));
   const validity = leafValidity({ now: new Date(), validitySeconds: 365 * 86400, issuerNotAfter: cert.notAfter });
   if ('error' in validity) throw new Error(validity.error);
-  const subjects = parsed.map((p) => nameFromAttributes(p.subject.rdns.flat()));
+  const subjects = parsed.map((p) => buildName(p.subject.rdns.flat()));
   out.push(
     microSync('CA buildTbs + signTbs (P-256 issuer; extensions per key)', N, (i) => {
       const key = keys[i % N]!;

@@ -7,6 +7,7 @@ import {
   parseSubjectAltNames,
   publicKeyObject,
   readSignatureAlgorithm,
+  unencodableReason,
   verifySignature,
   type KeyInfo,
   type NameAttribute,
@@ -14,7 +15,7 @@ import {
 } from '@evpki/x509';
 import { checkKey, type KeyPolicy } from './key-policy.js';
 import { checkChargePointIdentity } from './subject-rules.js';
-import { Rule, type Violation } from './violations.js';
+import { Rule, type RuleId, type Violation } from './violations.js';
 
 export const MAX_CSR_PEM_CHARS = 5500; // OCPP SignCertificate.req csr (A02.FR.03)
 export const MAX_SUBJECT_ATTRIBUTES = 8;
@@ -39,8 +40,26 @@ export interface ChargePointContext extends KeyContext {
 export interface AcceptedCsr {
   readonly csr: ParsedCsr;
   readonly key: KeyInfo & { type: 'rsa' | 'ec' };
-  /** CN and O, as encoded in the CSR, in CSR order: copied into the certificate subject. */
+  /** CN and O, in CSR order: their values make the certificate subject, re-encoded (issue 14.10). */
   readonly subjectAttributes: readonly NameAttribute[];
+}
+
+/** The subject attributes whose values a certificate carries: CN and O, in CSR order. */
+export function certifiedSubjectAttributes(csr: ParsedCsr): NameAttribute[] {
+  return csr.subject.rdns.flat().filter((a) => a.oid === OID.commonName || a.oid === OID.organizationName);
+}
+
+/**
+ * Issue 14.10: a certificate re-encodes subject values (UTF8String), so a value that cannot be
+ * written without changing it (an unpaired surrogate from a BMPString, a T61String beyond ASCII) is
+ * refused under the rule of its attribute: `cnRule` for CN, A00.FR.509 for O.
+ */
+export function checkSubjectEncoding(csr: ParsedCsr, cnRule: RuleId): Violation[] {
+  return certifiedSubjectAttributes(csr).flatMap((a) => {
+    const why = unencodableReason(a);
+    const name = a.oid === OID.commonName ? 'CN' : 'O';
+    return why ? [{ rule: name === 'CN' ? cnRule : Rule.organization, message: `subject ${name} ${why}; it cannot be written as UTF8String` }] : [];
+  });
 }
 
 export type PolicyResult = { readonly ok: true; readonly accepted: AcceptedCsr } | { readonly ok: false; readonly violations: readonly Violation[] };
@@ -123,6 +142,7 @@ export function checkChargePointSubject(csr: ParsedCsr, ctx: Pick<ChargePointCon
     else if (names.dns.length || names.ip.length || names.uri.length)
       out.push({ rule: Rule.chargePointName, message: 'a charge point certificate carries no subjectAltName dNSName, IP address or URI' });
   }
+  out.push(...checkSubjectEncoding(csr, Rule.chargePointName));
   return out;
 }
 
@@ -161,6 +181,5 @@ export async function checkChargePointCsr(csr: ParsedCsr, ctx: ChargePointContex
   violations.push(...checkChargePointSubject(csr, ctx));
 
   if (violations.length || !key || key.type === 'unsupported') return { ok: false, violations };
-  const subjectAttributes = csr.subject.rdns.flat().filter((a) => a.oid === OID.commonName || a.oid === OID.organizationName);
-  return { ok: true, accepted: { csr, key, subjectAttributes } };
+  return { ok: true, accepted: { csr, key, subjectAttributes: certifiedSubjectAttributes(csr) } };
 }

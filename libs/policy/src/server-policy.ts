@@ -1,5 +1,5 @@
 import { OID, attributeValues, parseSubjectAltNames, type KeyInfo, type NameAttribute, type ParsedCsr } from '@evpki/x509';
-import { MAX_SUBJECT_ATTRIBUTES, checkCsrKey, type KeyContext } from './csr-policy.js';
+import { MAX_SUBJECT_ATTRIBUTES, certifiedSubjectAttributes, checkCsrKey, checkSubjectEncoding, type KeyContext } from './csr-policy.js';
 import { HOST_NAME } from './subject-rules.js';
 import { ipInRanges } from './tenant-claims.js';
 import { Rule, type Violation } from './violations.js';
@@ -21,7 +21,7 @@ export interface ServerContext extends KeyContext {
 export interface AcceptedServerCsr {
   readonly csr: ParsedCsr;
   readonly key: KeyInfo & { type: 'rsa' | 'ec' };
-  /** CN and O as encoded in the CSR, in CSR order: copied into the certificate subject. */
+  /** CN and O, in CSR order: their values make the certificate subject, re-encoded (issue 14.10). */
   readonly subjectAttributes: readonly NameAttribute[];
   /** The certificate's subjectAltName: the CN first, then the CSR's other names. */
   readonly names: { readonly dns: string[]; readonly ipOctets: Buffer[] };
@@ -93,8 +93,8 @@ export async function checkServerCsr(csr: ParsedCsr, ctx: ServerContext): Promis
     }
   }
   if (names.dns.length + names.ipOctets.length > MAX_SERVER_NAMES) violations.push(violation(`at most ${MAX_SERVER_NAMES} names are allowed`));
+  violations.push(...checkSubjectEncoding(csr, Rule.serverCommonName));
 
   if (violations.length || !key || key.type === 'unsupported') return { ok: false, violations };
-  const subjectAttributes = attrs.filter((a) => a.oid === OID.commonName || a.oid === OID.organizationName);
-  return { ok: true, accepted: { csr, key, subjectAttributes, names } };
+  return { ok: true, accepted: { csr, key, subjectAttributes: certifiedSubjectAttributes(csr), names } };
 }

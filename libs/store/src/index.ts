@@ -6,3 +6,4 @@ export * from './lmdb-store.js';
 export * from './redis-store.js';
 export * from './open-store.js';
 export * from './issuer-life.js';
+export * from './schema.js';

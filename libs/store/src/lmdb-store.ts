@@ -39,6 +39,7 @@ import {
   type AuditHead,
   type AuditQuery,
 } from './audit.js';
+import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, type MigrationResult } from './schema.js';
 
 /** Keys are lmdb arrays (ordered-binary): prefix ranges are [...prefix] .. [...prefix, END]. */
 const key = (...parts: (string | number)[]): (string | number)[] => parts;
@@ -63,6 +64,8 @@ function restrictModes(dir: string): void {
     // not ours to change
   }
 }
+/** The schema version (schema.ts); absent: 1. */
+const SCHEMA = key('meta', 'schema');
 
 /**
  * The embedded default backend. LMDB is multi-process safe, so RA, CA and OCSP on one machine
@@ -70,6 +73,8 @@ function restrictModes(dir: string): void {
  */
 export class LmdbStore implements Store {
   private readonly db: RootDatabase;
+  /** This instance's migrate(), once it succeeded (see schema()). */
+  private schemaReady: Promise<unknown> | undefined;
 
   constructor(path: string) {
     mkdirSync(path, { recursive: true, mode: 0o700 });
@@ -83,7 +88,48 @@ export class LmdbStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.schemaReady?.catch(() => undefined);
     await this.db.close();
+  }
+
+  /** Runs migrate() once per instance before the first key lookup or key-indexed write (again after a failure). */
+  private schema(): Promise<unknown> {
+    return (this.schemaReady ??= this.migrate().catch((e: unknown) => {
+      this.schemaReady = undefined;
+      throw e;
+    }));
+  }
+
+  async migrate(): Promise<MigrationResult> {
+    this.db.resetReadTxn();
+    const seen = (this.db.get(SCHEMA) as number | undefined) ?? 1;
+    if (seen >= STORE_SCHEMA_VERSION) return { from: seen, to: seen, rewritten: 0, keyCertifiedTwice: [] };
+    // One write transaction: other processes wait on LMDB's write lock, then find the new version.
+    return this.db.transaction((): MigrationResult => {
+      const from = (this.db.get(SCHEMA) as number | undefined) ?? 1;
+      if (from >= STORE_SCHEMA_VERSION) return { from, to: from, rewritten: 0, keyCertifiedTwice: [] };
+      let rewritten = 0;
+      const keyCertifiedTwice: string[] = [];
+      for (const { value } of [...this.db.getRange({ start: key('cert'), end: key('cert', END) })]) {
+        const cert = value as CertificateRecord;
+        const h = canonicalKeyHashOf(cert);
+        if (h === cert.spkiSha256) continue;
+        this.db.putSync(key('cert', cert.serial), { ...cert, spkiSha256: h });
+        if (this.db.get(key('spki', cert.spkiSha256)) === cert.serial) this.db.removeSync(key('spki', cert.spkiSha256));
+        // A key certified twice under two encodings (the bug this fixes) keeps its first holder.
+        const holder = this.db.get(key('spki', h)) as string | undefined;
+        if (holder === undefined) this.db.putSync(key('spki', h), cert.serial);
+        else keyCertifiedTwice.push(holder, cert.serial);
+        const blocked = this.db.get(key('blocked', cert.spkiSha256)) as string | undefined;
+        if (blocked !== undefined) {
+          if (this.db.get(key('blocked', h)) === undefined) this.db.putSync(key('blocked', h), blocked);
+          this.db.removeSync(key('blocked', cert.spkiSha256));
+        }
+        rewritten++;
+      }
+      this.db.putSync(SCHEMA, STORE_SCHEMA_VERSION);
+      return { from, to: STORE_SCHEMA_VERSION, rewritten, keyCertifiedTwice };
+    });
   }
 
   async getTenant(id: string): Promise<TenantRecord | undefined> {
@@ -213,12 +259,20 @@ export class LmdbStore implements Store {
     return out;
   }
   async isKeyCertified(spkiSha256: string): Promise<boolean> {
+    await this.schema();
     return this.db.get(key('spki', spkiSha256)) !== undefined;
   }
+  async getCertificateByKey(spkiSha256: string): Promise<CertificateRecord | undefined> {
+    await this.schema();
+    const serial = this.db.get(key('spki', spkiSha256)) as string | undefined;
+    return serial === undefined ? undefined : (this.db.get(key('cert', serial)) as CertificateRecord | undefined);
+  }
   async isKeyBlocked(spkiSha256: string): Promise<boolean> {
+    await this.schema();
     return this.db.get(key('blocked', spkiSha256)) !== undefined;
   }
   async blockKey(spkiSha256: string): Promise<void> {
+    await this.schema();
     await this.db.put(key('blocked', spkiSha256), new Date().toISOString());
   }
   async getIdempotency(tenant: string, k: string): Promise<IdempotencyRecord | undefined> {
@@ -226,6 +280,7 @@ export class LmdbStore implements Store {
   }
 
   async recordIssuance(cert: CertificateRecord, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
+    await this.schema();
     // Checks and writes run inside one LMDB write transaction: atomic, and serialised against
     // every other writer in every process.
     return this.db.transaction((): IssuanceOutcome => {
@@ -252,6 +307,7 @@ export class LmdbStore implements Store {
   }
 
   async revokeCertificate(serial: string, reason: RevocationReason, at: string): Promise<RevocationOutcome> {
+    await this.schema();
     return this.db.transaction((): RevocationOutcome => {
       const cert = this.db.get(key('cert', serial)) as CertificateRecord | undefined;
       if (!cert) return { ok: false, reason: 'not-found' };
@@ -261,6 +317,7 @@ export class LmdbStore implements Store {
   }
 
   async removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string): Promise<{ deleted: boolean; revoked: CertificateRecord[] }> {
+    await this.schema();
     return this.db.transaction(() => {
       const revoked: CertificateRecord[] = [];
       for (const { value } of this.db.getRange({ start: key('stationcert', tenant, stationId), end: key('stationcert', tenant, stationId, END) })) {

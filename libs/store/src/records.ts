@@ -125,6 +125,11 @@ export interface CertificateRecord {
   readonly issuedAt: string;
   readonly spkiSha256: string;
   readonly sha256Fingerprint: string;
+  /**
+   * SHA-256 of the request that got it (idempotencyRequestHash: station, certificate type, CSR DER),
+   * so that a retry of that very request is answered with it again (issue 14.13). Absent before.
+   */
+  readonly requestHash?: string;
   readonly status: CertificateStatus;
   readonly revokedAt?: string;
   readonly revocationReason?: RevocationReason;

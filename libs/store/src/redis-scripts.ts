@@ -227,4 +227,30 @@ for _, s in ipairs(seqs) do
 end
 return out
 `,
+
+  // KEYS: cert, old key index, new key index, old blocked-key entry, new blocked-key entry
+  // ARGV: the record as read, the record with its new key hash, serial
+  // Schema 2 (schema.ts): rewrites one certificate's key hash, only over the record read ({0}: it
+  // changed meanwhile, e.g. another process migrated it). A key certified twice keeps its first
+  // holder, returned as {1, holder}; else {1}.
+  migrateKeyHash: `
+if redis.call('HGET', KEYS[1], 'rec') ~= ARGV[1] then return {0} end
+redis.call('HSET', KEYS[1], 'rec', ARGV[2])
+if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+local holder = redis.call('GET', KEYS[3])
+if not holder then redis.call('SET', KEYS[3], ARGV[3]) end
+local blocked = redis.call('GET', KEYS[4])
+if blocked then
+  redis.call('SET', KEYS[5], blocked, 'NX')
+  redis.call('DEL', KEYS[4])
+end
+if holder then return {1, holder} end
+return {1}
+`,
+
+  // KEYS: schema marker. ARGV: version. The version only goes up.
+  raiseSchema: `
+if tonumber(redis.call('GET', KEYS[1]) or '1') < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
+return 1
+`,
 } as const;

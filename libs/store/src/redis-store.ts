@@ -15,6 +15,7 @@ import {
 } from './audit.js';
 import { REDIS_SCRIPTS } from './redis-scripts.js';
 import { expiryMark } from './records.js';
+import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, type MigrationResult } from './schema.js';
 import type {
   CertificateRecord,
   CrlRecord,
@@ -63,6 +64,7 @@ export interface RedisStoreOptions {
  *   audit zset seq → entry   audit-t:<tenant> zset seq → seq   audit-head hash seq, hash
  *   tenant-claims zset "<claim key>\n<tenant>" (scores 0)   tenant-claims-built
  *   audit-checkpoint hash seq, hash (the last pruned entry)
+ *   schema → the schema version (schema.ts; absent: 1)
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
  */
 const PREFIX = 'evpki:';
@@ -86,6 +88,7 @@ const claimMember = (key: string, tenant: string): string => `${key}\n${tenant}`
 /** Compare-and-set conflicts (another writer changed the tenant) before a tenant write gives up. */
 const TENANT_CAS_ATTEMPTS = 20;
 const OCSP_DUE = k('ocspdue');
+const SCHEMA = k('schema');
 const OCSP_EPOCH = k('ocsp-epoch');
 const AUDIT_LOG = k('audit');
 const AUDIT_HEAD = k('audit-head');
@@ -125,6 +128,8 @@ export class RedisStore implements Store {
   private auditWriter: Promise<void> | undefined;
   /** The head after this instance's last append: a guess the append script checks (compare-and-set). */
   private auditHeadSeen: AuditHead | undefined;
+  /** This instance's migrate(), once it succeeded (see schema()). */
+  private schemaReady: Promise<unknown> | undefined;
 
   constructor(private readonly o: RedisStoreOptions) {
     this.redis = new Redis(o.url, {
@@ -207,12 +212,51 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     // Audit appends already queued are written (or fail) first.
     await this.auditWriter;
+    await this.schemaReady?.catch(() => undefined);
     if (this.poller) clearInterval(this.poller);
     this.poller = undefined;
     for (const c of [this.subscriber, this.redis]) {
       if (!c) continue;
       c.disconnect(false);
     }
+  }
+
+  /** Runs migrate() once per instance before the first key lookup or key-indexed write (again after a failure). */
+  private schema(): Promise<unknown> {
+    return (this.schemaReady ??= this.migrate().catch((e: unknown) => {
+      this.schemaReady = undefined;
+      throw e;
+    }));
+  }
+
+  /**
+   * Scans the certificates and rewrites each one whose key hash changed, with its key index and
+   * blocked-key entry, in one script per certificate that writes only over the record it read; so
+   * several processes migrating at once do each rewrite once. The marker is set last.
+   */
+  async migrate(): Promise<MigrationResult> {
+    const from = Number((await this.call((r) => r.get(SCHEMA))) ?? 1);
+    if (from >= STORE_SCHEMA_VERSION) return { from, to: from, rewritten: 0, keyCertifiedTwice: [] };
+    let rewritten = 0;
+    const keyCertifiedTwice: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.call((r) => r.scan(cursor, 'MATCH', `${PREFIX}c:*`, 'COUNT', 1000));
+      cursor = next;
+      for (const certKey of keys) {
+        const raw = await this.call((r) => r.hgetBuffer(certKey, 'rec'));
+        const rec = dec<Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>>(raw);
+        if (!raw || !rec) continue;
+        const h = canonicalKeyHashOf(rec);
+        if (h === rec.spkiSha256) continue;
+        const scriptKeys = [certKey, k('k', rec.spkiSha256), k('k', h), k('b', rec.spkiSha256), k('b', h)];
+        const [done, holder] = (await this.run('migrateKeyHash', scriptKeys, [raw, enc({ ...rec, spkiSha256: h }), rec.serial])) as [number, Buffer | null];
+        if (done === 1) rewritten++;
+        if (done === 1 && holder) keyCertifiedTwice.push(holder.toString(), rec.serial);
+      }
+    } while (cursor !== '0');
+    await this.run('raiseSchema', [SCHEMA], [STORE_SCHEMA_VERSION]);
+    return { from, to: STORE_SCHEMA_VERSION, rewritten, keyCertifiedTwice };
   }
 
   // ---- tenants, stations, issuers ----
@@ -363,12 +407,20 @@ export class RedisStore implements Store {
   }
 
   async isKeyCertified(spkiSha256: string): Promise<boolean> {
+    await this.schema();
     return (await this.call((r) => r.exists(k('k', spkiSha256)))) === 1;
   }
+  async getCertificateByKey(spkiSha256: string): Promise<CertificateRecord | undefined> {
+    await this.schema();
+    const serial = await this.call((r) => r.get(k('k', spkiSha256)));
+    return serial === null ? undefined : this.getCertificate(serial);
+  }
   async isKeyBlocked(spkiSha256: string): Promise<boolean> {
+    await this.schema();
     return (await this.call((r) => r.exists(k('b', spkiSha256)))) === 1;
   }
   async blockKey(spkiSha256: string): Promise<void> {
+    await this.schema();
     await this.call((r) => r.set(k('b', spkiSha256), new Date().toISOString()));
   }
   async getIdempotency(tenant: string, key: string): Promise<IdempotencyRecord | undefined> {
@@ -376,6 +428,7 @@ export class RedisStore implements Store {
   }
 
   async recordIssuance(cert: CertificateRecord, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
+    await this.schema();
     const { status: _s, revokedAt: _ra, revocationReason: _rr, ...rec } = cert;
     const chargePoint = cert.kind === 'ChargingStationCertificate';
     const idemRecord: IdempotencyRecord | undefined = idem && { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt };
@@ -404,6 +457,7 @@ export class RedisStore implements Store {
   // ---- revocation ----
 
   async revokeCertificate(serial: string, reason: RevocationReason, at: string): Promise<RevocationOutcome> {
+    await this.schema();
     const cert = await this.getCertificate(serial);
     if (!cert) return { ok: false, reason: 'not-found' };
     const result = await this.revoke([cert], reason, at);
@@ -413,6 +467,7 @@ export class RedisStore implements Store {
   }
 
   async removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string): Promise<{ deleted: boolean; revoked: CertificateRecord[] }> {
+    await this.schema();
     // The station's certificates are read first (their issuer and key name the keys to write);
     // the script checks that the station's index did not change meanwhile, else this reads again.
     for (let attempt = 0; attempt < 10; attempt++) {

@@ -21,6 +21,7 @@ import type {
   RotationRecord,
 } from './records.js';
 import type { AuditCheckpoint, AuditEntry, AuditEvent, AuditHead, AuditQuery } from './audit.js';
+import type { MigrationResult } from './schema.js';
 
 /**
  * The storage contract every backend fulfils. Writes that belong together are atomic; a resolved
@@ -30,6 +31,12 @@ export interface Store {
   /** Throws when the store cannot be read. Writes nothing: readiness probes call it (issue 14.7). */
   ping(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Brings the store up to STORE_SCHEMA_VERSION (schema.ts) and records the version in the store.
+   * Idempotent, and safe when several processes run it at once. Each backend runs it itself before
+   * its first key lookup or key-indexed write, so no caller has to.
+   */
+  migrate(): Promise<MigrationResult>;
 
   getTenant(id: string): Promise<TenantRecord | undefined>;
   /**
@@ -77,7 +84,10 @@ export interface Store {
 
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
   listStationCertificates(tenant: string, stationId: string): Promise<CertificateRecord[]>;
+  /** Key hashes are keySha256 (@evpki/x509) of the key, whatever bytes its CSR used. */
   isKeyCertified(spkiSha256: string): Promise<boolean>;
+  /** The certificate that certified this key (there is at most one, A02.FR.02). */
+  getCertificateByKey(spkiSha256: string): Promise<CertificateRecord | undefined>;
   isKeyBlocked(spkiSha256: string): Promise<boolean>;
   blockKey(spkiSha256: string): Promise<void>;
   getIdempotency(tenant: string, key: string): Promise<IdempotencyRecord | undefined>;

@@ -1,13 +1,11 @@
-import { DerError, Tag, children, decodeOid, expectTag, oid, raw, readTlv, seq, set, tlv, type Tlv } from './der.js';
+import { DerError, Tag, children, decodeOid, expectTag, oid, readTlv, seq, set, tlv, type Tlv } from './der.js';
 import { OID } from './oids.js';
 
-/** One AttributeTypeAndValue of a distinguished name, with its original encoding. */
+/** One AttributeTypeAndValue of a distinguished name: its string type as encoded, and its value. */
 export interface NameAttribute {
   readonly oid: string;
   readonly tag: number;
   readonly value: string;
-  /** The whole AttributeTypeAndValue DER, reused as is when a subject is copied. */
-  readonly der: Buffer;
 }
 
 export interface ParsedName {
@@ -40,6 +38,16 @@ function decodeString(t: Tlv): string {
       const b = Buffer.from(t.value);
       return b.swap16().toString('utf16le');
     }
+    case Tag.UniversalString: {
+      if (t.value.length % 4) throw new DerError('bad UniversalString');
+      const points: number[] = [];
+      for (let i = 0; i < t.value.length; i += 4) {
+        const cp = t.value.readUInt32BE(i);
+        if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) throw new DerError('UniversalString holds no Unicode character');
+        points.push(cp);
+      }
+      return String.fromCodePoint(...points);
+    }
     default:
       throw new DerError(`unsupported string type 0x${t.tag.toString(16)} in name`);
   }
@@ -64,7 +72,7 @@ export function parseName(whole: Buffer): ParsedName {
         if (extra) throw new DerError('AttributeTypeAndValue has extra elements');
         const oid = decodeOid(expectTag(type, Tag.OID, 'attribute type').value);
         if (!value) throw new DerError('attribute value missing');
-        return { oid, tag: value.tag, value: decodeString(value), der: raw(rdn.value, atv) };
+        return { oid, tag: value.tag, value: decodeString(value) };
       }),
     );
   }
@@ -96,18 +104,38 @@ export function nameToString(name: ParsedName): string {
     .join(',');
 }
 
-/** Encodes a Name from attributes, one per RDN, in the given order (UTF8String values). */
-export function buildName(attrs: readonly { oid: string; value: string }[]): Buffer {
-  return seq(...attrs.map((a) => set(seqAtv(a.oid, a.value))));
+/** Attributes written as PrintableString (RFC 5280 appendix A): countryName, serialNumber, dnQualifier. */
+const PRINTABLE_ATTRIBUTES: ReadonlySet<string> = new Set([OID.countryName, '2.5.4.5', '2.5.4.46']);
+/** X.680 41.4 PrintableString characters. */
+const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/**
+ * Why an attribute value cannot be written into a certificate as UTF8String (PrintableString for
+ * PRINTABLE_ATTRIBUTES) without changing it, or undefined when it can (issue 14.10). `tag`: the
+ * string type it was read from, when it was read.
+ */
+export function unencodableReason(a: { readonly oid: string; readonly value: string; readonly tag?: number }): string | undefined {
+  // Teletex (T.61) is read as Latin-1, which it is only for ASCII: anything else has no one reading.
+  if (a.tag === Tag.TeletexString && /[^\x20-\x7e]/.test(a.value)) return 'is a TeletexString with characters beyond ASCII';
+  if (UNPAIRED_SURROGATE.test(a.value)) return 'is not Unicode text (an unpaired UTF-16 surrogate)';
+  if (PRINTABLE_ATTRIBUTES.has(a.oid) && !PRINTABLE.test(a.value)) return 'has characters a PrintableString cannot hold';
+  return undefined;
 }
 
-function seqAtv(oidStr: string, value: string): Buffer {
-  // countryName is PrintableString by definition (RFC 5280 appendix A).
-  const tag = oidStr === OID.countryName ? Tag.PrintableString : Tag.UTF8String;
-  return seq(oid(oidStr), tlv(tag, Buffer.from(value, 'utf8')));
-}
-
-/** A Name made of existing AttributeTypeAndValue encodings, one per RDN, in the given order. */
-export function nameFromAttributes(attrs: readonly NameAttribute[]): Buffer {
-  return seq(...attrs.map((a) => set(a.der)));
+/**
+ * Encodes a Name from attributes, one per RDN, in the given order: UTF8String values, PrintableString
+ * for PRINTABLE_ATTRIBUTES, whatever string type a value was read from (a certificate subject never
+ * copies a CSR's BMPString, T61String or UniversalString). Throws DerError for a value that
+ * unencodableReason refuses.
+ */
+export function buildName(attrs: readonly { oid: string; value: string; tag?: number }[]): Buffer {
+  return seq(
+    ...attrs.map((a) => {
+      const why = unencodableReason(a);
+      if (why) throw new DerError(`name attribute ${a.oid} ${why}`);
+      const tag = PRINTABLE_ATTRIBUTES.has(a.oid) ? Tag.PrintableString : Tag.UTF8String;
+      return set(seq(oid(a.oid), tlv(tag, Buffer.from(a.value, 'utf8'))));
+    }),
+  );
 }

@@ -11,7 +11,7 @@ import {
   subjectAltName,
   subjectKeyIdentifier,
 } from './extensions.js';
-import { keyIdentifier } from './keys.js';
+import { keyIdentifier, type KeyKind } from './keys.js';
 
 /** Where relying parties find status and issuer certificates for certificates of one issuer. */
 export interface IssuerUrls {
@@ -49,14 +49,15 @@ export function subCaExtensions(publicKey: Buffer, issuerKeyId: Buffer, urls?: {
 
 /**
  * Charge point certificate profile (A00.FR.512): Key Usage critical digitalSignature plus
- * keyAgreement (EC) or keyEncipherment (RSA); EKU clientAuth; CA:false; SKI, AKI; AIA with OCSP and
- * issuer URLs; CRL distribution point. Everything but the SKI is fixed per issuer, so it is
- * encoded once here.
+ * keyAgreement (EC) or keyEncipherment (RSA; not for an RSA-PSS key, which only signs, RFC 4055
+ * 1.2); EKU clientAuth; CA:false; SKI, AKI; AIA with OCSP and issuer URLs; CRL distribution point.
+ * Everything but the SKI is fixed per issuer, so it is encoded once here.
  */
-export function chargePointProfile(issuerKeyId: Buffer, urls: IssuerUrls): (keyType: 'ec' | 'rsa', publicKey: Buffer) => Buffer[] {
-  const ku = {
+export function chargePointProfile(issuerKeyId: Buffer, urls: IssuerUrls): (keyKind: KeyKind, publicKey: Buffer) => Buffer[] {
+  const ku: Record<KeyKind, Buffer> = {
     ec: keyUsage(['digitalSignature', 'keyAgreement']),
     rsa: keyUsage(['digitalSignature', 'keyEncipherment']),
+    'rsa-pss': keyUsage(['digitalSignature']),
   };
   const fixedHead = [basicConstraints(false), extKeyUsage([OID.kpClientAuth])];
   const fixedTail = [
@@ -64,7 +65,7 @@ export function chargePointProfile(issuerKeyId: Buffer, urls: IssuerUrls): (keyT
     authorityInfoAccess({ ocsp: urls.ocsp, caIssuers: urls.caIssuers }),
     crlDistributionPoints(urls.crl),
   ];
-  return (keyType, publicKey) => [ku[keyType], ...fixedHead, subjectKeyIdentifier(keyIdentifier(publicKey)), ...fixedTail];
+  return (kind, publicKey) => [ku[kind], ...fixedHead, subjectKeyIdentifier(keyIdentifier(publicKey)), ...fixedTail];
 }
 
 /**
@@ -85,16 +86,20 @@ export function ocspSignerExtensions(publicKey: Buffer, issuerKeyId: Buffer): Bu
 
 /**
  * CSMS server certificate profile (A00.FR.512, A00.FR.701): Key Usage critical digitalSignature
- * (plus keyEncipherment for RSA), EKU serverAuth, CA:false, SKI, AKI, the names as
+ * (plus keyEncipherment for RSA, not RSA-PSS), EKU serverAuth, CA:false, SKI, AKI, the names as
  * subjectAltName, and the issuer URL. No OCSP or CRL pointers: these certificates are revoked by
  * expiring within a day.
  */
 export function serverProfile(issuerKeyId: Buffer, caIssuersUrl: string) {
-  const ku = { ec: keyUsage(['digitalSignature']), rsa: keyUsage(['digitalSignature', 'keyEncipherment']) };
+  const ku: Record<KeyKind, Buffer> = {
+    ec: keyUsage(['digitalSignature']),
+    rsa: keyUsage(['digitalSignature', 'keyEncipherment']),
+    'rsa-pss': keyUsage(['digitalSignature']),
+  };
   const fixedHead = [basicConstraints(false), extKeyUsage([OID.kpServerAuth])];
   const fixedTail = [authorityKeyIdentifier(issuerKeyId), authorityInfoAccess({ caIssuers: caIssuersUrl })];
-  return (keyType: 'ec' | 'rsa', publicKey: Buffer, names: { dns: readonly string[]; ipOctets: readonly Buffer[] }): Buffer[] => [
-    ku[keyType],
+  return (kind: KeyKind, publicKey: Buffer, names: { dns: readonly string[]; ipOctets: readonly Buffer[] }): Buffer[] => [
+    ku[kind],
     ...fixedHead,
     subjectKeyIdentifier(keyIdentifier(publicKey)),
     subjectAltName(names),

@@ -17,7 +17,7 @@ export interface LoadedIssuer {
   readonly id: string;
   readonly cert: ParsedCertificate;
   readonly signer: Signer;
-  readonly leafExtensions: (keyType: 'ec' | 'rsa', publicKey: Buffer) => Buffer[];
+  readonly leafExtensions: ReturnType<typeof chargePointProfile>;
   /** CSMS server certificates (A00.FR.701) chain to the same root the charge points trust. */
   readonly serverExtensions: ReturnType<typeof serverProfile>;
   /** PEM of the issuing CA certificate(s) in chain order, root left out (Plug&Charge 2.3). */

@@ -83,7 +83,7 @@ export async function issueOcspSigner(issuerId: string, csrPem: string, d: OcspS
       notBefore,
       notAfter,
       subject,
-      spki: parsed.csr.spki,
+      spki: key.common.spki,
       extensions: ocspSignerExtensions(key.common.publicKey, keyIdentifier(issuer.cert.publicKey)),
     }),
     issuer.signer,

@@ -315,6 +315,11 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
     async start(): Promise<{ port: number; opsPort: number }> {
       // Records must survive a crash before a certificate is handed out (ARCHITECTURE.md "Data").
       await store.assertDurable();
+      // Stored key hashes up to the store's schema (issue 14.2) before the first certificate.
+      const migration = await store.migrate();
+      if (migration.from !== migration.to) log.info({ event: 'store.migrated', from: migration.from, to: migration.to, rewritten: migration.rewritten }, 'store migrated');
+      if (migration.keyCertifiedTwice.length)
+        log.warn({ event: 'store.key-certified-twice', serials: migration.keyCertifiedTwice }, 'certificates share a key (issued under two encodings of it): revoke all but one');
       await reloadIssuers();
       reloadTimer = setInterval(
         () =>

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { checkCertificateType, checkChargePointCsr, leafValidity, readCsr, FORBIDDEN_RULES, type KeyPolicy } from '@evpki/policy';
-import { AppError, idempotencyRequestHash } from '@evpki/service';
+import { AppError, earlierIssuance, idempotencyRequestHash, isRetryOf } from '@evpki/service';
 import type { CertificateRecord, Store } from '@evpki/store';
-import { buildTbs, nameFromAttributes, nameToString, randomSerial, serialToHex, signTbs, toPem, type KeyInfo, type NameAttribute } from '@evpki/x509';
+import { buildName, buildTbs, keyKind, nameToString, randomSerial, serialToHex, signTbs, toPem, type KeyInfo, type NameAttribute } from '@evpki/x509';
 import { issuerChainPem, type LoadedIssuer } from './issuer.js';
 import { IssuerNotActiveError } from './issuer-set.js';
 
@@ -24,7 +24,7 @@ export interface SignedCertificate {
   readonly notBefore: string;
   readonly notAfter: string;
   readonly sha256Fingerprint: string;
-  /** True when an earlier request with the same Idempotency-Key is answered again. */
+  /** True when the certificate of an earlier request (same Idempotency-Key, or same CSR: issue 14.13) is answered again. */
   readonly replayed: boolean;
 }
 
@@ -66,6 +66,9 @@ export async function signChargePointCertificate(req: SignRequest, deps: SignDep
     wasKeyCertified: (h) => store.isKeyCertified(h),
   });
   if (!result.ok) {
+    // Issue 14.13: the key is certified, but by this very request, whose answer was lost: answer it again.
+    const earlier = await earlierIssuance(store, result.violations, { ...req, csr: parsed.csr }, deps.now());
+    if (earlier) return answerAgain(earlier, deps);
     const forbidden = result.violations.some((v) => FORBIDDEN_RULES.has(v.rule));
     throw new AppError(forbidden ? 'forbidden' : 'policy', 'the certificate request violates policy', result.violations);
   }
@@ -83,9 +86,10 @@ export async function signChargePointCertificate(req: SignRequest, deps: SignDep
       kind: 'ChargingStationCertificate',
       subjectAttributes,
       key,
-      extensions: issuer.leafExtensions(key.type, key.common.publicKey),
+      extensions: issuer.leafExtensions(keyKind(key), key.common.publicKey),
       validity,
-      ...(req.idempotencyKey ? { idempotency: { key: req.idempotencyKey, requestHash } } : {}),
+      requestHash,
+      ...(req.idempotencyKey ? { idempotency: { key: req.idempotencyKey } } : {}),
     },
     deps,
   );
@@ -99,7 +103,9 @@ export interface IssueParams {
   readonly key: KeyInfo & { type: 'ec' | 'rsa' };
   readonly extensions: Buffer[];
   readonly validity: { readonly notBefore: Date; readonly notAfter: Date };
-  readonly idempotency?: { readonly key: string; readonly requestHash: string };
+  /** idempotencyRequestHash of the request, recorded with the certificate (issue 14.13). */
+  readonly requestHash: string;
+  readonly idempotency?: { readonly key: string };
 }
 
 /**
@@ -109,7 +115,8 @@ export interface IssueParams {
 export async function issueAndRecord(p: IssueParams, deps: SignDeps): Promise<SignedCertificate> {
   const { store, issuer } = deps;
   const now = deps.now();
-  const subject = nameFromAttributes(p.subjectAttributes);
+  // Re-encoded (UTF8String, PrintableString where the profile has it), never the CSR's string types (issue 14.10).
+  const subject = buildName(p.subjectAttributes);
   const subjectText = nameToString({ der: subject, rdns: p.subjectAttributes.map((a) => [a]) });
   for (let attempt = 1; ; attempt++) {
     const serial = randomSerial();
@@ -130,18 +137,23 @@ export async function issueAndRecord(p: IssueParams, deps: SignDeps): Promise<Si
       issuedAt: now.toISOString(),
       spkiSha256: p.key.common.spkiSha256,
       sha256Fingerprint: createHash('sha256').update(der).digest('hex'),
+      requestHash: p.requestHash,
       status: 'good',
     };
     const idem = p.idempotency;
-    const outcome = await store.recordIssuance(record, idem ? { tenant: p.tenant, key: idem.key, requestHash: idem.requestHash } : undefined);
+    const outcome = await store.recordIssuance(record, idem ? { tenant: p.tenant, key: idem.key, requestHash: p.requestHash } : undefined);
     if (outcome.ok) return response(record, issuer.chainPem, false);
     // The certificate just signed was not recorded, so it is dropped and never leaves the CA.
-    if (outcome.conflict === 'idempotency') return replay(outcome.existing.requestHash, outcome.existing.serial, idem!.requestHash, deps);
+    if (outcome.conflict === 'idempotency') return replay(outcome.existing.requestHash, outcome.existing.serial, p.requestHash, deps);
     if (outcome.conflict === 'issuer') throw new IssuerNotActiveError(`issuer ${issuer.id} is no longer the active issuing CA`);
-    if (outcome.conflict === 'key')
+    if (outcome.conflict === 'key') {
+      // The same request, sent again while the first was being signed (issue 14.13): one certificate, answered to both.
+      const holder = await store.getCertificateByKey(record.spkiSha256);
+      if (holder && isRetryOf(holder, p, now)) return answerAgain(holder, deps);
       throw new AppError('policy', 'the certificate request violates policy', [
         { rule: 'A02.FR.02', message: 'this key was already certified; generate a new key pair for every update' },
       ]);
+    }
     if (attempt >= SERIAL_ATTEMPTS) throw new AppError('internal', 'could not allocate a unique serial number');
   }
 }
@@ -150,6 +162,11 @@ export async function replay(earlierHash: string, serial: string, requestHash: s
   if (earlierHash !== requestHash) throw new AppError('conflict', 'Idempotency-Key was already used for a different request');
   const record = await deps.store.getCertificate(serial);
   if (!record) throw new AppError('internal', 'idempotency record points to a missing certificate');
+  return answerAgain(record, deps);
+}
+
+/** An earlier request's certificate, answered again with its issuer's chain (`replayed`). */
+async function answerAgain(record: CertificateRecord, deps: SignDeps): Promise<SignedCertificate> {
   const issuerChain = record.issuerId === deps.issuer.id ? deps.issuer.chainPem : await issuerChainPem(deps.store, record.issuerId);
   return response(record, issuerChain, true);
 }

@@ -1,5 +1,6 @@
 import { checkServerCsr, leafValidity, readCsr } from '@evpki/policy';
 import { AppError, idempotencyRequestHash } from '@evpki/service';
+import { keyKind } from '@evpki/x509';
 import { issueAndRecord, replay, type SignDeps, type SignedCertificate } from './sign-certificate.js';
 
 export interface ServerSignRequest {
@@ -66,9 +67,10 @@ export async function signServerCertificate(req: ServerSignRequest, deps: SignDe
       kind: 'CSMSServerCertificate',
       subjectAttributes,
       key,
-      extensions: issuer.serverExtensions(key.type, key.common.publicKey, names),
+      extensions: issuer.serverExtensions(keyKind(key), key.common.publicKey, names),
       validity,
-      ...(req.idempotencyKey ? { idempotency: { key: req.idempotencyKey, requestHash } } : {}),
+      requestHash,
+      ...(req.idempotencyKey ? { idempotency: { key: req.idempotencyKey } } : {}),
     },
     deps,
   );

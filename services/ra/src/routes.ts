@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import { FORBIDDEN_RULES, Rule, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, checkRevocationReason, checkServerCsr, readCsr, type KeyPolicy } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
-import { AppError, type AuditTrail, type Metrics } from '@evpki/service';
+import { AppError, earlierIssuance, type AuditTrail, type Metrics } from '@evpki/service';
 import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type Store } from '@evpki/store';
 import { contextOf } from './authenticate.js';
 import type { CaClient, CaSignResponse } from './ca-client.js';
@@ -118,11 +118,13 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
         isKeyBlocked: (h) => d.store.isKeyBlocked(h),
         wasKeyCertified: (h) => d.store.isKeyCertified(h),
       });
-      if (!result.ok) {
+      // Issue 14.13: a retry of a request whose certificate was issued (its answer lost) goes to the CA like a known Idempotency-Key.
+      const retry = !result.ok && (await earlierIssuance(d.store, result.violations, { tenant: tenant.id, stationId, certificateType: body.certificateType, csr: parsed.csr }, d.now()));
+      if (!result.ok && !retry) {
         const forbidden = result.violations.some((v) => FORBIDDEN_RULES.has(v.rule));
         throw new AppError(forbidden ? 'forbidden' : 'policy', 'the certificate request violates policy', result.violations);
       }
-      release = await consumeCsrQuota(d.store, tenant, stationId, d.rateLimits, d.now());
+      if (!retry) release = await consumeCsrQuota(d.store, tenant, stationId, d.rateLimits, d.now());
     }
     const signed = await d.ca
       .sign({
