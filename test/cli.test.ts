@@ -174,10 +174,11 @@ describe('progress reporter', () => {
 
 describe('station rules: the same as the RA', () => {
   it('match openapi.yaml (StationId, StationSerialNumber, StationModel)', () => {
-    const spec = parseYaml(readFileSync(join(TEST_DIR, '..', 'openapi.yaml'), 'utf8')) as { components: { schemas: Record<string, { pattern?: string; maxLength?: number }> } };
+    const spec = parseYaml(readFileSync(join(TEST_DIR, '..', 'openapi.yaml'), 'utf8')) as { components: { schemas: Record<string, { pattern?: string; maxLength?: number; not?: { enum: string[] } }> } };
     const s = spec.components.schemas;
     const norm = (re: string): string => re.replace(/\\-/g, '-');
     assert.equal(norm(STATION_FIELDS.stationId.pattern.source), norm(s.StationId!.pattern!));
+    assert.deepEqual(STATION_FIELDS.stationId.reserved, s.StationId!.not!.enum);
     assert.equal(norm(STATION_FIELDS.serialNumber.pattern.source), norm(s.StationSerialNumber!.pattern!));
     assert.equal(STATION_FIELDS.serialNumber.maxLength, s.StationSerialNumber!.maxLength);
     assert.equal(STATION_FIELDS.model.maxLength, s.StationModel!.maxLength);

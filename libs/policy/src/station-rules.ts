@@ -9,7 +9,7 @@ import type { RuleId } from './violations.js';
  * the RA's HTTP validator (`pki stations import`).
  */
 export const STATION_FIELDS = {
-  stationId: { pattern: /^(?!\.\.?$)[A-Za-z0-9._:-]{1,48}$/, maxLength: 48, rule: 'openapi:/params/stationId' },
+  stationId: { pattern: /^[A-Za-z0-9._:-]{1,48}$/, reserved: ['.', '..'] as readonly string[], maxLength: 48, rule: 'openapi:/params/stationId' },
   serialNumber: { pattern: /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, maxLength: 64, rule: 'openapi:/body/serialNumber' },
   model: { maxLength: 128, rule: 'openapi:/body/model' },
 } as const;
@@ -31,7 +31,7 @@ export interface StationInput {
 export function checkStationRegistration(s: StationInput): StationViolation[] {
   const out: StationViolation[] = [];
   const { stationId, serialNumber, model } = STATION_FIELDS;
-  if (!stationId.pattern.test(s.stationId))
+  if (!stationId.pattern.test(s.stationId) || stationId.reserved.includes(s.stationId))
     out.push({ rule: stationId.rule, message: `stationId "${clip(s.stationId)}" must be 1 to ${stationId.maxLength} of A-Z a-z 0-9 . _ : -, not . or ..` });
   if (!serialNumber.pattern.test(s.serialNumber))
     out.push({
