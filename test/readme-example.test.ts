@@ -12,19 +12,6 @@ import { freePort } from './helpers/processes.js';
 const ROOT = join(TEST_DIR, '..');
 
 
-async function waitReady(url: string, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    try {
-      if ((await fetch(url)).status === 200) return true;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return false;
-}
-
 /** The bash block that follows the `readme-example` marker in README.md. */
 function readmeExample(): string {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
@@ -33,60 +20,72 @@ function readmeExample(): string {
   return m[1]!;
 }
 
-describe('README: make run and the openssl/curl example, as written', () => {
-  let dataDir: string;
-  let run: ChildProcess;
-  const env: Record<string, string> = {};
+/** Environment without the product's variables (services refuse unknown ones). */
+const cleanEnv = (): Record<string, string | undefined> => Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
+
+interface MakeRun {
+  readonly run: ChildProcess;
+  readonly env: Record<string, string>;
+  /** Everything make run printed so far (its own lines and the services'). */
+  log(): string;
+  stop(): void;
+}
+
+/** `make run` (scripts/run-dev.mjs) on a fresh data dir and free ports; resolves once its banner says all three are running. */
+async function startMakeRun(): Promise<MakeRun> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'evpki-readme-'));
+  const env = { PKI_DATA_DIR: dataDir, RA_PORT: String(await freePort()), CA_PORT: String(await freePort()), CA_OPS_PORT: String(await freePort()), OCSP_PORT: String(await freePort()) };
+  const run = spawn(process.execPath, ['scripts/run-dev.mjs'], { cwd: ROOT, env: { ...cleanEnv(), ...env, PKI_LOG_LEVEL: 'warn' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
-
-  before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'evpki-readme-'));
-    Object.assign(env, { PKI_DATA_DIR: dataDir, RA_PORT: String(await freePort()), CA_PORT: String(await freePort()), CA_OPS_PORT: String(await freePort()), OCSP_PORT: String(await freePort()) });
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
-    run = spawn(process.execPath, ['scripts/run-dev.mjs'], { cwd: ROOT, env: { ...clean, ...env, PKI_LOG_LEVEL: 'warn' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    run.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-    run.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    assert.ok(await waitReady(`http://127.0.0.1:${env.RA_PORT}/readyz`, 60_000), `RA did not become ready:\n${log}`);
-    // make run prints its banner once all three services are ready.
-    for (let waited = 0; !log.includes('is running') && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
-  });
-
-  after(async () => {
-    if (run.exitCode === null) process.kill(-run.pid!, 'SIGKILL');
+  run.stdout.on('data', (d: Buffer) => (log += d.toString()));
+  run.stderr.on('data', (d: Buffer) => (log += d.toString()));
+  const stop = (): void => {
+    if (run.exitCode === null && run.signalCode === null) process.kill(-run.pid!, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
-  });
+  };
+  for (let waited = 0; !log.includes('is running') && run.exitCode === null && waited < 90_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  if (!log.includes('is running')) {
+    stop();
+    assert.fail(`make run did not start (exit ${run.exitCode ?? run.signalCode ?? 'none yet'}):\n${log}`);
+  }
+  return { run, env, log: () => log, stop };
+}
+
+describe('README: make run and the openssl/curl example, as written', () => {
+  let m: MakeRun;
+  before(async () => (m = await startMakeRun()));
+  after(() => m.stop());
 
   it('make run initialised a dev PKI and prints where everything is', async () => {
     await new Promise((r) => setTimeout(r, 500));
-    assert.match(log, /PKI created in/);
-    for (const port of [env.RA_PORT, env.CA_PORT, env.CA_OPS_PORT, env.OCSP_PORT]) assert.match(log, new RegExp(`https?://127\\.0\\.0\\.1:${port}`));
+    assert.match(m.log(), /PKI created in/);
+    for (const port of [m.env.RA_PORT, m.env.CA_PORT, m.env.CA_OPS_PORT, m.env.OCSP_PORT]) assert.match(m.log(), new RegExp(`https?://127\\.0\\.0\\.1:${port}`));
   });
 
   it('the example signs a CSR, openssl verifies the chain, and OCSP says revoked right after the revocation', () => {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
-    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', readmeExample()], { cwd: ROOT, env: { ...clean, ...env }, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.status, 0, `${r.stdout}${r.stderr}\n--- make run (exit ${run.exitCode ?? run.signalCode ?? 'running'}) ---\n${log}`);
+    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', readmeExample()], { cwd: ROOT, env: { ...cleanEnv(), ...m.env }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}\n--- make run (exit ${m.run.exitCode ?? m.run.signalCode ?? 'running'}) ---\n${m.log()}`);
     assert.match(r.stdout, /"serialNumber":"CP-0001"/);
     assert.match(r.stdout, /chain\.pem: OK/);
     assert.match(r.stdout, /^good$/m);
     assert.match(r.stdout, /cp\.pem: good[\s\S]*^revoked$[\s\S]*cp\.pem: revoked\n[\s\S]*Reason: keyCompromise/m);
     assert.equal(r.stderr.match(/Response verify OK/g)?.length, 2, r.stderr);
-    assert.doesNotMatch(log, /make run: the .* (exited|was killed)/, 'no service died during the example');
+    assert.doesNotMatch(m.log(), /make run: the .* (exited|was killed)/, 'no service died during the example');
   });
 
   it('Ctrl-C stops all three services', async () => {
-    const exited = new Promise<number | null>((resolve) => run.once('exit', (code) => resolve(code)));
-    process.kill(-run.pid!, 'SIGINT');
+    const exited = new Promise<number | null>((resolve) => m.run.once('exit', (code) => resolve(code)));
+    process.kill(-m.run.pid!, 'SIGINT');
     await exited;
-    for (const port of [env.RA_PORT, env.CA_OPS_PORT, env.OCSP_PORT]) {
+    for (const port of [m.env.RA_PORT, m.env.CA_OPS_PORT, m.env.OCSP_PORT]) {
       await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), `port ${port} still answers`);
     }
     // The CA's API port speaks only TLS: nothing may accept a connection there either.
     const accepted = new Promise<void>((resolve, reject) => {
-      const s = connect(Number(env.CA_PORT), '127.0.0.1', () => (s.destroy(), resolve()));
+      const s = connect(Number(m.env.CA_PORT), '127.0.0.1', () => (s.destroy(), resolve()));
       s.once('error', reject);
     });
-    await assert.rejects(accepted, `the CA API port ${env.CA_PORT} still accepts connections`);
+    await assert.rejects(accepted, `the CA API port ${m.env.CA_PORT} still accepts connections`);
   });
 });
 
@@ -98,49 +97,31 @@ test('README: the configuration table documents every known variable', () => {
 });
 
 describe('make run when a service dies (issue 20)', () => {
-  let dataDir: string;
-  let run: ChildProcess;
-  const env: Record<string, string> = {};
-  let log = '';
-
-  before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'evpki-run-'));
-    Object.assign(env, { PKI_DATA_DIR: dataDir, RA_PORT: String(await freePort()), CA_PORT: String(await freePort()), CA_OPS_PORT: String(await freePort()), OCSP_PORT: String(await freePort()) });
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
-    run = spawn(process.execPath, ['scripts/run-dev.mjs'], { cwd: ROOT, env: { ...clean, ...env, PKI_LOG_LEVEL: 'warn' }, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    run.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-    run.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-    for (let waited = 0; !log.includes('is running') && run.exitCode === null && waited < 60_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
-    assert.match(log, /is running/, `make run did not start:\n${log}`);
-  });
-
-  after(() => {
-    if (run.exitCode === null) process.kill(-run.pid!, 'SIGKILL');
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  let m: MakeRun;
+  before(async () => (m = await startMakeRun()));
+  after(() => m.stop());
 
   it('names the service that exited, with its signal and last lines, and keeps the others running; Ctrl-C still stops them', async () => {
-    const children = spawnSync('pgrep', ['-P', String(run.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
+    const children = spawnSync('pgrep', ['-P', String(m.run.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number);
     const ocsp = children.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('services/ocsp/dist/main.js'));
     assert.ok(ocsp, `no OCSP child among ${children.join(', ')}`);
     process.kill(ocsp, 'SIGKILL');
-    for (let waited = 0; !log.includes('still running') && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
-    assert.match(log, new RegExp(`the OCSP responder \\(pid ${ocsp}\\) was killed by SIGKILL [\\d.]+ s after it started; its last lines:`), log);
-    assert.match(log, /still running: CA, RA \(Ctrl-C stops them\)/, log);
-    assert.equal(run.exitCode, null, 'make run keeps going');
-    assert.equal((await fetch(`http://127.0.0.1:${env.RA_PORT}/healthz`)).status, 200, 'the RA still answers');
-    const exited = new Promise<number | null>((resolve) => run.once('exit', (code) => resolve(code)));
-    process.kill(-run.pid!, 'SIGINT');
+    for (let waited = 0; !m.log().includes('still running') && waited < 10_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    assert.match(m.log(), new RegExp(`the OCSP responder \\(pid ${ocsp}\\) was killed by SIGKILL [\\d.]+ s after it started; its last lines:`), m.log());
+    assert.match(m.log(), /still running: CA, RA \(Ctrl-C stops them\)/, m.log());
+    assert.equal(m.run.exitCode, null, 'make run keeps going');
+    assert.equal((await fetch(`http://127.0.0.1:${m.env.RA_PORT}/healthz`)).status, 200, 'the RA still answers');
+    const exited = new Promise<number | null>((resolve) => m.run.once('exit', (code) => resolve(code)));
+    process.kill(-m.run.pid!, 'SIGINT');
     assert.equal(await exited, 0);
-    await assert.rejects(fetch(`http://127.0.0.1:${env.RA_PORT}/healthz`), 'the RA was stopped');
+    await assert.rejects(fetch(`http://127.0.0.1:${m.env.RA_PORT}/healthz`), 'the RA was stopped');
   });
 });
 
 test('make run refuses two services on one port (issue 20): exit 2, naming both variables', () => {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PKI|RA|CA|OCSP)_/.test(k)));
   const dataDir = mkdtempSync(join(tmpdir(), 'evpki-run-'));
   try {
-    const r = spawnSync(process.execPath, ['scripts/run-dev.mjs'], { cwd: ROOT, env: { ...clean, PKI_DATA_DIR: dataDir, RA_PORT: '18080', OCSP_PORT: '18080' }, encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, ['scripts/run-dev.mjs'], { cwd: ROOT, env: { ...cleanEnv(), PKI_DATA_DIR: dataDir, RA_PORT: '18080', OCSP_PORT: '18080' }, encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.status, 2, r.stderr);
     assert.match(r.stderr, /RA_PORT and OCSP_PORT are both 18080/);
   } finally {
