@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AuditCheckpoint, AuditEntry, Store } from '@evpki/store';
+import type { AuditCheckpoint, AuditEntry } from '@evpki/store';
 import { exportBreak, exportEntries, pruneExported, readExportFiles, sha256File } from './audit-retention.js';
 import { CliError } from './cli-error.js';
 import type { Command } from './command.js';
