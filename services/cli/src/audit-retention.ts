@@ -149,7 +149,7 @@ export async function pruneExported(store: Store, checkpoint: AuditCheckpoint, t
     [{ event: AUDIT_PRUNED_EVENT, actor: 'cli', outcome: 'ok', details: { throughSeq: cp.seq, throughHash: cp.hash, exportFile: basename(file).slice(0, 200), exportSha256: sha256File(file), entries: cp.seq - checkpoint.seq } }],
     new Date().toISOString(),
   );
-  return (await store.pruneAudit(cp)) ? cp : undefined;
+  return (await store.pruneAudit(cp, checkpoint)) ? cp : undefined;
 }
 
 const exportCommand: Command = {
