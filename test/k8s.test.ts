@@ -10,10 +10,12 @@ import { isDeepStrictEqual, promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { loadCaConfig } from '@evpki/ca';
-import { DEFAULT_CA_HOSTNAMES } from '@evpki/cli';
+import { DEFAULT_CA_HOSTNAMES, parseRetention } from '@evpki/cli';
 import { loadOcspConfig } from '@evpki/ocsp-responder';
 import { loadRaConfig } from '@evpki/ra';
 import { KNOWN_ENV, checkUnknownEnv, loadStoreConfig } from '@evpki/service';
+import { openStore } from '@evpki/store';
+import { makeDevPki } from './helpers/pki.js';
 
 /**
  * The kustomize base in k8s/: rendered with `kubectl kustomize`, every object validated against the
@@ -21,7 +23,8 @@ import { KNOWN_ENV, checkUnknownEnv, loadStoreConfig } from '@evpki/service';
  * services' own config loaders, plus probes, resources, security contexts, mounted files and
  * Secrets, RBAC, and the rotation step templates (k8s/rotation/: suspended CronJobs, each running
  * `pki` with its subcommand, labelled pki-cli and admitted to the CA, with the passphrase and the
- * pki-data volume but no CA key Secret). The Redis overlay (the kustomize Component
+ * pki-data volume but no CA key Secret), and the audit log retention (the CronJob pki-audit-retain:
+ * daily, not suspended, `pki audit retain` into the PVC pki-audit-export). The Redis overlay (the kustomize Component
  * k8s/overlays/redis over the base) gets the same checks, plus Redis durability, replicas and
  * PodDisruptionBudgets, which pod holds which file, the Redis NetworkPolicy, and the prepare steps
  * writing the CA's key Secret with get/patch on it alone. Each check is also run on broken copies,
@@ -519,6 +522,10 @@ const RUNBOOK_STEP_OPTIONS = [
 ];
 /** The steps that make a new issuing CA key, which the CA must get. */
 const PREPARE_STEPS: readonly string[] = ['pki-rotate-root-prepare', 'pki-rotate-issuer-prepare'];
+/** The pki CLI CronJob that runs by itself, daily: the audit log's retention (issue 14.5). */
+const RETAIN = 'pki-audit-retain';
+/** Where it writes its exports: the PVC pki-audit-export. */
+const AUDIT_EXPORT_DIR = '/var/lib/pki-audit';
 const PKI_CLI = ['node', 'services/cli/bin/pki.js'];
 /** Where `pki --k8s-secret` reads its API credentials (services/cli/src/k8s-secret.ts). */
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -579,7 +586,7 @@ function stepProblems(objects: K8sObject[]): string[] {
     const name = pod.owner.metadata.name;
     const sub = pod.owner.kind === 'CronJob' ? STEPS[name] : undefined;
     if (!sub) {
-      if (pod.owner.kind === 'CronJob' && isCliPod(pod)) problems.push(`${where}: a pki-cli CronJob that is no step of STEPS`);
+      if (pod.owner.kind === 'CronJob' && isCliPod(pod) && name !== RETAIN) problems.push(`${where}: a pki-cli CronJob that is no step of STEPS`);
       continue;
     }
     const spec = obj(pod.owner.spec);
@@ -700,6 +707,71 @@ function rbacProblems(objects: K8sObject[]): string[] {
   return problems;
 }
 
+/**
+ * The audit log retention: the CronJob pki-audit-retain runs by itself (not suspended, daily, one
+ * run at a time), labelled pki-cli (the Redis NetworkPolicy admits it), `pki audit retain` with a
+ * retention of at least a year (--keep or PKI_AUDIT_RETENTION) into a directory on the PVC
+ * pki-audit-export, read-write; the store (pki-data) read-write; no passphrase or key, no
+ * service account; retried, but not after exit 2; a deadline and a TTL.
+ */
+function retainProblems(objects: K8sObject[]): string[] {
+  const cron = objects.find((o) => o.kind === 'CronJob' && o.metadata.name === RETAIN);
+  if (!cron) return [`CronJob/${RETAIN} is missing (the audit log's retention)`];
+  const problems: string[] = [];
+  const where = id(cron);
+  const spec = obj(cron.spec);
+  if (spec.suspend === true) problems.push(`${where}: suspended (the retention is a setting: it runs by itself)`);
+  const schedule = (str(spec.schedule) ?? '').trim().split(/\s+/);
+  if (schedule.length !== 5 || !/^\d+$/.test(schedule[0] ?? '') || !/^\d+$/.test(schedule[1] ?? '') || schedule.slice(2).some((f) => f !== '*')) problems.push(`${where}: schedule ${String(spec.schedule)} is not once a day`);
+  if (spec.concurrencyPolicy !== 'Forbid') problems.push(`${where}: concurrencyPolicy ${String(spec.concurrencyPolicy)}, not Forbid`);
+  const jobTemplate = obj(spec.jobTemplate);
+  const pod = podSpecs(objects).find((p) => p.owner === cron);
+  if (!pod) return [...problems, `${where}: no pod template`];
+  const labelled: [string, unknown][] = [
+    ['CronJob', cron.metadata.labels],
+    ['jobTemplate', obj(jobTemplate.metadata).labels],
+    ['pod template', pod.podLabels],
+  ];
+  for (const [what, labels] of labelled) if (obj(labels)['app.kubernetes.io/component'] !== 'pki-cli') problems.push(`${where}: ${what} not labelled app.kubernetes.io/component=pki-cli`);
+  const job = obj(jobTemplate.spec);
+  const failJobOn2 = arr(obj(job.podFailurePolicy).rules)
+    .map(obj)
+    .some((r) => r.action === 'FailJob' && obj(r.onExitCodes).operator === 'In' && arr(obj(r.onExitCodes).values).includes(2));
+  if (job.backoffLimit !== 0 && !failJobOn2) problems.push(`${where}: retries after exit 2 (bad options): backoffLimit 0, or a podFailurePolicy FailJob on 2`);
+  if (!(Number(job.activeDeadlineSeconds) > 0)) problems.push(`${where}: no activeDeadlineSeconds`);
+  if (!(Number(job.ttlSecondsAfterFinished) > 0)) problems.push(`${where}: no ttlSecondsAfterFinished`);
+
+  const c = obj(arr(pod.spec.containers)[0]);
+  const at: ContainerAt = { pod, c, field: 'containers', where: `${where} containers[${str(c.name) ?? '?'}]` };
+  const argv = [...arr(c.command), ...arr(c.args)].map(String);
+  const expected = [...PKI_CLI, 'audit', 'retain'];
+  if (JSON.stringify(argv.slice(0, expected.length)) !== JSON.stringify(expected)) problems.push(`${where}: runs ${argv.join(' ')}, expected ${expected.join(' ')}`);
+  const option = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+  };
+  if (argv.includes('--dry-run')) problems.push(`${where}: --dry-run (retains nothing)`);
+  const env = containerEnv(objects, at, problems);
+  const keep = option('--keep') ?? env.get('PKI_AUDIT_RETENTION');
+  let ms = 0;
+  try {
+    ms = parseRetention(keep ?? '');
+  } catch (e) {
+    problems.push(`${where}: the retention ${JSON.stringify(keep)} (--keep or PKI_AUDIT_RETENTION): ${(e as Error).message}`);
+  }
+  if (ms && ms < 365 * 86_400_000) problems.push(`${where}: the retention ${String(keep)} is under a year`);
+  const files = mountedFiles(pod, c);
+  const dir = option('--export-dir');
+  const exportTo = dir ? provides(files, `${dir}/audit-1-1.jsonl`) : undefined;
+  if (exportTo?.source !== 'PersistentVolumeClaim/pki-audit-export' || exportTo.readOnly) problems.push(`${at.where}: --export-dir ${String(dir)} is not on the PVC pki-audit-export, read-write (${exportTo?.source ?? 'not mounted'})`);
+  if (!objects.some((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === 'pki-audit-export')) problems.push('PersistentVolumeClaim/pki-audit-export is missing');
+  const data = provides(files, `${DATA_DIR}/pki.json`);
+  if (data?.source !== 'PersistentVolumeClaim/pki-data' || data.readOnly) problems.push(`${at.where}: ${DATA_DIR} is not the pki-data volume, read-write (${data?.source ?? 'not mounted'})`);
+  for (const secret of secretsOf(pod)) if (secret !== REDIS_SECRET) problems.push(`${where}: mounts Secret ${secret} (it needs the store only)`);
+  if (str(pod.spec.serviceAccountName) || tokenSources(pod).length) problems.push(`${where}: a service account or token (it needs the store only)`);
+  return problems;
+}
+
 const CHECKS: Record<string, (objects: K8sObject[]) => string[]> = {
   env: envProblems,
   'config loaders': configLoaderProblems,
@@ -710,6 +782,7 @@ const CHECKS: Record<string, (objects: K8sObject[]) => string[]> = {
   'mounted files': mountedFileProblems,
   'redis containers': redisContainerProblems,
   'rotation steps': stepProblems,
+  'audit retention': retainProblems,
   RBAC: rbacProblems,
 };
 
@@ -754,6 +827,7 @@ test('k8s/: the expected objects, all in namespace ev-pki and labelled part-of e
     [
       'ConfigMap/pki-config',
       'CronJob/csms-cert-renew',
+      `CronJob/${RETAIN}`,
       ...Object.keys(STEPS).map((n) => `CronJob/${n}`),
       'Deployment/ca',
       'Deployment/ocsp',
@@ -761,6 +835,7 @@ test('k8s/: the expected objects, all in namespace ev-pki and labelled part-of e
       'Job/pki-init',
       'Namespace/ev-pki',
       'NetworkPolicy/ca-ingress',
+      'PersistentVolumeClaim/pki-audit-export',
       'PersistentVolumeClaim/pki-data',
       'Role/csms-cert-renew',
       'RoleBinding/csms-cert-renew',
@@ -856,7 +931,8 @@ test('k8s/: the CA admits the RA and the OCSP responder to its API, CLI Jobs to 
   for (const pod of podSpecs(objects)) {
     const secretVolumes = arr(pod.spec.volumes).map(obj).filter((v) => v.secret);
     const isCa = pod.owner.kind === 'Deployment' && pod.owner.metadata.name === 'ca';
-    const isCli = pod.podLabels['app.kubernetes.io/component'] === 'pki-cli';
+    // The audit retention is a pki CLI pod that needs the store only.
+    const isCli = pod.podLabels['app.kubernetes.io/component'] === 'pki-cli' && pod.owner.metadata.name !== RETAIN;
     if (!isCa && !isCli) {
       assert.deepEqual(secretVolumes, [], `${id(pod.owner)} mounts a Secret`);
       continue;
@@ -886,7 +962,7 @@ const stepContainer = (objects: K8sObject[], name: string): Obj => obj(arr(obj(s
 test('k8s/rotation: pki status and every rotation step are suspended CronJob templates; the only Job that runs on apply is pki-init', () => {
   const objects = base();
   assert.deepEqual(objects.filter((o) => o.kind === 'Job').map(id), ['Job/pki-init']);
-  const cli = objects.filter((o) => o.kind === 'CronJob' && o.metadata.labels?.['app.kubernetes.io/component'] === 'pki-cli');
+  const cli = objects.filter((o) => o.kind === 'CronJob' && o.metadata.labels?.['app.kubernetes.io/component'] === 'pki-cli' && o.metadata.name !== RETAIN);
   assert.deepEqual(cli.map((o) => o.metadata.name).sort(), Object.keys(STEPS).sort());
   for (const [name, sub] of Object.entries(STEPS)) {
     const spec = obj(find(objects, 'CronJob', name).spec);
@@ -1363,6 +1439,7 @@ test('k8s/overlays/redis: the expected objects, all in namespace ev-pki and labe
       'ConfigMap/pki-config',
       'ConfigMap/redis-config',
       'CronJob/csms-cert-renew',
+      `CronJob/${RETAIN}`,
       ...Object.keys(STEPS).map((n) => `CronJob/${n}`),
       'Deployment/ca',
       'Deployment/ocsp',
@@ -1371,6 +1448,7 @@ test('k8s/overlays/redis: the expected objects, all in namespace ev-pki and labe
       'Namespace/ev-pki',
       'NetworkPolicy/ca-ingress',
       'NetworkPolicy/redis-ingress',
+      'PersistentVolumeClaim/pki-audit-export',
       'PersistentVolumeClaim/pki-data',
       'PodDisruptionBudget/ocsp',
       'PodDisruptionBudget/ra',
@@ -1725,4 +1803,83 @@ test('broken: a *_FILE variable without the mounted file is rejected', () => {
   const ocsp = deployment(objects, 'ocsp').container;
   ocsp.volumeMounts = arr(ocsp.volumeMounts).filter((m) => obj(m).name !== 'redis-auth');
   rejects(mountedFileProblems(objects), /Deployment\/ocsp containers\[ocsp\]: REDIS_PASSWORD_FILE=\/var\/run\/secrets\/redis\/password is in none of its volume mounts/);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The audit log retention (issue 14.5)
+
+test('issue 14.5: k8s/ and overlays/redis: the audit log retention is a daily CronJob (not suspended) with the retention a ConfigMap setting and its exports on a PVC', () => {
+  for (const [variant, objects] of [['base', base()], ['redis', redis()]] as const) {
+    assert.deepEqual(retainProblems(objects), [], variant);
+    const spec = obj(find(objects, 'CronJob', RETAIN).spec);
+    assert.notEqual(spec.suspend, true, `${variant}: runs by itself`);
+    assert.equal(obj(find(objects, 'ConfigMap', 'pki-config').data).PKI_AUDIT_RETENTION, '400d', `${variant}: the setting, in pki-config`);
+    assert.deepEqual(obj(find(objects, 'PersistentVolumeClaim', 'pki-audit-export').spec).accessModes, ['ReadWriteOnce']);
+    const pod = workload(objects, 'CronJob', RETAIN);
+    assert.deepEqual(secretsOf(pod), variant === 'redis' ? [REDIS_SECRET] : [], `${variant}: the Redis password only where the store is Redis`);
+    assert.equal(pod.spec.affinity === undefined, variant === 'redis', `${variant}: placed with the pki-data pods only on LMDB`);
+  }
+});
+
+test('issue 14.5: k8s/: the pki-audit-retain command, with its environment, exports and prunes the old audit entries on a real PKI', async () => {
+  const objects = base();
+  const dev = await makeDevPki();
+  const exportDir = mkdtempSync(join(tmpdir(), 'evpki-k8s-retain-'));
+  try {
+    const old = new Date(Date.now() - 500 * 86_400_000).toISOString();
+    const store = openStore({ ...loadStoreConfig({}), dataDir: dev.dataDir });
+    try {
+      for (let i = 0; i < 3; i++) await store.appendAudit([{ event: 'certificate.issued', actor: 'ca', outcome: 'ok', tenant: 'demo', details: { i } }], old);
+      await store.appendAudit([{ event: 'certificate.issued', actor: 'ca', outcome: 'ok', tenant: 'demo' }], new Date().toISOString());
+    } finally {
+      await store.close();
+    }
+    const pod = workload(objects, 'CronJob', RETAIN);
+    const c = obj(arr(pod.spec.containers)[0]);
+    const problems: string[] = [];
+    const env = Object.fromEntries(containerEnv(objects, { pod, c, field: 'containers', where: RETAIN }, problems));
+    assert.deepEqual(problems, []);
+    // The container's command, arguments and environment; only the paths differ from the cluster.
+    const argv = [...arr(c.command), ...arr(c.args)].map(String).map((a) => (a === AUDIT_EXPORT_DIR ? exportDir : a));
+    assert.ok(argv.includes(exportDir), `writes to ${AUDIT_EXPORT_DIR}`);
+    const run = async (): Promise<{ files: { file: string; pruned: number }[]; checkpoint: { seq: number } }> => {
+      const r = await promisify(execFile)(process.execPath, [join(REPO_ROOT, argv[1] ?? ''), ...argv.slice(2)], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, ...env, PKI_DATA_DIR: dev.dataDir } });
+      return JSON.parse(r.stdout);
+    };
+    const first = await run();
+    assert.deepEqual(first.files.map((f) => [f.file, f.pruned]), [[join(exportDir, 'audit-1-3.jsonl'), 3]]);
+    assert.equal(first.checkpoint.seq, 3);
+    assert.equal(readFileSync(join(exportDir, 'audit-1-3.jsonl'), 'utf8').trimEnd().split('\n').length, 3);
+    const again = await run();
+    assert.deepEqual([again.files, again.checkpoint], [[], first.checkpoint], 'again: nothing to do');
+  } finally {
+    rmSync(exportDir, { recursive: true, force: true });
+    dev.cleanup();
+  }
+});
+
+test('issue 14.5: broken: an audit retention that is suspended, not daily, concurrent, under a year, exports to no PVC, holds a passphrase or retries after exit 2 is rejected', () => {
+  rejects(retainProblems(base().filter((o) => !(o.kind === 'CronJob' && o.metadata.name === RETAIN))), /CronJob\/pki-audit-retain is missing/);
+  const objects = base();
+  const spec = obj(find(objects, 'CronJob', RETAIN).spec);
+  spec.suspend = true;
+  spec.schedule = '0 3 * * 0';
+  spec.concurrencyPolicy = 'Allow';
+  const job = obj(obj(spec.jobTemplate).spec);
+  job.podFailurePolicy = undefined;
+  const pod = obj(obj(job.template).spec);
+  pod.volumes = arr(pod.volumes).map((v) => (obj(v).name === 'audit-export' ? { name: 'audit-export', emptyDir: {} } : v));
+  pod.volumes = [...arr(pod.volumes), { name: 'pki-secrets', secret: { secretName: 'pki-secrets' } }];
+  obj(find(objects, 'ConfigMap', 'pki-config').data).PKI_AUDIT_RETENTION = '90d';
+  const problems = retainProblems(objects);
+  rejects(problems, /CronJob\/pki-audit-retain: suspended/);
+  rejects(problems, /schedule 0 3 \* \* 0 is not once a day/);
+  rejects(problems, /concurrencyPolicy Allow, not Forbid/);
+  rejects(problems, /retries after exit 2/);
+  rejects(problems, /--export-dir \/var\/lib\/pki-audit is not on the PVC pki-audit-export, read-write \(emptyDir\)/);
+  rejects(problems, /mounts Secret pki-secrets/);
+  rejects(problems, /the retention 90d is under a year/);
+  const bad = base();
+  obj(find(bad, 'ConfigMap', 'pki-config').data).PKI_AUDIT_RETENTION = '12h';
+  rejects(retainProblems(bad), /the retention "12h" .*at least 1 day/);
 });

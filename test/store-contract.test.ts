@@ -584,6 +584,28 @@ function contract(name: string, open: () => Promise<Opened>): void {
       }
     });
 
+    test('issue 14.5: of two prunes from the same checkpoint at once (two pki audit retain runs) exactly one prunes', async () => {
+      const other = opened.another?.() ?? store;
+      try {
+        const from = await store.auditCheckpoint();
+        const entries = await store.appendAudit(
+          Array.from({ length: 10 }, (_, i) => ({ event: 'certificate.issued', actor: 'ca', outcome: 'ok' as const, tenant: 'prune-c', details: { i } })),
+          'q',
+        );
+        const cut = { seq: entries[4]!.seq, hash: entries[4]!.hash };
+        equal(await store.pruneAudit(cut, { seq: from.seq, hash: '0'.repeat(64) }), false, 'from a checkpoint that is not the store\'s: refused');
+        equal((await store.auditCheckpoint()).seq, from.seq, 'nothing pruned');
+        const results = await Promise.all([store.pruneAudit(cut, from), other.pruneAudit(cut, from)]);
+        deepStrictEqual([...results].sort(), [false, true], 'one prunes, the other finds the checkpoint moved');
+        deepStrictEqual(await store.auditCheckpoint(), cut);
+        deepStrictEqual((await store.listAudit({ tenant: 'prune-c', limit: 100 })).map((e) => e.seq), entries.slice(5).map((e) => e.seq));
+        equal(await store.pruneAudit(cut, from), false, 'again from the old checkpoint: refused');
+        equal(await store.pruneAudit(cut), true, 'without from: the checkpoint already');
+      } finally {
+        if (other !== store) await other.close();
+      }
+    });
+
     test('a durable store passes assertDurable', async () => {
       await store.assertDurable();
     });

@@ -16,6 +16,8 @@ export const KNOWN_ENV = new Set([
   'PKI_LOG_LEVEL',
   // The RA's audit aggregation of a tenant's refusals (libs/service audit-trail.ts).
   'PKI_AUDIT_REFUSAL_INTERVAL_SECONDS',
+  // `pki audit retain`: the default of --keep (services/cli audit-retain.ts).
+  'PKI_AUDIT_RETENTION',
   'PKI_RA_URL',
   'PKI_RA_TOKEN_FILE',
   // Every service's HTTP server: slow clients cannot hold connections (libs/service node-http.ts).

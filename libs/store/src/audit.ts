@@ -335,14 +335,19 @@ export async function verifyAuditChain(store: AuditReader, opts: VerifyAuditOpti
  * for long; a chunk that lost to another prune goes on from where that one got. False, deleting
  * nothing, when the entry at through.seq is not there with that hash (or the log was pruned past
  * it); true when `through` is the checkpoint (already, or now).
+ * With `from` (the checkpoint the caller read): false as soon as the checkpoint is not, or is no
+ * longer, where this prune left it, so that of two prunes from the same checkpoint (two
+ * `pki audit retain` at once) exactly one is true.
  */
 export async function pruneAuditInChunks(
   store: { listAudit(q: AuditQuery): Promise<AuditEntry[]>; auditCheckpoint(): Promise<AuditCheckpoint> },
   through: AuditCheckpoint,
   pruneChunk: (from: AuditCheckpoint, entries: readonly AuditEntry[], to: AuditCheckpoint) => Promise<boolean>,
   chunk: number = AUDIT_LIMITS.pageSize,
+  from?: AuditCheckpoint,
 ): Promise<boolean> {
   let at = await store.auditCheckpoint();
+  if (from && (at.seq !== from.seq || at.hash !== from.hash)) return false;
   if (through.seq <= at.seq) return through.seq === at.seq && through.hash === at.hash;
   const [target] = await store.listAudit({ afterSeq: through.seq - 1, limit: 1 });
   if (target?.seq !== through.seq || target.hash !== through.hash) return false;
@@ -351,7 +356,9 @@ export async function pruneAuditInChunks(
     const last = entries[entries.length - 1];
     if (!last) return false;
     const to = { seq: last.seq, hash: last.hash };
-    at = (await pruneChunk(at, entries, to)) ? to : await store.auditCheckpoint();
+    if (await pruneChunk(at, entries, to)) at = to;
+    else if (from) return false;
+    else at = await store.auditCheckpoint();
   }
   return at.seq === through.seq && at.hash === through.hash;
 }

@@ -512,8 +512,11 @@ export class LmdbStore implements Store {
     return (this.db.get(AUDIT_CHECKPOINT) as AuditCheckpoint | undefined) ?? AUDIT_GENESIS;
   }
 
-  async pruneAudit(through: AuditCheckpoint): Promise<boolean> {
-    return pruneAuditInChunks(this, through, (from, entries, to) =>
+  async pruneAudit(through: AuditCheckpoint, since?: AuditCheckpoint): Promise<boolean> {
+    return pruneAuditInChunks(
+      this,
+      through,
+      (from, entries, to) =>
       this.db.transaction(() => {
         const cp = (this.db.get(AUDIT_CHECKPOINT) as AuditCheckpoint | undefined) ?? AUDIT_GENESIS;
         if (cp.seq !== from.seq || cp.hash !== from.hash) return false;
@@ -524,6 +527,8 @@ export class LmdbStore implements Store {
         this.db.putSync(AUDIT_CHECKPOINT, { seq: to.seq, hash: to.hash } satisfies AuditCheckpoint);
         return true;
       }),
+      undefined,
+      since,
     );
   }
 

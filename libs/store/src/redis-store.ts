@@ -727,13 +727,19 @@ export class RedisStore implements Store {
     return seq == null ? AUDIT_GENESIS : { seq: Number(seq), hash: hash ?? '' };
   }
 
-  async pruneAudit(through: AuditCheckpoint): Promise<boolean> {
-    return pruneAuditInChunks(this, through, async (from, entries, to) => {
-      const tenantKeys = [...new Set(entries.flatMap((e) => (e.tenant === undefined ? [] : [k('audit-t', e.tenant)])))];
-      const done = (await this.run('pruneAudit', [AUDIT_CHECKPOINT, AUDIT_LOG, ...tenantKeys], [from.seq, from.hash, to.seq, to.hash])) as number;
-      if (done) await this.replicated();
-      return done === 1;
-    });
+  async pruneAudit(through: AuditCheckpoint, since?: AuditCheckpoint): Promise<boolean> {
+    return pruneAuditInChunks(
+      this,
+      through,
+      async (from, entries, to) => {
+        const tenantKeys = [...new Set(entries.flatMap((e) => (e.tenant === undefined ? [] : [k('audit-t', e.tenant)])))];
+        const done = (await this.run('pruneAudit', [AUDIT_CHECKPOINT, AUDIT_LOG, ...tenantKeys], [from.seq, from.hash, to.seq, to.hash])) as number;
+        if (done) await this.replicated();
+        return done === 1;
+      },
+      undefined,
+      since,
+    );
   }
 
   // ---- rate limits ----

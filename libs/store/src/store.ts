@@ -176,9 +176,11 @@ export interface Store {
   /**
    * Deletes the entries up to and including `through.seq` (and their tenant index rows) and makes
    * `through` the checkpoint: only when the entry at through.seq has through.hash (else false,
-   * nothing deleted). True when `through` is the checkpoint already. See pruneAuditInChunks.
+   * nothing deleted). True when `through` is the checkpoint already. With `from` (the checkpoint
+   * the caller read): false when another prune moved the checkpoint from there first, so that of
+   * two prunes from one checkpoint exactly one is true. See pruneAuditInChunks.
    */
-  pruneAudit(through: AuditCheckpoint): Promise<boolean>;
+  pruneAudit(through: AuditCheckpoint, from?: AuditCheckpoint): Promise<boolean>;
 
   /** Throws StoreNotDurableError when a resolved write could still be lost in a crash. */
   assertDurable(): Promise<void>;

@@ -1,4 +1,5 @@
 import { AUDIT_LIMITS, verifyAuditChain, type AuditCheckpoint, type AuditEntry, type Store } from '@evpki/store';
+import { auditRetainCommand } from './audit-retain.js';
 import { auditRetentionCommands, exportBreak, readExportFiles } from './audit-retention.js';
 import { CliError } from './cli-error.js';
 import type { Command, OptionValues } from './command.js';
@@ -146,5 +147,5 @@ Options:
   },
 };
 
-/** `pki audit verify`, `pki audit list`, `pki audit export`, `pki audit prune`. */
-export const auditCommands: Command[] = [verifyCommand, listCommand, ...auditRetentionCommands];
+/** `pki audit verify`, `pki audit list`, `pki audit export`, `pki audit prune`, `pki audit retain`. */
+export const auditCommands: Command[] = [verifyCommand, listCommand, ...auditRetentionCommands, auditRetainCommand];

@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { AUDIT_GENESIS, AUDIT_LIMITS, AUDIT_PRUNED_EVENT, auditEntryHash, type AuditCheckpoint, type AuditEntry, type Store } from '@evpki/store';
 import { CliError } from './cli-error.js';
 import type { Command } from './command.js';
+import type { Progress } from './progress.js';
 import { EXIT } from './exit-codes.js';
 import { openPkiStore } from './open-pki-store.js';
 
@@ -80,7 +81,76 @@ function beforeOption(raw: unknown): { seq: number } | { at: string } {
   return { at: new Date(t).toISOString() };
 }
 
-const sha256File = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+export const sha256File = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+export interface ExportSummary {
+  readonly entries: number;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly lastHash: string;
+}
+
+/**
+ * The one exporter (`pki audit export`, `pki audit retain`): the retained entries after
+ * `checkpoint` while `keep` holds, checked to form an intact chain from it, written to `tmp`
+ * (created 0600, fsynced) unless it is undefined (a dry run); undefined when there is no such
+ * entry. The caller gives `tmp` its name, so that the file is there whole or not at all.
+ */
+export async function exportEntries(store: Store, checkpoint: AuditCheckpoint, keep: (e: AuditEntry) => boolean, tmp: string | undefined, progress: Progress): Promise<ExportSummary | undefined> {
+  let fd: number | undefined;
+  try {
+    let prev = checkpoint;
+    let count = 0;
+    let first: number | undefined;
+    for await (const e of retained(store, checkpoint.seq, keep)) {
+      const broken = exportBreak([e]) ?? (e.seq !== prev.seq + 1 || e.prevHash !== prev.hash ? `entry ${e.seq} does not follow entry ${prev.seq}` : undefined);
+      if (broken) throw new CliError(`the audit log is broken (${broken}): run pki audit verify; nothing exported`, EXIT.failure);
+      if (tmp !== undefined) {
+        fd ??= openSync(tmp, 'wx', 0o600);
+        writeSync(fd, JSON.stringify(e) + '\n');
+      }
+      first ??= e.seq;
+      prev = { seq: e.seq, hash: e.hash };
+      if (++count % 1000 === 0) progress.update(count);
+    }
+    progress.finish();
+    if (fd !== undefined) fsyncSync(fd);
+    return first === undefined ? undefined : { entries: count, firstSeq: first, lastSeq: prev.seq, lastHash: prev.hash };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * The prune of `pki audit prune` and `pki audit retain`: checks that `file` is an intact chain
+ * holding every retained entry after `checkpoint` through entry `through`, each equal to the
+ * store's; appends the audit.pruned entry (file name and SHA-256) and prunes. The new checkpoint,
+ * or undefined when another prune moved the checkpoint meanwhile (the store's compare-and-set).
+ */
+export async function pruneExported(store: Store, checkpoint: AuditCheckpoint, through: number, file: string): Promise<AuditCheckpoint | undefined> {
+  const exported = readExportFiles([file]);
+  const broken = exportBreak(exported);
+  if (broken) throw new CliError(`${file} is not an intact chain (${broken}); nothing pruned`, EXIT.failure);
+  const bySeq = new Map(exported.map((e) => [e.seq, e]));
+  if (!bySeq.has(checkpoint.seq + 1) || !bySeq.has(through))
+    throw new CliError(`${file} does not hold entries ${checkpoint.seq + 1}..${through}: export them first (pki audit export --before ${through + 1} --out FILE); nothing pruned`, EXIT.badInput);
+  let target: AuditEntry | undefined;
+  for await (const e of retained(store, checkpoint.seq, (x) => x.seq <= through)) {
+    if (bySeq.get(e.seq)?.hash !== e.hash) throw new CliError(`entry ${e.seq} in ${file} is not the store's: nothing pruned`, EXIT.failure);
+    target = e;
+  }
+  if (target?.seq !== through) {
+    if ((await store.auditCheckpoint()).seq >= through) return undefined;
+    throw new CliError(`the store's log changed meanwhile (entry ${through} not found); run pki audit verify`, EXIT.tempFail);
+  }
+  const cp = { seq: target.seq, hash: target.hash };
+  // Recorded before the deletion: the retained log names its checkpoint (verifyAuditChain).
+  await store.appendAudit(
+    [{ event: AUDIT_PRUNED_EVENT, actor: 'cli', outcome: 'ok', details: { throughSeq: cp.seq, throughHash: cp.hash, exportFile: basename(file).slice(0, 200), exportSha256: sha256File(file), entries: cp.seq - checkpoint.seq } }],
+    new Date().toISOString(),
+  );
+  return (await store.pruneAudit(cp, checkpoint)) ? cp : undefined;
+}
 
 const exportCommand: Command = {
   name: 'audit export',
@@ -92,6 +162,7 @@ entry at or after it) to FILE, one JSON entry per line with its seq, prevHash an
 checking that they form an intact chain from the store's checkpoint. FILE is written whole or not
 at all (mode 0600). Keep it where the audit trail must be kept; then delete the entries from the
 store with the command it prints: pki audit prune --before SEQ --export-file FILE.
+(\`pki audit retain\` does both, for what is older than a retention period.)
 
 Exit codes: 0 written (or nothing to export), 1 the log is broken (run pki audit verify), 2 bad
 options, 75 the store is unreachable.
@@ -104,38 +175,20 @@ options, 75 the store is unreachable.
     if (!out) throw new CliError('--out FILE is required', EXIT.badInput);
     const store = openPkiStore(ctx.dataDir, ctx.env);
     const tmp = `${out}.${randomBytes(6).toString('hex')}.tmp`;
-    let fd: number | undefined;
     try {
       const checkpoint = await store.auditCheckpoint();
       const keep = (e: AuditEntry): boolean => ('seq' in before ? e.seq < before.seq : e.at < before.at);
-      let prev = checkpoint;
-      let count = 0;
-      let first: number | undefined;
-      const progress = ctx.progress('entries exported');
-      for await (const e of retained(store, checkpoint.seq, keep)) {
-        const broken = exportBreak([e]) ?? (e.seq !== prev.seq + 1 || e.prevHash !== prev.hash ? `entry ${e.seq} does not follow entry ${prev.seq}` : undefined);
-        if (broken) throw new CliError(`the audit log is broken (${broken}): run pki audit verify; nothing exported`, EXIT.failure);
-        fd ??= openSync(tmp, 'wx', 0o600);
-        writeSync(fd, JSON.stringify(e) + '\n');
-        first ??= e.seq;
-        prev = { seq: e.seq, hash: e.hash };
-        if (++count % 1000 === 0) progress.update(count);
-      }
-      progress.finish();
-      if (fd === undefined) {
+      const s = await exportEntries(store, checkpoint, keep, tmp, ctx.progress('entries exported'));
+      if (!s) {
         ctx.out(ctx.json ? JSON.stringify({ file: null, entries: 0, checkpoint }) + '\n' : `nothing to export: no retained entry before ${'seq' in before ? `entry ${before.seq}` : before.at}\n`);
         return EXIT.ok;
       }
-      fsyncSync(fd);
-      closeSync(fd);
-      fd = undefined;
       renameSync(tmp, out);
-      const result = { file: out, entries: count, firstSeq: first!, lastSeq: prev.seq, lastHash: prev.hash, sha256: sha256File(out), prune: `pki audit prune --before ${prev.seq + 1} --export-file ${out}` };
+      const result = { file: out, ...s, sha256: sha256File(out), prune: `pki audit prune --before ${s.lastSeq + 1} --export-file ${out}` };
       if (ctx.json) ctx.out(JSON.stringify(result) + '\n');
-      else ctx.out(`exported ${count.toLocaleString('en-US')} entries (${result.firstSeq}..${result.lastSeq}, last hash ${result.lastHash}) to ${out}\nto delete them from the store: ${result.prune}\n`);
+      else ctx.out(`exported ${s.entries.toLocaleString('en-US')} entries (${s.firstSeq}..${s.lastSeq}, last hash ${s.lastHash}) to ${out}\nto delete them from the store: ${result.prune}\n`);
       return EXIT.ok;
     } finally {
-      if (fd !== undefined) closeSync(fd);
       rmSync(tmp, { force: true });
       await store.close();
     }
@@ -174,25 +227,8 @@ does not hold those entries, 75 the store is unreachable or the log was pruned m
         return EXIT.ok;
       }
       if (through > head.seq) throw new CliError(`--before ${before.seq} is past the log's last entry ${head.seq}`, EXIT.badInput);
-      const exported = readExportFiles([file]);
-      const broken = exportBreak(exported);
-      if (broken) throw new CliError(`${file} is not an intact chain (${broken}); nothing pruned`, EXIT.failure);
-      const bySeq = new Map(exported.map((e) => [e.seq, e]));
-      if (!bySeq.has(checkpoint.seq + 1) || !bySeq.has(through))
-        throw new CliError(`${file} does not hold entries ${checkpoint.seq + 1}..${through}: export them first (pki audit export --before ${before.seq} --out FILE); nothing pruned`, EXIT.badInput);
-      let target: AuditEntry | undefined;
-      for await (const e of retained(store, checkpoint.seq, (x) => x.seq <= through)) {
-        if (bySeq.get(e.seq)?.hash !== e.hash) throw new CliError(`entry ${e.seq} in ${file} is not the store's: nothing pruned`, EXIT.failure);
-        target = e;
-      }
-      if (target?.seq !== through) throw new CliError(`the store's log changed meanwhile (entry ${through} not found); run pki audit verify`, EXIT.tempFail);
-      const cp = { seq: target.seq, hash: target.hash };
-      // Recorded before the deletion: the retained log names its checkpoint (verifyAuditChain).
-      await store.appendAudit(
-        [{ event: AUDIT_PRUNED_EVENT, actor: 'cli', outcome: 'ok', details: { throughSeq: cp.seq, throughHash: cp.hash, exportFile: basename(file).slice(0, 200), exportSha256: sha256File(file), entries: cp.seq - checkpoint.seq } }],
-        new Date().toISOString(),
-      );
-      if (!(await store.pruneAudit(cp))) throw new CliError('the audit log was pruned past this point meanwhile; run pki audit verify', EXIT.tempFail);
+      const cp = await pruneExported(store, checkpoint, through, file);
+      if (!cp) throw new CliError('the audit log was pruned past this point meanwhile; run pki audit verify', EXIT.tempFail);
       const result = { pruned: cp.seq - checkpoint.seq, firstSeq: checkpoint.seq + 1, checkpoint: cp };
       if (ctx.json) ctx.out(JSON.stringify(result) + '\n');
       else ctx.out(`pruned ${result.pruned.toLocaleString('en-US')} entries (${result.firstSeq}..${cp.seq}); checkpoint ${cp.seq} ${cp.hash}\n`);

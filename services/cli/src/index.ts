@@ -12,3 +12,4 @@ export * from './progress.js';
 export * from './stations-import.js';
 export * from './ocsp-resign.js';
 export * from './tenants.js';
+export { parseRetention } from './audit-retain.js';

@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AuditCheckpoint, AuditEntry } from '@evpki/store';
+import { exportBreak, exportEntries, pruneExported, readExportFiles, sha256File } from './audit-retention.js';
+import { CliError } from './cli-error.js';
+import type { Command } from './command.js';
+import { EXIT } from './exit-codes.js';
+import { openPkiStore } from './open-pki-store.js';
+
+/*
+ * `pki audit retain`: the retention setting of the audit log, run unattended (the CronJob
+ * k8s/cronjob-audit-retain.yaml). Export then prune, with the one exporter and the one prune of
+ * audit-retention.ts, into files named by their range, so that a re-run, a crash between export and
+ * prune, or two runs at once find and reuse what is there.
+ */
+
+const UNIT_HOURS: Readonly<Record<string, number>> = { h: 1, d: 24, w: 24 * 7 };
+/** At least a day: a shorter retention is a typo, not a policy. At most 100 years. */
+const MIN_HOURS = 24;
+const MAX_HOURS = 100 * 365 * 24;
+
+/** `90d`, `12h`, `2w` in milliseconds; exit 2 for anything else, or under a day. */
+export function parseRetention(raw: string): number {
+  const m = /^(\d{1,7})([hdw])$/.exec(raw);
+  if (!m) throw new CliError(`--keep ${JSON.stringify(raw.slice(0, 40))} is not a duration like 400d, 12h or 2w`, EXIT.badInput);
+  const hours = Number(m[1]) * UNIT_HOURS[m[2]!]!;
+  if (hours < MIN_HOURS || hours > MAX_HOURS) throw new CliError(`--keep ${raw} is out of range: at least 1 day (24h), at most 100 years`, EXIT.badInput);
+  return hours * 3_600_000;
+}
+
+/** The name of the export of entries first..last in the export directory. */
+const exportName = (first: number, last: number): string => `audit-${first}-${last}.jsonl`;
+
+/**
+ * A file an earlier run left between export and prune: audit-<first>-<N>.jsonl with the longest
+ * range not past `last`. Its content is checked by pruneExported.
+ */
+function leftover(dir: string, first: number, last: number): { file: string; through: number } | undefined {
+  const re = new RegExp(`^audit-${first}-(\\d+)\\.jsonl$`);
+  let best: { file: string; through: number } | undefined;
+  for (const name of readdirSync(dir)) {
+    const through = Number(re.exec(name)?.[1] ?? NaN);
+    if (through >= first && through <= last && through > (best?.through ?? 0)) best = { file: join(dir, name), through };
+  }
+  return best;
+}
+
+const sameEntries = (a: readonly AuditEntry[], b: readonly AuditEntry[]): boolean => a.length === b.length && a.every((e, i) => e.seq === b[i]!.seq && e.hash === b[i]!.hash);
+
+/**
+ * Gives the finished `tmp` its name without ever replacing a file (a hard link fails on an existing
+ * name). An existing file is reused when it holds the same entries (a re-run, or a concurrent
+ * run); another one is left alone and the run stops (exit 1).
+ */
+function place(tmp: string, file: string, dir: string): boolean {
+  try {
+    linkSync(tmp, file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    let held: AuditEntry[] | undefined;
+    try {
+      held = readExportFiles([file]);
+    } catch {
+      held = undefined;
+    }
+    if (!held || exportBreak(held) || !sameEntries(held, readExportFiles([tmp])))
+      throw new CliError(`${file} exists and does not hold the entries it names: it is left as it is; move it away and run again`, EXIT.failure);
+    return false;
+  }
+  const d = openSync(dir, 'r');
+  try {
+    fsyncSync(d);
+  } finally {
+    closeSync(d);
+  }
+  return true;
+}
+
+interface Retained {
+  readonly file: string;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly entries: number;
+  readonly sha256?: string;
+  /** The file was there already (an earlier or a concurrent run). */
+  readonly reused: boolean;
+  /** Entries this run pruned (0: another run pruned them meanwhile; absent: dry run). */
+  readonly pruned?: number;
+}
+
+export const auditRetainCommand: Command = {
+  name: 'audit retain',
+  summary: 'the audit log retention: export and prune what is older than --keep (unattended, e.g. daily)',
+  help: `Usage: pki audit retain --keep DURATION --export-dir DIR [--dry-run] [--json]
+
+Keeps the audit log to DURATION (e.g. 400d, 12h, 2w; at least 1 day; default $PKI_AUDIT_RETENTION):
+the retained entries from the store's checkpoint up to the first one not older than DURATION are
+exported to DIR/audit-<firstSeq>-<lastSeq>.jsonl (mode 0600, whole or not at all, never replacing
+a file), checked against the store, and pruned as \`pki audit prune\` does (an audit.pruned entry
+with the file's name and SHA-256, then the new checkpoint). Ship the files in DIR to write-once
+storage: they are the audit trail of the pruned entries (pki audit verify --export FILE ...).
+
+Safe to re-run, and to run again after a run stopped between export and prune: a file of the same
+range is reused when it holds the same entries (else exit 1, the file left as it is), a shorter
+one from an interrupted run is pruned with first. Of two runs at once only one prunes an entry.
+
+Options:
+  --keep DURATION    how long entries stay in the store: N h, N d or N w (default $PKI_AUDIT_RETENTION)
+  --export-dir DIR   where the export files go (created 0700 if missing)
+  --dry-run          say what would be exported and pruned; write nothing
+  --json             {"keep", "cutoff", "dryRun", "files": [{"file", "firstSeq", "lastSeq", "entries",
+                     "sha256", "reused", "pruned"}], "checkpoint": {"seq", "hash"}}
+
+Exit codes: 0 done (or nothing older than DURATION), 1 the log or a file in DIR does not match
+the store, 2 bad options, 75 the store is unreachable or changed meanwhile (run again).
+`,
+  options: { keep: { type: 'string' }, 'export-dir': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  positionals: { min: 0, max: 0 },
+  async run(values, _positionals, ctx) {
+    const keep = (values.keep as string | undefined) ?? ctx.env.PKI_AUDIT_RETENTION;
+    if (keep === undefined) throw new CliError('--keep DURATION (or PKI_AUDIT_RETENTION) is required, e.g. --keep 400d', EXIT.badInput);
+    const cutoff = new Date(Date.now() - parseRetention(keep)).toISOString();
+    const dir = values['export-dir'] as string | undefined;
+    if (!dir) throw new CliError('--export-dir DIR is required: only exported entries are pruned', EXIT.badInput);
+    const dryRun = values['dry-run'] === true;
+    const store = openPkiStore(ctx.dataDir, ctx.env);
+    const tmp = join(dir, `.audit-retain-${randomBytes(6).toString('hex')}.tmp`);
+    const files: Retained[] = [];
+    try {
+      if (!dryRun) mkdirSync(dir, { recursive: true, mode: 0o700 });
+      let checkpoint = await store.auditCheckpoint();
+      // One round per file: normally one; two after an interrupted run (its file, then the rest).
+      for (;;) {
+        const s = await exportEntries(store, checkpoint, (e) => e.at < cutoff, dryRun ? undefined : tmp, ctx.progress('entries exported'));
+        if (!s) break;
+        const named = join(dir, exportName(s.firstSeq, s.lastSeq));
+        if (dryRun) {
+          files.push({ file: named, firstSeq: s.firstSeq, lastSeq: s.lastSeq, entries: s.entries, reused: existsSync(named) });
+          break;
+        }
+        const earlier = leftover(dir, s.firstSeq, s.lastSeq - 1);
+        const target = earlier ?? { file: named, through: s.lastSeq };
+        const reused = earlier !== undefined || !place(tmp, named, dir);
+        rmSync(tmp, { force: true });
+        const cp: AuditCheckpoint | undefined = await pruneExported(store, checkpoint, target.through, target.file);
+        const now = await store.auditCheckpoint();
+        // Lost to a concurrent prune (compare-and-set): it pruned these entries; go on from its checkpoint.
+        if (!cp && now.seq <= checkpoint.seq) throw new CliError('the audit log could not be pruned and its checkpoint did not move: run pki audit verify, then run again', EXIT.tempFail);
+        files.push({ file: target.file, firstSeq: s.firstSeq, lastSeq: target.through, entries: target.through - checkpoint.seq, sha256: sha256File(target.file), reused, pruned: cp ? cp.seq - checkpoint.seq : 0 });
+        checkpoint = now;
+        if (!earlier) break;
+      }
+      const result = { keep, cutoff, dryRun, files, checkpoint };
+      if (ctx.json) ctx.out(JSON.stringify(result) + '\n');
+      else if (!files.length) ctx.out(`nothing to do: no retained entry older than ${keep} (before ${cutoff}); checkpoint ${checkpoint.seq}\n`);
+      else
+        for (const f of files) {
+          const range = `entries ${f.firstSeq}..${f.lastSeq} (${f.entries.toLocaleString('en-US')}, older than ${keep})`;
+          if (dryRun) ctx.out(`would export ${range} to ${f.file}${f.reused ? ' (there already)' : ''} and prune them; nothing written\n`);
+          else ctx.out(`${f.reused ? 'reused' : 'exported'} ${range} in ${f.file} (sha256 ${f.sha256}); ${f.pruned ? `pruned them; checkpoint ${checkpoint.seq}` : 'pruned by another run meanwhile'}\n`);
+        }
+      return EXIT.ok;
+    } finally {
+      rmSync(tmp, { force: true });
+      await store.close();
+    }
+  },
+};
