@@ -93,9 +93,18 @@ describe('Redis stops under running services, then comes back', () => {
     const stack = await startStack(pki, { now: () => new Date(now), ocspEnv: { OCSP_NEXT_UPDATE_HOURS: '2' } });
     try {
       const token = await stack.token();
-      assert.equal((await call(stack.raUrl, token, 'PUT', '/v1/stations/clock', { serialNumber: 'CLOCK', allowed: true })).status, 201);
-      const serial = (await call(stack.raUrl, token, 'POST', '/v1/stations/clock/certificates', { csr: newCsr('CLOCK'), certificateType: 'ChargingStationCertificate' })).body.serialNumber as string;
-      await stack.ocsp.presigner.runOnce();
+      // The setup, before the store goes down, retries a 503 as a CSMS would: under load a store
+      // command can outlast this test's 300 ms timeout (the same Idempotency-Key keeps it one issuance).
+      const setup = (method: string, path: string, body: unknown) =>
+        until(`${method} ${path}`, async () => {
+          const r = await call(stack.raUrl, token, method, path, body, method === 'POST' ? { 'idempotency-key': 'clock-setup' } : {});
+          return r.status === 503 ? undefined : r;
+        });
+      assert.equal((await setup('PUT', '/v1/stations/clock', { serialNumber: 'CLOCK', allowed: true })).status, 201);
+      const signed = await setup('POST', '/v1/stations/clock/certificates', { csr: newCsr('CLOCK'), certificateType: 'ChargingStationCertificate' });
+      assert.equal(signed.status, 201);
+      const serial = signed.body.serialNumber as string;
+      await until('pre-signing', () => stack.ocsp.presigner.runOnce().then(() => true));
       const issuer = parseCertificate((await stack.store.getIssuer(pki.manifest.issuers.chargePoint))!.certificate);
       const request = buildOcspRequest([certIdFor(issuer, serial)]);
       // Held in memory from its second answer on. Under load a store read can outlast the 300 ms
