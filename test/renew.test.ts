@@ -493,7 +493,7 @@ describe('pki renew --k8s-secret', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// The CronJob in k8s/ (the whole base is validated by k8s.test.ts)
+// The CronJob in k8s/ (the whole base is validated by k8s-base.test.ts)
 
 it('k8s/cronjob-csms-cert.yaml: renews well within the 23 h lifetime, never concurrently, into the one Secret its Role allows', () => {
   const docs = parseAllDocuments(readFileSync(join(REPO, 'k8s', 'cronjob-csms-cert.yaml'), 'utf8')).map((d) => d.toJS());
