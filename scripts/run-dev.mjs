@@ -31,14 +31,17 @@ const READY_TIMEOUT_MS = 30_000;
 
 const say = (line) => process.stderr.write(`make run: ${line}\n`);
 
+/** @type {Map<string, { title: string, child: import('node:child_process').ChildProcess, lines: string[], started: number }>} */
+const services = new Map();
+let stopping = false;
+
+// Installed first: Ctrl-C while `pki init` runs stops make run too (the signal is handled once init returns).
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void stopAll(0));
+
 if (!existsSync(join(dataDir, 'pki.json'))) {
   const init = spawnSync(process.execPath, [join(ROOT, 'services/cli/bin/pki.js'), 'init', '--dev', '--data-dir', dataDir, '--ocsp-url', `http://127.0.0.1:${env.OCSP_PORT}`], { env, stdio: 'inherit' });
   if (init.status !== 0) process.exit(init.status ?? 1);
 }
-
-/** @type {Map<string, { title: string, child: import('node:child_process').ChildProcess, lines: string[], started: number }>} */
-const services = new Map();
-let stopping = false;
 
 /** Starts services/<name>/dist/main.js; its output goes to ours, and its last lines are kept for a report. */
 function start(name, title) {
@@ -100,7 +103,6 @@ async function stopAll(code) {
   clearTimeout(force);
   process.exit(code);
 }
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void stopAll(0));
 
 try {
   // The CA first: the OCSP responder gets its delegated signer from it, and the RA's readiness includes it.

@@ -43,7 +43,7 @@ async function startMakeRun(): Promise<MakeRun> {
     if (run.exitCode === null && run.signalCode === null) process.kill(-run.pid!, 'SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   };
-  for (let waited = 0; !log.includes('is running') && run.exitCode === null && waited < 90_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  for (let waited = 0; !log.includes('is running') && run.exitCode === null && run.signalCode === null && waited < 90_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
   if (!log.includes('is running')) {
     stop();
     assert.fail(`make run did not start (exit ${run.exitCode ?? run.signalCode ?? 'none yet'}):\n${log}`);
