@@ -306,6 +306,7 @@ describe('scopes and tenants', () => {
       const without = await requestJson(stack.raUrl + path, method, body, { authorization: `Bearer ${await stack.token('demo', { scopes: others })}` });
       assert.equal(without.status, 403, JSON.stringify(without.body));
       assert.equal(without.headers.get('www-authenticate'), `Bearer realm="evpki-ra", error="insufficient_scope", scope="${needed.join(' ')}"`);
+      assert.deepEqual(without.body.violations?.map((v: { rule: string }) => v.rule), ['Authz.scope'], 'the refusal names its rule');
       if (needed.length > 1) {
         const partial = await requestJson(stack.raUrl + path, method, body, { authorization: `Bearer ${await stack.token('demo', { scopes: [needed[0]!] })}` });
         assert.equal(partial.status, 403, 'every scope named is needed');
@@ -327,9 +328,10 @@ describe('scopes and tenants', () => {
       const r = await anchors(stack, `Bearer ${await stack.token(tenant)}`);
       assert.equal(r.status, 403);
       assert.match(r.body.detail, new RegExp(`${tenant} is unknown or disabled`));
+      assert.deepEqual(r.body.violations?.map((v: { rule: string }) => v.rule), ['Authz.tenant']);
     }
     const entries = await stack.store.listAudit({ tenant: 'gone', afterSeq: 0, limit: 100 });
-    assert.ok(entries.some((e) => e.event === 'auth.forbidden' && e.actor === 'dev-token'));
+    assert.ok(entries.some((e) => e.event === 'auth.forbidden' && e.actor === 'dev-token' && e.rules?.includes('Authz.tenant')), 'recorded with its rule');
   });
 });
 

@@ -68,6 +68,8 @@ const REALM = 'evpki-ra';
 
 /** Product rules of the token checks (README, "Bearer tokens"). */
 export const TOKEN_RULES = { lifetime: 'Token.lifetime', subject: 'Token.subject' } as const;
+/** Product rules of authorization: the token's scopes cover the operation; its tenant exists and is enabled. */
+export const AUTHZ_RULES = { scope: 'Authz.scope', tenant: 'Authz.tenant' } as const;
 
 /**
  * Actor names the PKI writes in the audit log for itself ("cli": pki tenants and rotation, "ocsp":
@@ -175,5 +177,11 @@ export function createJwtVerifier(opts: JwtVerifierOptions): (authorization: str
 export function requireScopes(caller: Caller, required: readonly string[]): void {
   const missing = required.filter((s) => !caller.scopes.has(s));
   if (missing.length)
-    throw new AppError('forbidden', `the bearer token lacks the scope ${missing.join(' ')}`, undefined, undefined, `Bearer realm="${REALM}", error="insufficient_scope", scope="${required.join(' ')}"`);
+    throw new AppError(
+      'forbidden',
+      `the bearer token lacks the scope ${missing.join(' ')}`,
+      [{ rule: AUTHZ_RULES.scope, message: `this operation needs the scopes ${required.join(' ')}; the token lacks ${missing.join(' ')}` }],
+      undefined,
+      `Bearer realm="${REALM}", error="insufficient_scope", scope="${required.join(' ')}"`,
+    );
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AppError, AuthError, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
+import { AUTHZ_RULES, AppError, AuthError, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
 import { validateAuditEvent, type Store, type TenantRecord } from '@evpki/store';
 import type { MatchedOperation, Operation } from './operations.js';
 
@@ -88,7 +88,8 @@ export function authenticate(d: AuthenticateDeps): RequestHandler {
         ]);
       requireScopes(caller, matched.operation.scopes);
       const tenant = await d.store.getTenant(caller.tenant);
-      if (!tenant || tenant.disabled) throw new AppError('forbidden', `the token's tenant ${caller.tenant} is unknown or disabled`);
+      if (!tenant || tenant.disabled)
+        throw new AppError('forbidden', `the token's tenant ${caller.tenant} is unknown or disabled`, [{ rule: AUTHZ_RULES.tenant, message: 'the tenant claim names no enabled tenant' }]);
       const ctx: RequestContext = { caller, tenant, operation: matched.operation, params: matched.params, actor };
       res.locals.ctx = ctx;
     } catch (e) {
