@@ -17,6 +17,7 @@ import { api, makeDevPki, registerStation, startStack, type DevPki, type Stack }
 interface Answer {
   readonly status: number;
   readonly body: any;
+  readonly allow: string | undefined;
 }
 
 /** A request whose path is sent exactly as given: fetch would normalise `/./`, `/../` and `%2e`. */
@@ -36,7 +37,7 @@ function raw(base: string, method: string, path: string, body: string | undefine
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
-          resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined });
+          resolve({ status: res.statusCode!, body: text ? JSON.parse(text) : undefined, allow: res.headers.allow });
         });
       },
     );
@@ -160,6 +161,20 @@ describe('issue 14.1: scopes cannot be bypassed by another spelling of the path'
       assert.equal(r.status, 404, JSON.stringify(r.body));
     });
   }
+
+  it('issue 14.1: another method on an operation\'s path is 405 with Allow naming the methods openapi.yaml has there, for every token, before the body is read (RFC 9110 15.5.6)', async () => {
+    for (const [route, call] of Object.entries(calls)) {
+      const path = call.path();
+      const declared = operations.all.filter((o) => o.match.test(path)).map((o) => o.method);
+      for (const method of ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'].filter((m) => !declared.includes(m))) {
+        const r = await raw(stack.raUrl, method, path, '{"not json', await tokenWith(SCOPES));
+        assert.equal(r.status, 405, `${method} ${path} (${route}): ${JSON.stringify(r.body)}`);
+        assert.equal(r.allow, declared.join(', '), `${method} ${path}`);
+        assert.equal(r.body.violations[0].rule, 'Authz.route');
+        assert.equal((await raw(stack.raUrl, method, path, undefined, undefined)).status, 401, `${method} ${path} without a token`);
+      }
+    }
+  });
 
   it('issue 14.1: the other spellings changed nothing, and their refusals are in the audit log', async () => {
     assert.equal((await api(stack, 'GET', '/v1/stations/cp-new')).status, 404, 'no station registered');

@@ -42,6 +42,8 @@ export function actorOf(caller: Caller): string {
 export interface AuthenticateDeps {
   readonly verify: (authorization: string | undefined) => Promise<Caller>;
   readonly match: (method: string, rawPath: string) => MatchedOperation | undefined;
+  /** The methods openapi.yaml has at exactly this path: a request with another method is 405 with Allow. */
+  readonly allowed: (rawPath: string) => string[];
   readonly store: Store;
   readonly audit: AuditTrail;
   readonly metrics: Metrics;
@@ -82,6 +84,9 @@ export function authenticate(d: AuthenticateDeps): RequestHandler {
     }
     const actor = actorOf(caller);
     try {
+      const allow = matched ? [] : d.allowed(rawPathOf(req));
+      if (allow.length)
+        throw new AppError('method-not-allowed', `use ${allow.join(' or ')}`, [{ rule: ROUTE_RULE, message: `this path has no ${req.method} operation in openapi.yaml` }], undefined, undefined, allow);
       if (!matched)
         throw new AppError('not-found', 'no such operation', [
           { rule: ROUTE_RULE, message: 'no operation of openapi.yaml has this method and path, spelt exactly (case, no trailing slash, no empty, dot or percent-encoded segment)' },
@@ -93,7 +98,7 @@ export function authenticate(d: AuthenticateDeps): RequestHandler {
       const ctx: RequestContext = { caller, tenant, operation: matched.operation, params: matched.params, actor };
       res.locals.ctx = ctx;
     } catch (e) {
-      if (e instanceof AppError && (e.kind === 'forbidden' || e.kind === 'not-found')) {
+      if (e instanceof AppError && (e.kind === 'forbidden' || e.kind === 'not-found' || e.kind === 'method-not-allowed')) {
         d.metrics.authFailures.inc({ reason: e.kind });
         const rules = e.violations?.map((v) => v.rule);
         await d.audit.recordRefusal({

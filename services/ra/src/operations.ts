@@ -54,6 +54,8 @@ export interface Operations {
   readonly match: (method: string, rawPath: string) => MatchedOperation | undefined;
   /** `match`'s operation alone. */
   readonly find: (method: string, rawPath: string) => Operation | undefined;
+  /** The methods of the operations at exactly this path (for a 405's Allow); empty when there are none. */
+  readonly allowed: (rawPath: string) => string[];
 }
 
 export function loadOperations(specPath: string): Operations {
@@ -81,5 +83,6 @@ export function loadOperations(specPath: string): Operations {
     }
     return undefined;
   };
-  return { all: ops, match, find: (method, rawPath) => match(method, rawPath)?.operation };
+  const allowed = (rawPath: string): string[] => (isCanonicalPath(rawPath) ? ops.filter((o) => o.match.test(rawPath)).map((o) => o.method) : []);
+  return { all: ops, match, find: (method, rawPath) => match(method, rawPath)?.operation, allowed };
 }

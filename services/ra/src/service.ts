@@ -146,7 +146,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       next(Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES ? new AppError('too-large', `request body larger than ${MAX_BODY}`) : undefined);
     });
     // Everything else is an openapi.yaml operation or 404 (deny by default), before the body is read.
-    app.use(authenticate({ verify, match: operations.match, store, audit, metrics }));
+    app.use(authenticate({ verify, match: operations.match, allowed: operations.allowed, store, audit, metrics }));
     app.use(express.json({ limit: MAX_BODY, strict: true, type: () => true }));
     app.use(
       OpenApiValidator.middleware({
