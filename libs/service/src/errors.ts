@@ -79,8 +79,8 @@ export interface Problem {
 }
 
 /** 405 for a route that exists with other methods (RFC 9110 15.5.6): HEAD goes with GET. */
-export function methodNotAllowed(allow: readonly string[]): AppError {
-  return new AppError('method-not-allowed', `use ${allow.join(' or ')}`, undefined, undefined, undefined, allow);
+export function methodNotAllowed(allow: readonly string[], violations?: RuleViolation[]): AppError {
+  return new AppError('method-not-allowed', `use ${allow.join(' or ')}`, violations, undefined, undefined, allow);
 }
 
 export function kindForStatus(status: number): ErrorKind {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AUTHZ_RULES, AppError, AuthError, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
+import { AUTHZ_RULES, AppError, AuthError, methodNotAllowed, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
 import { validateAuditEvent, type Store, type TenantRecord } from '@evpki/store';
 import type { MatchedOperation, Operation } from './operations.js';
 
@@ -86,7 +86,7 @@ export function authenticate(d: AuthenticateDeps): RequestHandler {
     try {
       const allow = matched ? [] : d.allowed(rawPathOf(req));
       if (allow.length)
-        throw new AppError('method-not-allowed', `use ${allow.join(' or ')}`, [{ rule: ROUTE_RULE, message: `this path has no ${req.method} operation in openapi.yaml` }], undefined, undefined, allow);
+        throw methodNotAllowed(allow, [{ rule: ROUTE_RULE, message: `this path has no ${req.method} operation in openapi.yaml` }]);
       if (!matched)
         throw new AppError('not-found', 'no such operation', [
           { rule: ROUTE_RULE, message: 'no operation of openapi.yaml has this method and path, spelt exactly (case, no trailing slash, no empty, dot or percent-encoded segment)' },
