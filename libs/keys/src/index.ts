@@ -89,3 +89,5 @@ export function readSecretFile(path: string): string {
     throw new KeyLoadError(`cannot read secret file ${path}`);
   }
 }
+
+export { fileSigner, signatureAlgorithmFor, type Signer, type SignatureAlgorithmName } from './signer.js';
