@@ -18,6 +18,7 @@ import { TEST_DIR } from './helpers/fixtures.js';
 import { api, makeDevPki, startStack, type DevPki } from './helpers/pki.js';
 import { runPki, type CliRun } from './helpers/processes.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
+import { recordCert } from './helpers/record-cert.js';
 
 const work = mkdtempSync(join(tmpdir(), 'evpki-cli-'));
 after(() => rmSync(work, { recursive: true, force: true }));
@@ -551,7 +552,7 @@ describe('pki ocsp resign', () => {
     try {
       await Promise.all(
         certs.map(async (c) => {
-          assert.deepEqual(await s.recordIssuance(c), { ok: true });
+          assert.deepEqual(await recordCert(s, c), { ok: true });
           assert.equal(await s.putOcspResponses(c.serial, { status: 'good' }, [], { nextDue: far }), true);
         }),
       );

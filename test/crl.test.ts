@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import { createCrlPublisher, loadCaConfig, loadIssuer, type CrlPublisherOptions, type LoadedIssuer } from '@evpki/ca';
 import { makeRoot } from '@evpki/cli';
-import { readPrivateKey, readSecretFile } from '@evpki/keys';
+import { fileSigner, readPrivateKey, readSecretFile } from '@evpki/keys';
 import { ConfigError, dataPaths, type Logger } from '@evpki/service';
 import { openStore, type CrlRecord, type Store } from '@evpki/store';
 import {
@@ -103,18 +103,23 @@ function tbsFields(der: Buffer): { tbs: Buffer; fields: ReturnType<typeof childr
 
 describe('buildCrl: DER CertificateList v2 (RFC 5280 section 5)', () => {
   const { privateKey: key } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const ca: ParsedCertificate = makeRoot(key, { organization: 'Test', commonName: 'Test CRL CA' }, new Date(), 40);
-  const caPem = writePem('builder-ca.pem', 'CERTIFICATE', ca.der);
+  let ca: ParsedCertificate;
+  let caPem: string;
+  before(async () => {
+    ca = await makeRoot(key, { organization: 'Test', commonName: 'Test CRL CA' }, new Date(), 40);
+    caPem = writePem('builder-ca.pem', 'CERTIFICATE', ca.der);
+    Object.assign(base, { issuerName: ca.subject.der, issuerKeyId: keyIdentifier(ca.publicKey) });
+  });
   const base = {
     signer: signerFor(key),
-    issuerName: ca.subject.der,
-    issuerKeyId: keyIdentifier(ca.publicKey),
+    issuerName: Buffer.alloc(0),
+    issuerKeyId: Buffer.alloc(0),
     thisUpdate: new Date('2030-01-02T03:04:05Z'),
     nextUpdate: new Date('2030-01-09T03:04:05Z'),
   };
 
   it('empty: revokedCertificates absent (5.1.2.6), v2, AKI + CRL Number non-critical (5.2.1, 5.2.3), verified by openssl and pkijs', async () => {
-    const der = buildCrl({ ...base, number: 7, entries: [] });
+    const der = await buildCrl({ ...base, number: 7, entries: [] });
     const { fields } = tbsFields(der);
     // version, signature, issuer, thisUpdate, nextUpdate, [0] crlExtensions: no list in between.
     assert.deepEqual(fields.map((f) => f.tag), [Tag.INTEGER, Tag.SEQUENCE, Tag.SEQUENCE, Tag.UTCTime, Tag.UTCTime, 0xa0]);
@@ -139,7 +144,7 @@ describe('buildCrl: DER CertificateList v2 (RFC 5280 section 5)', () => {
     assert.equal(await p.verify({ issuerCertificate: pkijs.Certificate.fromBER(ca.der) }), true);
   });
 
-  it('entries in serial order, reasonCode except for unspecified (5.3.1): the TBS equals the reference encoding', () => {
+  it('entries in serial order, reasonCode except for unspecified (5.3.1): the TBS equals the reference encoding', async () => {
     const at = new Date('2030-01-01T12:00:00Z');
     const entries: CrlEntry[] = [
       { serial: 'ABC', revokedAt: at, reason: 'keyCompromise' },
@@ -147,7 +152,7 @@ describe('buildCrl: DER CertificateList v2 (RFC 5280 section 5)', () => {
       { serial: '0a', revokedAt: at, reason: 'removeFromCRL' },
       { serial: '8000000000000000000000000000000001', revokedAt: at, reason: 'superseded' },
     ];
-    const { tbs } = tbsFields(buildCrl({ ...base, number: 300, entries }));
+    const { tbs } = tbsFields(await buildCrl({ ...base, number: 300, entries }));
     const reason = (code: number): Buffer => seq(extension(OID.crlReason, false, enumerated(code)));
     const expected = seq(
       integer(1),
@@ -166,12 +171,12 @@ describe('buildCrl: DER CertificateList v2 (RFC 5280 section 5)', () => {
     assert.equal(tbs.toString('hex'), expected.toString('hex'));
   });
 
-  it('revocation dates encode as time(): UTCTime through 2049, GeneralizedTime from 2050 (5.1.2.6, 4.1.2.5)', () => {
+  it('revocation dates encode as time(): UTCTime through 2049, GeneralizedTime from 2050 (5.1.2.6, 4.1.2.5)', async () => {
     const dates = ['1950-01-01T00:00:00Z', '2049-12-31T23:59:59Z', '2050-01-01T00:00:00Z', '2030-06-07T08:09:10.999Z', '9999-12-31T23:59:59Z', '0999-01-01T00:00:00Z'];
     const entries = dates.map((d, i) => ({ serial: (i + 1).toString(16), revokedAt: new Date(d), reason: 'superseded' as const }));
     // A 130-octet serial does not fit a short-form entry length: the general path.
     entries.push({ serial: '7f' + 'ab'.repeat(129), revokedAt: new Date(dates[1]!), reason: 'superseded' });
-    const list = tbsFields(buildCrl({ ...base, number: 1, entries })).fields[5]!;
+    const list = tbsFields(await buildCrl({ ...base, number: 1, entries })).fields[5]!;
     const got = children(list, 10);
     assert.equal(got.length, entries.length);
     got.forEach((entry, i) => {
@@ -181,14 +186,14 @@ describe('buildCrl: DER CertificateList v2 (RFC 5280 section 5)', () => {
     });
   });
 
-  it('100 000 entries: one list, every entry present, in order (ARCHITECTURE.md "Hot paths")', () => {
+  it('100 000 entries: one list, every entry present, in order (ARCHITECTURE.md "Hot paths")', async () => {
     const n = 100_000;
     const entries: CrlEntry[] = Array.from({ length: n }, (_, i) => ({
       serial: randomBytes(16).toString('hex').replace(/^./, '7'), // 16 octets, no leading zero: hex order is numeric order
       revokedAt: new Date(Date.UTC(2030, 0, 1) + i * 1000),
       reason: i % 3 ? 'keyCompromise' : 'unspecified',
     }));
-    const der = buildCrl({ ...base, number: 2, entries });
+    const der = await buildCrl({ ...base, number: 2, entries });
     const list = children(tbsFields(der).fields[5]!, n + 1);
     assert.equal(list.length, n);
     const serials = list.map((e) => children(e, 3)[0]!.value.toString('hex'));
@@ -205,7 +210,7 @@ describe('buildCrl: DER CertificateList v2 (RFC 5280 section 5)', () => {
     ['unknown reason', { entries: [{ serial: '01', revokedAt: new Date(), reason: 'bogus' as 'keyCompromise' }] }, /unknown revocation reason/],
   ];
   for (const [name, change, error] of refusals)
-    it(`refuses: ${name}`, () => assert.throws(() => buildCrl({ ...base, number: 1, entries: [], ...change }), error));
+    it(`refuses: ${name}`, () => assert.rejects(() => buildCrl({ ...base, number: 1, entries: [], ...change }), error));
 });
 
 describe('CRL publisher: the issuing CA CRL, with a running RA/CA/OCSP stack', () => {
@@ -221,7 +226,7 @@ describe('CRL publisher: the issuing CA CRL, with a running RA/CA/OCSP stack', (
     stack = await startStack(pki);
     const paths = dataPaths(pki.dataDir);
     const key = readPrivateKey(paths.issuerKey(pki.manifest.issuers.chargePoint), readSecretFile(paths.devPassphrase));
-    issuer = await loadIssuer(stack.store, pki.manifest.issuers.chargePoint, key, pki.manifest.publicOcspBase);
+    issuer = await loadIssuer(stack.store, pki.manifest.issuers.chargePoint, fileSigner(key), pki.manifest.publicOcspBase);
     rootPem = writePem('root.pem', 'CERTIFICATE', (await stack.store.getIssuer(pki.manifest.issuers.root))!.certificate);
     subPem = writePem('sub.pem', 'CERTIFICATE', issuer.cert.der);
   });
@@ -387,7 +392,7 @@ describe('CRL publisher schedule and limits (fake clock, no services)', () => {
     store = openStore({ dataDir: pki.dataDir });
     const paths = dataPaths(pki.dataDir);
     const key = readPrivateKey(paths.issuerKey(pki.manifest.issuers.chargePoint), readSecretFile(paths.devPassphrase));
-    issuer = await loadIssuer(store, pki.manifest.issuers.chargePoint, key, pki.manifest.publicOcspBase);
+    issuer = await loadIssuer(store, pki.manifest.issuers.chargePoint, fileSigner(key), pki.manifest.publicOcspBase);
     clock = new Date();
   });
   after(async () => {

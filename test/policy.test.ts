@@ -1,9 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { DEFAULT_KEY_POLICY, Rule, checkChargePointCsr, checkChargePointIdentity, leafValidity, readCsr, type ChargePointContext } from '@evpki/policy';
+import { DEFAULT_KEY_POLICY, Rule, checkChargePointCsr, checkChargePointIdentity, readCsr, type ChargePointContext } from '@evpki/policy';
 import { inspectSpki, type ParsedCsr } from '@evpki/x509';
 import { buildCsr } from './helpers/csr.js';
+import { chargingStation, validityWindow } from '@evpki/issuance';
 import { fixtureCsr } from './helpers/fixtures.js';
 
 const station = { serialNumber: 'CP-0001', allowed: true };
@@ -127,22 +128,22 @@ describe('charge point identity shape (A00.FR.511)', () => {
   for (const v of good) it(`"${v}" is accepted`, () => assert.deepEqual(checkChargePointIdentity(v), []));
 });
 
-describe('leaf validity', () => {
+describe('leaf validity (the one clamp, charging-station profile)', () => {
   const now = new Date('2026-06-01T12:00:00.500Z');
   it('is the configured length, backdated a minute, whole seconds', () => {
-    const v = leafValidity({ now, validitySeconds: 365 * 86400, issuerNotAfter: new Date('2036-01-01T00:00:00Z') });
+    const v = validityWindow(chargingStation.validity, { now, lifetimeSeconds: 365 * 86400, issuerNotAfter: new Date('2036-01-01T00:00:00Z') });
     assert.ok(!('error' in v));
     assert.equal(v.notBefore.toISOString(), '2026-06-01T11:59:00.000Z');
     assert.equal(v.notAfter.toISOString(), '2027-06-01T12:00:00.000Z');
   });
   it("never ends after the issuer's own notAfter", () => {
     const issuerNotAfter = new Date('2026-09-01T00:00:00Z');
-    const v = leafValidity({ now, validitySeconds: 365 * 86400, issuerNotAfter });
+    const v = validityWindow(chargingStation.validity, { now, lifetimeSeconds: 365 * 86400, issuerNotAfter });
     assert.ok(!('error' in v));
     assert.equal(v.notAfter.getTime(), issuerNotAfter.getTime());
   });
   it('refuses to issue when the issuer expires within the hour', () => {
-    const v = leafValidity({ now, validitySeconds: 86400, issuerNotAfter: new Date(now.getTime() + 600_000) });
+    const v = validityWindow(chargingStation.validity, { now, lifetimeSeconds: 86400, issuerNotAfter: new Date(now.getTime() + 600_000) });
     assert.ok('error' in v);
   });
 });

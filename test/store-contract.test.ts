@@ -29,6 +29,7 @@ import { TEST_DIR } from './helpers/fixtures.js';
 import { certificateWithSpki, compressedEcSpki, rsaSpkiWithoutNull, spkiOf } from './helpers/keys.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 import { storeWrites } from './helpers/store-writes.js';
+import { recordCert } from './helpers/record-cert.js';
 
 const redisOptions = (url: string, extra: Partial<ConstructorParameters<typeof RedisStore>[0]> = {}) => ({ url, commandTimeoutMs: 1000, waitReplicas: 0, waitTimeoutMs: 500, ...extra });
 
@@ -165,14 +166,14 @@ function contract(name: string, open: () => Promise<Opened>): void {
       const sub1 = (await store.getIssuer('sub-1'))!;
       const sub2 = { ...sub1, id: 'sub-2', state: 'prepared' as const };
       await store.putIssuer(sub2);
-      deepStrictEqual(await store.recordIssuance(cert({ issuerId: 'sub-2' })), { ok: false, conflict: 'issuer' });
-      deepStrictEqual(await store.recordIssuance(cert({ issuerId: 'no-such' })), { ok: false, conflict: 'issuer' });
+      deepStrictEqual(await recordCert(store, cert({ issuerId: 'sub-2' })), { ok: false, conflict: 'issuer' });
+      deepStrictEqual(await recordCert(store, cert({ issuerId: 'no-such' })), { ok: false, conflict: 'issuer' });
       const signer = cert({ issuerId: 'sub-2', kind: 'OcspSigningCertificate', notAfter: '2030-01-01T00:00:00.000Z' });
-      deepStrictEqual(await store.recordIssuance(signer), { ok: true }, 'a prepared issuer gets its OCSP signer');
+      deepStrictEqual(await recordCert(store, signer), { ok: true }, 'a prepared issuer gets its OCSP signer');
       equal(await store.issuerLastExpiry('sub-2'), undefined, 'OCSP signers do not count as leaves');
       const before = (await store.issuerLastExpiry('sub-1')) ?? 0;
-      await store.recordIssuance(cert({ issuerId: 'sub-1', notAfter: '2031-06-01T00:00:00.000Z' }));
-      await store.recordIssuance(cert({ issuerId: 'sub-1', notAfter: '2029-06-01T00:00:00.000Z' }));
+      await recordCert(store, cert({ issuerId: 'sub-1', notAfter: '2031-06-01T00:00:00.000Z' }));
+      await recordCert(store, cert({ issuerId: 'sub-1', notAfter: '2029-06-01T00:00:00.000Z' }));
       equal(await store.issuerLastExpiry('sub-1'), Math.max(before, Date.parse('2031-06-01T00:00:00.000Z')));
 
       // Activation: one write moves both issuers and the rotation record, only over the revision read.
@@ -186,8 +187,8 @@ function contract(name: string, open: () => Promise<Opened>): void {
       deepStrictEqual(racers.filter(Boolean).length, 1, 'one of three concurrent steps wins');
       deepStrictEqual(await store.getRotation(), activated);
       equal((await store.getIssuer('sub-2'))!.state, 'active');
-      deepStrictEqual(await store.recordIssuance(cert({ issuerId: 'sub-1' })), { ok: false, conflict: 'issuer' }, 'the old issuer signs no leaves');
-      deepStrictEqual(await store.recordIssuance(cert({ issuerId: 'sub-2', kind: 'CSMSServerCertificate' })), { ok: true });
+      deepStrictEqual(await recordCert(store, cert({ issuerId: 'sub-1' })), { ok: false, conflict: 'issuer' }, 'the old issuer signs no leaves');
+      deepStrictEqual(await recordCert(store, cert({ issuerId: 'sub-2', kind: 'CSMSServerCertificate' })), { ok: true });
       // Back to sub-1 for the tests below.
       await store.putIssuer(sub1);
       await store.putIssuer({ ...sub2, state: 'retired' });
@@ -195,22 +196,22 @@ function contract(name: string, open: () => Promise<Opened>): void {
 
     test('recordIssuance writes the certificate with its indexes; conflicts write nothing', async () => {
       const a = cert({ stationId: 'issue-1' });
-      deepStrictEqual(await store.recordIssuance(a, { tenant: 'cpo-a', key: 'k1', requestHash: 'h1' }), { ok: true });
+      deepStrictEqual(await recordCert(store, a, { tenant: 'cpo-a', key: 'k1', requestHash: 'h1' }), { ok: true });
       deepStrictEqual(await store.getCertificate(a.serial), a);
       equal(await store.isKeyCertified(a.spkiSha256), true);
       deepStrictEqual(await store.getIdempotency('cpo-a', 'k1'), { requestHash: 'h1', serial: a.serial, createdAt: a.issuedAt });
 
       // Same serial: refused, and the other key is not marked certified.
       const sameSerial = cert({ serial: a.serial, stationId: 'issue-1' });
-      deepStrictEqual(await store.recordIssuance(sameSerial), { ok: false, conflict: 'serial' });
+      deepStrictEqual(await recordCert(store, sameSerial), { ok: false, conflict: 'serial' });
       equal(await store.isKeyCertified(sameSerial.spkiSha256), false);
       // Same key: refused, and no record under the new serial.
       const sameKey = cert({ spkiSha256: a.spkiSha256, stationId: 'issue-1' });
-      deepStrictEqual(await store.recordIssuance(sameKey), { ok: false, conflict: 'key' });
+      deepStrictEqual(await recordCert(store, sameKey), { ok: false, conflict: 'key' });
       equal(await store.getCertificate(sameKey.serial), undefined);
       // Taken idempotency key: refused with the existing record; nothing else written.
       const again = cert({ stationId: 'issue-1' });
-      deepStrictEqual(await store.recordIssuance(again, { tenant: 'cpo-a', key: 'k1', requestHash: 'h2' }), {
+      deepStrictEqual(await recordCert(store, again, { tenant: 'cpo-a', key: 'k1', requestHash: 'h2' }), {
         ok: false,
         conflict: 'idempotency',
         existing: { requestHash: 'h1', serial: a.serial, createdAt: a.issuedAt },
@@ -222,25 +223,25 @@ function contract(name: string, open: () => Promise<Opened>): void {
 
     test('concurrent issuance of one serial, or of one key, records exactly one', async () => {
       const serial = randomBytes(16).toString('hex').replace(/^0+/, '');
-      const outcomes = await Promise.all(Array.from({ length: 40 }, () => store.recordIssuance(cert({ serial, stationId: 'race' }))));
+      const outcomes = await Promise.all(Array.from({ length: 40 }, () => recordCert(store, cert({ serial, stationId: 'race' }))));
       equal(outcomes.filter((o) => o.ok).length, 1);
       const spki = randomBytes(32).toString('hex');
-      const byKey = await Promise.all(Array.from({ length: 40 }, () => store.recordIssuance(cert({ spkiSha256: spki, stationId: 'race' }))));
+      const byKey = await Promise.all(Array.from({ length: 40 }, () => recordCert(store, cert({ spkiSha256: spki, stationId: 'race' }))));
       equal(byKey.filter((o) => o.ok).length, 1);
       equal((await store.listStationCertificates('cpo-a', 'race')).length, 2);
     });
 
     test('station certificates list in issuance order; only charge point certificates are indexed', async () => {
       const certs = [cert({ stationId: 'order' }), cert({ stationId: 'order' }), cert({ stationId: 'order' })];
-      for (const c of [certs[2]!, certs[0]!, certs[1]!]) await store.recordIssuance(c);
-      await store.recordIssuance(cert({ stationId: 'order', kind: 'CSMSServerCertificate' }));
+      for (const c of [certs[2]!, certs[0]!, certs[1]!]) await recordCert(store, c);
+      await recordCert(store, cert({ stationId: 'order', kind: 'CSMSServerCertificate' }));
       deepStrictEqual((await store.listStationCertificates('cpo-a', 'order')).map((c) => c.serial), certs.map((c) => c.serial));
       deepStrictEqual(await store.listStationCertificates('cpo-a', 'nobody'), []);
     });
 
     test('revocation: status, CRL entry, pre-signed responses dropped, epoch moved, requeued; reasons only rise to keyCompromise', async () => {
       const c = cert({ stationId: 'rev' });
-      await store.recordIssuance(c);
+      await recordCert(store, c);
       equal(await store.putOcspResponses(c.serial, { status: 'good' }, [response(c, 'sha256'), response(c, 'sha1')], { nextDue: 10 }), true);
       ok(await store.getOcspResponse(c.issuerId, c.serial, 'sha256'));
       const epoch = store.ocspEpoch();
@@ -275,7 +276,7 @@ function contract(name: string, open: () => Promise<Opened>): void {
     test('removeStation deletes the station and revokes its good certificates in one write', async () => {
       await store.putStation({ tenant: 'cpo-a', stationId: 'gone', serialNumber: 'SNG', allowed: true, createdAt: 'c', updatedAt: 'u' });
       const [a, b, old] = [cert({ stationId: 'gone' }), cert({ stationId: 'gone' }), cert({ stationId: 'gone' })];
-      for (const c of [a, b, old]) await store.recordIssuance(c);
+      for (const c of [a, b, old]) await recordCert(store, c);
       await store.revokeCertificate(old.serial, 'superseded', 'then');
       const removed = await store.removeStation('cpo-a', 'gone', 'cessationOfOperation', 'now');
       equal(removed.deleted, true);
@@ -288,7 +289,7 @@ function contract(name: string, open: () => Promise<Opened>): void {
 
     test('pre-signed responses: stored only for the status they were signed for; due list claimed with a lease', async () => {
       const c = cert({ stationId: 'ocsp' });
-      await store.recordIssuance(c);
+      await recordCert(store, c);
       equal(await store.putOcspResponses(c.serial, { status: 'revoked', revokedAt: 'x', revocationReason: 'superseded' }, [response(c, 'sha256')]), false);
       const r = response(c, 'sha256');
       equal(await store.putOcspResponses(c.serial, { status: 'good' }, [r], { nextDue: 5_000 }), true);
@@ -333,7 +334,7 @@ function contract(name: string, open: () => Promise<Opened>): void {
       const mine = Array.from({ length: 25 }, () => cert({ issuerId: 'requeue-a', stationId: 'rq' }));
       const other = Array.from({ length: 5 }, () => cert({ issuerId: 'requeue-b', stationId: 'rq' }));
       for (const c of [...mine, ...other]) {
-        await store.recordIssuance(c);
+        await recordCert(store, c);
         equal(await store.putOcspResponses(c.serial, { status: 'good' }, [response(c, 'sha256')], { nextDue: now + 3_600_000 }), true);
       }
       // One left the schedule (expired): not requeued.
@@ -620,7 +621,7 @@ function contract(name: string, open: () => Promise<Opened>): void {
       // The last one: the key of the first, in its canonical encoding, certified again (the bug).
       const spkis = [compressedEcSpki(ec), rsaSpkiWithoutNull(rsa), spkiOf(plain), spkiOf(ec)];
       const legacy = spkis.map((spki) => cert({ der: certificateWithSpki(spki), spkiSha256: sha256(spki), stationId: 'legacy' }));
-      for (const c of legacy) equal((await store.recordIssuance(c)).ok, true);
+      for (const c of legacy) equal((await recordCert(store, c)).ok, true);
       equal((await store.revokeCertificate(legacy[0]!.serial, 'keyCompromise', '2026-02-01T00:00:00.000Z')).ok, true);
       await inStoreProcess(opened.childEnv, FORGET_SCHEMA);
 
@@ -655,7 +656,7 @@ function contract(name: string, open: () => Promise<Opened>): void {
       // A process that only looks a key up migrates the store first by itself.
       const later = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
       const old = cert({ der: certificateWithSpki(compressedEcSpki(later)), spkiSha256: sha256(compressedEcSpki(later)), stationId: 'legacy' });
-      equal((await store.recordIssuance(old)).ok, true);
+      equal((await recordCert(store, old)).ok, true);
       await inStoreProcess(opened.childEnv, FORGET_SCHEMA);
       const H = inspectSpki(spkiOf(later)).common.spkiSha256;
       equal(await inStoreProcess({ ...opened.childEnv, H }, 'console.log(await s.isKeyCertified(process.env.H));'), 'true\n');
@@ -692,7 +693,7 @@ describe('redis store: what only a shared backend has', () => {
     const b = new RedisStore(redisOptions(r.url));
     try {
       const c = cert();
-      await a.recordIssuance(c);
+      await recordCert(a, c);
       b.ocspEpoch(); // subscribes
       await sleep(200);
       const before = b.ocspEpoch();
@@ -725,7 +726,7 @@ describe('redis store: what only a shared backend has', () => {
     const s = new RedisStore(redisOptions(r.url, { waitReplicas: 1, waitTimeoutMs: 100 }));
     try {
       const c = cert();
-      await rejects(s.recordIssuance(c), StoreUnavailableError);
+      await rejects(recordCert(s, c), StoreUnavailableError);
       // Committed on the primary as a whole (a retry under its idempotency key would replay it).
       deepStrictEqual(await s.getCertificate(c.serial), c);
     } finally {
@@ -738,12 +739,12 @@ describe('redis store: what only a shared backend has', () => {
     const s = await withActiveIssuer(new RedisStore(redisOptions(own.url, { commandTimeoutMs: 500 })));
     try {
       const c = cert();
-      await s.recordIssuance(c);
+      await recordCert(s, c);
       const epoch = s.ocspEpoch();
       await own.kill();
       const t0 = Date.now();
       await rejects(s.getCertificate(c.serial), StoreUnavailableError);
-      await rejects(s.recordIssuance(cert()), StoreUnavailableError);
+      await rejects(recordCert(s, cert()), StoreUnavailableError);
       ok(Date.now() - t0 < 2500, `failed within ${Date.now() - t0} ms`);
       equal(s.ocspEpoch(), epoch, 'no revocation can commit while down: held answers stay valid');
       await own.restart();
@@ -752,7 +753,7 @@ describe('redis store: what only a shared backend has', () => {
         await sleep(50);
       }
       deepStrictEqual(await s.getCertificate(c.serial), c, 'AOF (appendfsync always) kept the acknowledged write');
-      deepStrictEqual(await s.recordIssuance(cert()), { ok: true });
+      deepStrictEqual(await recordCert(s, cert()), { ok: true });
       for (let i = 0; i < 40 && s.ocspEpoch() === epoch; i++) await sleep(50);
       ok(s.ocspEpoch() !== epoch, 'a reconnect invalidates what was held (messages may have been missed)');
     } finally {

@@ -8,7 +8,6 @@ import {
   Tag,
   buildName,
   buildTbs,
-  chargePointProfile,
   csrFromPem,
   decodeOid,
   fromPem,
@@ -25,6 +24,7 @@ import {
   time,
   toPem,
 } from '@evpki/x509';
+import { chargingStation } from '@evpki/issuance';
 import { fixtureCsr } from './helpers/fixtures.js';
 import { openssl } from './helpers/openssl.js';
 
@@ -112,14 +112,16 @@ describe('certificate builder', () => {
   const subject = buildName([{ oid: OID.organizationName, value: 'Golden CPO' }, { oid: OID.commonName, value: 'CP-GOLD' }]);
   const spki = createPublicKey(issuerKey).export({ type: 'spki', format: 'der' });
   const issuerKeyId = keyIdentifier(inspectSpki(spki).common.publicKey);
-  const profile = chargePointProfile(issuerKeyId, { ocsp: 'http://ocsp.test/ocsp', caIssuers: 'http://ocsp.test/ca.der', crl: 'http://ocsp.test/ca.crl' });
+  const issuer = { id: 'golden', name: issuerName, organization: 'Golden CPO', keyIdentifier: issuerKeyId, urls: { ocsp: 'http://ocsp.test/ocsp', caIssuers: 'http://ocsp.test/ca.der', crl: 'http://ocsp.test/ca.crl' } };
+  const leafKey = inspectSpki(spki);
+  if (leafKey.type === 'unsupported') throw new Error('unreachable');
   const fields = {
     serial: Buffer.from('0102030405060708090a0b0c0d0e0f10', 'hex'),
     notBefore: new Date('2026-01-01T00:00:00Z'),
     notAfter: new Date('2027-01-01T00:00:00Z'),
     subject,
     spki,
-    extensions: profile('ec', inspectSpki(spki).common.publicKey),
+    extensions: chargingStation.extensions(issuer)({ publicKey: leafKey }),
   };
 
   it('produces the same TBS bytes for the same inputs (golden SHA-256)', () => {
@@ -132,7 +134,7 @@ describe('certificate builder', () => {
   });
 
   it('signs certificates that node, pkijs and openssl read identically', async () => {
-    const der = signTbs(buildTbs(signerFor(issuerKey).algorithmDer, issuerName, fields), signerFor(issuerKey));
+    const der = await signTbs(buildTbs(signerFor(issuerKey).algorithmDer, issuerName, fields), signerFor(issuerKey));
     const node = new X509Certificate(der);
     assert.ok(node.verify(createPublicKey(issuerKey)));
     assert.equal(node.serialNumber, '0102030405060708090A0B0C0D0E0F10');
@@ -148,9 +150,9 @@ describe('certificate builder', () => {
     assert.match(text, /OCSP - URI:http:\/\/ocsp\.test\/ocsp/);
   });
 
-  it('signs with RSASSA-PSS/SHA-256 for RSA issuer keys (A00.FR.505)', () => {
+  it('signs with RSASSA-PSS/SHA-256 for RSA issuer keys (A00.FR.505)', async () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const der = signTbs(buildTbs(signerFor(privateKey).algorithmDer, issuerName, fields), signerFor(privateKey));
+    const der = await signTbs(buildTbs(signerFor(privateKey).algorithmDer, issuerName, fields), signerFor(privateKey));
     assert.ok(new X509Certificate(der).verify(createPublicKey(privateKey)));
     assert.match(openssl(['x509', '-inform', 'DER', '-noout', '-text'], der).stdout, /Signature Algorithm: rsassaPss[\s\S]*Hash Algorithm: sha256[\s\S]*Salt Length: 0x20/);
   });

@@ -24,13 +24,16 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import type * as X509 from '@peculiar/x509';
 import { readPrivateKey, readSecretFile } from '@evpki/keys';
-import { checkChargePointCsr, DEFAULT_KEY_POLICY, leafValidity, readCsr } from '@evpki/policy';
+import { checkChargePointCsr, DEFAULT_KEY_POLICY, readCsr } from '@evpki/policy';
+import { certify, chargingStation, coverageOf, issuerFacts, type SigningIssuer } from '@evpki/issuance';
+import { fileSigner } from '@evpki/keys';
 import { dataPaths, issuerUrls, readManifest, readServiceTls, serviceClientTlsOptions } from '@evpki/service';
 import {
   LmdbStore,
   openStore,
   type CertificateRecord,
   type IdempotencyClaim,
+  type IssuanceCoverage,
   type IdempotencyRecord,
   type IssuanceOutcome,
   type IssuerRecord,
@@ -40,17 +43,10 @@ import {
 } from '@evpki/store';
 import { signChargePointCertificate, type SignDeps } from '@evpki/ca';
 import {
-  buildName,
-  buildTbs,
-  chargePointProfile,
   inspectSpki,
-  keyIdentifier,
   parseCertificate,
   randomSerial,
   serialToHex,
-  serverProfile,
-  signerFor,
-  signTbs,
   toPem,
 } from '@evpki/x509';
 import {
@@ -587,7 +583,7 @@ class MemStore implements IssuanceStore {
   async getIdempotency(tenant: string, key: string): Promise<IdempotencyRecord | undefined> {
     return this.idem.get(`${tenant}\0${key}`);
   }
-  async recordIssuance(cert: CertificateRecord, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
+  async recordIssuance(cert: CertificateRecord, _coverage: IssuanceCoverage, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
     if (idem) {
       const existing = this.idem.get(`${idem.tenant}\0${idem.key}`);
       if (existing) return { ok: false, conflict: 'idempotency', existing };
@@ -698,19 +694,27 @@ async function runMicro(issuer: Issuer, dataDir: string, csrs: readonly CsrItem[
 
   // CA: TBS build + sign with the issuer key, as sign-certificate.ts does
   const cert = parseCertificate(issuer.der);
-  const signer = signerFor(issuer.key);
-  const leafExtensions = chargePointProfile(keyIdentifier(cert.publicKey), issuerUrls(issuer.publicOcspBase, issuer.id));
-  const validity = leafValidity({ now: new Date(), validitySeconds: 365 * 86400, issuerNotAfter: cert.notAfter });
-  if ('error' in validity) throw new Error(validity.error);
-  const subjects = parsed.map((p) => buildName(p.subject.rdns.flat()));
+  const signing: SigningIssuer = {
+    ...issuerFacts(issuer.id, cert, issuerUrls(issuer.publicOcspBase, issuer.id)),
+    hierarchy: 'csms',
+    cert,
+    signer: fileSigner(issuer.key),
+    chainPem: issuer.chainPem,
+  };
+  let c = 0;
   out.push(
-    microSync('CA buildTbs + signTbs (P-256 issuer; extensions per key)', N, (i) => {
-      const key = keys[i % N]!;
-      signTbs(
-        buildTbs(signer.algorithmDer, cert.subject.der, { serial: randomSerial(), ...validity, subject: subjects[i % N]!, spki: key.common.spki, extensions: leafExtensions('ec', key.common.publicKey) }),
-        signer,
-      );
-    }),
+    await microAsync(
+      'CA certify: validity + subject + extensions + buildTbs + sign (P-256 issuer, charging-station profile)',
+      N,
+      1,
+      async () => {
+        const i = c++;
+        const key = keys[i % N]!;
+        if (key.type === 'unsupported') throw new Error('bad key');
+        await certify(chargingStation, signing, signing.signer, { subject: { publicKey: key, csr: parsed[i % N]! }, lifetimeSeconds: 365 * 86400, now: new Date() });
+      },
+      { warm: 300 },
+    ),
   );
   out.push(microSync('  of which crypto.sign ECDSA P-256 (issuer KeyObject)', N, () => void nodeSign('sha256', cert.tbs, { key: issuer.key, dsaEncoding: 'der' })));
   const sampleResp = JSON.stringify({
@@ -734,7 +738,8 @@ async function runMicro(issuer: Issuer, dataDir: string, csrs: readonly CsrItem[
     const write = async (): Promise<void> => {
       const serial = randomSerial();
       const now = new Date().toISOString();
-      const r = await store.recordIssuance({
+      const r = await store.recordIssuance(
+        {
         serial: serialToHex(serial),
         issuerId: 'bench',
         der,
@@ -748,7 +753,9 @@ async function runMicro(issuer: Issuer, dataDir: string, csrs: readonly CsrItem[
         spkiSha256: createHash('sha256').update(String(seq++)).update(serial).digest('hex'),
         sha256Fingerprint: createHash('sha256').update(serial).digest('hex'),
         status: 'good',
-      });
+        },
+        coverageOf(chargingStation),
+      );
       if (!r.ok) throw new Error('recordIssuance conflict');
     };
     for (const inFlight of [1, 8, 32, 128])
@@ -778,7 +785,7 @@ async function runMicro(issuer: Issuer, dataDir: string, csrs: readonly CsrItem[
     ] as const) {
       const deps: SignDeps = {
         store,
-        issuer: { id: issuer.id, cert, signer, leafExtensions, serverExtensions: serverProfile(keyIdentifier(cert.publicKey), ''), chainPem: issuer.chainPem },
+        issuer: signing,
         keyPolicy: DEFAULT_KEY_POLICY,
         leafValiditySeconds: 365 * 86400,
         now: () => new Date(),

@@ -52,6 +52,7 @@
  * with `node --import FILE`).
  */
 import { spawnSync } from 'node:child_process';
+import { chargingStation, coverageOf } from '@evpki/issuance';
 import { createHash, generateKeyPairSync, randomFillSync } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -290,7 +291,7 @@ async function load(store: RedisStore, raw: Redis, pop: Population, template: Ce
               sha256Fingerprint: sha256hex('fp', serial),
               issuedAt: new Date().toISOString(),
             };
-            const outcome = await store.recordIssuance(rec);
+            const outcome = await store.recordIssuance(rec, coverageOf(chargingStation));
             if (outcome.ok) break;
             conflicts++; // a serial (or key) drawn twice: draw again
             if (conflicts > 100) throw new Error(`recordIssuance keeps refusing: ${JSON.stringify(outcome)}`);

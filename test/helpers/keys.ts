@@ -11,7 +11,6 @@ import {
   oid,
   randomSerial,
   seq,
-  signTbs,
   signerFor,
   toPem,
 } from '@evpki/x509';
@@ -64,8 +63,6 @@ export function certificateWithSpki(spki: Buffer): Buffer {
   const issuer = buildName([{ oid: OID.commonName, value: 'Legacy test CA' }]);
   const subject = buildName([{ oid: OID.commonName, value: 'LEGACY' }]);
   const now = new Date();
-  return signTbs(
-    buildTbs(signer.algorithmDer, issuer, { serial: randomSerial(), notBefore: now, notAfter: new Date(now.getTime() + 86_400_000), subject, spki, extensions: [basicConstraints(false)] }),
-    signer,
-  );
+  const tbs = buildTbs(signer.algorithmDer, issuer, { serial: randomSerial(), notBefore: now, notAfter: new Date(now.getTime() + 86_400_000), subject, spki, extensions: [basicConstraints(false)] });
+  return seq(tbs, signer.algorithmDer, bitString(signer.sign(tbs)));
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCaConfig, createCaService } from '@evpki/ca';
 import { initPki, mintToken, type MintOptions } from '@evpki/cli';
-import { readPrivateKey, readSecretFile, type IssuerKeyAlgorithm } from '@evpki/keys';
+import { fileSigner, readPrivateKey, readSecretFile, type IssuerKeyAlgorithm } from '@evpki/keys';
 import { loadOcspConfig, createOcspService } from '@evpki/ocsp-responder';
 import { loadRaConfig, createRaService } from '@evpki/ra';
 import { createLogger, dataPaths, loadStoreConfig, readServiceTls, type Logger, type PkiManifest } from '@evpki/service';
@@ -70,7 +70,7 @@ export async function startStack(
     const ca = createCaService(
       loadCaConfig({ ...env, ...opts.caEnv }),
       { publicOcspBase: pki.manifest.publicOcspBase },
-      { loadIssuerKey: (issuerId) => readPrivateKey(paths.issuerKey(issuerId), passphrase), tls: readServiceTls(pki.dataDir, 'ca-server') },
+      { loadIssuerSigner: async (issuerId) => fileSigner(readPrivateKey(paths.issuerKey(issuerId), passphrase)), tls: readServiceTls(pki.dataDir, 'ca-server') },
       { store, now, logger: opts.caLogger ?? opts.logger ?? quiet },
     );
     started.push(ca);

@@ -3,7 +3,6 @@ import {
   OID,
   attributeValues,
   csrFromPem,
-  inspectSpki,
   parseSubjectAltNames,
   publicKeyObject,
   readSignatureAlgorithm,
@@ -13,7 +12,7 @@ import {
   type NameAttribute,
   type ParsedCsr,
 } from '@evpki/x509';
-import { checkKey, type KeyPolicy } from './key-policy.js';
+import type { KeyPolicy } from './key-policy.js';
 import { checkChargePointIdentity } from './subject-rules.js';
 import { Rule, type RuleId, type Violation } from './violations.js';
 
@@ -36,14 +35,6 @@ export interface ChargePointContext extends KeyContext {
   readonly cpoName: string;
 }
 
-/** What a passed check hands to issuance. */
-export interface AcceptedCsr {
-  readonly csr: ParsedCsr;
-  readonly key: KeyInfo & { type: 'rsa' | 'ec' };
-  /** CN and O, in CSR order: their values make the certificate subject, re-encoded (issue 14.10). */
-  readonly subjectAttributes: readonly NameAttribute[];
-}
-
 /** The subject attributes whose values a certificate carries: CN and O, in CSR order. */
 export function certifiedSubjectAttributes(csr: ParsedCsr): NameAttribute[] {
   return csr.subject.rdns.flat().filter((a) => a.oid === OID.commonName || a.oid === OID.organizationName);
@@ -60,15 +51,6 @@ export function checkSubjectEncoding(csr: ParsedCsr, cnRule: RuleId): Violation[
     const name = a.oid === OID.commonName ? 'CN' : 'O';
     return why ? [{ rule: name === 'CN' ? cnRule : Rule.organization, message: `subject ${name} ${why}; it cannot be written as UTF8String` }] : [];
   });
-}
-
-export type PolicyResult = { readonly ok: true; readonly accepted: AcceptedCsr } | { readonly ok: false; readonly violations: readonly Violation[] };
-
-/** OCPP CertificateSigningUse: only charge point certificates are issued so far. */
-export function checkCertificateType(certificateType: string): Violation[] {
-  return certificateType === 'ChargingStationCertificate'
-    ? []
-    : [{ rule: Rule.certificateType, message: `${certificateType} certificates are not supported yet; only ChargingStationCertificate is issued` }];
 }
 
 /** Parses a PEM CSR, or returns the violation that says why it is not one. */
@@ -144,42 +126,4 @@ export function checkChargePointSubject(csr: ParsedCsr, ctx: Pick<ChargePointCon
   }
   out.push(...checkSubjectEncoding(csr, Rule.chargePointName));
   return out;
-}
-
-/**
- * The key of any CSR: readable, proof of possession, algorithm and size (A00.FR.502-506), weak
- * keys, not blocked (A00.FR.501) and never certified before (A02.FR.02). Pushes violations;
- * returns the key when it could be read.
- */
-export async function checkCsrKey(csr: ParsedCsr, ctx: KeyContext, violations: Violation[]): Promise<KeyInfo | undefined> {
-  let key: KeyInfo | undefined;
-  try {
-    key = inspectSpki(csr.spki);
-  } catch (e) {
-    violations.push({ rule: Rule.pkcs10, message: `CSR public key is malformed: ${e instanceof DerError ? e.message : 'unreadable'}` });
-    return undefined;
-  }
-  violations.push(...checkCsrSignature(csr, key), ...checkKey(key, ctx.keyPolicy));
-  if (await ctx.isKeyBlocked(key.common.spkiSha256)) violations.push({ rule: Rule.keyStrength, message: 'key is on the blocked list (compromised)' });
-  else if (await ctx.wasKeyCertified(key.common.spkiSha256))
-    violations.push({ rule: Rule.newKeyPair, message: 'this key was already certified; generate a new key pair for every update' });
-  return key;
-}
-
-/**
- * Every check for a charge point CSR, run by the RA (to reject early) and again by the CA (which
- * trusts no caller). Collects all violations instead of stopping at the first.
- */
-export async function checkChargePointCsr(csr: ParsedCsr, ctx: ChargePointContext): Promise<PolicyResult> {
-  const violations: Violation[] = [];
-  if (!ctx.station)
-    violations.push({ rule: Rule.registeredIdentity, message: 'station is not registered; register it before requesting a certificate' });
-  else if (!ctx.station.allowed)
-    violations.push({ rule: Rule.auditedModel, message: 'station is not allowed to obtain certificates (model not audited)' });
-
-  const key = await checkCsrKey(csr, ctx, violations);
-  violations.push(...checkChargePointSubject(csr, ctx));
-
-  if (violations.length || !key || key.type === 'unsupported') return { ok: false, violations };
-  return { ok: true, accepted: { csr, key, subjectAttributes: certifiedSubjectAttributes(csr) } };
 }

@@ -3,7 +3,7 @@ export * from './weak-keys.js';
 export * from './key-policy.js';
 export * from './subject-rules.js';
 export * from './csr-policy.js';
-export * from './validity.js';
+export * from './csr-checks.js';
 export * from './revocation-policy.js';
 export * from './server-policy.js';
 export * from './station-rules.js';

@@ -1,5 +1,5 @@
-import { OID, attributeValues, parseSubjectAltNames, type KeyInfo, type NameAttribute, type ParsedCsr } from '@evpki/x509';
-import { MAX_SUBJECT_ATTRIBUTES, certifiedSubjectAttributes, checkCsrKey, checkSubjectEncoding, type KeyContext } from './csr-policy.js';
+import { OID, attributeValues, parseSubjectAltNames, type ParsedCsr } from '@evpki/x509';
+import { MAX_SUBJECT_ATTRIBUTES, checkSubjectEncoding } from './csr-policy.js';
 import { HOST_NAME } from './subject-rules.js';
 import { ipInRanges } from './tenant-claims.js';
 import { Rule, type Violation } from './violations.js';
@@ -13,21 +13,6 @@ export interface ServerNamePolicy {
   /** CIDR ranges its iPAddress SANs must lie in (parseIpRange); none: no IP SANs. */
   readonly ipRanges?: readonly string[];
 }
-
-export interface ServerContext extends KeyContext {
-  readonly tenant: ServerNamePolicy;
-}
-
-export interface AcceptedServerCsr {
-  readonly csr: ParsedCsr;
-  readonly key: KeyInfo & { type: 'rsa' | 'ec' };
-  /** CN and O, in CSR order: their values make the certificate subject, re-encoded (issue 14.10). */
-  readonly subjectAttributes: readonly NameAttribute[];
-  /** The certificate's subjectAltName: the CN first, then the CSR's other names. */
-  readonly names: { readonly dns: string[]; readonly ipOctets: Buffer[] };
-}
-
-export type ServerPolicyResult = { readonly ok: true; readonly accepted: AcceptedServerCsr } | { readonly ok: false; readonly violations: readonly Violation[] };
 
 export const MAX_SERVER_NAMES = 20;
 
@@ -48,14 +33,11 @@ function checkDnsName(name: string, what: string, t: ServerNamePolicy): Violatio
 }
 
 /**
- * Every check for a CSMS server certificate request (A00.FR.509, A00.FR.510, key rules as for
- * charge points), run by the RA and again by the CA. Collects all violations.
+ * CSMS server subject and names (A00.FR.509 O = the CPO name, A00.FR.510 names inside the
+ * tenant's claims). The key rules are separate (csr-checks.ts keyRules).
  */
-export async function checkServerCsr(csr: ParsedCsr, ctx: ServerContext): Promise<ServerPolicyResult> {
+export function checkServerSubject(csr: ParsedCsr, t: ServerNamePolicy): Violation[] {
   const violations: Violation[] = [];
-  const key = await checkCsrKey(csr, ctx, violations);
-  const t = ctx.tenant;
-
   const attrs = csr.subject.rdns.flat();
   if (attrs.length > MAX_SUBJECT_ATTRIBUTES)
     violations.push({ rule: Rule.registeredIdentity, message: `subject has ${attrs.length} attributes; at most ${MAX_SUBJECT_ATTRIBUTES} are allowed` });
@@ -68,8 +50,8 @@ export async function checkServerCsr(csr: ParsedCsr, ctx: ServerContext): Promis
   if (cn === undefined) violations.push(violation(cns.length ? 'subject has several CNs' : "subject CN is missing; it must be the server's FQDN"));
   else violations.push(...checkDnsName(cn, 'CN', t));
 
-  const names = { dns: cn === undefined ? [] : [cn], ipOctets: [] as Buffer[] };
   const sanExt = csr.extensions.find((e) => e.oid === OID.subjectAltName);
+  let count = cn === undefined ? 0 : 1;
   if (sanExt) {
     let san;
     try {
@@ -85,16 +67,24 @@ export async function checkServerCsr(csr: ParsedCsr, ctx: ServerContext): Promis
       if (outside.length) violations.push(violation(`subjectAltName iPAddress ${outside.join(', ')} is outside this tenant's IP ranges (${ranges.join(', ') || 'none configured'})`));
       if (cn !== undefined && !san.dns.some((d) => d.toLowerCase() === cn.toLowerCase()))
         violations.push(violation(`CN "${cn}" must be among the subjectAltName dNSName entries`));
-      for (const d of san.dns) {
-        violations.push(...checkDnsName(d, 'subjectAltName dNSName', t));
-        if (!names.dns.some((n) => n.toLowerCase() === d.toLowerCase())) names.dns.push(d);
-      }
-      names.ipOctets.push(...san.ipOctets);
+      for (const d of san.dns) violations.push(...checkDnsName(d, 'subjectAltName dNSName', t));
+      const names = serverAltNames(csr);
+      count = names.dns.length + names.ipOctets.length;
     }
   }
-  if (names.dns.length + names.ipOctets.length > MAX_SERVER_NAMES) violations.push(violation(`at most ${MAX_SERVER_NAMES} names are allowed`));
+  if (count > MAX_SERVER_NAMES) violations.push(violation(`at most ${MAX_SERVER_NAMES} names are allowed`));
   violations.push(...checkSubjectEncoding(csr, Rule.serverCommonName));
+  return violations;
+}
 
-  if (violations.length || !key || key.type === 'unsupported') return { ok: false, violations };
-  return { ok: true, accepted: { csr, key, subjectAttributes: certifiedSubjectAttributes(csr), names } };
+/** The certificate's subjectAltName of an accepted server CSR: the CN first, then the CSR's other names, DNS names deduplicated (case-insensitively). */
+export function serverAltNames(csr: ParsedCsr): { dns: string[]; ipOctets: Buffer[] } {
+  const cns = attributeValues(csr.subject, OID.commonName);
+  const names = { dns: cns.length === 1 ? [cns[0]!] : [], ipOctets: [] as Buffer[] };
+  const sanExt = csr.extensions.find((e) => e.oid === OID.subjectAltName);
+  if (!sanExt) return names;
+  const san = parseSubjectAltNames(sanExt.value);
+  for (const d of san.dns) if (!names.dns.some((n) => n.toLowerCase() === d.toLowerCase())) names.dns.push(d);
+  names.ipOctets.push(...san.ipOctets);
+  return names;
 }

@@ -6,6 +6,5 @@ export * from './node-http.js';
 export * from './auth.js';
 export * from './data-dir.js';
 export * from './service-tls.js';
-export * from './idempotency.js';
 export * from './audit-trail.js';
 export * from './run-service.js';

@@ -15,6 +15,7 @@ import type {
   IdempotencyClaim,
   IdempotencyRecord,
   IssuanceOutcome,
+  IssuanceCoverage,
   IssuerRecord,
   StationRecord,
   StationPutOutcome,
@@ -279,7 +280,7 @@ export class LmdbStore implements Store {
     return this.db.get(key('idem', tenant, k)) as IdempotencyRecord | undefined;
   }
 
-  async recordIssuance(cert: CertificateRecord, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
+  async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
     await this.schema();
     // Checks and writes run inside one LMDB write transaction: atomic, and serialised against
     // every other writer in every process.
@@ -290,7 +291,7 @@ export class LmdbStore implements Store {
       }
       if (this.db.get(key('cert', cert.serial)) !== undefined) return { ok: false, conflict: 'serial' };
       if (this.db.get(key('spki', cert.spkiSha256)) !== undefined) return { ok: false, conflict: 'key' };
-      const leaf = cert.kind !== 'OcspSigningCertificate';
+      const leaf = coverage.underActiveIssuer;
       if (leaf && (this.db.get(key('issuer', cert.issuerId)) as IssuerRecord | undefined)?.state !== 'active') return { ok: false, conflict: 'issuer' };
       this.db.putSync(key('cert', cert.serial), cert);
       if (leaf) {
@@ -299,9 +300,9 @@ export class LmdbStore implements Store {
       }
       this.db.putSync(key('spki', cert.spkiSha256), cert.serial);
       // Station index: ordered by issuance time, then serial.
-      if (cert.kind === 'ChargingStationCertificate') this.db.putSync(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
+      if (coverage.stationIndex) this.db.putSync(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
       if (idem) this.db.putSync(key('idem', idem.tenant, idem.key), { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt });
-      if (cert.kind === 'ChargingStationCertificate') this.scheduleOcsp(cert.serial, 0);
+      if (coverage.presignOcsp) this.scheduleOcsp(cert.serial, 0);
       return { ok: true };
     });
   }

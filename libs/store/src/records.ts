@@ -97,8 +97,25 @@ export interface RotationRecord {
   readonly steps: readonly { readonly step: RotationStep; readonly at: string; readonly forced?: boolean }[];
 }
 
-/** What a recorded certificate is for. OCSP signing certificates are the responder's delegated signers. */
-export type CertificateKind = 'ChargingStationCertificate' | 'CSMSServerCertificate' | 'OcspSigningCertificate';
+/** What a recorded certificate is for: the kind of the profile it was issued under (libs/issuance registry). */
+export type CertificateKind = string;
+
+/**
+ * How the store indexes and serves a certificate, as its profile says (libs/issuance): the store
+ * never decides by kind.
+ */
+export interface IssuanceCoverage {
+  /**
+   * An enrolment leaf: recorded only under the issuer active in its hierarchy (after an
+   * activation nothing new comes from the old one), and it keeps its issuer in service
+   * (retiring, its CRL published) until it expires.
+   */
+  readonly underActiveIssuer: boolean;
+  /** Its OCSP answers are pre-signed: queued for the pre-signer at once. */
+  readonly presignOcsp: boolean;
+  /** Listed under its station (tenant, stationId), newest last. */
+  readonly stationIndex: boolean;
+}
 export type RevocationReason =
   | 'unspecified'
   | 'keyCompromise'

@@ -5,8 +5,9 @@
  */
 export const REDIS_SCRIPTS = {
   // KEYS: cert, spki, idempotency, station index, OCSP due, issuer states, issuers' last expiry
-  // ARGV: record, status, serial, idempotency record ('' none), charge point ('1'/'0'), issued at (ms),
-  //       issuer id, leaf ('1'/'0': only the active issuer may sign one), notAfter (ms)
+  // ARGV: record, status, serial, idempotency record ('' none), station index ('1'/'0'), issued at (ms),
+  //       issuer id, leaf ('1'/'0': only the active issuer may sign one), notAfter (ms),
+  //       pre-sign OCSP ('1'/'0') (IssuanceCoverage)
   recordIssuance: `
 if ARGV[4] ~= '' then
   local existing = redis.call('GET', KEYS[3])
@@ -22,10 +23,8 @@ end
 redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'st', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
 if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4]) end
-if ARGV[5] == '1' then
-  redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3])
-  redis.call('ZADD', KEYS[5], 0, ARGV[3])
-end
+if ARGV[5] == '1' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3]) end
+if ARGV[10] == '1' then redis.call('ZADD', KEYS[5], 0, ARGV[3]) end
 return {'ok'}
 `,
 

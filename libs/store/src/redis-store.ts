@@ -22,6 +22,7 @@ import type {
   IdempotencyClaim,
   IdempotencyRecord,
   IssuanceOutcome,
+  IssuanceCoverage,
   IssuerRecord,
   OcspDue,
   OcspHash,
@@ -427,10 +428,9 @@ export class RedisStore implements Store {
     return dec(await this.call((r) => r.getBuffer(k('idem', tenant, key))));
   }
 
-  async recordIssuance(cert: CertificateRecord, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
+  async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
     await this.schema();
     const { status: _s, revokedAt: _ra, revocationReason: _rr, ...rec } = cert;
-    const chargePoint = cert.kind === 'ChargingStationCertificate';
     const idemRecord: IdempotencyRecord | undefined = idem && { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt };
     const result = (await this.run(
       'recordIssuance',
@@ -440,11 +440,12 @@ export class RedisStore implements Store {
         cert.status,
         cert.serial,
         idemRecord ? enc(idemRecord) : '',
-        chargePoint ? '1' : '0',
+        coverage.stationIndex ? '1' : '0',
         Date.parse(cert.issuedAt),
         cert.issuerId,
-        cert.kind === 'OcspSigningCertificate' ? '0' : '1',
+        coverage.underActiveIssuer ? '1' : '0',
         expiryMark(cert.notAfter),
+        coverage.presignOcsp ? '1' : '0',
       ],
     )) as [Buffer, Buffer?];
     const outcome = result[0].toString();
@@ -619,7 +620,7 @@ export class RedisStore implements Store {
       const cert = await this.getCertificate(serial);
       if (!cert || !cert.status) return void problems.push(`${serial}: certificate record incomplete`);
       if ((await this.call((r) => r.get(k('k', cert.spkiSha256)))) !== serial) problems.push(`${serial}: key index missing`);
-      if (cert.kind === 'ChargingStationCertificate' && (await this.call((r) => r.zscore(k('sc', cert.tenant, cert.stationId), serial))) === null)
+      if (cert.stationId && (await this.call((r) => r.zscore(k('sc', cert.tenant, cert.stationId), serial))) === null)
         problems.push(`${serial}: station index missing`);
       if (cert.status === 'revoked' && (await this.call((r) => r.hexists(k('rv', cert.issuerId), serial))) === 0) problems.push(`${serial}: revoked but not on its CRL list`);
     });

@@ -11,6 +11,7 @@ import type {
   IdempotencyClaim,
   IdempotencyRecord,
   IssuanceOutcome,
+  IssuanceCoverage,
   IssuerRecord,
   StationRecord,
   StationPutOutcome,
@@ -98,7 +99,7 @@ export interface Store {
    * or the idempotency key is already taken, or, for a charge point or server certificate, when
    * its issuer is not the active one (a rotation's activation and issuance cannot interleave).
    */
-  recordIssuance(cert: CertificateRecord, idempotency?: IdempotencyClaim): Promise<IssuanceOutcome>;
+  recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idempotency?: IdempotencyClaim): Promise<IssuanceOutcome>;
 
   /**
    * Revokes one certificate in one write: its status, the issuer's revocation list, its pre-signed

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { bitString, ctx, integer, seq, time } from './der.js';
-import type { Signer } from './signature.js';
 
 /**
  * Certificate assembly from DER pieces: the issuer-fixed parts (signature algorithm, issuer name,
@@ -31,8 +30,15 @@ export function buildTbs(signatureAlgorithm: Buffer, issuerName: Buffer, f: TbsF
   );
 }
 
-export function signTbs(tbs: Buffer, signer: Signer): Buffer {
-  return seq(tbs, signer.algorithmDer, bitString(signer.sign(tbs)));
+/** Anything that signs: a synchronous in-memory key (signerFor) or an issuer's async Signer (@evpki/keys). */
+export interface TbsSigner {
+  readonly algorithmDer: Buffer;
+  sign(data: Buffer): Buffer | Promise<Buffer>;
+}
+
+/** The signed structure (certificate, CRL): TBS, algorithm, signature BIT STRING. */
+export async function signTbs(tbs: Buffer, signer: TbsSigner): Promise<Buffer> {
+  return seq(tbs, signer.algorithmDer, bitString(await signer.sign(tbs)));
 }
 
 /**

@@ -1,8 +1,8 @@
-import { Tag, bitString, ctx, enumerated, integer, seq, time, tlv } from './der.js';
+import { Tag, ctx, enumerated, integer, seq, time, tlv } from './der.js';
 import { authorityKeyIdentifier, extension } from './extensions.js';
 import { OID } from './oids.js';
 import { REVOCATION_REASONS, type RevocationReasonName } from './revocation.js';
-import type { Signer } from './signature.js';
+import { signTbs, type TbsSigner } from './builder.js';
 
 /** One revoked certificate as listed in a CRL (RFC 5280 5.1.2.6). */
 export interface CrlEntry {
@@ -14,7 +14,7 @@ export interface CrlEntry {
 
 export interface CrlFields {
   /** Signs the CRL; its AlgorithmIdentifier goes into both signature fields (RFC 5280 5.1.1.2, 5.1.2.2). */
-  readonly signer: Signer;
+  readonly signer: TbsSigner;
   /** DER of the issuing CA's subject Name (RFC 5280 5.1.2.3). */
   readonly issuerName: Buffer;
   /** The issuing CA's key identifier, for the Authority Key Identifier (RFC 5280 5.2.1). */
@@ -119,7 +119,7 @@ function revokedCertificates(list: readonly CrlEntry[]): Buffer {
  * A DER CertificateList v2 (RFC 5280 section 5), signed by the issuing CA. Entries are written in
  * serial order, so the same inputs give the same TBS.
  */
-export function buildCrl(f: CrlFields): Buffer {
+export async function buildCrl(f: CrlFields): Promise<Buffer> {
   if (!Number.isSafeInteger(f.number) || f.number < 0) throw new Error(`bad CRL number ${f.number}`);
   if (!(f.nextUpdate.getTime() > f.thisUpdate.getTime())) throw new Error('CRL nextUpdate must be after thisUpdate');
 
@@ -133,5 +133,5 @@ export function buildCrl(f: CrlFields): Buffer {
     ...(f.entries.length ? [revokedCertificates(f.entries)] : []),
     ctx(0, seq(authorityKeyIdentifier(f.issuerKeyId), extension(OID.crlNumber, false, integer(f.number)))),
   );
-  return seq(tbs, f.signer.algorithmDer, bitString(f.signer.sign(tbs)));
+  return signTbs(tbs, f.signer);
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '@evpki/service';
 import type { CrlRecord, Store } from '@evpki/store';
-import { buildCrl, keyIdentifier } from '@evpki/x509';
+import { signCrl } from '@evpki/issuance';
 import type { LoadedIssuer } from './issuer.js';
 
 export interface CrlPublisherOptions {
@@ -37,7 +37,6 @@ export interface CrlPublisher {
 export function createCrlPublisher(o: CrlPublisherOptions): CrlPublisher {
   const { store, issuer, log } = o;
   if (!(o.refreshSeconds > 0 && o.refreshSeconds < o.nextUpdateSeconds)) throw new Error('CRL refresh interval must be positive and shorter than the nextUpdate interval');
-  const issuerKeyId = keyIdentifier(issuer.cert.publicKey);
   const checkMs = (o.checkIntervalSeconds ?? Math.min(o.refreshSeconds, 3600)) * 1000;
   let running: Promise<CrlRecord> | undefined;
   let queued: Promise<CrlRecord> | undefined;
@@ -49,19 +48,14 @@ export function createCrlPublisher(o: CrlPublisherOptions): CrlPublisher {
     // therefore lists every revocation committed before this generation started.
     const number = await store.nextCrlNumber(issuer.id);
     const revoked = await store.listRevoked(issuer.id);
-    const thisUpdate = new Date(Math.floor(o.now().getTime() / 1000) * 1000); // DER times carry seconds
-    const wanted = new Date(thisUpdate.getTime() + o.nextUpdateSeconds * 1000);
-    const nextUpdate = wanted > issuer.cert.notAfter ? issuer.cert.notAfter : wanted;
-    if (nextUpdate <= thisUpdate) throw new Error(`issuer ${issuer.id} expired at ${issuer.cert.notAfter.toISOString()}: no CRL can be issued`);
-    const der = buildCrl({
-      signer: issuer.signer,
-      issuerName: issuer.cert.subject.der,
-      issuerKeyId,
+    const crl = await signCrl(issuer, issuer.signer, {
       number,
-      thisUpdate,
-      nextUpdate,
+      now: o.now(),
+      lifetimeSeconds: o.nextUpdateSeconds,
       entries: revoked.map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt), reason: r.reason })),
     });
+    const { der } = crl;
+    const [thisUpdate, nextUpdate] = [crl.thisUpdate, crl.nextUpdate];
     const record: CrlRecord = { issuerId: issuer.id, number, der, thisUpdate: thisUpdate.toISOString(), nextUpdate: nextUpdate.toISOString() };
     if (await store.putCrl(record)) {
       log.info({ issuerId: issuer.id, crlNumber: number, entries: revoked.length, nextUpdate: record.nextUpdate }, 'CRL published');

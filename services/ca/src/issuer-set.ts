@@ -1,12 +1,9 @@
-import type { KeyObject } from 'node:crypto';
+import type { Signer } from '@evpki/keys';
 import type { Logger } from '@evpki/service';
 import { issuingCasInService, type Store } from '@evpki/store';
 import { loadIssuer, type LoadedIssuer } from './issuer.js';
 
-/** Thrown when the store refused a leaf because its issuer is no longer the active one (a rotation). */
-export class IssuerNotActiveError extends Error {
-  override readonly name = 'IssuerNotActiveError';
-}
+export { IssuerNotActiveError } from '@evpki/issuance';
 
 /**
  * The issuing CAs the CA holds keys for, and which one signs new leaves. Reloaded from the store on
@@ -22,7 +19,7 @@ export class IssuerSet {
 
   constructor(
     private readonly store: Store,
-    private readonly loadKey: (issuerId: string) => KeyObject,
+    private readonly loadSigner: (issuerId: string) => Promise<Signer>,
     private readonly publicOcspBase: string,
     private readonly log: Logger,
     private readonly now: () => Date,
@@ -61,15 +58,15 @@ export class IssuerSet {
         next.set(r.id, have);
         continue;
       }
-      let key: KeyObject;
+      let signer: Signer;
       try {
-        key = this.loadKey(r.id);
+        signer = await this.loadSigner(r.id);
       } catch (err) {
         if (!this.missingLogged.has(r.id)) this.log.warn({ issuer: r.id, state: r.state, err: (err as Error).message }, 'issuing CA key not available yet; retrying on every reload');
         this.missingLogged.add(r.id);
         continue;
       }
-      const loaded = await loadIssuer(this.store, r.id, key, this.publicOcspBase);
+      const loaded = await loadIssuer(this.store, r.id, signer, this.publicOcspBase);
       next.set(r.id, loaded);
       added.push(loaded);
       this.log.info({ event: 'issuer.loaded', issuer: r.id, state: r.state }, 'issuing CA key loaded');

@@ -1,39 +1,21 @@
-import type { KeyObject } from 'node:crypto';
+import type { Signer } from '@evpki/keys';
+import { issuerFacts, type SigningIssuer } from '@evpki/issuance';
 import type { IssuerRecord, Store } from '@evpki/store';
-import {
-  chargePointProfile,
-  keyIdentifier,
-  parseCertificate,
-  serverProfile,
-  signerFor,
-  toPem,
-  type ParsedCertificate,
-  type Signer,
-} from '@evpki/x509';
+import { parseCertificate, toPem } from '@evpki/x509';
 import { issuerUrls } from '@evpki/service';
 
-/** An issuing CA ready to sign: its key, its precomputed profile pieces and the chain it returns. */
-export interface LoadedIssuer {
-  readonly id: string;
-  readonly cert: ParsedCertificate;
-  readonly signer: Signer;
-  readonly leafExtensions: ReturnType<typeof chargePointProfile>;
-  /** CSMS server certificates (A00.FR.701) chain to the same root the charge points trust. */
-  readonly serverExtensions: ReturnType<typeof serverProfile>;
-  /** PEM of the issuing CA certificate(s) in chain order, root left out (Plug&Charge 2.3). */
-  readonly chainPem: string;
-}
+/** An issuing CA ready to sign: its facts for the profiles, its Signer and the chain it returns. */
+export type LoadedIssuer = SigningIssuer;
 
-export async function loadIssuer(store: Store, issuerId: string, key: KeyObject, publicOcspBase: string): Promise<LoadedIssuer> {
+export async function loadIssuer(store: Store, issuerId: string, signer: Signer, publicOcspBase: string): Promise<LoadedIssuer> {
   const record = await store.getIssuer(issuerId);
   if (!record) throw new Error(`issuer ${issuerId} is not in the store`);
   const cert = parseCertificate(record.certificate);
   return {
-    id: issuerId,
+    ...issuerFacts(issuerId, cert, issuerUrls(publicOcspBase, issuerId)),
+    hierarchy: 'csms',
     cert,
-    signer: signerFor(key),
-    leafExtensions: chargePointProfile(keyIdentifier(cert.publicKey), issuerUrls(publicOcspBase, issuerId)),
-    serverExtensions: serverProfile(keyIdentifier(cert.publicKey), issuerUrls(publicOcspBase, issuerId).caIssuers),
+    signer,
     chainPem: await issuerChainPem(store, issuerId),
   };
 }

@@ -1,4 +1,4 @@
-import { loadPassphrase, readPrivateKey } from '@evpki/keys';
+import { fileSigner, loadPassphrase, readPrivateKey } from '@evpki/keys';
 import { dataPaths, readManifest, readServiceTls, runService } from '@evpki/service';
 import { loadCaConfig } from './config.js';
 import { createCaService } from './service.js';
@@ -12,6 +12,6 @@ runService('ca', () => {
   return createCaService(
     config,
     { publicOcspBase: manifest.publicOcspBase },
-    { loadIssuerKey: (issuerId) => readPrivateKey(paths.issuerKey(issuerId), passphrase), tls: readServiceTls(config.dataDir, 'ca-server') },
+    { loadIssuerSigner: async (issuerId) => fileSigner(readPrivateKey(paths.issuerKey(issuerId), passphrase)), tls: readServiceTls(config.dataDir, 'ca-server') },
   );
 });

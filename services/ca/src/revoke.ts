@@ -1,3 +1,4 @@
+import { profileOf } from '@evpki/issuance';
 import { checkRevocationReason } from '@evpki/policy';
 import { AppError, type AuditTrail, type Logger } from '@evpki/service';
 import type { RevocationReason, Store } from '@evpki/store';
@@ -24,7 +25,7 @@ export async function revokeCertificate(tenant: string, serial: string, reason: 
   const refused = checkRevocationReason(reason);
   if (refused.length) throw new AppError('policy', `cannot revoke with reason ${reason}`, refused);
   const cert = await d.store.getCertificate(serial);
-  if (!cert || cert.tenant !== tenant || cert.kind !== 'ChargingStationCertificate') throw new AppError('not-found', 'no such certificate');
+  if (!cert || cert.tenant !== tenant || !profileOf(cert.kind)?.status.tenantRevocable) throw new AppError('not-found', 'no such certificate');
   const outcome = await d.store.revokeCertificate(serial, reason as RevocationReason, d.now().toISOString());
   if (!outcome.ok) throw new AppError('not-found', 'no such certificate');
   const r = outcome.record;

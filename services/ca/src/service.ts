@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { X509Certificate, type KeyObject } from 'node:crypto';
+import type { Signer } from '@evpki/keys';
 import type { TLSSocket } from 'node:tls';
 import {
   AppError,
@@ -36,7 +37,8 @@ export interface CaSecrets {
    * there (yet). Called for each charge point sub-CA the store lists, so keys of a rotation's new
    * issuer are picked up once they are mounted.
    */
-  readonly loadIssuerKey: (issuerId: string) => KeyObject;
+  /** The issuing CA's key: a file key or a PKCS#11 token (@evpki/keys openIssuerSigner). */
+  readonly loadIssuerSigner: (issuerId: string) => Promise<Signer>;
   /**
    * The API listener's TLS identity (issue 7): its server certificate and key, and the service CA
    * that every client certificate must chain to (the RA's, the OCSP responder's).
@@ -122,7 +124,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
   const metrics = createMetrics('ca');
   const store = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
-  const issuers = new IssuerSet(store, secrets.loadIssuerKey, init.publicOcspBase, log, now);
+  const issuers = new IssuerSet(store, secrets.loadIssuerSigner, init.publicOcspBase, log, now);
   let server: HttpsServer | undefined;
   let opsServer: Server | undefined;
   let reloadTimer: NodeJS.Timeout | undefined;

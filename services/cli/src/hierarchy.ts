@@ -1,152 +1,102 @@
-import type { KeyObject } from 'node:crypto';
-import { createPublicKey } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { certify, crossCertificate, issuerFacts, issuingCa, rootCa, serviceTlsClient, serviceTlsServer, signCrl, type SubjectFacts } from '@evpki/issuance';
+import { fileSigner, type Signer } from '@evpki/keys';
 import type { CrlRecord } from '@evpki/store';
-import {
-  buildCrl,
-  buildName,
-  buildTbs,
-  crossCertificateExtensions,
-  inspectSpki,
-  keyIdentifier,
-  OID,
-  parseCertificate,
-  randomSerial,
-  rootExtensions,
-  serviceTlsExtensions,
-  signTbs,
-  signerFor,
-  subCaExtensions,
-  type ParsedCertificate,
-} from '@evpki/x509';
+import { buildName, inspectSpki, keyIdentifier, OID, parseCertificate, type ParsedCertificate } from '@evpki/x509';
 
-const YEAR = 365 * 86400_000;
+const YEAR_SECONDS = 365 * 86400;
 
 export interface CaSubject {
   readonly organization: string;
   readonly commonName: string;
 }
 
-function spkiOf(key: KeyObject): Buffer {
-  return createPublicKey(key).export({ type: 'spki', format: 'der' });
+/** An issuer key held in memory (KeyObject) or anywhere a Signer reaches (a PKCS#11 token). */
+export type SigningKey = KeyObject | Signer;
+
+function asSigner(k: SigningKey): Signer {
+  return 'backend' in k ? k : fileSigner(k);
 }
 
-/** A self-signed root CA certificate. */
-export function makeRoot(key: KeyObject, subject: CaSubject, now: Date, years: number): ParsedCertificate {
+/** The certified key as the profiles read it: from a private or public KeyObject, or a Signer's public key. */
+function subjectKey(k: SigningKey): SubjectFacts['publicKey'] {
+  const spki = createPublicKey('backend' in k ? k.publicKey : k).export({ type: 'spki', format: 'der' });
+  const info = inspectSpki(spki);
+  if (info.type === 'unsupported') throw new Error(`a CA key must be EC or RSA, not ${info.algorithm}`);
+  return info;
+}
+
+/** A self-signed root CA certificate (root profile). */
+export async function makeRoot(key: SigningKey, subject: CaSubject, now: Date, years: number): Promise<ParsedCertificate> {
+  const publicKey = subjectKey(key);
   const name = buildName([
     { oid: OID.organizationName, value: subject.organization },
     { oid: OID.commonName, value: subject.commonName },
   ]);
-  const spki = spkiOf(key);
-  const publicKey = parseSpkiPublicKey(spki);
-  const signer = signerFor(key);
-  const tbs = buildTbs(signer.algorithmDer, name, {
-    serial: randomSerial(),
-    notBefore: new Date(now.getTime() - 3600_000),
-    notAfter: new Date(now.getTime() + years * YEAR),
-    subject: name,
-    spki,
-    extensions: rootExtensions(publicKey),
-  });
-  return parseCertificate(signTbs(tbs, signer));
-}
-
-/** A certificate for `key` signed by `parentKey`: O and CN, backdated an hour, never outliving its parent. */
-function issueUnder(
-  key: KeyObject,
-  subject: CaSubject,
-  parent: ParsedCertificate,
-  parentKey: KeyObject,
-  now: Date,
-  lifetimeMs: number,
-  extensions: (publicKey: Buffer, authorityKeyId: Buffer) => readonly Buffer[],
-): ParsedCertificate {
-  const name = buildName([
-    { oid: OID.organizationName, value: subject.organization },
-    { oid: OID.commonName, value: subject.commonName },
-  ]);
-  const spki = spkiOf(key);
-  const signer = signerFor(parentKey);
-  const wanted = new Date(now.getTime() + lifetimeMs);
-  const tbs = buildTbs(signer.algorithmDer, parent.subject.der, {
-    serial: randomSerial(),
-    notBefore: new Date(now.getTime() - 3600_000),
-    notAfter: wanted > parent.notAfter ? parent.notAfter : wanted,
-    subject: name,
-    spki,
-    extensions: extensions(parseSpkiPublicKey(spki), keyIdentifier(parent.publicKey)),
-  });
-  return parseCertificate(signTbs(tbs, signer));
+  const self = { id: 'self', name, organization: subject.organization, keyIdentifier: keyIdentifier(publicKey.common.publicKey) };
+  const c = await certify(rootCa, self, asSigner(key), { subject: { publicKey, names: subject, subjectName: name }, lifetimeSeconds: years * YEAR_SECONDS, now });
+  return parseCertificate(c.der);
 }
 
 /** An issuing sub-CA certificate (pathLen 0) signed by `parentKey`, never outliving its parent. */
-export function makeSubCa(
-  key: KeyObject,
+export async function makeSubCa(
+  key: SigningKey,
   subject: CaSubject,
   parent: ParsedCertificate,
-  parentKey: KeyObject,
+  parentKey: SigningKey,
   now: Date,
   years: number,
-  urls: { crl: string; caIssuers: string },
-): ParsedCertificate {
-  return issueUnder(key, subject, parent, parentKey, now, years * YEAR, (publicKey, aki) => subCaExtensions(publicKey, aki, urls));
+  urls: { crl: string; caIssuers: string; ocsp: string },
+): Promise<ParsedCertificate> {
+  const c = await certify(issuingCa, issuerFacts('parent', parent, urls), asSigner(parentKey), { subject: { publicKey: subjectKey(key), names: subject }, lifetimeSeconds: years * YEAR_SECONDS, now });
+  return parseCertificate(c.der);
 }
 
 /**
  * A service TLS certificate (issue 7) signed by the internal service CA, never outliving it: the
  * CA's server certificate with its names, or a client identity (RA, OCSP) named by its CN.
  */
-export function makeServiceCert(
-  key: KeyObject,
+export async function makeServiceCert(
+  key: SigningKey,
   subject: CaSubject,
   parent: ParsedCertificate,
-  parentKey: KeyObject,
+  parentKey: SigningKey,
   now: Date,
   days: number,
-  use: Parameters<typeof serviceTlsExtensions>[2],
-): ParsedCertificate {
-  return issueUnder(key, subject, parent, parentKey, now, days * 86400_000, (publicKey, aki) => serviceTlsExtensions(publicKey, aki, use));
+  use: { readonly server: { readonly dns: readonly string[]; readonly ipOctets: readonly Buffer[] } } | { readonly client: true },
+): Promise<ParsedCertificate> {
+  const profile = 'server' in use ? serviceTlsServer : serviceTlsClient;
+  const c = await certify(profile, issuerFacts('service-ca', parent), asSigner(parentKey), {
+    subject: { publicKey: subjectKey(key), names: subject, ...('server' in use ? { altNames: use.server } : {}) },
+    lifetimeSeconds: days * 86400,
+    now,
+  });
+  return parseCertificate(c.der);
 }
 
 /**
  * A cross-certificate: `subject`'s name and public key, signed by `signerKey` of root `signer`
  * (RFC 4949 cross-certificate; RFC 5280 6.1 path building through it). Never outlives either root.
  */
-export function makeCrossCertificate(subject: ParsedCertificate, signer: ParsedCertificate, signerKey: KeyObject, now: Date): ParsedCertificate {
-  const sig = signerFor(signerKey);
-  const notAfter = subject.notAfter < signer.notAfter ? subject.notAfter : signer.notAfter;
-  const tbs = buildTbs(sig.algorithmDer, signer.subject.der, {
-    serial: randomSerial(),
-    notBefore: new Date(now.getTime() - 3600_000),
-    notAfter,
-    subject: subject.subject.der,
-    spki: subject.spki,
-    extensions: crossCertificateExtensions(subject.publicKey, keyIdentifier(signer.publicKey)),
+export async function makeCrossCertificate(subject: ParsedCertificate, signer: ParsedCertificate, signerKey: SigningKey, now: Date): Promise<ParsedCertificate> {
+  const publicKey = inspectSpki(subject.spki);
+  if (publicKey.type === 'unsupported') throw new Error('a root key must be EC or RSA');
+  const c = await certify(crossCertificate, issuerFacts('cross', signer), asSigner(signerKey), {
+    subject: { publicKey, subjectName: subject.subject.der },
+    lifetimeSeconds: Math.ceil((subject.notAfter.getTime() - now.getTime()) / 1000) + 3600,
+    notAfterCap: subject.notAfter,
+    now,
   });
-  return parseCertificate(signTbs(tbs, sig));
+  return parseCertificate(c.der);
 }
 
 /**
  * An empty CRL signed by `issuerKey` (RFC 5280 section 5), nextUpdate `days` ahead but never past
  * the issuer's notAfter. Used for the root, whose key only the CLI holds.
  */
-export function makeEmptyCrl(issuerKey: KeyObject, issuer: ParsedCertificate, number: number, now: Date, days: number): Omit<CrlRecord, 'issuerId'> {
-  const thisUpdate = new Date(Math.floor(now.getTime() / 1000) * 1000);
-  const wanted = new Date(thisUpdate.getTime() + days * 86400_000);
-  const nextUpdate = wanted > issuer.notAfter ? issuer.notAfter : wanted;
-  const der = buildCrl({
-    signer: signerFor(issuerKey),
-    issuerName: issuer.subject.der,
-    issuerKeyId: keyIdentifier(issuer.publicKey),
-    number,
-    thisUpdate,
-    nextUpdate,
-    entries: [],
-  });
-  return { number, der, thisUpdate: thisUpdate.toISOString(), nextUpdate: nextUpdate.toISOString() };
-}
-
-function parseSpkiPublicKey(spki: Buffer): Buffer {
-  return inspectSpki(spki).common.publicKey;
+export async function makeEmptyCrl(issuerKey: SigningKey, issuer: ParsedCertificate, number: number, now: Date, days: number): Promise<Omit<CrlRecord, 'issuerId'>> {
+  const crl = await signCrl(issuerFacts('root', issuer), asSigner(issuerKey), { number, entries: [], now, lifetimeSeconds: days * 86400 });
+  return { number, der: crl.der, thisUpdate: crl.thisUpdate.toISOString(), nextUpdate: crl.nextUpdate.toISOString() };
 }
 
 /** Short stable id of an issuer: role prefix and the start of its key identifier. */

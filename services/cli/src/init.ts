@@ -66,15 +66,15 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
 
   const now = o.now ?? new Date();
   const rootKey = generateIssuerKey(o.algorithm);
-  const root = makeRoot(rootKey, { organization: o.organization, commonName: `${o.organization} Root CA` }, now, 20);
+  const root = await makeRoot(rootKey, { organization: o.organization, commonName: `${o.organization} Root CA` }, now, 20);
   const rootId = issuerIdFor('root', root);
   const subKey = generateIssuerKey(o.algorithm);
-  const sub = makeSubCa(subKey, { organization: o.organization, commonName: `${o.organization} Charge Point CA` }, root, rootKey, now, 10, issuerUrls(o.publicOcspBase, rootId));
+  const sub = await makeSubCa(subKey, { organization: o.organization, commonName: `${o.organization} Charge Point CA` }, root, rootKey, now, 10, issuerUrls(o.publicOcspBase, rootId));
   const subId = issuerIdFor('cp', sub);
 
   writePrivateKey(paths.issuerKey(rootId), rootKey, passphrases.root);
   writePrivateKey(paths.issuerKey(subId), subKey, passphrases.issuing);
-  issueServiceCerts(o.dataDir, createServiceCa(o.dataDir, o.organization, passphrases.serviceCa, now), o.caHostnames ?? parseCaHostnames(DEFAULT_CA_HOSTNAMES), now);
+  await issueServiceCerts(o.dataDir, await createServiceCa(o.dataDir, o.organization, passphrases.serviceCa, now), o.caHostnames ?? parseCaHostnames(DEFAULT_CA_HOSTNAMES), now);
 
   const jwt = DEV_JWT;
   if (o.dev) {
@@ -93,7 +93,7 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
     await store.putIssuer({ id: subId, role: 'sub-ca', parentId: rootId, certificate: sub.der, state: 'active', purpose: 'charge-point', createdAt });
     // The root's CRL (it lists revoked sub-CAs; none yet), so that `openssl verify -crl_check_all`
     // works for the whole chain. The CA service publishes the sub-CA's own CRL.
-    const rootCrl = makeEmptyCrl(rootKey, root, await store.nextCrlNumber(rootId), now, 365);
+    const rootCrl = await makeEmptyCrl(rootKey, root, await store.nextCrlNumber(rootId), now, 365);
     if (!(await store.putCrl({ issuerId: rootId, ...rootCrl }))) throw new CliError(`the store already holds a newer CRL for ${rootId}`, 1);
     if (o.dev) await store.putTenant({ ...DEV_TENANT, disabled: false, createdAt });
   } finally {

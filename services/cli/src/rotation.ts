@@ -204,13 +204,13 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
     const changes: StateChange[] = [];
     if (kind === 'root') {
       const key = generateIssuerKey(algorithm);
-      const cert = makeRoot(key, { organization, commonName: generationName(`${organization} Root CA`, issuers, 'root') }, now, 20);
+      const cert = await makeRoot(key, { organization, commonName: generationName(`${organization} Root CA`, issuers, 'root') }, now, 20);
       root = { cert, key, id: issuerIdFor('root', cert) };
       writePrivateKey(paths.issuerKey(root.id), key, rootPassphrase);
-      const newByOld = makeCrossCertificate(cert, oldRootCert, oldRootKey, now);
-      const oldByNew = makeCrossCertificate(oldRootCert, cert, key, now);
+      const newByOld = await makeCrossCertificate(cert, oldRootCert, oldRootKey, now);
+      const oldByNew = await makeCrossCertificate(oldRootCert, cert, key, now);
       // The new root's CRL (it will list revoked issuing CAs under it); the old root's stays.
-      const crl = makeEmptyCrl(key, cert, await store.nextCrlNumber(root.id), now, 365);
+      const crl = await makeEmptyCrl(key, cert, await store.nextCrlNumber(root.id), now, 365);
       await store.putCrl({ issuerId: root.id, ...crl });
       records.push(
         { id: root.id, role: 'root', parentId: root.id, certificate: cert.der, state: 'prepared', purpose: 'root', createdAt: at, updatedAt: at, crossCertificates: [newByOld.der] },
@@ -219,7 +219,7 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
       changes.push({ id: root.id, role: 'root', from: null, to: 'prepared' });
     }
     const subKey = generateIssuerKey(algorithm);
-    const sub = makeSubCa(subKey, { organization, commonName: generationName(`${organization} Charge Point CA`, issuers, 'sub-ca') }, root.cert, root.key, now, 10, issuerUrls(manifest.publicOcspBase, root.id));
+    const sub = await makeSubCa(subKey, { organization, commonName: generationName(`${organization} Charge Point CA`, issuers, 'sub-ca') }, root.cert, root.key, now, 10, issuerUrls(manifest.publicOcspBase, root.id));
     const subId = issuerIdFor('cp', sub);
     writePrivateKey(paths.issuerKey(subId), subKey, issuingPassphrase);
     records.push({ id: subId, role: 'sub-ca', parentId: root.id, certificate: sub.der, state: 'prepared', purpose: 'charge-point', createdAt: at, updatedAt: at });

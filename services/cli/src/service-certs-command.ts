@@ -38,7 +38,7 @@ Exit 2: no PKI or no service CA in the data directory, no passphrase, bad --ca-h
   positionals: { min: 0, max: 0 },
   async run(values, _positionals, ctx) {
     const list = values['ca-hostnames'] as string | undefined;
-    const r = renewServiceCerts({
+    const r = await renewServiceCerts({
       dataDir: ctx.dataDir,
       env: ctx.env,
       newCa: values['new-ca'] === true,

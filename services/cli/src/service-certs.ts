@@ -68,10 +68,10 @@ export function formatServerNames(names: ServerNames): string[] {
 }
 
 /** A new service CA (self-signed, EC P-256, 10 years); its key encrypted with the service CA key passphrase. */
-export function createServiceCa(dataDir: string, organization: string, passphrase: string, now: Date): ServiceCa {
+export async function createServiceCa(dataDir: string, organization: string, passphrase: string, now: Date): Promise<ServiceCa> {
   const paths = dataPaths(dataDir);
   const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-  const cert = makeRoot(key, { organization, commonName: `${organization} Internal Service CA` }, now, SERVICE_CA_YEARS);
+  const cert = await makeRoot(key, { organization, commonName: `${organization} Internal Service CA` }, now, SERVICE_CA_YEARS);
   writePrivateKey(paths.serviceCaKey, key, passphrase);
   writeFileAtomic(paths.serviceCaCert, toPem('CERTIFICATE', cert.der));
   return { cert, key };
@@ -81,14 +81,14 @@ export function createServiceCa(dataDir: string, organization: string, passphras
  * New keys (EC P-256, unencrypted, mode 0600: each goes to one service) and certificates for the CA
  * server (serverAuth, `names`) and the RA and OCSP clients (clientAuth, CN pki-ra / pki-ocsp).
  */
-export function issueServiceCerts(dataDir: string, ca: ServiceCa, names: ServerNames, now: Date): Record<ServiceCertName, ParsedCertificate> {
+export async function issueServiceCerts(dataDir: string, ca: ServiceCa, names: ServerNames, now: Date): Promise<Record<ServiceCertName, ParsedCertificate>> {
   const paths = dataPaths(dataDir);
   if (ca.cert.notAfter <= now) throw new CliError(`the service CA expired on ${ca.cert.notAfter.toISOString()}: use \`pki service-certs renew --new-ca\``, EXIT.badInput);
   const organization = attributeValues(ca.cert.subject, OID.organizationName)[0] ?? 'EV PKI';
   const issued = {} as Record<ServiceCertName, ParsedCertificate>;
   for (const [name, { commonName, use }] of Object.entries(SERVICE_CERT_NAMES) as [ServiceCertName, (typeof SERVICE_CERT_NAMES)[ServiceCertName]][]) {
     const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
-    const cert = makeServiceCert(key, { organization, commonName }, ca.cert, ca.key, now, SERVICE_CERT_DAYS, use === 'server' ? { server: names } : { client: true });
+    const cert = await makeServiceCert(key, { organization, commonName }, ca.cert, ca.key, now, SERVICE_CERT_DAYS, use === 'server' ? { server: names } : { client: true });
     const files = paths.serviceCert(name);
     writePrivateKey(files.key, key);
     writeFileAtomic(files.cert, toPem('CERTIFICATE', cert.der));
@@ -137,7 +137,7 @@ function readServiceCaKey(path: string, passphrase: string): KeyObject {
  * the service CA `pki init` made (or from a new one with `newCa`). Safe to repeat. The services read
  * the files at start: restart them afterwards.
  */
-export function renewServiceCerts(o: RenewServiceCertsOptions): RenewedServiceCerts {
+export async function renewServiceCerts(o: RenewServiceCertsOptions): Promise<RenewedServiceCerts> {
   const manifest = readManifest(o.dataDir);
   const paths = dataPaths(o.dataDir);
   if (!existsSync(paths.serviceCaCert) || !existsSync(paths.serviceCaKey))
@@ -151,8 +151,8 @@ export function renewServiceCerts(o: RenewServiceCertsOptions): RenewedServiceCe
   const now = o.now ?? new Date();
   const current = certificateFromPem(readFileSync(paths.serviceCaCert, 'utf8'));
   const organization = attributeValues(current.subject, OID.organizationName)[0] ?? 'EV PKI';
-  const ca = o.newCa ? createServiceCa(o.dataDir, organization, passphrase, now) : { cert: current, key: readServiceCaKey(paths.serviceCaKey, passphrase) };
+  const ca = o.newCa ? await createServiceCa(o.dataDir, organization, passphrase, now) : { cert: current, key: readServiceCaKey(paths.serviceCaKey, passphrase) };
   const names = o.names ?? currentServerNames(o.dataDir) ?? parseCaHostnames(DEFAULT_CA_HOSTNAMES);
-  const issued = issueServiceCerts(o.dataDir, ca, names, now);
+  const issued = await issueServiceCerts(o.dataDir, ca, names, now);
   return { serviceCa: ca.cert, newCa: o.newCa === true, names, issued };
 }

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { csmsServer, profileForCertificateType } from '@evpki/issuance';
 import { failedIssuanceOutcome, type Metrics } from '@evpki/service';
 
 /** The operation of a /v1 request (openapi.yaml), as operations.ts finds it. */
@@ -16,14 +17,13 @@ export function routeLabel(find: FindOperation, req: Request): string {
   return find(req.method, path)?.route ?? 'unmatched';
 }
 
-/** The certificate kinds a CSR route asks for: certificateType for a charge point route (bounded). */
-const STATION_KINDS: ReadonlySet<string> = new Set(['ChargingStationCertificate', 'V2GCertificate']);
-
+/** The certificate kind a CSR route asks for, as its profile names it; 'other' for a type no profile issues (bounded labels). */
 function issuanceKind(route: string, req: Request): string | undefined {
-  if (route === 'POST /v1/server-certificates') return 'CSMSServerCertificate';
+  if (route === 'POST /v1/server-certificates') return csmsServer.kind;
   if (route !== 'POST /v1/stations/{stationId}/certificates') return undefined;
   const type = (req.body as { certificateType?: unknown } | undefined)?.certificateType;
-  return typeof type === 'string' && STATION_KINDS.has(type) ? type : 'other';
+  const found = typeof type === 'string' ? profileForCertificateType(type) : undefined;
+  return found && 'profile' in found ? found.profile.kind : 'other';
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Request, Response } from 'express';
-import { FORBIDDEN_RULES, Rule, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, checkRevocationReason, checkServerCsr, readCsr, type KeyPolicy } from '@evpki/policy';
+import { csmsServer, profileForCertificateType, profileOf, verifyRequest } from '@evpki/issuance';
+import { Rule, checkChargePointIdentity, checkRevocationReason, readCsr, type KeyPolicy } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
-import { AppError, earlierIssuance, type AuditTrail, type Metrics } from '@evpki/service';
+import { AppError, type AuditTrail, type Metrics } from '@evpki/service';
 import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type Store } from '@evpki/store';
 import { contextOf } from './authenticate.js';
 import type { CaClient, CaSignResponse } from './ca-client.js';
@@ -99,8 +100,8 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     const stationId = param(res, 'stationId');
     const body = req.body as { csr: string; certificateType: string };
     const idempotencyKey = req.get('idempotency-key');
-    const typeViolations = checkCertificateType(body.certificateType);
-    if (typeViolations.length) throw new AppError('policy', `${body.certificateType} is not supported yet`, typeViolations);
+    const found = profileForCertificateType(body.certificateType);
+    if ('violation' in found) throw new AppError('policy', found.violation.message, [found.violation]);
     // A retry under a known Idempotency-Key goes straight to the CA, which replays the recorded
     // certificate (or refuses a different request); re-running policy would call the key reused.
     const earlier = idempotencyKey ? await d.store.getIdempotency(tenant.id, idempotencyKey) : undefined;
@@ -111,19 +112,13 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
       if (!station) throw new AppError('not-found', 'no such station', [{ rule: Rule.registeredIdentity, message: 'station is not registered for this tenant' }]);
       const parsed = readCsr(body.csr);
       if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
-      const result = await checkChargePointCsr(parsed.csr, {
-        station,
-        cpoName: tenant.cpoName,
-        keyPolicy: d.keyPolicy,
-        isKeyBlocked: (h) => d.store.isKeyBlocked(h),
-        wasKeyCertified: (h) => d.store.isKeyCertified(h),
-      });
-      // Issue 14.13: a retry of a request whose certificate was issued (its answer lost) goes to the CA like a known Idempotency-Key.
-      const retry = !result.ok && (await earlierIssuance(d.store, result.violations, { tenant: tenant.id, stationId, certificateType: body.certificateType, csr: parsed.csr }, d.now()));
-      if (!result.ok && !retry) {
-        const forbidden = result.violations.some((v) => FORBIDDEN_RULES.has(v.rule));
-        throw new AppError(forbidden ? 'forbidden' : 'policy', 'the certificate request violates policy', result.violations);
-      }
+      // The CA runs the same check again on its own reads; a retry of an answered request (issue 14.13) goes on to it like a known Idempotency-Key.
+      const verified = await verifyRequest(
+        found.profile,
+        { tenant: tenant.id, stationId, csr: parsed.csr, requestLabel: body.certificateType },
+        { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, station },
+      );
+      const retry = verified.outcome === 'answered-before';
       if (!retry) release = await consumeCsrQuota(d.store, tenant, stationId, d.rateLimits, d.now());
     }
     const signed = await d.ca
@@ -149,15 +144,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     if (!earlier) {
       const parsed = readCsr(body.csr);
       if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
-      const result = await checkServerCsr(parsed.csr, {
-        tenant,
-        keyPolicy: d.keyPolicy,
-        isKeyBlocked: (h) => d.store.isKeyBlocked(h),
-        wasKeyCertified: (h) => d.store.isKeyCertified(h),
-      });
-      if (!result.ok) {
-        throw new AppError('policy', 'the server certificate request violates policy', result.violations);
-      }
+      await verifyRequest(csmsServer, { tenant: tenant.id, stationId: '', csr: parsed.csr, requestLabel: csmsServer.kind }, { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant });
       release = await consumeCsrQuota(d.store, tenant, undefined, d.rateLimits, d.now());
     }
     const signed = await d.ca
@@ -199,7 +186,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     }
     // Same answer as GET for another tenant's serial; the CA checks the tenant again.
     const cert = await d.store.getCertificate(serial);
-    if (!cert || cert.tenant !== tenant.id || cert.kind !== 'ChargingStationCertificate') throw new AppError('not-found', 'no such certificate');
+    if (!cert || cert.tenant !== tenant.id || !profileOf(cert.kind)?.status.tenantRevocable) throw new AppError('not-found', 'no such certificate');
     const revoked = await d.ca.revoke({ tenant: tenant.id, serialNumber: serial, reason, actor });
     res.json({
       serialNumber: revoked.serialNumber,

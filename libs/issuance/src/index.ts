@@ -1,0 +1,12 @@
+export * from './profile.js';
+export * from './registry.js';
+export * from './validity.js';
+export * from './sign.js';
+export * from './certify.js';
+export * from './retry.js';
+export * from './verify-request.js';
+export * from './issue.js';
+export { subCaProfile } from './profiles/sub-ca.js';
+export { SERVER_BACKDATE_SECONDS } from './profiles/csms-server.js';
+export * from './crl.js';
+export * from './issuer-facts.js';

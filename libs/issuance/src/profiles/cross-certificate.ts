@@ -1,0 +1,22 @@
+import type { Profile } from '../profile.js';
+import { caExtensions } from './ca-extensions.js';
+
+/**
+ * A cross-certificate (root rotation, RFC 4949; RFC 5280 6.1 path building through it): another
+ * root's exact name and key, CA:true without a path length (the issuing CA below still has
+ * pathLen 0), signed by this root, never outliving either root.
+ */
+export const crossCertificate: Profile = {
+  kind: 'CrossCertificate',
+  requestName: 'cross-certificate',
+  signedBy: { hierarchy: '*', role: 'root' },
+  subject: 'ceremony',
+  checks: [],
+  validity: { backdateSeconds: 3600 },
+  recorded: 'issuer-record',
+  status: { ocspPresigned: false, crl: true, tenantRevocable: false },
+  replaysIdenticalRequest: false,
+  requiresActiveIssuer: false,
+  extensions: (issuer) => (subject) => caExtensions({ ...issuer, urls: undefined }, subject),
+  subjectAttributes: () => [],
+};
