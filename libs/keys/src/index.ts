@@ -2,6 +2,7 @@ import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:cryp
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from './atomic-file.js';
 import { encryptPkcs8 } from './pkcs8.js';
+import { KeyLoadError } from './key-errors.js';
 
 export { writeFileAtomic } from './atomic-file.js';
 export { KEY_FILE_SCRYPT, encryptPkcs8 } from './pkcs8.js';
@@ -31,9 +32,7 @@ export function writePrivateKey(path: string, key: KeyObject, passphrase?: strin
   writeFileAtomic(path, pem, 0o600);
 }
 
-export class KeyLoadError extends Error {
-  override readonly name = 'KeyLoadError';
-}
+export { KeyLoadError, SignerError } from './key-errors.js';
 
 /**
  * Loads a PKCS#8 private key: plain, or encrypted with any PBES2 scheme OpenSSL reads (scrypt, and
@@ -91,3 +90,26 @@ export function readSecretFile(path: string): string {
 }
 
 export { fileSigner, signatureAlgorithmFor, type Signer, type SignatureAlgorithmName } from './signer.js';
+export {
+  deletePkcs11IssuerKey,
+  ecdsaRawToDer,
+  generatePkcs11IssuerKey,
+  newPkcs11KeyId,
+  openPkcs11Session,
+  pkcs11Signer,
+  KeyGenerationError,
+  type Pkcs11KeyGenOptions,
+  type Pkcs11KeyRef,
+  type Pkcs11Session,
+  type Pkcs11SessionOptions,
+} from './pkcs11-signer.js';
+export {
+  PKCS11_PIN_FILE_ENV,
+  loadPkcs11Pin,
+  openIssuerSigner,
+  readPkcs11KeyRef,
+  writePkcs11KeyRef,
+  type IssuerKeyPaths,
+  type IssuerKeySecrets,
+  type Pkcs11IssuerKeyRef,
+} from './issuer-signer.js';

@@ -15,6 +15,8 @@ export function dataPaths(dataDir: string) {
     store: join(dataDir, 'store'),
     /** Encrypted issuer keys: root (CLI only) and issuing CAs (CA only). */
     issuerKey: (issuerId: string) => join(dataDir, 'keys', `${issuerId}.key.pem`),
+    /** Instead of the key file: where in a PKCS#11 token the issuer's key is (module, token, label, id; no PIN). */
+    issuerPkcs11Ref: (issuerId: string) => join(dataDir, 'keys', `${issuerId}.pkcs11.json`),
     /** Dev only: the passphrase protecting issuer keys (production mounts it from a Secret). */
     devPassphrase: join(dataDir, 'secrets', 'key-passphrase'),
     /** The internal service CA's certificate: RA and OCSP → CA mutual TLS trust only it (issue 7). */

@@ -72,7 +72,21 @@ export interface Signer {
 
 const hashAlgId = (h: string): Buffer => seq(oid(h), nullDer());
 
-export function signerFor(key: KeyObject): Signer {
+/**
+ * The one way an issuer key of this type and size signs (A00.FR.505/506), shared by every key
+ * backend (a key in memory, a PKCS#11 token): the hash, the padding and the DER AlgorithmIdentifier.
+ * P-256 signs with SHA-256, P-384 with SHA-384, larger curves with SHA-512; RSA with RSASSA-PSS,
+ * SHA-256, MGF1-SHA-256 and a 32-byte salt (RFC 4055 section 3.1). `key` may be public or private.
+ */
+export interface SignatureScheme {
+  readonly kind: 'ecdsa' | 'rsa-pss';
+  readonly hash: 'sha256' | 'sha384' | 'sha512';
+  /** RSASSA-PSS only. */
+  readonly saltLength?: number;
+  readonly algorithmDer: Buffer;
+}
+
+export function signatureSchemeFor(key: KeyObject): SignatureScheme {
   const type = key.asymmetricKeyType;
   if (type === 'ec') {
     const curve = key.asymmetricKeyDetails?.namedCurve;
@@ -82,19 +96,24 @@ export function signerFor(key: KeyObject): Signer {
         : curve === 'secp384r1' || curve === 'P-384'
           ? (['sha384', OID.ecdsaWithSHA384] as const)
           : (['sha512', OID.ecdsaWithSHA512] as const);
-    return { algorithmDer: seq(oid(algOid)), sign: (data) => sign(hash, data, { key, dsaEncoding: 'der' }) };
+    return { kind: 'ecdsa', hash, algorithmDer: seq(oid(algOid)) };
   }
   if (type === 'rsa' || type === 'rsa-pss') {
-    // RSASSA-PSS with SHA-256, MGF1-SHA-256, 32-byte salt (RFC 4055 section 3.1).
     const params = seq(
       ctx(0, hashAlgId(OID.sha256)),
       ctx(1, seq(oid(OID.mgf1), hashAlgId(OID.sha256))),
       ctx(2, integer(32)),
     );
-    return {
-      algorithmDer: seq(oid(OID.rsassaPss), params),
-      sign: (data) => sign('sha256', data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }),
-    };
+    return { kind: 'rsa-pss', hash: 'sha256', saltLength: 32, algorithmDer: seq(oid(OID.rsassaPss), params) };
   }
   throw new Error(`issuer key type ${type} cannot sign certificates (A00.FR.505)`);
+}
+
+export function signerFor(key: KeyObject): Signer {
+  const scheme = signatureSchemeFor(key);
+  if (scheme.kind === 'ecdsa') return { algorithmDer: scheme.algorithmDer, sign: (data) => sign(scheme.hash, data, { key, dsaEncoding: 'der' }) };
+  return {
+    algorithmDer: scheme.algorithmDer,
+    sign: (data) => sign(scheme.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: scheme.saltLength }),
+  };
 }

@@ -13,3 +13,4 @@ export * from './stations-import.js';
 export * from './ocsp-resign.js';
 export * from './tenants.js';
 export { parseRetention } from './audit-retain.js';
+export * from './pkcs11-options.js';

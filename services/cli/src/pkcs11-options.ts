@@ -1,0 +1,87 @@
+import type { KeyObject } from 'node:crypto';
+import {
+  KeyLoadError,
+  deletePkcs11IssuerKey,
+  generatePkcs11IssuerKey,
+  loadPkcs11Pin,
+  newPkcs11KeyId,
+  openPkcs11Session,
+  pkcs11Signer,
+  type IssuerKeyAlgorithm,
+  type Pkcs11IssuerKeyRef,
+  type Pkcs11Session,
+  type Signer,
+} from '@evpki/keys';
+import { CliError } from './cli-error.js';
+import type { OptionValues } from './command.js';
+import { EXIT } from './exit-codes.js';
+
+/** The options a command that creates issuer keys adds to keep them in a PKCS#11 token (issue 15). */
+export const PKCS11_OPTIONS = {
+  'pkcs11-module': { type: 'string' },
+  'pkcs11-token-label': { type: 'string' },
+  'pkcs11-pin-file': { type: 'string' },
+} as const;
+
+export const PKCS11_OPTIONS_HELP = `  --pkcs11-module PATH
+                  generate the issuer keys inside a PKCS#11 token (e.g. /usr/lib/softhsm/libsofthsm2.so)
+                  instead of encrypted key files; keys/<issuer>.pkcs11.json then names the token and key
+  --pkcs11-token-label LABEL
+                  the token's label (required with --pkcs11-module)
+  --pkcs11-pin-file FILE
+                  the file holding the token's user PIN (default $PKI_PKCS11_PIN_FILE)`;
+
+export interface Pkcs11Target {
+  readonly module: string;
+  readonly tokenLabel: string;
+  readonly pin: string;
+}
+
+/** The token the options name, or undefined when none is (file keys). Partial options are a CliError, exit 2. */
+export function pkcs11TargetFrom(values: OptionValues, env: NodeJS.ProcessEnv): Pkcs11Target | undefined {
+  const module = values['pkcs11-module'] as string | undefined;
+  const tokenLabel = values['pkcs11-token-label'] as string | undefined;
+  const pinFile = values['pkcs11-pin-file'] as string | undefined;
+  if (!module && !tokenLabel && !pinFile) return undefined;
+  if (!module || !tokenLabel) throw new CliError('--pkcs11-module and --pkcs11-token-label go together (issuer keys in a PKCS#11 token)', EXIT.badInput);
+  try {
+    return { module, tokenLabel, pin: loadPkcs11Pin(env, pinFile) };
+  } catch (e) {
+    throw new CliError((e as Error).message + ' (or pass --pkcs11-pin-file)', EXIT.badInput);
+  }
+}
+
+export interface TokenIssuerKey {
+  /** To write as keys/<issuerId>.pkcs11.json once the issuer id is known (writePkcs11KeyRef). */
+  readonly ref: Pkcs11IssuerKeyRef;
+  readonly publicKey: KeyObject;
+  readonly signer: Signer;
+  /** The logged-in token: close it when done; deletePkcs11IssuerKey(session, ref) undoes a failed init. */
+  readonly session: Pkcs11Session;
+}
+
+/**
+ * Generates an issuer key pair in the token (label `label`, a fresh random id) and opens its Signer.
+ * A login or generation failure is a CliError (exit 2) with the token's reason, never the PIN.
+ */
+export async function createTokenIssuerKey(target: Pkcs11Target, algorithm: IssuerKeyAlgorithm, label: string): Promise<TokenIssuerKey> {
+  let session: Pkcs11Session;
+  try {
+    session = await openPkcs11Session(target);
+  } catch (e) {
+    throw new CliError((e as Error).message, e instanceof KeyLoadError ? EXIT.badInput : EXIT.failure);
+  }
+  const ref: Pkcs11IssuerKeyRef = { module: target.module, tokenLabel: target.tokenLabel, keyLabel: label, keyId: newPkcs11KeyId() };
+  try {
+    const publicKey = await generatePkcs11IssuerKey(session, { algorithm, label, id: ref.keyId });
+    try {
+      return { ref, publicKey, signer: await pkcs11Signer(session, ref), session };
+    } catch (e) {
+      await deletePkcs11IssuerKey(session, ref);
+      throw e;
+    }
+  } catch (e) {
+    await session.close();
+    throw new CliError((e as Error).message, EXIT.badInput);
+  }
+}
