@@ -36,7 +36,7 @@ export function isRetryOf(c: CertificateRecord, r: ChargePointRequest, now: Date
  * undefined. Read from the store's record of the key, in the RA and again in the CA.
  */
 export async function earlierIssuance(
-  store: Store,
+  store: Pick<Store, 'getCertificateByKey'>,
   violations: readonly { readonly rule: string }[],
   req: { readonly tenant: string; readonly stationId: string; readonly certificateType: string; readonly csr: ParsedCsr },
   now: Date,

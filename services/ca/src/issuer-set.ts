@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from '@evpki/service';
-import { issuingCasInService, type Store } from '@evpki/store';
+import { issuingCasInService, type CaStore } from '@evpki/store';
 import { loadIssuer, type LoadedIssuer } from './issuer.js';
 
 /** Thrown when the store refused a leaf because its issuer is no longer the active one (a rotation). */
@@ -21,7 +21,7 @@ export class IssuerSet {
   private readonly missingLogged = new Set<string>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: CaStore,
     private readonly loadKey: (issuerId: string) => KeyObject,
     private readonly publicOcspBase: string,
     private readonly log: Logger,

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { IssuerRecord, Store } from '@evpki/store';
+import type { IssuerRecord, CaStore } from '@evpki/store';
 import {
   chargePointProfile,
   keyIdentifier,
@@ -24,7 +24,7 @@ export interface LoadedIssuer {
   readonly chainPem: string;
 }
 
-export async function loadIssuer(store: Store, issuerId: string, key: KeyObject, publicOcspBase: string): Promise<LoadedIssuer> {
+export async function loadIssuer(store: CaStore, issuerId: string, key: KeyObject, publicOcspBase: string): Promise<LoadedIssuer> {
   const record = await store.getIssuer(issuerId);
   if (!record) throw new Error(`issuer ${issuerId} is not in the store`);
   const cert = parseCertificate(record.certificate);
@@ -39,7 +39,7 @@ export async function loadIssuer(store: Store, issuerId: string, key: KeyObject,
 }
 
 /** The issuer's certificate and its parents up to, not including, the root, as PEM. */
-export async function issuerChainPem(store: Store, issuerId: string): Promise<string> {
+export async function issuerChainPem(store: CaStore, issuerId: string): Promise<string> {
   let pem = '';
   for (let r: IssuerRecord | undefined = await store.getIssuer(issuerId); r && r.role !== 'root'; r = await store.getIssuer(r.parentId))
     pem += toPem('CERTIFICATE', r.certificate);

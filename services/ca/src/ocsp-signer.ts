@@ -1,7 +1,7 @@
 import { createHash, randomUUID, type KeyObject } from 'node:crypto';
 import { DEFAULT_KEY_POLICY, Rule, checkCsrKey, readCsr, type Violation } from '@evpki/policy';
 import { AppError } from '@evpki/service';
-import type { CertificateRecord, RateBucket, Store } from '@evpki/store';
+import type { CertificateRecord, RateBucket, CaStore } from '@evpki/store';
 import {
   OID,
   attributeValues,
@@ -18,7 +18,7 @@ import {
 import type { LoadedIssuer } from './issuer.js';
 
 export interface OcspSignerDeps {
-  readonly store: Store;
+  readonly store: CaStore;
   /** The issuer asked for (any the CA holds, active or not); undefined when the CA does not hold it. */
   readonly issuer: LoadedIssuer | undefined;
   readonly now: () => Date;

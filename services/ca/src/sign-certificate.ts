@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { checkCertificateType, checkChargePointCsr, leafValidity, readCsr, FORBIDDEN_RULES, type KeyPolicy } from '@evpki/policy';
 import { AppError, earlierIssuance, idempotencyRequestHash, isRetryOf } from '@evpki/service';
-import type { CertificateRecord, Store } from '@evpki/store';
+import type { CertificateRecord, CaStore } from '@evpki/store';
 import { buildName, buildTbs, keyKind, nameToString, randomSerial, serialToHex, signTbs, toPem, type KeyInfo, type NameAttribute } from '@evpki/x509';
 import { issuerChainPem, type LoadedIssuer } from './issuer.js';
 import { IssuerNotActiveError } from './issuer-set.js';
@@ -29,7 +29,7 @@ export interface SignedCertificate {
 }
 
 export interface SignDeps {
-  readonly store: Store;
+  readonly store: CaStore;
   readonly issuer: LoadedIssuer;
   readonly keyPolicy: KeyPolicy;
   readonly leafValiditySeconds: number;
