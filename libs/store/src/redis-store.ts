@@ -230,16 +230,10 @@ export class RedisStore implements Store {
     }
   }
 
-  /**
-   * Runs migrate() once per instance before the first key lookup or key-indexed write (again after
-   * a failure). A user that may not migrate (the RA's: redis-acl.ts) gets StoreUnavailableError
-   * until the CA, which migrates at start, has done it.
-   */
+  /** Runs migrate() once per instance before the first key lookup or key-indexed write (again after a failure). */
   private schema(): Promise<unknown> {
     return (this.schemaReady ??= this.migrate().catch((e: unknown) => {
       this.schemaReady = undefined;
-      if (e instanceof ReplyError && /^NOPERM\b/.test((e as Error).message))
-        throw new StoreUnavailableError(`the store's schema is older than this release and Redis user ${this.o.username ?? 'default'} may not migrate it: the CA does when it starts`, { cause: e });
       throw e;
     }));
   }
@@ -252,6 +246,15 @@ export class RedisStore implements Store {
   async migrate(): Promise<MigrationResult> {
     const from = Number((await this.call((r) => r.get(SCHEMA))) ?? 1);
     if (from >= STORE_SCHEMA_VERSION) return { from, to: from, rewritten: 0, keyCertifiedTwice: [] };
+    return this.migrateFrom(from).catch((e: unknown) => {
+      // A user whose view does not migrate (the RA's, redis-acl.ts): "try again later", not a bug.
+      if (e instanceof ReplyError && /^NOPERM\b/.test((e as Error).message))
+        throw new StoreUnavailableError(`the store's schema is ${from}, this release needs ${STORE_SCHEMA_VERSION}, and Redis user ${this.o.username ?? 'default'} may not migrate it: the CA does when it starts`, { cause: e });
+      throw e;
+    });
+  }
+
+  private async migrateFrom(from: number): Promise<MigrationResult> {
     let rewritten = 0;
     const keyCertifiedTwice: string[] = [];
     let cursor = '0';
