@@ -9,6 +9,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { loadStoreConfig } from '@evpki/service';
 import { parseCertificate, type ParsedCertificate } from '@evpki/x509';
 import { RedisStore, StoreUnavailableError, redisKey, type CaStore, type CertificateRecord, type OcspStore, type RaStore, type Store } from '@evpki/store';
 import { startCluster, type Cluster } from './helpers/cluster.js';
@@ -212,6 +213,15 @@ test('issue 15: pki redis-acl keeps existing password files, writes new ones 060
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /pki-ocsp: a Redis password must be 32 to 256 letters and digits/);
   assert.equal((await runPki(['redis-acl'])).code, 2);
+});
+
+test('issue 15: REDIS_USERNAME and REDIS_PASSWORD_FILE give the store its user; a user name that is no ACL user name is refused', () => {
+  const file = join(tempDir('evpki-acl-env-'), 'password');
+  writeFileSync(file, 'a'.repeat(40) + '\n');
+  const config = loadStoreConfig({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_USERNAME: 'pki-ra', REDIS_PASSWORD_FILE: file });
+  assert.equal(config.redis?.username, 'pki-ra');
+  assert.equal(config.redis?.password, 'a'.repeat(40));
+  assert.throws(() => loadStoreConfig({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_USERNAME: 'pki ra' }), /REDIS_USERNAME must be 1\.\.64 letters/);
 });
 
 test('issue 15: the views leave out what their service must not call (compile-time)', () => {
