@@ -20,7 +20,11 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<TestRedis> {
+/**
+ * `aclfile`: Redis starts with these users (`pki redis-acl`); `probe`: who the readiness probe
+ * authenticates as (the file's `default` user may only PING).
+ */
+export async function startRedis(opts: { appendonly?: boolean; aclfile?: string; probe?: { username?: string; password: string } } = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'evpki-redis-'));
   const port = await freePort();
   const args = [
@@ -32,6 +36,7 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<T
     '--appendfsync', 'always',
     '--daemonize', 'no',
     '--loglevel', 'warning',
+    ...(opts.aclfile ? ['--aclfile', opts.aclfile] : []),
   ];
   let proc: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
@@ -39,7 +44,7 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<T
     proc = p;
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, ...opts.probe });
     probe.on('error', () => undefined);
     for (let i = 0; i < 200; i++) {
       if (p.exitCode !== null) throw new Error(`redis-server exited: ${stderr}`);

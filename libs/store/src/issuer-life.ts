@@ -12,7 +12,7 @@ export function isIssuingCaInService(r: IssuerRecord, lastExpiry: number | undef
 }
 
 /** The charge point issuing CAs in service (see isIssuingCaInService), read fresh from the store. */
-export async function issuingCasInService(store: Store, now: number): Promise<IssuerRecord[]> {
+export async function issuingCasInService(store: Pick<Store, 'listIssuers' | 'issuerLastExpiry'>, now: number): Promise<IssuerRecord[]> {
   const out: IssuerRecord[] = [];
   for (const r of await store.listIssuers())
     if (isIssuingCaInService(r, r.state === 'retiring' ? await store.issuerLastExpiry(r.id) : undefined, now)) out.push(r);
@@ -20,7 +20,7 @@ export async function issuingCasInService(store: Store, now: number): Promise<Is
 }
 
 /** The latest notAfter of any leaf under `rootId` (through its issuing CAs), 0 when none. */
-export async function lastExpiryUnder(store: Store, issuers: readonly IssuerRecord[], rootId: string): Promise<number> {
+export async function lastExpiryUnder(store: Pick<Store, 'issuerLastExpiry'>, issuers: readonly IssuerRecord[], rootId: string): Promise<number> {
   let last = 0;
   for (const i of issuers) if (i.role === 'sub-ca' && i.parentId === rootId) last = Math.max(last, (await store.issuerLastExpiry(i.id)) ?? 0);
   return last;
@@ -31,7 +31,7 @@ export async function lastExpiryUnder(store: Store, issuers: readonly IssuerReco
  * active ones, and a retiring one while some certificate under it has not expired (after that
  * nothing depends on it; `pki rotate-root retire --force` retires it at once).
  */
-export async function trustAnchors(store: Store, now: number): Promise<IssuerRecord[]> {
+export async function trustAnchors(store: Pick<Store, 'listIssuers' | 'issuerLastExpiry'>, now: number): Promise<IssuerRecord[]> {
   const all = await store.listIssuers();
   const out: IssuerRecord[] = [];
   for (const r of all) {

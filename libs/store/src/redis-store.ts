@@ -45,6 +45,8 @@ import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 
 export interface RedisStoreOptions {
   readonly url: string;
+  /** The ACL user (REDIS_USERNAME): each service has its own (redis-acl.ts); none: `default`. */
+  readonly username?: string;
   readonly password?: string;
   /** A command (or waiting for a connection) slower than this fails with StoreUnavailableError. */
   readonly commandTimeoutMs: number;
@@ -67,8 +69,12 @@ export interface RedisStoreOptions {
  *   audit-checkpoint hash seq, hash (the last pruned entry)
  *   schema → the schema version (schema.ts; absent: 1)
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
+ * Which commands and keys each method uses is listed in redis-acl.ts (the services' ACL users):
+ * change both together.
  */
 const PREFIX = 'evpki:';
+/** Every key and channel of the PKI starts with it (the pki CLI's ACL user: redis-acl.ts). */
+export const REDIS_KEY_PREFIX = PREFIX;
 /** A key of the layout above, e.g. redisKey('c', serial) (exported for diagnostics and benchmarks). */
 export const redisKey = (...parts: string[]): string => PREFIX + parts.map(encodeURIComponent).join(':');
 const k = redisKey;
@@ -134,7 +140,10 @@ export class RedisStore implements Store {
 
   constructor(private readonly o: RedisStoreOptions) {
     this.redis = new Redis(o.url, {
+      ...(o.username ? { username: o.username } : {}),
       ...(o.password ? { password: o.password } : {}),
+      // No CLIENT SETINFO: a command outside the service's ACL user (redis-acl.ts) for nothing.
+      disableClientInfo: true,
       lazyConnect: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -238,6 +247,15 @@ export class RedisStore implements Store {
   async migrate(): Promise<MigrationResult> {
     const from = Number((await this.call((r) => r.get(SCHEMA))) ?? 1);
     if (from >= STORE_SCHEMA_VERSION) return { from, to: from, rewritten: 0, keyCertifiedTwice: [] };
+    return this.migrateFrom(from).catch((e: unknown) => {
+      // A user whose view does not migrate (the RA's, redis-acl.ts): "try again later", not a bug.
+      if (e instanceof ReplyError && /^NOPERM\b/.test((e as Error).message))
+        throw new StoreUnavailableError(`the store's schema is ${from}, this release needs ${STORE_SCHEMA_VERSION}, and Redis user ${this.o.username ?? 'default'} may not migrate it: the CA does when it starts`, { cause: e });
+      throw e;
+    });
+  }
+
+  private async migrateFrom(from: number): Promise<MigrationResult> {
     let rewritten = 0;
     const keyCertifiedTwice: string[] = [];
     let cursor = '0';

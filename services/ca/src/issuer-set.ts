@@ -1,6 +1,6 @@
 import type { Signer } from '@evpki/keys';
 import type { Logger } from '@evpki/service';
-import { issuingCasInService, type Store } from '@evpki/store';
+import { issuingCasInService, type CaStore } from '@evpki/store';
 import { loadIssuer, type LoadedIssuer } from './issuer.js';
 
 export { IssuerNotActiveError } from '@evpki/issuance';
@@ -18,7 +18,7 @@ export class IssuerSet {
   private readonly missingLogged = new Set<string>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: CaStore,
     private readonly loadSigner: (issuerId: string) => Promise<Signer>,
     private readonly publicOcspBase: string,
     private readonly log: Logger,

@@ -1,13 +1,13 @@
 import type { Signer } from '@evpki/keys';
 import { issuerFacts, type SigningIssuer } from '@evpki/issuance';
-import type { IssuerRecord, Store } from '@evpki/store';
+import type { IssuerRecord, CaStore } from '@evpki/store';
 import { parseCertificate, toPem } from '@evpki/x509';
 import { issuerUrls } from '@evpki/service';
 
 /** An issuing CA ready to sign: its facts for the profiles, its Signer and the chain it returns. */
 export type LoadedIssuer = SigningIssuer;
 
-export async function loadIssuer(store: Store, issuerId: string, signer: Signer, publicOcspBase: string): Promise<LoadedIssuer> {
+export async function loadIssuer(store: CaStore, issuerId: string, signer: Signer, publicOcspBase: string): Promise<LoadedIssuer> {
   const record = await store.getIssuer(issuerId);
   if (!record) throw new Error(`issuer ${issuerId} is not in the store`);
   const cert = parseCertificate(record.certificate);
@@ -21,7 +21,7 @@ export async function loadIssuer(store: Store, issuerId: string, signer: Signer,
 }
 
 /** The issuer's certificate and its parents up to, not including, the root, as PEM. */
-export async function issuerChainPem(store: Store, issuerId: string): Promise<string> {
+export async function issuerChainPem(store: CaStore, issuerId: string): Promise<string> {
   let pem = '';
   for (let r: IssuerRecord | undefined = await store.getIssuer(issuerId); r && r.role !== 'root'; r = await store.getIssuer(r.parentId))
     pem += toPem('CERTIFICATE', r.certificate);

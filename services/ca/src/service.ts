@@ -19,7 +19,7 @@ import {
   type Logger,
   type ServiceTls,
 } from '@evpki/service';
-import { openStore, type AuditEvent, type Store } from '@evpki/store';
+import { openStore, type AuditEvent, type CaStore } from '@evpki/store';
 import type { CaConfig } from './config.js';
 import { IssuerNotActiveError, IssuerSet } from './issuer-set.js';
 import type { LoadedIssuer } from './issuer.js';
@@ -47,7 +47,7 @@ export interface CaSecrets {
 }
 
 export interface CaOverrides {
-  readonly store?: Store;
+  readonly store?: CaStore;
   readonly now?: () => Date;
   readonly logger?: Logger;
 }
@@ -122,7 +122,7 @@ function issuanceEvent(signed: SignedCertificate, tenant: string, actor: string,
 export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecrets, overrides: CaOverrides = {}) {
   const log = overrides.logger ?? createLogger('ca');
   const metrics = createMetrics('ca');
-  const store = overrides.store ?? openStore(config.store);
+  const store: CaStore = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
   const issuers = new IssuerSet(store, secrets.loadIssuerSigner, init.publicOcspBase, log, now);
   let server: HttpsServer | undefined;

@@ -12,7 +12,7 @@ import { loadOcspConfig } from '@evpki/ocsp-responder';
 import { loadRaConfig } from '@evpki/ra';
 import { KNOWN_ENV, checkUnknownEnv, loadStoreConfig } from '@evpki/service';
 import { mountedFiles, provides } from './mounts.js';
-import { arr, containers, id, isRedisContainer, obj, podSpecs, str, type ContainerAt, type K8sObject, type Obj } from './objects.js';
+import { arr, containers, id, isObj, isRedisContainer, obj, podSpecs, str, type ContainerAt, type K8sObject, type Obj } from './objects.js';
 
 export interface ModelClass {
   readonly apiVersion?: string;
@@ -44,8 +44,10 @@ export async function schemaProblems(objects: K8sObject[]): Promise<string[]> {
       problems.push(`${id(o)}: no Kubernetes schema for ${o.apiVersion} ${o.kind}`);
       continue;
     }
+    // The API server decodes Secret data ignoring line breaks; kustomize wraps long values.
+    const unwrapped = o.kind === 'Secret' && isObj(o.data) ? { ...o, data: Object.fromEntries(Object.entries(o.data).map(([k, v]) => [k, typeof v === 'string' ? v.replace(/\n/g, '') : v])) } : o;
     try {
-      new cls(o).validate();
+      new cls(unwrapped).validate();
     } catch (e) {
       problems.push(`${id(o)}: ${(e as Error).message}`);
     }

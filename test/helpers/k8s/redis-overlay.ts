@@ -3,8 +3,9 @@
  * durability, replicas and PodDisruptionBudgets, which pod holds which file, the Redis NetworkPolicy.
  */
 import { containerEnv } from './checks.js';
+import { secretsOf } from './steps.js';
 import { mountedFiles, provides } from './mounts.js';
-import { DATA_DIR, arr, containers, id, isCliPod, isRedisContainer, matches, obj, podSpecs, str, workload, type K8sObject, type Obj, type PodSpecAt } from './objects.js';
+import { DATA_DIR, REDIS_ACL_SECRET, REDIS_PROBE_SECRET, REDIS_USER_SECRETS, arr, containers, id, isCliPod, isRedisContainer, matches, obj, podSpecs, str, workload, type K8sObject, type Obj, type PodSpecAt } from './objects.js';
 
 /** The Secrets the operator creates from the `pki init` output (k8s/README.md): not in the render. */
 export const INIT_SECRETS = ['pki-manifest', 'pki-ca-tls', 'pki-ra-tls', 'pki-ocsp-tls', 'pki-ra-jwt', 'pki-ca-issuer-key'];
@@ -33,7 +34,7 @@ export function parseRedisConf(text: string): [string, string][] {
     });
 }
 
-/** The redis.conf of the Redis server container: durable AOF, never evicting, password only via include. */
+/** The redis.conf of the Redis server container: durable AOF, never evicting, its users from the ACL file Secret, no password in it. */
 export function redisConfigProblems(objects: K8sObject[]): string[] {
   const problems: string[] = [];
   const servers = redisServers(objects);
@@ -69,8 +70,11 @@ export function redisConfigProblems(objects: K8sObject[]): string[] {
   const templates = arr(obj(pod.owner.spec).volumeClaimTemplates).map((t) => str(obj(obj(t).metadata).name));
   const dataMount = arr(c.volumeMounts).map(obj).find((m) => m.mountPath === dir);
   if (!dataMount || !templates.includes(str(dataMount.name))) problems.push(`${where}: redis.conf dir ${dir} is not a volumeClaimTemplate mount`);
+  const aclfile = value('aclfile');
+  const aclSource = aclfile ? provides(files, aclfile)?.source : undefined;
+  if (!aclfile) problems.push(`${where}: redis.conf has no aclfile (the users of pki redis-acl, issue 15)`);
+  else if (aclSource !== `Secret/${REDIS_ACL_SECRET}:users.acl`) problems.push(`${where}: redis.conf aclfile ${aclfile} is ${aclSource ?? 'in no volume mount'}, not Secret/${REDIS_ACL_SECRET}:users.acl`);
   const includes = directives.map(([k, v], i) => ({ k, v, i })).filter((d) => d.k === 'include');
-  if (!includes.length) problems.push(`${where}: redis.conf includes no password file`);
   for (const inc of includes) {
     if (!provides(files, inc.v)) problems.push(`${where}: redis.conf includes ${inc.v}, which no volume mount provides`);
     // The last occurrence of a directive wins: an include after them could override the durability settings.
@@ -193,9 +197,54 @@ export function redisNetworkProblems(objects: K8sObject[]): string[] {
   return problems;
 }
 
+/** The Redis user a pod connects as: the services their own, the pki CLI Jobs pki-cli; undefined for any other pod. */
+function redisUserOf(pod: PodSpecAt): string | undefined {
+  if (pod.owner.kind === 'Deployment' && ['ra', 'ca', 'ocsp'].includes(pod.owner.metadata.name)) return `pki-${pod.owner.metadata.name}`;
+  return isCliPod(pod) ? 'pki-cli' : undefined;
+}
+
+/**
+ * Issue 15: every container that connects to Redis does so as its pod's own user (REDIS_USERNAME)
+ * with that user's password Secret; no pod holds another user's password; Redis containers see
+ * only the probe password and the ACL file, and only the Redis pod the ACL file.
+ */
+export function redisUserProblems(objects: K8sObject[]): string[] {
+  const problems: string[] = [];
+  const servers = redisServers(objects);
+  const secretName = (source: string) => source.slice('Secret/'.length).split(':')[0] ?? '';
+  for (const at of containers(objects)) {
+    const files = mountedFiles(at.pod, at.c);
+    if (isRedisContainer(at.c)) {
+      for (const f of files.filter((x) => x.source.startsWith('Secret/')))
+        if (![REDIS_PROBE_SECRET, REDIS_ACL_SECRET].includes(secretName(f.source))) problems.push(`${at.where}: a Redis container sees ${f.source} (only ${REDIS_PROBE_SECRET} and ${REDIS_ACL_SECRET})`);
+      continue;
+    }
+    const env = containerEnv(objects, at, problems);
+    if (!env.get('REDIS_URL')) continue;
+    const user = redisUserOf(at.pod);
+    if (!user) {
+      problems.push(`${at.where}: connects to Redis but has no Redis user of its own`);
+      continue;
+    }
+    if (env.get('REDIS_USERNAME') !== user) problems.push(`${at.where}: REDIS_USERNAME is ${String(env.get('REDIS_USERNAME'))}, not its own user ${user}`);
+    const file = env.get('REDIS_PASSWORD_FILE');
+    const source = file ? provides(files, file)?.source : undefined;
+    const own = `Secret/${REDIS_USER_SECRETS[user] ?? '?'}:password`;
+    if (source !== own) problems.push(`${at.where}: REDIS_PASSWORD_FILE is ${source ?? 'not mounted'}, not ${own} (${user}'s password)`);
+  }
+  for (const pod of podSpecs(objects))
+    for (const s of secretsOf(pod)) {
+      const user = Object.entries(REDIS_USER_SECRETS).find(([, name]) => name === s)?.[0];
+      if (user && user !== redisUserOf(pod)) problems.push(`${id(pod.owner)}: holds the Redis password of ${user} (Secret ${s})`);
+      if (s === REDIS_ACL_SECRET && !servers.some((server) => server.owner === pod.owner)) problems.push(`${id(pod.owner)}: mounts the Redis ACL file (Secret ${s})`);
+    }
+  return problems;
+}
+
 export const REDIS_CHECKS: Record<string, (objects: K8sObject[]) => string[]> = {
   'redis.conf durability': redisConfigProblems,
   'replicas and PodDisruptionBudgets': scalingProblems,
   'data dir files and keys': dataFileProblems,
   'Redis NetworkPolicy and REDIS_URL': redisNetworkProblems,
+  'Redis users': redisUserProblems,
 };

@@ -1,9 +1,9 @@
 /** Rendering k8s/ with `kubectl kustomize`: the base, the base with the Redis component, overlays made for a test. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { isObj, type K8sObject } from './objects.js';
@@ -53,7 +53,10 @@ export function renderOverlay(kustomization: string, opts: { redis?: boolean; fi
     // kustomize accepts only relative paths to a base.
     const components = opts.redis ? `components:\n  - ${relative(dir, REDIS_DIR)}\n` : '';
     writeFileSync(join(dir, 'kustomization.yaml'), `resources:\n  - ${relative(dir, K8S_DIR)}\n${components}${kustomization}`);
-    for (const [name, text] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), text);
+    for (const [name, text] of Object.entries(opts.files ?? {})) {
+      mkdirSync(dirname(join(dir, name)), { recursive: true });
+      writeFileSync(join(dir, name), text);
+    }
     return render(dir);
   } finally {
     rmSync(dir, { recursive: true, force: true });

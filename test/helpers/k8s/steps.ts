@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseRetention } from '@evpki/cli';
 import { containerEnv } from './checks.js';
 import { mountedFiles, provides } from './mounts.js';
-import { DATA_DIR, REDIS_SECRET, arr, id, isCliPod, isObj, matches, obj, podSpecs, str, workload, type ContainerAt, type K8sObject, type Obj, type PodSpecAt } from './objects.js';
+import { DATA_DIR, REDIS_CLI_SECRET, arr, id, isCliPod, isObj, matches, obj, podSpecs, str, workload, type ContainerAt, type K8sObject, type Obj, type PodSpecAt } from './objects.js';
 
 /** Each step template's CronJob → the `pki` subcommand it runs (k8s/README.md, "Operator runbook"). */
 export const STEPS: Record<string, readonly string[]> = {
@@ -153,7 +153,7 @@ export function stepProblems(objects: K8sObject[]): string[] {
     const passphrase = env.get('PKI_KEY_PASSPHRASE_FILE');
     if (!passphrase || provides(files, passphrase)?.source !== 'Secret/pki-secrets:key-passphrase') problems.push(`${at.where}: no key passphrase (PKI_KEY_PASSPHRASE_FILE from Secret pki-secrets)`);
     for (const secret of secretsOf(pod))
-      if (secret !== 'pki-secrets' && secret !== REDIS_SECRET) problems.push(`${where}: mounts Secret ${secret} (a step gets the passphrase and the Redis password only; keys come from pki-data)`);
+      if (secret !== 'pki-secrets' && secret !== REDIS_CLI_SECRET) problems.push(`${where}: mounts Secret ${secret} (a step gets the passphrase and the pki CLI's Redis password only; keys come from pki-data)`);
 
     const sa = str(pod.spec.serviceAccountName);
     const tokens = tokenSources(pod);
@@ -276,7 +276,7 @@ export function retainProblems(objects: K8sObject[]): string[] {
   if (!objects.some((o) => o.kind === 'PersistentVolumeClaim' && o.metadata.name === 'pki-audit-export')) problems.push('PersistentVolumeClaim/pki-audit-export is missing');
   const data = provides(files, `${DATA_DIR}/pki.json`);
   if (data?.source !== 'PersistentVolumeClaim/pki-data' || data.readOnly) problems.push(`${at.where}: ${DATA_DIR} is not the pki-data volume, read-write (${data?.source ?? 'not mounted'})`);
-  for (const secret of secretsOf(pod)) if (secret !== REDIS_SECRET) problems.push(`${where}: mounts Secret ${secret} (it needs the store only)`);
+  for (const secret of secretsOf(pod)) if (secret !== REDIS_CLI_SECRET) problems.push(`${where}: mounts Secret ${secret} (it needs the store only)`);
   if (str(pod.spec.serviceAccountName) || tokenSources(pod).length) problems.push(`${where}: a service account or token (it needs the store only)`);
   return problems;
 }
