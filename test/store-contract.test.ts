@@ -56,7 +56,7 @@ function cert(over: Partial<CertificateRecord> = {}): CertificateRecord {
 
 /** Issuer `sub-1` of cert(), active: the store records leaves only under the active issuing CA. */
 async function withActiveIssuer<S extends Store>(store: S): Promise<S> {
-  await store.putIssuer({ id: 'sub-1', role: 'sub-ca', parentId: 'root-1', certificate: randomBytes(500), state: 'active', purpose: 'charge-point', createdAt: 'c' });
+  await store.putIssuer({ id: 'sub-1', hierarchy: 'csms', role: 'issuing', parentId: 'root-1', certificate: randomBytes(500), state: 'active', createdAt: 'c' });
   return store;
 }
 
@@ -123,9 +123,9 @@ function contract(name: string, open: () => Promise<Opened>): void {
       equal(await store.getStation('cpo-a:st', '1/é'), undefined);
       equal(await store.deleteStation('cpo-a', 'st:1/é'), true);
       equal(await store.deleteStation('cpo-a', 'st:1/é'), false);
-      const issuer = { id: 'sub-1', role: 'sub-ca' as const, parentId: 'root-1', certificate: randomBytes(500), state: 'active' as const, purpose: 'charge-point' as const, createdAt: 'c' };
+      const issuer = { id: 'sub-1', hierarchy: 'csms', role: 'issuing' as const, parentId: 'root-1', certificate: randomBytes(500), state: 'active' as const, createdAt: 'c' };
       await store.putIssuer(issuer);
-      await store.putIssuer({ ...issuer, id: 'root-1', role: 'root', parentId: 'root-1', purpose: 'root' });
+      await store.putIssuer({ ...issuer, id: 'root-1', role: 'root', parentId: 'root-1' });
       deepStrictEqual(await store.getIssuer('sub-1'), issuer);
       deepStrictEqual((await store.listIssuers()).map((i) => i.id), ['root-1', 'sub-1']);
     });
@@ -177,7 +177,7 @@ function contract(name: string, open: () => Promise<Opened>): void {
 
       // Activation: one write moves both issuers and the rotation record, only over the revision read.
       equal(await store.getRotation(), undefined);
-      const rotation = { kind: 'issuer' as const, revision: 1, step: 'prepare' as const, old: { rootId: 'root-1', issuerId: 'sub-1' }, new: { rootId: 'root-1', issuerId: 'sub-2' }, startedAt: 'a', steps: [{ step: 'prepare' as const, at: 'a' }] };
+      const rotation = { hierarchy: 'csms', kind: 'issuer' as const, revision: 1, step: 'prepare' as const, old: { rootId: 'root-1', issuerId: 'sub-1' }, new: { rootId: 'root-1', issuerId: 'sub-2' }, startedAt: 'a', steps: [{ step: 'prepare' as const, at: 'a' }] };
       equal(await store.commitRotation([sub2], rotation, 5), false, 'wrong revision: nothing written');
       equal(await store.getRotation(), undefined);
       equal(await store.commitRotation([sub2], rotation, undefined), true);
@@ -329,7 +329,7 @@ function contract(name: string, open: () => Promise<Opened>): void {
     test('requeueOcsp makes scheduled certificates (of one issuer, or all) due now, in bounded steps', async () => {
       const now = 1_000_000;
       for (const id of ['requeue-a', 'requeue-b'])
-        await store.putIssuer({ id, role: 'sub-ca', parentId: 'root-1', certificate: randomBytes(100), state: 'active', purpose: 'charge-point', createdAt: 'c' });
+        await store.putIssuer({ id, hierarchy: 'csms', role: 'issuing', parentId: 'root-1', certificate: randomBytes(100), state: 'active', createdAt: 'c' });
       const mine = Array.from({ length: 25 }, () => cert({ issuerId: 'requeue-a', stationId: 'rq' }));
       const other = Array.from({ length: 5 }, () => cert({ issuerId: 'requeue-b', stationId: 'rq' }));
       for (const c of [...mine, ...other]) {
@@ -643,7 +643,7 @@ function contract(name: string, open: () => Promise<Opened>): void {
       equal(results.reduce((n, r) => n + r.migrated.rewritten, 0), 2, 'each record rewritten once');
       deepStrictEqual(results.flatMap((r) => r.migrated.keyCertifiedTwice), [legacy[3]!.serial, legacy[0]!.serial], 'the key certified twice is reported, once');
 
-      deepStrictEqual(await store.migrate(), { from: 2, to: 2, rewritten: 0, keyCertifiedTwice: [] }, 'idempotent');
+      deepStrictEqual(await store.migrate(), { from: 3, to: 3, rewritten: 0, keyCertifiedTwice: [], rewrittenIssuers: 0, movedRotation: false }, 'idempotent');
       for (const [i, c] of legacy.slice(0, 3).entries()) equal((await store.getCertificate(c.serial))?.spkiSha256, canonical[i]);
       equal((await store.getCertificateByKey(canonical[0]!))?.serial, legacy[3]!.serial, 'the index keeps its holder');
       for (const i of [1, 2]) equal((await store.getCertificateByKey(canonical[i]!))?.serial, legacy[i]!.serial);

@@ -7,3 +7,4 @@ export * from './redis-store.js';
 export * from './open-store.js';
 export * from './issuer-life.js';
 export * from './schema.js';
+export * from './hierarchies.js';

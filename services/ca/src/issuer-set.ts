@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from '@evpki/service';
-import { issuingCasInService, type Store } from '@evpki/store';
+import { DEFAULT_HIERARCHY, issuingCasInService, type Store } from '@evpki/store';
 import { loadIssuer, type LoadedIssuer } from './issuer.js';
 
 /** Thrown when the store refused a leaf because its issuer is no longer the active one (a rotation). */
@@ -9,14 +9,16 @@ export class IssuerNotActiveError extends Error {
 }
 
 /**
- * The issuing CAs the CA holds keys for, and which one signs new leaves. Reloaded from the store on
- * a timer and whenever the store refuses a leaf (after an activation). A key that cannot be read
- * yet (a Secret not synced to the pod) is retried on the next reload and reported by /readyz.
+ * The issuing CAs the CA holds keys for, of every hierarchy, and which one signs new leaves in each
+ * hierarchy (its active one). Reloaded from the store on a timer and whenever the store refuses a
+ * leaf (after an activation). A key that cannot be read yet (a Secret not synced to the pod) is
+ * retried on the next reload and reported by /readyz.
  */
 export class IssuerSet {
   private held = new Map<string, LoadedIssuer>();
   private wanted: string[] = [];
-  private activeId: string | undefined;
+  /** hierarchy → its active issuing CA's id. */
+  private activeIds = new Map<string, string>();
   private reloading: Promise<{ added: LoadedIssuer[]; dropped: LoadedIssuer[] }> | undefined;
   private readonly missingLogged = new Set<string>();
 
@@ -28,12 +30,17 @@ export class IssuerSet {
     private readonly now: () => Date,
   ) {}
 
-  /** The issuing CA new leaves come from, when its key is held. */
-  get active(): LoadedIssuer | undefined {
-    return this.activeId === undefined ? undefined : this.held.get(this.activeId);
+  /**
+   * The issuing CA new leaves of a hierarchy (default csms) come from, when its key is held. (Not a
+   * getter `active` any more: a caller left reading that would get a method, always truthy.)
+   */
+  activeIn(hierarchy: string = DEFAULT_HIERARCHY): LoadedIssuer | undefined {
+    const id = this.activeIds.get(hierarchy);
+    return id === undefined ? undefined : this.held.get(id);
   }
-  get activeIssuerId(): string | undefined {
-    return this.activeId;
+  /** The id of a hierarchy's active issuing CA (default csms), whether or not its key is held. */
+  activeIdIn(hierarchy: string = DEFAULT_HIERARCHY): string | undefined {
+    return this.activeIds.get(hierarchy);
   }
 
   get(issuerId: string): LoadedIssuer | undefined {
@@ -75,11 +82,15 @@ export class IssuerSet {
       this.log.info({ event: 'issuer.loaded', issuer: r.id, state: r.state }, 'issuing CA key loaded');
     }
     const dropped = [...this.held.values()].filter((i) => !next.has(i.id));
-    const activeId = wanted.find((r) => r.state === 'active')?.id;
-    if (activeId !== this.activeId) this.log.info({ event: 'issuer.activated', issuer: activeId, previous: this.activeId }, 'active issuing CA changed');
+    // Each hierarchy's active one (a rotation activates one and deactivates the other in one write).
+    const activeIds = new Map(wanted.filter((r) => r.state === 'active').map((r) => [r.hierarchy, r.id]));
+    for (const hierarchy of new Set([...activeIds.keys(), ...this.activeIds.keys()])) {
+      const [issuer, previous] = [activeIds.get(hierarchy), this.activeIds.get(hierarchy)];
+      if (issuer !== previous) this.log.info({ event: 'issuer.activated', hierarchy, issuer, previous }, 'active issuing CA changed');
+    }
     this.held = next;
     this.wanted = wanted.map((r) => r.id);
-    this.activeId = activeId;
+    this.activeIds = activeIds;
     return { added, dropped };
   }
 }
