@@ -31,8 +31,9 @@ export class IssuerSet {
   ) {}
 
   /**
-   * The issuing CA new leaves of a hierarchy (default csms) come from, when its key is held. (Not a
-   * getter `active` any more: a caller left reading that would get a method, always truthy.)
+   * The issuing CA new leaves of a hierarchy (default csms) come from, when its key is held. Not
+   * named `active` (the getter it replaces): a caller left on that fails to compile instead of
+   * reading a method, always truthy.
    */
   activeIn(hierarchy: string = DEFAULT_HIERARCHY): LoadedIssuer | undefined {
     const id = this.activeIds.get(hierarchy);
@@ -79,11 +80,12 @@ export class IssuerSet {
       const loaded = await loadIssuer(this.store, r.id, key, this.publicOcspBase);
       next.set(r.id, loaded);
       added.push(loaded);
-      this.log.info({ event: 'issuer.loaded', issuer: r.id, state: r.state }, 'issuing CA key loaded');
+      this.log.info({ event: 'issuer.loaded', issuer: r.id, hierarchy: r.hierarchy, state: r.state }, 'issuing CA key loaded');
     }
     const dropped = [...this.held.values()].filter((i) => !next.has(i.id));
-    // Each hierarchy's active one (a rotation activates one and deactivates the other in one write).
-    const activeIds = new Map(wanted.filter((r) => r.state === 'active').map((r) => [r.hierarchy, r.id]));
+    // Each hierarchy's active one (a rotation activates one and deactivates the other in one write; of two, the first).
+    const activeIds = new Map<string, string>();
+    for (const r of wanted) if (r.state === 'active' && !activeIds.has(r.hierarchy)) activeIds.set(r.hierarchy, r.id);
     for (const hierarchy of new Set([...activeIds.keys(), ...this.activeIds.keys()])) {
       const [issuer, previous] = [activeIds.get(hierarchy), this.activeIds.get(hierarchy)];
       if (issuer !== previous) this.log.info({ event: 'issuer.activated', hierarchy, issuer, previous }, 'active issuing CA changed');
