@@ -51,7 +51,7 @@ storeContract(
       const sub2 = (await store.getIssuer('sub-2'))!;
       // Activation: one write moves both issuers and the rotation record, only over the revision read.
       equal(await store.getRotation(), undefined);
-      const rotation = { kind: 'issuer' as const, revision: 1, step: 'prepare' as const, old: { rootId: 'root-1', issuerId: 'sub-1' }, new: { rootId: 'root-1', issuerId: 'sub-2' }, startedAt: 'a', steps: [{ step: 'prepare' as const, at: 'a' }] };
+      const rotation = { hierarchy: 'csms', kind: 'issuer' as const, revision: 1, step: 'prepare' as const, old: { rootId: 'root-1', issuerId: 'sub-1' }, new: { rootId: 'root-1', issuerId: 'sub-2' }, startedAt: 'a', steps: [{ step: 'prepare' as const, at: 'a' }] };
       equal(await store.commitRotation([sub2], rotation, 5), false, 'wrong revision: nothing written');
       equal(await store.getRotation(), undefined);
       equal(await store.commitRotation([sub2], rotation, undefined), true);
@@ -146,7 +146,7 @@ storeContract(
       equal(results.reduce((n, r) => n + r.migrated.rewritten, 0), 2, 'each record rewritten once');
       deepStrictEqual(results.flatMap((r) => r.migrated.keyCertifiedTwice), [legacy[3]!.serial, legacy[0]!.serial], 'the key certified twice is reported, once');
 
-      deepStrictEqual(await store.migrate(), { from: 2, to: 2, rewritten: 0, keyCertifiedTwice: [] }, 'idempotent');
+      deepStrictEqual(await store.migrate(), { from: 3, to: 3, rewritten: 0, keyCertifiedTwice: [], rewrittenIssuers: 0, movedRotation: false }, 'idempotent');
       for (const [i, c] of legacy.slice(0, 3).entries()) equal((await store.getCertificate(c.serial))?.spkiSha256, canonical[i]);
       equal((await store.getCertificateByKey(canonical[0]!))?.serial, legacy[3]!.serial, 'the index keeps its holder');
       for (const i of [1, 2]) equal((await store.getCertificateByKey(canonical[i]!))?.serial, legacy[i]!.serial);

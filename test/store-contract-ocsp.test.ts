@@ -35,7 +35,7 @@ storeContract(
     'requeueOcsp makes scheduled certificates (of one issuer, or all) due now, in bounded steps': async (store) => {
       const now = 1_000_000;
       for (const id of ['requeue-a', 'requeue-b'])
-        await store.putIssuer({ id, role: 'sub-ca', parentId: 'root-1', certificate: randomBytes(100), state: 'active', purpose: 'charge-point', createdAt: 'c' });
+        await store.putIssuer({ id, hierarchy: 'csms', role: 'issuing', parentId: 'root-1', certificate: randomBytes(100), state: 'active', createdAt: 'c' });
       const mine = Array.from({ length: 25 }, () => cert({ issuerId: 'requeue-a', stationId: 'rq' }));
       const other = Array.from({ length: 5 }, () => cert({ issuerId: 'requeue-b', stationId: 'rq' }));
       for (const c of [...mine, ...other]) {

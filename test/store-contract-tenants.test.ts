@@ -26,9 +26,9 @@ storeContract('tenants, stations, issuers', {
   },
 
   'issuers round-trip and list by id': async (store) => {
-    const issuer = { id: 'sub-1', role: 'sub-ca' as const, parentId: 'root-1', certificate: randomBytes(500), state: 'active' as const, purpose: 'charge-point' as const, createdAt: 'c' };
+    const issuer = { id: 'sub-1', hierarchy: 'csms', role: 'issuing' as const, parentId: 'root-1', certificate: randomBytes(500), state: 'active' as const, createdAt: 'c' };
     await store.putIssuer(issuer);
-    await store.putIssuer({ ...issuer, id: 'root-1', role: 'root', parentId: 'root-1', purpose: 'root' });
+    await store.putIssuer({ ...issuer, id: 'root-1', role: 'root', parentId: 'root-1' });
     deepStrictEqual(await store.getIssuer('sub-1'), issuer);
     deepStrictEqual((await store.listIssuers()).map((i) => i.id), ['root-1', 'sub-1']);
   },

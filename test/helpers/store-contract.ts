@@ -42,7 +42,7 @@ export function cert(over: Partial<CertificateRecord> = {}): CertificateRecord {
 
 /** Issuer `sub-1` of cert(), active: the store records leaves only under the active issuing CA. */
 export async function withActiveIssuer<S extends Store>(store: S): Promise<S> {
-  await store.putIssuer({ id: 'sub-1', role: 'sub-ca', parentId: 'root-1', certificate: randomBytes(500), state: 'active', purpose: 'charge-point', createdAt: 'c' });
+  await store.putIssuer({ id: 'sub-1', hierarchy: 'csms', role: 'issuing', parentId: 'root-1', certificate: randomBytes(500), state: 'active', createdAt: 'c' });
   return store;
 }
 

@@ -9,3 +9,4 @@ export * from './issuer-life.js';
 export * from './schema.js';
 export * from './views.js';
 export * from './redis-acl.js';
+export * from './hierarchies.js';

@@ -13,7 +13,7 @@ export async function loadIssuer(store: CaStore, issuerId: string, signer: Signe
   const cert = parseCertificate(record.certificate);
   return {
     ...issuerFacts(issuerId, cert, issuerUrls(publicOcspBase, issuerId)),
-    hierarchy: 'csms',
+    hierarchy: record.hierarchy,
     cert,
     signer,
     chainPem: await issuerChainPem(store, issuerId),

@@ -182,10 +182,10 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
    */
   async function withActiveIssuer<T>(sign: (issuer: LoadedIssuer) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const issuer = issuers.active;
+      const issuer = issuers.activeIn();
       if (!issuer) {
         await reloadIssuers();
-        if (!issuers.active) throw new AppError('unavailable', issuers.activeIssuerId ? `the CA does not hold the key of the active issuing CA ${issuers.activeIssuerId} yet` : 'no active issuing CA', undefined, 5);
+        if (!issuers.activeIn()) throw new AppError('unavailable', issuers.activeIdIn() ? `the CA does not hold the key of the active issuing CA ${issuers.activeIdIn()} yet` : 'no active issuing CA', undefined, 5);
         continue;
       }
       try {
@@ -213,10 +213,10 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
           return false;
         },
       );
-      const checks = { store: storeOk, keys: issuers.active !== undefined };
+      const checks = { store: storeOk, keys: issuers.activeIn() !== undefined };
       const ready = checks.store && checks.keys;
       // issuerKeys: whether the CA holds each key it should (`pki rotate-* activate` checks this first).
-      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks, activeIssuer: issuers.activeIssuerId ?? null, issuerKeys: issuers.keyStatus() }), 'readyz';
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks, activeIssuer: issuers.activeIdIn() ?? null, issuerKeys: issuers.keyStatus() }), 'readyz';
     }
     const text = await metrics.registry.metrics();
     res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
@@ -319,7 +319,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
       await store.assertDurable();
       // Stored key hashes up to the store's schema (issue 14.2) before the first certificate.
       const migration = await store.migrate();
-      if (migration.from !== migration.to) log.info({ event: 'store.migrated', from: migration.from, to: migration.to, rewritten: migration.rewritten }, 'store migrated');
+      if (migration.from !== migration.to) log.info({ event: 'store.migrated', from: migration.from, to: migration.to, rewritten: migration.rewritten, rewrittenIssuers: migration.rewrittenIssuers, movedRotation: migration.movedRotation }, 'store migrated');
       if (migration.keyCertifiedTwice.length)
         log.warn({ event: 'store.key-certified-twice', serials: migration.keyCertifiedTwice }, 'certificates share a key (issued under two encodings of it): revoke all but one');
       await reloadIssuers();
@@ -372,7 +372,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
         });
       const port = await listen(server, config.port);
       const opsPort = await listen(opsServer, config.opsPort);
-      log.info({ port, opsPort, activeIssuer: issuers.activeIssuerId, issuers: issuers.keyStatus() }, 'CA listening');
+      log.info({ port, opsPort, activeIssuer: issuers.activeIdIn(), issuers: issuers.keyStatus() }, 'CA listening');
       return { port, opsPort };
     },
     async stop(): Promise<void> {

@@ -146,7 +146,7 @@ export async function runMicro(issuer: Issuer, dataDir: string, csrs: readonly C
   try {
     const store = new LmdbStore(join(scratch, 'store'));
     // Leaves are recorded only under the active issuing CA.
-    await store.putIssuer({ id: 'bench', role: 'sub-ca', parentId: 'bench-root', certificate: cert.der, state: 'active', purpose: 'charge-point', createdAt: new Date().toISOString() });
+    await store.putIssuer({ id: 'bench', hierarchy: 'csms', role: 'issuing', parentId: 'bench-root', certificate: cert.der, state: 'active', createdAt: new Date().toISOString() });
     const der = Buffer.alloc(650, 7);
     let seq = 0;
     const write = async (): Promise<void> => {
