@@ -9,3 +9,5 @@ export * from './service-tls.js';
 export * from './idempotency.js';
 export * from './audit-trail.js';
 export * from './run-service.js';
+export * from './route-table.js';
+export * from './ops-routes.js';
