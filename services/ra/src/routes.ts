@@ -1,41 +1,30 @@
 import type { Request, Response } from 'express';
-import { FORBIDDEN_RULES, Rule, checkCertificateType, checkChargePointCsr, checkChargePointIdentity, checkRevocationReason, checkServerCsr, readCsr, type KeyPolicy } from '@evpki/policy';
+import type { CaClient } from '@evpki/ca-client';
+import { checkChargePointIdentity, checkRevocationReason } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
-import { AppError, earlierIssuance, type AuditTrail, type Metrics } from '@evpki/service';
+import { AppError, type AuditTrail } from '@evpki/service';
 import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type Store } from '@evpki/store';
 import { contextOf } from './authenticate.js';
-import type { CaClient, CaSignResponse } from './ca-client.js';
 import type { CertificateStatus } from './certificate-status.js';
-import { consumeCsrQuota, type RateLimits } from './rate-limits.js';
+import type { Enrolled, Enrolment } from './enrol.js';
 import { certificateView, stationView, trustAnchorView } from './views.js';
 
 export interface RouteDeps {
   readonly store: Store;
-  readonly ca: CaClient;
-  readonly keyPolicy: KeyPolicy;
+  readonly ca: Pick<CaClient, 'revoke' | 'removeStation'>;
+  readonly enrolment: Enrolment;
   readonly now: () => Date;
-  readonly metrics: Metrics;
   readonly certificateStatus: CertificateStatus;
-  readonly rateLimits: RateLimits;
   readonly audit: AuditTrail;
 }
 
 /** 201 with the issued (or, for a known Idempotency-Key, replayed) certificate. */
-function sendSigned(d: RouteDeps, res: Response, signed: CaSignResponse): void {
-  d.metrics.issuances.inc({ kind: signed.certificateType, outcome: signed.replayed ? 'replayed' : 'issued' });
+function sendSigned(res: Response, signed: Enrolled): void {
   res.status(201).location(`/v1/certificates/${signed.serialNumber}`);
   if (signed.replayed) res.set('Idempotent-Replayed', 'true');
   const { replayed: _replayed, ...view } = signed;
   res.json(view);
 }
-
-/** A failed signing takes back its rate-limit count (best effort: the store may be what failed). */
-const refundAndThrow =
-  (release: (() => Promise<void>) | undefined) =>
-  async (err: unknown): Promise<never> => {
-    await release?.().catch(() => undefined);
-    throw err;
-  };
 
 /** A /v1 operation's handler; the path parameters are the gate's (authenticate.ts), from the same match. */
 export type Handler = (req: Request, res: Response) => Promise<void>;
@@ -94,83 +83,22 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     res.status(204).end();
   };
 
+  // The enrolment core (enrol.ts) does the work; this adapter maps HTTP to it and back.
   r['POST /v1/stations/{stationId}/certificates'] = async (req, res) => {
-    const { tenant, actor } = contextOf(res);
-    const stationId = param(res, 'stationId');
     const body = req.body as { csr: string; certificateType: string };
     const idempotencyKey = req.get('idempotency-key');
-    const typeViolations = checkCertificateType(body.certificateType);
-    if (typeViolations.length) throw new AppError('policy', `${body.certificateType} is not supported yet`, typeViolations);
-    // A retry under a known Idempotency-Key goes straight to the CA, which replays the recorded
-    // certificate (or refuses a different request); re-running policy would call the key reused.
-    const earlier = idempotencyKey ? await d.store.getIdempotency(tenant.id, idempotencyKey) : undefined;
-    let release: (() => Promise<void>) | undefined;
-    if (!earlier) {
-      // Another tenant's station answers like one that does not exist, so identifiers cannot be probed.
-      const station = await d.store.getStation(tenant.id, stationId);
-      if (!station) throw new AppError('not-found', 'no such station', [{ rule: Rule.registeredIdentity, message: 'station is not registered for this tenant' }]);
-      const parsed = readCsr(body.csr);
-      if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
-      const result = await checkChargePointCsr(parsed.csr, {
-        station,
-        cpoName: tenant.cpoName,
-        keyPolicy: d.keyPolicy,
-        isKeyBlocked: (h) => d.store.isKeyBlocked(h),
-        wasKeyCertified: (h) => d.store.isKeyCertified(h),
-      });
-      // Issue 14.13: a retry of a request whose certificate was issued (its answer lost) goes to the CA like a known Idempotency-Key.
-      const retry = !result.ok && (await earlierIssuance(d.store, result.violations, { tenant: tenant.id, stationId, certificateType: body.certificateType, csr: parsed.csr }, d.now()));
-      if (!result.ok && !retry) {
-        const forbidden = result.violations.some((v) => FORBIDDEN_RULES.has(v.rule));
-        throw new AppError(forbidden ? 'forbidden' : 'policy', 'the certificate request violates policy', result.violations);
-      }
-      if (!retry) release = await consumeCsrQuota(d.store, tenant, stationId, d.rateLimits, d.now());
-    }
-    const signed = await d.ca
-      .sign({
-        tenant: tenant.id,
-        stationId,
-        csr: body.csr,
-        certificateType: body.certificateType,
-        actor,
-        ...(idempotencyKey ? { idempotencyKey } : {}),
-      })
-      .catch(refundAndThrow(release));
-    sendSigned(d, res, signed);
+    const enrolment = { stationId: param(res, 'stationId'), csr: body.csr, certificateType: body.certificateType, ...(idempotencyKey ? { idempotencyKey } : {}) };
+    sendSigned(res, await d.enrolment.station(contextOf(res), enrolment));
   };
 
   // CSMS server certificates, revoked by fast expiration (A00.FR.701).
   r['POST /v1/server-certificates'] = async (req, res) => {
-    const { tenant, actor } = contextOf(res);
     const body = req.body as { csr: string; validityHours?: number };
     const idempotencyKey = req.get('idempotency-key');
-    const earlier = idempotencyKey ? await d.store.getIdempotency(tenant.id, idempotencyKey) : undefined;
-    let release: (() => Promise<void>) | undefined;
-    if (!earlier) {
-      const parsed = readCsr(body.csr);
-      if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
-      const result = await checkServerCsr(parsed.csr, {
-        tenant,
-        keyPolicy: d.keyPolicy,
-        isKeyBlocked: (h) => d.store.isKeyBlocked(h),
-        wasKeyCertified: (h) => d.store.isKeyCertified(h),
-      });
-      if (!result.ok) {
-        throw new AppError('policy', 'the server certificate request violates policy', result.violations);
-      }
-      release = await consumeCsrQuota(d.store, tenant, undefined, d.rateLimits, d.now());
-    }
-    const signed = await d.ca
-      .signServer({
-        tenant: tenant.id,
-        actor,
-        csr: body.csr,
-        ...(body.validityHours === undefined ? {} : { validityHours: body.validityHours }),
-        ...(idempotencyKey ? { idempotencyKey } : {}),
-      })
-      .catch(refundAndThrow(release));
-    sendSigned(d, res, signed);
+    const enrolment = { csr: body.csr, ...(body.validityHours === undefined ? {} : { validityHours: body.validityHours }), ...(idempotencyKey ? { idempotencyKey } : {}) };
+    sendSigned(res, await d.enrolment.server(contextOf(res), enrolment));
   };
+
   r['GET /v1/stations/{stationId}/certificates'] = async (req, res) => {
     const { tenant } = contextOf(res);
     const stationId = param(res, 'stationId');

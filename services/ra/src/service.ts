@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import * as OpenApiValidator from 'express-openapi-validator';
 import {
   AppError,
+  RA_CLIENT_CN,
   applyServerLimits,
   serverOptions,
   createAuditTrail,
@@ -18,7 +19,8 @@ import {
   type ServiceTls,
 } from '@evpki/service';
 import { StoreUnavailableError, openStore, type Store } from '@evpki/store';
-import { createCaClient } from './ca-client.js';
+import { CaClient } from '@evpki/ca-client';
+import { createEnrolment } from './enrol.js';
 import { createCertificateStatus } from './certificate-status.js';
 import { readJwks, type RaConfig } from './config.js';
 import { v1Handlers } from './routes.js';
@@ -71,7 +73,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   const metrics = createMetrics('ra');
   const store = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
-  const ca = createCaClient(config.caUrl, secrets.caTls, config.caTimeoutMs, log);
+  const ca = new CaClient({ baseUrl: config.caUrl, tls: secrets.caTls, as: RA_CLIENT_CN, timeoutMs: config.caTimeoutMs, connections: 64, log });
   const certificateStatus = createCertificateStatus(
     { ocspUrl: config.ocspUrl, allowedHosts: config.ocspAllowedHosts, timeoutMs: config.ocspTimeoutMs },
     store,
@@ -88,7 +90,8 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   observeAuditLog(metrics, store);
   const operations = loadOperations(OPENAPI_PATH);
   const operationOf = operations.find;
-  const handlers = v1Handlers({ store, ca, keyPolicy: config.keyPolicy, now, metrics, certificateStatus, rateLimits: config.rateLimits, audit });
+  const enrolment = createEnrolment({ store, ca, keyPolicy: config.keyPolicy, now, rateLimits: config.rateLimits, metrics });
+  const handlers = v1Handlers({ store, ca, enrolment, now, certificateStatus, audit });
   // Each openapi.yaml operation has exactly one handler, and each handler one operation.
   const declared = operations.all.map((o) => o.route).sort();
   if (JSON.stringify(declared) !== JSON.stringify(Object.keys(handlers).sort()))
