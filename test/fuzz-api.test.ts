@@ -453,7 +453,7 @@ describe('every openapi.yaml operation under hostile requests: never 5xx, every 
       await Promise.all(Object.values(agents).map((a) => a.close()));
     });
 
-    /** The CA has no openapi.yaml: its routes and the fields each reads (services/ca/src/service.ts). */
+    /** The CA has no openapi.yaml: its routes and the fields each reads (the contract, libs/ca-client/src/contract.ts). */
     const caRoutes = () => [
       { path: '/v1/sign', as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', stationId: known.stationId, csr: newP256Csr('CP-0001').csr, certificateType: 'ChargingStationCertificate', idempotencyKey: 'k1' } },
       { path: '/v1/sign-server', as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', csr: newP256Csr('csms.demo.local').csr, validityHours: 12 } },
