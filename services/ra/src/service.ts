@@ -26,6 +26,7 @@ import { readJwks, type RaConfig } from './config.js';
 import { v1Handlers } from './routes.js';
 import { authenticate, contextOf, maybeContextOf } from './authenticate.js';
 import { loadOperations } from './operations.js';
+import { raOpsRoutes } from './ops-routes.js';
 import { auditRefusal } from './audit-refusal.js';
 import { countFailedRequest, routeLabel } from './request-metrics.js';
 
@@ -91,6 +92,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   const operations = loadOperations(OPENAPI_PATH);
   const operationOf = operations.find;
   const enrolment = createEnrolment({ store, ca, keyPolicy: config.keyPolicy, now, rateLimits: config.rateLimits, metrics });
+  const ops = raOpsRoutes({ store, metrics, caReady: () => ca.ping() });
   const handlers = v1Handlers({ store, ca, enrolment, now, certificateStatus, audit });
   // Each openapi.yaml operation has exactly one handler, and each handler one operation.
   const declared = operations.all.map((o) => o.route).sort();
@@ -117,7 +119,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     app.use((req, res, next) => {
       const started = process.hrtime.bigint();
       res.on('finish', () => {
-        const route = routeLabel(operationOf, req);
+        const route = routeLabel(operationOf, ops, req);
         metrics.requests.inc({ route, status: String(res.statusCode) });
         // The route template only: never the URL's parameters, the headers or the body.
         log.debug({ event: 'http.request', route, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
@@ -125,22 +127,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       next();
     });
 
-    app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-    app.get('/readyz', async (_req, res) => {
-      const storeOk = await store.ping().then(
-        () => true,
-        (err: unknown) => {
-          metrics.countStoreError('GET /readyz', err);
-          return false;
-        },
-      );
-      const checks = { store: storeOk, keys: await ca.ping() };
-      const ready = checks.store && checks.keys;
-      res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unready', checks });
-    });
-    app.get('/metrics', async (_req, res) => {
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
+    for (const r of ops) app.get(r.path, r.handle);
 
     // Authentication before validation, so an anonymous caller learns nothing about the schema.
     // A declared body over the limit is refused before anything else (express.json would first read
@@ -182,7 +169,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         else log.error({ err, path: req.path }, 'unexpected error');
       }
       const ctx = maybeContextOf(res);
-      countFailedRequest(metrics, routeLabel(operationOf, req), req, appErr, err, ctx !== undefined);
+      countFailedRequest(metrics, routeLabel(operationOf, ops, req), req, appErr, err, ctx !== undefined);
       if (ctx && appErr instanceof AppError) await auditRefusal(audit, ctx, appErr);
       const p = toProblem(appErr);
       res.status(p.status).set(p.headers).end(JSON.stringify(p.body));
