@@ -117,7 +117,7 @@ function issuanceEvent(signed: SignedCertificate, tenant: string, actor: string,
 /**
  * The CA: internal only, answers only the RA (and the OCSP responder, for its signer certificates)
  * over mutual TLS, and probes and scrapers on a separate plain-HTTP ops port. node:http(s) without a
- * framework because it sits on the issuance hot path; see ARCHITECTURE.md "Hot paths".
+ * framework because it sits on the issuance hot path; see docs/architecture.md "Hot paths".
  */
 export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecrets, overrides: CaOverrides = {}) {
   const log = overrides.logger ?? createLogger('ca');
@@ -315,7 +315,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
 
   return {
     async start(): Promise<{ port: number; opsPort: number }> {
-      // Records must survive a crash before a certificate is handed out (ARCHITECTURE.md "Data").
+      // Records must survive a crash before a certificate is handed out (docs/architecture.md "Data").
       await store.assertDurable();
       // Stored key hashes up to the store's schema (issue 14.2) before the first certificate.
       const migration = await store.migrate();

@@ -53,7 +53,7 @@ function routeOf(method: string | undefined, url: string): string {
 
 /**
  * The OCSP responder (RFC 6960 over HTTP, RFC 5019 caching) on plain node:http: it is the
- * hottest path of the product (ARCHITECTURE.md "Hot paths"). OCSP problems are OCSP statuses in
+ * hottest path of the product (docs/architecture.md "Hot paths"). OCSP problems are OCSP statuses in
  * an HTTP 200 body, never an HTTP error. It also serves issuer certificates and CRLs.
  */
 export function createOcspService(config: OcspConfig, secrets: OcspSecrets, overrides: OcspOverrides = {}) {
@@ -86,7 +86,7 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
     await signers.refresh(list);
   }
 
-  // Hot path (ARCHITECTURE.md): label lookups and date formatting are done once, not per response.
+  // Hot path (docs/architecture.md "Hot paths"): label lookups and date formatting are done once, not per response.
   const counters = new Map<string, ReturnType<typeof metrics.responses.labels>>();
   /** pki_ocsp_responses_total: an answer's status (or OCSP error) and source, and the request's route and HTTP status. */
   function count(method: string, a: Pick<Answer, 'outcome' | 'status'>, httpStatus = 200): void {
