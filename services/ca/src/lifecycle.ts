@@ -64,7 +64,7 @@ export function createCaLifecycle(d: CaLifecycleDeps) {
       await crls.get(issuerId)?.publishNow();
     },
     async start(): Promise<void> {
-      // Records must survive a crash before a certificate is handed out (ARCHITECTURE.md "Data").
+      // Records must survive a crash before a certificate is handed out (docs/architecture.md "Data").
       await store.assertDurable();
       // Stored key hashes up to the store's schema (issue 14.2) before the first certificate.
       const migration = await store.migrate();

@@ -30,7 +30,7 @@ function callOf(req: IncomingMessage, route: CaRoute): CaCall {
 
 /**
  * The CA's listeners, node:http(s) without a framework (it sits on the issuance hot path; see
- * ARCHITECTURE.md "Hot paths"): the API over mutual TLS, where the contract's operations are
+ * docs/architecture.md "Hot paths"): the API over mutual TLS, where the contract's operations are
  * answered to the callers it names, and the plain-HTTP ops port for probes and scrapers. Routing,
  * 404/405, body limits, problem+json and the request metrics are done here for every route alike.
  */
