@@ -17,7 +17,7 @@ export interface RepliesDeps {
 /**
  * How the responder writes its answers, and counts them: OCSP answers with their caching headers,
  * batched per event-loop turn; OCSP errors in a 200 (RFC 6960 2.3); every other failure as a
- * problem. Hot path (ARCHITECTURE.md): label lookups and date formatting are done once, not per
+ * problem. Hot path (docs/architecture.md "Hot paths"): label lookups and date formatting are done once, not per
  * response.
  */
 export function createReplies(d: RepliesDeps) {

@@ -11,7 +11,7 @@ export interface OcspTransportDeps {
 }
 
 /**
- * The responder's listener, plain node:http: it is the hottest path of the product (ARCHITECTURE.md
+ * The responder's listener, plain node:http: it is the hottest path of the product (docs/architecture.md
  * "Hot paths"). Finds the request's route (404, or 405 with Allow), runs it, and counts it; OCSP
  * routes count their own answers, written in batches (replies.ts).
  */
