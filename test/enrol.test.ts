@@ -68,7 +68,7 @@ describe('the enrolment core, without HTTP', () => {
     const otherCpo = await refusal(enrolment.station(principal, station('cp-enrol', newP256Csr('CP-ENROL-1', 'Other CPO').csr)));
     assert.deepEqual([otherCpo.kind, rulesOf(otherCpo)], ['policy', ['A02.FR.13']]);
     const v2g = await refusal(enrolment.station(principal, { ...station('cp-enrol', newP256Csr('CP-ENROL-1').csr), certificateType: 'V2GCertificate' }));
-    assert.deepEqual([v2g.kind, rulesOf(v2g)], ['policy', ['V2GCertificate']]);
+    assert.deepEqual([v2g.kind, rulesOf(v2g)], ['policy', ['Issuance.certificate-type']]);
   });
 
   it('issues, and answers the same request again with the same certificate (issue 14.13), counting each', async () => {

@@ -21,8 +21,8 @@ export const Rule = {
   statusOnBehalf: 'PnC-4.5',
   /** RFC 5280 5.3.1: the reasons a tenant may revoke with. */
   revocationReason: 'RFC5280-5.3.1',
-  /** Product rule: V2G certificates (ISO 15118) are not issued yet. */
-  certificateType: 'V2GCertificate',
+  /** Product rule: only the certificate types a profile issues (libs/issuance registry) are signed. */
+  certificateType: 'Issuance.certificate-type',
   /** Product rules: CSRs per station per day and per tenant per minute (RA_RATE_*). */
   stationRate: 'RateLimit.station',
   tenantRate: 'RateLimit.tenant',
