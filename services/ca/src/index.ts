@@ -3,3 +3,4 @@ export * from './service.js';
 export * from './sign-certificate.js';
 export * from './issuer.js';
 export * from './crl-publisher.js';
+export * from './issuer-keys.js';

@@ -33,11 +33,10 @@ import { authorizeServiceCaller, serviceCaller } from './service-caller.js';
 
 export interface CaSecrets {
   /**
-   * Reads and decrypts an issuing CA's private key (kept in memory only); throws when it is not
-   * there (yet). Called for each charge point sub-CA the store lists, so keys of a rotation's new
-   * issuer are picked up once they are mounted.
+   * Opens an issuing CA's key (issuerSignerLoader: a key file decrypted into memory, or a PKCS#11
+   * token); throws when it is not there (yet). Called for each issuing CA the store lists, so keys of
+   * a rotation's new issuer are picked up once they are mounted.
    */
-  /** The issuing CA's key: a file key or a PKCS#11 token (@evpki/keys openIssuerSigner). */
   readonly loadIssuerSigner: (issuerId: string) => Promise<Signer>;
   /**
    * The API listener's TLS identity (issue 7): its server certificate and key, and the service CA
@@ -215,8 +214,9 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
       );
       const checks = { store: storeOk, keys: issuers.active !== undefined };
       const ready = checks.store && checks.keys;
-      // issuerKeys: whether the CA holds each key it should (`pki rotate-* activate` checks this first).
-      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks, activeIssuer: issuers.activeIssuerId ?? null, issuerKeys: issuers.keyStatus() }), 'readyz';
+      // issuerKeys: whether the CA holds each key it should (`pki rotate-* activate` checks this first);
+      // issuerKeyErrors: why not (no key yet, wrong passphrase or PIN, a key not matching its certificate).
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks, activeIssuer: issuers.activeIssuerId ?? null, issuerKeys: issuers.keyStatus(), issuerKeyErrors: issuers.keyProblems() }), 'readyz';
     }
     const text = await metrics.registry.metrics();
     res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });

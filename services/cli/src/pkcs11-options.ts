@@ -24,8 +24,9 @@ export const PKCS11_OPTIONS = {
 } as const;
 
 export const PKCS11_OPTIONS_HELP = `  --pkcs11-module PATH
-                  generate the issuer keys inside a PKCS#11 token (e.g. /usr/lib/softhsm/libsofthsm2.so)
-                  instead of encrypted key files; keys/<issuer>.pkcs11.json then names the token and key
+                  generate the issuing CA key inside a PKCS#11 token (the vendor's library, e.g.
+                  /usr/lib/softhsm/libsofthsm2.so) instead of an encrypted key file; keys/<issuer>.pkcs11.json
+                  then names the token and key. The root key stays an encrypted key file
   --pkcs11-token-label LABEL
                   the token's label (required with --pkcs11-module)
   --pkcs11-pin-file FILE
