@@ -445,7 +445,7 @@ describe('every openapi.yaml operation under hostile requests: never 5xx, every 
     let agents: Record<'ra-client' | 'ocsp-client', Agent>;
     let issuerId = 'x';
     before(async () => {
-      issuerId = (await stack.store.listIssuers()).find((i) => i.role === 'sub-ca' && i.state === 'active')?.id ?? issuerId;
+      issuerId = (await stack.store.listIssuers()).find((i) => i.role === 'issuing' && i.state === 'active')?.id ?? issuerId;
       const agentFor = (name: 'ra-client' | 'ocsp-client') => new Agent({ connect: serviceClientTlsOptions(readServiceTls(pki.dataDir, name)), connections: 2 });
       agents = { 'ra-client': agentFor('ra-client'), 'ocsp-client': agentFor('ocsp-client') };
     });

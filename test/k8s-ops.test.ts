@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { loadStoreConfig } from '@evpki/service';
 import { openStore } from '@evpki/store';
 import { makeDevPki } from './helpers/pki.js';
-import { admits, allProblems, arr, AUDIT_EXPORT_DIR, base, containerEnv, DATA_DIR, find, id, isCliPod, K8S_DIR, matches, mountedFiles, obj, parseManifests, podSpecs, redis, REDIS_SECRET, rejects, renderOverlay, REPO_ROOT, resourceProblems, RETAIN, retainProblems, schemaProblems, secretProblems, secretsOf, securityProblems, stepContainer, STEPS, workload } from './helpers/k8s.js';
+import { admits, allProblems, arr, AUDIT_EXPORT_DIR, base, containerEnv, DATA_DIR, find, id, isCliPod, K8S_DIR, matches, mountedFiles, obj, parseManifests, podSpecs, redis, REDIS_CLI_SECRET, rejects, renderOverlay, REPO_ROOT, resourceProblems, RETAIN, retainProblems, schemaProblems, secretProblems, secretsOf, securityProblems, stepContainer, STEPS, workload } from './helpers/k8s.js';
 
 /**
  * Operating the k8s/ deployment: the pki-keys helper pod, the runbook in k8s/README.md, the first
@@ -86,7 +86,7 @@ test('issue 14.5: k8s/ and overlays/redis: the audit log retention is a daily Cr
     assert.equal(obj(find(objects, 'ConfigMap', 'pki-config').data).PKI_AUDIT_RETENTION, '400d', `${variant}: the setting, in pki-config`);
     assert.deepEqual(obj(find(objects, 'PersistentVolumeClaim', 'pki-audit-export').spec).accessModes, ['ReadWriteOnce']);
     const pod = workload(objects, 'CronJob', RETAIN);
-    assert.deepEqual(secretsOf(pod), variant === 'redis' ? [REDIS_SECRET] : [], `${variant}: the Redis password only where the store is Redis`);
+    assert.deepEqual(secretsOf(pod), variant === 'redis' ? [REDIS_CLI_SECRET] : [], `${variant}: the Redis password only where the store is Redis`);
     assert.equal(pod.spec.affinity === undefined, variant === 'redis', `${variant}: placed with the pki-data pods only on LMDB`);
   }
 });

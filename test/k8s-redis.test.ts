@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadStoreConfig } from '@evpki/service';
-import { allProblems, arr, assertNamespacedAndLabelled, caKeySecret, CHECKS, containers, DATA_DIR, dataFileProblems, deployment, find, id, INIT_SECRETS, isRedisContainer, K8S_DIR, matches, mountedFileProblems, mountedFiles, obj, parseManifests, podSpecs, PREPARE_STEPS, provides, rbacProblems, redis, REDIS_CHECKS, REDIS_DIR, REDIS_SECRET, redisConfigProblems, redisContainerProblems, redisNetworkProblems, rejects, renderOverlay, resourceProblems, RETAIN, RUNBOOK_STEP_OPTIONS, SA_DIR, scalingProblems, schemaProblems, secretProblems, secretsOf, securityProblems, stepContainer, stepPod, stepProblems, STEPS, str, workload } from './helpers/k8s.js';
+import { allProblems, arr, assertNamespacedAndLabelled, caKeySecret, CHECKS, containers, DATA_DIR, dataFileProblems, deployment, find, id, INIT_SECRETS, isRedisContainer, K8S_DIR, matches, mountedFileProblems, mountedFiles, obj, parseManifests, podSpecs, PREPARE_STEPS, provides, rbacProblems, redis, REDIS_CHECKS, REDIS_DIR, REDIS_SECRET_FILES, REDIS_SECRET_GENERATORS, REDIS_SECRETS, REDIS_USER_SECRETS, redisConfigProblems, redisContainerProblems, redisNetworkProblems, redisUserProblems, rejects, renderOverlay, resourceProblems, RETAIN, RUNBOOK_STEP_OPTIONS, SA_DIR, scalingProblems, schemaProblems, secretProblems, secretsOf, securityProblems, stepContainer, stepPod, stepProblems, STEPS, str, workload } from './helpers/k8s.js';
 
 /**
  * The Redis overlay (k8s/overlays/redis, a kustomize Component over the base): the same checks as
@@ -84,10 +84,12 @@ test('k8s/overlays/redis: every service uses Redis; the Secrets not in the rende
       if (n) referenced.add(n);
       for (const s of arr(obj(v.projected).sources).map(obj)) if (s.secret) referenced.add(String(obj(s.secret).name));
     }
-  assert.deepEqual([...referenced].filter((n) => !rendered.has(n)).sort(), [...INIT_SECRETS, REDIS_SECRET].sort());
+  assert.deepEqual([...referenced].filter((n) => !rendered.has(n)).sort(), [...INIT_SECRETS, ...REDIS_SECRETS].sort());
   const readme = readFileSync(join(K8S_DIR, 'README.md'), 'utf8');
   for (const n of INIT_SECRETS) assert.match(readme, new RegExp(`kubectl -n ev-pki create secret generic ${n} `), `k8s/README.md shows how to create ${n}`);
-  assert.match(readme, new RegExp(`- name: ${REDIS_SECRET}\\n +files: \\[password=`), `k8s/README.md shows how to generate ${REDIS_SECRET}`);
+  const generators = REDIS_SECRET_GENERATORS.map((l) => `   ${l}`).join('\n');
+  assert.ok(readme.includes(generators), `k8s/README.md shows how to generate ${REDIS_SECRETS.join(', ')}:\n${generators}`);
+  assert.match(readme, /pki\.js redis-acl --password-dir redis-passwords --out users\.acl/, 'k8s/README.md shows how to write them');
 });
 
 test('k8s/overlays/redis: an overlay of your own as in the README (real Secrets, --org) passes every check', async () => {
@@ -97,9 +99,7 @@ test('k8s/overlays/redis: an overlay of your own as in the README (real Secrets,
       '  - name: pki-secrets',
       '    behavior: replace',
       '    files: [key-passphrase]',
-      '  - name: redis-auth',
-      '    files: [password=redis-password]',
-      '    options: {disableNameSuffixHash: true}',
+      ...REDIS_SECRET_GENERATORS,
       'patches:',
       '  - target: {kind: Job, name: pki-init}',
       '    patch: |-',
@@ -110,11 +110,14 @@ test('k8s/overlays/redis: an overlay of your own as in the README (real Secrets,
       '  - {name: ev-pki, newName: registry.example.com/ev-pki, newTag: "1.2.3"}',
       '',
     ].join('\n'),
-    { redis: true, files: { 'key-passphrase': 'not-a-real-passphrase-0123456789\n', 'redis-password': '0123456789abcdef0123456789abcdef\n' } },
+    { redis: true, files: { 'key-passphrase': 'not-a-real-passphrase-0123456789\n', ...REDIS_SECRET_FILES } },
   );
   assert.deepEqual(await allProblems(objects), []);
   for (const check of Object.values(REDIS_CHECKS)) assert.deepEqual(check(objects), []);
-  assert.equal(Buffer.from(String(obj(find(objects, 'Secret', 'redis-auth').data).password), 'base64').toString().trim(), '0123456789abcdef0123456789abcdef');
+  const data = (name: string, key: string) => Buffer.from(String(obj(find(objects, 'Secret', name).data)[key]), 'base64').toString();
+  assert.equal(data('redis-auth', 'password'), REDIS_SECRET_FILES['redis-passwords/default']);
+  for (const [user, secret] of Object.entries(REDIS_USER_SECRETS)) assert.equal(data(secret, 'password'), REDIS_SECRET_FILES[`redis-passwords/${user}`], secret);
+  assert.equal(data('redis-acl', 'users.acl'), REDIS_SECRET_FILES['users.acl']);
   assert.notEqual(obj(find(objects, 'Secret', 'pki-secrets').data)['key-passphrase'], '', 'the placeholder was replaced under its own name');
   assert.equal(deployment(objects, 'ra').container.image, 'registry.example.com/ev-pki:1.2.3');
 });
@@ -125,9 +128,7 @@ test('k8s/overlays/redis: the managed-Redis variant of the README drops the in-c
   const objects = renderOverlay(
     [
       'secretGenerator:',
-      '  - name: redis-auth',
-      '    files: [password=redis-password]',
-      '    options: {disableNameSuffixHash: true}',
+      ...REDIS_SECRET_GENERATORS,
       'patches:',
       '  - target: {kind: ConfigMap, name: pki-config}',
       '    patch: |-',
@@ -142,7 +143,7 @@ test('k8s/overlays/redis: the managed-Redis variant of the README drops the in-c
       ...del('v1', 'ConfigMap', 'redis-config'),
       '',
     ].join('\n'),
-    { redis: true, files: { 'redis-password': '0123456789abcdef0123456789abcdef\n' } },
+    { redis: true, files: REDIS_SECRET_FILES },
   );
   assert.deepEqual(objects.filter((o) => o.metadata.name.startsWith('redis') && o.kind !== 'Secret').map(id), []);
   assert.deepEqual(containers(objects).filter((at) => isRedisContainer(at.c)).map((at) => at.where), []);
@@ -163,9 +164,9 @@ test('k8s/overlays/redis: the prepare steps write the new issuing key into pki-c
     assert.equal(pod.spec.automountServiceAccountToken, false);
     assert.equal(pod.spec.affinity, undefined, `${name}: no podAffinity on Redis`);
     const files = mountedFiles(pod, c);
-    assert.equal(provides(files, '/var/run/secrets/redis/password')?.source, 'Secret/redis-auth:password');
+    assert.equal(provides(files, '/var/run/secrets/redis/password')?.source, 'Secret/redis-auth-cli:password');
     assert.equal(provides(files, `${SA_DIR}/token`)?.source, prepare ? 'serviceAccountToken' : undefined);
-    assert.deepEqual(secretsOf(pod).sort(), ['pki-secrets', 'redis-auth'], `${name}: no Secret but the passphrase and the Redis password`);
+    assert.deepEqual(secretsOf(pod).sort(), ['pki-secrets', 'redis-auth-cli'], `${name}: no Secret but the passphrase and the pki CLI's Redis password`);
   }
   assert.deepEqual(find(objects, 'Role', 'pki-ca-key-writer').rules, [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['pki-ca-issuer-key'], verbs: ['get', 'patch'] }]);
   const binding = find(objects, 'RoleBinding', 'pki-ca-key-writer');
@@ -183,13 +184,11 @@ test('k8s/overlays/redis: a step option added as the runbook shows (op: add) kee
   const objects = renderOverlay(
     [
       'secretGenerator:',
-      '  - name: redis-auth',
-      '    files: [password=redis-password]',
-      '    options: {disableNameSuffixHash: true}',
+      ...REDIS_SECRET_GENERATORS,
       ...RUNBOOK_STEP_OPTIONS,
       '',
     ].join('\n'),
-    { redis: true, files: { 'redis-password': '0123456789abcdef0123456789abcdef\n' } },
+    { redis: true, files: REDIS_SECRET_FILES },
   );
   assert.deepEqual(await allProblems(objects), []);
   assert.deepEqual(stepContainer(objects, 'pki-rotate-root-prepare').args, ['rotate-root', 'prepare', '--k8s-secret', 'pki-ca-issuer-key', '--algorithm', 'ecdsa-p384']);
@@ -253,8 +252,11 @@ test('broken: a Redis without a durable AOF, or with the password in its ConfigM
     [(t: string) => `${t}\nappendonly no\n`, /appendonly is no/],
     [(t: string) => `${t}\nrequirepass hunter2\n`, /sets requirepass/],
     [(t: string) => t.replace(/^maxmemory-policy noeviction$/m, 'maxmemory-policy allkeys-lru'), /evicts data/],
-    [(t: string) => `${t.replace(/^include .*$/m, '')}\n${/^include .*$/m.exec(t)?.[0] ?? ''}\n`, /include \S+ is not before all other directives/],
-    [(t: string) => t.replace(/^include .*$/m, ''), /includes no password file/],
+    [(t: string) => `${t}\ninclude /etc/redis/extra.conf\n`, /include \/etc\/redis\/extra\.conf is not before all other directives/],
+    [(t: string) => `include /etc/redis/extra.conf\n${t}`, /includes \/etc\/redis\/extra\.conf, which no volume mount provides/],
+    [(t: string) => t.replace(/^aclfile .*$/m, ''), /has no aclfile/],
+    [(t: string) => t.replace(/^aclfile .*$/m, 'aclfile /data/users.acl'), /aclfile \/data\/users\.acl is .*, not Secret\/redis-acl:users\.acl/],
+    [(t: string) => `${t}\nuser default on nopass ~* +@all\n`, /sets user/],
   ] as const) {
     const objects = redis();
     const cm = objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name.startsWith('redis-config'));
@@ -336,4 +338,26 @@ test('broken: a *_FILE variable without the mounted file is rejected', () => {
   const ocsp = deployment(objects, 'ocsp').container;
   ocsp.volumeMounts = arr(ocsp.volumeMounts).filter((m) => obj(m).name !== 'redis-auth');
   rejects(mountedFileProblems(objects), /Deployment\/ocsp containers\[ocsp\]: REDIS_PASSWORD_FILE=\/var\/run\/secrets\/redis\/password is in none of its volume mounts/);
+});
+
+test('broken (issue 15): a service on another Redis user or with another user\'s password, a pod with the ACL file, a Redis container with a service password is rejected', () => {
+  const objects = redis();
+  const setUser = (c: Record<string, unknown>, value?: string) =>
+    (c.env = [...arr(c.env).filter((e) => obj(e).name !== 'REDIS_USERNAME'), ...(value ? [{ name: 'REDIS_USERNAME', value }] : [])]);
+  setUser(deployment(objects, 'ra').container, 'pki-ca');
+  setUser(deployment(objects, 'ca').container);
+  const ocsp = deployment(objects, 'ocsp');
+  obj(obj(arr(ocsp.pod.volumes).map(obj).find((v) => v.name === 'redis-auth')).secret).secretName = 'redis-auth-ca';
+  const retain = obj(stepPod(objects, RETAIN).spec);
+  retain.volumes = [...arr(retain.volumes), { name: 'acl', secret: { secretName: 'redis-acl' } }];
+  const sts = obj(obj(obj(find(objects, 'StatefulSet', 'redis').spec).template).spec);
+  obj(obj(arr(sts.volumes).map(obj).find((v) => v.name === 'redis-auth')).secret).secretName = 'redis-auth-cli';
+  const problems = redisUserProblems(objects);
+  rejects(problems, /Deployment\/ra containers\[ra\]: REDIS_USERNAME is pki-ca, not its own user pki-ra/);
+  rejects(problems, /Deployment\/ca containers\[ca\]: REDIS_USERNAME is undefined, not its own user pki-ca/);
+  rejects(problems, /Deployment\/ocsp containers\[ocsp\]: REDIS_PASSWORD_FILE is Secret\/redis-auth-ca:password, not Secret\/redis-auth-ocsp:password/);
+  rejects(problems, /Deployment\/ocsp: holds the Redis password of pki-ca/);
+  rejects(problems, /CronJob\/pki-audit-retain: mounts the Redis ACL file/);
+  rejects(problems, /StatefulSet\/redis containers\[redis\]: a Redis container sees Secret\/redis-auth-cli:password/);
+  rejects(problems, /StatefulSet\/redis: holds the Redis password of pki-cli/);
 });

@@ -70,6 +70,9 @@ describe('pki init', () => {
     assert.ok(existsSync(paths.jwtSigningKey) && existsSync(paths.jwtPublicJwk));
     const store = openStore({ dataDir: dir });
     assert.deepEqual({ ...(await store.getTenant('demo')), createdAt: undefined }, { id: 'demo', cpoName: 'Demo CPO', serverDomains: ['demo.local'], disabled: false, createdAt: undefined });
+    // Issue 15: both CAs in the csms hierarchy, the sub-CA its issuing CA.
+    const records = Object.fromEntries((await store.listIssuers()).map((i) => [i.id, [i.hierarchy, i.role, i.state]]));
+    assert.deepEqual(records, { [m.issuers.root]: ['csms', 'root', 'active'], [m.issuers.chargePoint]: ['csms', 'issuing', 'active'] });
     await store.close();
     const token = pki(['token', '--tenant', 'demo', '--data-dir', dir]);
     assert.equal(token.code, 0);

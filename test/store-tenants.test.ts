@@ -1,5 +1,5 @@
 /**
- * The store contract for tenant claims (split from store-contract.test.ts, same idea): no two
+ * The store contract for tenant claims (beside test/store-contract-*.test.ts, same idea): no two
  * tenants share a CPO name, a server domain or an IP range (nor one below/inside another's),
  * enforced inside the store's write on both backends, LMDB and a real redis-server.
  */

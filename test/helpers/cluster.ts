@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { mintToken } from '@evpki/cli';
 import { RedisStore } from '@evpki/store';
 import { makeDevPki, type DevPki } from './pki.js';
-import { freePort, spawnService, stopAll, stopProc, waitReady, type Proc } from './processes.js';
+import { freePort, runPki, spawnService, stopAll, stopProc, tempDir, waitReady, type Proc } from './processes.js';
 import { startRedis, type TestRedis } from './redis.js';
 
 /** A service process with its URL (the CA: its ops listener); restartable on the same port. */
@@ -21,7 +23,10 @@ export interface Cluster {
   readonly ca: Instance;
   readonly ras: readonly Instance[];
   readonly ocsps: readonly Instance[];
+  /** The test's own store (with `acl`: as pki-cli). */
   readonly store: RedisStore;
+  /** With `acl`: the password files of the ACL users (`pki redis-acl --password-dir`), by user name. */
+  readonly redisPasswordDir?: string;
   token(): Promise<string>;
   /** SIGKILL, as a crash. */
   kill(i: Instance): Promise<void>;
@@ -30,13 +35,28 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
-export async function startCluster(opts: { ras?: number; ocsps?: number; env?: Record<string, string> } = {}): Promise<Cluster> {
-  const redis = await startRedis();
+/** The ACL users of `pki redis-acl` and a Redis started with them; each service then connects as its own user. */
+async function startAclRedis(): Promise<{ redis: TestRedis; passwordDir: string; as: (user: string) => Record<string, string> }> {
+  const dir = tempDir('evpki-redis-acl-');
+  const passwordDir = join(dir, 'passwords');
+  const aclfile = join(dir, 'users.acl');
+  const r = await runPki(['redis-acl', '--password-dir', passwordDir, '--out', aclfile, '--quiet']);
+  if (r.code !== 0) throw new Error(`pki redis-acl failed: ${r.stderr}`);
+  const password = (user: string) => readFileSync(join(passwordDir, user), 'utf8').trim();
+  const redis = await startRedis({ aclfile, probe: { password: password('default') } });
+  return { redis, passwordDir, as: (user) => ({ REDIS_USERNAME: user, REDIS_PASSWORD_FILE: join(passwordDir, user) }) };
+}
+
+/** `acl`: Redis with the ACL users of `pki redis-acl`, the services and pki as theirs (issue 15). */
+export async function startCluster(opts: { ras?: number; ocsps?: number; env?: Record<string, string>; acl?: boolean } = {}): Promise<Cluster> {
+  const acl = opts.acl ? await startAclRedis() : undefined;
+  const redis = acl?.redis ?? (await startRedis());
+  const as = (user: string): Record<string, string> => acl?.as(user) ?? {};
   const procs: Proc[] = [];
   let pki: DevPki | undefined;
   let store: RedisStore | undefined;
   try {
-    pki = await makeDevPki('ecdsa-p256', redis.env);
+    pki = await makeDevPki('ecdsa-p256', { ...redis.env, ...as('pki-cli') });
     const base = { PKI_DATA_DIR: pki.dataDir, ...redis.env, REDIS_COMMAND_TIMEOUT_MS: '1000', ...opts.env };
     const caPort = await freePort();
     const caOpsPort = await freePort();
@@ -54,21 +74,22 @@ export async function startCluster(opts: { ras?: number; ocsps?: number; env?: R
       launchers.set(i, () => spawnService(name, service, env));
       return i;
     };
-    const ca = make('ca', 'ca', caOpsPort, { ...base, CA_PORT: String(caPort), CA_OPS_PORT: String(caOpsPort) });
+    const ca = make('ca', 'ca', caOpsPort, { ...base, ...as('pki-ca'), CA_PORT: String(caPort), CA_OPS_PORT: String(caOpsPort) });
     await launch(ca);
     const ocsps: Instance[] = [];
     for (let n = 0; n < (opts.ocsps ?? 2); n++) {
       const port = await freePort();
-      ocsps.push(make('ocsp', `ocsp-${n}`, port, { ...base, OCSP_PORT: String(port), OCSP_CA_URL: caUrl }));
+      ocsps.push(make('ocsp', `ocsp-${n}`, port, { ...base, ...as('pki-ocsp'), OCSP_PORT: String(port), OCSP_CA_URL: caUrl }));
     }
     const ras: Instance[] = [];
     for (let n = 0; n < (opts.ras ?? 2); n++) {
       const port = await freePort();
-      ras.push(make('ra', `ra-${n}`, port, { ...base, RA_PORT: String(port), RA_CA_URL: caUrl, RA_OCSP_URL: ocsps[n % ocsps.length]?.url ?? 'http://127.0.0.1:1' }));
+      ras.push(make('ra', `ra-${n}`, port, { ...base, ...as('pki-ra'), RA_PORT: String(port), RA_CA_URL: caUrl, RA_OCSP_URL: ocsps[n % ocsps.length]?.url ?? 'http://127.0.0.1:1' }));
     }
     await Promise.all([...ocsps, ...ras].map(launch));
-    store = new RedisStore({ url: redis.url, commandTimeoutMs: 2000, waitReplicas: 0, waitTimeoutMs: 1000 });
-    const own = { pki, store };
+    const cli = acl ? { username: 'pki-cli', password: readFileSync(join(acl.passwordDir, 'pki-cli'), 'utf8').trim() } : {};
+    store = new RedisStore({ url: redis.url, ...cli, commandTimeoutMs: 2000, waitReplicas: 0, waitTimeoutMs: 1000 });
+    const own = { pki, store, ...(acl ? { redisPasswordDir: acl.passwordDir } : {}) };
     return {
       redis,
       ...own,

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -20,18 +20,27 @@ export interface TestRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<TestRedis> {
+/**
+ * `aclfile`: Redis starts with these users (`pki redis-acl`); `probe`: who the readiness probe
+ * authenticates as (the file's `default` user may only PING). `rdb`: an RDB snapshot (dump.rdb) it
+ * starts with (loaded with AOF off, which is then turned on).
+ */
+export async function startRedis(opts: { appendonly?: boolean; aclfile?: string; probe?: { username?: string; password: string }; rdb?: string } = {}): Promise<TestRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'evpki-redis-'));
   const port = await freePort();
+  if (opts.rdb) copyFileSync(opts.rdb, join(dir, 'dump.rdb'));
+  const appendonly = opts.appendonly === false ? 'no' : 'yes';
   const args = [
     '--port', String(port),
     '--bind', '127.0.0.1',
     '--dir', dir,
     '--save', '',
-    '--appendonly', opts.appendonly === false ? 'no' : 'yes',
+    // With AOF on at start, Redis would start from the (absent) AOF and not read the snapshot.
+    '--appendonly', opts.rdb ? 'no' : appendonly,
     '--appendfsync', 'always',
     '--daemonize', 'no',
     '--loglevel', 'warning',
+    ...(opts.aclfile ? ['--aclfile', opts.aclfile] : []),
   ];
   let proc: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
@@ -39,7 +48,7 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<T
     proc = p;
     let stderr = '';
     p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableReadyCheck: false, ...opts.probe });
     probe.on('error', () => undefined);
     for (let i = 0; i < 200; i++) {
       if (p.exitCode !== null) throw new Error(`redis-server exited: ${stderr}`);
@@ -59,6 +68,14 @@ export async function startRedis(opts: { appendonly?: boolean } = {}): Promise<T
   const exited = (p: ChildProcess): Promise<void> => (p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise((r) => p.once('exit', () => r())));
   await launch();
   const url = `redis://127.0.0.1:${port}`;
+  if (opts.rdb && appendonly === 'yes') {
+    const r = new Redis(url);
+    await r.config('SET', 'appendonly', 'yes');
+    // The AOF is written from the data set in the background: wait for it before anyone relies on it.
+    while (/aof_rewrite_in_progress:1|aof_rewrite_scheduled:1/.test(await r.info('persistence'))) await sleep(25);
+    r.disconnect();
+    args[args.indexOf('--appendonly') + 1] = 'yes';
+  }
   return {
     url,
     port,

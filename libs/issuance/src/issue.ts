@@ -55,7 +55,7 @@ const SERIAL_ATTEMPTS = 3;
 
 /** How the store indexes a certificate of this profile (the store never decides by kind). */
 export function coverageOf(profile: Profile): IssuanceCoverage {
-  return { underActiveIssuer: profile.requiresActiveIssuer, presignOcsp: profile.status.ocspPresigned, stationIndex: profile.subject === 'station' };
+  return { underActiveIssuer: profile.requiresActiveIssuer, hierarchy: profile.signedBy.hierarchy, presignOcsp: profile.status.ocspPresigned, stationIndex: profile.subject === 'station' };
 }
 
 /**

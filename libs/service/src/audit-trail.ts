@@ -37,7 +37,7 @@ const MAX_WINDOWS_PER_TENANT = 32;
  * (`suppressed`, with `summary: true`), or on `close()`. So the entries of a burst of N refusals
  * add up: (entries without `summary`) + Σ suppressed = N.
  */
-export function createAuditTrail(store: Store, opts: AuditTrailOptions) {
+export function createAuditTrail(store: Pick<Store, 'appendAudit'>, opts: AuditTrailOptions) {
   const rate = opts.authFailuresPerSecond ?? 20;
   const burst = rate * 10;
   let budget = burst;

@@ -68,6 +68,8 @@ export const KNOWN_ENV = new Set([
   'RA_RATE_STATION_CSRS_PER_DAY',
   'RA_RATE_TENANT_CSRS_PER_MINUTE',
   'REDIS_URL',
+  // Each service's own Redis ACL user (`pki redis-acl`; libs/store redis-acl.ts) and its password file.
+  'REDIS_USERNAME',
   'REDIS_PASSWORD_FILE',
   'REDIS_COMMAND_TIMEOUT_MS',
   'REDIS_WAIT_REPLICAS',
@@ -122,8 +124,8 @@ export function envUrl(env: NodeJS.ProcessEnv, name: string, dflt: string): stri
 
 /**
  * Which store backend: Redis when `REDIS_URL` is set (several instances of each service), else the
- * embedded LMDB store under the data directory. The password is read from a file, never the URL
- * logged.
+ * embedded LMDB store under the data directory. The service's Redis user is REDIS_USERNAME (each
+ * service its own, `pki redis-acl`); its password is read from REDIS_PASSWORD_FILE, never logged.
  */
 export function loadStoreConfig(env: NodeJS.ProcessEnv): OpenStoreOptions {
   const dataDir = envString(env, 'PKI_DATA_DIR', './data');
@@ -136,6 +138,9 @@ export function loadStoreConfig(env: NodeJS.ProcessEnv): OpenStoreOptions {
     throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL');
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new ConfigError('REDIS_URL must be a redis:// or rediss:// URL');
+  const username = envString(env, 'REDIS_USERNAME', '');
+  // A Redis ACL user name is one word; this one also goes into error messages.
+  if (username && !/^[A-Za-z0-9._-]{1,64}$/.test(username)) throw new ConfigError('REDIS_USERNAME must be 1..64 letters, digits, ".", "_" or "-" (a Redis ACL user, e.g. pki-ca)');
   const passwordFile = envString(env, 'REDIS_PASSWORD_FILE', '');
   let password: string | undefined;
   if (passwordFile) {
@@ -149,6 +154,7 @@ export function loadStoreConfig(env: NodeJS.ProcessEnv): OpenStoreOptions {
     dataDir,
     redis: {
       url,
+      ...(username ? { username } : {}),
       ...(password ? { password } : {}),
       commandTimeoutMs: envInt(env, 'REDIS_COMMAND_TIMEOUT_MS', 2000, 50, 60_000),
       waitReplicas: envInt(env, 'REDIS_WAIT_REPLICAS', 0, 0, 16),

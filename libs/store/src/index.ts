@@ -7,3 +7,6 @@ export * from './redis-store.js';
 export * from './open-store.js';
 export * from './issuer-life.js';
 export * from './schema.js';
+export * from './views.js';
+export * from './redis-acl.js';
+export * from './hierarchies.js';

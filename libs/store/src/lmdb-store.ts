@@ -40,7 +40,8 @@ import {
   type AuditHead,
   type AuditQuery,
 } from './audit.js';
-import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, type MigrationResult } from './schema.js';
+import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, issuerAtSchema3, rotationAtSchema3, upToDate, type MigrationResult } from './schema.js';
+import { DEFAULT_HIERARCHY, assertIssuerRecord, assertRotationCommit, mayRecordLeafUnder } from './hierarchies.js';
 
 /** Keys are lmdb arrays (ordered-binary): prefix ranges are [...prefix] .. [...prefix, END]. */
 const key = (...parts: (string | number)[]): (string | number)[] => parts;
@@ -67,6 +68,9 @@ function restrictModes(dir: string): void {
 }
 /** The schema version (schema.ts); absent: 1. */
 const SCHEMA = key('meta', 'schema');
+/** A hierarchy's rotation record. Before schema 3 the one rotation record was at LEGACY_ROTATION. */
+const rotationKey = (hierarchy: string): (string | number)[] => key('rotation', hierarchy);
+const LEGACY_ROTATION = key('meta', 'rotation');
 
 /**
  * The embedded default backend. LMDB is multi-process safe, so RA, CA and OCSP on one machine
@@ -104,33 +108,56 @@ export class LmdbStore implements Store {
   async migrate(): Promise<MigrationResult> {
     this.db.resetReadTxn();
     const seen = (this.db.get(SCHEMA) as number | undefined) ?? 1;
-    if (seen >= STORE_SCHEMA_VERSION) return { from: seen, to: seen, rewritten: 0, keyCertifiedTwice: [] };
+    if (seen >= STORE_SCHEMA_VERSION) return upToDate(seen);
     // One write transaction: other processes wait on LMDB's write lock, then find the new version.
     return this.db.transaction((): MigrationResult => {
       const from = (this.db.get(SCHEMA) as number | undefined) ?? 1;
-      if (from >= STORE_SCHEMA_VERSION) return { from, to: from, rewritten: 0, keyCertifiedTwice: [] };
-      let rewritten = 0;
-      const keyCertifiedTwice: string[] = [];
-      for (const { value } of [...this.db.getRange({ start: key('cert'), end: key('cert', END) })]) {
-        const cert = value as CertificateRecord;
-        const h = canonicalKeyHashOf(cert);
-        if (h === cert.spkiSha256) continue;
-        this.db.putSync(key('cert', cert.serial), { ...cert, spkiSha256: h });
-        if (this.db.get(key('spki', cert.spkiSha256)) === cert.serial) this.db.removeSync(key('spki', cert.spkiSha256));
-        // A key certified twice under two encodings (the bug this fixes) keeps its first holder.
-        const holder = this.db.get(key('spki', h)) as string | undefined;
-        if (holder === undefined) this.db.putSync(key('spki', h), cert.serial);
-        else keyCertifiedTwice.push(holder, cert.serial);
-        const blocked = this.db.get(key('blocked', cert.spkiSha256)) as string | undefined;
-        if (blocked !== undefined) {
-          if (this.db.get(key('blocked', h)) === undefined) this.db.putSync(key('blocked', h), blocked);
-          this.db.removeSync(key('blocked', cert.spkiSha256));
-        }
-        rewritten++;
-      }
+      if (from >= STORE_SCHEMA_VERSION) return upToDate(from);
+      const keys = from < 2 ? this.migrateKeyHashes() : { rewritten: 0, keyCertifiedTwice: [] };
+      const hierarchies = this.migrateHierarchies();
       this.db.putSync(SCHEMA, STORE_SCHEMA_VERSION);
-      return { from, to: STORE_SCHEMA_VERSION, rewritten, keyCertifiedTwice };
+      return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies };
     });
+  }
+
+  /** Schema 2, in migrate()'s transaction: key hashes of the canonical key. */
+  private migrateKeyHashes(): Pick<MigrationResult, 'rewritten' | 'keyCertifiedTwice'> {
+    let rewritten = 0;
+    const keyCertifiedTwice: string[] = [];
+    for (const { value } of [...this.db.getRange({ start: key('cert'), end: key('cert', END) })]) {
+      const cert = value as CertificateRecord;
+      const h = canonicalKeyHashOf(cert);
+      if (h === cert.spkiSha256) continue;
+      this.db.putSync(key('cert', cert.serial), { ...cert, spkiSha256: h });
+      if (this.db.get(key('spki', cert.spkiSha256)) === cert.serial) this.db.removeSync(key('spki', cert.spkiSha256));
+      // A key certified twice under two encodings (the bug this fixes) keeps its first holder.
+      const holder = this.db.get(key('spki', h)) as string | undefined;
+      if (holder === undefined) this.db.putSync(key('spki', h), cert.serial);
+      else keyCertifiedTwice.push(holder, cert.serial);
+      const blocked = this.db.get(key('blocked', cert.spkiSha256)) as string | undefined;
+      if (blocked !== undefined) {
+        if (this.db.get(key('blocked', h)) === undefined) this.db.putSync(key('blocked', h), blocked);
+        this.db.removeSync(key('blocked', cert.spkiSha256));
+      }
+      rewritten++;
+    }
+    return { rewritten, keyCertifiedTwice };
+  }
+
+  /** Schema 3, in migrate()'s transaction: issuers in a hierarchy, the rotation record the csms hierarchy's. */
+  private migrateHierarchies(): Pick<MigrationResult, 'rewrittenIssuers' | 'movedRotation'> {
+    let rewrittenIssuers = 0;
+    for (const { key: k, value } of [...this.db.getRange({ start: key('issuer'), end: key('issuer', END) })]) {
+      const next = issuerAtSchema3(value as IssuerRecord);
+      if (!next) continue;
+      this.db.putSync(k, next);
+      rewrittenIssuers++;
+    }
+    const legacy = this.db.get(LEGACY_ROTATION) as RotationRecord | undefined;
+    if (legacy === undefined) return { rewrittenIssuers, movedRotation: false };
+    if (this.db.get(rotationKey(DEFAULT_HIERARCHY)) === undefined) this.db.putSync(rotationKey(DEFAULT_HIERARCHY), rotationAtSchema3(legacy));
+    this.db.removeSync(LEGACY_ROTATION);
+    return { rewrittenIssuers, movedRotation: true };
   }
 
   async getTenant(id: string): Promise<TenantRecord | undefined> {
@@ -218,15 +245,20 @@ export class LmdbStore implements Store {
     });
   }
 
-  async listIssuers(): Promise<IssuerRecord[]> {
+  async listIssuers(hierarchy?: string): Promise<IssuerRecord[]> {
+    await this.schema();
     // Fresh: a rotation step committed by the CLI must be seen by the services' next reload.
     this.db.resetReadTxn();
-    return [...this.db.getRange({ start: key('issuer'), end: key('issuer', END) }).map(({ value }) => value as IssuerRecord)];
+    const all = [...this.db.getRange({ start: key('issuer'), end: key('issuer', END) }).map(({ value }) => value as IssuerRecord)];
+    return hierarchy === undefined ? all : all.filter((i) => i.hierarchy === hierarchy);
   }
   async getIssuer(id: string): Promise<IssuerRecord | undefined> {
+    await this.schema();
     return this.db.get(key('issuer', id)) as IssuerRecord | undefined;
   }
   async putIssuer(i: IssuerRecord): Promise<void> {
+    assertIssuerRecord(i);
+    await this.schema();
     await this.db.put(key('issuer', i.id), i);
   }
   async issuerLastExpiry(issuerId: string): Promise<number | undefined> {
@@ -234,16 +266,19 @@ export class LmdbStore implements Store {
     return this.db.get(key('issuer-exp', issuerId)) as number | undefined;
   }
 
-  async getRotation(): Promise<RotationRecord | undefined> {
+  async getRotation(hierarchy: string = DEFAULT_HIERARCHY): Promise<RotationRecord | undefined> {
+    await this.schema();
     this.db.resetReadTxn();
-    return this.db.get(key('meta', 'rotation')) as RotationRecord | undefined;
+    return this.db.get(rotationKey(hierarchy)) as RotationRecord | undefined;
   }
   async commitRotation(issuers: readonly IssuerRecord[], rotation: RotationRecord, expectedRevision: number | undefined): Promise<boolean> {
+    assertRotationCommit(issuers, rotation);
+    await this.schema();
     return this.db.transaction(() => {
-      const current = this.db.get(key('meta', 'rotation')) as RotationRecord | undefined;
+      const current = this.db.get(rotationKey(rotation.hierarchy)) as RotationRecord | undefined;
       if (current?.revision !== expectedRevision) return false;
       for (const i of issuers) this.db.putSync(key('issuer', i.id), i);
-      this.db.putSync(key('meta', 'rotation'), rotation);
+      this.db.putSync(rotationKey(rotation.hierarchy), rotation);
       return true;
     });
   }
@@ -292,7 +327,7 @@ export class LmdbStore implements Store {
       if (this.db.get(key('cert', cert.serial)) !== undefined) return { ok: false, conflict: 'serial' };
       if (this.db.get(key('spki', cert.spkiSha256)) !== undefined) return { ok: false, conflict: 'key' };
       const leaf = coverage.underActiveIssuer;
-      if (leaf && (this.db.get(key('issuer', cert.issuerId)) as IssuerRecord | undefined)?.state !== 'active') return { ok: false, conflict: 'issuer' };
+      if (leaf && !mayRecordLeafUnder(this.db.get(key('issuer', cert.issuerId)) as IssuerRecord | undefined, coverage.hierarchy)) return { ok: false, conflict: 'issuer' };
       this.db.putSync(key('cert', cert.serial), cert);
       if (leaf) {
         const notAfter = expiryMark(cert.notAfter);

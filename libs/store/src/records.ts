@@ -47,13 +47,21 @@ export interface OcspRequeueStep {
   readonly cursor?: string;
 }
 
-export type IssuerRole = 'root' | 'sub-ca';
+/**
+ * Where a CA sits in its hierarchy: its `root`; `issuing`, the CA under the root that signs the
+ * leaves of a two-tier hierarchy (csms: root → issuing CA → charge point and CSMS server
+ * certificates); `sub-ca-1` and `sub-ca-2`, the tiers of a three-tier one (V2G: V2G Root → CPO
+ * Sub-CA 1 → CPO Sub-CA 2 → SECC certificates), sub-ca-2 signing its leaves (signsLeaves,
+ * hierarchies.ts). Before store schema 3 an issuing CA was `sub-ca`.
+ */
+export type IssuerRole = 'root' | 'sub-ca-1' | 'sub-ca-2' | 'issuing';
 /**
  * Where an issuer is in its life (rotation: `pki rotate-root`, `pki rotate-issuer`):
  * - prepared:  made, not yet shown anywhere; the CA already holds its key (OCSP signers, CRLs).
  * - published: a root is a trust anchor (/v1/trust-anchors) so CSMSs can install it; issues nothing.
- * - active:    the hierarchy new certificates come from. The store records leaf certificates only
- *              under the active issuing CA, so after an activation nothing new comes from the old.
+ * - active:    the CAs new certificates come from, one of each role per hierarchy. The store records
+ *              leaf certificates only under the active leaf-signing CA of their hierarchy, so after
+ *              an activation nothing new comes from the old.
  * - retiring:  issues no leaves; its OCSP responses and CRLs are served until its last certificate
  *              expires; a retiring root stays a trust anchor until then.
  * - retired:   gone (forced, or nothing left that depends on it).
@@ -62,13 +70,17 @@ export type IssuerState = 'prepared' | 'published' | 'active' | 'retiring' | 're
 
 export interface IssuerRecord {
   readonly id: string;
+  /**
+   * The hierarchy (one root's tree and its successors) it belongs to, e.g. `csms` (charge point and
+   * CSMS server certificates, DEFAULT_HIERARCHY) or `v2g`; a name as HIERARCHY_NAME. Each hierarchy
+   * has its own active CAs and its own rotation.
+   */
+  readonly hierarchy: string;
   readonly role: IssuerRole;
-  /** Issuer id of the certificate's signer (itself for a root). */
+  /** Issuer id of the certificate's signer (itself for a root), of the same hierarchy. */
   readonly parentId: string;
   readonly certificate: Buffer;
   readonly state: IssuerState;
-  /** What it issues: charge point certificates for a sub-CA; sub-CAs for a root. */
-  readonly purpose: 'root' | 'charge-point';
   readonly createdAt: string;
   /**
    * Roots only: certificates for this root's key and name signed by another root (cross-
@@ -83,8 +95,10 @@ export interface IssuerRecord {
 export type RotationKind = 'root' | 'issuer';
 export type RotationStep = 'prepare' | 'publish' | 'activate' | 'retire';
 
-/** The one root or issuing CA rotation in progress, or the last one (step `retire` done). */
+/** A hierarchy's root or issuing CA rotation in progress, or its last one (step `retire` done); one per hierarchy. */
 export interface RotationRecord {
+  /** The hierarchy rotated; its issuers are the only ones a step of this rotation writes. */
+  readonly hierarchy: string;
   readonly kind: RotationKind;
   /** Incremented by every step; a step writes only over the revision it read (no lost update). */
   readonly revision: number;
@@ -111,6 +125,8 @@ export interface IssuanceCoverage {
    * (retiring, its CRL published) until it expires.
    */
   readonly underActiveIssuer: boolean;
+  /** The hierarchy whose active leaf-signing CA must have signed it (when underActiveIssuer). */
+  readonly hierarchy: string;
   /** Its OCSP answers are pre-signed: queued for the pre-signer at once. */
   readonly presignOcsp: boolean;
   /** Listed under its station (tenant, stationId), newest last. */
@@ -224,7 +240,7 @@ export type IssuanceOutcome =
   | { readonly ok: true }
   | { readonly ok: false; readonly conflict: 'serial' }
   | { readonly ok: false; readonly conflict: 'key' }
-  /** A charge point or server certificate under an issuing CA that is not (any more) the active one. */
+  /** A leaf (charge point or server certificate) under a CA that is not (any more) the active leaf-signing CA of its kind's hierarchy. */
   | { readonly ok: false; readonly conflict: 'issuer' }
   | { readonly ok: false; readonly conflict: 'idempotency'; readonly existing: IdempotencyRecord };
 

@@ -4,10 +4,11 @@
  * in KEYS (redis-store.ts names them).
  */
 export const REDIS_SCRIPTS = {
-  // KEYS: cert, spki, idempotency, station index, OCSP due, issuer states, issuers' last expiry
+  // KEYS: cert, spki, idempotency, station index, OCSP due, issuer states, issuers' last expiry,
+  //       leaf-signing issuers' hierarchies
   // ARGV: record, status, serial, idempotency record ('' none), station index ('1'/'0'), issued at (ms),
-  //       issuer id, leaf ('1'/'0': only the active issuer may sign one), notAfter (ms),
-  //       pre-sign OCSP ('1'/'0') (IssuanceCoverage)
+  //       issuer id, leaf ('1'/'0': only the active leaf-signing CA of the leaf's hierarchy may sign
+  //       one), notAfter (ms), the leaf's hierarchy, pre-sign OCSP ('1'/'0') (IssuanceCoverage)
   recordIssuance: `
 if ARGV[4] ~= '' then
   local existing = redis.call('GET', KEYS[3])
@@ -16,7 +17,7 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'serial'} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'key'} end
 if ARGV[8] == '1' then
-  if redis.call('HGET', KEYS[6], ARGV[7]) ~= 'active' then return {'issuer'} end
+  if redis.call('HGET', KEYS[6], ARGV[7]) ~= 'active' or redis.call('HGET', KEYS[8], ARGV[7]) ~= ARGV[10] then return {'issuer'} end
   local last = tonumber(redis.call('HGET', KEYS[7], ARGV[7]) or '0')
   if tonumber(ARGV[9]) > last then redis.call('HSET', KEYS[7], ARGV[7], ARGV[9]) end
 end
@@ -24,7 +25,7 @@ redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'st', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
 if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4]) end
 if ARGV[5] == '1' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3]) end
-if ARGV[10] == '1' then redis.call('ZADD', KEYS[5], 0, ARGV[3]) end
+if ARGV[11] == '1' then redis.call('ZADD', KEYS[5], 0, ARGV[3]) end
 return {'ok'}
 `,
 
@@ -86,15 +87,17 @@ elseif ARGV[5] ~= 'keep' then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4]) end
 return 1
 `,
 
-  // KEYS: rotation, issuers, issuer states. ARGV: expected revision ('' none), rotation record, then
-  // per issuer: id, record, state. Writes only over the revision the caller read.
+  // KEYS: the hierarchy's rotation, issuers, issuer states, leaf-signing issuers' hierarchies.
+  // ARGV: expected revision ('' none), rotation record, its revision, then per issuer: id, record,
+  // state, hierarchy when it signs leaves ('' else). Writes only over the revision the caller read.
   commitRotation: `
 local cur = redis.call('HGET', KEYS[1], 'rev') or ''
 if cur ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'rev', ARGV[3], 'rec', ARGV[2])
-for i = 4, #ARGV, 3 do
+for i = 4, #ARGV, 4 do
   redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1])
   redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2])
+  if ARGV[i + 3] == '' then redis.call('HDEL', KEYS[4], ARGV[i]) else redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 3]) end
 end
 return 1
 `,
@@ -248,6 +251,27 @@ return {1}
 `,
 
   // KEYS: schema marker. ARGV: version. The version only goes up.
+  // Schema 3. KEYS: issuers, leaf-signing issuers' hierarchies. ARGV: id, the record read, the
+  // record to write ('' to keep it), its hierarchy when it signs leaves ('' else). Only over the
+  // record read (0: someone wrote it meanwhile, in schema 3).
+  migrateIssuer: `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end
+if ARGV[4] == '' then redis.call('HDEL', KEYS[2], ARGV[1]) else redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
+return 1
+`,
+
+  // Schema 3. KEYS: schema 2's rotation, the csms hierarchy's. ARGV: the record read, the record to
+  // write, its revision. 1: moved (kept when the csms one exists), 0: gone already, -1: changed, read again.
+  migrateRotation: `
+local rec = redis.call('HGET', KEYS[1], 'rec')
+if not rec then return 0 end
+if rec ~= ARGV[1] then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 0 then redis.call('HSET', KEYS[2], 'rev', ARGV[3], 'rec', ARGV[2]) end
+redis.call('DEL', KEYS[1])
+return 1
+`,
+
   raiseSchema: `
 if tonumber(redis.call('GET', KEYS[1]) or '1') < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end
 return 1

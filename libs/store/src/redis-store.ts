@@ -15,7 +15,8 @@ import {
 } from './audit.js';
 import { REDIS_SCRIPTS } from './redis-scripts.js';
 import { expiryMark } from './records.js';
-import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, type MigrationResult } from './schema.js';
+import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, issuerAtSchema3, rotationAtSchema3, upToDate, type MigrationResult } from './schema.js';
+import { DEFAULT_HIERARCHY, assertIssuerRecord, assertRotationCommit, signsLeaves } from './hierarchies.js';
 import type {
   CertificateRecord,
   CrlRecord,
@@ -45,6 +46,8 @@ import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 
 export interface RedisStoreOptions {
   readonly url: string;
+  /** The ACL user (REDIS_USERNAME): each service has its own (redis-acl.ts); none: `default`. */
+  readonly username?: string;
   readonly password?: string;
   /** A command (or waiting for a connection) slower than this fails with StoreUnavailableError. */
   readonly commandTimeoutMs: number;
@@ -56,7 +59,8 @@ export interface RedisStoreOptions {
 /**
  * Key layout (every key under `evpki:`; parts are URI-encoded, so `:` separates them unambiguously):
  *   t:<tenant>  tenants (set of tenant ids)  s:<tenant>:<station>  issuers (hash id → issuer)  issuer-st (hash id → state)
- *   issuer-exp (hash id → last leaf notAfter ms)  rotation (hash rev, rec)
+ *   issuer-leaf (hash id → hierarchy, of the leaf-signing CAs)  issuer-exp (hash id → last leaf notAfter ms)
+ *   rotation:<hierarchy> (hash rev, rec; before schema 3 the one `rotation`)
  *   c:<serial>  hash: rec (the record as issued), st/ra/rr (status, revokedAt, reason)
  *   k:<spki> → serial   b:<spki> blocked key   sc:<tenant>:<station> zset issuedAt → serial
  *   idem:<tenant>:<key>   rv:<issuer> hash serial → CRL entry   o:<issuer>:<serial> hash alg → response
@@ -67,8 +71,12 @@ export interface RedisStoreOptions {
  *   audit-checkpoint hash seq, hash (the last pruned entry)
  *   schema → the schema version (schema.ts; absent: 1)
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
+ * Which commands and keys each method uses is listed in redis-acl.ts (the services' ACL users):
+ * change both together.
  */
 const PREFIX = 'evpki:';
+/** Every key and channel of the PKI starts with it (the pki CLI's ACL user: redis-acl.ts). */
+export const REDIS_KEY_PREFIX = PREFIX;
 /** A key of the layout above, e.g. redisKey('c', serial) (exported for diagnostics and benchmarks). */
 export const redisKey = (...parts: string[]): string => PREFIX + parts.map(encodeURIComponent).join(':');
 const k = redisKey;
@@ -77,7 +85,13 @@ const ISSUERS = k('issuers');
 const ISSUER_STATES = k('issuer-st');
 /** id → latest notAfter (ms) of the leaves it signed. */
 const ISSUER_EXPIRY = k('issuer-exp');
-const ROTATION = k('rotation');
+/** id → hierarchy of each leaf-signing CA (signsLeaves), so that the issuance script can check it without decoding. */
+const ISSUER_LEAF = k('issuer-leaf');
+const rotationKey = (hierarchy: string): string => k('rotation', hierarchy);
+/** Schema 2's one rotation record (schema 3: the csms hierarchy's). */
+const LEGACY_ROTATION = k('rotation');
+/** The issuer-leaf value of an issuer: its hierarchy when it signs leaves. */
+const leafOf = (i: IssuerRecord): string => (signsLeaves(i.role) ? i.hierarchy : '');
 /** The ids of every tenant (putTenant, createTenant, updateTenant keep it), for listTenants. */
 const TENANTS = k('tenants');
 /** The tenant claims index (tenant-index.ts): a zset of claimMember()s, all scores 0 (ordered by bytes). */
@@ -134,7 +148,10 @@ export class RedisStore implements Store {
 
   constructor(private readonly o: RedisStoreOptions) {
     this.redis = new Redis(o.url, {
+      ...(o.username ? { username: o.username } : {}),
       ...(o.password ? { password: o.password } : {}),
+      // No CLIENT SETINFO: a command outside the service's ACL user (redis-acl.ts) for nothing.
+      disableClientInfo: true,
       lazyConnect: false,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
@@ -231,13 +248,30 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Scans the certificates and rewrites each one whose key hash changed, with its key index and
-   * blocked-key entry, in one script per certificate that writes only over the record it read; so
-   * several processes migrating at once do each rewrite once. The marker is set last.
+   * Brings the store to schema 3 (migrateKeyHashes from schema 1, then migrateHierarchies), each
+   * rewrite a script that writes only over the record it read, so several processes migrating at
+   * once do each rewrite once. The marker is set last.
    */
   async migrate(): Promise<MigrationResult> {
     const from = Number((await this.call((r) => r.get(SCHEMA))) ?? 1);
-    if (from >= STORE_SCHEMA_VERSION) return { from, to: from, rewritten: 0, keyCertifiedTwice: [] };
+    if (from >= STORE_SCHEMA_VERSION) return upToDate(from);
+    return this.migrateFrom(from).catch((e: unknown) => {
+      // A user whose view does not migrate (the RA's, redis-acl.ts): "try again later", not a bug.
+      if (e instanceof ReplyError && /^NOPERM\b/.test((e as Error).message))
+        throw new StoreUnavailableError(`the store's schema is ${from}, this release needs ${STORE_SCHEMA_VERSION}, and Redis user ${this.o.username ?? 'default'} may not migrate it: the CA does when it starts`, { cause: e });
+      throw e;
+    });
+  }
+
+  private async migrateFrom(from: number): Promise<MigrationResult> {
+    const keys = from < 2 ? await this.migrateKeyHashes() : { rewritten: 0, keyCertifiedTwice: [] };
+    const hierarchies = await this.migrateHierarchies();
+    await this.run('raiseSchema', [SCHEMA], [STORE_SCHEMA_VERSION]);
+    return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies };
+  }
+
+  /** Schema 2: scans the certificates and rewrites each one whose key hash changed, with its key index and blocked-key entry. */
+  private async migrateKeyHashes(): Promise<Pick<MigrationResult, 'rewritten' | 'keyCertifiedTwice'>> {
     let rewritten = 0;
     const keyCertifiedTwice: string[] = [];
     let cursor = '0';
@@ -256,8 +290,31 @@ export class RedisStore implements Store {
         if (done === 1 && holder) keyCertifiedTwice.push(holder.toString(), rec.serial);
       }
     } while (cursor !== '0');
-    await this.run('raiseSchema', [SCHEMA], [STORE_SCHEMA_VERSION]);
-    return { from, to: STORE_SCHEMA_VERSION, rewritten, keyCertifiedTwice };
+    return { rewritten, keyCertifiedTwice };
+  }
+
+  /**
+   * Schema 3: every issuer record in its hierarchy (issuerAtSchema3) with its issuer-leaf entry,
+   * and schema 2's rotation record moved to the csms hierarchy's key.
+   */
+  private async migrateHierarchies(): Promise<Pick<MigrationResult, 'rewrittenIssuers' | 'movedRotation'>> {
+    let rewrittenIssuers = 0;
+    const all = await this.call((r) => r.hgetallBuffer(ISSUERS));
+    for (const [id, raw] of Object.entries(all)) {
+      const stored = dec<IssuerRecord>(raw);
+      if (!stored) continue;
+      const next = issuerAtSchema3(stored);
+      const done = await this.run('migrateIssuer', [ISSUERS, ISSUER_LEAF], [id, raw, next ? enc(next) : '', leafOf(next ?? stored)]);
+      if (done === 1 && next) rewrittenIssuers++;
+    }
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const raw = await this.call((r) => r.hgetBuffer(LEGACY_ROTATION, 'rec'));
+      const legacy = dec<RotationRecord>(raw);
+      if (!raw || !legacy) return { rewrittenIssuers, movedRotation: false };
+      const moved = Number(await this.run('migrateRotation', [LEGACY_ROTATION, rotationKey(DEFAULT_HIERARCHY)], [raw, enc(rotationAtSchema3(legacy)), String(legacy.revision)]));
+      if (moved >= 0) return { rewrittenIssuers, movedRotation: moved === 1 };
+    }
+    throw new StoreUnavailableError('the rotation record kept changing during the store migration; try again');
   }
 
   // ---- tenants, stations, issuers ----
@@ -360,27 +417,38 @@ export class RedisStore implements Store {
     return (await this.call((r) => r.del(k('s', tenant, stationId)))) === 1;
   }
 
-  async listIssuers(): Promise<IssuerRecord[]> {
+  async listIssuers(hierarchy?: string): Promise<IssuerRecord[]> {
+    await this.schema();
     const all = await this.call((r) => r.hgetallBuffer(ISSUERS));
-    return Object.keys(all).sort().map((id) => dec<IssuerRecord>(all[id])!);
+    const issuers = Object.keys(all).sort().map((id) => dec<IssuerRecord>(all[id])!);
+    return hierarchy === undefined ? issuers : issuers.filter((i) => i.hierarchy === hierarchy);
   }
   async getIssuer(id: string): Promise<IssuerRecord | undefined> {
+    await this.schema();
     return dec(await this.call((r) => r.hgetBuffer(ISSUERS, id)));
   }
   async putIssuer(i: IssuerRecord): Promise<void> {
-    await this.call((r) => r.multi().hset(ISSUERS, i.id, enc(i)).hset(ISSUER_STATES, i.id, i.state).exec());
+    assertIssuerRecord(i);
+    await this.schema();
+    await this.call((r) => {
+      const m = r.multi().hset(ISSUERS, i.id, enc(i)).hset(ISSUER_STATES, i.id, i.state);
+      return (leafOf(i) ? m.hset(ISSUER_LEAF, i.id, leafOf(i)) : m.hdel(ISSUER_LEAF, i.id)).exec();
+    });
   }
   async issuerLastExpiry(issuerId: string): Promise<number | undefined> {
     const v = await this.call((r) => r.hget(ISSUER_EXPIRY, issuerId));
     return v === null ? undefined : Number(v);
   }
 
-  async getRotation(): Promise<RotationRecord | undefined> {
-    return dec(await this.call((r) => r.hgetBuffer(ROTATION, 'rec')));
+  async getRotation(hierarchy: string = DEFAULT_HIERARCHY): Promise<RotationRecord | undefined> {
+    await this.schema();
+    return dec(await this.call((r) => r.hgetBuffer(rotationKey(hierarchy), 'rec')));
   }
   async commitRotation(issuers: readonly IssuerRecord[], rotation: RotationRecord, expectedRevision: number | undefined): Promise<boolean> {
-    const args = [expectedRevision === undefined ? '' : String(expectedRevision), enc(rotation), String(rotation.revision), ...issuers.flatMap((i) => [i.id, enc(i), i.state])];
-    const ok = (await this.run('commitRotation', [ROTATION, ISSUERS, ISSUER_STATES], args)) === 1;
+    assertRotationCommit(issuers, rotation);
+    await this.schema();
+    const args = [expectedRevision === undefined ? '' : String(expectedRevision), enc(rotation), String(rotation.revision), ...issuers.flatMap((i) => [i.id, enc(i), i.state, leafOf(i)])];
+    const ok = (await this.run('commitRotation', [rotationKey(rotation.hierarchy), ISSUERS, ISSUER_STATES, ISSUER_LEAF], args)) === 1;
     if (ok) await this.replicated();
     return ok;
   }
@@ -434,7 +502,7 @@ export class RedisStore implements Store {
     const idemRecord: IdempotencyRecord | undefined = idem && { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt };
     const result = (await this.run(
       'recordIssuance',
-      [k('c', cert.serial), k('k', cert.spkiSha256), idem ? k('idem', idem.tenant, idem.key) : k('idem-none'), k('sc', cert.tenant, cert.stationId), OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY],
+      [k('c', cert.serial), k('k', cert.spkiSha256), idem ? k('idem', idem.tenant, idem.key) : k('idem-none'), k('sc', cert.tenant, cert.stationId), OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF],
       [
         enc(rec),
         cert.status,
@@ -445,6 +513,7 @@ export class RedisStore implements Store {
         cert.issuerId,
         coverage.underActiveIssuer ? '1' : '0',
         expiryMark(cert.notAfter),
+        coverage.hierarchy,
         coverage.presignOcsp ? '1' : '0',
       ],
     )) as [Buffer, Buffer?];

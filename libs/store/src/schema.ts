@@ -1,5 +1,6 @@
 import { keySha256, parseCertificate } from '@evpki/x509';
-import type { CertificateRecord } from './records.js';
+import { DEFAULT_HIERARCHY } from './hierarchies.js';
+import type { CertificateRecord, IssuerRecord, RotationRecord } from './records.js';
 
 /**
  * The version of what the store holds, kept as a marker in the store itself (absent: 1). Each
@@ -7,8 +8,11 @@ import type { CertificateRecord } from './records.js';
  * write; a migration is idempotent, and several processes may run it at once.
  *   2: key hashes (certified keys, blocked keys, CertificateRecord.spkiSha256) are keySha256 of the
  *      canonical key, no longer SHA-256 of the bytes the CSR used (issue 14.2).
+ *   3: issuers belong to a hierarchy (issue 15): every issuer record gets `hierarchy` (`csms` for
+ *      those before), role `sub-ca` becomes `issuing`, `purpose` goes; the one rotation record
+ *      becomes the csms hierarchy's (one per hierarchy).
  */
-export const STORE_SCHEMA_VERSION = 2;
+export const STORE_SCHEMA_VERSION = 3;
 
 export interface MigrationResult {
   readonly from: number;
@@ -21,6 +25,28 @@ export interface MigrationResult {
    * revokes the others (and all of them when one was revoked for keyCompromise).
    */
   readonly keyCertifiedTwice: readonly string[];
+  /** Issuer records rewritten to schema 3 (issuerAtSchema3). */
+  readonly rewrittenIssuers: number;
+  /** Whether the rotation record of schema 2 became the csms hierarchy's. */
+  readonly movedRotation: boolean;
+}
+
+/** The result of a migrate() that found the store at `version` already. */
+export const upToDate = (version: number): MigrationResult => ({ from: version, to: version, rewritten: 0, keyCertifiedTwice: [], rewrittenIssuers: 0, movedRotation: false });
+
+/** An issuer record as schema 2 (and 1) stored it. */
+type IssuerBefore3 = Omit<IssuerRecord, 'hierarchy' | 'role'> & { readonly hierarchy?: string; readonly role: IssuerRecord['role'] | 'sub-ca'; readonly purpose?: string };
+
+/** A stored issuer record as schema 3 has it; undefined when it has that shape already (a migration re-run). */
+export function issuerAtSchema3(stored: IssuerRecord): IssuerRecord | undefined {
+  const { purpose, ...rest } = stored as unknown as IssuerBefore3;
+  if (purpose === undefined && rest.hierarchy !== undefined && rest.role !== 'sub-ca') return undefined;
+  return { ...rest, hierarchy: rest.hierarchy ?? DEFAULT_HIERARCHY, role: rest.role === 'sub-ca' ? 'issuing' : rest.role };
+}
+
+/** Schema 2's one rotation record as the csms hierarchy's. */
+export function rotationAtSchema3(stored: RotationRecord): RotationRecord {
+  return { ...stored, hierarchy: (stored as Partial<RotationRecord>).hierarchy ?? DEFAULT_HIERARCHY };
 }
 
 /** A stored certificate's key hash as schema 2 has it; the stored one when its key cannot be read. */

@@ -35,7 +35,7 @@ export interface Store {
   /**
    * Brings the store up to STORE_SCHEMA_VERSION (schema.ts) and records the version in the store.
    * Idempotent, and safe when several processes run it at once. Each backend runs it itself before
-   * its first key lookup or key-indexed write, so no caller has to.
+   * its first key lookup, key-indexed write or issuer or rotation read or write, so no caller has to.
    */
   migrate(): Promise<MigrationResult>;
 
@@ -69,17 +69,22 @@ export interface Store {
    */
   putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]>;
 
-  listIssuers(): Promise<IssuerRecord[]>;
+  /** Every issuer, by id; with `hierarchy`, only that hierarchy's. */
+  listIssuers(hierarchy?: string): Promise<IssuerRecord[]>;
   getIssuer(id: string): Promise<IssuerRecord | undefined>;
+  /** Creates or replaces. Throws (writing nothing) on a record assertIssuerRecord refuses (hierarchies.ts). */
   putIssuer(i: IssuerRecord): Promise<void>;
   /** The latest notAfter (epoch ms, rounded up to the hour: expiryMark) of the leaf certificates an issuer has signed (not OCSP signers). */
   issuerLastExpiry(issuerId: string): Promise<number | undefined>;
 
-  getRotation(): Promise<RotationRecord | undefined>;
+  /** The rotation record of a hierarchy (default csms): its rotation in progress or its last one. */
+  getRotation(hierarchy?: string): Promise<RotationRecord | undefined>;
   /**
-   * One rotation step in one write: the issuer records and the rotation record, but only while the
-   * stored rotation's revision is `expectedRevision` (undefined: none stored). False: someone else
-   * moved the rotation meanwhile, nothing was written.
+   * One rotation step in one write: the issuer records and the rotation record of the hierarchy
+   * `rotation.hierarchy`, but only while that hierarchy's stored rotation revision is
+   * `expectedRevision` (undefined: none stored). False: someone else moved the rotation meanwhile,
+   * nothing was written. Throws (writing nothing) when an issuer is of another hierarchy or refused
+   * by assertIssuerRecord.
    */
   commitRotation(issuers: readonly IssuerRecord[], rotation: RotationRecord, expectedRevision: number | undefined): Promise<boolean>;
 
@@ -96,8 +101,9 @@ export interface Store {
   /**
    * Records an issued certificate with its indexes and, when given, its idempotency record, all or
    * nothing. Refuses (and writes nothing) when the serial exists, the key was already certified,
-   * or the idempotency key is already taken, or, for a charge point or server certificate, when
-   * its issuer is not the active one (a rotation's activation and issuance cannot interleave).
+   * or the idempotency key is already taken, or, for a leaf (charge point or server certificate),
+   * when its issuer is not the active leaf-signing CA of the hierarchy of its kind ('issuer':
+   * mayRecordLeafUnder, hierarchies.ts; a rotation's activation and issuance cannot interleave).
    */
   recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idempotency?: IdempotencyClaim): Promise<IssuanceOutcome>;
 

@@ -1,10 +1,10 @@
 import type { Logger } from '@evpki/service';
-import type { CrlRecord, Store } from '@evpki/store';
+import type { CrlRecord, CaStore } from '@evpki/store';
 import { signCrl } from '@evpki/issuance';
 import type { LoadedIssuer } from './issuer.js';
 
 export interface CrlPublisherOptions {
-  readonly store: Store;
+  readonly store: CaStore;
   readonly issuer: LoadedIssuer;
   readonly now: () => Date;
   readonly log: Logger;

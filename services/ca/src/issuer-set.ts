@@ -1,37 +1,45 @@
 import type { Signer } from '@evpki/keys';
 import type { Logger } from '@evpki/service';
-import { issuingCasInService, type Store } from '@evpki/store';
+import { DEFAULT_HIERARCHY, issuingCasInService, type CaStore } from '@evpki/store';
 import { checkSignerMatches, loadIssuer, type LoadedIssuer } from './issuer.js';
 
 export { IssuerNotActiveError } from '@evpki/issuance';
 
 /**
- * The issuing CAs the CA holds keys for, and which one signs new leaves. Reloaded from the store on
- * a timer and whenever the store refuses a leaf (after an activation). A key that cannot be read
- * yet (a Secret not synced to the pod) is retried on the next reload and reported by /readyz.
+ * The issuing CAs the CA holds keys for, of every hierarchy, and which one signs new leaves in each
+ * hierarchy (its active one). Reloaded from the store on a timer and whenever the store refuses a
+ * leaf (after an activation). A key that cannot be read yet (a Secret not synced to the pod) is
+ * retried on the next reload and reported by /readyz.
  */
 export class IssuerSet {
   private held = new Map<string, LoadedIssuer>();
   private wanted: string[] = [];
-  private activeId: string | undefined;
+  /** hierarchy → its active issuing CA's id. */
+  private activeIds = new Map<string, string>();
   private reloading: Promise<{ added: LoadedIssuer[]; dropped: LoadedIssuer[] }> | undefined;
   /** Why a wanted issuer's key is not held (for /readyz and one log line per distinct reason). */
   private keyErrors = new Map<string, string>();
 
   constructor(
-    private readonly store: Store,
+    private readonly store: CaStore,
     private readonly loadSigner: (issuerId: string) => Promise<Signer>,
     private readonly publicOcspBase: string,
     private readonly log: Logger,
     private readonly now: () => Date,
   ) {}
 
-  /** The issuing CA new leaves come from, when its key is held. */
-  get active(): LoadedIssuer | undefined {
-    return this.activeId === undefined ? undefined : this.held.get(this.activeId);
+  /**
+   * The issuing CA new leaves of a hierarchy (default csms) come from, when its key is held. Not
+   * named `active` (the getter it replaces): a caller left on that fails to compile instead of
+   * reading a method, always truthy.
+   */
+  activeIn(hierarchy: string = DEFAULT_HIERARCHY): LoadedIssuer | undefined {
+    const id = this.activeIds.get(hierarchy);
+    return id === undefined ? undefined : this.held.get(id);
   }
-  get activeIssuerId(): string | undefined {
-    return this.activeId;
+  /** The id of a hierarchy's active issuing CA (default csms), whether or not its key is held. */
+  activeIdIn(hierarchy: string = DEFAULT_HIERARCHY): string | undefined {
+    return this.activeIds.get(hierarchy);
   }
 
   get(issuerId: string): LoadedIssuer | undefined {
@@ -78,15 +86,20 @@ export class IssuerSet {
       const loaded = await loadIssuer(this.store, r.id, signer, this.publicOcspBase);
       next.set(r.id, loaded);
       added.push(loaded);
-      this.log.info({ event: 'issuer.loaded', issuer: r.id, state: r.state }, 'issuing CA key loaded');
+      this.log.info({ event: 'issuer.loaded', issuer: r.id, hierarchy: r.hierarchy, state: r.state }, 'issuing CA key loaded');
     }
     const dropped = [...this.held.values()].filter((i) => !next.has(i.id));
-    const activeId = wanted.find((r) => r.state === 'active')?.id;
-    if (activeId !== this.activeId) this.log.info({ event: 'issuer.activated', issuer: activeId, previous: this.activeId }, 'active issuing CA changed');
+    // Each hierarchy's active one (a rotation activates one and deactivates the other in one write; of two, the first).
+    const activeIds = new Map<string, string>();
+    for (const r of wanted) if (r.state === 'active' && !activeIds.has(r.hierarchy)) activeIds.set(r.hierarchy, r.id);
+    for (const hierarchy of new Set([...activeIds.keys(), ...this.activeIds.keys()])) {
+      const [issuer, previous] = [activeIds.get(hierarchy), this.activeIds.get(hierarchy)];
+      if (issuer !== previous) this.log.info({ event: 'issuer.activated', hierarchy, issuer, previous }, 'active issuing CA changed');
+    }
     this.held = next;
     this.keyErrors = keyErrors;
     this.wanted = wanted.map((r) => r.id);
-    this.activeId = activeId;
+    this.activeIds = activeIds;
     return { added, dropped };
   }
 }

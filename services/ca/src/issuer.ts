@@ -1,7 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { KeyLoadError, type Signer } from '@evpki/keys';
 import { issuerFacts, type SigningIssuer } from '@evpki/issuance';
-import type { IssuerRecord, Store } from '@evpki/store';
+import type { IssuerRecord, CaStore } from '@evpki/store';
 import { parseCertificate, toPem } from '@evpki/x509';
 import { issuerUrls } from '@evpki/service';
 
@@ -20,13 +20,13 @@ export function checkSignerMatches(issuerId: string, certificateDer: Buffer, sig
     );
 }
 
-export async function loadIssuer(store: Store, issuerId: string, signer: Signer, publicOcspBase: string): Promise<LoadedIssuer> {
+export async function loadIssuer(store: CaStore, issuerId: string, signer: Signer, publicOcspBase: string): Promise<LoadedIssuer> {
   const record = await store.getIssuer(issuerId);
   if (!record) throw new Error(`issuer ${issuerId} is not in the store`);
   const cert = parseCertificate(record.certificate);
   return {
     ...issuerFacts(issuerId, cert, issuerUrls(publicOcspBase, issuerId)),
-    hierarchy: 'csms',
+    hierarchy: record.hierarchy,
     cert,
     signer,
     chainPem: await issuerChainPem(store, issuerId),
@@ -34,7 +34,7 @@ export async function loadIssuer(store: Store, issuerId: string, signer: Signer,
 }
 
 /** The issuer's certificate and its parents up to, not including, the root, as PEM. */
-export async function issuerChainPem(store: Store, issuerId: string): Promise<string> {
+export async function issuerChainPem(store: CaStore, issuerId: string): Promise<string> {
   let pem = '';
   for (let r: IssuerRecord | undefined = await store.getIssuer(issuerId); r && r.role !== 'root'; r = await store.getIssuer(r.parentId))
     pem += toPem('CERTIFICATE', r.certificate);

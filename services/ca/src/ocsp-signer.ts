@@ -2,12 +2,12 @@ import type { KeyObject } from 'node:crypto';
 import { issue, ocspSigner } from '@evpki/issuance';
 import { DEFAULT_KEY_POLICY, Rule } from '@evpki/policy';
 import { AppError } from '@evpki/service';
-import type { Store } from '@evpki/store';
+import type { CaStore } from '@evpki/store';
 import { issuerChainPem, type LoadedIssuer } from './issuer.js';
 import { parseCsrOrThrow } from './sign-certificate.js';
 
 export interface OcspSignerDeps {
-  readonly store: Store;
+  readonly store: CaStore;
   /** The issuer asked for (any the CA holds, active or not); undefined when the CA does not hold it. */
   readonly issuer: LoadedIssuer | undefined;
   readonly now: () => Date;

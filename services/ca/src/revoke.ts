@@ -1,10 +1,10 @@
 import { profileOf } from '@evpki/issuance';
 import { checkRevocationReason } from '@evpki/policy';
 import { AppError, type AuditTrail, type Logger } from '@evpki/service';
-import type { RevocationReason, Store } from '@evpki/store';
+import type { RevocationReason, CaStore } from '@evpki/store';
 
 export interface RevokeDeps {
-  readonly store: Store;
+  readonly store: CaStore;
   readonly now: () => Date;
   readonly log: Logger;
   readonly audit: AuditTrail;

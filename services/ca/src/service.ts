@@ -19,7 +19,7 @@ import {
   type Logger,
   type ServiceTls,
 } from '@evpki/service';
-import { openStore, type AuditEvent, type Store } from '@evpki/store';
+import { openStore, type AuditEvent, type CaStore } from '@evpki/store';
 import type { CaConfig } from './config.js';
 import { IssuerNotActiveError, IssuerSet } from './issuer-set.js';
 import type { LoadedIssuer } from './issuer.js';
@@ -46,7 +46,7 @@ export interface CaSecrets {
 }
 
 export interface CaOverrides {
-  readonly store?: Store;
+  readonly store?: CaStore;
   readonly now?: () => Date;
   readonly logger?: Logger;
 }
@@ -121,7 +121,7 @@ function issuanceEvent(signed: SignedCertificate, tenant: string, actor: string,
 export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecrets, overrides: CaOverrides = {}) {
   const log = overrides.logger ?? createLogger('ca');
   const metrics = createMetrics('ca');
-  const store = overrides.store ?? openStore(config.store);
+  const store: CaStore = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
   const issuers = new IssuerSet(store, secrets.loadIssuerSigner, init.publicOcspBase, log, now);
   let server: HttpsServer | undefined;
@@ -181,10 +181,10 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
    */
   async function withActiveIssuer<T>(sign: (issuer: LoadedIssuer) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
-      const issuer = issuers.active;
+      const issuer = issuers.activeIn();
       if (!issuer) {
         await reloadIssuers();
-        if (!issuers.active) throw new AppError('unavailable', issuers.activeIssuerId ? `the CA does not hold the key of the active issuing CA ${issuers.activeIssuerId} yet` : 'no active issuing CA', undefined, 5);
+        if (!issuers.activeIn()) throw new AppError('unavailable', issuers.activeIdIn() ? `the CA does not hold the key of the active issuing CA ${issuers.activeIdIn()} yet` : 'no active issuing CA', undefined, 5);
         continue;
       }
       try {
@@ -212,11 +212,11 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
           return false;
         },
       );
-      const checks = { store: storeOk, keys: issuers.active !== undefined };
+      const checks = { store: storeOk, keys: issuers.activeIn() !== undefined };
       const ready = checks.store && checks.keys;
       // issuerKeys: whether the CA holds each key it should (`pki rotate-* activate` checks this first);
       // issuerKeyErrors: why not (no key yet, wrong passphrase or PIN, a key not matching its certificate).
-      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks, activeIssuer: issuers.activeIssuerId ?? null, issuerKeys: issuers.keyStatus(), issuerKeyErrors: issuers.keyProblems() }), 'readyz';
+      return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks, activeIssuer: issuers.activeIdIn() ?? null, issuerKeys: issuers.keyStatus(), issuerKeyErrors: issuers.keyProblems() }), 'readyz';
     }
     const text = await metrics.registry.metrics();
     res.writeHead(200, { 'content-type': metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
@@ -319,7 +319,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
       await store.assertDurable();
       // Stored key hashes up to the store's schema (issue 14.2) before the first certificate.
       const migration = await store.migrate();
-      if (migration.from !== migration.to) log.info({ event: 'store.migrated', from: migration.from, to: migration.to, rewritten: migration.rewritten }, 'store migrated');
+      if (migration.from !== migration.to) log.info({ event: 'store.migrated', from: migration.from, to: migration.to, rewritten: migration.rewritten, rewrittenIssuers: migration.rewrittenIssuers, movedRotation: migration.movedRotation }, 'store migrated');
       if (migration.keyCertifiedTwice.length)
         log.warn({ event: 'store.key-certified-twice', serials: migration.keyCertifiedTwice }, 'certificates share a key (issued under two encodings of it): revoke all but one');
       await reloadIssuers();
@@ -372,7 +372,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
         });
       const port = await listen(server, config.port);
       const opsPort = await listen(opsServer, config.opsPort);
-      log.info({ port, opsPort, activeIssuer: issuers.activeIssuerId, issuers: issuers.keyStatus() }, 'CA listening');
+      log.info({ port, opsPort, activeIssuer: issuers.activeIdIn(), issuers: issuers.keyStatus() }, 'CA listening');
       return { port, opsPort };
     },
     async stop(): Promise<void> {

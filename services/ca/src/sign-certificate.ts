@@ -1,7 +1,7 @@
 import { issue, profileForCertificateType, type IssuedCertificate } from '@evpki/issuance';
 import { readCsr, type KeyPolicy } from '@evpki/policy';
 import { AppError } from '@evpki/service';
-import type { Store } from '@evpki/store';
+import type { CaStore } from '@evpki/store';
 import { issuerChainPem, type LoadedIssuer } from './issuer.js';
 
 export interface SignRequest {
@@ -17,7 +17,7 @@ export interface SignRequest {
 export type SignedCertificate = IssuedCertificate;
 
 export interface SignDeps {
-  readonly store: Store;
+  readonly store: CaStore;
   readonly issuer: LoadedIssuer;
   readonly keyPolicy: KeyPolicy;
   readonly leafValiditySeconds: number;

@@ -13,7 +13,7 @@ import {
   type KeyRole,
 } from '@evpki/keys';
 import { dataPaths, issuerUrls, loadStoreConfig, type PkiManifest } from '@evpki/service';
-import { openStore } from '@evpki/store';
+import { DEFAULT_HIERARCHY, openStore } from '@evpki/store';
 import { issuerIdFor, makeEmptyCrl, makeRoot, makeSubCa } from './hierarchy.js';
 import { CliError } from './cli-error.js';
 import { newIssuingKey, type IssuingKeyHome } from './issuing-key.js';
@@ -39,11 +39,11 @@ export const DEV_TENANT = { id: 'demo', cpoName: 'Demo CPO', serverDomains: ['de
 export const DEV_JWT = { issuer: 'pki-dev', audience: 'evpki-ra' } as const;
 
 /**
- * `pki init`: a root CA, an issuing sub-CA for charge point certificates, and the internal service
- * CA with the services' TLS certificates (RA/OCSP → CA mutual TLS). Issuer keys and the service CA
- * key are written as encrypted PKCS#8, except an issuing CA key generated in a PKCS#11 token
- * (`pkcs11`), of which keys/<id>.pkcs11.json names the token and key. With --dev: tenant `demo` and a
- * JWT signing key for `pki token`.
+ * `pki init`: the csms hierarchy (a root CA and an issuing sub-CA for charge point and CSMS server
+ * certificates), and the internal service CA with the services' TLS certificates (RA/OCSP → CA
+ * mutual TLS). Issuer keys and the service CA key are written as encrypted PKCS#8, except an
+ * issuing CA key generated in a PKCS#11 token (`pkcs11`), of which keys/<id>.pkcs11.json names the
+ * token and key. With --dev: tenant `demo` and a JWT signing key for `pki token`.
  */
 export async function initPki(o: InitOptions): Promise<PkiManifest> {
   const paths = dataPaths(o.dataDir);
@@ -99,8 +99,8 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
     try {
       if (!o.force && (await store.listIssuers()).length) throw new CliError('the store already holds a PKI; use --force to add a new hierarchy to it', 2);
       const createdAt = now.toISOString();
-      await store.putIssuer({ id: rootId, role: 'root', parentId: rootId, certificate: root.der, state: 'active', purpose: 'root', createdAt });
-      await store.putIssuer({ id: subId, role: 'sub-ca', parentId: rootId, certificate: sub.der, state: 'active', purpose: 'charge-point', createdAt });
+      await store.putIssuer({ id: rootId, hierarchy: DEFAULT_HIERARCHY, role: 'root', parentId: rootId, certificate: root.der, state: 'active', createdAt });
+      await store.putIssuer({ id: subId, hierarchy: DEFAULT_HIERARCHY, role: 'issuing', parentId: rootId, certificate: sub.der, state: 'active', createdAt });
       // The root's CRL (it lists revoked sub-CAs; none yet), so that `openssl verify -crl_check_all`
       // works for the whole chain. The CA service publishes the sub-CA's own CRL.
       const rootCrl = await makeEmptyCrl(rootKey, root, await store.nextCrlNumber(rootId), now, 365);

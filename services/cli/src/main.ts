@@ -5,6 +5,7 @@ import type { Command, CommandContext, OptionValues } from './command.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { initCommand } from './init-command.js';
 import { ocspResignCommand } from './ocsp-resign.js';
+import { redisAclCommand } from './redis-acl-command.js';
 import { createProgress, type Progress } from './progress.js';
 import { renewCommand } from './renew-command.js';
 import { rotationCommands } from './rotation-commands.js';
@@ -14,7 +15,7 @@ import { tenantsCommands } from './tenants-commands.js';
 import { tokenCommand } from './token-command.js';
 
 /** Every `pki` command, in the order `pki --help` lists them. */
-const COMMANDS: readonly Command[] = [initCommand, tokenCommand, renewCommand, stationsImportCommand, ...tenantsCommands, ocspResignCommand, ...rotationCommands, serviceCertsRenewCommand, ...auditCommands];
+const COMMANDS: readonly Command[] = [initCommand, tokenCommand, renewCommand, stationsImportCommand, ...tenantsCommands, ocspResignCommand, ...rotationCommands, serviceCertsRenewCommand, redisAclCommand, ...auditCommands];
 
 /** Options every command takes, before or after its name. */
 const GLOBAL_OPTIONS = {

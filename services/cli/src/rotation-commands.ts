@@ -74,6 +74,8 @@ Every step is idempotent: run again after a crash or a timeout and it resumes, o
 Each step is written to the audit log. Run \`pki status\` to see where a rotation stands.
 
 Options:
+  --hierarchy NAME  The CA hierarchy to rotate (default csms: charge point and CSMS server
+                 certificates); only its CAs and its rotation are read and written
   --dry-run      Show the state changes without writing anything
   --json         Print the result as JSON
   --data-dir DIR PKI data directory (default: $PKI_DATA_DIR or ./data)
@@ -86,14 +88,15 @@ function stepCommand(kind: RotationKind, step: RotationStep): Command {
   return {
     name: `rotate-${kind} ${step}`,
     summary: STEP_SUMMARY[step][kind],
-    help: `Usage: pki rotate-${kind} ${step} ${STEP_USAGE[step]} [--dry-run] [--json]\n\n${STEP_HELP[step][kind]}\n${COMMON_HELP}`,
-    options: { ...STEP_OPTIONS[step], 'dry-run': { type: 'boolean' } },
+    help: `Usage: pki rotate-${kind} ${step} ${STEP_USAGE[step]} [--hierarchy NAME] [--dry-run] [--json]\n\n${STEP_HELP[step][kind]}\n${COMMON_HELP}`,
+    options: { ...STEP_OPTIONS[step], hierarchy: { type: 'string' }, 'dry-run': { type: 'boolean' } },
     async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
       const caUrl = values['skip-ca-check'] ? undefined : ((values['ca-url'] as string | undefined) ?? ctx.env.PKI_CA_URL ?? 'http://127.0.0.1:8083');
       const pkcs11 = step === 'prepare' ? pkcs11TargetFrom(values, ctx.env) : undefined;
       const o: RotationOptions = {
         dataDir: ctx.dataDir,
         env: ctx.env,
+        ...(values.hierarchy !== undefined ? { hierarchy: values.hierarchy as string } : {}),
         dryRun: values['dry-run'] === true,
         force: values.force === true,
         ...(values.algorithm ? { algorithm: values.algorithm as IssuerKeyAlgorithm } : {}),
@@ -115,17 +118,18 @@ function formatStep(r: StepResult): string {
 
 const statusCommand: Command = {
   name: 'status',
-  summary: 'every CA with its state, and where a rotation stands',
-  help: `Usage: pki status [--json]
+  summary: 'every CA of a hierarchy with its state, and where its rotation stands',
+  help: `Usage: pki status [--hierarchy NAME] [--json]
 
-Lists every root and issuing CA (state, trust anchor or not, notAfter, the latest expiry of the
-certificates it signed) and the current or last rotation with the next step to run.
+Lists every root and issuing CA of the hierarchy (default csms; state, trust anchor or not, notAfter,
+the latest expiry of the certificates it signed) and its current or last rotation with the next
+step to run.
 
 Exit codes: 0, 1 failure, 75 store unreachable.
 `,
-  options: {},
-  async run(_values, _positionals, ctx) {
-    const s = await status({ dataDir: ctx.dataDir, env: ctx.env });
+  options: { hierarchy: { type: 'string' } },
+  async run(values, _positionals, ctx) {
+    const s = await status({ dataDir: ctx.dataDir, env: ctx.env, ...(values.hierarchy !== undefined ? { hierarchy: values.hierarchy as string } : {}) });
     ctx.out(ctx.json ? JSON.stringify(s) + '\n' : formatStatus(s));
     return EXIT.ok;
   },

@@ -4,7 +4,10 @@ import { basename } from 'node:path';
 import { ISSUER_KEY_ALGORITHMS, generateIssuerKey, loadPassphrase, readPrivateKey, writeFileAtomic, writePrivateKey, type IssuerKeyAlgorithm, type KeyRole } from '@evpki/keys';
 import { dataPaths, issuerUrls, readManifest, type PkiManifest } from '@evpki/service';
 import {
+  DEFAULT_HIERARCHY,
+  assertHierarchyName,
   lastExpiryUnder,
+  signsLeaves,
   trustAnchors,
   type IssuerRecord,
   type IssuerState,
@@ -26,6 +29,8 @@ export const ROTATION_STEPS: readonly RotationStep[] = ['prepare', 'publish', 'a
 
 export interface RotationOptions {
   readonly dataDir: string;
+  /** The hierarchy rotated (default csms): only its issuers and its rotation record are read and written. */
+  readonly hierarchy?: string;
   readonly env: NodeJS.ProcessEnv;
   readonly dryRun: boolean;
   /** retire: take the old root out of the trust anchors even while certificates under it are valid. */
@@ -62,11 +67,23 @@ export interface StepResult {
   readonly message: string;
 }
 
-const command = (kind: RotationKind, step: RotationStep): string => `pki rotate-${kind} ${step}`;
+const command = (kind: RotationKind, step: RotationStep, hierarchy: string): string =>
+  `pki rotate-${kind} ${step}${hierarchy === DEFAULT_HIERARCHY ? '' : ` --hierarchy ${hierarchy}`}`;
 const nextStep = (r: RotationRecord): string | undefined => {
   const i = ROTATION_STEPS.indexOf(r.step);
-  return i < ROTATION_STEPS.length - 1 ? command(r.kind, ROTATION_STEPS[i + 1]!) : undefined;
+  return i < ROTATION_STEPS.length - 1 ? command(r.kind, ROTATION_STEPS[i + 1]!, r.hierarchy) : undefined;
 };
+
+/** The hierarchy asked for (default csms), or a CliError naming the rule. */
+export function hierarchyOf(o: { readonly hierarchy?: string }): string {
+  const h = o.hierarchy ?? DEFAULT_HIERARCHY;
+  try {
+    assertHierarchyName(h);
+  } catch (e) {
+    throw new CliError(`--hierarchy: ${(e as Error).message}`, EXIT.badInput);
+  }
+  return h;
+}
 
 async function withStore<T>(o: { readonly dataDir: string; readonly env: NodeJS.ProcessEnv }, fn: (store: Store) => Promise<T>): Promise<T> {
   const store = openPkiStore(o.dataDir, o.env);
@@ -77,12 +94,15 @@ async function withStore<T>(o: { readonly dataDir: string; readonly env: NodeJS.
   }
 }
 
-function activeHierarchy(issuers: readonly IssuerRecord[]): { root: IssuerRecord; sub: IssuerRecord } {
-  const sub = issuers.find((i) => i.role === 'sub-ca' && i.purpose === 'charge-point' && i.state === 'active');
-  if (!sub) throw new CliError('the store has no active issuing CA; run `pki init` first', EXIT.badInput);
-  const root = issuers.find((i) => i.id === sub.parentId);
-  if (!root) throw new CliError(`the active issuing CA ${sub.id} names a root ${sub.parentId} that is not in the store`, EXIT.failure);
-  return { root, sub };
+/** The active root and issuing CA of a hierarchy (`issuers`: that hierarchy's). */
+function activeHierarchy(issuers: readonly IssuerRecord[], hierarchy: string): { root: IssuerRecord; sub: IssuerRecord } {
+  const sub = issuers.find((i) => signsLeaves(i.role) && i.state === 'active');
+  if (!sub) throw new CliError(hierarchy === DEFAULT_HIERARCHY ? 'the store has no active issuing CA; run `pki init` first' : `the hierarchy ${hierarchy} has no active issuing CA`, EXIT.badInput);
+  const parent = issuers.find((i) => i.id === sub.parentId);
+  if (!parent) throw new CliError(`the active issuing CA ${sub.id} names a parent ${sub.parentId} that is not in the hierarchy ${hierarchy}`, EXIT.failure);
+  // Three tiers (root → sub-ca-1 → sub-ca-2) need a rotation that also makes the middle CA.
+  if (parent.role !== 'root') throw new CliError(`the hierarchy ${hierarchy} has an intermediate CA (${parent.id}, ${parent.role}): its rotation is not supported yet`, EXIT.badInput);
+  return { root: parent, sub };
 }
 
 function passphraseFor(o: RotationOptions, manifest: PkiManifest, role: KeyRole): string {
@@ -103,7 +123,7 @@ function readKey(o: RotationOptions, issuerId: string, passphrase: string): KeyO
 
 /** `<org> Root CA G2`, `<org> Charge Point CA G3`: a generation suffix keeps the names of successive CAs apart. */
 function generationName(base: string, issuers: readonly IssuerRecord[], role: IssuerRecord['role']): string {
-  const n = issuers.filter((i) => i.role === role && (role === 'root' || i.purpose === 'charge-point')).length + 1;
+  const n = issuers.filter((i) => i.role === role).length + 1;
   return `${base} G${n}`;
 }
 
@@ -133,6 +153,7 @@ async function commitStep(
         actor: 'cli',
         outcome: 'ok',
         details: {
+          hierarchy: next.hierarchy,
           revision: next.revision,
           oldRoot: next.old.rootId,
           oldIssuer: next.old.issuerId,
@@ -155,8 +176,9 @@ function advance(r: RotationRecord, step: RotationStep, at: string, forced = fal
  * The step before `step` must be the last one done; a step already done is a no-op (re-runs and
  * resumption after a crash are safe). Returns undefined when `step` was already done.
  */
-function expectAt(kind: RotationKind, r: RotationRecord | undefined, step: RotationStep): RotationRecord | undefined {
-  if (!r || (r.step === 'retire' && (r.kind !== kind || step !== 'retire'))) throw new CliError(`no ${kind} rotation in progress; start one with \`${command(kind, 'prepare')}\``, EXIT.badInput);
+function expectAt(kind: RotationKind, hierarchy: string, r: RotationRecord | undefined, step: RotationStep): RotationRecord | undefined {
+  if (!r || (r.step === 'retire' && (r.kind !== kind || step !== 'retire')))
+    throw new CliError(`no ${kind} rotation in progress${hierarchy === DEFAULT_HIERARCHY ? '' : ` in the hierarchy ${hierarchy}`}; start one with \`${command(kind, 'prepare', hierarchy)}\``, EXIT.badInput);
   if (r.kind !== kind) throw new CliError(`a ${r.kind} rotation is in progress (last step: ${r.step}); finish it first (next: ${nextStep(r)})`, EXIT.badInput);
   const want = ROTATION_STEPS.indexOf(step);
   const done = ROTATION_STEPS.indexOf(r.step);
@@ -179,10 +201,11 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
   const manifest = readManifest(o.dataDir);
   const algorithm = o.algorithm ?? (manifest.algorithm as IssuerKeyAlgorithm);
   if (!(ISSUER_KEY_ALGORITHMS as readonly string[]).includes(algorithm)) throw new CliError(`--algorithm must be one of ${ISSUER_KEY_ALGORITHMS.join(', ')}`, EXIT.badInput);
+  const hierarchy = hierarchyOf(o);
   const now = o.now ?? new Date();
   const at = now.toISOString();
   return withStore(o, async (store) => {
-    const current = await store.getRotation();
+    const current = await store.getRotation(hierarchy);
     if (current && current.step !== 'retire') {
       if (current.kind === kind && current.step === 'prepare') {
         // A re-run also re-sends the key to the Secret: the first run may have stopped before that.
@@ -191,14 +214,14 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
       }
       throw new CliError(`a ${current.kind} rotation is in progress (last step: ${current.step}); finish it first (next: ${nextStep(current)})`, EXIT.badInput);
     }
-    const issuers = await store.listIssuers();
-    const old = activeHierarchy(issuers);
+    const issuers = await store.listIssuers(hierarchy);
+    const old = activeHierarchy(issuers, hierarchy);
     const oldRootCert = parseCertificate(old.root.certificate);
     const organization = attributeValues(oldRootCert.subject, OID.organizationName)[0] ?? manifest.jwt.issuer;
     if (o.dryRun)
       return result(kind, 'prepare', o, [], current, false, kind === 'root'
         ? `would create a new root (${generationName(`${organization} Root CA`, issuers, 'root')}), cross-certificates with ${old.root.id}, and a new issuing CA under the new root, all inactive (${algorithm})`
-        : `would create a new issuing CA (${generationName(`${organization} Charge Point CA`, issuers, 'sub-ca')}) under ${old.root.id}, inactive (${algorithm}${o.pkcs11 ? `, key in PKCS#11 token '${o.pkcs11.tokenLabel}'` : ''})`);
+        : `would create a new issuing CA (${generationName(`${organization} Charge Point CA`, issuers, 'issuing')}) under ${old.root.id}, inactive (${algorithm}${o.pkcs11 ? `, key in PKCS#11 token '${o.pkcs11.tokenLabel}'` : ''})`);
 
     const rootPassphrase = passphraseFor(o, manifest, 'root');
     const issuingHome = o.pkcs11 ? { token: o.pkcs11 } : { passphrase: passphraseFor(o, manifest, 'issuing') };
@@ -218,18 +241,19 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
       const crl = await makeEmptyCrl(key, cert, await store.nextCrlNumber(root.id), now, 365);
       await store.putCrl({ issuerId: root.id, ...crl });
       records.push(
-        { id: root.id, role: 'root', parentId: root.id, certificate: cert.der, state: 'prepared', purpose: 'root', createdAt: at, updatedAt: at, crossCertificates: [newByOld.der] },
+        { id: root.id, hierarchy, role: 'root', parentId: root.id, certificate: cert.der, state: 'prepared', createdAt: at, updatedAt: at, crossCertificates: [newByOld.der] },
         { ...old.root, crossCertificates: [...(old.root.crossCertificates ?? []), oldByNew.der], updatedAt: at },
       );
       changes.push({ id: root.id, role: 'root', from: null, to: 'prepared' });
     }
     const subKey = await newIssuingKey(o.dataDir, algorithm, issuingHome, now);
-    const sub = await subKey.guard(makeSubCa(subKey.key, { organization, commonName: generationName(`${organization} Charge Point CA`, issuers, 'sub-ca') }, root.cert, root.key, now, 10, issuerUrls(manifest.publicOcspBase, root.id)));
+    const sub = await subKey.guard(makeSubCa(subKey.key, { organization, commonName: generationName(`${organization} Charge Point CA`, issuers, 'issuing') }, root.cert, root.key, now, 10, issuerUrls(manifest.publicOcspBase, root.id)));
     const subId = issuerIdFor('cp', sub);
     subKey.save(subId);
-    records.push({ id: subId, role: 'sub-ca', parentId: root.id, certificate: sub.der, state: 'prepared', purpose: 'charge-point', createdAt: at, updatedAt: at });
-    changes.push({ id: subId, role: 'sub-ca', from: null, to: 'prepared' });
+    records.push({ id: subId, hierarchy, role: 'issuing', parentId: root.id, certificate: sub.der, state: 'prepared', createdAt: at, updatedAt: at });
+    changes.push({ id: subId, role: 'issuing', from: null, to: 'prepared' });
     const rotation: RotationRecord = {
+      hierarchy,
       kind,
       revision: (current?.revision ?? 0) + 1,
       step: 'prepare',
@@ -248,12 +272,13 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
 
 /** publish: the new root becomes a trust anchor next to the old one (root rotation) and the new issuing CA is published. */
 export async function publish(kind: RotationKind, o: RotationOptions): Promise<StepResult> {
+  const hierarchy = hierarchyOf(o);
   const at = (o.now ?? new Date()).toISOString();
   return withStore(o, async (store) => {
-    const read = await store.getRotation();
-    const r = expectAt(kind, read, 'publish');
+    const read = await store.getRotation(hierarchy);
+    const r = expectAt(kind, hierarchy, read, 'publish');
     if (!r) return result(kind, 'publish', o, [], read, false, 'already published');
-    const issuers = await store.listIssuers();
+    const issuers = await store.listIssuers(hierarchy);
     const ids = kind === 'root' ? [r.new.rootId, r.new.issuerId] : [r.new.issuerId];
     const records = ids.map((id) => mustFind(issuers, id));
     const changes = records.map((x) => change(x, 'published'));
@@ -269,12 +294,13 @@ export async function publish(kind: RotationKind, o: RotationOptions): Promise<S
  * this write on). The old issuing CA and root stay published: in service, signing no leaves.
  */
 export async function activate(kind: RotationKind, o: RotationOptions): Promise<StepResult> {
+  const hierarchy = hierarchyOf(o);
   const at = (o.now ?? new Date()).toISOString();
   return withStore(o, async (store) => {
-    const read = await store.getRotation();
-    const r = expectAt(kind, read, 'activate');
+    const read = await store.getRotation(hierarchy);
+    const r = expectAt(kind, hierarchy, read, 'activate');
     if (!r) return result(kind, 'activate', o, [], read, false, 'already activated');
-    const issuers = await store.listIssuers();
+    const issuers = await store.listIssuers(hierarchy);
     const updates: [IssuerRecord, IssuerState][] = [
       [mustFind(issuers, r.new.issuerId), 'active'],
       [mustFind(issuers, r.old.issuerId), 'published'],
@@ -285,7 +311,7 @@ export async function activate(kind: RotationKind, o: RotationOptions): Promise<
     if (o.dryRun) return result(kind, 'activate', o, changes, r, false, describe(changes));
     const next = advance(r, 'activate', at);
     await commitStep(store, r, next, updates.map(([x, to]) => withState(x, to, at)), changes, false);
-    updateManifest(o.dataDir, kind === 'root' ? r.new.rootId : undefined, r.new.issuerId);
+    if (hierarchy === DEFAULT_HIERARCHY) updateManifest(o.dataDir, kind === 'root' ? r.new.rootId : undefined, r.new.issuerId);
     return result(kind, 'activate', o, changes, next, true, `new certificates are issued by ${r.new.issuerId}`);
   });
 }
@@ -296,13 +322,14 @@ export async function activate(kind: RotationKind, o: RotationOptions): Promise<
  * trust anchors when no valid certificate depends on it, or at once with --force.
  */
 export async function retire(kind: RotationKind, o: RotationOptions): Promise<StepResult> {
+  const hierarchy = hierarchyOf(o);
   const now = o.now ?? new Date();
   const at = now.toISOString();
   return withStore(o, async (store) => {
-    const read = await store.getRotation();
-    const r = expectAt(kind, read, 'retire');
+    const read = await store.getRotation(hierarchy);
+    const r = expectAt(kind, hierarchy, read, 'retire');
     if (!r) return result(kind, 'retire', o, [], read, false, 'already retired');
-    const issuers = await store.listIssuers();
+    const issuers = await store.listIssuers(hierarchy);
     const updates: [IssuerRecord, IssuerState][] = [[mustFind(issuers, r.old.issuerId), 'retiring']];
     let note = '';
     if (kind === 'root') {
@@ -343,7 +370,7 @@ export const STEPS = { prepare, publish, activate, retire } as const;
 
 function mustFind(issuers: readonly IssuerRecord[], id: string): IssuerRecord {
   const r = issuers.find((i) => i.id === id);
-  if (!r) throw new CliError(`issuer ${id} named by the rotation is not in the store`, EXIT.failure);
+  if (!r) throw new CliError(`issuer ${id} named by the rotation is not in the store (in its hierarchy)`, EXIT.failure);
   return r;
 }
 
@@ -367,7 +394,7 @@ async function checkCaHoldsKey(caUrl: string, issuerId: string): Promise<void> {
     );
 }
 
-/** pki.json names the active hierarchy for people and scripts; the store is what the services read. */
+/** pki.json names the active csms root and issuing CA for people and scripts; the store is what the services read. */
 function updateManifest(dataDir: string, rootId: string | undefined, issuerId: string): void {
   const m = readManifest(dataDir);
   const next: PkiManifest = { ...m, issuers: { root: rootId ?? m.issuers.root, chargePoint: issuerId } };
@@ -388,21 +415,23 @@ export interface IssuerStatus {
 }
 
 export interface PkiStatus {
+  readonly hierarchy: string;
   readonly issuers: readonly IssuerStatus[];
   readonly rotation: (RotationRecord & { readonly next: string | null }) | null;
 }
 
-/** `pki status`: every issuer with its state, and where a rotation stands. */
-export async function status(o: { readonly dataDir: string; readonly env: NodeJS.ProcessEnv; readonly now?: Date }): Promise<PkiStatus> {
+/** `pki status`: every issuer of a hierarchy (default csms) with its state, and where its rotation stands. */
+export async function status(o: { readonly dataDir: string; readonly env: NodeJS.ProcessEnv; readonly hierarchy?: string; readonly now?: Date }): Promise<PkiStatus> {
+  const hierarchy = hierarchyOf(o);
   const now = (o.now ?? new Date()).getTime();
   return withStore(o, async (store) => {
-    const issuers = await store.listIssuers();
-    const anchors = new Set((await trustAnchors(store, now)).map((r) => r.id));
-    const rotation = await store.getRotation();
+    const issuers = await store.listIssuers(hierarchy);
+    const anchors = new Set((await trustAnchors(store, now, hierarchy)).map((r) => r.id));
+    const rotation = await store.getRotation(hierarchy);
     const out: IssuerStatus[] = [];
     for (const r of issuers) {
       const cert = parseCertificate(r.certificate);
-      const last = r.role === 'sub-ca' ? await store.issuerLastExpiry(r.id) : undefined;
+      const last = signsLeaves(r.role) ? await store.issuerLastExpiry(r.id) : undefined;
       out.push({
         id: r.id,
         role: r.role,
@@ -415,7 +444,7 @@ export async function status(o: { readonly dataDir: string; readonly env: NodeJS
         lastLeafExpiry: last === undefined ? null : new Date(last).toISOString(),
       });
     }
-    return { issuers: out, rotation: rotation ? { ...rotation, next: nextStep(rotation) ?? null } : null };
+    return { hierarchy, issuers: out, rotation: rotation ? { ...rotation, next: nextStep(rotation) ?? null } : null };
   });
 }
 
@@ -426,9 +455,9 @@ export function formatStatus(s: PkiStatus): string {
   const line = (r: string[]): string => r.map((v, c) => (c === r.length - 1 ? v : v.padEnd(widths[c]!))).join('  ');
   let text = [line(head), ...rows.map(line)].join('\n') + '\n\n';
   const r = s.rotation;
-  if (!r) text += 'No rotation has been run.\n';
+  if (!r) text += `No rotation has been run in the hierarchy ${s.hierarchy}.\n`;
   else {
-    text += `${r.kind === 'root' ? 'Root' : 'Issuing CA'} rotation (revision ${r.revision}): ${r.steps.map((x) => `${x.step} ${x.at}${x.forced ? ' (forced)' : ''}`).join(', ')}\n`;
+    text += `${r.kind === 'root' ? 'Root' : 'Issuing CA'} rotation of the hierarchy ${s.hierarchy} (revision ${r.revision}): ${r.steps.map((x) => `${x.step} ${x.at}${x.forced ? ' (forced)' : ''}`).join(', ')}\n`;
     text += `  old: root ${r.old.rootId}, issuing CA ${r.old.issuerId}\n  new: root ${r.new.rootId}, issuing CA ${r.new.issuerId}\n`;
     text += r.next ? `  next: ${r.next}\n` : '  finished\n';
   }

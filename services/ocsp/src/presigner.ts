@@ -1,6 +1,6 @@
 import { encodeCertId, type CertIdHash } from '@evpki/ocsp';
 import type { Logger } from '@evpki/service';
-import type { OcspResponseRecord, Store } from '@evpki/store';
+import type { OcspResponseRecord, OcspStore } from '@evpki/store';
 import { serialFromHex } from '@evpki/x509';
 import { etagOf, signedStatusOf, statusOf, type Responder } from './responder.js';
 import type { DelegatedSigners, ServedIssuer } from './signers.js';
@@ -13,7 +13,7 @@ const IN_FLIGHT = 32;
 const CLAIM_LEASE_MS = 60_000;
 
 export interface PresignerOptions {
-  readonly store: Store;
+  readonly store: OcspStore;
   readonly signers: DelegatedSigners;
   readonly responder: Responder;
   readonly issuers: () => ReadonlyMap<string, ServedIssuer>;

@@ -12,7 +12,7 @@ import {
   type SingleStatus,
 } from '@evpki/ocsp';
 import type { Logger } from '@evpki/service';
-import { StoreUnavailableError, type CertificateRecord, type SignedStatus, type Store } from '@evpki/store';
+import { StoreUnavailableError, type CertificateRecord, type SignedStatus, type OcspStore } from '@evpki/store';
 import { answeredStatus, statusOfSingles, type AnsweredStatus } from './metrics.js';
 import { RingCache } from './ring-cache.js';
 import type { DelegatedSigners, ServedIssuer } from './signers.js';
@@ -27,7 +27,7 @@ export interface Answer {
 }
 
 export interface ResponderOptions {
-  readonly store: Store;
+  readonly store: OcspStore;
   readonly signers: DelegatedSigners;
   readonly nextUpdateSeconds: number;
   readonly nonIssued: 'revoked' | 'unknown';

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { OCSP_LIMITS, ocspErrorResponse } from '@evpki/ocsp';
 import { AppError, applyServerLimits, methodNotAllowed, serverOptions, createLogger, sendJson, sendProblem, type Logger, type ServiceTls } from '@evpki/service';
-import { openStore, type Store } from '@evpki/store';
+import { openStore, type OcspStore } from '@evpki/store';
 import type { OcspConfig } from './config.js';
 import { createOcspMetrics } from './metrics.js';
 import { Presigner } from './presigner.js';
@@ -15,7 +15,7 @@ export interface OcspSecrets {
 }
 
 export interface OcspOverrides {
-  readonly store?: Store;
+  readonly store?: OcspStore;
   readonly logger?: Logger;
   readonly now?: () => Date;
 }
@@ -59,7 +59,7 @@ function routeOf(method: string | undefined, url: string): string {
 export function createOcspService(config: OcspConfig, secrets: OcspSecrets, overrides: OcspOverrides = {}) {
   const log = overrides.logger ?? createLogger('ocsp');
   const metrics = createOcspMetrics();
-  const store = overrides.store ?? openStore(config.store);
+  const store: OcspStore = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
   const signers = new DelegatedSigners(config.caUrl, secrets.caTls, log, now);
   const liveSignSeconds = metrics.signSeconds.labels({ kind: 'live' });

@@ -2,7 +2,7 @@ import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:cryp
 import { Agent, request } from 'undici';
 import { OcspResponseSigner, issuerHashes, type CertIdHash } from '@evpki/ocsp';
 import { serviceClientTlsOptions, type Logger, type ServiceTls } from '@evpki/service';
-import { issuingCasInService, type Store } from '@evpki/store';
+import { issuingCasInService, type OcspStore } from '@evpki/store';
 import { buildCsr, fromPem, parseCertificate, type ParsedCertificate } from '@evpki/x509';
 
 /** An issuing CA this responder answers for, with its CertID hashes precomputed. */
@@ -17,7 +17,7 @@ export interface ServedIssuer {
  * rotation's new one before its activation (its signer is ready when the first leaf is) and old
  * ones until their last certificate expires.
  */
-export async function loadServedIssuers(store: Store, now: number): Promise<ServedIssuer[]> {
+export async function loadServedIssuers(store: OcspStore, now: number): Promise<ServedIssuer[]> {
   return (await issuingCasInService(store, now))
     .map((i) => {
       const cert = parseCertificate(i.certificate);

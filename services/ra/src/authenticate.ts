@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { AUTHZ_RULES, AppError, AuthError, methodNotAllowed, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
-import { validateAuditEvent, type Store, type TenantRecord } from '@evpki/store';
+import { validateAuditEvent, type RaStore, type TenantRecord } from '@evpki/store';
 import type { MatchedOperation, Operation } from './operations.js';
 
 /** What the authentication middleware leaves in `res.locals` for the routes and the error handler. */
@@ -44,7 +44,7 @@ export interface AuthenticateDeps {
   readonly match: (method: string, rawPath: string) => MatchedOperation | undefined;
   /** The methods openapi.yaml has at exactly this path: a request with another method is 405 with Allow. */
   readonly allowed: (rawPath: string) => string[];
-  readonly store: Store;
+  readonly store: RaStore;
   readonly audit: AuditTrail;
   readonly metrics: Metrics;
 }

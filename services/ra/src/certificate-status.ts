@@ -4,7 +4,7 @@ import { Agent, Pool, errors as undiciErrors, type Dispatcher } from 'undici';
 import { IssuerIndex, MAX_OCSP_RESULT_CHARS, OcspResponseStatus, buildOcspRequest, certIdFromOcpp, type OcspRequestData } from '@evpki/ocsp';
 import { Rule } from '@evpki/policy';
 import { AppError, type Logger } from '@evpki/service';
-import type { Store } from '@evpki/store';
+import type { RaStore } from '@evpki/store';
 import { OID, Tag, children, decodeOid, expectTag, parseCertificate, readOnly, serialFromHex, serialToHex } from '@evpki/x509';
 import type { AllowedHost } from './config.js';
 
@@ -70,7 +70,7 @@ const violation = (message: string) => [{ rule: Rule.statusOnBehalf, message }];
  * go to our own responder's internal URL whatever responderURL says; others go to responderURL only
  * when its host is allow-listed, with a timeout, a size limit and no redirects.
  */
-export function createCertificateStatus(config: CertificateStatusConfig, store: Store, log: Logger) {
+export function createCertificateStatus(config: CertificateStatusConfig, store: RaStore, log: Logger) {
   const localUrl = new URL(config.ocspUrl);
   const localPath = `${localUrl.pathname.replace(/\/$/, '')}/ocsp`;
   const local = new Pool(localUrl.origin, {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Rule } from '@evpki/policy';
 import { AppError } from '@evpki/service';
-import type { RateBucket, Store, TenantRecord } from '@evpki/store';
+import type { RateBucket, RaStore, TenantRecord } from '@evpki/store';
 
 /** Defaults from RA_RATE_*; a tenant record may override each; 0 turns a limit off. */
 export interface RateLimits {
@@ -19,7 +19,7 @@ const MINUTE_MS = 60_000;
  * Returns the way to take the count back when signing then fails (e.g. the CA is down: retries
  * must not use up a station's day).
  */
-export async function consumeCsrQuota(store: Store, tenant: TenantRecord, stationId: string | undefined, defaults: RateLimits, now: Date): Promise<() => Promise<void>> {
+export async function consumeCsrQuota(store: RaStore, tenant: TenantRecord, stationId: string | undefined, defaults: RateLimits, now: Date): Promise<() => Promise<void>> {
   const limits = { ...defaults, ...tenant.rateLimits };
   const buckets: RateBucket[] = [{ key: `csr:tenant:${tenant.id}`, limit: limits.tenantCsrsPerMinute, windowMs: MINUTE_MS }];
   if (stationId !== undefined) buckets.push({ key: `csr:station:${tenant.id}:${stationId}`, limit: limits.stationCsrsPerDay, windowMs: DAY_MS });

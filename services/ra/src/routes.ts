@@ -3,7 +3,7 @@ import { csmsServer, profileForCertificateType, profileOf, verifyRequest } from 
 import { Rule, checkChargePointIdentity, checkRevocationReason, readCsr, type KeyPolicy } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
 import { AppError, type AuditTrail, type Metrics } from '@evpki/service';
-import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type Store } from '@evpki/store';
+import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type RaStore } from '@evpki/store';
 import { contextOf } from './authenticate.js';
 import type { CaClient, CaSignResponse } from './ca-client.js';
 import type { CertificateStatus } from './certificate-status.js';
@@ -11,7 +11,7 @@ import { consumeCsrQuota, type RateLimits } from './rate-limits.js';
 import { certificateView, stationView, trustAnchorView } from './views.js';
 
 export interface RouteDeps {
-  readonly store: Store;
+  readonly store: RaStore;
   readonly ca: CaClient;
   readonly keyPolicy: KeyPolicy;
   readonly now: () => Date;

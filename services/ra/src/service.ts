@@ -17,7 +17,7 @@ import {
   type RuleViolation,
   type ServiceTls,
 } from '@evpki/service';
-import { StoreUnavailableError, openStore, type Store } from '@evpki/store';
+import { StoreUnavailableError, openStore, type RaStore } from '@evpki/store';
 import { createCaClient } from './ca-client.js';
 import { createCertificateStatus } from './certificate-status.js';
 import { readJwks, type RaConfig } from './config.js';
@@ -40,7 +40,7 @@ export interface RaInit {
 }
 
 export interface RaOverrides {
-  readonly store?: Store;
+  readonly store?: RaStore;
   readonly now?: () => Date;
   readonly logger?: Logger;
 }
@@ -69,7 +69,7 @@ function schemaViolations(err: ValidatorError): RuleViolation[] {
 export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecrets, overrides: RaOverrides = {}) {
   const log = overrides.logger ?? createLogger('ra');
   const metrics = createMetrics('ra');
-  const store = overrides.store ?? openStore(config.store);
+  const store: RaStore = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
   const ca = createCaClient(config.caUrl, secrets.caTls, config.caTimeoutMs, log);
   const certificateStatus = createCertificateStatus(

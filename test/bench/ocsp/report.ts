@@ -1,0 +1,90 @@
+/** The report: the table, the targets (ratios of rates measured in the run), the sanity checks on stdout; the results file (bench-results/ocsp.json). */
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { CORES, PROFILE_DIR, QUICK, SERVICE_IMPORT, analyseProfiles, f0, f2, grid, pc, problemLines, profilesJson, shareLines, writeResults } from '../bench-kit.js';
+import { CERTS, CONC, MEASURE_S, PREWARM_S, RESULTS, TARGET, WARMUP_S } from './config.js';
+import { profileBreakdown } from './profile.js';
+import type { OcspResults } from './run.js';
+import type { Scenario, ScenarioId } from './scenario.js';
+
+/** Prints the report and writes the results file; a problem (errors, a failed sanity check, an unreadable profile) sets a non-zero exit code. */
+export function report({ scenarios, problems, profiles, presignSeconds, presignedBytes }: OcspResults, startedAt: Date, wall0: number): void {
+  for (const s of scenarios) if (s.errors) problems.push(`${s.label}: ${s.errors} errors (${JSON.stringify({ ...s.wrk.socketErrors, non2xx: s.wrk.non2xx, ...(s.outcomes ? { outcomes: s.outcomes } : {}) })})`);
+  const by = (id: ScenarioId): Scenario | undefined => scenarios.find((s) => s.id === id);
+  const ratio = (a: ScenarioId, b: ScenarioId): number => (by(a)?.perSecond ?? NaN) / (by(b)?.perSecond ?? NaN);
+  const checks = [
+    { name: 'pre-signed GET / floor GET', value: ratio('presigned-get', 'floor-get'), target: TARGET.vsFloor, unit: 'x' },
+    { name: 'pre-signed POST / floor POST', value: ratio('presigned-post', 'floor-post'), target: TARGET.vsFloor, unit: 'x' },
+    { name: 'pre-signed GET / openssl ocsp POST', value: ratio('presigned-get', 'openssl-post'), target: TARGET.vsOpenssl, unit: 'x' },
+    { name: 'pre-signed POST / openssl ocsp POST', value: ratio('presigned-post', 'openssl-post'), target: TARGET.vsOpenssl, unit: 'x' },
+    { name: 'nonce POST (signed live), req/s', value: by('nonce-post')?.perSecond ?? NaN, target: TARGET.noncePerSecond, unit: '/s' },
+  ].map((c) => ({ ...c, verdict: !Number.isFinite(c.value) ? 'n/a' : c.value >= c.target ? 'PASS' : 'MISS' }));
+
+  const out: string[] = [];
+  out.push('');
+  out.push(`bench-ocsp: ${CORES} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]?.split(' [')[0] ?? 'wrk'}, ${spawnSync('openssl', ['version'], { encoding: 'utf8' }).stdout.trim().split(' (')[0] ?? ''}`);
+  out.push(`load: wrk -t1 -c${CONC}, ${MEASURE_S} s per scenario after a ${WARMUP_S} s warm-up, keep-alive; requests rotate over ${CERTS} certificates (SHA-256 CertIDs, one per request)`);
+  out.push(`pre-signed response: ${f0(presignedBytes)} B DER (includes the delegated signer certificate); ${CERTS} certificates pre-signed (x2 CertID hashes) within ${f2(presignSeconds)} s of responder start`);
+  if (SERVICE_IMPORT) out.push(`EXPERIMENT: responder started with --import ${SERVICE_IMPORT}`);
+  if (PROFILE_DIR) out.push('NOTE: the responder ran with --cpu-prof (slower than normal)');
+  out.push('');
+  out.push(
+    grid(
+      ['scenario', 'conc', 'requests', 'errors', 'req/s', 'p50 ms', 'p99 ms', 'B/resp', 'srv CPU µs/req', 'srv cores', 'srv main', 'wrk cores', 'other load'],
+      scenarios.map((s) => [
+        s.label,
+        String(s.conc),
+        String(s.requests),
+        String(s.errors),
+        f0(s.perSecond),
+        f2(s.p50Ms),
+        f2(s.p99Ms),
+        f0(s.bytesPerResponse),
+        f0(s.serverCpuUsPerReq),
+        f2(s.cpu.serverCores),
+        pc(s.cpu.serverMainBusy),
+        f2(s.cpu.wrkCores),
+        f2(s.cpu.otherLoadCores),
+      ]),
+    ),
+  );
+  out.push('(B/resp: response bytes incl. HTTP headers; srv CPU: all threads and processes of the server; srv main: the server main thread busy share');
+  out.push(' (node: the JS thread); wrk cores: the load generator; other load: busy cores not explained by server, wrk and softirq, > 0.15 = noisy run)');
+  const noisy = scenarios.filter((s) => s.cpu.otherLoadCores > 0.15);
+  if (noisy.length) out.push(`WARNING: other load on the machine during ${noisy.map((s) => s.id).join(', ')} (up to ${f2(Math.max(...noisy.map((s) => s.cpu.otherLoadCores)))} cores): numbers are pessimistic; re-run on a quiet machine.`);
+  for (const s of scenarios) if (s.note) out.push(`note: ${s.label}: ${s.note}`);
+  out.push('');
+  out.push('Targets (ratios of rates measured in this run):');
+  out.push(grid(['', 'measured', 'target', ''], checks.map((c) => [c.name, c.unit === 'x' ? `${f2(c.value)}x` : f0(c.value), c.unit === 'x' ? `>= ${f2(c.target)}x` : `>= ${c.target}`, c.verdict])));
+  out.push('');
+  out.push('Sanity (one request per scenario via fetch, checked with `openssl ocsp -respin -CAfile root -verify_other sub`; responder outcomes from its /metrics):');
+  for (const s of scenarios) {
+    if (!s.sanity && !s.outcomes) continue;
+    const parts = [s.sanity ? `${s.sanity.ok ? 'OK' : 'FAILED'}: ${s.sanity.detail} (${s.sanity.bodyBytes} B)` : ''];
+    if (s.outcomes) parts.push(`outcomes ${Object.entries(s.outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    if (s.sweep) parts.push(`${s.sweep.checked - s.sweep.bad}/${s.sweep.checked} sampled answers successful`);
+    out.push(`  ${s.label}: ${parts.filter(Boolean).join('; ')}`);
+  }
+  const profileReport = analyseProfiles(profiles, profileBreakdown, problems);
+  for (const [name, r] of Object.entries(profileReport)) {
+    out.push('');
+    out.push(`CPU profile of the ${name} responder's JS thread over its whole run (--cpu-prof, ${f2(r.busySeconds)} s busy; share of busy time):`);
+    out.push(...shareLines(r.components));
+    out.push('  top functions by self time:');
+    out.push(...shareLines(r.functions));
+  }
+  out.push(...problemLines(problems));
+  out.push('');
+  out.push(`total bench wall time ${f0((performance.now() - wall0) / 1000)} s; JSON: ${RESULTS}`);
+  process.stdout.write(out.join('\n') + '\n');
+
+  writeResults(RESULTS, 'bench-ocsp', startedAt, {
+    config: { concurrency: CONC, measureSeconds: MEASURE_S, warmupSeconds: WARMUP_S, prewarmSeconds: PREWARM_S, certificates: CERTS, quick: QUICK, serviceImport: SERVICE_IMPORT },
+    presignedResponseBytes: presignedBytes,
+    targets: checks,
+    scenarios,
+    ...profilesJson(profiles, profileReport),
+    problems,
+  });
+  if (problems.length) process.exitCode = 1;
+}

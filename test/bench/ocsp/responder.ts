@@ -1,0 +1,56 @@
+/**
+ * The floor (bare node:http, fixed 471-byte body) and our responder, measured in turn per method
+ * (floor GET, responder GET, floor POST, responder POST, then nonce POST), so that a drift of the
+ * machine over the run weighs on both sides of each ratio; each server idles while the other is
+ * measured. Every responder scenario is followed by a sanity check of one answer.
+ */
+import { randomBytes } from 'node:crypto';
+import { buildOcspRequest } from '@evpki/ocsp';
+import { FLOOR_SERVER, f0, f2, log, spawnNode, stopProc, waitListening } from '../bench-kit.js';
+import { responderOutcomes, sanityCheck, type Target } from './checks.js';
+import { MEASURE_S, NONCE_BYTES, ONLY_OCSP, PREWARM_S, WARMUP_S } from './config.js';
+import type { Requests } from './requests.js';
+import type { OcspRun } from './run.js';
+import { toScenario, type ScenarioId } from './scenario.js';
+import type { Setup } from './setup.js';
+import { delta } from './shared.js';
+import { runWrk } from './wrk.js';
+
+export async function measureResponderAndFloor({ work, procs, scenarios, problems }: OcspRun, { ocspUrl, ocspProc, issued, files }: Setup, { certIds, getTargets, postTargets, scripts }: Requests): Promise<void> {
+  const first = issued[0]!;
+  const floor = ONLY_OCSP ? undefined : spawnNode('floor', [FLOOR_SERVER, 'ocsp-floor']);
+  if (floor) procs.push(floor);
+  const floorUrl = floor ? `http://127.0.0.1:${await waitListening(floor)}` : '';
+  const ocspPid = ocspProc.child.pid!;
+  // pre-warm: JIT, heap sizing, for every kind of request (not counted)
+  if (floor) for (const script of [scripts.get, scripts.post]) await runWrk(floorUrl, script, WARMUP_S, floor.child.pid!);
+  for (const script of [scripts.get, scripts.post, scripts.nonce]) await runWrk(ocspUrl, script, PREWARM_S, ocspPid);
+
+  const measureFloor = async (id: ScenarioId, label: string, script: string): Promise<void> => {
+    if (!floor) return;
+    await runWrk(floorUrl, script, WARMUP_S, floor.child.pid!);
+    const s = toScenario(id, label, await runWrk(floorUrl, script, MEASURE_S, floor.child.pid!));
+    scenarios.push(s);
+    log(`${label}: ${f0(s.perSecond)} req/s, p50 ${f2(s.p50Ms)} ms, p99 ${f2(s.p99Ms)} ms, errors ${s.errors}`);
+  };
+  const measureResponder = async (id: ScenarioId, label: string, script: string, expected: string, target: Target, nonce?: Buffer): Promise<void> => {
+    await runWrk(ocspUrl, script, WARMUP_S, ocspPid);
+    const o0 = await responderOutcomes(ocspUrl);
+    const w = await runWrk(ocspUrl, script, MEASURE_S, ocspPid);
+    const outcomes = delta(o0, await responderOutcomes(ocspUrl));
+    const unexpected = Object.entries(outcomes).reduce((a, [k, v]) => a + (k === expected ? 0 : v), 0);
+    const s = toScenario(id, label, w, { unexpected, outcomes });
+    const c = await sanityCheck(target, first.serialHex, files, work, nonce);
+    scenarios.push({ ...s, sanity: { ok: c.ok, detail: c.detail, bodyBytes: c.bytes } });
+    if (!c.ok) problems.push(`${label}: sanity check failed: ${c.detail}`);
+    log(`${label}: ${f0(s.perSecond)} req/s, p50 ${f2(s.p50Ms)} ms, p99 ${f2(s.p99Ms)} ms, errors ${s.errors}, outcomes ${JSON.stringify(outcomes)}`);
+  };
+  await measureFloor('floor-get', 'floor: bare node:http GET, fixed 471 B', scripts.get);
+  await measureResponder('presigned-get', 'responder: pre-signed, GET', scripts.get, 'GET/presigned', getTargets[0]!);
+  await measureFloor('floor-post', 'floor: bare node:http POST, fixed 471 B', scripts.post);
+  await measureResponder('presigned-post', 'responder: pre-signed, POST', scripts.post, 'POST/presigned', postTargets[0]!);
+  const nonce = randomBytes(NONCE_BYTES);
+  await measureResponder('nonce-post', 'responder: nonce POST (signed live)', scripts.nonce, 'POST/signed', { ...postTargets[0]!, body: buildOcspRequest([certIds[0]!], nonce) }, nonce);
+  if (floor) await stopProc(floor, 5000);
+  await stopProc(ocspProc, 5000);
+}

@@ -1,0 +1,106 @@
+/** The load generator's HTTP client. */
+import { connect, type Socket } from 'node:net';
+
+export type RawCallback = (error: string | undefined, status: number, body: Buffer) => void;
+
+/**
+ * A minimal HTTP/1.1 keep-alive client for the load generator: `connections` sockets opened up
+ * front, one request in flight per socket, requests beyond that wait in a FIFO queue (their
+ * latency still counts from the scheduled send time). One write per request, responses read by
+ * Content-Length: about a quarter of undici's CPU per request, which matters on a 2-core machine
+ * where the generator shares the CPU with the responder and Redis.
+ */
+export class RawHttpPool {
+  private readonly idle: RawConnection[] = [];
+  private readonly queue: { bytes: Buffer; cb: RawCallback }[] = [];
+  private readonly all: RawConnection[] = [];
+
+  private constructor() {}
+
+  static async open(port: number, connections: number): Promise<RawHttpPool> {
+    const pool = new RawHttpPool();
+    for (let i = 0; i < connections; i++) {
+      const socket = await new Promise<Socket>((res, rej) => {
+        const s = connect({ port, host: '127.0.0.1', noDelay: true }, () => res(s));
+        s.once('error', rej);
+      });
+      const c = new RawConnection(socket, pool);
+      pool.all.push(c);
+      pool.idle.push(c);
+    }
+    return pool;
+  }
+
+  request(bytes: Buffer, cb: RawCallback): void {
+    const c = this.idle.pop();
+    if (c) c.send(bytes, cb);
+    else if (this.all.some((x) => !x.closed)) this.queue.push({ bytes, cb });
+    else cb('every connection is closed', 0, Buffer.alloc(0));
+  }
+
+  /** A connection is free again, or closed: then it is dropped (a closed idle one too). */
+  release(c: RawConnection, alive: boolean): void {
+    if (!alive) {
+      const i = this.idle.indexOf(c);
+      if (i >= 0) this.idle.splice(i, 1);
+      if (!this.all.some((x) => !x.closed)) for (const q of this.queue.splice(0)) q.cb('every connection is closed', 0, Buffer.alloc(0));
+      return;
+    }
+    const next = this.queue.shift();
+    if (next) c.send(next.bytes, next.cb);
+    else this.idle.push(c);
+  }
+
+  close(): void {
+    for (const c of this.all) c.socket.destroy();
+  }
+}
+
+export class RawConnection {
+  private buf: Buffer = Buffer.alloc(0);
+  private cb: RawCallback | undefined;
+  closed = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly pool: RawHttpPool,
+  ) {
+    socket.on('data', (d: Buffer) => this.onData(d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => this.fail('connection closed'));
+  }
+
+  send(bytes: Buffer, cb: RawCallback): void {
+    this.cb = cb;
+    if (this.closed) return this.fail('connection closed');
+    this.socket.write(bytes);
+  }
+
+  private onData(d: Buffer): void {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
+    const end = this.buf.indexOf('\r\n\r\n');
+    if (end < 0) return;
+    const head = this.buf.toString('latin1', 0, end);
+    const len = /\r\ncontent-length: *(\d+)/i.exec(head);
+    if (!len) return this.fail(`no Content-Length in the response: ${head.slice(0, 200)}`);
+    const total = end + 4 + Number(len[1]);
+    if (this.buf.length < total) return;
+    const body = this.buf.subarray(end + 4, total);
+    const extra = this.buf.length > total;
+    this.buf = Buffer.alloc(0);
+    const cb = this.cb;
+    this.cb = undefined;
+    if (extra) return this.fail('bytes after the response');
+    this.pool.release(this, true);
+    cb?.(undefined, Number(head.slice(9, 12)), body);
+  }
+
+  private fail(error: string): void {
+    const cb = this.cb;
+    this.cb = undefined;
+    this.closed = true;
+    this.socket.destroy();
+    this.pool.release(this, false);
+    cb?.(error, 0, Buffer.alloc(0));
+  }
+}

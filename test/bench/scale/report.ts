@@ -1,0 +1,139 @@
+/** The report: the target (p99 at the big size within 1.2x the p99 at 1,000), the details, loading and memory, sanity, on stdout; the results file (bench-results/scale.json). */
+import { spawnSync } from 'node:child_process';
+import { cpus } from 'node:os';
+import { CORES, PROFILE_DIR, QUICK, SERVICE_IMPORT, f0, f1, f2, grid, problemLines, writeResults } from '../bench-kit.js';
+import { CONNECTIONS, LOAD_CONCURRENCY, MEASURE_S, PREFILL, PRESIGN_HELPERS, RATE, REDIS_ARGS, RESPONDER_CACHE, RESULTS, SMALL, STATION_SPREAD, TARGET_RATIO, TOTAL, WARMUP_S, WRK_CONC } from './config.js';
+import type { OcspRun } from './measure.js';
+import type { Phase } from './phases.js';
+import { dur, int } from './progress.js';
+import type { ScaleResults } from './run.js';
+
+/** Prints the report and writes the results file; a problem (a wrong answer, a failed step) sets a non-zero exit code, a missed target does not. */
+export function report({ phases, problems, profiles, presignedBytes, templateBytes }: ScaleResults, startedAt: Date, wall0: number): void {
+  const [small, big] = phases as [Phase, Phase];
+  const ratio = big.ocsp.run.latencyMs.p99 / small.ocsp.run.latencyMs.p99;
+  const verdict = !Number.isFinite(ratio) ? 'n/a' : ratio <= TARGET_RATIO ? 'PASS' : 'FAIL';
+  const out: string[] = [];
+  out.push('');
+  out.push(`bench-scale: ${CORES} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.trim().split(' sha=')[0] ?? 'redis'}`);
+  out.push(
+    `store: Redis, appendonly yes, appendfsync everysec (production: always; only the bulk load and pre-signing write), one OCSP responder and the CA as processes` +
+      (PRESIGN_HELPERS ? ` (${PRESIGN_HELPERS} more responders helped pre-sign the big phase, stopped before measuring)` : ''),
+  );
+  out.push(
+    `records: synthetic ChargingStationCertificate records written with RedisStore.recordIssuance (${LOAD_CONCURRENCY} in flight), random 16-byte serials, ` +
+      `${int(STATION_SPREAD)} stations; each carries the DER of one real certificate (${templateBytes} B) as a template: the responder never reads a record's DER`,
+  );
+  out.push(
+    `load: open loop, ${RATE} req/s for ${MEASURE_S} s after ${WARMUP_S} s of warm-up, POST /ocsp (one SHA-256 CertID, no nonce), certificates drawn uniformly from the whole population, ` +
+      `${CONNECTIONS} keep-alive connections; latency from the scheduled send time; every answer checked (successful, CertID good); ` +
+      `before it, ${int(PREFILL)} requests for random certificates bring the responder's cache (${int(RESPONDER_CACHE)} answers) to its steady state`,
+  );
+  if (SERVICE_IMPORT) out.push(`EXPERIMENT: responder started with --import ${SERVICE_IMPORT}`);
+  if (PROFILE_DIR) out.push(`NOTE: the responder ran with --cpu-prof into ${PROFILE_DIR} (slower than normal)`);
+  out.push('');
+  out.push(
+    grid(
+      ['records', 'p50 ms', 'p99 ms', 'req/s', 'Redis bytes/record', 'responder RSS MB'],
+      phases.map((p) => [int(p.records), f2(p.ocsp.run.latencyMs.p50), f2(p.ocsp.run.latencyMs.p99), f0(p.ocsp.run.perSecond), f0(p.redis.bytesPerRecord), f0(p.responderRssMb)]),
+    ),
+  );
+  out.push('');
+  out.push(`p99(${big.label})/p99(${small.label}) = ${f2(ratio)} (target ≤ ${f2(TARGET_RATIO)}) ${verdict}`);
+  if (big.control)
+    out.push(
+      `cross-check, not the target: p99(${big.label})/p99(${big.label} control) = ${f2(big.ocsp.run.latencyMs.p99 / big.control.run.latencyMs.p99)} ` +
+        `(the control: 1,000 certificates answered from memory as at 1k, measured right after under the same machine and store state)`,
+    );
+  out.push('');
+  out.push('Details (open loop; the control row: at the big size, requests over the first 1,000 records only, answered from memory as at 1k):');
+  const detailRow = (name: string, r: OcspRun, p: Phase, more: boolean): string[] => [
+    name,
+    f2(r.run.latencyMs.p50),
+    f2(r.run.latencyMs.p90),
+    f2(r.run.latencyMs.p99),
+    f2(r.run.latencyMs.p999),
+    f1(r.run.latencyMs.max),
+    `${f2(r.run.serviceMs.p50)}/${f2(r.run.serviceMs.p99)}`,
+    `${f2(r.run.sendLagMs.p50)}/${f2(r.run.sendLagMs.p99)}`,
+    f2(r.storeReadsPerRequest),
+    f0(r.responderUsPerRequest),
+    f1(r.hgetServerUsec),
+    more ? `${f2(p.redisProbe.latencyMs.p50)}/${f2(p.redisProbe.latencyMs.p99)}` : '',
+    more ? (p.wrk ? f0(p.wrk.perSecond) : 'no wrk') : '',
+    `${f0(r.responderGcMs.major ?? 0)}/${f0((r.responderGcMs.minor ?? 0) + (r.responderGcMs.incremental ?? 0))}`,
+    `${f1(r.loopDelayP99Ms)}/${f1(r.loopDelayMaxMs)}`,
+    f2(r.run.cpu.responderCores),
+    f2(r.run.cpu.redisCores),
+    f2(r.run.cpu.loadGeneratorCores),
+    f2(r.run.cpu.otherLoadCores),
+  ];
+  out.push(
+    grid(
+      ['run', 'p50', 'p90', 'p99', 'p99.9', 'max', 'service p50/p99', 'send lag p50/p99', 'store reads/req', 'resp µs CPU/req', 'HGET µs in Redis', 'Redis RTT p50/p99', 'wrk req/s', 'resp GC ms major/minor', 'resp loop delay p99/max', 'resp cores', 'redis cores', 'gen cores', 'other load'],
+      phases.flatMap((p) => [
+        detailRow(`${int(p.records)} records`, p.ocsp, p, true),
+        ...(p.control ? [detailRow(`${int(p.records)}, control`, p.control, p, false)] : []),
+      ]),
+    ),
+  );
+  out.push('(ms unless noted; service: from the actual send; send lag: the generator sending late (included in the latencies); store reads/req: Redis HGETs per');
+  out.push(` OCSP request, 0 = all from the responder's in-memory cache of up to ${int(RESPONDER_CACHE)} pre-signed answers; Redis RTT: the same HGET from this process at`);
+  out.push(` the same rate; wrk: saturation, -c${WRK_CONC}, random certificates; resp GC: the responder's GC time during the run (its /metrics; minor includes incremental);`);
+  out.push(' resp loop delay: its event-loop delay beyond the 10 ms interval of monitorEventLoopDelay; cores: responder, Redis, load generator, and other load: busy cores not');
+  out.push(' explained by them, > 0.15 = noisy)');
+  const runs = phases.flatMap((p) => [{ name: p.label, r: p.ocsp.run }, ...(p.control ? [{ name: `${p.label} control`, r: p.control.run }] : [])]);
+  const noisy = runs.filter((x) => x.r.cpu.otherLoadCores > 0.15);
+  if (noisy.length) out.push(`WARNING: other load on the machine during ${noisy.map((x) => x.name).join(', ')} (up to ${f2(Math.max(...noisy.map((x) => x.r.cpu.otherLoadCores)))} cores): latencies are pessimistic; re-run on a quiet machine.`);
+  out.push('');
+  out.push('Loading and memory:');
+  out.push(
+    grid(
+      ['records', 'loaded', 'load s', 'load rec/s', 'pre-signed after load s', 'pre-sign rec/s', 'Redis used MB', 'bytes/record'],
+      phases.map((p, i) => [
+        int(p.records),
+        int(p.records - (i ? phases[i - 1]!.records : 0)),
+        f1(p.load.seconds),
+        int(p.load.perSecond),
+        f1(p.presignWaitSeconds),
+        int(p.presignPerSecond),
+        f0(p.redis.usedMemory / 2 ** 20),
+        f0(p.redis.bytesPerRecord),
+      ]),
+    ),
+  );
+  out.push(`(bytes/record: Redis used_memory growth since before the first record, per record: record, indexes, two pre-signed responses of ${presignedBytes} B and the pre-signing queue entry;`);
+  out.push(` MEMORY USAGE of a 200-record sample at ${big.label}: ${Object.entries(big.redis.sample).map(([key, v]) => `${key} ${f0(v)}`).join(', ')})`);
+  out.push('');
+  out.push('Sanity (one answer per phase checked with `openssl ocsp -respin -CAfile root -verify_other sub`; responder outcomes from its /metrics):');
+  for (const p of phases) out.push(`  ${p.label}: ${p.sanity.ok ? 'OK' : 'FAILED'}: ${p.sanity.detail}; outcomes ${Object.entries(p.ocsp.outcomes).map(([key, v]) => `${key} ${v}`).join(', ')}`);
+  out.push(...problemLines(problems));
+  out.push('');
+  out.push(`total bench wall time ${dur((performance.now() - wall0) / 1000)}; JSON: ${RESULTS}`);
+  process.stdout.write(out.join('\n') + '\n');
+
+  writeResults(RESULTS, 'bench-scale', startedAt, {
+    config: {
+      records: TOTAL,
+      small: SMALL,
+      rate: RATE,
+      measureSeconds: MEASURE_S,
+      warmupSeconds: WARMUP_S,
+      connections: CONNECTIONS,
+      loadConcurrency: LOAD_CONCURRENCY,
+      stations: STATION_SPREAD,
+      redis: REDIS_ARGS.join(' '),
+      quick: QUICK,
+      serviceImport: SERVICE_IMPORT,
+      profileDir: PROFILE_DIR,
+    },
+    templateDerBytes: templateBytes,
+    presignedResponseBytes: presignedBytes,
+    target: { p99Ratio: TARGET_RATIO, measured: ratio, verdict, vsControl: big.control ? big.ocsp.run.latencyMs.p99 / big.control.run.latencyMs.p99 : undefined },
+    phases,
+    ...(PROFILE_DIR ? { profiles } : {}),
+    problems,
+    wallSeconds: (performance.now() - wall0) / 1000,
+  });
+  if (problems.length) process.exitCode = 1;
+}
