@@ -178,7 +178,8 @@ describe('issue 15: the CA signs with an issuing key in a PKCS#11 token (SoftHSM
     const crl = await opensslAsync(['crl', '-inform', 'DER', '-in', f('cp.crl'), '-CAfile', c.issuer, '-noout', '-text']);
     assert.equal(crl.code, 0, crl.stderr);
     assert.match(crl.stderr + crl.stdout, /verify OK/);
-    assert.match(crl.stdout, new RegExp(`Serial Number: ${c.serialNumber}`, 'i'));
+    // openssl pads the serial to whole bytes; the API's hex has no leading zeros.
+    assert.match(crl.stdout, new RegExp(`Serial Number: 0*${c.serialNumber.replace(/^0+/, '')}\\n`, 'i'));
   });
 
   it('pki rotate-issuer with --pkcs11-*: the new key is made in the token, the CA loads it, and after activate it signs every new certificate', async () => {
