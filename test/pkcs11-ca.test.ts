@@ -8,7 +8,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { cpSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type * as Pkcs11js from 'pkcs11js';
@@ -144,6 +144,41 @@ describe('issue 15: the CA signs with an issuing key in a PKCS#11 token (SoftHSM
     } finally {
       await session.close();
     }
+  });
+
+  it('a failed pki init leaves no key behind: a wrong PIN fails before --force removes anything; a failure after generation destroys the token key', async () => {
+    const privateKeys = async (): Promise<number> => {
+      const session = await openPkcs11Session({ module: hsm.module, tokenLabel: TOKEN, pin: PIN });
+      try {
+        return await session.withSession((pkcs11, s) => {
+          pkcs11.C_FindObjectsInit(s, [{ type: p11.CKA_CLASS, value: p11.CKO_PRIVATE_KEY }]);
+          const n = pkcs11.C_FindObjects(s, 1000).length;
+          pkcs11.C_FindObjectsFinal(s);
+          return n;
+        });
+      } finally {
+        await session.close();
+      }
+    };
+    const before = await privateKeys();
+    const copy = join(work, 'init-copy');
+    cpSync(pristine, copy, { recursive: true });
+    writeFileSync(f('wrong-pin'), '55556666\n');
+    const flags = ['--pkcs11-module', hsm.module, '--pkcs11-token-label', TOKEN];
+    const wrongPin = await runPki(['init', '--dev', '--force', '--data-dir', copy, ...flags, '--pkcs11-pin-file', f('wrong-pin')], hsm.env);
+    assert.equal(wrongPin.code, 2, wrongPin.stderr);
+    assert.match(wrongPin.stderr, /PKCS#11 login to token 'evpki-ca' failed: wrong PIN \(CKR_PIN_INCORRECT\)/);
+    assert.deepEqual(readdirSync(copy).sort(), readdirSync(pristine).sort(), '--force removed nothing');
+    assert.ok(readdirSync(join(copy, 'keys')).includes(`${issuerId}.pkcs11.json`));
+
+    // Without pki.json but with the store: init gets as far as the store, after the token key was made.
+    rmSync(join(copy, 'pki.json'));
+    const refs = (): string[] => readdirSync(join(copy, 'keys')).filter((k) => k.endsWith('.pkcs11.json'));
+    const late = await runPki(['init', '--dev', '--data-dir', copy, ...flags, '--pkcs11-pin-file', pinFile], hsm.env);
+    assert.equal(late.code, 2, late.stderr);
+    assert.match(late.stderr, /the store already holds a PKI/);
+    assert.deepEqual(refs(), [`${issuerId}.pkcs11.json`], 'no reference to the destroyed key');
+    assert.equal(await privateKeys(), before, 'the key generated for the failed init is gone from the token');
   });
 
   it('a charge point certificate through the RA is signed in the token and verifies with openssl against the root', async () => {

@@ -17,7 +17,7 @@ import { DEFAULT_HIERARCHY, openStore } from '@evpki/store';
 import { issuerIdFor, makeEmptyCrl, makeRoot, makeSubCa } from './hierarchy.js';
 import { CliError } from './cli-error.js';
 import { newIssuingKey, type IssuingKeyHome } from './issuing-key.js';
-import type { Pkcs11Target } from './pkcs11-options.js';
+import { checkToken, type Pkcs11Target } from './pkcs11-options.js';
 import { DEFAULT_CA_HOSTNAMES, createServiceCa, issueServiceCerts, parseCaHostnames, type ServerNames } from './service-certs.js';
 
 export interface InitOptions {
@@ -50,6 +50,8 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
   if (existsSync(paths.manifest) && !o.force) throw new CliError(`a PKI already exists at ${o.dataDir}; use --force to replace it`, 2);
   if (!(ISSUER_KEY_ALGORITHMS as readonly string[]).includes(o.algorithm))
     throw new CliError(`--algorithm must be one of ${ISSUER_KEY_ALGORITHMS.join(', ')}`, 2);
+  // A token that cannot be opened (module, label, PIN) fails before --force removes anything.
+  if (o.pkcs11) await checkToken(o.pkcs11);
   if (o.force) for (const sub of ['store', 'keys', 'secrets', 'ra', 'pki.json']) rmSync(join(o.dataDir, sub), { recursive: true, force: true });
   // Private: the store, the keys and the secrets are in it (issue 14.9).
   mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
