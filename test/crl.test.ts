@@ -186,7 +186,7 @@ describe('buildCrl: DER CertificateList v2 (RFC 5280 section 5)', () => {
     });
   });
 
-  it('100 000 entries: one list, every entry present, in order (ARCHITECTURE.md "Hot paths")', async () => {
+  it('100 000 entries: one list, every entry present, in order (docs/architecture.md "Hot paths")', async () => {
     const n = 100_000;
     const entries: CrlEntry[] = Array.from({ length: n }, (_, i) => ({
       serial: randomBytes(16).toString('hex').replace(/^./, '7'), // 16 octets, no leading zero: hex order is numeric order

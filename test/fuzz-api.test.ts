@@ -4,6 +4,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import fc from 'fast-check';
 import { Agent, request } from 'undici';
 import { parse } from 'yaml';
+import { CA_API } from '@evpki/ca-client';
 import { OPENAPI_PATH } from '@evpki/ra';
 import { readServiceTls, serviceClientTlsOptions } from '@evpki/service';
 import { CSR_PEM_LABELS, certificateHashData, fromPem, parseCertificate, pemBlocks } from '@evpki/x509';
@@ -453,13 +454,13 @@ describe('every openapi.yaml operation under hostile requests: never 5xx, every 
       await Promise.all(Object.values(agents).map((a) => a.close()));
     });
 
-    /** The CA has no openapi.yaml: its routes and the fields each reads (services/ca/src/service.ts). */
+    /** The CA has no openapi.yaml: its routes and the fields each reads (the contract, libs/ca-client/src/contract.ts). */
     const caRoutes = () => [
-      { path: '/v1/sign', as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', stationId: known.stationId, csr: newP256Csr('CP-0001').csr, certificateType: 'ChargingStationCertificate', idempotencyKey: 'k1' } },
-      { path: '/v1/sign-server', as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', csr: newP256Csr('csms.demo.local').csr, validityHours: 12 } },
-      { path: '/v1/revoke', as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', serialNumber: '1f', reason: 'superseded' } },
-      { path: '/v1/stations/remove', as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', stationId: 'cp-nobody' } },
-      { path: '/v1/ocsp-signers', as: 'ocsp-client' as const, body: { issuerId, csr: newP256Csr('ocsp').csr } },
+      { path: CA_API.sign.path, as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', stationId: known.stationId, csr: newP256Csr('CP-0001').csr, certificateType: 'ChargingStationCertificate', idempotencyKey: 'k1' } },
+      { path: CA_API.signServer.path, as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', csr: newP256Csr('csms.demo.local').csr, validityHours: 12 } },
+      { path: CA_API.revoke.path, as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', serialNumber: '1f', reason: 'superseded' } },
+      { path: CA_API.removeStation.path, as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', stationId: 'cp-nobody' } },
+      { path: CA_API.ocspSigner.path, as: 'ocsp-client' as const, body: { issuerId, csr: newP256Csr('ocsp').csr } },
     ];
 
     it('every route: never 5xx, every 4xx a problem+json with title and detail', async () => {

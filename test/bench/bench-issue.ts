@@ -7,7 +7,7 @@
  * machine-wide CPU, and in-process micro-benchmarks (policy, TBS build + sign, LMDB write, the
  * CA pipeline on LMDB and on an in-memory store).
  *
- * Not a test: it asserts nothing about speed (CONVENTIONS.md), but it exits non-zero when an
+ * Not a test: it asserts nothing about speed (docs/architecture.md "Hot paths"), but it exits non-zero when an
  * issuance fails or a sampled chain does not verify. Results: stdout and bench-results/bench-issue.json.
  *
  * Env knobs for experiments (`make bench-issue` needs none): BENCH_SECONDS (measured seconds per

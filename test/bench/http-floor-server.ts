@@ -29,7 +29,7 @@ import { RA_CLIENT_CN, readServiceTls } from '@evpki/service';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const mode = process.argv[2] ?? 'bare';
 
-/** 471 bytes, the body size ARCHITECTURE.md's node:http/express figures were measured with. */
+/** 471 bytes, the body size the node:http/express figures of docs/architecture.md "Hot paths" were measured with. */
 const FIXED = (() => {
   const base = { status: 'ok', serialNumber: '0123456789abcdef0123456789abcdef', notBefore: '2026-01-01T00:00:00.000Z', pad: '' };
   const len = JSON.stringify(base).length;

@@ -31,8 +31,8 @@ export class MalformedOcspRequest extends Error {
 }
 
 /**
- * Parses an OCSPRequest with the strict DER reader (pkijs costs ~1 ms a request: ARCHITECTURE.md
- * "Hot paths"). A signed request is accepted; its signature is not needed and not checked.
+ * Parses an OCSPRequest with the strict DER reader (pkijs costs ~1 ms a request:
+ * docs/architecture.md "Hot paths"). A signed request is accepted; its signature is not needed and not checked.
  */
 export function parseOcspRequest(der: Buffer): OcspRequest {
   try {

@@ -8,3 +8,5 @@ export * from './data-dir.js';
 export * from './service-tls.js';
 export * from './audit-trail.js';
 export * from './run-service.js';
+export * from './route-table.js';
+export * from './ops-routes.js';

@@ -1,4 +1,4 @@
-/** The logical records both store backends hold (ARCHITECTURE.md "Data"). Dates are ISO strings. */
+/** The logical records both store backends hold (docs/architecture.md "Data"). Dates are ISO strings. */
 
 /**
  * No two tenants share a CPO name (compared normalised), a server domain or one below another's, or

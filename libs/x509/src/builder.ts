@@ -4,7 +4,7 @@ import { bitString, ctx, integer, seq, time } from './der.js';
 /**
  * Certificate assembly from DER pieces: the issuer-fixed parts (signature algorithm, issuer name,
  * profile extensions) are encoded once, and each issuance adds only its variable fields.
- * Prepare, record, sign once: see ARCHITECTURE.md "Hot paths".
+ * Prepare, record, sign once: see docs/architecture.md "Hot paths".
  */
 export interface TbsFields {
   readonly serial: Buffer;

@@ -1,6 +1,6 @@
 /**
  * A strict, small DER reader and writer. Hot paths (CSR parsing, certificate assembly) use this
- * instead of a schema library: see ARCHITECTURE.md "Hot paths". Only definite, minimal lengths
+ * instead of a schema library: see docs/architecture.md "Hot paths". Only definite, minimal lengths
  * are accepted; every read is bounds-checked; nesting depth is bounded by the callers' shape.
  *
  * Hostile input: the reader never recurses (readTlv reads one element, children one level), so a

@@ -1,7 +1,7 @@
 import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { Agent, request } from 'undici';
+import type { CaClient } from '@evpki/ca-client';
 import { OcspResponseSigner, issuerHashes, type CertIdHash } from '@evpki/ocsp';
-import { serviceClientTlsOptions, type Logger, type ServiceTls } from '@evpki/service';
+import { AppError, type Logger } from '@evpki/service';
 import { issuingCasInService, type OcspStore } from '@evpki/store';
 import { buildCsr, fromPem, parseCertificate, type ParsedCertificate } from '@evpki/x509';
 
@@ -36,26 +36,18 @@ interface Current {
  * and certified by the CA through a CSR; the responder never holds a CA key (RFC 6960 4.2.2.2).
  * A signer is renewed two thirds into its life; if renewal fails the old one stays in use and
  * the next check tries again. The CA is reached over mutual TLS with the responder's client
- * certificate (issue 7), which lets it ask for signer certificates and nothing else.
+ * certificate (issue 7), which lets it ask for signer certificates and nothing else (CA_API.ocspSigner).
  */
 export class DelegatedSigners {
   private readonly current = new Map<string, Current>();
   /** Issuers the CA said to ask again for only later (429 Retry-After), by issuer: epoch ms. */
   private readonly notBefore = new Map<string, number>();
-  private readonly ca: Agent;
 
   constructor(
-    private readonly caUrl: string,
-    tls: ServiceTls,
+    private readonly ca: Pick<CaClient, 'ocspSigner'>,
     private readonly log: Logger,
     private readonly now: () => Date,
-  ) {
-    this.ca = new Agent({ connect: serviceClientTlsOptions(tls) });
-  }
-
-  close(): Promise<void> {
-    return this.ca.close();
-  }
+  ) {}
 
   get(issuerId: string): OcspResponseSigner | undefined {
     return this.current.get(issuerId)?.signer;
@@ -90,20 +82,14 @@ export class DelegatedSigners {
 
   private async obtain(issuer: ServedIssuer): Promise<OcspResponseSigner> {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const res = await request(`${this.caUrl}/v1/ocsp-signers`, {
-      dispatcher: this.ca,
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ issuerId: issuer.id, csr: buildCsr(privateKey, { cn: `OCSP Signer ${issuer.id}` }) }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (res.statusCode !== 201) {
+    let certificate: string;
+    try {
+      ({ certificate } = await this.ca.ocspSigner({ issuerId: issuer.id, csr: buildCsr(privateKey, { cn: `OCSP Signer ${issuer.id}` }) }));
+    } catch (e) {
       // Over the CA's per-issuer limit (CA_OCSP_SIGNERS_PER_ISSUER_PER_HOUR): ask again when it says.
-      const retryAfter = Number(res.headers['retry-after']);
-      if (res.statusCode === 429 && retryAfter > 0) this.notBefore.set(issuer.id, this.now().getTime() + retryAfter * 1000);
-      throw new Error(`CA answered ${res.statusCode}: ${(await res.body.text()).slice(0, 300)}`);
+      if (e instanceof AppError && e.kind === 'rate-limited' && e.retryAfterSeconds) this.notBefore.set(issuer.id, this.now().getTime() + e.retryAfterSeconds * 1000);
+      throw e;
     }
-    const { certificate } = (await res.body.json()) as { certificate: string };
     const der = fromPem(certificate, ['CERTIFICATE']).der;
     // Trust but verify: the certificate must be for our key and signed by the issuer we serve.
     const x = new X509Certificate(der);

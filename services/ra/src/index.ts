@@ -2,3 +2,4 @@ export * from './config.js';
 export * from './service.js';
 export * from './operations.js';
 export * from './certificate-status.js';
+export * from './enrol.js';

@@ -1,20 +1,19 @@
 import type { Request } from 'express';
 import { csmsServer, profileForCertificateType } from '@evpki/issuance';
 import { failedIssuanceOutcome, type Metrics } from '@evpki/service';
+import type { OpsRoute } from './ops-routes.js';
 
 /** The operation of a /v1 request (openapi.yaml), as operations.ts finds it. */
 type FindOperation = (method: string, path: string) => { readonly route: string } | undefined;
 
-const OPS_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
-
 /**
  * The route label of a request: its openapi.yaml operation ("POST /v1/stations/{stationId}/certificates"),
- * an ops route ("GET /readyz"), or "unmatched"; never the raw URL, so the label values stay bounded.
+ * an ops route ("GET /readyz", ops-routes.ts), or "unmatched"; never the raw URL, so the label values stay bounded.
  */
-export function routeLabel(find: FindOperation, req: Request): string {
+export function routeLabel(find: FindOperation, ops: readonly Pick<OpsRoute, 'path' | 'label'>[], req: Request): string {
   const path = (req.originalUrl || req.url).split('?')[0]!;
-  if (req.method === 'GET' && OPS_PATHS.has(path)) return `GET ${path}`;
-  return find(req.method, path)?.route ?? 'unmatched';
+  const op = req.method === 'GET' ? ops.find((o) => o.path === path) : undefined;
+  return op?.label ?? find(req.method, path)?.route ?? 'unmatched';
 }
 
 /** The certificate kind a CSR route asks for, as its profile names it; 'other' for a type no profile issues (bounded labels). */

@@ -1,42 +1,31 @@
 import type { Request, Response } from 'express';
-import { csmsServer, profileForCertificateType, profileOf, verifyRequest } from '@evpki/issuance';
-import { Rule, checkChargePointIdentity, checkRevocationReason, readCsr, type KeyPolicy } from '@evpki/policy';
+import type { CaClient } from '@evpki/ca-client';
+import { profileOf } from '@evpki/issuance';
+import { checkChargePointIdentity, checkRevocationReason } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
-import { AppError, type AuditTrail, type Metrics } from '@evpki/service';
+import { AppError, type AuditTrail } from '@evpki/service';
 import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type RaStore } from '@evpki/store';
 import { contextOf } from './authenticate.js';
-import type { CaClient, CaSignResponse } from './ca-client.js';
 import type { CertificateStatus } from './certificate-status.js';
-import { consumeCsrQuota, type RateLimits } from './rate-limits.js';
+import type { Enrolled, Enrolment } from './enrol.js';
 import { certificateView, stationView, trustAnchorView } from './views.js';
 
 export interface RouteDeps {
   readonly store: RaStore;
-  readonly ca: CaClient;
-  readonly keyPolicy: KeyPolicy;
+  readonly ca: Pick<CaClient, 'revoke' | 'removeStation'>;
+  readonly enrolment: Enrolment;
   readonly now: () => Date;
-  readonly metrics: Metrics;
   readonly certificateStatus: CertificateStatus;
-  readonly rateLimits: RateLimits;
   readonly audit: AuditTrail;
 }
 
 /** 201 with the issued (or, for a known Idempotency-Key, replayed) certificate. */
-function sendSigned(d: RouteDeps, res: Response, signed: CaSignResponse): void {
-  d.metrics.issuances.inc({ kind: signed.certificateType, outcome: signed.replayed ? 'replayed' : 'issued' });
+function sendSigned(res: Response, signed: Enrolled): void {
   res.status(201).location(`/v1/certificates/${signed.serialNumber}`);
   if (signed.replayed) res.set('Idempotent-Replayed', 'true');
   const { replayed: _replayed, ...view } = signed;
   res.json(view);
 }
-
-/** A failed signing takes back its rate-limit count (best effort: the store may be what failed). */
-const refundAndThrow =
-  (release: (() => Promise<void>) | undefined) =>
-  async (err: unknown): Promise<never> => {
-    await release?.().catch(() => undefined);
-    throw err;
-  };
 
 /** A /v1 operation's handler; the path parameters are the gate's (authenticate.ts), from the same match. */
 export type Handler = (req: Request, res: Response) => Promise<void>;
@@ -95,69 +84,22 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     res.status(204).end();
   };
 
+  // The enrolment core (enrol.ts) does the work; this adapter maps HTTP to it and back.
   r['POST /v1/stations/{stationId}/certificates'] = async (req, res) => {
-    const { tenant, actor } = contextOf(res);
-    const stationId = param(res, 'stationId');
     const body = req.body as { csr: string; certificateType: string };
     const idempotencyKey = req.get('idempotency-key');
-    const found = profileForCertificateType(body.certificateType);
-    if ('violation' in found) throw new AppError('policy', found.violation.message, [found.violation]);
-    // A retry under a known Idempotency-Key goes straight to the CA, which replays the recorded
-    // certificate (or refuses a different request); re-running policy would call the key reused.
-    const earlier = idempotencyKey ? await d.store.getIdempotency(tenant.id, idempotencyKey) : undefined;
-    let release: (() => Promise<void>) | undefined;
-    if (!earlier) {
-      // Another tenant's station answers like one that does not exist, so identifiers cannot be probed.
-      const station = await d.store.getStation(tenant.id, stationId);
-      if (!station) throw new AppError('not-found', 'no such station', [{ rule: Rule.registeredIdentity, message: 'station is not registered for this tenant' }]);
-      const parsed = readCsr(body.csr);
-      if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
-      // The CA runs the same check again on its own reads; a retry of an answered request (issue 14.13) goes on to it like a known Idempotency-Key.
-      const verified = await verifyRequest(
-        found.profile,
-        { tenant: tenant.id, stationId, csr: parsed.csr, requestLabel: body.certificateType },
-        { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, station },
-      );
-      const retry = verified.outcome === 'answered-before';
-      if (!retry) release = await consumeCsrQuota(d.store, tenant, stationId, d.rateLimits, d.now());
-    }
-    const signed = await d.ca
-      .sign({
-        tenant: tenant.id,
-        stationId,
-        csr: body.csr,
-        certificateType: body.certificateType,
-        actor,
-        ...(idempotencyKey ? { idempotencyKey } : {}),
-      })
-      .catch(refundAndThrow(release));
-    sendSigned(d, res, signed);
+    const enrolment = { stationId: param(res, 'stationId'), csr: body.csr, certificateType: body.certificateType, ...(idempotencyKey ? { idempotencyKey } : {}) };
+    sendSigned(res, await d.enrolment.station(contextOf(res), enrolment));
   };
 
   // CSMS server certificates, revoked by fast expiration (A00.FR.701).
   r['POST /v1/server-certificates'] = async (req, res) => {
-    const { tenant, actor } = contextOf(res);
     const body = req.body as { csr: string; validityHours?: number };
     const idempotencyKey = req.get('idempotency-key');
-    const earlier = idempotencyKey ? await d.store.getIdempotency(tenant.id, idempotencyKey) : undefined;
-    let release: (() => Promise<void>) | undefined;
-    if (!earlier) {
-      const parsed = readCsr(body.csr);
-      if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
-      await verifyRequest(csmsServer, { tenant: tenant.id, stationId: '', csr: parsed.csr, requestLabel: csmsServer.kind }, { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant });
-      release = await consumeCsrQuota(d.store, tenant, undefined, d.rateLimits, d.now());
-    }
-    const signed = await d.ca
-      .signServer({
-        tenant: tenant.id,
-        actor,
-        csr: body.csr,
-        ...(body.validityHours === undefined ? {} : { validityHours: body.validityHours }),
-        ...(idempotencyKey ? { idempotencyKey } : {}),
-      })
-      .catch(refundAndThrow(release));
-    sendSigned(d, res, signed);
+    const enrolment = { csr: body.csr, ...(body.validityHours === undefined ? {} : { validityHours: body.validityHours }), ...(idempotencyKey ? { idempotencyKey } : {}) };
+    sendSigned(res, await d.enrolment.server(contextOf(res), enrolment));
   };
+
   r['GET /v1/stations/{stationId}/certificates'] = async (req, res) => {
     const { tenant } = contextOf(res);
     const stationId = param(res, 'stationId');

@@ -5,6 +5,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import * as OpenApiValidator from 'express-openapi-validator';
 import {
   AppError,
+  RA_CLIENT_CN,
   applyServerLimits,
   serverOptions,
   createAuditTrail,
@@ -18,12 +19,14 @@ import {
   type ServiceTls,
 } from '@evpki/service';
 import { StoreUnavailableError, openStore, type RaStore } from '@evpki/store';
-import { createCaClient } from './ca-client.js';
+import { CaClient } from '@evpki/ca-client';
+import { createEnrolment } from './enrol.js';
 import { createCertificateStatus } from './certificate-status.js';
 import { readJwks, type RaConfig } from './config.js';
 import { v1Handlers } from './routes.js';
 import { authenticate, contextOf, maybeContextOf } from './authenticate.js';
 import { loadOperations } from './operations.js';
+import { raOpsRoutes } from './ops-routes.js';
 import { auditRefusal } from './audit-refusal.js';
 import { countFailedRequest, routeLabel } from './request-metrics.js';
 
@@ -71,7 +74,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   const metrics = createMetrics('ra');
   const store: RaStore = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
-  const ca = createCaClient(config.caUrl, secrets.caTls, config.caTimeoutMs, log);
+  const ca = new CaClient({ baseUrl: config.caUrl, tls: secrets.caTls, as: RA_CLIENT_CN, timeoutMs: config.caTimeoutMs, connections: 64, log });
   const certificateStatus = createCertificateStatus(
     { ocspUrl: config.ocspUrl, allowedHosts: config.ocspAllowedHosts, timeoutMs: config.ocspTimeoutMs },
     store,
@@ -88,7 +91,9 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   observeAuditLog(metrics, store);
   const operations = loadOperations(OPENAPI_PATH);
   const operationOf = operations.find;
-  const handlers = v1Handlers({ store, ca, keyPolicy: config.keyPolicy, now, metrics, certificateStatus, rateLimits: config.rateLimits, audit });
+  const enrolment = createEnrolment({ store, ca, keyPolicy: config.keyPolicy, now, rateLimits: config.rateLimits, metrics });
+  const ops = raOpsRoutes({ store, metrics, caReady: () => ca.ping() });
+  const handlers = v1Handlers({ store, ca, enrolment, now, certificateStatus, audit });
   // Each openapi.yaml operation has exactly one handler, and each handler one operation.
   const declared = operations.all.map((o) => o.route).sort();
   if (JSON.stringify(declared) !== JSON.stringify(Object.keys(handlers).sort()))
@@ -114,7 +119,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     app.use((req, res, next) => {
       const started = process.hrtime.bigint();
       res.on('finish', () => {
-        const route = routeLabel(operationOf, req);
+        const route = routeLabel(operationOf, ops, req);
         metrics.requests.inc({ route, status: String(res.statusCode) });
         // The route template only: never the URL's parameters, the headers or the body.
         log.debug({ event: 'http.request', route, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
@@ -122,22 +127,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       next();
     });
 
-    app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-    app.get('/readyz', async (_req, res) => {
-      const storeOk = await store.ping().then(
-        () => true,
-        (err: unknown) => {
-          metrics.countStoreError('GET /readyz', err);
-          return false;
-        },
-      );
-      const checks = { store: storeOk, keys: await ca.ping() };
-      const ready = checks.store && checks.keys;
-      res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unready', checks });
-    });
-    app.get('/metrics', async (_req, res) => {
-      res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-    });
+    for (const r of ops) app.get(r.path, r.handle);
 
     // Authentication before validation, so an anonymous caller learns nothing about the schema.
     // A declared body over the limit is refused before anything else (express.json would first read
@@ -179,7 +169,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         else log.error({ err, path: req.path }, 'unexpected error');
       }
       const ctx = maybeContextOf(res);
-      countFailedRequest(metrics, routeLabel(operationOf, req), req, appErr, err, ctx !== undefined);
+      countFailedRequest(metrics, routeLabel(operationOf, ops, req), req, appErr, err, ctx !== undefined);
       if (ctx && appErr instanceof AppError) await auditRefusal(audit, ctx, appErr);
       const p = toProblem(appErr);
       res.status(p.status).set(p.headers).end(JSON.stringify(p.body));

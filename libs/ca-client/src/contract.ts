@@ -1,0 +1,194 @@
+import { OCSP_CLIENT_CN, RA_CLIENT_CN } from '@evpki/service';
+import type { RevocationReason } from '@evpki/store';
+import { jsonBody } from './json-body.js';
+
+/**
+ * The CA's internal API (mutual TLS, issue 7), declared once for both sides: the CA's route table
+ * (services/ca/src/routes.ts) serves these operations and CaClient (client.ts) calls them, so a
+ * path, a method, who may call it, the success status and the request and answer types cannot
+ * drift apart. The CA has no openapi.yaml: this module is its contract.
+ */
+export interface CaOperation<Req, Res> {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  /** The CN of the only service client that may call it (A00.FR.703, deny by default); undefined: any service client. */
+  readonly caller: string | undefined;
+  /** The status of a success; anything else is a problem+json the client relays as an AppError. */
+  readonly okStatus: number;
+  /** The request as the CA reads it: a JSON object, each field's type and size checked, the error naming the field. */
+  decode(body: Buffer): Req;
+  /** Types only (never set): the answer's shape, for the route's handler and the client. */
+  readonly answer?: Res;
+}
+
+export interface CaSignRequest {
+  readonly tenant: string;
+  readonly stationId: string;
+  readonly csr: string;
+  readonly certificateType: string;
+  readonly idempotencyKey?: string;
+  /** Who asked (the token's subject), for the CA's audit entry. */
+  readonly actor: string;
+}
+
+export interface CaServerSignRequest {
+  readonly tenant: string;
+  readonly csr: string;
+  readonly validityHours?: number;
+  readonly idempotencyKey?: string;
+  readonly actor: string;
+}
+
+/** An issued certificate (charge point or CSMS server), or the one of an earlier identical request. */
+export interface CaSignResponse {
+  readonly certificateChain: string;
+  readonly certificateType: string;
+  readonly serialNumber: string;
+  readonly notBefore: string;
+  readonly notAfter: string;
+  readonly sha256Fingerprint: string;
+  /** True when the certificate of an earlier request (same Idempotency-Key, or same CSR) is answered again. */
+  readonly replayed: boolean;
+}
+
+export interface CaRevokeRequest {
+  readonly tenant: string;
+  readonly serialNumber: string;
+  /** A RevocationReason; the CA checks it (RFC5280-5.3.1) and names the rule when it is not one. */
+  readonly reason: string;
+  readonly actor: string;
+}
+
+export interface CaRevokeResponse {
+  readonly serialNumber: string;
+  readonly status: 'revoked';
+  readonly revokedAt: string;
+  readonly revocationReason: RevocationReason;
+  /** False when the certificate was already revoked (with this or a stronger reason). */
+  readonly changed: boolean;
+}
+
+export interface CaRemoveStationRequest {
+  readonly tenant: string;
+  readonly stationId: string;
+  readonly actor: string;
+}
+
+export interface CaRemoveStationResponse {
+  readonly deleted: boolean;
+  /** Serial numbers revoked (cessationOfOperation) with the station. */
+  readonly revoked: readonly string[];
+}
+
+export interface CaOcspSignerRequest {
+  readonly issuerId: string;
+  /** PKCS#10 of the responder's own new key (RFC 6960 4.2.2.2). */
+  readonly csr: string;
+}
+
+export interface CaOcspSignerResponse {
+  readonly certificate: string;
+  readonly serialNumber: string;
+  readonly notAfter: string;
+}
+
+export interface CaPingResponse {
+  readonly status: 'ok';
+  /** The CN of the caller's client certificate, as the CA verified it. */
+  readonly client: string;
+}
+
+/** Field limits: a CSR PEM fits OCPP's 5500 characters (A02.FR.03). */
+const CSR_CHARS = 5500;
+
+const operation = <Req, Res>(op: CaOperation<Req, Res>): CaOperation<Req, Res> => op;
+
+/** The operations, by name. Field reads are in the order the CA has always checked them (the first bad one is named). */
+export const CA_API = {
+  /** Any service client, no side effect: the RA's readiness check of the whole path, TLS included. */
+  ping: operation<undefined, CaPingResponse>({
+    method: 'GET',
+    path: '/v1/ping',
+    caller: undefined,
+    okStatus: 200,
+    decode: () => undefined,
+  }),
+
+  sign: operation<CaSignRequest, CaSignResponse>({
+    method: 'POST',
+    path: '/v1/sign',
+    caller: RA_CLIENT_CN,
+    okStatus: 201,
+    decode(body) {
+      const j = jsonBody(body);
+      const idempotencyKey = j.optStr('idempotencyKey', 128);
+      return {
+        actor: j.str('actor', 128),
+        tenant: j.str('tenant', 64),
+        stationId: j.str('stationId', 48),
+        csr: j.str('csr', CSR_CHARS),
+        certificateType: j.str('certificateType', 64),
+        ...(idempotencyKey ? { idempotencyKey } : {}),
+      };
+    },
+  }),
+
+  /** CSMS server certificates (A00.FR.701). */
+  signServer: operation<CaServerSignRequest, CaSignResponse>({
+    method: 'POST',
+    path: '/v1/sign-server',
+    caller: RA_CLIENT_CN,
+    okStatus: 201,
+    decode(body) {
+      const j = jsonBody(body);
+      const tenant = j.str('tenant', 64);
+      const idempotencyKey = j.optStr('idempotencyKey', 128);
+      const validityHours = j.optNum('validityHours');
+      const actor = j.str('actor', 128);
+      const csr = j.str('csr', CSR_CHARS);
+      return { tenant, actor, csr, ...(validityHours === undefined ? {} : { validityHours }), ...(idempotencyKey ? { idempotencyKey } : {}) };
+    },
+  }),
+
+  /** Revokes one certificate of the tenant; the CA commits it (OCSP, CRL) before answering. */
+  revoke: operation<CaRevokeRequest, CaRevokeResponse>({
+    method: 'POST',
+    path: '/v1/revoke',
+    caller: RA_CLIENT_CN,
+    okStatus: 200,
+    decode(body) {
+      const j = jsonBody(body);
+      return { tenant: j.str('tenant', 64), serialNumber: j.str('serialNumber', 40), reason: j.str('reason', 32), actor: j.str('actor', 128) };
+    },
+  }),
+
+  /** Deletes a station and revokes its good certificates (cessationOfOperation) in one write (A00.FR.702/704). */
+  removeStation: operation<CaRemoveStationRequest, CaRemoveStationResponse>({
+    method: 'POST',
+    path: '/v1/stations/remove',
+    caller: RA_CLIENT_CN,
+    okStatus: 200,
+    decode(body) {
+      const j = jsonBody(body);
+      return { tenant: j.str('tenant', 64), stationId: j.str('stationId', 48), actor: j.str('actor', 128) };
+    },
+  }),
+
+  /** A delegated OCSP signer certificate for the responder's own key: the only thing the responder may ask for. */
+  ocspSigner: operation<CaOcspSignerRequest, CaOcspSignerResponse>({
+    method: 'POST',
+    path: '/v1/ocsp-signers',
+    caller: OCSP_CLIENT_CN,
+    okStatus: 201,
+    decode(body) {
+      const j = jsonBody(body);
+      return { issuerId: j.str('issuerId', 64), csr: j.str('csr', CSR_CHARS) };
+    },
+  }),
+} as const;
+
+export type CaApi = typeof CA_API;
+export type CaOperationName = keyof CaApi;
+/** The request and answer types of an operation. */
+export type RequestOf<O> = O extends CaOperation<infer Req, unknown> ? Req : never;
+export type AnswerOf<O> = O extends CaOperation<unknown, infer Res> ? Res : never;

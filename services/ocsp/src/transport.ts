@@ -1,0 +1,58 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { applyServerLimits, serverOptions, type HttpLimits, type RouteTable } from '@evpki/service';
+import type { Replies } from './replies.js';
+import type { OcspRoute } from './routes.js';
+
+export interface OcspTransportDeps {
+  readonly config: { readonly http: HttpLimits; readonly host: string; readonly port: number };
+  readonly routes: RouteTable<OcspRoute>;
+  readonly replies: Replies;
+}
+
+/**
+ * The responder's listener, plain node:http: it is the hottest path of the product (docs/architecture.md
+ * "Hot paths"). Finds the request's route (404, or 405 with Allow), runs it, and counts it; OCSP
+ * routes count their own answers, written in batches (replies.ts).
+ */
+export function createOcspTransport(d: OcspTransportDeps) {
+  const { routes, replies } = d;
+  let server: Server | undefined;
+
+  function dispatch(req: IncomingMessage, res: ServerResponse): void {
+    const url = req.url ?? '/';
+    const route = routes.find(req.method, url);
+    if (!route) return replies.fail(req, res, routes.refusal(url), 'unmatched');
+    const fail = (q: IncomingMessage, s: ServerResponse, err: unknown): void => replies.fail(q, s, err, route.label);
+    if ('answer' in route) {
+      try {
+        route.answer(req, res, fail);
+      } catch (err) {
+        fail(req, res, err);
+      }
+      return;
+    }
+    route.handle(req, res).then(
+      () => replies.countRequest(route.label, res.statusCode),
+      (err: unknown) => fail(req, res, err),
+    );
+  }
+
+  return {
+    async listen(): Promise<number> {
+      const s = (server = applyServerLimits(createServer(serverOptions(d.config.http), dispatch), d.config.http));
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.listen(d.config.port, d.config.host, () => {
+          s.off('error', reject);
+          resolve();
+        });
+      });
+      return (s.address() as AddressInfo).port;
+    },
+    async close(): Promise<void> {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      server?.closeAllConnections();
+    },
+  };
+}

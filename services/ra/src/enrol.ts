@@ -1,0 +1,133 @@
+import type { CaClient, CaSignResponse } from '@evpki/ca-client';
+import { csmsServer, profileForCertificateType, verifyRequest } from '@evpki/issuance';
+import { Rule, readCsr, type KeyPolicy } from '@evpki/policy';
+import { AppError, type Metrics } from '@evpki/service';
+import type { RaStore, TenantRecord } from '@evpki/store';
+import type { ParsedCsr } from '@evpki/x509';
+import { consumeCsrQuota, type RateLimits } from './rate-limits.js';
+
+/** Who asks, as the adapter authenticated them (REST: the bearer token and its tenant; EST: its own). */
+export interface Principal {
+  /** The caller's tenant: known and enabled (the adapter refused the request otherwise). */
+  readonly tenant: TenantRecord;
+  /** Who acts, as the audit log names them. */
+  readonly actor: string;
+}
+
+/** A charge point's CSR (OCPP SignCertificate), already read from the adapter's request. */
+export interface StationEnrolment {
+  readonly stationId: string;
+  /** PEM PKCS#10. */
+  readonly csr: string;
+  readonly certificateType: string;
+  /** A retry with the same key is answered with the same certificate (the CA replays it). */
+  readonly idempotencyKey?: string;
+}
+
+/** A CSMS server's CSR (A00.FR.701: short-lived, renewed continually). */
+export interface ServerEnrolment {
+  readonly csr: string;
+  readonly validityHours?: number;
+  readonly idempotencyKey?: string;
+}
+
+/** The issued certificate (chain PEM, serial, validity), or, `replayed`, the one an identical earlier request got. */
+export type Enrolled = CaSignResponse;
+
+export interface EnrolmentDeps {
+  readonly store: RaStore;
+  readonly ca: Pick<CaClient, 'sign' | 'signServer'>;
+  readonly keyPolicy: KeyPolicy;
+  readonly now: () => Date;
+  readonly rateLimits: RateLimits;
+  readonly metrics: Metrics;
+}
+
+/** A02.FR.03: a CSR that cannot be read is refused before any other check. */
+function readCsrOrThrow(pem: string): ParsedCsr {
+  const parsed = readCsr(pem);
+  if ('violation' in parsed) throw new AppError('policy', parsed.violation.message, [parsed.violation]);
+  return parsed.csr;
+}
+
+/** A failed signing takes back its rate-limit count (best effort: the store may be what failed). */
+const refundAndThrow =
+  (release: (() => Promise<void>) | undefined) =>
+  async (err: unknown): Promise<never> => {
+    await release?.().catch(() => undefined);
+    throw err;
+  };
+
+/**
+ * The RA's enrolment core, the same for every door (REST now, EST simpleenroll later): for an
+ * authenticated principal and a request already read, load the station, check the policy early,
+ * count the rate limits, have the CA sign (it re-checks everything), count the issuance, and
+ * return the certificate. A refusal rejects with an AppError whose kind says what happened
+ * (policy 422, forbidden 403, not-found 404, rate-limited 429, unavailable 503, or the CA's own,
+ * relayed) and whose violations name the rules; the adapter maps it to its protocol.
+ */
+export function createEnrolment(d: EnrolmentDeps) {
+  return {
+    async station(p: Principal, r: StationEnrolment): Promise<Enrolled> {
+      const { tenant } = p;
+      const found = profileForCertificateType(r.certificateType);
+      if ('violation' in found) throw new AppError('policy', found.violation.message, [found.violation]);
+      // A retry under a known Idempotency-Key goes straight to the CA, which replays the recorded
+      // certificate (or refuses a different request); re-running policy would call the key reused.
+      const earlier = r.idempotencyKey ? await d.store.getIdempotency(tenant.id, r.idempotencyKey) : undefined;
+      let release: (() => Promise<void>) | undefined;
+      if (!earlier) {
+        // Another tenant's station answers like one that does not exist, so identifiers cannot be probed.
+        const station = await d.store.getStation(tenant.id, r.stationId);
+        if (!station) throw new AppError('not-found', 'no such station', [{ rule: Rule.registeredIdentity, message: 'station is not registered for this tenant' }]);
+        // The CA runs the same check again on its own reads (it trusts no caller); a retry of an
+        // answered request (issue 14.13) goes on to it like a known Idempotency-Key.
+        const verified = await verifyRequest(
+          found.profile,
+          { tenant: tenant.id, stationId: r.stationId, csr: readCsrOrThrow(r.csr), requestLabel: r.certificateType },
+          { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, station },
+        );
+        if (verified.outcome === 'accepted') release = await consumeCsrQuota(d.store, tenant, r.stationId, d.rateLimits, d.now());
+      }
+      const signed = await d.ca
+        .sign({
+          tenant: tenant.id,
+          stationId: r.stationId,
+          csr: r.csr,
+          certificateType: r.certificateType,
+          actor: p.actor,
+          ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
+        })
+        .catch(refundAndThrow(release));
+      return issued(signed);
+    },
+
+    /** CSMS server certificates, revoked by fast expiration (A00.FR.701). */
+    async server(p: Principal, r: ServerEnrolment): Promise<Enrolled> {
+      const { tenant } = p;
+      const earlier = r.idempotencyKey ? await d.store.getIdempotency(tenant.id, r.idempotencyKey) : undefined;
+      let release: (() => Promise<void>) | undefined;
+      if (!earlier) {
+        await verifyRequest(csmsServer, { tenant: tenant.id, stationId: '', csr: readCsrOrThrow(r.csr), requestLabel: csmsServer.kind }, { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant });
+        release = await consumeCsrQuota(d.store, tenant, undefined, d.rateLimits, d.now());
+      }
+      const signed = await d.ca
+        .signServer({
+          tenant: tenant.id,
+          actor: p.actor,
+          csr: r.csr,
+          ...(r.validityHours === undefined ? {} : { validityHours: r.validityHours }),
+          ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
+        })
+        .catch(refundAndThrow(release));
+      return issued(signed);
+    },
+  };
+
+  /** Counted by kind (issued or replayed); refusals are counted by the adapter, which also sees those refused before the core. */
+  function issued(signed: Enrolled): Enrolled {
+    d.metrics.issuances.inc({ kind: signed.certificateType, outcome: signed.replayed ? 'replayed' : 'issued' });
+    return signed;
+  }
+}
+export type Enrolment = ReturnType<typeof createEnrolment>;

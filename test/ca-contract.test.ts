@@ -1,0 +1,137 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { X509Certificate, createPublicKey } from 'node:crypto';
+import { CA_API, CaClient, type CaOperation } from '@evpki/ca-client';
+import { AppError, OCSP_CLIENT_CN, RA_CLIENT_CN, readServiceTls, routeTable, type RouteKey } from '@evpki/service';
+import { newP256Csr } from './helpers/csr.js';
+import { makeDevPki, registerStation, startStack, type DevPki, type Stack } from './helpers/pki.js';
+import { caRequest } from './helpers/service-tls.js';
+
+/**
+ * Issue 15: the CA's internal API is one typed contract (@evpki/ca-client): each operation's method,
+ * path, caller, success status, request and answer. The CA serves each operation from it, once
+ * (services/ca/src/routes.ts); the RA and the OCSP responder call it with the same CaClient, which
+ * these tests use as each of them, against a real CA over mutual TLS.
+ */
+
+let pki: DevPki;
+let stack: Stack;
+let asRa: CaClient;
+let asOcsp: CaClient;
+
+before(async () => {
+  pki = await makeDevPki();
+  stack = await startStack(pki);
+  asRa = new CaClient({ baseUrl: stack.caUrl, tls: readServiceTls(pki.dataDir, 'ra-client'), as: RA_CLIENT_CN, timeoutMs: 10_000 });
+  asOcsp = new CaClient({ baseUrl: stack.caUrl, tls: readServiceTls(pki.dataDir, 'ocsp-client'), as: OCSP_CLIENT_CN, timeoutMs: 10_000 });
+});
+after(async () => {
+  await asRa.close();
+  await asOcsp.close();
+  await stack.stop();
+  pki.cleanup();
+});
+
+/** The AppError a call rejects with. */
+async function refusal(call: Promise<unknown>): Promise<AppError> {
+  try {
+    await call;
+  } catch (e) {
+    assert.ok(e instanceof AppError, String(e));
+    return e;
+  }
+  assert.fail('the CA accepted the call');
+}
+
+const operations = Object.entries(CA_API) as [string, CaOperation<unknown, unknown>][];
+
+describe('the CA contract, both sides', () => {
+  it('ping: the CA knows each client by its certificate (the RA and the responder)', async () => {
+    assert.equal(await asRa.ping(), true);
+    assert.equal(await asOcsp.ping(), true);
+    assert.deepEqual(await asOcsp.call(CA_API.ping, undefined), { status: 'ok', client: OCSP_CLIENT_CN });
+  });
+
+  it('every operation that names a caller refuses the other service: forbidden, A00.FR.703, relayed by the client', async () => {
+    for (const [name, op] of operations) {
+      if (op.caller === undefined) continue;
+      const other = op.caller === RA_CLIENT_CN ? asOcsp : asRa;
+      const e = await refusal(other.call(op, {}));
+      assert.equal(e.kind, 'forbidden', `${name}: ${e.message}`);
+      assert.deepEqual(
+        e.violations?.map((v) => v.rule),
+        ['A00.FR.703'],
+        name,
+      );
+      assert.match(e.message, new RegExp(`only ${op.caller} may call ${op.path}`), name);
+    }
+  });
+
+  it("each operation is at its contract path with its method only: another method is 405 with the contract's Allow", async () => {
+    for (const [name, op] of operations) {
+      const as = op.caller === OCSP_CLIENT_CN ? 'ocsp-client' : 'ra-client';
+      const r = await caRequest(pki.dataDir, stack.caUrl, as, op.method === 'GET' ? 'POST' : 'GET', op.path, op.method === 'GET' ? {} : undefined);
+      assert.equal(r.status, 405, `${name}: ${r.text}`);
+      assert.equal(r.headers.allow, op.method === 'GET' ? 'GET, HEAD' : 'POST', name);
+    }
+    assert.equal((await caRequest(pki.dataDir, stack.caUrl, 'ra-client', 'POST', '/v1/nope', {})).status, 404);
+  });
+
+  it('the RA side: sign, revoke and remove a station through the typed client', async () => {
+    await registerStation(stack, 'cp-contract', 'CP-CONTRACT-1');
+    const req = { tenant: 'demo', stationId: 'cp-contract', certificateType: 'ChargingStationCertificate', actor: 'contract-test' };
+    const first = await asRa.sign({ ...req, csr: newP256Csr('CP-CONTRACT-1').csr });
+    assert.equal(first.replayed, false);
+    assert.equal(first.certificateType, 'ChargingStationCertificate');
+    assert.match(first.certificateChain, /^-----BEGIN CERTIFICATE-----/);
+    assert.match(first.serialNumber, /^[0-9a-f]+$/);
+    const revoked = await asRa.revoke({ tenant: 'demo', serialNumber: first.serialNumber, reason: 'superseded', actor: 'contract-test' });
+    assert.deepEqual([revoked.status, revoked.revocationReason, revoked.changed], ['revoked', 'superseded', true]);
+    const second = await asRa.sign({ ...req, csr: newP256Csr('CP-CONTRACT-1').csr });
+    const removed = await asRa.removeStation({ tenant: 'demo', stationId: 'cp-contract', actor: 'contract-test' });
+    assert.deepEqual(removed, { deleted: true, revoked: [second.serialNumber] });
+  });
+
+  it("the responder's side: a delegated signer certificate for its own key", async () => {
+    const { csr, key } = newP256Csr('OCSP Signer contract');
+    const signer = await asOcsp.ocspSigner({ issuerId: pki.manifest.issuers.chargePoint, csr });
+    const cert = new X509Certificate(signer.certificate);
+    assert.ok(cert.publicKey.equals(createPublicKey(key)), 'certified for the key of the CSR');
+    // The answer's notAfter keeps the milliseconds the certificate's UTCTime drops.
+    assert.equal(Math.floor(Date.parse(signer.notAfter) / 1000), Date.parse(cert.validTo) / 1000);
+  });
+
+  it('a field the CA refuses is named in the malformed error the client relays', async () => {
+    const e = await refusal(asRa.revoke({ tenant: 'demo', serialNumber: 'f'.repeat(41), reason: 'superseded', actor: 'contract-test' }));
+    assert.equal(e.kind, 'malformed');
+    assert.match(e.message, /serialNumber must be a string of at most 40 characters/);
+  });
+});
+
+describe('routeTable (@evpki/service): what every node:http route table derives', () => {
+  const routes: RouteKey[] = [
+    { method: 'POST', path: '/ocsp', label: 'POST /ocsp' },
+    { method: 'GET', path: /^\/ocsp\//, label: 'GET /ocsp/{request}' },
+    { method: 'POST', path: /^\/ocsp\//, label: 'POST /ocsp' },
+    { method: 'GET', path: '/healthz', label: 'GET /healthz' },
+  ];
+  const table = routeTable(routes);
+
+  it('finds a route by method and path; HEAD is GET; a query or another spelling is no route', () => {
+    assert.equal(table.find('POST', '/ocsp'), routes[0]);
+    assert.equal(table.find('HEAD', '/ocsp/AAAA'), routes[1]);
+    assert.equal(table.find('GET', '/healthz?x=1'), undefined);
+    assert.equal(table.find('GET', '/HEALTHZ'), undefined);
+  });
+
+  it('another method is 405 with Allow (sorted, HEAD with GET); another path is 404', () => {
+    assert.deepEqual(table.allowed('/ocsp/AAAA'), ['GET', 'HEAD', 'POST']);
+    const e = table.refusal('/healthz');
+    assert.deepEqual([e.kind, e.allow], ['method-not-allowed', ['GET', 'HEAD']]);
+    assert.deepEqual([table.refusal('/nope', 'no such thing').kind, table.refusal('/nope', 'no such thing').message], ['not-found', 'no such thing']);
+  });
+
+  it('a route declared twice stops the service at start', () => {
+    assert.throws(() => routeTable([...routes, { method: 'GET', path: '/healthz', label: 'GET /healthz' }]), /routes declared twice: GET \/healthz/);
+  });
+});
