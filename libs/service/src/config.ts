@@ -13,6 +13,8 @@ export const KNOWN_ENV = new Set([
   'PKI_ROOT_KEY_PASSPHRASE_FILE',
   'PKI_ISSUING_KEY_PASSPHRASE_FILE',
   'PKI_SERVICE_CA_KEY_PASSPHRASE_FILE',
+  // The user PIN of the PKCS#11 token holding issuing CA keys (libs/keys loadPkcs11Pin; issue 15).
+  'PKI_PKCS11_PIN_FILE',
   'PKI_LOG_LEVEL',
   // The RA's audit aggregation of a tenant's refusals (libs/service audit-trail.ts).
   'PKI_AUDIT_REFUSAL_INTERVAL_SECONDS',

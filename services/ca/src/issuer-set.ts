@@ -1,7 +1,7 @@
 import type { Signer } from '@evpki/keys';
 import type { Logger } from '@evpki/service';
 import { DEFAULT_HIERARCHY, issuingCasInService, type CaStore } from '@evpki/store';
-import { loadIssuer, type LoadedIssuer } from './issuer.js';
+import { checkSignerMatches, loadIssuer, type LoadedIssuer } from './issuer.js';
 
 export { IssuerNotActiveError } from '@evpki/issuance';
 
@@ -17,7 +17,8 @@ export class IssuerSet {
   /** hierarchy → its active issuing CA's id. */
   private activeIds = new Map<string, string>();
   private reloading: Promise<{ added: LoadedIssuer[]; dropped: LoadedIssuer[] }> | undefined;
-  private readonly missingLogged = new Set<string>();
+  /** Why a wanted issuer's key is not held (for /readyz and one log line per distinct reason). */
+  private keyErrors = new Map<string, string>();
 
   constructor(
     private readonly store: CaStore,
@@ -50,6 +51,11 @@ export class IssuerSet {
     return Object.fromEntries(this.wanted.map((id) => [id, this.held.has(id)]));
   }
 
+  /** For /readyz: why each key the CA should hold and does not is missing (file, passphrase, token, PIN, mismatch). */
+  keyProblems(): Record<string, string> {
+    return Object.fromEntries(this.keyErrors);
+  }
+
   /** Re-reads the issuers; concurrent calls share one reload. Returns what changed. */
   reload(): Promise<{ added: LoadedIssuer[]; dropped: LoadedIssuer[] }> {
     this.reloading ??= this.doReload().finally(() => (this.reloading = undefined));
@@ -59,6 +65,7 @@ export class IssuerSet {
   private async doReload(): Promise<{ added: LoadedIssuer[]; dropped: LoadedIssuer[] }> {
     const wanted = await issuingCasInService(this.store, this.now().getTime());
     const next = new Map<string, LoadedIssuer>();
+    const keyErrors = new Map<string, string>();
     const added: LoadedIssuer[] = [];
     for (const r of wanted) {
       const have = this.held.get(r.id);
@@ -69,9 +76,11 @@ export class IssuerSet {
       let signer: Signer;
       try {
         signer = await this.loadSigner(r.id);
+        checkSignerMatches(r.id, r.certificate, signer);
       } catch (err) {
-        if (!this.missingLogged.has(r.id)) this.log.warn({ issuer: r.id, state: r.state, err: (err as Error).message }, 'issuing CA key not available yet; retrying on every reload');
-        this.missingLogged.add(r.id);
+        const reason = (err as Error).message;
+        if (this.keyErrors.get(r.id) !== reason) this.log.warn({ event: 'issuer.key-unavailable', issuer: r.id, state: r.state, err: reason }, 'issuing CA key not available; retrying on every reload');
+        keyErrors.set(r.id, reason);
         continue;
       }
       const loaded = await loadIssuer(this.store, r.id, signer, this.publicOcspBase);
@@ -88,6 +97,7 @@ export class IssuerSet {
       if (issuer !== previous) this.log.info({ event: 'issuer.activated', hierarchy, issuer, previous }, 'active issuing CA changed');
     }
     this.held = next;
+    this.keyErrors = keyErrors;
     this.wanted = wanted.map((r) => r.id);
     this.activeIds = activeIds;
     return { added, dropped };

@@ -1,4 +1,5 @@
-import type { Signer } from '@evpki/keys';
+import { createPublicKey } from 'node:crypto';
+import { KeyLoadError, type Signer } from '@evpki/keys';
 import { issuerFacts, type SigningIssuer } from '@evpki/issuance';
 import type { IssuerRecord, CaStore } from '@evpki/store';
 import { parseCertificate, toPem } from '@evpki/x509';
@@ -6,6 +7,18 @@ import { issuerUrls } from '@evpki/service';
 
 /** An issuing CA ready to sign: its facts for the profiles, its Signer and the chain it returns. */
 export type LoadedIssuer = SigningIssuer;
+
+/**
+ * A key file or PKCS#11 reference that names another key than the issuer certificate's is refused
+ * (issue 15): everything it signed would fail verification under that certificate.
+ */
+export function checkSignerMatches(issuerId: string, certificateDer: Buffer, signer: Signer): void {
+  const certified = createPublicKey({ key: parseCertificate(certificateDer).spki, format: 'der', type: 'spki' });
+  if (!signer.publicKey.equals(certified))
+    throw new KeyLoadError(
+      `${signer.backend === 'pkcs11' ? `keys/${issuerId}.pkcs11.json names a token key` : `keys/${issuerId}.key.pem holds a key`} other than the one the certificate of ${issuerId} certifies: refused (whatever it signed would not verify)`,
+    );
+}
 
 export async function loadIssuer(store: CaStore, issuerId: string, signer: Signer, publicOcspBase: string): Promise<LoadedIssuer> {
   const record = await store.getIssuer(issuerId);

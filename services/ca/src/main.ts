@@ -1,17 +1,16 @@
-import { fileSigner, loadPassphrase, readPrivateKey } from '@evpki/keys';
 import { dataPaths, readManifest, readServiceTls, runService } from '@evpki/service';
 import { loadCaConfig } from './config.js';
+import { issuerSignerLoader } from './issuer-keys.js';
 import { createCaService } from './service.js';
 
 runService('ca', () => {
   const config = loadCaConfig(process.env);
   const manifest = readManifest(config.dataDir);
-  const paths = dataPaths(config.dataDir);
-  // The CA holds only issuing CA keys: the root's passphrase need not be given to it.
-  const passphrase = loadPassphrase(process.env, 'issuing', manifest.dev ? paths.devPassphrase : undefined);
+  // The CA holds only issuing CA keys (files or PKCS#11 token keys): it never needs the root's passphrase.
+  const devPassphrase = manifest.dev ? dataPaths(config.dataDir).devPassphrase : undefined;
   return createCaService(
     config,
     { publicOcspBase: manifest.publicOcspBase },
-    { loadIssuerSigner: async (issuerId) => fileSigner(readPrivateKey(paths.issuerKey(issuerId), passphrase)), tls: readServiceTls(config.dataDir, 'ca-server') },
+    { loadIssuerSigner: issuerSignerLoader(config.dataDir, process.env, devPassphrase), tls: readServiceTls(config.dataDir, 'ca-server') },
   );
 });

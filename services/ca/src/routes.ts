@@ -125,8 +125,9 @@ export function caOpsRoutes(d: Pick<CaRouteDeps, 'metrics' | 'store' | 'issuers'
   return routeTable(
     opsRoutes(d.metrics, d.store, (storeOk) => ({
       checks: { store: storeOk, keys: d.issuers.activeIn() !== undefined },
-      // issuerKeys: whether the CA holds each key it should (`pki rotate-* activate` checks this first).
-      details: { activeIssuer: d.issuers.activeIdIn() ?? null, issuerKeys: d.issuers.keyStatus() },
+      // issuerKeys: whether the CA holds each key it should (`pki rotate-* activate` checks this first);
+      // issuerKeyErrors: why not (no key yet, wrong passphrase or PIN, a key not matching its certificate).
+      details: { activeIssuer: d.issuers.activeIdIn() ?? null, issuerKeys: d.issuers.keyStatus(), issuerKeyErrors: d.issuers.keyProblems() },
     })),
   );
 }

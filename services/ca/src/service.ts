@@ -10,11 +10,10 @@ import { createCaTransport } from './transport.js';
 
 export interface CaSecrets {
   /**
-   * Reads and decrypts an issuing CA's private key (kept in memory only); throws when it is not
-   * there (yet). Called for each charge point sub-CA the store lists, so keys of a rotation's new
-   * issuer are picked up once they are mounted.
+   * Opens an issuing CA's key (issuerSignerLoader: a key file decrypted into memory, or a PKCS#11
+   * token); throws when it is not there (yet). Called for each issuing CA the store lists, so keys of
+   * a rotation's new issuer are picked up once they are mounted.
    */
-  /** The issuing CA's key: a file key or a PKCS#11 token (@evpki/keys openIssuerSigner). */
   readonly loadIssuerSigner: (issuerId: string) => Promise<Signer>;
   /**
    * The API listener's TLS identity (issue 7): its server certificate and key, and the service CA

@@ -20,7 +20,9 @@ function asSigner(k: SigningKey): Signer {
 
 /** The certified key as the profiles read it: from a private or public KeyObject, or a Signer's public key. */
 function subjectKey(k: SigningKey): SubjectFacts['publicKey'] {
-  const spki = createPublicKey('backend' in k ? k.publicKey : k).export({ type: 'spki', format: 'der' });
+  const key = 'backend' in k ? k.publicKey : k;
+  // createPublicKey takes a private KeyObject only: a public one (a Signer's) is exported as it is.
+  const spki = (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });
   const info = inspectSpki(spki);
   if (info.type === 'unsupported') throw new Error(`a CA key must be EC or RSA, not ${info.algorithm}`);
   return info;

@@ -3,12 +3,14 @@ import { CliError } from './cli-error.js';
 import type { Command } from './command.js';
 import { EXIT } from './exit-codes.js';
 import { initPki } from './init.js';
+import { PKCS11_OPTIONS, PKCS11_OPTIONS_HELP, pkcs11TargetFrom } from './pkcs11-options.js';
 import { DEFAULT_CA_HOSTNAMES, SERVICE_CERT_DAYS, parseCaHostnames } from './service-certs.js';
 
 export const initCommand: Command = {
   name: 'init',
   summary: 'create a root CA, the charge point issuing CA and the service TLS certificates',
-  help: `Usage: pki init [--dev] [--force] [--algorithm ecdsa-p256|ecdsa-p384|rsa-pss-3072] [--org NAME] [--ocsp-url URL] [--ca-hostnames LIST] [--json]
+  help: `Usage: pki init [--dev] [--force] [--algorithm ecdsa-p256|ecdsa-p384|rsa-pss-3072] [--org NAME] [--ocsp-url URL] [--ca-hostnames LIST]
+                [--pkcs11-module PATH --pkcs11-token-label LABEL [--pkcs11-pin-file FILE]] [--json]
 
 Creates a root CA, an issuing sub-CA for charge point certificates, and an internal service CA
 ("<org> Internal Service CA", EC P-256, 10 years) with the certificates of RA/OCSP -> CA mutual TLS:
@@ -22,6 +24,13 @@ PKI_SERVICE_CA_KEY_PASSPHRASE_FILE, each falling back to PKI_KEY_PASSPHRASE_FILE
 the three service keys are unencrypted (mode 0600), each for one service. With REDIS_URL the
 hierarchy is written to that Redis store.
 
+With --pkcs11-module and --pkcs11-token-label the issuing CA key is generated inside that PKCS#11
+token (sensitive, never extractable) instead of a key file, and keys/<issuer>.pkcs11.json names the
+module, token and key (never the PIN). The CA then signs certificates, OCSP signer certificates and
+CRLs in the token; start it with PKI_PKCS11_PIN_FILE naming the PIN file. The root key stays an
+encrypted key file (it signs only here and in \`pki rotate-* prepare\`, and is kept off-line), as do
+the service CA key and the service keys. --force does not delete keys from the token.
+
 Options:
   --dev           also create tenant "demo" (CPO name "Demo CPO") and a JWT key for \`pki token\`
   --force         replace an existing PKI in the data directory
@@ -31,9 +40,10 @@ Options:
   --ca-hostnames LIST
                   comma-separated DNS names and IP addresses the RA and the OCSP responder reach the
                   CA at, for its server certificate (default ${DEFAULT_CA_HOSTNAMES.join(',')})
+${PKCS11_OPTIONS_HELP}
   --json          print the manifest (pki.json) as JSON
 
-Exit 2: a PKI already exists (use --force), or bad options.
+Exit 2: a PKI already exists (use --force), bad options, or the token refused the PIN or the key.
 `,
   options: {
     dev: { type: 'boolean', default: false },
@@ -42,12 +52,14 @@ Exit 2: a PKI already exists (use --force), or bad options.
     org: { type: 'string' },
     'ocsp-url': { type: 'string' },
     'ca-hostnames': { type: 'string' },
+    ...PKCS11_OPTIONS,
   },
   positionals: { min: 0, max: 0 },
   async run(values, _positionals, ctx) {
     const dev = values.dev === true;
     const organization = (values.org as string | undefined) ?? (dev ? 'Demo CPO' : undefined);
     if (!organization) throw new CliError('--org is required (the CPO organisation name for the CA certificates)', EXIT.badInput);
+    const pkcs11 = pkcs11TargetFrom(values, ctx.env);
     const m = await initPki({
       dataDir: ctx.dataDir,
       dev,
@@ -57,9 +69,13 @@ Exit 2: a PKI already exists (use --force), or bad options.
       publicOcspBase: ((values['ocsp-url'] as string | undefined) ?? `http://127.0.0.1:${ctx.env.OCSP_PORT ?? 8082}`).replace(/\/$/, ''),
       caHostnames: parseCaHostnames((values['ca-hostnames'] as string | undefined) ?? DEFAULT_CA_HOSTNAMES),
       env: ctx.env,
+      ...(pkcs11 ? { pkcs11 } : {}),
     });
     if (ctx.json) ctx.out(JSON.stringify(m) + '\n');
-    else ctx.out(`PKI created in ${ctx.dataDir}: root ${m.issuers.root}, charge point CA ${m.issuers.chargePoint} (${m.algorithm})\n`);
+    else
+      ctx.out(
+        `PKI created in ${ctx.dataDir}: root ${m.issuers.root}, charge point CA ${m.issuers.chargePoint} (${m.algorithm}${pkcs11 ? `, key in PKCS#11 token '${pkcs11.tokenLabel}'` : ''})\n`,
+      );
     return EXIT.ok;
   },
 };

@@ -24,8 +24,9 @@ export const PKCS11_OPTIONS = {
 } as const;
 
 export const PKCS11_OPTIONS_HELP = `  --pkcs11-module PATH
-                  generate the issuer keys inside a PKCS#11 token (e.g. /usr/lib/softhsm/libsofthsm2.so)
-                  instead of encrypted key files; keys/<issuer>.pkcs11.json then names the token and key
+                  generate the issuing CA key inside a PKCS#11 token (the vendor's library, e.g.
+                  /usr/lib/softhsm/libsofthsm2.so) instead of an encrypted key file; keys/<issuer>.pkcs11.json
+                  then names the token and key. The root key stays an encrypted key file
   --pkcs11-token-label LABEL
                   the token's label (required with --pkcs11-module)
   --pkcs11-pin-file FILE
@@ -51,6 +52,20 @@ export function pkcs11TargetFrom(values: OptionValues, env: NodeJS.ProcessEnv): 
   }
 }
 
+/** A logged-in session on the token; a missing module or token, or a refused PIN, is a CliError (exit 2). */
+async function openToken(target: Pkcs11Target): Promise<Pkcs11Session> {
+  try {
+    return await openPkcs11Session(target);
+  } catch (e) {
+    throw new CliError((e as Error).message, e instanceof KeyLoadError ? EXIT.badInput : EXIT.failure);
+  }
+}
+
+/** Logs in and out once: a command checks the token before it changes anything (`pki init --force`). */
+export async function checkToken(target: Pkcs11Target): Promise<void> {
+  await (await openToken(target)).close();
+}
+
 export interface TokenIssuerKey {
   /** To write as keys/<issuerId>.pkcs11.json once the issuer id is known (writePkcs11KeyRef). */
   readonly ref: Pkcs11IssuerKeyRef;
@@ -65,12 +80,7 @@ export interface TokenIssuerKey {
  * A login or generation failure is a CliError (exit 2) with the token's reason, never the PIN.
  */
 export async function createTokenIssuerKey(target: Pkcs11Target, algorithm: IssuerKeyAlgorithm, label: string): Promise<TokenIssuerKey> {
-  let session: Pkcs11Session;
-  try {
-    session = await openPkcs11Session(target);
-  } catch (e) {
-    throw new CliError((e as Error).message, e instanceof KeyLoadError ? EXIT.badInput : EXIT.failure);
-  }
+  const session = await openToken(target);
   const ref: Pkcs11IssuerKeyRef = { module: target.module, tokenLabel: target.tokenLabel, keyLabel: label, keyId: newPkcs11KeyId() };
   try {
     const publicKey = await generatePkcs11IssuerKey(session, { algorithm, label, id: ref.keyId });

@@ -2,6 +2,7 @@ import type { IssuerKeyAlgorithm } from '@evpki/keys';
 import type { RotationKind, RotationStep } from '@evpki/store';
 import type { Command, CommandContext, OptionValues } from './command.js';
 import { EXIT } from './exit-codes.js';
+import { PKCS11_OPTIONS, PKCS11_OPTIONS_HELP, pkcs11TargetFrom } from './pkcs11-options.js';
 import { ROTATION_STEPS, STEPS, formatStatus, status, type RotationOptions, type StepResult } from './rotation.js';
 
 const STEP_HELP: Record<RotationStep, Record<RotationKind, string>> = {
@@ -10,10 +11,20 @@ const STEP_HELP: Record<RotationStep, Record<RotationKind, string>> = {
 (each signed by the other's key) and a new issuing CA under the new root, all inactive. The new keys
 are written encrypted (the root's with PKI_ROOT_KEY_PASSPHRASE_FILE, the issuing CA's with
 PKI_ISSUING_KEY_PASSPHRASE_FILE, each else PKI_KEY_PASSPHRASE_FILE) to <data-dir>/keys/; the CA picks up the issuing CA's
-key from its keys/ directory (with --k8s-secret NAME also added to that Secret).`,
+key from its keys/ directory (with --k8s-secret NAME also added to that Secret). With --pkcs11-*
+the new issuing CA key is generated in the token instead (the new root key stays a file), and
+keys/<issuer>.pkcs11.json (with --k8s-secret: in that Secret) names it.
+
+PKCS#11 options:
+${PKCS11_OPTIONS_HELP}`,
     issuer: `Creates a new issuing CA (charge point and CSMS server certificates) under the active root,
 inactive (the root key is opened with PKI_ROOT_KEY_PASSPHRASE_FILE). Its key is written encrypted
-(PKI_ISSUING_KEY_PASSPHRASE_FILE) to <data-dir>/keys/ (and with --k8s-secret NAME to that Secret).`,
+(PKI_ISSUING_KEY_PASSPHRASE_FILE) to <data-dir>/keys/ (and with --k8s-secret NAME to that Secret).
+With --pkcs11-* it is generated in the token instead, and keys/<issuer>.pkcs11.json (with
+--k8s-secret: in that Secret) names it; the CA needs PKI_PKCS11_PIN_FILE.
+
+PKCS#11 options:
+${PKCS11_OPTIONS_HELP}`,
   },
   publish: {
     root: `Publishes the new root: GET /v1/trust-anchors returns both roots, each with its CertificateHashData
@@ -45,14 +56,14 @@ const STEP_SUMMARY: Record<RotationStep, Record<RotationKind, string>> = {
 };
 
 const STEP_OPTIONS = {
-  prepare: { algorithm: { type: 'string' }, 'k8s-secret': { type: 'string' } },
+  prepare: { algorithm: { type: 'string' }, 'k8s-secret': { type: 'string' }, ...PKCS11_OPTIONS },
   publish: {},
   activate: { 'ca-url': { type: 'string' }, 'skip-ca-check': { type: 'boolean' } },
   retire: { force: { type: 'boolean' } },
 } as const;
 
 const STEP_USAGE: Record<RotationStep, string> = {
-  prepare: '[--algorithm ecdsa-p256|ecdsa-p384|rsa-pss-3072] [--k8s-secret NAME]',
+  prepare: '[--algorithm ecdsa-p256|ecdsa-p384|rsa-pss-3072] [--k8s-secret NAME] [--pkcs11-module PATH --pkcs11-token-label LABEL [--pkcs11-pin-file FILE]]',
   publish: '',
   activate: '[--ca-url URL | --skip-ca-check]',
   retire: '[--force]',
@@ -81,6 +92,7 @@ function stepCommand(kind: RotationKind, step: RotationStep): Command {
     options: { ...STEP_OPTIONS[step], hierarchy: { type: 'string' }, 'dry-run': { type: 'boolean' } },
     async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
       const caUrl = values['skip-ca-check'] ? undefined : ((values['ca-url'] as string | undefined) ?? ctx.env.PKI_CA_URL ?? 'http://127.0.0.1:8083');
+      const pkcs11 = step === 'prepare' ? pkcs11TargetFrom(values, ctx.env) : undefined;
       const o: RotationOptions = {
         dataDir: ctx.dataDir,
         env: ctx.env,
@@ -89,6 +101,7 @@ function stepCommand(kind: RotationKind, step: RotationStep): Command {
         force: values.force === true,
         ...(values.algorithm ? { algorithm: values.algorithm as IssuerKeyAlgorithm } : {}),
         ...(values['k8s-secret'] ? { k8sSecret: values['k8s-secret'] as string } : {}),
+        ...(pkcs11 ? { pkcs11 } : {}),
         ...(step === 'activate' && caUrl ? { caUrl } : {}),
       };
       const r = await STEPS[step](kind, o);

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { ISSUER_KEY_ALGORITHMS, generateIssuerKey, loadPassphrase, readPrivateKey, writeFileAtomic, writePrivateKey, type IssuerKeyAlgorithm, type KeyRole } from '@evpki/keys';
 import { dataPaths, issuerUrls, readManifest, type PkiManifest } from '@evpki/service';
 import {
@@ -21,6 +22,8 @@ import { EXIT } from './exit-codes.js';
 import { issuerIdFor, makeCrossCertificate, makeEmptyCrl, makeRoot, makeSubCa } from './hierarchy.js';
 import { addToSecret, inClusterTarget } from './k8s-secret.js';
 import { openPkiStore } from './open-pki-store.js';
+import { newIssuingKey } from './issuing-key.js';
+import type { Pkcs11Target } from './pkcs11-options.js';
 
 export const ROTATION_STEPS: readonly RotationStep[] = ['prepare', 'publish', 'activate', 'retire'];
 
@@ -36,6 +39,8 @@ export interface RotationOptions {
   readonly algorithm?: IssuerKeyAlgorithm;
   /** prepare: also add the new issuing CA key to this Kubernetes Secret (the CA's keys/ mount). */
   readonly k8sSecret?: string;
+  /** prepare: generate the new issuing CA key in this PKCS#11 token (issue 15); the root key stays a file. */
+  readonly pkcs11?: Pkcs11Target;
   /** activate: the CA ops listener whose /readyz must show it holds the new issuing CA key; undefined: skip the check. */
   readonly caUrl?: string;
   readonly now?: Date;
@@ -216,10 +221,10 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
     if (o.dryRun)
       return result(kind, 'prepare', o, [], current, false, kind === 'root'
         ? `would create a new root (${generationName(`${organization} Root CA`, issuers, 'root')}), cross-certificates with ${old.root.id}, and a new issuing CA under the new root, all inactive (${algorithm})`
-        : `would create a new issuing CA (${generationName(`${organization} Charge Point CA`, issuers, 'issuing')}) under ${old.root.id}, inactive (${algorithm})`);
+        : `would create a new issuing CA (${generationName(`${organization} Charge Point CA`, issuers, 'issuing')}) under ${old.root.id}, inactive (${algorithm}${o.pkcs11 ? `, key in PKCS#11 token '${o.pkcs11.tokenLabel}'` : ''})`);
 
     const rootPassphrase = passphraseFor(o, manifest, 'root');
-    const issuingPassphrase = passphraseFor(o, manifest, 'issuing');
+    const issuingHome = o.pkcs11 ? { token: o.pkcs11 } : { passphrase: passphraseFor(o, manifest, 'issuing') };
     const oldRootKey = readKey(o, old.root.id, rootPassphrase);
     const paths = dataPaths(o.dataDir);
     let root: { cert: ParsedCertificate; key: KeyObject; id: string } = { cert: oldRootCert, key: oldRootKey, id: old.root.id };
@@ -241,10 +246,10 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
       );
       changes.push({ id: root.id, role: 'root', from: null, to: 'prepared' });
     }
-    const subKey = generateIssuerKey(algorithm);
-    const sub = await makeSubCa(subKey, { organization, commonName: generationName(`${organization} Charge Point CA`, issuers, 'issuing') }, root.cert, root.key, now, 10, issuerUrls(manifest.publicOcspBase, root.id));
+    const subKey = await newIssuingKey(o.dataDir, algorithm, issuingHome, now);
+    const sub = await subKey.guard(makeSubCa(subKey.key, { organization, commonName: generationName(`${organization} Charge Point CA`, issuers, 'issuing') }, root.cert, root.key, now, 10, issuerUrls(manifest.publicOcspBase, root.id)));
     const subId = issuerIdFor('cp', sub);
-    writePrivateKey(paths.issuerKey(subId), subKey, issuingPassphrase);
+    subKey.save(subId);
     records.push({ id: subId, hierarchy, role: 'issuing', parentId: root.id, certificate: sub.der, state: 'prepared', createdAt: at, updatedAt: at });
     changes.push({ id: subId, role: 'issuing', from: null, to: 'prepared' });
     const rotation: RotationRecord = {
@@ -257,7 +262,8 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
       startedAt: at,
       steps: [{ step: 'prepare', at }],
     };
-    await commitStep(store, current, rotation, records, changes, false);
+    await subKey.guard(commitStep(store, current, rotation, records, changes, false));
+    await subKey.close();
     // After the commit, so that a failed run leaves no unused key in the Secret; a re-run sends it.
     if (o.k8sSecret) await sendKeyToSecret(o, subId);
     return result(kind, 'prepare', o, changes, rotation, true, kind === 'root' ? `prepared new root ${root.id} and issuing CA ${subId}` : `prepared issuing CA ${subId} under ${root.id}`);
@@ -344,16 +350,20 @@ export async function retire(kind: RotationKind, o: RotationOptions): Promise<St
   });
 }
 
-/** Adds the issuing CA's encrypted key file to the Secret the CA mounts as keys/ (idempotent). */
+/**
+ * Adds the issuing CA's encrypted key file to the Secret the CA mounts as keys/ (idempotent); for a
+ * key in a PKCS#11 token, its reference keys/<id>.pkcs11.json (the key itself never leaves the token).
+ */
 async function sendKeyToSecret(o: RotationOptions, issuerId: string): Promise<void> {
-  const file = dataPaths(o.dataDir).issuerKey(issuerId);
-  let pem: string;
+  const paths = dataPaths(o.dataDir);
+  const file = existsSync(paths.issuerPkcs11Ref(issuerId)) ? paths.issuerPkcs11Ref(issuerId) : paths.issuerKey(issuerId);
+  let content: string;
   try {
-    pem = readFileSync(file, 'utf8');
+    content = readFileSync(file, 'utf8');
   } catch {
     throw new CliError(`cannot read ${file}: the new issuing CA key must be on this data directory`, EXIT.failure);
   }
-  await addToSecret(inClusterTarget(o.env), o.k8sSecret!, { [`${issuerId}.key.pem`]: pem });
+  await addToSecret(inClusterTarget(o.env), o.k8sSecret!, { [basename(file)]: content });
 }
 
 export const STEPS = { prepare, publish, activate, retire } as const;
@@ -370,7 +380,7 @@ function describe(changes: readonly StateChange[]): string {
 
 /** The CA must hold the new issuing CA's key before activation, or signing would stop. */
 async function checkCaHoldsKey(caUrl: string, issuerId: string): Promise<void> {
-  let body: { issuerKeys?: Record<string, boolean> };
+  let body: { issuerKeys?: Record<string, boolean>; issuerKeyErrors?: Record<string, string> };
   try {
     const res = await fetch(`${caUrl.replace(/\/$/, '')}/readyz`, { signal: AbortSignal.timeout(10_000) });
     body = (await res.json()) as typeof body;
@@ -379,7 +389,7 @@ async function checkCaHoldsKey(caUrl: string, issuerId: string): Promise<void> {
   }
   if (body.issuerKeys?.[issuerId] !== true)
     throw new CliError(
-      `the CA at ${caUrl} does not hold the key of ${issuerId} yet (its keys/ must contain ${issuerId}.key.pem; a Kubernetes Secret takes up to a minute to reach the pod); activating now would stop signing`,
+      `the CA at ${caUrl} does not hold the key of ${issuerId} yet (its keys/ must contain ${issuerId}.key.pem or ${issuerId}.pkcs11.json; a Kubernetes Secret takes up to a minute to reach the pod${body.issuerKeyErrors?.[issuerId] ? `; the CA says: ${body.issuerKeyErrors[issuerId]}` : ''}); activating now would stop signing`,
       EXIT.badInput,
     );
 }

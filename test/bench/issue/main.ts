@@ -13,6 +13,7 @@ import { floorsSection } from './http-floors.js';
 import { runMicro } from './micro.js';
 import { initBenchPki } from './pki.js';
 import { raCaSection } from './ra-ca.js';
+import { signersSection } from './signers.js';
 import { report } from './report.js';
 import type { IssueResults, IssueRun } from './run.js';
 
@@ -46,7 +47,7 @@ async function microSection({ issuer, dataDir, take, micro }: IssueRun): Promise
 const SECTIONS: readonly Section[] = [
   { name: 'baseline @peculiar/x509', run: baselineSection },
   { name: 'in-process breakdown', skip: ONLY_RA_CA, run: microSection },
-  // Next here: signing with an HSM key vs a file key (test/bench/bench-signers.ts), in-process like the breakdown.
+  { name: 'HSM vs file key signing', skip: ONLY_RA_CA, run: signersSection },
   { name: 'RA and CA', run: raCaSection },
   { name: 'HTTP floors', skip: ONLY_RA_CA, run: floorsSection },
 ];
@@ -55,7 +56,7 @@ export async function main(): Promise<void> {
   const startedAt = new Date();
   const wall0 = performance.now();
   const dataDir = mkdtempSync(join(tmpdir(), 'evpki-bench-'));
-  const results: IssueResults = { scenarios: [], verification: {}, micro: [], profiles: [], problems: [], baselineRate: NaN, csrs: { count: 0, seconds: 0 } };
+  const results: IssueResults = { scenarios: [], verification: {}, micro: [], signers: [], profiles: [], problems: [], baselineRate: NaN, csrs: { count: 0, seconds: 0 } };
   const procs: IssueRun['procs'] = [];
   try {
     const pki = await initBenchPki(dataDir);

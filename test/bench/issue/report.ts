@@ -2,12 +2,13 @@
 import { cpus } from 'node:os';
 import { CORES, SERVICE_IMPORT, STATIONS, analyseProfiles, f0, f1, f2, grid, pc, problemLines, profilesJson, shareLines, writeResults } from '../bench-kit.js';
 import { CONCURRENCIES, MEASURE_S, PREWARM_S, RESULTS, SIDE_S, TARGET, WARMUP_S } from './config.js';
+import { signerBenchReport } from '../bench-signers.js';
 import { profileBreakdown } from './profile.js';
 import type { IssueResults } from './run.js';
 import type { ScenarioResult } from './scenario.js';
 
 /** Prints the report and writes the results file; a problem (failed issuance, bad chain, unreadable profile) sets a non-zero exit code. */
-export function report({ scenarios, verification, micro, profiles, problems, baselineRate, csrs }: IssueResults, startedAt: Date, wall0: number): void {
+export function report({ scenarios, verification, micro, signers, profiles, problems, baselineRate, csrs }: IssueResults, startedAt: Date, wall0: number): void {
   const { count: csrCount, seconds: csrSeconds } = csrs;
   for (const [k, v] of Object.entries(verification)) if (v.bad.length) problems.push(`${k}: ${v.bad.length}/${v.checked} sampled chains bad: ${v.bad[0]}`);
   for (const s of scenarios) if (s.failed) problems.push(`${s.scenario} conc ${s.conc}: ${s.failed} non-201 (${JSON.stringify(s.failures)}) e.g. ${s.failureSamples?.[0] ?? ''}`);
@@ -44,6 +45,11 @@ export function report({ scenarios, verification, micro, profiles, problems, bas
       micro.map((m) => [m.op + (m.note ? ` (${m.note})` : ''), String(m.n), f1(m.usPerOp), f0(m.opsPerSec), m.cpuUsPerOp === undefined ? '' : f1(m.cpuUsPerOp)]),
     ),
   );
+  if (signers.length) {
+    out.push('');
+    out.push('Issuer key signatures in this process (issue 15): a key in memory (file) vs the same algorithm in a PKCS#11 token (SoftHSM2, C_SignAsync on the libuv pool):');
+    out.push(signerBenchReport(signers));
+  }
   const profileReport = analyseProfiles(profiles, profileBreakdown, problems);
   for (const [name, r] of Object.entries(profileReport)) {
     out.push('');
@@ -63,6 +69,7 @@ export function report({ scenarios, verification, micro, profiles, problems, bas
     best: best ? { perSecond: best.perSecond, conc: best.conc, p50Ms: best.p50Ms, p99Ms: best.p99Ms, vsBaseline: best.perSecond / baselineRate, vsTarget: best.perSecond / TARGET } : undefined,
     scenarios,
     breakdown: micro,
+    signers,
     ...profilesJson(profiles, profileReport),
     verification,
     problems,

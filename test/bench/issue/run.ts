@@ -1,5 +1,6 @@
 /** What the sections of one bench-issue run share (main.ts): the bench PKI, CSRs on demand, processes, and the results so far. */
 import type { CsrItem, Proc, Profile } from '../bench-kit.js';
+import type { SignerBenchRow } from '../bench-signers.js';
 import type { Micro } from './micro.js';
 import type { Issuer } from './pki.js';
 import type { ScenarioResult } from './scenario.js';
@@ -11,6 +12,8 @@ export interface IssueResults {
   readonly verification: Record<string, { checked: number; bad: string[] }>;
   /** The in-process breakdown table. */
   readonly micro: Micro[];
+  /** Signing with the issuer key in memory vs in a PKCS#11 token (SoftHSM2), in-process (issue 15). */
+  readonly signers: SignerBenchRow[];
   /** CPU profiles of the services (BENCH_PROFILE=DIR). */
   readonly profiles: Profile[];
   /** Anything that makes the bench exit non-zero. */
