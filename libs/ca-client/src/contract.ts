@@ -1,6 +1,7 @@
 import { OCSP_CLIENT_CN, RA_CLIENT_CN } from '@evpki/service';
 import type { RevocationReason } from '@evpki/store';
 import { jsonBody } from './json-body.js';
+import type { IssuedCertificate } from '@evpki/issuance';
 
 /**
  * The CA's internal API (mutual TLS, issue 7), declared once for both sides: the CA's route table
@@ -39,17 +40,8 @@ export interface CaServerSignRequest {
   readonly actor: string;
 }
 
-/** An issued certificate (charge point or CSMS server), or the one of an earlier identical request. */
-export interface CaSignResponse {
-  readonly certificateChain: string;
-  readonly certificateType: string;
-  readonly serialNumber: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly sha256Fingerprint: string;
-  /** True when the certificate of an earlier request (same Idempotency-Key, or same CSR) is answered again. */
-  readonly replayed: boolean;
-}
+/** An issued certificate (charge point or CSMS server), or the one of an earlier identical request: what issue() answers. */
+export type CaSignResponse = IssuedCertificate;
 
 export interface CaRevokeRequest {
   readonly tenant: string;

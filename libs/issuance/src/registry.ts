@@ -27,9 +27,4 @@ export function profileForCertificateType(certificateType: string): { profile: P
   return { violation: { rule: Rule.certificateType, message: `${certificateType} certificates are not supported yet; this CA issues ${issued}` } };
 }
 
-/** Certificate kinds whose answers the OCSP responder pre-signs (the rest are answered live). */
-export function presignedKinds(): string[] {
-  return PROFILES.filter((p) => p.status.ocspPresigned).map((p) => p.kind);
-}
-
 export { chargingStation, crossCertificate, csmsServer, issuingCa, ocspSigner, rootCa, serviceTlsClient, serviceTlsServer };

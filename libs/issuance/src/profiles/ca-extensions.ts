@@ -1,5 +1,5 @@
 import { OID, authorityInfoAccess, authorityKeyIdentifier, basicConstraints, crlDistributionPoints, keyIdentifier, keyUsage, subjectKeyIdentifier } from '@evpki/x509';
-import type { IssuerFacts, SubjectAttribute, SubjectFacts } from '../profile.js';
+import type { IssuerFacts, Profile, SubjectAttribute, SubjectFacts } from '../profile.js';
 
 /**
  * A CA certificate's extensions (RFC 5280 4.2.1.3/4.2.1.9): critical basicConstraints CA:true
@@ -24,3 +24,17 @@ export function ceremonyNames(s: SubjectFacts): SubjectAttribute[] {
     { oid: OID.commonName, value: s.names.commonName },
   ];
 }
+
+/**
+ * What every CA certificate made by a CLI ceremony shares: no CSR (the ceremony holds the key),
+ * backdated an hour, recorded in the issuer records, covered by its issuer's CRL.
+ */
+export const CA_CEREMONY = {
+  subject: 'ceremony',
+  checks: [],
+  validity: { backdateSeconds: 3600 },
+  recorded: 'issuer-record',
+  status: { ocspPresigned: false, crl: true, tenantRevocable: false },
+  replaysIdenticalRequest: false,
+  requiresActiveIssuer: false,
+} as const satisfies Partial<Profile>;

@@ -1,5 +1,5 @@
 import type { Profile } from '../profile.js';
-import { caExtensions } from './ca-extensions.js';
+import { CA_CEREMONY, caExtensions } from './ca-extensions.js';
 
 /**
  * A cross-certificate (root rotation, RFC 4949; RFC 5280 6.1 path building through it): another
@@ -10,13 +10,7 @@ export const crossCertificate: Profile = {
   kind: 'CrossCertificate',
   requestName: 'cross-certificate',
   signedBy: { hierarchy: '*', role: 'root' },
-  subject: 'ceremony',
-  checks: [],
-  validity: { backdateSeconds: 3600 },
-  recorded: 'issuer-record',
-  status: { ocspPresigned: false, crl: true, tenantRevocable: false },
-  replaysIdenticalRequest: false,
-  requiresActiveIssuer: false,
+  ...CA_CEREMONY,
   extensions: (issuer) => (subject) => caExtensions({ ...issuer, urls: undefined }, subject),
   subjectAttributes: () => [],
 };

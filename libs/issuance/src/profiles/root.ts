@@ -1,5 +1,5 @@
 import type { Profile } from '../profile.js';
-import { caExtensions, ceremonyNames } from './ca-extensions.js';
+import { CA_CEREMONY, caExtensions, ceremonyNames } from './ca-extensions.js';
 
 /**
  * A self-signed root CA (`pki init`, `pki rotate-root`, the internal service CA): CA:true without
@@ -9,13 +9,7 @@ export const rootCa: Profile = {
   kind: 'RootCaCertificate',
   requestName: 'root CA',
   signedBy: { hierarchy: '*', role: 'root' },
-  subject: 'ceremony',
-  checks: [],
-  validity: { backdateSeconds: 3600 },
-  recorded: 'issuer-record',
-  status: { ocspPresigned: false, crl: true, tenantRevocable: false },
-  replaysIdenticalRequest: false,
-  requiresActiveIssuer: false,
+  ...CA_CEREMONY,
   extensions: (issuer) => (subject) => caExtensions({ ...issuer, urls: undefined }, subject),
   subjectAttributes: (_issuer, subject) => ceremonyNames(subject),
 };

@@ -1,5 +1,5 @@
 import type { IssuerRoleName, Profile } from '../profile.js';
-import { caExtensions, ceremonyNames } from './ca-extensions.js';
+import { CA_CEREMONY, caExtensions, ceremonyNames } from './ca-extensions.js';
 
 /**
  * A sub-CA under a root or another sub-CA: CA:true with the path length its place in the chain
@@ -10,13 +10,7 @@ export function subCaProfile(kind: string, signedBy: { hierarchy: string; role: 
     kind,
     requestName: 'sub-CA',
     signedBy,
-    subject: 'ceremony',
-    checks: [],
-    validity: { backdateSeconds: 3600 },
-    recorded: 'issuer-record',
-    status: { ocspPresigned: false, crl: true, tenantRevocable: false },
-    replaysIdenticalRequest: false,
-    requiresActiveIssuer: false,
+    ...CA_CEREMONY,
     extensions: (issuer) => (subject) => caExtensions(issuer, subject, pathLen),
     subjectAttributes: (_issuer, subject) => ceremonyNames(subject),
   };
