@@ -2,6 +2,7 @@ export * from './errors.js';
 export * from './config.js';
 export * from './logging.js';
 export * from './metrics.js';
+export * from './health-metrics.js';
 export * from './node-http.js';
 export * from './auth.js';
 export * from './data-dir.js';

@@ -31,6 +31,8 @@ export interface CrlPublisher {
   stop(): Promise<void>;
   /** One timer check: publishes when due; true when it published. Exposed for tests and tooling. */
   checkNow(): Promise<boolean>;
+  /** The nextUpdate of the newest CRL this publisher wrote or read from the store (pki_crl_next_update_seconds), undefined before the first. */
+  nextUpdate(): Date | undefined;
 }
 
 /** The issuing CA's CRL (RFC 5280 section 5): regenerated on each revocation and on a schedule. */
@@ -42,6 +44,11 @@ export function createCrlPublisher(o: CrlPublisherOptions): CrlPublisher {
   let queued: Promise<CrlRecord> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let checking = false;
+  let known: CrlRecord | undefined;
+  /** Remembers the newest CRL seen (by number: another CA instance may have published a later one). */
+  const saw = (r: CrlRecord | undefined): void => {
+    if (r && (!known || r.number > known.number)) known = r;
+  };
 
   async function generate(): Promise<CrlRecord> {
     // The number is taken before the list is read: a CRL with a higher number (from any process)
@@ -58,12 +65,14 @@ export function createCrlPublisher(o: CrlPublisherOptions): CrlPublisher {
     const [thisUpdate, nextUpdate] = [crl.thisUpdate, crl.nextUpdate];
     const record: CrlRecord = { issuerId: issuer.id, number, der, thisUpdate: thisUpdate.toISOString(), nextUpdate: nextUpdate.toISOString() };
     if (await store.putCrl(record)) {
+      saw(record);
       log.info({ issuerId: issuer.id, crlNumber: number, entries: revoked.length, nextUpdate: record.nextUpdate }, 'CRL published');
       return record;
     }
     // A newer CRL got there first (another process); by the ordering above it is at least as complete.
     const current = await store.getCrl(issuer.id);
     if (!current) throw new Error(`CRL ${number} of ${issuer.id} was refused but none is stored`);
+    saw(current);
     log.info({ issuerId: issuer.id, crlNumber: number, stored: current.number }, 'CRL superseded by a newer one');
     return current;
   }
@@ -94,6 +103,7 @@ export function createCrlPublisher(o: CrlPublisherOptions): CrlPublisher {
   async function isDue(): Promise<boolean> {
     const current = await store.getCrl(issuer.id);
     if (!current) return true;
+    saw(current);
     const now = o.now().getTime();
     const refreshMs = o.refreshSeconds * 1000;
     return now - Date.parse(current.thisUpdate) >= refreshMs || Date.parse(current.nextUpdate) - now <= refreshMs;
@@ -121,6 +131,7 @@ export function createCrlPublisher(o: CrlPublisherOptions): CrlPublisher {
   return {
     publishNow,
     checkNow,
+    nextUpdate: () => (known ? new Date(known.nextUpdate) : undefined),
     async start() {
       await checkNow();
       if (timer) return;

@@ -1,6 +1,7 @@
 import type { Signer } from '@evpki/keys';
-import type { Logger } from '@evpki/service';
-import { DEFAULT_HIERARCHY, issuingCasInService, type CaStore } from '@evpki/store';
+import type { HeldCertificate, Logger } from '@evpki/service';
+import { DEFAULT_HIERARCHY, issuingCasInService, type CaStore, type IssuerRecord } from '@evpki/store';
+import { parseCertificate } from '@evpki/x509';
 import { checkSignerMatches, loadIssuer, type LoadedIssuer } from './issuer.js';
 
 export { IssuerNotActiveError } from '@evpki/issuance';
@@ -19,6 +20,9 @@ export class IssuerSet {
   private reloading: Promise<{ added: LoadedIssuer[]; dropped: LoadedIssuer[] }> | undefined;
   /** Why a wanted issuer's key is not held (for /readyz and one log line per distinct reason). */
   private keyErrors = new Map<string, string>();
+  /** For the expiry gauge: the CA certificates in service, read at each reload (no store read per scrape). */
+  private inService: HeldCertificate[] = [];
+  private readonly notAfterOf = new Map<string, Date>();
 
   constructor(
     private readonly store: CaStore,
@@ -51,6 +55,14 @@ export class IssuerSet {
     return Object.fromEntries(this.wanted.map((id) => [id, this.held.has(id)]));
   }
 
+  /**
+   * The CA certificates in service (pki_certificate_not_after_seconds): the issuing CAs in service,
+   * their parents up to the root, and the roots published or active (a root rotation's new root).
+   */
+  certificatesInService(): readonly HeldCertificate[] {
+    return this.inService;
+  }
+
   /** For /readyz: why each key the CA should hold and does not is missing (file, passphrase, token, PIN, mismatch). */
   keyProblems(): Record<string, string> {
     return Object.fromEntries(this.keyErrors);
@@ -63,7 +75,8 @@ export class IssuerSet {
   }
 
   private async doReload(): Promise<{ added: LoadedIssuer[]; dropped: LoadedIssuer[] }> {
-    const wanted = await issuingCasInService(this.store, this.now().getTime());
+    const all = await this.store.listIssuers();
+    const wanted = await issuingCasInService({ listIssuers: async () => all, issuerLastExpiry: (id) => this.store.issuerLastExpiry(id) }, this.now().getTime());
     const next = new Map<string, LoadedIssuer>();
     const keyErrors = new Map<string, string>();
     const added: LoadedIssuer[] = [];
@@ -100,6 +113,27 @@ export class IssuerSet {
     this.keyErrors = keyErrors;
     this.wanted = wanted.map((r) => r.id);
     this.activeIds = activeIds;
+    this.inService = this.certificatesOf(all, wanted);
     return { added, dropped };
+  }
+
+  private certificatesOf(all: readonly IssuerRecord[], wanted: readonly IssuerRecord[]): HeldCertificate[] {
+    const byId = new Map(all.map((r) => [r.id, r]));
+    const picked = new Map<string, IssuerRecord>();
+    for (const r of all) if (r.role === 'root' && (r.state === 'published' || r.state === 'active')) picked.set(r.id, r);
+    for (let r of wanted) {
+      // Up the parent chain to the root (bounded: a root is its own parent).
+      for (let depth = 0; depth <= all.length && !picked.has(r.id); depth++) {
+        picked.set(r.id, r);
+        const parent = byId.get(r.parentId);
+        if (!parent) break;
+        r = parent;
+      }
+    }
+    return [...picked.values()].map((r) => {
+      let notAfter = this.notAfterOf.get(r.id);
+      if (!notAfter) this.notAfterOf.set(r.id, (notAfter = parseCertificate(r.certificate).notAfter));
+      return { kind: r.role === 'root' ? 'root' : 'issuing', issuer: r.id, hierarchy: r.hierarchy, notAfter };
+    });
   }
 }

@@ -59,6 +59,12 @@ export function createCaLifecycle(d: CaLifecycleDeps) {
 
   return {
     reloadIssuers,
+    /** For pki_crl_next_update_seconds: each held issuing CA's newest CRL nextUpdate known (no store read). */
+    crlNextUpdates: (): [issuerId: string, nextUpdate: Date][] =>
+      [...crls].flatMap(([id, crl]) => {
+        const next = crl.nextUpdate();
+        return next ? [[id, next] as [string, Date]] : [];
+      }),
     /** Republishes the issuer's CRL (RFC 5280 5; A00.FR.702: before a revocation is answered). */
     publishCrl: async (issuerId: string): Promise<void> => {
       await crls.get(issuerId)?.publishNow();

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
-import { createAuditTrail, createLogger, createMetrics, type Logger, type ServiceTls } from '@evpki/service';
+import { createAuditTrail, createLogger, createMetrics, observeCertificates, observeStoreUp, serviceCertificate, type Logger, type ServiceTls } from '@evpki/service';
+import { Gauge } from 'prom-client';
 import type { Signer } from '@evpki/keys';
 import { openStore, type CaStore } from '@evpki/store';
 import type { CaConfig } from './config.js';
@@ -47,6 +48,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
   // Issuances and revocations are in the audit log before they are answered (a failed append fails the request).
   const audit = createAuditTrail(store, { log, now, onStoreError: (err) => void metrics.countStoreError('audit-append', err) });
   const lifecycle = createCaLifecycle({ config, store, issuers, metrics, log, now });
+  observeCaHealth(metrics, store, issuers, lifecycle, serviceCertificate('ca-server', secrets.tls.cert));
   const transport = createCaTransport({
     config,
     tls: secrets.tls,
@@ -81,4 +83,23 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
       if (!overrides.store) await store.close();
     },
   };
+}
+
+/**
+ * The CA's expiry and health gauges (k8s/monitoring): the notAfter of its CA certificates in service
+ * and of its server certificate, each held issuing CA's CRL nextUpdate, and whether the store answers.
+ */
+function observeCaHealth(metrics: ReturnType<typeof createMetrics>, store: CaStore, issuers: IssuerSet, lifecycle: ReturnType<typeof createCaLifecycle>, server: ReturnType<typeof serviceCertificate>): void {
+  observeCertificates(metrics, () => [...issuers.certificatesInService(), server]);
+  observeStoreUp(metrics, store);
+  new Gauge({
+    name: 'pki_crl_next_update_seconds',
+    help: 'nextUpdate (Unix seconds) of the newest CRL of each issuing CA the CA holds',
+    labelNames: ['issuer'] as const,
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      for (const [issuer, next] of lifecycle.crlNextUpdates()) this.set({ issuer }, Math.floor(next.getTime() / 1000));
+    },
+  });
 }

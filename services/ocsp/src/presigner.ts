@@ -28,7 +28,25 @@ export interface PresignerOptions {
  * leave the schedule; a request for one is still answered, signed at that moment.
  */
 export class Presigner {
-  constructor(private readonly o: PresignerOptions) {}
+  /**
+   * When a run last left nothing due (epoch ms; the start until then): every pre-signed answer due
+   * by then was re-signed (pki_ocsp_presigned_oldest_age_seconds).
+   */
+  private drainedAt: number;
+
+  constructor(private readonly o: PresignerOptions) {
+    this.drainedAt = o.now().getTime();
+  }
+
+  /**
+   * An upper bound of the age of the oldest pre-signed answer, in seconds, without reading the store:
+   * an answer is re-signed when half its life (at most `lifetimeSeconds`, OCSP_NEXT_UPDATE_HOURS) is
+   * over, so after the last drain none was older than half a life, and since then all have aged
+   * by the time elapsed. It grows without limit when the pre-signer stops keeping up.
+   */
+  oldestAgeSeconds(lifetimeSeconds: number): number {
+    return lifetimeSeconds / 2 + Math.max(0, this.o.now().getTime() - this.drainedAt) / 1000;
+  }
 
   /** Signs everything due now; returns how many certificates were handled. */
   async runOnce(): Promise<number> {
@@ -46,6 +64,7 @@ export class Presigner {
         }),
       );
       handled += progressed;
+      if (due.length < BATCH && progressed === due.length) this.drainedAt = now.getTime();
       if (due.length < BATCH || progressed === 0) return handled;
     }
   }

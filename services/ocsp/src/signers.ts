@@ -8,6 +8,7 @@ import { buildCsr, fromPem, parseCertificate, type ParsedCertificate } from '@ev
 /** An issuing CA this responder answers for, with its CertID hashes precomputed. */
 export interface ServedIssuer {
   readonly id: string;
+  readonly hierarchy: string;
   readonly cert: ParsedCertificate;
   readonly hashes: Record<CertIdHash, { name: Buffer; key: Buffer }>;
 }
@@ -21,7 +22,7 @@ export async function loadServedIssuers(store: OcspStore, now: number): Promise<
   return (await issuingCasInService(store, now))
     .map((i) => {
       const cert = parseCertificate(i.certificate);
-      return { id: i.id, cert, hashes: issuerHashes(cert) };
+      return { id: i.id, hierarchy: i.hierarchy, cert, hashes: issuerHashes(cert) };
     });
 }
 
@@ -51,6 +52,11 @@ export class DelegatedSigners {
 
   get(issuerId: string): OcspResponseSigner | undefined {
     return this.current.get(issuerId)?.signer;
+  }
+
+  /** Each issuer's current signer (for pki_certificate_not_after_seconds{kind="ocsp_signer"}). */
+  held(): [issuerId: string, signer: OcspResponseSigner][] {
+    return [...this.current].map(([id, c]) => [id, c.signer]);
   }
 
   /** True when every issuer has a signer that is valid now. */

@@ -13,6 +13,10 @@ import {
   createLogger,
   createMetrics,
   observeAuditLog,
+  observeCaUp,
+  observeCertificates,
+  observeStoreUp,
+  serviceCertificate,
   toProblem,
   type Logger,
   type RuleViolation,
@@ -89,6 +93,11 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     refusalIntervalMs: config.auditRefusalIntervalSeconds * 1000,
   });
   observeAuditLog(metrics, store);
+  // Expiry and health gauges (k8s/monitoring): its client certificate, the store, the CA.
+  const clientCertificate = serviceCertificate('ra-client', secrets.caTls.cert);
+  observeCertificates(metrics, () => [clientCertificate]);
+  observeStoreUp(metrics, store);
+  observeCaUp(metrics, () => ca.ping());
   const operations = loadOperations(OPENAPI_PATH);
   const operationOf = operations.find;
   const enrolment = createEnrolment({ store, ca, keyPolicy: config.keyPolicy, now, rateLimits: config.rateLimits, metrics });
