@@ -16,7 +16,7 @@ export function failedIssuanceOutcome(err: unknown): 'rejected' | 'rate-limited'
   return isStoreFailure(err) ? 'unavailable' : 'failed';
 }
 
-/** One registry per service, names `pki_<service>_<what>_<unit>`. */
+/** One registry per service, names `pki_<service>_<what>_<unit>` (the expiry and health gauges of health-metrics.ts excepted). */
 export function createMetrics(service: string) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: `pki_${service}_` });
