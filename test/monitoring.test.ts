@@ -188,14 +188,16 @@ describe('every metric of the rules and the dashboard is exported; the expiry ga
   });
 });
 
-describe('pki_store_up on the Redis store', () => {
+describe('pki_store_up and the pre-signed age bound on the Redis store, while it is down', () => {
   let redis: TestRedis;
   let pki: DevPki;
   let stack: Stack;
+  /** The services' clock runs this far ahead of the real one. */
+  let offsetMs = 0;
   before(async () => {
     redis = await startRedis();
     pki = await makeDevPki('ecdsa-p256', { ...redis.env, REDIS_COMMAND_TIMEOUT_MS: '300' });
-    stack = await startStack(pki);
+    stack = await startStack(pki, { now: () => new Date(Date.now() + offsetMs) });
   });
   after(async () => {
     await stack?.stop();
@@ -203,11 +205,17 @@ describe('pki_store_up on the Redis store', () => {
     await redis?.stop();
   });
 
-  it('turns 0 on every service while Redis is down and 1 again when it is back', async () => {
+  it('pki_store_up turns 0 on every service while Redis is down and 1 again when it is back; the age bound grows meanwhile', async () => {
     const bases = [stack.caOpsUrl, stack.raUrl, stack.ocspUrl];
+    const HALF_LIFE = 84 * 3600;
     for (const b of bases) assert.equal(one(samples(await metricsText(b)), 'pki_store_up'), 1, b);
+    await stack.ocsp.presigner.runOnce();
     await redis.kill();
     for (const b of bases) assert.equal(one(samples(await metricsText(b)), 'pki_store_up'), 0, b);
+    // Two hours on without a pre-signing run that could reach the store: the bound grows by them.
+    offsetMs = 2 * 3600_000;
+    const stale = one(samples(await metricsText(stack.ocspUrl)), 'pki_ocsp_presigned_oldest_age_seconds');
+    assert.ok(stale >= HALF_LIFE + 7200 && stale < HALF_LIFE + 7200 + 120, `age bound ${stale}`);
     await redis.restart();
     for (const b of bases) {
       // The client reconnects on its own schedule: the first scrapes after the restart may still fail.
@@ -218,5 +226,9 @@ describe('pki_store_up on the Redis store', () => {
       }
       assert.equal(up, 1, b);
     }
+    // A run that finds nothing due brings it back to half a life.
+    await stack.ocsp.presigner.runOnce();
+    const fresh = one(samples(await metricsText(stack.ocspUrl)), 'pki_ocsp_presigned_oldest_age_seconds');
+    assert.ok(fresh >= HALF_LIFE && fresh < HALF_LIFE + 120, `age bound ${fresh}`);
   });
 });
