@@ -130,7 +130,7 @@ describe('every metric of the rules and the dashboard is exported; the expiry ga
       [chargePoint, 'issuing'],
     ] as const) {
       const record = (await stack.store.getIssuer(id))!;
-      assert.equal(one(s, 'pki_certificate_not_after_seconds', { kind, issuer: id, hierarchy: record.hierarchy }), seconds(new X509Certificate(record.certificate).validTo), `${kind} ${id}`);
+      assert.equal(one(s, 'pki_certificate_not_after_seconds', { kind, issuer: id, hierarchy: record.hierarchy, state: record.state }), seconds(new X509Certificate(record.certificate).validTo), `${kind} ${id}`);
     }
     assert.equal(one(s, 'pki_certificate_not_after_seconds', { kind: 'service', issuer: 'ca-server' }), seconds(new X509Certificate(readServiceTls(pki.dataDir, 'ca-server').cert).validTo));
     // The CRL as relying parties get it, read by openssl.

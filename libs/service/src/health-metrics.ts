@@ -19,6 +19,8 @@ export interface HeldCertificate {
   readonly issuer: string;
   /** The issuer's hierarchy; "" for service certificates. */
   readonly hierarchy: string;
+  /** A CA's state (prepared, published, active, retiring): a retiring CA nearing its end is no alarm; "" for the others. */
+  readonly state?: string;
   readonly notAfter: Date;
 }
 
@@ -26,18 +28,18 @@ export interface HeldCertificate {
 const PING_TIMEOUT_MS = 2_000;
 
 /**
- * `pki_certificate_not_after_seconds{kind, issuer, hierarchy}`: the notAfter (Unix seconds) of each
+ * `pki_certificate_not_after_seconds{kind, issuer, hierarchy, state}`: the notAfter (Unix seconds) of each
  * certificate `held()` lists at scrape time; one that is no longer listed disappears.
  */
 export function observeCertificates(metrics: Pick<Metrics, 'registry'>, held: () => Iterable<HeldCertificate>): void {
   new Gauge({
     name: 'pki_certificate_not_after_seconds',
-    help: 'notAfter (Unix seconds) of the certificates this service holds or serves, by kind (root, issuing, ocsp_signer, service), issuer id (the service certificate name for kind=service) and hierarchy',
-    labelNames: ['kind', 'issuer', 'hierarchy'] as const,
+    help: 'notAfter (Unix seconds) of the certificates this service holds or serves, by kind (root, issuing, ocsp_signer, service), issuer id (the service certificate name for kind=service), hierarchy and CA state',
+    labelNames: ['kind', 'issuer', 'hierarchy', 'state'] as const,
     registers: [metrics.registry],
     collect() {
       this.reset();
-      for (const c of held()) this.set({ kind: c.kind, issuer: c.issuer, hierarchy: c.hierarchy }, Math.floor(c.notAfter.getTime() / 1000));
+      for (const c of held()) this.set({ kind: c.kind, issuer: c.issuer, hierarchy: c.hierarchy, state: c.state ?? '' }, Math.floor(c.notAfter.getTime() / 1000));
     },
   });
 }

@@ -133,7 +133,7 @@ export class IssuerSet {
     return [...picked.values()].map((r) => {
       let notAfter = this.notAfterOf.get(r.id);
       if (!notAfter) this.notAfterOf.set(r.id, (notAfter = parseCertificate(r.certificate).notAfter));
-      return { kind: r.role === 'root' ? 'root' : 'issuing', issuer: r.id, hierarchy: r.hierarchy, notAfter };
+      return { kind: r.role === 'root' ? 'root' : 'issuing', issuer: r.id, hierarchy: r.hierarchy, state: r.state, notAfter };
     });
   }
 }

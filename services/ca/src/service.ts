@@ -1,9 +1,9 @@
 import { X509Certificate } from 'node:crypto';
-import { createAuditTrail, createLogger, createMetrics, observeCertificates, observeStoreUp, serviceCertificate, type Logger, type ServiceTls } from '@evpki/service';
-import { Gauge } from 'prom-client';
+import { createAuditTrail, createLogger, createMetrics, serviceCertificate, type Logger, type ServiceTls } from '@evpki/service';
 import type { Signer } from '@evpki/keys';
 import { openStore, type CaStore } from '@evpki/store';
 import type { CaConfig } from './config.js';
+import { observeCaHealth } from './health-metrics.js';
 import { IssuerSet } from './issuer-set.js';
 import { createCaLifecycle } from './lifecycle.js';
 import { caApiRoutes, caOpsRoutes } from './routes.js';
@@ -85,21 +85,3 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
   };
 }
 
-/**
- * The CA's expiry and health gauges (k8s/monitoring): the notAfter of its CA certificates in service
- * and of its server certificate, each held issuing CA's CRL nextUpdate, and whether the store answers.
- */
-function observeCaHealth(metrics: ReturnType<typeof createMetrics>, store: CaStore, issuers: IssuerSet, lifecycle: ReturnType<typeof createCaLifecycle>, server: ReturnType<typeof serviceCertificate>): void {
-  observeCertificates(metrics, () => [...issuers.certificatesInService(), server]);
-  observeStoreUp(metrics, store);
-  new Gauge({
-    name: 'pki_crl_next_update_seconds',
-    help: 'nextUpdate (Unix seconds) of the newest CRL of each issuing CA the CA holds',
-    labelNames: ['issuer'] as const,
-    registers: [metrics.registry],
-    collect() {
-      this.reset();
-      for (const [issuer, next] of lifecycle.crlNextUpdates()) this.set({ issuer }, Math.floor(next.getTime() / 1000));
-    },
-  });
-}

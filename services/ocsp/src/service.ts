@@ -1,8 +1,8 @@
 import { CaClient } from '@evpki/ca-client';
-import { OCSP_CLIENT_CN, createLogger, observeCaUp, observeCertificates, observeStoreUp, serviceCertificate, type Logger, type ServiceTls } from '@evpki/service';
-import { Gauge } from 'prom-client';
+import { OCSP_CLIENT_CN, createLogger, serviceCertificate, type Logger, type ServiceTls } from '@evpki/service';
 import { openStore, type OcspStore } from '@evpki/store';
 import type { OcspConfig } from './config.js';
+import { observeOcspHealth } from './health-metrics.js';
 import { createOcspLifecycle } from './lifecycle.js';
 import { createOcspMetrics } from './metrics.js';
 import { createOcspRequests } from './ocsp-requests.js';
@@ -53,7 +53,7 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
   });
   const presigner = new Presigner({ store, signers, responder, issuers: () => lifecycle.served(), now, log });
   const lifecycle = createOcspLifecycle({ store, signers, responder, presigner, metrics, log, now, presignIntervalMs: config.presignIntervalMs });
-  observeOcspHealth(metrics, store, ca, signers, lifecycle, presigner, config.nextUpdateSeconds, serviceCertificate('ocsp-client', secrets.caTls.cert));
+  observeOcspHealth({ metrics, store, ca, signers, served: lifecycle.served, presigner, nextUpdateSeconds: config.nextUpdateSeconds, client: serviceCertificate('ocsp-client', secrets.caTls.cert) });
   const replies = createReplies({ metrics, log, now, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
   const transport = createOcspTransport({
     config,
@@ -83,32 +83,3 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
   };
 }
 
-/**
- * The responder's expiry and health gauges (k8s/monitoring): its delegated signers' and its client
- * certificate's notAfter, the age bound of its pre-signed answers, whether the store and the CA answer.
- */
-function observeOcspHealth(
-  metrics: ReturnType<typeof createOcspMetrics>,
-  store: OcspStore,
-  ca: CaClient,
-  signers: DelegatedSigners,
-  lifecycle: ReturnType<typeof createOcspLifecycle>,
-  presigner: Presigner,
-  nextUpdateSeconds: number,
-  client: ReturnType<typeof serviceCertificate>,
-): void {
-  observeCertificates(metrics, () => [
-    ...signers.held().map(([issuer, s]) => ({ kind: 'ocsp_signer' as const, issuer, hierarchy: lifecycle.served().get(issuer)?.hierarchy ?? '', notAfter: s.certificate.notAfter })),
-    client,
-  ]);
-  observeStoreUp(metrics, store);
-  observeCaUp(metrics, () => ca.ping());
-  new Gauge({
-    name: 'pki_ocsp_presigned_oldest_age_seconds',
-    help: 'Upper bound of the age of the oldest pre-signed OCSP answer: half an answer life (OCSP_NEXT_UPDATE_HOURS / 2) plus the time since the pre-signer last left nothing due',
-    registers: [metrics.registry],
-    collect() {
-      this.set(Math.round(presigner.oldestAgeSeconds(nextUpdateSeconds)));
-    },
-  });
-}

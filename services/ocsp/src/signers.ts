@@ -54,11 +54,6 @@ export class DelegatedSigners {
     return this.current.get(issuerId)?.signer;
   }
 
-  /** Each issuer's current signer (for pki_certificate_not_after_seconds{kind="ocsp_signer"}). */
-  held(): [issuerId: string, signer: OcspResponseSigner][] {
-    return [...this.current].map(([id, c]) => [id, c.signer]);
-  }
-
   /** True when every issuer has a signer that is valid now. */
   ready(issuers: readonly ServedIssuer[]): boolean {
     const t = this.now().getTime();
