@@ -7,7 +7,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale help clean
+.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale image image-test help clean
 
 install: node_modules/.package-lock.json
 
@@ -49,6 +49,14 @@ bench-ocsp: build
 bench-scale: build
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 	node test/dist/bench/bench-scale.js
+
+## make image: the container image ev-pki:<git describe> (and ev-pki:dev) with buildah, no Docker daemon (root; apt-get install buildah), plus dist/ev-pki.oci.tar; the Dockerfile builds the same layout with Docker.
+image: build
+	scripts/build-image.sh
+
+## make image-test: build the image, then run pki init and the three services from it (read-only root, uid 10001) and sign a CSR through the RA.
+image-test: image
+	scripts/image-test.sh
 
 clean:
 	rm -rf libs/*/dist services/*/dist test/dist libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo test/tsconfig.tsbuildinfo
