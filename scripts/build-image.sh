@@ -17,16 +17,14 @@ started=$(date +%s)
 
 [ -f services/ra/dist/main.js ] || { echo "make image: build first (npx tsc -b)" >&2; exit 2; }
 
-# Production dependencies: the same lockfile, in a clean staging dir (the workspaces' package.json files
-# and the CLI's bin so npm links them as in the repository). Reused while the lockfile is unchanged.
+# Production dependencies (scripts/image/prod-deps.sh: npm ci --omit=dev in a clean dir), reused while the
+# lockfile, package.json and node (pkcs11js is compiled for it) are unchanged.
 prod=$STAGE/prod
-if [ ! -f "$prod/node_modules/.package-lock.json" ] || [ package-lock.json -nt "$prod/node_modules/.package-lock.json" ] \
-  || [ package.json -nt "$prod/node_modules/.package-lock.json" ]; then
-  rm -rf "$prod" && mkdir -p "$prod"
-  cp package.json package-lock.json "$prod/"
-  for pkg in libs/* services/*; do mkdir -p "$prod/$pkg" && cp "$pkg/package.json" "$prod/$pkg/"; done
-  cp -r services/cli/bin "$prod/services/cli/"
-  (cd "$prod" && npm ci --omit=dev --no-audit --no-fund --loglevel=error)
+stamp=$prod/node_modules/.package-lock.json
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ] \
+  || [ "$(cat "$prod/.node-version" 2>/dev/null)" != "$(node --version)" ]; then
+  scripts/image/prod-deps.sh "$ROOT" "$prod"
+  node --version > "$prod/.node-version"
 fi
 
 rootfs=$STAGE/rootfs

@@ -59,6 +59,13 @@ CHROOT=$(command -v chroot)
 # in_image ARGS...: the image's entry point with ARGS, as uid/gid 10001 in its root filesystem, its Env only.
 in_image() { env -i "${image_env[@]}" "${ports[@]}" "$CHROOT" --userspec=10001:10001 "$root" "${entrypoint[@]}" "$@"; }
 
+# The native addons load in the image (built for its node, their libraries present): lmdb is the embedded
+# store, msgpackr-extract its fast path, pkcs11js the HSM signers (no PKCS#11 module ships in the image).
+env -i "${image_env[@]}" "$CHROOT" --userspec=10001:10001 "$root" /usr/local/bin/node -e '
+  const r = require("module").createRequire("/app/libs/store/");
+  require("module").createRequire("/app/node_modules/msgpackr/")("msgpackr-extract");
+  r("lmdb"); r("pkcs11js");' >"$work/addons.log" 2>&1 || { say "a native addon does not load in the image"; exit 1; }
+
 in_image pki init --dev --ocsp-url "http://127.0.0.1:$OCSP_PORT" >"$work/init.log" 2>&1 || { say "pki init --dev failed"; exit 1; }
 [ -f "$data/pki.json" ] || { say "pki init wrote no /var/lib/pki/pki.json"; exit 1; }
 
