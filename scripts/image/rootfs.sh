@@ -51,7 +51,9 @@ chmod -R a+rX,go-w "$OUT/app"
 cp "$(readlink -f "$NODE")" "$OUT/usr/local/bin/node"
 # Debug information only (the dynamic symbols native addons link against stay): about half of a Debian node.
 if command -v strip >/dev/null; then strip --strip-debug "$OUT/usr/local/bin/node"; fi
-libs() { awk '/=> \//{print $3} /^\s*\/[^ ]+ \(/{print $1}' <<<"$1"; }
+# ldd's lines: "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and the loader "/lib64/ld-linux-x86-64.so.2 (0x...)"
+# (POSIX classes only: Debian's default awk is mawk).
+libs() { awk '/=> \//{print $3} /^[[:space:]]*\/[^ ]+ \(/{print $1}' <<<"$1"; }
 {
   libs "$(ldd "$NODE")"
   find "$OUT/app/node_modules" -name '*.node' -type f | while read -r addon; do
@@ -63,6 +65,9 @@ libs() { awk '/=> \//{print $3} /^\s*\/[^ ]+ \(/{print $1}' <<<"$1"; }
   mkdir -p "$OUT$(dirname "$lib")"
   cp -L "$lib" "$OUT$lib"
 done
+# node must start in the image: its program interpreter (the dynamic loader) is there.
+interp=$(readelf -lW "$OUT/usr/local/bin/node" | sed -n 's/.*Requesting program interpreter: \(.*\)]/\1/p')
+[ -n "$interp" ] && [ -e "$OUT$interp" ] || { echo "rootfs.sh: node's loader ${interp:-?} is not in $OUT" >&2; exit 1; }
 
 # The non-root user the services run as (k8s/: runAsUser 10001), the data dir it owns.
 cat > "$OUT/etc/passwd" <<'PASSWD'
