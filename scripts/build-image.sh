@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make image`: the image of the Dockerfile, built without a Docker daemon or a registry: buildah from
-# scratch (root, storage driver vfs), the root filesystem from scripts/image/rootfs.sh (this machine's
-# node and its libraries, the production node_modules from `npm ci --omit=dev` in a staging dir).
+# scratch (as root), the root filesystem from scripts/image/rootfs.sh (this machine's node and its
+# libraries, the production node_modules from scripts/image/prod-deps.sh, `npm ci --omit=dev`).
 #
 #   IMAGE_VERSION  the tag (default: the git commit, plus -dirty); the image is also tagged ev-pki:dev
 #   IMAGE_ARCHIVE  an OCI archive of it to load elsewhere (default dist/ev-pki.oci.tar; empty: none)
@@ -12,7 +12,6 @@ command -v buildah >/dev/null || { echo "make image: needs buildah (apt-get inst
 VERSION=${IMAGE_VERSION:-$(git describe --always --dirty 2>/dev/null || echo dev)}
 ARCHIVE=${IMAGE_ARCHIVE-dist/ev-pki.oci.tar}
 STAGE=$ROOT/dist/image
-export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs}
 started=$(date +%s)
 
 [ -f services/ra/dist/main.js ] || { echo "make image: build first (npx tsc -b)" >&2; exit 2; }

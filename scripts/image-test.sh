@@ -8,7 +8,6 @@
 #   IMAGE  the image to test (default ev-pki:dev)
 set -euo pipefail
 IMAGE=${IMAGE:-ev-pki:dev}
-export STORAGE_DRIVER=${STORAGE_DRIVER:-vfs}
 started=$(date +%s)
 say() { echo "image-test: $*" >&2; }
 [ "$(id -u)" = 0 ] || { say "needs root (buildah mount, chroot, mount)"; exit 2; }
