@@ -49,8 +49,13 @@ buildah config \
   --label org.opencontainers.image.revision="$(git rev-parse HEAD 2>/dev/null || echo unknown)" \
   --os linux --arch amd64 \
   "$ctr"
+# The image ev-pki:dev (and the same version) named before: removed below once no tag names it any more.
+previous=$(buildah images --quiet --no-trunc ev-pki:dev 2>/dev/null || true)
 buildah commit --quiet "$ctr" "ev-pki:$VERSION" >/dev/null
 [ "$VERSION" = dev ] || buildah tag "ev-pki:$VERSION" ev-pki:dev
+if [ -n "$previous" ] && buildah images --quiet --no-trunc --filter dangling=true | grep -qx "$previous"; then
+  buildah rmi "$previous" >/dev/null 2>&1 || true
+fi
 if [ -n "$ARCHIVE" ]; then
   rm -f "$ARCHIVE"
   buildah push --quiet "ev-pki:$VERSION" "oci-archive:$ARCHIVE:ev-pki:$VERSION"
