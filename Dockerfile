@@ -31,8 +31,9 @@ RUN scripts/image/rootfs.sh /src /prod /rootfs
 
 FROM scratch
 COPY --from=rootfs /rootfs /
-# COPY makes everything 0:0: the data dir (and a volume Docker seeds from it) belongs to the service user.
-COPY --from=rootfs --chown=10001:10001 /rootfs/var/lib/pki /var/lib/pki
+# COPY makes what it creates 0:0: the data dir (and a volume Docker seeds from it) belongs to the service
+# user (copying /var/lib's contents, pki is created by this COPY, so --chown applies to it).
+COPY --from=rootfs --chown=10001:10001 /rootfs/var/lib /var/lib
 USER 10001:10001
 WORKDIR /app
 ENV PATH=/usr/local/bin:/usr/bin:/bin NODE_ENV=production PKI_DATA_DIR=/var/lib/pki TMPDIR=/tmp
