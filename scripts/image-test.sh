@@ -39,6 +39,9 @@ mnt() { mount "$@"; mounts+=("${@: -1}"); }
 ctr=$(buildah from --quiet "$IMAGE")
 mnt --bind "$(buildah mount "$ctr")" "$root"
 mount -o remount,bind,ro "$root"
+# The data dir the image brings (a volume is seeded from it) belongs to the service user; /tmp is 1777.
+[ "$(stat -c '%u:%g %a' "$root/var/lib/pki")" = "10001:10001 700" ] || { say "the image's /var/lib/pki is $(stat -c '%u:%g %a' "$root/var/lib/pki"), not 10001:10001 700"; exit 1; }
+[ "$(stat -c '%a' "$root/tmp")" = 1777 ] || { say "the image's /tmp is not 1777"; exit 1; }
 chown 10001:10001 "$data" && chmod 0700 "$data"
 mnt --bind "$data" "$root/var/lib/pki"
 mnt -t tmpfs -o mode=1777,size=64m tmpfs "$root/tmp"
@@ -69,6 +72,9 @@ in_image pki init --dev --ocsp-url "http://127.0.0.1:$OCSP_PORT" >"$work/init.lo
 [ -f "$data/pki.json" ] || { say "pki init wrote no /var/lib/pki/pki.json"; exit 1; }
 
 start() { in_image "$1" >"$work/$1.log" 2>&1 & pids+=($!); }
+# As k8s/ runs it: `command: [node, services/ra/dist/main.js]` in /app (node found on the image's PATH;
+# chroot starts in /, hence the /app prefix).
+start_as_k8s() { env -i "${image_env[@]}" "${ports[@]}" "$CHROOT" --userspec=10001:10001 "$root" node "/app/services/$1/dist/main.js" >"$work/$1.log" 2>&1 & pids+=($!); }
 ready() {
   for _ in $(seq 300); do
     curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
@@ -80,7 +86,7 @@ ready() {
 start ca
 ready "http://127.0.0.1:$CA_OPS_PORT/readyz"
 start ocsp
-start ra
+start_as_k8s ra
 ready "http://127.0.0.1:$OCSP_PORT/readyz"
 ready "http://127.0.0.1:$RA_PORT/readyz"
 say "ca, ocsp and ra ready from $IMAGE (read-only root, uid 10001)"
