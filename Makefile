@@ -63,7 +63,7 @@ image-dockerfile-test:
 	scripts/image/dockerfile-test.sh
 
 clean:
-	rm -rf libs/*/dist services/*/dist test/dist libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo test/tsconfig.tsbuildinfo
+	rm -rf dist/image dist/ev-pki.oci.tar libs/*/dist services/*/dist test/dist libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo test/tsconfig.tsbuildinfo
 
 help:
 	@grep -E '^## ' Makefile | sed 's/^## //'
