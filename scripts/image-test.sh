@@ -37,7 +37,10 @@ mnt() { mount "$@"; mounts+=("${@: -1}"); }
 
 # The image's root filesystem, read-only, with the volume, /tmp and the kernel filesystems a runtime adds.
 ctr=$(buildah from --quiet "$IMAGE")
-mnt --bind "$(buildah mount "$ctr")" "$root"
+image_root=$(buildah mount "$ctr")
+# The mount points a container runtime adds (in this working container's copy, not in the image).
+touch "$image_root/etc/hosts" "$image_root/etc/resolv.conf"
+mnt --bind "$image_root" "$root"
 mount -o remount,bind,ro "$root"
 # The data dir the image brings (a volume is seeded from it) belongs to the service user; /tmp is 1777.
 [ "$(stat -c '%u:%g %a' "$root/var/lib/pki")" = "10001:10001 700" ] || { say "the image's /var/lib/pki is $(stat -c '%u:%g %a' "$root/var/lib/pki"), not 10001:10001 700"; exit 1; }
@@ -47,6 +50,8 @@ mnt --bind "$data" "$root/var/lib/pki"
 mnt -t tmpfs -o mode=1777,size=64m tmpfs "$root/tmp"
 mnt -t proc proc "$root/proc"
 mnt --bind /dev "$root/dev"
+mnt --bind /etc/hosts "$root/etc/hosts"
+mnt --bind /etc/resolv.conf "$root/etc/resolv.conf"
 
 # The image's configuration: what `docker run` / the kubelet would use.
 config=$(buildah inspect --type image "$IMAGE" | jq -c .OCIv1.config)
@@ -67,6 +72,12 @@ env -i "${image_env[@]}" "$CHROOT" --userspec=10001:10001 "$root" /usr/local/bin
   const r = require("module").createRequire("/app/libs/store/");
   require("module").createRequire("/app/node_modules/msgpackr/")("msgpackr-extract");
   r("lmdb"); r("pkcs11js");' >"$work/addons.log" 2>&1 || { say "a native addon does not load in the image"; exit 1; }
+
+# Name lookups go through the image's glibc (files and dns are built into libc.so.6 since 2.34: no NSS
+# modules to ship): localhost, from the /etc/hosts mounted as a runtime mounts it.
+env -i "${image_env[@]}" "$CHROOT" --userspec=10001:10001 "$root" /usr/local/bin/node -e '
+  require("dns").lookup("localhost", { family: 4 }, (err, a) => process.exit(!err && a === "127.0.0.1" ? 0 : (console.error(err ?? a), 1)));' \
+  >"$work/dns.log" 2>&1 || { say "localhost does not resolve in the image (getaddrinfo, /etc/hosts)"; exit 1; }
 
 in_image pki init --dev --ocsp-url "http://127.0.0.1:$OCSP_PORT" >"$work/init.log" 2>&1 || { say "pki init --dev failed"; exit 1; }
 [ -f "$data/pki.json" ] || { say "pki init wrote no /var/lib/pki/pki.json"; exit 1; }
