@@ -7,7 +7,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale help clean
+.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale image image-test image-dockerfile-test help clean
 
 install: node_modules/.package-lock.json
 
@@ -50,8 +50,20 @@ bench-scale: build
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 	node test/dist/bench/bench-scale.js
 
+## make image: the container image ev-pki:<git describe> (and ev-pki:dev) with buildah, no Docker daemon (root; apt-get install buildah), plus dist/ev-pki.oci.tar; the Dockerfile builds the same layout with Docker.
+image: build
+	scripts/build-image.sh
+
+## make image-test: build the image, then run pki init and the three services from it (read-only root, uid 10001) and sign a CSR through the RA.
+image-test: image
+	scripts/image-test.sh
+
+## make image-dockerfile-test: build the Dockerfile without Docker or a registry (buildah, a stand-in for node:20-bookworm from this machine's Debian packages) and run image-test on it; a few minutes.
+image-dockerfile-test:
+	scripts/image/dockerfile-test.sh
+
 clean:
-	rm -rf libs/*/dist services/*/dist test/dist libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo test/tsconfig.tsbuildinfo
+	rm -rf dist/image dist/ev-pki.oci.tar libs/*/dist services/*/dist test/dist libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo test/tsconfig.tsbuildinfo
 
 help:
 	@grep -E '^## ' Makefile | sed 's/^## //'
