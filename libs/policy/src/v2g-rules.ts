@@ -84,3 +84,12 @@ export const seccSubject: CsrCheck = (csr, _key, ctx) => {
   out.push(...checkSubjectEncoding(csr, Rule.v2gSeccId));
   return out;
 };
+
+/** Violations of SECC-IDs registered for a station (V2G.secc-id): each of EVSEID syntax, none twice. */
+export function seccIdViolations(ids: readonly string[]): Violation[] {
+  const out: Violation[] = ids
+    .filter((id) => !SECC_ID.test(id))
+    .map((id) => ({ rule: Rule.v2gSeccId, message: `seccIds: "${id.slice(0, 80)}" is not a SECC-ID (EVSEID syntax, e.g. DE*ABC*E123456)` }));
+  if (new Set(ids.map(seccIdKey)).size !== ids.length) out.push({ rule: Rule.v2gSeccId, message: 'seccIds: a SECC-ID is listed twice' });
+  return out;
+}
