@@ -225,6 +225,21 @@ describe('SECC certificates (V2GCertificate) through RA → CA', () => {
   });
 });
 
+describe('pki stations import: the seccIds column', () => {
+  it('stores the SECC-IDs of a row (space-separated), refuses a row with a bad one (V2G.secc-id), keeps them without the column', async () => {
+    const file = join(work, 'stations.csv');
+    writeFileSync(file, 'stationId,serialNumber,seccIds\nevse-10,EVSE-0010,DE*ABC*E10 DE*ABC*E11\nevse-11,EVSE-0011,not-an-id\n');
+    const r = await cli(['stations', 'import', file, '--tenant', 'demo']);
+    assert.equal(r.code, 3, r.stderr);
+    assert.deepEqual([r.json.created, r.json.refused], [1, 1]);
+    assert.deepEqual((await api(stack, 'GET', '/v1/stations/evse-10')).body.seccIds, ['DE*ABC*E10', 'DE*ABC*E11']);
+    writeFileSync(file, 'stationId,serialNumber,model\nevse-10,EVSE-0010,Wallbox\n');
+    assert.equal((await cli(['stations', 'import', file, '--tenant', 'demo', '--replace'])).code, 0);
+    const again = (await api(stack, 'GET', '/v1/stations/evse-10')).body;
+    assert.deepEqual([again.model, again.seccIds], ['Wallbox', ['DE*ABC*E10', 'DE*ABC*E11']]);
+  });
+});
+
 describe('V2G.size', () => {
   it('certify refuses an SECC certificate over 800 bytes, naming V2G.size', async () => {
     const store = openStore({ dataDir: pki.dataDir });
