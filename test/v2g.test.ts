@@ -15,7 +15,7 @@ import { fileSigner, generateIssuerKey } from '@evpki/keys';
 import { AppError } from '@evpki/service';
 import { openStore } from '@evpki/store';
 import { csrFromPem, inspectSpki, parseCertificate, pemBlocks } from '@evpki/x509';
-import { openssl } from './helpers/openssl.js';
+import { openssl, opensslAsync } from './helpers/openssl.js';
 import { api, makeDevPki, startStack, type DevPki, type Stack } from './helpers/pki.js';
 import { runPki } from './helpers/processes.js';
 
@@ -222,6 +222,35 @@ describe('SECC certificates (V2GCertificate) through RA → CA', () => {
     }
     assert.equal((await api(stack, 'GET', '/v1/stations/evse-2')).status, 404);
     assert.deepEqual((await api(stack, 'GET', '/v1/stations/evse-1')).body.seccIds, ['DE*ABC*E123456', 'DE*ABC*E777', 'DEABCE9', 'DE*XYZ*E1']);
+  });
+});
+
+describe('status of SECC certificates', () => {
+  it('OCSP good, then revoked (the tenant revokes); CRLs of the root and Sub-CA 1 (pki v2g init) and Sub-CA 2 (the CA): openssl verify -crl_check_all says revoked', async () => {
+    const r = await signV2g('evse-1', opensslCsr('secc-status', P256, '/CN=DEABCE9/O=Demo CPO/DC=CPO'));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const [leaf, sub2, sub1] = pemBlocks(r.body.certificateChain, 'CERTIFICATE').map((d) => new X509Certificate(d).toString());
+    const root = (await api(stack, 'GET', '/v1/trust-anchors?hierarchy=v2g')).body.items[0].certificate as string;
+    const f = (name: string, text: string): string => {
+      writeFileSync(join(work, name), text);
+      return join(work, name);
+    };
+    const files = { leaf: f('st-leaf.pem', leaf!), sub2: f('st-sub2.pem', sub2!), subs: f('st-subs.pem', sub2! + sub1!), root: f('st-root.pem', root) };
+    const ocsp = () =>
+      opensslAsync(['ocsp', '-issuer', files.sub2, '-cert', files.leaf, '-url', `${stack.ocspUrl}/ocsp`, '-CAfile', files.root, '-verify_other', files.subs, '-no_nonce']);
+    const good = await ocsp();
+    assert.match(good.stdout, /: good/, good.stdout + good.stderr);
+    assert.match(good.stderr, /Response verify OK/);
+
+    const revoked = await api(stack, 'POST', `/v1/certificates/${r.body.serialNumber}/revoke`, { reason: 'keyCompromise' });
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    assert.match((await ocsp()).stdout, /: revoked/);
+
+    const crls = await Promise.all([ids.root, ids.subCa1, ids.subCa2].map((id) => stack.store.getCrl(id)));
+    const crlFile = f('st-crls.pem', crls.map((c) => `-----BEGIN X509 CRL-----\n${c!.der.toString('base64').replace(/.{64}/g, '$&\n')}\n-----END X509 CRL-----\n`).join(''));
+    const v = openssl(['verify', '-x509_strict', '-crl_check_all', '-CRLfile', crlFile, '-CAfile', files.root, '-untrusted', files.subs, files.leaf]);
+    assert.notEqual(v.code, 0);
+    assert.match(v.stdout + v.stderr, /certificate revoked/);
   });
 });
 
