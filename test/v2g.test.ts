@@ -221,6 +221,11 @@ describe('SECC certificates (V2GCertificate) through RA → CA', () => {
       assert.deepEqual(rulesOf(r.body), ['V2G.secc-id']);
     }
     assert.equal((await api(stack, 'GET', '/v1/stations/evse-2')).status, 404);
+    // The most SECC-IDs a station may have, each of the longest syntax: registered (the audit entry clips the list).
+    const many = Array.from({ length: 32 }, (_, i) => `DE*ABC*E${String(i).padStart(30, '0')}`);
+    const put = await api(stack, 'PUT', '/v1/stations/evse-3', { serialNumber: 'EVSE-0003', allowed: true, seccIds: many });
+    assert.equal(put.status, 201, JSON.stringify(put.body));
+    assert.deepEqual(put.body.seccIds, many);
     assert.deepEqual((await api(stack, 'GET', '/v1/stations/evse-1')).body.seccIds, ['DE*ABC*E123456', 'DE*ABC*E777', 'DEABCE9', 'DE*XYZ*E1']);
   });
 });

@@ -3,8 +3,9 @@ import { IssuerNotActiveError, type IssuerSet } from './issuer-set.js';
 import type { LoadedIssuer } from './issuer.js';
 
 /**
- * Signs with the active issuing CA of `hierarchy` (the profile's signedBy.hierarchy). When the store refuses the leaf because a rotation activated
- * another issuer meanwhile, reloads and signs again with the new one: signing never stops.
+ * Signs with the active issuing CA of `hierarchy` (the profile's signedBy.hierarchy; default csms).
+ * When the store refuses the leaf because a rotation activated another issuer meanwhile, reloads and
+ * signs again with the new one: signing never stops.
  */
 export async function withActiveIssuer<T>(issuers: IssuerSet, reload: () => Promise<void>, sign: (issuer: LoadedIssuer) => Promise<T>, hierarchy?: string): Promise<T> {
   for (let attempt = 1; ; attempt++) {

@@ -132,13 +132,13 @@ export function caOpsRoutes(d: Pick<CaRouteDeps, 'metrics' | 'store' | 'issuers'
   );
 }
 
-/** The metrics label of a station request: its profile's kind, 'other' for a type no profile issues (bounded labels). */
 /** The hierarchy whose active issuer signs a station certificate type (its profile's signedBy); csms for a type no profile issues (refused later). */
 function stationHierarchy(certificateType: string): string | undefined {
   const found = profileForCertificateType(certificateType);
   return 'profile' in found ? found.profile.signedBy.hierarchy : undefined;
 }
 
+/** The metrics label of a station request: its profile's kind, 'other' for a type no profile issues (bounded labels). */
 function stationKindLabel(certificateType: string): string {
   const found = profileForCertificateType(certificateType);
   return 'profile' in found ? found.profile.kind : 'other';

@@ -37,6 +37,9 @@ const param = (res: Response, name: string): string => String(contextOf(res).par
  * the route is declared once, in openapi.yaml, and service.ts dispatches the operation the gate
  * matched and authorized; there is no second router that could match a request differently.
  */
+/** An audit detail value within AUDIT_LIMITS.detailValueChars (32 SECC-IDs can be longer). */
+const clipDetail = (v: string): string => (v.length > AUDIT_LIMITS.detailValueChars ? `${v.slice(0, AUDIT_LIMITS.detailValueChars - 3)}...` : v);
+
 export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
   const r: Record<string, Handler> = {};
 
@@ -67,7 +70,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
       actor,
       outcome: 'ok',
       tenant: tenant.id,
-      details: { stationId, serialNumber: body.serialNumber, allowed: body.allowed, ...(seccIds.length ? { seccIds: seccIds.join(' ') } : {}) },
+      details: { stationId, serialNumber: body.serialNumber, allowed: body.allowed, ...(seccIds.length ? { seccIds: clipDetail(seccIds.join(' ')) } : {}) },
     });
     res.status(created ? 201 : 200).json(stationView(station));
   };
