@@ -293,3 +293,17 @@ describe('V2G.size', () => {
     assert.deepEqual(e.violations?.map((v) => v.rule), ['V2G.size']);
   });
 });
+
+describe('V2G.size through the pipeline', () => {
+  it('a CA whose OCSP URL makes the SECC certificate over 800 bytes refuses it with 422 V2G.size; nothing is recorded', async () => {
+    await stack.stop();
+    // The same PKI, its CA writing a long public OCSP base into the leaves' AIA.
+    stack = await startStack({ ...pki, manifest: { ...pki.manifest, publicOcspBase: `http://ocsp.example/${'a'.repeat(400)}` } });
+    const before = (await api(stack, 'GET', '/v1/stations/evse-1/certificates')).body.items.length;
+    const r = await signV2g('evse-1', opensslCsr('oversized', P256, '/CN=DE*ABC*E123456/O=Demo CPO/DC=CPO'));
+    assert.equal(r.status, 422, JSON.stringify(r.body));
+    assert.deepEqual(rulesOf(r.body), ['V2G.size']);
+    assert.match(r.body.violations[0].message, /at most 800/);
+    assert.equal((await api(stack, 'GET', '/v1/stations/evse-1/certificates')).body.items.length, before);
+  });
+});
