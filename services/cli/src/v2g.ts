@@ -82,13 +82,13 @@ export async function initV2g(o: V2gInitOptions): Promise<V2gHierarchy> {
     const root = await makeV2gCa(v2gRoot, rootKey, { organization, commonName: `${organization} V2G Root CA` }, undefined, base, now, LIFETIME_YEARS.root);
     const rootId = issuerIdFor('v2g-root', root);
     const sub1Key = generateIssuerKey('ecdsa-p256');
-    const sub1 = await makeV2gCa(cpoSubCa1, sub1Key, { organization, commonName: `${organization} CPO Sub-CA 1` }, { cert: root, key: rootKey, id: rootId }, base, now, LIFETIME_YEARS.subCa1);
+    const sub1 = await makeV2gCa(cpoSubCa1, sub1Key, { organization, commonName: cpoSubCaName(organization, 1) }, { cert: root, key: rootKey, id: rootId }, base, now, LIFETIME_YEARS.subCa1);
     const sub1Id = issuerIdFor('cpo-sub1', sub1);
     const sub2Key = await newIssuingKey(o.dataDir, 'ecdsa-p256', home, now);
     try {
       return await sub2Key.guard(
         (async () => {
-          const sub2 = await makeV2gCa(cpoSubCa2, sub2Key.key, { organization, commonName: `${organization} CPO Sub-CA 2` }, { cert: sub1, key: sub1Key, id: sub1Id }, base, now, LIFETIME_YEARS.subCa2);
+          const sub2 = await makeV2gCa(cpoSubCa2, sub2Key.key, { organization, commonName: cpoSubCaName(organization, 2) }, { cert: sub1, key: sub1Key, id: sub1Id }, base, now, LIFETIME_YEARS.subCa2);
           const sub2Id = issuerIdFor('cpo-sub2', sub2);
           const rootCrl = await makeEmptyCrl(rootKey, root, await store.nextCrlNumber(rootId), now, 365);
           const sub1Crl = await makeEmptyCrl(sub1Key, sub1, await store.nextCrlNumber(sub1Id), now, 365);
@@ -121,6 +121,9 @@ export async function initV2g(o: V2gInitOptions): Promise<V2gHierarchy> {
     await store.close();
   }
 }
+
+/** "ACME CPO Sub-CA 1"; "Demo CPO Sub-CA 1" for an organisation whose name ends in CPO already. */
+const cpoSubCaName = (organization: string, tier: 1 | 2): string => `${organization}${/\bCPO$/.test(organization) ? '' : ' CPO'} Sub-CA ${tier}`;
 
 /** The O of the csms hierarchy's active root (the CPO the PKI was made for). */
 async function csmsOrganization(store: Store): Promise<string> {
