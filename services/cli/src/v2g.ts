@@ -1,7 +1,8 @@
+import { rmSync } from 'node:fs';
 import { certify, cpoSubCa1, cpoSubCa2, issuerFacts, v2gRoot, type Profile } from '@evpki/issuance';
 import { generateIssuerKey, loadPassphrase, writePrivateKey, type KeyRole } from '@evpki/keys';
 import { dataPaths, issuerUrls, readManifest } from '@evpki/service';
-import { DEFAULT_HIERARCHY, type IssuerRecord, type Store } from '@evpki/store';
+import { DEFAULT_HIERARCHY, type CrlRecord, type IssuerRecord, type Store } from '@evpki/store';
 import { OID, attributeValues, buildName, keyIdentifier, parseCertificate, type ParsedCertificate } from '@evpki/x509';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
@@ -95,22 +96,18 @@ export async function initV2g(o: V2gInitOptions): Promise<V2gHierarchy> {
           writePrivateKey(paths.issuerKey(rootId), rootKey, rootPassphrase);
           writePrivateKey(paths.issuerKey(sub1Id), sub1Key, rootPassphrase);
           sub2Key.save(sub2Id);
-          const createdAt = now.toISOString();
-          const record = (id: string, role: IssuerRecord['role'], parentId: string, cert: ParsedCertificate): IssuerRecord => ({
-            id,
-            hierarchy: V2G_HIERARCHY,
-            role,
-            parentId,
-            certificate: cert.der,
-            state: 'active',
-            createdAt,
-          });
-          // Top down: until the last write there is no leaf-signing CA, so nothing is signed under a partial hierarchy.
-          await store.putIssuer(record(rootId, 'root', rootId, root));
-          await store.putIssuer(record(sub1Id, 'sub-ca-1', rootId, sub1));
-          await store.putCrl({ issuerId: rootId, ...rootCrl });
-          await store.putCrl({ issuerId: sub1Id, ...sub1Crl });
-          await store.putIssuer(record(sub2Id, 'sub-ca-2', sub1Id, sub2));
+          const made: MadeCa[] = [
+            { id: rootId, role: 'root', parentId: rootId, cert: root, crl: rootCrl },
+            { id: sub1Id, role: 'sub-ca-1', parentId: rootId, cert: sub1, crl: sub1Crl },
+            { id: sub2Id, role: 'sub-ca-2', parentId: sub1Id, cert: sub2 },
+          ];
+          try {
+            await writeV2gRecords(store, made, now);
+          } catch (e) {
+            // No key file that nothing names is left behind (Sub-CA 2's: sub2Key.guard).
+            for (const id of [rootId, sub1Id]) rmSync(paths.issuerKey(id), { force: true });
+            throw e;
+          }
           return { root: rootId, subCa1: sub1Id, subCa2: sub2Id };
         })(),
       );
@@ -119,6 +116,26 @@ export async function initV2g(o: V2gInitOptions): Promise<V2gHierarchy> {
     }
   } finally {
     await store.close();
+  }
+}
+
+interface MadeCa {
+  readonly id: string;
+  readonly role: IssuerRecord['role'];
+  readonly parentId: string;
+  readonly cert: ParsedCertificate;
+  readonly crl?: Omit<CrlRecord, 'issuerId'>;
+}
+
+/**
+ * The issuer records (all active) and CRLs, top down: until the last write there is no leaf-signing
+ * CA, so nothing is signed under a partly written hierarchy.
+ */
+async function writeV2gRecords(store: Store, cas: readonly MadeCa[], now: Date): Promise<void> {
+  const createdAt = now.toISOString();
+  for (const ca of cas) {
+    await store.putIssuer({ id: ca.id, hierarchy: V2G_HIERARCHY, role: ca.role, parentId: ca.parentId, certificate: ca.cert.der, state: 'active', createdAt });
+    if (ca.crl && !(await store.putCrl({ issuerId: ca.id, ...ca.crl }))) throw new CliError(`the store already holds a newer CRL for ${ca.id}`, EXIT.failure);
   }
 }
 
