@@ -14,7 +14,10 @@ import { checkToken, type Pkcs11Target } from './pkcs11-options.js';
 /** The hierarchy of ISO 15118 SECC certificates (profiles/v2g.ts signedBy). */
 export const V2G_HIERARCHY = 'v2g';
 const YEAR_SECONDS = 365 * 86400;
-/** Lifetimes (years): the V2G root long, the CPO sub-CAs as ISO 15118-2 Annex F bounds them (4 and 2 years). */
+/**
+ * Lifetimes (years): the V2G root long, the CPO sub-CAs short (EVerest's ISO 15118 PKI scripts: 4
+ * years and 1 year; Sub-CA 2 gets 2 here while a three-tier hierarchy cannot be rotated yet).
+ */
 const LIFETIME_YEARS = { root: 20, subCa1: 4, subCa2: 2 } as const;
 
 export interface V2gInitOptions {
@@ -44,9 +47,9 @@ async function makeV2gCa(
   years: number,
 ): Promise<ParsedCertificate> {
   const publicKey = subjectKey(key);
-  const issuer = parent
-    ? issuerFacts(parent.id, parent.cert, issuerUrls(base, parent.id))
-    : { id: 'self', name: buildName(profile.subjectAttributes(undefined as never, { publicKey, names })), organization: names.organization, keyIdentifier: keyIdentifier(publicKey.common.publicKey) };
+  // Self-signed: the issuer is the subject, its name the one the profile builds.
+  const self = { id: 'self', name: Buffer.alloc(0), organization: names.organization, keyIdentifier: keyIdentifier(publicKey.common.publicKey) };
+  const issuer = parent ? issuerFacts(parent.id, parent.cert, issuerUrls(base, parent.id)) : { ...self, name: buildName(profile.subjectAttributes(self, { publicKey, names })) };
   const c = await certify(profile, issuer, asSigner(parent?.key ?? key), { subject: { publicKey, names }, lifetimeSeconds: years * YEAR_SECONDS, now });
   return parseCertificate(c.der);
 }
