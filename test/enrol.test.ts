@@ -67,8 +67,11 @@ describe('the enrolment core, without HTTP', () => {
     assert.deepEqual([unreadable.kind, rulesOf(unreadable)], ['policy', ['A02.FR.03']]);
     const otherCpo = await refusal(enrolment.station(principal, station('cp-enrol', newP256Csr('CP-ENROL-1', 'Other CPO').csr)));
     assert.deepEqual([otherCpo.kind, rulesOf(otherCpo)], ['policy', ['A02.FR.13']]);
+    const unknown = await refusal(enrolment.station(principal, { ...station('cp-enrol', newP256Csr('CP-ENROL-1').csr), certificateType: 'ManufacturerCertificate' }));
+    assert.deepEqual([unknown.kind, rulesOf(unknown)], ['policy', ['Issuance.certificate-type']]);
+    // A V2G (SECC) certificate is issued now, but not for a charge point CSR: no DC=CPO, no SECC-ID.
     const v2g = await refusal(enrolment.station(principal, { ...station('cp-enrol', newP256Csr('CP-ENROL-1').csr), certificateType: 'V2GCertificate' }));
-    assert.deepEqual([v2g.kind, rulesOf(v2g)], ['policy', ['Issuance.certificate-type']]);
+    assert.deepEqual([v2g.kind, rulesOf(v2g)], ['policy', ['V2G.dc-cpo', 'V2G.secc-id']]);
   });
 
   it('issues, and answers the same request again with the same certificate (issue 14.13), counting each', async () => {

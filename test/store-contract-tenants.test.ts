@@ -25,6 +25,17 @@ storeContract('tenants, stations, issuers', {
     equal(await store.deleteStation('cpo-a', 'st:1/é'), false);
   },
 
+  'ISO 15118 fields are part of the records (no schema change): tenant operatorIds and station seccIds round-trip, by putStations too': async (store) => {
+    const tenant = { id: 'cpo-v2g', cpoName: 'CPO V', disabled: false, createdAt: 'x', operatorIds: ['DE*ABC', 'DE*ABD'] };
+    await store.putTenant(tenant);
+    deepStrictEqual(await store.getTenant('cpo-v2g'), tenant);
+    const st = { tenant: 'cpo-v2g', stationId: 'evse-1', serialNumber: 'SN1', allowed: true, seccIds: ['DE*ABC*E1', 'DEABCE2'], createdAt: 'c', updatedAt: 'u' };
+    await store.putStation(st);
+    deepStrictEqual(await store.getStation('cpo-v2g', 'evse-1'), st);
+    deepStrictEqual(await store.putStations([{ ...st, stationId: 'evse-2' }], { replace: false }), ['created']);
+    deepStrictEqual(await store.getStation('cpo-v2g', 'evse-2'), { ...st, stationId: 'evse-2' });
+  },
+
   'issuers round-trip and list by id': async (store) => {
     const issuer = { id: 'sub-1', hierarchy: 'csms', role: 'issuing' as const, parentId: 'root-1', certificate: randomBytes(500), state: 'active' as const, createdAt: 'c' };
     await store.putIssuer(issuer);

@@ -137,6 +137,7 @@ function backend(name: string, redisBacked: boolean): void {
         serverDomains: ['b.example', 'csms.b.example'],
         allowWildcards: false,
         ipRanges: [],
+        operatorIds: [],
         rateLimits: { tenantCsrsPerMinute: 50, stationCsrsPerDay: null },
       });
 
@@ -264,6 +265,7 @@ function backend(name: string, redisBacked: boolean): void {
         serverDomains: 'b.example csms.b.example',
         allowWildcards: false,
         ipRanges: '',
+        operatorIds: '',
         tenantCsrsPerMinute: 50,
         stationCsrsPerDay: null,
       });

@@ -1,3 +1,5 @@
+import { Rule } from '@evpki/policy';
+import { AppError } from '@evpki/service';
 import { buildName, nameToString, randomSerial, serialToHex } from '@evpki/x509';
 import type { TbsSigner } from '@evpki/x509';
 import type { IssuerFacts, Profile, SubjectFacts } from './profile.js';
@@ -56,5 +58,10 @@ export async function certify(profile: Profile, issuer: IssuerFacts, signer: Tbs
     spki: input.subject.publicKey.common.spki,
     extensions: extensionsOf(profile, issuer)(input.subject),
   });
+  // V2G.size (ISO 15118-2 Annex F): what the EV must hold; refused here, so never recorded or answered.
+  if (profile.maxDerBytes !== undefined && der.length > profile.maxDerBytes)
+    throw new AppError('policy', `the ${profile.requestName} request violates policy`, [
+      { rule: Rule.v2gSize, message: `the certificate would be ${der.length} bytes; at most ${profile.maxDerBytes} are allowed (shorter names or URLs)` },
+    ]);
   return { der, serial: serialToHex(serial), ...validity, subject: nameToString({ der: subjectDer, rdns: attributes.map((a) => [{ tag: 0x0c, ...a }]) }) };
 }

@@ -28,6 +28,8 @@ export interface Profile {
   readonly status: { readonly ocspPresigned: boolean; readonly crl: boolean; readonly tenantRevocable: boolean };
   /** A request identical to one already answered gets that certificate again (issue 14.13). */
   readonly replaysIdenticalRequest: boolean;
+  /** The most DER bytes a certificate of this kind may have (V2G PKI: 800, rule V2G.size); certify refuses a larger one. */
+  readonly maxDerBytes?: number;
   /** Certificates whose issuer must be the active one of its hierarchy (leaves of enrolment). */
   readonly requiresActiveIssuer: boolean;
   /**

@@ -7,9 +7,11 @@ import { ocspSigner } from './profiles/ocsp-signer.js';
 import { rootCa } from './profiles/root.js';
 import { serviceTlsClient, serviceTlsServer } from './profiles/service-tls.js';
 import { issuingCa } from './profiles/sub-ca.js';
+import { cpoSubCa1, cpoSubCa2, seccLeaf, v2gRoot } from './profiles/v2g.js';
 
 /** Every kind the product signs. A new kind: its file under profiles/ and a line here. */
-export const PROFILES: readonly Profile[] = [chargingStation, csmsServer, ocspSigner, rootCa, issuingCa, crossCertificate, serviceTlsServer, serviceTlsClient];
+export const PROFILES: readonly Profile[] = [chargingStation, csmsServer, ocspSigner, rootCa, issuingCa, crossCertificate, serviceTlsServer, serviceTlsClient,
+  v2gRoot, cpoSubCa1, cpoSubCa2, seccLeaf];
 
 const byKind = new Map(PROFILES.map((p) => [p.kind, p]));
 const byOcppType = new Map(PROFILES.filter((p) => p.ocppCertificateType).map((p) => [p.ocppCertificateType!, p]));
@@ -27,4 +29,4 @@ export function profileForCertificateType(certificateType: string): { profile: P
   return { violation: { rule: Rule.certificateType, message: `${certificateType} certificates are not supported yet; this CA issues ${issued}` } };
 }
 
-export { chargingStation, crossCertificate, csmsServer, issuingCa, ocspSigner, rootCa, serviceTlsClient, serviceTlsServer };
+export { chargingStation, cpoSubCa1, cpoSubCa2, crossCertificate, csmsServer, issuingCa, ocspSigner, rootCa, seccLeaf, serviceTlsClient, serviceTlsServer, v2gRoot };

@@ -11,10 +11,10 @@ import { Rule, type Violation } from './violations.js';
  * checks it runs; each reads only what it needs.
  */
 export interface CsrCheckContext extends KeyContext {
-  /** The caller's tenant: its CPO name (O, A02.FR.13) and server name claims (A00.FR.510). */
-  readonly tenant?: ServerNamePolicy;
-  /** The station as registered for the tenant; undefined when it is not (PnC-4.3). */
-  readonly station?: { readonly serialNumber: string; readonly allowed: boolean } | undefined;
+  /** The caller's tenant: its CPO name (O, A02.FR.13), server name claims (A00.FR.510) and operator IDs (V2G.operator-id). */
+  readonly tenant?: ServerNamePolicy & { readonly operatorIds?: readonly string[] };
+  /** The station as registered for the tenant, with its SECC-IDs (ISO 15118); undefined when it is not (PnC-4.3). */
+  readonly station?: { readonly serialNumber: string; readonly allowed: boolean; readonly seccIds?: readonly string[] } | undefined;
   /** Keys certified for something else (CAs, service certificates): never certified again. */
   readonly reservedKeys?: () => Promise<readonly KeyObject[]>;
 }

@@ -8,3 +8,4 @@ export * from './revocation-policy.js';
 export * from './server-policy.js';
 export * from './station-rules.js';
 export * from './tenant-claims.js';
+export * from './v2g-rules.js';

@@ -34,6 +34,16 @@ export const Rule = {
   ipRange: 'Tenant.ip-range',
   /** Product rule: delegated OCSP signers per issuer per hour (CA_OCSP_SIGNERS_PER_ISSUER_PER_HOUR). */
   ocspSignerRate: 'RateLimit.ocspSigner',
+  /** ISO 15118-2 Annex F (certificate profiles): V2G PKI keys are EC P-256, signed ECDSA with SHA-256. */
+  v2gCurve: 'V2G.curve',
+  /** ISO 15118-2 Annex F: an SECC certificate's subject carries DC=CPO. */
+  v2gDcCpo: 'V2G.dc-cpo',
+  /** ISO 15118-2 Annex H / DIN SPEC 91286: the SECC-ID (the CN) is an EVSEID. */
+  v2gSeccId: 'V2G.secc-id',
+  /** Plug&Charge 4.3: the SECC-ID's operator ID (country + 3 characters) is one the tenant may use. */
+  v2gOperatorId: 'V2G.operator-id',
+  /** ISO 15118-2 Annex F: a V2G PKI certificate is at most 800 bytes (DER). */
+  v2gSize: 'V2G.size',
   /** The CA answers only its own services, each only on its routes (mutual TLS, client CN). */
   separateCa: 'A00.FR.703',
 } as const;

@@ -22,6 +22,8 @@ export interface TenantRecord {
    * tenant gets no IP SANs until it has ranges. Dropped by the next `pki tenants add --update`.
    */
   readonly allowIpSans?: boolean;
+  /** ISO 15118 operator IDs ("DE*ABC", normalised) its SECC-IDs may carry (V2G.operator-id, Plug&Charge 4.3); none: no SECC certificates. */
+  readonly operatorIds?: readonly string[];
   /** Overrides of the RA's default rate limits (RA_RATE_*); 0 turns a limit off. */
   readonly rateLimits?: { readonly stationCsrsPerDay?: number; readonly tenantCsrsPerMinute?: number };
 }
@@ -34,6 +36,8 @@ export interface StationRecord {
   readonly model?: string;
   /** The station's model passed its audit (Plug&Charge 4.2). */
   readonly allowed: boolean;
+  /** ISO 15118 SECC-IDs registered for it: the CNs its SECC (V2G) certificates may have (PnC-4.3). */
+  readonly seccIds?: readonly string[];
   readonly createdAt: string;
   readonly updatedAt: string;
 }

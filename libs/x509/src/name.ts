@@ -89,6 +89,7 @@ const SHORT: Record<string, string> = {
   [OID.organizationName]: 'O',
   [OID.organizationalUnitName]: 'OU',
   [OID.countryName]: 'C',
+  [OID.domainComponent]: 'DC',
   '2.5.4.7': 'L',
   '2.5.4.8': 'ST',
   '2.5.4.5': 'serialNumber',
@@ -108,6 +109,8 @@ export function nameToString(name: ParsedName): string {
 const PRINTABLE_ATTRIBUTES: ReadonlySet<string> = new Set([OID.countryName, '2.5.4.5', '2.5.4.46']);
 /** X.680 41.4 PrintableString characters. */
 const PRINTABLE = /^[A-Za-z0-9 '()+,\-./:=?]*$/;
+/** Attributes written as IA5String (RFC 4519 2.4): domainComponent. */
+const IA5_ATTRIBUTES: ReadonlySet<string> = new Set([OID.domainComponent]);
 const UNPAIRED_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /**
@@ -120,12 +123,14 @@ export function unencodableReason(a: { readonly oid: string; readonly value: str
   if (a.tag === Tag.TeletexString && /[^\x20-\x7e]/.test(a.value)) return 'is a TeletexString with characters beyond ASCII';
   if (UNPAIRED_SURROGATE.test(a.value)) return 'is not Unicode text (an unpaired UTF-16 surrogate)';
   if (PRINTABLE_ATTRIBUTES.has(a.oid) && !PRINTABLE.test(a.value)) return 'has characters a PrintableString cannot hold';
+  // eslint-disable-next-line no-control-regex
+  if (IA5_ATTRIBUTES.has(a.oid) && /[^\x00-\x7f]/.test(a.value)) return 'has characters an IA5String cannot hold';
   return undefined;
 }
 
 /**
  * Encodes a Name from attributes, one per RDN, in the given order: UTF8String values, PrintableString
- * for PRINTABLE_ATTRIBUTES, whatever string type a value was read from (a certificate subject never
+ * for PRINTABLE_ATTRIBUTES, IA5String for IA5_ATTRIBUTES (DC), whatever string type a value was read from (a certificate subject never
  * copies a CSR's BMPString, T61String or UniversalString). Throws DerError for a value that
  * unencodableReason refuses.
  */
@@ -134,7 +139,7 @@ export function buildName(attrs: readonly { oid: string; value: string; tag?: nu
     ...attrs.map((a) => {
       const why = unencodableReason(a);
       if (why) throw new DerError(`name attribute ${a.oid} ${why}`);
-      const tag = PRINTABLE_ATTRIBUTES.has(a.oid) ? Tag.PrintableString : Tag.UTF8String;
+      const tag = PRINTABLE_ATTRIBUTES.has(a.oid) ? Tag.PrintableString : IA5_ATTRIBUTES.has(a.oid) ? Tag.IA5String : Tag.UTF8String;
       return set(seq(oid(a.oid), tlv(tag, Buffer.from(a.value, 'utf8'))));
     }),
   );

@@ -4,6 +4,8 @@ export const OID = {
   organizationName: '2.5.4.10',
   organizationalUnitName: '2.5.4.11',
   countryName: '2.5.4.6',
+  /** RFC 4519 2.4 domainComponent (DC): the ISO 15118 PKI's DC=V2G / DC=CPO. */
+  domainComponent: '0.9.2342.19200300.100.1.25',
 
   rsaEncryption: '1.2.840.113549.1.1.1',
   rsassaPss: '1.2.840.113549.1.1.10',

@@ -3,15 +3,18 @@ import { IssuerNotActiveError, type IssuerSet } from './issuer-set.js';
 import type { LoadedIssuer } from './issuer.js';
 
 /**
- * Signs with the active issuing CA. When the store refuses the leaf because a rotation activated
- * another issuer meanwhile, reloads and signs again with the new one: signing never stops.
+ * Signs with the active issuing CA of `hierarchy` (the profile's signedBy.hierarchy; default csms).
+ * When the store refuses the leaf because a rotation activated another issuer meanwhile, reloads and
+ * signs again with the new one: signing never stops.
  */
-export async function withActiveIssuer<T>(issuers: IssuerSet, reload: () => Promise<void>, sign: (issuer: LoadedIssuer) => Promise<T>): Promise<T> {
+export async function withActiveIssuer<T>(issuers: IssuerSet, reload: () => Promise<void>, sign: (issuer: LoadedIssuer) => Promise<T>, hierarchy?: string): Promise<T> {
   for (let attempt = 1; ; attempt++) {
-    const issuer = issuers.activeIn();
+    const issuer = issuers.activeIn(hierarchy);
     if (!issuer) {
       await reload();
-      if (!issuers.activeIn()) throw new AppError('unavailable', issuers.activeIdIn() ? `the CA does not hold the key of the active issuing CA ${issuers.activeIdIn()} yet` : 'no active issuing CA', undefined, 5);
+      const activeId = issuers.activeIdIn(hierarchy);
+      if (!issuers.activeIn(hierarchy))
+        throw new AppError('unavailable', activeId ? `the CA does not hold the key of the active issuing CA ${activeId} yet` : `no active issuing CA${hierarchy ? ` in hierarchy ${hierarchy}` : ''}`, undefined, 5);
       continue;
     }
     try {

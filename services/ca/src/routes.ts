@@ -73,14 +73,14 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
     perIssuerPerHour: d.config.ocspSignersPerIssuerPerHour,
     reservedKeys: async () => [...d.serviceKeys, call.peerKey(), ...(await d.store.listIssuers()).flatMap((i) => [i.certificate, ...(i.crossCertificates ?? [])].map((c) => new X509Certificate(c).publicKey))],
   });
-  const active = <T>(sign: (issuer: LoadedIssuer) => Promise<T>): Promise<T> => withActiveIssuer(d.issuers, d.reloadIssuers, sign);
+  const active = <T>(sign: (issuer: LoadedIssuer) => Promise<T>, hierarchy?: string): Promise<T> => withActiveIssuer(d.issuers, d.reloadIssuers, sign, hierarchy);
 
   const table = routeTable<CaRoute>([
     route(CA_API.ping, async (_req, call) => ({ status: 'ok', client: call.caller })),
 
     route(CA_API.sign, (r) =>
       counted(metrics, stationKindLabel(r.certificateType), async () => {
-        const signed = await active((issuer) => signChargePointCertificate(r, signDeps(issuer)));
+        const signed = await active((issuer) => signChargePointCertificate(r, signDeps(issuer)), stationHierarchy(r.certificateType));
         await audit.record(issuanceEvent(signed, r.tenant, r.actor, r.stationId));
         return signed;
       }).catch((e: unknown) => {
@@ -130,6 +130,12 @@ export function caOpsRoutes(d: Pick<CaRouteDeps, 'metrics' | 'store' | 'issuers'
       details: { activeIssuer: d.issuers.activeIdIn() ?? null, issuerKeys: d.issuers.keyStatus(), issuerKeyErrors: d.issuers.keyProblems() },
     })),
   );
+}
+
+/** The hierarchy whose active issuer signs a station certificate type (its profile's signedBy); csms for a type no profile issues (refused later). */
+function stationHierarchy(certificateType: string): string | undefined {
+  const found = profileForCertificateType(certificateType);
+  return 'profile' in found ? found.profile.signedBy.hierarchy : undefined;
 }
 
 /** The metrics label of a station request: its profile's kind, 'other' for a type no profile issues (bounded labels). */

@@ -14,12 +14,12 @@ export interface CaSubject {
 /** An issuer key held in memory (KeyObject) or anywhere a Signer reaches (a PKCS#11 token). */
 export type SigningKey = KeyObject | Signer;
 
-function asSigner(k: SigningKey): Signer {
+export function asSigner(k: SigningKey): Signer {
   return 'backend' in k ? k : fileSigner(k);
 }
 
 /** The certified key as the profiles read it: from a private or public KeyObject, or a Signer's public key. */
-function subjectKey(k: SigningKey): SubjectFacts['publicKey'] {
+export function subjectKey(k: SigningKey): SubjectFacts['publicKey'] {
   const key = 'backend' in k ? k.publicKey : k;
   // createPublicKey takes a private KeyObject only: a public one (a Signer's) is exported as it is.
   const spki = (key.type === 'public' ? key : createPublicKey(key)).export({ type: 'spki', format: 'der' });

@@ -14,3 +14,4 @@ export * from './ocsp-resign.js';
 export * from './tenants.js';
 export { parseRetention } from './audit-retain.js';
 export * from './pkcs11-options.js';
+export * from './v2g.js';

@@ -1,5 +1,5 @@
 import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { STATION_FIELDS, checkStationRegistration } from '@evpki/policy';
+import { STATION_FIELDS, checkStationRegistration, seccIdViolations } from '@evpki/policy';
 import type { StationRecord, Store } from '@evpki/store';
 import { CliError } from './cli-error.js';
 import type { Command } from './command.js';
@@ -34,7 +34,7 @@ export const CSV_RULE = {
   duplicate: 'csv:duplicate',
 } as const;
 
-export const IMPORT_COLUMNS = ['stationId', 'serialNumber', 'model', 'allowed'] as const;
+export const IMPORT_COLUMNS = ['stationId', 'serialNumber', 'model', 'allowed', 'seccIds'] as const;
 type Column = (typeof IMPORT_COLUMNS)[number];
 
 const ALLOWED_VALUES: Readonly<Record<string, boolean>> = { true: true, false: false, '1': true, '0': false, yes: true, no: false, '': true };
@@ -84,6 +84,8 @@ interface Row {
   readonly serialNumber: string;
   readonly model?: string;
   readonly allowed: boolean;
+  /** ISO 15118 SECC-IDs (the seccIds column, space-separated); undefined without the column: the stored ones are kept. */
+  readonly seccIds?: readonly string[];
 }
 
 const bad = (message: string): CliError => new CliError(message, EXIT.badInput);
@@ -96,7 +98,7 @@ function readHeader(header: CsvRecord | undefined): Partial<Record<Column, numbe
   const at: Partial<Record<Column, number>> = {};
   header.fields.forEach((raw, i) => {
     const name = IMPORT_COLUMNS.find((c) => c.toLowerCase() === raw.trim().toLowerCase());
-    if (!name) throw bad(`line 1 (the header): unknown column "${raw.slice(0, 40)}"; expected ${expected} (model and allowed may be left out)`);
+    if (!name) throw bad(`line 1 (the header): unknown column "${raw.slice(0, 40)}"; expected ${expected} (model, allowed and seccIds may be left out)`);
     if (at[name] !== undefined) throw bad(`line 1 (the header): column ${name} appears twice`);
     at[name] = i;
   });
@@ -104,7 +106,9 @@ function readHeader(header: CsvRecord | undefined): Partial<Record<Column, numbe
   return { ...at, stationId: at.stationId, serialNumber: at.serialNumber, width: header.fields.length };
 }
 
-const sameStation = (s: StationRecord, r: Row): boolean => s.serialNumber === r.serialNumber && s.model === r.model && s.allowed === r.allowed;
+const sameIds = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean => (a ?? []).join(' ') === (b ?? []).join(' ');
+const sameStation = (s: StationRecord, r: Row): boolean =>
+  s.serialNumber === r.serialNumber && s.model === r.model && s.allowed === r.allowed && (r.seccIds === undefined || sameIds(s.seccIds, r.seccIds));
 
 /** Validates every row, writes the good ones (unless dryRun) and counts. Throws CliError (exit 2) when the file or tenant is unusable. */
 export async function importStations(o: ImportOptions): Promise<ImportCounts> {
@@ -152,12 +156,14 @@ export async function importStations(o: ImportOptions): Promise<ImportCounts> {
         return;
       }
       if (e) wouldReplace++;
+      const seccIds = r.seccIds ?? e?.seccIds ?? [];
       writes.push({
         tenant: o.tenant,
         stationId: r.stationId,
         serialNumber: r.serialNumber,
         ...(r.model === undefined ? {} : { model: r.model }),
         allowed: r.allowed,
+        ...(seccIds.length ? { seccIds: [...seccIds] } : {}),
         createdAt: e?.createdAt ?? at,
         updatedAt: at,
       });
@@ -216,8 +222,10 @@ function checkRow(
   const violations: { rule: string; message: string }[] = checkStationRegistration({ stationId: f[columns.stationId]!, serialNumber, ...(model === undefined ? {} : { model }) });
   const allowed = ALLOWED_VALUES[allowedText.trim().toLowerCase()];
   if (allowed === undefined) violations.push({ rule: CSV_RULE.allowed, message: `allowed "${allowedText.slice(0, 20)}" must be true/false, 1/0 or yes/no (empty: true)` });
+  const seccIds = columns.seccIds === undefined ? undefined : f[columns.seccIds]!.split(' ').filter(Boolean);
+  if (seccIds) violations.push(...seccIdViolations(seccIds));
   if (violations.length) return { stationId, violations };
-  return { line: rec.line, stationId, serialNumber, ...(model === undefined ? {} : { model }), allowed: allowed! };
+  return { line: rec.line, stationId, serialNumber, ...(model === undefined ? {} : { model }), allowed: allowed!, ...(seccIds ? { seccIds } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,7 +294,8 @@ Registers the charge stations of one tenant from CSV (RFC 4180, UTF-8, a BOM is 
   CP0001,SN-0001,Wallbox X,true
   "CP:0002",SN-0002,,no
 model may be empty (or the column left out); allowed is true/false, 1/0 or yes/no (empty or no
-column: true). Every row is checked as the RA checks PUT /v1/stations/{stationId} (stationId 1-48 of
+column: true). An optional seccIds column holds the station's ISO 15118 SECC-IDs, separated by
+spaces (DE*ABC*E123456; rule V2G.secc-id); without the column the stored ones are kept. Every row is checked as the RA checks PUT /v1/stations/{stationId} (stationId 1-48 of
 A-Z a-z 0-9 . _ : -, serialNumber 1-64 of A-Z a-z 0-9 . _ - and no host name or IP address
 (A00.FR.511), model at most 128 characters), plus: the number of fields, quoting, fields over
 ${IMPORT_LIMITS.maxField} characters, a stationId already imported from an earlier line. Empty lines are skipped.

@@ -15,6 +15,7 @@ import {
   legacyIpSansNote,
   normalizeIpRange,
   normalizeServerDomain,
+  parseOperatorId,
   parseRateLimit,
   tenantAuditDetails,
   type TenantSpec,
@@ -79,6 +80,7 @@ const tenantJson = (t: TenantRecord): Record<string, unknown> => ({
   serverDomains: t.serverDomains ?? [],
   allowWildcards: t.allowWildcards === true,
   ipRanges: t.ipRanges ?? [],
+  operatorIds: t.operatorIds ?? [],
   // Written by older versions, no longer honoured (legacyIpSansNote).
   ...(t.allowIpSans ? { allowIpSans: true } : {}),
   rateLimits: { tenantCsrsPerMinute: t.rateLimits?.tenantCsrsPerMinute ?? null, stationCsrsPerDay: t.rateLimits?.stationCsrsPerDay ?? null },
@@ -117,6 +119,18 @@ function readSpec(values: OptionValues): TenantSpec {
     if (out.length > TENANT_LIMITS.ipRanges) throw bad(`at most ${TENANT_LIMITS.ipRanges} IP ranges`);
     spec.ipRanges = out;
   } else if (values['no-ip-ranges']) spec.ipRanges = [];
+  const operators = (values['operator-id'] as string[] | undefined) ?? [];
+  if (operators.length && values['no-operator-ids']) throw bad('--operator-id and --no-operator-ids exclude each other');
+  if (operators.length) {
+    const out: string[] = [];
+    for (const raw of operators.flatMap((o) => o.split(',')).map((o) => o.trim())) {
+      const n = parseOperatorId(raw);
+      if ('error' in n) throw bad(n.error);
+      if (!out.includes(n.id)) out.push(n.id);
+    }
+    if (out.length > TENANT_LIMITS.operatorIds) throw bad(`at most ${TENANT_LIMITS.operatorIds} operator IDs`);
+    spec.operatorIds = out;
+  } else if (values['no-operator-ids']) spec.operatorIds = [];
   if (values['allow-ip-sans'] || values['no-allow-ip-sans'])
     throw bad('--allow-ip-sans (any IP address) is gone: give the IP ranges the tenant owns with --ip-range CIDR (none: no IP SANs)');
   if (values['allow-wildcards'] && values['no-allow-wildcards']) throw bad('--allow-wildcards and --no-allow-wildcards exclude each other');
@@ -190,9 +204,10 @@ const addCommand: Command = {
   name: 'tenants add',
   summary: 'add a tenant (CPO), or change one with --update',
   help: `Usage: pki tenants add --id ID --cpo-name NAME [--server-domain DOMAIN ...] [--allow-wildcards]
-                        [--ip-range CIDR ...] [--rate-csrs-per-minute N] [--rate-station-csrs-per-day N]
+                        [--ip-range CIDR ...] [--operator-id ID ...]
+                        [--rate-csrs-per-minute N] [--rate-station-csrs-per-day N]
        pki tenants add --id ID --update [any of the options above] [--no-server-domains]
-                        [--no-allow-wildcards] [--no-ip-ranges]
+                        [--no-allow-wildcards] [--no-ip-ranges] [--no-operator-ids]
 
 Adds a tenant: a CPO whose CSMS calls the RA with bearer tokens naming this id. Every change is
 written to the audit log (tenant.added, tenant.updated). An existing id is refused (exit 2) unless
@@ -220,6 +235,11 @@ Options:
                                  range): host bits set, /0, loopback, link-local, multicast, reserved,
                                  IPv4-mapped IPv6
   --no-ip-ranges                 (--update) remove every IP range
+  --operator-id ID               an ISO 15118 operator ID (DE*ABC; case and the '*' are normalised)
+                                 its SECC certificates' SECC-IDs may carry (V2G.operator-id); repeat
+                                 it or separate with commas; with --update the list replaces the
+                                 stored one. None: no SECC (V2GCertificate) certificates
+  --no-operator-ids              (--update) remove every operator ID
   --rate-csrs-per-minute N       CSRs that passed policy, per tenant in any minute (0: no limit;
                                  "default": the RA's RA_RATE_TENANT_CSRS_PER_MINUTE)
   --rate-station-csrs-per-day N  CSRs per station in any 24 hours (0: no limit; "default": the
@@ -238,6 +258,8 @@ ${EXIT_HELP}
     'no-allow-wildcards': { type: 'boolean' },
     'ip-range': { type: 'string', multiple: true },
     'no-ip-ranges': { type: 'boolean' },
+    'operator-id': { type: 'string', multiple: true },
+    'no-operator-ids': { type: 'boolean' },
     // Gone (replaced by --ip-range): kept to say so.
     'allow-ip-sans': { type: 'boolean' },
     'no-allow-ip-sans': { type: 'boolean' },
@@ -252,7 +274,7 @@ ${EXIT_HELP}
     const idProblem = checkTenantId(id);
     if (idProblem) throw bad(idProblem);
     const update = values.update === true;
-    for (const flag of ['no-server-domains', 'no-allow-wildcards', 'no-ip-ranges']) if (values[flag] && !update) throw bad(`--${flag} is for --update`);
+    for (const flag of ['no-server-domains', 'no-allow-wildcards', 'no-ip-ranges', 'no-operator-ids']) if (values[flag] && !update) throw bad(`--${flag} is for --update`);
     const spec = readSpec(values);
     const r = await withStore(ctx, (store) => addTenant(store, id, spec, update));
     if (ctx.json) ctx.out(JSON.stringify({ tenant: tenantJson(r.tenant), created: r.created, changed: r.changed }) + '\n');

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { HOST_NAME, Rule, parseIpRange } from '@evpki/policy';
+import { HOST_NAME, Rule, normalizeOperatorId, parseIpRange } from '@evpki/policy';
 import type { AuditDetailValue, TenantRecord } from '@evpki/store';
 import { TENANT_ID } from './token.js';
 
@@ -15,6 +15,8 @@ export const TENANT_LIMITS = {
   serverDomains: 50,
   /** IP ranges per tenant. */
   ipRanges: 50,
+  /** ISO 15118 operator IDs per tenant. */
+  operatorIds: 50,
   /** Rate limit overrides: 0 turns a limit off. */
   rateMax: 1_000_000,
 } as const;
@@ -59,6 +61,12 @@ export function normalizeIpRange(raw: string): { range: string } | { error: stri
   return 'error' in r ? { error: `--ip-range: ${r.error} (${Rule.ipRange})` } : r;
 }
 
+/** An --operator-id as stored ("DE*ABC": uppercase, the '*' added), or why it cannot be one (rule V2G.operator-id). */
+export function parseOperatorId(raw: string): { id: string } | { error: string } {
+  const id = normalizeOperatorId(raw);
+  return id ? { id } : { error: `--operator-id ${JSON.stringify(raw.slice(0, 40))} is not an ISO 15118 operator ID: a country code, an optional '*' and 3 letters or digits (DE*ABC) (${Rule.v2gOperatorId})` };
+}
+
 /** A rate limit option: a whole number 0..rateMax (0 turns the limit off), or 'default' (the RA's, RA_RATE_*). */
 export function parseRateLimit(raw: string, option: string): { value: number | 'default' } | { error: string } {
   if (raw === 'default') return { value: 'default' };
@@ -75,6 +83,8 @@ export interface TenantSpec {
   readonly allowWildcards?: boolean;
   /** The whole list (replaces the stored one); [] clears it. */
   readonly ipRanges?: readonly string[];
+  /** The whole list (replaces the stored one); [] clears it. */
+  readonly operatorIds?: readonly string[];
   readonly tenantCsrsPerMinute?: number | 'default';
   readonly stationCsrsPerDay?: number | 'default';
 }
@@ -95,6 +105,7 @@ export function applyTenantSpec(id: string, current: TenantRecord | undefined, s
   const serverDomains = spec.serverDomains ?? current?.serverDomains ?? [];
   const allowWildcards = spec.allowWildcards ?? current?.allowWildcards ?? false;
   const ipRanges = spec.ipRanges ?? current?.ipRanges ?? [];
+  const operatorIds = spec.operatorIds ?? current?.operatorIds ?? [];
   return {
     id,
     cpoName: spec.cpoName ?? current?.cpoName ?? '',
@@ -103,11 +114,12 @@ export function applyTenantSpec(id: string, current: TenantRecord | undefined, s
     ...(serverDomains.length ? { serverDomains: [...serverDomains] } : {}),
     ...(allowWildcards ? { allowWildcards } : {}),
     ...(ipRanges.length ? { ipRanges: [...ipRanges] } : {}),
+    ...(operatorIds.length ? { operatorIds: [...operatorIds] } : {}),
     ...(Object.keys(rates).length ? { rateLimits: rates } : {}),
   };
 }
 
-const FIELDS = ['cpoName', 'disabled', 'serverDomains', 'allowWildcards', 'ipRanges', 'tenantCsrsPerMinute', 'stationCsrsPerDay'] as const;
+const FIELDS = ['cpoName', 'disabled', 'serverDomains', 'allowWildcards', 'ipRanges', 'operatorIds', 'tenantCsrsPerMinute', 'stationCsrsPerDay'] as const;
 type Field = (typeof FIELDS)[number];
 
 function fieldValue(t: TenantRecord, f: Field): string | number | boolean | null {
@@ -122,6 +134,8 @@ function fieldValue(t: TenantRecord, f: Field): string | number | boolean | null
       return t.allowWildcards === true;
     case 'ipRanges':
       return (t.ipRanges ?? []).join(' ');
+    case 'operatorIds':
+      return (t.operatorIds ?? []).join(' ');
     default:
       return t.rateLimits?.[f] ?? null;
   }
@@ -179,6 +193,7 @@ export function formatTenant(t: TenantRecord): string {
     `server domains: ${t.serverDomains?.length ? t.serverDomains.join(', ') : '- (no CSMS server certificates)'}`,
     `wildcards:      ${t.allowWildcards ? 'allowed' : 'not allowed'}`,
     `IP ranges:      ${t.ipRanges?.length ? t.ipRanges.join(', ') : `- (no IP SANs${t.allowIpSans ? '; the legacy --allow-ip-sans is no longer honoured: add --ip-range' : ''})`}`,
+    `operator IDs:   ${t.operatorIds?.length ? t.operatorIds.join(', ') : '- (no SECC certificates)'}`,
     `rate limits:    ${describeRateLimits(t)} (CSRs that passed policy; default: the RA's RA_RATE_*)`,
   ].join('\n') + '\n';
 }

@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { CaClient } from '@evpki/ca-client';
 import { profileOf } from '@evpki/issuance';
-import { checkChargePointIdentity, checkRevocationReason } from '@evpki/policy';
+import { checkChargePointIdentity, checkRevocationReason, seccIdViolations } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
 import { AppError, type AuditTrail } from '@evpki/service';
 import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type RaStore } from '@evpki/store';
@@ -37,15 +37,21 @@ const param = (res: Response, name: string): string => String(contextOf(res).par
  * the route is declared once, in openapi.yaml, and service.ts dispatches the operation the gate
  * matched and authorized; there is no second router that could match a request differently.
  */
+/** An audit detail value within AUDIT_LIMITS.detailValueChars (32 SECC-IDs can be longer). */
+const clipDetail = (v: string): string => (v.length > AUDIT_LIMITS.detailValueChars ? `${v.slice(0, AUDIT_LIMITS.detailValueChars - 3)}...` : v);
+
 export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
   const r: Record<string, Handler> = {};
 
   r['PUT /v1/stations/{stationId}'] = async (req, res) => {
     const { tenant, actor } = contextOf(res);
     const stationId = param(res, 'stationId');
-    const body = req.body as { serialNumber: string; model?: string; allowed: boolean };
+    const body = req.body as { serialNumber: string; model?: string; allowed: boolean; seccIds?: string[] };
     const bad = checkChargePointIdentity(body.serialNumber, 'serialNumber');
     if (bad.length) throw new AppError('policy', 'the station serial number cannot be a certificate CN', bad);
+    const seccIds = body.seccIds ?? [];
+    const badIds = seccIdViolations(seccIds);
+    if (badIds.length) throw new AppError('policy', 'the station SECC-IDs are not valid', badIds);
     const existing = await d.store.getStation(tenant.id, stationId);
     const now = d.now().toISOString();
     const station = {
@@ -54,6 +60,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
       serialNumber: body.serialNumber,
       ...(body.model === undefined ? {} : { model: body.model }),
       allowed: body.allowed,
+      ...(seccIds.length ? { seccIds } : {}),
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };
@@ -63,7 +70,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
       actor,
       outcome: 'ok',
       tenant: tenant.id,
-      details: { stationId, serialNumber: body.serialNumber, allowed: body.allowed },
+      details: { stationId, serialNumber: body.serialNumber, allowed: body.allowed, ...(seccIds.length ? { seccIds: clipDetail(seccIds.join(' ')) } : {}) },
     });
     res.status(created ? 201 : 200).json(stationView(station));
   };
@@ -145,8 +152,10 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     res.json(await d.certificateStatus.query(req.body as OcspRequestData));
   };
 
-  r['GET /v1/trust-anchors'] = async (_req, res) => {
-    res.json({ items: (await trustAnchors(d.store, d.now().getTime())).map(trustAnchorView) });
+  // ?hierarchy= picks the hierarchy (default csms; v2g: the V2G root of the SECC certificates).
+  r['GET /v1/trust-anchors'] = async (req, res) => {
+    const hierarchy = typeof req.query.hierarchy === 'string' ? req.query.hierarchy : undefined;
+    res.json({ items: (await trustAnchors(d.store, d.now().getTime(), hierarchy)).map(trustAnchorView) });
   };
 
   // The tenant's own audit entries only (per-tenant index); PKI-wide ones are read with `pki audit list`.

@@ -8,6 +8,7 @@ export function stationView(s: StationRecord) {
     serialNumber: s.serialNumber,
     ...(s.model === undefined ? {} : { model: s.model }),
     allowed: s.allowed,
+    ...(s.seccIds?.length ? { seccIds: [...s.seccIds] } : {}),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };
