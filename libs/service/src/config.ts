@@ -30,6 +30,10 @@ export const KNOWN_ENV = new Set([
   'PKI_CA_URL',
   'RA_HOST',
   'RA_PORT',
+  // The RA's HTTPS listener (services/ra tls-files.ts): re-read when the files change.
+  'RA_TLS_CERT_FILE',
+  'RA_TLS_KEY_FILE',
+  'RA_TLS_RELOAD_INTERVAL_MS',
   'RA_CA_URL',
   'RA_CA_TIMEOUT_MS',
   'RA_JWT_ISSUER',

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -33,6 +34,7 @@ import { loadOperations } from './operations.js';
 import { raOpsRoutes } from './ops-routes.js';
 import { auditRefusal } from './audit-refusal.js';
 import { countFailedRequest, routeLabel } from './request-metrics.js';
+import { initialTlsPair, watchTlsFiles } from './tls-files.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 
@@ -85,6 +87,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     log,
   );
   let server: Server | undefined;
+  let tlsWatch: { stop(): void } | undefined;
 
   const audit = createAuditTrail(store, {
     log,
@@ -95,7 +98,8 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   observeAuditLog(metrics, store);
   // Expiry and health gauges (k8s/monitoring): its client certificate, the store, the CA.
   const clientCertificate = serviceCertificate('ra-client', secrets.caTls.cert);
-  observeCertificates(metrics, () => [clientCertificate]);
+  let servingCertificate: ReturnType<typeof serviceCertificate> | undefined;
+  observeCertificates(metrics, () => (servingCertificate ? [clientCertificate, servingCertificate] : [clientCertificate]));
   observeStoreUp(metrics, store);
   observeCaUp(metrics, () => ca.ping());
   const operations = loadOperations(OPENAPI_PATH);
@@ -190,7 +194,18 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     async start(): Promise<{ port: number }> {
       const app = await buildApp();
       // Created with the limits' options: the header size and how often timeouts are checked are set only here.
-      server = createServer(serverOptions(config.http), app);
+      if (config.tls) {
+        // HTTPS: bearer tokens and CSRs cross this listener. The files are polled, and a new valid
+        // pair replaces the served one for new connections (open ones keep theirs).
+        const first = initialTlsPair(config.tls);
+        const https = createHttpsServer({ ...serverOptions(config.http), ...first.options }, app);
+        servingCertificate = serviceCertificate('ra-server', first.pair.cert);
+        tlsWatch = watchTlsFiles(config.tls, first.pair, (options, pair) => {
+          https.setSecureContext(options);
+          servingCertificate = serviceCertificate('ra-server', pair.cert);
+        }, log);
+        server = https;
+      } else server = createServer(serverOptions(config.http), app);
       applyServerLimits(server, config.http);
       server.listen(config.port, config.host);
       await new Promise<void>((resolve, reject) => {
@@ -198,10 +213,11 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         server!.once('error', reject);
       });
       const port = (server.address() as AddressInfo).port;
-      log.info({ port, ca: config.caUrl }, 'RA listening');
+      log.info({ port, tls: config.tls !== undefined, ca: config.caUrl }, 'RA listening');
       return { port };
     },
     async stop(): Promise<void> {
+      tlsWatch?.stop();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
       await ca.close();
