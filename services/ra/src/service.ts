@@ -7,6 +7,9 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import {
   AppError,
   RA_CLIENT_CN,
+  REQUEST_ID_HEADER,
+  acceptRequestId,
+  withRequestId,
   applyServerLimits,
   serverOptions,
   createAuditTrail,
@@ -106,7 +109,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   const operationOf = operations.find;
   const enrolment = createEnrolment({ store, ca, keyPolicy: config.keyPolicy, now, rateLimits: config.rateLimits, metrics });
   const ops = raOpsRoutes({ store, metrics, caReady: () => ca.ping() });
-  const handlers = v1Handlers({ store, ca, enrolment, now, certificateStatus, audit });
+  const handlers = v1Handlers({ store, ca, enrolment, now, certificateStatus, audit, log });
   // Each openapi.yaml operation has exactly one handler, and each handler one operation.
   const declared = operations.all.map((o) => o.route).sort();
   if (JSON.stringify(declared) !== JSON.stringify(Object.keys(handlers).sort()))
@@ -129,15 +132,19 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     app.set('strict routing', true);
     app.disable('x-powered-by');
     app.set('etag', false);
+    // The caller's X-Request-Id (or a new one) on the answer, every log line of the request and the
+    // call to the CA: everything after runs inside it.
     app.use((req, res, next) => {
+      const id = acceptRequestId(req.headers[REQUEST_ID_HEADER]);
+      res.setHeader(REQUEST_ID_HEADER, id);
       const started = process.hrtime.bigint();
       res.on('finish', () => {
         const route = routeLabel(operationOf, ops, req);
         metrics.requests.inc({ route, status: String(res.statusCode) });
         // The route template only: never the URL's parameters, the headers or the body.
-        log.debug({ event: 'http.request', route, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+        withRequestId(id, () => log.debug({ event: 'http.request', route, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request'));
       });
-      next();
+      withRequestId(id, next);
     });
 
     for (const r of ops) app.get(r.path, r.handle);
