@@ -16,6 +16,7 @@ import type { TLSSocket } from 'node:tls';
 import { createLogger } from '@evpki/service';
 import { loadRaConfig } from '@evpki/ra';
 import { openssl, opensslAsync } from './helpers/openssl.js';
+import { runPki } from './helpers/processes.js';
 import { makeDevPki, startStack, type DevPki, type Stack } from './helpers/pki.js';
 
 const RELOAD_MS = 200;
@@ -154,6 +155,20 @@ describe('RA over HTTPS (RA_TLS_CERT_FILE, RA_TLS_KEY_FILE)', () => {
     assert.match(tls11.stderr, /protocol version|unsupported protocol|no protocols available/i);
     // No client certificate is asked for.
     assert.doesNotMatch(ok.stderr, /Requested Signature Algorithms|client certificate/i);
+  });
+
+  it('pki renew --require-https reaches it, trusting the CA of the RA certificate through NODE_EXTRA_CA_CERTS (as the csms-cert-renew CronJob would)', async () => {
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, `${await stack.token()}\n`);
+    const out = join(dir, 'renew-out');
+    mkdirSync(out);
+    const args = ['renew', '--ra-url', stack.raUrl, '--require-https', '--token-file', tokenFile, '--org', 'Demo CPO', '--cn', 'csms.demo.local', '--key-out', join(out, 'key.pem'), '--cert-out', join(out, 'chain.pem')];
+    const untrusted = await runPki(args);
+    assert.notEqual(untrusted.code, 0, 'without the CA the RA certificate is not trusted');
+    const r = await runPki(args, { NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /WARNING/);
+    assert.match(readFileSync(join(out, 'chain.pem'), 'utf8'), /BEGIN CERTIFICATE/);
   });
 
   it('a renewed Secret is served without a restart and without a failed request; a broken pair is logged and the served one kept', async () => {
