@@ -374,8 +374,9 @@ describe('logs: structured JSON, no secrets at debug level', () => {
     assert.ok(lines.length > 10, `${lines.length} log lines`);
     const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const e of entries) {
-      assert.equal(typeof e.level, 'number');
-      assert.equal(typeof e.time, 'number');
+      // Level names and ISO 8601 UTC timestamps (the issue "Ship it").
+      assert.ok(['debug', 'info', 'warn', 'error'].includes(e.level as string), `level ${String(e.level)}`);
+      assert.match(e.time as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
       assert.equal(typeof e.msg, 'string');
     }
     // Debug is on: every request is logged by route (and the capture sees all three services).

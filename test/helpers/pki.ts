@@ -102,7 +102,8 @@ export async function startStack(
     return {
       pki,
       store,
-      raUrl: `http://127.0.0.1:${raPort}`,
+      // With RA_TLS_* the RA serves HTTPS (test/ra-tls.test.ts calls it with its own CA).
+      raUrl: `${opts.raEnv?.RA_TLS_CERT_FILE ? 'https' : 'http'}://127.0.0.1:${raPort}`,
       caUrl: `https://127.0.0.1:${caPort}`,
       caOpsUrl: `http://127.0.0.1:${caOpsPort}`,
       ocspUrl: `http://127.0.0.1:${ocspPort}`,

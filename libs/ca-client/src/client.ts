@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { AppError, kindForStatus, serviceClientTlsOptions, type Logger, type RuleViolation, type ServiceTls } from '@evpki/service';
+import { AppError, REQUEST_ID_HEADER, currentRequestId, kindForStatus, serviceClientTlsOptions, type Logger, type RuleViolation, type ServiceTls } from '@evpki/service';
 import { CA_API, type CaOperation, type CaRemoveStationRequest, type CaRevokeRequest, type CaServerSignRequest, type CaSignRequest, type CaOcspSignerRequest } from './contract.js';
 
 export interface CaClientOptions {
@@ -44,11 +44,15 @@ export class CaClient {
   /** Calls one operation; its answer on the operation's success status, its problem as an AppError otherwise. */
   async call<Req, Res>(op: CaOperation<Req, Res>, req: Req, opts: { headersTimeout?: number } = {}): Promise<Res> {
     let res;
+    // The request being served goes on in the CA's log lines under the same id.
+    const requestId = currentRequestId();
+    const headers = { ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}), ...(op.method === 'POST' ? { 'content-type': 'application/json' } : {}) };
     try {
       res = await this.pool.request({
         path: op.path,
         method: op.method,
-        ...(op.method === 'POST' ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(req) } : {}),
+        headers,
+        ...(op.method === 'POST' ? { body: JSON.stringify(req) } : {}),
         ...(opts.headersTimeout ? { headersTimeout: opts.headersTimeout } : {}),
       });
     } catch {

@@ -16,6 +16,7 @@ export const KNOWN_ENV = new Set([
   // The user PIN of the PKCS#11 token holding issuing CA keys (libs/keys loadPkcs11Pin; issue 15).
   'PKI_PKCS11_PIN_FILE',
   'PKI_LOG_LEVEL',
+  'PKI_LOG_FORMAT',
   // The RA's audit aggregation of a tenant's refusals (libs/service audit-trail.ts).
   'PKI_AUDIT_REFUSAL_INTERVAL_SECONDS',
   // `pki audit retain`: the default of --keep (services/cli audit-retain.ts).
@@ -30,6 +31,10 @@ export const KNOWN_ENV = new Set([
   'PKI_CA_URL',
   'RA_HOST',
   'RA_PORT',
+  // The RA's HTTPS listener (services/ra tls-files.ts): re-read when the files change.
+  'RA_TLS_CERT_FILE',
+  'RA_TLS_KEY_FILE',
+  'RA_TLS_RELOAD_INTERVAL_MS',
   'RA_CA_URL',
   'RA_CA_TIMEOUT_MS',
   'RA_JWT_ISSUER',

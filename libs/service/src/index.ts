@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './config.js';
 export * from './logging.js';
+export * from './request-id.js';
 export * from './metrics.js';
 export * from './health-metrics.js';
 export * from './node-http.js';

@@ -1,4 +1,7 @@
+import { Writable } from 'node:stream';
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { ConfigError } from './config.js';
+import { currentRequestId } from './request-id.js';
 
 export type { Logger } from 'pino';
 
@@ -26,11 +29,59 @@ export const LOG_REDACT_PATHS: readonly string[] = [
   'err.body',
 ];
 
+export type LogFormat = 'json' | 'pretty';
+
+/** PKI_LOG_FORMAT: `json` (one object a line, for collectors; the default) or `pretty` (for a terminal). */
+export function logFormat(raw = process.env.PKI_LOG_FORMAT): LogFormat {
+  if (raw === undefined || raw === '' || raw === 'json') return 'json';
+  if (raw === 'pretty') return 'pretty';
+  throw new ConfigError(`PKI_LOG_FORMAT must be json or pretty, got "${raw}"`);
+}
+
+const PRETTY_SKIP = new Set(['time', 'level', 'name', 'msg', 'requestId', 'pid', 'hostname']);
+
+/** One JSON log line as `time LEVEL name [requestId] msg {other fields}`; not JSON: as it is. */
+export function prettyLine(line: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line.endsWith('\n') ? line : `${line}\n`;
+  }
+  const rest = Object.fromEntries(Object.entries(o).filter(([k]) => !PRETTY_SKIP.has(k)));
+  const fields = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
+  const text = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? '');
+  const id = o.requestId ? ` [${text(o.requestId)}]` : '';
+  return `${text(o.time)} ${text(o.level).toUpperCase().padEnd(5)} ${text(o.name)}${id} ${text(o.msg ?? '')}${fields}\n`;
+}
+
+/** A destination that writes each pino line pretty-printed to `out`. */
+function prettyDestination(out: DestinationStream | NodeJS.WritableStream): DestinationStream {
+  return new Writable({
+    write(chunk: Buffer | string, _enc, done) {
+      out.write(prettyLine(String(chunk)));
+      done();
+    },
+  });
+}
+
 /**
- * Structured JSON logs (pino) on stdout, or on `destination` (tests capture them). Authorization
- * headers, tokens, keys and passphrases are redacted.
+ * Structured logs (pino) on stdout, or on `destination` (tests capture them): level names, ISO
+ * timestamps, the request id of the request being served (request-id.ts) on every line, JSON or
+ * pretty (PKI_LOG_FORMAT). Authorization headers, tokens, keys and passphrases are redacted.
  */
-export function createLogger(service: string, level = process.env.PKI_LOG_LEVEL ?? 'info', destination?: DestinationStream): Logger {
-  const options = { name: service, level, redact: { paths: [...LOG_REDACT_PATHS], censor: '[redacted]' } };
+export function createLogger(service: string, level = process.env.PKI_LOG_LEVEL ?? 'info', destination?: DestinationStream, format: LogFormat = logFormat()): Logger {
+  const options = {
+    name: service,
+    level,
+    redact: { paths: [...LOG_REDACT_PATHS], censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label: string) => ({ level: label }) },
+    mixin: () => {
+      const requestId = currentRequestId();
+      return requestId ? { requestId } : {};
+    },
+  };
+  if (format === 'pretty') return pino(options, prettyDestination(destination ?? process.stdout));
   return destination ? pino(options, destination) : pino(options);
 }

@@ -18,7 +18,14 @@ const STOP_GRACE_MS = 10_000;
 export function runService(name: string, create: () => RunnableService): void {
   // Every file and directory the service creates is owner-only (the data directory is private, issue 14.9).
   process.umask(0o077);
-  const log = createLogger(name);
+  let log: ReturnType<typeof createLogger>;
+  try {
+    log = createLogger(name);
+  } catch (err) {
+    // No logger to say it with (PKI_LOG_FORMAT is wrong): plainly, on stderr.
+    process.stderr.write(`${name}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
   const fatal = (what: string) => (err: unknown) => {
     log.fatal({ event: 'service.fatal', what, err }, `${name}: ${what}; exiting`);
     process.exit(1);

@@ -82,6 +82,7 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
       counted(metrics, stationKindLabel(r.certificateType), async () => {
         const signed = await active((issuer) => signChargePointCertificate(r, signDeps(issuer)), stationHierarchy(r.certificateType));
         await audit.record(issuanceEvent(signed, r.tenant, r.actor, r.stationId));
+        log.info({ event: 'certificate.issued', tenant: r.tenant, stationId: r.stationId, certificateType: r.certificateType, serial: signed.serialNumber, notAfter: signed.notAfter, replayed: signed.replayed }, 'certificate issued');
         return signed;
       }).catch((e: unknown) => {
         logRefusal(log, e, ['policy', 'forbidden'], { tenant: r.tenant, stationId: r.stationId }, 'certificate request rejected');

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { AppError, applyServerLimits, readBody, sendJson, sendProblem, serverOptions, type HttpRoute, type Logger, type Metrics, type RouteKey, type RouteTable, type ServiceTls } from '@evpki/service';
+import { AppError, REQUEST_ID_HEADER, acceptRequestId, applyServerLimits, withRequestId, readBody, sendJson, sendProblem, serverOptions, type HttpRoute, type Logger, type Metrics, type RouteKey, type RouteTable, type ServiceTls } from '@evpki/service';
 import type { CaConfig } from './config.js';
 import type { CaCall, CaRoute } from './routes.js';
 import { authorizeServiceCaller } from './service-caller.js';
@@ -53,6 +53,12 @@ export function createCaTransport(d: CaTransportDeps) {
       log.debug({ event: 'http.request', route, status: res.statusCode }, 'request');
     };
     return (req: IncomingMessage, res: ServerResponse): void => {
+      // The caller's request id (the RA forwards its own), checked as the RA checks it; else a new one.
+      const id = acceptRequestId(req.headers[REQUEST_ID_HEADER]);
+      res.setHeader(REQUEST_ID_HEADER, id);
+      withRequestId(id, () => handle(req, res));
+    };
+    function handle(req: IncomingMessage, res: ServerResponse): void {
       const url = req.url ?? '/';
       const route = table.find(req.method, url);
       const label = route?.label ?? 'unmatched';
@@ -68,7 +74,7 @@ export function createCaTransport(d: CaTransportDeps) {
           done(label, res);
         },
       );
-    };
+    }
   }
 
   const listen = (s: Server | HttpsServer, port: number) =>

@@ -4,10 +4,13 @@ import { ASYMMETRIC_JWT_ALGORITHMS, ConfigError, checkUnknownEnv, dataPaths, env
 import type { OpenStoreOptions } from '@evpki/store';
 import type { RateLimits } from './rate-limits.js';
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from '@evpki/policy';
+import type { RaTlsFiles } from './tls-files.js';
 
 export interface RaConfig {
   readonly host: string;
   readonly port: number;
+  /** HTTPS with these files (both set), else plain HTTP (make run, behind a TLS-terminating ingress). */
+  readonly tls: RaTlsFiles | undefined;
   readonly dataDir: string;
   /** The store backend: Redis when REDIS_URL is set, else LMDB under the data directory. */
   readonly store: OpenStoreOptions;
@@ -100,6 +103,15 @@ function loadJwtKeys(env: NodeJS.ProcessEnv, dataDir: string): RaConfig['jwtKeys
   return { jwksFile: envString(env, 'RA_JWT_JWKS_FILE', dataPaths(dataDir).jwtPublicJwk) };
 }
 
+/** RA_TLS_CERT_FILE and RA_TLS_KEY_FILE go together: one alone is a mistake, not plain HTTP. */
+function loadTlsFiles(env: NodeJS.ProcessEnv): RaTlsFiles | undefined {
+  const certFile = envString(env, 'RA_TLS_CERT_FILE', '');
+  const keyFile = envString(env, 'RA_TLS_KEY_FILE', '');
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new ConfigError('set both RA_TLS_CERT_FILE and RA_TLS_KEY_FILE (HTTPS), or neither (plain HTTP)');
+  return { certFile, keyFile, reloadIntervalMs: envInt(env, 'RA_TLS_RELOAD_INTERVAL_MS', 5000, 100, 600_000) };
+}
+
 export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
   checkUnknownEnv(env);
   const caPort = envInt(env, 'CA_PORT', 8081, 1, 65535);
@@ -108,6 +120,7 @@ export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
   return {
     host: envString(env, 'RA_HOST', '127.0.0.1'),
     port: envInt(env, 'RA_PORT', 8080, 0, 65535),
+    tls: loadTlsFiles(env),
     dataDir,
     store: loadStoreConfig(env),
     caUrl: envHttpsUrl(env, 'RA_CA_URL', `https://127.0.0.1:${caPort}`),

@@ -3,7 +3,7 @@ import type { CaClient } from '@evpki/ca-client';
 import { profileOf } from '@evpki/issuance';
 import { checkChargePointIdentity, checkRevocationReason, seccIdViolations } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
-import { AppError, type AuditTrail } from '@evpki/service';
+import { AppError, type AuditTrail, type Logger } from '@evpki/service';
 import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type RaStore } from '@evpki/store';
 import { contextOf } from './authenticate.js';
 import type { CertificateStatus } from './certificate-status.js';
@@ -17,6 +17,8 @@ export interface RouteDeps {
   readonly now: () => Date;
   readonly certificateStatus: CertificateStatus;
   readonly audit: AuditTrail;
+  /** One info line per issuance and revocation (with the request id, like every line of the request). */
+  readonly log: Logger;
 }
 
 /** 201 with the issued (or, for a known Idempotency-Key, replayed) certificate. */
@@ -88,6 +90,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     const { tenant, actor } = contextOf(res);
     const removed = await d.ca.removeStation({ tenant: tenant.id, stationId: param(res, 'stationId'), actor });
     if (!removed.deleted) throw new AppError('not-found', 'no such station');
+    d.log.info({ event: 'station.removed', tenant: tenant.id, stationId: param(res, 'stationId'), revoked: removed.revoked }, 'station removed, its certificates revoked');
     res.status(204).end();
   };
 
@@ -96,7 +99,9 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     const body = req.body as { csr: string; certificateType: string };
     const idempotencyKey = req.get('idempotency-key');
     const enrolment = { stationId: param(res, 'stationId'), csr: body.csr, certificateType: body.certificateType, ...(idempotencyKey ? { idempotencyKey } : {}) };
-    sendSigned(res, await d.enrolment.station(contextOf(res), enrolment));
+    const signed = await d.enrolment.station(contextOf(res), enrolment);
+    d.log.info({ event: 'certificate.issued', tenant: contextOf(res).tenant.id, stationId: enrolment.stationId, certificateType: signed.certificateType, serial: signed.serialNumber, replayed: signed.replayed }, 'certificate issued');
+    sendSigned(res, signed);
   };
 
   // CSMS server certificates, revoked by fast expiration (A00.FR.701).
@@ -104,7 +109,9 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     const body = req.body as { csr: string; validityHours?: number };
     const idempotencyKey = req.get('idempotency-key');
     const enrolment = { csr: body.csr, ...(body.validityHours === undefined ? {} : { validityHours: body.validityHours }), ...(idempotencyKey ? { idempotencyKey } : {}) };
-    sendSigned(res, await d.enrolment.server(contextOf(res), enrolment));
+    const signed = await d.enrolment.server(contextOf(res), enrolment);
+    d.log.info({ event: 'certificate.issued', tenant: contextOf(res).tenant.id, certificateType: signed.certificateType, serial: signed.serialNumber, replayed: signed.replayed }, 'CSMS server certificate issued');
+    sendSigned(res, signed);
   };
 
   r['GET /v1/stations/{stationId}/certificates'] = async (req, res) => {
@@ -137,6 +144,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     const cert = await d.store.getCertificate(serial);
     if (!cert || cert.tenant !== tenant.id || !profileOf(cert.kind)?.status.tenantRevocable) throw new AppError('not-found', 'no such certificate');
     const revoked = await d.ca.revoke({ tenant: tenant.id, serialNumber: serial, reason, actor });
+    d.log.info({ event: 'certificate.revoked', tenant: tenant.id, serial: revoked.serialNumber, reason: revoked.revocationReason, changed: revoked.changed }, 'certificate revoked');
     res.json({
       serialNumber: revoked.serialNumber,
       status: revoked.status,

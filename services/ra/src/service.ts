@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -6,6 +7,9 @@ import * as OpenApiValidator from 'express-openapi-validator';
 import {
   AppError,
   RA_CLIENT_CN,
+  REQUEST_ID_HEADER,
+  acceptRequestId,
+  withRequestId,
   applyServerLimits,
   serverOptions,
   createAuditTrail,
@@ -33,6 +37,7 @@ import { loadOperations } from './operations.js';
 import { raOpsRoutes } from './ops-routes.js';
 import { auditRefusal } from './audit-refusal.js';
 import { countFailedRequest, routeLabel } from './request-metrics.js';
+import { initialTlsPair, watchTlsFiles } from './tls-files.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 
@@ -85,6 +90,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     log,
   );
   let server: Server | undefined;
+  let tlsWatch: { stop(): void } | undefined;
 
   const audit = createAuditTrail(store, {
     log,
@@ -95,14 +101,15 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   observeAuditLog(metrics, store);
   // Expiry and health gauges (k8s/monitoring): its client certificate, the store, the CA.
   const clientCertificate = serviceCertificate('ra-client', secrets.caTls.cert);
-  observeCertificates(metrics, () => [clientCertificate]);
+  let servingCertificate: ReturnType<typeof serviceCertificate> | undefined;
+  observeCertificates(metrics, () => (servingCertificate ? [clientCertificate, servingCertificate] : [clientCertificate]));
   observeStoreUp(metrics, store);
   observeCaUp(metrics, () => ca.ping());
   const operations = loadOperations(OPENAPI_PATH);
   const operationOf = operations.find;
   const enrolment = createEnrolment({ store, ca, keyPolicy: config.keyPolicy, now, rateLimits: config.rateLimits, metrics });
   const ops = raOpsRoutes({ store, metrics, caReady: () => ca.ping() });
-  const handlers = v1Handlers({ store, ca, enrolment, now, certificateStatus, audit });
+  const handlers = v1Handlers({ store, ca, enrolment, now, certificateStatus, audit, log });
   // Each openapi.yaml operation has exactly one handler, and each handler one operation.
   const declared = operations.all.map((o) => o.route).sort();
   if (JSON.stringify(declared) !== JSON.stringify(Object.keys(handlers).sort()))
@@ -125,15 +132,19 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     app.set('strict routing', true);
     app.disable('x-powered-by');
     app.set('etag', false);
+    // The caller's X-Request-Id (or a new one) on the answer, every log line of the request and the
+    // call to the CA: everything after runs inside it.
     app.use((req, res, next) => {
+      const id = acceptRequestId(req.headers[REQUEST_ID_HEADER]);
+      res.setHeader(REQUEST_ID_HEADER, id);
       const started = process.hrtime.bigint();
       res.on('finish', () => {
         const route = routeLabel(operationOf, ops, req);
         metrics.requests.inc({ route, status: String(res.statusCode) });
         // The route template only: never the URL's parameters, the headers or the body.
-        log.debug({ event: 'http.request', route, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
+        withRequestId(id, () => log.debug({ event: 'http.request', route, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request'));
       });
-      next();
+      withRequestId(id, next);
     });
 
     for (const r of ops) app.get(r.path, r.handle);
@@ -190,7 +201,18 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     async start(): Promise<{ port: number }> {
       const app = await buildApp();
       // Created with the limits' options: the header size and how often timeouts are checked are set only here.
-      server = createServer(serverOptions(config.http), app);
+      if (config.tls) {
+        // HTTPS: bearer tokens and CSRs cross this listener. The files are polled, and a new valid
+        // pair replaces the served one for new connections (open ones keep theirs).
+        const first = initialTlsPair(config.tls);
+        const https = createHttpsServer({ ...serverOptions(config.http), ...first.options }, app);
+        servingCertificate = serviceCertificate('ra-server', first.pair.cert);
+        tlsWatch = watchTlsFiles(config.tls, first.pair, (options, pair) => {
+          https.setSecureContext(options);
+          servingCertificate = serviceCertificate('ra-server', pair.cert);
+        }, log);
+        server = https;
+      } else server = createServer(serverOptions(config.http), app);
       applyServerLimits(server, config.http);
       server.listen(config.port, config.host);
       await new Promise<void>((resolve, reject) => {
@@ -198,10 +220,11 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         server!.once('error', reject);
       });
       const port = (server.address() as AddressInfo).port;
-      log.info({ port, ca: config.caUrl }, 'RA listening');
+      log.info({ port, tls: config.tls !== undefined, ca: config.caUrl }, 'RA listening');
       return { port };
     },
     async stop(): Promise<void> {
+      tlsWatch?.stop();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
       await ca.close();
