@@ -107,13 +107,13 @@ describe('X-Request-Id and log lines, on the in-process stack', () => {
   });
 });
 
-describe('log formats (PKI_LOG_FORMAT)', () => {
+describe('log formats (LOG_FORMAT)', () => {
   it('json by default, pretty on request, anything else refused naming the variable', () => {
     assert.equal(logFormat(undefined), 'json');
     assert.equal(logFormat(''), 'json');
     assert.equal(logFormat('json'), 'json');
     assert.equal(logFormat('pretty'), 'pretty');
-    assert.throws(() => logFormat('yaml'), /PKI_LOG_FORMAT must be json or pretty, got "yaml"/);
+    assert.throws(() => logFormat('yaml'), /LOG_FORMAT must be json or pretty, got "yaml"/);
   });
 
   it('pretty: time, level name, service, request id, message, then the other fields; credentials still redacted', async () => {

@@ -16,7 +16,7 @@ export const KNOWN_ENV = new Set([
   // The user PIN of the PKCS#11 token holding issuing CA keys (libs/keys loadPkcs11Pin; issue 15).
   'PKI_PKCS11_PIN_FILE',
   'PKI_LOG_LEVEL',
-  'PKI_LOG_FORMAT',
+  'LOG_FORMAT',
   // The RA's audit aggregation of a tenant's refusals (libs/service audit-trail.ts).
   'PKI_AUDIT_REFUSAL_INTERVAL_SECONDS',
   // `pki audit retain`: the default of --keep (services/cli audit-retain.ts).

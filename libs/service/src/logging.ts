@@ -31,11 +31,11 @@ export const LOG_REDACT_PATHS: readonly string[] = [
 
 export type LogFormat = 'json' | 'pretty';
 
-/** PKI_LOG_FORMAT: `json` (one object a line, for collectors; the default) or `pretty` (for a terminal). */
-export function logFormat(raw = process.env.PKI_LOG_FORMAT): LogFormat {
+/** LOG_FORMAT: `json` (one object a line, for collectors; the default) or `pretty` (for a terminal). */
+export function logFormat(raw = process.env.LOG_FORMAT): LogFormat {
   if (raw === undefined || raw === '' || raw === 'json') return 'json';
   if (raw === 'pretty') return 'pretty';
-  throw new ConfigError(`PKI_LOG_FORMAT must be json or pretty, got "${raw}"`);
+  throw new ConfigError(`LOG_FORMAT must be json or pretty, got "${raw}"`);
 }
 
 const PRETTY_SKIP = new Set(['time', 'level', 'name', 'msg', 'requestId', 'pid', 'hostname']);
@@ -68,7 +68,7 @@ function prettyDestination(out: DestinationStream | NodeJS.WritableStream): Dest
 /**
  * Structured logs (pino) on stdout, or on `destination` (tests capture them): level names, ISO
  * timestamps, the request id of the request being served (request-id.ts) on every line, JSON or
- * pretty (PKI_LOG_FORMAT). Authorization headers, tokens, keys and passphrases are redacted.
+ * pretty (LOG_FORMAT). Authorization headers, tokens, keys and passphrases are redacted.
  */
 export function createLogger(service: string, level = process.env.PKI_LOG_LEVEL ?? 'info', destination?: DestinationStream, format: LogFormat = logFormat()): Logger {
   const options = {

@@ -22,7 +22,7 @@ export function runService(name: string, create: () => RunnableService): void {
   try {
     log = createLogger(name);
   } catch (err) {
-    // No logger to say it with (PKI_LOG_FORMAT is wrong): plainly, on stderr.
+    // No logger to say it with (LOG_FORMAT is wrong): plainly, on stderr.
     process.stderr.write(`${name}: ${(err as Error).message}\n`);
     process.exit(1);
   }
