@@ -17,6 +17,10 @@ import { startRedis, type TestRedis } from './helpers/redis.js';
 const work = mkdtempSync(join(tmpdir(), 'evpki-manifest-store-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
+/** The environment with only the REDIS_* variables the test sets (none from this process's). */
+const withoutRedis = (env: NodeJS.ProcessEnv, keep: Record<string, string>): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('REDIS_') || k in keep));
+
 const manifestOf = (dir: string) => JSON.parse(readFileSync(dataPaths(dir).manifest, 'utf8')) as Record<string, unknown>;
 
 async function init(name: string, env: Record<string, string> = {}): Promise<string> {
@@ -117,7 +121,7 @@ describe('Manifest.store: pki and the services', () => {
     for (const [service, env] of [['ra', { PKI_DATA_DIR: redisDir }], ['ocsp', { PKI_DATA_DIR: lmdbDir, ...redis.env }], ['ca', { PKI_DATA_DIR: redisDir, REDIS_URL: `${redis.url}/5` }]] as const) {
       const port = String(await freePort());
       // spawnNode, not spawnService: this exit is the expected one (spawnService reports any).
-      const p = spawnNode(`mismatch-${service}`, [join(ROOT, `services/${service}/dist/main.js`)], serviceEnv({ ...env, RA_PORT: port, OCSP_PORT: port, CA_PORT: port, CA_OPS_PORT: String(await freePort()) }));
+      const p = spawnNode(`mismatch-${service}`, [join(ROOT, `services/${service}/dist/main.js`)], withoutRedis(serviceEnv({ ...env, RA_PORT: port, OCSP_PORT: port, CA_PORT: port, CA_OPS_PORT: String(await freePort()) }), env));
       const code = await new Promise<number | null>((r) => p.child.once('exit', (c) => r(c)));
       assert.equal(code, 1, `${service}: ${p.output()}`);
       assert.match(p.output(), /service\.fatal/);
