@@ -74,6 +74,7 @@ describe('readiness: what each service needs to serve', () => {
       assert.equal(await ocspStatusOf(ocsp, issuer, serial), 'good');
       await assertLive(ra, ocsp);
       await c.restart(c.ca);
+      await until('the RA sees the CA again', async () => ((await readyz(ra)).body.checks.ca === true ? true : undefined));
       assert.deepEqual((await readyz(ra)).body, { status: 'ready', checks: { store: true, ca: true } });
 
       // The responder holds the pre-signed answer in memory once asked for it twice (responder.ts).

@@ -11,6 +11,24 @@ export interface OpsRoute {
 }
 
 /**
+ * How long /readyz waits for the CA: well under a probe's default timeout (1 s), so that a CA that
+ * does not answer at all (a partition: the connect hangs) shows as `ca: false` and does not make
+ * the probe itself time out, which would take the RA out of its Service.
+ */
+const CA_CHECK_MS = 750;
+
+/** `check`'s answer, or false when it takes longer than `ms`. */
+async function within(ms: number, check: Promise<boolean>): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([check, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * The RA's ops routes, declared once: service.ts mounts them before the gate (no token needed) and
  * request-metrics.ts labels requests by them. /healthz asks nothing else. /readyz: the RA is ready
  * when its store answers (every read needs it); the whole path to the CA, TLS included, is checked
@@ -22,7 +40,7 @@ export function raOpsRoutes(d: { readonly store: Pick<Store, 'ping'>; readonly m
   return [
     route('/healthz', async (_req, res) => void res.json({ status: 'ok' })),
     route('/readyz', async (_req, res) => {
-      const [store, ca] = await Promise.all([storeAnswers(d.store, d.metrics), d.caReady()]);
+      const [store, ca] = await Promise.all([storeAnswers(d.store, d.metrics), within(CA_CHECK_MS, d.caReady())]);
       const { status, body } = readinessAnswer({ checks: { store, ca }, ready: store, degraded: ca ? [] : ['ca'] });
       res.status(status).json(body);
     }),
