@@ -118,7 +118,7 @@ describe('metrics, health and readiness of RA, CA and OCSP', () => {
       assert.equal(ready.body.status, 'ready');
       assert.equal(ready.body.checks.store, true);
     }
-    assert.equal((await requestJson(`${stack.raUrl}/readyz`, 'GET')).body.checks.keys, true);
+    assert.equal((await requestJson(`${stack.raUrl}/readyz`, 'GET')).body.checks.ca, true);
     assert.equal((await requestJson(`${stack.caOpsUrl}/readyz`, 'GET')).body.checks.keys, true);
     const ocsp = (await requestJson(`${stack.ocspUrl}/readyz`, 'GET')).body;
     assert.equal(ocsp.checks.signers, true);
@@ -281,7 +281,7 @@ describe('readiness and store errors when the store goes down (private Redis)', 
     await redis?.stop();
   });
 
-  it('/readyz turns 503 on every service and store_errors_total rises; both recover when Redis is back', async () => {
+  it('/readyz turns 503 on every service (the responder holds no answer in memory) and store_errors_total rises; both recover when Redis is back', async () => {
     const serial = await issue(stack);
     const issuer = parseCertificate((await stack.store.getIssuer(pki.manifest.issuers.chargePoint))!.certificate);
     for (const base of [stack.raUrl, stack.caOpsUrl, stack.ocspUrl]) assert.equal((await requestJson(`${base}/readyz`, 'GET')).status, 200);
@@ -293,6 +293,7 @@ describe('readiness and store errors when the store goes down (private Redis)', 
       const r = await requestJson(`${base}/readyz`, 'GET');
       assert.equal(r.status, 503, `${base}: ${r.text}`);
       assert.deepEqual([r.body.status, r.body.checks.store], ['unready', false]);
+      if (base === stack.ocspUrl) assert.equal(r.body.checks.memory, false);
     }
     // An API call that needs the store: 503 with Retry-After, counted under its route.
     const down = await requestJson(`${stack.raUrl}/v1/stations/obs-1`, 'GET', undefined, { authorization: `Bearer ${token}` });

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { OpenStoreOptions } from '@evpki/store';
 import { ConfigError } from './config.js';
+import { checkManifestStore, type ManifestStore } from './manifest-store.js';
 
 /** The service certificates: the CA's API listener (server) and the RA's and OCSP responder's client identities. */
 export type ServiceCertName = 'ca-server' | 'ra-client' | 'ocsp-client';
@@ -41,6 +43,8 @@ export interface PkiManifest {
   /** Base URL put into certificates for OCSP, issuer certificates and CRLs. */
   readonly publicOcspBase: string;
   readonly jwt: { readonly issuer: string; readonly audience: string };
+  /** The store `pki init` made the PKI in (manifest-store.ts); absent in manifests written before it was recorded. */
+  readonly store?: ManifestStore;
 }
 
 export function readManifest(dataDir: string): PkiManifest {
@@ -53,6 +57,21 @@ export function readManifest(dataDir: string): PkiManifest {
   }
   const m = JSON.parse(text) as PkiManifest;
   if (m.version !== 1) throw new ConfigError(`${path}: unsupported manifest version ${String(m.version)}`);
+  const s = m.store as { backend?: unknown; url?: unknown } | undefined;
+  if (s !== undefined && !(s.backend === 'lmdb' || (s.backend === 'redis' && typeof s.url === 'string')))
+    throw new ConfigError(`Manifest.store: ${path}: "store" must be {"backend":"lmdb"} or {"backend":"redis","url":"redis://host:port/db"}`);
+  return m;
+}
+
+/**
+ * pki.json, after checking that the configured store (REDIS_URL or not) is the one it records:
+ * every service and every `pki` command that opens the store reads it this way (Manifest.store).
+ * `note` gets a remark when the manifest records no store.
+ */
+export function readManifestFor(dataDir: string, store: Pick<OpenStoreOptions, 'redis'>, note: (text: string) => void): PkiManifest {
+  const m = readManifest(dataDir);
+  const checked = checkManifestStore(m.store, store, dataPaths(dataDir).manifest);
+  if (checked.note) note(checked.note);
   return m;
 }
 

@@ -12,3 +12,4 @@ export * from './audit-trail.js';
 export * from './run-service.js';
 export * from './route-table.js';
 export * from './ops-routes.js';
+export * from './manifest-store.js';

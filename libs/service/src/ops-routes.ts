@@ -9,12 +9,42 @@ export interface HttpRoute extends RouteKey {
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 
-/** A service's readiness beyond its store: named checks (all must pass) and what else /readyz shows. */
-export type ReadinessOf = (storeOk: boolean) => { readonly checks: Readonly<Record<string, boolean>>; readonly details?: Readonly<Record<string, unknown>> };
+/**
+ * What a service answers at /readyz: whether it can serve (README "Health and readiness"). `checks`
+ * name each part; `ready` says which of them it needs (by default all); `degraded` names the failing
+ * parts it serves without (the OCSP responder's store while it answers from memory, the RA's CA).
+ */
+export interface Readiness {
+  readonly checks: Readonly<Record<string, boolean>>;
+  readonly ready?: boolean;
+  readonly degraded?: readonly string[];
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** A service's readiness, given whether its store answered. */
+export type ReadinessOf = (storeOk: boolean) => Readiness;
+
+/** The /readyz answer: 200 `ready` (with `degraded` when some part is down) or 503 `unready`. */
+export function readinessAnswer(r: Readiness): { readonly status: 200 | 503; readonly body: Record<string, unknown> } {
+  const ready = r.ready ?? Object.values(r.checks).every(Boolean);
+  return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'unready', checks: r.checks, ...(r.degraded?.length ? { degraded: r.degraded } : {}), ...r.details } };
+}
+
+/** True when the store answers a ping (no write: issue 14.7); a failure is counted under `operation`. */
+export function storeAnswers(store: Pick<Store, 'ping'>, metrics: Pick<Metrics, 'countStoreError'>, operation = 'GET /readyz'): Promise<boolean> {
+  return store.ping().then(
+    () => true,
+    (err: unknown) => {
+      metrics.countStoreError(operation, err);
+      return false;
+    },
+  );
+}
 
 /**
- * GET /healthz (the process answers), /readyz (the store answers and the service's own checks
- * pass: 200, else 503) and /metrics (Prometheus text) of a node:http service: probes and scrapers.
+ * GET /healthz (liveness: the process answers; it never asks the store or another service),
+ * /readyz (the service can serve: 200, else 503; `readiness` decides) and /metrics (Prometheus
+ * text) of a node:http service: probes and scrapers.
  */
 export function opsRoutes(metrics: Pick<Metrics, 'registry' | 'countStoreError'>, store: Pick<Store, 'ping'>, readiness: ReadinessOf): HttpRoute[] {
   return [
@@ -24,16 +54,8 @@ export function opsRoutes(metrics: Pick<Metrics, 'registry' | 'countStoreError'>
       path: '/readyz',
       label: 'GET /readyz',
       handle: async (_req, res) => {
-        const storeOk = await store.ping().then(
-          () => true,
-          (err: unknown) => {
-            metrics.countStoreError('GET /readyz', err);
-            return false;
-          },
-        );
-        const { checks, details } = readiness(storeOk);
-        const ready = Object.values(checks).every(Boolean);
-        sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unready', checks, ...details });
+        const { status, body } = readinessAnswer(readiness(await storeAnswers(store, metrics)));
+        sendJson(res, status, body);
       },
     },
     {

@@ -12,7 +12,7 @@ import {
   type IssuerKeyAlgorithm,
   type KeyRole,
 } from '@evpki/keys';
-import { dataPaths, issuerUrls, loadStoreConfig, type PkiManifest } from '@evpki/service';
+import { dataPaths, issuerUrls, loadStoreConfig, manifestStoreOf, type PkiManifest } from '@evpki/service';
 import { DEFAULT_HIERARCHY, openStore } from '@evpki/store';
 import { issuerIdFor, makeEmptyCrl, makeRoot, makeSubCa } from './hierarchy.js';
 import { CliError } from './cli-error.js';
@@ -50,6 +50,8 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
   if (existsSync(paths.manifest) && !o.force) throw new CliError(`a PKI already exists at ${o.dataDir}; use --force to replace it`, 2);
   if (!(ISSUER_KEY_ALGORITHMS as readonly string[]).includes(o.algorithm))
     throw new CliError(`--algorithm must be one of ${ISSUER_KEY_ALGORITHMS.join(', ')}`, 2);
+  // pki.json records it (Manifest.store): every later command and service must name the same one.
+  const storeConfig = { ...loadStoreConfig(o.env), dataDir: o.dataDir };
   // A token that cannot be opened (module, label, PIN) fails before --force removes anything.
   if (o.pkcs11) await checkToken(o.pkcs11);
   if (o.force) for (const sub of ['store', 'keys', 'secrets', 'ra', 'pki.json']) rmSync(join(o.dataDir, sub), { recursive: true, force: true });
@@ -97,7 +99,7 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
     }
 
     // The configured backend (REDIS_URL: the shared Redis store), like the services.
-    const store = openStore({ ...loadStoreConfig(o.env), dataDir: o.dataDir });
+    const store = openStore(storeConfig);
     try {
       if (!o.force && (await store.listIssuers()).length) throw new CliError('the store already holds a PKI; use --force to add a new hierarchy to it', 2);
       const createdAt = now.toISOString();
@@ -128,6 +130,7 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
     issuers,
     publicOcspBase: o.publicOcspBase,
     jwt: DEV_JWT,
+    store: manifestStoreOf(storeConfig),
   };
   writeFileAtomic(paths.manifest, JSON.stringify(manifest, null, 2) + '\n');
   return manifest;

@@ -1,16 +1,29 @@
 import { existsSync } from 'node:fs';
-import { dataPaths, loadStoreConfig } from '@evpki/service';
+import { dataPaths, loadStoreConfig, readManifestFor } from '@evpki/service';
 import { openStore, type Store } from '@evpki/store';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 
+/** Where a remark on the PKI's store goes (a manifest that records none): stderr. */
+export const noteOnStderr = (text: string): void => void process.stderr.write(`pki: note: ${text}\n`);
+
 /**
  * The PKI's store, as the services open it (REDIS_URL: the shared Redis; else LMDB in the data
- * directory). Without REDIS_URL the data directory must hold a PKI: LMDB would otherwise make an
- * empty store wherever --data-dir points.
+ * directory), refused (exit 2) when pki.json records another one (Manifest.store): LMDB would
+ * otherwise make an empty store, and a command would answer from it. Without REDIS_URL the data
+ * directory must hold a PKI.
  */
-export function openPkiStore(dataDir: string, env: NodeJS.ProcessEnv): Store {
+export function openPkiStore(dataDir: string, env: NodeJS.ProcessEnv, note: (text: string) => void = noteOnStderr): Store {
   const config = { ...loadStoreConfig(env), dataDir };
-  if (!config.redis && !existsSync(dataPaths(dataDir).manifest)) throw new CliError(`no PKI at ${dataDir}: run \`pki init\` first, or give --data-dir`, EXIT.badInput);
+  if (existsSync(dataPaths(dataDir).manifest)) readManifestFor(dataDir, config, note);
+  else if (!config.redis) throw new CliError(`no PKI at ${dataDir}: run \`pki init\` first, or give --data-dir`, EXIT.badInput);
   return openStore(config);
+}
+
+/**
+ * For a command that reads the PKI but not its store (`pki token`, `pki service-certs renew`): the
+ * same refusal, so that no command runs against a PKI with another store configured.
+ */
+export function checkPkiStore(dataDir: string, env: NodeJS.ProcessEnv, note: (text: string) => void = noteOnStderr): void {
+  readManifestFor(dataDir, loadStoreConfig(env), note);
 }

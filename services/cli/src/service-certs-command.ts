@@ -1,6 +1,7 @@
 import { serialToHex } from '@evpki/x509';
 import type { Command } from './command.js';
 import { EXIT } from './exit-codes.js';
+import { checkPkiStore } from './open-pki-store.js';
 import { DEFAULT_CA_HOSTNAMES, SERVICE_CERT_DAYS, formatServerNames, parseCaHostnames, renewServiceCerts } from './service-certs.js';
 
 export const serviceCertsRenewCommand: Command = {
@@ -38,6 +39,7 @@ Exit 2: no PKI or no service CA in the data directory, no passphrase, bad --ca-h
   positionals: { min: 0, max: 0 },
   async run(values, _positionals, ctx) {
     const list = values['ca-hostnames'] as string | undefined;
+    checkPkiStore(ctx.dataDir, ctx.env);
     const r = await renewServiceCerts({
       dataDir: ctx.dataDir,
       env: ctx.env,

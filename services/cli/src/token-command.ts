@@ -2,6 +2,7 @@ import { SCOPES, jwtMaxTtlSeconds } from '@evpki/service';
 import { CliError } from './cli-error.js';
 import type { Command } from './command.js';
 import { EXIT } from './exit-codes.js';
+import { checkPkiStore } from './open-pki-store.js';
 import { mintToken } from './token.js';
 
 export const tokenCommand: Command = {
@@ -39,6 +40,7 @@ Options:
     if (given && !scopes?.length) throw new CliError('--scope needs a scope', EXIT.badInput);
     const audience = values.audience as string | undefined;
     if (audience !== undefined && !/^[\x21-\x7e]{1,256}$/.test(audience)) throw new CliError('--audience must be 1..256 printable characters', EXIT.badInput);
+    checkPkiStore(ctx.dataDir, ctx.env);
     const token = await mintToken({ dataDir: ctx.dataDir, tenant, ttlSeconds: ttl, ...(scopes ? { scopes } : {}), ...(audience ? { audience } : {}) });
     ctx.out(ctx.json ? JSON.stringify({ token }) + '\n' : token + '\n');
     return EXIT.ok;

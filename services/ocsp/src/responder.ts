@@ -143,6 +143,21 @@ export class Responder {
     return a;
   }
 
+  /**
+   * How many answers this responder could give from memory alone now: held (pre-signed or signed
+   * live without a nonce) under the store's current OCSP epoch and still within their nextUpdate.
+   * /readyz counts them: with the store down, the responder still serves these (routes.ts).
+   */
+  heldAnswers(): number {
+    const epoch = this.epoch();
+    if (epoch === undefined) return 0;
+    const now = this.o.now().getTime();
+    let n = 0;
+    for (const [cache, cacheEpoch] of [[this.remembered, this.rememberedEpoch], [this.live, this.liveEpoch]] as const)
+      if (cacheEpoch === epoch) for (const a of cache.values()) if (stillValid(a, now)) n++;
+    return n;
+  }
+
   /** True when `key` was seen recently (then forgotten here); else notes it and returns false. */
   private secondSight(key: string): boolean {
     let h = 0x811c9dc5; // FNV-1a

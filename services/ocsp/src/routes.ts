@@ -23,6 +23,8 @@ export interface OcspRouteDeps {
   readonly signers: DelegatedSigners;
   /** The issuers in service now (lifecycle.ts). */
   readonly served: () => ReadonlyMap<string, ServedIssuer>;
+  /** Answers held in memory that are still valid (Responder.heldAnswers). */
+  readonly heldAnswers: () => number;
   readonly now: () => Date;
   readonly httpMaxAgeSeconds: number;
 }
@@ -48,7 +50,12 @@ export function ocspRoutes(d: OcspRouteDeps): RouteTable<OcspRoute> {
       const served = [...d.served().values()];
       // Each issuer in service: whether this responder holds a valid delegated signer for it.
       const issuers = Object.fromEntries(served.map((i) => [i.id, { signer: signers.ready([i]), notAfter: signers.get(i.id)?.certificate.notAfter.toISOString() ?? null }]));
-      return { checks: { store: storeOk, signers: signers.ready(served) }, details: { issuers } };
+      const heldAnswers = d.heldAnswers();
+      // Ready = it can answer: issuers loaded, a valid signer for each, and answers from the store or
+      // from memory. A store outage alone degrades it (held answers are served until their
+      // nextUpdate, the rest tryLater) rather than taking every replica out of the Service.
+      const checks = { issuers: served.length > 0, signers: signers.ready(served), store: storeOk, memory: heldAnswers > 0 };
+      return { checks, ready: checks.issuers && checks.signers && (storeOk || checks.memory), degraded: storeOk ? [] : ['store'], details: { issuers, heldAnswers } };
     }),
     {
       method: 'GET',

@@ -58,7 +58,7 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
   const transport = createOcspTransport({
     config,
     replies,
-    routes: ocspRoutes({ ocsp: createOcspRequests(responder, replies), store, metrics, signers, served: lifecycle.served, now, httpMaxAgeSeconds: config.httpMaxAgeSeconds }),
+    routes: ocspRoutes({ ocsp: createOcspRequests(responder, replies), store, metrics, signers, served: lifecycle.served, heldAnswers: () => responder.heldAnswers(), now, httpMaxAgeSeconds: config.httpMaxAgeSeconds }),
   });
 
   return {
