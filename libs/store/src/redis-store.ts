@@ -594,7 +594,21 @@ export class RedisStore implements Store {
     const sub = this.redis.duplicate({ enableOfflineQueue: true, commandTimeout: undefined, maxRetriesPerRequest: null, autoResendUnfulfilledCommands: true });
     this.subscriber = sub;
     sub.on('error', () => undefined);
-    sub.on('ready', () => this.localEpoch++);
+    // A reconnect may have missed invalidations: drop what is remembered. The first connection
+    // drops it only if the epoch moved while it was being made (under load that can take long, and
+    // answers remembered meanwhile are still right: faults.test "held answer").
+    const atStart = this.redis.get(OCSP_EPOCH).catch(() => undefined);
+    let connected = false;
+    sub.on('ready', () => {
+      if (connected) return void this.localEpoch++;
+      connected = true;
+      void Promise.all([atStart, this.redis.get(OCSP_EPOCH)]).then(
+        ([before, now]) => {
+          if (before === undefined || before !== now) this.localEpoch++;
+        },
+        () => this.localEpoch++,
+      );
+    });
     sub.on('message', () => this.localEpoch++);
     void sub.subscribe(OCSP_INVALIDATE_CHANNEL).catch(() => undefined);
     this.poller = setInterval(() => {
