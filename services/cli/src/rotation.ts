@@ -245,6 +245,8 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
     // The root key (or, in a V2G hierarchy, Sub-CA 1's: pki v2g init encrypts both with the root passphrase).
     const rootPassphrase = passphraseFor(o, manifest, 'root');
     const issuingHome = o.pkcs11 ? { token: o.pkcs11 } : { passphrase: passphraseFor(o, manifest, 'issuing') };
+    if (v2g && !existsSync(dataPaths(o.dataDir).issuerKey(old.parent.id)))
+      throw new CliError(`the CPO Sub-CA 1 ${old.parent.id} has no key in ${o.dataDir}/keys (a hierarchy of an external V2G PKI, \`pki v2g import\`): only its PKI can issue the next Sub-CA 2`, EXIT.badInput);
     const oldParentKey = readKey(o, old.parent.id, rootPassphrase);
     const paths = dataPaths(o.dataDir);
     let root: { cert: ParsedCertificate; key: KeyObject; id: string } = { cert: parseCertificate(old.parent.certificate), key: oldParentKey, id: old.parent.id };
