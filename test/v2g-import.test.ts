@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { dataPaths } from '@evpki/service';
 import { openStore } from '@evpki/store';
 import { buildCsr, pemBlocks } from '@evpki/x509';
+import { externalCa as extCa } from './helpers/external-v2g.js';
 import { openssl } from './helpers/openssl.js';
 import { api, makeDevPki, startStack, type DevPki, type Stack } from './helpers/pki.js';
 import { runPki } from './helpers/processes.js';
@@ -33,40 +34,7 @@ async function cli(args: string[]): Promise<{ code: number; stderr: string; json
   return { code: r.code, stderr: r.stderr, json };
 }
 
-const EXTENSIONS = `[req]
-distinguished_name = dn
-[dn]
-[root]
-basicConstraints = critical,CA:true,pathlen:2
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-[sub1]
-basicConstraints = critical,CA:true,pathlen:1
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-[sub2]
-basicConstraints = critical,CA:true,pathlen:0
-keyUsage = critical,keyCertSign,cRLSign
-subjectKeyIdentifier = hash
-authorityKeyIdentifier = keyid
-`;
-
-function run(args: string[]): void {
-  const r = openssl(args);
-  assert.equal(r.code, 0, `openssl ${args.join(' ')}: ${r.stderr}`);
-}
-
-/** A CA of the external PKI: `name`.key and `name`.pem, signed by `parent` (undefined: self-signed). */
-function externalCa(name: string, section: string, subject: string, parent?: string, curve = 'P-256'): void {
-  run(['genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-out', f(`${name}.key`)]);
-  if (!parent) {
-    run(['req', '-x509', '-new', '-config', f('ext.cnf'), '-extensions', section, '-key', f(`${name}.key`), '-subj', subject, '-days', '3650', '-sha256', '-out', f(`${name}.pem`)]);
-    return;
-  }
-  run(['req', '-new', '-config', f('ext.cnf'), '-key', f(`${name}.key`), '-subj', subject, '-sha256', '-out', f(`${name}.csr`)]);
-  run(['x509', '-req', '-in', f(`${name}.csr`), '-CA', f(`${parent}.pem`), '-CAkey', f(`${parent}.key`), '-set_serial', String(Date.now()), '-extfile', f('ext.cnf'), '-extensions', section, '-days', '1000', '-sha256', '-out', f(`${name}.pem`)]);
-}
+const externalCa = (name: string, section: 'root' | 'sub1' | 'sub2', subject: string, parent?: string, curve?: string): void => extCa(work, name, section, subject, parent, curve);
 
 const cat = (name: string, ...parts: string[]): string => {
   writeFileSync(f(name), parts.map((x) => readFileSync(f(`${x}.pem`), 'utf8')).join(''));
@@ -76,7 +44,6 @@ const importArgs = (sub2: string, chain: string, key: string): string[] => ['v2g
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'evpki-v2g-import-'));
-  writeFileSync(f('ext.cnf'), EXTENSIONS);
   externalCa('root', 'root', '/CN=Ext V2G Root CA/O=Ext V2G/DC=V2G');
   externalCa('sub1', 'sub1', '/CN=Demo CPO Sub-CA 1/O=Demo CPO/DC=V2G', 'root');
   externalCa('sub2', 'sub2', '/CN=Demo CPO Sub-CA 2/O=Demo CPO/DC=V2G', 'sub1');

@@ -1,12 +1,13 @@
-import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { loadPassphrase, writePrivateKey } from '@evpki/keys';
+import { loadPassphrase, openPkcs11Session, pkcs11Signer, writePkcs11KeyRef, writePrivateKey, type Pkcs11IssuerKeyRef } from '@evpki/keys';
 import { dataPaths, readManifest } from '@evpki/service';
 import { OID, Tag, children, decodeSmallInt, nameToString, oid, parseCertificate, pemBlocks, readOnly, seq, type ParsedCertificate } from '@evpki/x509';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import { issuerIdFor } from './hierarchy.js';
 import { openPkiStore } from './open-pki-store.js';
+import type { Pkcs11Target } from './pkcs11-options.js';
 import { V2G_HIERARCHY, writeV2gRecords, type V2gHierarchy } from './v2g.js';
 
 export interface V2gImportOptions {
@@ -17,7 +18,9 @@ export interface V2gImportOptions {
   /** PEM file: CPO Sub-CA 1 and the V2G root certificates (any order). */
   readonly chain: string;
   /** PEM file: Sub-CA 2's private key (unencrypted PKCS#8 or SEC1); stored encrypted with the issuing passphrase. */
-  readonly key: string;
+  readonly key?: string;
+  /** Or: Sub-CA 2's key already in a PKCS#11 token (label and CKA_ID in hex); keys/<id>.pkcs11.json names it. */
+  readonly pkcs11?: { readonly target: Pkcs11Target; readonly keyLabel: string; readonly keyId: string };
   readonly now?: Date;
 }
 
@@ -114,20 +117,25 @@ export async function importV2g(o: V2gImportOptions): Promise<V2gHierarchy> {
   if (subs.length !== 1) throw new CliError(`--sub-ca2-cert must hold one certificate, it holds ${subs.length}`, EXIT.badInput);
   const sub2 = subs[0]!;
   const { root, sub1 } = checkV2gChain(sub2, readCertificates(o.chain, '--chain'), now);
-  const key = readKey(o.key);
-  if (!new X509Certificate(sub2.der).checkPrivateKey(key)) throw refuse('V2G.key', `--key ${o.key} is not the key of the CPO Sub-CA 2 certificate`);
-  let passphrase: string;
-  try {
-    passphrase = loadPassphrase(o.env, 'issuing', manifest.dev ? dataPaths(o.dataDir).devPassphrase : undefined);
-  } catch (e) {
-    throw new CliError((e as Error).message, EXIT.badInput);
-  }
+  if (!o.key === !o.pkcs11) throw new CliError('give the Sub-CA 2 key as --key FILE or as --pkcs11-* with --pkcs11-key-label and --pkcs11-key-id, not both', EXIT.badInput);
+  const key = o.key ? readKey(o.key) : undefined;
+  if (key && !new X509Certificate(sub2.der).checkPrivateKey(key)) throw refuse('V2G.key', `--key ${o.key} is not the key of the CPO Sub-CA 2 certificate`);
+  const ref = o.pkcs11 ? await tokenKeyOf(o.pkcs11, sub2) : undefined;
+  let passphrase = '';
+  if (key)
+    try {
+      passphrase = loadPassphrase(o.env, 'issuing', manifest.dev ? dataPaths(o.dataDir).devPassphrase : undefined);
+    } catch (e) {
+      throw new CliError((e as Error).message, EXIT.badInput);
+    }
   const ids: V2gHierarchy = { root: issuerIdFor('v2g-root', root), subCa1: issuerIdFor('cpo-sub1', sub1), subCa2: issuerIdFor('cpo-sub2', sub2) };
   const store = openPkiStore(o.dataDir, o.env);
   try {
     if ((await store.listIssuers(V2G_HIERARCHY)).length) throw new CliError(`the store holds a ${V2G_HIERARCHY} hierarchy already`, EXIT.badInput);
-    const keyFile = dataPaths(o.dataDir).issuerKey(ids.subCa2);
-    writePrivateKey(keyFile, key, passphrase);
+    const paths = dataPaths(o.dataDir);
+    const keyFile = ref ? paths.issuerPkcs11Ref(ids.subCa2) : paths.issuerKey(ids.subCa2);
+    if (ref) writePkcs11KeyRef(keyFile, ref);
+    else writePrivateKey(keyFile, key!, passphrase);
     try {
       await writeV2gRecords(
         store,
@@ -145,5 +153,27 @@ export async function importV2g(o: V2gImportOptions): Promise<V2gHierarchy> {
     return ids;
   } finally {
     await store.close();
+  }
+}
+
+/** The token key named by label and id, checked to be the Sub-CA 2 certificate's (V2G.key); the PIN is never stored. */
+async function tokenKeyOf(t: NonNullable<V2gImportOptions['pkcs11']>, sub2: ParsedCertificate): Promise<Pkcs11IssuerKeyRef> {
+  const ref: Pkcs11IssuerKeyRef = { module: t.target.module, tokenLabel: t.target.tokenLabel, keyLabel: t.keyLabel, keyId: t.keyId.toLowerCase() };
+  let session;
+  try {
+    session = await openPkcs11Session(t.target);
+  } catch (e) {
+    throw new CliError(`PKCS#11: ${(e as Error).message}`, EXIT.badInput);
+  }
+  try {
+    const signer = await pkcs11Signer(session, ref);
+    if (!signer.publicKey.equals(createPublicKey({ key: sub2.spki, format: 'der', type: 'spki' })))
+      throw refuse('V2G.key', `the token key '${t.keyLabel}' (id ${ref.keyId}) is not the key of the CPO Sub-CA 2 certificate`);
+    return ref;
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+    throw new CliError(`PKCS#11: ${(e as Error).message}`, EXIT.badInput);
+  } finally {
+    await session.close();
   }
 }
