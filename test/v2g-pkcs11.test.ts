@@ -86,4 +86,21 @@ describe('pki v2g init with the CPO Sub-CA 2 key in a PKCS#11 token', () => {
     const v = openssl(['verify', '-x509_strict', '-CAfile', f('root.pem', root!.der), '-untrusted', join(work, 'subs.pem'), f('leaf.pem', c.der)]);
     assert.equal(v.code, 0, v.stdout + v.stderr);
   });
+
+  it('pki rotate-issuer prepare --hierarchy v2g --pkcs11-*: the new CPO Sub-CA 2 key is generated in the token, certified by Sub-CA 1', async () => {
+    const r = await runPki(['rotate-issuer', 'prepare', '--hierarchy', 'v2g', '--data-dir', pki.dataDir, '--pkcs11-module', hsm.module, '--pkcs11-token-label', TOKEN, '--pkcs11-pin-file', pinFile, '--json'], hsm.env);
+    assert.equal(r.code, 0, r.stderr);
+    const newId = JSON.parse(r.stdout).rotation.new.issuerId as string;
+    const paths = dataPaths(pki.dataDir);
+    assert.deepEqual([existsSync(paths.issuerPkcs11Ref(newId)), existsSync(paths.issuerKey(newId))], [true, false]);
+    const store = openStore({ dataDir: pki.dataDir });
+    const record = (await store.getIssuer(newId))!;
+    await store.close();
+    assert.deepEqual([record.role, record.parentId, record.state], ['sub-ca-2', ids.subCa1, 'prepared']);
+    const signer = await openIssuerSigner(
+      { keyFile: paths.issuerKey(newId), pkcs11RefFile: paths.issuerPkcs11Ref(newId) },
+      { passphrase: () => assert.fail('no passphrase for a token key'), pkcs11Pin: () => PIN },
+    );
+    assert.ok(signer.publicKey.equals(createPublicKey({ key: parseCertificate(record.certificate).spki, format: 'der', type: 'spki' })));
+  });
 });

@@ -10,10 +10,11 @@ import { toPem } from './pem.js';
  * `extensions` (DER Extension elements, e.g. `subjectAltName(...)`) go into an extensionRequest
  * attribute (RFC 2986, PKCS#9); without them the attribute set is empty.
  */
-export function buildCsr(privateKey: KeyObject, subject: { o?: string; cn?: string }, extensions: readonly Buffer[] = []): string {
+export function buildCsr(privateKey: KeyObject, subject: { o?: string; cn?: string; dc?: string }, extensions: readonly Buffer[] = []): string {
   const attrs = [
     ...(subject.o === undefined ? [] : [{ oid: OID.organizationName, value: subject.o }]),
     ...(subject.cn === undefined ? [] : [{ oid: OID.commonName, value: subject.cn }]),
+    ...(subject.dc === undefined ? [] : [{ oid: OID.domainComponent, value: subject.dc }]),
   ];
   const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
   const attributes = extensions.length ? seq(oid(OID.extensionRequest), set(seq(...extensions))) : Buffer.alloc(0);

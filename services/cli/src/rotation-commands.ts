@@ -22,6 +22,8 @@ inactive (the root key is opened with PKI_ROOT_KEY_PASSPHRASE_FILE). Its key is 
 (PKI_ISSUING_KEY_PASSPHRASE_FILE) to <data-dir>/keys/ (and with --k8s-secret NAME to that Secret).
 With --pkcs11-* it is generated in the token instead, and keys/<issuer>.pkcs11.json (with
 --k8s-secret: in that Secret) names it; the CA needs PKI_PKCS11_PIN_FILE.
+With --hierarchy v2g the new CA is a CPO Sub-CA 2 (EC P-256) signed by the active CPO Sub-CA 1 (its
+key is opened with the root passphrase); \`pki rotate-root --hierarchy v2g\` is refused.
 
 PKCS#11 options:
 ${PKCS11_OPTIONS_HELP}`,

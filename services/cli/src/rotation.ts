@@ -7,6 +7,7 @@ import {
   DEFAULT_HIERARCHY,
   assertHierarchyName,
   lastExpiryUnder,
+  rootOf,
   signsLeaves,
   trustAnchors,
   type IssuerRecord,
@@ -16,6 +17,7 @@ import {
   type RotationStep,
   type Store,
 } from '@evpki/store';
+import { cpoSubCa2 } from '@evpki/issuance';
 import { OID, attributeValues, nameToString, parseCertificate, type ParsedCertificate } from '@evpki/x509';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
@@ -24,6 +26,7 @@ import { addToSecret, inClusterTarget } from './k8s-secret.js';
 import { openPkiStore } from './open-pki-store.js';
 import { newIssuingKey } from './issuing-key.js';
 import type { Pkcs11Target } from './pkcs11-options.js';
+import { V2G_LIFETIME_YEARS, cpoSubCaName, makeV2gCa } from './v2g.js';
 
 export const ROTATION_STEPS: readonly RotationStep[] = ['prepare', 'publish', 'activate', 'retire'];
 
@@ -94,15 +97,26 @@ async function withStore<T>(o: { readonly dataDir: string; readonly env: NodeJS.
   }
 }
 
-/** The active root and issuing CA of a hierarchy (`issuers`: that hierarchy's). */
-function activeHierarchy(issuers: readonly IssuerRecord[], hierarchy: string): { root: IssuerRecord; sub: IssuerRecord } {
+/**
+ * The active leaf-signing CA of a hierarchy, its parent (the root in two tiers, CPO Sub-CA 1 in a
+ * V2G hierarchy) and its root (`issuers`: that hierarchy's).
+ */
+function activeHierarchy(issuers: readonly IssuerRecord[], hierarchy: string, kind: RotationKind): { root: IssuerRecord; parent: IssuerRecord; sub: IssuerRecord } {
   const sub = issuers.find((i) => signsLeaves(i.role) && i.state === 'active');
   if (!sub) throw new CliError(hierarchy === DEFAULT_HIERARCHY ? 'the store has no active issuing CA; run `pki init` first' : `the hierarchy ${hierarchy} has no active issuing CA`, EXIT.badInput);
   const parent = issuers.find((i) => i.id === sub.parentId);
   if (!parent) throw new CliError(`the active issuing CA ${sub.id} names a parent ${sub.parentId} that is not in the hierarchy ${hierarchy}`, EXIT.failure);
-  // Three tiers (root → sub-ca-1 → sub-ca-2) need a rotation that also makes the middle CA.
-  if (parent.role !== 'root') throw new CliError(`the hierarchy ${hierarchy} has an intermediate CA (${parent.id}, ${parent.role}): its rotation is not supported yet`, EXIT.badInput);
-  return { root: parent, sub };
+  if (parent.role === 'root') return { root: parent, parent, sub };
+  // Three tiers (root → sub-ca-1 → sub-ca-2): Sub-CA 2 is rotated under the same Sub-CA 1; a new
+  // root would need a new Sub-CA 1 too (and, in a V2G PKI, a root the V2G root CA program publishes).
+  if (kind === 'root' || parent.role !== 'sub-ca-1' || sub.role !== 'sub-ca-2')
+    throw new CliError(
+      `the hierarchy ${hierarchy} has an intermediate CA (${parent.id}, ${parent.role}): rotating its root is not supported (it would need a new ${parent.role} too); rotate its ${sub.role} with \`${command('issuer', 'prepare', hierarchy)}\``,
+      EXIT.badInput,
+    );
+  const root = rootOf(issuers, parent);
+  if (!root) throw new CliError(`the ${parent.role} ${parent.id} has no root in the hierarchy ${hierarchy}`, EXIT.failure);
+  return { root, parent, sub };
 }
 
 function passphraseFor(o: RotationOptions, manifest: PkiManifest, role: KeyRole): string {
@@ -215,19 +229,27 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
       throw new CliError(`a ${current.kind} rotation is in progress (last step: ${current.step}); finish it first (next: ${nextStep(current)})`, EXIT.badInput);
     }
     const issuers = await store.listIssuers(hierarchy);
-    const old = activeHierarchy(issuers, hierarchy);
+    const old = activeHierarchy(issuers, hierarchy, kind);
     const oldRootCert = parseCertificate(old.root.certificate);
     const organization = attributeValues(oldRootCert.subject, OID.organizationName)[0] ?? manifest.jwt.issuer;
+    // A V2G hierarchy: CPO Sub-CA 2 is rotated under the same Sub-CA 1, P-256 only (V2G.curve).
+    const v2g = old.parent.role === 'sub-ca-1';
+    if (v2g && o.algorithm && o.algorithm !== 'ecdsa-p256') throw new CliError(`V2G.curve: the CAs of the hierarchy ${hierarchy} are EC P-256; --algorithm ${o.algorithm} is refused`, EXIT.badInput);
+    const keyAlgorithm: IssuerKeyAlgorithm = v2g ? 'ecdsa-p256' : algorithm;
+    const subName = v2g ? generationName(cpoSubCaName(organization, 2), issuers, 'sub-ca-2') : generationName(`${organization} Charge Point CA`, issuers, 'issuing');
     if (o.dryRun)
       return result(kind, 'prepare', o, [], current, false, kind === 'root'
         ? `would create a new root (${generationName(`${organization} Root CA`, issuers, 'root')}), cross-certificates with ${old.root.id}, and a new issuing CA under the new root, all inactive (${algorithm})`
-        : `would create a new issuing CA (${generationName(`${organization} Charge Point CA`, issuers, 'issuing')}) under ${old.root.id}, inactive (${algorithm}${o.pkcs11 ? `, key in PKCS#11 token '${o.pkcs11.tokenLabel}'` : ''})`);
+        : `would create a new ${v2g ? 'CPO Sub-CA 2' : 'issuing CA'} (${subName}) under ${old.parent.id}, inactive (${keyAlgorithm}${o.pkcs11 ? `, key in PKCS#11 token '${o.pkcs11.tokenLabel}'` : ''})`);
 
+    // The root key (or, in a V2G hierarchy, Sub-CA 1's: pki v2g init encrypts both with the root passphrase).
     const rootPassphrase = passphraseFor(o, manifest, 'root');
     const issuingHome = o.pkcs11 ? { token: o.pkcs11 } : { passphrase: passphraseFor(o, manifest, 'issuing') };
-    const oldRootKey = readKey(o, old.root.id, rootPassphrase);
+    if (v2g && !existsSync(dataPaths(o.dataDir).issuerKey(old.parent.id)))
+      throw new CliError(`the CPO Sub-CA 1 ${old.parent.id} has no key in ${o.dataDir}/keys (a hierarchy of an external V2G PKI, \`pki v2g import\`): only its PKI can issue the next Sub-CA 2`, EXIT.badInput);
+    const oldParentKey = readKey(o, old.parent.id, rootPassphrase);
     const paths = dataPaths(o.dataDir);
-    let root: { cert: ParsedCertificate; key: KeyObject; id: string } = { cert: oldRootCert, key: oldRootKey, id: old.root.id };
+    let root: { cert: ParsedCertificate; key: KeyObject; id: string } = { cert: parseCertificate(old.parent.certificate), key: oldParentKey, id: old.parent.id };
     const records: IssuerRecord[] = [];
     const changes: StateChange[] = [];
     if (kind === 'root') {
@@ -235,7 +257,7 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
       const cert = await makeRoot(key, { organization, commonName: generationName(`${organization} Root CA`, issuers, 'root') }, now, 20);
       root = { cert, key, id: issuerIdFor('root', cert) };
       writePrivateKey(paths.issuerKey(root.id), key, rootPassphrase);
-      const newByOld = await makeCrossCertificate(cert, oldRootCert, oldRootKey, now);
+      const newByOld = await makeCrossCertificate(cert, oldRootCert, oldParentKey, now);
       const oldByNew = await makeCrossCertificate(oldRootCert, cert, key, now);
       // The new root's CRL (it will list revoked issuing CAs under it); the old root's stays.
       const crl = await makeEmptyCrl(key, cert, await store.nextCrlNumber(root.id), now, 365);
@@ -246,19 +268,24 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
       );
       changes.push({ id: root.id, role: 'root', from: null, to: 'prepared' });
     }
-    const subKey = await newIssuingKey(o.dataDir, algorithm, issuingHome, now);
-    const sub = await subKey.guard(makeSubCa(subKey.key, { organization, commonName: generationName(`${organization} Charge Point CA`, issuers, 'issuing') }, root.cert, root.key, now, 10, issuerUrls(manifest.publicOcspBase, root.id)));
-    const subId = issuerIdFor('cp', sub);
+    const subKey = await newIssuingKey(o.dataDir, keyAlgorithm, issuingHome, now);
+    const sub = await subKey.guard(
+      v2g
+        ? makeV2gCa(cpoSubCa2, subKey.key, { organization, commonName: subName }, root, manifest.publicOcspBase, now, V2G_LIFETIME_YEARS.subCa2)
+        : makeSubCa(subKey.key, { organization, commonName: subName }, root.cert, root.key, now, 10, issuerUrls(manifest.publicOcspBase, root.id)),
+    );
+    const subId = issuerIdFor(v2g ? 'cpo-sub2' : 'cp', sub);
+    const subRole = v2g ? 'sub-ca-2' : 'issuing';
     subKey.save(subId);
-    records.push({ id: subId, hierarchy, role: 'issuing', parentId: root.id, certificate: sub.der, state: 'prepared', createdAt: at, updatedAt: at });
-    changes.push({ id: subId, role: 'issuing', from: null, to: 'prepared' });
+    records.push({ id: subId, hierarchy, role: subRole, parentId: root.id, certificate: sub.der, state: 'prepared', createdAt: at, updatedAt: at });
+    changes.push({ id: subId, role: subRole, from: null, to: 'prepared' });
     const rotation: RotationRecord = {
       hierarchy,
       kind,
       revision: (current?.revision ?? 0) + 1,
       step: 'prepare',
       old: { rootId: old.root.id, issuerId: old.sub.id },
-      new: { rootId: root.id, issuerId: subId },
+      new: { rootId: kind === 'root' ? root.id : old.root.id, issuerId: subId },
       startedAt: at,
       steps: [{ step: 'prepare', at }],
     };
@@ -266,7 +293,7 @@ export async function prepare(kind: RotationKind, o: RotationOptions): Promise<S
     await subKey.close();
     // After the commit, so that a failed run leaves no unused key in the Secret; a re-run sends it.
     if (o.k8sSecret) await sendKeyToSecret(o, subId);
-    return result(kind, 'prepare', o, changes, rotation, true, kind === 'root' ? `prepared new root ${root.id} and issuing CA ${subId}` : `prepared issuing CA ${subId} under ${root.id}`);
+    return result(kind, 'prepare', o, changes, rotation, true, kind === 'root' ? `prepared new root ${root.id} and issuing CA ${subId}` : `prepared ${v2g ? 'CPO Sub-CA 2' : 'issuing CA'} ${subId} under ${root.id}`);
   });
 }
 

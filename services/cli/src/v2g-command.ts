@@ -1,6 +1,8 @@
+import { CliError } from './cli-error.js';
 import type { Command } from './command.js';
 import { EXIT } from './exit-codes.js';
 import { PKCS11_OPTIONS, PKCS11_OPTIONS_HELP, pkcs11TargetFrom } from './pkcs11-options.js';
+import { importV2g } from './v2g-import.js';
 import { initV2g } from './v2g.js';
 
 export const v2gInitCommand: Command = {
@@ -34,6 +36,50 @@ ${PKCS11_OPTIONS_HELP.replace(/issuing CA key/g, 'CPO Sub-CA 2 key')}
     const h = await initV2g({ dataDir: ctx.dataDir, env: ctx.env, ...(org ? { organization: org } : {}), ...(pkcs11 ? { pkcs11 } : {}) });
     if (ctx.json) ctx.out(JSON.stringify(h) + '\n');
     else ctx.out(`V2G hierarchy created: root ${h.root}, CPO Sub-CA 1 ${h.subCa1}, CPO Sub-CA 2 ${h.subCa2}\n`);
+    return EXIT.ok;
+  },
+};
+
+export const v2gImportCommand: Command = {
+  name: 'v2g import',
+  summary: 'import a CPO Sub-CA 2 issued by an external V2G PKI (with its chain) as the v2g hierarchy',
+  help: `Usage: pki v2g import --sub-ca2-cert FILE --chain FILE (--key FILE | --pkcs11-module PATH --pkcs11-token-label LABEL
+                      [--pkcs11-pin-file FILE] --pkcs11-key-label LABEL --pkcs11-key-id HEX) [--json]
+
+Makes a CPO Sub-CA 2 that an external ISO 15118 V2G PKI issued the CA's signer of SECC certificates
+(V2GCertificate), instead of \`pki v2g init\`. The chain is checked first (ISO 15118-2 Annex F):
+every certificate EC P-256 signed ECDSA-SHA256 (V2G.curve); Sub-CA 2 signed by Sub-CA 1, Sub-CA 1 by
+the root, the root self-signed; each a CA with keyCertSign and cRLSign, pathLen 0 / at least 1 / at
+least 2 (or none), valid now (V2G.chain); the key is the Sub-CA 2 certificate's (V2G.key).
+
+The V2G root and Sub-CA 1 are stored without keys (the external PKI signs with them; their CRLs are
+its own), all three active in the hierarchy "v2g"; Sub-CA 2's key is written to keys/ encrypted with
+the issuing passphrase (PKI_ISSUING_KEY_PASSPHRASE_FILE, else PKI_KEY_PASSPHRASE_FILE or
+PKI_KEY_PASSPHRASE), or, when it is in a PKCS#11 token already, named by keys/<id>.pkcs11.json (the CA
+needs PKI_PKCS11_PIN_FILE). Refused (exit 2), writing nothing, when a check fails or the store holds a v2g
+hierarchy already. A hierarchy imported this way is renewed by importing the next Sub-CA 2 from the
+external PKI: \`pki rotate-issuer --hierarchy v2g\` needs Sub-CA 1's key.
+
+Options:
+  --sub-ca2-cert FILE  PEM: the CPO Sub-CA 2 certificate
+  --chain FILE         PEM: CPO Sub-CA 1 and the V2G root certificates (any order)
+  --key FILE           PEM: Sub-CA 2's private key, unencrypted (PKCS#8 or SEC1)
+  --pkcs11-module PATH, --pkcs11-token-label LABEL, --pkcs11-pin-file FILE (default $PKI_PKCS11_PIN_FILE)
+                       or: the token holding Sub-CA 2's key, with
+  --pkcs11-key-label LABEL, --pkcs11-key-id HEX  its CKA_LABEL and CKA_ID
+  --json               {"root": id, "subCa1": id, "subCa2": id}
+`,
+  options: { 'sub-ca2-cert': { type: 'string' }, chain: { type: 'string' }, key: { type: 'string' }, ...PKCS11_OPTIONS, 'pkcs11-key-label': { type: 'string' }, 'pkcs11-key-id': { type: 'string' } },
+  positionals: { min: 0, max: 0 },
+  async run(values, _positionals, ctx) {
+    const [subCa2Cert, chain, key, keyLabel, keyId] = [values['sub-ca2-cert'], values.chain, values.key, values['pkcs11-key-label'], values['pkcs11-key-id']] as (string | undefined)[];
+    const target = pkcs11TargetFrom(values, ctx.env);
+    if (!subCa2Cert || !chain || !(key || target)) throw new CliError('--sub-ca2-cert, --chain and --key (or --pkcs11-*) are required', EXIT.badInput);
+    if (target && (!keyLabel || !keyId)) throw new CliError('--pkcs11-key-label and --pkcs11-key-id name the Sub-CA 2 key in the token', EXIT.badInput);
+    const pkcs11 = target ? { target, keyLabel: keyLabel!, keyId: keyId! } : undefined;
+    const h = await importV2g({ dataDir: ctx.dataDir, env: ctx.env, subCa2Cert, chain, ...(key ? { key } : {}), ...(pkcs11 ? { pkcs11 } : {}) });
+    if (ctx.json) ctx.out(JSON.stringify(h) + '\n');
+    else ctx.out(`V2G hierarchy imported: root ${h.root}, CPO Sub-CA 1 ${h.subCa1} (no keys), CPO Sub-CA 2 ${h.subCa2}\n`);
     return EXIT.ok;
   },
 };

@@ -16,9 +16,9 @@ export const V2G_HIERARCHY = 'v2g';
 const YEAR_SECONDS = 365 * 86400;
 /**
  * Lifetimes (years): the V2G root long, the CPO sub-CAs short (EVerest's ISO 15118 PKI scripts: 4
- * years and 1 year; Sub-CA 2 gets 2 here while a three-tier hierarchy cannot be rotated yet).
+ * years and 1 year; Sub-CA 2 gets 2 here: `pki rotate-issuer --hierarchy v2g` replaces it in time).
  */
-const LIFETIME_YEARS = { root: 20, subCa1: 4, subCa2: 2 } as const;
+export const V2G_LIFETIME_YEARS = { root: 20, subCa1: 4, subCa2: 2 } as const;
 
 export interface V2gInitOptions {
   readonly dataDir: string;
@@ -37,7 +37,7 @@ export interface V2gHierarchy {
 }
 
 /** A V2G CA certificate of `profile` for `key`, signed by `parent` (undefined: self-signed). */
-async function makeV2gCa(
+export async function makeV2gCa(
   profile: Profile,
   key: SigningKey,
   names: { organization: string; commonName: string },
@@ -83,16 +83,16 @@ export async function initV2g(o: V2gInitOptions): Promise<V2gHierarchy> {
     const organization = o.organization ?? (await csmsOrganization(store));
     const base = manifest.publicOcspBase;
     const rootKey = generateIssuerKey('ecdsa-p256');
-    const root = await makeV2gCa(v2gRoot, rootKey, { organization, commonName: `${organization} V2G Root CA` }, undefined, base, now, LIFETIME_YEARS.root);
+    const root = await makeV2gCa(v2gRoot, rootKey, { organization, commonName: `${organization} V2G Root CA` }, undefined, base, now, V2G_LIFETIME_YEARS.root);
     const rootId = issuerIdFor('v2g-root', root);
     const sub1Key = generateIssuerKey('ecdsa-p256');
-    const sub1 = await makeV2gCa(cpoSubCa1, sub1Key, { organization, commonName: cpoSubCaName(organization, 1) }, { cert: root, key: rootKey, id: rootId }, base, now, LIFETIME_YEARS.subCa1);
+    const sub1 = await makeV2gCa(cpoSubCa1, sub1Key, { organization, commonName: cpoSubCaName(organization, 1) }, { cert: root, key: rootKey, id: rootId }, base, now, V2G_LIFETIME_YEARS.subCa1);
     const sub1Id = issuerIdFor('cpo-sub1', sub1);
     const sub2Key = await newIssuingKey(o.dataDir, 'ecdsa-p256', home, now);
     try {
       return await sub2Key.guard(
         (async () => {
-          const sub2 = await makeV2gCa(cpoSubCa2, sub2Key.key, { organization, commonName: cpoSubCaName(organization, 2) }, { cert: sub1, key: sub1Key, id: sub1Id }, base, now, LIFETIME_YEARS.subCa2);
+          const sub2 = await makeV2gCa(cpoSubCa2, sub2Key.key, { organization, commonName: cpoSubCaName(organization, 2) }, { cert: sub1, key: sub1Key, id: sub1Id }, base, now, V2G_LIFETIME_YEARS.subCa2);
           const sub2Id = issuerIdFor('cpo-sub2', sub2);
           const rootCrl = await makeEmptyCrl(rootKey, root, await store.nextCrlNumber(rootId), now, 365);
           const sub1Crl = await makeEmptyCrl(sub1Key, sub1, await store.nextCrlNumber(sub1Id), now, 365);
@@ -122,7 +122,7 @@ export async function initV2g(o: V2gInitOptions): Promise<V2gHierarchy> {
   }
 }
 
-interface MadeCa {
+export interface MadeCa {
   readonly id: string;
   readonly role: IssuerRecord['role'];
   readonly parentId: string;
@@ -134,7 +134,7 @@ interface MadeCa {
  * The issuer records (all active) and CRLs, top down: until the last write there is no leaf-signing
  * CA, so nothing is signed under a partly written hierarchy.
  */
-async function writeV2gRecords(store: Store, cas: readonly MadeCa[], now: Date): Promise<void> {
+export async function writeV2gRecords(store: Store, cas: readonly MadeCa[], now: Date): Promise<void> {
   const createdAt = now.toISOString();
   for (const ca of cas) {
     await store.putIssuer({ id: ca.id, hierarchy: V2G_HIERARCHY, role: ca.role, parentId: ca.parentId, certificate: ca.cert.der, state: 'active', createdAt });
@@ -143,7 +143,7 @@ async function writeV2gRecords(store: Store, cas: readonly MadeCa[], now: Date):
 }
 
 /** "ACME CPO Sub-CA 1"; "Demo CPO Sub-CA 1" for an organisation whose name ends in CPO already. */
-const cpoSubCaName = (organization: string, tier: 1 | 2): string => `${organization}${/\bCPO$/.test(organization) ? '' : ' CPO'} Sub-CA ${tier}`;
+export const cpoSubCaName = (organization: string, tier: 1 | 2): string => `${organization}${/\bCPO$/.test(organization) ? '' : ' CPO'} Sub-CA ${tier}`;
 
 /** The O of the csms hierarchy's active root (the CPO the PKI was made for). */
 async function csmsOrganization(store: Store): Promise<string> {
