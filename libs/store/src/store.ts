@@ -17,6 +17,7 @@ import type {
   StationPutOutcome,
   OcspRequeueStep,
   TenantRecord,
+  OAuthClientRecord,
   RateBucket,
   RateOutcome,
   RotationRecord,
@@ -57,6 +58,13 @@ export interface Store {
   updateTenant(id: string, change: (current: TenantRecord) => TenantRecord): Promise<{ before: TenantRecord; after: TenantRecord } | undefined>;
   /** Every tenant, by id. */
   listTenants(): Promise<TenantRecord[]>;
+
+  /** An OAuth2 client (Plug&Charge 4.4) by its client_id; undefined when there is none. */
+  getOAuthClient(clientId: string): Promise<OAuthClientRecord | undefined>;
+  /** Creates or replaces an OAuth2 client (the pki CLI: add, rotate-secret, disable). */
+  putOAuthClient(c: OAuthClientRecord): Promise<void>;
+  /** A tenant's OAuth2 clients, by client_id. */
+  listOAuthClients(tenant: string): Promise<OAuthClientRecord[]>;
 
   getStation(tenant: string, stationId: string): Promise<StationRecord | undefined>;
   /** Creates or replaces; `created` tells which. */

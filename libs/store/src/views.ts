@@ -51,6 +51,7 @@ export const RA_STORE_METHODS = [
   'ping',
   'close',
   'getTenant',
+  'getOAuthClient',
   'getStation',
   'putStation',
   'getIdempotency',
