@@ -230,6 +230,10 @@ export class LmdbStore implements Store {
     return ids.map((id) => this.db.get(key('oauthclient', id)) as OAuthClientRecord | undefined).filter((c): c is OAuthClientRecord => c !== undefined && c.tenant === tenant);
   }
 
+  async listStations(tenant: string): Promise<StationRecord[]> {
+    this.db.resetReadTxn();
+    return [...this.db.getRange({ start: key('station', tenant), end: key('station', tenant, END) }).map(({ value }) => value as StationRecord)];
+  }
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return this.db.get(key('station', tenant, stationId)) as StationRecord | undefined;
   }

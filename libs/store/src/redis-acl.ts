@@ -65,6 +65,7 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   putOAuthClient: { commands: ['multi', 'set', 'sadd', 'exec'], write: ['oc:*', 'oc-t:*'] },
   listOAuthClients: { commands: ['smembers', 'mget'], read: ['oc-t:*', 'oc:*'] },
   getStation: { commands: ['get'], read: ['s:*'] },
+  listStations: { commands: ['scan', 'mget'], read: ['s:*'] },
   putStation: { commands: ['set'], read: ['s:*'], write: ['s:*'] },
   putStations: { commands: ['multi', 'set', 'exec'], read: ['s:*'], write: ['s:*'] },
   deleteStation: { commands: ['del'], write: ['s:*'] },

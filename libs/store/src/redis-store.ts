@@ -402,6 +402,27 @@ export class RedisStore implements Store {
     return values.map((v) => dec<OAuthClientRecord>(v)).filter((c): c is OAuthClientRecord => c !== undefined && c.tenant === tenant);
   }
 
+  async listStations(tenant: string): Promise<StationRecord[]> {
+    // SCAN MATCH on the tenant's prefix (the parts are URI-encoded, so no glob character is in it).
+    const prefix = `${k('s', tenant)}:`;
+    const keys = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.call((r) => r.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000));
+      cursor = next;
+      for (const key of batch) keys.add(key);
+    } while (cursor !== '0');
+    const sorted = [...keys].sort();
+    const out: StationRecord[] = [];
+    for (let i = 0; i < sorted.length; i += 500) {
+      const values = await this.call((r) => r.mgetBuffer(...sorted.slice(i, i + 500)));
+      for (const v of values) {
+        const s = dec<StationRecord>(v);
+        if (s && s.tenant === tenant) out.push(s);
+      }
+    }
+    return out.sort((a, b) => (a.stationId < b.stationId ? -1 : a.stationId > b.stationId ? 1 : 0));
+  }
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return dec(await this.call((r) => r.getBuffer(k('s', tenant, stationId))));
   }

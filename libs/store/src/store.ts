@@ -67,6 +67,11 @@ export interface Store {
   listOAuthClients(tenant: string): Promise<OAuthClientRecord[]>;
 
   getStation(tenant: string, stationId: string): Promise<StationRecord | undefined>;
+  /**
+   * A tenant's stations, by station id: a scan of the tenant's stations (EST finds a station by a
+   * CSR's SECC-ID with it), for tenants of up to a few thousand stations.
+   */
+  listStations(tenant: string): Promise<StationRecord[]>;
   /** Creates or replaces; `created` tells which. */
   putStation(s: StationRecord): Promise<{ created: boolean }>;
   deleteStation(tenant: string, stationId: string): Promise<boolean>;

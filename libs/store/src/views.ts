@@ -53,6 +53,7 @@ export const RA_STORE_METHODS = [
   'getTenant',
   'getOAuthClient',
   'getStation',
+  'listStations',
   'putStation',
   'getIdempotency',
   'isKeyBlocked',
