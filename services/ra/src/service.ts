@@ -35,6 +35,7 @@ import { raOpsRoutes } from './ops-routes.js';
 import { auditRefusal } from './audit-refusal.js';
 import { countFailedRequest, routeLabel } from './request-metrics.js';
 import { createOAuthTokens } from './oauth-token.js';
+import { estRoutes } from './est.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 
@@ -168,6 +169,23 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     app.use((req, _res, next) => {
       next(Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES ? new AppError('too-large', `request body larger than ${MAX_BODY}`) : undefined);
     });
+    // EST (RFC 7030) for SECC certificates (est.ts): base64 bodies, so before the JSON parser; the
+    // enrolment routes check the bearer token as the gate does, before the body is read.
+    const est = estRoutes({ store, enrolment, verify, audit, metrics });
+    app.get('/.well-known/est/cacerts', (req, res, next) => {
+      est.cacerts(req, res).catch(next);
+    });
+    for (const path of ['/.well-known/est/simpleenroll', '/.well-known/est/simplereenroll'])
+      app.post(
+        path,
+        (req, res, next) => {
+          est.authorize(req, res).then(() => next(), next);
+        },
+        express.text({ type: () => true, limit: MAX_BODY }),
+        (req, res, next) => {
+          est.enroll(req, res).catch(next);
+        },
+      );
     // Everything else is an openapi.yaml operation or 404 (deny by default), before the body is read.
     app.use(authenticate({ verify, match: operations.match, allowed: operations.allowed, store, audit, metrics }));
     app.use(express.json({ limit: MAX_BODY, strict: true, type: () => true }));
