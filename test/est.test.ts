@@ -68,7 +68,7 @@ function printCerts(name: string, base64: string): string {
 
 const enroll = (body: string, opts: { token?: string; type?: string; path?: string } = {}) =>
   curl([
-    `${stack.raUrl}/.well-known/est/${opts.path ?? 'simpleenroll'}`,
+    `${stack.raUrl}${opts.path?.startsWith('/') ? opts.path : `/.well-known/est/${opts.path ?? 'simpleenroll'}`}`,
     '-H',
     `content-type: ${opts.type ?? 'application/pkcs10'}`,
     ...(opts.token === '' ? [] : ['-H', `authorization: Bearer ${opts.token ?? token}`]),
@@ -153,5 +153,26 @@ describe('EST (RFC 7030) for SECC certificates', () => {
     assert.equal(noDc.status, 422, noDc.body);
     assert.match(noDc.body, /V2G\.dc-cpo/);
     assert.equal((await api(stack, 'GET', '/v1/stations/evse-1/certificates')).body.items.length, before);
+  });
+
+  it('OPCP aliases: /.well-known/cpo/cacerts (root last) and /.well-known/cpo/simpleenroll answer as the EST paths; GET /v1/root/rootCerts lists the V2G root (base64 DER)', async () => {
+    const cpo = await curl([`${stack.raUrl}/.well-known/cpo/cacerts`]);
+    assert.equal(cpo.status, 200);
+    assert.equal(cpo.body, (await curl([`${stack.raUrl}/.well-known/est/cacerts`])).body);
+    const enrolled = await enroll(csrBase64('cpo', '/CN=DE*ABC*E123456/O=Demo CPO/DC=CPO'), { path: '/.well-known/cpo/simpleenroll' });
+    assert.equal(enrolled.status, 200, enrolled.body);
+    assert.equal([...printCerts('cpo-leaf', enrolled.body).matchAll(/BEGIN CERTIFICATE/g)].length, 1);
+
+    const roots = await api(stack, 'GET', '/v1/root/rootCerts');
+    assert.equal(roots.status, 200, roots.text);
+    const [root] = roots.body.RootCertificateCollection.rootCertificates;
+    assert.equal(roots.body.RootCertificateCollection.rootCertificates.length, 1);
+    assert.equal(root.rootType, 'V2G');
+    const v2gRoot = (await api(stack, 'GET', '/v1/trust-anchors?hierarchy=v2g')).body.items[0];
+    assert.equal(root.rootCertificateId, v2gRoot.id);
+    assert.equal(root.caCertificate, v2gRoot.certificate.replace(/-----[A-Z ]+-----|\s/g, ''));
+    assert.deepEqual((await api(stack, 'GET', '/v1/root/rootCerts?rootType=MO')).body, { RootCertificateCollection: { rootCertificates: [] } });
+    assert.equal((await api(stack, 'GET', '/v1/root/rootCerts?rootType=x')).status, 400);
+    assert.equal((await api(stack, 'GET', '/v1/root/rootCerts', undefined, { authorization: '' })).status, 401);
   });
 });

@@ -172,10 +172,12 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     // EST (RFC 7030) for SECC certificates (est.ts): base64 bodies, so before the JSON parser; the
     // enrolment routes check the bearer token as the gate does, before the body is read.
     const est = estRoutes({ store, enrolment, verify, audit, metrics });
-    app.get('/.well-known/est/cacerts', (req, res, next) => {
-      est.cacerts(req, res).catch(next);
-    });
-    for (const path of ['/.well-known/est/simpleenroll', '/.well-known/est/simplereenroll'])
+    // The OPCP (Hubject) spelling with the CA label `cpo` is an alias of the same routes.
+    for (const path of ['/.well-known/est/cacerts', '/.well-known/cpo/cacerts'])
+      app.get(path, (req, res, next) => {
+        est.cacerts(req, res).catch(next);
+      });
+    for (const path of ['/.well-known/est/simpleenroll', '/.well-known/est/simplereenroll', '/.well-known/cpo/simpleenroll'])
       app.post(
         path,
         (req, res, next) => {
