@@ -124,8 +124,12 @@ describe('POST /oauth/token (PnC-4.4, RFC 6749 4.4)', () => {
     await runPki(['--data-dir', dev.dataDir, 'tenants', 'disable', 'other'], dev.storeEnv, 60_000);
     assert.equal((await curl(form(c.clientId, rotated.clientSecret))).status, 401);
     await runPki(['--data-dir', dev.dataDir, 'tenants', 'enable', 'other'], dev.storeEnv, 60_000);
+    const issued = (await curl(form(c.clientId, rotated.clientSecret))).body.access_token as string;
+    assert.equal((await api(stack, 'GET', '/v1/trust-anchors', undefined, { authorization: `Bearer ${issued}` })).status, 200);
     assert.deepEqual(await pkiJson(['clients', 'disable', c.clientId]), { clientId: c.clientId, tenant: 'other', disabled: true });
     assert.equal((await curl(form(c.clientId, rotated.clientSecret))).status, 401);
+    // Its tokens already issued stop at once too (the RA reads the client on every request).
+    assert.equal((await api(stack, 'GET', '/v1/trust-anchors', undefined, { authorization: `Bearer ${issued}` })).status, 401);
     const events = (await stack.store.listAudit({ tenant: 'other', afterSeq: 0, limit: 1000 })).map((e) => e.event);
     for (const e of ['oauth-client.added', 'oauth-client.secret-rotated', 'oauth-client.disabled']) assert.ok(events.includes(e), e);
     assert.ok(!JSON.stringify(await stack.store.listAudit({ afterSeq: 0, limit: 1000 })).includes(rotated.clientSecret), 'no secret in the audit log');

@@ -120,8 +120,8 @@ const disableCommand: Command = {
   summary: 'disable an OAuth2 client: POST /oauth/token refuses it',
   help: `Usage: pki clients disable CLIENT_ID [--json]
 
-The RA refuses the client's token requests from now on (invalid_client); tokens already issued
-stay valid until they expire (at most 5 minutes). To stop the whole tenant: pki tenants disable.
+The RA refuses the client's token requests from now on (invalid_client), and the tokens it was
+already given (the RA reads the client on every request). To stop the whole tenant: pki tenants disable.
 
 ${EXIT_HELP}
 `,

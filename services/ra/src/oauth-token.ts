@@ -2,7 +2,7 @@ import { createHash, createPrivateKey, createPublicKey, randomBytes, timingSafeE
 import { readFileSync } from 'node:fs';
 import { SignJWT, decodeJwt } from 'jose';
 import type { Request, Response } from 'express';
-import { SCOPES, createJwtVerifier, type AuditTrail, type Caller } from '@evpki/service';
+import { AuthError, SCOPES, createJwtVerifier, type AuditTrail, type Caller } from '@evpki/service';
 import type { RaStore } from '@evpki/store';
 
 /**
@@ -103,7 +103,12 @@ export function createOAuthTokens(o: OAuthTokensOptions) {
         iss = undefined;
       }
       const k = iss === RA_TOKEN_ISSUER ? ownKey() : undefined;
-      return k ? k.verify(authorization!) : external(authorization);
+      if (!k) return external(authorization);
+      const caller = await k.verify(authorization!);
+      // One read per request: a disabled client's tokens stop at once, not when they expire.
+      const client = caller.subject === undefined ? undefined : await o.store.getOAuthClient(caller.subject);
+      if (!client || client.disabled || client.tenant !== caller.tenant) throw new AuthError('claims', "the bearer token's OAuth2 client is unknown or disabled");
+      return caller;
     };
   }
 
