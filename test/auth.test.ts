@@ -291,6 +291,7 @@ describe('scopes and tenants', () => {
     ['POST', '/v1/certificates/01/revoke', { reason: 'keyCompromise' }],
     ['POST', '/v1/certificate-status', { hashAlgorithm: 'SHA256', issuerNameHash: '0'.repeat(64), issuerKeyHash: '0'.repeat(64), serialNumber: '01', responderURL: 'http://127.0.0.1:1/ocsp' }],
     ['GET', '/v1/trust-anchors'],
+    ['GET', '/v1/root/rootCerts'],
     ['GET', '/v1/audit'],
   ];
 

@@ -339,9 +339,17 @@ async function send(base: string, method: string, path: string, headers: Record<
 
 const short = (path: string): string => (path.length > 160 ? `${path.slice(0, 160)}… (${path.length} characters)` : path);
 
-function checkAnswer(r: Sent, what: string): void {
+/** The OAuth2 token endpoint answers RFC 6749 5.2 errors (openapi.yaml OAuthError), not problem documents. */
+const isTokenEndpoint = (method: string, path: string): boolean => method === 'POST' && path.split('?')[0] === '/oauth/token';
+
+function checkAnswer(r: Sent, what: string, oauth = false): void {
   assert.ok(r.status < 500, `${what} → HTTP ${r.status} ${r.text.slice(0, 500)}`);
-  if (r.status >= 400) {
+  if (r.status >= 400 && oauth) {
+    assert.match(r.contentType, /^application\/json/, `${what} → ${r.status} with content-type ${r.contentType}`);
+    const e = JSON.parse(r.text) as { error?: unknown; error_description?: unknown };
+    assert.ok(['invalid_request', 'invalid_client', 'unsupported_grant_type', 'invalid_scope'].includes(e.error as string), `${what}: OAuth error ${r.text.slice(0, 300)}`);
+    assert.equal(typeof e.error_description, 'string');
+  } else if (r.status >= 400) {
     assert.match(r.contentType, /^application\/problem\+json/, `${what} → ${r.status} with content-type ${r.contentType}`);
     const p = JSON.parse(r.text) as { title?: unknown; detail?: unknown; status?: unknown; violations?: { rule?: unknown }[] };
     assert.equal(typeof p.title, 'string', `${what}: problem title`);
@@ -417,7 +425,7 @@ describe('every openapi.yaml operation under hostile requests: never 5xx, every 
             const h: Record<string, string> = { ...headers, ...(auth ? { authorization: auth } : {}) };
             if (!body) delete h['content-encoding'];
             const r = await send(stack.raUrl, op.method, path, h, body);
-            if (r) checkAnswer(r, `${op.method} ${short(path)}`);
+            if (r) checkAnswer(r, `${op.method} ${short(path)}`, isTokenEndpoint(op.method, path));
           },
         ),
         fuzzParams(0.5),
@@ -435,7 +443,7 @@ describe('every openapi.yaml operation under hostile requests: never 5xx, every 
     await fc.assert(
       fc.asyncProperty(methodArb, pathArb, headersArb, async (method, path, headers) => {
         const r = await send(stack.raUrl, method, path, { ...headers, authorization: `Bearer ${token}` }, method === 'GET' || method === 'OPTIONS' ? undefined : { json: {} });
-        if (r) checkAnswer(r, `${method} ${short(path)}`);
+        if (r) checkAnswer(r, `${method} ${short(path)}`, isTokenEndpoint(method, path));
       }),
       fuzzParams(0.5),
     );

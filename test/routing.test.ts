@@ -89,6 +89,7 @@ describe('issue 14.1: scopes cannot be bypassed by another spelling of the path'
     'POST /v1/certificates/{serialNumber}/revoke': { path: () => `/v1/certificates/${revokeSerial}/revoke`, body: () => ({ reason: 'keyCompromise' }), ok: 200 },
     'POST /v1/certificate-status': { path: () => '/v1/certificate-status', body: () => statusRequest, ok: 200 },
     'GET /v1/trust-anchors': { path: () => '/v1/trust-anchors', ok: 200 },
+    'GET /v1/root/rootCerts': { path: () => '/v1/root/rootCerts', ok: 200 },
     'GET /v1/audit': { path: () => '/v1/audit', ok: 200 },
   };
 

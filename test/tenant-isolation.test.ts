@@ -139,11 +139,14 @@ describe('tenant isolation on every endpoint (404, as for what does not exist)',
     assert.ok(!JSON.stringify(theirs.body).includes(serial), 'nothing about demo\'s certificate');
   });
 
-  it('shared, not per tenant: trust anchors, and certificate status (as the public OCSP responder answers anyone)', async () => {
+  it('shared, not per tenant: trust anchors (and the OPCP root pool), and certificate status (as the public OCSP responder answers anyone)', async () => {
     cover('GET', '/v1/trust-anchors');
     cover('POST', '/v1/certificate-status');
+    cover('GET', '/v1/root/rootCerts');
     const a = await as('other', 'GET', '/v1/trust-anchors');
     assert.deepEqual(a.body, (await as('demo', 'GET', '/v1/trust-anchors')).body);
+    const r = await as('other', 'GET', '/v1/root/rootCerts');
+    assert.deepEqual(r.body, (await as('demo', 'GET', '/v1/root/rootCerts')).body);
   });
 
   it('covers every /v1 operation of openapi.yaml', () => {

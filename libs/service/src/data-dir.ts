@@ -29,6 +29,12 @@ export function dataPaths(dataDir: string) {
     serviceCert: (name: ServiceCertName) => ({ cert: join(dataDir, 'secrets', `${name}.pem`), key: join(dataDir, 'secrets', `${name}.key.pem`) }),
     /** Dev only: the key `pki token` signs RA bearer tokens with. */
     jwtSigningKey: join(dataDir, 'secrets', 'jwt-signing.key.pem'),
+    /**
+     * The RA's own token key (ES256, PKCS#8, mode 0600): the RA signs the access tokens of POST
+     * /oauth/token with it and accepts them (Plug&Charge 4.4). A file, so every RA instance
+     * shares it; written by `pki init` and, for older data directories, by `pki clients add`.
+     */
+    raTokenKey: join(dataDir, 'secrets', 'ra-token.key.pem'),
     /** The public JWK the RA verifies bearer tokens with. */
     jwtPublicJwk: join(dataDir, 'ra', 'jwt-public.jwk.json'),
   };

@@ -24,6 +24,7 @@ export type ErrorKind =
   | 'method-not-allowed'
   | 'conflict'
   | 'too-large'
+  | 'unsupported-media-type'
   | 'rate-limited'
   | 'unavailable'
   | 'internal';
@@ -58,6 +59,7 @@ const STATUS: Record<ErrorKind, [number, string]> = {
   'method-not-allowed': [405, 'Method not allowed'],
   conflict: [409, 'Conflict'],
   'too-large': [413, 'Payload too large'],
+  'unsupported-media-type': [415, 'Unsupported media type'],
   'rate-limited': [429, 'Too many requests'],
   unavailable: [503, 'Service unavailable'],
   internal: [500, 'Internal error'],

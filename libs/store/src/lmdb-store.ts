@@ -21,6 +21,7 @@ import type {
   StationPutOutcome,
   OcspRequeueStep,
   TenantRecord,
+  OAuthClientRecord,
   RateBucket,
   RateOutcome,
   RotationRecord,
@@ -213,6 +214,26 @@ export class LmdbStore implements Store {
     return [...this.db.getRange({ start: key('tenant'), end: key('tenant', END) }).map(({ value }) => value as TenantRecord)];
   }
 
+  // OAuth2 clients: ['oauthclient', clientId] → record, ['oauthclient-t', tenant, clientId] → true.
+  async getOAuthClient(clientId: string): Promise<OAuthClientRecord | undefined> {
+    return this.db.get(key('oauthclient', clientId)) as OAuthClientRecord | undefined;
+  }
+  async putOAuthClient(c: OAuthClientRecord): Promise<void> {
+    await this.db.transaction(() => {
+      this.db.putSync(key('oauthclient', c.clientId), c);
+      this.db.putSync(key('oauthclient-t', c.tenant, c.clientId), true);
+    });
+  }
+  async listOAuthClients(tenant: string): Promise<OAuthClientRecord[]> {
+    this.db.resetReadTxn();
+    const ids = [...this.db.getRange({ start: key('oauthclient-t', tenant), end: key('oauthclient-t', tenant, END) }).map(({ key: k }) => (k as string[])[2]!)];
+    return ids.map((id) => this.db.get(key('oauthclient', id)) as OAuthClientRecord | undefined).filter((c): c is OAuthClientRecord => c !== undefined && c.tenant === tenant);
+  }
+
+  async listStations(tenant: string): Promise<StationRecord[]> {
+    this.db.resetReadTxn();
+    return [...this.db.getRange({ start: key('station', tenant), end: key('station', tenant, END) }).map(({ value }) => value as StationRecord)];
+  }
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return this.db.get(key('station', tenant, stationId)) as StationRecord | undefined;
   }

@@ -28,6 +28,22 @@ export interface TenantRecord {
   readonly rateLimits?: { readonly stationCsrsPerDay?: number; readonly tenantCsrsPerMinute?: number };
 }
 
+/**
+ * An OAuth2 client of a tenant (Plug&Charge 4.4, RFC 6749 4.4 client credentials): its CSMS gets
+ * RA bearer tokens at POST /oauth/token with the id and secret. Only the secret's SHA-256 is kept.
+ */
+export interface OAuthClientRecord {
+  readonly clientId: string;
+  readonly tenant: string;
+  /** SHA-256 (hex) of the secret: 256 random bits, so a fast hash cannot be brute-forced. */
+  readonly secretSha256: string;
+  /** The scopes its tokens carry (a subset of the RA's SCOPES). */
+  readonly scopes: readonly string[];
+  readonly disabled: boolean;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
 export interface StationRecord {
   readonly tenant: string;
   readonly stationId: string;

@@ -39,6 +39,7 @@ import type {
   StationPutOutcome,
   OcspRequeueStep,
   TenantRecord,
+  OAuthClientRecord,
 } from './records.js';
 import type { Store } from './store.js';
 import { tenantClaims } from '@evpki/policy';
@@ -69,6 +70,7 @@ export interface RedisStoreOptions {
  *   audit zset seq → entry   audit-t:<tenant> zset seq → seq   audit-head hash seq, hash
  *   tenant-claims zset "<claim key>\n<tenant>" (scores 0)   tenant-claims-built
  *   audit-checkpoint hash seq, hash (the last pruned entry)
+ *   oc:<clientId> OAuth2 client   oc-t:<tenant> set of its client ids
  *   schema → the schema version (schema.ts; absent: 1)
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
  * Which commands and keys each method uses is listed in redis-acl.ts (the services' ACL users):
@@ -387,6 +389,40 @@ export class RedisStore implements Store {
     return values.map((v) => dec<TenantRecord>(v)).filter((t): t is TenantRecord => t !== undefined);
   }
 
+  async getOAuthClient(clientId: string): Promise<OAuthClientRecord | undefined> {
+    return dec(await this.call((r) => r.getBuffer(k('oc', clientId))));
+  }
+  async putOAuthClient(c: OAuthClientRecord): Promise<void> {
+    await this.call((r) => r.multi().set(k('oc', c.clientId), enc(c)).sadd(k('oc-t', c.tenant), c.clientId).exec());
+  }
+  async listOAuthClients(tenant: string): Promise<OAuthClientRecord[]> {
+    const ids = (await this.call((r) => r.smembers(k('oc-t', tenant)))).sort();
+    if (!ids.length) return [];
+    const values = await this.call((r) => r.mgetBuffer(...ids.map((id) => k('oc', id))));
+    return values.map((v) => dec<OAuthClientRecord>(v)).filter((c): c is OAuthClientRecord => c !== undefined && c.tenant === tenant);
+  }
+
+  async listStations(tenant: string): Promise<StationRecord[]> {
+    // SCAN MATCH on the tenant's prefix (the parts are URI-encoded, so no glob character is in it).
+    const prefix = `${k('s', tenant)}:`;
+    const keys = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.call((r) => r.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000));
+      cursor = next;
+      for (const key of batch) keys.add(key);
+    } while (cursor !== '0');
+    const sorted = [...keys].sort();
+    const out: StationRecord[] = [];
+    for (let i = 0; i < sorted.length; i += 500) {
+      const values = await this.call((r) => r.mgetBuffer(...sorted.slice(i, i + 500)));
+      for (const v of values) {
+        const s = dec<StationRecord>(v);
+        if (s && s.tenant === tenant) out.push(s);
+      }
+    }
+    return out.sort((a, b) => (a.stationId < b.stationId ? -1 : a.stationId > b.stationId ? 1 : 0));
+  }
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return dec(await this.call((r) => r.getBuffer(k('s', tenant, stationId))));
   }

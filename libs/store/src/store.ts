@@ -17,6 +17,7 @@ import type {
   StationPutOutcome,
   OcspRequeueStep,
   TenantRecord,
+  OAuthClientRecord,
   RateBucket,
   RateOutcome,
   RotationRecord,
@@ -58,7 +59,19 @@ export interface Store {
   /** Every tenant, by id. */
   listTenants(): Promise<TenantRecord[]>;
 
+  /** An OAuth2 client (Plug&Charge 4.4) by its client_id; undefined when there is none. */
+  getOAuthClient(clientId: string): Promise<OAuthClientRecord | undefined>;
+  /** Creates or replaces an OAuth2 client (the pki CLI: add, rotate-secret, disable). */
+  putOAuthClient(c: OAuthClientRecord): Promise<void>;
+  /** A tenant's OAuth2 clients, by client_id. */
+  listOAuthClients(tenant: string): Promise<OAuthClientRecord[]>;
+
   getStation(tenant: string, stationId: string): Promise<StationRecord | undefined>;
+  /**
+   * A tenant's stations, by station id: a scan of the tenant's stations (EST finds a station by a
+   * CSR's SECC-ID with it), for tenants of up to a few thousand stations.
+   */
+  listStations(tenant: string): Promise<StationRecord[]>;
   /** Creates or replaces; `created` tells which. */
   putStation(s: StationRecord): Promise<{ created: boolean }>;
   deleteStation(tenant: string, stationId: string): Promise<boolean>;

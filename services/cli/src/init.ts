@@ -16,6 +16,7 @@ import { dataPaths, issuerUrls, loadStoreConfig, manifestStoreOf, type PkiManife
 import { DEFAULT_HIERARCHY, openStore } from '@evpki/store';
 import { issuerIdFor, makeEmptyCrl, makeRoot, makeSubCa } from './hierarchy.js';
 import { CliError } from './cli-error.js';
+import { ensureRaTokenKey } from './clients.js';
 import { newIssuingKey, type IssuingKeyHome } from './issuing-key.js';
 import { checkToken, type Pkcs11Target } from './pkcs11-options.js';
 import { DEFAULT_CA_HOSTNAMES, createServiceCa, issueServiceCerts, parseCaHostnames, type ServerNames } from './service-certs.js';
@@ -91,6 +92,7 @@ export async function initPki(o: InitOptions): Promise<PkiManifest> {
     subKey.save(subId);
     await issueServiceCerts(o.dataDir, await createServiceCa(o.dataDir, o.organization, serviceCaPassphrase, now), o.caHostnames ?? parseCaHostnames(DEFAULT_CA_HOSTNAMES), now);
 
+    ensureRaTokenKey(o.dataDir);
     if (o.dev) {
       const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       writePrivateKey(paths.jwtSigningKey, privateKey);

@@ -8,7 +8,7 @@ import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type RaStore } from 
 import { contextOf } from './authenticate.js';
 import type { CertificateStatus } from './certificate-status.js';
 import type { Enrolled, Enrolment } from './enrol.js';
-import { certificateView, stationView, trustAnchorView } from './views.js';
+import { certificateView, opcpRootView, stationView, trustAnchorView } from './views.js';
 
 export interface RouteDeps {
   readonly store: RaStore;
@@ -164,6 +164,14 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
   r['GET /v1/trust-anchors'] = async (req, res) => {
     const hierarchy = typeof req.query.hierarchy === 'string' ? req.query.hierarchy : undefined;
     res.json({ items: (await trustAnchors(d.store, d.now().getTime(), hierarchy)).map(trustAnchorView) });
+  };
+
+  // OPCP / Hubject root certificate pool shape (GET /v1/root/rootCerts[?rootType=]): this PKI's V2G
+  // root(s); it holds no MO or OEM roots, so those types answer an empty collection.
+  r['GET /v1/root/rootCerts'] = async (req, res) => {
+    const type = typeof req.query.rootType === 'string' ? req.query.rootType.toUpperCase() : 'V2G';
+    const roots = type === 'V2G' ? await trustAnchors(d.store, d.now().getTime(), 'v2g') : [];
+    res.json({ RootCertificateCollection: { rootCertificates: roots.map(opcpRootView) } });
   };
 
   // The tenant's own audit entries only (per-tenant index); PKI-wide ones are read with `pki audit list`.

@@ -14,6 +14,7 @@ import {
   serverOptions,
   createAuditTrail,
   createJwtVerifier,
+  dataPaths,
   createLogger,
   createMetrics,
   observeAuditLog,
@@ -38,6 +39,8 @@ import { raOpsRoutes } from './ops-routes.js';
 import { auditRefusal } from './audit-refusal.js';
 import { countFailedRequest, routeLabel } from './request-metrics.js';
 import { initialTlsPair, watchTlsFiles } from './tls-files.js';
+import { createOAuthTokens } from './oauth-token.js';
+import { estRoutes } from './est.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 
@@ -116,15 +119,26 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     throw new Error(`openapi.yaml operations (${declared.join(', ')}) and RA handlers (${Object.keys(handlers).sort().join(', ')}) differ`);
 
   async function buildApp() {
-    const verify = createJwtVerifier({
+    const audience = config.jwtAudience ?? init.jwtAudience;
+    const oauth = createOAuthTokens({
+      keyPath: dataPaths(config.dataDir).raTokenKey,
+      audience,
+      maxTtlSeconds: config.jwtMaxTtlSeconds,
+      clockToleranceSeconds: config.jwtClockSkewSeconds,
+      store,
+      audit,
+      now,
+    });
+    // The identity provider's tokens, and the RA's own from POST /oauth/token (oauth-token.ts).
+    const verify = oauth.verifier(createJwtVerifier({
       issuer: config.jwtIssuer ?? init.jwtIssuer,
-      audience: config.jwtAudience ?? init.jwtAudience,
+      audience,
       keys: 'jwksFile' in config.jwtKeys ? { jwks: readJwks(config.jwtKeys.jwksFile) } : config.jwtKeys,
       algorithms: config.jwtAlgorithms,
       clockToleranceSeconds: config.jwtClockSkewSeconds,
       maxTtlSeconds: config.jwtMaxTtlSeconds,
       now,
-    });
+    }));
     const app = express();
     // Exact routing for the ops routes and for the validator's own matching (it reads these
     // settings), so that it agrees with the gate; /v1 is dispatched by the gate's match alone.
@@ -149,12 +163,42 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
 
     for (const r of ops) app.get(r.path, r.handle);
 
+    // The OAuth2 token endpoint (openapi.yaml, security: []): the client authenticates itself, so
+    // it runs before the bearer token gate, with its own small body parsers and RFC 6749 errors.
+    app.post('/oauth/token', express.urlencoded({ extended: false, limit: '4kb', parameterLimit: 20 }), express.json({ limit: '4kb', strict: true }), (req, res, next) => {
+      oauth.handle(req, res).catch(next);
+    });
+    // The body parsers' refusals (bad JSON, too large, an unsupported encoding or charset): RFC 6749 invalid_request.
+    app.use('/oauth/token', (err: { status?: unknown }, _req: Request, res: Response, next: NextFunction) => {
+      if (typeof err.status !== 'number' || err.status < 400 || err.status >= 500) return next(err);
+      res.status(400).set({ 'Cache-Control': 'no-store' }).json({ error: 'invalid_request', error_description: 'the body cannot be read as form parameters or JSON (identity encoding, utf-8, at most 4 KiB)' });
+    });
+
     // Authentication before validation, so an anonymous caller learns nothing about the schema.
     // A declared body over the limit is refused before anything else (express.json would first read
     // and discard all of it); the 413 closes the connection (toProblem).
     app.use((req, _res, next) => {
       next(Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES ? new AppError('too-large', `request body larger than ${MAX_BODY}`) : undefined);
     });
+    // EST (RFC 7030) for SECC certificates (est.ts): base64 bodies, so before the JSON parser; the
+    // enrolment routes check the bearer token as the gate does, before the body is read.
+    const est = estRoutes({ store, enrolment, verify, audit, metrics });
+    // The OPCP (Hubject) spelling with the CA label `cpo` is an alias of the same routes.
+    for (const path of ['/.well-known/est/cacerts', '/.well-known/cpo/cacerts'])
+      app.get(path, (req, res, next) => {
+        est.cacerts(req, res).catch(next);
+      });
+    for (const path of ['/.well-known/est/simpleenroll', '/.well-known/est/simplereenroll', '/.well-known/cpo/simpleenroll'])
+      app.post(
+        path,
+        (req, res, next) => {
+          est.authorize(req, res).then(() => next(), next);
+        },
+        express.text({ type: () => true, limit: MAX_BODY }),
+        (req, res, next) => {
+          est.enroll(req, res).catch(next);
+        },
+      );
     // Everything else is an openapi.yaml operation or 404 (deny by default), before the body is read.
     app.use(authenticate({ verify, match: operations.match, allowed: operations.allowed, store, audit, metrics }));
     app.use(express.json({ limit: MAX_BODY, strict: true, type: () => true }));

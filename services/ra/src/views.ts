@@ -1,5 +1,5 @@
 import type { CertificateRecord, IssuerRecord, StationRecord } from '@evpki/store';
-import { certificateHashData, parseCertificate, nameToString, sha256Hex, toPem } from '@evpki/x509';
+import { OID, attributeValues, certificateHashData, parseCertificate, nameToString, sha256Hex, toPem } from '@evpki/x509';
 
 /** API shapes (openapi.yaml) of stored records. */
 export function stationView(s: StationRecord) {
@@ -35,6 +35,23 @@ export function certificateView(c: CertificateRecord, now: Date) {
 }
 
 /** A root as InstallCertificate.req needs it, with its OCPP CertificateHashData (SHA-256). */
+/** A V2G root as the OPCP root certificate pool lists it (caCertificate: base64 DER). */
+export function opcpRootView(r: IssuerRecord) {
+  const cert = parseCertificate(r.certificate);
+  const cn = attributeValues(cert.subject, OID.commonName)[0];
+  const o = attributeValues(cert.subject, OID.organizationName)[0];
+  return {
+    rootCertificateId: r.id,
+    rootType: 'V2G',
+    caCertificate: r.certificate.toString('base64'),
+    distinguishedName: nameToString(cert.subject),
+    ...(cn === undefined ? {} : { commonName: cn }),
+    ...(o === undefined ? {} : { organizationName: o }),
+    validFrom: cert.notBefore.toISOString(),
+    validTo: cert.notAfter.toISOString(),
+  };
+}
+
 export function trustAnchorView(r: IssuerRecord) {
   const cert = parseCertificate(r.certificate);
   return {

@@ -1,0 +1,109 @@
+import type { Request, Response } from 'express';
+import { seccIdKey } from '@evpki/policy';
+import { AUTHZ_RULES, AppError, AuthError, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
+import type { RaStore } from '@evpki/store';
+import { CSR_LIMITS, OID, attributeValues, ctx, integer, oid, parseCsr, pemBlocks, seq, set, toPem } from '@evpki/x509';
+import { actorOf, contextOf, type RequestContext } from './authenticate.js';
+import type { Enrolment } from './enrol.js';
+
+/**
+ * EST (RFC 7030) for ISO 15118 SECC certificates: /.well-known/est/cacerts (the V2G chain, no
+ * authentication, 4.1) and simpleenroll / simplereenroll (4.2) with a bearer token of the RA
+ * (an OAuth2 client's, POST /oauth/token, or the identity provider's) naming certificates:sign. The
+ * station is the tenant's one that lists the CSR's CN among its seccIds (PnC-4.3); the CSR then
+ * goes through the enrolment core as a V2GCertificate request, every V2G rule included.
+ */
+
+const SIGNED_DATA = '1.2.840.113549.1.7.2';
+const DATA = '1.2.840.113549.1.7.1';
+
+/** A degenerate ("certs-only") CMS SignedData (RFC 5652 5.1, RFC 7030 4.1.3): certificates, no signers. */
+export function certsOnlyPkcs7(certs: readonly Buffer[]): Buffer {
+  const signedData = seq(integer(1), set(), seq(oid(DATA)), ctx(0, Buffer.concat(certs)), set());
+  return seq(oid(SIGNED_DATA), ctx(0, signedData));
+}
+
+/** RFC 7030 4.1.3 / RFC 8951: base64 (here in 64-character lines) of the DER. */
+const base64Lines = (der: Buffer): string => der.toString('base64').replace(/.{64}/g, '$&\r\n').replace(/\r\n$/, '') + '\r\n';
+
+const certsOf = (chainPem: string): Buffer[] => pemBlocks(chainPem, 'CERTIFICATE');
+
+/** The active V2G CAs, Sub-CA 2 first, root last; [] without a V2G hierarchy. */
+export async function v2gChain(store: Pick<RaStore, 'listIssuers'>): Promise<Buffer[]> {
+  const issuers = (await store.listIssuers('v2g')).filter((i) => i.state === 'active');
+  const chain = (['sub-ca-2', 'sub-ca-1', 'root'] as const).map((role) => issuers.find((i) => i.role === role)?.certificate);
+  return chain.every((c): c is Buffer => c !== undefined) ? chain : [];
+}
+
+export const EST_ENROL_SCOPES = ['certificates:sign'] as const;
+/** RFC 7030 4.2.1 (RFC 8951 2): a base64 DER PKCS#10 body; whitespace and line breaks are tolerated. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+export interface EstDeps {
+  readonly store: Pick<RaStore, 'listIssuers' | 'getTenant' | 'listStations'>;
+  readonly enrolment: Enrolment;
+  readonly verify: (authorization: string | undefined) => Promise<Caller>;
+  readonly audit: AuditTrail;
+  readonly metrics: Metrics;
+}
+
+export function estRoutes(d: EstDeps) {
+  async function cacerts(_req: Request, res: Response): Promise<void> {
+    const chain = await v2gChain(d.store);
+    if (!chain.length) throw new AppError('not-found', 'this PKI has no V2G hierarchy (pki v2g init)');
+    res.status(200).type('application/pkcs7-mime').send(base64Lines(certsOnlyPkcs7(chain)));
+  }
+
+  /**
+   * The gate's checks for these routes, before the body is read: a valid token (401), its scopes
+   * (403), an enabled tenant (403). Leaves the request context the error handler audits refusals with.
+   */
+  async function authorize(req: Request, res: Response): Promise<void> {
+    let c: Caller;
+    try {
+      c = await d.verify(req.get('authorization'));
+    } catch (e) {
+      if (e instanceof AuthError) {
+        d.metrics.authFailures.inc({ reason: e.reason });
+        await d.audit.recordAuthFailure({ event: 'auth.failed', actor: 'anonymous', outcome: 'refused', details: { reason: e.reason, route: 'POST /.well-known/est', remoteAddress: req.socket.remoteAddress ?? null } });
+      }
+      throw e;
+    }
+    requireScopes(c, EST_ENROL_SCOPES);
+    const tenant = await d.store.getTenant(c.tenant);
+    if (!tenant || tenant.disabled)
+      throw new AppError('forbidden', `the token's tenant ${c.tenant} is unknown or disabled`, [{ rule: AUTHZ_RULES.tenant, message: 'the tenant claim names no enabled tenant' }]);
+    const route = `POST ${req.path}`;
+    const context: RequestContext = { caller: c, tenant, actor: actorOf(c), params: {}, operation: { route, method: 'POST', scopes: EST_ENROL_SCOPES, match: /^$/ } };
+    res.locals.ctx = context;
+  }
+
+  async function enroll(req: Request, res: Response): Promise<void> {
+    const principal = contextOf(res);
+    const type = (req.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (type !== 'application/pkcs10') throw new AppError('unsupported-media-type', 'the body must be application/pkcs10: a base64 DER PKCS#10 CSR (RFC 7030 4.2.1)');
+    const text = typeof req.body === 'string' ? req.body.replace(/\s+/g, '') : '';
+    if (!text || !BASE64.test(text)) throw new AppError('malformed', 'the body is not base64 (RFC 7030 4.2.1: a base64 DER PKCS#10 CSR)');
+    const der = Buffer.from(text, 'base64');
+    if (der.length > CSR_LIMITS.maxDerBytes) throw new AppError('malformed', `the CSR is larger than ${CSR_LIMITS.maxDerBytes} bytes`, [{ rule: 'A02.FR.03', message: 'the CSR is too large' }]);
+    let cn: string | undefined;
+    try {
+      const names = attributeValues(parseCsr(der).subject, OID.commonName);
+      cn = names.length === 1 ? names[0] : undefined;
+    } catch (e) {
+      throw new AppError('malformed', `the body is no PKCS#10 CSR: ${(e as Error).message}`, [{ rule: 'A02.FR.03', message: 'the CSR cannot be parsed' }]);
+    }
+    if (cn === undefined) throw new AppError('policy', 'the CSR must have exactly one CN, the SECC-ID', [{ rule: 'V2G.secc-id', message: 'one CN of SECC-ID syntax' }]);
+    // PnC-4.3: the SECC-ID is registered for one of the tenant's stations (compared without *, any case).
+    const key = seccIdKey(cn);
+    const station = (await d.store.listStations(principal.tenant.id)).find((s) => s.seccIds?.some((id) => seccIdKey(id) === key));
+    if (!station)
+      throw new AppError('policy', `no station of tenant ${principal.tenant.id} has the SECC-ID ${cn.slice(0, 64)}`, [{ rule: 'PnC-4.3', message: "the CSR's CN is none of the tenant's stations' seccIds" }]);
+    const signed = await d.enrolment.station(principal, { stationId: station.stationId, csr: toPem('CERTIFICATE REQUEST', der), certificateType: 'V2GCertificate' });
+    // RFC 7030 4.2.3: a certs-only PKCS#7 of the issued certificate.
+    const leaf = certsOf(signed.certificateChain)[0]!;
+    res.status(200).type('application/pkcs7-mime; smime-type=certs-only').send(base64Lines(certsOnlyPkcs7([leaf])));
+  }
+
+  return { cacerts, authorize, enroll };
+}
