@@ -1,10 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { DEFAULT_KEY_POLICY, Rule, checkChargePointCsr, checkChargePointIdentity, readCsr, type ChargePointContext } from '@evpki/policy';
+import { DEFAULT_KEY_POLICY, Rule, checkChargePointCsr, checkChargePointIdentity, readCsr, runCsrChecks, type ChargePointContext } from '@evpki/policy';
 import { inspectSpki, type ParsedCsr } from '@evpki/x509';
 import { buildCsr } from './helpers/csr.js';
-import { chargingStation, validityWindow } from '@evpki/issuance';
+import { chargingStation, ocspSigner, validityWindow } from '@evpki/issuance';
 import { fixtureCsr } from './helpers/fixtures.js';
 
 const station = { serialNumber: 'CP-0001', allowed: true };
@@ -145,5 +145,16 @@ describe('leaf validity (the one clamp, charging-station profile)', () => {
   it('refuses to issue when the issuer expires within the hour', () => {
     const v = validityWindow(chargingStation.validity, { now, lifetimeSeconds: 86400, issuerNotAfter: new Date(now.getTime() + 600_000) });
     assert.ok('error' in v);
+  });
+});
+
+describe('OCSP signer checks (fuzz regression)', () => {
+  // A P-224 point OpenSSL cannot decode: the reserved-key check threw (CA 500); now keyRules refuses it.
+  const pem =
+    '-----BEGIN CERTIFICATE REQUEST-----\nMIHLMHwCAQAwJTERMA8GA1UECgwIRGVtbyBDUE8xEDAOBgNVBAMMB0NQLTAwMDEw\nTjAQBgcqhkjOPQIBBgUrgQQAIQM6AAVJsIALSjUJY3E5QFjS7+4W8BA+w7Iwu6KT\nIGDJ0FVqhmeTzEAa4ePtzjce1NdeGT6jK5r+ysNVRKAAMAoGCCqGSM49BAMCAz8A\nMDwCHH+E4y8tmEE/Uo8yUNGwohH+aWw1fEi7MxUQDJ4CHAbBGgVmboOSb31TG0iH\nOndpJscaJj9dePoPSp0=\n-----END CERTIFICATE REQUEST-----\n';
+  it('a key OpenSSL cannot load is refused by rule, not thrown', async () => {
+    const r = await runCsrChecks(parse(pem), ocspSigner.checks, { keyPolicy: DEFAULT_KEY_POLICY, isKeyBlocked: () => false, wasKeyCertified: () => false, reservedKeys: async () => [] });
+    assert.ok(!r.ok);
+    assert.deepEqual(r.violations.map((v) => v.rule).sort(), ['A00.FR.503', 'A02.FR.03']);
   });
 });

@@ -56,7 +56,12 @@ export const ecdsaKeyOnly: CsrCheck = (_csr, key) => (!key || key.type === 'ec' 
 /** A key certified for a CA or a service is never certified again for anything else (A02.FR.02). */
 export const notReservedKey: CsrCheck = async (_csr, key, ctx) => {
   if (!key || key.type === 'unsupported' || !ctx.reservedKeys) return [];
-  const candidate = publicKeyObject(key.common.spki);
+  let candidate;
+  try {
+    candidate = publicKeyObject(key.common.spki);
+  } catch {
+    return []; // a key OpenSSL cannot load (e.g. a point not on its curve): refused by keyRules (fuzz regression)
+  }
   return (await ctx.reservedKeys()).some((k) => k.equals(candidate))
     ? [{ rule: Rule.newKeyPair, message: 'this key belongs to a CA or a service certificate; it needs a new key pair' }]
     : [];
