@@ -2,7 +2,7 @@ import { validateAuditEvent, type AuditEvent, type OAuthClientRecord, type Store
 import { CliError } from './cli-error.js';
 import type { Command, CommandContext } from './command.js';
 import { EXIT } from './exit-codes.js';
-import { openPkiStore } from './open-pki-store.js';
+import { withStore } from './open-pki-store.js';
 import { checkTenantId } from './tenants.js';
 import { CLIENT_ID, clientAuditDetails, ensureRaTokenKey, newClientId, newClientSecret, parseClientScopes } from './clients.js';
 
@@ -14,15 +14,6 @@ import { CLIENT_ID, clientAuditDetails, ensureRaTokenKey, newClientId, newClient
 
 const bad = (message: string): CliError => new CliError(message, EXIT.badInput);
 const EXIT_HELP = 'Exit codes: 0 done, 2 bad input or state (unknown tenant or client), 75 the store is unreachable, 1 anything else.';
-
-async function withStore<T>(ctx: CommandContext, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = openPkiStore(ctx.dataDir, ctx.env);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 /** Writes the client and its audit entry; the event is checked first, so a refused one writes nothing. */
 async function save(store: Store, event: string, c: OAuthClientRecord): Promise<void> {

@@ -27,3 +27,13 @@ export function openPkiStore(dataDir: string, env: NodeJS.ProcessEnv, note: (tex
 export function checkPkiStore(dataDir: string, env: NodeJS.ProcessEnv, note: (text: string) => void = noteOnStderr): void {
   readManifestFor(dataDir, loadStoreConfig(env), note);
 }
+
+/** Runs `fn` with the PKI's store (openPkiStore), closed afterwards. */
+export async function withStore<T>(ctx: { readonly dataDir: string; readonly env: NodeJS.ProcessEnv }, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = openPkiStore(ctx.dataDir, ctx.env);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}

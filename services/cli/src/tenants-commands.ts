@@ -1,9 +1,9 @@
 import { findTenantConflicts } from '@evpki/policy';
 import { TenantConflictError, validateAuditEvent, type AuditEvent, type Store, type TenantRecord } from '@evpki/store';
 import { CliError } from './cli-error.js';
-import type { Command, CommandContext, OptionValues } from './command.js';
+import type { Command, OptionValues } from './command.js';
 import { EXIT } from './exit-codes.js';
-import { openPkiStore } from './open-pki-store.js';
+import { withStore } from './open-pki-store.js';
 import {
   TENANT_LIMITS,
   applyTenantSpec,
@@ -32,16 +32,6 @@ const bad = (message: string): CliError => new CliError(message, EXIT.badInput);
 
 const EXIT_HELP = `Exit codes: 0 done (also when nothing had to change), 2 bad input or state (a bad option, an
 unknown tenant, an existing one without --update), 75 the store is unreachable (retry), 1 anything else.`;
-
-/** Runs `fn` with the PKI's store, closed afterwards. */
-async function withStore<T>(ctx: CommandContext, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = openPkiStore(ctx.dataDir, ctx.env);
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
-}
 
 /** The audit event of a change, checked before anything is written (so a refused event writes nothing). */
 function auditEvent(event: string, t: TenantRecord, changed?: readonly string[]): AuditEvent {
