@@ -109,7 +109,8 @@ export function processPath(path: readonly PathCert[], deps: ProcessDeps): Refus
     }
     // Profile rules that depend on the certificate's role.
     const isCa = cert.basicConstraints?.ca === true;
-    if (!cert.selfIssued && !cert.akiKeyId) bad('RFC5280-4.2.1.1', 'authorityKeyIdentifier keyIdentifier missing (required unless self-signed)');
+    if (!cert.akiKeyId && !cert.selfIssued && deps.signatureProblem(cert, cert))
+      bad('RFC5280-4.2.1.1', 'authorityKeyIdentifier keyIdentifier missing (required unless self-signed)');
     if (cert.keyUsage?.has(KU.keyCertSign) && !isCa) bad('RFC5280-4.2.1.3', 'keyCertSign asserted without basicConstraints cA');
     if (cert.subject.rdns.length === 0) {
       if (!isLeaf) bad('RFC5280-4.1.2.6', 'a CA certificate has an empty subject');

@@ -4,8 +4,9 @@
  * subject equals its issuer name; anchors come first, then those whose subjectKeyIdentifier equals
  * its authorityKeyIdentifier. A candidate whose signature does not verify is dropped; every path that
  * reaches an anchor is processed in full (process.ts) and the first valid one wins. A certificate
- * (or the same subject and key) appears at most once in a path; the number of intermediates is
- * bounded by maxDepth and the work by MAX_PATHS candidate paths.
+ * (or the same subject and key) appears at most once in a path; the number of intermediates that
+ * are not self-issued is bounded by maxDepth, all certificates by MAX_CERTS and the work by MAX_PATHS
+ * candidate paths.
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { readCertificate, type PathCert } from './certificate.js';
@@ -35,6 +36,8 @@ export type PathVerdict =
   | { readonly ok: false; readonly reasons: readonly Refusal[] };
 
 const MAX_PATHS = 64;
+/** Certificates in one path, anchor included, whatever maxDepth says. */
+const MAX_CERTS = 32;
 const MAX_REASONS = 32;
 
 /** A bounded map that forgets its oldest entry (insertion order, refreshed on hit). */
@@ -165,7 +168,9 @@ function run(caches: Caches, input: PathInput): PathVerdict {
         note({ rule: 'RFC5280-6.1.3(a)(1)', message: `candidate issuer ${cand.cert.hash.slice(0, 16)}: ${sig}`, depth });
         continue;
       }
-      if (path.length - 1 >= maxDepth) {
+      // maxDepth counts logical intermediates: self-issued ones (key rollover) do not count, up to MAX_CERTS in all.
+      const logical = path.slice(1).filter((c) => !c.selfIssued).length + (cand.cert.selfIssued ? 0 : 1);
+      if (logical > maxDepth || path.length + 1 > MAX_CERTS) {
         note({ rule: 'PATHVAL-MAX-DEPTH', message: `more than ${maxDepth} intermediate certificates needed`, depth });
         continue;
       }
