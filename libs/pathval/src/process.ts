@@ -139,7 +139,7 @@ export function processPath(path: readonly PathCert[], deps: ProcessDeps): Refus
     }
     if (!(cert.version < 3 && isAnchor)) {
       if (!isCa) bad('RFC5280-6.1.4(k)', cert.basicConstraints ? 'basicConstraints cA is false' : 'no basicConstraints: not a CA certificate');
-      else if (!cert.basicConstraints!.critical) bad('RFC5280-4.2.1.9', 'basicConstraints must be critical in a CA certificate');
+      else if (!cert.basicConstraints.critical) bad('RFC5280-4.2.1.9', 'basicConstraints must be critical in a CA certificate');
     }
     if (!isAnchor && !cert.selfIssued) {
       if (maxPathLength <= 0) bad('RFC5280-6.1.4(l)', 'path length constraint exceeded');
