@@ -52,6 +52,8 @@ export interface IssueOptions {
   readonly notAfter?: Date;
   /** Key of the new certificate (default: the PKI's keyType). */
   readonly keyType?: MfrKeyType;
+  /** Digest openssl signs with (default sha256), e.g. 'sha1' for a weak-signature case. */
+  readonly md?: string;
   /** Sign with RSASSA-PSS (RSA issuers only). */
   readonly rsaPss?: boolean;
   /** Reuse this key (same subject and key: key rollover, loops) instead of a new one. */
@@ -159,6 +161,7 @@ export function makeManufacturerPki(opts: { keyType: MfrKeyType; name?: string; 
       'ca', '-batch', '-notext', '-preserveDN', '-config', join(signer, 'ca.cnf'), '-in', csr, '-out', certFile,
       '-extfile', extFile, '-extensions', 'ext', '-startdate', caDate(notBefore), '-enddate', caDate(notAfter),
       ...(o.issuer ? ['-cert', o.issuer.certFile, '-keyfile', o.issuer.keyFile] : ['-selfsign', '-keyfile', keyFile]),
+      ...(o.md ? ['-md', o.md] : []),
       ...(o.rsaPss ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'] : []),
     ]);
     const pem = readFileSync(certFile, 'utf8');
