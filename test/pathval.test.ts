@@ -196,3 +196,17 @@ for (const keyType of ['p256', 'rsa'] as MfrKeyType[]) {
     });
   });
 }
+
+describe('libs/pathval: other signature algorithms (openssl-made chains)', () => {
+  for (const keyType of ['p384', 'p521', 'ed25519'] as MfrKeyType[])
+    it(`accepts a ${keyType} chain and refuses it with a flipped signature byte`, async () => {
+      const pki = makeManufacturerPki({ keyType });
+      try {
+        const base = { intermediates: [pki.intermediate.der], trustAnchors: [pki.root.der], at: new Date() };
+        assertOk(await validatePath({ ...base, leaf: pki.leaf.der }), [pki.leaf, pki.intermediate, pki.root]);
+        assertRefused(await validatePath({ ...base, leaf: flipLastByte(pki.leaf.der) }), 'RFC5280-6.1.3(a)(1)', 0);
+      } finally {
+        pki.cleanup();
+      }
+    });
+});
