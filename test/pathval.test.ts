@@ -210,3 +210,26 @@ describe('libs/pathval: other signature algorithms (openssl-made chains)', () =>
       }
     });
 });
+
+describe('libs/pathval: certificate policies (openssl-made chain, P-256)', () => {
+  it('a CA requiring an explicit policy: a leaf with that policy passes, another policy or none is refused RFC5280-6.1.3(f)', async () => {
+    const pki = makeManufacturerPki({ keyType: 'p256' });
+    try {
+      const ca = pki.issue({
+        issuer: pki.root, ca: true, subject: '/O=Acme Chargers/CN=Policy CA',
+        extensions: ['certificatePolicies=1.3.6.1.4.1.55555.7', 'policyConstraints=critical,requireExplicitPolicy:0'],
+      });
+      const leafWith = (policy?: string): MfrCert =>
+        pki.issue({ issuer: ca, subject: `/O=Acme Chargers/CN=CP-POLICY-${policy ?? 'NONE'}`, extensions: policy ? [`certificatePolicies=${policy}`] : [] });
+      const base = { intermediates: [ca.der], trustAnchors: [pki.root.der], at: new Date() };
+      const good = leafWith('1.3.6.1.4.1.55555.7');
+      assertOk(await validatePath({ ...base, leaf: good.der }), [good, ca, pki.root]);
+      assertRefused(await validatePath({ ...base, leaf: leafWith('1.3.6.1.4.1.55555.8').der }), 'RFC5280-6.1.3(f)', 0);
+      assertRefused(await validatePath({ ...base, leaf: leafWith().der }), 'RFC5280-6.1.3(f)', 0);
+      // Without the requirement, policies do not decide anything.
+      assertOk(await validatePath({ ...base, leaf: pki.leaf.der, intermediates: [pki.intermediate.der] }), [pki.leaf, pki.intermediate, pki.root]);
+    } finally {
+      pki.cleanup();
+    }
+  });
+});
