@@ -186,8 +186,8 @@ function run(caches: Caches, input: PathInput): PathVerdict {
 
   const found = extend();
   if (found) return { ok: true, path: found.map((c) => c.der) };
-  if (reasons.length === 0)
-    reasons.push({ rule: 'RFC5280-6.1', message: 'no certification path from the leaf to a trust anchor (no issuer certificate with a matching name)', depth: 0 });
+  if (pathsTried === 0)
+    reasons.unshift({ rule: 'RFC5280-6.1', message: 'no certification path from the leaf to a trust anchor (no chain of matching issuer names and signatures)', depth: 0 });
   return { ok: false, reasons };
 }
 
