@@ -187,7 +187,11 @@ function run(caches: Caches, input: PathInput): PathVerdict {
   const found = extend();
   if (found) return { ok: true, path: found.map((c) => c.der) };
   if (pathsTried === 0)
-    reasons.unshift({ rule: 'RFC5280-6.1', message: 'no certification path from the leaf to a trust anchor (no chain of matching issuer names and signatures)', depth: 0 });
+    // No anchor reached: say so, with what is wrong with the leaf itself (it may be why no issuer matches).
+    reasons.unshift(
+      { rule: 'RFC5280-6.1', message: 'no certification path from the leaf to a trust anchor (no chain of matching issuer names and signatures)', depth: 0 },
+      ...leaf.profile.map((p) => ({ ...p, depth: 0 })),
+    );
   return { ok: false, reasons };
 }
 
