@@ -78,12 +78,13 @@ class Caches {
 
   cert(der: Uint8Array): PathCert | Error {
     const h = sha256(der);
-    return this.certs.get(h) ?? this.certs.set(h, attempt(() => readCertificate(Buffer.from(der.buffer, der.byteOffset, der.byteLength))));
+    // A copy: what is cached must not change with the caller's buffer (a reused TLS buffer, say).
+    return this.certs.get(h) ?? this.certs.set(h, attempt(() => readCertificate(Buffer.from(der))));
   }
 
   crl(der: Uint8Array): ParsedCrl | Error {
     const h = sha256(der);
-    return this.crls.get(h) ?? this.crls.set(h, attempt(() => readCrl(Buffer.from(der.buffer, der.byteOffset, der.byteLength))));
+    return this.crls.get(h) ?? this.crls.set(h, attempt(() => readCrl(Buffer.from(der))));
   }
 
   private key(issuer: PathCert): KeyObject | Error {
