@@ -509,6 +509,8 @@ export class LmdbStore implements Store {
 
   async consumeRate(all: readonly RateBucket[], now: number, eventId: string): Promise<RateOutcome> {
     const buckets = all.filter((b) => b.limit > 0);
+    // No limit to count (all off): no write (as on Redis).
+    if (!buckets.length) return { allowed: true };
     return this.db.transaction((): RateOutcome => {
       let refused: { bucket: string; retryAfterMs: number } | undefined;
       for (const b of buckets) {
