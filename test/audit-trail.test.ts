@@ -153,17 +153,23 @@ describe('an issuance whose audit entry cannot be written is not handed out', ()
     dev?.cleanup();
   });
 
-  it('answers 5xx, not the certificate, when the store refuses the audit append', async () => {
-    // The store's audit append fails (as a full disk or a Redis outage would) while certificates can still be recorded.
-    const store = broken.store as Store & { appendAudit: Store['appendAudit'] };
-    const real = store.appendAudit.bind(store);
-    store.appendAudit = () => Promise.reject(new Error('audit log unavailable'));
+  it('answers 5xx, not the certificate, and records neither when the audit part of the issuance write is refused', async () => {
+    // The certificate's audit entry is written in the same store write as the certificate
+    // (recordIssuance's audit): here the store refuses that entry (a detail naming a secret), so
+    // the whole write fails, as a log that cannot take the entry would make it.
+    const store = broken.store as Store & { recordIssuance: Store['recordIssuance'] };
+    const real = store.recordIssuance.bind(store);
+    store.recordIssuance = (cert, coverage, idem, audit) =>
+      real(cert, coverage, idem, audit && { ...audit, events: audit.events.map((e) => ({ ...e, details: { ...e.details, token: 'refused by the log' } })) });
+    const head = await store.auditHead();
     try {
       const r = await requestJson(`${broken.raUrl}/v1/stations/cp-x/certificates`, 'POST', { csr: newP256Csr('CP-X-1').csr, certificateType: 'ChargingStationCertificate' }, { authorization: `Bearer ${await broken.token()}` });
       assert.ok(r.status >= 500, `${r.status} ${JSON.stringify(r.body)}`);
       assert.equal(r.body.certificateChain, undefined);
+      assert.deepEqual(await store.listStationCertificates('demo', 'cp-x'), [], 'no certificate recorded without its audit entry');
+      assert.equal((await store.listAudit({ afterSeq: head.seq, limit: 10 })).filter((e) => e.event === 'certificate.issued').length, 0, 'no audit entry without its certificate');
     } finally {
-      store.appendAudit = real;
+      store.recordIssuance = real;
     }
   });
 });

@@ -1,7 +1,7 @@
 import { createHash, randomUUID, type KeyObject } from 'node:crypto';
 import type { KeyPolicy, RuleId } from '@evpki/policy';
 import { AppError } from '@evpki/service';
-import type { CertificateRecord, IssuanceCoverage, RateBucket, Store } from '@evpki/store';
+import type { AuditEvent, CertificateRecord, IssuanceCoverage, RateBucket, Store } from '@evpki/store';
 import { toPem } from '@evpki/x509';
 import { certify, ValidityError } from './certify.js';
 import type { Profile, SigningIssuer } from './profile.js';
@@ -36,6 +36,12 @@ export interface IssueDeps {
   readonly quota?: { readonly bucket: RateBucket; readonly rule: RuleId; readonly message: string };
   /** The chain (PEM, root left out) of another issuer, for a certificate answered again after a rotation. */
   readonly chainOf: (issuerId: string) => Promise<string>;
+  /**
+   * The audit entries of a new certificate, recorded in the same store write as the certificate
+   * (recordIssuance's `audit`): a certificate is never in the store without them. A certificate
+   * answered again (`replayed`) writes nothing here; its caller audits the replay.
+   */
+  readonly auditOf?: (issued: IssuedCertificate) => readonly AuditEvent[];
 }
 
 export interface IssuedCertificate {
@@ -62,7 +68,8 @@ export function coverageOf(profile: Profile): IssuanceCoverage {
  * The issuance pipeline for certificates the store records (docs/architecture.md "Issuance"): an
  * Idempotency-Key replay; the CA's own reads of tenant and station; verifyRequest (the same check
  * the RA ran); the profile's quota; certify (validity, subject, extensions, one signature); and
- * certificate, indexes and idempotency record in one atomic write before anything is answered.
+ * certificate, indexes, idempotency record and audit entries in one atomic write before anything
+ * is answered.
  * A certificate that could not be recorded is dropped and never leaves the CA.
  */
 export async function issue(profile: Profile, req: IssueRequest, deps: IssueDeps): Promise<IssuedCertificate> {
@@ -112,8 +119,10 @@ export async function issue(profile: Profile, req: IssueRequest, deps: IssueDeps
         status: 'good',
       };
       const idem = req.idempotencyKey ? { tenant: req.tenant, key: req.idempotencyKey, requestHash: hash } : undefined;
-      const outcome = await store.recordIssuance(record, coverageOf(profile), idem);
-      if (outcome.ok) return answer(record, issuer.chainPem, false);
+      const issued = answer(record, issuer.chainPem, false);
+      const audit = deps.auditOf ? { events: deps.auditOf(issued), at: deps.now().toISOString() } : undefined;
+      const outcome = await store.recordIssuance(record, coverageOf(profile), idem, audit);
+      if (outcome.ok) return issued;
       // The certificate just signed was not recorded, so it is dropped and never leaves the CA.
       if (outcome.conflict === 'idempotency') {
         await release();

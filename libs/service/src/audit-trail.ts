@@ -27,8 +27,10 @@ interface RefusalWindow {
 const MAX_WINDOWS_PER_TENANT = 32;
 
 /**
- * The services' one way into the audit log (libs/store audit.ts). What the service did (an
- * issuance, a revocation) is recorded before it is answered, and a failed append fails the request.
+ * The services' one way into the audit log (libs/store audit.ts), but for a new certificate's
+ * entry, which the issuance pipeline writes with the certificate (one store write: recordIssuance).
+ * What the service did (a revocation, a replayed issuance) is recorded before it is answered, and a
+ * failed append fails the request.
  * Refusals are recorded best effort: a store outage must not turn a 4xx into a 5xx. Neither
  * anonymous nor authenticated callers can flood the log: authentication failures are rate limited,
  * those left out counted into the next recorded one (`suppressedBefore`); an authenticated

@@ -25,6 +25,12 @@ export interface AuditEvent {
 export type AuditOutcome = 'ok' | 'refused' | 'failed';
 export type AuditDetailValue = string | number | boolean | null;
 
+/** Events to append, and when they happened (ISO): what a write that also audits itself carries (recordIssuance). */
+export interface AuditAppend {
+  readonly events: readonly AuditEvent[];
+  readonly at: string;
+}
+
 /** An event as stored: its place in the chain. */
 export interface AuditEntry extends AuditEvent {
   /** 1, 2, … without gaps. */

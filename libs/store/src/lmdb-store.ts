@@ -35,6 +35,7 @@ import {
   linkAuditEntries,
   pruneAuditInChunks,
   validateAuditAppend,
+  type AuditAppend,
   type AuditCheckpoint,
   type AuditEntry,
   type AuditEvent,
@@ -343,7 +344,8 @@ export class LmdbStore implements Store {
     return this.db.get(key('idem', tenant, k)) as IdempotencyRecord | undefined;
   }
 
-  async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
+  async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, audit?: AuditAppend): Promise<IssuanceOutcome> {
+    if (audit) validateAuditAppend(audit.events, audit.at);
     await this.schema();
     // Checks and writes run inside one LMDB write transaction: atomic, and serialised against
     // every other writer in every process.
@@ -366,6 +368,7 @@ export class LmdbStore implements Store {
       if (coverage.stationIndex) this.db.putSync(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
       if (idem) this.db.putSync(key('idem', idem.tenant, idem.key), { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt });
       if (coverage.presignOcsp) this.scheduleOcsp(cert.serial, 0);
+      if (audit) this.appendAuditInTxn(audit.events, audit.at);
       return { ok: true };
     });
   }
@@ -506,6 +509,8 @@ export class LmdbStore implements Store {
 
   async consumeRate(all: readonly RateBucket[], now: number, eventId: string): Promise<RateOutcome> {
     const buckets = all.filter((b) => b.limit > 0);
+    // No limit to count (all off): no write (as on Redis).
+    if (!buckets.length) return { allowed: true };
     return this.db.transaction((): RateOutcome => {
       let refused: { bucket: string; retryAfterMs: number } | undefined;
       for (const b of buckets) {
@@ -539,17 +544,21 @@ export class LmdbStore implements Store {
     if (!events.length) return [];
     // Head read, chained and written in one write transaction: appends from every instance and
     // process are serialised by LMDB's write lock, so they form one chain.
-    return this.db.transaction(() => {
-      const head = (this.db.get(AUDIT_HEAD) as AuditHead | undefined) ?? AUDIT_GENESIS;
-      const entries = linkAuditEntries(head, events, at);
-      for (const e of entries) {
-        this.db.putSync(key('audit', e.seq), e);
-        if (e.tenant !== undefined) this.db.putSync(key('auditt', e.tenant, e.seq), null);
-      }
-      const last = entries[entries.length - 1]!;
-      this.db.putSync(AUDIT_HEAD, { seq: last.seq, hash: last.hash } satisfies AuditHead);
-      return entries;
-    });
+    return this.db.transaction(() => this.appendAuditInTxn(events, at));
+  }
+
+  /** Inside a write transaction, events already validated: chained after the head and written with the new head. */
+  private appendAuditInTxn(events: readonly AuditEvent[], at: string): AuditEntry[] {
+    if (!events.length) return [];
+    const head = (this.db.get(AUDIT_HEAD) as AuditHead | undefined) ?? AUDIT_GENESIS;
+    const entries = linkAuditEntries(head, events, at);
+    for (const e of entries) {
+      this.db.putSync(key('audit', e.seq), e);
+      if (e.tenant !== undefined) this.db.putSync(key('auditt', e.tenant, e.seq), null);
+    }
+    const last = entries[entries.length - 1]!;
+    this.db.putSync(AUDIT_HEAD, { seq: last.seq, hash: last.hash } satisfies AuditHead);
+    return entries;
   }
 
   /** Fresh reads (like ocspEpoch), so that the head and the entries are of one moment. */

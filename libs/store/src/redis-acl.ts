@@ -87,7 +87,8 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   isKeyBlocked: merge(SCHEMA, { commands: ['exists'], read: ['b:*'] }),
   blockKey: merge(SCHEMA, { commands: ['set'], write: ['b:*'] }),
   getIdempotency: { commands: ['get'], read: ['idem:*'] },
-  recordIssuance: merge(SCHEMA, {
+  // With its audit entries (and appends queued with them) in one script: chainedWrite.
+  recordIssuance: merge(SCHEMA, AUDIT_WRITE, {
     commands: ['get', 'exists', 'hget', 'hset', 'set', 'zadd', 'wait'],
     read: ['idem:*', 'c:*', 'k:*', 'issuer-st', 'issuer-exp', 'issuer-leaf'],
     write: ['c:*', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp'],

@@ -29,6 +29,77 @@ if ARGV[11] == '1' then redis.call('ZADD', KEYS[5], 0, ARGV[3]) end
 return {'ok'}
 `,
 
+  // Issuances with their audit entries and plain audit appends, in one write (group commit: the
+  // CA's concurrent issuances share one script, one AOF fsync and one WAIT).
+  // KEYS: audit head, audit log, OCSP due, issuer states, issuers' last expiry, leaf-signing
+  //       issuers' hierarchies, then per issuance: cert, spki, idempotency, station index; then
+  //       tenant audit indexes
+  // ARGV: expected head seq, expected head hash, new head seq, new head hash, n issuances, then per
+  //       issuance the 11 ARGV of recordIssuance (record, status, serial, idempotency record ('' none),
+  //       station index, issued at, issuer id, leaf, notAfter, hierarchy, pre-sign OCSP), then per
+  //       audit entry: the entry, the index of its tenant's key after the issuances' (0: none)
+  // Compare-and-set on the audit head as appendAudit ({'conflict', seq, hash}: nothing written).
+  // Every issuance is checked before anything is written: when any is refused, nothing is written
+  // and {'refused', i, why, existing, ...} names them (i from 0; why: idempotency (existing: the
+  // stored record), serial, key, issuer, or later: it collides with an earlier one of this batch
+  // and must be tried again after it).
+  chainedWrite: `
+local cur = redis.call('HMGET', KEYS[1], 'seq', 'hash')
+if cur[1] then
+  if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] then return {'conflict', cur[1], cur[2] or ''} end
+elseif ARGV[1] ~= '0' then
+  return {'conflict', '0', ''}
+end
+local n = tonumber(ARGV[5])
+local refused = {'refused'}
+local seen = {}
+for i = 0, n - 1 do
+  local kb, ab = 6 + 4 * i, 5 + 11 * i
+  local hasIdem = ARGV[ab + 4] ~= ''
+  local why, existing = nil, ''
+  if hasIdem then
+    local e = redis.call('GET', KEYS[kb + 3])
+    if e then why, existing = 'idempotency', e end
+  end
+  if not why and redis.call('EXISTS', KEYS[kb + 1]) == 1 then why = 'serial' end
+  if not why and redis.call('EXISTS', KEYS[kb + 2]) == 1 then why = 'key' end
+  if not why and ARGV[ab + 8] == '1' and (redis.call('HGET', KEYS[4], ARGV[ab + 7]) ~= 'active' or redis.call('HGET', KEYS[6], ARGV[ab + 7]) ~= ARGV[ab + 10]) then why = 'issuer' end
+  if not why and (seen[KEYS[kb + 1]] or seen[KEYS[kb + 2]] or (hasIdem and seen[KEYS[kb + 3]])) then why = 'later' end
+  if why then
+    refused[#refused + 1] = tostring(i)
+    refused[#refused + 1] = why
+    refused[#refused + 1] = existing
+  else
+    seen[KEYS[kb + 1]] = true
+    seen[KEYS[kb + 2]] = true
+    if hasIdem then seen[KEYS[kb + 3]] = true end
+  end
+end
+if #refused > 1 then return refused end
+for i = 0, n - 1 do
+  local kb, ab = 6 + 4 * i, 5 + 11 * i
+  if ARGV[ab + 8] == '1' then
+    local last = tonumber(redis.call('HGET', KEYS[5], ARGV[ab + 7]) or '0')
+    if tonumber(ARGV[ab + 9]) > last then redis.call('HSET', KEYS[5], ARGV[ab + 7], ARGV[ab + 9]) end
+  end
+  redis.call('HSET', KEYS[kb + 1], 'rec', ARGV[ab + 1], 'st', ARGV[ab + 2])
+  redis.call('SET', KEYS[kb + 2], ARGV[ab + 3])
+  if ARGV[ab + 4] ~= '' then redis.call('SET', KEYS[kb + 3], ARGV[ab + 4]) end
+  if ARGV[ab + 5] == '1' then redis.call('ZADD', KEYS[kb + 4], ARGV[ab + 6], ARGV[ab + 3]) end
+  if ARGV[ab + 11] == '1' then redis.call('ZADD', KEYS[3], 0, ARGV[ab + 3]) end
+end
+local base, tb = tonumber(ARGV[1]), 6 + 4 * n
+local first = 6 + 11 * n
+for j = 0, (#ARGV - first + 1) / 2 - 1 do
+  local s = base + j + 1
+  redis.call('ZADD', KEYS[2], s, ARGV[first + 2 * j])
+  local t = tonumber(ARGV[first + 2 * j + 1])
+  if t > 0 then redis.call('ZADD', KEYS[tb + t], s, s) end
+end
+if ARGV[3] ~= ARGV[1] then redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[4]) end
+return {'ok'}
+`,
+
   // KEYS: OCSP epoch, OCSP due, station, station index, then per certificate: cert, issuer's
   //       revoked list, its OCSP responses, its blocked-key entry
   // ARGV: reason, at, station removal ('1'/'0'), n, invalidation channel, n serials

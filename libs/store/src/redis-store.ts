@@ -7,6 +7,7 @@ import {
   linkAuditEntries,
   pruneAuditInChunks,
   validateAuditAppend,
+  type AuditAppend,
   type AuditCheckpoint,
   type AuditEntry,
   type AuditEvent,
@@ -112,6 +113,8 @@ const AUDIT_HEAD = k('audit-head');
 const AUDIT_CHECKPOINT = k('audit-checkpoint');
 /** One audit write carries at most this many events (whole appends; one larger append goes alone). */
 const AUDIT_BATCH_EVENTS = 500;
+/** Items (appends and issuances) in one audit write at most. */
+const MAX_BATCH_ITEMS = 200;
 /** Head conflicts (another instance appended first) before an audit append gives up. */
 const AUDIT_CAS_ATTEMPTS = 50;
 /** Every revocation publishes here (in the same script that commits it). */
@@ -140,8 +143,8 @@ export class RedisStore implements Store {
   private localEpoch = 0;
   private lastSeenEpoch: string | null | undefined;
   private readonly scripts: Record<Script, ScriptRunner>;
-  /** Audit appends waiting for the writer; one batch per round trip, one writer per instance. */
-  private readonly auditQueue: { events: readonly AuditEvent[]; at: string; resolve(e: AuditEntry[]): void; reject(e: unknown): void }[] = [];
+  /** Audit appends and audited issuances waiting for the writer; one batch per round trip, one writer per instance. */
+  private readonly auditQueue: ChainedItem[] = [];
   private auditWriter: Promise<void> | undefined;
   /** The head after this instance's last append: a guess the append script checks (compare-and-set). */
   private auditHeadSeen: AuditHead | undefined;
@@ -532,27 +535,20 @@ export class RedisStore implements Store {
     return dec(await this.call((r) => r.getBuffer(k('idem', tenant, key))));
   }
 
-  async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
+  /**
+   * With `audit`: queued for the audit writer (appendAudit), which writes the issuances and appends
+   * queued meanwhile in one script (chainedWrite) and one WAIT: certificate and audit entry are one
+   * write, and concurrent issuances share it. Without: one script of its own.
+   */
+  async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, audit?: AuditAppend): Promise<IssuanceOutcome> {
+    if (audit) validateAuditAppend(audit.events, audit.at);
     await this.schema();
-    const { status: _s, revokedAt: _ra, revocationReason: _rr, ...rec } = cert;
-    const idemRecord: IdempotencyRecord | undefined = idem && { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt };
-    const result = (await this.run(
-      'recordIssuance',
-      [k('c', cert.serial), k('k', cert.spkiSha256), idem ? k('idem', idem.tenant, idem.key) : k('idem-none'), k('sc', cert.tenant, cert.stationId), OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF],
-      [
-        enc(rec),
-        cert.status,
-        cert.serial,
-        idemRecord ? enc(idemRecord) : '',
-        coverage.stationIndex ? '1' : '0',
-        Date.parse(cert.issuedAt),
-        cert.issuerId,
-        coverage.underActiveIssuer ? '1' : '0',
-        expiryMark(cert.notAfter),
-        coverage.hierarchy,
-        coverage.presignOcsp ? '1' : '0',
-      ],
-    )) as [Buffer, Buffer?];
+    if (audit)
+      return new Promise<IssuanceOutcome>((resolve, reject) => {
+        this.auditQueue.push({ issuance: { cert, coverage, ...(idem ? { idem } : {}) }, events: audit.events, at: audit.at, resolve: (r) => resolve(r as IssuanceOutcome), reject });
+        this.auditWriter ??= this.drainAudit();
+      });
+    const result = (await this.run('recordIssuance', [...issuanceKeys(cert, idem), OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF], issuanceArgs(cert, coverage, idem))) as [Buffer, Buffer?];
     const outcome = result[0].toString();
     if (outcome === 'idempotency') return { ok: false, conflict: 'idempotency', existing: dec<IdempotencyRecord>(result[1])! };
     if (outcome === 'serial' || outcome === 'key' || outcome === 'issuer') return { ok: false, conflict: outcome };
@@ -762,7 +758,7 @@ export class RedisStore implements Store {
     validateAuditAppend(events, at);
     if (!events.length) return [];
     return new Promise<AuditEntry[]>((resolve, reject) => {
-      this.auditQueue.push({ events, at, resolve, reject });
+      this.auditQueue.push({ events, at, resolve: (r) => resolve(r as AuditEntry[]), reject });
       this.auditWriter ??= this.drainAudit();
     });
   }
@@ -776,10 +772,13 @@ export class RedisStore implements Store {
         let n = 0;
         let take = 0;
         while (take < this.auditQueue.length && (take === 0 || n + this.auditQueue[take]!.events.length <= AUDIT_BATCH_EVENTS)) n += this.auditQueue[take++]!.events.length;
-        const batch = this.auditQueue.splice(0, take);
+        const batch = this.auditQueue.splice(0, Math.min(take, MAX_BATCH_ITEMS));
         try {
-          const written = await this.writeAudit(batch);
-          batch.forEach((b, i) => b.resolve(written[i]!));
+          if (batch.some((b) => b.issuance)) await this.writeChained(batch);
+          else {
+            const written = await this.writeAudit(batch);
+            batch.forEach((b, i) => b.resolve(written[i]!));
+          }
         } catch (e) {
           this.auditHeadSeen = undefined;
           for (const b of batch) b.reject(e);
@@ -821,6 +820,77 @@ export class RedisStore implements Store {
       head = seq === 0 ? AUDIT_GENESIS : { seq, hash: result[2]!.toString() };
     }
     throw new StoreUnavailableError('the audit log kept moving under this append; try again');
+  }
+
+  /**
+   * A batch with issuances (chainedWrite): chained after the head last seen, written only over it;
+   * refused issuances are answered (their conflict) or, when they collide with an earlier one of
+   * the batch, queued again for the next batch; the rest is chained again and written. Resolves
+   * every item it answered, rejects none (the caller rejects the batch when this throws).
+   */
+  private async writeChained(batch: readonly ChainedItem[]): Promise<void> {
+    const later: ChainedItem[] = [];
+    await this.writeChainedOnce(batch, later);
+    // Queued again only once this batch is written: when the write fails, they are rejected with it.
+    this.auditQueue.unshift(...later);
+  }
+
+  private async writeChainedOnce(batch: readonly ChainedItem[], later: ChainedItem[]): Promise<void> {
+    let items = [...batch];
+    let head = this.auditHeadSeen ?? (await this.auditHead());
+    for (let attempt = 0; attempt < AUDIT_CAS_ATTEMPTS; attempt++) {
+      const chained = items.map((item) => {
+        const entries = linkAuditEntries(head, item.events, item.at);
+        if (entries.length) head = entries[entries.length - 1]!;
+        return entries;
+      });
+      const from = chained.find((e) => e.length)?.[0];
+      const expected = from ? { seq: from.seq - 1, hash: from.prevHash } : head;
+      const issuances = items.flatMap((item) => (item.issuance ? [item.issuance] : []));
+      const tenantKeys: string[] = [];
+      const tenantIndex = new Map<string, number>();
+      const entryArgs: (string | Buffer | number)[] = [];
+      for (const e of chained.flat()) {
+        let t = 0;
+        if (e.tenant !== undefined) {
+          t = tenantIndex.get(e.tenant) ?? tenantKeys.push(k('audit-t', e.tenant));
+          tenantIndex.set(e.tenant, t);
+        }
+        entryArgs.push(enc(e), t);
+      }
+      const result = (await this.run(
+        'chainedWrite',
+        [AUDIT_HEAD, AUDIT_LOG, OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF, ...issuances.flatMap((i) => issuanceKeys(i.cert, i.idem)), ...tenantKeys],
+        [String(expected.seq), expected.hash, String(head.seq), head.hash, issuances.length, ...issuances.flatMap((i) => issuanceArgs(i.cert, i.coverage, i.idem)), ...entryArgs],
+      )) as Buffer[];
+      const outcome = result[0]!.toString();
+      if (outcome === 'ok') {
+        this.auditHeadSeen = head;
+        await this.replicated();
+        items.forEach((item, i) => item.resolve(item.issuance ? ({ ok: true } satisfies IssuanceOutcome) : chained[i]!));
+        return;
+      }
+      if (outcome === 'conflict') {
+        const seq = Number(result[1]!.toString());
+        head = seq === 0 ? AUDIT_GENESIS : { seq, hash: result[2]!.toString() };
+        continue;
+      }
+      // 'refused': answered now, or after the batch (a collision inside it); the others go again.
+      const withIssuance = items.filter((item) => item.issuance);
+      const out = new Set<ChainedItem>();
+      for (let r = 1; r < result.length; r += 3) {
+        const item = withIssuance[Number(result[r]!.toString())]!;
+        const why = result[r + 1]!.toString();
+        out.add(item);
+        if (why === 'later') later.push(item);
+        else if (why === 'idempotency') item.resolve({ ok: false, conflict: 'idempotency', existing: dec<IdempotencyRecord>(result[r + 2])! } satisfies IssuanceOutcome);
+        else item.resolve({ ok: false, conflict: why as 'serial' | 'key' | 'issuer' } satisfies IssuanceOutcome);
+      }
+      items = items.filter((item) => !out.has(item));
+      head = expected;
+      if (!items.length) return;
+    }
+    throw new StoreUnavailableError('the audit log kept moving under this write; try again');
   }
 
   async listAudit(q: AuditQuery): Promise<AuditEntry[]> {
@@ -883,6 +953,39 @@ export class RedisStore implements Store {
       return m.exec();
     });
   }
+}
+
+/** What the audit writer takes: an append, or an issuance with its audit events (recordIssuance with `audit`). */
+interface ChainedItem {
+  readonly events: readonly AuditEvent[];
+  readonly at: string;
+  readonly issuance?: { readonly cert: CertificateRecord; readonly coverage: IssuanceCoverage; readonly idem?: IdempotencyClaim };
+  resolve(r: AuditEntry[] | IssuanceOutcome): void;
+  reject(e: unknown): void;
+}
+
+/** An issuance's own keys, as the recordIssuance and chainedWrite scripts take them: cert, key index, idempotency record, station index. */
+function issuanceKeys(cert: CertificateRecord, idem: IdempotencyClaim | undefined): string[] {
+  return [k('c', cert.serial), k('k', cert.spkiSha256), idem ? k('idem', idem.tenant, idem.key) : k('idem-none'), k('sc', cert.tenant, cert.stationId)];
+}
+
+/** An issuance's ARGV (redis-scripts.ts recordIssuance). */
+function issuanceArgs(cert: CertificateRecord, coverage: IssuanceCoverage, idem: IdempotencyClaim | undefined): (string | Buffer | number)[] {
+  const { status: _s, revokedAt: _ra, revocationReason: _rr, ...rec } = cert;
+  const idemRecord: IdempotencyRecord | undefined = idem && { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt };
+  return [
+    enc(rec),
+    cert.status,
+    cert.serial,
+    idemRecord ? enc(idemRecord) : '',
+    coverage.stationIndex ? '1' : '0',
+    Date.parse(cert.issuedAt),
+    cert.issuerId,
+    coverage.underActiveIssuer ? '1' : '0',
+    expiryMark(cert.notAfter),
+    coverage.hierarchy,
+    coverage.presignOcsp ? '1' : '0',
+  ];
 }
 
 /** A certificate from its hash fields: the record as issued, with the current status over it. */

@@ -22,7 +22,7 @@ import type {
   RateOutcome,
   RotationRecord,
 } from './records.js';
-import type { AuditCheckpoint, AuditEntry, AuditEvent, AuditHead, AuditQuery } from './audit.js';
+import type { AuditAppend, AuditCheckpoint, AuditEntry, AuditEvent, AuditHead, AuditQuery } from './audit.js';
 import type { MigrationResult } from './schema.js';
 
 /**
@@ -117,8 +117,12 @@ export interface Store {
    * or the idempotency key is already taken, or, for a leaf (charge point or server certificate),
    * when its issuer is not the active leaf-signing CA of the hierarchy of its kind ('issuer':
    * mayRecordLeafUnder, hierarchies.ts; a rotation's activation and issuance cannot interleave).
+   * With `audit`, its events are appended to the audit chain in the same write (appendAudit's
+   * rules: validated first, AuditEventError writing nothing), so that a certificate is never
+   * recorded without its audit entry nor the entry without the certificate. Concurrent calls may
+   * share one durable commit (group commit: one LMDB transaction, one Redis script and WAIT).
    */
-  recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idempotency?: IdempotencyClaim): Promise<IssuanceOutcome>;
+  recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idempotency?: IdempotencyClaim, audit?: AuditAppend): Promise<IssuanceOutcome>;
 
   /**
    * Revokes one certificate in one write: its status, the issuer's revocation list, its pre-signed

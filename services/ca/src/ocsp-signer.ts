@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { issue, ocspSigner } from '@evpki/issuance';
+import { issue, ocspSigner, type IssueDeps } from '@evpki/issuance';
 import { DEFAULT_KEY_POLICY, Rule } from '@evpki/policy';
 import { AppError } from '@evpki/service';
 import type { CaStore } from '@evpki/store';
@@ -16,6 +16,8 @@ export interface OcspSignerDeps {
   readonly perIssuerPerHour: number;
   /** Keys certified for something else (CAs, the service certificates, the caller's own): never a signer's. */
   readonly reservedKeys: () => Promise<readonly KeyObject[]>;
+  /** The audit entries of the signer's certificate, written with it (IssueDeps.auditOf). */
+  readonly auditOf?: IssueDeps['auditOf'];
 }
 
 const HOUR_MS = 3_600_000;
@@ -45,6 +47,7 @@ export async function issueOcspSigner(issuerId: string, csrPem: string, d: OcspS
         message: `at most ${d.perIssuerPerHour} OCSP signer certificates per issuer per hour`,
       },
       chainOf: (id) => issuerChainPem(store, id),
+      ...(d.auditOf ? { auditOf: d.auditOf } : {}),
     },
   );
   // The signer's certificate alone: the responder has its issuer's.

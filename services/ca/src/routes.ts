@@ -63,7 +63,14 @@ function logRefusal(log: Logger, e: unknown, kinds: readonly string[], fields: R
  */
 export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
   const { metrics, log, audit } = d;
-  const signDeps = (issuer: LoadedIssuer): SignDeps => ({ store: d.store, issuer, keyPolicy: d.config.keyPolicy, leafValiditySeconds: d.config.leafValiditySeconds, now: d.now });
+  const signDeps = (issuer: LoadedIssuer, auditOf: SignDeps['auditOf']): SignDeps => ({
+    store: d.store,
+    issuer,
+    keyPolicy: d.config.keyPolicy,
+    leafValiditySeconds: d.config.leafValiditySeconds,
+    now: d.now,
+    ...(auditOf ? { auditOf } : {}),
+  });
   const revokeDeps: RevokeDeps = { store: d.store, now: d.now, log, audit, publishCrl: d.publishCrl };
   const signerDeps = (issuerId: string, call: CaCall): OcspSignerDeps => ({
     store: d.store,
@@ -72,6 +79,7 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
     validitySeconds: d.config.ocspSignerValiditySeconds,
     perIssuerPerHour: d.config.ocspSignersPerIssuerPerHour,
     reservedKeys: async () => [...d.serviceKeys, call.peerKey(), ...(await d.store.listIssuers()).flatMap((i) => [i.certificate, ...(i.crossCertificates ?? [])].map((c) => new X509Certificate(c).publicKey))],
+    auditOf: (s) => [{ event: 'ocsp-signer.issued', actor: 'ocsp', outcome: 'ok', details: { issuerId, serialNumber: s.serialNumber, notAfter: s.notAfter } }],
   });
   const active = <T>(sign: (issuer: LoadedIssuer) => Promise<T>, hierarchy?: string): Promise<T> => withActiveIssuer(d.issuers, d.reloadIssuers, sign, hierarchy);
 
@@ -80,8 +88,12 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
 
     route(CA_API.sign, (r) =>
       counted(metrics, stationKindLabel(r.certificateType), async () => {
-        const signed = await active((issuer) => signChargePointCertificate(r, signDeps(issuer)), stationHierarchy(r.certificateType));
-        await audit.record(issuanceEvent(signed, r.tenant, r.actor, r.stationId));
+        // A new certificate's audit entry is written with it (one store write); a replay's here.
+        const signed = await active(
+          (issuer) => signChargePointCertificate(r, signDeps(issuer, (s) => [issuanceEvent(s, r.tenant, r.actor, r.stationId)])),
+          stationHierarchy(r.certificateType),
+        );
+        if (signed.replayed) await audit.record(issuanceEvent(signed, r.tenant, r.actor, r.stationId));
         log.info({ event: 'certificate.issued', tenant: r.tenant, stationId: r.stationId, certificateType: r.certificateType, serial: signed.serialNumber, notAfter: signed.notAfter, replayed: signed.replayed }, 'certificate issued');
         return signed;
       }).catch((e: unknown) => {
@@ -92,8 +104,8 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
 
     route(CA_API.signServer, async (r) => {
       const signed = await counted(metrics, csmsServer.kind, async () => {
-        const s = await active((issuer) => signServerCertificate(r, { ...signDeps(issuer), serverValidity: d.config.serverValidity }));
-        await audit.record(issuanceEvent(s, r.tenant, r.actor));
+        const s = await active((issuer) => signServerCertificate(r, { ...signDeps(issuer, (x) => [issuanceEvent(x, r.tenant, r.actor)]), serverValidity: d.config.serverValidity }));
+        if (s.replayed) await audit.record(issuanceEvent(s, r.tenant, r.actor));
         return s;
       }).catch((e: unknown) => {
         logRefusal(log, e, ['policy'], { tenant: r.tenant }, 'server certificate request rejected');
@@ -110,8 +122,8 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
     route(CA_API.ocspSigner, async (r, call) => {
       if (!d.issuers.get(r.issuerId)) await d.reloadIssuers();
       const signer = await counted(metrics, ocspSigner.kind, () => issueOcspSigner(r.issuerId, r.csr, signerDeps(r.issuerId, call)));
+      // Its audit entry was written with it (signerDeps auditOf).
       log.info({ event: 'ocsp-signer.issued', issuer: r.issuerId, serial: signer.serialNumber, notAfter: signer.notAfter }, 'OCSP signer certificate issued');
-      await audit.record({ event: 'ocsp-signer.issued', actor: 'ocsp', outcome: 'ok', details: { issuerId: r.issuerId, serialNumber: signer.serialNumber, notAfter: signer.notAfter } });
       return signer;
     }),
   ]);

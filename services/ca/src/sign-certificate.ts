@@ -1,4 +1,4 @@
-import { issue, profileForCertificateType, type IssuedCertificate } from '@evpki/issuance';
+import { issue, profileForCertificateType, type IssueDeps, type IssuedCertificate } from '@evpki/issuance';
 import { readCsr, type KeyPolicy } from '@evpki/policy';
 import { AppError } from '@evpki/service';
 import type { CaStore } from '@evpki/store';
@@ -22,6 +22,8 @@ export interface SignDeps {
   readonly keyPolicy: KeyPolicy;
   readonly leafValiditySeconds: number;
   readonly now: () => Date;
+  /** The audit entries of a new certificate, written with it (IssueDeps.auditOf). */
+  readonly auditOf?: IssueDeps['auditOf'];
 }
 
 /** Parses a PEM CSR or throws the policy error naming A02.FR.03. */
@@ -45,6 +47,11 @@ export async function signChargePointCertificate(req: SignRequest, deps: SignDep
       lifetimeSeconds: deps.leafValiditySeconds,
       ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
     },
-    { store: deps.store, issuer: deps.issuer, keyPolicy: deps.keyPolicy, now: deps.now, chainOf: (id) => issuerChainPem(deps.store, id) },
+    issueDeps(deps),
   );
+}
+
+/** The pipeline's dependencies for a CA request. */
+export function issueDeps(deps: SignDeps): IssueDeps {
+  return { store: deps.store, issuer: deps.issuer, keyPolicy: deps.keyPolicy, now: deps.now, chainOf: (id) => issuerChainPem(deps.store, id), ...(deps.auditOf ? { auditOf: deps.auditOf } : {}) };
 }

@@ -1,7 +1,6 @@
 import { csmsServer, issue, SERVER_BACKDATE_SECONDS } from '@evpki/issuance';
 import { AppError } from '@evpki/service';
-import { issuerChainPem } from './issuer.js';
-import { parseCsrOrThrow, type SignDeps, type SignedCertificate } from './sign-certificate.js';
+import { issueDeps, parseCsrOrThrow, type SignDeps, type SignedCertificate } from './sign-certificate.js';
 
 export interface ServerSignRequest {
   readonly tenant: string;
@@ -45,6 +44,6 @@ export async function signServerCertificate(req: ServerSignRequest, deps: SignDe
       lifetimeSeconds,
       ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
     },
-    { store: deps.store, issuer: deps.issuer, keyPolicy: deps.keyPolicy, now: deps.now, chainOf: (id) => issuerChainPem(deps.store, id) },
+    issueDeps(deps),
   );
 }

@@ -12,7 +12,7 @@ import { verifySamples } from './chains.js';
 import { CONCURRENCIES, MEASURE_S, ONLY_RA_CA, PREWARM_S, SIDE_S, WARMUP_S } from './config.js';
 import { caRequest, cycleSource, listSource, raHeaders, raRequest, runPhase } from './load-client.js';
 import type { IssueRun } from './run.js';
-import { caSignHistogram, toScenario } from './scenario.js';
+import { caSignHistogram, lmdbCommits, toScenario } from './scenario.js';
 
 interface Services {
   readonly ca: Proc;
@@ -63,7 +63,7 @@ async function startServices({ dataDir, token, procs, profiles }: IssueRun): Pro
 }
 
 /** Pre-warm, then RA → CA end to end at each concurrency; returns the last sampled responses (for the stub CA). */
-async function raToCa({ token, take, scenarios, verification, problems }: IssueRun, { caOpsUrl, raUrl, pids }: Services): Promise<string[]> {
+async function raToCa({ dataDir, token, take, scenarios, verification, problems }: IssueRun, { caOpsUrl, raUrl, pids }: Services): Promise<string[]> {
   // CSRs per RA→CA phase: room for 1.5x the best rate seen so far, and at most 700/s per
   // in-flight request; a phase that runs dry ends early and says so (count-bounded).
   let bestRate = 1500;
@@ -89,15 +89,17 @@ async function raToCa({ token, take, scenarios, verification, problems }: IssueR
     try {
       await runPhase({ pool, conc, source: listSource(warm.map(raRequest)), headers: raHeaders(token), seconds: WARMUP_S, maxCount: warm.length, expect: 201 });
       const h0 = await caSignHistogram(caOpsUrl);
+      const c0 = lmdbCommits(dataDir);
       const src = listSource(meas.map(raRequest));
       const p = await runPhase({ pool, conc, source: src, headers: raHeaders(token), seconds: MEASURE_S, maxCount: meas.length, expect: 201, sampleEvery: 97, pids });
+      const commitsPerCert = (lmdbCommits(dataDir) - c0) / Math.max(1, p.ok);
       const h1 = await caSignHistogram(caOpsUrl);
       const dry = src.used() >= meas.length && p.seconds < MEASURE_S * 0.95 ? { note: `count-bounded: used all ${meas.length} pre-generated CSRs` } : {};
-      scenarios.push(toScenario('ra-ca', 'RA→CA over mutual TLS, lmdb store', conc, p, { caSignMeanMs: ((h1.sum - h0.sum) / (h1.count - h0.count)) * 1000, ...dry }));
+      scenarios.push(toScenario('ra-ca', 'RA→CA over mutual TLS, lmdb store', conc, p, { caSignMeanMs: ((h1.sum - h0.sum) / (h1.count - h0.count)) * 1000, commitsPerCert, ...dry }));
       bestRate = Math.max(bestRate, p.perSecond);
       verification[`ra-ca conc ${conc}`] = verifySamples(p.samples);
       if (p.samples.length) lastSamples = p.samples;
-      log(`RA→CA conc ${conc}: ${f0(p.perSecond)} cert/s, p50 ${f2(p.p50)} ms, p99 ${f2(p.p99)} ms, failed ${p.failed}`);
+      log(`RA→CA conc ${conc}: ${f0(p.perSecond)} cert/s, p50 ${f2(p.p50)} ms, p99 ${f2(p.p99)} ms, failed ${p.failed}, ${f2(commitsPerCert)} store commits per certificate`);
     } finally {
       await pool.close();
     }

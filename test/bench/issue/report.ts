@@ -97,7 +97,7 @@ function mainTable(rows: readonly ScenarioResult[], baseline: number): string {
 function cpuTable(rows: readonly ScenarioResult[]): string {
   const procs = ['ra', 'ca', 'server', 'client', 'baseline'].filter((p) => rows.some((r) => r.cpuMsPerReq[p] !== undefined));
   return grid(
-    ['scenario', 'conc', ...procs.map((p) => `${p} ms`), 'total ms', 'RA main', 'CA main', 'srv main', 'machine busy', 'other load', 'iowait', 'CA pipeline ms'],
+    ['scenario', 'conc', ...procs.map((p) => `${p} ms`), 'total ms', 'RA main', 'CA main', 'srv main', 'machine busy', 'other load', 'iowait', 'CA pipeline ms', 'commits/cert'],
     rows.map((r) => [
       r.scenario,
       String(r.conc),
@@ -110,6 +110,7 @@ function cpuTable(rows: readonly ScenarioResult[]): string {
       f2(r.otherLoadCores),
       pc(r.machine.iowait),
       r.caSignMeanMs === undefined ? '' : f2(r.caSignMeanMs),
+      r.commitsPerCert === undefined ? '' : f2(r.commitsPerCert),
     ]),
   );
 }

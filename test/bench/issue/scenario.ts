@@ -1,4 +1,6 @@
 /** A measured scenario as the report and the results file have it, from a load phase and /proc. */
+import { join } from 'node:path';
+import { open } from 'lmdb';
 import { CORES } from '../bench-kit.js';
 import type { CpuDelta } from './cpu.js';
 import type { Phase } from './load-client.js';
@@ -26,6 +28,8 @@ export interface ScenarioResult {
   readonly otherLoadCores: number;
   /** Mean time inside the CA's sign pipeline (pki_ca_sign_duration_seconds), ms. */
   readonly caSignMeanMs?: number;
+  /** Durable store commits (LMDB write transactions, each fsynced) per certificate, RA and CA together: < 1 is group commit. */
+  readonly commitsPerCert?: number;
   readonly note?: string;
 }
 
@@ -65,4 +69,11 @@ export async function caSignHistogram(caOpsUrl: string): Promise<{ sum: number; 
   const sum = Number(/^pki_ca_sign_duration_seconds_sum(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? NaN);
   const count = Number(/^pki_ca_sign_duration_seconds_count(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? NaN);
   return { sum, count };
+}
+
+/** LMDB's last committed write transaction id in the bench PKI's store: the difference over a phase is its commits. */
+export function lmdbCommits(dataDir: string): number {
+  // The same environment as the store's, if this process has it open (lmdb shares one per path and process).
+  const db = open({ path: join(dataDir, 'store'), compression: false, maxReaders: 256 });
+  return (db.getStats() as { lastTxnId: number }).lastTxnId;
 }
