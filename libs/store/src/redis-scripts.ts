@@ -5,10 +5,11 @@
  */
 export const REDIS_SCRIPTS = {
   // KEYS: cert, spki, idempotency, station index, OCSP due, issuer states, issuers' last expiry,
-  //       leaf-signing issuers' hierarchies
+  //       leaf-signing issuers' hierarchies, the station registered with it (s-none: none)
   // ARGV: record, status, serial, idempotency record ('' none), station index ('1'/'0'), issued at (ms),
   //       issuer id, leaf ('1'/'0': only the active leaf-signing CA of the leaf's hierarchy may sign
-  //       one), notAfter (ms), the leaf's hierarchy, pre-sign OCSP ('1'/'0') (IssuanceCoverage)
+  //       one), notAfter (ms), the leaf's hierarchy, pre-sign OCSP ('1'/'0') (IssuanceCoverage),
+  //       the station record to register ('' none; refused when the station exists)
   recordIssuance: `
 if ARGV[4] ~= '' then
   local existing = redis.call('GET', KEYS[3])
@@ -18,11 +19,15 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return {'serial'} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'key'} end
 if ARGV[8] == '1' then
   if redis.call('HGET', KEYS[6], ARGV[7]) ~= 'active' or redis.call('HGET', KEYS[8], ARGV[7]) ~= ARGV[10] then return {'issuer'} end
+end
+if ARGV[12] ~= '' and redis.call('EXISTS', KEYS[9]) == 1 then return {'station'} end
+if ARGV[8] == '1' then
   local last = tonumber(redis.call('HGET', KEYS[7], ARGV[7]) or '0')
   if tonumber(ARGV[9]) > last then redis.call('HSET', KEYS[7], ARGV[7], ARGV[9]) end
 end
 redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'st', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
+if ARGV[12] ~= '' then redis.call('SET', KEYS[9], ARGV[12]) end
 if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4]) end
 if ARGV[5] == '1' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3]) end
 if ARGV[11] == '1' then redis.call('ZADD', KEYS[5], 0, ARGV[3]) end

@@ -40,6 +40,7 @@ import type {
   OcspRequeueStep,
   TenantRecord,
   OAuthClientRecord,
+  ManufacturerRecord,
 } from './records.js';
 import type { Store } from './store.js';
 import { tenantClaims } from '@evpki/policy';
@@ -71,6 +72,7 @@ export interface RedisStoreOptions {
  *   tenant-claims zset "<claim key>\n<tenant>" (scores 0)   tenant-claims-built
  *   audit-checkpoint hash seq, hash (the last pruned entry)
  *   oc:<clientId> OAuth2 client   oc-t:<tenant> set of its client ids
+ *   mf:<tenant>:<name> trusted manufacturer   mf-t:<tenant> set of its manufacturer names
  *   schema → the schema version (schema.ts; absent: 1)
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
  * Which commands and keys each method uses is listed in redis-acl.ts (the services' ACL users):
@@ -423,6 +425,23 @@ export class RedisStore implements Store {
     }
     return out.sort((a, b) => (a.stationId < b.stationId ? -1 : a.stationId > b.stationId ? 1 : 0));
   }
+  async getManufacturer(tenant: string, name: string): Promise<ManufacturerRecord | undefined> {
+    return dec(await this.call((r) => r.getBuffer(k('mf', tenant, name))));
+  }
+  async putManufacturer(m: ManufacturerRecord): Promise<void> {
+    await this.call((r) => r.multi().set(k('mf', m.tenant, m.name), enc(m)).sadd(k('mf-t', m.tenant), m.name).exec());
+  }
+  async deleteManufacturer(tenant: string, name: string): Promise<boolean> {
+    const replies = await this.call((r) => r.multi().del(k('mf', tenant, name)).srem(k('mf-t', tenant), name).exec());
+    return replies?.[0]?.[1] === 1;
+  }
+  async listManufacturers(tenant: string): Promise<ManufacturerRecord[]> {
+    const names = (await this.call((r) => r.smembers(k('mf-t', tenant)))).sort();
+    if (!names.length) return [];
+    const values = await this.call((r) => r.mgetBuffer(...names.map((n) => k('mf', tenant, n))));
+    return values.map((v) => dec<ManufacturerRecord>(v)).filter((m): m is ManufacturerRecord => m !== undefined && m.tenant === tenant);
+  }
+
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return dec(await this.call((r) => r.getBuffer(k('s', tenant, stationId))));
   }
@@ -532,13 +551,24 @@ export class RedisStore implements Store {
     return dec(await this.call((r) => r.getBuffer(k('idem', tenant, key))));
   }
 
-  async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
+  async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, register?: StationRecord): Promise<IssuanceOutcome> {
     await this.schema();
+    if (register && (register.tenant !== cert.tenant || register.stationId !== cert.stationId)) throw new Error("recordIssuance: the station registered is not the certificate's");
     const { status: _s, revokedAt: _ra, revocationReason: _rr, ...rec } = cert;
     const idemRecord: IdempotencyRecord | undefined = idem && { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt };
     const result = (await this.run(
       'recordIssuance',
-      [k('c', cert.serial), k('k', cert.spkiSha256), idem ? k('idem', idem.tenant, idem.key) : k('idem-none'), k('sc', cert.tenant, cert.stationId), OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF],
+      [
+        k('c', cert.serial),
+        k('k', cert.spkiSha256),
+        idem ? k('idem', idem.tenant, idem.key) : k('idem-none'),
+        k('sc', cert.tenant, cert.stationId),
+        OCSP_DUE,
+        ISSUER_STATES,
+        ISSUER_EXPIRY,
+        ISSUER_LEAF,
+        register ? k('s', register.tenant, register.stationId) : k('s-none'),
+      ],
       [
         enc(rec),
         cert.status,
@@ -551,11 +581,12 @@ export class RedisStore implements Store {
         expiryMark(cert.notAfter),
         coverage.hierarchy,
         coverage.presignOcsp ? '1' : '0',
+        register ? enc(register) : '',
       ],
     )) as [Buffer, Buffer?];
     const outcome = result[0].toString();
     if (outcome === 'idempotency') return { ok: false, conflict: 'idempotency', existing: dec<IdempotencyRecord>(result[1])! };
-    if (outcome === 'serial' || outcome === 'key' || outcome === 'issuer') return { ok: false, conflict: outcome };
+    if (outcome === 'serial' || outcome === 'key' || outcome === 'issuer' || outcome === 'station') return { ok: false, conflict: outcome };
     await this.replicated();
     return { ok: true };
   }

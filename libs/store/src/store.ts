@@ -18,6 +18,7 @@ import type {
   OcspRequeueStep,
   TenantRecord,
   OAuthClientRecord,
+  ManufacturerRecord,
   RateBucket,
   RateOutcome,
   RotationRecord,
@@ -65,6 +66,15 @@ export interface Store {
   putOAuthClient(c: OAuthClientRecord): Promise<void>;
   /** A tenant's OAuth2 clients, by client_id. */
   listOAuthClients(tenant: string): Promise<OAuthClientRecord[]>;
+
+  /** A tenant's trusted manufacturer by name; undefined when there is none. */
+  getManufacturer(tenant: string, name: string): Promise<ManufacturerRecord | undefined>;
+  /** Creates or replaces a tenant's manufacturer. */
+  putManufacturer(m: ManufacturerRecord): Promise<void>;
+  /** Removes a tenant's manufacturer; false when there was none. Stations registered through it stay. */
+  deleteManufacturer(tenant: string, name: string): Promise<boolean>;
+  /** A tenant's manufacturers, by name (another tenant's are never listed). */
+  listManufacturers(tenant: string): Promise<ManufacturerRecord[]>;
 
   getStation(tenant: string, stationId: string): Promise<StationRecord | undefined>;
   /**
@@ -117,8 +127,10 @@ export interface Store {
    * or the idempotency key is already taken, or, for a leaf (charge point or server certificate),
    * when its issuer is not the active leaf-signing CA of the hierarchy of its kind ('issuer':
    * mayRecordLeafUnder, hierarchies.ts; a rotation's activation and issuance cannot interleave).
+   * With `register`, the station (the certificate's tenant and station) is created in the same
+   * write (zero-touch onboarding); 'station' when it exists by then (nothing written).
    */
-  recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idempotency?: IdempotencyClaim): Promise<IssuanceOutcome>;
+  recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idempotency?: IdempotencyClaim, register?: StationRecord): Promise<IssuanceOutcome>;
 
   /**
    * Revokes one certificate in one write: its status, the issuer's revocation list, its pre-signed
