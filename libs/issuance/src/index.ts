@@ -11,3 +11,4 @@ export { SERVER_BACKDATE_SECONDS } from './profiles/csms-server.js';
 export * from './crl.js';
 export * from './issuer-facts.js';
 export * from './manufacturers.js';
+export * from './manufacturer-chain.js';
