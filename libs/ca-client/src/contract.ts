@@ -1,4 +1,4 @@
-import { OCSP_CLIENT_CN, RA_CLIENT_CN } from '@evpki/service';
+import { AppError, OCSP_CLIENT_CN, RA_CLIENT_CN } from '@evpki/service';
 import type { RevocationReason } from '@evpki/store';
 import { jsonBody } from './json-body.js';
 import type { IssuedCertificate } from '@evpki/issuance';
@@ -30,7 +30,17 @@ export interface CaSignRequest {
   readonly idempotencyKey?: string;
   /** Who asked (the token's subject), for the CA's audit entry. */
   readonly actor: string;
+  /**
+   * First enrolment on a manufacturer certificate (issue 21): the chain the station presented (PEM,
+   * leaf first) and the tenant's manufacturer the RA validated it against (revocation included);
+   * the CA validates the path again on its own reads and may register the station.
+   */
+  readonly manufacturerName?: string;
+  readonly manufacturerCertificateChain?: string;
 }
+
+/** The longest manufacturer chain PEM accepted (openapi.yaml ManufacturerCertificateChain). */
+export const MANUFACTURER_CHAIN_CHARS = 12000;
 
 export interface CaServerSignRequest {
   readonly tenant: string;
@@ -106,6 +116,7 @@ export const CA_API = {
     decode: () => undefined,
   }),
 
+  /** A station's certificate (OCPP SignCertificate); with a manufacturer chain, its first enrolment (zero-touch onboarding). */
   sign: operation<CaSignRequest, CaSignResponse>({
     method: 'POST',
     path: '/v1/sign',
@@ -121,6 +132,7 @@ export const CA_API = {
         csr: j.str('csr', CSR_CHARS),
         certificateType: j.str('certificateType', 64),
         ...(idempotencyKey ? { idempotencyKey } : {}),
+        ...manufacturerOf(j),
       };
     },
   }),
@@ -184,3 +196,11 @@ export type CaOperationName = keyof CaApi;
 /** The request and answer types of an operation. */
 export type RequestOf<O> = O extends CaOperation<infer Req, unknown> ? Req : never;
 export type AnswerOf<O> = O extends CaOperation<unknown, infer Res> ? Res : never;
+
+/** The manufacturer fields of a sign request: both or neither. */
+function manufacturerOf(j: ReturnType<typeof jsonBody>): { manufacturerName?: string; manufacturerCertificateChain?: string } {
+  const manufacturerName = j.optStr('manufacturerName', 64);
+  const manufacturerCertificateChain = j.optStr('manufacturerCertificateChain', MANUFACTURER_CHAIN_CHARS);
+  if ((manufacturerName === undefined) !== (manufacturerCertificateChain === undefined)) throw new AppError('malformed', 'manufacturerName and manufacturerCertificateChain come together');
+  return manufacturerName && manufacturerCertificateChain ? { manufacturerName, manufacturerCertificateChain } : {};
+}

@@ -11,6 +11,7 @@ import type { LoadedIssuer } from './issuer.js';
 import { issueOcspSigner, type OcspSignerDeps } from './ocsp-signer.js';
 import { removeStation, revokeCertificate, type RevokeDeps } from './revoke.js';
 import { signChargePointCertificate, type SignDeps } from './sign-certificate.js';
+import { createPathValidator } from '@evpki/pathval';
 import { signServerCertificate } from './sign-server-certificate.js';
 
 /** Who calls, as the transport verified it (mutual TLS). */
@@ -63,7 +64,8 @@ function logRefusal(log: Logger, e: unknown, kinds: readonly string[], fields: R
  */
 export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
   const { metrics, log, audit } = d;
-  const signDeps = (issuer: LoadedIssuer): SignDeps => ({ store: d.store, issuer, keyPolicy: d.config.keyPolicy, leafValiditySeconds: d.config.leafValiditySeconds, now: d.now });
+  const manufacturerValidator = createPathValidator({ cacheSize: 1024 });
+  const signDeps = (issuer: LoadedIssuer): SignDeps => ({ store: d.store, issuer, keyPolicy: d.config.keyPolicy, leafValiditySeconds: d.config.leafValiditySeconds, now: d.now, manufacturerValidator });
   const revokeDeps: RevokeDeps = { store: d.store, now: d.now, log, audit, publishCrl: d.publishCrl };
   const signerDeps = (issuerId: string, call: CaCall): OcspSignerDeps => ({
     store: d.store,
@@ -80,8 +82,10 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
 
     route(CA_API.sign, (r) =>
       counted(metrics, stationKindLabel(r.certificateType), async () => {
-        const signed = await active((issuer) => signChargePointCertificate(r, signDeps(issuer)), stationHierarchy(r.certificateType));
-        await audit.record(issuanceEvent(signed, r.tenant, r.actor, r.stationId));
+        const { signed, manufacturer } = await active((issuer) => signChargePointCertificate(r, signDeps(issuer)), stationHierarchy(r.certificateType));
+        const event = issuanceEvent(signed, r.tenant, r.actor, r.stationId);
+        // Zero-touch onboarding: the manufacturer certificate it enrolled on, and whether the station was registered by it.
+        await audit.record(manufacturer ? { ...event, details: { ...event.details, ...manufacturer } } : event);
         log.info({ event: 'certificate.issued', tenant: r.tenant, stationId: r.stationId, certificateType: r.certificateType, serial: signed.serialNumber, notAfter: signed.notAfter, replayed: signed.replayed }, 'certificate issued');
         return signed;
       }).catch((e: unknown) => {
