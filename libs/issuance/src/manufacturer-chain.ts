@@ -88,16 +88,23 @@ export async function verifyManufacturerChain(
   if (!verdict.ok) return { valid: false, reasons: verdict.reasons.map((r) => ({ rule: r.rule, message: r.depth === undefined ? r.message : `${r.message} (certificate ${r.depth} of the path, 0 = the station's)` })) };
   const path = verdict.path.map((c) => Buffer.from(c));
   const anchor = path[path.length - 1]!;
-  const manufacturer = input.manufacturers.find((m) => m.roots.some((r) => r.equals(anchor)));
-  if (!manufacturer) return refused(ManufacturerChainRule.chain, 'the path ends at a certificate that is no manufacturer root');
+  // Two entries of a tenant may share a root (e.g. one per model line): the first whose mapping takes the certificate.
+  const candidates = input.manufacturers.filter((m) => m.roots.some((r) => r.equals(anchor)));
+  if (!candidates.length) return refused(ManufacturerChainRule.chain, 'the path ends at a certificate that is no manufacturer root');
   let leaf: ParsedCertificate;
   try {
     leaf = parseCertificate(path[0]!);
   } catch (e) {
-    return refused(ManufacturerChainRule.chain, `the manufacturer certificate cannot be read: ${(e as Error).message}`, manufacturer.name);
+    return refused(ManufacturerChainRule.chain, `the manufacturer certificate cannot be read: ${(e as Error).message}`, candidates[0]!.name);
   }
-  const mapped = stationIdentityOf(leaf, manufacturer.mapping);
-  if ('violation' in mapped) return { valid: false, manufacturer: manufacturer.name, reasons: [mapped.violation] };
+  const mappings = candidates.map((m) => ({ m, mapped: stationIdentityOf(leaf, m.mapping) }));
+  const taken = mappings.find((x) => !('violation' in x.mapped));
+  if (!taken || 'violation' in taken.mapped) {
+    const several = mappings.length > 1;
+    const reasons = mappings.flatMap((x) => ('violation' in x.mapped ? [several ? { ...x.mapped.violation, message: `${x.m.name}: ${x.mapped.violation.message}` } : x.mapped.violation] : []));
+    return { valid: false, manufacturer: candidates[0]!.name, reasons };
+  }
+  const { m: manufacturer, mapped } = taken;
   return {
     valid: true,
     identity: {
