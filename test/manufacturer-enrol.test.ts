@@ -1,0 +1,248 @@
+/**
+ * Issue 21: a station's first enrolment on its manufacturer certificate (zero-touch onboarding),
+ * through POST /v1/stations/{id}/certificates with manufacturerCertificateChain and through
+ * POST /v1/manufacturer-certificates/verify. Real parts: manufacturer PKIs made by openssl
+ * (helpers/manufacturer-pki.ts: ACME, trusted by tenant demo; Zeta, trusted by nobody), the RA, CA
+ * and responder in this process, CRLs served by a local HTTP server on the RA's allow-list, an
+ * OCSP responder address where nothing listens. Each bad chain is refused naming its rule, and
+ * nothing is registered.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, createPrivateKey } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildCsr, newP256Csr } from './helpers/csr.js';
+import { makeManufacturerPki, type ManufacturerPki, type MfrCert } from './helpers/manufacturer-pki.js';
+import { api, makeDevPki, startStack, type DevPki, type JsonResponse, type Stack } from './helpers/pki.js';
+
+const DAY = 86_400_000;
+let dev: DevPki;
+let stack: Stack;
+let acme: ManufacturerPki;
+let zeta: ManufacturerPki;
+let beta: ManufacturerPki;
+let crlServer: Server;
+let crlPort: number;
+let deadPort: number;
+const crlRequests: string[] = [];
+const crls = new Map<string, Buffer>();
+let revokedLeaf: MfrCert;
+let betaLeaf: MfrCert;
+
+const listen = (s: Server): Promise<number> => new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+/** A station certificate of ACME's issuing CA (or `issuer`), CN = `cn`. */
+const acmeLeaf = (cn: string, o: Partial<Parameters<ManufacturerPki['issue']>[0]> = {}): MfrCert => acme.issue({ subject: `/O=Acme Chargers/OU=W1/CN=${cn}`, issuer: acme.intermediate, ...o });
+
+/** POST /v1/stations/{stationId}/certificates with a fresh P-256 CSR of CN `cn` (or `csr`) and the chain. */
+function enrol(stationId: string, chain: string, cn: string, csr = newP256Csr(cn).csr): Promise<JsonResponse> {
+  return api(stack, 'POST', `/v1/stations/${stationId}/certificates`, { csr, certificateType: 'ChargingStationCertificate', manufacturerCertificateChain: chain });
+}
+const verify = (chain: string): Promise<JsonResponse> => api(stack, 'POST', '/v1/manufacturer-certificates/verify', { chain });
+const rules = (r: JsonResponse): string[] => (r.body?.violations ?? r.body?.reasons ?? []).map((v: { rule: string }) => v.rule);
+
+before(async () => {
+  acme = makeManufacturerPki({ keyType: 'p256', name: 'Acme Chargers' });
+  zeta = makeManufacturerPki({ keyType: 'p256', name: 'Zeta Power' });
+  beta = makeManufacturerPki({ keyType: 'p256', name: 'Beta Energy' });
+  // A revoked station certificate: revoked before the CRLs are first served (they are cached until nextUpdate).
+  revokedLeaf = acmeLeaf('CP-REVOKED');
+  acme.revoke(acme.intermediate, revokedLeaf);
+  crls.set('/issuing.crl', acme.crl(acme.intermediate));
+  crls.set('/root.crl', acme.crl(acme.root));
+  crlServer = createServer((req, res) => {
+    crlRequests.push(req.url ?? '');
+    const crl = crls.get(req.url ?? '');
+    if (!crl) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/pkix-crl' }).end(crl);
+  });
+  crlPort = await listen(crlServer);
+  const dead = createServer();
+  deadPort = await listen(dead);
+  await new Promise((r) => dead.close(r));
+  betaLeaf = beta.issue({ subject: '/O=Beta Energy/CN=CP-BETA-1', issuer: beta.intermediate, extensions: [`authorityInfoAccess=OCSP;URI:http://127.0.0.1:${deadPort}/ocsp`] });
+
+  dev = await makeDevPki();
+  stack = await startStack(dev, { raEnv: { RA_OCSP_ALLOWED_HOSTS: `127.0.0.1:${crlPort},127.0.0.1:${deadPort}`, RA_OCSP_TIMEOUT_MS: '1000' } });
+  const add = await api(stack, 'POST', '/v1/manufacturers', {
+    name: 'ACME',
+    roots: acme.root.pem,
+    revocation: { crlUrls: [`http://127.0.0.1:${crlPort}/issuing.crl`, `http://127.0.0.1:${crlPort}/root.crl`], failMode: 'closed' },
+    mapping: { serialFrom: 'CN', models: ['W1'], modelFrom: 'OU' },
+    autoRegister: true,
+  });
+  assert.equal(add.status, 201, add.text);
+  const addBeta = await api(stack, 'POST', '/v1/manufacturers', { name: 'Beta', roots: beta.root.pem, intermediates: beta.intermediate.pem, revocation: { ocsp: true, failMode: 'closed' }, autoRegister: true });
+  assert.equal(addBeta.status, 201, addBeta.text);
+});
+after(async () => {
+  await stack.stop();
+  await new Promise((r) => crlServer.close(r));
+  dev.cleanup();
+  for (const p of [acme, zeta, beta]) p.cleanup();
+});
+
+describe('first enrolment on an ACME certificate', () => {
+  it('a good chain enrols and registers the station in the same write (zero-touch), fingerprint on the station and in the audit log', async () => {
+    const leaf = acmeLeaf('CP-A1');
+    const r = await enrol('cp-a1', leaf.pem + acme.intermediate.pem, 'CP-A1');
+    assert.equal(r.status, 201, r.text);
+    const station = await stack.store.getStation('demo', 'cp-a1');
+    assert.deepEqual(
+      { serialNumber: station?.serialNumber, model: station?.model, allowed: station?.allowed, manufacturer: station?.manufacturer },
+      { serialNumber: 'CP-A1', model: 'W1', allowed: true, manufacturer: { name: 'ACME', certificateSha256: sha256(leaf.der), certificateSerial: station?.manufacturer?.certificateSerial } },
+    );
+    assert.match(station!.manufacturer!.certificateSerial, /^[0-9a-f]+$/);
+    const certs = await stack.store.listStationCertificates('demo', 'cp-a1');
+    assert.deepEqual(certs.map((c) => c.serial), [r.body.serialNumber]);
+    const view = await api(stack, 'GET', '/v1/stations/cp-a1');
+    assert.equal(view.body.manufacturer.certificateSha256, sha256(leaf.der));
+    const audit = await stack.store.listAudit({ afterSeq: 0, limit: 1000, tenant: 'demo' });
+    const issued = audit.find((e) => e.event === 'certificate.issued' && e.details?.serialNumber === r.body.serialNumber);
+    assert.equal(issued?.details?.manufacturer, 'ACME');
+    assert.equal(issued?.details?.manufacturerCertificateSha256, sha256(leaf.der));
+    assert.equal(issued?.details?.stationRegistered, true);
+  });
+
+  it('verify: valid, the station identity, the model, revocation good (CRLs checked)', async () => {
+    const leaf = acmeLeaf('CP-V1');
+    const r = await verify(leaf.pem + acme.intermediate.pem);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body, { valid: true, manufacturer: 'ACME', serialNumber: 'CP-V1', model: 'W1', certificateSha256: sha256(leaf.der), revocation: 'good', reasons: [] });
+  });
+
+  it('CRLs are fetched once and served from the cache until their nextUpdate', async () => {
+    const before = crlRequests.length;
+    for (let i = 0; i < 3; i++) assert.equal((await verify(acmeLeaf(`CP-C${i}`).pem + acme.intermediate.pem)).body.valid, true);
+    assert.equal(crlRequests.length, before, 'no fetch after the first');
+    assert.deepEqual([...new Set(crlRequests)].sort(), ['/issuing.crl', '/root.crl']);
+  });
+
+  it('re-keying: the same manufacturer certificate again (new key) enrols; another ACME certificate for that station is 403 Manufacturer.identity; the normal flow still works', async () => {
+    const leaf = acmeLeaf('CP-A2');
+    assert.equal((await enrol('cp-a2', leaf.pem + acme.intermediate.pem, 'CP-A2')).status, 201);
+    const again = await enrol('cp-a2', leaf.pem + acme.intermediate.pem, 'CP-A2');
+    assert.equal(again.status, 201, again.text);
+    const other = acmeLeaf('CP-A2');
+    const refused = await enrol('cp-a2', other.pem + acme.intermediate.pem, 'CP-A2');
+    assert.equal(refused.status, 403, refused.text);
+    assert.deepEqual(rules(refused), ['Manufacturer.identity']);
+    const normal = await api(stack, 'POST', '/v1/stations/cp-a2/certificates', { csr: newP256Csr('CP-A2').csr, certificateType: 'ChargingStationCertificate' });
+    assert.equal(normal.status, 201, normal.text);
+  });
+
+  it('a model the entry does not allow is refused (Manufacturer.model)', async () => {
+    const leaf = acme.issue({ subject: '/O=Acme Chargers/OU=W9/CN=CP-W9', issuer: acme.intermediate });
+    const r = await enrol('cp-w9', leaf.pem + acme.intermediate.pem, 'CP-W9');
+    assert.equal(r.status, 422, r.text);
+    assert.deepEqual(rules(r), ['Manufacturer.model']);
+  });
+});
+
+describe('refused chains: each names its reason, and registers nothing', () => {
+  const past = new Date(Date.now() - 30 * DAY);
+  const cases: [string, () => { chain: string; cn: string; csr?: string }, string, number?][] = [
+    ['expired', () => ({ chain: acmeLeaf('CP-X1', { notBefore: past, notAfter: new Date(Date.now() - DAY) }).pem + acme.intermediate.pem, cn: 'CP-X1' }), 'RFC5280-6.1.3(a)(2)'],
+    ['not yet valid', () => ({ chain: acmeLeaf('CP-X2', { notBefore: new Date(Date.now() + DAY), notAfter: new Date(Date.now() + 400 * DAY) }).pem + acme.intermediate.pem, cn: 'CP-X2' }), 'RFC5280-6.1.3(a)(2)'],
+    ['wrong root (Zeta, trusted by nobody)', () => ({ chain: zeta.issue({ subject: '/O=Zeta Power/CN=CP-X3', issuer: zeta.intermediate }).pem + zeta.intermediate.pem, cn: 'CP-X3' }), 'RFC5280-6.1'],
+    [
+      'broken signature',
+      () => {
+        const leaf = acmeLeaf('CP-X4');
+        const der = Buffer.from(leaf.der);
+        der[der.length - 5]! ^= 0x01;
+        return { chain: `-----BEGIN CERTIFICATE-----\n${der.toString('base64')}\n-----END CERTIFICATE-----\n${acme.intermediate.pem}`, cn: 'CP-X4' };
+      },
+      'RFC5280-6.1.3(a)(1)',
+    ],
+    [
+      'CA without keyCertSign',
+      () => {
+        const ca = acme.issue({ subject: '/O=Acme Chargers/CN=Acme No-KCS CA', issuer: acme.root, ca: true, keyUsage: 'critical,cRLSign,digitalSignature' });
+        return { chain: acme.issue({ subject: '/O=Acme Chargers/OU=W1/CN=CP-X5', issuer: ca }).pem + ca.pem, cn: 'CP-X5' };
+      },
+      'RFC5280-6.1.4(n)',
+    ],
+    [
+      'pathLen exceeded (a CA under the pathlen:0 issuing CA)',
+      () => {
+        const sub = acme.issue({ subject: '/O=Acme Chargers/CN=Acme Sub CA', issuer: acme.intermediate, ca: true });
+        return { chain: acme.issue({ subject: '/O=Acme Chargers/OU=W1/CN=CP-X6', issuer: sub }).pem + sub.pem + acme.intermediate.pem, cn: 'CP-X6' };
+      },
+      'RFC5280-6.1.4(l)',
+    ],
+    ['unknown critical extension', () => ({ chain: acmeLeaf('CP-X7', { extensions: ['1.3.6.1.4.1.55555.1=critical,ASN1:UTF8String:surprise'] }).pem + acme.intermediate.pem, cn: 'CP-X7' }), 'RFC5280-6.1.5(f)'],
+    [
+      'name constraints violated (O outside the permitted subtree)',
+      () => {
+        const ca = acme.issue({ subject: '/O=Acme Chargers/CN=Acme NC CA', issuer: acme.root, ca: true, extensions: ['nameConstraints=critical,permitted;dirName:nc_dn'], sections: '[ nc_dn ]\nO=Acme Chargers\n' });
+        return { chain: acme.issue({ subject: '/O=Somebody Else/OU=W1/CN=CP-X8', issuer: ca }).pem + ca.pem, cn: 'CP-X8' };
+      },
+      'RFC5280-6.1.3(b)',
+    ],
+    ['revoked via the CRL', () => ({ chain: revokedLeaf.pem + acme.intermediate.pem, cn: 'CP-REVOKED' }), 'RFC5280-6.1.3(a)(3)'],
+    ['serial mismatch (CSR CN is not the certificate serial)', () => ({ chain: acmeLeaf('CP-X9').pem + acme.intermediate.pem, cn: 'CP-OTHER' }), 'A00.FR.511'],
+    [
+      'the same key as the manufacturer certificate',
+      () => {
+        const leaf = acmeLeaf('CP-X10');
+        return { chain: leaf.pem + acme.intermediate.pem, cn: 'CP-X10', csr: buildCsr(createPrivateKey(leaf.keyPem), { o: 'Demo CPO', cn: 'CP-X10' }) };
+      },
+      'A02.FR.02',
+    ],
+    ['no certificate in the chain', () => ({ chain: 'nothing here', cn: 'CP-X11' }), 'Manufacturer.chain'],
+  ];
+  let n = 0;
+  for (const [name, make, rule, status = 422] of cases) {
+    it(`${name} → ${status} ${rule}`, async () => {
+      const { chain, cn, csr } = make();
+      const stationId = `cp-bad-${++n}`;
+      const r = await enrol(stationId, chain, cn, csr);
+      assert.equal(r.status, status, r.text);
+      assert.ok(rules(r).includes(rule), `${rule} in ${JSON.stringify(r.body.violations)}`);
+      assert.equal(await stack.store.getStation('demo', stationId), undefined, 'nothing registered');
+      assert.deepEqual(await stack.store.listStationCertificates('demo', stationId), []);
+      if (rule.startsWith('RFC5280') || rule === 'Manufacturer.chain') {
+        const v = await verify(chain);
+        assert.equal(v.body.valid, false);
+        assert.ok(rules(v).includes(rule), `verify: ${rule} in ${JSON.stringify(v.body.reasons)}`);
+      }
+    });
+  }
+});
+
+describe('revocation responder down (Beta: OCSP in its certificates, nothing listening)', () => {
+  const chain = (): string => betaLeaf.pem + beta.intermediate.pem;
+
+  it('fail-closed (default): refused, Manufacturer.revocation naming the responder', async () => {
+    const r = await enrol('cp-beta-1', chain(), 'CP-BETA-1');
+    assert.equal(r.status, 422, r.text);
+    assert.deepEqual(rules(r), ['Manufacturer.revocation']);
+    assert.match(r.body.violations[0].message, new RegExp(`fail-closed.*127\\.0\\.0\\.1:${deadPort}`));
+    assert.equal(await stack.store.getStation('demo', 'cp-beta-1'), undefined);
+  });
+
+  it('fail-open: verify says valid with revocation unknown and a note; enrolment is allowed', async () => {
+    const open = await api(stack, 'POST', '/v1/manufacturers', { name: 'Beta', roots: beta.root.pem, intermediates: beta.intermediate.pem, revocation: { ocsp: true, failMode: 'open' }, autoRegister: true });
+    assert.equal(open.status, 200, open.text);
+    const v = await verify(chain());
+    assert.equal(v.body.valid, true, v.text);
+    assert.equal(v.body.revocation, 'unknown');
+    assert.equal(v.body.reasons[0].rule, 'Manufacturer.revocation');
+    assert.match(v.body.reasons[0].message, /revocation unknown \(fail-open\)/);
+    const r = await enrol('cp-beta-1', chain(), 'CP-BETA-1');
+    assert.equal(r.status, 201, r.text);
+    assert.equal((await stack.store.getStation('demo', 'cp-beta-1'))?.manufacturer?.name, 'Beta');
+  });
+
+  it('a manufacturer that does not auto-register: an unregistered station is 404 PnC-4.3', async () => {
+    const add = await api(stack, 'POST', '/v1/manufacturers', { name: 'Beta', roots: beta.root.pem, intermediates: beta.intermediate.pem, revocation: { ocsp: true, failMode: 'open' }, autoRegister: false });
+    assert.equal(add.status, 200, add.text);
+    const leaf = beta.issue({ subject: '/O=Beta Energy/CN=CP-BETA-2', issuer: beta.intermediate });
+    const r = await enrol('cp-beta-2', leaf.pem + beta.intermediate.pem, 'CP-BETA-2');
+    assert.equal(r.status, 404, r.text);
+    assert.deepEqual(rules(r), ['PnC-4.3']);
+  });
+});
