@@ -12,6 +12,8 @@ import assert from 'node:assert/strict';
 import { createHash, createPrivateKey } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { CaClient } from '@evpki/ca-client';
+import { AppError, RA_CLIENT_CN, readServiceTls } from '@evpki/service';
 import { buildCsr, newP256Csr } from './helpers/csr.js';
 import { makeManufacturerPki, type ManufacturerPki, type MfrCert } from './helpers/manufacturer-pki.js';
 import { api, makeDevPki, startStack, type DevPki, type JsonResponse, type Stack } from './helpers/pki.js';
@@ -244,5 +246,41 @@ describe('revocation responder down (Beta: OCSP in its certificates, nothing lis
     const r = await enrol('cp-beta-2', leaf.pem + beta.intermediate.pem, 'CP-BETA-2');
     assert.equal(r.status, 404, r.text);
     assert.deepEqual(rules(r), ['PnC-4.3']);
+  });
+});
+
+describe('the CA checks the chain again on its own reads (it trusts no caller)', () => {
+  const sign = async (body: { stationId: string; cn: string; manufacturerName: string; chain: string }): Promise<AppError> => {
+    const ca = new CaClient({ baseUrl: stack.caUrl, tls: readServiceTls(dev.dataDir, 'ra-client'), as: RA_CLIENT_CN, timeoutMs: 10_000 });
+    try {
+      await ca.sign({ tenant: 'demo', stationId: body.stationId, csr: newP256Csr(body.cn).csr, certificateType: 'ChargingStationCertificate', actor: 'test', manufacturerName: body.manufacturerName, manufacturerCertificateChain: body.chain });
+    } catch (e) {
+      assert.ok(e instanceof AppError, String(e));
+      return e;
+    } finally {
+      await ca.close();
+    }
+    assert.fail('the CA signed');
+  };
+
+  it("a Zeta chain sent as ACME's: refused by the CA's own path validation, nothing registered", async () => {
+    const leaf = zeta.issue({ subject: '/O=Zeta Power/CN=CP-CA1', issuer: zeta.intermediate });
+    const e = await sign({ stationId: 'cp-ca1', cn: 'CP-CA1', manufacturerName: 'ACME', chain: leaf.pem + zeta.intermediate.pem });
+    assert.equal(e.kind, 'policy');
+    assert.deepEqual(e.violations?.map((v) => v.rule), ['RFC5280-6.1']);
+    assert.equal(await stack.store.getStation('demo', 'cp-ca1'), undefined);
+  });
+
+  it('a manufacturer the tenant does not have: refused (Manufacturer.chain)', async () => {
+    const leaf = acmeLeaf('CP-CA2');
+    const e = await sign({ stationId: 'cp-ca2', cn: 'CP-CA2', manufacturerName: 'Nobody', chain: leaf.pem + acme.intermediate.pem });
+    assert.deepEqual(e.violations?.map((v) => v.rule), ['Manufacturer.chain']);
+  });
+
+  it('a serial mismatch the RA would have caught: refused by the CA too (A00.FR.511)', async () => {
+    const leaf = acmeLeaf('CP-CA3');
+    const e = await sign({ stationId: 'cp-ca3', cn: 'CP-SOMEONE', manufacturerName: 'ACME', chain: leaf.pem + acme.intermediate.pem });
+    assert.ok(e.violations?.some((v) => v.rule === 'A00.FR.511'));
+    assert.equal(await stack.store.getStation('demo', 'cp-ca3'), undefined);
   });
 });
