@@ -44,8 +44,6 @@ export interface ManufacturerIdentity {
   /** The station's serial number, from the leaf's subject as the mapping says. */
   readonly serialNumber: string;
   readonly model?: string;
-  /** Canonical key hash (keySha256) of the leaf's key. */
-  readonly keySha256: string;
 }
 
 export type ManufacturerChainVerdict = { readonly valid: true; readonly identity: ManufacturerIdentity } | { readonly valid: false; readonly manufacturer?: string; readonly reasons: readonly RuleViolation[] };
@@ -73,6 +71,7 @@ export function readManufacturerChain(chainPem: string): { readonly certs: Buffe
 export async function verifyManufacturerChain(
   input: { readonly chainPem: string; readonly manufacturers: readonly ManufacturerRecord[]; readonly at: Date; readonly crls?: readonly Uint8Array[] },
   validator: PathValidator,
+  leaves?: LeafCache,
 ): Promise<ManufacturerChainVerdict> {
   const read = readManufacturerChain(input.chainPem);
   if ('violation' in read) return { valid: false, reasons: [read.violation] };
@@ -92,8 +91,9 @@ export async function verifyManufacturerChain(
   const candidates = input.manufacturers.filter((m) => m.roots.some((r) => r.equals(anchor)));
   if (!candidates.length) return refused(ManufacturerChainRule.chain, 'the path ends at a certificate that is no manufacturer root');
   let leaf: ParsedCertificate;
+  let certificateSha256: string;
   try {
-    leaf = parseCertificate(path[0]!);
+    ({ leaf, certificateSha256 } = leaves ? leaves.read(path[0]!) : readLeaf(path[0]!));
   } catch (e) {
     return refused(ManufacturerChainRule.chain, `the manufacturer certificate cannot be read: ${(e as Error).message}`, candidates[0]!.name);
   }
@@ -111,13 +111,40 @@ export async function verifyManufacturerChain(
       manufacturer,
       leaf,
       path,
-      certificateSha256: createHash('sha256').update(leaf.der).digest('hex'),
+      certificateSha256,
       serialNumber: mapped.serialNumber,
       ...(mapped.model === undefined ? {} : { model: mapped.model }),
-      keySha256: keyIdentity(leaf.spki),
     },
   };
 }
+
+function readLeaf(der: Buffer): { readonly leaf: ParsedCertificate; readonly certificateSha256: string } {
+  return { leaf: parseCertificate(der), certificateSha256: createHash('sha256').update(der).digest('hex') };
+}
+
+/**
+ * Station certificates already read (parsed, hashed), by their DER: a CSMS verifies the same
+ * stations again and again (every TLS handshake). Bounded; the least recently used goes.
+ */
+export function createLeafCache(size: number) {
+  const cache = new Map<string, { readonly leaf: ParsedCertificate; readonly certificateSha256: string }>();
+  return {
+    read(der: Buffer): { readonly leaf: ParsedCertificate; readonly certificateSha256: string } {
+      const key = der.toString('latin1');
+      const hit = cache.get(key);
+      if (hit) {
+        cache.delete(key);
+        cache.set(key, hit);
+        return hit;
+      }
+      const read = readLeaf(der);
+      cache.set(key, read);
+      if (cache.size > size) cache.delete(cache.keys().next().value!);
+      return read;
+    },
+  };
+}
+export type LeafCache = ReturnType<typeof createLeafCache>;
 
 /** A key as what it is (keySha256); a key the policy cannot inspect falls back to its SPKI bytes' hash. */
 function keyIdentity(spki: Buffer): string {
@@ -174,7 +201,7 @@ export function checkManufacturerEnrolment(
   if (csr.commonNames.length !== 1 || csr.commonNames[0] !== identity.serialNumber) {
     violations.push({ rule: Rule.chargePointName, message: `the CSR's CN must be the serial number the manufacturer certificate names ("${identity.serialNumber}")` });
   }
-  if (csr.keySha256 === identity.keySha256) {
+  if (csr.keySha256 === keyIdentity(identity.leaf.spki)) {
     violations.push({ rule: Rule.newKeyPair, message: "the CSR's key is the manufacturer certificate's: the station must generate a new key pair for its certificate" });
   }
   if (station && station.serialNumber !== identity.serialNumber) {

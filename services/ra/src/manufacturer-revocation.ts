@@ -100,6 +100,7 @@ export function createManufacturerRevocation(config: ManufacturerRevocationConfi
      */
     async check(m: ManufacturerRecord, path: readonly Buffer[]): Promise<RevocationOutcome> {
       const rev = m.revocation;
+      if (!rev.crlUrls?.length && !rev.crlDistributionPoints && !rev.ocsp) return { crls: [], status: 'not-checked', refusals: [], notes: [] };
       const certs = path.map((d) => parseCertificate(d));
       const crlUrls = new Set(rev.crlUrls ?? []);
       if (rev.crlDistributionPoints) for (const c of certs.slice(0, -1)) for (const u of crlDistributionUris(c)) if (/^https?:/i.test(u)) crlUrls.add(u);

@@ -1,5 +1,5 @@
 import { createPathValidator } from '@evpki/pathval';
-import { verifyManufacturerChain, type ManufacturerIdentity, type PathValidator } from '@evpki/issuance';
+import { createLeafCache, verifyManufacturerChain, type ManufacturerIdentity, type PathValidator } from '@evpki/issuance';
 import type { RuleViolation } from '@evpki/service';
 import type { RaStore } from '@evpki/store';
 import type { ManufacturerRevocation, RevocationStatus } from './manufacturer-revocation.js';
@@ -21,18 +21,19 @@ const VALIDATOR_CACHE = 4096;
  */
 export function createManufacturerTrust(d: { readonly store: Pick<RaStore, 'listManufacturers'>; readonly revocation: ManufacturerRevocation; readonly now: () => Date; readonly validator?: PathValidator }) {
   const validator = d.validator ?? createPathValidator({ cacheSize: VALIDATOR_CACHE });
+  const leaves = createLeafCache(VALIDATOR_CACHE);
   return {
     async verify(tenant: string, chainPem: string): Promise<TrustVerdict> {
       const manufacturers = await d.store.listManufacturers(tenant);
       const at = d.now();
-      const first = await verifyManufacturerChain({ chainPem, manufacturers, at }, validator);
+      const first = await verifyManufacturerChain({ chainPem, manufacturers, at }, validator, leaves);
       if (!first.valid) return first;
       const m = first.identity.manufacturer;
       const rev = await d.revocation.check(m, first.identity.path);
       if (rev.refusals.length) return { valid: false, manufacturer: m.name, reasons: rev.refusals };
       if (!rev.crls.length) return { valid: true, identity: first.identity, revocation: rev.status, notes: rev.notes };
       // The same path again, now with the CRLs: the validator checks their signatures and entries.
-      const checked = await verifyManufacturerChain({ chainPem, manufacturers: [m], at, crls: rev.crls }, validator);
+      const checked = await verifyManufacturerChain({ chainPem, manufacturers: [m], at, crls: rev.crls }, validator, leaves);
       if (!checked.valid) return { ...checked, manufacturer: m.name };
       return { valid: true, identity: checked.identity, revocation: rev.status, notes: rev.notes };
     },
