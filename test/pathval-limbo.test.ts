@@ -6,7 +6,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createPathValidator, validatePath } from '@evpki/pathval';
+import fc from 'fast-check';
+import { createPathValidator, validatePath, type PathInput } from '@evpki/pathval';
+import { FUZZ_TIMEOUT_MS, applyMutation, fuzzParams, mutationArb } from './helpers/fuzz.js';
 import { limboCases } from './helpers/limbo.js';
 import { limboInput } from './helpers/limbo-input.js';
 
@@ -52,4 +54,25 @@ describe('libs/pathval: x509-limbo subset', () => {
         if (!plain.ok && !fromCache.ok) assert.deepEqual(fromCache.reasons.map((r) => r.rule), plain.reasons.map((r) => r.rule), c.id);
       }
   });
+
+  it('hostile bytes: a mutated leaf, intermediate, anchor or CRL never throws, refusals carry rule IDs, a changed leaf is never accepted', { timeout: FUZZ_TIMEOUT_MS }, async () => {
+    const good = cases.filter((c) => c.expected_result === 'SUCCESS' && !PEER_NAME_ONLY[c.id]);
+    const cached = createPathValidator({ cacheSize: 32 });
+    await fc.assert(
+      fc.asyncProperty(fc.nat(), fc.nat(), fc.constantFrom('leaf', 'intermediates', 'trustAnchors', 'crls'), fc.array(mutationArb, { minLength: 1, maxLength: 3 }), async (ci, ei, field, muts) => {
+        const input = limboInput(good[ci % good.length]!);
+        const mutate = (b: Uint8Array): Buffer => muts.reduce<Buffer>((acc, m) => applyMutation(acc, m), Buffer.from(b));
+        const list = field === 'leaf' ? [] : (input[field] ?? []);
+        const hostile: PathInput =
+          field === 'leaf' ? { ...input, leaf: mutate(input.leaf) }
+          : { ...input, [field]: list.map((d, i) => (i === ei % list.length ? mutate(d) : d)) };
+        for (const v of [await validatePath(hostile), await cached.validate(hostile)]) {
+          if (v.ok) assert.ok(field !== 'leaf' || Buffer.from(hostile.leaf).equals(input.leaf), 'a changed leaf was accepted');
+          else for (const r of v.reasons) assert.match(r.rule, RULE_ID);
+        }
+      }),
+      fuzzParams(2),
+    );
+  });
 });
+

@@ -7,8 +7,9 @@
  *
  * Every certificate is an `MfrCert` (PEM, DER, key, files on disk). `issue` makes more certificates
  * (any issuer, CA or end entity, chosen validity dates, pathLen, extra extension lines), `revoke`
- * and `crl` produce CRLs signed with `openssl ca -gencrl`. Keys are P-256 (ECDSA with SHA-256) or
- * RSA 2048 (sha256WithRSAEncryption, or RSASSA-PSS with `rsaPss`). Call `cleanup()` when done.
+ * and `crl` produce CRLs signed with `openssl ca -gencrl`. Keys are P-256, P-384 or P-521 (ECDSA
+ * with SHA-256), RSA 2048 (sha256WithRSAEncryption, or RSASSA-PSS with `rsaPss`) or Ed25519.
+ * Call `cleanup()` when done.
  *
  * Usage:
  *   const pki = makeManufacturerPki({ keyType: 'p256' });
@@ -20,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openssl } from './openssl.js';
 
-export type MfrKeyType = 'p256' | 'rsa';
+export type MfrKeyType = 'p256' | 'p384' | 'p521' | 'rsa' | 'ed25519';
 
 export interface MfrCert {
   /** The subject as given to openssl (`/O=.../CN=...`). */
@@ -52,6 +53,8 @@ export interface IssueOptions {
   readonly notAfter?: Date;
   /** Key of the new certificate (default: the PKI's keyType). */
   readonly keyType?: MfrKeyType;
+  /** Digest openssl signs with (default sha256), e.g. 'sha1' for a weak-signature case. */
+  readonly md?: string;
   /** Sign with RSASSA-PSS (RSA issuers only). */
   readonly rsaPss?: boolean;
   /** Reuse this key (same subject and key: key rollover, loops) instead of a new one. */
@@ -88,8 +91,9 @@ function run(args: string[]): string {
 const caDate = (d: Date): string => d.toISOString().slice(0, 19).replace(/[-:T]/g, '') + 'Z';
 
 function genKey(file: string, type: MfrKeyType): void {
-  if (type === 'p256') run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file]);
-  else run(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', file]);
+  if (type === 'rsa') run(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', file]);
+  else if (type === 'ed25519') run(['genpkey', '-algorithm', 'ED25519', '-out', file]);
+  else run(['genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${{ p256: 'P-256', p384: 'P-384', p521: 'P-521' }[type]}`, '-out', file]);
 }
 
 function caConfig(caDir: string): string {
@@ -159,6 +163,7 @@ export function makeManufacturerPki(opts: { keyType: MfrKeyType; name?: string; 
       'ca', '-batch', '-notext', '-preserveDN', '-config', join(signer, 'ca.cnf'), '-in', csr, '-out', certFile,
       '-extfile', extFile, '-extensions', 'ext', '-startdate', caDate(notBefore), '-enddate', caDate(notAfter),
       ...(o.issuer ? ['-cert', o.issuer.certFile, '-keyfile', o.issuer.keyFile] : ['-selfsign', '-keyfile', keyFile]),
+      ...(o.md ? ['-md', o.md] : []),
       ...(o.rsaPss ? ['-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32'] : []),
     ]);
     const pem = readFileSync(certFile, 'utf8');

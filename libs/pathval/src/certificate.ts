@@ -67,6 +67,8 @@ export interface PathCert {
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly spki: Buffer;
+  /** sha256 of the SubjectPublicKeyInfo, hex: the key's identity. */
+  readonly keyHash: string;
   readonly extensions: readonly Extension[];
   readonly basicConstraints?: { readonly ca: boolean; readonly pathLen?: number; readonly critical: boolean };
   /** KeyUsage bits, when the extension is present. */
@@ -86,6 +88,8 @@ export interface PathCert {
   /** RFC 5280 section 4 problems (rules 4.x), applied when the certificate is in a candidate path. */
   readonly profile: readonly Refusal[];
 }
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 const UNIVERSAL_STRINGS = new Set([Tag.UTF8String, Tag.PrintableString, Tag.TeletexString, Tag.IA5String, Tag.BMPString, Tag.UniversalString]);
 
@@ -159,7 +163,7 @@ export function readCertificate(der: Buffer): PathCert {
 
   const cert = {
     der,
-    hash: createHash('sha256').update(der).digest('hex'),
+    hash: sha256(der),
     tbs: raw(top.value, tbsT!),
     version,
     serial,
@@ -173,6 +177,7 @@ export function readCertificate(der: Buffer): PathCert {
     notBefore: decodeValidityTime(nb),
     notAfter: decodeValidityTime(na),
     spki: raw(tbsT!.value, spkiT),
+    keyHash: sha256(raw(tbsT!.value, spkiT)),
     extensions,
     unknownCritical: extensions.filter((e) => e.critical && !PROCESSED.has(e.oid)).map((e) => e.oid),
     selfIssued: false,

@@ -87,13 +87,13 @@ class Caches {
   }
 
   private key(issuer: PathCert): KeyObject | Error {
-    const h = sha256(issuer.spki);
+    const h = issuer.keyHash;
     return this.keys.get(h) ?? this.keys.set(h, attempt(() => publicKeyOf(issuer.spki)));
   }
 
   /** '' when the signature verifies. */
   signature(signedHash: string, alg: Buffer, data: Buffer, sig: Buffer, issuer: PathCert): string {
-    const k = `${signedHash}:${sha256(issuer.spki)}`;
+    const k = `${signedHash}:${issuer.keyHash}`;
     const hit = this.sigs.get(k);
     if (hit !== undefined) return hit;
     const key = this.key(issuer);
@@ -143,7 +143,7 @@ function run(caches: Caches, input: PathInput): PathVerdict {
   };
   let pathsTried = 0;
   const path: PathCert[] = [leaf];
-  const identities = new Set<string>([`${leaf.subjectKey}|${sha256(leaf.spki)}`]);
+  const identities = new Set<string>([`${leaf.subjectKey}|${leaf.keyHash}`]);
 
   const extend = (): PathCert[] | undefined => {
     const cur = path[path.length - 1]!;
@@ -153,7 +153,7 @@ function run(caches: Caches, input: PathInput): PathVerdict {
       .sort((a, b) => rank(b, cur) - rank(a, cur));
     for (const cand of candidates) {
       if (pathsTried >= MAX_PATHS) return undefined;
-      const identity = `${cand.cert.subjectKey}|${sha256(cand.cert.spki)}`;
+      const identity = `${cand.cert.subjectKey}|${cand.cert.keyHash}`;
       if (cand.anchor) {
         pathsTried++;
         const candidatePath = [...path, cand.cert];
