@@ -77,13 +77,19 @@ export async function verifyManufacturerChain(
   if ('violation' in read) return { valid: false, reasons: [read.violation] };
   if (!input.manufacturers.length) return refused(ManufacturerChainRule.chain, 'the tenant trusts no manufacturer (pki manufacturers add, POST /v1/manufacturers)');
   const [leafDer, ...presented] = read.certs;
-  const verdict = await validator.validate({
-    leaf: leafDer!,
-    intermediates: [...presented, ...input.manufacturers.flatMap((m) => m.intermediates)],
-    trustAnchors: input.manufacturers.flatMap((m) => m.roots),
-    at: input.at,
-    ...(input.crls?.length ? { crls: input.crls } : {}),
-  });
+  let verdict: PathVerdict;
+  try {
+    verdict = await validator.validate({
+      leaf: leafDer!,
+      intermediates: [...presented, ...input.manufacturers.flatMap((m) => m.intermediates)],
+      trustAnchors: input.manufacturers.flatMap((m) => m.roots),
+      at: input.at,
+      ...(input.crls?.length ? { crls: input.crls } : {}),
+    });
+  } catch (e) {
+    // The validator refuses what it cannot read; anything it throws is still a refusal, never a 500.
+    return refused(ManufacturerChainRule.chain, `the manufacturer certificate chain cannot be validated: ${(e as Error).message.slice(0, 200)}`);
+  }
   if (!verdict.ok) return { valid: false, reasons: verdict.reasons.map((r) => ({ rule: r.rule, message: r.depth === undefined ? r.message : `${r.message} (certificate ${r.depth} of the path, 0 = the station's)` })) };
   const path = verdict.path.map((c) => Buffer.from(c));
   const anchor = path[path.length - 1]!;
