@@ -10,7 +10,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, createPrivateKey } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { CaClient } from '@evpki/ca-client';
 import { AppError, RA_CLIENT_CN, readServiceTls } from '@evpki/service';
@@ -31,6 +33,26 @@ const crlRequests: string[] = [];
 const crls = new Map<string, Buffer>();
 let revokedLeaf: MfrCert;
 let betaLeaf: MfrCert;
+/** Gamma: its station certificates name a real `openssl ocsp` responder. */
+let gamma: ManufacturerPki;
+let gammaGood: MfrCert;
+let gammaRevoked: MfrCert;
+let ocspPort: number;
+let responder: ChildProcess;
+
+/** `openssl ocsp` answering for `ca` from its `openssl ca` database; resolves once it accepts connections. */
+async function startOpensslResponder(ca: MfrCert, port: number): Promise<ChildProcess> {
+  const child = spawn('openssl', ['ocsp', '-index', join(ca.caDir!, 'index.txt'), '-port', String(port), '-rsigner', ca.certFile, '-rkey', ca.keyFile, '-CA', ca.certFile, '-nmin', '60', '-ignore_err'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  for (let i = 0; i < 400 && child.exitCode === null; i++) {
+    if (/waiting for OCSP client connections/.test(output)) return child;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  child.kill();
+  throw new Error(`openssl ocsp did not start: ${output}`);
+}
 
 const listen = (s: Server): Promise<number> => new Promise((resolve) => s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port)));
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
@@ -66,8 +88,18 @@ before(async () => {
   await new Promise((r) => dead.close(r));
   betaLeaf = beta.issue({ subject: '/O=Beta Energy/CN=CP-BETA-1', issuer: beta.intermediate, extensions: [`authorityInfoAccess=OCSP;URI:http://127.0.0.1:${deadPort}/ocsp`] });
 
+  gamma = makeManufacturerPki({ keyType: 'p256', name: 'Gamma Grid' });
+  const free = createServer();
+  ocspPort = await listen(free);
+  await new Promise((r) => free.close(r));
+  const aia = [`authorityInfoAccess=OCSP;URI:http://127.0.0.1:${ocspPort}/`];
+  gammaGood = gamma.issue({ subject: '/O=Gamma Grid/CN=CP-G1', issuer: gamma.intermediate, extensions: aia });
+  gammaRevoked = gamma.issue({ subject: '/O=Gamma Grid/CN=CP-G2', issuer: gamma.intermediate, extensions: aia });
+  gamma.revoke(gamma.intermediate, gammaRevoked);
+  responder = await startOpensslResponder(gamma.intermediate, ocspPort);
+
   dev = await makeDevPki();
-  stack = await startStack(dev, { raEnv: { RA_OCSP_ALLOWED_HOSTS: `127.0.0.1:${crlPort},127.0.0.1:${deadPort}`, RA_OCSP_TIMEOUT_MS: '1000' } });
+  stack = await startStack(dev, { raEnv: { RA_OCSP_ALLOWED_HOSTS: `127.0.0.1:${crlPort},127.0.0.1:${deadPort},127.0.0.1:${ocspPort}`, RA_OCSP_TIMEOUT_MS: '2000' } });
   const add = await api(stack, 'POST', '/v1/manufacturers', {
     name: 'ACME',
     roots: acme.root.pem,
@@ -78,12 +110,15 @@ before(async () => {
   assert.equal(add.status, 201, add.text);
   const addBeta = await api(stack, 'POST', '/v1/manufacturers', { name: 'Beta', roots: beta.root.pem, intermediates: beta.intermediate.pem, revocation: { ocsp: true, failMode: 'closed' }, autoRegister: true });
   assert.equal(addBeta.status, 201, addBeta.text);
+  const addGamma = await api(stack, 'POST', '/v1/manufacturers', { name: 'Gamma', roots: gamma.root.pem, intermediates: gamma.intermediate.pem, revocation: { ocsp: true }, autoRegister: true });
+  assert.equal(addGamma.status, 201, addGamma.text);
 });
 after(async () => {
   await stack.stop();
   await new Promise((r) => crlServer.close(r));
+  responder.kill();
   dev.cleanup();
-  for (const p of [acme, zeta, beta]) p.cleanup();
+  for (const p of [acme, zeta, beta, gamma]) p.cleanup();
 });
 
 describe('first enrolment on an ACME certificate', () => {
@@ -246,6 +281,27 @@ describe('revocation responder down (Beta: OCSP in its certificates, nothing lis
     const r = await enrol('cp-beta-2', leaf.pem + beta.intermediate.pem, 'CP-BETA-2');
     assert.equal(r.status, 404, r.text);
     assert.deepEqual(rules(r), ['PnC-4.3']);
+  });
+});
+
+describe('OCSP (Gamma: a real openssl ocsp responder named in its station certificates)', () => {
+  it('good: verify valid with revocation good; the station enrols', async () => {
+    const v = await verify(gammaGood.pem);
+    assert.equal(v.body.valid, true, v.text);
+    assert.equal(v.body.revocation, 'good');
+    const r = await enrol('cp-g1', gammaGood.pem, 'CP-G1');
+    assert.equal(r.status, 201, r.text);
+  });
+
+  it('revoked: refused naming Manufacturer.revocation and the responder, nothing registered', async () => {
+    const v = await verify(gammaRevoked.pem);
+    assert.equal(v.body.valid, false);
+    assert.deepEqual(rules(v), ['Manufacturer.revocation']);
+    assert.match(v.body.reasons[0].message, new RegExp(`127\\.0\\.0\\.1:${ocspPort}/ says certificate 0 of the path .* is revoked`));
+    const r = await enrol('cp-g2', gammaRevoked.pem, 'CP-G2');
+    assert.equal(r.status, 422, r.text);
+    assert.deepEqual(rules(r), ['Manufacturer.revocation']);
+    assert.equal(await stack.store.getStation('demo', 'cp-g2'), undefined);
   });
 });
 

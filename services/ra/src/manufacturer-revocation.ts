@@ -1,10 +1,11 @@
+import { X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import type { Agent } from 'undici';
 import { ManufacturerChainRule } from '@evpki/issuance';
 import { buildOcspRequest, encodeCertId, issuerHashes } from '@evpki/ocsp';
 import type { RuleViolation } from '@evpki/service';
 import type { ManufacturerRecord } from '@evpki/store';
-import { crlDistributionUris, crlValidity, ocspUris, parseCertificate, type ParsedCertificate } from '@evpki/x509';
+import { OID, Tag, children, crlDistributionUris, crlValidity, decodeOid, expectTag, ocspUris, parseCertificate, raw, readOnly, readSignatureAlgorithm, verifySignature, type ParsedCertificate } from '@evpki/x509';
 import type { AllowedHost } from './config.js';
 import { checkAllowedUrl, guardedAgent, guardedRequest, type Fetched } from './guarded-http.js';
 
@@ -141,8 +142,9 @@ export function createManufacturerRevocation(config: ManufacturerRevocationConfi
 export type ManufacturerRevocation = ReturnType<typeof createManufacturerRevocation>;
 
 /**
- * An OCSP answer for `cert`: successful, a basic response signed by the issuer or by a responder
- * the issuer certified for OCSP signing (pkijs BasicOCSPResponse.verify), current, and naming it.
+ * An OCSP answer for `cert`: successful, a basic response (pkijs reads it) signed by the issuer or by
+ * a responder certificate the issuer signed for OCSP signing (RFC 6960 4.2.2.2), current, and
+ * naming this certificate by its issuer and serial.
  */
 async function readOcspAnswer(der: Buffer, cert: ParsedCertificate, issuer: ParsedCertificate, at: Date): Promise<{ readonly status: 'good' | 'revoked' } | { readonly failed: string }> {
   try {
@@ -150,13 +152,11 @@ async function readOcspAnswer(der: Buffer, cert: ParsedCertificate, issuer: Pars
     const status = response.responseStatus.valueBlock.valueDec;
     if (status !== 0 || !response.responseBytes) return { failed: `the OCSP responder answered status ${status}` };
     const basic = pkijs.BasicOCSPResponse.fromBER(response.responseBytes.response.valueBlock.valueHexView);
-    const issuerCert = pkijs.Certificate.fromBER(issuer.der);
-    const leaf = pkijs.Certificate.fromBER(cert.der);
-    if (!(await basic.verify({ trustedCerts: [issuerCert] }))) return { failed: 'the OCSP response is not signed by the issuer or a responder it certified' };
+    if (!signedByIssuer(basic, issuer, at)) return { failed: 'the OCSP response is not signed by the issuer or a responder it certified for OCSP signing' };
     const single = basic.tbsResponseData.responses.find((r) => Buffer.from(r.certID.serialNumber.valueBlock.valueHexView).equals(cert.serial));
     if (!single) return { failed: 'the OCSP response does not answer for the certificate' };
     if (single.thisUpdate.getTime() > at.getTime() + OCSP_SKEW_MS || (single.nextUpdate && single.nextUpdate.getTime() < at.getTime())) return { failed: 'the OCSP response is not current' };
-    const answer = await basic.getCertificateStatus(leaf, issuerCert);
+    const answer = await basic.getCertificateStatus(pkijs.Certificate.fromBER(cert.der), pkijs.Certificate.fromBER(issuer.der));
     if (!answer.isForCertificate) return { failed: 'the OCSP response does not answer for the certificate' };
     if (answer.status === 1) return { status: 'revoked' };
     if (answer.status === 0) return { status: 'good' };
@@ -165,3 +165,24 @@ async function readOcspAnswer(der: Buffer, cert: ParsedCertificate, issuer: Pars
     return { failed: `the OCSP response cannot be read: ${(e as Error).message.slice(0, 120)}` };
   }
 }
+
+/** The response's signature verifies with the issuer's key, or with a current id-kp-OCSPSigning certificate the issuer signed. */
+function signedByIssuer(basic: pkijs.BasicOCSPResponse, issuer: ParsedCertificate, at: Date): boolean {
+  const algDer = Buffer.from(basic.signatureAlgorithm.toSchema().toBER(false));
+  const top = readOnly(algDer, Tag.SEQUENCE);
+  const [oidT, paramsT] = children(top, 2);
+  const alg = readSignatureAlgorithm(decodeOid(expectTag(oidT, Tag.OID, 'algorithm').value), paramsT ? raw(top.value, paramsT) : undefined);
+  if (!alg) return false;
+  const tbs = Buffer.from(basic.tbsResponseData.tbsView);
+  const signature = Buffer.from(basic.signature.valueBlock.valueHexView);
+  const issuerX = new X509Certificate(issuer.der);
+  if (verifySignature(alg, issuerX.publicKey, tbs, signature)) return true;
+  for (const c of basic.certs ?? []) {
+    const responder = new X509Certificate(Buffer.from(c.toSchema().toBER(false)));
+    const current = Date.parse(responder.validFrom) <= at.getTime() && at.getTime() <= Date.parse(responder.validTo);
+    const delegated = responder.checkIssued(issuerX) && responder.verify(issuerX.publicKey) && (responder.keyUsage ?? []).includes(OCSP_SIGNING);
+    if (current && delegated && verifySignature(alg, responder.publicKey, tbs, signature)) return true;
+  }
+  return false;
+}
+const OCSP_SIGNING = OID.kpOcspSigning;
