@@ -44,8 +44,8 @@ let responder: ChildProcess;
 async function startOpensslResponder(ca: MfrCert, port: number): Promise<ChildProcess> {
   const child = spawn('openssl', ['ocsp', '-index', join(ca.caDir!, 'index.txt'), '-port', String(port), '-rsigner', ca.certFile, '-rkey', ca.keyFile, '-CA', ca.certFile, '-nmin', '60', '-ignore_err'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   for (let i = 0; i < 400 && child.exitCode === null; i++) {
     if (/waiting for OCSP client connections/.test(output)) return child;
     await new Promise((r) => setTimeout(r, 25));
