@@ -39,6 +39,10 @@ let gammaGood: MfrCert;
 let gammaRevoked: MfrCert;
 let ocspPort: number;
 let responder: ChildProcess;
+/** Delta: its certificates name their CRL (distribution points), served by the CRL server. */
+let delta: ManufacturerPki;
+let deltaGood: MfrCert;
+let deltaRevoked: MfrCert;
 
 /** `openssl ocsp` answering for `ca` from its `openssl ca` database; resolves once it accepts connections. */
 async function startOpensslResponder(ca: MfrCert, port: number): Promise<ChildProcess> {
@@ -83,6 +87,12 @@ before(async () => {
     res.writeHead(200, { 'content-type': 'application/pkix-crl' }).end(crl);
   });
   crlPort = await listen(crlServer);
+  delta = makeManufacturerPki({ keyType: 'p256', name: 'Delta Drive' });
+  const dp = [`crlDistributionPoints=URI:http://127.0.0.1:${crlPort}/delta.crl`];
+  deltaGood = delta.issue({ subject: '/O=Delta Drive/CN=CP-D1', issuer: delta.intermediate, extensions: dp });
+  deltaRevoked = delta.issue({ subject: '/O=Delta Drive/CN=CP-D2', issuer: delta.intermediate, extensions: dp });
+  delta.revoke(delta.intermediate, deltaRevoked);
+  crls.set('/delta.crl', delta.crl(delta.intermediate));
   const dead = createServer();
   deadPort = await listen(dead);
   await new Promise((r) => dead.close(r));
@@ -110,6 +120,8 @@ before(async () => {
   assert.equal(add.status, 201, add.text);
   const addBeta = await api(stack, 'POST', '/v1/manufacturers', { name: 'Beta', roots: beta.root.pem, intermediates: beta.intermediate.pem, revocation: { ocsp: true, failMode: 'closed' }, autoRegister: true });
   assert.equal(addBeta.status, 201, addBeta.text);
+  const addDelta = await api(stack, 'POST', '/v1/manufacturers', { name: 'Delta', roots: delta.root.pem, intermediates: delta.intermediate.pem, revocation: { crlDistributionPoints: true }, autoRegister: true });
+  assert.equal(addDelta.status, 201, addDelta.text);
   const addGamma = await api(stack, 'POST', '/v1/manufacturers', { name: 'Gamma', roots: gamma.root.pem, intermediates: gamma.intermediate.pem, revocation: { ocsp: true }, autoRegister: true });
   assert.equal(addGamma.status, 201, addGamma.text);
 });
@@ -118,7 +130,7 @@ after(async () => {
   await new Promise((r) => crlServer.close(r));
   responder.kill();
   dev.cleanup();
-  for (const p of [acme, zeta, beta, gamma]) p.cleanup();
+  for (const p of [acme, zeta, beta, gamma, delta]) p.cleanup();
 });
 
 describe('first enrolment on an ACME certificate', () => {
@@ -302,6 +314,21 @@ describe('OCSP (Gamma: a real openssl ocsp responder named in its station certif
     assert.equal(r.status, 422, r.text);
     assert.deepEqual(rules(r), ['Manufacturer.revocation']);
     assert.equal(await stack.store.getStation('demo', 'cp-g2'), undefined);
+  });
+});
+
+describe("CRL distribution points (Delta: --crl-dp, each certificate's own CRL)", () => {
+  it('good: valid, revocation good, the CRL the certificate names was fetched', async () => {
+    const v = await verify(deltaGood.pem);
+    assert.equal(v.body.valid, true, v.text);
+    assert.equal(v.body.revocation, 'good');
+    assert.ok(crlRequests.includes('/delta.crl'));
+  });
+
+  it('revoked in the CRL its distribution point names: RFC5280-6.1.3(a)(3)', async () => {
+    const r = await enrol('cp-d2', deltaRevoked.pem, 'CP-D2');
+    assert.equal(r.status, 422, r.text);
+    assert.deepEqual(rules(r), ['RFC5280-6.1.3(a)(3)']);
   });
 });
 
