@@ -153,6 +153,7 @@ describe('first enrolment on an ACME certificate', () => {
     assert.equal(issued?.details?.manufacturer, 'ACME');
     assert.equal(issued?.details?.manufacturerCertificateSha256, sha256(leaf.der));
     assert.equal(issued?.details?.stationRegistered, true);
+    assert.equal(issued?.details?.manufacturerRevocation, 'good');
   });
 
   it('verify: valid, the station identity, the model, revocation good (CRLs checked)', async () => {
@@ -284,6 +285,9 @@ describe('revocation responder down (Beta: OCSP in its certificates, nothing lis
     const r = await enrol('cp-beta-1', chain(), 'CP-BETA-1');
     assert.equal(r.status, 201, r.text);
     assert.equal((await stack.store.getStation('demo', 'cp-beta-1'))?.manufacturer?.name, 'Beta');
+    const audit = await stack.store.listAudit({ afterSeq: 0, limit: 1000, tenant: 'demo' });
+    const issued = audit.find((e) => e.event === 'certificate.issued' && e.details?.serialNumber === r.body.serialNumber);
+    assert.equal(issued?.details?.manufacturerRevocation, 'unknown', 'the note goes into the audit entry');
   });
 
   it('a manufacturer that does not auto-register: an unregistered station is 404 PnC-4.3', async () => {

@@ -37,7 +37,13 @@ export interface CaSignRequest {
    */
   readonly manufacturerName?: string;
   readonly manufacturerCertificateChain?: string;
+  /** What the RA found of the chain's revocation (the CA makes no outbound requests): recorded in the audit entry. */
+  readonly manufacturerRevocation?: ManufacturerRevocationStatus;
 }
+
+/** good: every configured CRL and responder answered; unknown: one could not be reached (fail-open); not-checked: none configured. */
+export type ManufacturerRevocationStatus = 'good' | 'unknown' | 'not-checked';
+const REVOCATION_STATUSES: readonly string[] = ['good', 'unknown', 'not-checked'];
 
 /** The longest manufacturer chain PEM accepted (openapi.yaml ManufacturerCertificateChain). */
 export const MANUFACTURER_CHAIN_CHARS = 12000;
@@ -198,9 +204,12 @@ export type RequestOf<O> = O extends CaOperation<infer Req, unknown> ? Req : nev
 export type AnswerOf<O> = O extends CaOperation<unknown, infer Res> ? Res : never;
 
 /** The manufacturer fields of a sign request: both or neither. */
-function manufacturerOf(j: ReturnType<typeof jsonBody>): { manufacturerName?: string; manufacturerCertificateChain?: string } {
+function manufacturerOf(j: ReturnType<typeof jsonBody>): Pick<CaSignRequest, 'manufacturerName' | 'manufacturerCertificateChain' | 'manufacturerRevocation'> {
   const manufacturerName = j.optStr('manufacturerName', 64);
   const manufacturerCertificateChain = j.optStr('manufacturerCertificateChain', MANUFACTURER_CHAIN_CHARS);
+  const revocation = j.optStr('manufacturerRevocation', 16);
   if ((manufacturerName === undefined) !== (manufacturerCertificateChain === undefined)) throw new AppError('malformed', 'manufacturerName and manufacturerCertificateChain come together');
-  return manufacturerName && manufacturerCertificateChain ? { manufacturerName, manufacturerCertificateChain } : {};
+  if (revocation !== undefined && (!REVOCATION_STATUSES.includes(revocation) || manufacturerName === undefined)) throw new AppError('malformed', 'manufacturerRevocation is good, unknown or not-checked, with a manufacturer chain');
+  if (!manufacturerName || !manufacturerCertificateChain) return {};
+  return { manufacturerName, manufacturerCertificateChain, ...(revocation ? { manufacturerRevocation: revocation as ManufacturerRevocationStatus } : {}) };
 }

@@ -15,6 +15,8 @@ export interface SignRequest {
   /** First enrolment on a manufacturer certificate (issue 21): the tenant's manufacturer and the station's chain. */
   readonly manufacturerName?: string;
   readonly manufacturerCertificateChain?: string;
+  /** The RA's finding on the chain's revocation, recorded as the RA's (the CA fetches nothing). */
+  readonly manufacturerRevocation?: string;
 }
 
 /** What a first enrolment on a manufacturer certificate adds to the CA's audit entry. */
@@ -23,6 +25,8 @@ export interface ManufacturerEnrolled {
   readonly manufacturerCertificateSha256: string;
   /** The station was registered in the issuance write (zero-touch onboarding). */
   readonly stationRegistered: boolean;
+  /** As the RA found it: good, unknown (fail-open), not-checked. */
+  readonly manufacturerRevocation?: string;
 }
 
 /** The CA's answer: the certificate with its chain, and whether an earlier request's certificate was answered again. */
@@ -68,7 +72,7 @@ export async function signChargePointCertificate(req: SignRequest, deps: SignDep
     },
     { store: deps.store, issuer: deps.issuer, keyPolicy: deps.keyPolicy, now: deps.now, chainOf: (id) => issuerChainPem(deps.store, id) },
   );
-  return onboarding ? { signed, manufacturer: { manufacturer: onboarding.manufacturer, manufacturerCertificateSha256: onboarding.certificateSha256, stationRegistered: onboarding.register !== undefined && !signed.replayed } } : { signed };
+  return onboarding ? { signed, manufacturer: { manufacturer: onboarding.manufacturer, manufacturerCertificateSha256: onboarding.certificateSha256, stationRegistered: onboarding.register !== undefined && !signed.replayed, ...(req.manufacturerRevocation ? { manufacturerRevocation: req.manufacturerRevocation } : {}) } } : { signed };
 }
 
 /** The CA's own check of a manufacturer chain (it trusts no caller): its reads, its validator. */

@@ -1,4 +1,4 @@
-import type { CaClient, CaSignResponse } from '@evpki/ca-client';
+import type { CaClient, CaSignResponse, ManufacturerRevocationStatus } from '@evpki/ca-client';
 import { ManufacturerChainRule, checkManufacturerEnrolment, csmsServer, profileForCertificateType, verifyRequest } from '@evpki/issuance';
 import { Rule, readCsr, type KeyPolicy } from '@evpki/policy';
 import { AppError, type Metrics } from '@evpki/service';
@@ -88,6 +88,7 @@ export function createEnrolment(d: EnrolmentDeps) {
       const earlier = r.idempotencyKey ? await d.store.getIdempotency(tenant.id, r.idempotencyKey) : undefined;
       let release: (() => Promise<void>) | undefined;
       let manufacturerName: string | undefined;
+      let manufacturerRevocation: ManufacturerRevocationStatus | undefined;
       if (r.manufacturerCertificateChain !== undefined && r.certificateType !== MANUFACTURER_ENROLS) {
         throw new AppError('policy', 'a manufacturer certificate enrols only for a ChargingStationCertificate', [{ rule: ManufacturerChainRule.chain, message: `manufacturerCertificateChain is accepted with certificateType ${MANUFACTURER_ENROLS} only` }]);
       }
@@ -98,6 +99,7 @@ export function createEnrolment(d: EnrolmentDeps) {
         if (r.manufacturerCertificateChain !== undefined && csr) {
           const onboarding = await manufacturerEnrolment(tenant, r.stationId, r.manufacturerCertificateChain, csr, station);
           manufacturerName = onboarding.manufacturer;
+          manufacturerRevocation = onboarding.revocation;
           station ??= onboarding.register;
         }
         if (!station) throw new AppError('not-found', 'no such station', [{ rule: Rule.registeredIdentity, message: 'station is not registered for this tenant' }]);
@@ -118,7 +120,7 @@ export function createEnrolment(d: EnrolmentDeps) {
           certificateType: r.certificateType,
           actor: p.actor,
           ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
-          ...(manufacturerName && r.manufacturerCertificateChain ? { manufacturerName, manufacturerCertificateChain: r.manufacturerCertificateChain } : {}),
+          ...(manufacturerName && r.manufacturerCertificateChain ? { manufacturerName, manufacturerCertificateChain: r.manufacturerCertificateChain, ...(manufacturerRevocation ? { manufacturerRevocation } : {}) } : {}),
         })
         .catch(refundAndThrow(release));
       return issued(signed);
@@ -151,7 +153,7 @@ export function createEnrolment(d: EnrolmentDeps) {
    * the CSR's CN, another key than the CSR's, the station's own manufacturer identity if it has one;
    * the station to register when it is not registered and the manufacturer allows it.
    */
-  async function manufacturerEnrolment(tenant: TenantRecord, stationId: string, chain: string, csr: ParsedCsr, station: StationRecord | undefined): Promise<{ manufacturer: string; register?: StationRecord }> {
+  async function manufacturerEnrolment(tenant: TenantRecord, stationId: string, chain: string, csr: ParsedCsr, station: StationRecord | undefined): Promise<{ manufacturer: string; revocation: ManufacturerRevocationStatus; register?: StationRecord }> {
     if (!d.manufacturers) throw new AppError('unavailable', 'manufacturer certificates are not checked by this RA');
     const verdict = await d.manufacturers.verify(tenant.id, chain);
     if (!verdict.valid) throw new AppError('policy', 'the manufacturer certificate chain is not trusted', verdict.reasons);
@@ -163,7 +165,8 @@ export function createEnrolment(d: EnrolmentDeps) {
     if (checked.notFound) throw new AppError('not-found', 'no such station', checked.violations.filter((v) => v.rule === Rule.registeredIdentity));
     if (checked.forbidden) throw new AppError('forbidden', 'the station was registered through another manufacturer certificate', checked.violations);
     if (checked.violations.length) throw new AppError('policy', 'the certificate request violates policy', checked.violations);
-    return { manufacturer: verdict.identity.manufacturer.name, ...(checked.register ? { register: checked.register } : {}) };
+    // Fail-open: a revocation status left unknown goes with the request into the CA's audit entry.
+    return { manufacturer: verdict.identity.manufacturer.name, revocation: verdict.revocation, ...(checked.register ? { register: checked.register } : {}) };
   }
 
   /** Counted by kind (issued or replayed); refusals are counted by the adapter, which also sees those refused before the core. */

@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import type { Agent } from 'undici';
+import type { ManufacturerRevocationStatus } from '@evpki/ca-client';
 import { ManufacturerChainRule } from '@evpki/issuance';
 import { buildOcspRequest, encodeCertId, issuerHashes } from '@evpki/ocsp';
 import type { RuleViolation } from '@evpki/service';
@@ -28,7 +29,8 @@ const CRL_CACHE_MAX_MS = 24 * 3_600_000;
 /** Clock skew allowed on an OCSP answer's thisUpdate. */
 const OCSP_SKEW_MS = 5 * 60_000;
 
-export type RevocationStatus = 'good' | 'unknown' | 'not-checked';
+/** The one definition is the CA contract's: the RA hands it on with an enrolment. */
+export type RevocationStatus = ManufacturerRevocationStatus;
 
 export interface RevocationOutcome {
   /** DER CRLs for the path validator. */
