@@ -7,7 +7,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale bench-pathval bench-manufacturer image image-test image-dockerfile-test help clean
+.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale bench-manufacturer image image-test image-dockerfile-test help clean
 
 install: node_modules/.package-lock.json
 
@@ -44,10 +44,6 @@ bench-issue: build
 bench-ocsp: build
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 	node test/dist/bench/bench-ocsp.js
-
-## make bench-pathval: verifications/s of a 3-certificate chain with libs/pathval (cached validator and validatePath), P-256 and RSA; indicative.
-bench-pathval: build
-	node test/dist/bench/bench-pathval.js
 
 ## make bench-manufacturer: manufacturer chain verifications/s (3 certificates; target ≥ 2,000/s) over HTTP and in-process vs uncached validatePath.
 bench-manufacturer: build

@@ -188,6 +188,12 @@ for (const keyType of ['p256', 'rsa'] as MfrKeyType[]) {
           if (!a.ok && !b.ok) assert.deepEqual(b.reasons, a.reasons);
         }
       assert.equal((await cached.validate(input(pki.leaf))).ok, true);
+      // The caller's buffer is reused for other bytes after the call: the cache kept its own copy.
+      const fresh = createPathValidator();
+      const reused = Buffer.from(pki.leaf.der);
+      assert.equal((await fresh.validate(input(reused))).ok, true);
+      reused.fill(0);
+      assertOk(await fresh.validate(input(pki.leaf)), [pki.leaf, pki.intermediate, pki.root]);
       assertRefused(await cached.validate(input(pki.leaf, { at: new Date(Date.now() + 400 * DAY) })), 'RFC5280-6.1.3(a)(2)', 0);
       assertRefused(await cached.validate(input(pki.leaf, { trustAnchors: [pki.otherRoot.der] })), 'RFC5280-6.1.3(a)(1)', 1);
       pki.revoke(pki.intermediate, pki.leaf);

@@ -1,5 +1,5 @@
 /**
- * `make bench-pathval`: verifications per second of a 3-certificate chain (station leaf → issuing CA
+ * `node test/dist/bench/bench-pathval.js` (after `npx tsc -b`): verifications per second of a 3-certificate chain (station leaf → issuing CA
  * → root, openssl-made, P-256 and RSA 2048) with the cached validator (createPathValidator) and with
  * validatePath (no cache). Indicative only; it asserts nothing about speed but exits non-zero when a
  * verification of the good chain fails. Env: BENCH_SECONDS (per measurement, default 3).

@@ -91,8 +91,6 @@ export interface PathCert {
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-const UNIVERSAL_STRINGS = new Set([Tag.UTF8String, Tag.PrintableString, Tag.TeletexString, Tag.IA5String, Tag.BMPString, Tag.UniversalString]);
-
 function decodeValidityTime(t: Tlv | undefined): Date {
   if (!t) throw new DerError('validity time missing');
   const s = t.value.toString('latin1');
@@ -158,8 +156,6 @@ export function readCertificate(der: Buffer): PathCert {
   const magnitude = serial[0] === 0 && serial.length > 1 ? serial.subarray(1) : serial;
   if (magnitude.length > 20) bad('RFC5280-4.1.2.2', `serialNumber is ${magnitude.length} octets (at most 20)`);
   if (issuer.rdns.length === 0) bad('RFC5280-4.1.2.4', 'issuer is an empty name');
-  for (const n of [issuer, subject])
-    for (const a of n.rdns.flat()) if (!UNIVERSAL_STRINGS.has(a.tag as never)) bad('RFC5280-4.1.2.4', 'name attribute of an unknown string type');
 
   const cert = {
     der,

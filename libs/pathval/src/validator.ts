@@ -78,12 +78,13 @@ class Caches {
 
   cert(der: Uint8Array): PathCert | Error {
     const h = sha256(der);
-    return this.certs.get(h) ?? this.certs.set(h, attempt(() => readCertificate(Buffer.from(der.buffer, der.byteOffset, der.byteLength))));
+    // A copy: what is cached must not change with the caller's buffer (a reused TLS buffer, say).
+    return this.certs.get(h) ?? this.certs.set(h, attempt(() => readCertificate(Buffer.from(der))));
   }
 
   crl(der: Uint8Array): ParsedCrl | Error {
     const h = sha256(der);
-    return this.crls.get(h) ?? this.crls.set(h, attempt(() => readCrl(Buffer.from(der.buffer, der.byteOffset, der.byteLength))));
+    return this.crls.get(h) ?? this.crls.set(h, attempt(() => readCrl(Buffer.from(der))));
   }
 
   private key(issuer: PathCert): KeyObject | Error {
@@ -186,8 +187,12 @@ function run(caches: Caches, input: PathInput): PathVerdict {
 
   const found = extend();
   if (found) return { ok: true, path: found.map((c) => c.der) };
-  if (reasons.length === 0)
-    reasons.push({ rule: 'RFC5280-6.1', message: 'no certification path from the leaf to a trust anchor (no issuer certificate with a matching name)', depth: 0 });
+  if (pathsTried === 0)
+    // No anchor reached: say so, with what is wrong with the leaf itself (it may be why no issuer matches).
+    reasons.unshift(
+      { rule: 'RFC5280-6.1', message: 'no certification path from the leaf to a trust anchor (no chain of matching issuer names and signatures)', depth: 0 },
+      ...leaf.profile.map((p) => ({ ...p, depth: 0 })),
+    );
   return { ok: false, reasons };
 }
 
