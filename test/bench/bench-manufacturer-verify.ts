@@ -6,6 +6,8 @@
  *   in-process  verifyManufacturerChain with createPathValidator and createLeafCache, as the RA runs it
  *   HTTP        POST /v1/manufacturer-certificates/verify on an RA (RA, CA, responder in this
  *               process, LMDB store), closed loop with BENCH_CONC (default 16) connections
+ *   HTTP floor  the same route with a chain holding no certificate: what the RA's HTTP path
+ *               (token, routing, schema) costs on this machine, without any validation
  *
  * all in the same run, with the ratios. LEAVES (default 200) distinct station certificates are
  * cycled, so the cache holds the CA certificates and, after the first round, the leaves too (a
@@ -64,6 +66,7 @@ async function main(): Promise<void> {
   const dev = await makeDevPki();
   const stack = await startStack(dev, { raEnv: { RA_VALIDATE_RESPONSES: 'false' } });
   let http;
+  let floor;
   try {
     const add = await api(stack, 'POST', '/v1/manufacturers', { name: 'Bench', roots: mfr.root.pem, intermediates: mfr.intermediate.pem });
     if (add.status !== 201) throw new Error(`adding the manufacturer: ${add.status} ${add.text}`);
@@ -73,6 +76,10 @@ async function main(): Promise<void> {
     // A short warm-up (JIT, the validator's cache, the token cache), then the measured phase.
     await runPhase({ pool, conc: CONC, source, headers: raHeaders(token), seconds: 1, maxCount: 1e9, expect: 200 });
     http = await runPhase({ pool, conc: CONC, source, headers: raHeaders(token), seconds: SECONDS, maxCount: 1e9, expect: 200, sampleEvery: 500 });
+    // The RA's floor for this route on this machine: the same request path (token, routing, schema,
+    // handler) with a chain that holds no certificate, refused before any validation.
+    const empty = cycleSource([{ path: '/v1/manufacturer-certificates/verify', body: JSON.stringify({ chain: 'no certificate' }) }]);
+    floor = await runPhase({ pool, conc: CONC, source: empty, headers: raHeaders(token), seconds: SECONDS, maxCount: 1e9, expect: 200 });
     await pool.close();
     if (http.failed || http.samples.some((s) => !(JSON.parse(s) as { valid: boolean }).valid)) throw new Error(`HTTP verifications failed: ${JSON.stringify(http.failures)} ${http.failureSamples.join(' | ')} ${http.samples.slice(0, 1).join('')}`);
   } finally {
@@ -86,6 +93,7 @@ async function main(): Promise<void> {
     ['naive validatePath (uncached)', f0(naive.perSecond), '1.00', ''],
     ['in-process, cached validator', f0(inProcess.perSecond), f2(inProcess.perSecond / naive.perSecond), inProcess.perSecond >= TARGET ? 'meets' : 'below'],
     [`HTTP verify (${CONC} conn., p50 ${f2(http.p50)} ms, p99 ${f2(http.p99)} ms)`, f0(http.perSecond), f2(http.perSecond / naive.perSecond), http.perSecond >= TARGET ? 'meets' : 'below'],
+    [`HTTP floor: same route, no certificate (p50 ${f2(floor.p50)} ms)`, f0(floor.perSecond), f2(floor.perSecond / naive.perSecond), ''],
   ];
   process.stdout.write(`\nManufacturer chain verification, 3 certificates, ${LEAVES} station certificates cycled, ${SECONDS} s each (indicative on a shared machine)\n`);
   process.stdout.write(grid(['', 'verifications/s', '× naive', `≥ ${TARGET}/s`], rows) + '\n');
@@ -97,6 +105,7 @@ async function main(): Promise<void> {
     naive: naive.perSecond,
     inProcess: inProcess.perSecond,
     http: { perSecond: http.perSecond, p50: http.p50, p99: http.p99 },
+    httpFloor: { perSecond: floor.perSecond, p50: floor.p50, p99: floor.p99 },
     ratios: { inProcess: inProcess.perSecond / naive.perSecond, http: http.perSecond / naive.perSecond },
   });
 }
