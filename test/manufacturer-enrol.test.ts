@@ -242,6 +242,7 @@ describe('refused chains: each names its reason, and registers nothing', () => {
       },
       'A02.FR.02',
     ],
+    ['an extKeyUsage without clientAuth (a TLS server certificate)', () => ({ chain: acme.issue({ subject: '/O=Acme Chargers/OU=W1/CN=CP-X12', issuer: acme.intermediate, extensions: ['extendedKeyUsage=serverAuth'] }).pem + acme.intermediate.pem, cn: 'CP-X12' }), 'RFC5280-4.2.1.12'],
     ['no certificate in the chain', () => ({ chain: 'nothing here', cn: 'CP-X11' }), 'Manufacturer.chain'],
   ];
   let n = 0;

@@ -3,7 +3,7 @@ import type { PathInput, PathVerdict } from '@evpki/pathval';
 import { Rule } from '@evpki/policy';
 import type { RuleViolation } from '@evpki/service';
 import type { ManufacturerMapping, ManufacturerRecord, StationRecord } from '@evpki/store';
-import { Tag, attributeValues, children, keySha256, parseCertificate, pemBlocks, readOnly, type ParsedCertificate } from '@evpki/x509';
+import { OID, Tag, attributeValues, children, keySha256, parseCertificate, pemBlocks, readOnly, type ParsedCertificate } from '@evpki/x509';
 import { modelSource, NAME_ATTRIBUTE_OIDS } from './manufacturers.js';
 
 /**
@@ -85,6 +85,8 @@ export async function verifyManufacturerChain(
       trustAnchors: input.manufacturers.flatMap((m) => m.roots),
       at: input.at,
       ...(input.crls?.length ? { crls: input.crls } : {}),
+      // The station presents it as its TLS client certificate: an extKeyUsage, when present, must allow that.
+      requiredExtendedKeyUsage: [OID.kpClientAuth],
     });
   } catch (e) {
     // The validator refuses what it cannot read; anything it throws is still a refusal, never a 500.
