@@ -7,7 +7,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale image image-test image-dockerfile-test help clean
+.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale bench-manufacturer image image-test image-dockerfile-test help clean
 
 install: node_modules/.package-lock.json
 
@@ -44,6 +44,10 @@ bench-issue: build
 bench-ocsp: build
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 	node test/dist/bench/bench-ocsp.js
+
+## make bench-manufacturer: manufacturer chain verifications/s (3 certificates; target ≥ 2,000/s) over HTTP and in-process vs uncached validatePath.
+bench-manufacturer: build
+	node test/dist/bench/bench-manufacturer-verify.js
 
 ## make bench-scale: OCSP p50/p99 and memory per record at 1,000 and 1,000,000 records in Redis (bulk load, same run); target p99(1M) ≤ 1.2 × p99(1k).
 bench-scale: build

@@ -293,6 +293,11 @@ describe('scopes and tenants', () => {
     ['GET', '/v1/trust-anchors'],
     ['GET', '/v1/root/rootCerts'],
     ['GET', '/v1/audit'],
+    ['GET', '/v1/manufacturers'],
+    ['POST', '/v1/manufacturers', { name: 'Scoped', roots: '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n' }],
+    ['GET', '/v1/manufacturers/Scoped'],
+    ['DELETE', '/v1/manufacturers/Scoped'],
+    ['POST', '/v1/manufacturer-certificates/verify', { chain: '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n' }],
   ];
 
   it('covers every /v1 operation of openapi.yaml', () => {

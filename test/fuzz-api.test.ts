@@ -453,8 +453,13 @@ describe('every openapi.yaml operation under hostile requests: never 5xx, every 
   describe("the CA's internal JSON routes (mutual TLS, as the RA and the OCSP responder call them)", () => {
     let agents: Record<'ra-client' | 'ocsp-client', Agent>;
     let issuerId = 'x';
+    /** The dev PKI's own CA certificates, PEM: a chain for a manufacturer entry that trusts the dev root. */
+    let caChainPem = '';
     before(async () => {
-      issuerId = (await stack.store.listIssuers()).find((i) => i.role === 'issuing' && i.state === 'active')?.id ?? issuerId;
+      const issuers = await stack.store.listIssuers();
+      issuerId = issuers.find((i) => i.role === 'issuing' && i.state === 'active')?.id ?? issuerId;
+      caChainPem = issuers.map((i) => `-----BEGIN CERTIFICATE-----\n${i.certificate.toString('base64')}\n-----END CERTIFICATE-----\n`).join('');
+      await stack.store.putManufacturer({ tenant: 'demo', name: 'ACME', roots: issuers.filter((i) => i.role === 'root').map((i) => i.certificate), intermediates: [], revocation: { failMode: 'closed' }, mapping: { serialFrom: 'CN', models: 'any' }, autoRegister: true, createdAt: 'c', updatedAt: 'c' });
       const agentFor = (name: 'ra-client' | 'ocsp-client') => new Agent({ connect: serviceClientTlsOptions(readServiceTls(pki.dataDir, name)), connections: 2 });
       agents = { 'ra-client': agentFor('ra-client'), 'ocsp-client': agentFor('ocsp-client') };
     });
@@ -465,6 +470,8 @@ describe('every openapi.yaml operation under hostile requests: never 5xx, every 
     /** The CA has no openapi.yaml: its routes and the fields each reads (the contract, libs/ca-client/src/contract.ts). */
     const caRoutes = () => [
       { path: CA_API.sign.path, as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', stationId: known.stationId, csr: newP256Csr('CP-0001').csr, certificateType: 'ChargingStationCertificate', idempotencyKey: 'k1' } },
+      // A first enrolment on a manufacturer certificate (issue 21): the chain the CA validates itself.
+      { path: CA_API.sign.path, as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', stationId: 'cp-mfr-fuzz', csr: newP256Csr('CP-0001').csr, certificateType: 'ChargingStationCertificate', manufacturerName: 'ACME', manufacturerCertificateChain: caChainPem } },
       { path: CA_API.signServer.path, as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', csr: newP256Csr('csms.demo.local').csr, validityHours: 12 } },
       { path: CA_API.revoke.path, as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', serialNumber: '1f', reason: 'superseded' } },
       { path: CA_API.removeStation.path, as: 'ra-client' as const, body: { actor: 'fuzz', tenant: 'demo', stationId: 'cp-nobody' } },

@@ -72,6 +72,8 @@ describe('issue 14.1: scopes cannot be bypassed by another spelling of the path'
   let certSerial: string;
   let revokeSerial: string;
   let statusRequest: Record<string, string>;
+  /** A CA certificate a manufacturer entry may take as its root (the dev PKI's own root). */
+  let rootPem: string;
 
   /** Per operation: the canonical path and a body that succeeds (a fresh one per call). */
   const calls: Record<string, { path: () => string; body?: () => unknown; ok: number }> = {
@@ -91,6 +93,11 @@ describe('issue 14.1: scopes cannot be bypassed by another spelling of the path'
     'GET /v1/trust-anchors': { path: () => '/v1/trust-anchors', ok: 200 },
     'GET /v1/root/rootCerts': { path: () => '/v1/root/rootCerts', ok: 200 },
     'GET /v1/audit': { path: () => '/v1/audit', ok: 200 },
+    'GET /v1/manufacturers': { path: () => '/v1/manufacturers', ok: 200 },
+    'POST /v1/manufacturers': { path: () => '/v1/manufacturers', body: () => ({ name: 'Rt', roots: rootPem }), ok: 201 },
+    'GET /v1/manufacturers/{name}': { path: () => '/v1/manufacturers/Keep', ok: 200 },
+    'DELETE /v1/manufacturers/{name}': { path: () => '/v1/manufacturers/Del', ok: 204 },
+    'POST /v1/manufacturer-certificates/verify': { path: () => '/v1/manufacturer-certificates/verify', body: () => ({ chain: rootPem }), ok: 200 },
   };
 
   const tokens = new Map<string, string>();
@@ -132,6 +139,8 @@ describe('issue 14.1: scopes cannot be bypassed by another spelling of the path'
     revokeSerial = toRevoke.body.serialNumber;
     const [leaf, sub] = pemBlocks(kept.body.certificateChain, 'CERTIFICATE') as [Buffer, Buffer];
     statusRequest = { ...certificateHashData(parseCertificate(leaf), parseCertificate(sub)), responderURL: `${stack.ocspUrl}/ocsp` };
+    rootPem = (await api(stack, 'GET', '/v1/trust-anchors')).body.items[0].certificate;
+    for (const name of ['Keep', 'Del']) assert.equal((await api(stack, 'POST', '/v1/manufacturers', { name, roots: rootPem })).status, 201);
     okEntriesBefore = (await demoAudit()).filter((e) => e.outcome === 'ok').length;
   });
   after(async () => {

@@ -16,7 +16,7 @@ const AT = '2026-01-01T00:00:00.000Z';
 const issuedEvent = (c: CertificateRecord): AuditEvent => ({ event: 'certificate.issued', actor: 'ra', outcome: 'ok', tenant: c.tenant, details: { serialNumber: c.serial, stationId: c.stationId } });
 
 const record = (store: Store, c: CertificateRecord, idem?: IdempotencyClaim, events: readonly AuditEvent[] = [issuedEvent(c)]) =>
-  store.recordIssuance(c, coverageOf(profileOf(c.kind)!), idem, { events, at: AT });
+  store.recordIssuance(c, coverageOf(profileOf(c.kind)!), idem, { audit: { events, at: AT } });
 
 /** Every entry of the log (all pages). */
 async function allEntries(store: Store): Promise<AuditEntry[]> {

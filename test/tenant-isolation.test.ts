@@ -149,6 +149,28 @@ describe('tenant isolation on every endpoint (404, as for what does not exist)',
     assert.deepEqual(r.body, (await as('demo', 'GET', '/v1/root/rootCerts')).body);
   });
 
+  it("another tenant's manufacturers: not listed, not readable, not removable, not replaceable, their chains not trusted (details: test/manufacturers.test.ts)", async () => {
+    cover('GET', '/v1/manufacturers');
+    cover('POST', '/v1/manufacturers');
+    cover('GET', '/v1/manufacturers/x');
+    cover('DELETE', '/v1/manufacturers/x');
+    cover('POST', '/v1/manufacturer-certificates/verify');
+    const root = (await as('demo', 'GET', '/v1/trust-anchors')).body.items[0].certificate as string;
+    assert.equal((await as('demo', 'POST', '/v1/manufacturers', { name: 'DemoMfr', roots: root })).status, 201);
+    assert.deepEqual((await as('other', 'GET', '/v1/manufacturers')).body, { items: [] });
+    const theirs = await as('other', 'GET', '/v1/manufacturers/DemoMfr');
+    assert.equal(theirs.status, 404);
+    assert.deepEqual(shape(theirs), shape(await as('other', 'GET', '/v1/manufacturers/NoSuch')));
+    assert.equal((await as('other', 'DELETE', '/v1/manufacturers/DemoMfr')).status, 404);
+    // A manufacturer of the same name is other's own: demo's stays as it was.
+    assert.equal((await as('other', 'POST', '/v1/manufacturers', { name: 'DemoMfr', roots: root })).status, 201);
+    assert.equal((await as('demo', 'GET', '/v1/manufacturers/DemoMfr')).body.createdAt, (await stack.store.getManufacturer('demo', 'DemoMfr'))?.createdAt);
+    assert.equal((await as('other', 'DELETE', '/v1/manufacturers/DemoMfr')).status, 204);
+    assert.equal((await as('demo', 'GET', '/v1/manufacturers/DemoMfr')).status, 200, "demo's survives other's removal of its own");
+    const verdict = await as('other', 'POST', '/v1/manufacturer-certificates/verify', { chain: root });
+    assert.equal(verdict.body.valid, false);
+  });
+
   it('covers every /v1 operation of openapi.yaml', () => {
     assert.deepEqual([...covered].sort(), operations.map((o) => o.route).sort());
   });

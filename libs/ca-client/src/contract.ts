@@ -1,4 +1,4 @@
-import { OCSP_CLIENT_CN, RA_CLIENT_CN } from '@evpki/service';
+import { AppError, OCSP_CLIENT_CN, RA_CLIENT_CN } from '@evpki/service';
 import type { RevocationReason } from '@evpki/store';
 import { jsonBody } from './json-body.js';
 import type { IssuedCertificate } from '@evpki/issuance';
@@ -30,7 +30,23 @@ export interface CaSignRequest {
   readonly idempotencyKey?: string;
   /** Who asked (the token's subject), for the CA's audit entry. */
   readonly actor: string;
+  /**
+   * First enrolment on a manufacturer certificate (issue 21): the chain the station presented (PEM,
+   * leaf first) and the tenant's manufacturer the RA validated it against (revocation included);
+   * the CA validates the path again on its own reads and may register the station.
+   */
+  readonly manufacturerName?: string;
+  readonly manufacturerCertificateChain?: string;
+  /** What the RA found of the chain's revocation (the CA makes no outbound requests): recorded in the audit entry. */
+  readonly manufacturerRevocation?: ManufacturerRevocationStatus;
 }
+
+/** good: every configured CRL and responder answered; unknown: one could not be reached (fail-open); not-checked: none configured. */
+export type ManufacturerRevocationStatus = 'good' | 'unknown' | 'not-checked';
+const REVOCATION_STATUSES: readonly string[] = ['good', 'unknown', 'not-checked'];
+
+/** The longest manufacturer chain PEM accepted (openapi.yaml ManufacturerCertificateChain). */
+export const MANUFACTURER_CHAIN_CHARS = 12000;
 
 export interface CaServerSignRequest {
   readonly tenant: string;
@@ -106,6 +122,7 @@ export const CA_API = {
     decode: () => undefined,
   }),
 
+  /** A station's certificate (OCPP SignCertificate); with a manufacturer chain, its first enrolment (zero-touch onboarding). */
   sign: operation<CaSignRequest, CaSignResponse>({
     method: 'POST',
     path: '/v1/sign',
@@ -121,6 +138,7 @@ export const CA_API = {
         csr: j.str('csr', CSR_CHARS),
         certificateType: j.str('certificateType', 64),
         ...(idempotencyKey ? { idempotencyKey } : {}),
+        ...manufacturerOf(j),
       };
     },
   }),
@@ -184,3 +202,14 @@ export type CaOperationName = keyof CaApi;
 /** The request and answer types of an operation. */
 export type RequestOf<O> = O extends CaOperation<infer Req, unknown> ? Req : never;
 export type AnswerOf<O> = O extends CaOperation<unknown, infer Res> ? Res : never;
+
+/** The manufacturer fields of a sign request: both or neither. */
+function manufacturerOf(j: ReturnType<typeof jsonBody>): Pick<CaSignRequest, 'manufacturerName' | 'manufacturerCertificateChain' | 'manufacturerRevocation'> {
+  const manufacturerName = j.optStr('manufacturerName', 64);
+  const manufacturerCertificateChain = j.optStr('manufacturerCertificateChain', MANUFACTURER_CHAIN_CHARS);
+  const revocation = j.optStr('manufacturerRevocation', 16);
+  if ((manufacturerName === undefined) !== (manufacturerCertificateChain === undefined)) throw new AppError('malformed', 'manufacturerName and manufacturerCertificateChain come together');
+  if (revocation !== undefined && (!REVOCATION_STATUSES.includes(revocation) || manufacturerName === undefined)) throw new AppError('malformed', 'manufacturerRevocation is good, unknown or not-checked, with a manufacturer chain');
+  if (!manufacturerName || !manufacturerCertificateChain) return {};
+  return { manufacturerName, manufacturerCertificateChain, ...(revocation ? { manufacturerRevocation: revocation as ManufacturerRevocationStatus } : {}) };
+}

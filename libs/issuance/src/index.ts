@@ -10,3 +10,5 @@ export { subCaProfile } from './profiles/sub-ca.js';
 export { SERVER_BACKDATE_SECONDS } from './profiles/csms-server.js';
 export * from './crl.js';
 export * from './issuer-facts.js';
+export * from './manufacturers.js';
+export * from './manufacturer-chain.js';

@@ -1,7 +1,7 @@
 import { createHash, randomUUID, type KeyObject } from 'node:crypto';
 import type { KeyPolicy, RuleId } from '@evpki/policy';
 import { AppError } from '@evpki/service';
-import type { AuditEvent, CertificateRecord, IssuanceCoverage, RateBucket, Store } from '@evpki/store';
+import type { AuditEvent, CertificateRecord, IssuanceCoverage, RateBucket, StationRecord, Store } from '@evpki/store';
 import { toPem } from '@evpki/x509';
 import { certify, ValidityError } from './certify.js';
 import type { Profile, SigningIssuer } from './profile.js';
@@ -17,6 +17,12 @@ export interface IssueRequest extends EnrolmentRequest {
   /** The lifetime asked or configured (clamped to the issuer by the profile's validity rule). */
   readonly lifetimeSeconds: number;
   readonly idempotencyKey?: string;
+  /**
+   * A station profile's request may bring the station it registers (zero-touch onboarding with a
+   * manufacturer certificate, issue 21): when the station is not registered, the request is checked
+   * against this record and the record is written with the certificate, in the same store write.
+   */
+  readonly register?: StationRecord;
 }
 
 /** The store methods the pipeline uses (the CA's view holds them). */
@@ -80,9 +86,13 @@ export async function issue(profile: Profile, req: IssueRequest, deps: IssueDeps
     if (earlier) return replay(earlier.requestHash, earlier.serial, hash, deps);
   }
   const bound = profile.subject === 'station' || profile.subject === 'tenant';
-  const [tenant, station] = bound
+  const [tenant, registered] = bound
     ? await Promise.all([store.getTenant(req.tenant), profile.subject === 'station' ? store.getStation(req.tenant, req.stationId) : undefined])
     : [undefined, undefined];
+  // Zero-touch onboarding: a station not registered yet is checked as it will be registered.
+  const register = profile.subject === 'station' && !registered && req.register ? req.register : undefined;
+  if (register && (register.tenant !== req.tenant || register.stationId !== req.stationId)) throw new AppError('internal', 'the station to register is not the one enrolling');
+  const station = registered ?? register;
   if (bound && (!tenant || tenant.disabled)) throw new AppError('forbidden', 'tenant is unknown or disabled');
   const verified = await verifyRequest(profile, req, {
     reads: store,
@@ -121,7 +131,7 @@ export async function issue(profile: Profile, req: IssueRequest, deps: IssueDeps
       const idem = req.idempotencyKey ? { tenant: req.tenant, key: req.idempotencyKey, requestHash: hash } : undefined;
       const issued = answer(record, issuer.chainPem, false);
       const audit = deps.auditOf ? { events: deps.auditOf(issued), at: deps.now().toISOString() } : undefined;
-      const outcome = await store.recordIssuance(record, coverageOf(profile), idem, audit);
+      const outcome = await store.recordIssuance(record, coverageOf(profile), idem, { ...(audit ? { audit } : {}), ...(register ? { register } : {}) });
       if (outcome.ok) return issued;
       // The certificate just signed was not recorded, so it is dropped and never leaves the CA.
       if (outcome.conflict === 'idempotency') {
@@ -129,6 +139,7 @@ export async function issue(profile: Profile, req: IssueRequest, deps: IssueDeps
         return await replay(outcome.existing.requestHash, outcome.existing.serial, hash, deps);
       }
       if (outcome.conflict === 'issuer') throw new IssuerNotActiveError(`issuer ${issuer.id} is no longer the active issuing CA`);
+      if (outcome.conflict === 'station') throw new AppError('conflict', 'the station was registered while this request was signed; send it again');
       if (outcome.conflict === 'key') {
         // The same request, sent again while the first was being signed (issue 14.13): one certificate, answered to both.
         const holder = await store.getCertificateByKey(record.spkiSha256);

@@ -22,11 +22,12 @@ import type {
   OcspRequeueStep,
   TenantRecord,
   OAuthClientRecord,
+  ManufacturerRecord,
   RateBucket,
   RateOutcome,
   RotationRecord,
 } from './records.js';
-import type { Store } from './store.js';
+import type { IssuanceAlso, Store } from './store.js';
 import { tenantClaims } from '@evpki/policy';
 import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 import {
@@ -242,6 +243,26 @@ export class LmdbStore implements Store {
     this.db.resetReadTxn();
     return [...this.db.getRange({ start: key('station', tenant), end: key('station', tenant, END) }).map(({ value }) => value as StationRecord)];
   }
+  // Manufacturers: ['mfr', tenant, name] → record.
+  async getManufacturer(tenant: string, name: string): Promise<ManufacturerRecord | undefined> {
+    return this.db.get(key('mfr', tenant, name)) as ManufacturerRecord | undefined;
+  }
+  async putManufacturer(m: ManufacturerRecord): Promise<void> {
+    await this.db.put(key('mfr', m.tenant, m.name), m);
+  }
+  async deleteManufacturer(tenant: string, name: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      const k = key('mfr', tenant, name);
+      if (this.db.get(k) === undefined) return false;
+      this.db.removeSync(k);
+      return true;
+    });
+  }
+  async listManufacturers(tenant: string): Promise<ManufacturerRecord[]> {
+    this.db.resetReadTxn();
+    return [...this.db.getRange({ start: key('mfr', tenant), end: key('mfr', tenant, END) }).map(({ value }) => value as ManufacturerRecord)];
+  }
+
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return this.db.get(key('station', tenant, stationId)) as StationRecord | undefined;
   }
@@ -344,7 +365,8 @@ export class LmdbStore implements Store {
     return this.db.get(key('idem', tenant, k)) as IdempotencyRecord | undefined;
   }
 
-  async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, audit?: AuditAppend): Promise<IssuanceOutcome> {
+  async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, also: IssuanceAlso = {}): Promise<IssuanceOutcome> {
+    const { audit, register } = also;
     if (audit) validateAuditAppend(audit.events, audit.at);
     await this.schema();
     // Checks and writes run inside one LMDB write transaction: atomic, and serialised against
@@ -358,6 +380,11 @@ export class LmdbStore implements Store {
       if (this.db.get(key('spki', cert.spkiSha256)) !== undefined) return { ok: false, conflict: 'key' };
       const leaf = coverage.underActiveIssuer;
       if (leaf && !mayRecordLeafUnder(this.db.get(key('issuer', cert.issuerId)) as IssuerRecord | undefined, coverage.hierarchy)) return { ok: false, conflict: 'issuer' };
+      if (register) {
+        if (register.tenant !== cert.tenant || register.stationId !== cert.stationId) throw new Error('recordIssuance: the station registered is not the certificate\'s');
+        if (this.db.get(key('station', register.tenant, register.stationId)) !== undefined) return { ok: false, conflict: 'station' };
+        this.db.putSync(key('station', register.tenant, register.stationId), register);
+      }
       this.db.putSync(key('cert', cert.serial), cert);
       if (leaf) {
         const notAfter = expiryMark(cert.notAfter);

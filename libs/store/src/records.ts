@@ -44,6 +44,57 @@ export interface OAuthClientRecord {
   readonly updatedAt: string;
 }
 
+/**
+ * A manufacturer whose device certificates a tenant trusts for a station's first enrolment
+ * (zero-touch onboarding, issue 21; `pki manufacturers`, /v1/manufacturers). Its chain is validated
+ * against `roots` (RFC 5280 6.1, @evpki/pathval), `intermediates` being offered for path building.
+ */
+export interface ManufacturerRecord {
+  readonly tenant: string;
+  /** Unique within the tenant: letters, digits, `.`, `_`, `-` (MANUFACTURER_NAME). */
+  readonly name: string;
+  /** Trust anchors, DER: self-issued CA certificates. */
+  readonly roots: readonly Buffer[];
+  /** Intermediate CA certificates, DER, used to build paths when the station does not send them. */
+  readonly intermediates: readonly Buffer[];
+  readonly revocation: ManufacturerRevocation;
+  readonly mapping: ManufacturerMapping;
+  /** A station that is not registered is registered by its first enrolment with this manufacturer's certificate. */
+  readonly autoRegister: boolean;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+}
+
+export interface ManufacturerRevocation {
+  /** CRLs fetched for the chain: each certificate is looked up in the one its issuer signed. */
+  readonly crlUrls?: readonly string[];
+  /** Also fetch the CRL each certificate names in its CRL distribution points (HTTP URIs). */
+  readonly crlDistributionPoints?: boolean;
+  /** Ask the OCSP responder each certificate names in its AIA. */
+  readonly ocsp?: boolean;
+  /** What an unreachable CRL or responder means: `closed` refuses (default), `open` accepts with the status unknown. */
+  readonly failMode: 'closed' | 'open';
+}
+
+/** How a manufacturer certificate names the station. */
+export interface ManufacturerMapping {
+  /** The subject attribute holding the station's serial number (the CSR's CN must equal it, A00.FR.511). */
+  readonly serialFrom: 'CN' | 'serialNumber';
+  /** Models allowed to enrol: any, or these (compared exactly). */
+  readonly models: 'any' | readonly string[];
+  /** Where the model is: a subject attribute (`OU`, `title`, … or a dotted OID), or `ext:<OID>` (an extension whose value is a DER string). */
+  readonly modelFrom?: string;
+}
+
+/** How a station came to be registered through a manufacturer certificate (zero-touch onboarding). */
+export interface StationManufacturer {
+  readonly name: string;
+  /** SHA-256 (hex) of the manufacturer certificate's DER. */
+  readonly certificateSha256: string;
+  /** Its serial number (hex). */
+  readonly certificateSerial: string;
+}
+
 export interface StationRecord {
   readonly tenant: string;
   readonly stationId: string;
@@ -54,6 +105,11 @@ export interface StationRecord {
   readonly allowed: boolean;
   /** ISO 15118 SECC-IDs registered for it: the CNs its SECC (V2G) certificates may have (PnC-4.3). */
   readonly seccIds?: readonly string[];
+  /**
+   * Registered by its first enrolment with this manufacturer certificate (issue 21): a later
+   * enrolment with a manufacturer chain must present the same manufacturer and certificate.
+   */
+  readonly manufacturer?: StationManufacturer;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -262,7 +318,9 @@ export type IssuanceOutcome =
   | { readonly ok: false; readonly conflict: 'key' }
   /** A leaf (charge point or server certificate) under a CA that is not (any more) the active leaf-signing CA of its kind's hierarchy. */
   | { readonly ok: false; readonly conflict: 'issuer' }
-  | { readonly ok: false; readonly conflict: 'idempotency'; readonly existing: IdempotencyRecord };
+  | { readonly ok: false; readonly conflict: 'idempotency'; readonly existing: IdempotencyRecord }
+  /** A station to register with the certificate (zero-touch onboarding) was registered meanwhile. */
+  | { readonly ok: false; readonly conflict: 'station' };
 
 /** One sliding-window limit: at most `limit` events in any `windowMs`. */
 export interface RateBucket {

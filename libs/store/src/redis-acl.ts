@@ -64,6 +64,10 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   getOAuthClient: { commands: ['get'], read: ['oc:*'] },
   putOAuthClient: { commands: ['multi', 'set', 'sadd', 'exec'], write: ['oc:*', 'oc-t:*'] },
   listOAuthClients: { commands: ['smembers', 'mget'], read: ['oc-t:*', 'oc:*'] },
+  getManufacturer: { commands: ['get'], read: ['mf:*'] },
+  putManufacturer: { commands: ['multi', 'set', 'sadd', 'exec'], write: ['mf:*', 'mf-t:*'] },
+  deleteManufacturer: { commands: ['multi', 'del', 'srem', 'exec'], write: ['mf:*', 'mf-t:*'] },
+  listManufacturers: { commands: ['smembers', 'mget'], read: ['mf-t:*', 'mf:*'] },
   getStation: { commands: ['get'], read: ['s:*'] },
   listStations: { commands: ['scan', 'mget'], read: ['s:*'] },
   putStation: { commands: ['set'], read: ['s:*'], write: ['s:*'] },
@@ -90,9 +94,10 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   // With its audit entries (and appends queued with them) in one script: chainedWrite.
   recordIssuance: merge(SCHEMA, AUDIT_WRITE, {
     commands: ['get', 'exists', 'hget', 'hset', 'set', 'zadd', 'wait'],
-    read: ['idem:*', 'c:*', 'k:*', 'issuer-st', 'issuer-exp', 'issuer-leaf'],
-    write: ['c:*', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp'],
-    scripts: ['c:*', 'k:*', 'idem:*', 'idem-none', 'sc:*', 'ocspdue', 'issuer-st', 'issuer-exp', 'issuer-leaf'],
+    // A zero-touch onboarding registers the station in the same write (s:*).
+    read: ['idem:*', 'c:*', 'k:*', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*'],
+    write: ['c:*', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp', 's:*'],
+    scripts: ['c:*', 'k:*', 'idem:*', 'idem-none', 'sc:*', 'ocspdue', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*', 's-none'],
   }),
   revokeCertificate: merge(SCHEMA, REVOKE, { commands: [], scripts: ['s-none', 'sc-none'] }),
   removeStation: merge(SCHEMA, REVOKE, { commands: ['zrange', 'zcard', 'zscore'], read: ['sc:*'], write: ['s:*'], scripts: ['s:*', 'sc:*'] }),

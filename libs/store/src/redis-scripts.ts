@@ -4,11 +4,12 @@
  * in KEYS (redis-store.ts names them).
  */
 export const REDIS_SCRIPTS = {
-  // KEYS: cert, spki, idempotency, station index, OCSP due, issuer states, issuers' last expiry,
-  //       leaf-signing issuers' hierarchies
+  // KEYS: cert, spki, idempotency, station index, the station registered with it (s-none: none),
+  //       OCSP due, issuer states, issuers' last expiry, leaf-signing issuers' hierarchies
   // ARGV: record, status, serial, idempotency record ('' none), station index ('1'/'0'), issued at (ms),
   //       issuer id, leaf ('1'/'0': only the active leaf-signing CA of the leaf's hierarchy may sign
-  //       one), notAfter (ms), the leaf's hierarchy, pre-sign OCSP ('1'/'0') (IssuanceCoverage)
+  //       one), notAfter (ms), the leaf's hierarchy, pre-sign OCSP ('1'/'0') (IssuanceCoverage),
+  //       the station record to register ('' none; refused when the station exists)
   recordIssuance: `
 if ARGV[4] ~= '' then
   local existing = redis.call('GET', KEYS[3])
@@ -17,31 +18,36 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'serial'} end
 if redis.call('EXISTS', KEYS[2]) == 1 then return {'key'} end
 if ARGV[8] == '1' then
-  if redis.call('HGET', KEYS[6], ARGV[7]) ~= 'active' or redis.call('HGET', KEYS[8], ARGV[7]) ~= ARGV[10] then return {'issuer'} end
-  local last = tonumber(redis.call('HGET', KEYS[7], ARGV[7]) or '0')
-  if tonumber(ARGV[9]) > last then redis.call('HSET', KEYS[7], ARGV[7], ARGV[9]) end
+  if redis.call('HGET', KEYS[7], ARGV[7]) ~= 'active' or redis.call('HGET', KEYS[9], ARGV[7]) ~= ARGV[10] then return {'issuer'} end
+end
+if ARGV[12] ~= '' and redis.call('EXISTS', KEYS[5]) == 1 then return {'station'} end
+if ARGV[8] == '1' then
+  local last = tonumber(redis.call('HGET', KEYS[8], ARGV[7]) or '0')
+  if tonumber(ARGV[9]) > last then redis.call('HSET', KEYS[8], ARGV[7], ARGV[9]) end
 end
 redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'st', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
+if ARGV[12] ~= '' then redis.call('SET', KEYS[5], ARGV[12]) end
 if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4]) end
 if ARGV[5] == '1' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3]) end
-if ARGV[11] == '1' then redis.call('ZADD', KEYS[5], 0, ARGV[3]) end
+if ARGV[11] == '1' then redis.call('ZADD', KEYS[6], 0, ARGV[3]) end
 return {'ok'}
 `,
 
   // Issuances with their audit entries and plain audit appends, in one write (group commit: the
   // CA's concurrent issuances share one script, one AOF fsync and one WAIT).
   // KEYS: audit head, audit log, OCSP due, issuer states, issuers' last expiry, leaf-signing
-  //       issuers' hierarchies, then per issuance: cert, spki, idempotency, station index; then
-  //       tenant audit indexes
+  //       issuers' hierarchies, then per issuance: cert, spki, idempotency, station index, station
+  //       registered (s-none: none); then tenant audit indexes
   // ARGV: expected head seq, expected head hash, new head seq, new head hash, n issuances, then per
-  //       issuance the 11 ARGV of recordIssuance (record, status, serial, idempotency record ('' none),
-  //       station index, issued at, issuer id, leaf, notAfter, hierarchy, pre-sign OCSP), then per
+  //       issuance the 12 ARGV of recordIssuance (record, status, serial, idempotency record ('' none),
+  //       station index, issued at, issuer id, leaf, notAfter, hierarchy, pre-sign OCSP, station
+  //       record to register ('' none)), then per
   //       audit entry: the entry, the index of its tenant's key after the issuances' (0: none)
   // Compare-and-set on the audit head as appendAudit ({'conflict', seq, hash}: nothing written).
   // Every issuance is checked before anything is written: when any is refused, nothing is written
   // and {'refused', i, why, existing, ...} names them (i from 0; why: idempotency (existing: the
-  // stored record), serial, key, issuer, or later: it collides with an earlier one of this batch
+  // stored record), serial, key, issuer, station, or later: it collides with an earlier one of this batch
   // and must be tried again after it).
   chainedWrite: `
 local cur = redis.call('HMGET', KEYS[1], 'seq', 'hash')
@@ -54,7 +60,7 @@ local n = tonumber(ARGV[5])
 local refused = {'refused'}
 local seen = {}
 for i = 0, n - 1 do
-  local kb, ab = 6 + 4 * i, 5 + 11 * i
+  local kb, ab = 6 + 5 * i, 5 + 12 * i
   local hasIdem = ARGV[ab + 4] ~= ''
   local why, existing = nil, ''
   if hasIdem then
@@ -64,7 +70,9 @@ for i = 0, n - 1 do
   if not why and redis.call('EXISTS', KEYS[kb + 1]) == 1 then why = 'serial' end
   if not why and redis.call('EXISTS', KEYS[kb + 2]) == 1 then why = 'key' end
   if not why and ARGV[ab + 8] == '1' and (redis.call('HGET', KEYS[4], ARGV[ab + 7]) ~= 'active' or redis.call('HGET', KEYS[6], ARGV[ab + 7]) ~= ARGV[ab + 10]) then why = 'issuer' end
-  if not why and (seen[KEYS[kb + 1]] or seen[KEYS[kb + 2]] or (hasIdem and seen[KEYS[kb + 3]])) then why = 'later' end
+  local registers = ARGV[ab + 12] ~= ''
+  if not why and registers and redis.call('EXISTS', KEYS[kb + 5]) == 1 then why = 'station' end
+  if not why and (seen[KEYS[kb + 1]] or seen[KEYS[kb + 2]] or (hasIdem and seen[KEYS[kb + 3]]) or (registers and seen[KEYS[kb + 5]])) then why = 'later' end
   if why then
     refused[#refused + 1] = tostring(i)
     refused[#refused + 1] = why
@@ -73,11 +81,12 @@ for i = 0, n - 1 do
     seen[KEYS[kb + 1]] = true
     seen[KEYS[kb + 2]] = true
     if hasIdem then seen[KEYS[kb + 3]] = true end
+    if registers then seen[KEYS[kb + 5]] = true end
   end
 end
 if #refused > 1 then return refused end
 for i = 0, n - 1 do
-  local kb, ab = 6 + 4 * i, 5 + 11 * i
+  local kb, ab = 6 + 5 * i, 5 + 12 * i
   if ARGV[ab + 8] == '1' then
     local last = tonumber(redis.call('HGET', KEYS[5], ARGV[ab + 7]) or '0')
     if tonumber(ARGV[ab + 9]) > last then redis.call('HSET', KEYS[5], ARGV[ab + 7], ARGV[ab + 9]) end
@@ -85,11 +94,12 @@ for i = 0, n - 1 do
   redis.call('HSET', KEYS[kb + 1], 'rec', ARGV[ab + 1], 'st', ARGV[ab + 2])
   redis.call('SET', KEYS[kb + 2], ARGV[ab + 3])
   if ARGV[ab + 4] ~= '' then redis.call('SET', KEYS[kb + 3], ARGV[ab + 4]) end
+  if ARGV[ab + 12] ~= '' then redis.call('SET', KEYS[kb + 5], ARGV[ab + 12]) end
   if ARGV[ab + 5] == '1' then redis.call('ZADD', KEYS[kb + 4], ARGV[ab + 6], ARGV[ab + 3]) end
   if ARGV[ab + 11] == '1' then redis.call('ZADD', KEYS[3], 0, ARGV[ab + 3]) end
 end
-local base, tb = tonumber(ARGV[1]), 6 + 4 * n
-local first = 6 + 11 * n
+local base, tb = tonumber(ARGV[1]), 6 + 5 * n
+local first = 6 + 12 * n
 for j = 0, (#ARGV - first + 1) / 2 - 1 do
   local s = base + j + 1
   redis.call('ZADD', KEYS[2], s, ARGV[first + 2 * j])

@@ -41,8 +41,9 @@ import type {
   OcspRequeueStep,
   TenantRecord,
   OAuthClientRecord,
+  ManufacturerRecord,
 } from './records.js';
-import type { Store } from './store.js';
+import type { IssuanceAlso, Store } from './store.js';
 import { tenantClaims } from '@evpki/policy';
 import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 
@@ -72,6 +73,7 @@ export interface RedisStoreOptions {
  *   tenant-claims zset "<claim key>\n<tenant>" (scores 0)   tenant-claims-built
  *   audit-checkpoint hash seq, hash (the last pruned entry)
  *   oc:<clientId> OAuth2 client   oc-t:<tenant> set of its client ids
+ *   mf:<tenant>:<name> trusted manufacturer   mf-t:<tenant> set of its manufacturer names
  *   schema → the schema version (schema.ts; absent: 1)
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
  * Which commands and keys each method uses is listed in redis-acl.ts (the services' ACL users):
@@ -426,6 +428,23 @@ export class RedisStore implements Store {
     }
     return out.sort((a, b) => (a.stationId < b.stationId ? -1 : a.stationId > b.stationId ? 1 : 0));
   }
+  async getManufacturer(tenant: string, name: string): Promise<ManufacturerRecord | undefined> {
+    return dec(await this.call((r) => r.getBuffer(k('mf', tenant, name))));
+  }
+  async putManufacturer(m: ManufacturerRecord): Promise<void> {
+    await this.call((r) => r.multi().set(k('mf', m.tenant, m.name), enc(m)).sadd(k('mf-t', m.tenant), m.name).exec());
+  }
+  async deleteManufacturer(tenant: string, name: string): Promise<boolean> {
+    const replies = await this.call((r) => r.multi().del(k('mf', tenant, name)).srem(k('mf-t', tenant), name).exec());
+    return replies?.[0]?.[1] === 1;
+  }
+  async listManufacturers(tenant: string): Promise<ManufacturerRecord[]> {
+    const names = (await this.call((r) => r.smembers(k('mf-t', tenant)))).sort();
+    if (!names.length) return [];
+    const values = await this.call((r) => r.mgetBuffer(...names.map((n) => k('mf', tenant, n))));
+    return values.map((v) => dec<ManufacturerRecord>(v)).filter((m): m is ManufacturerRecord => m !== undefined && m.tenant === tenant);
+  }
+
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return dec(await this.call((r) => r.getBuffer(k('s', tenant, stationId))));
   }
@@ -536,22 +555,25 @@ export class RedisStore implements Store {
   }
 
   /**
-   * With `audit`: queued for the audit writer (appendAudit), which writes the issuances and appends
-   * queued meanwhile in one script (chainedWrite) and one WAIT: certificate and audit entry are one
-   * write, and concurrent issuances share it. Without: one script of its own.
+   * With `also.audit`: queued for the audit writer (appendAudit), which writes the issuances and
+   * appends queued meanwhile in one script (chainedWrite) and one WAIT: certificate and audit entry
+   * are one write, and concurrent issuances share it. Without: one script of its own.
    */
-  async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, audit?: AuditAppend): Promise<IssuanceOutcome> {
+  async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, also: IssuanceAlso = {}): Promise<IssuanceOutcome> {
+    const { audit, register } = also;
     if (audit) validateAuditAppend(audit.events, audit.at);
+    if (register && (register.tenant !== cert.tenant || register.stationId !== cert.stationId)) throw new Error("recordIssuance: the station registered is not the certificate's");
     await this.schema();
+    const issuance: ChainedIssuance = { cert, coverage, ...(idem ? { idem } : {}), ...(register ? { register } : {}) };
     if (audit)
       return new Promise<IssuanceOutcome>((resolve, reject) => {
-        this.auditQueue.push({ issuance: { cert, coverage, ...(idem ? { idem } : {}) }, events: audit.events, at: audit.at, resolve: (r) => resolve(r as IssuanceOutcome), reject });
+        this.auditQueue.push({ issuance, events: audit.events, at: audit.at, resolve: (r) => resolve(r as IssuanceOutcome), reject });
         this.auditWriter ??= this.drainAudit();
       });
-    const result = (await this.run('recordIssuance', [...issuanceKeys(cert, idem), OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF], issuanceArgs(cert, coverage, idem))) as [Buffer, Buffer?];
+    const result = (await this.run('recordIssuance', [...issuanceKeys(issuance), OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF], issuanceArgs(issuance))) as [Buffer, Buffer?];
     const outcome = result[0].toString();
     if (outcome === 'idempotency') return { ok: false, conflict: 'idempotency', existing: dec<IdempotencyRecord>(result[1])! };
-    if (outcome === 'serial' || outcome === 'key' || outcome === 'issuer') return { ok: false, conflict: outcome };
+    if (outcome === 'serial' || outcome === 'key' || outcome === 'issuer' || outcome === 'station') return { ok: false, conflict: outcome };
     await this.replicated();
     return { ok: true };
   }
@@ -860,8 +882,8 @@ export class RedisStore implements Store {
       }
       const result = (await this.run(
         'chainedWrite',
-        [AUDIT_HEAD, AUDIT_LOG, OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF, ...issuances.flatMap((i) => issuanceKeys(i.cert, i.idem)), ...tenantKeys],
-        [String(expected.seq), expected.hash, String(head.seq), head.hash, issuances.length, ...issuances.flatMap((i) => issuanceArgs(i.cert, i.coverage, i.idem)), ...entryArgs],
+        [AUDIT_HEAD, AUDIT_LOG, OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF, ...issuances.flatMap(issuanceKeys), ...tenantKeys],
+        [String(expected.seq), expected.hash, String(head.seq), head.hash, issuances.length, ...issuances.flatMap(issuanceArgs), ...entryArgs],
       )) as Buffer[];
       const outcome = result[0]!.toString();
       if (outcome === 'ok') {
@@ -884,7 +906,7 @@ export class RedisStore implements Store {
         out.add(item);
         if (why === 'later') later.push(item);
         else if (why === 'idempotency') item.resolve({ ok: false, conflict: 'idempotency', existing: dec<IdempotencyRecord>(result[r + 2])! } satisfies IssuanceOutcome);
-        else item.resolve({ ok: false, conflict: why as 'serial' | 'key' | 'issuer' } satisfies IssuanceOutcome);
+        else item.resolve({ ok: false, conflict: why as 'serial' | 'key' | 'issuer' | 'station' } satisfies IssuanceOutcome);
       }
       items = items.filter((item) => !out.has(item));
       head = expected;
@@ -959,18 +981,26 @@ export class RedisStore implements Store {
 interface ChainedItem {
   readonly events: readonly AuditEvent[];
   readonly at: string;
-  readonly issuance?: { readonly cert: CertificateRecord; readonly coverage: IssuanceCoverage; readonly idem?: IdempotencyClaim };
+  readonly issuance?: ChainedIssuance;
   resolve(r: AuditEntry[] | IssuanceOutcome): void;
   reject(e: unknown): void;
 }
 
-/** An issuance's own keys, as the recordIssuance and chainedWrite scripts take them: cert, key index, idempotency record, station index. */
-function issuanceKeys(cert: CertificateRecord, idem: IdempotencyClaim | undefined): string[] {
-  return [k('c', cert.serial), k('k', cert.spkiSha256), idem ? k('idem', idem.tenant, idem.key) : k('idem-none'), k('sc', cert.tenant, cert.stationId)];
+/** One issuance as the recordIssuance and chainedWrite scripts write it. */
+interface ChainedIssuance {
+  readonly cert: CertificateRecord;
+  readonly coverage: IssuanceCoverage;
+  readonly idem?: IdempotencyClaim;
+  readonly register?: StationRecord;
+}
+
+/** An issuance's own keys (ISSUANCE_KEYS of them): cert, key index, idempotency record, station index, station registered. */
+function issuanceKeys({ cert, idem, register }: ChainedIssuance): string[] {
+  return [k('c', cert.serial), k('k', cert.spkiSha256), idem ? k('idem', idem.tenant, idem.key) : k('idem-none'), k('sc', cert.tenant, cert.stationId), register ? k('s', register.tenant, register.stationId) : k('s-none')];
 }
 
 /** An issuance's ARGV (redis-scripts.ts recordIssuance). */
-function issuanceArgs(cert: CertificateRecord, coverage: IssuanceCoverage, idem: IdempotencyClaim | undefined): (string | Buffer | number)[] {
+function issuanceArgs({ cert, coverage, idem, register }: ChainedIssuance): (string | Buffer | number)[] {
   const { status: _s, revokedAt: _ra, revocationReason: _rr, ...rec } = cert;
   const idemRecord: IdempotencyRecord | undefined = idem && { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt };
   return [
@@ -985,6 +1015,7 @@ function issuanceArgs(cert: CertificateRecord, coverage: IssuanceCoverage, idem:
     expiryMark(cert.notAfter),
     coverage.hierarchy,
     coverage.presignOcsp ? '1' : '0',
+    register ? enc(register) : '',
   ];
 }
 

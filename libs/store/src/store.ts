@@ -18,6 +18,7 @@ import type {
   OcspRequeueStep,
   TenantRecord,
   OAuthClientRecord,
+  ManufacturerRecord,
   RateBucket,
   RateOutcome,
   RotationRecord,
@@ -29,6 +30,14 @@ import type { MigrationResult } from './schema.js';
  * The storage contract every backend fulfils. Writes that belong together are atomic; a resolved
  * write is durable.
  */
+/** What recordIssuance writes with the certificate, in the same atomic write. */
+export interface IssuanceAlso {
+  /** Its audit entries (appended to the hash chain in the write). */
+  readonly audit?: AuditAppend;
+  /** The station it registers (zero-touch onboarding: refused as 'station' when it exists). */
+  readonly register?: StationRecord;
+}
+
 export interface Store {
   /** Throws when the store cannot be read. Writes nothing: readiness probes call it (issue 14.7). */
   ping(): Promise<void>;
@@ -65,6 +74,15 @@ export interface Store {
   putOAuthClient(c: OAuthClientRecord): Promise<void>;
   /** A tenant's OAuth2 clients, by client_id. */
   listOAuthClients(tenant: string): Promise<OAuthClientRecord[]>;
+
+  /** A tenant's trusted manufacturer by name; undefined when there is none. */
+  getManufacturer(tenant: string, name: string): Promise<ManufacturerRecord | undefined>;
+  /** Creates or replaces a tenant's manufacturer. */
+  putManufacturer(m: ManufacturerRecord): Promise<void>;
+  /** Removes a tenant's manufacturer; false when there was none. Stations registered through it stay. */
+  deleteManufacturer(tenant: string, name: string): Promise<boolean>;
+  /** A tenant's manufacturers, by name (another tenant's are never listed). */
+  listManufacturers(tenant: string): Promise<ManufacturerRecord[]>;
 
   getStation(tenant: string, stationId: string): Promise<StationRecord | undefined>;
   /**
@@ -117,12 +135,14 @@ export interface Store {
    * or the idempotency key is already taken, or, for a leaf (charge point or server certificate),
    * when its issuer is not the active leaf-signing CA of the hierarchy of its kind ('issuer':
    * mayRecordLeafUnder, hierarchies.ts; a rotation's activation and issuance cannot interleave).
-   * With `audit`, its events are appended to the audit chain in the same write (appendAudit's
+   * With `also.audit`, its events are appended to the audit chain in the same write (appendAudit's
    * rules: validated first, AuditEventError writing nothing), so that a certificate is never
    * recorded without its audit entry nor the entry without the certificate. Concurrent calls may
    * share one durable commit (group commit: one LMDB transaction, one Redis script and WAIT).
+   * With `also.register`, the station (the certificate's tenant and station) is created in the same
+   * write (zero-touch onboarding); 'station' when it exists by then (nothing written).
    */
-  recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idempotency?: IdempotencyClaim, audit?: AuditAppend): Promise<IssuanceOutcome>;
+  recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idempotency?: IdempotencyClaim, also?: IssuanceAlso): Promise<IssuanceOutcome>;
 
   /**
    * Revokes one certificate in one write: its status, the issuer's revocation list, its pre-signed

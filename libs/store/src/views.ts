@@ -12,7 +12,9 @@ import type { Store } from './store.js';
  * revokes them (one certificate, or a station's, deleting the station), publishes its CRLs and
  * audits what it did. It reads tenants, stations, issuers and idempotency records for its own
  * policy checks, and migrates the store's schema at start (it rewrites certificate records). It
- * never writes tenants, stations (but deletes one it removes), issuers or the rotation.
+ * never writes tenants, stations (but deletes one it removes, and registers one with its first
+ * certificate in the issuance write: zero-touch onboarding with a manufacturer certificate),
+ * issuers or the rotation. It reads a tenant's manufacturers to re-check a manufacturer chain.
  */
 export const CA_STORE_METHODS = [
   'ping',
@@ -23,6 +25,7 @@ export const CA_STORE_METHODS = [
   'getIssuer',
   'issuerLastExpiry',
   'getTenant',
+  'getManufacturer',
   'getStation',
   'getIdempotency',
   'isKeyBlocked',
@@ -44,7 +47,8 @@ export const CA_STORE_METHODS = [
 /**
  * The RA: authenticates tenants, registers stations, runs the policy before it asks the CA to sign,
  * counts rate limits, answers certificate, trust anchor and audit queries, and audits its
- * decisions. It writes stations, rate-limit counters and audit entries; certificates, revocations
+ * decisions. It writes stations, the tenant's trusted manufacturers (/v1/manufacturers),
+ * rate-limit counters and audit entries; certificates, revocations
  * and keys are the CA's (the RA asks the CA over mutual TLS), tenants and issuers the CLI's.
  */
 export const RA_STORE_METHODS = [
@@ -52,6 +56,10 @@ export const RA_STORE_METHODS = [
   'close',
   'getTenant',
   'getOAuthClient',
+  'getManufacturer',
+  'listManufacturers',
+  'putManufacturer',
+  'deleteManufacturer',
   'getStation',
   'listStations',
   'putStation',

@@ -12,3 +12,4 @@ export * from './profiles.js';
 export * from './csr-builder.js';
 export * from './revocation.js';
 export * from './crl.js';
+export * from './revocation-pointers.js';

@@ -11,6 +11,7 @@ import type { LoadedIssuer } from './issuer.js';
 import { issueOcspSigner, type OcspSignerDeps } from './ocsp-signer.js';
 import { removeStation, revokeCertificate, type RevokeDeps } from './revoke.js';
 import { signChargePointCertificate, type SignDeps } from './sign-certificate.js';
+import { createPathValidator } from '@evpki/pathval';
 import { signServerCertificate } from './sign-server-certificate.js';
 
 /** Who calls, as the transport verified it (mutual TLS). */
@@ -63,12 +64,14 @@ function logRefusal(log: Logger, e: unknown, kinds: readonly string[], fields: R
  */
 export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
   const { metrics, log, audit } = d;
+  const manufacturerValidator = createPathValidator({ cacheSize: 1024 });
   const signDeps = (issuer: LoadedIssuer, auditOf: SignDeps['auditOf']): SignDeps => ({
     store: d.store,
     issuer,
     keyPolicy: d.config.keyPolicy,
     leafValiditySeconds: d.config.leafValiditySeconds,
     now: d.now,
+    manufacturerValidator,
     ...(auditOf ? { auditOf } : {}),
   });
   const revokeDeps: RevokeDeps = { store: d.store, now: d.now, log, audit, publishCrl: d.publishCrl };
@@ -89,11 +92,16 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
     route(CA_API.sign, (r) =>
       counted(metrics, stationKindLabel(r.certificateType), async () => {
         // A new certificate's audit entry is written with it (one store write); a replay's here.
-        const signed = await active(
+        // Zero-touch onboarding adds the manufacturer certificate it enrolled on, and whether the
+        // station was registered by it.
+        const { signed, manufacturer } = await active(
           (issuer) => signChargePointCertificate(r, signDeps(issuer, (s) => [issuanceEvent(s, r.tenant, r.actor, r.stationId)])),
           stationHierarchy(r.certificateType),
         );
-        if (signed.replayed) await audit.record(issuanceEvent(signed, r.tenant, r.actor, r.stationId));
+        if (signed.replayed) {
+          const event = issuanceEvent(signed, r.tenant, r.actor, r.stationId);
+          await audit.record(manufacturer ? { ...event, details: { ...event.details, ...manufacturer } } : event);
+        }
         log.info({ event: 'certificate.issued', tenant: r.tenant, stationId: r.stationId, certificateType: r.certificateType, serial: signed.serialNumber, notAfter: signed.notAfter, replayed: signed.replayed }, 'certificate issued');
         return signed;
       }).catch((e: unknown) => {

@@ -13,11 +13,12 @@ import { serviceCertsRenewCommand } from './service-certs-command.js';
 import { stationsImportCommand } from './stations-import.js';
 import { tenantsCommands } from './tenants-commands.js';
 import { clientsCommands } from './clients-commands.js';
+import { manufacturersCommands } from './manufacturers-commands.js';
 import { tokenCommand } from './token-command.js';
 import { v2gImportCommand, v2gInitCommand } from './v2g-command.js';
 
 /** Every `pki` command, in the order `pki --help` lists them. */
-const COMMANDS: readonly Command[] = [initCommand, tokenCommand, renewCommand, stationsImportCommand, ...tenantsCommands, ...clientsCommands, ocspResignCommand, ...rotationCommands, serviceCertsRenewCommand, v2gInitCommand, v2gImportCommand, redisAclCommand, ...auditCommands];
+const COMMANDS: readonly Command[] = [initCommand, tokenCommand, renewCommand, stationsImportCommand, ...tenantsCommands, ...clientsCommands, ...manufacturersCommands, ocspResignCommand, ...rotationCommands, serviceCertsRenewCommand, v2gInitCommand, v2gImportCommand, redisAclCommand, ...auditCommands];
 
 /** Options every command takes, before or after its name. */
 const GLOBAL_OPTIONS = {

@@ -1,12 +1,11 @@
-import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from 'node:dns';
-import { BlockList } from 'node:net';
-import { Agent, Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import { IssuerIndex, MAX_OCSP_RESULT_CHARS, OcspResponseStatus, buildOcspRequest, certIdFromOcpp, type OcspRequestData } from '@evpki/ocsp';
 import { Rule } from '@evpki/policy';
 import { AppError, type Logger } from '@evpki/service';
 import type { RaStore } from '@evpki/store';
 import { OID, Tag, children, decodeOid, expectTag, parseCertificate, readOnly, serialFromHex, serialToHex } from '@evpki/x509';
 import type { AllowedHost } from './config.js';
+import { checkAllowedUrl, guardedAgent, guardedRequest, type Fetched } from './guarded-http.js';
 
 /** The most a remote responder may send; a one-certificate response is a few KiB at most. */
 export const MAX_REMOTE_RESPONSE_BYTES = 16 * 1024;
@@ -27,41 +26,6 @@ export interface CertificateStatusConfig {
   readonly timeoutMs: number;
 }
 
-type Fetched = { readonly der: Buffer } | { readonly failed: string } | { readonly refused: string };
-
-/**
- * Addresses a responder named by a host name must not resolve to (DNS rebinding, an internal name
- * on the allow-list): loopback, private, link-local (cloud metadata), CGNAT, multicast, reserved.
- * An allow-list entry that is itself an IP literal is connected to without a lookup, so it is not
- * affected: that is how a responder on such an address is allowed on purpose.
- */
-const NON_PUBLIC = new BlockList();
-for (const [net, bits] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12], ['192.0.0.0', 24],
-  ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const)
-  NON_PUBLIC.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [['::', 127], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b::', 96], ['2001:db8::', 32]] as const) NON_PUBLIC.addSubnet(net, bits, 'ipv6');
-
-const PRIVATE_ADDRESS = 'EVPKI_NON_PUBLIC_ADDRESS';
-
-/** dns.lookup for the remote responders' connections, refusing non-public answers (every answer is checked). */
-function publicOnlyLookup(hostname: string, options: LookupOptions, callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void): void {
-  dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
-    if (err) return callback(err, []);
-    const bad = addresses.find((a) => NON_PUBLIC.check(a.address, a.family === 6 ? 'ipv6' : 'ipv4'));
-    if (bad) {
-      const e: NodeJS.ErrnoException = new Error(`${hostname} resolves to the non-public address ${bad.address}`);
-      e.code = PRIVATE_ADDRESS;
-      return callback(e, []);
-    }
-    if (options.all) return callback(null, addresses);
-    const first = addresses[0];
-    if (!first) return callback(Object.assign(new Error(`${hostname} has no address`), { code: 'ENOTFOUND' }), []);
-    callback(null, first.address, first.family);
-  });
-}
-
 /** Plug&Charge 4.5: the CSMS asks certificate status on behalf of its charge points. */
 const violation = (message: string) => [{ rule: Rule.statusOnBehalf, message }];
 
@@ -80,14 +44,7 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
     keepAliveTimeout: 30_000,
     maxResponseSize: MAX_REMOTE_RESPONSE_BYTES,
   });
-  const remote = new Agent({
-    connections: 4,
-    connect: { timeout: config.timeoutMs, lookup: publicOnlyLookup },
-    headersTimeout: config.timeoutMs,
-    bodyTimeout: config.timeoutMs,
-    keepAliveTimeout: 10_000,
-    maxResponseSize: MAX_REMOTE_RESPONSE_BYTES,
-  });
+  const remote = guardedAgent({ timeoutMs: config.timeoutMs, maxBytes: MAX_REMOTE_RESPONSE_BYTES, connections: 4 });
 
   let index: { readonly builtAt: number; readonly issuers: IssuerIndex<string> } | undefined;
   let building: Promise<IssuerIndex<string>> | undefined;
@@ -130,78 +87,19 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
 
   /** The responderURL, if the RA may ask it; a 422 naming PnC-4.5 otherwise. */
   function allowedRemote(responderURL: string): URL {
-    let url: URL;
-    try {
-      url = new URL(responderURL);
-    } catch {
-      throw new AppError('policy', 'responderURL is not a URL', violation('responderURL is not a URL'));
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:')
-      throw new AppError('policy', 'responderURL must be http or https', violation('only http and https OCSP responders are asked'));
-    if (url.username || url.password)
-      throw new AppError('policy', 'responderURL must not carry credentials', violation('responderURL must not carry credentials'));
-    const port = url.port === '' ? undefined : Number(url.port);
-    const allowed = config.allowedHosts.some((h) => h.hostname === url.hostname && h.port === port);
-    if (!allowed) {
-      const message = config.allowedHosts.length
-        ? `the issuer is not ours and ${url.host} is not an allowed OCSP responder (RA_OCSP_ALLOWED_HOSTS)`
-        : 'the issuer is not ours and no remote OCSP responders are configured (RA_OCSP_ALLOWED_HOSTS)';
-      throw new AppError('policy', message, violation(message));
-    }
-    return url;
+    const checked = checkAllowedUrl(responderURL, config.allowedHosts, 'responderURL');
+    if ('url' in checked) return checked.url;
+    const message = checked.notAllowed
+      ? config.allowedHosts.length
+        ? `the issuer is not ours and ${checked.notAllowed} is not an allowed OCSP responder (RA_OCSP_ALLOWED_HOSTS)`
+        : 'the issuer is not ours and no remote OCSP responders are configured (RA_OCSP_ALLOWED_HOSTS)'
+      : checked.problem;
+    throw new AppError('policy', checked.notAllowed ? message : checked.title, violation(message));
   }
 
   /** One OCSP POST; any transport or HTTP-level problem becomes a reason, never a throw. */
-  async function fetchOcsp(dispatcher: Dispatcher, origin: string, path: string, body: Buffer): Promise<Fetched> {
-    // One deadline for connect, headers and body; cleared once done, so nothing fires afterwards.
-    const deadline = new AbortController();
-    const timer = setTimeout(() => deadline.abort(), config.timeoutMs);
-    try {
-      const res = await dispatcher.request({
-        origin,
-        path,
-        method: 'POST',
-        headers: { 'content-type': OCSP_REQUEST, accept: OCSP_RESPONSE },
-        body,
-        signal: deadline.signal,
-      });
-      res.body.on('error', () => undefined); // a body given up on below must not surface as uncaught
-      if (res.statusCode !== 200) {
-        res.body.destroy();
-        const redirect = res.statusCode >= 300 && res.statusCode < 400 ? ' (redirects are not followed)' : '';
-        return { failed: `the OCSP responder answered HTTP ${res.statusCode}${redirect}` };
-      }
-      const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (type !== OCSP_RESPONSE) {
-        res.body.destroy();
-        return { failed: `the OCSP responder answered ${type || 'no content type'}, not ${OCSP_RESPONSE}` };
-      }
-      if (Number(res.headers['content-length']) > MAX_REMOTE_RESPONSE_BYTES) {
-        res.body.destroy();
-        return { failed: `the OCSP response is larger than ${MAX_REMOTE_RESPONSE_BYTES} bytes` };
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > MAX_REMOTE_RESPONSE_BYTES) {
-          res.body.destroy();
-          return { failed: `the OCSP response is larger than ${MAX_REMOTE_RESPONSE_BYTES} bytes` };
-        }
-        chunks.push(chunk);
-      }
-      return { der: Buffer.concat(chunks) };
-    } catch (err) {
-      if (deadline.signal.aborted || err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError)
-        return { failed: `the OCSP responder did not answer within ${config.timeoutMs} ms` };
-      if (err instanceof undiciErrors.ResponseExceededMaxSizeError) return { failed: `the OCSP response is larger than ${MAX_REMOTE_RESPONSE_BYTES} bytes` };
-      const code = (err as { code?: string }).code;
-      if (code === PRIVATE_ADDRESS) return { refused: (err as Error).message };
-      return { failed: `the OCSP responder is unreachable${code ? ` (${code})` : ''}` };
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+  const fetchOcsp = (dispatcher: Dispatcher, origin: string, path: string, body: Buffer): Promise<Fetched> =>
+    guardedRequest(dispatcher, { origin, path, method: 'POST', body, contentType: OCSP_REQUEST, accept: OCSP_RESPONSE }, { timeoutMs: config.timeoutMs, maxBytes: MAX_REMOTE_RESPONSE_BYTES, what: 'the OCSP responder', response: 'the OCSP response' });
 
   return {
     async query(d: OcspRequestData): Promise<CertificateStatusResult> {

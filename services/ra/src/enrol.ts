@@ -1,9 +1,10 @@
-import type { CaClient, CaSignResponse } from '@evpki/ca-client';
-import { csmsServer, profileForCertificateType, verifyRequest } from '@evpki/issuance';
+import type { CaClient, CaSignResponse, ManufacturerRevocationStatus } from '@evpki/ca-client';
+import { ManufacturerChainRule, checkManufacturerEnrolment, csmsServer, profileForCertificateType, verifyRequest } from '@evpki/issuance';
 import { Rule, readCsr, type KeyPolicy } from '@evpki/policy';
 import { AppError, type Metrics } from '@evpki/service';
-import type { RaStore, TenantRecord } from '@evpki/store';
-import type { ParsedCsr } from '@evpki/x509';
+import type { RaStore, StationRecord, TenantRecord } from '@evpki/store';
+import { OID, attributeValues, keySha256, type ParsedCsr } from '@evpki/x509';
+import type { ManufacturerTrust } from './manufacturer-trust.js';
 import { consumeCsrQuota, type RateLimits } from './rate-limits.js';
 
 /** Who asks, as the adapter authenticated them (REST: the bearer token and its tenant; EST: its own). */
@@ -22,6 +23,11 @@ export interface StationEnrolment {
   readonly certificateType: string;
   /** A retry with the same key is answered with the same certificate (the CA replays it). */
   readonly idempotencyKey?: string;
+  /**
+   * First enrolment on the manufacturer's certificate (issue 21): the chain the station presented
+   * in its TLS handshake, PEM, leaf first.
+   */
+  readonly manufacturerCertificateChain?: string;
 }
 
 /** A CSMS server's CSR (A00.FR.701: short-lived, renewed continually). */
@@ -41,7 +47,12 @@ export interface EnrolmentDeps {
   readonly now: () => Date;
   readonly rateLimits: RateLimits;
   readonly metrics: Metrics;
+  /** Manufacturer chains (issue 21); without it, a request with one is refused. */
+  readonly manufacturers?: ManufacturerTrust;
 }
+
+/** The only station certificate a manufacturer certificate enrols for (its CN is the station's serial number). */
+const MANUFACTURER_ENROLS = 'ChargingStationCertificate';
 
 /** A02.FR.03: a CSR that cannot be read is refused before any other check. */
 function readCsrOrThrow(pem: string): ParsedCsr {
@@ -76,15 +87,27 @@ export function createEnrolment(d: EnrolmentDeps) {
       // certificate (or refuses a different request); re-running policy would call the key reused.
       const earlier = r.idempotencyKey ? await d.store.getIdempotency(tenant.id, r.idempotencyKey) : undefined;
       let release: (() => Promise<void>) | undefined;
+      let manufacturerName: string | undefined;
+      let manufacturerRevocation: ManufacturerRevocationStatus | undefined;
+      if (r.manufacturerCertificateChain !== undefined && r.certificateType !== MANUFACTURER_ENROLS) {
+        throw new AppError('policy', 'a manufacturer certificate enrols only for a ChargingStationCertificate', [{ rule: ManufacturerChainRule.chain, message: `manufacturerCertificateChain is accepted with certificateType ${MANUFACTURER_ENROLS} only` }]);
+      }
       if (!earlier) {
         // Another tenant's station answers like one that does not exist, so identifiers cannot be probed.
-        const station = await d.store.getStation(tenant.id, r.stationId);
+        let station: StationRecord | undefined = await d.store.getStation(tenant.id, r.stationId);
+        const csr = r.manufacturerCertificateChain === undefined ? undefined : readCsrOrThrow(r.csr);
+        if (r.manufacturerCertificateChain !== undefined && csr) {
+          const onboarding = await manufacturerEnrolment(tenant, r.stationId, r.manufacturerCertificateChain, csr, station);
+          manufacturerName = onboarding.manufacturer;
+          manufacturerRevocation = onboarding.revocation;
+          station ??= onboarding.register;
+        }
         if (!station) throw new AppError('not-found', 'no such station', [{ rule: Rule.registeredIdentity, message: 'station is not registered for this tenant' }]);
         // The CA runs the same check again on its own reads (it trusts no caller); a retry of an
         // answered request (issue 14.13) goes on to it like a known Idempotency-Key.
         const verified = await verifyRequest(
           found.profile,
-          { tenant: tenant.id, stationId: r.stationId, csr: readCsrOrThrow(r.csr), requestLabel: r.certificateType },
+          { tenant: tenant.id, stationId: r.stationId, csr: csr ?? readCsrOrThrow(r.csr), requestLabel: r.certificateType },
           { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, station },
         );
         if (verified.outcome === 'accepted') release = await consumeCsrQuota(d.store, tenant, r.stationId, d.rateLimits, d.now());
@@ -97,6 +120,7 @@ export function createEnrolment(d: EnrolmentDeps) {
           certificateType: r.certificateType,
           actor: p.actor,
           ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
+          ...(manufacturerName && r.manufacturerCertificateChain ? { manufacturerName, manufacturerCertificateChain: r.manufacturerCertificateChain, ...(manufacturerRevocation ? { manufacturerRevocation } : {}) } : {}),
         })
         .catch(refundAndThrow(release));
       return issued(signed);
@@ -124,6 +148,27 @@ export function createEnrolment(d: EnrolmentDeps) {
     },
   };
 
+  /**
+   * The manufacturer chain of a first enrolment: valid for the tenant (revocation included), naming
+   * the CSR's CN, another key than the CSR's, the station's own manufacturer identity if it has one;
+   * the station to register when it is not registered and the manufacturer allows it.
+   */
+  async function manufacturerEnrolment(tenant: TenantRecord, stationId: string, chain: string, csr: ParsedCsr, station: StationRecord | undefined): Promise<{ manufacturer: string; revocation: ManufacturerRevocationStatus; register?: StationRecord }> {
+    if (!d.manufacturers) throw new AppError('unavailable', 'manufacturer certificates are not checked by this RA');
+    const verdict = await d.manufacturers.verify(tenant.id, chain);
+    if (!verdict.valid) throw new AppError('policy', 'the manufacturer certificate chain is not trusted', verdict.reasons);
+    const checked = checkManufacturerEnrolment(
+      verdict.identity,
+      { commonNames: attributeValues(csr.subject, OID.commonName), keySha256: csrKeySha256(csr) },
+      { tenant: tenant.id, stationId, station, now: d.now() },
+    );
+    if (checked.notFound) throw new AppError('not-found', 'no such station', checked.violations.filter((v) => v.rule === Rule.registeredIdentity));
+    if (checked.forbidden) throw new AppError('forbidden', 'the station was registered through another manufacturer certificate', checked.violations);
+    if (checked.violations.length) throw new AppError('policy', 'the certificate request violates policy', checked.violations);
+    // Fail-open: a revocation status left unknown goes with the request into the CA's audit entry.
+    return { manufacturer: verdict.identity.manufacturer.name, revocation: verdict.revocation, ...(checked.register ? { register: checked.register } : {}) };
+  }
+
   /** Counted by kind (issued or replayed); refusals are counted by the adapter, which also sees those refused before the core. */
   function issued(signed: Enrolled): Enrolled {
     d.metrics.issuances.inc({ kind: signed.certificateType, outcome: signed.replayed ? 'replayed' : 'issued' });
@@ -131,3 +176,12 @@ export function createEnrolment(d: EnrolmentDeps) {
   }
 }
 export type Enrolment = ReturnType<typeof createEnrolment>;
+
+/** The CSR key as what it is (A02.FR.02); a key the policy cannot read is refused by keyRules later, so any stand-in will do here. */
+function csrKeySha256(csr: ParsedCsr): string {
+  try {
+    return keySha256(csr.spki);
+  } catch {
+    return '';
+  }
+}

@@ -63,6 +63,8 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
       ...(body.model === undefined ? {} : { model: body.model }),
       allowed: body.allowed,
       ...(seccIds.length ? { seccIds } : {}),
+      // How it was onboarded stays: only that manufacturer identity may enrol it with a manufacturer chain.
+      ...(existing?.manufacturer ? { manufacturer: existing.manufacturer } : {}),
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };
@@ -96,9 +98,15 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
 
   // The enrolment core (enrol.ts) does the work; this adapter maps HTTP to it and back.
   r['POST /v1/stations/{stationId}/certificates'] = async (req, res) => {
-    const body = req.body as { csr: string; certificateType: string };
+    const body = req.body as { csr: string; certificateType: string; manufacturerCertificateChain?: string };
     const idempotencyKey = req.get('idempotency-key');
-    const enrolment = { stationId: param(res, 'stationId'), csr: body.csr, certificateType: body.certificateType, ...(idempotencyKey ? { idempotencyKey } : {}) };
+    const enrolment = {
+      stationId: param(res, 'stationId'),
+      csr: body.csr,
+      certificateType: body.certificateType,
+      ...(idempotencyKey ? { idempotencyKey } : {}),
+      ...(body.manufacturerCertificateChain === undefined ? {} : { manufacturerCertificateChain: body.manufacturerCertificateChain }),
+    };
     const signed = await d.enrolment.station(contextOf(res), enrolment);
     d.log.info({ event: 'certificate.issued', tenant: contextOf(res).tenant.id, stationId: enrolment.stationId, certificateType: signed.certificateType, serial: signed.serialNumber, replayed: signed.replayed }, 'certificate issued');
     sendSigned(res, signed);

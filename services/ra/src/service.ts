@@ -30,6 +30,9 @@ import {
 import { StoreUnavailableError, openStore, type RaStore } from '@evpki/store';
 import { CaClient } from '@evpki/ca-client';
 import { createEnrolment } from './enrol.js';
+import { createManufacturerRevocation } from './manufacturer-revocation.js';
+import { manufacturerHandlers } from './manufacturer-routes.js';
+import { createManufacturerTrust } from './manufacturer-trust.js';
 import { createCertificateStatus } from './certificate-status.js';
 import { readJwks, type RaConfig } from './config.js';
 import { v1Handlers } from './routes.js';
@@ -92,6 +95,9 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     store,
     log,
   );
+  // Manufacturer chains (issue 21): their CRLs and responders through the same guarded client and allow-list.
+  const manufacturerRevocation = createManufacturerRevocation({ allowedHosts: config.ocspAllowedHosts, timeoutMs: config.ocspTimeoutMs }, now);
+  const manufacturers = createManufacturerTrust({ store, revocation: manufacturerRevocation, now });
   let server: Server | undefined;
   let tlsWatch: { stop(): void } | undefined;
 
@@ -110,9 +116,9 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   observeCaUp(metrics, () => ca.ping());
   const operations = loadOperations(OPENAPI_PATH);
   const operationOf = operations.find;
-  const enrolment = createEnrolment({ store, ca, keyPolicy: config.keyPolicy, now, rateLimits: config.rateLimits, metrics });
+  const enrolment = createEnrolment({ store, ca, keyPolicy: config.keyPolicy, now, rateLimits: config.rateLimits, metrics, manufacturers });
   const ops = raOpsRoutes({ store, metrics, caReady: () => ca.ping() });
-  const handlers = v1Handlers({ store, ca, enrolment, now, certificateStatus, audit, log });
+  const handlers = { ...v1Handlers({ store, ca, enrolment, now, certificateStatus, audit, log }), ...manufacturerHandlers({ store, trust: manufacturers, audit, now }) };
   // Each openapi.yaml operation has exactly one handler, and each handler one operation.
   const declared = operations.all.map((o) => o.route).sort();
   if (JSON.stringify(declared) !== JSON.stringify(Object.keys(handlers).sort()))
@@ -273,6 +279,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       server?.closeAllConnections();
       await ca.close();
       await certificateStatus.close();
+      await manufacturerRevocation.close();
       // The refusal counts still pending go into the log before the store closes.
       await audit.close();
       if (!overrides.store) await store.close();

@@ -9,6 +9,7 @@ export function stationView(s: StationRecord) {
     ...(s.model === undefined ? {} : { model: s.model }),
     allowed: s.allowed,
     ...(s.seccIds?.length ? { seccIds: [...s.seccIds] } : {}),
+    ...(s.manufacturer ? { manufacturer: { ...s.manufacturer } } : {}),
     createdAt: s.createdAt,
     updatedAt: s.updatedAt,
   };
