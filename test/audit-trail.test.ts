@@ -159,8 +159,8 @@ describe('an issuance whose audit entry cannot be written is not handed out', ()
     // the whole write fails, as a log that cannot take the entry would make it.
     const store = broken.store as Store & { recordIssuance: Store['recordIssuance'] };
     const real = store.recordIssuance.bind(store);
-    store.recordIssuance = (cert, coverage, idem, audit) =>
-      real(cert, coverage, idem, audit && { ...audit, events: audit.events.map((e) => ({ ...e, details: { ...e.details, token: 'refused by the log' } })) });
+    store.recordIssuance = (cert, coverage, idem, also) =>
+      real(cert, coverage, idem, also?.audit && { ...also, audit: { ...also.audit, events: also.audit.events.map((e) => ({ ...e, details: { ...e.details, token: 'refused by the log' } })) } });
     const head = await store.auditHead();
     try {
       const r = await requestJson(`${broken.raUrl}/v1/stations/cp-x/certificates`, 'POST', { csr: newP256Csr('CP-X-1').csr, certificateType: 'ChargingStationCertificate' }, { authorization: `Bearer ${await broken.token()}` });
