@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs';
 import type { Request, Response } from 'express';
+import { parse } from 'yaml';
 import { seccIdKey } from '@evpki/policy';
 import { AUTHZ_RULES, AppError, AuthError, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
 import type { RaStore } from '@evpki/store';
-import { CSR_LIMITS, OID, attributeValues, ctx, integer, oid, parseCsr, pemBlocks, seq, set, toPem } from '@evpki/x509';
+import { CSR_LIMITS, OID, attributeValues, ctx, integer, oid, parseCsr, pemBlocks, seq, set, tlv, toPem } from '@evpki/x509';
 import { actorOf, contextOf, type RequestContext } from './authenticate.js';
 import type { Enrolment } from './enrol.js';
 
@@ -36,6 +38,54 @@ export async function v2gChain(store: Pick<RaStore, 'listIssuers'>): Promise<Buf
 }
 
 export const EST_ENROL_SCOPES = ['certificates:sign'] as const;
+
+/**
+ * RFC 7030 4.5.2 CsrAttrs (SEQUENCE OF AttrOrOID) of an SECC CSR (ISO 15118-2 Annex F, V2G.curve and
+ * V2G.dc-cpo): signed ecdsa-with-SHA256, an id-ecPublicKey key on secp256r1 (the attribute form of
+ * RFC 7030's own example), and the subject attribute DC = "CPO" (IA5String, RFC 4519 2.4).
+ */
+export const SECC_CSR_ATTRS: Buffer = seq(
+  oid(OID.ecdsaWithSHA256),
+  seq(oid(OID.ecPublicKey), set(oid(OID.prime256v1))),
+  seq(oid(OID.domainComponent), set(tlv(0x16, Buffer.from('CPO', 'ascii')))),
+);
+
+/** What each EST route does; openapi.yaml names it per path with `x-est` (one declaration per path). */
+export const EST_OPERATIONS = ['cacerts', 'csrattrs', 'simpleenroll', 'simplereenroll'] as const;
+export type EstOperation = (typeof EST_OPERATIONS)[number];
+export interface EstRoute {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly operation: EstOperation;
+  /** The metrics and log label, as for /v1 routes: 'GET /.well-known/est/cacerts'. */
+  readonly label: string;
+}
+
+/**
+ * The EST routes of openapi.yaml (each path with `x-est: <operation>`; the OPCP spellings are more
+ * paths of the same operations): the RA serves exactly these. A wrong method, an unknown operation,
+ * or security other than none (cacerts, csrattrs) or bearerAuth certificates:sign (the enrolments)
+ * stops the start.
+ */
+export function loadEstRoutes(specPath: string): EstRoute[] {
+  type Op = { 'x-est'?: unknown; security?: Record<string, string[]>[] };
+  const spec = parse(readFileSync(specPath, 'utf8')) as { paths: Record<string, Record<string, Op>> };
+  const routes: EstRoute[] = [];
+  for (const [path, item] of Object.entries(spec.paths))
+    for (const [method, op] of Object.entries(item)) {
+      if (op?.['x-est'] === undefined) continue;
+      const operation = op['x-est'] as EstOperation;
+      const label = `${method.toUpperCase()} ${path}`;
+      if (!EST_OPERATIONS.includes(operation)) throw new Error(`openapi.yaml: ${label} x-est must be one of ${EST_OPERATIONS.join(', ')}`);
+      const enrol = operation === 'simpleenroll' || operation === 'simplereenroll';
+      if (method !== (enrol ? 'post' : 'get')) throw new Error(`openapi.yaml: ${label} must be ${enrol ? 'POST' : 'GET'} (RFC 7030 3.2.2)`);
+      const security = JSON.stringify(op.security ?? null);
+      if (security !== (enrol ? JSON.stringify([{ bearerAuth: EST_ENROL_SCOPES }]) : '[]'))
+        throw new Error(`openapi.yaml: ${label} security must be ${enrol ? `bearerAuth ${EST_ENROL_SCOPES.join(' ')}` : 'none ([])'}`);
+      routes.push({ method: enrol ? 'POST' : 'GET', path, operation, label });
+    }
+  return routes;
+}
 /** RFC 7030 4.2.1 (RFC 8951 2): a base64 DER PKCS#10 body; whitespace and line breaks are tolerated. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -52,6 +102,12 @@ export function estRoutes(d: EstDeps) {
     const chain = await v2gChain(d.store);
     if (!chain.length) throw new AppError('not-found', 'this PKI has no V2G hierarchy (pki v2g init)');
     res.status(200).type('application/pkcs7-mime').send(base64Lines(certsOnlyPkcs7(chain)));
+  }
+
+  /** RFC 7030 4.5: the attributes an SECC CSR needs; no authentication (4.5.1); 404 as cacerts without a V2G hierarchy. */
+  async function csrattrs(_req: Request, res: Response): Promise<void> {
+    if (!(await v2gChain(d.store)).length) throw new AppError('not-found', 'this PKI has no V2G hierarchy (pki v2g init)');
+    res.status(200).type('application/csrattrs').send(base64Lines(SECC_CSR_ATTRS));
   }
 
   /**
@@ -105,5 +161,5 @@ export function estRoutes(d: EstDeps) {
     res.status(200).type('application/pkcs7-mime; smime-type=certs-only').send(base64Lines(certsOnlyPkcs7([leaf])));
   }
 
-  return { cacerts, authorize, enroll };
+  return { cacerts, csrattrs, authorize, enroll };
 }
