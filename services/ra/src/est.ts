@@ -4,9 +4,10 @@ import { parse } from 'yaml';
 import { seccIdKey } from '@evpki/policy';
 import { AUTHZ_RULES, AppError, AuthError, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
 import type { RaStore } from '@evpki/store';
-import { CSR_LIMITS, OID, attributeValues, ctx, integer, oid, parseCsr, pemBlocks, seq, set, tlv, toPem } from '@evpki/x509';
+import { CSR_LIMITS, OID, attributeValues, ctx, integer, oid, parseCsr, pemBlocks, seq, set, tlv, toPem, type ParsedName } from '@evpki/x509';
 import { actorOf, contextOf, type RequestContext } from './authenticate.js';
 import type { Enrolment } from './enrol.js';
+import { authenticateSeccCertificate, checkReenrollSubject, presentedCertificate, type SeccCertificatePrincipal } from './secc-client-cert.js';
 
 /**
  * EST (RFC 7030) for ISO 15118 SECC certificates: /.well-known/est/cacerts (the V2G chain, no
@@ -90,7 +91,8 @@ export function loadEstRoutes(specPath: string): EstRoute[] {
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export interface EstDeps {
-  readonly store: Pick<RaStore, 'listIssuers' | 'getTenant' | 'listStations'>;
+  readonly store: Pick<RaStore, 'listIssuers' | 'getTenant' | 'listStations' | 'getCertificate' | 'getStation'>;
+  readonly now: () => Date;
   readonly enrolment: Enrolment;
   readonly verify: (authorization: string | undefined) => Promise<Caller>;
   readonly audit: AuditTrail;
@@ -112,9 +114,26 @@ export function estRoutes(d: EstDeps) {
 
   /**
    * The gate's checks for these routes, before the body is read: a valid token (401), its scopes
-   * (403), an enabled tenant (403). Leaves the request context the error handler audits refusals with.
+   * (403), an enabled tenant (403). simplereenroll without an Authorization header on a TLS
+   * connection that presented a client certificate: that certificate instead (secc-client-cert.ts).
+   * Leaves the request context the error handler audits refusals with.
    */
-  async function authorize(req: Request, res: Response): Promise<void> {
+  async function authorize(req: Request, res: Response, operation: EstOperation): Promise<void> {
+    const route = `POST ${req.path}`;
+    const presented = operation === 'simplereenroll' && req.get('authorization') === undefined ? presentedCertificate(req) : undefined;
+    if (presented) {
+      let principal: SeccCertificatePrincipal;
+      try {
+        principal = await authenticateSeccCertificate(d.store, presented, d.now());
+      } catch (e) {
+        d.metrics.authFailures.inc({ reason: 'claims' });
+        await d.audit.recordAuthFailure({ event: 'auth.failed', actor: 'anonymous', outcome: 'refused', details: { reason: 'secc-certificate', route, remoteAddress: req.socket.remoteAddress ?? null } });
+        throw e;
+      }
+      res.locals.seccCertificate = principal;
+      res.locals.ctx = { caller: principal.caller, tenant: principal.tenant, actor: principal.caller.subject!, params: {}, operation: { route, method: 'POST', scopes: EST_ENROL_SCOPES, match: /^$/ } } satisfies RequestContext;
+      return;
+    }
     let c: Caller;
     try {
       c = await d.verify(req.get('authorization'));
@@ -129,7 +148,6 @@ export function estRoutes(d: EstDeps) {
     const tenant = await d.store.getTenant(c.tenant);
     if (!tenant || tenant.disabled)
       throw new AppError('forbidden', `the token's tenant ${c.tenant} is unknown or disabled`, [{ rule: AUTHZ_RULES.tenant, message: 'the tenant claim names no enabled tenant' }]);
-    const route = `POST ${req.path}`;
     const context: RequestContext = { caller: c, tenant, actor: actorOf(c), params: {}, operation: { route, method: 'POST', scopes: EST_ENROL_SCOPES, match: /^$/ } };
     res.locals.ctx = context;
   }
@@ -142,18 +160,21 @@ export function estRoutes(d: EstDeps) {
     if (!text || !BASE64.test(text)) throw new AppError('malformed', 'the body is not base64 (RFC 7030 4.2.1: a base64 DER PKCS#10 CSR)');
     const der = Buffer.from(text, 'base64');
     if (der.length > CSR_LIMITS.maxDerBytes) throw new AppError('malformed', `the CSR is larger than ${CSR_LIMITS.maxDerBytes} bytes`, [{ rule: 'A02.FR.03', message: 'the CSR is too large' }]);
-    let cn: string | undefined;
+    let subject: ParsedName;
     try {
-      const names = attributeValues(parseCsr(der).subject, OID.commonName);
-      cn = names.length === 1 ? names[0] : undefined;
+      subject = parseCsr(der).subject;
     } catch (e) {
       throw new AppError('malformed', `the body is no PKCS#10 CSR: ${(e as Error).message}`, [{ rule: 'A02.FR.03', message: 'the CSR cannot be parsed' }]);
     }
+    const names = attributeValues(subject, OID.commonName);
+    const cn = names.length === 1 ? names[0] : undefined;
+    const byCertificate = res.locals.seccCertificate as SeccCertificatePrincipal | undefined;
+    if (byCertificate) checkReenrollSubject(byCertificate, subject);
     if (cn === undefined) throw new AppError('policy', 'the CSR must have exactly one CN, the SECC-ID', [{ rule: 'V2G.secc-id', message: 'one CN of SECC-ID syntax' }]);
     // PnC-4.3: the SECC-ID is registered for one of the tenant's stations (compared without *, any case).
     const key = seccIdKey(cn);
     const station = (await d.store.listStations(principal.tenant.id)).find((s) => s.seccIds?.some((id) => seccIdKey(id) === key));
-    if (!station)
+    if (!station || (byCertificate && station.stationId !== byCertificate.stationId))
       throw new AppError('policy', `no station of tenant ${principal.tenant.id} has the SECC-ID ${cn.slice(0, 64)}`, [{ rule: 'PnC-4.3', message: "the CSR's CN is none of the tenant's stations' seccIds" }]);
     const signed = await d.enrolment.station(principal, { stationId: station.stationId, csr: toPem('CERTIFICATE REQUEST', der), certificateType: 'V2GCertificate' });
     // RFC 7030 4.2.3: a certs-only PKCS#7 of the issued certificate.

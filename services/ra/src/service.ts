@@ -189,7 +189,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     });
     // EST (RFC 7030) for SECC certificates (est.ts): base64 bodies, so before the JSON parser; the
     // enrolment routes check the bearer token as the gate does, before the body is read.
-    const est = estRoutes({ store, enrolment, verify, audit, metrics });
+    const est = estRoutes({ store, enrolment, verify, audit, metrics, now });
     // The EST routes as openapi.yaml declares them (x-est; the OPCP spellings are more paths of the same operations).
     for (const r of estRouteTable)
       if (r.method === 'GET') {
@@ -201,7 +201,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         app.post(
           r.path,
           (req, res, next) => {
-            est.authorize(req, res).then(() => next(), next);
+            est.authorize(req, res, r.operation).then(() => next(), next);
           },
           express.text({ type: () => true, limit: MAX_BODY }),
           (req, res, next) => {
@@ -258,7 +258,9 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         // HTTPS: bearer tokens and CSRs cross this listener. The files are polled, and a new valid
         // pair replaces the served one for new connections (open ones keep theirs).
         const first = initialTlsPair(config.tls);
-        const https = createHttpsServer({ ...serverOptions(config.http), ...first.options }, app);
+        // A client certificate is asked for, never required or judged by the handshake: only EST
+        // simplereenroll reads it, and checks it against the store itself (secc-client-cert.ts).
+        const https = createHttpsServer({ ...serverOptions(config.http), ...first.options, requestCert: true, rejectUnauthorized: false }, app);
         servingCertificate = serviceCertificate('ra-server', first.pair.cert);
         tlsWatch = watchTlsFiles(config.tls, first.pair, (options, pair) => {
           https.setSecureContext(options);
