@@ -54,6 +54,7 @@ export const RA_STORE_METHODS = [
   'getOAuthClient',
   'getStation',
   'listStations',
+  'findStationBySeccId',
   'putStation',
   'getIdempotency',
   'isKeyBlocked',

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Request, Response } from 'express';
 import { parse } from 'yaml';
-import { seccIdKey } from '@evpki/policy';
 import { AUTHZ_RULES, AppError, AuthError, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
 import type { RaStore } from '@evpki/store';
 import { CSR_LIMITS, OID, attributeValues, ctx, integer, oid, parseCsr, pemBlocks, seq, set, tlv, toPem, type ParsedName } from '@evpki/x509';
@@ -91,7 +90,7 @@ export function loadEstRoutes(specPath: string): EstRoute[] {
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export interface EstDeps {
-  readonly store: Pick<RaStore, 'listIssuers' | 'getTenant' | 'listStations' | 'getCertificate' | 'getStation'>;
+  readonly store: Pick<RaStore, 'listIssuers' | 'getTenant' | 'findStationBySeccId' | 'getCertificate' | 'getStation'>;
   readonly now: () => Date;
   readonly enrolment: Enrolment;
   readonly verify: (authorization: string | undefined) => Promise<Caller>;
@@ -172,8 +171,7 @@ export function estRoutes(d: EstDeps) {
     if (byCertificate) checkReenrollSubject(byCertificate, subject);
     if (cn === undefined) throw new AppError('policy', 'the CSR must have exactly one CN, the SECC-ID', [{ rule: 'V2G.secc-id', message: 'one CN of SECC-ID syntax' }]);
     // PnC-4.3: the SECC-ID is registered for one of the tenant's stations (compared without *, any case).
-    const key = seccIdKey(cn);
-    const station = (await d.store.listStations(principal.tenant.id)).find((s) => s.seccIds?.some((id) => seccIdKey(id) === key));
+    const station = await d.store.findStationBySeccId(principal.tenant.id, cn);
     if (!station || (byCertificate && station.stationId !== byCertificate.stationId))
       throw new AppError('policy', `no station of tenant ${principal.tenant.id} has the SECC-ID ${cn.slice(0, 64)}`, [{ rule: 'PnC-4.3', message: "the CSR's CN is none of the tenant's stations' seccIds" }]);
     const signed = await d.enrolment.station(principal, { stationId: station.stationId, csr: toPem('CERTIFICATE REQUEST', der), certificateType: 'V2GCertificate' });
