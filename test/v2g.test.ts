@@ -295,6 +295,52 @@ describe('GetCertificateStatus (POST /v1/certificate-status, Plug&Charge 4.5) fo
   });
 });
 
+describe('OCPP 1.6 DataTransfer (ISO 15118 Plug&Charge for OCPP 1.6): POST /v1/stations/{id}/data-transfer', () => {
+  const dataTransfer = (stationId: string, body: unknown) => api(stack, 'POST', `/v1/stations/${stationId}/data-transfer`, body);
+  const wrap = (data: unknown, over: Record<string, string> = {}) => ({ vendorId: 'org.openchargealliance.iso15118pnc', messageId: 'SignCertificate', data: JSON.stringify(data), ...over });
+
+  it('SignCertificate in, CertificateSigned out: the DataTransfer.req for the station, its data the chain SECC, Sub-CA 2, Sub-CA 1 that verifies -x509_strict to the V2G root', async () => {
+    const csr = opensslCsr('dt', P256, '/CN=DEABCE9/O=Demo CPO/DC=CPO');
+    const r = await dataTransfer('evse-1', wrap({ csr, certificateType: 'V2GCertificate' }));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.certificate.certificateType, 'V2GCertificate');
+    assert.equal(r.body.certificateSigned.vendorId, 'org.openchargealliance.iso15118pnc');
+    assert.equal(r.body.certificateSigned.messageId, 'CertificateSigned');
+    const data = JSON.parse(r.body.certificateSigned.data);
+    assert.deepEqual(Object.keys(data).sort(), ['certificateChain', 'certificateType']);
+    assert.equal(data.certificateChain, r.body.certificate.certificateChain);
+    const [leaf, sub2, sub1] = pemBlocks(data.certificateChain, 'CERTIFICATE') as [Buffer, Buffer, Buffer];
+    assert.equal(pemBlocks(data.certificateChain, 'CERTIFICATE').length, 3, 'no root (Plug&Charge 2.3)');
+    const root = (await api(stack, 'GET', '/v1/trust-anchors?hierarchy=v2g')).body.items[0].certificate as string;
+    const f = (name: string, text: string): string => (writeFileSync(join(work, name), text), join(work, name));
+    const v = openssl(['verify', '-x509_strict', '-CAfile', f('dt-root.pem', root), '-untrusted', f('dt-subs.pem', toPem('CERTIFICATE', sub2) + toPem('CERTIFICATE', sub1)), f('dt-leaf.pem', toPem('CERTIFICATE', leaf))]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    // certificateType defaults to V2GCertificate (the application note's context).
+    const byDefault = await dataTransfer('evse-1', wrap({ csr: opensslCsr('dt-default', P256, '/CN=DEABCE9/O=Demo CPO/DC=CPO') }));
+    assert.equal(byDefault.status, 201, JSON.stringify(byDefault.body));
+    assert.equal(byDefault.body.certificate.certificateType, 'V2GCertificate');
+  });
+
+  it('the same rules as the JSON route (V2G.dc-cpo), and a wrapper that is not SignCertificate of the P&C vendor: 400 DataTransfer.pnc', async () => {
+    const noDc = await dataTransfer('evse-1', wrap({ csr: opensslCsr('dt-nodc', P256, '/CN=DEABCE9/O=Demo CPO'), certificateType: 'V2GCertificate' }));
+    assert.equal(noDc.status, 422, JSON.stringify(noDc.body));
+    assert.ok(rulesOf(noDc.body).includes('V2G.dc-cpo'));
+    const csr = opensslCsr('dt-bad', P256, '/CN=DEABCE9/O=Demo CPO/DC=CPO');
+    for (const [name, body] of [
+      ['vendorId', wrap({ csr }, { vendorId: 'com.example' })],
+      ['messageId', wrap({ csr }, { messageId: 'Get15118EVCertificate' })],
+      ['not JSON', { ...wrap({}), data: '{csr' }],
+      ['no csr', wrap({ certificateType: 'V2GCertificate' })],
+      ['a field of another message', wrap({ csr, exiRequest: 'x' })],
+      ['another certificate type', wrap({ csr, certificateType: 'CSMSRootCertificate' })],
+    ] as const) {
+      const r = await dataTransfer('evse-1', body);
+      assert.equal(r.status, 400, `${name}: ${JSON.stringify(r.body)}`);
+      assert.deepEqual(rulesOf(r.body), ['DataTransfer.pnc'], name);
+    }
+  });
+});
+
 describe('pki stations import: the seccIds column', () => {
   it('stores the SECC-IDs of a row (space-separated), refuses a row with a bad one (V2G.secc-id), keeps them without the column', async () => {
     const file = join(work, 'stations.csv');
