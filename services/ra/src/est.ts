@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Request, Response } from 'express';
 import { parse } from 'yaml';
 import { AUTHZ_RULES, AppError, AuthError, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
-import type { RaStore } from '@evpki/store';
+import type { RaStore, TenantRecord } from '@evpki/store';
 import { CSR_LIMITS, OID, attributeValues, ctx, integer, oid, parseCsr, pemBlocks, seq, set, tlv, toPem, type ParsedName } from '@evpki/x509';
 import { actorOf, contextOf, type RequestContext } from './authenticate.js';
 import type { Enrolment } from './enrol.js';
@@ -98,6 +98,15 @@ export interface EstDeps {
   readonly metrics: Metrics;
 }
 
+/** The request context of an authorized EST enrolment (the error handler audits refusals with it). */
+const contextFor = (caller: Caller, tenant: TenantRecord, actor: string, route: string): RequestContext => ({
+  caller,
+  tenant,
+  actor,
+  params: {},
+  operation: { route, method: 'POST', scopes: EST_ENROL_SCOPES, match: /^$/ },
+});
+
 export function estRoutes(d: EstDeps) {
   async function cacerts(_req: Request, res: Response): Promise<void> {
     const chain = await v2gChain(d.store);
@@ -130,7 +139,7 @@ export function estRoutes(d: EstDeps) {
         throw e;
       }
       res.locals.seccCertificate = principal;
-      res.locals.ctx = { caller: principal.caller, tenant: principal.tenant, actor: principal.caller.subject!, params: {}, operation: { route, method: 'POST', scopes: EST_ENROL_SCOPES, match: /^$/ } } satisfies RequestContext;
+      res.locals.ctx = contextFor(principal.caller, principal.tenant, principal.caller.subject!, route);
       return;
     }
     let c: Caller;
@@ -139,7 +148,7 @@ export function estRoutes(d: EstDeps) {
     } catch (e) {
       if (e instanceof AuthError) {
         d.metrics.authFailures.inc({ reason: e.reason });
-        await d.audit.recordAuthFailure({ event: 'auth.failed', actor: 'anonymous', outcome: 'refused', details: { reason: e.reason, route: 'POST /.well-known/est', remoteAddress: req.socket.remoteAddress ?? null } });
+        await d.audit.recordAuthFailure({ event: 'auth.failed', actor: 'anonymous', outcome: 'refused', details: { reason: e.reason, route, remoteAddress: req.socket.remoteAddress ?? null } });
       }
       throw e;
     }
@@ -147,8 +156,7 @@ export function estRoutes(d: EstDeps) {
     const tenant = await d.store.getTenant(c.tenant);
     if (!tenant || tenant.disabled)
       throw new AppError('forbidden', `the token's tenant ${c.tenant} is unknown or disabled`, [{ rule: AUTHZ_RULES.tenant, message: 'the tenant claim names no enabled tenant' }]);
-    const context: RequestContext = { caller: c, tenant, actor: actorOf(c), params: {}, operation: { route, method: 'POST', scopes: EST_ENROL_SCOPES, match: /^$/ } };
-    res.locals.ctx = context;
+    res.locals.ctx = contextFor(c, tenant, actorOf(c), route);
   }
 
   async function enroll(req: Request, res: Response): Promise<void> {
