@@ -28,7 +28,7 @@ test: typecheck lint
 fuzz: build
 	FUZZ_RUNS=$${FUZZ_RUNS:-20000} node --test --test-concurrency=1 test/dist/fuzz-parsers.test.js test/dist/fuzz-api.test.js
 
-## make run: install, build, `pki init --dev` once (./data or $PKI_DATA_DIR), start RA, CA and OCSP.
+## make run: install, build, `pki init --dev --v2g` once (./data or $PKI_DATA_DIR), start RA, CA and OCSP.
 run: build
 	node scripts/run-dev.mjs
 

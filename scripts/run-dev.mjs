@@ -39,7 +39,7 @@ let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void stopAll(0));
 
 if (!existsSync(join(dataDir, 'pki.json'))) {
-  const init = spawnSync(process.execPath, [join(ROOT, 'services/cli/bin/pki.js'), 'init', '--dev', '--data-dir', dataDir, '--ocsp-url', `http://127.0.0.1:${env.OCSP_PORT}`], { env, stdio: 'inherit' });
+  const init = spawnSync(process.execPath, [join(ROOT, 'services/cli/bin/pki.js'), 'init', '--dev', '--v2g', '--data-dir', dataDir, '--ocsp-url', `http://127.0.0.1:${env.OCSP_PORT}`], { env, stdio: 'inherit' });
   if (init.status !== 0) process.exit(init.status ?? 1);
 }
 

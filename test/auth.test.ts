@@ -286,6 +286,7 @@ describe('scopes and tenants', () => {
     ['DELETE', '/v1/stations/cp-none'],
     ['POST', '/v1/stations/cp-none/certificates', { csr: '-----BEGIN CERTIFICATE REQUEST-----\nAA==\n-----END CERTIFICATE REQUEST-----\n', certificateType: 'ChargingStationCertificate' }],
     ['GET', '/v1/stations/cp-scope/certificates'],
+    ['POST', '/v1/stations/cp-none/data-transfer', { vendorId: 'org.openchargealliance.iso15118pnc', messageId: 'SignCertificate', data: '{}' }],
     ['POST', '/v1/server-certificates', { csr: '-----BEGIN CERTIFICATE REQUEST-----\nAA==\n-----END CERTIFICATE REQUEST-----\n' }],
     ['GET', '/v1/certificates/01'],
     ['POST', '/v1/certificates/01/revoke', { reason: 'keyCompromise' }],

@@ -175,4 +175,36 @@ describe('EST (RFC 7030) for SECC certificates', () => {
     assert.equal((await api(stack, 'GET', '/v1/root/rootCerts?rootType=x')).status, 400);
     assert.equal((await api(stack, 'GET', '/v1/root/rootCerts', undefined, { authorization: '' })).status, 401);
   });
+
+  it('csrattrs (RFC 7030 4.5): base64 DER CsrAttrs, no authentication; openssl asn1parse reads ecdsa-with-SHA256, id-ecPublicKey on prime256v1 and DC=CPO', async () => {
+    const r = await curl([`${stack.raUrl}/.well-known/est/csrattrs`]);
+    assert.equal(r.status, 200, r.body);
+    assert.match(r.headers, /content-type: application\/csrattrs/);
+    const der = join(work, 'csrattrs.der');
+    writeFileSync(der, Buffer.from(r.body.replace(/\s+/g, ''), 'base64'));
+    const parsed = openssl(['asn1parse', '-inform', 'DER', '-in', der]);
+    assert.equal(parsed.code, 0, parsed.stderr);
+    const lines = parsed.stdout.split('\n').filter(Boolean).map((l) => l.replace(/^\s*\d+:d=(\d+).*?:\s*/, '$1 ').replace(/\s+$/, ''));
+    assert.deepEqual(lines, [
+      '0 SEQUENCE',
+      '1 OBJECT            :ecdsa-with-SHA256',
+      '1 SEQUENCE',
+      '2 OBJECT            :id-ecPublicKey',
+      '2 SET',
+      '3 OBJECT            :prime256v1',
+      '1 SEQUENCE',
+      '2 OBJECT            :domainComponent',
+      '2 SET',
+      '3 IA5STRING         :CPO',
+    ]);
+    // A CSR made to these attributes is enrolled.
+    const enrolled = await enroll(csrBase64('attrs', '/CN=DE*ABC*E777/O=Demo CPO/DC=CPO'));
+    assert.equal(enrolled.status, 200, enrolled.body);
+  });
+
+  it('request metrics label the EST routes and POST /oauth/token by their path, not "unmatched"', async () => {
+    const text = (await curl([`${stack.raUrl}/metrics`])).body;
+    for (const route of ['GET /.well-known/est/cacerts', 'GET /.well-known/est/csrattrs', 'POST /.well-known/est/simpleenroll', 'POST /.well-known/est/simplereenroll', 'GET /.well-known/cpo/cacerts', 'POST /.well-known/cpo/simpleenroll', 'POST /oauth/token'])
+      assert.match(text, new RegExp(`pki_ra_http_requests_total\\{route="${route.replace(/[./]/g, '\\$&')}",status="\\d+"\\} [1-9]`), route);
+  });
 });

@@ -295,6 +295,13 @@ test('broken: one RA replica, a missing PDB, a CA with two replicas or a PVC on 
   rejects(problems, /Deployment\/ocsp: mounts a PersistentVolumeClaim/);
 });
 
+test('broken: an RA without its OAuth2 token key (POST /oauth/token would answer 500) is rejected', () => {
+  const objects = redis();
+  const projected = obj(obj(arr(deployment(objects, 'ra').pod.volumes).map(obj).find((v) => v.name === 'pki-data')).projected);
+  projected.sources = arr(projected.sources).filter((s) => obj(obj(s).secret).name !== 'pki-ra-token');
+  rejects(dataFileProblems(objects), /Deployment\/ra: data dir holds [^;]*secrets\/ra-client\.pem, secrets\/service-ca\.pem; expected .*secrets\/ra-token\.key\.pem/);
+});
+
 test('broken: a key file outside the CA, or a service seeing more than it needs, is rejected', () => {
   const objects = redis();
   const ra = deployment(objects, 'ra');

@@ -143,4 +143,44 @@ describe('pki init', () => {
     const pem = toPem('CERTIFICATE', sub.raw);
     assert.equal(openssl(['x509', '-noout', '-fingerprint', '-sha256'], pem).stdout.trim().split('=')[1], sub.fingerprint256);
   });
+
+  it('--v2g also makes the V2G hierarchy, as pki v2g init does: three active issuers in "v2g", the chain verifies -x509_strict, O from --org', async () => {
+    const dir = tmp();
+    const passFile = join(tmp(), 'pass');
+    writeFileSync(passFile, 'correct horse battery staple\n');
+    const r = pki(['init', '--org', 'ACME CPO', '--v2g', '--data-dir', dir, '--json'], { PKI_KEY_PASSPHRASE_FILE: passFile });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.equal(out.issuers.root, readManifest(dir).issuers.root, 'the manifest, as without --v2g');
+    const store = openStore({ dataDir: dir });
+    let pems: Record<string, string>;
+    try {
+      const v2g = await store.listIssuers('v2g');
+      assert.deepEqual(v2g.map((i) => [i.role, i.state]).sort(), [['root', 'active'], ['sub-ca-1', 'active'], ['sub-ca-2', 'active']]);
+      assert.deepEqual(Object.keys(out.v2g).sort(), ['root', 'subCa1', 'subCa2']);
+      pems = Object.fromEntries(await Promise.all(Object.entries(out.v2g as Record<string, string>).map(async ([k, id]) => [k, toPem('CERTIFICATE', (await store.getIssuer(id))!.certificate)])));
+    } finally {
+      await store.close();
+    }
+    for (const [k, pem] of Object.entries(pems)) writeFileSync(join(dir, `${k}.pem`), pem);
+    const v = openssl(['verify', '-x509_strict', '-CAfile', join(dir, 'root.pem'), '-untrusted', join(dir, 'subCa1.pem'), join(dir, 'subCa2.pem')]);
+    assert.equal(v.code, 0, v.stderr);
+    assert.match(new X509Certificate(pems.subCa2!).subject, /O=ACME CPO/);
+    for (const id of Object.values(out.v2g as Record<string, string>)) assert.ok(existsSync(dataPaths(dir).issuerKey(id)), `key of ${id}`);
+    const text = pki(['init', '--dev', '--v2g', '--data-dir', tmp()]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /^PKI created in .*\nV2G hierarchy created: root v2g-root-\S+, CPO Sub-CA 1 cpo-sub1-\S+, CPO Sub-CA 2 cpo-sub2-\S+\n$/);
+  });
+
+  it('--force --v2g replaces the V2G hierarchy with the rest (embedded store: the store goes too)', () => {
+    const dir = tmp();
+    const first = pki(['init', '--dev', '--v2g', '--data-dir', dir, '--json']);
+    assert.equal(first.code, 0, first.stderr);
+    const again = pki(['init', '--dev', '--force', '--v2g', '--data-dir', dir, '--json']);
+    assert.equal(again.code, 0, again.stderr);
+    assert.notEqual(JSON.parse(again.stdout).v2g.root, JSON.parse(first.stdout).v2g.root);
+    const twice = pki(['v2g', 'init', '--data-dir', dir]);
+    assert.equal(twice.code, 2, 'pki v2g init after pki init --v2g: one V2G hierarchy');
+    assert.match(twice.stderr, /holds a v2g hierarchy already/);
+  });
 });

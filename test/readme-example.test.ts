@@ -12,11 +12,11 @@ import { freePort } from './helpers/processes.js';
 const ROOT = join(TEST_DIR, '..');
 
 
-/** The bash block that follows the `readme-example` marker in README.md. */
-function readmeExample(): string {
+/** The bash block that follows the marker (`readme-example`, `readme-example-pnc`) in README.md. */
+function readmeExample(marker = 'readme-example'): string {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const m = /<!-- readme-example[^>]*-->\s*```bash\n([\s\S]*?)```/.exec(readme);
-  assert.ok(m, 'README.md has the marked example block');
+  const m = new RegExp(`<!-- ${marker}:[^>]*-->\\s*\`\`\`bash\\n([\\s\\S]*?)\`\`\``).exec(readme);
+  assert.ok(m, `README.md has the block marked ${marker}`);
   return m[1]!;
 }
 
@@ -71,6 +71,18 @@ describe('README: make run and the openssl/curl example, as written', () => {
     assert.match(r.stdout, /cp\.pem: good[\s\S]*^revoked$[\s\S]*cp\.pem: revoked\n[\s\S]*Reason: keyCompromise/m);
     assert.equal(r.stderr.match(/Response verify OK/g)?.length, 2, r.stderr);
     assert.doesNotMatch(m.log(), /make run: the .* (exited|was killed)/, 'no service died during the example');
+  });
+
+  it('the Plug&Charge example: OAuth2 token, SECC-ID registered, EST simpleenroll and cacerts, the chain for CertificateSigned verifies -x509_strict', () => {
+    const r = spawnSync('bash', ['-euo', 'pipefail', '-c', readmeExample('readme-example-pnc')], { cwd: ROOT, env: { ...cleanEnv(), ...m.env }, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr}\n--- make run (exit ${m.run.exitCode ?? m.run.signalCode ?? 'running'}) ---\n${m.log()}`);
+    assert.match(r.stdout, /^\["DE\*DEM\*E0001"\]$/m);
+    assert.match(r.stdout, /^leaf\.pem: OK$/m);
+    const subjects = [...r.stdout.matchAll(/^subject=(.*)$/gm)].map((x) => x[1]!);
+    assert.equal(subjects.length, 3, r.stdout);
+    assert.match(subjects[0]!, /CN\s?=\s?DE\*DEM\*E0001.*DC\s?=\s?CPO/);
+    assert.match(subjects[1]!, /CPO Sub-CA 2/);
+    assert.match(subjects[2]!, /CPO Sub-CA 1/);
   });
 
   it('Ctrl-C stops all three services', async () => {

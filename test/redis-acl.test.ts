@@ -102,6 +102,19 @@ test('issue 15: with every service on its own ACL user, a station is registered,
   assert.equal(await cluster.store.getCertificate(serial).then((c) => c?.status), 'good');
 });
 
+test('issue 16: the RA user keeps and reads the SECC-ID index (PUT with seccIds, EST lookup, the one-off build), and Redis refused nothing', async () => {
+  const ra = cluster.ras[0]!.url;
+  assert.equal((await call(ra, 'PUT', '/v1/stations/acl-secc', { serialNumber: 'ACL-SECC', allowed: true, seccIds: ['DE*ACL*E1'] })).status, 201);
+  const admin = await connect('pki-cli');
+  // As a store from before the index: the RA's first lookup builds it.
+  await admin.del(redisKey('sx-built'), redisKey('sx', 'demo'));
+  const store = storeAs('pki-ra');
+  assert.equal((await store.findStationBySeccId('demo', 'deacle1'))?.stationId, 'acl-secc');
+  await store.putStation({ tenant: 'demo', stationId: 'acl-secc-2', serialNumber: 'ACL-SECC-2', allowed: true, createdAt: 'c', updatedAt: 'u', seccIds: ['DE*ACL*E2'] });
+  assert.equal((await store.findStationBySeccId('demo', 'DE*ACL*E2'))?.stationId, 'acl-secc-2');
+  assert.deepEqual(await admin.call('ACL', 'LOG'), [], 'no command of the RA was refused');
+});
+
 test('issue 15: the RA user cannot write a certificate record, nor run a dangerous or admin command (NOPERM)', async () => {
   const ra = await connect('pki-ra');
   const cert = redisKey('c', serial);

@@ -86,6 +86,11 @@ describe('issue 14.1: scopes cannot be bypassed by another spelling of the path'
       ok: 201,
     },
     'GET /v1/stations/{stationId}/certificates': { path: () => '/v1/stations/cp-keep/certificates', ok: 200 },
+    'POST /v1/stations/{stationId}/data-transfer': {
+      path: () => '/v1/stations/cp-keep/data-transfer',
+      body: () => ({ vendorId: 'org.openchargealliance.iso15118pnc', messageId: 'SignCertificate', data: JSON.stringify({ csr: newP256Csr('CP-KEEP-1').csr, certificateType: 'ChargingStationCertificate' }) }),
+      ok: 201,
+    },
     'POST /v1/server-certificates': { path: () => '/v1/server-certificates', body: () => ({ csr: newP256Csr('csms.demo.local').csr }), ok: 201 },
     'GET /v1/certificates/{serialNumber}': { path: () => `/v1/certificates/${certSerial}`, ok: 200 },
     'POST /v1/certificates/{serialNumber}/revoke': { path: () => `/v1/certificates/${revokeSerial}/revoke`, body: () => ({ reason: 'keyCompromise' }), ok: 200 },

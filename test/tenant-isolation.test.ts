@@ -78,6 +78,14 @@ describe('tenant isolation on every endpoint (404, as for what does not exist)',
     assert.equal(asDemoO.status, 404);
   });
 
+  it("sign for another tenant's station through the OCPP 1.6 DataTransfer wrapper", async () => {
+    cover('POST', '/v1/stations/x/data-transfer');
+    const body = { vendorId: 'org.openchargealliance.iso15118pnc', messageId: 'SignCertificate', data: JSON.stringify({ csr: newP256Csr('CP-ISO-0001', 'Other CPO').csr, certificateType: 'ChargingStationCertificate' }) };
+    const theirs = await as('other', 'POST', '/v1/stations/cp-1/data-transfer', body);
+    assert.equal(theirs.status, 404, JSON.stringify(theirs.body));
+    assert.deepEqual(shape(theirs), shape(await as('other', 'POST', '/v1/stations/cp-never/data-transfer', body)));
+  });
+
   it('an Idempotency-Key another tenant used replays nothing of theirs', async () => {
     assert.equal((await as('other', 'PUT', '/v1/stations/cp-o', { serialNumber: 'CP-OTHER-1', allowed: true })).status, 201);
     const r = await as('other', 'POST', '/v1/stations/cp-o/certificates', { csr: newP256Csr('CP-OTHER-1', 'Other CPO').csr, certificateType: 'ChargingStationCertificate' }, { 'idempotency-key': 'shared-key-1' });

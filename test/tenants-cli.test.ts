@@ -336,6 +336,31 @@ function backend(name: string, redisBacked: boolean): void {
       assert.deepEqual((await ok(dev, ['tenants', 'list'])).conflicts, []);
     });
 
+    it('issue 16: an operator ID belongs to one tenant (Tenant.unique-operator-id; DE*OPA and deopa are one), also against a tenant written before operator IDs were indexed', async () => {
+      await ok(dev, ['tenants', 'add', '--id', 'cpo-op-a', '--cpo-name', 'CPO OP A', '--operator-id', 'DE*OPA']);
+      for (const spelling of ['DE*OPA', 'deopa']) {
+        const taken = await pki(dev, ['tenants', 'add', '--id', 'cpo-op-b', '--cpo-name', 'CPO OP B', '--operator-id', 'DE*OPB', '--operator-id', spelling]);
+        assert.equal(taken.code, 2, taken.stderr);
+        assert.match(taken.stderr, /operator ID DE\*OPA is tenant cpo-op-a's \(Tenant\.unique-operator-id\)/);
+      }
+      await ok(dev, ['tenants', 'add', '--id', 'cpo-op-b', '--cpo-name', 'CPO OP B', '--operator-id', 'DE*OPB']);
+      const update = await pki(dev, ['tenants', 'add', '--id', 'cpo-op-b', '--update', '--operator-id', 'DE*OPB,DE*OPA']);
+      assert.equal(update.code, 2, update.stderr);
+      assert.match(update.stderr, /Tenant\.unique-operator-id/);
+      assert.deepEqual((await ok(dev, ['tenants', 'show', 'cpo-op-b'])).tenant.operatorIds, ['DE*OPB']);
+      // A tenant that holds an operator ID from before the index had operator IDs (the index marked
+      // as built at its first version): the next tenant write indexes it again and refuses.
+      await legacyPut({ id: 'cpo-op-old', cpoName: 'CPO OP Old', disabled: false, createdAt: 'c', operatorIds: ['DE*OLD'] });
+      if (redis) {
+        const raw = new Redis(redis.url);
+        await raw.del(redisKey('tenant-claims-built-v2'));
+        raw.disconnect();
+      } else await (stack.store as unknown as { db: RootDatabase }).db.put(['meta', 'tenant-claims'], 1);
+      const old = await pki(dev, ['tenants', 'add', '--id', 'cpo-op-c', '--cpo-name', 'CPO OP C', '--operator-id', 'DEOLD']);
+      assert.equal(old.code, 2, old.stderr);
+      assert.match(old.stderr, /operator ID DE\*OLD is tenant cpo-op-old's \(Tenant\.unique-operator-id\)/);
+    });
+
     it('issue 14.4: --ip-range instead of --allow-ip-sans: CIDR ranges, checked (Tenant.ip-range), none shared with another tenant (Tenant.unique-ip-range)', async () => {
       const added = await ok(dev, ['tenants', 'add', '--id', 'cpo-ip', '--cpo-name', 'CPO IP', '--ip-range', '10.61.0.0/16', '--ip-range', 'FD00:61:0::/64,10.61.0.0/16']);
       assert.deepEqual(added.tenant.ipRanges, ['10.61.0.0/16', 'fd00:61::/64']);

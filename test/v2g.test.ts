@@ -14,7 +14,7 @@ import { certify, issuerFacts, seccLeaf } from '@evpki/issuance';
 import { fileSigner, generateIssuerKey } from '@evpki/keys';
 import { AppError } from '@evpki/service';
 import { openStore } from '@evpki/store';
-import { csrFromPem, inspectSpki, parseCertificate, pemBlocks } from '@evpki/x509';
+import { certificateHashData, csrFromPem, inspectSpki, parseCertificate, pemBlocks, toPem } from '@evpki/x509';
 import { openssl, opensslAsync } from './helpers/openssl.js';
 import { api, makeDevPki, startStack, type DevPki, type Stack } from './helpers/pki.js';
 import { runPki } from './helpers/processes.js';
@@ -256,6 +256,88 @@ describe('status of SECC certificates', () => {
     const v = openssl(['verify', '-x509_strict', '-crl_check_all', '-CRLfile', crlFile, '-CAfile', files.root, '-untrusted', files.subs, files.leaf]);
     assert.notEqual(v.code, 0);
     assert.match(v.stdout + v.stderr, /certificate revoked/);
+  });
+});
+
+describe('GetCertificateStatus (POST /v1/certificate-status, Plug&Charge 4.5) for the V2G hierarchy', () => {
+  /** The OCSP answer our RA relays for the CertificateHashData of `cert` issued by `issuer`: its status and the responder's verdict (openssl). */
+  async function statusOf(name: string, cert: Buffer, issuer: Buffer, anchors: Buffer[]): Promise<{ certStatus: string; verified: boolean }> {
+    // An unreachable responderURL: our own issuers are answered by our responder whatever it says.
+    const r = await api(stack, 'POST', '/v1/certificate-status', { ...certificateHashData(parseCertificate(cert), parseCertificate(issuer)), responderURL: 'http://192.0.2.1/ocsp' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.equal(r.body.status, 'Accepted', JSON.stringify(r.body));
+    const f = (file: string, ders: Buffer[]): string => (writeFileSync(join(work, file), ders.map((d) => toPem('CERTIFICATE', d)).join('')), join(work, file));
+    writeFileSync(join(work, `${name}.ocsp.der`), Buffer.from(r.body.ocspResult, 'base64'));
+    const v = openssl(['ocsp', '-respin', join(work, `${name}.ocsp.der`), '-CAfile', f(`${name}-ca.pem`, anchors.slice(-1)), '-verify_other', f(`${name}-others.pem`, anchors), '-sha256', '-issuer', f(`${name}-issuer.pem`, [issuer]), '-cert', f(`${name}-cert.pem`, [cert]), '-no_nonce']);
+    return { certStatus: / (good|revoked|unknown)\n/.exec(v.stdout)?.[1] ?? `none: ${v.stdout}${v.stderr}`, verified: /Response verify OK/.test(v.stderr + v.stdout) };
+  }
+
+  it("the hash data of an SECC leaf (issuer CPO Sub-CA 2): Accepted from our responder, good, then revoked, verified to the V2G root; of CPO Sub-CA 2 (issuer Sub-CA 1): Failed naming Sub-CA 1's CRL, which our responder serves", async () => {
+    const r = await signV2g('evse-1', opensslCsr('secc-gcs', P256, '/CN=DEABCE9/O=Demo CPO/DC=CPO'));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const [leaf, sub2, sub1] = pemBlocks(r.body.certificateChain, 'CERTIFICATE') as [Buffer, Buffer, Buffer];
+    const root = pemBlocks((await api(stack, 'GET', '/v1/trust-anchors?hierarchy=v2g')).body.items[0].certificate, 'CERTIFICATE')[0]!;
+    const chain = [sub2, sub1, root];
+    assert.deepEqual(await statusOf('gcs-leaf', leaf, sub2, chain), { certStatus: 'good', verified: true });
+    const sub2Status = await api(stack, 'POST', '/v1/certificate-status', { ...certificateHashData(parseCertificate(sub2), parseCertificate(sub1)), responderURL: 'http://192.0.2.1/ocsp' });
+    assert.equal(sub2Status.status, 200, JSON.stringify(sub2Status.body));
+    assert.equal(sub2Status.body.status, 'Failed');
+    assert.match(sub2Status.body.reason, new RegExp(`issued by ${ids.subCa1}, a sub-ca-1 CA .*GET /crl/${ids.subCa1}\\.crl`));
+    const crl = await fetch(`${stack.ocspUrl}/crl/${ids.subCa1}.crl`);
+    assert.equal(crl.status, 200);
+    writeFileSync(join(work, 'gcs-sub1.crl'), Buffer.from(await crl.arrayBuffer()));
+    const listed = openssl(['crl', '-inform', 'DER', '-in', join(work, 'gcs-sub1.crl'), '-noout', '-text']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.match(listed.stdout, /No Revoked Certificates/);
+    const revoked = await api(stack, 'POST', `/v1/certificates/${r.body.serialNumber}/revoke`, { reason: 'keyCompromise' });
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
+    assert.deepEqual(await statusOf('gcs-leaf-revoked', leaf, sub2, chain), { certStatus: 'revoked', verified: true });
+  });
+});
+
+describe('OCPP 1.6 DataTransfer (ISO 15118 Plug&Charge for OCPP 1.6): POST /v1/stations/{id}/data-transfer', () => {
+  const dataTransfer = (stationId: string, body: unknown) => api(stack, 'POST', `/v1/stations/${stationId}/data-transfer`, body);
+  const wrap = (data: unknown, over: Record<string, string> = {}) => ({ vendorId: 'org.openchargealliance.iso15118pnc', messageId: 'SignCertificate', data: JSON.stringify(data), ...over });
+
+  it('SignCertificate in, CertificateSigned out: the DataTransfer.req for the station, its data the chain SECC, Sub-CA 2, Sub-CA 1 that verifies -x509_strict to the V2G root', async () => {
+    const csr = opensslCsr('dt', P256, '/CN=DEABCE9/O=Demo CPO/DC=CPO');
+    const r = await dataTransfer('evse-1', wrap({ csr, certificateType: 'V2GCertificate' }));
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.certificate.certificateType, 'V2GCertificate');
+    assert.equal(r.body.certificateSigned.vendorId, 'org.openchargealliance.iso15118pnc');
+    assert.equal(r.body.certificateSigned.messageId, 'CertificateSigned');
+    const data = JSON.parse(r.body.certificateSigned.data);
+    assert.deepEqual(Object.keys(data).sort(), ['certificateChain', 'certificateType']);
+    assert.equal(data.certificateChain, r.body.certificate.certificateChain);
+    const [leaf, sub2, sub1] = pemBlocks(data.certificateChain, 'CERTIFICATE') as [Buffer, Buffer, Buffer];
+    assert.equal(pemBlocks(data.certificateChain, 'CERTIFICATE').length, 3, 'no root (Plug&Charge 2.3)');
+    const root = (await api(stack, 'GET', '/v1/trust-anchors?hierarchy=v2g')).body.items[0].certificate as string;
+    const f = (name: string, text: string): string => (writeFileSync(join(work, name), text), join(work, name));
+    const v = openssl(['verify', '-x509_strict', '-CAfile', f('dt-root.pem', root), '-untrusted', f('dt-subs.pem', toPem('CERTIFICATE', sub2) + toPem('CERTIFICATE', sub1)), f('dt-leaf.pem', toPem('CERTIFICATE', leaf))]);
+    assert.equal(v.code, 0, v.stdout + v.stderr);
+    // certificateType defaults to V2GCertificate (the application note's context).
+    const byDefault = await dataTransfer('evse-1', wrap({ csr: opensslCsr('dt-default', P256, '/CN=DEABCE9/O=Demo CPO/DC=CPO') }));
+    assert.equal(byDefault.status, 201, JSON.stringify(byDefault.body));
+    assert.equal(byDefault.body.certificate.certificateType, 'V2GCertificate');
+  });
+
+  it('the same rules as the JSON route (V2G.dc-cpo), and a wrapper that is not SignCertificate of the P&C vendor: 400 DataTransfer.pnc', async () => {
+    const noDc = await dataTransfer('evse-1', wrap({ csr: opensslCsr('dt-nodc', P256, '/CN=DEABCE9/O=Demo CPO'), certificateType: 'V2GCertificate' }));
+    assert.equal(noDc.status, 422, JSON.stringify(noDc.body));
+    assert.ok(rulesOf(noDc.body).includes('V2G.dc-cpo'));
+    const csr = opensslCsr('dt-bad', P256, '/CN=DEABCE9/O=Demo CPO/DC=CPO');
+    for (const [name, body] of [
+      ['vendorId', wrap({ csr }, { vendorId: 'com.example' })],
+      ['messageId', wrap({ csr }, { messageId: 'Get15118EVCertificate' })],
+      ['not JSON', { ...wrap({}), data: '{csr' }],
+      ['no csr', wrap({ certificateType: 'V2GCertificate' })],
+      ['a field of another message', wrap({ csr, exiRequest: 'x' })],
+      ['another certificate type', wrap({ csr, certificateType: 'CSMSRootCertificate' })],
+    ] as const) {
+      const r = await dataTransfer('evse-1', body);
+      assert.equal(r.status, 400, `${name}: ${JSON.stringify(r.body)}`);
+      assert.deepEqual(rulesOf(r.body), ['DataTransfer.pnc'], name);
+    }
   });
 });
 

@@ -1,19 +1,22 @@
 import { ipAddressOctets } from '@evpki/x509';
 import { isIPv4, isIPv6 } from 'node:net';
+import { normalizeOperatorId } from './v2g-rules.js';
 import { Rule } from './violations.js';
 
 /**
  * What a tenant claims for itself, and so no other tenant may have (every tenant's certificates
  * chain to the same root): its CPO name (the O of its certificates), its server domains (and every
- * name below them) and its IP ranges (and every address in them). The store enforces this in the
+ * name below them), its IP ranges (and every address in them) and its ISO 15118 operator IDs (the
+ * SECC-IDs under them: Plug&Charge 4.3). The store enforces this in the
  * tenant's write (an index of claim keys), `pki tenants` checks it first for a clear message.
  *
  * A claim key is a string in which "is below / inside" is "starts with", so one ordered index finds
  * both directions: `dns:` + the labels reversed, each followed by a dot (`demo.local` is
- * `dns:local.demo.`), `ip4:`/`ip6:` + the range's prefix bits, `cpo:` + the normalised CPO name.
+ * `dns:local.demo.`), `ip4:`/`ip6:` + the range's prefix bits, `cpo:` + the normalised CPO name,
+ * `opid:` + the normalised operator ID (`opid:DE*ABC`; exact only).
  */
 export interface TenantClaim {
-  readonly rule: (typeof Rule)['uniqueCpoName' | 'uniqueServerDomain' | 'uniqueIpRange'];
+  readonly rule: (typeof Rule)['uniqueCpoName' | 'uniqueServerDomain' | 'uniqueIpRange' | 'uniqueOperatorId'];
   readonly key: string;
   /** Keys that conflict when another tenant holds them exactly: the parent domains, the enclosing ranges. */
   readonly ancestors: readonly string[];
@@ -27,6 +30,7 @@ export interface ClaimingTenant {
   readonly cpoName: string;
   readonly serverDomains?: readonly string[];
   readonly ipRanges?: readonly string[];
+  readonly operatorIds?: readonly string[];
 }
 
 /**
@@ -151,12 +155,14 @@ export function tenantClaims(t: ClaimingTenant): TenantClaim[] {
   add({ rule: Rule.uniqueCpoName, key: `cpo:${cpoNameKey(t.cpoName)}`, ancestors: [], below: false });
   for (const d of t.serverDomains ?? []) add(domainClaim(d));
   for (const r of t.ipRanges ?? []) add(ipRangeClaim(r));
+  for (const o of t.operatorIds ?? []) add({ rule: Rule.uniqueOperatorId, key: `opid:${normalizeOperatorId(o) ?? o.toUpperCase()}`, ancestors: [], below: false });
   return [...out.values()];
 }
 
 /** A claim key in words: `CPO name "demo cpo" (as compared)`, `server domain demo.local`, `IP range 10.1.0.0/16`. */
 export function describeClaimKey(key: string): string {
   if (key.startsWith('cpo:')) return `CPO name "${key.slice(4)}" (as compared)`;
+  if (key.startsWith('opid:')) return `operator ID ${key.slice(5)}`;
   if (key.startsWith('dns:')) return `server domain ${key.slice(4).split('.').filter(Boolean).reverse().join('.')}`;
   const bits = key.slice(4);
   const octets = Buffer.alloc(key.startsWith('ip4:') ? 4 : 16);
@@ -168,6 +174,7 @@ export function describeClaimKey(key: string): string {
 export function describeConflict(claim: TenantClaim, otherKey: string, otherTenant: string): string {
   if (claim.key.startsWith('cpo:'))
     return `CPO name "${claim.key.slice(4)}" (as compared: case, whitespace and Unicode compatibility forms ignored) is tenant ${otherTenant}'s (${claim.rule})`;
+  if (claim.key.startsWith('opid:')) return `${describeClaimKey(claim.key)} is tenant ${otherTenant}'s (${claim.rule})`;
   const dns = claim.key.startsWith('dns:');
   const relation = otherKey === claim.key ? 'is also' : claim.key.startsWith(otherKey) ? (dns ? 'is below' : 'is inside') : dns ? 'is a parent of' : 'encloses';
   return `${describeClaimKey(claim.key)} ${relation} tenant ${otherTenant}'s ${describeClaimKey(otherKey)} (${claim.rule})`;

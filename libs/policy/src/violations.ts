@@ -30,6 +30,8 @@ export const Rule = {
   uniqueCpoName: 'Tenant.unique-cpo-name',
   uniqueServerDomain: 'Tenant.unique-server-domain',
   uniqueIpRange: 'Tenant.unique-ip-range',
+  /** Product rule (Plug&Charge 4.3: operator IDs are allow-listed per CPO): no two tenants share an ISO 15118 operator ID. */
+  uniqueOperatorId: 'Tenant.unique-operator-id',
   /** Product rule: what a tenant's IP range may be (parseIpRange). */
   ipRange: 'Tenant.ip-range',
   /** Product rule: delegated OCSP signers per issuer per hour (CA_OCSP_SIGNERS_PER_ISSUER_PER_HOUR). */

@@ -28,7 +28,8 @@ import type {
   RotationRecord,
 } from './records.js';
 import type { IssuanceAlso, Store } from './store.js';
-import { tenantClaims } from '@evpki/policy';
+import { seccIdKey, tenantClaims } from '@evpki/policy';
+import { listsSeccKey, seccKeysOf } from './secc-index.js';
 import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 import {
   AUDIT_GENESIS,
@@ -52,8 +53,15 @@ const END = '\uffff';
 const OCSP_EPOCH = key('meta', 'ocsp-epoch');
 /** The audit log: ['audit', seq] → entry, ['auditt', tenant, seq] → null (the tenant index), its head and checkpoint. */
 const AUDIT_HEAD = key('meta', 'audit-head');
-/** The tenant claims index (tenant-index.ts): ['tclaim', claim key, tenant] → true; set once it holds every tenant's claims. */
+/**
+ * The tenant claims index (tenant-index.ts): ['tclaim', claim key, tenant] → true; set to
+ * TENANT_CLAIMS_VERSION once it holds every tenant's claims (2: operator IDs too; a store built
+ * at 1 is indexed again, the puts are idempotent).
+ */
 const TENANT_CLAIMS_BUILT = key('meta', 'tenant-claims');
+const TENANT_CLAIMS_VERSION = 2;
+/** Set once the SECC-ID index (['sx', ...]) covers every station. */
+const SECC_INDEX_BUILT = key('meta', 'secc-index');
 const AUDIT_CHECKPOINT = key('meta', 'audit-checkpoint');
 
 /**
@@ -211,12 +219,12 @@ export class LmdbStore implements Store {
   }
   /** Builds the claims index from the tenants once (stores written before it existed), in the caller's write transaction. */
   private indexTenantClaims(): void {
-    if (this.db.get(TENANT_CLAIMS_BUILT) !== undefined) return;
+    if (this.db.get(TENANT_CLAIMS_BUILT) === TENANT_CLAIMS_VERSION) return;
     for (const { value } of this.db.getRange({ start: key('tenant'), end: key('tenant', END) })) {
       const t = value as TenantRecord;
       for (const c of tenantClaims(t)) this.db.putSync(key('tclaim', c.key, t.id), true);
     }
-    this.db.putSync(TENANT_CLAIMS_BUILT, 1);
+    this.db.putSync(TENANT_CLAIMS_BUILT, TENANT_CLAIMS_VERSION);
   }
   async listTenants(): Promise<TenantRecord[]> {
     this.db.resetReadTxn();
@@ -266,33 +274,65 @@ export class LmdbStore implements Store {
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return this.db.get(key('station', tenant, stationId)) as StationRecord | undefined;
   }
+  // The SECC-ID index (secc-index.ts): ['sx', tenant, SECC-ID key, stationId] → true, kept exactly by
+  // every station write (writeStationInTxn, removeStationInTxn); SECC_INDEX_BUILT once it covers the
+  // stations written before it existed.
+  async findStationBySeccId(tenant: string, seccId: string): Promise<StationRecord | undefined> {
+    if (this.db.get(SECC_INDEX_BUILT) === undefined)
+      await this.db.transaction(() => {
+        if (this.db.get(SECC_INDEX_BUILT) !== undefined) return;
+        for (const { value } of this.db.getRange({ start: key('station'), end: key('station', END) })) this.indexSeccIds(value as StationRecord);
+        this.db.putSync(SECC_INDEX_BUILT, 1);
+      });
+    const k = seccIdKey(seccId);
+    this.db.resetReadTxn();
+    for (const { key: entry } of this.db.getRange({ start: key('sx', tenant, k), end: key('sx', tenant, k, END) })) {
+      const s = this.db.get(key('station', tenant, (entry as string[])[3]!)) as StationRecord | undefined;
+      if (listsSeccKey(s, k)) return s;
+    }
+    return undefined;
+  }
+  /** Inside a write transaction: the station record and its SECC-ID entries (the previous record's removed). */
+  private writeStationInTxn(s: StationRecord, previous: StationRecord | undefined): void {
+    if (previous) this.unindexSeccIds(previous);
+    this.db.putSync(key('station', s.tenant, s.stationId), s);
+    this.indexSeccIds(s);
+  }
+  /** Inside a write transaction: removes the station and its SECC-ID entries; whether there was one. */
+  private removeStationInTxn(tenant: string, stationId: string): boolean {
+    const k = key('station', tenant, stationId);
+    const previous = this.db.get(k) as StationRecord | undefined;
+    if (previous === undefined) return false;
+    this.unindexSeccIds(previous);
+    this.db.removeSync(k);
+    return true;
+  }
+  private indexSeccIds(s: StationRecord): void {
+    for (const k of seccKeysOf(s)) this.db.putSync(key('sx', s.tenant, k, s.stationId), true);
+  }
+  private unindexSeccIds(s: StationRecord): void {
+    for (const k of seccKeysOf(s)) this.db.removeSync(key('sx', s.tenant, k, s.stationId));
+  }
   async putStation(s: StationRecord): Promise<{ created: boolean }> {
     return this.db.transaction(() => {
-      const k = key('station', s.tenant, s.stationId);
-      const created = this.db.get(k) === undefined;
-      this.db.putSync(k, s);
-      return { created };
+      const previous = this.db.get(key('station', s.tenant, s.stationId)) as StationRecord | undefined;
+      this.writeStationInTxn(s, previous);
+      return { created: previous === undefined };
     });
   }
   async putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]> {
     if (!batch.length) return [];
     return this.db.transaction(() =>
       batch.map((s): StationPutOutcome => {
-        const k = key('station', s.tenant, s.stationId);
-        const exists = this.db.get(k) !== undefined;
-        if (exists && !opts.replace) return 'kept';
-        this.db.putSync(k, s);
-        return exists ? 'replaced' : 'created';
+        const previous = this.db.get(key('station', s.tenant, s.stationId)) as StationRecord | undefined;
+        if (previous !== undefined && !opts.replace) return 'kept';
+        this.writeStationInTxn(s, previous);
+        return previous !== undefined ? 'replaced' : 'created';
       }),
     );
   }
   async deleteStation(tenant: string, stationId: string): Promise<boolean> {
-    return this.db.transaction(() => {
-      const k = key('station', tenant, stationId);
-      if (this.db.get(k) === undefined) return false;
-      this.db.removeSync(k);
-      return true;
-    });
+    return this.db.transaction(() => this.removeStationInTxn(tenant, stationId));
   }
 
   async listIssuers(hierarchy?: string): Promise<IssuerRecord[]> {
@@ -420,10 +460,7 @@ export class LmdbStore implements Store {
         const updated = this.revokeInTxn(cert, reason, at);
         if (updated) revoked.push(updated);
       }
-      const k = key('station', tenant, stationId);
-      const deleted = this.db.get(k) !== undefined;
-      if (deleted) this.db.removeSync(k);
-      return { deleted, revoked };
+      return { deleted: this.removeStationInTxn(tenant, stationId), revoked };
     });
   }
 

@@ -31,9 +31,9 @@ const SCHEMA: RedisAccess = { commands: ['get'], read: ['schema'] };
 const AUDIT_WRITE: RedisAccess = { commands: ['hmget', 'zadd', 'hset', 'wait'], read: ['audit-head'], write: ['audit-head', 'audit', 'audit-t:*'], scripts: ['audit-head', 'audit', 'audit-t:*'] };
 const TENANT_WRITE: RedisAccess = {
   commands: ['get', 'exists', 'zrangebylex', 'zrem', 'zadd', 'set', 'sadd', 'smembers', 'mget', 'scard', 'del'],
-  read: ['t:*', 'tenants', 'tenant-claims', 'tenant-claims-built'],
-  write: ['t:*', 'tenants', 'tenant-claims', 'tenant-claims-built'],
-  scripts: ['t:*', 'tenants', 'tenant-claims', 'tenant-claims-built'],
+  read: ['t:*', 'tenants', 'tenant-claims', 'tenant-claims-built-v2'],
+  write: ['t:*', 'tenants', 'tenant-claims', 'tenant-claims-built-v2'],
+  scripts: ['t:*', 'tenants', 'tenant-claims', 'tenant-claims-built-v2'],
 };
 /** The revoke script; a station removal also reads the station's index and deletes the station. */
 const REVOKE: RedisAccess = {
@@ -70,8 +70,10 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   listManufacturers: { commands: ['smembers', 'mget'], read: ['mf-t:*', 'mf:*'] },
   getStation: { commands: ['get'], read: ['s:*'] },
   listStations: { commands: ['scan', 'mget'], read: ['s:*'] },
-  putStation: { commands: ['set'], read: ['s:*'], write: ['s:*'] },
-  putStations: { commands: ['multi', 'set', 'exec'], read: ['s:*'], write: ['s:*'] },
+  // The SECC-ID index (sx:<tenant>, sx-built) is written with the station, in one MULTI.
+  findStationBySeccId: { commands: ['exists', 'zrangebylex', 'get', 'scan', 'mget', 'multi', 'zadd', 'exec', 'set'], read: ['sx-built', 'sx:*', 's:*'], write: ['sx:*', 'sx-built'] },
+  putStation: { commands: ['multi', 'set', 'zadd', 'exec'], read: ['s:*'], write: ['s:*', 'sx:*'] },
+  putStations: { commands: ['multi', 'set', 'zadd', 'exec'], read: ['s:*'], write: ['s:*', 'sx:*'] },
   deleteStation: { commands: ['del'], write: ['s:*'] },
   listIssuers: merge(SCHEMA, { commands: ['hgetall'], read: ['issuers'] }),
   getIssuer: merge(SCHEMA, { commands: ['hget'], read: ['issuers'] }),

@@ -15,6 +15,8 @@ import {
   type AuditQuery,
 } from './audit.js';
 import { REDIS_SCRIPTS } from './redis-scripts.js';
+import { seccIdKey } from '@evpki/policy';
+import { listsSeccKey, seccKeysOf, seccMember } from './secc-index.js';
 import { expiryMark } from './records.js';
 import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, issuerAtSchema3, rotationAtSchema3, upToDate, type MigrationResult } from './schema.js';
 import { DEFAULT_HIERARCHY, assertIssuerRecord, assertRotationCommit, signsLeaves } from './hierarchies.js';
@@ -70,10 +72,11 @@ export interface RedisStoreOptions {
  *   ocspdue zset due → serial   ocsp-epoch counter   crlno:<issuer>   crl:<issuer> hash n, rec
  *   rl:<bucket> zset of events (sliding window)
  *   audit zset seq → entry   audit-t:<tenant> zset seq → seq   audit-head hash seq, hash
- *   tenant-claims zset "<claim key>\n<tenant>" (scores 0)   tenant-claims-built
+ *   tenant-claims zset "<claim key>\n<tenant>" (scores 0)   tenant-claims-built-v2
  *   audit-checkpoint hash seq, hash (the last pruned entry)
  *   oc:<clientId> OAuth2 client   oc-t:<tenant> set of its client ids
  *   mf:<tenant>:<name> trusted manufacturer   mf-t:<tenant> set of its manufacturer names
+ *   sx:<tenant> zset "<SECC-ID key>\n<stationId>" (scores 0)   sx-built
  *   schema → the schema version (schema.ts; absent: 1)
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
  * Which commands and keys each method uses is listed in redis-acl.ts (the services' ACL users):
@@ -101,8 +104,13 @@ const leafOf = (i: IssuerRecord): string => (signsLeaves(i.role) ? i.hierarchy :
 const TENANTS = k('tenants');
 /** The tenant claims index (tenant-index.ts): a zset of claimMember()s, all scores 0 (ordered by bytes). */
 const TENANT_CLAIMS = k('tenant-claims');
-/** Set once the claims index holds every tenant's claims. */
-const TENANT_CLAIMS_BUILT = k('tenant-claims-built');
+/** Set once the SECC-ID index (sx:<tenant>) covers every station. */
+const SECC_INDEX_BUILT = k('sx-built');
+/**
+ * Set once the claims index holds every tenant's claims. "-v2": the index of operator IDs
+ * (Tenant.unique-operator-id) came later; a store built before is indexed again (ZADD: idempotent).
+ */
+const TENANT_CLAIMS_BUILT = k('tenant-claims-built-v2');
 /** An index member: the claim key, a newline (no key holds one) and the tenant id. */
 const claimMember = (key: string, tenant: string): string => `${key}\n${tenant}`;
 /** Compare-and-set conflicts (another writer changed the tenant) before a tenant write gives up. */
@@ -448,9 +456,53 @@ export class RedisStore implements Store {
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return dec(await this.call((r) => r.getBuffer(k('s', tenant, stationId))));
   }
+  // The SECC-ID index (secc-index.ts): sx:<tenant> a zset of "<SECC-ID key>\n<stationId>" (scores 0),
+  // added to in the station's own MULTI, never removed from (a lookup checks the station again);
+  // sx-built once it covers the stations written before it existed.
+  async findStationBySeccId(tenant: string, seccId: string): Promise<StationRecord | undefined> {
+    if (!(await this.call((r) => r.exists(SECC_INDEX_BUILT)))) await this.buildSeccIndex();
+    const key = seccIdKey(seccId);
+    const from = `[${seccMember(key, '')}`;
+    const members = await this.call((r) => r.zrangebylex(k('sx', tenant), from, Buffer.concat([Buffer.from(from), Buffer.from([0xff])])));
+    for (const m of members) {
+      const s = await this.getStation(tenant, m.slice(m.indexOf('\n') + 1));
+      if (listsSeccKey(s, key)) return s;
+    }
+    return undefined;
+  }
+  /** Indexes every station (stores from before the index); writes meanwhile index themselves. */
+  private async buildSeccIndex(): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, batch] = await this.call((r) => r.scan(cursor, 'MATCH', `${k('s')}:*`, 'COUNT', 1000));
+      cursor = next;
+      const values = batch.length ? await this.call((r) => r.mgetBuffer(...batch)) : [];
+      const stations = values.map((v) => dec<StationRecord>(v)).filter((s): s is StationRecord => s !== undefined && seccKeysOf(s).length > 0);
+      if (stations.length)
+        await this.call((r) => {
+          const m = r.multi();
+          for (const s of stations) m.zadd(k('sx', s.tenant), ...seccKeysOf(s).flatMap((key) => [0, seccMember(key, s.stationId)]));
+          return m.exec();
+        });
+    } while (cursor !== '0');
+    await this.call((r) => r.set(SECC_INDEX_BUILT, '1'));
+  }
+  /** Adds the station's SECC-ID index entries to a MULTI. */
+  private indexSeccIds(m: ReturnType<Redis['multi']>, s: StationRecord): void {
+    const keys = seccKeysOf(s);
+    if (keys.length) m.zadd(k('sx', s.tenant), ...keys.flatMap((key) => [0, seccMember(key, s.stationId)]));
+  }
   async putStation(s: StationRecord): Promise<{ created: boolean }> {
-    // SET … GET: one command, so `created` is right even when two instances race.
-    const previous = await this.call((r) => r.call('SET', k('s', s.tenant, s.stationId), enc(s), 'GET'));
+    // SET … GET in the MULTI with the index entries: `created` is right even when two instances race.
+    const replies = await this.call((r) => {
+      const m = r.multi();
+      m.call('SET', k('s', s.tenant, s.stationId), enc(s), 'GET');
+      this.indexSeccIds(m, s);
+      return m.exec();
+    });
+    if (!replies) throw new StoreUnavailableError('the station was not written (transaction aborted)');
+    const [err, previous] = replies[0]!;
+    if (err) throw err;
     return { created: previous === null };
   }
   async putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]> {
@@ -462,10 +514,12 @@ export class RedisStore implements Store {
         if (opts.replace) m.call('SET', k('s', s.tenant, s.stationId), enc(s), 'GET');
         else m.set(k('s', s.tenant, s.stationId), enc(s), 'NX');
       }
+      // A kept station's entries may be added too: a lookup checks the station as stored.
+      for (const s of batch) this.indexSeccIds(m, s);
       return m.exec();
     });
     if (!replies) throw new StoreUnavailableError('the station batch was not written (transaction aborted)');
-    return replies.map(([err, reply]): StationPutOutcome => {
+    return replies.slice(0, batch.length).map(([err, reply]): StationPutOutcome => {
       if (err) throw err;
       if (opts.replace) return reply === null ? 'created' : 'replaced';
       return reply === null ? 'kept' : 'created';

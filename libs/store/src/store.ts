@@ -86,10 +86,16 @@ export interface Store {
 
   getStation(tenant: string, stationId: string): Promise<StationRecord | undefined>;
   /**
-   * A tenant's stations, by station id: a scan of the tenant's stations (EST finds a station by a
-   * CSR's SECC-ID with it), for tenants of up to a few thousand stations.
+   * A tenant's stations, by station id: a scan of the tenant's stations, for tenants of up to a few
+   * thousand stations (EST finds a CSR's station with findStationBySeccId instead).
    */
   listStations(tenant: string): Promise<StationRecord[]>;
+  /**
+   * The tenant's station whose `seccIds` hold this SECC-ID (compared as seccIdKey: without '*', any
+   * case), from an index the station writes keep (EST enrolment, PnC-4.3); undefined when none.
+   * Several stations listing one SECC-ID: the first by station id.
+   */
+  findStationBySeccId(tenant: string, seccId: string): Promise<StationRecord | undefined>;
   /** Creates or replaces; `created` tells which. */
   putStation(s: StationRecord): Promise<{ created: boolean }>;
   deleteStation(tenant: string, stationId: string): Promise<boolean>;

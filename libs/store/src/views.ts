@@ -62,6 +62,7 @@ export const RA_STORE_METHODS = [
   'deleteManufacturer',
   'getStation',
   'listStations',
+  'findStationBySeccId',
   'putStation',
   'getIdempotency',
   'isKeyBlocked',

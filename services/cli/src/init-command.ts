@@ -5,12 +5,13 @@ import { EXIT } from './exit-codes.js';
 import { initPki } from './init.js';
 import { PKCS11_OPTIONS, PKCS11_OPTIONS_HELP, pkcs11TargetFrom } from './pkcs11-options.js';
 import { DEFAULT_CA_HOSTNAMES, SERVICE_CERT_DAYS, parseCaHostnames } from './service-certs.js';
+import { initV2g, v2gCreatedLine } from './v2g.js';
 
 export const initCommand: Command = {
   name: 'init',
   summary: 'create a root CA, the charge point issuing CA and the service TLS certificates',
   help: `Usage: pki init [--dev] [--force] [--algorithm ecdsa-p256|ecdsa-p384|rsa-pss-3072] [--org NAME] [--ocsp-url URL] [--ca-hostnames LIST]
-                [--pkcs11-module PATH --pkcs11-token-label LABEL [--pkcs11-pin-file FILE]] [--json]
+                [--pkcs11-module PATH --pkcs11-token-label LABEL [--pkcs11-pin-file FILE]] [--v2g] [--json]
 
 Creates a root CA, an issuing sub-CA for charge point certificates, and an internal service CA
 ("<org> Internal Service CA", EC P-256, 10 years) with the certificates of RA/OCSP -> CA mutual TLS:
@@ -31,6 +32,11 @@ CRLs in the token; start it with PKI_PKCS11_PIN_FILE naming the PIN file. The ro
 encrypted key file (it signs only here and in \`pki rotate-* prepare\`, and is kept off-line), as do
 the service CA key and the service keys. --force does not delete keys from the token.
 
+With --v2g it then creates the ISO 15118 V2G hierarchy too, exactly as \`pki v2g init\` with the same
+--org and --pkcs11-* (V2G root, CPO Sub-CA 1 and 2; Sub-CA 2's key in the token when one is given):
+see \`pki v2g init --help\`. Should that step fail (e.g. --force on a Redis store, which keeps its
+v2g hierarchy), the csms PKI stays and \`pki v2g init\` can be run on its own.
+
 Options:
   --dev           also create tenant "demo" (CPO name "Demo CPO") and a JWT key for \`pki token\`
   --force         replace an existing PKI in the data directory
@@ -41,7 +47,8 @@ Options:
                   comma-separated DNS names and IP addresses the RA and the OCSP responder reach the
                   CA at, for its server certificate (default ${DEFAULT_CA_HOSTNAMES.join(',')})
 ${PKCS11_OPTIONS_HELP}
-  --json          print the manifest (pki.json) as JSON
+  --v2g           also create the V2G hierarchy (pki v2g init)
+  --json          print the manifest (pki.json) as JSON; with --v2g, the V2G ids as "v2g": {root, subCa1, subCa2}
 
 Exit 2: a PKI already exists (use --force), bad options, or the token refused the PIN or the key.
 `,
@@ -52,6 +59,7 @@ Exit 2: a PKI already exists (use --force), bad options, or the token refused th
     org: { type: 'string' },
     'ocsp-url': { type: 'string' },
     'ca-hostnames': { type: 'string' },
+    v2g: { type: 'boolean', default: false },
     ...PKCS11_OPTIONS,
   },
   positionals: { min: 0, max: 0 },
@@ -71,11 +79,14 @@ Exit 2: a PKI already exists (use --force), bad options, or the token refused th
       env: ctx.env,
       ...(pkcs11 ? { pkcs11 } : {}),
     });
-    if (ctx.json) ctx.out(JSON.stringify(m) + '\n');
-    else
+    if (!ctx.json)
       ctx.out(
         `PKI created in ${ctx.dataDir}: root ${m.issuers.root}, charge point CA ${m.issuers.chargePoint} (${m.algorithm}${pkcs11 ? `, key in PKCS#11 token '${pkcs11.tokenLabel}'` : ''})\n`,
       );
+    // The one code path of `pki v2g init`, with the same --org and token.
+    const v2g = values.v2g === true ? await initV2g({ dataDir: ctx.dataDir, env: ctx.env, organization, ...(pkcs11 ? { pkcs11 } : {}) }) : undefined;
+    if (ctx.json) ctx.out(JSON.stringify(v2g ? { ...m, v2g } : m) + '\n');
+    else if (v2g) ctx.out(v2gCreatedLine(v2g));
     return EXIT.ok;
   },
 };

@@ -207,8 +207,8 @@ and creates the tenant when it does not exist yet.
 Every tenant's certificates chain to one root, so no two tenants (disabled ones included) may
 share a CPO name (compared after Unicode NFKC, case folding and whitespace collapsing: rule
 Tenant.unique-cpo-name), a server domain or one above or below another's (Tenant.unique-server-
-domain), or an IP range or one inside another's (Tenant.unique-ip-range): refused with exit 2,
-naming the other tenant.
+domain), an IP range or one inside another's (Tenant.unique-ip-range), or an ISO 15118 operator
+ID (Tenant.unique-operator-id: DE*ABC and DEABC are one): refused with exit 2, naming the other tenant.
 
 Options:
   --id ID                        tenant id: 1-63 characters a-z, 0-9, '-' (the token's "tenant" claim)

@@ -3,7 +3,7 @@ import type { Command } from './command.js';
 import { EXIT } from './exit-codes.js';
 import { PKCS11_OPTIONS, PKCS11_OPTIONS_HELP, pkcs11TargetFrom } from './pkcs11-options.js';
 import { importV2g } from './v2g-import.js';
-import { initV2g } from './v2g.js';
+import { initV2g, v2gCreatedLine } from './v2g.js';
 
 export const v2gInitCommand: Command = {
   name: 'v2g init',
@@ -35,7 +35,7 @@ ${PKCS11_OPTIONS_HELP.replace(/issuing CA key/g, 'CPO Sub-CA 2 key')}
     const org = values.org as string | undefined;
     const h = await initV2g({ dataDir: ctx.dataDir, env: ctx.env, ...(org ? { organization: org } : {}), ...(pkcs11 ? { pkcs11 } : {}) });
     if (ctx.json) ctx.out(JSON.stringify(h) + '\n');
-    else ctx.out(`V2G hierarchy created: root ${h.root}, CPO Sub-CA 1 ${h.subCa1}, CPO Sub-CA 2 ${h.subCa2}\n`);
+    else ctx.out(v2gCreatedLine(h));
     return EXIT.ok;
   },
 };

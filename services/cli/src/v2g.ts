@@ -142,6 +142,9 @@ export async function writeV2gRecords(store: Store, cas: readonly MadeCa[], now:
   }
 }
 
+/** The line `pki v2g init` and `pki init --v2g` print. */
+export const v2gCreatedLine = (h: V2gHierarchy): string => `V2G hierarchy created: root ${h.root}, CPO Sub-CA 1 ${h.subCa1}, CPO Sub-CA 2 ${h.subCa2}\n`;
+
 /** "ACME CPO Sub-CA 1"; "Demo CPO Sub-CA 1" for an organisation whose name ends in CPO already. */
 export const cpoSubCaName = (organization: string, tier: 1 | 2): string => `${organization}${/\bCPO$/.test(organization) ? '' : ' CPO'} Sub-CA ${tier}`;
 

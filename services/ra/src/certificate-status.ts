@@ -2,7 +2,7 @@ import { Pool, type Dispatcher } from 'undici';
 import { IssuerIndex, MAX_OCSP_RESULT_CHARS, OcspResponseStatus, buildOcspRequest, certIdFromOcpp, type OcspRequestData } from '@evpki/ocsp';
 import { Rule } from '@evpki/policy';
 import { AppError, type Logger } from '@evpki/service';
-import type { RaStore } from '@evpki/store';
+import { signsLeaves, type IssuerRole, type RaStore } from '@evpki/store';
 import { OID, Tag, children, decodeOid, expectTag, parseCertificate, readOnly, serialFromHex, serialToHex } from '@evpki/x509';
 import type { AllowedHost } from './config.js';
 import { checkAllowedUrl, guardedAgent, guardedRequest, type Fetched } from './guarded-http.js';
@@ -13,6 +13,12 @@ export const MAX_REMOTE_RESPONSE_BYTES = 16 * 1024;
 const INDEX_REFRESH_MS = 10_000;
 const OCSP_REQUEST = 'application/ocsp-request';
 const OCSP_RESPONSE = 'application/ocsp-response';
+
+/** One of our issuers, as a CertID names it. */
+interface OwnIssuer {
+  readonly id: string;
+  readonly role: IssuerRole;
+}
 
 /** GetCertificateStatus.conf material: Accepted with the base64 DER response, or Failed with why. */
 export type CertificateStatusResult =
@@ -46,18 +52,18 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
   });
   const remote = guardedAgent({ timeoutMs: config.timeoutMs, maxBytes: MAX_REMOTE_RESPONSE_BYTES, connections: 4 });
 
-  let index: { readonly builtAt: number; readonly issuers: IssuerIndex<string> } | undefined;
-  let building: Promise<IssuerIndex<string>> | undefined;
+  let index: { readonly builtAt: number; readonly issuers: IssuerIndex<OwnIssuer> } | undefined;
+  let building: Promise<IssuerIndex<OwnIssuer>> | undefined;
 
   /** Every issuer we run (roots and sub-CAs, any state): their CertIDs are ours to answer. */
-  function rebuild(): Promise<IssuerIndex<string>> {
+  function rebuild(): Promise<IssuerIndex<OwnIssuer>> {
     building ??= store
       .listIssuers()
       .then((records) => {
-        const issuers = new IssuerIndex<string>();
+        const issuers = new IssuerIndex<OwnIssuer>();
         for (const r of records) {
           try {
-            issuers.add(parseCertificate(r.certificate), r.id);
+            issuers.add(parseCertificate(r.certificate), { id: r.id, role: r.role });
           } catch (err) {
             log.error({ err, issuer: r.id }, 'stored issuer certificate does not parse');
           }
@@ -71,7 +77,7 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
     return building;
   }
 
-  async function ourIssuer(d: OcspRequestData, certId: Buffer): Promise<string | undefined> {
+  async function ourIssuer(d: OcspRequestData, certId: Buffer): Promise<OwnIssuer | undefined> {
     const hash = d.hashAlgorithm.toLowerCase() as 'sha256' | 'sha384' | 'sha512';
     const wanted = {
       hash,
@@ -111,7 +117,15 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
         throw new AppError('malformed', `OCSPRequestData: ${message}`, violation(message));
       }
       const request = buildOcspRequest([certId]);
-      const issuerId = await ourIssuer(d, certId);
+      const own = await ourIssuer(d, certId);
+      const issuerId = own?.id;
+      // A sub-CA's status (issued by a root or a V2G CPO Sub-CA 1): those CAs sign no OCSP
+      // responses, only their CRLs (the responder answers leaf-signing CAs' certificates).
+      if (own && !signsLeaves(own.role)) {
+        const reason = `issued by ${own.id}, a ${own.role} CA that signs CRLs, not OCSP responses: its status is in GET /crl/${own.id}.crl of our OCSP responder`;
+        log.info({ issuer: own.id, serial: d.serialNumber }, 'certificate status of a CA certificate: CRL only');
+        return { status: 'Failed', reason };
+      }
       let fetched: Fetched;
       if (issuerId !== undefined) {
         // Ours: our responder is the authority (A00.FR.702); responderURL is never fetched.

@@ -1,10 +1,12 @@
+import { readFileSync } from 'node:fs';
 import type { Request, Response } from 'express';
-import { seccIdKey } from '@evpki/policy';
+import { parse } from 'yaml';
 import { AUTHZ_RULES, AppError, AuthError, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
-import type { RaStore } from '@evpki/store';
-import { CSR_LIMITS, OID, attributeValues, ctx, integer, oid, parseCsr, pemBlocks, seq, set, toPem } from '@evpki/x509';
+import type { RaStore, TenantRecord } from '@evpki/store';
+import { CSR_LIMITS, OID, attributeValues, ctx, integer, oid, parseCsr, pemBlocks, seq, set, tlv, toPem, type ParsedName } from '@evpki/x509';
 import { actorOf, contextOf, type RequestContext } from './authenticate.js';
 import type { Enrolment } from './enrol.js';
+import { authenticateSeccCertificate, checkReenrollSubject, presentedCertificate, type SeccCertificatePrincipal } from './secc-client-cert.js';
 
 /**
  * EST (RFC 7030) for ISO 15118 SECC certificates: /.well-known/est/cacerts (the V2G chain, no
@@ -36,16 +38,74 @@ export async function v2gChain(store: Pick<RaStore, 'listIssuers'>): Promise<Buf
 }
 
 export const EST_ENROL_SCOPES = ['certificates:sign'] as const;
+
+/**
+ * RFC 7030 4.5.2 CsrAttrs (SEQUENCE OF AttrOrOID) of an SECC CSR (ISO 15118-2 Annex F, V2G.curve and
+ * V2G.dc-cpo): signed ecdsa-with-SHA256, an id-ecPublicKey key on secp256r1 (the attribute form of
+ * RFC 7030's own example), and the subject attribute DC = "CPO" (IA5String, RFC 4519 2.4).
+ */
+export const SECC_CSR_ATTRS: Buffer = seq(
+  oid(OID.ecdsaWithSHA256),
+  seq(oid(OID.ecPublicKey), set(oid(OID.prime256v1))),
+  seq(oid(OID.domainComponent), set(tlv(0x16, Buffer.from('CPO', 'ascii')))),
+);
+
+/** What each EST route does; openapi.yaml names it per path with `x-est` (one declaration per path). */
+export const EST_OPERATIONS = ['cacerts', 'csrattrs', 'simpleenroll', 'simplereenroll'] as const;
+export type EstOperation = (typeof EST_OPERATIONS)[number];
+export interface EstRoute {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly operation: EstOperation;
+  /** The metrics and log label, as for /v1 routes: 'GET /.well-known/est/cacerts'. */
+  readonly label: string;
+}
+
+/**
+ * The EST routes of openapi.yaml (each path with `x-est: <operation>`; the OPCP spellings are more
+ * paths of the same operations): the RA serves exactly these. A wrong method, an unknown operation,
+ * or security other than none (cacerts, csrattrs) or bearerAuth certificates:sign (the enrolments)
+ * stops the start.
+ */
+export function loadEstRoutes(specPath: string): EstRoute[] {
+  type Op = { 'x-est'?: unknown; security?: Record<string, string[]>[] };
+  const spec = parse(readFileSync(specPath, 'utf8')) as { paths: Record<string, Record<string, Op>> };
+  const routes: EstRoute[] = [];
+  for (const [path, item] of Object.entries(spec.paths))
+    for (const [method, op] of Object.entries(item)) {
+      if (op?.['x-est'] === undefined) continue;
+      const operation = op['x-est'] as EstOperation;
+      const label = `${method.toUpperCase()} ${path}`;
+      if (!EST_OPERATIONS.includes(operation)) throw new Error(`openapi.yaml: ${label} x-est must be one of ${EST_OPERATIONS.join(', ')}`);
+      const enrol = operation === 'simpleenroll' || operation === 'simplereenroll';
+      if (method !== (enrol ? 'post' : 'get')) throw new Error(`openapi.yaml: ${label} must be ${enrol ? 'POST' : 'GET'} (RFC 7030 3.2.2)`);
+      const security = JSON.stringify(op.security ?? null);
+      if (security !== (enrol ? JSON.stringify([{ bearerAuth: EST_ENROL_SCOPES }]) : '[]'))
+        throw new Error(`openapi.yaml: ${label} security must be ${enrol ? `bearerAuth ${EST_ENROL_SCOPES.join(' ')}` : 'none ([])'}`);
+      routes.push({ method: enrol ? 'POST' : 'GET', path, operation, label });
+    }
+  return routes;
+}
 /** RFC 7030 4.2.1 (RFC 8951 2): a base64 DER PKCS#10 body; whitespace and line breaks are tolerated. */
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 export interface EstDeps {
-  readonly store: Pick<RaStore, 'listIssuers' | 'getTenant' | 'listStations'>;
+  readonly store: Pick<RaStore, 'listIssuers' | 'getTenant' | 'findStationBySeccId' | 'getCertificate' | 'getStation'>;
+  readonly now: () => Date;
   readonly enrolment: Enrolment;
   readonly verify: (authorization: string | undefined) => Promise<Caller>;
   readonly audit: AuditTrail;
   readonly metrics: Metrics;
 }
+
+/** The request context of an authorized EST enrolment (the error handler audits refusals with it). */
+const contextFor = (caller: Caller, tenant: TenantRecord, actor: string, route: string): RequestContext => ({
+  caller,
+  tenant,
+  actor,
+  params: {},
+  operation: { route, method: 'POST', scopes: EST_ENROL_SCOPES, match: /^$/ },
+});
 
 export function estRoutes(d: EstDeps) {
   async function cacerts(_req: Request, res: Response): Promise<void> {
@@ -54,18 +114,41 @@ export function estRoutes(d: EstDeps) {
     res.status(200).type('application/pkcs7-mime').send(base64Lines(certsOnlyPkcs7(chain)));
   }
 
+  /** RFC 7030 4.5: the attributes an SECC CSR needs; no authentication (4.5.1); 404 as cacerts without a V2G hierarchy. */
+  async function csrattrs(_req: Request, res: Response): Promise<void> {
+    if (!(await v2gChain(d.store)).length) throw new AppError('not-found', 'this PKI has no V2G hierarchy (pki v2g init)');
+    res.status(200).type('application/csrattrs').send(base64Lines(SECC_CSR_ATTRS));
+  }
+
   /**
    * The gate's checks for these routes, before the body is read: a valid token (401), its scopes
-   * (403), an enabled tenant (403). Leaves the request context the error handler audits refusals with.
+   * (403), an enabled tenant (403). simplereenroll without an Authorization header on a TLS
+   * connection that presented a client certificate: that certificate instead (secc-client-cert.ts).
+   * Leaves the request context the error handler audits refusals with.
    */
-  async function authorize(req: Request, res: Response): Promise<void> {
+  async function authorize(req: Request, res: Response, operation: EstOperation): Promise<void> {
+    const route = `POST ${req.path}`;
+    const presented = operation === 'simplereenroll' && req.get('authorization') === undefined ? presentedCertificate(req) : undefined;
+    if (presented) {
+      let principal: SeccCertificatePrincipal;
+      try {
+        principal = await authenticateSeccCertificate(d.store, presented, d.now());
+      } catch (e) {
+        d.metrics.authFailures.inc({ reason: 'claims' });
+        await d.audit.recordAuthFailure({ event: 'auth.failed', actor: 'anonymous', outcome: 'refused', details: { reason: 'secc-certificate', route, remoteAddress: req.socket.remoteAddress ?? null } });
+        throw e;
+      }
+      res.locals.seccCertificate = principal;
+      res.locals.ctx = contextFor(principal.caller, principal.tenant, principal.caller.subject!, route);
+      return;
+    }
     let c: Caller;
     try {
       c = await d.verify(req.get('authorization'));
     } catch (e) {
       if (e instanceof AuthError) {
         d.metrics.authFailures.inc({ reason: e.reason });
-        await d.audit.recordAuthFailure({ event: 'auth.failed', actor: 'anonymous', outcome: 'refused', details: { reason: e.reason, route: 'POST /.well-known/est', remoteAddress: req.socket.remoteAddress ?? null } });
+        await d.audit.recordAuthFailure({ event: 'auth.failed', actor: 'anonymous', outcome: 'refused', details: { reason: e.reason, route, remoteAddress: req.socket.remoteAddress ?? null } });
       }
       throw e;
     }
@@ -73,9 +156,7 @@ export function estRoutes(d: EstDeps) {
     const tenant = await d.store.getTenant(c.tenant);
     if (!tenant || tenant.disabled)
       throw new AppError('forbidden', `the token's tenant ${c.tenant} is unknown or disabled`, [{ rule: AUTHZ_RULES.tenant, message: 'the tenant claim names no enabled tenant' }]);
-    const route = `POST ${req.path}`;
-    const context: RequestContext = { caller: c, tenant, actor: actorOf(c), params: {}, operation: { route, method: 'POST', scopes: EST_ENROL_SCOPES, match: /^$/ } };
-    res.locals.ctx = context;
+    res.locals.ctx = contextFor(c, tenant, actorOf(c), route);
   }
 
   async function enroll(req: Request, res: Response): Promise<void> {
@@ -86,18 +167,20 @@ export function estRoutes(d: EstDeps) {
     if (!text || !BASE64.test(text)) throw new AppError('malformed', 'the body is not base64 (RFC 7030 4.2.1: a base64 DER PKCS#10 CSR)');
     const der = Buffer.from(text, 'base64');
     if (der.length > CSR_LIMITS.maxDerBytes) throw new AppError('malformed', `the CSR is larger than ${CSR_LIMITS.maxDerBytes} bytes`, [{ rule: 'A02.FR.03', message: 'the CSR is too large' }]);
-    let cn: string | undefined;
+    let subject: ParsedName;
     try {
-      const names = attributeValues(parseCsr(der).subject, OID.commonName);
-      cn = names.length === 1 ? names[0] : undefined;
+      subject = parseCsr(der).subject;
     } catch (e) {
       throw new AppError('malformed', `the body is no PKCS#10 CSR: ${(e as Error).message}`, [{ rule: 'A02.FR.03', message: 'the CSR cannot be parsed' }]);
     }
+    const names = attributeValues(subject, OID.commonName);
+    const cn = names.length === 1 ? names[0] : undefined;
+    const byCertificate = res.locals.seccCertificate as SeccCertificatePrincipal | undefined;
+    if (byCertificate) checkReenrollSubject(byCertificate, subject);
     if (cn === undefined) throw new AppError('policy', 'the CSR must have exactly one CN, the SECC-ID', [{ rule: 'V2G.secc-id', message: 'one CN of SECC-ID syntax' }]);
     // PnC-4.3: the SECC-ID is registered for one of the tenant's stations (compared without *, any case).
-    const key = seccIdKey(cn);
-    const station = (await d.store.listStations(principal.tenant.id)).find((s) => s.seccIds?.some((id) => seccIdKey(id) === key));
-    if (!station)
+    const station = await d.store.findStationBySeccId(principal.tenant.id, cn);
+    if (!station || (byCertificate && station.stationId !== byCertificate.stationId))
       throw new AppError('policy', `no station of tenant ${principal.tenant.id} has the SECC-ID ${cn.slice(0, 64)}`, [{ rule: 'PnC-4.3', message: "the CSR's CN is none of the tenant's stations' seccIds" }]);
     const signed = await d.enrolment.station(principal, { stationId: station.stationId, csr: toPem('CERTIFICATE REQUEST', der), certificateType: 'V2GCertificate' });
     // RFC 7030 4.2.3: a certs-only PKCS#7 of the issued certificate.
@@ -105,5 +188,5 @@ export function estRoutes(d: EstDeps) {
     res.status(200).type('application/pkcs7-mime; smime-type=certs-only').send(base64Lines(certsOnlyPkcs7([leaf])));
   }
 
-  return { cacerts, authorize, enroll };
+  return { cacerts, csrattrs, authorize, enroll };
 }

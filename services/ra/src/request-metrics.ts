@@ -1,19 +1,25 @@
 import type { Request } from 'express';
 import { csmsServer, profileForCertificateType } from '@evpki/issuance';
 import { failedIssuanceOutcome, type Metrics } from '@evpki/service';
-import type { OpsRoute } from './ops-routes.js';
 
 /** The operation of a /v1 request (openapi.yaml), as operations.ts finds it. */
 type FindOperation = (method: string, path: string) => { readonly route: string } | undefined;
 
+/** A fixed route outside /v1 and its label. */
+export interface LabelledRoute {
+  readonly method: string;
+  readonly path: string;
+  readonly label: string;
+}
+
 /**
  * The route label of a request: its openapi.yaml operation ("POST /v1/stations/{stationId}/certificates"),
- * an ops route ("GET /readyz", ops-routes.ts), or "unmatched"; never the raw URL, so the label values stay bounded.
+ * a fixed route outside /v1 ("GET /readyz", "POST /.well-known/est/simpleenroll", "POST /oauth/token"),
+ * or "unmatched"; never the raw URL, so the label values stay bounded.
  */
-export function routeLabel(find: FindOperation, ops: readonly Pick<OpsRoute, 'path' | 'label'>[], req: Request): string {
+export function routeLabel(find: FindOperation, fixed: readonly LabelledRoute[], req: Request): string {
   const path = (req.originalUrl || req.url).split('?')[0]!;
-  const op = req.method === 'GET' ? ops.find((o) => o.path === path) : undefined;
-  return op?.label ?? find(req.method, path)?.route ?? 'unmatched';
+  return fixed.find((r) => r.method === req.method && r.path === path)?.label ?? find(req.method, path)?.route ?? 'unmatched';
 }
 
 /** The certificate kind a CSR route asks for, as its profile names it; 'other' for a type no profile issues (bounded labels). */

@@ -8,6 +8,7 @@ import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type RaStore } from 
 import { contextOf } from './authenticate.js';
 import type { CertificateStatus } from './certificate-status.js';
 import type { Enrolled, Enrolment } from './enrol.js';
+import { certificateSignedOf, signCertificateOf, type PncDataTransfer } from './pnc-data-transfer.js';
 import { certificateView, opcpRootView, stationView, trustAnchorView } from './views.js';
 
 export interface RouteDeps {
@@ -22,11 +23,11 @@ export interface RouteDeps {
 }
 
 /** 201 with the issued (or, for a known Idempotency-Key, replayed) certificate. */
-function sendSigned(res: Response, signed: Enrolled): void {
+function sendSigned(res: Response, signed: Enrolled, wrap: (view: Omit<Enrolled, 'replayed'>) => unknown = (view) => view): void {
   res.status(201).location(`/v1/certificates/${signed.serialNumber}`);
   if (signed.replayed) res.set('Idempotent-Replayed', 'true');
   const { replayed: _replayed, ...view } = signed;
-  res.json(view);
+  res.json(wrap(view));
 }
 
 /** A /v1 operation's handler; the path parameters are the gate's (authenticate.ts), from the same match. */
@@ -110,6 +111,16 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     const signed = await d.enrolment.station(contextOf(res), enrolment);
     d.log.info({ event: 'certificate.issued', tenant: contextOf(res).tenant.id, stationId: enrolment.stationId, certificateType: signed.certificateType, serial: signed.serialNumber, replayed: signed.replayed }, 'certificate issued');
     sendSigned(res, signed);
+  };
+
+  // The same enrolment, wrapped as OCPP 1.6 DataTransfer (pnc-data-transfer.ts).
+  r['POST /v1/stations/{stationId}/data-transfer'] = async (req, res) => {
+    const { csr, certificateType } = signCertificateOf(req.body as PncDataTransfer);
+    const idempotencyKey = req.get('idempotency-key');
+    const enrolment = { stationId: param(res, 'stationId'), csr, certificateType, ...(idempotencyKey ? { idempotencyKey } : {}) };
+    const signed = await d.enrolment.station(contextOf(res), enrolment);
+    d.log.info({ event: 'certificate.issued', tenant: contextOf(res).tenant.id, stationId: enrolment.stationId, certificateType: signed.certificateType, serial: signed.serialNumber, replayed: signed.replayed }, 'certificate issued (DataTransfer)');
+    sendSigned(res, signed, (certificate) => ({ certificate, certificateSigned: certificateSignedOf(certificate) }));
   };
 
   // CSMS server certificates, revoked by fast expiration (A00.FR.701).

@@ -40,10 +40,10 @@ import { authenticate, contextOf, maybeContextOf } from './authenticate.js';
 import { loadOperations } from './operations.js';
 import { raOpsRoutes } from './ops-routes.js';
 import { auditRefusal } from './audit-refusal.js';
-import { countFailedRequest, routeLabel } from './request-metrics.js';
+import { countFailedRequest, routeLabel, type LabelledRoute } from './request-metrics.js';
 import { initialTlsPair, watchTlsFiles } from './tls-files.js';
 import { createOAuthTokens } from './oauth-token.js';
-import { estRoutes } from './est.js';
+import { estRoutes, loadEstRoutes } from './est.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 
@@ -118,6 +118,13 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   const operationOf = operations.find;
   const enrolment = createEnrolment({ store, ca, keyPolicy: config.keyPolicy, now, rateLimits: config.rateLimits, metrics, manufacturers });
   const ops = raOpsRoutes({ store, metrics, caReady: () => ca.ping() });
+  const estRouteTable = loadEstRoutes(OPENAPI_PATH);
+  // Request labels of the routes outside /v1: the ops routes, EST, the token endpoint.
+  const otherRoutes: readonly LabelledRoute[] = [
+    ...ops.map((r) => ({ method: 'GET', path: r.path, label: r.label })),
+    ...estRouteTable,
+    { method: 'POST', path: '/oauth/token', label: 'POST /oauth/token' },
+  ];
   const handlers = { ...v1Handlers({ store, ca, enrolment, now, certificateStatus, audit, log }), ...manufacturerHandlers({ store, trust: manufacturers, audit, now }) };
   // Each openapi.yaml operation has exactly one handler, and each handler one operation.
   const declared = operations.all.map((o) => o.route).sort();
@@ -159,7 +166,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       res.setHeader(REQUEST_ID_HEADER, id);
       const started = process.hrtime.bigint();
       res.on('finish', () => {
-        const route = routeLabel(operationOf, ops, req);
+        const route = routeLabel(operationOf, otherRoutes, req);
         metrics.requests.inc({ route, status: String(res.statusCode) });
         // The route template only: never the URL's parameters, the headers or the body.
         withRequestId(id, () => log.debug({ event: 'http.request', route, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request'));
@@ -188,23 +195,25 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     });
     // EST (RFC 7030) for SECC certificates (est.ts): base64 bodies, so before the JSON parser; the
     // enrolment routes check the bearer token as the gate does, before the body is read.
-    const est = estRoutes({ store, enrolment, verify, audit, metrics });
-    // The OPCP (Hubject) spelling with the CA label `cpo` is an alias of the same routes.
-    for (const path of ['/.well-known/est/cacerts', '/.well-known/cpo/cacerts'])
-      app.get(path, (req, res, next) => {
-        est.cacerts(req, res).catch(next);
-      });
-    for (const path of ['/.well-known/est/simpleenroll', '/.well-known/est/simplereenroll', '/.well-known/cpo/simpleenroll'])
-      app.post(
-        path,
-        (req, res, next) => {
-          est.authorize(req, res).then(() => next(), next);
-        },
-        express.text({ type: () => true, limit: MAX_BODY }),
-        (req, res, next) => {
-          est.enroll(req, res).catch(next);
-        },
-      );
+    const est = estRoutes({ store, enrolment, verify, audit, metrics, now });
+    // The EST routes as openapi.yaml declares them (x-est; the OPCP spellings are more paths of the same operations).
+    for (const r of estRouteTable)
+      if (r.method === 'GET') {
+        const handle = r.operation === 'csrattrs' ? est.csrattrs : est.cacerts;
+        app.get(r.path, (req, res, next) => {
+          handle(req, res).catch(next);
+        });
+      } else
+        app.post(
+          r.path,
+          (req, res, next) => {
+            est.authorize(req, res, r.operation).then(() => next(), next);
+          },
+          express.text({ type: () => true, limit: MAX_BODY }),
+          (req, res, next) => {
+            est.enroll(req, res).catch(next);
+          },
+        );
     // Everything else is an openapi.yaml operation or 404 (deny by default), before the body is read.
     app.use(authenticate({ verify, match: operations.match, allowed: operations.allowed, store, audit, metrics }));
     app.use(express.json({ limit: MAX_BODY, strict: true, type: () => true }));
@@ -239,7 +248,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         else log.error({ err, path: req.path }, 'unexpected error');
       }
       const ctx = maybeContextOf(res);
-      countFailedRequest(metrics, routeLabel(operationOf, ops, req), req, appErr, err, ctx !== undefined);
+      countFailedRequest(metrics, routeLabel(operationOf, otherRoutes, req), req, appErr, err, ctx !== undefined);
       if (ctx && appErr instanceof AppError) await auditRefusal(audit, ctx, appErr);
       const p = toProblem(appErr);
       res.status(p.status).set(p.headers).end(JSON.stringify(p.body));
@@ -255,7 +264,9 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         // HTTPS: bearer tokens and CSRs cross this listener. The files are polled, and a new valid
         // pair replaces the served one for new connections (open ones keep theirs).
         const first = initialTlsPair(config.tls);
-        const https = createHttpsServer({ ...serverOptions(config.http), ...first.options }, app);
+        // A client certificate is asked for, never required or judged by the handshake: only EST
+        // simplereenroll reads it, and checks it against the store itself (secc-client-cert.ts).
+        const https = createHttpsServer({ ...serverOptions(config.http), ...first.options, requestCert: true, rejectUnauthorized: false }, app);
         servingCertificate = serviceCertificate('ra-server', first.pair.cert);
         tlsWatch = watchTlsFiles(config.tls, first.pair, (options, pair) => {
           https.setSecureContext(options);

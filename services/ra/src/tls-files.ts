@@ -11,7 +11,7 @@ export interface RaTlsFiles {
   readonly reloadIntervalMs: number;
 }
 
-/** TLS 1.2 at least (CSMS clients that lack 1.3), 1.3 preferred by OpenSSL's negotiation; no client certificates. */
+/** TLS 1.2 at least (CSMS clients that lack 1.3), 1.3 preferred by OpenSSL's negotiation. (The server asks for an optional client certificate: service.ts.) */
 export const RA_TLS_VERSIONS = { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.3' } as const;
 
 export interface TlsPair {

@@ -2,21 +2,25 @@
  * The Redis overlay (k8s/overlays/redis, a kustomize Component over the base): Redis
  * durability, replicas and PodDisruptionBudgets, which pod holds which file, the Redis NetworkPolicy.
  */
+import { basename, relative } from 'node:path';
+import { dataPaths } from '@evpki/service';
 import { containerEnv } from './checks.js';
 import { secretsOf } from './steps.js';
 import { mountedFiles, provides } from './mounts.js';
 import { DATA_DIR, REDIS_ACL_SECRET, REDIS_PROBE_SECRET, REDIS_USER_SECRETS, arr, containers, id, isCliPod, isRedisContainer, matches, obj, podSpecs, str, workload, type K8sObject, type Obj, type PodSpecAt } from './objects.js';
 
 /** The Secrets the operator creates from the `pki init` output (k8s/README.md): not in the render. */
-export const INIT_SECRETS = ['pki-manifest', 'pki-ca-tls', 'pki-ra-tls', 'pki-ocsp-tls', 'pki-ra-jwt', 'pki-ca-issuer-key'];
+export const INIT_SECRETS = ['pki-manifest', 'pki-ca-tls', 'pki-ra-tls', 'pki-ocsp-tls', 'pki-ra-jwt', 'pki-ra-token', 'pki-ca-issuer-key'];
+/** The RA's OAuth2 token key (POST /oauth/token signs with it), where the RA reads it: taken from dataPaths, so the manifests cannot drift from the code. */
+export const RA_TOKEN_KEY_FILE = relative(DATA_DIR, dataPaths(DATA_DIR).raTokenKey);
 /** What each service reads from its data dir (`*` = every key of one Secret, for keys/<issuerId>.key.pem). */
 export const DATA_DIR_FILES: Record<string, readonly string[]> = {
-  ra: ['pki.json', 'ra/jwt-public.jwk.json', 'secrets/ra-client.key.pem', 'secrets/ra-client.pem', 'secrets/service-ca.pem'],
+  ra: ['pki.json', 'ra/jwt-public.jwk.json', 'secrets/ra-client.key.pem', 'secrets/ra-client.pem', RA_TOKEN_KEY_FILE, 'secrets/service-ca.pem'].sort(),
   ocsp: ['pki.json', 'secrets/ocsp-client.key.pem', 'secrets/ocsp-client.pem', 'secrets/service-ca.pem'],
   ca: ['keys/*', 'pki.json', 'secrets/ca-server.key.pem', 'secrets/ca-server.pem', 'secrets/service-ca.pem'],
 };
-/** The one key file a service other than the CA may hold: its own TLS client key (mutual TLS to the CA). */
-export const OWN_TLS_KEY: Record<string, string> = { 'Deployment/ra': 'secrets/ra-client.key.pem', 'Deployment/ocsp': 'secrets/ocsp-client.key.pem' };
+/** The key files a service other than the CA may hold: its own TLS client key (mutual TLS to the CA), and the RA its OAuth2 token key. */
+export const OWN_KEYS: Record<string, readonly string[]> = { 'Deployment/ra': ['secrets/ra-client.key.pem', RA_TOKEN_KEY_FILE], 'Deployment/ocsp': ['secrets/ocsp-client.key.pem'] };
 
 /** The Redis server pods: StatefulSets whose main container is a Redis image. */
 export const redisServers = (objects: K8sObject[]): PodSpecAt[] =>
@@ -134,8 +138,8 @@ export function dataFileProblems(objects: K8sObject[]): string[] {
     const owner = id(pod.owner);
     if (owner === 'Deployment/ca') continue;
     for (const v of arr(pod.spec.volumes).map(obj)) {
-      const own = OWN_TLS_KEY[owner];
-      const text = own ? JSON.stringify(v).replaceAll(`"${own}"`, '""') : JSON.stringify(v);
+      // Its own keys, by path and by the Secret key named after the file (pki-ra-token's ra-token.key.pem).
+      const text = (OWN_KEYS[owner] ?? []).flatMap((own) => [own, basename(own)]).reduce((t, own) => t.replaceAll(`"${own}"`, '""'), JSON.stringify(v));
       for (const s of keySecrets) if (text.includes(`"${s}"`)) problems.push(`${owner}: volume ${String(v.name)} holds the CA key Secret ${s}`);
       if (/\.key\.pem"|"keys\//.test(text)) problems.push(`${owner}: volume ${String(v.name)} holds a key file`);
       if (str(obj(v.persistentVolumeClaim).claimName) === 'pki-data' && !isCliPod(pod)) problems.push(`${owner}: mounts pki-data, which holds the issuer keys`);
