@@ -46,6 +46,13 @@ export const KNOWN_ENV = new Set([
   'RA_JWT_ALGORITHMS',
   'RA_JWT_CLOCK_SKEW_SECONDS',
   'RA_JWT_MAX_TTL_SECONDS',
+  'RA_K8S_ISSUER',
+  'RA_K8S_AUDIENCE',
+  'RA_K8S_JWKS_URL',
+  'RA_K8S_API_TOKEN_FILE',
+  'RA_K8S_SA_MAP',
+  // Node's own: extra trusted CAs for outgoing https (the RA trusting the cluster CA for RA_K8S_JWKS_URL).
+  'NODE_EXTRA_CA_CERTS',
   'RA_VALIDATE_RESPONSES',
   'RA_OCSP_URL',
   'RA_OCSP_ALLOWED_HOSTS',

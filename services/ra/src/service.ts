@@ -23,6 +23,7 @@ import {
   observeStoreUp,
   serviceCertificate,
   toProblem,
+  type Caller,
   type Logger,
   type RuleViolation,
   type ServiceTls,
@@ -41,6 +42,7 @@ import { countFailedRequest, routeLabel } from './request-metrics.js';
 import { initialTlsPair, watchTlsFiles } from './tls-files.js';
 import { createOAuthTokens } from './oauth-token.js';
 import { estRoutes } from './est.js';
+import { serviceAccountTokens } from './k8s-service-accounts.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 
@@ -129,8 +131,12 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       audit,
       now,
     });
-    // The identity provider's tokens, and the RA's own from POST /oauth/token (oauth-token.ts).
-    const verify = oauth.verifier(createJwtVerifier({
+    // The identity provider's tokens, the RA's own from POST /oauth/token (oauth-token.ts), and
+    // Kubernetes service account tokens of the mapped accounts (k8s-service-accounts.ts).
+    const k8s = config.k8sServiceAccounts
+      ? serviceAccountTokens(config.k8sServiceAccounts, { algorithms: config.jwtAlgorithms, clockToleranceSeconds: config.jwtClockSkewSeconds, maxTtlSeconds: config.jwtMaxTtlSeconds, now })
+      : (next: (authorization: string | undefined) => Promise<Caller>) => next;
+    const verify = k8s(oauth.verifier(createJwtVerifier({
       issuer: config.jwtIssuer ?? init.jwtIssuer,
       audience,
       keys: 'jwksFile' in config.jwtKeys ? { jwks: readJwks(config.jwtKeys.jwksFile) } : config.jwtKeys,
@@ -138,7 +144,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       clockToleranceSeconds: config.jwtClockSkewSeconds,
       maxTtlSeconds: config.jwtMaxTtlSeconds,
       now,
-    }));
+    })));
     const app = express();
     // Exact routing for the ops routes and for the validator's own matching (it reads these
     // settings), so that it agrees with the gate; /v1 is dispatched by the gate's match alone.
