@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadStoreConfig } from '@evpki/service';
-import { allProblems, arr, assertNamespacedAndLabelled, caKeySecret, CHECKS, containers, DATA_DIR, dataFileProblems, deployment, find, id, INIT_SECRETS, isRedisContainer, K8S_DIR, matches, mountedFileProblems, mountedFiles, obj, parseManifests, podSpecs, PREPARE_STEPS, provides, rbacProblems, redis, REDIS_CHECKS, REDIS_DIR, REDIS_SECRET_FILES, REDIS_SECRET_GENERATORS, REDIS_SECRETS, REDIS_USER_SECRETS, redisConfigProblems, redisContainerProblems, redisNetworkProblems, redisUserProblems, rejects, renderOverlay, resourceProblems, RETAIN, RUNBOOK_STEP_OPTIONS, SA_DIR, scalingProblems, schemaProblems, secretProblems, secretsOf, securityProblems, stepContainer, stepPod, stepProblems, STEPS, str, workload } from './helpers/k8s.js';
+import { allProblems, arr, assertNamespacedAndLabelled, caKeySecret, CHECKS, containers, DATA_DIR, dataFileProblems, deployment, find, id, INIT_SECRETS, isRedisContainer, K8S_DIR, matches, mountedFileProblems, mountedFiles, obj, parseManifests, podSpecs, PREPARE_STEPS, provides, rbacProblems, redis, REDIS_CHECKS, REDIS_DIR, REDIS_SECRET_FILES, REDIS_SECRET_GENERATORS, REDIS_SECRETS, REDIS_USER_SECRETS, redisConfigProblems, redisContainerProblems, redisNetworkProblems, redisUserProblems, rejects, RENEWALS, renewalProblems, renderOverlay, resourceProblems, RETAIN, RUNBOOK_STEP_OPTIONS, SA_DIR, scalingProblems, schemaProblems, secretProblems, secretsOf, securityProblems, stepContainer, stepPod, stepProblems, STEPS, str, workload } from './helpers/k8s.js';
 
 /**
  * The Redis overlay (k8s/overlays/redis, a kustomize Component over the base): the same checks as
@@ -33,6 +33,7 @@ test('k8s/overlays/redis: the expected objects, all in namespace ev-pki and labe
       'ConfigMap/redis-config',
       'CronJob/csms-cert-renew',
       `CronJob/${RETAIN}`,
+      ...Object.keys(RENEWALS).map((n) => `CronJob/${n}`),
       ...Object.keys(STEPS).map((n) => `CronJob/${n}`),
       'Deployment/ca',
       'Deployment/ocsp',
@@ -360,4 +361,8 @@ test('broken (issue 15): a service on another Redis user or with another user\'s
   rejects(problems, /CronJob\/pki-audit-retain: mounts the Redis ACL file/);
   rejects(problems, /StatefulSet\/redis containers\[redis\]: a Redis container sees Secret\/redis-auth-cli:password/);
   rejects(problems, /StatefulSet\/redis: holds the Redis password of pki-cli/);
+});
+
+test('k8s/overlays/redis (issue 18): the root CRL renewal runs; the service certificate renewal is suspended (the services read Secrets)', () => {
+  assert.deepEqual(renewalProblems(redis(), ['pki-service-certs-auto-renew']), []);
 });

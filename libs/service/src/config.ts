@@ -35,6 +35,8 @@ export const KNOWN_ENV = new Set([
   'RA_TLS_CERT_FILE',
   'RA_TLS_KEY_FILE',
   'RA_TLS_RELOAD_INTERVAL_MS',
+  // The mutual TLS files of CA, RA and OCSP (tls-files.ts watchServiceTls): how often they are compared.
+  'PKI_SERVICE_TLS_RELOAD_INTERVAL_MS',
   'RA_CA_URL',
   'RA_CA_TIMEOUT_MS',
   'RA_JWT_ISSUER',
@@ -111,6 +113,9 @@ export function envInt(env: NodeJS.ProcessEnv, name: string, dflt: number, min: 
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
   return n;
 }
+
+/** PKI_SERVICE_TLS_RELOAD_INTERVAL_MS: how often a service compares its mutual TLS files with what it uses (default 5 s). */
+export const serviceTlsReloadMs = (env: NodeJS.ProcessEnv): number => envInt(env, 'PKI_SERVICE_TLS_RELOAD_INTERVAL_MS', 5000, 100, 600_000);
 
 /** RA_JWT_MAX_TTL_SECONDS: the longest bearer token lifetime the RA accepts and `pki token` mints (default 24 h). */
 export const jwtMaxTtlSeconds = (env: NodeJS.ProcessEnv): number => envInt(env, 'RA_JWT_MAX_TTL_SECONDS', 86_400, 60, 30 * 86_400);

@@ -9,8 +9,8 @@ import type { CaLifecycle } from './lifecycle.js';
  * certificates in service (read at each issuer reload) and of its server certificate, each held
  * issuing CA's CRL nextUpdate (as its publisher last wrote or read it), and whether the store answers.
  */
-export function observeCaHealth(metrics: Metrics, store: CaStore, issuers: IssuerSet, lifecycle: Pick<CaLifecycle, 'crlNextUpdates'>, server: HeldCertificate): void {
-  observeCertificates(metrics, () => [...issuers.certificatesInService(), server]);
+export function observeCaHealth(metrics: Metrics, store: CaStore, issuers: IssuerSet, lifecycle: Pick<CaLifecycle, 'crlNextUpdates'>, server: () => HeldCertificate): void {
+  observeCertificates(metrics, () => [...issuers.certificatesInService(), server()]);
   observeStoreUp(metrics, store);
   new Gauge({
     name: 'pki_crl_next_update_seconds',

@@ -132,6 +132,33 @@ function readServiceCaKey(path: string, passphrase: string): KeyObject {
   }
 }
 
+export interface ServiceCertExpiry {
+  readonly name: ServiceCertName;
+  /** undefined: missing or unreadable (due). */
+  readonly notAfter: Date | undefined;
+}
+
+/** The notAfter of each of the three service certificates now in the data directory. */
+export function serviceCertExpiries(dataDir: string): ServiceCertExpiry[] {
+  const paths = dataPaths(dataDir);
+  return (Object.keys(SERVICE_CERT_NAMES) as ServiceCertName[]).map((name) => {
+    try {
+      return { name, notAfter: certificateFromPem(readFileSync(paths.serviceCert(name).cert, 'utf8')).notAfter };
+    } catch {
+      return { name, notAfter: undefined };
+    }
+  });
+}
+
+/**
+ * `--if-expiring-within`: the certificates that expire before `now + withinMs` (or cannot be read).
+ * Empty: nothing is due, and the renewal does nothing (a CronJob can run it every week).
+ */
+export function dueServiceCerts(dataDir: string, withinMs: number, now: Date): ServiceCertExpiry[] {
+  const limit = now.getTime() + withinMs;
+  return serviceCertExpiries(dataDir).filter((c) => c.notAfter === undefined || c.notAfter.getTime() <= limit);
+}
+
 /**
  * `pki service-certs renew`: the three service certificates again, with new keys and serials, from
  * the service CA `pki init` made (or from a new one with `newCa`). Safe to repeat. The services read

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { JSONWebKeySet } from 'jose';
-import { ASYMMETRIC_JWT_ALGORITHMS, ConfigError, checkUnknownEnv, dataPaths, envBool, envHttpsUrl, envInt, envString, envUrl, jwtMaxTtlSeconds, loadHttpLimits, loadStoreConfig, type HttpLimits, type JwtKeySource } from '@evpki/service';
+import { ASYMMETRIC_JWT_ALGORITHMS, ConfigError, checkUnknownEnv, dataPaths, envBool, envHttpsUrl, envInt, envString, envUrl, jwtMaxTtlSeconds, loadHttpLimits, serviceTlsReloadMs, loadStoreConfig, type HttpLimits, type JwtKeySource } from '@evpki/service';
 import type { OpenStoreOptions } from '@evpki/store';
 import type { RateLimits } from './rate-limits.js';
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from '@evpki/policy';
@@ -38,6 +38,8 @@ export interface RaConfig {
   readonly rateLimits: RateLimits;
   /** Header, request and keep-alive timeouts of the HTTP server (PKI_HTTP_*). */
   readonly http: HttpLimits;
+  /** PKI_SERVICE_TLS_RELOAD_INTERVAL_MS: renewed mutual TLS files are picked up this often, without a restart. */
+  readonly serviceTlsReloadMs: number;
   /** PKI_AUDIT_REFUSAL_INTERVAL_SECONDS: a tenant's refusals are one audit entry (and a count) per rule, route and interval. */
   readonly auditRefusalIntervalSeconds: number;
 }
@@ -168,6 +170,7 @@ export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
     k8sServiceAccounts: loadK8sServiceAccounts(env),
     validateResponses: envBool(env, 'RA_VALIDATE_RESPONSES', false),
     http: loadHttpLimits(env),
+    serviceTlsReloadMs: serviceTlsReloadMs(env),
     auditRefusalIntervalSeconds: envInt(env, 'PKI_AUDIT_REFUSAL_INTERVAL_SECONDS', 10, 0, 3600),
     // Like RA_CA_URL: the responder of this host's OCSP_PORT unless told otherwise.
     ocspUrl: envUrl(env, 'RA_OCSP_URL', `http://127.0.0.1:${ocspPort}`),

@@ -23,6 +23,7 @@ import {
   observeStoreUp,
   serviceCertificate,
   toProblem,
+  watchServiceTls,
   type Caller,
   type Logger,
   type RuleViolation,
@@ -105,7 +106,8 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   });
   observeAuditLog(metrics, store);
   // Expiry and health gauges (k8s/monitoring): its client certificate, the store, the CA.
-  const clientCertificate = serviceCertificate('ra-client', secrets.caTls.cert);
+  let clientCertificate = serviceCertificate('ra-client', secrets.caTls.cert);
+  let clientTlsWatch: { stop(): void } | undefined;
   let servingCertificate: ReturnType<typeof serviceCertificate> | undefined;
   observeCertificates(metrics, () => (servingCertificate ? [clientCertificate, servingCertificate] : [clientCertificate]));
   observeStoreUp(metrics, store);
@@ -270,11 +272,17 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         server!.once('error', reject);
       });
       const port = (server.address() as AddressInfo).port;
+      // A renewed client certificate to the CA (pki service-certs renew): the next connection presents it.
+      clientTlsWatch = watchServiceTls(config.dataDir, 'ra-client', config.serviceTlsReloadMs, (renewed) => {
+        ca.setTls(renewed);
+        clientCertificate = serviceCertificate('ra-client', renewed.cert);
+      }, log);
       log.info({ port, tls: config.tls !== undefined, ca: config.caUrl }, 'RA listening');
       return { port };
     },
     async stop(): Promise<void> {
       tlsWatch?.stop();
+      clientTlsWatch?.stop();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
       await ca.close();

@@ -33,6 +33,13 @@ export const RUNBOOK_STEP_OPTIONS = [
 export const PREPARE_STEPS: readonly string[] = ['pki-rotate-root-prepare', 'pki-rotate-issuer-prepare'];
 /** The pki CLI CronJob that runs by itself, daily: the audit log's retention (issue 14.5). */
 export const RETAIN = 'pki-audit-retain';
+/** The unattended renewals (issue 18): pki CLI CronJobs that run by themselves, and the command each runs. */
+export const RENEWALS: Record<string, readonly string[]> = {
+  'pki-service-certs-auto-renew': ['service-certs', 'renew', '--if-expiring-within'],
+  'pki-crl-sign-root': ['crl', 'sign', '--root', '--if-next-update-within'],
+};
+/** The pki CLI CronJobs that are no operator step: the retention and the renewals. */
+export const isScheduledCli = (name: string): boolean => name === RETAIN || name in RENEWALS;
 /** Where it writes its exports: the PVC pki-audit-export. */
 export const AUDIT_EXPORT_DIR = '/var/lib/pki-audit';
 export const PKI_CLI = ['node', 'services/cli/bin/pki.js'];
@@ -95,7 +102,7 @@ export function stepProblems(objects: K8sObject[]): string[] {
     const name = pod.owner.metadata.name;
     const sub = pod.owner.kind === 'CronJob' ? STEPS[name] : undefined;
     if (!sub) {
-      if (pod.owner.kind === 'CronJob' && isCliPod(pod) && name !== RETAIN) problems.push(`${where}: a pki-cli CronJob that is no step of STEPS`);
+      if (pod.owner.kind === 'CronJob' && isCliPod(pod) && !isScheduledCli(name)) problems.push(`${where}: a pki-cli CronJob that is no step of STEPS`);
       continue;
     }
     const spec = obj(pod.owner.spec);
@@ -278,5 +285,55 @@ export function retainProblems(objects: K8sObject[]): string[] {
   if (data?.source !== 'PersistentVolumeClaim/pki-data' || data.readOnly) problems.push(`${at.where}: ${DATA_DIR} is not the pki-data volume, read-write (${data?.source ?? 'not mounted'})`);
   for (const secret of secretsOf(pod)) if (secret !== REDIS_CLI_SECRET) problems.push(`${where}: mounts Secret ${secret} (it needs the store only)`);
   if (str(pod.spec.serviceAccountName) || tokenSources(pod).length) problems.push(`${where}: a service account or token (it needs the store only)`);
+  return problems;
+}
+
+/**
+ * The unattended renewals (RENEWALS): each runs by itself on a schedule that comes due (unless
+ * `suspended` names it: the Redis overlay suspends the service certificate renewal, whose services
+ * read Secrets), one run at a time, labelled pki-cli, its command with a due-check option, not
+ * retried after exit 2, with a deadline and a TTL; pki-data read-write (keys and store) and the key
+ * passphrase; no service account.
+ */
+export function renewalProblems(objects: K8sObject[], suspended: readonly string[] = []): string[] {
+  const problems: string[] = [];
+  for (const [name, sub] of Object.entries(RENEWALS)) {
+    const cron = objects.find((o) => o.kind === 'CronJob' && o.metadata.name === name);
+    if (!cron) {
+      problems.push(`CronJob/${name} is missing`);
+      continue;
+    }
+    const where = id(cron);
+    const spec = obj(cron.spec);
+    if ((spec.suspend === true) !== suspended.includes(name)) problems.push(`${where}: suspend is ${String(spec.suspend)}`);
+    if (/^\S+ \S+ 3[01] 2 \S+$/.test(str(spec.schedule) ?? '31 2')) problems.push(`${where}: schedule ${String(spec.schedule)} never comes due`);
+    if (spec.concurrencyPolicy !== 'Forbid') problems.push(`${where}: concurrencyPolicy ${String(spec.concurrencyPolicy)}, not Forbid`);
+    const jobTemplate = obj(spec.jobTemplate);
+    const pod = podSpecs(objects).find((p) => p.owner === cron);
+    if (!pod) {
+      problems.push(`${where}: no pod template`);
+      continue;
+    }
+    for (const [what, labels] of [['CronJob', cron.metadata.labels], ['jobTemplate', obj(jobTemplate.metadata).labels], ['pod template', pod.podLabels]] as const)
+      if (obj(labels)['app.kubernetes.io/component'] !== 'pki-cli') problems.push(`${where}: ${what} not labelled app.kubernetes.io/component=pki-cli`);
+    const job = obj(jobTemplate.spec);
+    const failJobOn2 = arr(obj(job.podFailurePolicy).rules)
+      .map(obj)
+      .some((r) => r.action === 'FailJob' && obj(r.onExitCodes).operator === 'In' && arr(obj(r.onExitCodes).values).includes(2));
+    if (job.backoffLimit !== 0 && !failJobOn2) problems.push(`${where}: retries after exit 2: backoffLimit 0, or a podFailurePolicy FailJob on 2`);
+    if (!(Number(job.activeDeadlineSeconds) > 0)) problems.push(`${where}: no activeDeadlineSeconds`);
+    if (!(Number(job.ttlSecondsAfterFinished) > 0)) problems.push(`${where}: no ttlSecondsAfterFinished`);
+    const c = obj(arr(pod.spec.containers)[0]);
+    const at: ContainerAt = { pod, c, field: 'containers', where: `${where} containers[${str(c.name) ?? '?'}]` };
+    const argv = [...arr(c.command), ...arr(c.args)].map(String);
+    const expected = [...PKI_CLI, ...sub];
+    if (JSON.stringify(argv.slice(0, expected.length)) !== JSON.stringify(expected)) problems.push(`${where}: runs ${argv.join(' ')}, expected ${expected.join(' ')} …`);
+    const files = mountedFiles(pod, c);
+    const data = provides(files, `${DATA_DIR}/pki.json`);
+    if (data?.source !== 'PersistentVolumeClaim/pki-data' || data.readOnly) problems.push(`${at.where}: ${DATA_DIR} is not the pki-data volume, read-write (${data?.source ?? 'not mounted'})`);
+    const passphrase = containerEnv(objects, at, problems).get('PKI_KEY_PASSPHRASE_FILE');
+    if (!passphrase || !provides(files, passphrase)) problems.push(`${at.where}: no key passphrase (PKI_KEY_PASSPHRASE_FILE) mounted`);
+    if (str(pod.spec.serviceAccountName) || tokenSources(pod).length) problems.push(`${where}: a service account or token`);
+  }
   return problems;
 }
