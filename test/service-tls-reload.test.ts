@@ -9,11 +9,16 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { connect } from 'node:tls';
+import { SERVICE_TLS_SECRETS, writeServiceTlsSecrets } from '@evpki/cli';
 import { createLogger, dataPaths, type ServiceCertName } from '@evpki/service';
+import { openssl } from './helpers/openssl.js';
 import { newP256Csr } from './helpers/csr.js';
 import { TEST_DIR } from './helpers/fixtures.js';
 import { api, makeDevPki, registerStation, startStack, type DevPki, type Stack } from './helpers/pki.js';
@@ -185,5 +190,46 @@ describe('pki service-certs renew while the services run', () => {
     writeFileSync(f.key, key);
     writeFileSync(f.cert, cert);
     await until('the completed pair', () => reloaded('ra-client') > reloads);
+  });
+});
+
+describe('pki service-certs renew --k8s-secrets (the Redis overlay: the services read Secrets)', () => {
+  it('writes each service its Secret (ca.crt, tls.crt, tls.key) with one merge patch, from the files', async () => {
+    const saDir = mkdtempSync(join(tmpdir(), 'evpki-sa-'));
+    const r = openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=kube-apiserver', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', join(saDir, 'api.key'), '-out', join(saDir, 'ca.crt')]);
+    assert.equal(r.code, 0, r.stderr);
+    writeFileSync(join(saDir, 'token'), 'sa-token\n');
+    writeFileSync(join(saDir, 'namespace'), 'ev-pki');
+    const patches: { method: string; url: string; type: string; auth: string; body: { data: Record<string, string> } }[] = [];
+    const api = createHttpsServer({ key: readFileSync(join(saDir, 'api.key')), cert: readFileSync(join(saDir, 'ca.crt')) }, (req, res) => {
+      let text = '';
+      req.setEncoding('utf8').on('data', (d: string) => (text += d));
+      req.on('end', () => {
+        patches.push({ method: req.method ?? '', url: req.url ?? '', type: String(req.headers['content-type']), auth: String(req.headers.authorization), body: JSON.parse(text) });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    try {
+      const written = await writeServiceTlsSecrets(pki.dataDir, { apiServer: `https://127.0.0.1:${(api.address() as AddressInfo).port}`, serviceAccountDir: saDir });
+      assert.deepEqual(written, ['pki-ca-tls', 'pki-ra-tls', 'pki-ocsp-tls']);
+      const paths = dataPaths(pki.dataDir);
+      for (const [name, secret] of Object.entries(SERVICE_TLS_SECRETS) as [ServiceCertName, string][]) {
+        const p = patches.find((x) => x.url === `/api/v1/namespaces/ev-pki/secrets/${secret}`);
+        assert.ok(p, secret);
+        assert.deepEqual([p.method, p.type, p.auth], ['PATCH', 'application/merge-patch+json', 'Bearer sa-token']);
+        const decoded = Object.fromEntries(Object.entries(p.body.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]));
+        assert.deepEqual(decoded, { 'ca.crt': readFileSync(paths.serviceCaCert, 'utf8'), 'tls.crt': readFileSync(files(name).cert, 'utf8'), 'tls.key': readFileSync(files(name).key, 'utf8') });
+      }
+    } finally {
+      await new Promise((resolve) => api.close(resolve));
+      rmSync(saDir, { recursive: true, force: true });
+    }
+  });
+
+  it('outside a pod (no service account token) it is exit 2, saying so', async () => {
+    const r = await pkiCli(['service-certs', 'renew', '--if-expiring-within', '30d', '--k8s-secrets']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /cannot read \/var\/run\/secrets\/kubernetes\.io\/serviceaccount\/namespace/);
   });
 });

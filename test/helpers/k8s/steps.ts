@@ -288,14 +288,18 @@ export function retainProblems(objects: K8sObject[]): string[] {
   return problems;
 }
 
+/** The Redis overlay's service certificate renewal writes the services' TLS Secrets (--k8s-secrets) as this account. */
+export const SERVICE_TLS_WRITER = { cronJob: 'pki-service-certs-auto-renew', serviceAccount: 'pki-service-tls-writer', secrets: ['pki-ca-tls', 'pki-ra-tls', 'pki-ocsp-tls'] } as const;
+
 /**
- * The unattended renewals (RENEWALS): each runs by itself on a schedule that comes due (unless
- * `suspended` names it: the Redis overlay suspends the service certificate renewal, whose services
- * read Secrets), one run at a time, labelled pki-cli, its command with a due-check option, not
- * retried after exit 2, with a deadline and a TTL; pki-data read-write (keys and store) and the key
- * passphrase; no service account.
+ * The unattended renewals (RENEWALS): each runs by itself on a schedule that comes due, one run at a
+ * time, labelled pki-cli, its command with a due-check option, not retried after exit 2, with a
+ * deadline and a TTL; pki-data read-write (keys and store) and the key passphrase; no service
+ * account, except, with `secretWriter` (the Redis overlay), the service certificate renewal, which
+ * writes the services' TLS Secrets (--k8s-secrets) as SERVICE_TLS_WRITER, allowed get and patch of
+ * those Secrets and nothing else, with a token for the Kubernetes API only.
  */
-export function renewalProblems(objects: K8sObject[], suspended: readonly string[] = []): string[] {
+export function renewalProblems(objects: K8sObject[], secretWriter = false): string[] {
   const problems: string[] = [];
   for (const [name, sub] of Object.entries(RENEWALS)) {
     const cron = objects.find((o) => o.kind === 'CronJob' && o.metadata.name === name);
@@ -305,7 +309,7 @@ export function renewalProblems(objects: K8sObject[], suspended: readonly string
     }
     const where = id(cron);
     const spec = obj(cron.spec);
-    if ((spec.suspend === true) !== suspended.includes(name)) problems.push(`${where}: suspend is ${String(spec.suspend)}`);
+    if (spec.suspend === true) problems.push(`${where}: suspend is true`);
     if (/^\S+ \S+ 3[01] 2 \S+$/.test(str(spec.schedule) ?? '31 2')) problems.push(`${where}: schedule ${String(spec.schedule)} never comes due`);
     if (spec.concurrencyPolicy !== 'Forbid') problems.push(`${where}: concurrencyPolicy ${String(spec.concurrencyPolicy)}, not Forbid`);
     const jobTemplate = obj(spec.jobTemplate);
@@ -333,7 +337,26 @@ export function renewalProblems(objects: K8sObject[], suspended: readonly string
     if (data?.source !== 'PersistentVolumeClaim/pki-data' || data.readOnly) problems.push(`${at.where}: ${DATA_DIR} is not the pki-data volume, read-write (${data?.source ?? 'not mounted'})`);
     const passphrase = containerEnv(objects, at, problems).get('PKI_KEY_PASSPHRASE_FILE');
     if (!passphrase || !provides(files, passphrase)) problems.push(`${at.where}: no key passphrase (PKI_KEY_PASSPHRASE_FILE) mounted`);
-    if (str(pod.spec.serviceAccountName) || tokenSources(pod).length) problems.push(`${where}: a service account or token`);
+    const writes = secretWriter && name === SERVICE_TLS_WRITER.cronJob;
+    if (!writes) {
+      if (str(pod.spec.serviceAccountName) || tokenSources(pod).length) problems.push(`${where}: a service account or token`);
+      if (argv.includes('--k8s-secrets')) problems.push(`${where}: --k8s-secrets, but the services read pki-data`);
+      continue;
+    }
+    if (!argv.includes('--k8s-secrets')) problems.push(`${where}: no --k8s-secrets: the services read their TLS files from Secrets`);
+    if (str(pod.spec.serviceAccountName) !== SERVICE_TLS_WRITER.serviceAccount) problems.push(`${where}: serviceAccountName ${String(pod.spec.serviceAccountName)}, not ${SERVICE_TLS_WRITER.serviceAccount}`);
+    for (const [file, source] of [['token', 'serviceAccountToken'], ['ca.crt', 'ConfigMap/kube-root-ca.crt:ca.crt'], ['namespace', 'downwardAPI:namespace']] as const)
+      if (provides(files, `${SA_DIR}/${file}`)?.source !== source) problems.push(`${at.where}: ${SA_DIR}/${file} is not from ${source}`);
+    for (const t of tokenSources(pod)) if (t.audience !== undefined) problems.push(`${where}: a token for audience ${JSON.stringify(t.audience)}, not the Kubernetes API`);
+    const account = objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === SERVICE_TLS_WRITER.serviceAccount);
+    if (account?.automountServiceAccountToken !== false) problems.push(`ServiceAccount/${SERVICE_TLS_WRITER.serviceAccount}: missing, or automountServiceAccountToken is not false`);
+    const rules = objects
+      .filter((o) => o.kind === 'RoleBinding' && arr(o.subjects).some((x) => obj(x).kind === 'ServiceAccount' && obj(x).name === SERVICE_TLS_WRITER.serviceAccount))
+      .flatMap((b) => arr(objects.find((o) => o.kind === 'Role' && o.metadata.name === obj(b.roleRef).name)?.rules));
+    const only = [{ apiGroups: [''], resources: ['secrets'], resourceNames: [...SERVICE_TLS_WRITER.secrets], verbs: ['get', 'patch'] }];
+    if (!isDeepStrictEqual(rules, only)) problems.push(`ServiceAccount/${SERVICE_TLS_WRITER.serviceAccount} may ${JSON.stringify(rules)}; expected only ${JSON.stringify(only)}`);
+    for (const p of podSpecs(objects))
+      if (str(p.spec.serviceAccountName) === SERVICE_TLS_WRITER.serviceAccount && p.owner !== cron) problems.push(`${id(p.owner)}: runs as ${SERVICE_TLS_WRITER.serviceAccount}, the service TLS writer`);
   }
   return problems;
 }
