@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SignJWT, exportJWK, generateKeyPair, type CryptoKey, type JWTPayload } from 'jose';
 import { parseAllDocuments } from 'yaml';
-import { loadRaConfig, parseServiceAccountMap } from '@evpki/ra';
-import { ConfigError } from '@evpki/service';
+import { loadRaConfig, parseServiceAccountMap, serviceAccountTokens } from '@evpki/ra';
+import { AppError, ConfigError } from '@evpki/service';
 import { pemBlocks } from '@evpki/x509';
 import { TEST_DIR } from './helpers/fixtures.js';
 import { api, makeDevPki, startStack, type DevPki, type Stack } from './helpers/pki.js';
@@ -164,6 +164,42 @@ describe('Kubernetes service account tokens (RA_K8S_*)', () => {
 
   it('the RA\'s other tokens still work beside them (pki token of the data dir)', async () => {
     assert.equal((await api(stack, 'GET', '/v1/trust-anchors')).status, 200);
+  });
+});
+
+describe('the cluster\'s keys cannot be fetched: 503, not the caller\'s fault', () => {
+  const verifierFor = (over: Partial<Parameters<typeof serviceAccountTokens>[0]>) =>
+    serviceAccountTokens(
+      { issuer, audience: 'evpki-ra', jwksUrl: undefined, fetch: { cooldownSeconds: 0, timeoutMs: 2000, bearerTokenFile: join(work, 'ra-token') }, accounts: new Map([[ACCOUNT, { tenant: 'demo', scopes: ['status:read'] }]]), ...over },
+      { algorithms: ['RS256'], clockToleranceSeconds: 30, maxTtlSeconds: 86_400, now: () => new Date() },
+    )(() => Promise.reject(new Error('not a service account token')));
+  const unavailable = (e: unknown): boolean => e instanceof AppError && e.kind === 'unavailable';
+
+  it('the RA\'s own token file unreadable (discovery asks with it)', async () => {
+    const verify = verifierFor({ fetch: { cooldownSeconds: 0, timeoutMs: 2000, bearerTokenFile: join(work, 'no-such-token') } });
+    await assert.rejects(verify(`Bearer ${await k8sToken()}`), unavailable);
+  });
+  it('the issuer unreachable', async () => {
+    const verify = verifierFor({ jwksUrl: 'http://127.0.0.1:9/openid/v1/jwks' });
+    await assert.rejects(verify(`Bearer ${await k8sToken()}`), unavailable);
+  });
+  it('a discovery document naming another issuer', async () => {
+    const other = createServer((_req, res) => void res.setHeader('content-type', 'application/json').end(JSON.stringify({ issuer: 'https://elsewhere.example', jwks_uri: `${issuer}/openid/v1/jwks` })));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    try {
+      const otherIssuer = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+      const verify = verifierFor({ issuer: otherIssuer });
+      await assert.rejects(verify(`Bearer ${await k8sToken({ iss: otherIssuer })}`), unavailable);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
+  });
+  it('and once the keys can be fetched, the same verifier accepts (a failed discovery is tried again)', async () => {
+    const verify = verifierFor({ fetch: { cooldownSeconds: 0, timeoutMs: 2000, bearerTokenFile: join(work, 'late-token') } });
+    await assert.rejects(verify(`Bearer ${await k8sToken()}`), unavailable);
+    writeFileSync(join(work, 'late-token'), RA_OWN_TOKEN);
+    const caller = await verify(`Bearer ${await k8sToken()}`);
+    assert.deepEqual([caller.tenant, caller.subject, [...caller.scopes]], ['demo', ACCOUNT, ['status:read']]);
   });
 });
 
