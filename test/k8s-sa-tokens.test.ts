@@ -183,17 +183,22 @@ describe('the cluster\'s keys cannot be fetched: 503, not the caller\'s fault', 
     const verify = verifierFor({ jwksUrl: 'http://127.0.0.1:9/openid/v1/jwks' });
     await assert.rejects(verify(`Bearer ${await k8sToken()}`), unavailable);
   });
-  it('a discovery document naming another issuer', async () => {
-    const other = createServer((_req, res) => void res.setHeader('content-type', 'application/json').end(JSON.stringify({ issuer: 'https://elsewhere.example', jwks_uri: `${issuer}/openid/v1/jwks` })));
-    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
-    try {
-      const otherIssuer = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
-      const verify = verifierFor({ issuer: otherIssuer });
-      await assert.rejects(verify(`Bearer ${await k8sToken({ iss: otherIssuer })}`), unavailable);
-    } finally {
-      await new Promise((resolve) => other.close(resolve));
-    }
-  });
+  for (const [name, doc] of [
+    ['a discovery document naming another issuer', (_self: string) => ({ issuer: 'https://elsewhere.example', jwks_uri: `${issuer}/openid/v1/jwks` })],
+    ['a jwks_uri over plain http elsewhere (the RA\'s token would travel in clear)', (self: string) => ({ issuer: self, jwks_uri: 'http://keys.example/openid/v1/jwks' })],
+  ] as const)
+    it(name, async () => {
+      let self = '';
+      const other = createServer((_req, res) => void res.setHeader('content-type', 'application/json').end(JSON.stringify(doc(self))));
+      await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+      try {
+        self = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+        const verify = verifierFor({ issuer: self });
+        await assert.rejects(verify(`Bearer ${await k8sToken({ iss: self })}`), unavailable);
+      } finally {
+        await new Promise((resolve) => other.close(resolve));
+      }
+    });
   it('and once the keys can be fetched, the same verifier accepts (a failed discovery is tried again)', async () => {
     const verify = verifierFor({ fetch: { cooldownSeconds: 0, timeoutMs: 2000, bearerTokenFile: join(work, 'late-token') } });
     await assert.rejects(verify(`Bearer ${await k8sToken()}`), unavailable);

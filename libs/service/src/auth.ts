@@ -148,7 +148,15 @@ async function discoverJwksUri(issuer: string, f: JwksFetch): Promise<URL> {
     throw new JwksUnavailable(`OIDC discovery ${url}: ${(e as Error).message}`);
   }
   if (doc.issuer !== issuer || typeof doc.jwks_uri !== 'string') throw new JwksUnavailable(`OIDC discovery ${url}: the document names another issuer or no jwks_uri`);
-  return new URL(doc.jwks_uri);
+  let jwks: URL;
+  try {
+    jwks = new URL(doc.jwks_uri);
+  } catch {
+    throw new JwksUnavailable(`OIDC discovery ${url}: jwks_uri is not a URL`);
+  }
+  // The keys (and the bearer token sent for them) go over https only, or to the issuer's own origin (a local issuer in tests).
+  if (jwks.protocol !== 'https:' && jwks.origin !== new URL(issuer).origin) throw new JwksUnavailable(`OIDC discovery ${url}: jwks_uri ${jwks.href} is not https`);
+  return jwks;
 }
 
 function remoteKeys(url: URL, f: JwksFetch): JWTVerifyGetKey {
