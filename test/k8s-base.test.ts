@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_CA_HOSTNAMES } from '@evpki/cli';
-import { allProblems, arr, assertNamespacedAndLabelled, base, CA_API_PORT, CA_OPS_PORT, CHECKS, configLoaderProblems, deployment, envProblems, find, id, obj, podSpecs, probeProblems, rejects, renderOverlay, resourceProblems, RETAIN, schemaProblems, secretProblems, securityProblems, STEPS, str } from './helpers/k8s.js';
+import { allProblems, arr, assertNamespacedAndLabelled, base, CA_API_PORT, CA_OPS_PORT, CHECKS, configLoaderProblems, deployment, envProblems, find, id, obj, podSpecs, probeProblems, rejects, RENEWALS, renewalProblems, renderOverlay, resourceProblems, RETAIN, schemaProblems, secretProblems, securityProblems, STEPS, str } from './helpers/k8s.js';
 
 /**
  * The kustomize base in k8s/ (test/helpers/k8s.ts renders it and has the checks): every object against
@@ -38,6 +38,7 @@ test('k8s/: the expected objects, all in namespace ev-pki and labelled part-of e
       'ConfigMap/pki-config',
       'CronJob/csms-cert-renew',
       `CronJob/${RETAIN}`,
+      ...Object.keys(RENEWALS).map((n) => `CronJob/${n}`),
       ...Object.keys(STEPS).map((n) => `CronJob/${n}`),
       'Deployment/ca',
       'Deployment/ocsp',
@@ -283,4 +284,22 @@ test('broken: an overlay adding an unknown env var fails the whole pipeline', as
   rejects(problems, /Job\/pki-init .*PKI_ORG is not in KNOWN_ENV/);
   rejects(problems, /Job\/pki-init .*unknown configuration variable\(s\): PKI_ORG/);
   assert.deepEqual(await allProblems(renderOverlay('')), [], 'an empty overlay of the base has problems');
+});
+
+test('k8s/ (issue 18): the unattended renewals (service certificates weekly, the root CRL monthly) run by themselves with the store, the keys and the passphrase', () => {
+  assert.deepEqual(renewalProblems(base()), []);
+  const objects = base();
+  const crl = obj(find(objects, 'CronJob', 'pki-crl-sign-root').spec);
+  crl.suspend = true;
+  crl.concurrencyPolicy = 'Allow';
+  const auto = obj(obj(obj(obj(find(objects, 'CronJob', 'pki-service-certs-auto-renew').spec).jobTemplate).spec).template);
+  const c = obj(arr(obj(auto.spec).containers)[0]);
+  c.args = ['service-certs', 'renew'];
+  c.env = [];
+  const problems = renewalProblems(objects);
+  rejects(problems, /CronJob\/pki-crl-sign-root: suspend is true/);
+  rejects(problems, /CronJob\/pki-crl-sign-root: concurrencyPolicy Allow, not Forbid/);
+  rejects(problems, /CronJob\/pki-service-certs-auto-renew: runs node services\/cli\/bin\/pki.js service-certs renew, expected .* --if-expiring-within/);
+  rejects(problems, /pki-service-certs-auto-renew containers\[pki\]: no key passphrase/);
+  rejects(renewalProblems(objects.filter((o) => o.metadata.name !== 'pki-crl-sign-root')), /CronJob\/pki-crl-sign-root is missing/);
 });

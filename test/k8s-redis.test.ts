@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadStoreConfig } from '@evpki/service';
-import { allProblems, arr, assertNamespacedAndLabelled, caKeySecret, CHECKS, containers, DATA_DIR, dataFileProblems, deployment, find, id, INIT_SECRETS, isRedisContainer, K8S_DIR, matches, mountedFileProblems, mountedFiles, obj, parseManifests, podSpecs, PREPARE_STEPS, provides, rbacProblems, redis, REDIS_CHECKS, REDIS_DIR, REDIS_SECRET_FILES, REDIS_SECRET_GENERATORS, REDIS_SECRETS, REDIS_USER_SECRETS, redisConfigProblems, redisContainerProblems, redisNetworkProblems, redisUserProblems, rejects, renderOverlay, resourceProblems, RETAIN, RUNBOOK_STEP_OPTIONS, SA_DIR, scalingProblems, schemaProblems, secretProblems, secretsOf, securityProblems, stepContainer, stepPod, stepProblems, STEPS, str, workload } from './helpers/k8s.js';
+import { allProblems, arr, assertNamespacedAndLabelled, caKeySecret, CHECKS, containers, DATA_DIR, dataFileProblems, deployment, find, id, INIT_SECRETS, isRedisContainer, K8S_DIR, matches, mountedFileProblems, mountedFiles, obj, parseManifests, podSpecs, PREPARE_STEPS, provides, rbacProblems, redis, REDIS_CHECKS, REDIS_DIR, REDIS_SECRET_FILES, REDIS_SECRET_GENERATORS, REDIS_SECRETS, REDIS_USER_SECRETS, redisConfigProblems, redisContainerProblems, redisNetworkProblems, redisUserProblems, rejects, RENEWALS, renewalProblems, SERVICE_TLS_WRITER, renderOverlay, resourceProblems, RETAIN, RUNBOOK_STEP_OPTIONS, SA_DIR, scalingProblems, schemaProblems, secretProblems, secretsOf, securityProblems, stepContainer, stepPod, stepProblems, STEPS, str, workload } from './helpers/k8s.js';
 
 /**
  * The Redis overlay (k8s/overlays/redis, a kustomize Component over the base): the same checks as
@@ -33,6 +33,7 @@ test('k8s/overlays/redis: the expected objects, all in namespace ev-pki and labe
       'ConfigMap/redis-config',
       'CronJob/csms-cert-renew',
       `CronJob/${RETAIN}`,
+      ...Object.keys(RENEWALS).map((n) => `CronJob/${n}`),
       ...Object.keys(STEPS).map((n) => `CronJob/${n}`),
       'Deployment/ca',
       'Deployment/ocsp',
@@ -47,8 +48,10 @@ test('k8s/overlays/redis: the expected objects, all in namespace ev-pki and labe
       'PodDisruptionBudget/ra',
       'Role/csms-cert-renew',
       'Role/pki-ca-key-writer',
+      'Role/pki-service-tls-writer',
       'RoleBinding/csms-cert-renew',
       'RoleBinding/pki-ca-key-writer',
+      'RoleBinding/pki-service-tls-writer',
       'Secret/pki-secrets',
       'Service/ca',
       'Service/ocsp',
@@ -57,6 +60,7 @@ test('k8s/overlays/redis: the expected objects, all in namespace ev-pki and labe
       'Service/redis-headless',
       'ServiceAccount/csms-cert-renew',
       'ServiceAccount/pki-ca-key-writer',
+      'ServiceAccount/pki-service-tls-writer',
       'StatefulSet/redis',
     ].sort(),
   );
@@ -367,4 +371,19 @@ test('broken (issue 15): a service on another Redis user or with another user\'s
   rejects(problems, /CronJob\/pki-audit-retain: mounts the Redis ACL file/);
   rejects(problems, /StatefulSet\/redis containers\[redis\]: a Redis container sees Secret\/redis-auth-cli:password/);
   rejects(problems, /StatefulSet\/redis: holds the Redis password of pki-cli/);
+});
+
+test('k8s/overlays/redis (issue 18): the renewals run; the service certificate renewal also writes the services\' TLS Secrets, as an account allowed only that', () => {
+  assert.deepEqual(renewalProblems(redis(), true), []);
+  const objects = redis();
+  const role = find(objects, 'Role', SERVICE_TLS_WRITER.serviceAccount);
+  role.rules = [{ apiGroups: [''], resources: ['secrets'], resourceNames: ['pki-ca-tls', 'pki-ca-issuer-key'], verbs: ['get', 'patch'] }];
+  const cron = obj(obj(obj(obj(find(objects, 'CronJob', SERVICE_TLS_WRITER.cronJob).spec).jobTemplate).spec).template);
+  const c = obj(arr(obj(cron.spec).containers)[0]);
+  c.args = arr(c.args).filter((a) => a !== '--k8s-secrets');
+  const problems = renewalProblems(objects, true);
+  rejects(problems, /ServiceAccount\/pki-service-tls-writer may .*pki-ca-issuer-key/);
+  rejects(problems, /CronJob\/pki-service-certs-auto-renew: no --k8s-secrets/);
+  // In the base the services read pki-data: no account, no token, no Secret writes.
+  rejects(renewalProblems(redis(), false), /CronJob\/pki-service-certs-auto-renew: a service account or token/);
 });

@@ -138,7 +138,11 @@ describe('every metric of the rules and the dashboard is exported; the expiry ga
     const next = openssl(['crl', '-inform', 'DER', '-noout', '-nextupdate'], crl);
     assert.equal(next.code, 0, next.stderr);
     const nextUpdate = /nextUpdate=(.+)/.exec(next.stdout)![1]!.trim();
-    assert.equal(one(s, 'pki_crl_next_update_seconds', { issuer: chargePoint }), seconds(nextUpdate), nextUpdate);
+    assert.equal(one(s, 'pki_crl_next_update_seconds', { issuer: chargePoint, kind: 'issuing' }), seconds(nextUpdate), nextUpdate);
+    // The root's CRL, signed by the CLI (pki init; pki crl sign --root), from the store.
+    const rootCrl = openssl(['crl', '-inform', 'DER', '-noout', '-nextupdate'], Buffer.from(await (await fetch(`${stack.ocspUrl}/crl/${root}.crl`)).arrayBuffer()));
+    const rootNext = /nextUpdate=(.+)/.exec(rootCrl.stdout)![1]!.trim();
+    assert.equal(one(s, 'pki_crl_next_update_seconds', { issuer: root, kind: 'root' }), seconds(rootNext), rootNext);
     assert.equal(one(s, 'pki_store_up'), 1);
     assert.equal(s.filter((x) => x.name === 'pki_certificate_not_after_seconds' && !['root', 'issuing', 'service'].includes(x.labels.kind!)).length, 0);
   });

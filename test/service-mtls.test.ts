@@ -266,7 +266,7 @@ describe('pki service-certs renew', () => {
     assert.notEqual(readFileSync(files('ra-client').key, 'utf8'), keyBefore, 'a new key');
     for (const [purpose, name] of [['sslserver', 'ca-server'], ['sslclient', 'ra-client'], ['sslclient', 'ocsp-client']] as const)
       assert.equal((await opensslAsync(['verify', '-CAfile', serviceCa(), '-purpose', purpose, files(name).cert])).code, 0, name);
-    // The running services keep their old (still valid) certificates until they restart.
+    // The running services go on (they reload the files within PKI_SERVICE_TLS_RELOAD_INTERVAL_MS; service-tls-reload.test.ts).
     assert.equal(await issueThroughRa('cp-mtls-2', 'CP-MTLS-0002'), 201);
     await stack.stop();
     stack = await start();
@@ -275,7 +275,7 @@ describe('pki service-certs renew', () => {
     // Idempotent: again is fine, and again new serials.
     const again = await pki_(['service-certs', 'renew', '--data-dir', pki.dataDir]);
     assert.equal(again.code, 0, again.stderr);
-    assert.match(again.stdout, /Restart the CA, the RA and the OCSP responder/);
+    assert.match(again.stdout, /The CA, the RA and the OCSP responder reload them/);
     assert.notEqual(serials()['ra-client'], after['ra-client']);
   });
 

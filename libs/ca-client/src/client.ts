@@ -28,17 +28,34 @@ const unavailable = (why: string): AppError => new AppError('unavailable', why, 
  * relays them; a CA that cannot be reached or answers nonsense is `unavailable`.
  */
 export class CaClient {
-  private readonly pool: Pool;
+  private pool: Pool;
+  /** Pools replaced by setTls, closing once their requests are answered. */
+  private readonly retiring = new Set<Promise<void>>();
 
   constructor(private readonly o: CaClientOptions) {
-    this.pool = new Pool(o.baseUrl, {
-      connections: o.connections ?? 4,
+    this.pool = this.poolWith(o.tls);
+  }
+
+  private poolWith(tls: ServiceTls): Pool {
+    return new Pool(this.o.baseUrl, {
+      connections: this.o.connections ?? 4,
       pipelining: 1,
-      headersTimeout: o.timeoutMs,
-      bodyTimeout: o.timeoutMs,
+      headersTimeout: this.o.timeoutMs,
+      bodyTimeout: this.o.timeoutMs,
       keepAliveTimeout: 30_000,
-      connect: serviceClientTlsOptions(o.tls),
+      connect: serviceClientTlsOptions(tls),
     });
+  }
+
+  /**
+   * A renewed client certificate (watchServiceTls): later requests go through new connections that
+   * present it; requests under way finish on the old connections, which then close. Nothing fails.
+   */
+  setTls(tls: ServiceTls): void {
+    const old = this.pool;
+    this.pool = this.poolWith(tls);
+    const closing: Promise<void> = old.close().catch(() => undefined).finally(() => this.retiring.delete(closing));
+    this.retiring.add(closing);
   }
 
   /** Calls one operation; its answer on the operation's success status, its problem as an AppError otherwise. */
@@ -111,7 +128,7 @@ export class CaClient {
     return false;
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await Promise.all([this.pool.close(), ...this.retiring]);
   }
 }

@@ -1,4 +1,5 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import { readFileSync } from 'node:fs';
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type FetchImplementation, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AppError } from './errors.js';
 
 /** What a bearer token may allow; each RA operation names the scopes it needs in openapi.yaml. */
@@ -31,9 +32,25 @@ export interface Caller {
   readonly scopes: ReadonlySet<string>;
 }
 
-/** Where the verification keys come from: a JWKS URL (cached, refetched on an unknown `kid`) or static JWKs. */
+/** How a JWKS (and an OIDC discovery document) is fetched. */
+export interface JwksFetch {
+  readonly cooldownSeconds: number;
+  readonly timeoutMs: number;
+  /**
+   * A bearer token file sent with the fetch, re-read each time (a Kubernetes API server serves its
+   * discovery document and JWKS only to authenticated callers, e.g. a projected service account token).
+   */
+  readonly bearerTokenFile?: string;
+}
+
+/**
+ * Where the verification keys come from: a JWKS URL (cached, refetched on an unknown `kid`), the
+ * `jwks_uri` of an issuer's OIDC discovery document (`<issuer>/.well-known/openid-configuration`,
+ * read at the first token and again after a failure), or static JWKs.
+ */
 export type JwtKeySource =
-  | { readonly jwksUrl: string; readonly cooldownSeconds: number; readonly timeoutMs: number }
+  | ({ readonly jwksUrl: string } & JwksFetch)
+  | ({ readonly oidcIssuer: string } & JwksFetch)
   | { readonly jwks: JSONWebKeySet };
 
 export interface JwtVerifierOptions {
@@ -47,6 +64,15 @@ export interface JwtVerifierOptions {
   /** The longest lifetime accepted (RA_JWT_MAX_TTL_SECONDS): `exp - iat`, and `exp` from now. */
   readonly maxTtlSeconds: number;
   readonly now?: () => Date;
+  /** Claims that must be present (default: exp and tenant). */
+  readonly requiredClaims?: readonly string[];
+  /**
+   * How a verified payload becomes a caller, after the common checks (default: the `tenant` and
+   * `scope` claims). Throws an AuthError to refuse.
+   */
+  readonly callerOf?: (payload: JWTPayload) => Caller;
+  /** The product rules named when `iss`, `aud` or `exp` refuse a token (for verifiers with their own rules). */
+  readonly claimRules?: Partial<Record<'iss' | 'aud' | 'exp', string>>;
 }
 
 /** A refused token: why (for the audit log and metrics; the caller sees a short reason too). */
@@ -72,7 +98,8 @@ export type AuthFailureReason =
   | 'subject'
   | 'algorithm'
   | 'unknown-key'
-  | 'signature';
+  | 'signature'
+  | 'account';
 
 const REALM = 'evpki-ra';
 
@@ -100,22 +127,81 @@ export function isReservedSubject(sub: string): boolean {
 const CACHE_SECONDS = 300;
 const MAX_CACHE = 10_000;
 
-function keyResolver(keys: JwtKeySource): JWTVerifyGetKey {
-  if ('jwks' in keys) return createLocalJWKSet(keys.jwks);
-  return createRemoteJWKSet(new URL(keys.jwksUrl), {
-    cooldownDuration: keys.cooldownSeconds * 1000,
+/** fetch with the bearer token of `tokenFile`, read at each call (projected tokens rotate). */
+function fetchWithToken(tokenFile: string | undefined): FetchImplementation {
+  return (url, options) => {
+    const headers = new Headers(options.headers);
+    if (tokenFile) {
+      let token: string;
+      try {
+        token = readFileSync(tokenFile, 'utf8').trim();
+      } catch (e) {
+        return Promise.reject(new JwksUnavailable(`the token for fetching keys (${tokenFile}) cannot be read: ${(e as Error).message}`));
+      }
+      headers.set('authorization', `Bearer ${token}`);
+    }
+    return fetch(url, { ...options, headers });
+  };
+}
+
+class JwksUnavailable extends Error {}
+
+/** OIDC discovery: the issuer's document must name the same issuer, and a jwks_uri. */
+async function discoverJwksUri(issuer: string, f: JwksFetch): Promise<URL> {
+  const url = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  let doc: { issuer?: unknown; jwks_uri?: unknown };
+  try {
+    const res = await fetchWithToken(f.bearerTokenFile)(url, { method: 'GET', headers: new Headers({ accept: 'application/json' }), redirect: 'manual', signal: AbortSignal.timeout(f.timeoutMs) });
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    doc = (await res.json()) as typeof doc;
+  } catch (e) {
+    throw new JwksUnavailable(`OIDC discovery ${url}: ${(e as Error).message}`);
+  }
+  if (doc.issuer !== issuer || typeof doc.jwks_uri !== 'string') throw new JwksUnavailable(`OIDC discovery ${url}: the document names another issuer or no jwks_uri`);
+  let jwks: URL;
+  try {
+    jwks = new URL(doc.jwks_uri);
+  } catch {
+    throw new JwksUnavailable(`OIDC discovery ${url}: jwks_uri is not a URL`);
+  }
+  // The keys (and the bearer token sent for them) go over https only, or to the issuer's own origin (a local issuer in tests).
+  if (jwks.protocol !== 'https:' && jwks.origin !== new URL(issuer).origin) throw new JwksUnavailable(`OIDC discovery ${url}: jwks_uri ${jwks.href} is not https`);
+  return jwks;
+}
+
+function remoteKeys(url: URL, f: JwksFetch): JWTVerifyGetKey {
+  return createRemoteJWKSet(url, {
+    cooldownDuration: f.cooldownSeconds * 1000,
     cacheMaxAge: 10 * 60 * 1000,
-    timeoutDuration: keys.timeoutMs,
+    timeoutDuration: f.timeoutMs,
+    [customFetch]: fetchWithToken(f.bearerTokenFile),
   });
 }
 
+function keyResolver(keys: JwtKeySource): JWTVerifyGetKey {
+  if ('jwks' in keys) return createLocalJWKSet(keys.jwks);
+  if ('jwksUrl' in keys) return remoteKeys(new URL(keys.jwksUrl), keys);
+  // Discovered at the first token, not at start (the issuer may be down then); a failed discovery is tried again by the next token.
+  let discovered: Promise<JWTVerifyGetKey> | undefined;
+  return async (header, token) => {
+    discovered ??= discoverJwksUri(keys.oidcIssuer, keys).then((u) => remoteKeys(u, keys));
+    try {
+      return await (await discovered)(header, token);
+    } catch (e) {
+      if (e instanceof JwksUnavailable) discovered = undefined;
+      throw e;
+    }
+  };
+}
+
 /** Maps jose's errors to a reason; a JWKS endpoint that cannot be read is our outage, not the caller's fault. */
-function refusal(e: unknown): AppError {
-  if (e instanceof joseErrors.JWTExpired) return new AuthError('expired', 'the bearer token has expired');
+function refusal(e: unknown, rules: JwtVerifierOptions['claimRules'] = {}): AppError {
+  if (e instanceof joseErrors.JWTExpired) return new AuthError('expired', 'the bearer token has expired', rules.exp);
   if (e instanceof joseErrors.JWTClaimValidationFailed) {
     if (e.claim === 'nbf' || e.claim === 'iat') return new AuthError('not-yet-valid', 'the bearer token is not valid yet');
-    return new AuthError('claims', `the bearer token's ${e.claim} claim is not accepted`);
+    return new AuthError('claims', `the bearer token's ${e.claim} claim is not accepted`, e.claim === 'iss' || e.claim === 'aud' ? rules[e.claim] : undefined);
   }
+  if (e instanceof JwksUnavailable) return new AppError('unavailable', 'the token verification keys cannot be fetched; try again later', undefined, 5);
   if (e instanceof joseErrors.JOSEAlgNotAllowed) return new AuthError('algorithm', 'the bearer token is signed with an algorithm that is not allowed');
   if (e instanceof joseErrors.JWKSNoMatchingKey || e instanceof joseErrors.JWKSMultipleMatchingKeys) return new AuthError('unknown-key', 'the bearer token is signed with an unknown key');
   if (e instanceof joseErrors.JWSSignatureVerificationFailed) return new AuthError('signature', 'the bearer token signature is invalid');
@@ -159,28 +245,34 @@ export function createJwtVerifier(opts: JwtVerifierOptions): (authorization: str
         issuer: opts.issuer,
         audience: opts.audience,
         algorithms: [...opts.algorithms],
-        requiredClaims: ['exp', 'tenant'],
+        requiredClaims: [...(opts.requiredClaims ?? ['exp', 'tenant'])],
         clockTolerance: opts.clockToleranceSeconds,
         currentDate: now(),
       }));
     } catch (e) {
-      throw refusal(e);
+      throw refusal(e, opts.claimRules);
     }
-    const tenant = payload.tenant;
-    if (typeof tenant !== 'string' || !TENANT_ID.test(tenant)) throw new AuthError('claims', 'the token names no valid tenant');
+    if (typeof payload.exp !== 'number') throw new AuthError('claims', 'the bearer token has no exp');
     // A long-lived token is a standing credential: refused beyond the maximum, by its stated
     // lifetime and by how far its exp is from now (an iat in the future cannot stretch it).
-    const exp = payload.exp!;
+    const exp = payload.exp;
     if ((typeof payload.iat === 'number' && exp - payload.iat > opts.maxTtlSeconds) || exp - t > opts.maxTtlSeconds + opts.clockToleranceSeconds)
       throw new AuthError('lifetime', `the bearer token's lifetime exceeds the accepted maximum of ${opts.maxTtlSeconds} s`, TOKEN_RULES.lifetime);
     if (typeof payload.sub === 'string' && isReservedSubject(payload.sub))
       throw new AuthError('subject', "the bearer token's sub names the PKI itself; use the CSMS's own identity", TOKEN_RULES.subject);
-    const subject = typeof payload.sub === 'string' ? payload.sub.slice(0, 128) : undefined;
-    const caller: Caller = { tenant, subject, scopes: scopesOf(payload.scope) };
+    const caller = (opts.callerOf ?? claimedCaller)(payload);
     if (cache.size >= MAX_CACHE) cache.clear();
-    cache.set(token, { caller, until: Math.min(payload.exp! + opts.clockToleranceSeconds, t + CACHE_SECONDS) });
+    cache.set(token, { caller, until: Math.min(payload.exp + opts.clockToleranceSeconds, t + CACHE_SECONDS) });
     return caller;
   };
+}
+
+/** The default caller of a token: its `tenant`, `sub` and `scope` claims. */
+function claimedCaller(payload: JWTPayload): Caller {
+  const tenant = payload.tenant;
+  if (typeof tenant !== 'string' || !TENANT_ID.test(tenant)) throw new AuthError('claims', 'the token names no valid tenant');
+  const subject = typeof payload.sub === 'string' ? payload.sub.slice(0, 128) : undefined;
+  return { tenant, subject, scopes: scopesOf(payload.scope) };
 }
 
 /** Refuses a caller without every scope `required` (RFC 6750 insufficient_scope). */

@@ -35,6 +35,8 @@ export const KNOWN_ENV = new Set([
   'RA_TLS_CERT_FILE',
   'RA_TLS_KEY_FILE',
   'RA_TLS_RELOAD_INTERVAL_MS',
+  // The mutual TLS files of CA, RA and OCSP (tls-files.ts watchServiceTls): how often they are compared.
+  'PKI_SERVICE_TLS_RELOAD_INTERVAL_MS',
   'RA_CA_URL',
   'RA_CA_TIMEOUT_MS',
   'RA_JWT_ISSUER',
@@ -46,6 +48,13 @@ export const KNOWN_ENV = new Set([
   'RA_JWT_ALGORITHMS',
   'RA_JWT_CLOCK_SKEW_SECONDS',
   'RA_JWT_MAX_TTL_SECONDS',
+  'RA_K8S_ISSUER',
+  'RA_K8S_AUDIENCE',
+  'RA_K8S_JWKS_URL',
+  'RA_K8S_API_TOKEN_FILE',
+  'RA_K8S_SA_MAP',
+  // Node's own: extra trusted CAs for outgoing https (the RA trusting the cluster CA for RA_K8S_JWKS_URL).
+  'NODE_EXTRA_CA_CERTS',
   'RA_VALIDATE_RESPONSES',
   'RA_OCSP_URL',
   'RA_OCSP_ALLOWED_HOSTS',
@@ -104,6 +113,9 @@ export function envInt(env: NodeJS.ProcessEnv, name: string, dflt: number, min: 
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer in ${min}..${max}, got "${raw}"`);
   return n;
 }
+
+/** PKI_SERVICE_TLS_RELOAD_INTERVAL_MS: how often a service compares its mutual TLS files with what it uses (default 5 s). */
+export const serviceTlsReloadMs = (env: NodeJS.ProcessEnv): number => envInt(env, 'PKI_SERVICE_TLS_RELOAD_INTERVAL_MS', 5000, 100, 600_000);
 
 /** RA_JWT_MAX_TTL_SECONDS: the longest bearer token lifetime the RA accepts and `pki token` mints (default 24 h). */
 export const jwtMaxTtlSeconds = (env: NodeJS.ProcessEnv): number => envInt(env, 'RA_JWT_MAX_TTL_SECONDS', 86_400, 60, 30 * 86_400);

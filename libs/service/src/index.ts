@@ -13,3 +13,4 @@ export * from './run-service.js';
 export * from './route-table.js';
 export * from './ops-routes.js';
 export * from './manifest-store.js';
+export * from './tls-files.js';

@@ -1,5 +1,5 @@
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from '@evpki/policy';
-import { ConfigError, checkUnknownEnv, envInt, envString, loadHttpLimits, loadStoreConfig, type HttpLimits } from '@evpki/service';
+import { ConfigError, checkUnknownEnv, envInt, envString, loadHttpLimits, loadStoreConfig, serviceTlsReloadMs, type HttpLimits } from '@evpki/service';
 import type { OpenStoreOptions } from '@evpki/store';
 
 export interface CaConfig {
@@ -28,6 +28,8 @@ export interface CaConfig {
   readonly crlRefreshSeconds: number;
   /** Header, request and keep-alive timeouts of the HTTP servers (PKI_HTTP_*). */
   readonly http: HttpLimits;
+  /** PKI_SERVICE_TLS_RELOAD_INTERVAL_MS: renewed mutual TLS files are picked up this often, without a restart. */
+  readonly serviceTlsReloadMs: number;
 }
 
 export function loadCaConfig(env: NodeJS.ProcessEnv): CaConfig {
@@ -60,5 +62,6 @@ export function loadCaConfig(env: NodeJS.ProcessEnv): CaConfig {
     crlNextUpdateSeconds: crlNextUpdateHours * 3600,
     crlRefreshSeconds: crlRefreshHours * 3600,
     http: loadHttpLimits(env),
+    serviceTlsReloadMs: serviceTlsReloadMs(env),
   };
 }

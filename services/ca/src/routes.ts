@@ -40,7 +40,7 @@ export interface CaRouteDeps {
   readonly reloadIssuers: () => Promise<void>;
   readonly publishCrl: (issuerId: string) => Promise<void>;
   /** The CA's own TLS key and the service CA's: no OCSP signer may be certified for them. */
-  readonly serviceKeys: readonly KeyObject[];
+  readonly serviceKeys: () => readonly KeyObject[];
 }
 
 const route = <Req, Res>(op: CaOperation<Req, Res>, handle: (req: Req, call: CaCall) => Promise<Res>): CaRoute<Req, Res> => ({
@@ -81,7 +81,7 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
     now: d.now,
     validitySeconds: d.config.ocspSignerValiditySeconds,
     perIssuerPerHour: d.config.ocspSignersPerIssuerPerHour,
-    reservedKeys: async () => [...d.serviceKeys, call.peerKey(), ...(await d.store.listIssuers()).flatMap((i) => [i.certificate, ...(i.crossCertificates ?? [])].map((c) => new X509Certificate(c).publicKey))],
+    reservedKeys: async () => [...d.serviceKeys(), call.peerKey(), ...(await d.store.listIssuers()).flatMap((i) => [i.certificate, ...(i.crossCertificates ?? [])].map((c) => new X509Certificate(c).publicKey))],
     auditOf: (s) => [{ event: 'ocsp-signer.issued', actor: 'ocsp', outcome: 'ok', details: { issuerId, serialNumber: s.serialNumber, notAfter: s.notAfter } }],
   });
   const active = <T>(sign: (issuer: LoadedIssuer) => Promise<T>, hierarchy?: string): Promise<T> => withActiveIssuer(d.issuers, d.reloadIssuers, sign, hierarchy);

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { createAuditTrail, createLogger, createMetrics, serviceCertificate, type Logger, type ServiceTls } from '@evpki/service';
+import { createAuditTrail, createLogger, createMetrics, serviceCertificate, watchServiceTls, type Logger, type ServiceTls } from '@evpki/service';
 import type { Signer } from '@evpki/keys';
 import { openStore, type CaStore } from '@evpki/store';
 import type { CaConfig } from './config.js';
@@ -48,10 +48,14 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
   // Issuances and revocations are in the audit log before they are answered (a failed append fails the request).
   const audit = createAuditTrail(store, { log, now, onStoreError: (err) => void metrics.countStoreError('audit-append', err) });
   const lifecycle = createCaLifecycle({ config, store, issuers, metrics, log, now });
-  observeCaHealth(metrics, store, issuers, lifecycle, serviceCertificate('ca-server', secrets.tls.cert));
+  // The TLS material in use: renewed files replace it without a restart (watchServiceTls below).
+  let tls = secrets.tls;
+  let serviceKeys = [tls.cert, tls.ca].map((pem) => new X509Certificate(pem).publicKey);
+  let tlsWatch: { stop(): void } | undefined;
+  observeCaHealth(metrics, store, issuers, lifecycle, () => serviceCertificate('ca-server', tls.cert));
   const transport = createCaTransport({
     config,
-    tls: secrets.tls,
+    tls,
     api: caApiRoutes({
       config,
       store,
@@ -62,7 +66,7 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
       issuers,
       reloadIssuers: lifecycle.reloadIssuers,
       publishCrl: lifecycle.publishCrl,
-      serviceKeys: [secrets.tls.cert, secrets.tls.ca].map((pem) => new X509Certificate(pem).publicKey),
+      serviceKeys: () => serviceKeys,
     }),
     ops: caOpsRoutes({ metrics, store, issuers }),
     metrics,
@@ -73,10 +77,16 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
     async start(): Promise<{ port: number; opsPort: number }> {
       await lifecycle.start();
       const ports = await transport.listen();
+      tlsWatch = watchServiceTls(config.dataDir, 'ca-server', config.serviceTlsReloadMs, (renewed) => {
+        transport.setTls(renewed);
+        serviceKeys = [renewed.cert, renewed.ca].map((pem) => new X509Certificate(pem).publicKey);
+        tls = renewed;
+      }, log);
       log.info({ ...ports, activeIssuer: issuers.activeIdIn(), issuers: issuers.keyStatus() }, 'CA listening');
       return ports;
     },
     async stop(): Promise<void> {
+      tlsWatch?.stop();
       await transport.close();
       await lifecycle.stop();
       await audit.close();

@@ -98,6 +98,11 @@ export function createCaTransport(d: CaTransportDeps) {
       server.on('tlsClientError', (err: Error & { code?: string }, socket) =>
         log.warn({ event: 'tls.refused', reason: String(socket.authorizationError ?? err.code ?? err.message), remote: socket.remoteAddress }, 'TLS client refused'),
       );
+      // Which service certificate each caller presents (a renewal shows here: the next connection has the new one).
+      server.on('secureConnection', (socket) => {
+        const peer = socket.getPeerCertificate();
+        log.debug({ event: 'tls.client', cn: peer.subject?.CN, serialNumber: peer.serialNumber?.toLowerCase() }, 'TLS client connected');
+      });
       applyServerLimits(server, http);
       opsServer = applyServerLimits(
         createServer(
@@ -109,6 +114,13 @@ export function createCaTransport(d: CaTransportDeps) {
       const port = await listen(server, d.config.port);
       const opsPort = await listen(opsServer, d.config.opsPort);
       return { port, opsPort };
+    },
+    /**
+     * Renewed TLS material (watchServiceTls): new handshakes present this certificate and trust this
+     * service CA; connections already open keep theirs. The client certificate stays required.
+     */
+    setTls(tls: ServiceTls): void {
+      server?.setSecureContext({ key: tls.key, cert: tls.cert, ca: [tls.ca], minVersion: 'TLSv1.3' });
     },
     async close(): Promise<void> {
       for (const s of [server, opsServer]) {

@@ -3,6 +3,7 @@ import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdi
 import { join } from 'node:path';
 import type { AuditCheckpoint, AuditEntry } from '@evpki/store';
 import { exportBreak, exportEntries, pruneExported, readExportFiles, sha256File } from './audit-retention.js';
+import { parseDuration } from './duration.js';
 import { CliError } from './cli-error.js';
 import type { Command } from './command.js';
 import { EXIT } from './exit-codes.js';
@@ -15,19 +16,8 @@ import { openPkiStore } from './open-pki-store.js';
  * prune, or two runs at once find and reuse what is there.
  */
 
-const UNIT_HOURS: Readonly<Record<string, number>> = { h: 1, d: 24, w: 24 * 7 };
-/** At least a day: a shorter retention is a typo, not a policy. At most 100 years. */
-const MIN_HOURS = 24;
-const MAX_HOURS = 100 * 365 * 24;
-
-/** `90d`, `12h`, `2w` in milliseconds; exit 2 for anything else, or under a day. */
-export function parseRetention(raw: string): number {
-  const m = /^(\d{1,7})([hdw])$/.exec(raw);
-  if (!m) throw new CliError(`--keep ${JSON.stringify(raw.slice(0, 40))} is not a duration like 400d, 12h or 2w`, EXIT.badInput);
-  const hours = Number(m[1]) * UNIT_HOURS[m[2]!]!;
-  if (hours < MIN_HOURS || hours > MAX_HOURS) throw new CliError(`--keep ${raw} is out of range: at least 1 day (24h), at most 100 years`, EXIT.badInput);
-  return hours * 3_600_000;
-}
+/** `90d`, `12h`, `2w` in milliseconds; exit 2 for anything else, or under a day (a typo, not a policy), or over 100 years. */
+export const parseRetention = (raw: string): number => parseDuration(raw, '--keep', { minHours: 24, maxHours: 100 * 365 * 24, minText: '1 day (24h)', maxText: '100 years' }, '400d');
 
 /** The name of the export of entries first..last in the export directory. */
 const exportName = (first: number, last: number): string => `audit-${first}-${last}.jsonl`;

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { certify, crossCertificate, issuerFacts, issuingCa, rootCa, serviceTlsClient, serviceTlsServer, signCrl, type SubjectFacts } from '@evpki/issuance';
 import { fileSigner, type Signer } from '@evpki/keys';
-import type { CrlRecord } from '@evpki/store';
+import type { CrlRecord, RevokedEntry } from '@evpki/store';
 import { buildName, inspectSpki, keyIdentifier, OID, parseCertificate, type ParsedCertificate } from '@evpki/x509';
 
 const YEAR_SECONDS = 365 * 86400;
@@ -96,8 +96,13 @@ export async function makeCrossCertificate(subject: ParsedCertificate, signer: P
  * An empty CRL signed by `issuerKey` (RFC 5280 section 5), nextUpdate `days` ahead but never past
  * the issuer's notAfter. Used for the root, whose key only the CLI holds.
  */
-export async function makeEmptyCrl(issuerKey: SigningKey, issuer: ParsedCertificate, number: number, now: Date, days: number): Promise<Omit<CrlRecord, 'issuerId'>> {
-  const crl = await signCrl(issuerFacts('root', issuer), asSigner(issuerKey), { number, entries: [], now, lifetimeSeconds: days * 86400 });
+export const makeEmptyCrl = (issuerKey: SigningKey, issuer: ParsedCertificate, number: number, now: Date, days: number): Promise<Omit<CrlRecord, 'issuerId'>> =>
+  makeCrlOf(issuerKey, issuer, number, now, days, []);
+
+/** A root's CRL listing `revoked` (the CAs under it that were revoked), as makeEmptyCrl; `pki crl sign --root`. */
+export async function makeCrlOf(issuerKey: SigningKey, issuer: ParsedCertificate, number: number, now: Date, days: number, revoked: readonly RevokedEntry[]): Promise<Omit<CrlRecord, 'issuerId'>> {
+  const entries = revoked.map((r) => ({ serial: r.serial, revokedAt: new Date(r.revokedAt), reason: r.reason }));
+  const crl = await signCrl(issuerFacts('root', issuer), asSigner(issuerKey), { number, entries, now, lifetimeSeconds: days * 86400 });
   return { number, der: crl.der, thisUpdate: crl.thisUpdate.toISOString(), nextUpdate: crl.nextUpdate.toISOString() };
 }
 

@@ -3,6 +3,7 @@ import { auditCommands } from './audit-commands.js';
 import { CliError } from './cli-error.js';
 import type { Command, CommandContext, OptionValues } from './command.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
+import { crlSignCommand } from './crl-command.js';
 import { initCommand } from './init-command.js';
 import { ocspResignCommand } from './ocsp-resign.js';
 import { redisAclCommand } from './redis-acl-command.js';
@@ -18,7 +19,7 @@ import { tokenCommand } from './token-command.js';
 import { v2gImportCommand, v2gInitCommand } from './v2g-command.js';
 
 /** Every `pki` command, in the order `pki --help` lists them. */
-const COMMANDS: readonly Command[] = [initCommand, tokenCommand, renewCommand, stationsImportCommand, ...tenantsCommands, ...clientsCommands, ...manufacturersCommands, ocspResignCommand, ...rotationCommands, serviceCertsRenewCommand, v2gInitCommand, v2gImportCommand, redisAclCommand, ...auditCommands];
+const COMMANDS: readonly Command[] = [initCommand, tokenCommand, renewCommand, stationsImportCommand, ...tenantsCommands, ...clientsCommands, ...manufacturersCommands, ocspResignCommand, ...rotationCommands, serviceCertsRenewCommand, crlSignCommand, v2gInitCommand, v2gImportCommand, redisAclCommand, ...auditCommands];
 
 /** Options every command takes, before or after its name. */
 const GLOBAL_OPTIONS = {

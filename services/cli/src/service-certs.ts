@@ -7,6 +7,7 @@ import { OID, attributeValues, certificateFromPem, ipAddressOctets, parseSubject
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import { makeRoot, makeServiceCert } from './hierarchy.js';
+import { addToSecret, type K8sApiTarget } from './k8s-secret.js';
 
 /**
  * The internal service CA of RA → CA and OCSP → CA mutual TLS (issue 7): its own self-signed EC
@@ -130,6 +131,55 @@ function readServiceCaKey(path: string, passphrase: string): KeyObject {
   } catch (e) {
     throw new CliError((e as Error).message, EXIT.badInput);
   }
+}
+
+/** The Secrets the services read their mutual TLS files from in the Redis overlay (k8s/overlays/redis patch-*.yaml). */
+export const SERVICE_TLS_SECRETS: Record<ServiceCertName, string> = { 'ca-server': 'pki-ca-tls', 'ra-client': 'pki-ra-tls', 'ocsp-client': 'pki-ocsp-tls' };
+
+/**
+ * `--k8s-secrets`: the service CA certificate and each service's certificate and key, from the data
+ * directory, into that service's Secret (`ca.crt`, `tls.crt`, `tls.key`) with one merge patch each,
+ * so a service never sees a new key with an old certificate. Done on every run, due or not: a run
+ * whose Secret update failed after the files were written is completed by the next one (the same
+ * content again changes nothing a service sees).
+ */
+export async function writeServiceTlsSecrets(dataDir: string, target: K8sApiTarget): Promise<string[]> {
+  const paths = dataPaths(dataDir);
+  const ca = readFileSync(paths.serviceCaCert, 'utf8');
+  const written: string[] = [];
+  for (const [name, secret] of Object.entries(SERVICE_TLS_SECRETS) as [ServiceCertName, string][]) {
+    const files = paths.serviceCert(name);
+    await addToSecret(target, secret, { 'ca.crt': ca, 'tls.crt': readFileSync(files.cert, 'utf8'), 'tls.key': readFileSync(files.key, 'utf8') });
+    written.push(secret);
+  }
+  return written;
+}
+
+export interface ServiceCertExpiry {
+  readonly name: ServiceCertName;
+  /** undefined: missing or unreadable (due). */
+  readonly notAfter: Date | undefined;
+}
+
+/** The notAfter of each of the three service certificates now in the data directory. */
+export function serviceCertExpiries(dataDir: string): ServiceCertExpiry[] {
+  const paths = dataPaths(dataDir);
+  return (Object.keys(SERVICE_CERT_NAMES) as ServiceCertName[]).map((name) => {
+    try {
+      return { name, notAfter: certificateFromPem(readFileSync(paths.serviceCert(name).cert, 'utf8')).notAfter };
+    } catch {
+      return { name, notAfter: undefined };
+    }
+  });
+}
+
+/**
+ * `--if-expiring-within`: the certificates that expire before `now + withinMs` (or cannot be read).
+ * Empty: nothing is due, and the renewal does nothing (a CronJob can run it every week).
+ */
+export function dueServiceCerts(dataDir: string, withinMs: number, now: Date): ServiceCertExpiry[] {
+  const limit = now.getTime() + withinMs;
+  return serviceCertExpiries(dataDir).filter((c) => c.notAfter === undefined || c.notAfter.getTime() <= limit);
 }
 
 /**

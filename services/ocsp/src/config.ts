@@ -1,4 +1,4 @@
-import { ConfigError, checkUnknownEnv, envHttpsUrl, envInt, envString, loadStoreConfig, loadHttpLimits, type HttpLimits } from '@evpki/service';
+import { ConfigError, checkUnknownEnv, envHttpsUrl, envInt, envString, loadStoreConfig, loadHttpLimits, serviceTlsReloadMs, type HttpLimits } from '@evpki/service';
 import type { OpenStoreOptions } from '@evpki/store';
 
 export interface OcspConfig {
@@ -19,6 +19,8 @@ export interface OcspConfig {
   readonly presignIntervalMs: number;
   /** Header, request and keep-alive timeouts of the HTTP server (PKI_HTTP_*). */
   readonly http: HttpLimits;
+  /** PKI_SERVICE_TLS_RELOAD_INTERVAL_MS: renewed mutual TLS files are picked up this often, without a restart. */
+  readonly serviceTlsReloadMs: number;
 }
 
 export function loadOcspConfig(env: NodeJS.ProcessEnv): OcspConfig {
@@ -36,5 +38,6 @@ export function loadOcspConfig(env: NodeJS.ProcessEnv): OcspConfig {
     nonIssued,
     presignIntervalMs: envInt(env, 'OCSP_PRESIGN_INTERVAL_MS', 500, 10, 60_000),
     http: loadHttpLimits(env),
+    serviceTlsReloadMs: serviceTlsReloadMs(env),
   };
 }

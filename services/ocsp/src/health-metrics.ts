@@ -16,8 +16,8 @@ export interface OcspHealthDeps {
   readonly presigner: Pick<Presigner, 'oldestAgeSeconds'>;
   /** The life of a pre-signed answer (OCSP_NEXT_UPDATE_HOURS). */
   readonly nextUpdateSeconds: number;
-  /** The responder's client certificate to the CA. */
-  readonly client: HeldCertificate;
+  /** The responder's client certificate to the CA (the one in use: it is reloaded when renewed). */
+  readonly client: () => HeldCertificate;
 }
 
 /**
@@ -32,7 +32,7 @@ export function observeOcspHealth(d: OcspHealthDeps): void {
       const signer = d.signers.get(i.id);
       return signer ? [{ kind: 'ocsp_signer', issuer: i.id, hierarchy: i.hierarchy, notAfter: signer.certificate.notAfter }] : [];
     }),
-    d.client,
+    d.client(),
   ]);
   observeStoreUp(metrics, d.store);
   observeCaUp(metrics, () => d.ca.ping());

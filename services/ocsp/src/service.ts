@@ -1,5 +1,5 @@
 import { CaClient } from '@evpki/ca-client';
-import { OCSP_CLIENT_CN, createLogger, serviceCertificate, type Logger, type ServiceTls } from '@evpki/service';
+import { OCSP_CLIENT_CN, createLogger, serviceCertificate, watchServiceTls, type Logger, type ServiceTls } from '@evpki/service';
 import { openStore, type OcspStore } from '@evpki/store';
 import type { OcspConfig } from './config.js';
 import { observeOcspHealth } from './health-metrics.js';
@@ -39,6 +39,9 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
   const store: OcspStore = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
   const ca = new CaClient({ baseUrl: config.caUrl, tls: secrets.caTls, as: OCSP_CLIENT_CN, timeoutMs: CA_TIMEOUT_MS, log });
+  // The client certificate in use: renewed files replace it without a restart (watchServiceTls in start).
+  let client = serviceCertificate('ocsp-client', secrets.caTls.cert);
+  let tlsWatch: { stop(): void } | undefined;
   const signers = new DelegatedSigners(ca, log, now);
   const liveSignSeconds = metrics.signSeconds.labels({ kind: 'live' });
   const responder = new Responder({
@@ -53,7 +56,7 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
   });
   const presigner = new Presigner({ store, signers, responder, issuers: () => lifecycle.served(), now, log });
   const lifecycle = createOcspLifecycle({ store, signers, responder, presigner, metrics, log, now, presignIntervalMs: config.presignIntervalMs });
-  observeOcspHealth({ metrics, store, ca, signers, served: lifecycle.served, presigner, nextUpdateSeconds: config.nextUpdateSeconds, client: serviceCertificate('ocsp-client', secrets.caTls.cert) });
+  observeOcspHealth({ metrics, store, ca, signers, served: lifecycle.served, presigner, nextUpdateSeconds: config.nextUpdateSeconds, client: () => client });
   const replies = createReplies({ metrics, log, now, httpMaxAgeSeconds: config.httpMaxAgeSeconds });
   const transport = createOcspTransport({
     config,
@@ -70,11 +73,16 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
     async start(): Promise<{ port: number }> {
       await lifecycle.prepare();
       const port = await transport.listen();
+      tlsWatch = watchServiceTls(config.dataDir, 'ocsp-client', config.serviceTlsReloadMs, (renewed) => {
+        ca.setTls(renewed);
+        client = serviceCertificate('ocsp-client', renewed.cert);
+      }, log);
       lifecycle.run();
       log.info({ port, issuers: [...lifecycle.served().keys()] }, 'OCSP responder listening');
       return { port };
     },
     async stop(): Promise<void> {
+      tlsWatch?.stop();
       await lifecycle.stop();
       await transport.close();
       await ca.close();

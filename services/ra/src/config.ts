@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { JSONWebKeySet } from 'jose';
-import { ASYMMETRIC_JWT_ALGORITHMS, ConfigError, checkUnknownEnv, dataPaths, envBool, envHttpsUrl, envInt, envString, envUrl, jwtMaxTtlSeconds, loadHttpLimits, loadStoreConfig, type HttpLimits, type JwtKeySource } from '@evpki/service';
+import { ASYMMETRIC_JWT_ALGORITHMS, ConfigError, checkUnknownEnv, dataPaths, envBool, envHttpsUrl, envInt, envString, envUrl, jwtMaxTtlSeconds, loadHttpLimits, serviceTlsReloadMs, loadStoreConfig, type HttpLimits, type JwtKeySource } from '@evpki/service';
 import type { OpenStoreOptions } from '@evpki/store';
 import type { RateLimits } from './rate-limits.js';
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from '@evpki/policy';
 import type { RaTlsFiles } from './tls-files.js';
+import { parseServiceAccountMap, type K8sServiceAccountConfig } from './k8s-service-accounts.js';
 
 export interface RaConfig {
   readonly host: string;
@@ -24,6 +25,8 @@ export interface RaConfig {
   readonly jwtClockSkewSeconds: number;
   /** RA_JWT_MAX_TTL_SECONDS: longer-lived tokens are refused. */
   readonly jwtMaxTtlSeconds: number;
+  /** RA_K8S_*: Kubernetes projected service account tokens, accepted for the mapped accounts only (unset: none). */
+  readonly k8sServiceAccounts: K8sServiceAccountConfig | undefined;
   /** Validate every response against openapi.yaml (tests turn this on). */
   readonly validateResponses: boolean;
   readonly keyPolicy: KeyPolicy;
@@ -35,6 +38,8 @@ export interface RaConfig {
   readonly rateLimits: RateLimits;
   /** Header, request and keep-alive timeouts of the HTTP server (PKI_HTTP_*). */
   readonly http: HttpLimits;
+  /** PKI_SERVICE_TLS_RELOAD_INTERVAL_MS: renewed mutual TLS files are picked up this often, without a restart. */
+  readonly serviceTlsReloadMs: number;
   /** PKI_AUDIT_REFUSAL_INTERVAL_SECONDS: a tenant's refusals are one audit entry (and a count) per rule, route and interval. */
   readonly auditRefusalIntervalSeconds: number;
 }
@@ -91,12 +96,42 @@ export function readJwks(path: string): JSONWebKeySet {
   return { keys: keys as JSONWebKeySet['keys'] };
 }
 
+/** Keys are fetched over https only; plain http only on localhost (tests, a local identity provider). */
+function keysUrl(env: NodeJS.ProcessEnv, name: string): string {
+  const u = envUrl(env, name, '');
+  const { protocol, hostname } = new URL(u);
+  if (protocol !== 'https:' && !['localhost', '127.0.0.1', '[::1]'].includes(hostname)) throw new ConfigError(`${name} must be https (plain http only on localhost)`);
+  return u;
+}
+
+function loadK8sServiceAccounts(env: NodeJS.ProcessEnv): K8sServiceAccountConfig | undefined {
+  const names = ['RA_K8S_AUDIENCE', 'RA_K8S_JWKS_URL', 'RA_K8S_API_TOKEN_FILE', 'RA_K8S_SA_MAP'].filter((n) => env[n]);
+  if (!env.RA_K8S_ISSUER) {
+    if (names.length) throw new ConfigError(`${names.join(', ')} set without RA_K8S_ISSUER (the cluster's service account issuer)`);
+    return undefined;
+  }
+  // The issuer is compared with `iss` as given (no trailing slash added or removed).
+  const issuer = envString(env, 'RA_K8S_ISSUER', '');
+  keysUrl(env, 'RA_K8S_ISSUER');
+  if (!env.RA_K8S_SA_MAP) throw new ConfigError('RA_K8S_ISSUER needs RA_K8S_SA_MAP: which service accounts act for which tenant, with which scopes');
+  const tokenFile = envString(env, 'RA_K8S_API_TOKEN_FILE', '');
+  return {
+    issuer,
+    audience: envString(env, 'RA_K8S_AUDIENCE', 'evpki-ra'),
+    jwksUrl: env.RA_K8S_JWKS_URL ? keysUrl(env, 'RA_K8S_JWKS_URL') : undefined,
+    fetch: {
+      cooldownSeconds: envInt(env, 'RA_JWT_JWKS_COOLDOWN_SECONDS', 30, 0, 3600),
+      timeoutMs: envInt(env, 'RA_JWT_JWKS_TIMEOUT_MS', 5000, 100, 60_000),
+      ...(tokenFile ? { bearerTokenFile: tokenFile } : {}),
+    },
+    accounts: parseServiceAccountMap(env.RA_K8S_SA_MAP),
+  };
+}
+
 function loadJwtKeys(env: NodeJS.ProcessEnv, dataDir: string): RaConfig['jwtKeys'] {
   const url = envString(env, 'RA_JWT_JWKS_URL', '');
   if (url) {
-    const u = envUrl(env, 'RA_JWT_JWKS_URL', url);
-    const { protocol, hostname } = new URL(u);
-    if (protocol !== 'https:' && !['localhost', '127.0.0.1', '[::1]'].includes(hostname)) throw new ConfigError('RA_JWT_JWKS_URL must be https (plain http only on localhost)');
+    const u = keysUrl(env, 'RA_JWT_JWKS_URL');
     if (env.RA_JWT_JWKS_FILE) throw new ConfigError('set RA_JWT_JWKS_URL or RA_JWT_JWKS_FILE, not both');
     return { jwksUrl: u, cooldownSeconds: envInt(env, 'RA_JWT_JWKS_COOLDOWN_SECONDS', 30, 0, 3600), timeoutMs: envInt(env, 'RA_JWT_JWKS_TIMEOUT_MS', 5000, 100, 60_000) };
   }
@@ -132,8 +167,10 @@ export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
     // Bounded: a large tolerance would keep expired tokens alive.
     jwtClockSkewSeconds: envInt(env, 'RA_JWT_CLOCK_SKEW_SECONDS', 30, 0, 300),
     jwtMaxTtlSeconds: jwtMaxTtlSeconds(env),
+    k8sServiceAccounts: loadK8sServiceAccounts(env),
     validateResponses: envBool(env, 'RA_VALIDATE_RESPONSES', false),
     http: loadHttpLimits(env),
+    serviceTlsReloadMs: serviceTlsReloadMs(env),
     auditRefusalIntervalSeconds: envInt(env, 'PKI_AUDIT_REFUSAL_INTERVAL_SECONDS', 10, 0, 3600),
     // Like RA_CA_URL: the responder of this host's OCSP_PORT unless told otherwise.
     ocspUrl: envUrl(env, 'RA_OCSP_URL', `http://127.0.0.1:${ocspPort}`),

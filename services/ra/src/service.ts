@@ -23,6 +23,8 @@ import {
   observeStoreUp,
   serviceCertificate,
   toProblem,
+  watchServiceTls,
+  type Caller,
   type Logger,
   type RuleViolation,
   type ServiceTls,
@@ -44,6 +46,7 @@ import { countFailedRequest, routeLabel, type LabelledRoute } from './request-me
 import { initialTlsPair, watchTlsFiles } from './tls-files.js';
 import { createOAuthTokens } from './oauth-token.js';
 import { estRoutes, loadEstRoutes } from './est.js';
+import { serviceAccountTokens } from './k8s-service-accounts.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 
@@ -109,7 +112,8 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   });
   observeAuditLog(metrics, store);
   // Expiry and health gauges (k8s/monitoring): its client certificate, the store, the CA.
-  const clientCertificate = serviceCertificate('ra-client', secrets.caTls.cert);
+  let clientCertificate = serviceCertificate('ra-client', secrets.caTls.cert);
+  let clientTlsWatch: { stop(): void } | undefined;
   let servingCertificate: ReturnType<typeof serviceCertificate> | undefined;
   observeCertificates(metrics, () => (servingCertificate ? [clientCertificate, servingCertificate] : [clientCertificate]));
   observeStoreUp(metrics, store);
@@ -142,8 +146,12 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       audit,
       now,
     });
-    // The identity provider's tokens, and the RA's own from POST /oauth/token (oauth-token.ts).
-    const verify = oauth.verifier(createJwtVerifier({
+    // The identity provider's tokens, the RA's own from POST /oauth/token (oauth-token.ts), and
+    // Kubernetes service account tokens of the mapped accounts (k8s-service-accounts.ts).
+    const k8s = config.k8sServiceAccounts
+      ? serviceAccountTokens(config.k8sServiceAccounts, { algorithms: config.jwtAlgorithms, clockToleranceSeconds: config.jwtClockSkewSeconds, maxTtlSeconds: config.jwtMaxTtlSeconds, now })
+      : (next: (authorization: string | undefined) => Promise<Caller>) => next;
+    const verify = k8s(oauth.verifier(createJwtVerifier({
       issuer: config.jwtIssuer ?? init.jwtIssuer,
       audience,
       keys: 'jwksFile' in config.jwtKeys ? { jwks: readJwks(config.jwtKeys.jwksFile) } : config.jwtKeys,
@@ -151,7 +159,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       clockToleranceSeconds: config.jwtClockSkewSeconds,
       maxTtlSeconds: config.jwtMaxTtlSeconds,
       now,
-    }));
+    })));
     const app = express();
     // Exact routing for the ops routes and for the validator's own matching (it reads these
     // settings), so that it agrees with the gate; /v1 is dispatched by the gate's match alone.
@@ -281,11 +289,17 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         server!.once('error', reject);
       });
       const port = (server.address() as AddressInfo).port;
+      // A renewed client certificate to the CA (pki service-certs renew): the next connection presents it.
+      clientTlsWatch = watchServiceTls(config.dataDir, 'ra-client', config.serviceTlsReloadMs, (renewed) => {
+        ca.setTls(renewed);
+        clientCertificate = serviceCertificate('ra-client', renewed.cert);
+      }, log);
       log.info({ port, tls: config.tls !== undefined, ca: config.caUrl }, 'RA listening');
       return { port };
     },
     async stop(): Promise<void> {
       tlsWatch?.stop();
+      clientTlsWatch?.stop();
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       server?.closeAllConnections();
       await ca.close();

@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
-import { ConfigError, type Logger } from '@evpki/service';
+import { ConfigError, readFileSet, watchFileSet, type FileSet, type Logger } from '@evpki/service';
 
 /** RA_TLS_CERT_FILE and RA_TLS_KEY_FILE: the RA's serving certificate (chain first) and key, PEM. */
 export interface RaTlsFiles {
@@ -21,10 +19,10 @@ export interface TlsPair {
   readonly hash: string;
 }
 
+const pairOf = ({ contents: [cert, key], hash }: FileSet): TlsPair => ({ cert: cert!, key: key!, hash });
+
 export function readTlsPair(files: Pick<RaTlsFiles, 'certFile' | 'keyFile'>): TlsPair {
-  const cert = readFileSync(files.certFile, 'utf8');
-  const key = readFileSync(files.keyFile, 'utf8');
-  return { cert, key, hash: createHash('sha256').update(cert).update('\0').update(key).digest('hex') };
+  return pairOf(readFileSet([files.certFile, files.keyFile]));
 }
 
 /** The options a pair is served with; createSecureContext refuses a key that does not match the certificate. */
@@ -44,33 +42,10 @@ export function initialTlsPair(files: RaTlsFiles): { pair: TlsPair; options: Sec
   }
 }
 
-/**
- * Polls the files (content hash, not fs.watch: a Kubernetes Secret is swapped by a symlink rename
- * that watchers miss) and hands a new, valid pair to `apply`. A broken pair (unreadable, or a key
- * that is not the certificate's, as while a swap is half done) is logged once and the served one
- * kept; the next change is tried again.
- */
+/** A new valid pair replaces the served one (watchFileSet: polled, a broken pair is refused and the served one kept). */
 export function watchTlsFiles(files: RaTlsFiles, served: TlsPair, apply: (options: SecureContextOptions, pair: TlsPair) => void, log: Logger): { stop(): void } {
-  let seen = served.hash;
-  const timer = setInterval(() => {
-    let pair: TlsPair;
-    try {
-      pair = readTlsPair(files);
-    } catch (e) {
-      const hash = `unreadable:${(e as Error).message}`;
-      if (hash !== seen) log.error({ event: 'tls.reload-failed', certFile: files.certFile, keyFile: files.keyFile, err: (e as Error).message }, 'TLS files unreadable; the served certificate is kept');
-      seen = hash;
-      return;
-    }
-    if (pair.hash === seen) return;
-    seen = pair.hash;
-    try {
-      apply(tlsOptionsOf(pair), pair);
-      log.info({ event: 'tls.reloaded', certFile: files.certFile }, 'TLS certificate reloaded');
-    } catch (e) {
-      log.error({ event: 'tls.reload-failed', certFile: files.certFile, keyFile: files.keyFile, err: (e as Error).message }, 'new TLS certificate and key refused; the served certificate is kept');
-    }
-  }, files.reloadIntervalMs);
-  timer.unref();
-  return { stop: () => clearInterval(timer) };
+  return watchFileSet([files.certFile, files.keyFile], served.hash, files.reloadIntervalMs, (set) => {
+    const pair = pairOf(set);
+    apply(tlsOptionsOf(pair), pair);
+  }, log);
 }

@@ -33,6 +33,13 @@ export const RUNBOOK_STEP_OPTIONS = [
 export const PREPARE_STEPS: readonly string[] = ['pki-rotate-root-prepare', 'pki-rotate-issuer-prepare'];
 /** The pki CLI CronJob that runs by itself, daily: the audit log's retention (issue 14.5). */
 export const RETAIN = 'pki-audit-retain';
+/** The unattended renewals (issue 18): pki CLI CronJobs that run by themselves, and the command each runs. */
+export const RENEWALS: Record<string, readonly string[]> = {
+  'pki-service-certs-auto-renew': ['service-certs', 'renew', '--if-expiring-within'],
+  'pki-crl-sign-root': ['crl', 'sign', '--root', '--if-next-update-within'],
+};
+/** The pki CLI CronJobs that are no operator step: the retention and the renewals. */
+export const isScheduledCli = (name: string): boolean => name === RETAIN || name in RENEWALS;
 /** Where it writes its exports: the PVC pki-audit-export. */
 export const AUDIT_EXPORT_DIR = '/var/lib/pki-audit';
 export const PKI_CLI = ['node', 'services/cli/bin/pki.js'];
@@ -95,7 +102,7 @@ export function stepProblems(objects: K8sObject[]): string[] {
     const name = pod.owner.metadata.name;
     const sub = pod.owner.kind === 'CronJob' ? STEPS[name] : undefined;
     if (!sub) {
-      if (pod.owner.kind === 'CronJob' && isCliPod(pod) && name !== RETAIN) problems.push(`${where}: a pki-cli CronJob that is no step of STEPS`);
+      if (pod.owner.kind === 'CronJob' && isCliPod(pod) && !isScheduledCli(name)) problems.push(`${where}: a pki-cli CronJob that is no step of STEPS`);
       continue;
     }
     const spec = obj(pod.owner.spec);
@@ -278,5 +285,78 @@ export function retainProblems(objects: K8sObject[]): string[] {
   if (data?.source !== 'PersistentVolumeClaim/pki-data' || data.readOnly) problems.push(`${at.where}: ${DATA_DIR} is not the pki-data volume, read-write (${data?.source ?? 'not mounted'})`);
   for (const secret of secretsOf(pod)) if (secret !== REDIS_CLI_SECRET) problems.push(`${where}: mounts Secret ${secret} (it needs the store only)`);
   if (str(pod.spec.serviceAccountName) || tokenSources(pod).length) problems.push(`${where}: a service account or token (it needs the store only)`);
+  return problems;
+}
+
+/** The Redis overlay's service certificate renewal writes the services' TLS Secrets (--k8s-secrets) as this account. */
+export const SERVICE_TLS_WRITER = { cronJob: 'pki-service-certs-auto-renew', serviceAccount: 'pki-service-tls-writer', secrets: ['pki-ca-tls', 'pki-ra-tls', 'pki-ocsp-tls'] } as const;
+
+/**
+ * The unattended renewals (RENEWALS): each runs by itself on a schedule that comes due, one run at a
+ * time, labelled pki-cli, its command with a due-check option, not retried after exit 2, with a
+ * deadline and a TTL; pki-data read-write (keys and store) and the key passphrase; no service
+ * account, except, with `secretWriter` (the Redis overlay), the service certificate renewal, which
+ * writes the services' TLS Secrets (--k8s-secrets) as SERVICE_TLS_WRITER, allowed get and patch of
+ * those Secrets and nothing else, with a token for the Kubernetes API only.
+ */
+export function renewalProblems(objects: K8sObject[], secretWriter = false): string[] {
+  const problems: string[] = [];
+  for (const [name, sub] of Object.entries(RENEWALS)) {
+    const cron = objects.find((o) => o.kind === 'CronJob' && o.metadata.name === name);
+    if (!cron) {
+      problems.push(`CronJob/${name} is missing`);
+      continue;
+    }
+    const where = id(cron);
+    const spec = obj(cron.spec);
+    if (spec.suspend === true) problems.push(`${where}: suspend is true`);
+    if (/^\S+ \S+ 3[01] 2 \S+$/.test(str(spec.schedule) ?? '31 2')) problems.push(`${where}: schedule ${String(spec.schedule)} never comes due`);
+    if (spec.concurrencyPolicy !== 'Forbid') problems.push(`${where}: concurrencyPolicy ${String(spec.concurrencyPolicy)}, not Forbid`);
+    const jobTemplate = obj(spec.jobTemplate);
+    const pod = podSpecs(objects).find((p) => p.owner === cron);
+    if (!pod) {
+      problems.push(`${where}: no pod template`);
+      continue;
+    }
+    for (const [what, labels] of [['CronJob', cron.metadata.labels], ['jobTemplate', obj(jobTemplate.metadata).labels], ['pod template', pod.podLabels]] as const)
+      if (obj(labels)['app.kubernetes.io/component'] !== 'pki-cli') problems.push(`${where}: ${what} not labelled app.kubernetes.io/component=pki-cli`);
+    const job = obj(jobTemplate.spec);
+    const failJobOn2 = arr(obj(job.podFailurePolicy).rules)
+      .map(obj)
+      .some((r) => r.action === 'FailJob' && obj(r.onExitCodes).operator === 'In' && arr(obj(r.onExitCodes).values).includes(2));
+    if (job.backoffLimit !== 0 && !failJobOn2) problems.push(`${where}: retries after exit 2: backoffLimit 0, or a podFailurePolicy FailJob on 2`);
+    if (!(Number(job.activeDeadlineSeconds) > 0)) problems.push(`${where}: no activeDeadlineSeconds`);
+    if (!(Number(job.ttlSecondsAfterFinished) > 0)) problems.push(`${where}: no ttlSecondsAfterFinished`);
+    const c = obj(arr(pod.spec.containers)[0]);
+    const at: ContainerAt = { pod, c, field: 'containers', where: `${where} containers[${str(c.name) ?? '?'}]` };
+    const argv = [...arr(c.command), ...arr(c.args)].map(String);
+    const expected = [...PKI_CLI, ...sub];
+    if (JSON.stringify(argv.slice(0, expected.length)) !== JSON.stringify(expected)) problems.push(`${where}: runs ${argv.join(' ')}, expected ${expected.join(' ')} …`);
+    const files = mountedFiles(pod, c);
+    const data = provides(files, `${DATA_DIR}/pki.json`);
+    if (data?.source !== 'PersistentVolumeClaim/pki-data' || data.readOnly) problems.push(`${at.where}: ${DATA_DIR} is not the pki-data volume, read-write (${data?.source ?? 'not mounted'})`);
+    const passphrase = containerEnv(objects, at, problems).get('PKI_KEY_PASSPHRASE_FILE');
+    if (!passphrase || !provides(files, passphrase)) problems.push(`${at.where}: no key passphrase (PKI_KEY_PASSPHRASE_FILE) mounted`);
+    const writes = secretWriter && name === SERVICE_TLS_WRITER.cronJob;
+    if (!writes) {
+      if (str(pod.spec.serviceAccountName) || tokenSources(pod).length) problems.push(`${where}: a service account or token`);
+      if (argv.includes('--k8s-secrets')) problems.push(`${where}: --k8s-secrets, but the services read pki-data`);
+      continue;
+    }
+    if (!argv.includes('--k8s-secrets')) problems.push(`${where}: no --k8s-secrets: the services read their TLS files from Secrets`);
+    if (str(pod.spec.serviceAccountName) !== SERVICE_TLS_WRITER.serviceAccount) problems.push(`${where}: serviceAccountName ${String(pod.spec.serviceAccountName)}, not ${SERVICE_TLS_WRITER.serviceAccount}`);
+    for (const [file, source] of [['token', 'serviceAccountToken'], ['ca.crt', 'ConfigMap/kube-root-ca.crt:ca.crt'], ['namespace', 'downwardAPI:namespace']] as const)
+      if (provides(files, `${SA_DIR}/${file}`)?.source !== source) problems.push(`${at.where}: ${SA_DIR}/${file} is not from ${source}`);
+    for (const t of tokenSources(pod)) if (t.audience !== undefined) problems.push(`${where}: a token for audience ${JSON.stringify(t.audience)}, not the Kubernetes API`);
+    const account = objects.find((o) => o.kind === 'ServiceAccount' && o.metadata.name === SERVICE_TLS_WRITER.serviceAccount);
+    if (account?.automountServiceAccountToken !== false) problems.push(`ServiceAccount/${SERVICE_TLS_WRITER.serviceAccount}: missing, or automountServiceAccountToken is not false`);
+    const rules = objects
+      .filter((o) => o.kind === 'RoleBinding' && arr(o.subjects).some((x) => obj(x).kind === 'ServiceAccount' && obj(x).name === SERVICE_TLS_WRITER.serviceAccount))
+      .flatMap((b) => arr(objects.find((o) => o.kind === 'Role' && o.metadata.name === obj(b.roleRef).name)?.rules));
+    const only = [{ apiGroups: [''], resources: ['secrets'], resourceNames: [...SERVICE_TLS_WRITER.secrets], verbs: ['get', 'patch'] }];
+    if (!isDeepStrictEqual(rules, only)) problems.push(`ServiceAccount/${SERVICE_TLS_WRITER.serviceAccount} may ${JSON.stringify(rules)}; expected only ${JSON.stringify(only)}`);
+    for (const p of podSpecs(objects))
+      if (str(p.spec.serviceAccountName) === SERVICE_TLS_WRITER.serviceAccount && p.owner !== cron) problems.push(`${id(p.owner)}: runs as ${SERVICE_TLS_WRITER.serviceAccount}, the service TLS writer`);
+  }
   return problems;
 }
