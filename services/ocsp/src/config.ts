@@ -1,4 +1,5 @@
 import { ConfigError, checkUnknownEnv, envHttpsUrl, envInt, envString, loadStoreConfig, loadHttpLimits, type HttpLimits } from '@evpki/service';
+import { availableParallelism } from 'node:os';
 import type { OpenStoreOptions } from '@evpki/store';
 
 export interface OcspConfig {
@@ -19,6 +20,11 @@ export interface OcspConfig {
   readonly presignIntervalMs: number;
   /** Header, request and keep-alive timeouts of the HTTP server (PKI_HTTP_*). */
   readonly http: HttpLimits;
+  /**
+   * Processes answering on the port (OCSP_WORKERS, default: the cores this process may use). 1: one
+   * process, as before; more: a primary that forks them (node:cluster, cluster.ts).
+   */
+  readonly workers: number;
 }
 
 export function loadOcspConfig(env: NodeJS.ProcessEnv): OcspConfig {
@@ -36,5 +42,6 @@ export function loadOcspConfig(env: NodeJS.ProcessEnv): OcspConfig {
     nonIssued,
     presignIntervalMs: envInt(env, 'OCSP_PRESIGN_INTERVAL_MS', 500, 10, 60_000),
     http: loadHttpLimits(env),
+    workers: envInt(env, 'OCSP_WORKERS', availableParallelism(), 1, 64),
   };
 }
