@@ -70,7 +70,9 @@ if (mode === 'bare' || mode === 'stub-ca') {
     listen(createHttpsServer({ key: tls.key, cert: tls.cert, ca: [tls.ca], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, handler));
   } else listen(createServer(handler));
 } else if (mode === 'ocsp-floor' && cluster.isPrimary && Number(process.env.FLOOR_WORKERS ?? 1) > 1) {
-  // The workers print LISTENING (all on the same port: cluster shares listen(0)'s port).
+  // The workers print LISTENING (all on the same port: cluster shares listen(0)'s port). They accept
+  // themselves, as the responder's workers do (services/ocsp/src/cluster.ts).
+  if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
   for (let i = 0; i < Number(process.env.FLOOR_WORKERS); i++) cluster.fork();
 } else if (mode === 'ocsp-floor') {
   const len = String(Buffer.byteLength(FIXED));
