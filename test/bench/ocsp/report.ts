@@ -11,7 +11,6 @@ import type { Scenario, ScenarioId } from './scenario.js';
 export function report({ scenarios, problems, profiles, presignSeconds, presignedBytes }: OcspResults, startedAt: Date, wall0: number): void {
   for (const s of scenarios) if (s.errors) problems.push(`${s.label}: ${s.errors} errors (${JSON.stringify({ ...(s.wrk ? { ...s.wrk.socketErrors, non2xx: s.wrk.non2xx } : { failed: s.ab?.failed, non2xx: s.ab?.non2xx }), ...(s.outcomes ? { outcomes: s.outcomes } : {}) })})`);
   const by = (id: ScenarioId): Scenario | undefined => scenarios.find((s) => s.id === id);
-  const ratio = (a: ScenarioId, b: ScenarioId): number => (by(a)?.perSecond ?? NaN) / (by(b)?.perSecond ?? NaN);
   const rate = (id: ScenarioId): number => by(id)?.perSecond ?? NaN;
   const vs = (metric: string, id: ScenarioId, base: ScenarioId, baseName: string, target: number): BenchResult => ({
     metric,
