@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
 import { createLogger, type Logger } from '@evpki/service';
 import { METRICS_REQUEST, METRICS_RESPONSE, WORKER_SLOT_ENV, type MetricsRequest, type MetricsResponse } from './worker-metrics.js';
@@ -40,6 +41,9 @@ export function runOcspPrimary(workers: number, log: Logger = createLogger('ocsp
   // much again as a whole pre-signed answer), and a busy worker leaves new connections to the idle.
   // NODE_CLUSTER_SCHED_POLICY=rr (node's own setting) still chooses round-robin.
   if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
+  // Workers run the responder's main.js itself, not process.argv[1] (the image's entry point runs
+  // it by import: as a worker it would be asked to choose a service again).
+  cluster.setupPrimary({ exec: fileURLToPath(new URL('./main.js', import.meta.url)), args: [] });
   const slots: Slot[] = Array.from({ length: workers }, () => ({ startedAt: 0, deathsInARow: 0 }));
   const aggregator = new AggregatorRegistry();
   let anyListening = false;
