@@ -9,6 +9,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildOcspRequest } from '@evpki/ocsp';
 import { LmdbStore, RedisStore, openStore, type Store } from '@evpki/store';
@@ -90,6 +92,20 @@ async function answersByWorker(url: string): Promise<Record<string, number>> {
     out[k] = (out[k] ?? 0) + Number(m[2]);
   }
   return out;
+}
+
+/** Pids of the processes whose environment has `entry` (NAME=value). */
+function processesWith(entry: string): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return readFileSync(`/proc/${d}/environ`, 'latin1').split('\0').includes(entry);
+      } catch {
+        return false; // gone, or not ours
+      }
+    })
+    .map(Number);
 }
 
 /** `n` calls of `fn`, 8 at a time: the workers accept connections themselves (SCHED_NONE), so bursts reach both. */
@@ -256,5 +272,22 @@ test('pre-signing claims hold across processes: four processes claiming one sche
     }
   } finally {
     await redis.stop();
+  }
+});
+
+test('a worker that cannot start (port in use) is a failed start: service.fatal names EADDRINUSE, the primary exits 1, no worker is left', async () => {
+  const pki = await makeDevPki();
+  const port = await freePort();
+  const squatter = createServer().listen(port, '127.0.0.1');
+  await new Promise((res) => squatter.once('listening', res));
+  try {
+    const p = spawnService('ocsp', 'ocsp', { PKI_DATA_DIR: pki.dataDir, OCSP_PORT: String(port), CA_PORT: String(await freePort()), OCSP_WORKERS: '2' });
+    const code = await new Promise<number | null>((res) => p.child.once('exit', (c) => res(c)));
+    assert.equal(code, 1, p.output());
+    assert.match(p.output(), /"service\.fatal".*EADDRINUSE/);
+    assert.deepEqual(processesWith(`PKI_DATA_DIR=${pki.dataDir}`), [], 'no worker left (orphans would have left the tree)');
+  } finally {
+    squatter.close();
+    pki.cleanup();
   }
 });
