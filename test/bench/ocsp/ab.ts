@@ -34,7 +34,7 @@ export function abBody(work: string, body: Buffer): string {
 export async function runAb(url: string, bodyFile: string, serverPid: number, requests = AB_REQUESTS): Promise<AbRun> {
   const a = snap(serverPid);
   const t0 = performance.now();
-  const p = spawnProc('ab', 'ab', ['-q', '-r', '-s', '5', `-c${AB_CONC}`, `-n${requests}`, '-p', bodyFile, '-T', 'application/ocsp-request', `${url}/ocsp`], process.env);
+  const p = spawnProc('ab', 'ab', ['-q', '-r', '-s', '20', `-c${AB_CONC}`, `-n${requests}`, '-p', bodyFile, '-T', 'application/ocsp-request', `${url}/ocsp`], process.env);
   const code = await new Promise<number | null>((r) => p.child.once('exit', (c) => r(c)));
   const wall = (performance.now() - t0) / 1000;
   const b = snap(serverPid);

@@ -60,6 +60,10 @@ export async function measureOpenssl({ work, procs, scenarios, problems }: OcspR
     const a = abScenario('openssl-post-close', 'openssl ocsp -multi 2, POST, no keep-alive (ab)', await runAb(o.url, abFile, o.ossl.child.pid!));
     scenarios.push(a);
     log(`openssl ocsp -multi 2 (ab): ${f0(a.perSecond)} req/s, p50 ${f2(a.p50Ms)} ms, p99 ${f2(a.p99Ms)} ms, errors ${a.errors}`);
+  } catch (e) {
+    // A reference, not what is under test: `openssl ocsp` stalling (its children hang on a connection
+    // now and then on a loaded machine) leaves the ratio n/a rather than failing the run.
+    log(`openssl ocsp -multi 2 (ab) not measured: ${(e as Error).message.split('\n').slice(-2).join(' ')}`);
   } finally {
     await killGroup(o.ossl);
   }
