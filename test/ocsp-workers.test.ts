@@ -1,6 +1,6 @@
 /**
  * Issue 17: the OCSP responder on every core (OCSP_WORKERS, node:cluster, services/ocsp/src/cluster.ts),
- * as real processes on both stores: a CA, a responder with two workers sharing the port, certificates
+ * as real processes on both stores (on LMDB started through the image's entry point): a CA, a responder with two workers sharing the port, certificates
  * recorded in the store. Both workers answer (fresh connections, as OCSP clients make them); a
  * revocation is answered `revoked` by every worker within the store's epoch bound (LMDB: the next
  * request; Redis: pub/sub, under a second); a killed worker is replaced; SIGTERM stops them all with 0;
@@ -18,7 +18,7 @@ import { parseCertificate, type ParsedCertificate } from '@evpki/x509';
 import { startCluster } from './helpers/cluster.js';
 import { certIdFor, parseOcspResponse } from './helpers/ocsp-client.js';
 import { makeDevPki } from './helpers/pki.js';
-import { freePort, processTree, sleep, spawnService, stopAll, tempDir, waitReady, type Proc } from './helpers/processes.js';
+import { ROOT, freePort, processTree, serviceEnv, sleep, spawnNode, spawnService, stopAll, tempDir, waitReady, type Proc } from './helpers/processes.js';
 import { recordCert } from './helpers/record-cert.js';
 import { cert, inStoreProcess, redisOptions, withActiveIssuer } from './helpers/store-contract.js';
 import { startRedis } from './helpers/redis.js';
@@ -56,7 +56,10 @@ async function lmdbResponder(): Promise<Responder> {
   const ca = spawnService('ca', 'ca', { PKI_DATA_DIR: pki.dataDir, CA_PORT: String(caPort), CA_OPS_PORT: String(caOpsPort) });
   procs.push(ca);
   await waitReady(ca, `http://127.0.0.1:${caOpsPort}/readyz`, 30_000);
-  const proc = spawnService('ocsp', 'ocsp', { PKI_DATA_DIR: pki.dataDir, OCSP_PORT: String(port), OCSP_CA_URL: `https://127.0.0.1:${caPort}`, OCSP_WORKERS: '2' });
+  // Through the image's entry point (`ev-pki ocsp`, scripts/image/entrypoint.mjs), which runs main.js by
+  // import: the workers must still run the responder (cluster.ts), not the entry point again.
+  const env = { PKI_DATA_DIR: pki.dataDir, OCSP_PORT: String(port), OCSP_CA_URL: `https://127.0.0.1:${caPort}`, OCSP_WORKERS: '2', PKI_LOG_LEVEL: 'warn' };
+  const proc = spawnNode('ocsp', [join(ROOT, 'scripts/image/entrypoint.mjs'), 'ocsp'], serviceEnv(env));
   procs.push(proc);
   const url = `http://127.0.0.1:${port}`;
   await waitReady(proc, `${url}/readyz`, 30_000);
