@@ -7,7 +7,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale bench-manufacturer image image-test image-dockerfile-test help clean
+.PHONY: install build typecheck lint test run fixtures bench bench-issue bench-ocsp bench-scale bench-manufacturer image image-test image-dockerfile-test help clean
 
 install: node_modules/.package-lock.json
 
@@ -36,13 +36,20 @@ run: build
 fixtures:
 	node test/fixtures/make-csrs.mjs
 
+## make bench: every bench's quick mode in one go (test/bench/benches.ts), then one table of figures, ratios and targets, PASS/FAIL each (exit 1 only when a bench fails, not on a FAIL ratio: README "Performance"); reports in bench-results/.
+bench: build
+	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
+	@command -v ab >/dev/null || { apt-get update && apt-get install -y apache2-utils; }
+	node test/dist/bench/bench-all.js
+
 ## make bench-issue: charge point issuance throughput over HTTP (RA → CA) vs a one-process @peculiar/x509 baseline.
 bench-issue: build
 	node test/dist/bench/bench-issue.js
 
-## make bench-ocsp: OCSP responder req/s and p50/p99 with wrk (pre-signed GET/POST, nonce) vs bare node:http and `openssl ocsp`.
+## make bench-ocsp: OCSP responder req/s and p50/p99 with wrk (pre-signed GET/POST, nonce) and ab (POST, no keep-alive) vs bare node:http (same workers) and `openssl ocsp`.
 bench-ocsp: build
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
+	@command -v ab >/dev/null || { apt-get update && apt-get install -y apache2-utils; }
 	node test/dist/bench/bench-ocsp.js
 
 ## make bench-manufacturer: manufacturer chain verifications/s (3 certificates; target ≥ 2,000/s) over HTTP and in-process vs uncached validatePath.

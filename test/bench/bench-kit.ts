@@ -213,3 +213,34 @@ export function writeResults(file: string, bench: string, startedAt: Date, resul
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify({ bench, startedAt: startedAt.toISOString(), machine: machineInfo(), ...results }, null, 2) + '\n');
 }
+
+// ---------------------------------------------------------------------------------------------
+// Machine-readable results for `make bench` (test/bench/bench-all.ts)
+
+/**
+ * One measured figure against its target. With a baseline (measured in the same run), the target
+ * applies to `value / baseline.value`; without, to `value`. `better`: which way passes.
+ */
+export interface BenchResult {
+  readonly metric: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly baseline?: { readonly name: string; readonly value: number };
+  readonly target?: number;
+  readonly better: 'higher' | 'lower';
+}
+
+export const BENCH_RESULT_PREFIX = 'BENCH_RESULT ';
+
+/** PASS / FAIL of a result against its target (n/a: not measured; info: no target). */
+export function verdictOf(r: BenchResult): 'PASS' | 'FAIL' | 'n/a' | 'info' {
+  const measured = r.baseline ? r.value / r.baseline.value : r.value;
+  if (!Number.isFinite(measured)) return 'n/a';
+  if (r.target === undefined) return 'info';
+  return (r.better === 'higher' ? measured >= r.target : measured <= r.target) ? 'PASS' : 'FAIL';
+}
+
+/** Prints each result as a `BENCH_RESULT {json}` line on stdout, which `make bench` collects into its table. */
+export function printBenchResults(bench: string, results: readonly BenchResult[]): void {
+  for (const r of results) process.stdout.write(`${BENCH_RESULT_PREFIX}${JSON.stringify({ bench, ...r, verdict: verdictOf(r) })}\n`);
+}

@@ -12,10 +12,13 @@
  *                    canned body read from the file named by the second argument (so the real RA
  *                    runs alone)
  *   ocsp-floor       node:http, GET and POST (any path) answered 200 with the same fixed 471-byte
- *                    body as application/ocsp-response: the OCSP responder's HTTP floor
+ *                    body as application/ocsp-response: the OCSP responder's HTTP floor; with
+ *                    FLOOR_WORKERS=N (> 1), N node:cluster workers sharing the port, like the
+ *                    responder with OCSP_WORKERS=N
  *
  * Prints `LISTENING <port>` on stdout once it accepts connections.
  */
+import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -66,6 +69,11 @@ if (mode === 'bare' || mode === 'stub-ca') {
     const tls = readServiceTls(process.argv[4] ?? '', 'ca-server');
     listen(createHttpsServer({ key: tls.key, cert: tls.cert, ca: [tls.ca], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, handler));
   } else listen(createServer(handler));
+} else if (mode === 'ocsp-floor' && cluster.isPrimary && Number(process.env.FLOOR_WORKERS ?? 1) > 1) {
+  // The workers print LISTENING (all on the same port: cluster shares listen(0)'s port). They accept
+  // themselves, as the responder's workers do (services/ocsp/src/cluster.ts).
+  if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
+  for (let i = 0; i < Number(process.env.FLOOR_WORKERS); i++) cluster.fork();
 } else if (mode === 'ocsp-floor') {
   const len = String(Buffer.byteLength(FIXED));
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {

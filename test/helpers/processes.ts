@@ -86,7 +86,9 @@ export const spawnNode = (name: string, args: string[], env: NodeJS.ProcessEnv =
 
 /** One of our services (`services/<service>/dist/main.js`), logging at warn, with extra node arguments before the script. */
 export function spawnService(name: string, service: 'ca' | 'ra' | 'ocsp', env: Record<string, string>, nodeArgs: string[] = []): Proc {
-  const p = spawnNode(name, [...nodeArgs, join(ROOT, `services/${service}/dist/main.js`)], serviceEnv({ ...env, PKI_LOG_LEVEL: 'warn' }));
+  // One responder process unless the test asks for workers (OCSP_WORKERS defaults to the cores: test/ocsp-workers.test.ts).
+  const workers: Record<string, string> = service === 'ocsp' ? { OCSP_WORKERS: '1' } : {};
+  const p = spawnNode(name, [...nodeArgs, join(ROOT, `services/${service}/dist/main.js`)], serviceEnv({ ...workers, ...env, PKI_LOG_LEVEL: 'warn' }));
   // A service that dies on its own (not stopped or killed by the test) shows why in the test's output (issue 20).
   p.child.on('exit', (code, signal) => {
     if (code === 0 || signal === 'SIGTERM' || signal === 'SIGKILL' || signal === 'SIGINT') return;

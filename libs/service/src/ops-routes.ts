@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
 import type { Store } from '@evpki/store';
 import type { Metrics } from './metrics.js';
 import { sendJson } from './node-http.js';
@@ -44,9 +45,10 @@ export function storeAnswers(store: Pick<Store, 'ping'>, metrics: Pick<Metrics, 
 /**
  * GET /healthz (liveness: the process answers; it never asks the store or another service),
  * /readyz (the service can serve: 200, else 503; `readiness` decides) and /metrics (Prometheus
- * text) of a node:http service: probes and scrapers.
+ * text) of a node:http service: probes and scrapers. `registry` answers /metrics: the service's
+ * own, or (the OCSP responder's workers) one that gathers every worker's.
  */
-export function opsRoutes(metrics: Pick<Metrics, 'registry' | 'countStoreError'>, store: Pick<Store, 'ping'>, readiness: ReadinessOf): HttpRoute[] {
+export function opsRoutes(metrics: Pick<Metrics, 'countStoreError'> & { readonly registry: Pick<Registry, 'metrics' | 'contentType'> }, store: Pick<Store, 'ping'>, readiness: ReadinessOf): HttpRoute[] {
   return [
     { method: 'GET', path: '/healthz', label: 'GET /healthz', handle: async (_req, res) => sendJson(res, 200, { status: 'ok' }) },
     {

@@ -1,4 +1,5 @@
 import { ConfigError, checkUnknownEnv, envHttpsUrl, envInt, envString, loadStoreConfig, loadHttpLimits, serviceTlsReloadMs, type HttpLimits } from '@evpki/service';
+import { availableParallelism } from 'node:os';
 import type { OpenStoreOptions } from '@evpki/store';
 
 export interface OcspConfig {
@@ -21,6 +22,11 @@ export interface OcspConfig {
   readonly http: HttpLimits;
   /** PKI_SERVICE_TLS_RELOAD_INTERVAL_MS: renewed mutual TLS files are picked up this often, without a restart. */
   readonly serviceTlsReloadMs: number;
+  /**
+   * Processes answering on the port (OCSP_WORKERS, default: the cores this process may use). 1: one
+   * process, as before; more: a primary that forks them (node:cluster, cluster.ts).
+   */
+  readonly workers: number;
 }
 
 export function loadOcspConfig(env: NodeJS.ProcessEnv): OcspConfig {
@@ -39,5 +45,6 @@ export function loadOcspConfig(env: NodeJS.ProcessEnv): OcspConfig {
     presignIntervalMs: envInt(env, 'OCSP_PRESIGN_INTERVAL_MS', 500, 10, 60_000),
     http: loadHttpLimits(env),
     serviceTlsReloadMs: serviceTlsReloadMs(env),
+    workers: envInt(env, 'OCSP_WORKERS', availableParallelism(), 1, 64),
   };
 }

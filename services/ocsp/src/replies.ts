@@ -58,18 +58,22 @@ export function createReplies(d: RepliesDeps) {
   function flushOutbox(): void {
     const batch = outbox;
     outbox = [];
-    for (const o of batch) {
-      if (o.res.destroyed) continue;
-      try {
-        o.res.writeHead(o.status, o.headers);
-        o.res.end(o.body);
-      } catch (err) {
-        log.error({ err }, 'could not write an OCSP answer');
-        o.res.destroy();
-      }
+    for (const o of batch) writeOut(o);
+  }
+  function writeOut(o: (typeof outbox)[number]): void {
+    if (o.res.destroyed) return;
+    try {
+      o.res.writeHead(o.status, o.headers);
+      o.res.end(o.body);
+    } catch (err) {
+      log.error({ err }, 'could not write an OCSP answer');
+      o.res.destroy();
     }
   }
   function reply(res: ServerResponse, status: number, headers: Record<string, string | number>, body?: Buffer): void {
+    // An answer that ends its connection (HTTP/1.0, Connection: close: most real OCSP clients) has
+    // no later answer on that connection to share a wake-up with: it goes at once.
+    if (!res.shouldKeepAlive) return void writeOut({ res, status, headers, body });
     if (outbox.push({ res, status, headers, body }) === 1) setImmediate(flushOutbox);
   }
 

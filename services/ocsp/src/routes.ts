@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Registry } from 'prom-client';
 import { AppError, opsRoutes, routeTable, type HttpRoute, type RouteKey, type RouteTable } from '@evpki/service';
 import type { OcspStore } from '@evpki/store';
 import type { OcspMetrics } from './metrics.js';
@@ -20,6 +21,10 @@ export interface OcspRouteDeps {
   readonly ocsp: OcspRequests;
   readonly store: OcspStore;
   readonly metrics: OcspMetrics;
+  /** What /metrics answers: this process's registry, or in a cluster worker every worker's (worker-metrics.ts). */
+  readonly metricsSource: Pick<Registry, 'metrics' | 'contentType'>;
+  /** This worker's slot when the responder runs several (OCSP_WORKERS, cluster.ts): /readyz names it. */
+  readonly worker: number | undefined;
   readonly signers: DelegatedSigners;
   /** The issuers in service now (lifecycle.ts). */
   readonly served: () => ReadonlyMap<string, ServedIssuer>;
@@ -46,7 +51,7 @@ export function ocspRoutes(d: OcspRouteDeps): RouteTable<OcspRoute> {
     // First: the hot path matches at once.
     { method: 'POST', path: OCSP_POST, label: 'POST /ocsp', answer: d.ocsp.post },
     { method: 'GET', path: OCSP_GET, label: 'GET /ocsp/{request}', answer: d.ocsp.get },
-    ...opsRoutes(d.metrics, d.store, (storeOk) => {
+    ...opsRoutes({ registry: d.metricsSource, countStoreError: d.metrics.countStoreError }, d.store, (storeOk) => {
       const served = [...d.served().values()];
       // Each issuer in service: whether this responder holds a valid delegated signer for it.
       const issuers = Object.fromEntries(served.map((i) => [i.id, { signer: signers.ready([i]), notAfter: signers.get(i.id)?.certificate.notAfter.toISOString() ?? null }]));
@@ -55,7 +60,7 @@ export function ocspRoutes(d: OcspRouteDeps): RouteTable<OcspRoute> {
       // from memory. A store outage alone degrades it (held answers are served until their
       // nextUpdate, the rest tryLater) rather than taking every replica out of the Service.
       const checks = { issuers: served.length > 0, signers: signers.ready(served), store: storeOk, memory: heldAnswers > 0 };
-      return { checks, ready: checks.issuers && checks.signers && (storeOk || checks.memory), degraded: storeOk ? [] : ['store'], details: { issuers, heldAnswers } };
+      return { checks, ready: checks.issuers && checks.signers && (storeOk || checks.memory), degraded: storeOk ? [] : ['store'], details: { issuers, heldAnswers, ...(d.worker === undefined ? {} : { worker: { slot: d.worker, pid: process.pid } }) } };
     }),
     {
       method: 'GET',

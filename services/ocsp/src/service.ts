@@ -12,6 +12,7 @@ import { Responder } from './responder.js';
 import { ocspRoutes } from './routes.js';
 import { DelegatedSigners } from './signers.js';
 import { createOcspTransport } from './transport.js';
+import { metricsSource, workerSlot } from './worker-metrics.js';
 
 export interface OcspSecrets {
   /** The client certificate and key this responder presents to the CA (mutual TLS) to get its delegated signers certified, and the service CA it trusts. */
@@ -61,7 +62,7 @@ export function createOcspService(config: OcspConfig, secrets: OcspSecrets, over
   const transport = createOcspTransport({
     config,
     replies,
-    routes: ocspRoutes({ ocsp: createOcspRequests(responder, replies), store, metrics, signers, served: lifecycle.served, heldAnswers: () => responder.heldAnswers(), now, httpMaxAgeSeconds: config.httpMaxAgeSeconds }),
+    routes: ocspRoutes({ ocsp: createOcspRequests(responder, replies), store, metrics, metricsSource: metricsSource(metrics.registry), worker: workerSlot(), signers, served: lifecycle.served, heldAnswers: () => responder.heldAnswers(), now, httpMaxAgeSeconds: config.httpMaxAgeSeconds }),
   });
 
   return {

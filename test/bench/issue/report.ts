@@ -1,6 +1,6 @@
 /** The report: the tables on stdout and the results file (bench-results/bench-issue.json). */
 import { cpus } from 'node:os';
-import { CORES, SERVICE_IMPORT, STATIONS, analyseProfiles, f0, f1, f2, grid, pc, problemLines, profilesJson, shareLines, writeResults } from '../bench-kit.js';
+import { CORES, SERVICE_IMPORT, STATIONS, analyseProfiles, f0, f1, f2, grid, pc, printBenchResults, problemLines, profilesJson, shareLines, writeResults } from '../bench-kit.js';
 import { CONCURRENCIES, MEASURE_S, PREWARM_S, RESULTS, SIDE_S, TARGET, WARMUP_S } from './config.js';
 import { signerBenchReport } from '../bench-signers.js';
 import { profileBreakdown } from './profile.js';
@@ -74,6 +74,11 @@ export function report({ scenarios, verification, micro, signers, profiles, prob
     verification,
     problems,
   });
+  // For `make bench` (test/bench/bench-all.ts): the best RA→CA rate against the target and the naive baseline.
+  printBenchResults('bench-issue', [
+    { metric: 'issuance RA→CA, best conc', value: best?.perSecond ?? NaN, unit: 'cert/s', target: TARGET, better: 'higher' },
+    { metric: 'issuance RA→CA, best conc', value: best?.perSecond ?? NaN, unit: 'cert/s', baseline: { name: 'naive @peculiar/x509', value: baselineRate }, better: 'higher' },
+  ]);
   if (problems.length) process.exitCode = 1;
 }
 

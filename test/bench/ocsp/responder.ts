@@ -1,24 +1,26 @@
 /**
- * The floor (bare node:http, fixed 471-byte body) and our responder, measured in turn per method
- * (floor GET, responder GET, floor POST, responder POST, then nonce POST), so that a drift of the
+ * The floor (bare node:http, fixed 471-byte body, as many workers as our responder) and our
+ * responder, measured in turn per kind of load (floor GET, responder GET, floor POST, responder
+ * POST, floor and responder POST without keep-alive (ab), then nonce POST), so that a drift of the
  * machine over the run weighs on both sides of each ratio; each server idles while the other is
  * measured. Every responder scenario is followed by a sanity check of one answer.
  */
 import { randomBytes } from 'node:crypto';
 import { buildOcspRequest } from '@evpki/ocsp';
-import { FLOOR_SERVER, f0, f2, log, spawnNode, stopProc, waitListening } from '../bench-kit.js';
+import { FLOOR_SERVER, f0, f2, log, serviceEnv, spawnNode, stopProc, waitListening } from '../bench-kit.js';
+import { abBody, runAb } from './ab.js';
 import { responderOutcomes, sanityCheck, type Target } from './checks.js';
-import { MEASURE_S, NONCE_BYTES, ONLY_OCSP, PREWARM_S, WARMUP_S } from './config.js';
+import { MEASURE_S, NONCE_BYTES, ONLY_OCSP, PREWARM_S, WARMUP_S, WORKERS } from './config.js';
 import type { Requests } from './requests.js';
 import type { OcspRun } from './run.js';
-import { toScenario, type ScenarioId } from './scenario.js';
+import { abScenario, toScenario, type Scenario, type ScenarioId } from './scenario.js';
 import type { Setup } from './setup.js';
 import { delta } from './shared.js';
 import { runWrk } from './wrk.js';
 
 export async function measureResponderAndFloor({ work, procs, scenarios, problems }: OcspRun, { ocspUrl, ocspProc, issued, files }: Setup, { certIds, getTargets, postTargets, scripts }: Requests): Promise<void> {
   const first = issued[0]!;
-  const floor = ONLY_OCSP ? undefined : spawnNode('floor', [FLOOR_SERVER, 'ocsp-floor']);
+  const floor = ONLY_OCSP ? undefined : spawnNode('floor', [FLOOR_SERVER, 'ocsp-floor'], serviceEnv({ FLOOR_WORKERS: String(WORKERS) }));
   if (floor) procs.push(floor);
   const floorUrl = floor ? `http://127.0.0.1:${await waitListening(floor)}` : '';
   const ocspPid = ocspProc.child.pid!;
@@ -45,10 +47,32 @@ export async function measureResponderAndFloor({ work, procs, scenarios, problem
     if (!c.ok) problems.push(`${label}: sanity check failed: ${c.detail}`);
     log(`${label}: ${f0(s.perSecond)} req/s, p50 ${f2(s.p50Ms)} ms, p99 ${f2(s.p99Ms)} ms, errors ${s.errors}, outcomes ${JSON.stringify(outcomes)}`);
   };
+  // Without keep-alive: ab, one request body (served from memory after the first).
+  const abFile = abBody(work, postTargets[0]!.body!);
+  const logScenario = (s: Scenario): void => log(`${s.label}: ${f0(s.perSecond)} req/s, p50 ${f2(s.p50Ms)} ms, p99 ${f2(s.p99Ms)} ms, errors ${s.errors}`);
+  const measureFloorClose = async (): Promise<void> => {
+    if (!floor) return;
+    await runAb(floorUrl, abFile, floor.child.pid!, 1000);
+    const s = abScenario('floor-post-close', `floor: bare node:http POST, ${WORKERS} workers, no keep-alive (ab)`, await runAb(floorUrl, abFile, floor.child.pid!));
+    scenarios.push(s);
+    logScenario(s);
+  };
+  const measureResponderClose = async (): Promise<void> => {
+    await runAb(ocspUrl, abFile, ocspPid, 1000);
+    const o0 = await responderOutcomes(ocspUrl);
+    const a = await runAb(ocspUrl, abFile, ocspPid);
+    const outcomes = delta(o0, await responderOutcomes(ocspUrl));
+    const unexpected = Object.entries(outcomes).reduce((n, [k, v]) => n + (k === 'POST/presigned' ? 0 : v), 0);
+    const s = abScenario('presigned-post-close', `responder: pre-signed POST, ${WORKERS} workers, no keep-alive (ab)`, a, { unexpected, outcomes });
+    scenarios.push(s);
+    logScenario(s);
+  };
   await measureFloor('floor-get', 'floor: bare node:http GET, fixed 471 B', scripts.get);
   await measureResponder('presigned-get', 'responder: pre-signed, GET', scripts.get, 'GET/presigned', getTargets[0]!);
   await measureFloor('floor-post', 'floor: bare node:http POST, fixed 471 B', scripts.post);
   await measureResponder('presigned-post', 'responder: pre-signed, POST', scripts.post, 'POST/presigned', postTargets[0]!);
+  await measureFloorClose();
+  await measureResponderClose();
   const nonce = randomBytes(NONCE_BYTES);
   await measureResponder('nonce-post', 'responder: nonce POST (signed live)', scripts.nonce, 'POST/signed', { ...postTargets[0]!, body: buildOcspRequest([certIds[0]!], nonce) }, nonce);
   if (floor) await stopProc(floor, 5000);

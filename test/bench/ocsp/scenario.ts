@@ -1,9 +1,19 @@
 /** A measured scenario as the report and the results file have it, from a wrk run. */
-import { CONC } from './config.js';
+import type { AbRun } from './ab.js';
+import { AB_CONC, CONC } from './config.js';
 import type { CpuUse } from './cpu.js';
 import type { WrkRun } from './wrk.js';
 
-export type ScenarioId = 'floor-get' | 'floor-post' | 'presigned-get' | 'presigned-post' | 'nonce-post' | 'openssl-post';
+export type ScenarioId =
+  | 'floor-get'
+  | 'floor-post'
+  | 'presigned-get'
+  | 'presigned-post'
+  | 'nonce-post'
+  | 'openssl-post'
+  | 'floor-post-close'
+  | 'presigned-post-close'
+  | 'openssl-post-close';
 
 export interface Scenario {
   readonly id: ScenarioId;
@@ -20,7 +30,9 @@ export interface Scenario {
   readonly bytesPerResponse: number;
   readonly serverCpuUsPerReq: number;
   readonly cpu: CpuUse;
-  readonly wrk: WrkRun;
+  /** The load generator's own figures: wrk (keep-alive) or ab (a connection per request). */
+  readonly wrk?: WrkRun;
+  readonly ab?: AbRun;
   readonly outcomes?: Record<string, number>;
   readonly sanity?: { ok: boolean; detail: string; bodyBytes: number };
   readonly sweep?: { checked: number; bad: number; example?: string };
@@ -45,6 +57,29 @@ export function toScenario(id: ScenarioId, label: string, w: WrkRun, extra: { un
     serverCpuUsPerReq: w.requests ? (w.cpu.serverCores * w.seconds * 1e6) / w.requests : NaN,
     cpu: w.cpu,
     wrk: w,
+    ...(extra.outcomes ? { outcomes: extra.outcomes } : {}),
+    ...(extra.note ? { note: extra.note } : {}),
+  };
+}
+
+/** A scenario from an ab run (no keep-alive); `unexpected`: answers other than the expected outcome (our responder). */
+export function abScenario(id: ScenarioId, label: string, a: AbRun, extra: { unexpected?: number; outcomes?: Record<string, number>; note?: string } = {}): Scenario {
+  const good = a.requests - a.failed - a.non2xx - (extra.unexpected ?? 0);
+  return {
+    id,
+    label,
+    conc: AB_CONC,
+    requests: a.requests,
+    errors: a.failed + a.non2xx + (extra.unexpected ?? 0),
+    perSecond: good / a.seconds,
+    p50Ms: a.p50Ms,
+    p90Ms: NaN,
+    p99Ms: a.p99Ms,
+    maxMs: a.maxMs,
+    bytesPerResponse: NaN,
+    serverCpuUsPerReq: a.requests ? (a.cpu.serverCores * a.seconds * 1e6) / a.requests : NaN,
+    cpu: a.cpu,
+    ab: a,
     ...(extra.outcomes ? { outcomes: extra.outcomes } : {}),
     ...(extra.note ? { note: extra.note } : {}),
   };

@@ -11,7 +11,7 @@ import { parseCertificate, toPem, type ParsedCertificate } from '@evpki/x509';
 import { STATIONS, TENANT, experimentArgs, f2, freePort, initDevPki, log, makeCsrs, sleep, spawnService, stopProc, waitReady, type Proc } from '../bench-kit.js';
 import { issueAll, obtainSigner, type Issued } from './certificates.js';
 import type { Files } from './checks.js';
-import { CERTS } from './config.js';
+import { CERTS, WORKERS } from './config.js';
 import type { OcspRun } from './run.js';
 
 export interface Setup {
@@ -66,7 +66,7 @@ export async function setUp(run: OcspRun): Promise<Setup> {
     log(`${issued.length} certificates issued by the CA in ${f2((performance.now() - t) / 1000)} s`);
 
     // --- our responder; wait until every certificate has its pre-signed responses
-    const ocsp = spawnService('OCSP responder', 'ocsp', { PKI_DATA_DIR: dataDir, OCSP_PORT: String(ocspPort), OCSP_CA_URL: caUrl }, experimentArgs('ocsp', profiles));
+    const ocsp = spawnService('OCSP responder', 'ocsp', { PKI_DATA_DIR: dataDir, OCSP_PORT: String(ocspPort), OCSP_CA_URL: caUrl, OCSP_WORKERS: String(WORKERS) }, experimentArgs('ocsp', profiles));
     procs.push(ocsp);
     t = performance.now();
     await waitReady(ocsp, `${ocspUrl}/readyz`, 20_000);

@@ -21,6 +21,10 @@ export const CONNECTIONS = 32;
 export const LOAD_CONCURRENCY = 256;
 export const STATION_SPREAD = 10_000;
 export const TARGET_RATIO = 1.2;
+/** Issue 17: Redis used_memory per certificate (record, indexes, two pre-signed responses, queue entry). */
+export const TARGET_BYTES_PER_RECORD = 2500;
+/** Issue 17: the responder's RSS flat from the small to the big size (within 1.2x). */
+export const TARGET_RSS_RATIO = 1.2;
 /** The responder's in-memory cache of pre-signed answers (services/ocsp/src/responder.ts MAX_REMEMBERED). */
 export const RESPONDER_CACHE = 50_000;
 /** Requests before each measurement (random certificates), enough to fill that cache at the big size. */

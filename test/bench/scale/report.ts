@@ -1,8 +1,8 @@
 /** The report: the target (p99 at the big size within 1.2x the p99 at 1,000), the details, loading and memory, sanity, on stdout; the results file (bench-results/scale.json). */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { CORES, PROFILE_DIR, QUICK, SERVICE_IMPORT, f0, f1, f2, grid, problemLines, writeResults } from '../bench-kit.js';
-import { CONNECTIONS, LOAD_CONCURRENCY, MEASURE_S, PREFILL, PRESIGN_HELPERS, RATE, REDIS_ARGS, RESPONDER_CACHE, RESULTS, SMALL, STATION_SPREAD, TARGET_RATIO, TOTAL, WARMUP_S, WRK_CONC } from './config.js';
+import { CORES, PROFILE_DIR, QUICK, SERVICE_IMPORT, f0, f1, f2, grid, printBenchResults, problemLines, writeResults } from '../bench-kit.js';
+import { CONNECTIONS, LOAD_CONCURRENCY, MEASURE_S, PREFILL, PRESIGN_HELPERS, RATE, REDIS_ARGS, RESPONDER_CACHE, RESULTS, SMALL, STATION_SPREAD, TARGET_BYTES_PER_RECORD, TARGET_RATIO, TARGET_RSS_RATIO, TOTAL, WARMUP_S, WRK_CONC } from './config.js';
 import type { OcspRun } from './measure.js';
 import type { Phase } from './phases.js';
 import { dur, int } from './progress.js';
@@ -135,5 +135,10 @@ export function report({ phases, problems, profiles, presignedBytes, templateByt
     problems,
     wallSeconds: (performance.now() - wall0) / 1000,
   });
+  printBenchResults('bench-scale', [
+    { metric: `OCSP p99 at ${big.label} records`, value: big.ocsp.run.latencyMs.p99, unit: 'ms', baseline: { name: `p99 at ${small.label}`, value: small.ocsp.run.latencyMs.p99 }, target: TARGET_RATIO, better: 'lower' },
+    { metric: `Redis bytes per certificate at ${big.label}`, value: big.redis.bytesPerRecord, unit: 'B', target: TARGET_BYTES_PER_RECORD, better: 'lower' },
+    { metric: `responder RSS at ${big.label} records`, value: big.responderRssMb, unit: 'MB', baseline: { name: `RSS at ${small.label}`, value: small.responderRssMb }, target: TARGET_RSS_RATIO, better: 'lower' },
+  ]);
   if (problems.length) process.exitCode = 1;
 }

@@ -73,10 +73,31 @@ export function containerEnv(objects: K8sObject[], { c, where }: ContainerAt, pr
   }
   for (const e of arr(c.env)) {
     const name = str(obj(e).name) ?? '';
-    // valueFrom values are not known here: a placeholder that the loaders parse as a string.
-    env.set(name, str(obj(e).value) ?? (obj(e).valueFrom ? '(from valueFrom)' : ''));
+    env.set(name, str(obj(e).value) ?? (obj(e).valueFrom ? valueFromOf(c, obj(obj(e).valueFrom), `${where}: env ${name}`, problems) : ''));
   }
   return env;
+}
+
+/** Kubernetes CPU quantities: "2", "1.5", "1500m". */
+const cpuCores = (q: string): number => (q.endsWith('m') ? Number(q.slice(0, -1)) / 1000 : Number(q));
+
+/**
+ * What a valueFrom gives: a CPU resourceFieldRef is resolved from the container's own resources as
+ * Kubernetes does (rounded up to the divisor: OCSP_WORKERS from limits.cpu); other sources are not
+ * known here: a placeholder that the loaders parse as a string.
+ */
+function valueFromOf(c: Record<string, unknown>, from: Record<string, unknown>, where: string, problems: string[]): string {
+  const ref = from.resourceFieldRef ? obj(from.resourceFieldRef) : undefined;
+  const resource = str(ref?.resource) ?? '';
+  if (!ref || !/^(limits|requests)\.cpu$/.test(resource)) return '(from valueFrom)';
+  const [kind, res] = resource.split('.') as [string, string];
+  const raw = obj(obj(c.resources)[kind])[res];
+  const q = typeof raw === 'number' ? String(raw) : str(raw);
+  if (q === undefined) {
+    problems.push(`${where}: resourceFieldRef ${resource} but the container sets no ${resource}`);
+    return '(from valueFrom)';
+  }
+  return String(Math.ceil(cpuCores(q) / cpuCores(str(ref.divisor) ?? '1')));
 }
 
 export function envProblems(objects: K8sObject[]): string[] {
