@@ -23,7 +23,7 @@ import { createPathValidator, validatePath } from '@evpki/pathval';
 import { ROOT, runBench } from '../helpers/processes.js';
 import { makeManufacturerPki } from '../helpers/manufacturer-pki.js';
 import { api, makeDevPki, startStack } from '../helpers/pki.js';
-import { QUICK, f0, f2, grid, log, writeResults } from './bench-kit.js';
+import { QUICK, f0, f2, grid, log, printBenchResults, writeResults } from './bench-kit.js';
 import { cycleSource, raHeaders, runPhase } from './issue/load-client.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 6));
@@ -108,6 +108,11 @@ async function main(): Promise<void> {
     httpFloor: { perSecond: floor.perSecond, p50: floor.p50, p99: floor.p99 },
     ratios: { inProcess: inProcess.perSecond / naive.perSecond, http: http.perSecond / naive.perSecond },
   });
+  printBenchResults('bench-manufacturer', [
+    { metric: 'manufacturer chain verify, in-process cached', value: inProcess.perSecond, unit: '/s', target: TARGET, better: 'higher' },
+    { metric: 'manufacturer chain verify, HTTP', value: http.perSecond, unit: '/s', target: TARGET, better: 'higher' },
+    { metric: 'in-process cached / naive validatePath', value: inProcess.perSecond, unit: '/s', baseline: { name: 'naive validatePath', value: naive.perSecond }, better: 'higher' },
+  ]);
 }
 
 runBench('bench-manufacturer', main);

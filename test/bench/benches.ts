@@ -13,4 +13,5 @@ export const BENCHES: readonly BenchEntry[] = [
   { name: 'bench-issue', env: { BENCH_QUICK: '1' } },
   { name: 'bench-ocsp', env: { BENCH_QUICK: '1' } },
   { name: 'bench-scale', env: { BENCH_QUICK: '1' } },
+  { name: 'bench-manufacturer-verify', env: { BENCH_QUICK: '1' } },
 ];
