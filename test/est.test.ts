@@ -176,6 +176,25 @@ describe('EST (RFC 7030) for SECC certificates', () => {
     assert.equal((await api(stack, 'GET', '/v1/root/rootCerts', undefined, { authorization: '' })).status, 401);
   });
 
+  it('OPNC form: /opnc/v1/pki/est/simpleenroll and cacerts with caDomain=cpo&iso15118Version=ISO15118-2 answer as the EST paths; another domain or ISO 15118-20 is 400 naming its rule', async () => {
+    const q = '?caDomain=cpo&iso15118Version=ISO15118-2';
+    const cacerts = await curl([`${stack.raUrl}/opnc/v1/pki/est/cacerts${q}`]);
+    assert.equal(cacerts.status, 200, cacerts.body);
+    assert.equal(cacerts.body, (await curl([`${stack.raUrl}/.well-known/est/cacerts`])).body);
+    const enrolled = await enroll(csrBase64('opnc', '/CN=DE*ABC*E123456/O=Demo CPO/DC=CPO'), { path: `/opnc/v1/pki/est/simpleenroll${q}` });
+    assert.equal(enrolled.status, 200, enrolled.body);
+    assert.equal([...printCerts('opnc-leaf', enrolled.body).matchAll(/BEGIN CERTIFICATE/g)].length, 1);
+    const mo = await enroll(csrBase64('opnc-mo', '/CN=DE*ABC*E123456/O=Demo CPO/DC=CPO'), { path: '/opnc/v1/pki/est/simpleenroll?caDomain=mo&iso15118Version=ISO15118-2' });
+    assert.equal(mo.status, 400, mo.body);
+    assert.match(mo.body, /EST\.ca-domain/);
+    const v20 = await curl([`${stack.raUrl}/opnc/v1/pki/est/cacerts?caDomain=cpo&iso15118Version=ISO15118-20`]);
+    assert.equal(v20.status, 400, v20.body);
+    assert.match(v20.body, /EST\.iso15118-version/);
+    const missing = await curl([`${stack.raUrl}/opnc/v1/pki/est/cacerts`]);
+    assert.equal(missing.status, 400, missing.body);
+    assert.match(missing.body, /EST\.ca-domain/);
+  });
+
   it('csrattrs (RFC 7030 4.5): base64 DER CsrAttrs, no authentication; openssl asn1parse reads ecdsa-with-SHA256, id-ecPublicKey on prime256v1 and DC=CPO', async () => {
     const r = await curl([`${stack.raUrl}/.well-known/est/csrattrs`]);
     assert.equal(r.status, 200, r.body);

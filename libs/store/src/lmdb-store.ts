@@ -37,7 +37,6 @@ import {
   linkAuditEntries,
   pruneAuditInChunks,
   validateAuditAppend,
-  type AuditAppend,
   type AuditCheckpoint,
   type AuditEntry,
   type AuditEvent,

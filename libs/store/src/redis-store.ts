@@ -7,7 +7,6 @@ import {
   linkAuditEntries,
   pruneAuditInChunks,
   validateAuditAppend,
-  type AuditAppend,
   type AuditCheckpoint,
   type AuditEntry,
   type AuditEvent,

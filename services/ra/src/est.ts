@@ -59,6 +59,26 @@ export interface EstRoute {
   readonly operation: EstOperation;
   /** The metrics and log label, as for /v1 routes: 'GET /.well-known/est/cacerts'. */
   readonly label: string;
+  /** Query parameters the path requires (the OPNC form's caDomain and iso15118Version). */
+  readonly requiredQuery: readonly string[];
+}
+
+/**
+ * The OPNC form's query (`?caDomain=cpo&iso15118Version=ISO15118-2`), checked wherever it is given:
+ * this PKI is a CPO Sub-CA 2 of ISO 15118-2 (the -20 profiles and the other domains, MO and OEM,
+ * are not served), so another value is refused naming it rather than answered from the wrong PKI.
+ */
+const EST_QUERY: Readonly<Record<string, { readonly value: string; readonly rule: string; readonly why: string }>> = {
+  caDomain: { value: 'cpo', rule: 'EST.ca-domain', why: 'this PKI issues only in the CPO domain (caDomain=cpo)' },
+  iso15118Version: { value: 'ISO15118-2', rule: 'EST.iso15118-version', why: 'this PKI issues only ISO 15118-2 SECC certificates (iso15118Version=ISO15118-2)' },
+};
+
+export function checkEstQuery(query: Request['query'], required: readonly string[]): void {
+  for (const [name, want] of Object.entries(EST_QUERY)) {
+    const got = query[name];
+    if (got === undefined && !required.includes(name)) continue;
+    if (got !== want.value) throw new AppError('malformed', `${name} ${typeof got === 'string' ? `'${got.slice(0, 32)}' ` : ''}is not served: ${want.why}`, [{ rule: want.rule, message: want.why }]);
+  }
 }
 
 /**
@@ -68,8 +88,10 @@ export interface EstRoute {
  * stops the start.
  */
 export function loadEstRoutes(specPath: string): EstRoute[] {
-  type Op = { 'x-est'?: unknown; security?: Record<string, string[]>[] };
-  const spec = parse(readFileSync(specPath, 'utf8')) as { paths: Record<string, Record<string, Op>> };
+  type Param = { $ref?: string; in?: string; name?: string; required?: boolean };
+  type Op = { 'x-est'?: unknown; security?: Record<string, string[]>[]; parameters?: Param[] };
+  const spec = parse(readFileSync(specPath, 'utf8')) as { paths: Record<string, Record<string, Op>>; components?: { parameters?: Record<string, Param> } };
+  const resolve = (p: Param): Param => (p.$ref ? (spec.components?.parameters?.[p.$ref.replace('#/components/parameters/', '')] ?? {}) : p);
   const routes: EstRoute[] = [];
   for (const [path, item] of Object.entries(spec.paths))
     for (const [method, op] of Object.entries(item)) {
@@ -82,7 +104,8 @@ export function loadEstRoutes(specPath: string): EstRoute[] {
       const security = JSON.stringify(op.security ?? null);
       if (security !== (enrol ? JSON.stringify([{ bearerAuth: EST_ENROL_SCOPES }]) : '[]'))
         throw new Error(`openapi.yaml: ${label} security must be ${enrol ? `bearerAuth ${EST_ENROL_SCOPES.join(' ')}` : 'none ([])'}`);
-      routes.push({ method: enrol ? 'POST' : 'GET', path, operation, label });
+      const requiredQuery = (op.parameters ?? []).map(resolve).filter((p) => p.in === 'query' && p.required).map((p) => String(p.name));
+      routes.push({ method: enrol ? 'POST' : 'GET', path, operation, label, requiredQuery });
     }
   return routes;
 }

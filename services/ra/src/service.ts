@@ -45,7 +45,7 @@ import { auditRefusal } from './audit-refusal.js';
 import { countFailedRequest, routeLabel, type LabelledRoute } from './request-metrics.js';
 import { initialTlsPair, watchTlsFiles } from './tls-files.js';
 import { createOAuthTokens } from './oauth-token.js';
-import { estRoutes, loadEstRoutes } from './est.js';
+import { checkEstQuery, estRoutes, loadEstRoutes } from './est.js';
 import { serviceAccountTokens } from './k8s-service-accounts.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
@@ -209,12 +209,14 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
       if (r.method === 'GET') {
         const handle = r.operation === 'csrattrs' ? est.csrattrs : est.cacerts;
         app.get(r.path, (req, res, next) => {
+          checkEstQuery(req.query, r.requiredQuery);
           handle(req, res).catch(next);
         });
       } else
         app.post(
           r.path,
           (req, res, next) => {
+            checkEstQuery(req.query, r.requiredQuery);
             est.authorize(req, res, r.operation).then(() => next(), next);
           },
           express.text({ type: () => true, limit: MAX_BODY }),
