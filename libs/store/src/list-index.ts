@@ -25,17 +25,17 @@ export const timeKey = (ms: number): string => String(Math.min(Math.max(Math.flo
 /** The id at the end of a member. */
 export const idOfMember = (member: string): string => member.slice(member.lastIndexOf(' ') + 1);
 
-/** Above every character of a sort key or id (their syntax is printable ASCII below DEL): the end of a prefix range. */
-const AFTER_PREFIX = '\x7f';
+/** Above every character of a sort key or id: the end of a prefix range. */
+const AFTER_PREFIX = '\uffff';
 
 /** A list position (a member of the plan's index) that is no member this list could have produced. */
 export class ListPositionError extends Error {
   override readonly name = 'ListPositionError';
 }
 
-/** A member as a position: printable ASCII of the member syntax only, bounded. */
+/** A member as a position: no control character, bounded (station ids and serials are at most 64 and 40 characters). */
 export function assertPosition(position: string): void {
-  if (!/^[0-9A-Za-z._:*\- ]{1,256}$/.test(position)) throw new ListPositionError('the list position is not one this list gives');
+  if (!/^[^\x00-\x1f]{1,256}$/u.test(position)) throw new ListPositionError('the list position is not one this list gives');
 }
 
 // ---- stations ----
