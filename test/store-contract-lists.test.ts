@@ -102,6 +102,8 @@ storeContract('lists', {
     deepStrictEqual((await find(store, { status: 'revoked' })).ids, serials('a1', 'a3', 'v1'));
     deepStrictEqual((await find(store, { status: 'good' })).ids, serials('s1'));
     deepStrictEqual((await find(store, { status: 'revoked', stationId: 'CP2', kind: 'V2GCertificate' })).ids, serials('v1'));
+    deepStrictEqual((await find(store, { status: 'revoked', kind: 'V2GCertificate' })).ids, serials('v1'), 'the revoked of a kind');
+    deepStrictEqual((await find(store, { status: 'revoked', kind: 'CSMSServerCertificate' })).ids, []);
     deepStrictEqual((await find(store, { status: 'good', notAfterBefore: NOW + 30 * day })).ids, serials('s1'));
     deepStrictEqual((await find(store, { status: 'revoked' }, 'cpo-b')).ids, [], "another tenant's revoked list is its own");
     // Revoked again (reason raised): still once in the revoked list.
