@@ -8,9 +8,9 @@
  *      (LmdbStore.recordIssuances: recordIssuance's checks and indexes, 5,000 per transaction);
  *      2% are recorded revoked (status, revokedAt, reason: their revoked list index entries are
  *      written with them; revoking one by one, one fsynced transaction each, would take longer
- *      than the rest of the run). 90% of tenant `bench` (10,000 stations,
- *      kinds 80% charge point, 15% V2G, 5% CSMS server), 10% of tenant `bench-other`; issued over
- *      the last two years, valid a year (so about half expired), random serials; the DER is 600
+ *      than the rest of the run), drawn at random. 90% of tenant `bench` (10,000 stations,
+ *      kinds 80% charge point, 15% V2G, 5% CSMS server), 10% of tenant `bench-other`; issued at a
+ *      random time of the last two years, valid a year (so about half expired), random serials; the DER is 600
  *      random bytes (the lists never parse it; the API's view PEM-encodes it).
  *   3. At BASELINE_RECORDS (100,000): the naive baseline, a full scan of every certificate record +
  *      filter + sort + page (what a store without list indexes would do; its cost is the scan,
@@ -50,13 +50,14 @@ const KINDS = ['ChargingStationCertificate', 'V2GCertificate', 'CSMSServerCertif
 const NOW = Date.now();
 const DER = randomBytes(600);
 
-/** Record i of the population (deterministic but for serial and key). */
+/** Record i of the population: tenant and station by i, the rest drawn at random (independently). */
 function record(i: number): CertificateRecord {
-  const revoked = i % 50 === 7;
+  const revoked = Math.random() < 0.02;
   const tenant = i % 10 === 9 ? 'bench-other' : TENANT;
-  const r = (i * 2654435761) % 100;
+  const r = Math.random() * 100;
   const kind = r < 80 ? KINDS[0] : r < 95 ? KINDS[1] : KINDS[2];
-  const issued = NOW - 2 * 365 * DAY + Math.floor((i / RECORDS) * 2 * 365 * DAY);
+  // Issued at a random time of the last two years, so that the first records loaded are not the oldest.
+  const issued = NOW - Math.floor(Math.random() * 2 * 365 * DAY);
   return {
     serial: randomBytes(16).toString('hex').replace(/^0+/, ''),
     issuerId: 'bench-issuer',
