@@ -103,6 +103,10 @@ describe('issue 14.1: scopes cannot be bypassed by another spelling of the path'
     'GET /v1/manufacturers/{name}': { path: () => '/v1/manufacturers/Keep', ok: 200 },
     'DELETE /v1/manufacturers/{name}': { path: () => '/v1/manufacturers/Del', ok: 204 },
     'POST /v1/manufacturer-certificates/verify': { path: () => '/v1/manufacturer-certificates/verify', body: () => ({ chain: rootPem }), ok: 200 },
+    'GET /v1/stations': { path: () => '/v1/stations', ok: 200 },
+    'GET /v1/certificates': { path: () => '/v1/certificates', ok: 200 },
+    'GET /v1/certificates/expiring': { path: () => '/v1/certificates/expiring', ok: 400 },
+    'GET /v1/issuers': { path: () => '/v1/issuers', ok: 200 },
   };
 
   const tokens = new Map<string, string>();

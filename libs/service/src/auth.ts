@@ -13,6 +13,9 @@ export const SCOPES = [
   'manufacturers:read',
   'manufacturers:write',
   'manufacturer-certificates:verify',
+  'stations:read',
+  'certificates:read',
+  'issuers:read',
 ] as const;
 export type Scope = (typeof SCOPES)[number];
 

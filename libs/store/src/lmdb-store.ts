@@ -45,6 +45,8 @@ import {
 } from './audit.js';
 import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, issuerAtSchema3, rotationAtSchema3, upToDate, type MigrationResult } from './schema.js';
 import { DEFAULT_HIERARCHY, assertIssuerRecord, assertRotationCommit, mayRecordLeafUnder } from './hierarchies.js';
+import { certificateIndexEntries, findCertificatesIn, findStationsIn, revokedIndexEntries, stationIndexEntries, type IndexEntry, type IndexName, type IndexSource } from './list-index.js';
+import type { CertificateListFilter, CertificateListResult, ListPage, ListResult, StationListFilter } from './list-index.js';
 
 /** Keys are lmdb arrays (ordered-binary): prefix ranges are [...prefix] .. [...prefix, END]. */
 const key = (...parts: (string | number)[]): (string | number)[] => parts;
@@ -59,7 +61,7 @@ const AUDIT_HEAD = key('meta', 'audit-head');
  */
 const TENANT_CLAIMS_BUILT = key('meta', 'tenant-claims');
 const TENANT_CLAIMS_VERSION = 2;
-/** Set once the SECC-ID index (['sx', ...]) covers every station. */
+/** Set once the SECC-ID index (['secc', ...]) covers every station. */
 const SECC_INDEX_BUILT = key('meta', 'secc-index');
 const AUDIT_CHECKPOINT = key('meta', 'audit-checkpoint');
 
@@ -80,6 +82,9 @@ function restrictModes(dir: string): void {
 const SCHEMA = key('meta', 'schema');
 /** A hierarchy's rotation record. Before schema 3 the one rotation record was at LEGACY_ROTATION. */
 const rotationKey = (hierarchy: string): (string | number)[] => key('rotation', hierarchy);
+/** The list indexes (list-index.ts): ['sx' | 'cx', tenant, ...index name, member] → null. */
+type IndexSpace = 'sx' | 'cx';
+const indexKey = (space: IndexSpace, tenant: string, index: IndexName, member: string): (string | number)[] => key(space, tenant, ...index, member);
 const LEGACY_ROTATION = key('meta', 'rotation');
 
 /**
@@ -131,9 +136,10 @@ export class LmdbStore implements Store {
       const from = (this.db.get(SCHEMA) as number | undefined) ?? 1;
       if (from >= STORE_SCHEMA_VERSION) return upToDate(from);
       const keys = from < 2 ? this.migrateKeyHashes() : { rewritten: 0, keyCertifiedTwice: [] };
-      const hierarchies = this.migrateHierarchies();
+      const hierarchies = from < 3 ? this.migrateHierarchies() : { rewrittenIssuers: 0, movedRotation: false };
+      const indexed = this.migrateListIndexes();
       this.db.putSync(SCHEMA, STORE_SCHEMA_VERSION);
-      return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies };
+      return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies, ...indexed };
     });
   }
 
@@ -175,6 +181,84 @@ export class LmdbStore implements Store {
     if (this.db.get(rotationKey(DEFAULT_HIERARCHY)) === undefined) this.db.putSync(rotationKey(DEFAULT_HIERARCHY), rotationAtSchema3(legacy));
     this.db.removeSync(LEGACY_ROTATION);
     return { rewrittenIssuers, movedRotation: true };
+  }
+
+  /** Schema 4, in migrate()'s transaction: the list indexes of every station and certificate (idempotent). */
+  private migrateListIndexes(): Pick<MigrationResult, 'indexedStations' | 'indexedCertificates'> {
+    let indexedStations = 0;
+    let indexedCertificates = 0;
+    for (const { value } of this.db.getRange({ start: key('station'), end: key('station', END) })) {
+      const s = value as StationRecord;
+      this.writeIndex('sx', s.tenant, stationIndexEntries(s));
+      indexedStations++;
+    }
+    for (const { value } of this.db.getRange({ start: key('cert'), end: key('cert', END) })) {
+      const c = value as CertificateRecord;
+      this.writeIndex('cx', c.tenant, certificateIndexEntries(c));
+      indexedCertificates++;
+    }
+    return { indexedStations, indexedCertificates };
+  }
+
+  /** In a write transaction: adds (or removes) index entries of a tenant. */
+  private writeIndex(space: IndexSpace, tenant: string, entries: readonly IndexEntry[], remove = false): void {
+    for (const e of entries) {
+      const k = indexKey(space, tenant, e.index, e.member);
+      if (remove) this.db.removeSync(k);
+      else this.db.putSync(k, null);
+    }
+  }
+
+  /** In a write transaction: writes a station over `before` (undefined: new), with its list and SECC-ID index entries. */
+  private writeStation(before: StationRecord | undefined, s: StationRecord): void {
+    if (before) {
+      this.writeIndex('sx', before.tenant, stationIndexEntries(before), true);
+      this.unindexSeccIds(before);
+    }
+    this.db.putSync(key('station', s.tenant, s.stationId), s);
+    this.writeIndex('sx', s.tenant, stationIndexEntries(s));
+    this.indexSeccIds(s);
+  }
+
+  /** In a write transaction: deletes a station and its list and SECC-ID index entries; false when there is none. */
+  private dropStation(tenant: string, stationId: string): boolean {
+    const k = key('station', tenant, stationId);
+    const before = this.db.get(k) as StationRecord | undefined;
+    if (before === undefined) return false;
+    this.writeIndex('sx', tenant, stationIndexEntries(before), true);
+    this.unindexSeccIds(before);
+    this.db.removeSync(k);
+    return true;
+  }
+
+  /** Reads a tenant's index from a fresh snapshot (list-index.ts readPage). */
+  private indexSource<R>(space: IndexSpace, tenant: string, recordKey: (id: string) => (string | number)[]): IndexSource<R> {
+    return {
+      members: async (index, from, to, after, n) => {
+        const out: string[] = [];
+        const depth = 2 + index.length;
+        for (const k of this.db.getKeys({ start: indexKey(space, tenant, index, after ?? from), end: indexKey(space, tenant, index, to), limit: n + 1 })) {
+          const member = (k as string[])[depth]!;
+          if (member === after) continue;
+          out.push(member);
+          if (out.length === n) break;
+        }
+        return out;
+      },
+      records: async (ids) => ids.map((id) => this.db.get(recordKey(id)) as R | undefined),
+    };
+  }
+
+  async findStations(tenant: string, filter: StationListFilter, page: ListPage): Promise<ListResult<StationRecord>> {
+    await this.schema();
+    this.db.resetReadTxn();
+    return findStationsIn(this.indexSource<StationRecord>('sx', tenant, (id) => key('station', tenant, id)), tenant, filter, page);
+  }
+
+  async findCertificates(tenant: string, filter: CertificateListFilter, page: ListPage): Promise<CertificateListResult> {
+    await this.schema();
+    this.db.resetReadTxn();
+    return findCertificatesIn(this.indexSource<CertificateRecord>('cx', tenant, (serial) => key('cert', serial)), tenant, filter, page);
   }
 
   async getTenant(id: string): Promise<TenantRecord | undefined> {
@@ -273,8 +357,8 @@ export class LmdbStore implements Store {
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return this.db.get(key('station', tenant, stationId)) as StationRecord | undefined;
   }
-  // The SECC-ID index (secc-index.ts): ['sx', tenant, SECC-ID key, stationId] → true, kept exactly by
-  // every station write (writeStationInTxn, removeStationInTxn); SECC_INDEX_BUILT once it covers the
+  // The SECC-ID index (secc-index.ts): ['secc', tenant, SECC-ID key, stationId] → true, kept exactly by
+  // every station write (writeStation, dropStation); SECC_INDEX_BUILT once it covers the
   // stations written before it existed.
   async findStationBySeccId(tenant: string, seccId: string): Promise<StationRecord | undefined> {
     if (this.db.get(SECC_INDEX_BUILT) === undefined)
@@ -285,53 +369,41 @@ export class LmdbStore implements Store {
       });
     const k = seccIdKey(seccId);
     this.db.resetReadTxn();
-    for (const { key: entry } of this.db.getRange({ start: key('sx', tenant, k), end: key('sx', tenant, k, END) })) {
+    for (const { key: entry } of this.db.getRange({ start: key('secc', tenant, k), end: key('secc', tenant, k, END) })) {
       const s = this.db.get(key('station', tenant, (entry as string[])[3]!)) as StationRecord | undefined;
       if (listsSeccKey(s, k)) return s;
     }
     return undefined;
   }
-  /** Inside a write transaction: the station record and its SECC-ID entries (the previous record's removed). */
-  private writeStationInTxn(s: StationRecord, previous: StationRecord | undefined): void {
-    if (previous) this.unindexSeccIds(previous);
-    this.db.putSync(key('station', s.tenant, s.stationId), s);
-    this.indexSeccIds(s);
-  }
-  /** Inside a write transaction: removes the station and its SECC-ID entries; whether there was one. */
-  private removeStationInTxn(tenant: string, stationId: string): boolean {
-    const k = key('station', tenant, stationId);
-    const previous = this.db.get(k) as StationRecord | undefined;
-    if (previous === undefined) return false;
-    this.unindexSeccIds(previous);
-    this.db.removeSync(k);
-    return true;
-  }
   private indexSeccIds(s: StationRecord): void {
-    for (const k of seccKeysOf(s)) this.db.putSync(key('sx', s.tenant, k, s.stationId), true);
+    for (const k of seccKeysOf(s)) this.db.putSync(key('secc', s.tenant, k, s.stationId), true);
   }
   private unindexSeccIds(s: StationRecord): void {
-    for (const k of seccKeysOf(s)) this.db.removeSync(key('sx', s.tenant, k, s.stationId));
+    for (const k of seccKeysOf(s)) this.db.removeSync(key('secc', s.tenant, k, s.stationId));
   }
   async putStation(s: StationRecord): Promise<{ created: boolean }> {
+    await this.schema();
     return this.db.transaction(() => {
-      const previous = this.db.get(key('station', s.tenant, s.stationId)) as StationRecord | undefined;
-      this.writeStationInTxn(s, previous);
-      return { created: previous === undefined };
+      const before = this.db.get(key('station', s.tenant, s.stationId)) as StationRecord | undefined;
+      this.writeStation(before, s);
+      return { created: before === undefined };
     });
   }
   async putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]> {
     if (!batch.length) return [];
+    await this.schema();
     return this.db.transaction(() =>
       batch.map((s): StationPutOutcome => {
-        const previous = this.db.get(key('station', s.tenant, s.stationId)) as StationRecord | undefined;
-        if (previous !== undefined && !opts.replace) return 'kept';
-        this.writeStationInTxn(s, previous);
-        return previous !== undefined ? 'replaced' : 'created';
+        const before = this.db.get(key('station', s.tenant, s.stationId)) as StationRecord | undefined;
+        if (before && !opts.replace) return 'kept';
+        this.writeStation(before, s);
+        return before ? 'replaced' : 'created';
       }),
     );
   }
   async deleteStation(tenant: string, stationId: string): Promise<boolean> {
-    return this.db.transaction(() => this.removeStationInTxn(tenant, stationId));
+    await this.schema();
+    return this.db.transaction(() => this.dropStation(tenant, stationId));
   }
 
   async listIssuers(hierarchy?: string): Promise<IssuerRecord[]> {
@@ -410,33 +482,47 @@ export class LmdbStore implements Store {
     await this.schema();
     // Checks and writes run inside one LMDB write transaction: atomic, and serialised against
     // every other writer in every process.
-    return this.db.transaction((): IssuanceOutcome => {
-      if (idem) {
-        const existing = this.db.get(key('idem', idem.tenant, idem.key)) as IdempotencyRecord | undefined;
-        if (existing) return { ok: false, conflict: 'idempotency', existing };
-      }
-      if (this.db.get(key('cert', cert.serial)) !== undefined) return { ok: false, conflict: 'serial' };
-      if (this.db.get(key('spki', cert.spkiSha256)) !== undefined) return { ok: false, conflict: 'key' };
-      const leaf = coverage.underActiveIssuer;
-      if (leaf && !mayRecordLeafUnder(this.db.get(key('issuer', cert.issuerId)) as IssuerRecord | undefined, coverage.hierarchy)) return { ok: false, conflict: 'issuer' };
-      if (register) {
-        if (register.tenant !== cert.tenant || register.stationId !== cert.stationId) throw new Error('recordIssuance: the station registered is not the certificate\'s');
-        if (this.db.get(key('station', register.tenant, register.stationId)) !== undefined) return { ok: false, conflict: 'station' };
-        this.db.putSync(key('station', register.tenant, register.stationId), register);
-      }
-      this.db.putSync(key('cert', cert.serial), cert);
-      if (leaf) {
-        const notAfter = expiryMark(cert.notAfter);
-        if (notAfter > ((this.db.get(key('issuer-exp', cert.issuerId)) as number | undefined) ?? 0)) this.db.putSync(key('issuer-exp', cert.issuerId), notAfter);
-      }
-      this.db.putSync(key('spki', cert.spkiSha256), cert.serial);
-      // Station index: ordered by issuance time, then serial.
-      if (coverage.stationIndex) this.db.putSync(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
-      if (idem) this.db.putSync(key('idem', idem.tenant, idem.key), { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt });
-      if (coverage.presignOcsp) this.scheduleOcsp(cert.serial, 0);
-      if (audit) this.appendAuditInTxn(audit.events, audit.at);
-      return { ok: true };
-    });
+    return this.db.transaction(() => this.recordInTxn(cert, coverage, idem, audit, register));
+  }
+
+  /**
+   * Bulk loads (benchmarks, imports; not part of Store): each certificate as recordIssuance would
+   * record it, all in one write transaction (one commit instead of one per certificate). Outcomes
+   * in the batch's order; a refused one writes nothing of its own.
+   */
+  async recordIssuances(batch: readonly { readonly cert: CertificateRecord; readonly coverage: IssuanceCoverage }[]): Promise<IssuanceOutcome[]> {
+    await this.schema();
+    return this.db.transaction(() => batch.map(({ cert, coverage }) => this.recordInTxn(cert, coverage)));
+  }
+
+  /** recordIssuance inside a write transaction. */
+  private recordInTxn(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, audit?: IssuanceAlso['audit'], register?: StationRecord): IssuanceOutcome {
+    if (idem) {
+      const existing = this.db.get(key('idem', idem.tenant, idem.key)) as IdempotencyRecord | undefined;
+      if (existing) return { ok: false, conflict: 'idempotency', existing };
+    }
+    if (this.db.get(key('cert', cert.serial)) !== undefined) return { ok: false, conflict: 'serial' };
+    if (this.db.get(key('spki', cert.spkiSha256)) !== undefined) return { ok: false, conflict: 'key' };
+    const leaf = coverage.underActiveIssuer;
+    if (leaf && !mayRecordLeafUnder(this.db.get(key('issuer', cert.issuerId)) as IssuerRecord | undefined, coverage.hierarchy)) return { ok: false, conflict: 'issuer' };
+    if (register) {
+      if (register.tenant !== cert.tenant || register.stationId !== cert.stationId) throw new Error("recordIssuance: the station registered is not the certificate's");
+      if (this.db.get(key('station', register.tenant, register.stationId)) !== undefined) return { ok: false, conflict: 'station' };
+      this.writeStation(undefined, register);
+    }
+    this.db.putSync(key('cert', cert.serial), cert);
+    this.writeIndex('cx', cert.tenant, certificateIndexEntries(cert));
+    if (leaf) {
+      const notAfter = expiryMark(cert.notAfter);
+      if (notAfter > ((this.db.get(key('issuer-exp', cert.issuerId)) as number | undefined) ?? 0)) this.db.putSync(key('issuer-exp', cert.issuerId), notAfter);
+    }
+    this.db.putSync(key('spki', cert.spkiSha256), cert.serial);
+    // Station index: ordered by issuance time, then serial.
+    if (coverage.stationIndex) this.db.putSync(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
+    if (idem) this.db.putSync(key('idem', idem.tenant, idem.key), { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt });
+    if (coverage.presignOcsp) this.scheduleOcsp(cert.serial, 0);
+    if (audit) this.appendAuditInTxn(audit.events, audit.at);
+    return { ok: true };
   }
 
   async revokeCertificate(serial: string, reason: RevocationReason, at: string): Promise<RevocationOutcome> {
@@ -459,7 +545,7 @@ export class LmdbStore implements Store {
         const updated = this.revokeInTxn(cert, reason, at);
         if (updated) revoked.push(updated);
       }
-      return { deleted: this.removeStationInTxn(tenant, stationId), revoked };
+      return { deleted: this.dropStation(tenant, stationId), revoked };
     });
   }
 
@@ -468,6 +554,7 @@ export class LmdbStore implements Store {
     if (cert.status === 'revoked' && (reason !== 'keyCompromise' || cert.revocationReason === 'keyCompromise')) return undefined;
     const updated: CertificateRecord = { ...cert, status: 'revoked', revokedAt: cert.revokedAt ?? at, revocationReason: reason };
     this.db.putSync(key('cert', cert.serial), updated);
+    this.writeIndex('cx', cert.tenant, revokedIndexEntries(cert));
     this.db.putSync(key('revoked', cert.issuerId, cert.serial), { serial: cert.serial, revokedAt: updated.revokedAt!, reason } satisfies RevokedEntry);
     // Keys are collected before removal: deleting under an open range cursor may skip entries.
     const stale = [...this.db.getKeys({ start: key('ocsp', cert.issuerId, cert.serial), end: key('ocsp', cert.issuerId, cert.serial, END) })];

@@ -5,11 +5,13 @@
  */
 export const REDIS_SCRIPTS = {
   // KEYS: cert, spki, idempotency, station index, the station registered with it (s-none: none),
-  //       OCSP due, issuer states, issuers' last expiry, leaf-signing issuers' hierarchies
+  //       OCSP due, issuer states, issuers' last expiry, leaf-signing issuers' hierarchies, then the
+  //       list indexes it joins (list-index.ts; with a registered station, the station's too)
   // ARGV: record, status, serial, idempotency record ('' none), station index ('1'/'0'), issued at (ms),
   //       issuer id, leaf ('1'/'0': only the active leaf-signing CA of the leaf's hierarchy may sign
   //       one), notAfter (ms), the leaf's hierarchy, pre-sign OCSP ('1'/'0') (IssuanceCoverage),
-  //       the station record to register ('' none; refused when the station exists)
+  //       the station record to register ('' none; refused when the station exists), then its
+  //       member of each list index
   recordIssuance: `
 if ARGV[4] ~= '' then
   local existing = redis.call('GET', KEYS[3])
@@ -31,6 +33,7 @@ if ARGV[12] ~= '' then redis.call('SET', KEYS[5], ARGV[12]) end
 if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4]) end
 if ARGV[5] == '1' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3]) end
 if ARGV[11] == '1' then redis.call('ZADD', KEYS[6], 0, ARGV[3]) end
+for i = 10, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[i + 3]) end
 return {'ok'}
 `,
 
@@ -38,17 +41,17 @@ return {'ok'}
   // CA's concurrent issuances share one script, one AOF fsync and one WAIT).
   // KEYS: audit head, audit log, OCSP due, issuer states, issuers' last expiry, leaf-signing
   //       issuers' hierarchies, then per issuance: cert, spki, idempotency, station index, station
-  //       registered (s-none: none); then tenant audit indexes
+  //       registered (s-none: none), its L list indexes; then tenant audit indexes
   // ARGV: expected head seq, expected head hash, new head seq, new head hash, n issuances, then per
   //       issuance the 12 ARGV of recordIssuance (record, status, serial, idempotency record ('' none),
   //       station index, issued at, issuer id, leaf, notAfter, hierarchy, pre-sign OCSP, station
-  //       record to register ('' none)), then per
-  //       audit entry: the entry, the index of its tenant's key after the issuances' (0: none)
+  //       record to register ('' none)), L and its L list index members; then per audit entry: the
+  //       entry, the index of its tenant's key after the issuances' (0: none)
   // Compare-and-set on the audit head as appendAudit ({'conflict', seq, hash}: nothing written).
   // Every issuance is checked before anything is written: when any is refused, nothing is written
   // and {'refused', i, why, existing, ...} names them (i from 0; why: idempotency (existing: the
-  // stored record), serial, key, issuer, station, or later: it collides with an earlier one of this batch
-  // and must be tried again after it).
+  // stored record), serial, key, issuer, station, or later: it collides with an earlier one of this
+  // batch and must be tried again after it).
   chainedWrite: `
 local cur = redis.call('HMGET', KEYS[1], 'seq', 'hash')
 if cur[1] then
@@ -59,8 +62,10 @@ end
 local n = tonumber(ARGV[5])
 local refused = {'refused'}
 local seen = {}
+local at = {}
+local kb, ab = 6, 5
 for i = 0, n - 1 do
-  local kb, ab = 6 + 5 * i, 5 + 12 * i
+  at[i] = {kb, ab}
   local hasIdem = ARGV[ab + 4] ~= ''
   local why, existing = nil, ''
   if hasIdem then
@@ -83,10 +88,14 @@ for i = 0, n - 1 do
     if hasIdem then seen[KEYS[kb + 3]] = true end
     if registers then seen[KEYS[kb + 5]] = true end
   end
+  local lists = tonumber(ARGV[ab + 13])
+  kb = kb + 5 + lists
+  ab = ab + 13 + lists
 end
 if #refused > 1 then return refused end
+local tb, first = kb, ab + 1
 for i = 0, n - 1 do
-  local kb, ab = 6 + 5 * i, 5 + 12 * i
+  kb, ab = at[i][1], at[i][2]
   if ARGV[ab + 8] == '1' then
     local last = tonumber(redis.call('HGET', KEYS[5], ARGV[ab + 7]) or '0')
     if tonumber(ARGV[ab + 9]) > last then redis.call('HSET', KEYS[5], ARGV[ab + 7], ARGV[ab + 9]) end
@@ -97,9 +106,9 @@ for i = 0, n - 1 do
   if ARGV[ab + 12] ~= '' then redis.call('SET', KEYS[kb + 5], ARGV[ab + 12]) end
   if ARGV[ab + 5] == '1' then redis.call('ZADD', KEYS[kb + 4], ARGV[ab + 6], ARGV[ab + 3]) end
   if ARGV[ab + 11] == '1' then redis.call('ZADD', KEYS[3], 0, ARGV[ab + 3]) end
+  for j = 1, tonumber(ARGV[ab + 13]) do redis.call('ZADD', KEYS[kb + 5 + j], 0, ARGV[ab + 13 + j]) end
 end
-local base, tb = tonumber(ARGV[1]), 6 + 5 * n
-local first = 6 + 12 * n
+local base = tonumber(ARGV[1])
 for j = 0, (#ARGV - first + 1) / 2 - 1 do
   local s = base + j + 1
   redis.call('ZADD', KEYS[2], s, ARGV[first + 2 * j])
@@ -111,13 +120,18 @@ return {'ok'}
 `,
 
   // KEYS: OCSP epoch, OCSP due, station, station index, then per certificate: cert, issuer's
-  //       revoked list, its OCSP responses, its blocked-key entry
-  // ARGV: reason, at, station removal ('1'/'0'), n, invalidation channel, n serials
+  //       revoked list, its OCSP responses, its blocked-key entry, its tenant's revoked list indexes
+  //       (all revoked, revoked of its kind: list-index.ts revokedIndexEntries, one member for both);
+  //       then (station removal) the station's list indexes (all, q, allowed 1, allowed 0)
+  // ARGV: reason, at, station removal ('1'/'0'), n, invalidation channel, n serials, n revoked list
+  //       index members, then (station removal) the station record as read ('' none) and its list
+  //       index members ("<list index 1-4><member>")
   // An already revoked certificate keeps its time; its reason can only be raised to keyCompromise.
-  // A station removal revokes only good certificates, and retries if the station's index changed.
+  // A station removal revokes only good certificates, and retries if the station's index or record changed.
   revoke: `
 local reason, at, removal, n = ARGV[1], ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])
 if removal then
+  if (redis.call('GET', KEYS[3]) or '') ~= ARGV[6 + 2 * n] then return {'retry', 0} end
   if redis.call('ZCARD', KEYS[4]) ~= n then return {'retry', 0} end
   for i = 1, n do
     if not redis.call('ZSCORE', KEYS[4], ARGV[5 + i]) then return {'retry', 0} end
@@ -126,7 +140,7 @@ end
 local out = {'ok', 0}
 local any = false
 for i = 1, n do
-  local base = 4 + (i - 1) * 4
+  local base = 4 + (i - 1) * 6
   local serial = ARGV[5 + i]
   local st = redis.call('HGET', KEYS[base + 1], 'st')
   local changed = 0
@@ -140,6 +154,8 @@ for i = 1, n do
       redis.call('DEL', KEYS[base + 3])
       redis.call('ZADD', KEYS[2], 0, serial)
       if reason == 'keyCompromise' then redis.call('SET', KEYS[base + 4], at) end
+      redis.call('ZADD', KEYS[base + 5], 0, ARGV[5 + n + i])
+      redis.call('ZADD', KEYS[base + 6], 0, ARGV[5 + n + i])
       changed = 1
       any = true
     end
@@ -150,7 +166,52 @@ if any then
   redis.call('INCR', KEYS[1])
   redis.call('PUBLISH', ARGV[5], '1')
 end
-if removal then out[2] = redis.call('DEL', KEYS[3]) end
+if removal then
+  out[2] = redis.call('DEL', KEYS[3])
+  local lists = 4 + n * 6
+  for i = 7 + 2 * n, #ARGV do
+    redis.call('ZREM', KEYS[lists + tonumber(string.sub(ARGV[i], 1, 1))], string.sub(ARGV[i], 2))
+  end
+end
+return out
+`,
+
+  // KEYS: per station: its record, its tenant's station list indexes (all, q, allowed 1, allowed 0),
+  //       its tenant's SECC-ID index (secc-index.ts)
+  // ARGV: replace ('1'/'0'), then per station: the record as read ('' none), the record to write
+  //       ('' to delete it), m, then m index changes ("+" or "-", index 1-5, member)
+  // Compare-and-set: writes nothing ({'changed'}) when a record is no longer the one read. An
+  // existing station is kept without `replace`. Returns 'created' | 'replaced' | 'kept' | 'deleted'
+  // | 'absent' per station. The caller sends each station at most once per call.
+  writeStations: `
+local replace = ARGV[1] == '1'
+local a = 2
+for i = 0, #KEYS / 6 - 1 do
+  if (redis.call('GET', KEYS[i * 6 + 1]) or '') ~= ARGV[a] then return {'changed'} end
+  a = a + 3 + tonumber(ARGV[a + 2])
+end
+local out = {}
+a = 2
+for i = 0, #KEYS / 6 - 1 do
+  local before, rec, m = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  if rec == '' and before == '' then out[#out + 1] = 'absent'
+  elseif rec ~= '' and before ~= '' and not replace then out[#out + 1] = 'kept'
+  else
+    for j = 1, m do
+      local op = ARGV[a + 2 + j]
+      local key = KEYS[i * 6 + 1 + tonumber(string.sub(op, 2, 2))]
+      if string.sub(op, 1, 1) == '-' then redis.call('ZREM', key, string.sub(op, 3)) else redis.call('ZADD', key, 0, string.sub(op, 3)) end
+    end
+    if rec == '' then
+      redis.call('DEL', KEYS[i * 6 + 1])
+      out[#out + 1] = 'deleted'
+    else
+      redis.call('SET', KEYS[i * 6 + 1], rec)
+      out[#out + 1] = before == '' and 'created' or 'replaced'
+    end
+  end
+  a = a + 3 + m
+end
 return out
 `,
 

@@ -46,6 +46,8 @@ import type {
 } from './records.js';
 import type { IssuanceAlso, Store } from './store.js';
 import { tenantClaims } from '@evpki/policy';
+import { STATION_INDEXES, certificateIndexEntries, findCertificatesIn, findStationsIn, revokedIndexEntries, stationIndexEntries, type IndexEntry, type IndexName, type IndexSource } from './list-index.js';
+import type { CertificateListFilter, CertificateListResult, ListPage, ListResult, StationListFilter } from './list-index.js';
 import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 
 export interface RedisStoreOptions {
@@ -75,8 +77,10 @@ export interface RedisStoreOptions {
  *   audit-checkpoint hash seq, hash (the last pruned entry)
  *   oc:<clientId> OAuth2 client   oc-t:<tenant> set of its client ids
  *   mf:<tenant>:<name> trusted manufacturer   mf-t:<tenant> set of its manufacturer names
- *   sx:<tenant> zset "<SECC-ID key>\n<stationId>" (scores 0)   sx-built
+ *   secc:<tenant> zset "<SECC-ID key>\n<stationId>" (scores 0)   secc-built
  *   schema → the schema version (schema.ts; absent: 1)
+ *   sx:<tenant>:<index…>, cx:<tenant>:<index…> the list indexes of stations and certificates
+ *     (list-index.ts): sorted sets, all scores 0, of members ordered by bytes
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
  * Which commands and keys each method uses is listed in redis-acl.ts (the services' ACL users):
  * change both together.
@@ -104,7 +108,9 @@ const TENANTS = k('tenants');
 /** The tenant claims index (tenant-index.ts): a zset of claimMember()s, all scores 0 (ordered by bytes). */
 const TENANT_CLAIMS = k('tenant-claims');
 /** Set once the SECC-ID index (sx:<tenant>) covers every station. */
-const SECC_INDEX_BUILT = k('sx-built');
+const SECC_INDEX_BUILT = k('secc-built');
+/** A tenant's SECC-ID index (secc-index.ts): a sorted set of seccMember (scores 0). */
+const seccIndexKey = (tenant: string): string => k('secc', tenant);
 /**
  * Set once the claims index holds every tenant's claims. "-v2": the index of operator IDs
  * (Tenant.unique-operator-id) came later; a store built before is indexed again (ZADD: idempotent).
@@ -132,6 +138,15 @@ export const OCSP_INVALIDATE_CHANNEL = `${PREFIX}ocsp-invalidate`;
 const TRANSIENT_REPLY = /^(OOM|LOADING|BUSY|READONLY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN)\b/;
 /** Safety net under pub/sub: the epoch counter is compared this often. */
 const EPOCH_POLL_MS = 500;
+
+/** A tenant's list index (list-index.ts). */
+const listKey = (space: 'sx' | 'cx', tenant: string, index: IndexName): string => k(space, tenant, ...index);
+/** A station's list index keys in the order the scripts number them (1-4: STATION_INDEXES). */
+const stationListKeys = (tenant: string): string[] => STATION_INDEXES.map((i) => listKey('sx', tenant, i));
+/** A station list index entry as the scripts take it: its index's number (1-4) and the member. */
+const stationListOp = (e: IndexEntry): string => `${STATION_INDEXES.findIndex((i) => i.join(':') === e.index.join(':')) + 1}${e.member}`;
+/** Compare-and-set conflicts (another writer changed a station) before a station write gives up. */
+const STATION_CAS_ATTEMPTS = 20;
 
 const enc = (v: unknown): Buffer => pack(v);
 const dec = <T>(b: Buffer | null | undefined): T | undefined => (b == null || b.length === 0 ? undefined : (unpack(b) as T));
@@ -279,9 +294,53 @@ export class RedisStore implements Store {
 
   private async migrateFrom(from: number): Promise<MigrationResult> {
     const keys = from < 2 ? await this.migrateKeyHashes() : { rewritten: 0, keyCertifiedTwice: [] };
-    const hierarchies = await this.migrateHierarchies();
+    const hierarchies = from < 3 ? await this.migrateHierarchies() : { rewrittenIssuers: 0, movedRotation: false };
+    const indexed = await this.migrateListIndexes();
     await this.run('raiseSchema', [SCHEMA], [STORE_SCHEMA_VERSION]);
-    return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies };
+    return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies, ...indexed };
+  }
+
+  /**
+   * Schema 4: every station and certificate into the list indexes (ZADD: idempotent, so several
+   * processes may run it at once). The services wait for the marker before they write stations or
+   * certificates (schema()), so nothing changes under it but by an older release still running.
+   */
+  private async migrateListIndexes(): Promise<Pick<MigrationResult, 'indexedStations' | 'indexedCertificates'>> {
+    let indexedStations = 0;
+    let indexedCertificates = 0;
+    const each = async (pattern: string, batch: (keys: string[]) => Promise<void>): Promise<void> => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.call((r) => r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+        cursor = next;
+        if (keys.length) await batch(keys);
+      } while (cursor !== '0');
+    };
+    const add = async (adds: [string, string][]): Promise<void> => {
+      if (!adds.length) return;
+      await this.call((r) => {
+        const p = r.pipeline();
+        for (const [key, member] of adds) p.zadd(key, 0, member);
+        return p.exec();
+      });
+    };
+    await each(`${PREFIX}s:*`, async (keys) => {
+      const values = await this.call((r) => r.mgetBuffer(...keys));
+      const stations = values.map((v) => dec<StationRecord>(v)).filter((s): s is StationRecord => s !== undefined);
+      await add(stations.flatMap((s) => stationIndexEntries(s).map((e): [string, string] => [listKey('sx', s.tenant, e.index), e.member])));
+      indexedStations += stations.length;
+    });
+    await each(`${PREFIX}c:*`, async (keys) => {
+      const rows = await this.call((r) => {
+        const p = r.pipeline();
+        for (const key of keys) p.hmgetBuffer(key, 'rec', 'st', 'ra', 'rr');
+        return p.exec();
+      });
+      const certs = (rows ?? []).map(([, fields]) => certificateFrom(fields as (Buffer | null)[])).filter((c): c is CertificateRecord => c !== undefined);
+      await add(certs.flatMap((c) => certificateIndexEntries(c).map((e): [string, string] => [listKey('cx', c.tenant, e.index), e.member])));
+      indexedCertificates += certs.length;
+    });
+    return { indexedStations, indexedCertificates };
   }
 
   /** Schema 2: scans the certificates and rewrites each one whose key hash changed, with its key index and blocked-key entry. */
@@ -414,26 +473,19 @@ export class RedisStore implements Store {
     return values.map((v) => dec<OAuthClientRecord>(v)).filter((c): c is OAuthClientRecord => c !== undefined && c.tenant === tenant);
   }
 
+  /** Every station of the tenant, from its `all` list index (no keyspace scan), by station id. */
   async listStations(tenant: string): Promise<StationRecord[]> {
-    // SCAN MATCH on the tenant's prefix (the parts are URI-encoded, so no glob character is in it).
-    const prefix = `${k('s', tenant)}:`;
-    const keys = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.call((r) => r.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000));
-      cursor = next;
-      for (const key of batch) keys.add(key);
-    } while (cursor !== '0');
-    const sorted = [...keys].sort();
+    await this.schema();
+    const ids = await this.call((r) => r.zrange(listKey('sx', tenant, ['all']), 0, -1));
     const out: StationRecord[] = [];
-    for (let i = 0; i < sorted.length; i += 500) {
-      const values = await this.call((r) => r.mgetBuffer(...sorted.slice(i, i + 500)));
+    for (let i = 0; i < ids.length; i += 500) {
+      const values = await this.call((r) => r.mgetBuffer(...ids.slice(i, i + 500).map((id) => k('s', tenant, id))));
       for (const v of values) {
         const s = dec<StationRecord>(v);
         if (s && s.tenant === tenant) out.push(s);
       }
     }
-    return out.sort((a, b) => (a.stationId < b.stationId ? -1 : a.stationId > b.stationId ? 1 : 0));
+    return out;
   }
   async getManufacturer(tenant: string, name: string): Promise<ManufacturerRecord | undefined> {
     return dec(await this.call((r) => r.getBuffer(k('mf', tenant, name))));
@@ -452,17 +504,81 @@ export class RedisStore implements Store {
     return values.map((v) => dec<ManufacturerRecord>(v)).filter((m): m is ManufacturerRecord => m !== undefined && m.tenant === tenant);
   }
 
+  /** Members of a tenant's list index in [from, to), after `after` (ZRANGEBYLEX), for readPage. */
+  private listMembers(space: 'sx' | 'cx', tenant: string): IndexSource<never>['members'] {
+    return (index, from, to, after, n) =>
+      this.call((r) => r.zrangebylex(listKey(space, tenant, index), after !== undefined ? `(${after}` : from === '' ? '-' : `[${from}`, `(${to}`, 'LIMIT', 0, n));
+  }
+
+  async findStations(tenant: string, filter: StationListFilter, page: ListPage): Promise<ListResult<StationRecord>> {
+    await this.schema();
+    const src: IndexSource<StationRecord> = {
+      members: this.listMembers('sx', tenant),
+      records: async (ids) => (ids.length ? (await this.call((r) => r.mgetBuffer(...ids.map((id) => k('s', tenant, id))))).map((v) => dec<StationRecord>(v)) : []),
+    };
+    return findStationsIn(src, tenant, filter, page);
+  }
+
+  async findCertificates(tenant: string, filter: CertificateListFilter, page: ListPage): Promise<CertificateListResult> {
+    await this.schema();
+    return findCertificatesIn({ members: this.listMembers('cx', tenant), records: (serials) => this.certificatesOf(serials) }, tenant, filter, page);
+  }
+
+  /** Records of these serials (one pipeline), undefined where there is none. */
+  private async certificatesOf(serials: readonly string[]): Promise<(CertificateRecord | undefined)[]> {
+    if (!serials.length) return [];
+    const rows = await this.call((r) => {
+      const p = r.pipeline();
+      for (const serial of serials) p.hmgetBuffer(k('c', serial), 'rec', 'st', 'ra', 'rr');
+      return p.exec();
+    });
+    return (rows ?? []).map(([err, fields]) => {
+      if (err) throw new StoreUnavailableError('the store failed', { cause: err });
+      return certificateFrom(fields as (Buffer | null)[]);
+    });
+  }
+
+  /**
+   * Writes (rec) or deletes (rec undefined) stations with their list index entries, compare-and-set
+   * on the records as read (writeStations script); each station at most once per call.
+   */
+  private async writeStations(items: readonly { tenant: string; stationId: string; rec?: StationRecord }[], replace: boolean): Promise<string[]> {
+    await this.schema();
+    for (let attempt = 0; attempt < STATION_CAS_ATTEMPTS; attempt++) {
+      const keys = items.map((i) => k('s', i.tenant, i.stationId));
+      const raws = await this.call((r) => r.mgetBuffer(...keys));
+      const scriptKeys: string[] = [];
+      const args: (string | Buffer)[] = [replace ? '1' : '0'];
+      items.forEach((item, n) => {
+        const raw = raws[n] ?? null;
+        const before = dec<StationRecord>(raw);
+        const ops = [
+          ...(before ? stationIndexEntries(before).map((e) => `-${stationListOp(e)}`) : []),
+          ...(before ? seccKeysOf(before).map((key) => `-5${seccMember(key, before.stationId)}`) : []),
+          ...(item.rec ? stationIndexEntries(item.rec).map((e) => `+${stationListOp(e)}`) : []),
+          ...(item.rec ? seccKeysOf(item.rec).map((key) => `+5${seccMember(key, item.rec!.stationId)}`) : []),
+        ];
+        scriptKeys.push(keys[n]!, ...stationListKeys(item.tenant), seccIndexKey(item.tenant));
+        args.push(raw ?? '', item.rec ? enc(item.rec) : '', String(ops.length), ...ops);
+      });
+      const out = ((await this.run('writeStations', scriptKeys, args)) as Buffer[]).map((b) => b.toString());
+      if (out[0] !== 'changed') return out;
+    }
+    throw new StoreUnavailableError('the stations kept changing during the write; try again');
+  }
+
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return dec(await this.call((r) => r.getBuffer(k('s', tenant, stationId))));
   }
   // The SECC-ID index (secc-index.ts): sx:<tenant> a zset of "<SECC-ID key>\n<stationId>" (scores 0),
-  // added to in the station's own MULTI, never removed from (a lookup checks the station again);
-  // sx-built once it covers the stations written before it existed.
+  // kept by the station writes' script (writeStations; a station removal leaves its entries, which a
+  // lookup ignores: it checks the station again); secc-built once it covers the stations written
+  // before it existed.
   async findStationBySeccId(tenant: string, seccId: string): Promise<StationRecord | undefined> {
     if (!(await this.call((r) => r.exists(SECC_INDEX_BUILT)))) await this.buildSeccIndex();
     const key = seccIdKey(seccId);
     const from = `[${seccMember(key, '')}`;
-    const members = await this.call((r) => r.zrangebylex(k('sx', tenant), from, Buffer.concat([Buffer.from(from), Buffer.from([0xff])])));
+    const members = await this.call((r) => r.zrangebylex(seccIndexKey(tenant), from, Buffer.concat([Buffer.from(from), Buffer.from([0xff])])));
     for (const m of members) {
       const s = await this.getStation(tenant, m.slice(m.indexOf('\n') + 1));
       if (listsSeccKey(s, key)) return s;
@@ -480,52 +596,38 @@ export class RedisStore implements Store {
       if (stations.length)
         await this.call((r) => {
           const m = r.multi();
-          for (const s of stations) m.zadd(k('sx', s.tenant), ...seccKeysOf(s).flatMap((key) => [0, seccMember(key, s.stationId)]));
+          for (const s of stations) m.zadd(seccIndexKey(s.tenant), ...seccKeysOf(s).flatMap((key) => [0, seccMember(key, s.stationId)]));
           return m.exec();
         });
     } while (cursor !== '0');
     await this.call((r) => r.set(SECC_INDEX_BUILT, '1'));
   }
-  /** Adds the station's SECC-ID index entries to a MULTI. */
-  private indexSeccIds(m: ReturnType<Redis['multi']>, s: StationRecord): void {
-    const keys = seccKeysOf(s);
-    if (keys.length) m.zadd(k('sx', s.tenant), ...keys.flatMap((key) => [0, seccMember(key, s.stationId)]));
-  }
   async putStation(s: StationRecord): Promise<{ created: boolean }> {
-    // SET … GET in the MULTI with the index entries: `created` is right even when two instances race.
-    const replies = await this.call((r) => {
-      const m = r.multi();
-      m.call('SET', k('s', s.tenant, s.stationId), enc(s), 'GET');
-      this.indexSeccIds(m, s);
-      return m.exec();
-    });
-    if (!replies) throw new StoreUnavailableError('the station was not written (transaction aborted)');
-    const [err, previous] = replies[0]!;
-    if (err) throw err;
-    return { created: previous === null };
+    const [outcome] = await this.writeStations([{ tenant: s.tenant, stationId: s.stationId, rec: s }], true);
+    return { created: outcome === 'created' };
   }
   async putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]> {
-    if (!batch.length) return [];
-    // One MULTI: SET … GET (replace) tells created from replaced; SET … NX (keep) whether it was set.
-    const replies = await this.call((r) => {
-      const m = r.multi();
-      for (const s of batch) {
-        if (opts.replace) m.call('SET', k('s', s.tenant, s.stationId), enc(s), 'GET');
-        else m.set(k('s', s.tenant, s.stationId), enc(s), 'NX');
-      }
-      // A kept station's entries may be added too: a lookup checks the station as stored.
-      for (const s of batch) this.indexSeccIds(m, s);
-      return m.exec();
-    });
-    if (!replies) throw new StoreUnavailableError('the station batch was not written (transaction aborted)');
-    return replies.slice(0, batch.length).map(([err, reply]): StationPutOutcome => {
-      if (err) throw err;
-      if (opts.replace) return reply === null ? 'created' : 'replaced';
-      return reply === null ? 'kept' : 'created';
-    });
+    // One script per run of distinct stations (a station twice in a batch goes into the next run).
+    const out: StationPutOutcome[] = [];
+    let run: StationRecord[] = [];
+    const seen = new Set<string>();
+    const flush = async (): Promise<void> => {
+      if (!run.length) return;
+      out.push(...((await this.writeStations(run.map((s) => ({ tenant: s.tenant, stationId: s.stationId, rec: s })), opts.replace)) as StationPutOutcome[]));
+      run = [];
+      seen.clear();
+    };
+    for (const s of batch) {
+      const id = `${s.tenant}\n${s.stationId}`;
+      if (seen.has(id)) await flush();
+      seen.add(id);
+      run.push(s);
+    }
+    await flush();
+    return out;
   }
   async deleteStation(tenant: string, stationId: string): Promise<boolean> {
-    return (await this.call((r) => r.del(k('s', tenant, stationId)))) === 1;
+    return (await this.writeStations([{ tenant, stationId }], true))[0] === 'deleted';
   }
 
   async listIssuers(hierarchy?: string): Promise<IssuerRecord[]> {
@@ -573,17 +675,7 @@ export class RedisStore implements Store {
 
   async listStationCertificates(tenant: string, stationId: string): Promise<CertificateRecord[]> {
     const serials = await this.call((r) => r.zrange(k('sc', tenant, stationId), 0, -1));
-    if (!serials.length) return [];
-    const rows = await this.call((r) => {
-      const p = r.pipeline();
-      for (const s of serials) p.hmgetBuffer(k('c', s), 'rec', 'st', 'ra', 'rr');
-      return p.exec();
-    });
-    return (rows ?? []).flatMap(([err, fields]) => {
-      if (err) throw new StoreUnavailableError('the store failed', { cause: err });
-      const c = certificateFrom(fields as (Buffer | null)[]);
-      return c ? [c] : [];
-    });
+    return (await this.certificatesOf(serials)).filter((c): c is CertificateRecord => c !== undefined);
   }
 
   async isKeyCertified(spkiSha256: string): Promise<boolean> {
@@ -623,7 +715,12 @@ export class RedisStore implements Store {
         this.auditQueue.push({ issuance, events: audit.events, at: audit.at, resolve: (r) => resolve(r as IssuanceOutcome), reject });
         this.auditWriter ??= this.drainAudit();
       });
-    const result = (await this.run('recordIssuance', [...issuanceKeys(issuance), OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF], issuanceArgs(issuance))) as [Buffer, Buffer?];
+    const lists = issuanceLists(issuance);
+    const result = (await this.run(
+      'recordIssuance',
+      [...issuanceKeys(issuance), OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF, ...lists.map(([key]) => key)],
+      [...issuanceArgs(issuance), ...lists.map(([, member]) => member)],
+    )) as [Buffer, Buffer?];
     const outcome = result[0].toString();
     if (outcome === 'idempotency') return { ok: false, conflict: 'idempotency', existing: dec<IdempotencyRecord>(result[1])! };
     if (outcome === 'serial' || outcome === 'key' || outcome === 'issuer' || outcome === 'station') return { ok: false, conflict: outcome };
@@ -649,7 +746,8 @@ export class RedisStore implements Store {
     // the script checks that the station's index did not change meanwhile, else this reads again.
     for (let attempt = 0; attempt < 10; attempt++) {
       const certs = await this.listStationCertificates(tenant, stationId);
-      const result = await this.revoke(certs, reason, at, { tenant, stationId });
+      const raw = await this.call((r) => r.getBuffer(k('s', tenant, stationId)));
+      const result = await this.revoke(certs, reason, at, { tenant, stationId, raw });
       if (result === 'retry') continue;
       await this.afterRevocation();
       const changed = certs.filter((_, i) => result.changed[i]);
@@ -663,11 +761,19 @@ export class RedisStore implements Store {
     certs: readonly CertificateRecord[],
     reason: RevocationReason,
     at: string,
-    station?: { tenant: string; stationId: string },
+    station?: { tenant: string; stationId: string; raw: Buffer | null },
   ): Promise<'retry' | { deleted: boolean; changed: boolean[] }> {
     const keys = [OCSP_EPOCH, OCSP_DUE, station ? k('s', station.tenant, station.stationId) : k('s-none'), station ? k('sc', station.tenant, station.stationId) : k('sc-none')];
-    for (const c of certs) keys.push(k('c', c.serial), k('rv', c.issuerId), k('o', c.issuerId, c.serial), k('b', c.spkiSha256));
-    const result = (await this.run('revoke', keys, [reason, at, station ? '1' : '0', certs.length, OCSP_INVALIDATE_CHANNEL, ...certs.map((c) => c.serial)])) as [Buffer, number, ...number[]];
+    // Per certificate: its keys, then its revoked list index keys (REVOKED_LISTS of them, one member).
+    for (const c of certs) keys.push(k('c', c.serial), k('rv', c.issuerId), k('o', c.issuerId, c.serial), k('b', c.spkiSha256), ...revokedIndexEntries(c).map((e) => listKey('cx', c.tenant, e.index)));
+    const args: (string | Buffer | number)[] = [reason, at, station ? '1' : '0', certs.length, OCSP_INVALIDATE_CHANNEL, ...certs.map((c) => c.serial), ...certs.map((c) => revokedIndexEntries(c)[0]!.member)];
+    if (station) {
+      // The station's list index entries go with it (the script checks the record is still the one read).
+      const before = dec<StationRecord>(station.raw);
+      keys.push(...stationListKeys(station.tenant));
+      args.push(station.raw ?? '', ...(before ? stationIndexEntries(before).map(stationListOp) : []));
+    }
+    const result = (await this.run('revoke', keys, args)) as [Buffer, number, ...number[]];
     if (result[0].toString() === 'retry') return 'retry';
     return { deleted: result[1] === 1, changed: result.slice(2).map((n) => n === 1) };
   }
@@ -922,6 +1028,7 @@ export class RedisStore implements Store {
       const from = chained.find((e) => e.length)?.[0];
       const expected = from ? { seq: from.seq - 1, hash: from.prevHash } : head;
       const issuances = items.flatMap((item) => (item.issuance ? [item.issuance] : []));
+      const written = issuances.map(chainedIssuance);
       const tenantKeys: string[] = [];
       const tenantIndex = new Map<string, number>();
       const entryArgs: (string | Buffer | number)[] = [];
@@ -935,8 +1042,8 @@ export class RedisStore implements Store {
       }
       const result = (await this.run(
         'chainedWrite',
-        [AUDIT_HEAD, AUDIT_LOG, OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF, ...issuances.flatMap(issuanceKeys), ...tenantKeys],
-        [String(expected.seq), expected.hash, String(head.seq), head.hash, issuances.length, ...issuances.flatMap(issuanceArgs), ...entryArgs],
+        [AUDIT_HEAD, AUDIT_LOG, OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF, ...written.flatMap((w) => w.keys), ...tenantKeys],
+        [String(expected.seq), expected.hash, String(head.seq), head.hash, issuances.length, ...written.flatMap((w) => w.args), ...entryArgs],
       )) as Buffer[];
       const outcome = result[0]!.toString();
       if (outcome === 'ok') {
@@ -1050,6 +1157,24 @@ interface ChainedIssuance {
 /** An issuance's own keys (ISSUANCE_KEYS of them): cert, key index, idempotency record, station index, station registered. */
 function issuanceKeys({ cert, idem, register }: ChainedIssuance): string[] {
   return [k('c', cert.serial), k('k', cert.spkiSha256), idem ? k('idem', idem.tenant, idem.key) : k('idem-none'), k('sc', cert.tenant, cert.stationId), register ? k('s', register.tenant, register.stationId) : k('s-none')];
+}
+
+/**
+ * The list index entries an issuance joins (list-index.ts), as [key, member]: the certificate's,
+ * and a station registered with it: its list and SECC-ID entries.
+ */
+function issuanceLists({ cert, register }: ChainedIssuance): [string, string][] {
+  return [
+    ...certificateIndexEntries(cert).map((e): [string, string] => [listKey('cx', cert.tenant, e.index), e.member]),
+    ...(register ? stationIndexEntries(register).map((e): [string, string] => [listKey('sx', register.tenant, e.index), e.member]) : []),
+    ...(register ? seccKeysOf(register).map((key): [string, string] => [seccIndexKey(register.tenant), seccMember(key, register.stationId)]) : []),
+  ];
+}
+
+/** An issuance's keys and ARGV in chainedWrite: recordIssuance's own, then L and its L list index members. */
+function chainedIssuance(i: ChainedIssuance): { keys: string[]; args: (string | Buffer | number)[] } {
+  const lists = issuanceLists(i);
+  return { keys: [...issuanceKeys(i), ...lists.map(([key]) => key)], args: [...issuanceArgs(i), lists.length, ...lists.map(([, member]) => member)] };
 }
 
 /** An issuance's ARGV (redis-scripts.ts recordIssuance). */

@@ -46,7 +46,8 @@ export const CA_STORE_METHODS = [
 
 /**
  * The RA: authenticates tenants, registers stations, runs the policy before it asks the CA to sign,
- * counts rate limits, answers certificate, trust anchor and audit queries, and audits its
+ * counts rate limits, answers certificate, trust anchor and audit queries, the operator's lists
+ * (findStations, findCertificates) and the CA hierarchy (issuers, rotations), and audits its
  * decisions. It writes stations, the tenant's trusted manufacturers (/v1/manufacturers),
  * rate-limit counters and audit entries; certificates, revocations
  * and keys are the CA's (the RA asks the CA over mutual TLS), tenants and issuers the CLI's.
@@ -63,14 +64,17 @@ export const RA_STORE_METHODS = [
   'getStation',
   'listStations',
   'findStationBySeccId',
+  'findStations',
   'putStation',
   'getIdempotency',
   'isKeyBlocked',
   'isKeyCertified',
   'getCertificateByKey',
   'getCertificate',
+  'findCertificates',
   'listStationCertificates',
   'listIssuers',
+  'getRotation',
   'issuerLastExpiry',
   'consumeRate',
   'releaseRate',
