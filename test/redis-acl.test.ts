@@ -117,7 +117,7 @@ test('issue 16: the RA user keeps and reads the SECC-ID index (PUT with seccIds,
   assert.equal((await call(ra, 'PUT', '/v1/stations/acl-secc', { serialNumber: 'ACL-SECC', allowed: true, seccIds: ['DE*ACL*E1'] })).status, 201);
   const admin = await connect('pki-cli');
   // As a store from before the index: the RA's first lookup builds it.
-  await admin.del(redisKey('sx-built'), redisKey('sx', 'demo'));
+  await admin.del(redisKey('secc-built'), redisKey('secc', 'demo'));
   const store = storeAs('pki-ra');
   assert.equal((await store.findStationBySeccId('demo', 'deacle1'))?.stationId, 'acl-secc');
   await store.putStation({ tenant: 'demo', stationId: 'acl-secc-2', serialNumber: 'ACL-SECC-2', allowed: true, createdAt: 'c', updatedAt: 'u', seccIds: ['DE*ACL*E2'] });

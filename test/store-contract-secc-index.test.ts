@@ -62,7 +62,7 @@ storeContract('findStationBySeccId', {
     } else {
       const raw = new Redis(opened.childEnv.STORE_REDIS!);
       for (const s of legacy) await raw.set(redisKey('s', s.tenant, s.stationId), pack(s));
-      await raw.del(redisKey('sx-built'));
+      await raw.del(redisKey('secc-built'));
       raw.disconnect();
     }
     equal(await found(store, 'cpo-d', 'DE*ABC*E7'), 'old-1');
