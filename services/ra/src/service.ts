@@ -41,6 +41,7 @@ import { countFailedRequest, routeLabel } from './request-metrics.js';
 import { initialTlsPair, watchTlsFiles } from './tls-files.js';
 import { createOAuthTokens } from './oauth-token.js';
 import { estRoutes } from './est.js';
+import { webRoutes } from './web-routes.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 
@@ -111,7 +112,8 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   const operations = loadOperations(OPENAPI_PATH);
   const operationOf = operations.find;
   const enrolment = createEnrolment({ store, ca, keyPolicy: config.keyPolicy, now, rateLimits: config.rateLimits, metrics });
-  const ops = raOpsRoutes({ store, metrics, caReady: () => ca.ping() });
+  // The probes and scrapers, then the public web pages (/docs, /console): exact GET paths before the gate.
+  const ops = [...raOpsRoutes({ store, metrics, caReady: () => ca.ping() }), ...webRoutes()];
   const handlers = v1Handlers({ store, ca, enrolment, now, certificateStatus, audit, log });
   // Each openapi.yaml operation has exactly one handler, and each handler one operation.
   const declared = operations.all.map((o) => o.route).sort();
