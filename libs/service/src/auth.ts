@@ -2,7 +2,17 @@ import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify,
 import { AppError } from './errors.js';
 
 /** What a bearer token may allow; each RA operation names the scopes it needs in openapi.yaml. */
-export const SCOPES = ['stations:write', 'certificates:sign', 'certificates:revoke', 'server-certificates:sign', 'status:read', 'audit:read'] as const;
+export const SCOPES = [
+  'stations:write',
+  'certificates:sign',
+  'certificates:revoke',
+  'server-certificates:sign',
+  'status:read',
+  'audit:read',
+  'stations:read',
+  'certificates:read',
+  'issuers:read',
+] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /**

@@ -10,3 +10,5 @@ export * from './schema.js';
 export * from './views.js';
 export * from './redis-acl.js';
 export * from './hierarchies.js';
+export * from './list-index.js';
+export * from './hierarchy-status.js';

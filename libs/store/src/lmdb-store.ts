@@ -43,6 +43,23 @@ import {
 } from './audit.js';
 import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, issuerAtSchema3, rotationAtSchema3, upToDate, type MigrationResult } from './schema.js';
 import { DEFAULT_HIERARCHY, assertIssuerRecord, assertRotationCommit, mayRecordLeafUnder } from './hierarchies.js';
+import {
+  certificateIndexEntries,
+  certificatePlan,
+  orderOf,
+  readPage,
+  revokedIndexEntry,
+  stationIndexEntries,
+  stationPlan,
+  type CertificateListFilter,
+  type CertificateListResult,
+  type IndexEntry,
+  type IndexName,
+  type IndexSource,
+  type ListPage,
+  type ListResult,
+  type StationListFilter,
+} from './list-index.js';
 
 /** Keys are lmdb arrays (ordered-binary): prefix ranges are [...prefix] .. [...prefix, END]. */
 const key = (...parts: (string | number)[]): (string | number)[] => parts;
@@ -71,6 +88,9 @@ function restrictModes(dir: string): void {
 const SCHEMA = key('meta', 'schema');
 /** A hierarchy's rotation record. Before schema 3 the one rotation record was at LEGACY_ROTATION. */
 const rotationKey = (hierarchy: string): (string | number)[] => key('rotation', hierarchy);
+/** The list indexes (list-index.ts): ['sx' | 'cx', tenant, ...index name, member] → null. */
+type IndexSpace = 'sx' | 'cx';
+const indexKey = (space: IndexSpace, tenant: string, index: IndexName, member: string): (string | number)[] => key(space, tenant, ...index, member);
 const LEGACY_ROTATION = key('meta', 'rotation');
 
 /**
@@ -122,9 +142,10 @@ export class LmdbStore implements Store {
       const from = (this.db.get(SCHEMA) as number | undefined) ?? 1;
       if (from >= STORE_SCHEMA_VERSION) return upToDate(from);
       const keys = from < 2 ? this.migrateKeyHashes() : { rewritten: 0, keyCertifiedTwice: [] };
-      const hierarchies = this.migrateHierarchies();
+      const hierarchies = from < 3 ? this.migrateHierarchies() : { rewrittenIssuers: 0, movedRotation: false };
+      const indexed = this.migrateListIndexes();
       this.db.putSync(SCHEMA, STORE_SCHEMA_VERSION);
-      return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies };
+      return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies, ...indexed };
     });
   }
 
@@ -166,6 +187,80 @@ export class LmdbStore implements Store {
     if (this.db.get(rotationKey(DEFAULT_HIERARCHY)) === undefined) this.db.putSync(rotationKey(DEFAULT_HIERARCHY), rotationAtSchema3(legacy));
     this.db.removeSync(LEGACY_ROTATION);
     return { rewrittenIssuers, movedRotation: true };
+  }
+
+  /** Schema 4, in migrate()'s transaction: the list indexes of every station and certificate (idempotent). */
+  private migrateListIndexes(): Pick<MigrationResult, 'indexedStations' | 'indexedCertificates'> {
+    let indexedStations = 0;
+    let indexedCertificates = 0;
+    for (const { value } of this.db.getRange({ start: key('station'), end: key('station', END) })) {
+      const s = value as StationRecord;
+      this.writeIndex('sx', s.tenant, stationIndexEntries(s));
+      indexedStations++;
+    }
+    for (const { value } of this.db.getRange({ start: key('cert'), end: key('cert', END) })) {
+      const c = value as CertificateRecord;
+      this.writeIndex('cx', c.tenant, certificateIndexEntries(c));
+      indexedCertificates++;
+    }
+    return { indexedStations, indexedCertificates };
+  }
+
+  /** In a write transaction: adds (or removes) index entries of a tenant. */
+  private writeIndex(space: IndexSpace, tenant: string, entries: readonly IndexEntry[], remove = false): void {
+    for (const e of entries) {
+      const k = indexKey(space, tenant, e.index, e.member);
+      if (remove) this.db.removeSync(k);
+      else this.db.putSync(k, null);
+    }
+  }
+
+  /** In a write transaction: writes a station over `before` (undefined: new), with its index entries. */
+  private writeStation(before: StationRecord | undefined, s: StationRecord): void {
+    if (before) this.writeIndex('sx', before.tenant, stationIndexEntries(before), true);
+    this.db.putSync(key('station', s.tenant, s.stationId), s);
+    this.writeIndex('sx', s.tenant, stationIndexEntries(s));
+  }
+
+  /** In a write transaction: deletes a station and its index entries; false when there is none. */
+  private dropStation(tenant: string, stationId: string): boolean {
+    const k = key('station', tenant, stationId);
+    const before = this.db.get(k) as StationRecord | undefined;
+    if (before === undefined) return false;
+    this.writeIndex('sx', tenant, stationIndexEntries(before), true);
+    this.db.removeSync(k);
+    return true;
+  }
+
+  /** Reads a tenant's index from a fresh snapshot (list-index.ts readPage). */
+  private indexSource<R>(space: IndexSpace, tenant: string, recordKey: (id: string) => (string | number)[]): IndexSource<R> {
+    return {
+      members: async (index, from, to, after, n) => {
+        const out: string[] = [];
+        const depth = 2 + index.length;
+        for (const k of this.db.getKeys({ start: indexKey(space, tenant, index, after ?? from), end: indexKey(space, tenant, index, to), limit: n + 1 })) {
+          const member = (k as string[])[depth]!;
+          if (member === after) continue;
+          out.push(member);
+          if (out.length === n) break;
+        }
+        return out;
+      },
+      records: async (ids) => ids.map((id) => this.db.get(recordKey(id)) as R | undefined),
+    };
+  }
+
+  async findStations(tenant: string, filter: StationListFilter, page: ListPage): Promise<ListResult<StationRecord>> {
+    await this.schema();
+    this.db.resetReadTxn();
+    return readPage(this.indexSource<StationRecord>('sx', tenant, (id) => key('station', tenant, id)), stationPlan(tenant, filter), page);
+  }
+
+  async findCertificates(tenant: string, filter: CertificateListFilter, page: ListPage): Promise<CertificateListResult> {
+    await this.schema();
+    this.db.resetReadTxn();
+    const plan = certificatePlan(tenant, filter);
+    return { ...(await readPage(this.indexSource<CertificateRecord>('cx', tenant, (serial) => key('cert', serial)), plan, page)), order: orderOf(plan.index) };
   }
 
   async getTenant(id: string): Promise<TenantRecord | undefined> {
@@ -245,32 +340,28 @@ export class LmdbStore implements Store {
     return this.db.get(key('station', tenant, stationId)) as StationRecord | undefined;
   }
   async putStation(s: StationRecord): Promise<{ created: boolean }> {
+    await this.schema();
     return this.db.transaction(() => {
-      const k = key('station', s.tenant, s.stationId);
-      const created = this.db.get(k) === undefined;
-      this.db.putSync(k, s);
-      return { created };
+      const before = this.db.get(key('station', s.tenant, s.stationId)) as StationRecord | undefined;
+      this.writeStation(before, s);
+      return { created: before === undefined };
     });
   }
   async putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]> {
     if (!batch.length) return [];
+    await this.schema();
     return this.db.transaction(() =>
       batch.map((s): StationPutOutcome => {
-        const k = key('station', s.tenant, s.stationId);
-        const exists = this.db.get(k) !== undefined;
-        if (exists && !opts.replace) return 'kept';
-        this.db.putSync(k, s);
-        return exists ? 'replaced' : 'created';
+        const before = this.db.get(key('station', s.tenant, s.stationId)) as StationRecord | undefined;
+        if (before && !opts.replace) return 'kept';
+        this.writeStation(before, s);
+        return before ? 'replaced' : 'created';
       }),
     );
   }
   async deleteStation(tenant: string, stationId: string): Promise<boolean> {
-    return this.db.transaction(() => {
-      const k = key('station', tenant, stationId);
-      if (this.db.get(k) === undefined) return false;
-      this.db.removeSync(k);
-      return true;
-    });
+    await this.schema();
+    return this.db.transaction(() => this.dropStation(tenant, stationId));
   }
 
   async listIssuers(hierarchy?: string): Promise<IssuerRecord[]> {
@@ -357,6 +448,7 @@ export class LmdbStore implements Store {
       const leaf = coverage.underActiveIssuer;
       if (leaf && !mayRecordLeafUnder(this.db.get(key('issuer', cert.issuerId)) as IssuerRecord | undefined, coverage.hierarchy)) return { ok: false, conflict: 'issuer' };
       this.db.putSync(key('cert', cert.serial), cert);
+      this.writeIndex('cx', cert.tenant, certificateIndexEntries(cert));
       if (leaf) {
         const notAfter = expiryMark(cert.notAfter);
         if (notAfter > ((this.db.get(key('issuer-exp', cert.issuerId)) as number | undefined) ?? 0)) this.db.putSync(key('issuer-exp', cert.issuerId), notAfter);
@@ -390,10 +482,7 @@ export class LmdbStore implements Store {
         const updated = this.revokeInTxn(cert, reason, at);
         if (updated) revoked.push(updated);
       }
-      const k = key('station', tenant, stationId);
-      const deleted = this.db.get(k) !== undefined;
-      if (deleted) this.db.removeSync(k);
-      return { deleted, revoked };
+      return { deleted: this.dropStation(tenant, stationId), revoked };
     });
   }
 
@@ -402,6 +491,7 @@ export class LmdbStore implements Store {
     if (cert.status === 'revoked' && (reason !== 'keyCompromise' || cert.revocationReason === 'keyCompromise')) return undefined;
     const updated: CertificateRecord = { ...cert, status: 'revoked', revokedAt: cert.revokedAt ?? at, revocationReason: reason };
     this.db.putSync(key('cert', cert.serial), updated);
+    this.writeIndex('cx', cert.tenant, [revokedIndexEntry(cert)]);
     this.db.putSync(key('revoked', cert.issuerId, cert.serial), { serial: cert.serial, revokedAt: updated.revokedAt!, reason } satisfies RevokedEntry);
     // Keys are collected before removal: deleting under an open range cursor may skip entries.
     const stale = [...this.db.getKeys({ start: key('ocsp', cert.issuerId, cert.serial), end: key('ocsp', cert.issuerId, cert.serial, END) })];

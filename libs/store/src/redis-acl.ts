@@ -40,10 +40,18 @@ const REVOKE: RedisAccess = {
   commands: ['hmget', 'hget', 'hset', 'del', 'zadd', 'set', 'incr', 'publish', 'wait'],
   // INCR reads the counter it raises (a write-only key would refuse it).
   read: ['c:*', 'ocsp-epoch'],
-  write: ['c:*', 'rv:*', 'o:*', 'b:*', 'ocspdue', 'ocsp-epoch'],
-  scripts: ['ocsp-epoch', 'ocspdue', 'c:*', 'rv:*', 'o:*', 'b:*'],
+  write: ['c:*', 'rv:*', 'o:*', 'b:*', 'ocspdue', 'ocsp-epoch', 'cx:*'],
+  scripts: ['ocsp-epoch', 'ocspdue', 'c:*', 'rv:*', 'o:*', 'b:*', 'cx:*'],
   channels: [OCSP_INVALIDATE_CHANNEL],
 };
+
+/** The writeStations script: a station's record and its list indexes, compare-and-set on the record read. */
+const STATION_WRITE: RedisAccess = merge(SCHEMA, {
+  commands: ['mget', 'get', 'set', 'del', 'zadd', 'zrem'],
+  read: ['s:*'],
+  write: ['s:*', 'sx:*'],
+  scripts: ['s:*', 'sx:*'],
+});
 
 /** Every Store method: a new one cannot compile without its entry. Keep in step with redis-store.ts. */
 export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
@@ -51,9 +59,9 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   close: { commands: [] },
   assertDurable: { commands: ['info'] },
   migrate: {
-    commands: ['get', 'exists', 'scan', 'hget', 'hgetall', 'hset', 'hdel', 'set', 'del'],
-    read: ['schema', 'c:*', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*'],
-    write: ['schema', 'c:*', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*'],
+    commands: ['get', 'exists', 'scan', 'hget', 'hgetall', 'hset', 'hdel', 'set', 'del', 'mget', 'hmget', 'zadd'],
+    read: ['schema', 'c:*', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*', 's:*'],
+    write: ['schema', 'c:*', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*', 'sx:*', 'cx:*'],
     scripts: ['schema', 'c:*', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*'],
   },
   getTenant: { commands: ['get'], read: ['t:*'] },
@@ -65,10 +73,11 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   putOAuthClient: { commands: ['multi', 'set', 'sadd', 'exec'], write: ['oc:*', 'oc-t:*'] },
   listOAuthClients: { commands: ['smembers', 'mget'], read: ['oc-t:*', 'oc:*'] },
   getStation: { commands: ['get'], read: ['s:*'] },
-  listStations: { commands: ['scan', 'mget'], read: ['s:*'] },
-  putStation: { commands: ['set'], read: ['s:*'], write: ['s:*'] },
-  putStations: { commands: ['multi', 'set', 'exec'], read: ['s:*'], write: ['s:*'] },
-  deleteStation: { commands: ['del'], write: ['s:*'] },
+  listStations: merge(SCHEMA, { commands: ['zrange', 'mget'], read: ['sx:*', 's:*'] }),
+  findStations: merge(SCHEMA, { commands: ['zrangebylex', 'mget'], read: ['sx:*', 's:*'] }),
+  putStation: STATION_WRITE,
+  putStations: STATION_WRITE,
+  deleteStation: STATION_WRITE,
   listIssuers: merge(SCHEMA, { commands: ['hgetall'], read: ['issuers'] }),
   getIssuer: merge(SCHEMA, { commands: ['hget'], read: ['issuers'] }),
   putIssuer: merge(SCHEMA, { commands: ['multi', 'hset', 'hdel', 'exec'], write: ['issuers', 'issuer-st', 'issuer-leaf'] }),
@@ -81,6 +90,7 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
     scripts: ['rotation:*', 'issuers', 'issuer-st', 'issuer-leaf'],
   }),
   getCertificate: { commands: ['hmget'], read: ['c:*'] },
+  findCertificates: merge(SCHEMA, { commands: ['zrangebylex', 'hmget'], read: ['cx:*', 'c:*'] }),
   listStationCertificates: { commands: ['zrange', 'hmget'], read: ['sc:*', 'c:*'] },
   isKeyCertified: merge(SCHEMA, { commands: ['exists'], read: ['k:*'] }),
   getCertificateByKey: merge(SCHEMA, { commands: ['get', 'hmget'], read: ['k:*', 'c:*'] }),
@@ -90,11 +100,11 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   recordIssuance: merge(SCHEMA, {
     commands: ['get', 'exists', 'hget', 'hset', 'set', 'zadd', 'wait'],
     read: ['idem:*', 'c:*', 'k:*', 'issuer-st', 'issuer-exp', 'issuer-leaf'],
-    write: ['c:*', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp'],
-    scripts: ['c:*', 'k:*', 'idem:*', 'idem-none', 'sc:*', 'ocspdue', 'issuer-st', 'issuer-exp', 'issuer-leaf'],
+    write: ['c:*', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp', 'cx:*'],
+    scripts: ['c:*', 'k:*', 'idem:*', 'idem-none', 'sc:*', 'ocspdue', 'issuer-st', 'issuer-exp', 'issuer-leaf', 'cx:*'],
   }),
   revokeCertificate: merge(SCHEMA, REVOKE, { commands: [], scripts: ['s-none', 'sc-none'] }),
-  removeStation: merge(SCHEMA, REVOKE, { commands: ['zrange', 'zcard', 'zscore'], read: ['sc:*'], write: ['s:*'], scripts: ['s:*', 'sc:*'] }),
+  removeStation: merge(SCHEMA, REVOKE, { commands: ['zrange', 'zcard', 'zscore', 'get', 'zrem'], read: ['sc:*', 's:*'], write: ['s:*', 'sx:*'], scripts: ['s:*', 'sc:*', 'sx:*'] }),
   listRevoked: { commands: ['hgetall'], read: ['rv:*'] },
   getOcspResponse: { commands: ['hget'], read: ['o:*'] },
   ocspEpoch: { commands: ['subscribe', 'get'], read: ['ocsp-epoch'], channels: [OCSP_INVALIDATE_CHANNEL] },

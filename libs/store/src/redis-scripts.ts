@@ -5,10 +5,11 @@
  */
 export const REDIS_SCRIPTS = {
   // KEYS: cert, spki, idempotency, station index, OCSP due, issuer states, issuers' last expiry,
-  //       leaf-signing issuers' hierarchies
+  //       leaf-signing issuers' hierarchies, then the list indexes it joins (list-index.ts)
   // ARGV: record, status, serial, idempotency record ('' none), station index ('1'/'0'), issued at (ms),
   //       issuer id, leaf ('1'/'0': only the active leaf-signing CA of the leaf's hierarchy may sign
-  //       one), notAfter (ms), the leaf's hierarchy, pre-sign OCSP ('1'/'0') (IssuanceCoverage)
+  //       one), notAfter (ms), the leaf's hierarchy, pre-sign OCSP ('1'/'0') (IssuanceCoverage),
+  //       then its member of each list index
   recordIssuance: `
 if ARGV[4] ~= '' then
   local existing = redis.call('GET', KEYS[3])
@@ -26,17 +27,22 @@ redis.call('SET', KEYS[2], ARGV[3])
 if ARGV[4] ~= '' then redis.call('SET', KEYS[3], ARGV[4]) end
 if ARGV[5] == '1' then redis.call('ZADD', KEYS[4], ARGV[6], ARGV[3]) end
 if ARGV[11] == '1' then redis.call('ZADD', KEYS[5], 0, ARGV[3]) end
+for i = 9, #KEYS do redis.call('ZADD', KEYS[i], 0, ARGV[i + 3]) end
 return {'ok'}
 `,
 
   // KEYS: OCSP epoch, OCSP due, station, station index, then per certificate: cert, issuer's
-  //       revoked list, its OCSP responses, its blocked-key entry
-  // ARGV: reason, at, station removal ('1'/'0'), n, invalidation channel, n serials
+  //       revoked list, its OCSP responses, its blocked-key entry, its tenant's revoked list index;
+  //       then (station removal) the station's list indexes (all, q, allowed 1, allowed 0)
+  // ARGV: reason, at, station removal ('1'/'0'), n, invalidation channel, n serials, n revoked list
+  //       index members, then (station removal) the station record as read ('' none) and its list
+  //       index members ("<list index 1-4><member>")
   // An already revoked certificate keeps its time; its reason can only be raised to keyCompromise.
-  // A station removal revokes only good certificates, and retries if the station's index changed.
+  // A station removal revokes only good certificates, and retries if the station's index or record changed.
   revoke: `
 local reason, at, removal, n = ARGV[1], ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])
 if removal then
+  if (redis.call('GET', KEYS[3]) or '') ~= ARGV[6 + 2 * n] then return {'retry', 0} end
   if redis.call('ZCARD', KEYS[4]) ~= n then return {'retry', 0} end
   for i = 1, n do
     if not redis.call('ZSCORE', KEYS[4], ARGV[5 + i]) then return {'retry', 0} end
@@ -45,7 +51,7 @@ end
 local out = {'ok', 0}
 local any = false
 for i = 1, n do
-  local base = 4 + (i - 1) * 4
+  local base = 4 + (i - 1) * 5
   local serial = ARGV[5 + i]
   local st = redis.call('HGET', KEYS[base + 1], 'st')
   local changed = 0
@@ -59,6 +65,7 @@ for i = 1, n do
       redis.call('DEL', KEYS[base + 3])
       redis.call('ZADD', KEYS[2], 0, serial)
       if reason == 'keyCompromise' then redis.call('SET', KEYS[base + 4], at) end
+      redis.call('ZADD', KEYS[base + 5], 0, ARGV[5 + n + i])
       changed = 1
       any = true
     end
@@ -69,7 +76,51 @@ if any then
   redis.call('INCR', KEYS[1])
   redis.call('PUBLISH', ARGV[5], '1')
 end
-if removal then out[2] = redis.call('DEL', KEYS[3]) end
+if removal then
+  out[2] = redis.call('DEL', KEYS[3])
+  local lists = 4 + n * 5
+  for i = 7 + 2 * n, #ARGV do
+    redis.call('ZREM', KEYS[lists + tonumber(string.sub(ARGV[i], 1, 1))], string.sub(ARGV[i], 2))
+  end
+end
+return out
+`,
+
+  // KEYS: per station: its record, its tenant's station list indexes (all, q, allowed 1, allowed 0)
+  // ARGV: replace ('1'/'0'), then per station: the record as read ('' none), the record to write
+  //       ('' to delete it), m, then m list index changes ("+" or "-", list index 1-4, member)
+  // Compare-and-set: writes nothing ({'changed'}) when a record is no longer the one read. An
+  // existing station is kept without `replace`. Returns 'created' | 'replaced' | 'kept' | 'deleted'
+  // | 'absent' per station. The caller sends each station at most once per call.
+  writeStations: `
+local replace = ARGV[1] == '1'
+local a = 2
+for i = 0, #KEYS / 5 - 1 do
+  if (redis.call('GET', KEYS[i * 5 + 1]) or '') ~= ARGV[a] then return {'changed'} end
+  a = a + 3 + tonumber(ARGV[a + 2])
+end
+local out = {}
+a = 2
+for i = 0, #KEYS / 5 - 1 do
+  local before, rec, m = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  if rec == '' and before == '' then out[#out + 1] = 'absent'
+  elseif rec ~= '' and before ~= '' and not replace then out[#out + 1] = 'kept'
+  else
+    for j = 1, m do
+      local op = ARGV[a + 2 + j]
+      local key = KEYS[i * 5 + 1 + tonumber(string.sub(op, 2, 2))]
+      if string.sub(op, 1, 1) == '-' then redis.call('ZREM', key, string.sub(op, 3)) else redis.call('ZADD', key, 0, string.sub(op, 3)) end
+    end
+    if rec == '' then
+      redis.call('DEL', KEYS[i * 5 + 1])
+      out[#out + 1] = 'deleted'
+    else
+      redis.call('SET', KEYS[i * 5 + 1], rec)
+      out[#out + 1] = before == '' and 'created' or 'replaced'
+    end
+  end
+  a = a + 3 + m
+end
 return out
 `,
 

@@ -43,6 +43,24 @@ import type {
 } from './records.js';
 import type { Store } from './store.js';
 import { tenantClaims } from '@evpki/policy';
+import {
+  STATION_INDEXES,
+  certificateIndexEntries,
+  certificatePlan,
+  orderOf,
+  readPage,
+  revokedIndexEntry,
+  stationIndexEntries,
+  stationPlan,
+  type CertificateListFilter,
+  type CertificateListResult,
+  type IndexEntry,
+  type IndexName,
+  type IndexSource,
+  type ListPage,
+  type ListResult,
+  type StationListFilter,
+} from './list-index.js';
 import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 
 export interface RedisStoreOptions {
@@ -72,6 +90,8 @@ export interface RedisStoreOptions {
  *   audit-checkpoint hash seq, hash (the last pruned entry)
  *   oc:<clientId> OAuth2 client   oc-t:<tenant> set of its client ids
  *   schema → the schema version (schema.ts; absent: 1)
+ *   sx:<tenant>:<index…>, cx:<tenant>:<index…> the list indexes of stations and certificates
+ *     (list-index.ts): sorted sets, all scores 0, of members ordered by bytes
  * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
  * Which commands and keys each method uses is listed in redis-acl.ts (the services' ACL users):
  * change both together.
@@ -120,6 +140,15 @@ export const OCSP_INVALIDATE_CHANNEL = `${PREFIX}ocsp-invalidate`;
 const TRANSIENT_REPLY = /^(OOM|LOADING|BUSY|READONLY|MASTERDOWN|NOREPLICAS|TRYAGAIN|CLUSTERDOWN)\b/;
 /** Safety net under pub/sub: the epoch counter is compared this often. */
 const EPOCH_POLL_MS = 500;
+
+/** A tenant's list index (list-index.ts). */
+const listKey = (space: 'sx' | 'cx', tenant: string, index: IndexName): string => k(space, tenant, ...index);
+/** A station's list index keys in the order the scripts number them (1-4: STATION_INDEXES). */
+const stationListKeys = (tenant: string): string[] => STATION_INDEXES.map((i) => listKey('sx', tenant, i));
+/** A station list index entry as the scripts take it: its index's number (1-4) and the member. */
+const stationListOp = (e: IndexEntry): string => `${STATION_INDEXES.findIndex((i) => i.join(':') === e.index.join(':')) + 1}${e.member}`;
+/** Compare-and-set conflicts (another writer changed a station) before a station write gives up. */
+const STATION_CAS_ATTEMPTS = 20;
 
 const enc = (v: unknown): Buffer => pack(v);
 const dec = <T>(b: Buffer | null | undefined): T | undefined => (b == null || b.length === 0 ? undefined : (unpack(b) as T));
@@ -267,9 +296,53 @@ export class RedisStore implements Store {
 
   private async migrateFrom(from: number): Promise<MigrationResult> {
     const keys = from < 2 ? await this.migrateKeyHashes() : { rewritten: 0, keyCertifiedTwice: [] };
-    const hierarchies = await this.migrateHierarchies();
+    const hierarchies = from < 3 ? await this.migrateHierarchies() : { rewrittenIssuers: 0, movedRotation: false };
+    const indexed = await this.migrateListIndexes();
     await this.run('raiseSchema', [SCHEMA], [STORE_SCHEMA_VERSION]);
-    return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies };
+    return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies, ...indexed };
+  }
+
+  /**
+   * Schema 4: every station and certificate into the list indexes (ZADD: idempotent, so several
+   * processes may run it at once). The services wait for the marker before they write stations or
+   * certificates (schema()), so nothing changes under it but by an older release still running.
+   */
+  private async migrateListIndexes(): Promise<Pick<MigrationResult, 'indexedStations' | 'indexedCertificates'>> {
+    let indexedStations = 0;
+    let indexedCertificates = 0;
+    const each = async (pattern: string, batch: (keys: string[]) => Promise<void>): Promise<void> => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.call((r) => r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000));
+        cursor = next;
+        if (keys.length) await batch(keys);
+      } while (cursor !== '0');
+    };
+    const add = async (adds: [string, string][]): Promise<void> => {
+      if (!adds.length) return;
+      await this.call((r) => {
+        const p = r.pipeline();
+        for (const [key, member] of adds) p.zadd(key, 0, member);
+        return p.exec();
+      });
+    };
+    await each(`${PREFIX}s:*`, async (keys) => {
+      const values = await this.call((r) => r.mgetBuffer(...keys));
+      const stations = values.map((v) => dec<StationRecord>(v)).filter((s): s is StationRecord => s !== undefined);
+      await add(stations.flatMap((s) => stationIndexEntries(s).map((e): [string, string] => [listKey('sx', s.tenant, e.index), e.member])));
+      indexedStations += stations.length;
+    });
+    await each(`${PREFIX}c:*`, async (keys) => {
+      const rows = await this.call((r) => {
+        const p = r.pipeline();
+        for (const key of keys) p.hmgetBuffer(key, 'rec', 'st', 'ra', 'rr');
+        return p.exec();
+      });
+      const certs = (rows ?? []).map(([, fields]) => certificateFrom(fields as (Buffer | null)[])).filter((c): c is CertificateRecord => c !== undefined);
+      await add(certs.flatMap((c) => certificateIndexEntries(c).map((e): [string, string] => [listKey('cx', c.tenant, e.index), e.member])));
+      indexedCertificates += certs.length;
+    });
+    return { indexedStations, indexedCertificates };
   }
 
   /** Schema 2: scans the certificates and rewrites each one whose key hash changed, with its key index and blocked-key entry. */
@@ -402,55 +475,113 @@ export class RedisStore implements Store {
     return values.map((v) => dec<OAuthClientRecord>(v)).filter((c): c is OAuthClientRecord => c !== undefined && c.tenant === tenant);
   }
 
+  /** Every station of the tenant, from its `all` list index (no keyspace scan), by station id. */
   async listStations(tenant: string): Promise<StationRecord[]> {
-    // SCAN MATCH on the tenant's prefix (the parts are URI-encoded, so no glob character is in it).
-    const prefix = `${k('s', tenant)}:`;
-    const keys = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, batch] = await this.call((r) => r.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000));
-      cursor = next;
-      for (const key of batch) keys.add(key);
-    } while (cursor !== '0');
-    const sorted = [...keys].sort();
+    await this.schema();
+    const ids = await this.call((r) => r.zrange(listKey('sx', tenant, ['all']), 0, -1));
     const out: StationRecord[] = [];
-    for (let i = 0; i < sorted.length; i += 500) {
-      const values = await this.call((r) => r.mgetBuffer(...sorted.slice(i, i + 500)));
+    for (let i = 0; i < ids.length; i += 500) {
+      const values = await this.call((r) => r.mgetBuffer(...ids.slice(i, i + 500).map((id) => k('s', tenant, id))));
       for (const v of values) {
         const s = dec<StationRecord>(v);
         if (s && s.tenant === tenant) out.push(s);
       }
     }
-    return out.sort((a, b) => (a.stationId < b.stationId ? -1 : a.stationId > b.stationId ? 1 : 0));
+    return out;
   }
+
+  /** Members of a tenant's list index in [from, to), after `after` (ZRANGEBYLEX), for readPage. */
+  private listMembers(space: 'sx' | 'cx', tenant: string): IndexSource<never>['members'] {
+    return (index, from, to, after, n) =>
+      this.call((r) => r.zrangebylex(listKey(space, tenant, index), after !== undefined ? `(${after}` : from === '' ? '-' : `[${from}`, `(${to}`, 'LIMIT', 0, n));
+  }
+
+  async findStations(tenant: string, filter: StationListFilter, page: ListPage): Promise<ListResult<StationRecord>> {
+    await this.schema();
+    const src: IndexSource<StationRecord> = {
+      members: this.listMembers('sx', tenant),
+      records: async (ids) => (ids.length ? (await this.call((r) => r.mgetBuffer(...ids.map((id) => k('s', tenant, id))))).map((v) => dec<StationRecord>(v)) : []),
+    };
+    return readPage(src, stationPlan(tenant, filter), page);
+  }
+
+  async findCertificates(tenant: string, filter: CertificateListFilter, page: ListPage): Promise<CertificateListResult> {
+    await this.schema();
+    const src: IndexSource<CertificateRecord> = { members: this.listMembers('cx', tenant), records: (serials) => this.certificatesOf(serials) };
+    const plan = certificatePlan(tenant, filter);
+    return { ...(await readPage(src, plan, page)), order: orderOf(plan.index) };
+  }
+
+  /** Records of these serials (one pipeline), undefined where there is none. */
+  private async certificatesOf(serials: readonly string[]): Promise<(CertificateRecord | undefined)[]> {
+    if (!serials.length) return [];
+    const rows = await this.call((r) => {
+      const p = r.pipeline();
+      for (const serial of serials) p.hmgetBuffer(k('c', serial), 'rec', 'st', 'ra', 'rr');
+      return p.exec();
+    });
+    return (rows ?? []).map(([err, fields]) => {
+      if (err) throw new StoreUnavailableError('the store failed', { cause: err });
+      return certificateFrom(fields as (Buffer | null)[]);
+    });
+  }
+
+  /**
+   * Writes (rec) or deletes (rec undefined) stations with their list index entries, compare-and-set
+   * on the records as read (writeStations script); each station at most once per call.
+   */
+  private async writeStations(items: readonly { tenant: string; stationId: string; rec?: StationRecord }[], replace: boolean): Promise<string[]> {
+    await this.schema();
+    for (let attempt = 0; attempt < STATION_CAS_ATTEMPTS; attempt++) {
+      const keys = items.map((i) => k('s', i.tenant, i.stationId));
+      const raws = await this.call((r) => r.mgetBuffer(...keys));
+      const scriptKeys: string[] = [];
+      const args: (string | Buffer)[] = [replace ? '1' : '0'];
+      items.forEach((item, n) => {
+        const raw = raws[n] ?? null;
+        const before = dec<StationRecord>(raw);
+        const ops = [
+          ...(before ? stationIndexEntries(before).map((e) => `-${stationListOp(e)}`) : []),
+          ...(item.rec ? stationIndexEntries(item.rec).map((e) => `+${stationListOp(e)}`) : []),
+        ];
+        scriptKeys.push(keys[n]!, ...stationListKeys(item.tenant));
+        args.push(raw ?? '', item.rec ? enc(item.rec) : '', String(ops.length), ...ops);
+      });
+      const out = ((await this.run('writeStations', scriptKeys, args)) as Buffer[]).map((b) => b.toString());
+      if (out[0] !== 'changed') return out;
+    }
+    throw new StoreUnavailableError('the stations kept changing during the write; try again');
+  }
+
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return dec(await this.call((r) => r.getBuffer(k('s', tenant, stationId))));
   }
   async putStation(s: StationRecord): Promise<{ created: boolean }> {
-    // SET … GET: one command, so `created` is right even when two instances race.
-    const previous = await this.call((r) => r.call('SET', k('s', s.tenant, s.stationId), enc(s), 'GET'));
-    return { created: previous === null };
+    const [outcome] = await this.writeStations([{ tenant: s.tenant, stationId: s.stationId, rec: s }], true);
+    return { created: outcome === 'created' };
   }
   async putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]> {
-    if (!batch.length) return [];
-    // One MULTI: SET … GET (replace) tells created from replaced; SET … NX (keep) whether it was set.
-    const replies = await this.call((r) => {
-      const m = r.multi();
-      for (const s of batch) {
-        if (opts.replace) m.call('SET', k('s', s.tenant, s.stationId), enc(s), 'GET');
-        else m.set(k('s', s.tenant, s.stationId), enc(s), 'NX');
-      }
-      return m.exec();
-    });
-    if (!replies) throw new StoreUnavailableError('the station batch was not written (transaction aborted)');
-    return replies.map(([err, reply]): StationPutOutcome => {
-      if (err) throw err;
-      if (opts.replace) return reply === null ? 'created' : 'replaced';
-      return reply === null ? 'kept' : 'created';
-    });
+    // One script per run of distinct stations (a station twice in a batch goes into the next run).
+    const out: StationPutOutcome[] = [];
+    let run: StationRecord[] = [];
+    const seen = new Set<string>();
+    const flush = async (): Promise<void> => {
+      if (!run.length) return;
+      out.push(...((await this.writeStations(run.map((s) => ({ tenant: s.tenant, stationId: s.stationId, rec: s })), opts.replace)) as StationPutOutcome[]));
+      run = [];
+      seen.clear();
+    };
+    for (const s of batch) {
+      const id = `${s.tenant}\n${s.stationId}`;
+      if (seen.has(id)) await flush();
+      seen.add(id);
+      run.push(s);
+    }
+    await flush();
+    return out;
   }
   async deleteStation(tenant: string, stationId: string): Promise<boolean> {
-    return (await this.call((r) => r.del(k('s', tenant, stationId)))) === 1;
+    return (await this.writeStations([{ tenant, stationId }], true))[0] === 'deleted';
   }
 
   async listIssuers(hierarchy?: string): Promise<IssuerRecord[]> {
@@ -535,10 +666,21 @@ export class RedisStore implements Store {
   async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
     await this.schema();
     const { status: _s, revokedAt: _ra, revocationReason: _rr, ...rec } = cert;
+    const lists = certificateIndexEntries(cert);
     const idemRecord: IdempotencyRecord | undefined = idem && { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt };
     const result = (await this.run(
       'recordIssuance',
-      [k('c', cert.serial), k('k', cert.spkiSha256), idem ? k('idem', idem.tenant, idem.key) : k('idem-none'), k('sc', cert.tenant, cert.stationId), OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF],
+      [
+        k('c', cert.serial),
+        k('k', cert.spkiSha256),
+        idem ? k('idem', idem.tenant, idem.key) : k('idem-none'),
+        k('sc', cert.tenant, cert.stationId),
+        OCSP_DUE,
+        ISSUER_STATES,
+        ISSUER_EXPIRY,
+        ISSUER_LEAF,
+        ...lists.map((e) => listKey('cx', cert.tenant, e.index)),
+      ],
       [
         enc(rec),
         cert.status,
@@ -551,6 +693,7 @@ export class RedisStore implements Store {
         expiryMark(cert.notAfter),
         coverage.hierarchy,
         coverage.presignOcsp ? '1' : '0',
+        ...lists.map((e) => e.member),
       ],
     )) as [Buffer, Buffer?];
     const outcome = result[0].toString();
@@ -578,7 +721,8 @@ export class RedisStore implements Store {
     // the script checks that the station's index did not change meanwhile, else this reads again.
     for (let attempt = 0; attempt < 10; attempt++) {
       const certs = await this.listStationCertificates(tenant, stationId);
-      const result = await this.revoke(certs, reason, at, { tenant, stationId });
+      const raw = await this.call((r) => r.getBuffer(k('s', tenant, stationId)));
+      const result = await this.revoke(certs, reason, at, { tenant, stationId, raw });
       if (result === 'retry') continue;
       await this.afterRevocation();
       const changed = certs.filter((_, i) => result.changed[i]);
@@ -592,11 +736,18 @@ export class RedisStore implements Store {
     certs: readonly CertificateRecord[],
     reason: RevocationReason,
     at: string,
-    station?: { tenant: string; stationId: string },
+    station?: { tenant: string; stationId: string; raw: Buffer | null },
   ): Promise<'retry' | { deleted: boolean; changed: boolean[] }> {
     const keys = [OCSP_EPOCH, OCSP_DUE, station ? k('s', station.tenant, station.stationId) : k('s-none'), station ? k('sc', station.tenant, station.stationId) : k('sc-none')];
-    for (const c of certs) keys.push(k('c', c.serial), k('rv', c.issuerId), k('o', c.issuerId, c.serial), k('b', c.spkiSha256));
-    const result = (await this.run('revoke', keys, [reason, at, station ? '1' : '0', certs.length, OCSP_INVALIDATE_CHANNEL, ...certs.map((c) => c.serial)])) as [Buffer, number, ...number[]];
+    for (const c of certs) keys.push(k('c', c.serial), k('rv', c.issuerId), k('o', c.issuerId, c.serial), k('b', c.spkiSha256), listKey('cx', c.tenant, ['revoked']));
+    const args: (string | Buffer | number)[] = [reason, at, station ? '1' : '0', certs.length, OCSP_INVALIDATE_CHANNEL, ...certs.map((c) => c.serial), ...certs.map((c) => revokedIndexEntry(c).member)];
+    if (station) {
+      // The station's list index entries go with it (the script checks the record is still the one read).
+      const before = dec<StationRecord>(station.raw);
+      keys.push(...stationListKeys(station.tenant));
+      args.push(station.raw ?? '', ...(before ? stationIndexEntries(before).map(stationListOp) : []));
+    }
+    const result = (await this.run('revoke', keys, args)) as [Buffer, number, ...number[]];
     if (result[0].toString() === 'retry') return 'retry';
     return { deleted: result[1] === 1, changed: result.slice(2).map((n) => n === 1) };
   }

@@ -11,8 +11,10 @@ import type { CertificateRecord, IssuerRecord, RotationRecord } from './records.
  *   3: issuers belong to a hierarchy (issue 15): every issuer record gets `hierarchy` (`csms` for
  *      those before), role `sub-ca` becomes `issuing`, `purpose` goes; the one rotation record
  *      becomes the csms hierarchy's (one per hierarchy).
+ *   4: the list indexes of stations and certificates (list-index.ts, issue 19): built for what the
+ *      store holds, then kept by every write of a station or certificate.
  */
-export const STORE_SCHEMA_VERSION = 3;
+export const STORE_SCHEMA_VERSION = 4;
 
 export interface MigrationResult {
   readonly from: number;
@@ -29,10 +31,13 @@ export interface MigrationResult {
   readonly rewrittenIssuers: number;
   /** Whether the rotation record of schema 2 became the csms hierarchy's. */
   readonly movedRotation: boolean;
+  /** Stations and certificates put into the list indexes (schema 4). */
+  readonly indexedStations: number;
+  readonly indexedCertificates: number;
 }
 
 /** The result of a migrate() that found the store at `version` already. */
-export const upToDate = (version: number): MigrationResult => ({ from: version, to: version, rewritten: 0, keyCertifiedTwice: [], rewrittenIssuers: 0, movedRotation: false });
+export const upToDate = (version: number): MigrationResult => ({ from: version, to: version, rewritten: 0, keyCertifiedTwice: [], rewrittenIssuers: 0, movedRotation: false, indexedStations: 0, indexedCertificates: 0 });
 
 /** An issuer record as schema 2 (and 1) stored it. */
 type IssuerBefore3 = Omit<IssuerRecord, 'hierarchy' | 'role'> & { readonly hierarchy?: string; readonly role: IssuerRecord['role'] | 'sub-ca'; readonly purpose?: string };

@@ -24,6 +24,7 @@ import type {
 } from './records.js';
 import type { AuditCheckpoint, AuditEntry, AuditEvent, AuditHead, AuditQuery } from './audit.js';
 import type { MigrationResult } from './schema.js';
+import type { CertificateListFilter, CertificateListResult, ListPage, ListResult, StationListFilter } from './list-index.js';
 
 /**
  * The storage contract every backend fulfils. Writes that belong together are atomic; a resolved
@@ -72,6 +73,13 @@ export interface Store {
    * CSR's SECC-ID with it), for tenants of up to a few thousand stations.
    */
   listStations(tenant: string): Promise<StationRecord[]>;
+  /**
+   * One page of a tenant's stations, by stationId, from the list indexes (list-index.ts): never a
+   * scan of the tenant's stations. With a prefix and `allowed`, the page reads at most
+   * LIST_SCAN_BUDGET index entries: it may hold fewer than `limit` items and still a `next`.
+   * Throws ListPositionError for an `after` no page gave.
+   */
+  findStations(tenant: string, filter: StationListFilter, page: ListPage): Promise<ListResult<StationRecord>>;
   /** Creates or replaces; `created` tells which. */
   putStation(s: StationRecord): Promise<{ created: boolean }>;
   deleteStation(tenant: string, stationId: string): Promise<boolean>;
@@ -102,6 +110,14 @@ export interface Store {
   commitRotation(issuers: readonly IssuerRecord[], rotation: RotationRecord, expectedRevision: number | undefined): Promise<boolean>;
 
   getCertificate(serial: string): Promise<CertificateRecord | undefined>;
+  /**
+   * One page of a tenant's certificates matching every filter, from the list index certificatePlan
+   * picks (list-index.ts; its `order`), never a scan of the tenant's certificates: the filters the
+   * index does not apply are checked on at most LIST_SCAN_BUDGET index entries per page, so a page
+   * may hold fewer than `limit` items and still a `next`. Throws ListPositionError for an `after`
+   * no page gave.
+   */
+  findCertificates(tenant: string, filter: CertificateListFilter, page: ListPage): Promise<CertificateListResult>;
   listStationCertificates(tenant: string, stationId: string): Promise<CertificateRecord[]>;
   /** Key hashes are keySha256 (@evpki/x509) of the key, whatever bytes its CSR used. */
   isKeyCertified(spkiSha256: string): Promise<boolean>;

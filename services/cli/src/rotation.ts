@@ -9,7 +9,10 @@ import {
   lastExpiryUnder,
   rootOf,
   signsLeaves,
-  trustAnchors,
+  ROTATION_STEPS,
+  hierarchyStatus,
+  nextRotationStep,
+  type HierarchyStatus,
   type IssuerRecord,
   type IssuerState,
   type RotationKind,
@@ -28,7 +31,7 @@ import { newIssuingKey } from './issuing-key.js';
 import type { Pkcs11Target } from './pkcs11-options.js';
 import { V2G_LIFETIME_YEARS, cpoSubCaName, makeV2gCa } from './v2g.js';
 
-export const ROTATION_STEPS: readonly RotationStep[] = ['prepare', 'publish', 'activate', 'retire'];
+export { ROTATION_STEPS };
 
 export interface RotationOptions {
   readonly dataDir: string;
@@ -73,8 +76,8 @@ export interface StepResult {
 const command = (kind: RotationKind, step: RotationStep, hierarchy: string): string =>
   `pki rotate-${kind} ${step}${hierarchy === DEFAULT_HIERARCHY ? '' : ` --hierarchy ${hierarchy}`}`;
 const nextStep = (r: RotationRecord): string | undefined => {
-  const i = ROTATION_STEPS.indexOf(r.step);
-  return i < ROTATION_STEPS.length - 1 ? command(r.kind, ROTATION_STEPS[i + 1]!, r.hierarchy) : undefined;
+  const step = nextRotationStep(r);
+  return step === undefined ? undefined : command(r.kind, step, r.hierarchy);
 };
 
 /** The hierarchy asked for (default csms), or a CliError naming the rule. */
@@ -428,51 +431,15 @@ function updateManifest(dataDir: string, rootId: string | undefined, issuerId: s
   writeFileAtomic(dataPaths(dataDir).manifest, JSON.stringify(next, null, 2) + '\n');
 }
 
-export interface IssuerStatus {
-  readonly id: string;
-  readonly role: IssuerRecord['role'];
-  readonly parentId: string;
-  readonly state: IssuerState;
-  readonly subject: string;
-  readonly notBefore: string;
-  readonly notAfter: string;
-  readonly trustAnchor: boolean;
-  /** Issuing CAs: the latest notAfter of the leaves it signed. */
-  readonly lastLeafExpiry: string | null;
-}
-
-export interface PkiStatus {
-  readonly hierarchy: string;
-  readonly issuers: readonly IssuerStatus[];
+export interface PkiStatus extends Omit<HierarchyStatus, 'rotation'> {
   readonly rotation: (RotationRecord & { readonly next: string | null }) | null;
 }
 
-/** `pki status`: every issuer of a hierarchy (default csms) with its state, and where its rotation stands. */
+/** `pki status`: every issuer of a hierarchy (default csms) with its state, and where its rotation stands (hierarchyStatus, shared with GET /v1/issuers). */
 export async function status(o: { readonly dataDir: string; readonly env: NodeJS.ProcessEnv; readonly hierarchy?: string; readonly now?: Date }): Promise<PkiStatus> {
   const hierarchy = hierarchyOf(o);
-  const now = (o.now ?? new Date()).getTime();
-  return withStore(o, async (store) => {
-    const issuers = await store.listIssuers(hierarchy);
-    const anchors = new Set((await trustAnchors(store, now, hierarchy)).map((r) => r.id));
-    const rotation = await store.getRotation(hierarchy);
-    const out: IssuerStatus[] = [];
-    for (const r of issuers) {
-      const cert = parseCertificate(r.certificate);
-      const last = signsLeaves(r.role) ? await store.issuerLastExpiry(r.id) : undefined;
-      out.push({
-        id: r.id,
-        role: r.role,
-        parentId: r.parentId,
-        state: r.state,
-        subject: nameToString(cert.subject),
-        notBefore: cert.notBefore.toISOString(),
-        notAfter: cert.notAfter.toISOString(),
-        trustAnchor: anchors.has(r.id),
-        lastLeafExpiry: last === undefined ? null : new Date(last).toISOString(),
-      });
-    }
-    return { hierarchy, issuers: out, rotation: rotation ? { ...rotation, next: nextStep(rotation) ?? null } : null };
-  });
+  const s = await withStore(o, (store) => hierarchyStatus(store, hierarchy, (o.now ?? new Date()).getTime()));
+  return { ...s, rotation: s.rotation ? { ...s.rotation, next: nextStep(s.rotation) ?? null } : null };
 }
 
 export function formatStatus(s: PkiStatus): string {

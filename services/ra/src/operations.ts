@@ -75,6 +75,11 @@ export function loadOperations(specPath: string): Operations {
       ops.push({ route, method: method.toUpperCase(), scopes, match: new RegExp(`^${pattern}$`) });
     }
   }
+  // OpenAPI 3.1 (Paths Object): concrete paths match before templated ones, so that
+  // /v1/certificates/expiring is never taken for /v1/certificates/{serialNumber}, whatever the
+  // order of openapi.yaml. Fewer template parameters first; the sort is stable.
+  const templated = (o: Operation): number => (o.route.match(/\{/g) ?? []).length;
+  ops.sort((a, b) => templated(a) - templated(b));
   const match = (method: string, rawPath: string): MatchedOperation | undefined => {
     if (!isCanonicalPath(rawPath)) return undefined;
     for (const operation of ops) {

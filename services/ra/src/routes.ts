@@ -9,6 +9,7 @@ import { contextOf } from './authenticate.js';
 import type { CertificateStatus } from './certificate-status.js';
 import type { Enrolled, Enrolment } from './enrol.js';
 import { certificateView, opcpRootView, stationView, trustAnchorView } from './views.js';
+import { listHandlers } from './lists.js';
 
 export interface RouteDeps {
   readonly store: RaStore;
@@ -183,5 +184,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     res.json({ items, next: items.length === limit ? items[items.length - 1]!.seq : null });
   };
 
+  // The operator's lists and the CA hierarchy (lists.ts).
+  Object.assign(r, listHandlers({ store: d.store, now: d.now }));
   return r;
 }
