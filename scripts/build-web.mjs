@@ -16,6 +16,9 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const WEB = join(ROOT, 'services/ra/dist/web');
 const REDOC_BUNDLE = join(ROOT, 'node_modules/@redocly/cli/lib/chunks/redoc.standalone.js');
 
+/** The attribution's logo, drawn here: the word Redocly. */
+const LOGO = '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="16" viewBox="0 0 64 16"><text x="0" y="12" font-family="sans-serif" font-size="12" font-weight="bold" fill="#5c4ee5">Redocly</text></svg>\n';
+
 const sha256 = (text) => `'sha256-${createHash('sha256').update(text, 'utf8').digest('base64')}'`;
 
 function fail(message) {
@@ -41,8 +44,11 @@ function buildDocs() {
     page = page.replace(/<link rel="modulepreload" href="https:\/\/cdn\.redocly\.com[^>]*>/g, '');
     const module = /<script type="module">([\s\S]*?)<\/script>/.exec(page);
     if (!module) fail('the Redoc page has no module script (redocly changed its template?)');
-    const init = module[1].replace(/from\s+"https:\/\/cdn\.redocly\.com\/[^"]*redoc\.standalone\.js"/, 'from "/docs/redoc.standalone.js"');
-    if (init === module[1]) fail('the Redoc module script does not import redoc.standalone.js from the CDN (redocly changed its template?)');
+    // Redoc's search index would build its Web Worker with Function() (eval), which the CSP forbids:
+    // without Worker it indexes on the main thread (the import is hoisted; hydrate runs after this line).
+    const noWorker = "Object.defineProperty(globalThis, 'Worker', { value: undefined, configurable: true });\n";
+    const init = noWorker + module[1].replace(/from\s+"https:\/\/cdn\.redocly\.com\/[^"]*redoc\.standalone\.js"/, 'from "/docs/redoc.standalone.js"');
+    if (init === noWorker + module[1]) fail('the Redoc module script does not import redoc.standalone.js from the CDN (redocly changed its template?)');
     page = page.replace(module[0], '<script type="module" src="/docs/redoc-init.js"></script>');
     if (/https:\/\/cdn\.redocly\.com\/redoc/.test(page)) fail('the Redoc page still loads Redoc from the CDN');
     // What stays inline (Redoc's colour-mode snippet, the prerendered styles and style attributes) is
@@ -65,7 +71,11 @@ function buildDocs() {
     ].join('; ');
     writeFileSync(join(out, 'index.html'), page);
     writeFileSync(join(out, 'redoc-init.js'), init);
-    copyFileSync(REDOC_BUNDLE, join(out, 'redoc.standalone.js'));
+    // The bundle's "API docs by Redocly" attribution loads its logo from cdn.redoc.ly: a local one instead.
+    const bundle = readFileSync(REDOC_BUNDLE, 'utf8').replace(/https:\/\/cdn\.redoc\.ly\/redoc\/logo-mini(-full)?\.svg/g, '/docs/redocly-logo.svg');
+    if (/https:\/\/cdn\.redoc\.ly\/redoc\/logo/.test(bundle)) fail('the Redoc bundle still loads its logo from the CDN');
+    writeFileSync(join(out, 'redoc.standalone.js'), bundle);
+    writeFileSync(join(out, 'redocly-logo.svg'), LOGO);
     writeFileSync(join(out, 'csp.txt'), csp);
   } finally {
     rmSync(tmp, { recursive: true, force: true });

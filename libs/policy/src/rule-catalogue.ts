@@ -15,10 +15,13 @@ const PRODUCT = 'product rule (this PKI)';
 /**
  * Every rule ID a violation names, with its meaning and source: the catalogue /docs/problems shows,
  * so that an error body's `violations[].rule` links to its explanation. Keyed by RuleId (violations.ts),
- * so a rule added there without an entry here does not compile; the few rule IDs cited outside Rule
- * (A00.FR.701, the `openapi:` schema rules) are listed too.
+ * so a rule added there without an entry here does not compile; the rule IDs cited outside Rule
+ * (A00.FR.701, AUTHZ_RULES of libs/service, LIST_RULES of the RA, the `openapi:` schema rules) are
+ * listed too (test/docs-problems.test.ts checks them).
  */
-const ENTRIES: Record<RuleId | 'A00.FR.701' | 'openapi:<path>', Omit<RuleEntry, 'rule'>> = {
+type OtherRule = 'A00.FR.701' | 'Authz.scope' | 'Authz.tenant' | 'List.cursor' | 'List.within' | 'openapi:<path>';
+
+const ENTRIES: Record<RuleId | OtherRule, Omit<RuleEntry, 'rule'>> = {
   'A00.FR.501': { meaning: 'The key is as strong as at least 112 symmetric bits, and is not on the blocked list (known weak or leaked keys).', source: `${OCPP}, A00.FR.501` },
   'A00.FR.502': { meaning: 'RSA keys have at least 2048 bits (at most 8192 here).', source: `${OCPP}, A00.FR.502` },
   'A00.FR.503': { meaning: 'Elliptic-curve keys have at least 224 bits; this PKI asks for 256 by default (CA_MIN_EC_BITS).', source: `${OCPP}, A00.FR.503` },
@@ -50,6 +53,10 @@ const ENTRIES: Record<RuleId | 'A00.FR.701' | 'openapi:<path>', Omit<RuleEntry, 
   'V2G.secc-id': { meaning: 'The CN is a SECC-ID (EVSEID syntax); the subject holds only CN, O, C and DC.', source: `${ISO}, Annex H; DIN SPEC 91286` },
   'V2G.operator-id': { meaning: "The SECC-ID's operator ID is one of the tenant's.", source: `${PNC}, 4.3` },
   'V2G.size': { meaning: 'A V2G PKI certificate is at most 800 bytes (DER).', source: `${ISO}, Annex F` },
+  'Authz.scope': { meaning: 'The bearer token grants every scope the operation needs (openapi.yaml names them per operation).', source: `${PRODUCT}: RFC 6750 insufficient_scope` },
+  'Authz.tenant': { meaning: "The token's tenant exists and is enabled (pki tenants).", source: PRODUCT },
+  'List.cursor': { meaning: 'A cursor is the nextCursor of a page of the same list, tenant and filters.', source: `${PRODUCT}: list operations` },
+  'List.within': { meaning: 'The expiring list looks at most 400 days ahead.', source: `${PRODUCT}: GET /v1/certificates/expiring` },
   'openapi:<path>': { meaning: 'The request does not match openapi.yaml at <path> (e.g. openapi:/body/serialNumber): a schema rule of the API contract.', source: 'openapi.yaml' },
 };
 

@@ -3,3 +3,4 @@ export * from './service.js';
 export * from './operations.js';
 export * from './certificate-status.js';
 export * from './enrol.js';
+export { LIST_RULES } from './lists.js';
