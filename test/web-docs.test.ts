@@ -12,7 +12,7 @@ import { parse } from 'yaml';
 import type { Browser } from 'playwright-core';
 import { AUTHZ_RULES, PROBLEM_TYPES } from '@evpki/service';
 import { RULE_CATALOGUE, Rule } from '@evpki/policy';
-import { LIST_RULES } from '@evpki/ra';
+import { LIST_RULES, ROUTE_RULE } from '@evpki/ra';
 import { launchChromium, watchedPage } from './helpers/browser.js';
 import { TEST_DIR } from './helpers/fixtures.js';
 import { api, makeDevPki, requestJson, startStack, type DevPki, type Stack } from './helpers/pki.js';
@@ -103,8 +103,8 @@ describe('/docs/problems: problem types and the rule catalogue', () => {
     for (const v of r.body.violations as { rule: string }[]) assert.ok(html.includes(`<tr id="rule-${v.rule}">`), `rule ${v.rule} has its catalogue row`);
   });
 
-  it('lists every problem kind and every rule ID the code can name (Rule, AUTHZ_RULES, LIST_RULES), in the browser without console errors', async () => {
-    const ruleIds = [...Object.values(Rule), ...Object.values(AUTHZ_RULES), ...Object.values(LIST_RULES)];
+  it('lists every problem kind and every rule ID the code can name (Rule, AUTHZ_RULES, ROUTE_RULE, LIST_RULES), in the browser without console errors', async () => {
+    const ruleIds = [...Object.values(Rule), ...Object.values(AUTHZ_RULES), ...Object.values(LIST_RULES), ROUTE_RULE];
     const catalogued = new Set(RULE_CATALOGUE.map((e) => e.rule));
     assert.deepEqual(ruleIds.filter((id) => !catalogued.has(id)), [], 'every rule ID has a catalogue entry');
     const w = await watchedPage(browser, stack.raUrl);

@@ -16,10 +16,10 @@ const PRODUCT = 'product rule (this PKI)';
  * Every rule ID a violation names, with its meaning and source: the catalogue /docs/problems shows,
  * so that an error body's `violations[].rule` links to its explanation. Keyed by RuleId (violations.ts),
  * so a rule added there without an entry here does not compile; the rule IDs cited outside Rule
- * (A00.FR.701, AUTHZ_RULES of libs/service, LIST_RULES of the RA, the `openapi:` schema rules) are
+ * (A00.FR.701, AUTHZ_RULES of libs/service, the RA's ROUTE_RULE and LIST_RULES, the `openapi:` schema rules) are
  * listed too (test/docs-problems.test.ts checks them).
  */
-type OtherRule = 'A00.FR.701' | 'Authz.scope' | 'Authz.tenant' | 'List.cursor' | 'List.within' | 'openapi:<path>';
+type OtherRule = 'A00.FR.701' | 'Authz.route' | 'Authz.scope' | 'Authz.tenant' | 'List.cursor' | 'List.within' | 'openapi:<path>';
 
 const ENTRIES: Record<RuleId | OtherRule, Omit<RuleEntry, 'rule'>> = {
   'A00.FR.501': { meaning: 'The key is as strong as at least 112 symmetric bits, and is not on the blocked list (known weak or leaked keys).', source: `${OCPP}, A00.FR.501` },
@@ -53,6 +53,7 @@ const ENTRIES: Record<RuleId | OtherRule, Omit<RuleEntry, 'rule'>> = {
   'V2G.secc-id': { meaning: 'The CN is a SECC-ID (EVSEID syntax); the subject holds only CN, O, C and DC.', source: `${ISO}, Annex H; DIN SPEC 91286` },
   'V2G.operator-id': { meaning: "The SECC-ID's operator ID is one of the tenant's.", source: `${PNC}, 4.3` },
   'V2G.size': { meaning: 'A V2G PKI certificate is at most 800 bytes (DER).', source: `${ISO}, Annex F` },
+  'Authz.route': { meaning: 'The request is an operation of openapi.yaml in its one spelling (exact path, case and method); anything else is 404 or 405.', source: `${PRODUCT}: openapi.yaml is the route table` },
   'Authz.scope': { meaning: 'The bearer token grants every scope the operation needs (openapi.yaml names them per operation).', source: `${PRODUCT}: RFC 6750 insufficient_scope` },
   'Authz.tenant': { meaning: "The token's tenant exists and is enabled (pki tenants).", source: PRODUCT },
   'List.cursor': { meaning: 'A cursor is the nextCursor of a page of the same list, tenant and filters.', source: `${PRODUCT}: list operations` },

@@ -71,13 +71,18 @@ function route(): void {
   const known = SECTIONS.find(([k]) => k === section)?.[0] ?? 'dashboard';
   renderNav(known);
   document.title = `${SECTIONS.find(([k]) => k === known)![1]} · EV PKI console`;
-  const view = known === 'certificates' && arg ? certificateDetail(main, decodeURIComponent(arg))
-    : known === 'stations' ? stations(main)
-      : known === 'certificates' ? certificates(main)
-        : known === 'issuers' ? issuers(main)
-          : known === 'audit' ? audit(main)
-            : dashboard(main);
-  void view.then(() => main.focus({ preventScroll: true }));
+  // Each navigation renders into its own element: a slower view of an earlier one writes into a detached node.
+  const target = h('div', {});
+  mount(main, target);
+  const view = known === 'certificates' && arg ? certificateDetail(target, decodeURIComponent(arg))
+    : known === 'stations' ? stations(target)
+      : known === 'certificates' ? certificates(target)
+        : known === 'issuers' ? issuers(target)
+          : known === 'audit' ? audit(target)
+            : dashboard(target);
+  void view.then(() => {
+    if (target.isConnected) main.focus({ preventScroll: true });
+  });
 }
 
 window.addEventListener('hashchange', route);

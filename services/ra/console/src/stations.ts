@@ -63,7 +63,7 @@ export async function stations(main: HTMLElement): Promise<void> {
   } }, field('Search (station id or serial number)', q), field('Allowed', allowed), h('button', { type: 'submit' }, 'Search'));
   more.addEventListener('click', () => void busy(more, errors, () => load(false)));
 
-  const id = h('input', { name: 'stationId', required: true, pattern: '[A-Za-z0-9._-]{1,64}', autocomplete: 'off' });
+  const id = h('input', { name: 'stationId', required: true, pattern: '[A-Za-z0-9._:\\-]{1,48}', autocomplete: 'off' });
   const serial = h('input', { name: 'serialNumber', required: true, autocomplete: 'off' });
   const model = h('input', { name: 'model', autocomplete: 'off' });
   const ok = h('input', { type: 'checkbox', name: 'allowed', checked: true });
