@@ -53,8 +53,8 @@ export async function signInWithToken(raw: string): Promise<Session> {
   const scope = typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : Array.isArray(claims.scope) ? claims.scope.map(String) : [];
   const candidate: Session = {
     token,
-    tenant: String(claims.tenant ?? '?'),
-    subject: String(claims.sub ?? ''),
+    tenant: typeof claims.tenant === 'string' ? claims.tenant : '?',
+    subject: typeof claims.sub === 'string' ? claims.sub : '',
     scopes: scope,
     expiresAt: typeof claims.exp === 'number' ? new Date(claims.exp * 1000) : undefined,
   };
@@ -98,7 +98,7 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   } catch {
     parsed = { title: `HTTP ${res.status}`, detail: text.slice(0, 300) };
   }
-  if (!res.ok) throw new ApiError(res.status, (parsed ?? { title: `HTTP ${res.status}` }) as Problem);
+  if (!res.ok) throw new ApiError(res.status, (parsed ?? { title: `HTTP ${res.status}` }));
   return parsed as T;
 }
 

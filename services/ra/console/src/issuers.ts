@@ -5,8 +5,8 @@ import { errorBox } from './ui.js';
 /** The rotation record as label: value lines (its shape is the store's; shown, not interpreted). */
 function rotationLines(rotation: unknown): HTMLElement {
   if (rotation === null || rotation === undefined) return h('p', {}, 'No rotation in progress.');
-  if (typeof rotation !== 'object') return h('p', {}, String(rotation));
-  return h('dl', { class: 'fields' }, ...Object.entries(rotation as Record<string, unknown>).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'object' ? JSON.stringify(v) : String(v))]));
+  if (typeof rotation !== 'object') return h('p', {}, JSON.stringify(rotation));
+  return h('dl', { class: 'fields' }, ...Object.entries(rotation as Record<string, unknown>).flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'string' ? v : JSON.stringify(v))]));
 }
 
 export async function issuers(main: HTMLElement): Promise<void> {
