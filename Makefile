@@ -7,7 +7,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale image image-test image-dockerfile-test help clean
+.PHONY: install build typecheck lint test run fixtures bench-issue bench-ocsp bench-scale bench-lists image image-test image-dockerfile-test help clean
 
 install: node_modules/.package-lock.json
 
@@ -46,6 +46,10 @@ bench-issue: build
 bench-ocsp: build
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 	node test/dist/bench/bench-ocsp.js
+
+## make bench-lists: p50/p99 of filtered certificate pages (store and HTTP) at 1,000,000 records on LMDB vs a naive full scan at 100,000; target p99 ≤ 20 ms. BENCH_QUICK=1: 100,000 records.
+bench-lists: build
+	node test/dist/bench/bench-lists.js
 
 ## make bench-scale: OCSP p50/p99 and memory per record at 1,000 and 1,000,000 records in Redis (bulk load, same run); target p99(1M) ≤ 1.2 × p99(1k).
 bench-scale: build

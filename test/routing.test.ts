@@ -91,6 +91,10 @@ describe('issue 14.1: scopes cannot be bypassed by another spelling of the path'
     'GET /v1/trust-anchors': { path: () => '/v1/trust-anchors', ok: 200 },
     'GET /v1/root/rootCerts': { path: () => '/v1/root/rootCerts', ok: 200 },
     'GET /v1/audit': { path: () => '/v1/audit', ok: 200 },
+    'GET /v1/stations': { path: () => '/v1/stations', ok: 200 },
+    'GET /v1/certificates': { path: () => '/v1/certificates', ok: 200 },
+    'GET /v1/certificates/expiring': { path: () => '/v1/certificates/expiring', ok: 400 },
+    'GET /v1/issuers': { path: () => '/v1/issuers', ok: 200 },
   };
 
   const tokens = new Map<string, string>();

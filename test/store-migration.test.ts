@@ -65,10 +65,11 @@ function migrationSuite(fixture: string, redisBacked: boolean): void {
       rmSync(work, { recursive: true, force: true });
     });
 
-    test('migrates to schema 3: issuers in the csms hierarchy, sub-ca → issuing, purpose gone, the rotation record csms\'s; certificates and indexes untouched', async () => {
+    test('migrates to schema 3: issuers in the csms hierarchy, sub-ca → issuing, purpose gone, the rotation record csms\'s; certificates and indexes untouched; schema 4: the list indexes', async () => {
       const store = open();
       try {
-        assert.deepEqual(await store.migrate(), { from: 2, to: 3, rewritten: 0, keyCertifiedTwice: [], rewrittenIssuers: 3, movedRotation: true });
+        const migrated = await store.migrate();
+        assert.deepEqual({ ...migrated, indexedStations: migrated.indexedStations > 0, indexedCertificates: migrated.indexedCertificates >= 3 }, { from: 2, to: 4, rewritten: 0, keyCertifiedTwice: [], rewrittenIssuers: 3, movedRotation: true, indexedStations: true, indexedCertificates: true });
         const issuers = await store.listIssuers();
         assert.deepEqual(
           issuers.map((i) => [i.id, i.hierarchy, i.role, i.state]),
@@ -95,7 +96,14 @@ function migrationSuite(fixture: string, redisBacked: boolean): void {
         assert.equal(await store.isKeyBlocked(revoked.spkiSha256), true);
         assert.deepEqual((await store.listRevoked(facts.oldIssuerId)).map((r) => r.serial), [facts.revokedSerial]);
         assert.equal((await store.getCertificate(facts.newIssuerSerial))!.issuerId, facts.newIssuerId);
-        assert.deepEqual(await store.migrate(), upToDate(3), 'once');
+        // Schema 4: what main stored is in the list indexes (issue 19).
+        const now = Date.now();
+        const listed = await store.findCertificates(good.tenant, { now }, { limit: 500 });
+        for (const serial of [facts.goodSerial, facts.revokedSerial, facts.newIssuerSerial]) assert.ok(listed.items.some((c) => c.serial === serial), `${serial} listed`);
+        assert.deepEqual((await store.findCertificates(good.tenant, { status: 'revoked', now }, { limit: 500 })).items.map((c) => c.serial), [facts.revokedSerial]);
+        assert.deepEqual((await store.findCertificates(good.tenant, { stationId: good.stationId, now }, { limit: 500 })).items.map((c) => c.stationId), listed.items.filter((c) => c.stationId === good.stationId).map((c) => c.stationId));
+        assert.ok((await store.findStations(good.tenant, {}, { limit: 500 })).items.some((s) => s.stationId === good.stationId), "the good certificate's station listed");
+        assert.deepEqual(await store.migrate(), upToDate(4), 'once');
       } finally {
         await store.close();
       }

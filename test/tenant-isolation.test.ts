@@ -149,6 +149,32 @@ describe('tenant isolation on every endpoint (404, as for what does not exist)',
     assert.deepEqual(r.body, (await as('demo', 'GET', '/v1/root/rootCerts')).body);
   });
 
+  it('list and search stations and certificates: only the caller\'s own, whatever the filters; another tenant\'s cursor is refused', async () => {
+    cover('GET', '/v1/stations');
+    cover('GET', '/v1/certificates');
+    cover('GET', '/v1/certificates/expiring');
+    const lists = ['/v1/stations', '/v1/stations?q=cp-1', '/v1/stations?q=CP-ISO', '/v1/stations?allowed=true', '/v1/certificates', `/v1/certificates?serialPrefix=${serial.slice(0, 6)}`, '/v1/certificates?stationId=cp-1', '/v1/certificates?status=good', '/v1/certificates?kind=CSMSServerCertificate', '/v1/certificates/expiring?within=400d'];
+    for (const path of lists) {
+      const theirs = await as('other', 'GET', path);
+      assert.equal(theirs.status, 200, path);
+      const text = JSON.stringify(theirs.body);
+      assert.ok(!text.includes(serial) && !text.includes(serverSerial) && !text.includes('CP-ISO-0001'), `nothing of demo's in ${path}`);
+    }
+    const mine = await as('demo', 'GET', '/v1/certificates?limit=1');
+    assert.equal(mine.body.items.length, 1);
+    assert.ok(mine.body.nextCursor, 'demo has more than one certificate');
+    const replayed = await as('other', 'GET', `/v1/certificates?limit=1&cursor=${mine.body.nextCursor}`);
+    assert.equal(replayed.status, 400);
+    assert.equal(replayed.body.violations[0].rule, 'List.cursor');
+  });
+
+  it('shared, not per tenant: the CA hierarchies (GET /v1/issuers)', async () => {
+    cover('GET', '/v1/issuers');
+    const theirs = await as('other', 'GET', '/v1/issuers');
+    assert.equal(theirs.status, 200);
+    assert.deepEqual(theirs.body, (await as('demo', 'GET', '/v1/issuers')).body);
+  });
+
   it('covers every /v1 operation of openapi.yaml', () => {
     assert.deepEqual([...covered].sort(), operations.map((o) => o.route).sort());
   });

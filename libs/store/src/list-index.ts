@@ -25,17 +25,17 @@ export const timeKey = (ms: number): string => String(Math.min(Math.max(Math.flo
 /** The id at the end of a member. */
 export const idOfMember = (member: string): string => member.slice(member.lastIndexOf(' ') + 1);
 
-/** Above every character of a sort key or id (their syntax is printable ASCII below DEL): the end of a prefix range. */
-const AFTER_PREFIX = '\x7f';
+/** Above every character of a sort key or id: the end of a prefix range. */
+const AFTER_PREFIX = '\uffff';
 
 /** A list position (a member of the plan's index) that is no member this list could have produced. */
 export class ListPositionError extends Error {
   override readonly name = 'ListPositionError';
 }
 
-/** A member as a position: printable ASCII of the member syntax only, bounded. */
+/** A member as a position: no control character, bounded (station ids and serials are at most 64 and 40 characters). */
 export function assertPosition(position: string): void {
-  if (!/^[0-9A-Za-z._:*\- ]{1,256}$/.test(position)) throw new ListPositionError('the list position is not one this list gives');
+  if (!/^[^\x00-\x1f]{1,256}$/u.test(position)) throw new ListPositionError('the list position is not one this list gives');
 }
 
 // ---- stations ----
@@ -141,20 +141,27 @@ export function certificateIndexEntries(c: CertificateRecord): IndexEntry[] {
     { index: ['kind', c.kind], member: issued },
   ];
   if (c.stationId) out.push({ index: ['station', c.stationId], member: issued });
-  if (c.status === 'revoked') out.push(revokedIndexEntry(c));
+  if (c.status === 'revoked') out.push(...revokedIndexEntries(c));
   return out;
 }
 
-/** The entry a revocation adds. */
-export const revokedIndexEntry = (c: Pick<CertificateRecord, 'issuedAt' | 'serial'>): IndexEntry => ({ index: ['revoked'], member: `${timeKey(Date.parse(c.issuedAt))} ${c.serial}` });
+/** The entries a revocation adds: the tenant's revoked certificates, and those of its kind. */
+export function revokedIndexEntries(c: Pick<CertificateRecord, 'issuedAt' | 'serial' | 'kind'>): IndexEntry[] {
+  const member = `${timeKey(Date.parse(c.issuedAt))} ${c.serial}`;
+  return [
+    { index: ['revoked'], member },
+    { index: ['revokedkind', c.kind], member },
+  ];
+}
 
 const ORDER_OF: Record<string, CertificateOrder> = { serial: 'serialNumber', notafter: 'notAfter' };
 export const orderOf = (index: IndexName): CertificateOrder => ORDER_OF[index[0]!] ?? 'issuedAt';
 
 /**
  * Which index a certificate page is read from, and its range: serialPrefix, else stationId, else
- * status revoked, else a notAfter bound, else kind, else status good or expired (notAfter), else
- * issuedAt. Every filter is checked again on the record (accept), so the index only narrows.
+ * status revoked (of the kind, when given), else a notAfter bound, else kind, else status good or
+ * expired (notAfter), else issuedAt. Every filter is checked again on the record (accept), so the
+ * index only narrows.
  */
 export function certificatePlan(tenant: string, f: CertificateListFilter): ListPlan<CertificateRecord> {
   const accept = (c: CertificateRecord): boolean => {
@@ -173,7 +180,7 @@ export function certificatePlan(tenant: string, f: CertificateListFilter): ListP
   const plan = (index: IndexName, range: { from: string; to: string }): ListPlan<CertificateRecord> => ({ index, ...range, accept });
   if (f.serialPrefix !== undefined) return plan(['serial'], { from: f.serialPrefix, to: f.serialPrefix + AFTER_PREFIX });
   if (f.stationId !== undefined) return plan(['station', f.stationId], issuedRange);
-  if (f.status === 'revoked') return plan(['revoked'], issuedRange);
+  if (f.status === 'revoked') return plan(f.kind === undefined ? ['revoked'] : ['revokedkind', f.kind], issuedRange);
   const byNotAfter = () => {
     let lo = f.notAfterAfter ?? 0;
     let hi = f.notAfterBefore;
@@ -201,7 +208,7 @@ export interface IndexSource<R> {
  * Index entries one page reads at most when the plan's index does not apply every filter: a page
  * may then hold fewer than `limit` items and a `next`, but never reads the whole index.
  */
-export const LIST_SCAN_BUDGET = 2000;
+export const LIST_SCAN_BUDGET = 1000;
 /** The largest page. */
 export const LIST_MAX_LIMIT = 500;
 

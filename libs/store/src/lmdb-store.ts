@@ -48,7 +48,7 @@ import {
   certificatePlan,
   orderOf,
   readPage,
-  revokedIndexEntry,
+  revokedIndexEntries,
   stationIndexEntries,
   stationPlan,
   type CertificateListFilter,
@@ -438,28 +438,41 @@ export class LmdbStore implements Store {
     await this.schema();
     // Checks and writes run inside one LMDB write transaction: atomic, and serialised against
     // every other writer in every process.
-    return this.db.transaction((): IssuanceOutcome => {
-      if (idem) {
-        const existing = this.db.get(key('idem', idem.tenant, idem.key)) as IdempotencyRecord | undefined;
-        if (existing) return { ok: false, conflict: 'idempotency', existing };
-      }
-      if (this.db.get(key('cert', cert.serial)) !== undefined) return { ok: false, conflict: 'serial' };
-      if (this.db.get(key('spki', cert.spkiSha256)) !== undefined) return { ok: false, conflict: 'key' };
-      const leaf = coverage.underActiveIssuer;
-      if (leaf && !mayRecordLeafUnder(this.db.get(key('issuer', cert.issuerId)) as IssuerRecord | undefined, coverage.hierarchy)) return { ok: false, conflict: 'issuer' };
-      this.db.putSync(key('cert', cert.serial), cert);
-      this.writeIndex('cx', cert.tenant, certificateIndexEntries(cert));
-      if (leaf) {
-        const notAfter = expiryMark(cert.notAfter);
-        if (notAfter > ((this.db.get(key('issuer-exp', cert.issuerId)) as number | undefined) ?? 0)) this.db.putSync(key('issuer-exp', cert.issuerId), notAfter);
-      }
-      this.db.putSync(key('spki', cert.spkiSha256), cert.serial);
-      // Station index: ordered by issuance time, then serial.
-      if (coverage.stationIndex) this.db.putSync(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
-      if (idem) this.db.putSync(key('idem', idem.tenant, idem.key), { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt });
-      if (coverage.presignOcsp) this.scheduleOcsp(cert.serial, 0);
-      return { ok: true };
-    });
+    return this.db.transaction(() => this.recordInTxn(cert, coverage, idem));
+  }
+
+  /**
+   * Bulk loads (benchmarks, imports; not part of Store): each certificate as recordIssuance would
+   * record it, all in one write transaction (one commit instead of one per certificate). Outcomes
+   * in the batch's order; a refused one writes nothing of its own.
+   */
+  async recordIssuances(batch: readonly { readonly cert: CertificateRecord; readonly coverage: IssuanceCoverage }[]): Promise<IssuanceOutcome[]> {
+    await this.schema();
+    return this.db.transaction(() => batch.map(({ cert, coverage }) => this.recordInTxn(cert, coverage)));
+  }
+
+  /** recordIssuance inside a write transaction. */
+  private recordInTxn(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim): IssuanceOutcome {
+    if (idem) {
+      const existing = this.db.get(key('idem', idem.tenant, idem.key)) as IdempotencyRecord | undefined;
+      if (existing) return { ok: false, conflict: 'idempotency', existing };
+    }
+    if (this.db.get(key('cert', cert.serial)) !== undefined) return { ok: false, conflict: 'serial' };
+    if (this.db.get(key('spki', cert.spkiSha256)) !== undefined) return { ok: false, conflict: 'key' };
+    const leaf = coverage.underActiveIssuer;
+    if (leaf && !mayRecordLeafUnder(this.db.get(key('issuer', cert.issuerId)) as IssuerRecord | undefined, coverage.hierarchy)) return { ok: false, conflict: 'issuer' };
+    this.db.putSync(key('cert', cert.serial), cert);
+    this.writeIndex('cx', cert.tenant, certificateIndexEntries(cert));
+    if (leaf) {
+      const notAfter = expiryMark(cert.notAfter);
+      if (notAfter > ((this.db.get(key('issuer-exp', cert.issuerId)) as number | undefined) ?? 0)) this.db.putSync(key('issuer-exp', cert.issuerId), notAfter);
+    }
+    this.db.putSync(key('spki', cert.spkiSha256), cert.serial);
+    // Station index: ordered by issuance time, then serial.
+    if (coverage.stationIndex) this.db.putSync(key('stationcert', cert.tenant, cert.stationId, cert.issuedAt, cert.serial), cert.serial);
+    if (idem) this.db.putSync(key('idem', idem.tenant, idem.key), { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt });
+    if (coverage.presignOcsp) this.scheduleOcsp(cert.serial, 0);
+    return { ok: true };
   }
 
   async revokeCertificate(serial: string, reason: RevocationReason, at: string): Promise<RevocationOutcome> {
@@ -491,7 +504,7 @@ export class LmdbStore implements Store {
     if (cert.status === 'revoked' && (reason !== 'keyCompromise' || cert.revocationReason === 'keyCompromise')) return undefined;
     const updated: CertificateRecord = { ...cert, status: 'revoked', revokedAt: cert.revokedAt ?? at, revocationReason: reason };
     this.db.putSync(key('cert', cert.serial), updated);
-    this.writeIndex('cx', cert.tenant, [revokedIndexEntry(cert)]);
+    this.writeIndex('cx', cert.tenant, revokedIndexEntries(cert));
     this.db.putSync(key('revoked', cert.issuerId, cert.serial), { serial: cert.serial, revokedAt: updated.revokedAt!, reason } satisfies RevokedEntry);
     // Keys are collected before removal: deleting under an open range cursor may skip entries.
     const stale = [...this.db.getKeys({ start: key('ocsp', cert.issuerId, cert.serial), end: key('ocsp', cert.issuerId, cert.serial, END) })];

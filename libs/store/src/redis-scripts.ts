@@ -32,7 +32,8 @@ return {'ok'}
 `,
 
   // KEYS: OCSP epoch, OCSP due, station, station index, then per certificate: cert, issuer's
-  //       revoked list, its OCSP responses, its blocked-key entry, its tenant's revoked list index;
+  //       revoked list, its OCSP responses, its blocked-key entry, its tenant's revoked list indexes
+  //       (all revoked, revoked of its kind: list-index.ts revokedIndexEntries, one member for both);
   //       then (station removal) the station's list indexes (all, q, allowed 1, allowed 0)
   // ARGV: reason, at, station removal ('1'/'0'), n, invalidation channel, n serials, n revoked list
   //       index members, then (station removal) the station record as read ('' none) and its list
@@ -51,7 +52,7 @@ end
 local out = {'ok', 0}
 local any = false
 for i = 1, n do
-  local base = 4 + (i - 1) * 5
+  local base = 4 + (i - 1) * 6
   local serial = ARGV[5 + i]
   local st = redis.call('HGET', KEYS[base + 1], 'st')
   local changed = 0
@@ -66,6 +67,7 @@ for i = 1, n do
       redis.call('ZADD', KEYS[2], 0, serial)
       if reason == 'keyCompromise' then redis.call('SET', KEYS[base + 4], at) end
       redis.call('ZADD', KEYS[base + 5], 0, ARGV[5 + n + i])
+      redis.call('ZADD', KEYS[base + 6], 0, ARGV[5 + n + i])
       changed = 1
       any = true
     end
@@ -78,7 +80,7 @@ if any then
 end
 if removal then
   out[2] = redis.call('DEL', KEYS[3])
-  local lists = 4 + n * 5
+  local lists = 4 + n * 6
   for i = 7 + 2 * n, #ARGV do
     redis.call('ZREM', KEYS[lists + tonumber(string.sub(ARGV[i], 1, 1))], string.sub(ARGV[i], 2))
   end

@@ -49,7 +49,7 @@ import {
   certificatePlan,
   orderOf,
   readPage,
-  revokedIndexEntry,
+  revokedIndexEntries,
   stationIndexEntries,
   stationPlan,
   type CertificateListFilter,
@@ -739,8 +739,9 @@ export class RedisStore implements Store {
     station?: { tenant: string; stationId: string; raw: Buffer | null },
   ): Promise<'retry' | { deleted: boolean; changed: boolean[] }> {
     const keys = [OCSP_EPOCH, OCSP_DUE, station ? k('s', station.tenant, station.stationId) : k('s-none'), station ? k('sc', station.tenant, station.stationId) : k('sc-none')];
-    for (const c of certs) keys.push(k('c', c.serial), k('rv', c.issuerId), k('o', c.issuerId, c.serial), k('b', c.spkiSha256), listKey('cx', c.tenant, ['revoked']));
-    const args: (string | Buffer | number)[] = [reason, at, station ? '1' : '0', certs.length, OCSP_INVALIDATE_CHANNEL, ...certs.map((c) => c.serial), ...certs.map((c) => revokedIndexEntry(c).member)];
+    // Per certificate: its keys, then its revoked list index keys (REVOKED_LISTS of them, one member).
+    for (const c of certs) keys.push(k('c', c.serial), k('rv', c.issuerId), k('o', c.issuerId, c.serial), k('b', c.spkiSha256), ...revokedIndexEntries(c).map((e) => listKey('cx', c.tenant, e.index)));
+    const args: (string | Buffer | number)[] = [reason, at, station ? '1' : '0', certs.length, OCSP_INVALIDATE_CHANNEL, ...certs.map((c) => c.serial), ...certs.map((c) => revokedIndexEntries(c)[0]!.member)];
     if (station) {
       // The station's list index entries go with it (the script checks the record is still the one read).
       const before = dec<StationRecord>(station.raw);

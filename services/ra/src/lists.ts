@@ -67,7 +67,8 @@ const query = (req: Request, name: string): string | undefined => {
 
 /** The page a request asks for, its cursor checked against the list's binding. */
 function pageOf(req: Request, binding: string): ListPage {
-  const limit = query(req, 'limit');
+  // The validator has coerced limit to an integer within openapi.yaml's bounds.
+  const limit = req.query.limit;
   const cursor = query(req, 'cursor');
   return { limit: limit === undefined ? DEFAULT_LIMIT : Number(limit), ...(cursor === undefined ? {} : { after: decodeCursor(cursor, binding) }) };
 }
