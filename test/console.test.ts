@@ -147,6 +147,7 @@ describe('stations', () => {
     await go('#/stations');
     await page.getByLabel('Search (station id or serial number)', { exact: true }).fill('cp-csv-1');
     await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('table', { name: 'Stations matching “cp-csv-1”' }).waitFor();
     await page.getByRole('button', { name: 'Disallow cp-csv-1' }).click();
     await page.getByRole('button', { name: 'Allow cp-csv-1' }).waitFor();
     assert.equal((await api(stack, 'GET', '/v1/stations/cp-csv-1')).body.allowed, false);
@@ -246,6 +247,7 @@ describe('CA hierarchy and audit log', () => {
     assert.match(cas, /root/);
     assert.match(cas, /issuing/);
     assert.match(cas, /active/);
+    await w.screenshot('console-issuers');
   });
 
   it('lists the tenant\'s audit entries with every hash recomputed in the browser', async () => {

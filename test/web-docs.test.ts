@@ -66,11 +66,13 @@ describe('/docs: the API reference of openapi.yaml', () => {
     assert.ok(operations.length >= 15, `openapi.yaml has ${operations.length} operations`);
     // Each tag's section lists its operations as links (method tag + path); every operation of openapi.yaml must be there.
     const listed = 'document.querySelectorAll(\'[data-testid="items-navigation-list"] a[href^="#/"]\')';
-    // Redoc renders the tag sections as they scroll into view: scroll to the end until every one is there.
-    for (let i = 0; i < 200; i++) {
-      const done = await w.page.evaluate(`(() => { const n = ${listed}.length; window.scrollBy(0, window.innerHeight); return n >= ${operations.length} || window.innerHeight + window.scrollY >= document.body.scrollHeight; })()`);
-      if (done === true && i > 2) break;
-      await w.page.waitForTimeout(50);
+    // Redoc renders the tag sections as they scroll into view: scroll down in steps (from the top again
+    // at the end, for a section a busy machine rendered late) until every operation is listed.
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const n = await w.page.evaluate(`(() => { const n = ${listed}.length; if (window.innerHeight + window.scrollY >= document.body.scrollHeight - 2) window.scrollTo(0, 0); else window.scrollBy(0, window.innerHeight / 2); return n; })()`);
+      if (n >= operations.length) break;
+      await w.page.waitForTimeout(100);
     }
     const rendered = await w.page.$$eval('[data-testid="items-navigation-list"] a[href^="#/"]', (links) =>
       links.map((a) => `${a.querySelector('[data-component-name="Tag/Tag"]')?.textContent?.trim().toUpperCase()} ${a.querySelector('button > span > span')?.textContent?.trim()}`),

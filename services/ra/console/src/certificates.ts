@@ -22,12 +22,16 @@ export async function certificates(main: HTMLElement): Promise<void> {
   const more = h('button', { type: 'button', hidden: true }, 'Next page');
   let cursor: string | undefined;
 
+  let loads = 0;
   async function load(reset: boolean): Promise<void> {
     if (reset) cursor = undefined;
+    const mine = ++loads;
     const path = within.value
       ? withQuery('/v1/certificates/expiring', { within: within.value, limit: 50, cursor })
       : withQuery('/v1/certificates', { stationId: station.value.trim(), status: status.value, serialPrefix: serialPrefix.value.trim().toLowerCase(), limit: 50, cursor });
     const page = await api<Page<CertificateView>>('GET', path);
+    // An earlier search answering late does not overwrite a later one.
+    if (mine !== loads) return;
     cursor = page.nextCursor;
     more.hidden = !cursor;
     mount(

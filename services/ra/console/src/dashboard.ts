@@ -39,7 +39,7 @@ export async function dashboard(main: HTMLElement): Promise<void> {
       h('ul', { class: 'cards' }, ...cards.map(([label, n, href]) => h('li', {}, h('a', { href }, h('span', { class: 'card-n' }, n), h('span', {}, label))))),
       table(
         `Certificates issued per day (last ${DAYS} days, UTC)`,
-        ['day', 'issued', ''],
+        ['day', 'issued', 'chart'],
         [...perDay].map(([day, n]) => [day, n, h('meter', { min: 0, max, value: n, 'aria-label': `${n} on ${day}` })]),
       ),
       h('p', { class: 'note' }, 'OCSP answers by status are PKI-wide (the responder counts them in its /metrics, ocsp_responses_total); they are not shown per tenant.'),

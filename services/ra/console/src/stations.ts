@@ -30,9 +30,13 @@ export async function stations(main: HTMLElement): Promise<void> {
   let cursor: string | undefined;
   const more = h('button', { type: 'button', hidden: true }, 'Next page');
 
+  let loads = 0;
   async function load(reset: boolean): Promise<void> {
     if (reset) cursor = undefined;
+    const mine = ++loads;
     const page = await api<Page<StationView>>('GET', withQuery('/v1/stations', { q: q.value.trim(), allowed: allowed.value, limit: 50, cursor }));
+    // An earlier search answering late does not overwrite a later one.
+    if (mine !== loads) return;
     cursor = page.nextCursor;
     more.hidden = !cursor;
     mount(
