@@ -70,7 +70,7 @@ describe('/docs: the API reference of openapi.yaml', () => {
     // at the end, for a section a busy machine rendered late) until every operation is listed.
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
-      const n = await w.page.evaluate(`(() => { const n = ${listed}.length; if (window.innerHeight + window.scrollY >= document.body.scrollHeight - 2) window.scrollTo(0, 0); else window.scrollBy(0, window.innerHeight / 2); return n; })()`);
+      const n = await w.page.evaluate<number>(`(() => { const n = ${listed}.length; if (window.innerHeight + window.scrollY >= document.body.scrollHeight - 2) window.scrollTo(0, 0); else window.scrollBy(0, window.innerHeight / 2); return n; })()`);
       if (n >= operations.length) break;
       await w.page.waitForTimeout(100);
     }

@@ -58,15 +58,12 @@ export async function signInWithToken(raw: string): Promise<Session> {
     scopes: scope,
     expiresAt: typeof claims.exp === 'number' ? new Date(claims.exp * 1000) : undefined,
   };
-  session = candidate;
   try {
-    await api('GET', '/v1/trust-anchors');
+    await request(token, 'GET', '/v1/trust-anchors');
   } catch (e) {
-    if (!(e instanceof ApiError && e.status === 403)) {
-      session = undefined;
-      throw e;
-    }
+    if (!(e instanceof ApiError && e.status === 403)) throw e;
   }
+  session = candidate;
   return candidate;
 }
 
@@ -87,7 +84,20 @@ export async function signInWithClient(clientId: string, secret: string): Promis
 /** One /v1 request with the session's token; a problem+json answer becomes an ApiError. */
 export async function api<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
   if (!session) throw new ApiError(401, { title: 'Not signed in', detail: 'sign in first' });
-  const headers: Record<string, string> = { authorization: `Bearer ${session.token}`, accept: 'application/json' };
+  try {
+    return await request<T>(session.token, method, path, body);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401 && session) {
+      // The token expired or was refused: back to the sign-in form (app.ts listens).
+      session = undefined;
+      window.dispatchEvent(new Event('evpki:signed-out'));
+    }
+    throw e;
+  }
+}
+
+async function request<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(path, { method, headers, credentials: 'omit', cache: 'no-store', ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   if (res.status === 204) return undefined as T;

@@ -86,4 +86,8 @@ function route(): void {
 }
 
 window.addEventListener('hashchange', route);
+window.addEventListener('evpki:signed-out', () => {
+  announce('the token is no longer accepted: sign in again');
+  route();
+});
 route();
