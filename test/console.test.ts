@@ -25,6 +25,8 @@ let browser: Browser;
 let w: WatchedPage;
 let page: Page;
 let work: string;
+/** The services' clock: the last test moves it past the token's expiry. */
+let clockOffsetMs = 0;
 
 /** Console errors other than the browser's own line for an API answer the test provoked on purpose (a 4xx). */
 const unexpected = (problems: readonly string[], allowedStatuses: readonly number[] = []): string[] =>
@@ -48,7 +50,7 @@ function opensslCsr(cn: string): string {
 
 before(async () => {
   dev = await makeDevPki();
-  stack = await startStack(dev);
+  stack = await startStack(dev, { now: () => new Date(Date.now() + clockOffsetMs) });
   work = mkdtempSync(join(tmpdir(), 'evpki-console-'));
   // Another tenant with a station of its own: the console signed in as demo must never show it.
   await stack.store.putTenant({ id: 'other', cpoName: 'Other CPO', serverDomains: ['other.test'], disabled: false, createdAt: new Date().toISOString() });
@@ -287,5 +289,23 @@ describe('OAuth2 client sign-in', () => {
     await page.getByRole('button', { name: 'Register' }).click();
     assert.match((await page.getByRole('alert').textContent())!, /403 Forbidden.*Authz\.scope/s);
     assert.deepEqual(unexpected(w.problems, [403, 422]), []);
+  });
+});
+
+describe('an expired token', () => {
+  it('sends the operator back to the sign-in form at the next call', async () => {
+    await go('#/stations');
+    await page.getByRole('cell', { name: 'CP-UI-1', exact: true }).waitFor();
+    // The RA's clock an hour on: the token (600 s, 30 s leeway) has expired.
+    clockOffsetMs = 3_600_000;
+    try {
+      await go('#/issuers');
+      await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+      assert.equal(await page.getByRole('navigation', { name: 'Sections' }).isVisible(), false);
+      assert.equal(await page.locator('#status').textContent(), 'the token is no longer accepted: sign in again');
+    } finally {
+      clockOffsetMs = 0;
+    }
+    assert.deepEqual(unexpected(w.problems, [401, 403, 422]), []);
   });
 });
