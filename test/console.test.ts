@@ -271,7 +271,7 @@ describe('CA hierarchy and audit log', () => {
 
 describe('OAuth2 client sign-in', () => {
   it('signs out, then in with a client id and secret from `pki clients add` (POST /oauth/token)', async () => {
-    const added = await runPki(['--data-dir', dev.dataDir, 'clients', 'add', '--tenant', 'demo', '--scope', 'stations:read,certificates:read', '--json'], dev.storeEnv, 60_000);
+    const added = await runPki(['--data-dir', dev.dataDir, 'clients', 'add', '--tenant', 'demo', '--scope', 'stations:read', '--json'], dev.storeEnv, 60_000);
     assert.equal(added.code, 0, added.stderr);
     const c = JSON.parse(added.stdout) as { clientId: string; clientSecret: string };
     await go('#/stations');
@@ -281,6 +281,12 @@ describe('OAuth2 client sign-in', () => {
     await page.getByRole('button', { name: 'Sign in' }).nth(1).click();
     await page.getByRole('navigation', { name: 'Sections' }).waitFor();
     assert.equal(await page.locator('#tenant').textContent(), 'demo');
+    // The dashboard shows what the scopes allow (stations) and says which scope the rest needs.
+    await page.locator('ul.cards').waitFor();
+    const cards = (await page.locator('ul.cards').textContent())!;
+    assert.match(cards, /[1-9]\d*Stations/);
+    assert.match(cards, /—Revoked/);
+    assert.match((await page.getByRole('alert').textContent())!, /403 Forbidden.*Authz\.scope.*certificates:read/s);
     await go('#/stations');
     await page.getByRole('cell', { name: 'CP-UI-1', exact: true }).waitFor();
     // Its scopes allow reading only: a registration is refused with the scope rule.

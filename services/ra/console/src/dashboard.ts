@@ -4,8 +4,10 @@ import { errorBox } from './ui.js';
 
 const DAYS = 14;
 
-/** A count that stopped at the page limit shows as "N+". */
-const shown = (c: { count: number; more: boolean }): string => `${c.count}${c.more ? '+' : ''}`;
+type Counted = PromiseSettledResult<{ count: number; more: boolean }>;
+
+/** A count that stopped at the page limit shows as "N+"; one the token may not read, as "—" (the scope it lacks is in the note). */
+const shown = (c: Counted): string => (c.status === 'fulfilled' ? `${c.value.count}${c.value.more ? '+' : ''}` : '—');
 
 /** The tenant's numbers, from the list operations (each count pages through at most 2000 items). */
 export async function dashboard(main: HTMLElement): Promise<void> {
@@ -15,7 +17,7 @@ export async function dashboard(main: HTMLElement): Promise<void> {
     since.setUTCHours(0, 0, 0, 0);
     const perDay = new Map<string, number>();
     for (let i = 0; i < DAYS; i++) perDay.set(new Date(since.getTime() + i * 86_400_000).toISOString().slice(0, 10), 0);
-    const [stations, issued, expiring30, expiring90, revoked] = await Promise.all([
+    const counts = await Promise.allSettled([
       countAll<StationView>('/v1/stations', {}),
       countAll<CertificateView>('/v1/certificates', { issuedSince: since.toISOString() }, 20, (c) => {
         const day = c.issuedAt.slice(0, 10);
@@ -25,6 +27,8 @@ export async function dashboard(main: HTMLElement): Promise<void> {
       countAll<CertificateView>('/v1/certificates/expiring', { within: '90d' }),
       countAll<CertificateView>('/v1/certificates', { status: 'revoked' }),
     ]);
+    const [stations, issued, expiring30, expiring90, revoked] = counts as [Counted, Counted, Counted, Counted, Counted];
+    const refused = counts.flatMap((c) => (c.status === 'rejected' ? [c.reason] : []));
     const max = Math.max(1, ...perDay.values());
     const cards: [string, string, string][] = [
       ['Stations', shown(stations), '#/stations'],
@@ -37,7 +41,8 @@ export async function dashboard(main: HTMLElement): Promise<void> {
       main,
       h('h2', {}, 'Dashboard'),
       h('ul', { class: 'cards' }, ...cards.map(([label, n, href]) => h('li', {}, h('a', { href }, h('span', { class: 'card-n' }, n), h('span', {}, label))))),
-      table(
+      refused.length ? errorBox(refused[0]) : null,
+      issued.status === 'rejected' ? null : table(
         `Certificates issued per day (last ${DAYS} days, UTC)`,
         ['day', 'issued', 'chart'],
         [...perDay].map(([day, n]) => [day, n, h('meter', { min: 0, max, value: n, 'aria-label': `${n} on ${day}` })]),
