@@ -28,7 +28,7 @@ export async function dashboard(main: HTMLElement): Promise<void> {
       countAll<CertificateView>('/v1/certificates', { status: 'revoked' }),
     ]);
     const [stations, issued, expiring30, expiring90, revoked] = counts as [Counted, Counted, Counted, Counted, Counted];
-    const refused = counts.flatMap((c) => (c.status === 'rejected' ? [c.reason] : []));
+    const refused: unknown[] = counts.flatMap((c): unknown[] => (c.status === 'rejected' ? [c.reason] : []));
     const max = Math.max(1, ...perDay.values());
     const cards: [string, string, string][] = [
       ['Stations', shown(stations), '#/stations'],
