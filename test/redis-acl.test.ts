@@ -96,6 +96,16 @@ test('issue 15: with every service on its own ACL user, a station is registered,
   assert.equal((await call(ra, 'DELETE', '/v1/stations/acl-2')).status, 204);
   assert.equal(await cluster.store.getStation('demo', 'acl-2'), undefined);
 
+  // The lists (issue 19): the RA reads the list indexes the CA's and RA's writes kept.
+  const stations = await call(ra, 'GET', '/v1/stations?q=ACL-');
+  assert.deepEqual([stations.status, (stations.body.items as { stationId: string }[]).map((s) => s.stationId)], [200, ['acl-1']], 'the removed station left the index');
+  const revokedList = await call(ra, 'GET', '/v1/certificates?status=revoked');
+  assert.equal(revokedList.status, 200, JSON.stringify(revokedList.body));
+  assert.equal((revokedList.body.items as { serialNumber: string }[]).length, 2, 'the revoked one and the removed station\'s');
+  assert.ok((revokedList.body.items as { serialNumber: string }[]).some((c) => c.serialNumber === target));
+  assert.equal((await call(ra, 'GET', '/v1/certificates/expiring?within=400d')).status, 200);
+  assert.equal((await call(ra, 'GET', '/v1/issuers')).status, 200);
+
   // Nothing any service sent was refused (ACL LOG: the pki-cli user administers Redis).
   const admin = await connect('pki-cli');
   assert.deepEqual(await admin.call('ACL', 'LOG'), [], 'no command of any service was refused');

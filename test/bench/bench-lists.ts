@@ -5,13 +5,16 @@
  *   1. A dev PKI (`pki init --dev`, LMDB store) and RA, CA and OCSP responder in this process on it
  *      (test/helpers/pki.ts startStack; the RA does not validate its responses, as in production).
  *   2. Records: synthetic certificate records written through the store's write path in bulk
- *      (LmdbStore.recordIssuances: recordIssuance's checks and indexes, 5,000 per transaction),
- *      then 2% revoked one by one (revokeCertificate). 90% of tenant `bench` (10,000 stations,
+ *      (LmdbStore.recordIssuances: recordIssuance's checks and indexes, 5,000 per transaction);
+ *      2% are recorded revoked (status, revokedAt, reason: their revoked list index entries are
+ *      written with them; revoking one by one, one fsynced transaction each, would take longer
+ *      than the rest of the run). 90% of tenant `bench` (10,000 stations,
  *      kinds 80% charge point, 15% V2G, 5% CSMS server), 10% of tenant `bench-other`; issued over
  *      the last two years, valid a year (so about half expired), random serials; the DER is 600
  *      random bytes (the lists never parse it; the API's view PEM-encodes it).
  *   3. At BASELINE_RECORDS (100,000): the naive baseline, a full scan of every certificate record +
- *      filter + sort + page (what a store without list indexes would do), and the indexed store
+ *      filter + sort + page (what a store without list indexes would do; its cost is the scan,
+ *      whatever the filter, so it is timed on NAIVE_QUERIES, 3 runs each), and the indexed store
  *      at the same size: p50/p99 per query and the ratio.
  *   4. At the full size: per query (status good/revoked/expired, kind, expiring within 30 days,
  *      station, serial prefix, a filter the index does not apply, default order) p50/p99 of one
@@ -25,6 +28,7 @@
  * iterations), BENCH_LISTS_ITERATIONS (store iterations per query, 300; HTTP: a third).
  */
 import { randomBytes } from 'node:crypto';
+import { setImmediate as turn } from 'node:timers/promises';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { LmdbStore, certificatePlan, statusAt, type CertificateListFilter, type CertificateRecord, type IssuanceCoverage } from '@evpki/store';
@@ -48,6 +52,7 @@ const DER = randomBytes(600);
 
 /** Record i of the population (deterministic but for serial and key). */
 function record(i: number): CertificateRecord {
+  const revoked = i % 50 === 7;
   const tenant = i % 10 === 9 ? 'bench-other' : TENANT;
   const r = (i * 2654435761) % 100;
   const kind = r < 80 ? KINDS[0] : r < 95 ? KINDS[1] : KINDS[2];
@@ -65,7 +70,7 @@ function record(i: number): CertificateRecord {
     issuedAt: new Date(issued).toISOString(),
     spkiSha256: randomBytes(32).toString('hex'),
     sha256Fingerprint: randomBytes(32).toString('hex'),
-    status: 'good',
+    ...(revoked ? { status: 'revoked', revokedAt: new Date(issued + DAY).toISOString(), revocationReason: 'superseded' } : { status: 'good' }),
   };
 }
 
@@ -74,20 +79,14 @@ const sample: string[] = [];
 
 async function load(store: LmdbStore, from: number, to: number): Promise<void> {
   const started = performance.now();
-  const toRevoke: string[] = [];
   for (let b = from; b < to; b += BATCH) {
     const batch = Array.from({ length: Math.min(BATCH, to - b) }, (_, j) => ({ cert: record(b + j), coverage: COVERAGE }));
     const outcomes = await store.recordIssuances(batch);
     if (outcomes.some((o) => !o.ok)) throw new Error(`records refused: ${JSON.stringify(outcomes.find((o) => !o.ok))}`);
-    for (const [j, { cert }] of batch.entries()) {
-      if (j % 50 === 0) toRevoke.push(cert.serial);
-      if (cert.tenant === TENANT && j % 97 === 0) sample.push(cert.serial);
-    }
-    if ((b - from) % 100_000 === 0) log(`loaded ${b + batch.length - from} of ${to - from}`);
+    for (const [j, { cert }] of batch.entries()) if (cert.tenant === TENANT && j % 97 === 0) sample.push(cert.serial);
+    if ((b + batch.length - from) % 50_000 === 0) log(`loaded ${b + batch.length - from} of ${to - from}`);
   }
-  const loaded = performance.now();
-  for (const serial of toRevoke) await store.revokeCertificate(serial, 'superseded', new Date(NOW).toISOString());
-  log(`records ${from}..${to}: ${f1((to - from) / ((loaded - started) / 1000))} records/s in bulk, ${toRevoke.length} revoked in ${f1((performance.now() - loaded) / 1000)} s`);
+  log(`records ${from}..${to}: ${f1((to - from) / ((performance.now() - started) / 1000))} records/s in bulk`);
 }
 
 interface Query {
@@ -99,6 +98,8 @@ interface Query {
 }
 const pick = <T>(a: readonly T[]): T => a[Math.floor(Math.random() * a.length)]!;
 const iso = (ms: number): string => encodeURIComponent(new Date(ms).toISOString());
+/** The queries the naive baseline is timed on (a full scan costs about the same for every filter). */
+const NAIVE_QUERIES = new Set(['default (issuedAt)', 'status=revoked', 'expiring within 30d', 'stationId=<random>']);
 const QUERIES: readonly Query[] = [
   { name: 'default (issuedAt)', filter: () => ({}), params: () => '' },
   { name: 'status=good', filter: () => ({ status: 'good' }), params: () => 'status=good' },
@@ -127,6 +128,8 @@ async function time(n: number, run: () => Promise<number>): Promise<Timing> {
   const ms: number[] = [];
   let items = 0;
   for (let i = 0; i < n; i++) {
+    // A turn of the event loop between runs: the LMDB reads resolve without one (signals, timers).
+    await turn();
     const t = performance.now();
     items = await run();
     ms.push(performance.now() - t);
@@ -190,14 +193,14 @@ async function main(): Promise<void> {
     await load(store, 0, BASELINE_RECORDS);
     const naive = naivePage(join(pki.dataDir, 'store'));
     const baseline: Record<string, { naive: Timing; indexed: Timing }> = {};
-    for (const q of QUERIES) {
-      const n = QUICK ? 5 : 10;
+    for (const q of QUERIES.filter((q) => NAIVE_QUERIES.has(q.name))) {
       baseline[q.name] = {
-        naive: await time(n, async () => naive({ ...q.filter(), now: NOW })),
+        naive: await time(3, async () => naive({ ...q.filter(), now: NOW })),
         indexed: await time(ITERATIONS, () => storePage(store, q)),
       };
       log(`baseline ${q.name}: naive p99 ${f1(baseline[q.name]!.naive.p99)} ms, indexed p99 ${f2(baseline[q.name]!.indexed.p99)} ms`);
     }
+    const naiveP99 = Math.min(...Object.values(baseline).map((b) => b.naive.p99));
 
     if (RECORDS > BASELINE_RECORDS) await load(store, BASELINE_RECORDS, RECORDS);
     const full: Record<string, { store: Timing; http: Timing }> = {};
@@ -232,7 +235,7 @@ async function main(): Promise<void> {
       `Naive full scan vs indexed, both at ${BASELINE_RECORDS.toLocaleString('en')} records (ms):`,
       grid(
         ['query', 'naive p50', 'naive p99', 'indexed p50', 'indexed p99', 'ratio p99'],
-        QUERIES.map((q) => {
+        QUERIES.filter((q) => baseline[q.name]).map((q) => {
           const b = baseline[q.name]!;
           return [q.name, f1(b.naive.p50), f1(b.naive.p99), f2(b.indexed.p50), f2(b.indexed.p99), `${f1(b.naive.p99 / b.indexed.p99)}x`];
         }),
@@ -243,13 +246,14 @@ async function main(): Promise<void> {
         ['query', 'store p50', 'store p99', 'HTTP p50', 'HTTP p99', 'items', 'naive@100k p99 / store p99'],
         QUERIES.map((q) => {
           const t = full[q.name]!;
-          return [q.name, f2(t.store.p50), f2(t.store.p99), f2(t.http.p50), f2(t.http.p99), String(t.store.items), `${f1(baseline[q.name]!.naive.p99 / t.store.p99)}x`];
+          return [q.name, f2(t.store.p50), f2(t.store.p99), f2(t.http.p50), f2(t.http.p99), String(t.store.items), `${f1((baseline[q.name]?.naive.p99 ?? naiveP99) / t.store.p99)}x`];
         }),
       ),
       '',
       'Deep paging by cursor (store, each page timed):',
       grid(['query', 'pages', 'p50', 'p99'], Object.entries(deep).map(([name, t]) => [name, String(t.pages), f2(t.p50), f2(t.p99)])),
       '',
+      `(naive@100k: the query's own scan where timed, else the fastest scan timed, ${f1(naiveP99)} ms)`,
       `Target: store p99 of a filtered page ≤ ${TARGET_P99_MS} ms: worst ${f2(worstStore)} ms, ${worstStore <= TARGET_P99_MS ? 'met' : 'MISSED'}.`,
     ];
     process.stdout.write(lines.join('\n') + '\n');

@@ -43,7 +43,8 @@ export const CA_STORE_METHODS = [
 
 /**
  * The RA: authenticates tenants, registers stations, runs the policy before it asks the CA to sign,
- * counts rate limits, answers certificate, trust anchor and audit queries, and audits its
+ * counts rate limits, answers certificate, trust anchor and audit queries, the operator's lists
+ * (findStations, findCertificates) and the CA hierarchy (issuers, rotations), and audits its
  * decisions. It writes stations, rate-limit counters and audit entries; certificates, revocations
  * and keys are the CA's (the RA asks the CA over mutual TLS), tenants and issuers the CLI's.
  */

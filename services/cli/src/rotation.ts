@@ -21,7 +21,7 @@ import {
   type Store,
 } from '@evpki/store';
 import { cpoSubCa2 } from '@evpki/issuance';
-import { OID, attributeValues, nameToString, parseCertificate, type ParsedCertificate } from '@evpki/x509';
+import { OID, attributeValues, parseCertificate, type ParsedCertificate } from '@evpki/x509';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import { issuerIdFor, makeCrossCertificate, makeEmptyCrl, makeRoot, makeSubCa } from './hierarchy.js';

@@ -113,7 +113,9 @@ export function listHandlers(d: ListDeps): Record<string, (req: Request, res: Re
   return {
     'GET /v1/stations': async (req, res) => {
       const { tenant } = contextOf(res);
-      const allowed = req.query.allowed === undefined ? undefined : String(req.query.allowed) === 'true';
+      // The validator has coerced it to a boolean.
+      const flag: unknown = req.query.allowed;
+      const allowed = flag === undefined ? undefined : flag === true || flag === 'true';
       const prefix = query(req, 'q');
       const binding = bindingOf('stations', tenant.id, { allowed, prefix });
       const result = await reading(() => d.store.findStations(tenant.id, { ...(allowed === undefined ? {} : { allowed }), ...(prefix === undefined ? {} : { prefix }) }, pageOf(req, binding)));
