@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { pemBlocks, toPem } from '@evpki/x509';
-import { launchChromium, watchedPage, type WatchedPage } from './helpers/browser.js';
+import { buildWebAssets, launchChromium, watchedPage, type WatchedPage } from './helpers/browser.js';
 import { openssl, opensslAsync } from './helpers/openssl.js';
 import { api, makeDevPki, registerStation, startStack, type DevPki, type Stack } from './helpers/pki.js';
 import { runPki } from './helpers/processes.js';
@@ -49,6 +49,7 @@ function opensslCsr(cn: string): string {
 }
 
 before(async () => {
+  buildWebAssets();
   dev = await makeDevPki();
   stack = await startStack(dev, { now: () => new Date(Date.now() + clockOffsetMs) });
   work = mkdtempSync(join(tmpdir(), 'evpki-console-'));
@@ -70,7 +71,7 @@ after(async () => {
 describe('the console page', () => {
   it('is served with a strict CSP (self only, no inline script or style) and the security headers', async () => {
     const r = await fetch(`${stack.raUrl}/console`);
-    assert.equal(r.status, 200, 'run `make build` (scripts/build-web.mjs) before the tests');
+    assert.equal(r.status, 200);
     const csp = r.headers.get('content-security-policy')!;
     assert.match(csp, /default-src 'self'/);
     assert.match(csp, /script-src 'self';/);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -8,6 +9,16 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Where screenshots go (gitignored); two of them are copied by hand into docs/screenshots/ for the README. */
 export const RESULTS_DIR = join(TEST_DIR, '..', 'test-results');
+
+/**
+ * Builds the RA's web assets as `make build` does (scripts/build-web.mjs: /docs from the current
+ * openapi.yaml, the console's files), so a run after `npx tsc -b` alone tests what is in the tree.
+ * Call it before the RA starts: it reads them once.
+ */
+export function buildWebAssets(): void {
+  const r = spawnSync(process.execPath, [join(TEST_DIR, '..', 'scripts/build-web.mjs')], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`scripts/build-web.mjs failed (${r.status ?? r.signal}):\n${r.stdout}${r.stderr}`);
+}
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`no chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
