@@ -212,6 +212,17 @@ export const LIST_SCAN_BUDGET = 1000;
 /** The largest page. */
 export const LIST_MAX_LIMIT = 500;
 
+/** One page of a tenant's stations (Store.findStations) from a backend's index source. */
+export function findStationsIn(src: IndexSource<StationRecord>, tenant: string, filter: StationListFilter, page: ListPage): Promise<ListResult<StationRecord>> {
+  return readPage(src, stationPlan(tenant, filter), page);
+}
+
+/** One page of a tenant's certificates (Store.findCertificates) from a backend's index source, with its order. */
+export async function findCertificatesIn(src: IndexSource<CertificateRecord>, tenant: string, filter: CertificateListFilter, page: ListPage): Promise<CertificateListResult> {
+  const plan = certificatePlan(tenant, filter);
+  return { ...(await readPage(src, plan, page)), order: orderOf(plan.index) };
+}
+
 /** One page of a plan: index members from `after` (exclusive) on, their records, the ones accepted. */
 export async function readPage<R>(src: IndexSource<R>, plan: ListPlan<R>, page: ListPage, budget = LIST_SCAN_BUDGET): Promise<ListResult<R>> {
   const limit = Math.min(Math.max(1, Math.floor(page.limit)), LIST_MAX_LIMIT);

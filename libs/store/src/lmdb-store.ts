@@ -43,23 +43,8 @@ import {
 } from './audit.js';
 import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, issuerAtSchema3, rotationAtSchema3, upToDate, type MigrationResult } from './schema.js';
 import { DEFAULT_HIERARCHY, assertIssuerRecord, assertRotationCommit, mayRecordLeafUnder } from './hierarchies.js';
-import {
-  certificateIndexEntries,
-  certificatePlan,
-  orderOf,
-  readPage,
-  revokedIndexEntries,
-  stationIndexEntries,
-  stationPlan,
-  type CertificateListFilter,
-  type CertificateListResult,
-  type IndexEntry,
-  type IndexName,
-  type IndexSource,
-  type ListPage,
-  type ListResult,
-  type StationListFilter,
-} from './list-index.js';
+import { certificateIndexEntries, findCertificatesIn, findStationsIn, revokedIndexEntries, stationIndexEntries, type IndexEntry, type IndexName, type IndexSource } from './list-index.js';
+import type { CertificateListFilter, CertificateListResult, ListPage, ListResult, StationListFilter } from './list-index.js';
 
 /** Keys are lmdb arrays (ordered-binary): prefix ranges are [...prefix] .. [...prefix, END]. */
 const key = (...parts: (string | number)[]): (string | number)[] => parts;
@@ -253,14 +238,13 @@ export class LmdbStore implements Store {
   async findStations(tenant: string, filter: StationListFilter, page: ListPage): Promise<ListResult<StationRecord>> {
     await this.schema();
     this.db.resetReadTxn();
-    return readPage(this.indexSource<StationRecord>('sx', tenant, (id) => key('station', tenant, id)), stationPlan(tenant, filter), page);
+    return findStationsIn(this.indexSource<StationRecord>('sx', tenant, (id) => key('station', tenant, id)), tenant, filter, page);
   }
 
   async findCertificates(tenant: string, filter: CertificateListFilter, page: ListPage): Promise<CertificateListResult> {
     await this.schema();
     this.db.resetReadTxn();
-    const plan = certificatePlan(tenant, filter);
-    return { ...(await readPage(this.indexSource<CertificateRecord>('cx', tenant, (serial) => key('cert', serial)), plan, page)), order: orderOf(plan.index) };
+    return findCertificatesIn(this.indexSource<CertificateRecord>('cx', tenant, (serial) => key('cert', serial)), tenant, filter, page);
   }
 
   async getTenant(id: string): Promise<TenantRecord | undefined> {

@@ -43,24 +43,8 @@ import type {
 } from './records.js';
 import type { Store } from './store.js';
 import { tenantClaims } from '@evpki/policy';
-import {
-  STATION_INDEXES,
-  certificateIndexEntries,
-  certificatePlan,
-  orderOf,
-  readPage,
-  revokedIndexEntries,
-  stationIndexEntries,
-  stationPlan,
-  type CertificateListFilter,
-  type CertificateListResult,
-  type IndexEntry,
-  type IndexName,
-  type IndexSource,
-  type ListPage,
-  type ListResult,
-  type StationListFilter,
-} from './list-index.js';
+import { STATION_INDEXES, certificateIndexEntries, findCertificatesIn, findStationsIn, revokedIndexEntries, stationIndexEntries, type IndexEntry, type IndexName, type IndexSource } from './list-index.js';
+import type { CertificateListFilter, CertificateListResult, ListPage, ListResult, StationListFilter } from './list-index.js';
 import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 
 export interface RedisStoreOptions {
@@ -502,14 +486,12 @@ export class RedisStore implements Store {
       members: this.listMembers('sx', tenant),
       records: async (ids) => (ids.length ? (await this.call((r) => r.mgetBuffer(...ids.map((id) => k('s', tenant, id))))).map((v) => dec<StationRecord>(v)) : []),
     };
-    return readPage(src, stationPlan(tenant, filter), page);
+    return findStationsIn(src, tenant, filter, page);
   }
 
   async findCertificates(tenant: string, filter: CertificateListFilter, page: ListPage): Promise<CertificateListResult> {
     await this.schema();
-    const src: IndexSource<CertificateRecord> = { members: this.listMembers('cx', tenant), records: (serials) => this.certificatesOf(serials) };
-    const plan = certificatePlan(tenant, filter);
-    return { ...(await readPage(src, plan, page)), order: orderOf(plan.index) };
+    return findCertificatesIn({ members: this.listMembers('cx', tenant), records: (serials) => this.certificatesOf(serials) }, tenant, filter, page);
   }
 
   /** Records of these serials (one pipeline), undefined where there is none. */
@@ -629,17 +611,7 @@ export class RedisStore implements Store {
 
   async listStationCertificates(tenant: string, stationId: string): Promise<CertificateRecord[]> {
     const serials = await this.call((r) => r.zrange(k('sc', tenant, stationId), 0, -1));
-    if (!serials.length) return [];
-    const rows = await this.call((r) => {
-      const p = r.pipeline();
-      for (const s of serials) p.hmgetBuffer(k('c', s), 'rec', 'st', 'ra', 'rr');
-      return p.exec();
-    });
-    return (rows ?? []).flatMap(([err, fields]) => {
-      if (err) throw new StoreUnavailableError('the store failed', { cause: err });
-      const c = certificateFrom(fields as (Buffer | null)[]);
-      return c ? [c] : [];
-    });
+    return (await this.certificatesOf(serials)).filter((c): c is CertificateRecord => c !== undefined);
   }
 
   async isKeyCertified(spkiSha256: string): Promise<boolean> {
