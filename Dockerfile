@@ -8,11 +8,11 @@
 # runs with a read-only root filesystem (k8s/). No HEALTHCHECK: Kubernetes probes /healthz and /readyz.
 ARG NODE_IMAGE=node:20-bookworm
 
-# Build: every dependency, the TypeScript compiled.
+# Build: every dependency, the TypeScript compiled, the RA's web assets (/docs, /console) built.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY . .
-RUN npm ci --no-audit --no-fund && npx tsc -b
+RUN npm ci --no-audit --no-fund && npx tsc -b && node scripts/build-web.mjs
 
 # Production dependencies only, from the lockfile in a clean directory (pkcs11js compiled for this node).
 FROM ${NODE_IMAGE} AS prod

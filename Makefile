@@ -11,8 +11,10 @@ node_modules/.package-lock.json: package.json package-lock.json
 
 install: node_modules/.package-lock.json
 
+## make build: compile the TypeScript (tsc -b), then the RA's web assets: /docs from openapi.yaml and /console (scripts/build-web.mjs).
 build: install
 	npx tsc -b
+	node scripts/build-web.mjs
 
 typecheck: build
 
@@ -78,7 +80,7 @@ image-dockerfile-test:
 	scripts/image/dockerfile-test.sh
 
 clean:
-	rm -rf dist/image dist/ev-pki.oci.tar libs/*/dist services/*/dist test/dist libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo test/tsconfig.tsbuildinfo
+	rm -rf dist/image dist/ev-pki.oci.tar libs/*/dist services/*/dist test/dist test-results libs/*/tsconfig.tsbuildinfo services/*/tsconfig.tsbuildinfo services/ra/console/tsconfig.tsbuildinfo test/tsconfig.tsbuildinfo
 
 help:
 	@grep -E '^## ' Makefile | sed 's/^## //'

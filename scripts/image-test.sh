@@ -122,5 +122,13 @@ ocsp=$(openssl ocsp -issuer issuer.pem -cert cp.pem -url "$(openssl x509 -in cp.
 grep -q '^cp.pem: good' <<<"$ocsp" || { say "OCSP did not answer good: $ocsp"; exit 1; }
 say "signed $(openssl x509 -in cp.pem -noout -subject), chain verified, OCSP good"
 
+# The web pages the build put into the image (scripts/build-web.mjs): the API reference with its own
+# bundle (no CDN), the problem types, the console; each with its Content-Security-Policy.
+for page in /docs /docs/redoc.standalone.js /docs/problems /console /console/app.js; do
+  headers=$(curl -sSf -D - -o /dev/null "$RA$page") || { say "$page is not served from the image"; exit 1; }
+  grep -qi '^content-security-policy: default-src' <<<"$headers" || { say "$page has no Content-Security-Policy"; exit 1; }
+done
+say "/docs, /docs/problems and /console served from the image"
+
 # Nothing but the volume was written: the root filesystem is read-only, so a write elsewhere failed above.
 [ -n "$(ls -A "$data/store" 2>/dev/null || ls -A "$data")" ] || { say "the data dir stayed empty"; exit 1; }

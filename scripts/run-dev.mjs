@@ -122,6 +122,7 @@ const store = env.REDIS_URL ? `Redis (REDIS_URL; files in ${dataDir})` : `the em
 process.stdout.write(`
   EV charging PKI (dev) is running on ${store}
     RA    http://127.0.0.1:${env.RA_PORT}   (API: openapi.yaml; token: node services/cli/bin/pki.js token --tenant demo)
+          http://127.0.0.1:${env.RA_PORT}/console   (web console), /docs (API reference)
     CA    https://127.0.0.1:${env.CA_PORT}  (internal; mutual TLS, answers only the RA and the OCSP responder)
           http://127.0.0.1:${env.CA_OPS_PORT}   (ops: /healthz, /readyz, /metrics)
     OCSP  http://127.0.0.1:${env.OCSP_PORT}

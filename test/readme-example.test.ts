@@ -60,6 +60,15 @@ describe('README: make run and the openssl/curl example, as written', () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.match(m.log(), /PKI created in/);
     for (const port of [m.env.RA_PORT, m.env.CA_PORT, m.env.CA_OPS_PORT, m.env.OCSP_PORT]) assert.match(m.log(), new RegExp(`https?://127\\.0\\.0\\.1:${port}`));
+    assert.match(m.log(), new RegExp(`http://127.0.0.1:${m.env.RA_PORT}/console`));
+  });
+
+  it('the console and the API reference the banner names are served', async () => {
+    for (const page of ['/console', '/docs']) {
+      const r = await fetch(`http://127.0.0.1:${m.env.RA_PORT}${page}`);
+      assert.equal(r.status, 200, page);
+      assert.match(r.headers.get('content-security-policy') ?? '', /default-src 'self'/, page);
+    }
   });
 
   it('the example signs a CSR, openssl verifies the chain, and OCSP says revoked right after the revocation', () => {

@@ -3,7 +3,7 @@
 # stage) and for `make image` (scripts/build-image.sh, buildah without a daemon).
 #
 #   scripts/image/rootfs.sh SRC PROD OUT
-#     SRC   the repository, built (`npx tsc -b`: libs/*/dist, services/*/dist)
+#     SRC   the repository, built (`make build`: libs/*/dist, services/*/dist, the RA's web assets in services/ra/dist/web)
 #     PROD  a directory whose node_modules holds the production dependencies only (`npm ci --omit=dev`)
 #     OUT   the root filesystem to write (must not exist)
 #   NODE  the node binary to ship (default: the one on PATH); it and every shared library it or a native
@@ -18,6 +18,9 @@ SRC=$(cd "$1" && pwd) PROD=$(cd "$2" && pwd) OUT=$3
 NODE=${NODE:-$(command -v node)}
 [ ! -e "$OUT" ] || { echo "rootfs.sh: $OUT exists; remove it first" >&2; exit 2; }
 [ -f "$SRC/services/ra/dist/main.js" ] || { echo "rootfs.sh: $SRC is not built (run npx tsc -b)" >&2; exit 2; }
+for page in docs console; do
+  [ -f "$SRC/services/ra/dist/web/$page/index.html" ] || { echo "rootfs.sh: the RA's /$page is not built (run node scripts/build-web.mjs, part of make build)" >&2; exit 2; }
+done
 [ -d "$PROD/node_modules" ] || { echo "rootfs.sh: $PROD/node_modules is missing (npm ci --omit=dev)" >&2; exit 2; }
 umask 022
 mkdir -p "$OUT"/{app,etc,tmp,proc,sys,dev,var/lib/pki,usr/local/bin}

@@ -9,3 +9,4 @@ export * from './server-policy.js';
 export * from './station-rules.js';
 export * from './tenant-claims.js';
 export * from './v2g-rules.js';
+export * from './rule-catalogue.js';

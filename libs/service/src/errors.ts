@@ -65,6 +65,36 @@ const STATUS: Record<ErrorKind, [number, string]> = {
   internal: [500, 'Internal error'],
 };
 
+/**
+ * A problem's `type` (RFC 9457 3.1.1): a URI reference to its explanation, which the RA serves at
+ * /docs/problems (one anchor per kind, with the rule catalogue). Relative on purpose: the same
+ * identifier in every deployment, and a client resolves it against the RA that answered (behind any
+ * ingress or host name) without the RA knowing its public URL.
+ */
+export const PROBLEM_TYPE_BASE = '/docs/problems#';
+export const problemType = (kind: string): string => `${PROBLEM_TYPE_BASE}${kind}`;
+
+/** What each problem kind means, for /docs/problems ('timeout': node:http's own 408, node-http.ts). */
+const PROBLEM_DESCRIPTIONS: readonly { kind: ErrorKind | 'timeout'; description: string }[] = [
+  { kind: 'malformed', description: 'The request is not what openapi.yaml declares (`violations` name the openapi: path), not valid JSON, or not valid HTTP.' },
+  { kind: 'policy', description: 'The request is well-formed but breaks a rule: `violations` name each rule ID (see the catalogue below).' },
+  { kind: 'unauthorized', description: 'No bearer token, or one that does not verify (signature, issuer, audience, lifetime). WWW-Authenticate says why.' },
+  { kind: 'forbidden', description: 'The token lacks the scope the operation needs, its tenant is disabled, or a rule forbids the caller (PnC-4.2).' },
+  { kind: 'not-found', description: 'No such route, or no such object for this tenant (another tenant\'s objects are reported as absent).' },
+  { kind: 'method-not-allowed', description: 'The route exists with other methods; Allow lists them.' },
+  { kind: 'conflict', description: 'The request conflicts with the current state (e.g. an Idempotency-Key reused for another request).' },
+  { kind: 'too-large', description: 'The body (16 KiB) or the headers (16 KiB) are over the limit; the connection is closed after the answer.' },
+  { kind: 'unsupported-media-type', description: 'The body\'s Content-Type is not one the operation takes.' },
+  { kind: 'rate-limited', description: 'A rate limit was reached (RateLimit.* rules); Retry-After says when to try again.' },
+  { kind: 'unavailable', description: 'The store or the CA cannot be reached; Retry-After says when to try again.' },
+  { kind: 'timeout', description: 'The headers or the whole request did not arrive in time (PKI_HTTP_*_TIMEOUT_MS).' },
+  { kind: 'internal', description: 'An unexpected error; the details are in the service log under the request id (X-Request-Id).' },
+];
+export const PROBLEM_TYPES: readonly { kind: ErrorKind | 'timeout'; status: number; title: string; description: string }[] = PROBLEM_DESCRIPTIONS.map((p) => {
+  const [status, title] = p.kind === 'timeout' ? [408, 'Request timeout'] : STATUS[p.kind];
+  return { ...p, status, title };
+});
+
 /** Retry-After when the store is down: reconnection is attempted every second. */
 const STORE_RETRY_SECONDS = 2;
 
@@ -106,7 +136,7 @@ export function toProblem(err: unknown): Problem {
   if (e.allow) headers.allow = e.allow.join(', ');
   // The rest of an oversized body is not read: the connection is closed after the answer.
   if (e.kind === 'too-large') headers.connection = 'close';
-  const body: Problem['body'] = { type: `urn:evpki:problem:${e.kind}`, title, status };
+  const body: Problem['body'] = { type: problemType(e.kind), title, status };
   if (e.kind !== 'internal') body.detail = e.message.slice(0, 2000);
   if (e.violations?.length) body.violations = e.violations.slice(0, 50).map((v) => ({ rule: v.rule, message: v.message.slice(0, 500) }));
   return { status, headers, body };

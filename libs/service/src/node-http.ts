@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ConfigError, envInt } from './config.js';
-import { AppError, toProblem } from './errors.js';
+import { AppError, problemType, toProblem } from './errors.js';
 
 /** Reads a request body, refusing more than `limit` bytes without buffering them. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -123,7 +123,7 @@ export function answerClientErrors(server: Pick<Server, 'on'>, limits: HttpLimit
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? [408, 'timeout', 'Request timeout', `headers not received within ${limits.headersTimeout} ms or request not received within ${limits.requestTimeout} ms`]
           : [400, 'malformed', 'Malformed request', 'the request is not valid HTTP/1.1'];
-    const body = JSON.stringify({ type: `urn:evpki:problem:${kind}`, title, status, detail });
+    const body = JSON.stringify({ type: problemType(kind), title, status, detail });
     const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
     socket.end(head + body, () => socket.destroy());
     // A peer that does not read its answer cannot keep the socket either.

@@ -47,6 +47,7 @@ import { initialTlsPair, watchTlsFiles } from './tls-files.js';
 import { createOAuthTokens } from './oauth-token.js';
 import { checkEstQuery, estRoutes, loadEstRoutes } from './est.js';
 import { serviceAccountTokens } from './k8s-service-accounts.js';
+import { webRoutes } from './web-routes.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 
@@ -121,7 +122,8 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   const operations = loadOperations(OPENAPI_PATH);
   const operationOf = operations.find;
   const enrolment = createEnrolment({ store, ca, keyPolicy: config.keyPolicy, now, rateLimits: config.rateLimits, metrics, manufacturers });
-  const ops = raOpsRoutes({ store, metrics, caReady: () => ca.ping() });
+  // The probes and scrapers, then the public web pages (/docs, /console): exact GET paths before the gate.
+  const ops = [...raOpsRoutes({ store, metrics, caReady: () => ca.ping() }), ...webRoutes()];
   const estRouteTable = loadEstRoutes(OPENAPI_PATH);
   // Request labels of the routes outside /v1: the ops routes, EST, the token endpoint.
   const otherRoutes: readonly LabelledRoute[] = [
