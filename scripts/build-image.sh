@@ -53,7 +53,9 @@ buildah config \
 previous=$(buildah images --quiet --no-trunc ev-pki:dev 2>/dev/null || true)
 buildah commit --quiet "$ctr" "ev-pki:$VERSION" >/dev/null
 [ "$VERSION" = dev ] || buildah tag "ev-pki:$VERSION" ev-pki:dev
-if [ -n "$previous" ] && buildah images --quiet --no-trunc --filter dangling=true | grep -qx "$previous"; then
+# Read whole before matching: `grep -q` would stop reading early, and buildah's SIGPIPE fails the build under pipefail.
+dangling=$(buildah images --quiet --no-trunc --filter dangling=true)
+if [ -n "$previous" ] && grep -qx "$previous" <<<"$dangling"; then
   buildah rmi "$previous" >/dev/null 2>&1 || true
 fi
 if [ -n "$ARCHIVE" ]; then
@@ -61,5 +63,6 @@ if [ -n "$ARCHIVE" ]; then
   buildah push --quiet "ev-pki:$VERSION" "oci-archive:$ARCHIVE:ev-pki:$VERSION"
 fi
 
-size=$(buildah images --format '{{.Size}}' "ev-pki:$VERSION" | head -1)
+size=$(buildah images --format '{{.Size}}' "ev-pki:$VERSION")
+size=${size%%$'\n'*}
 echo "make image: ev-pki:$VERSION (and ev-pki:dev), $size uncompressed${ARCHIVE:+, OCI archive $ARCHIVE ($(du -h "$ARCHIVE" | cut -f1))}, built in $(( $(date +%s) - started )) s"
