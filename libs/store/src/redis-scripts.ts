@@ -3,6 +3,19 @@
  * written or none are, and no other command runs in between. Every key a script touches is passed
  * in KEYS (redis-store.ts names them).
  */
+/**
+ * The compare-and-set on the audit head (KEYS[1]) that opens every script appending to the audit
+ * chain: ARGV[1], ARGV[2] the head the caller chained from; another head returns {'conflict', seq,
+ * hash} before anything is written.
+ */
+const AUDIT_HEAD_CAS = `local cur = redis.call('HMGET', KEYS[1], 'seq', 'hash')
+if cur[1] then
+  if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] then return {'conflict', cur[1], cur[2] or ''} end
+elseif ARGV[1] ~= '0' then
+  return {'conflict', '0', ''}
+end
+`;
+
 export const REDIS_SCRIPTS = {
   // KEYS: cert, spki, idempotency, station index, the station registered with it (s-none: none),
   //       OCSP due, issuer states, issuers' last expiry, leaf-signing issuers' hierarchies, then the
@@ -53,13 +66,7 @@ return {'ok'}
   // stored record), serial, key, issuer, station, or later: it collides with an earlier one of this
   // batch and must be tried again after it).
   chainedWrite: `
-local cur = redis.call('HMGET', KEYS[1], 'seq', 'hash')
-if cur[1] then
-  if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] then return {'conflict', cur[1], cur[2] or ''} end
-elseif ARGV[1] ~= '0' then
-  return {'conflict', '0', ''}
-end
-local n = tonumber(ARGV[5])
+${AUDIT_HEAD_CAS}local n = tonumber(ARGV[5])
 local refused = {'refused'}
 local seen = {}
 local at = {}
@@ -287,13 +294,7 @@ return {-1, 0}
   // Compare-and-set on the head (the chain is computed by the caller: Lua has no SHA-256); on a
   // conflict writes nothing and returns the current head.
   appendAudit: `
-local cur = redis.call('HMGET', KEYS[1], 'seq', 'hash')
-if cur[1] then
-  if cur[1] ~= ARGV[1] or cur[2] ~= ARGV[2] then return {'conflict', cur[1], cur[2] or ''} end
-elseif ARGV[1] ~= '0' then
-  return {'conflict', '0', ''}
-end
-local base = tonumber(ARGV[1])
+${AUDIT_HEAD_CAS}local base = tonumber(ARGV[1])
 for i = 1, (#ARGV - 4) / 2 do
   local s = base + i
   redis.call('ZADD', KEYS[2], s, ARGV[3 + 2 * i])
