@@ -3,7 +3,7 @@
  * LMDB store; RA and CA as separate processes, as in production) at several concurrencies, next
  * to a naive one-process `@peculiar/x509` baseline measured in the same run, plus where the time
  * goes: CA alone, RA alone (stub CA), HTTP floors (bare node:http, express, express +
- * openapi-validator) under the same client, CPU per request per process and per main thread,
+ * the RA's request schemas) under the same client, CPU per request per process and per main thread,
  * machine-wide CPU, durable store commits per certificate (LMDB write transactions of RA and CA:
  * under 1 when concurrent issuances share a commit), and in-process micro-benchmarks (policy, TBS
  * build + sign, LMDB write, the CA pipeline on LMDB and on an in-memory store).

@@ -32,9 +32,10 @@ function isCanonicalPath(path: string): boolean {
     .every((s) => s !== '' && s !== '.' && s !== '..');
 }
 
-interface Spec {
+export interface Spec {
   security?: SecurityRequirement[];
-  paths: Record<string, Record<string, { security?: SecurityRequirement[] }>>;
+  paths: Record<string, Record<string, unknown> & { parameters?: unknown[] }>;
+  components?: Record<string, Record<string, unknown>>;
 }
 type SecurityRequirement = Record<string, string[] | undefined>;
 
@@ -47,6 +48,8 @@ const METHODS = new Set(['get', 'put', 'post', 'delete', 'patch']);
  */
 export interface Operations {
   readonly all: readonly Operation[];
+  /** openapi.yaml as read, for the request schemas (request-schema.ts). */
+  readonly spec: Spec;
   /**
    * The operation a request is for, from its raw path (no query), and its path parameters; undefined
    * when openapi.yaml has none for exactly this method and spelling (the RA answers 404).
@@ -63,8 +66,9 @@ export function loadOperations(specPath: string): Operations {
   const ops: Operation[] = [];
   for (const [path, item] of Object.entries(spec.paths)) {
     if (!path.startsWith('/v1/')) continue;
-    for (const [method, op] of Object.entries(item)) {
+    for (const [method, value] of Object.entries(item)) {
       if (!METHODS.has(method)) continue;
+      const op = value as { security?: SecurityRequirement[] };
       const route = `${method.toUpperCase()} ${path}`;
       const security = op.security ?? spec.security ?? [];
       if (security.length !== 1) throw new Error(`openapi.yaml: ${route} must name exactly one security requirement`);
@@ -89,5 +93,5 @@ export function loadOperations(specPath: string): Operations {
     return undefined;
   };
   const allowed = (rawPath: string): string[] => (isCanonicalPath(rawPath) ? ops.filter((o) => o.match.test(rawPath)).map((o) => o.method) : []);
-  return { all: ops, match, find: (method, rawPath) => match(method, rawPath)?.operation, allowed };
+  return { all: ops, spec, match, find: (method, rawPath) => match(method, rawPath)?.operation, allowed };
 }

@@ -3,7 +3,6 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import * as OpenApiValidator from 'express-openapi-validator';
 import {
   AppError,
   RA_CLIENT_CN,
@@ -26,7 +25,6 @@ import {
   watchServiceTls,
   type Caller,
   type Logger,
-  type RuleViolation,
   type ServiceTls,
 } from '@evpki/service';
 import { StoreUnavailableError, openStore, type RaStore } from '@evpki/store';
@@ -40,6 +38,7 @@ import { readJwks, type RaConfig } from './config.js';
 import { v1Handlers } from './routes.js';
 import { authenticate, contextOf, maybeContextOf } from './authenticate.js';
 import { loadOperations } from './operations.js';
+import { compileRequestSchemas } from './request-schema.js';
 import { raOpsRoutes } from './ops-routes.js';
 import { auditRefusal } from './audit-refusal.js';
 import { countFailedRequest, routeLabel, type LabelledRoute } from './request-metrics.js';
@@ -70,18 +69,10 @@ export interface RaOverrides {
 const MAX_BODY = '16kb';
 const MAX_BODY_BYTES = 16 * 1024;
 
-interface ValidatorError {
+/** What express.json (body-parser) throws for a body it cannot read. */
+interface BodyParserError {
   status?: number;
   type?: string;
-  errors?: { path?: string; message?: string }[];
-}
-
-/** Schema errors name the OpenAPI rule they broke; the CSR size limit is OCPP's (A02.FR.03). */
-function schemaViolations(err: ValidatorError): RuleViolation[] {
-  return (err.errors ?? []).slice(0, 20).map((e) => ({
-    rule: e.path === '/body/csr' ? 'A02.FR.03' : `openapi:${e.path ?? 'request'}`,
-    message: `${e.path ?? 'request'} ${e.message ?? 'is invalid'}`,
-  }));
 }
 
 /**
@@ -121,6 +112,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   observeCaUp(metrics, () => ca.ping());
   const operations = loadOperations(OPENAPI_PATH);
   const operationOf = operations.find;
+  const schemas = compileRequestSchemas(operations.spec, operations.all);
   const enrolment = createEnrolment({ store, ca, keyPolicy: config.keyPolicy, now, rateLimits: config.rateLimits, metrics, manufacturers });
   // The probes and scrapers, then the public web pages (/docs, /console): exact GET paths before the gate.
   const ops = [...raOpsRoutes({ store, metrics, caReady: () => ca.ping() }), ...webRoutes()];
@@ -229,33 +221,22 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     // Everything else is an openapi.yaml operation or 404 (deny by default), before the body is read.
     app.use(authenticate({ verify, match: operations.match, allowed: operations.allowed, store, audit, metrics }));
     app.use(express.json({ limit: MAX_BODY, strict: true, type: () => true }));
-    app.use(
-      OpenApiValidator.middleware({
-        apiSpec: OPENAPI_PATH,
-        validateRequests: { allowUnknownQueryParameters: false },
-        validateResponses: config.validateResponses,
-        validateSecurity: false,
-        ignoreUndocumented: false,
-      }),
-    );
-    // The operation the gate matched and authorized runs, and no other: the validator must have
-    // matched the same one (it validated that operation's schema).
+    // The operation the gate matched and authorized is checked against its own schemas, and runs.
     app.use(async (req: Request, res: Response) => {
-      const { operation } = contextOf(res);
-      const validated = (req as Request & { openapi?: { openApiRoute?: string } }).openapi?.openApiRoute;
-      if (`${req.method} ${validated}` !== operation.route) throw new Error(`validator matched ${validated}, the gate ${operation.route}`);
+      const { operation, params } = contextOf(res);
+      schemas.check(operation, req, params);
+      if (config.validateResponses) schemas.checkResponses(operation, res);
       await handlers[operation.route]!(req, res);
     });
 
     app.use(async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-      const v = err as ValidatorError;
+      const v = err as BodyParserError;
       let appErr: unknown = err;
       if (!(err instanceof AppError)) {
         if (v.type === 'entity.too.large') appErr = new AppError('too-large', `request body larger than ${MAX_BODY}`);
         else if (v.type === 'entity.parse.failed') appErr = new AppError('malformed', 'request body is not valid JSON');
-        else if (v.status === 400 || v.status === 415) appErr = new AppError('malformed', 'the request does not match openapi.yaml', schemaViolations(v));
-        else if (v.status === 404) appErr = new AppError('not-found', 'no such route');
-        else if (v.status === 405) appErr = new AppError('malformed', `method ${req.method} is not allowed here`);
+        else if (v.status === 400 || v.status === 415)
+          appErr = new AppError('malformed', 'the request body cannot be read', [{ rule: 'openapi:/body', message: `/body cannot be read as JSON (identity, gzip or deflate encoding; utf-8): ${v.type ?? 'unreadable'}` }]);
         else if (err instanceof StoreUnavailableError) log.warn({ err: err.message, path: req.path }, 'store unavailable');
         else log.error({ err, path: req.path }, 'unexpected error');
       }

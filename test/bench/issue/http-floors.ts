@@ -1,4 +1,4 @@
-/** HTTP floors under the same client, one server process each: bare node:http, express 5, express + openapi-validator. */
+/** HTTP floors under the same client, one server process each: bare node:http, express 5, express + the RA's request schemas. */
 import { Pool } from 'undici';
 import { FLOOR_SERVER, f0, log, spawnNode, stopProc, waitListening } from '../bench-kit.js';
 import { SIDE_S, WARMUP_S } from './config.js';
@@ -8,8 +8,8 @@ import { toScenario } from './scenario.js';
 
 export async function floorsSection({ token, take, procs, scenarios }: IssueRun): Promise<void> {
   const body = raRequest((await take(1))[0]!);
-  const labels = { bare: 'HTTP floor: bare node:http', express: 'HTTP floor: express 5 + json', 'express-openapi': 'HTTP floor: express + openapi-validator' } as const;
-  for (const mode of ['bare', 'express', 'express-openapi'] as const) {
+  const labels = { bare: 'HTTP floor: bare node:http', express: 'HTTP floor: express 5 + json', 'express-schemas': 'HTTP floor: express + request schemas' } as const;
+  for (const mode of ['bare', 'express', 'express-schemas'] as const) {
     const srv = spawnNode(`floor ${mode}`, [FLOOR_SERVER, mode]);
     procs.push(srv);
     const url = `http://127.0.0.1:${await waitListening(srv)}`;

@@ -4,13 +4,13 @@ import { readBusyProfile, sharesBy, v8PseudoFrame, type CallFrame } from '../ben
 // Innermost matching frame wins, after three named hot functions anywhere on the stack.
 const NAMED: [string, string][] = [
   ['publicKeyObject', 'policy: public key import (createPublicKey from SPKI DER)'],
-  ['verifySignature', 'policy: ECDSA verify (CSR proof of possession)'],
+  ['verifySignature', 'policy: ECDSA verify (CSR proof of possession; in the thread pool since verifySignatureInPool, so mostly off this thread)'],
   ['signTbs', 'CA: sign the TBS (crypto.sign)'],
 ];
 const BY_URL: [RegExp, string][] = [
   [/libs\/(policy|x509)\//, 'policy + x509: parsing, checks, TBS build'],
   [/node_modules\/(lmdb|msgpackr|ordered-binary)\/|libs\/store\//, 'store: lmdb + msgpackr'],
-  [/node_modules\/(express-openapi-validator|ajv|ajv-formats|fast-uri|@apidevtools|js-yaml)\//, 'RA: express-openapi-validator + ajv'],
+  [/node_modules\/(ajv|ajv-formats|fast-uri)\/|request-schema\.js/, 'RA: request schemas (ajv)'],
   [/node_modules\/undici\/|ca-client\.js/, 'RA: CA client (undici)'],
   [/libs\/service\/dist\/auth\.js|node_modules\/jose\//, 'auth (JWT / service token)'],
   [/node_modules\/prom-client\//, 'metrics (prom-client)'],
