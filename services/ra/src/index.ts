@@ -6,3 +6,4 @@ export * from './enrol.js';
 export * from './k8s-service-accounts.js';
 export { LIST_RULES } from './lists.js';
 export { ROUTE_RULE } from './authenticate.js';
+export { createOcspAnswers, tenantAnswersIn, type OcspAnswers } from './ocsp-answers.js';

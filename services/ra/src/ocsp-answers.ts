@@ -1,3 +1,5 @@
+import { Resolver } from 'node:dns/promises';
+import { isIP } from 'node:net';
 import type { Logger } from '@evpki/service';
 
 /**
@@ -6,7 +8,9 @@ import type { Logger } from '@evpki/service';
  * summed over method, source and worker (a responder with OCSP_WORKERS > 1 answers every worker's
  * series from any of them: worker-metrics.ts) and over the configured responders. Counters start at
  * zero when a responder starts. Only our own responders are asked (RA_OCSP_METRICS_URLS, set by the
- * operator), never a host a request names.
+ * operator), never a host a request names. A URL's host name is resolved first, and each of its
+ * IPv4 addresses is one responder: a Kubernetes headless Service (k8s/overlays/redis, two
+ * responders) names every ready pod, where a ClusterIP Service would reach one of them at random.
  */
 
 /** The statuses a signed answer gives (the OCSP errors carry no tenant). */
@@ -22,6 +26,8 @@ export interface OcspAnswersOptions {
   readonly urls: readonly string[];
   readonly timeoutMs: number;
   readonly log: Logger;
+  /** The host's IPv4 addresses (DNS A records); default: the system's resolvers. */
+  readonly resolve4?: (host: string) => Promise<string[]>;
 }
 
 /** A metrics exposition larger than this is not read (tens of thousands of series). */
@@ -80,6 +86,20 @@ async function readLimited(res: Response): Promise<string> {
 }
 
 export function createOcspAnswers(o: OcspAnswersOptions): { forTenant(tenant: string): Promise<OcspAnswers> } {
+  const resolver = new Resolver({ timeout: o.timeoutMs, tries: 1 });
+  const resolve4 = o.resolve4 ?? ((host: string) => resolver.resolve4(host));
+  /** The responders behind a URL: one per address of its host name; an address, or a name DNS does not know (/etc/hosts), as given. */
+  async function responders(url: string): Promise<string[]> {
+    const u = new URL(url);
+    if (isIP(u.hostname.replace(/^\[|\]$/g, ''))) return [url];
+    const addresses = await resolve4(u.hostname).catch(() => [] as string[]);
+    if (!addresses.length) return [url];
+    return [...new Set(addresses)].sort().map((a) => {
+      const one = new URL(url);
+      one.hostname = a;
+      return one.toString();
+    });
+  }
   async function scrape(url: string): Promise<string> {
     const res = await fetch(url, { signal: AbortSignal.timeout(o.timeoutMs), redirect: 'error', headers: { accept: 'text/plain' } });
     if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
@@ -88,19 +108,20 @@ export function createOcspAnswers(o: OcspAnswersOptions): { forTenant(tenant: st
   return {
     async forTenant(tenant) {
       if (!o.urls.length) return { available: false, reason: 'no OCSP responder metrics are configured (RA_OCSP_METRICS_URLS)' };
-      const read = await Promise.allSettled(o.urls.map(scrape));
-      const failed = read.flatMap((r, i) => (r.status === 'rejected' ? [{ url: o.urls[i], err: (r.reason as Error).message }] : []));
+      const urls = (await Promise.all(o.urls.map(responders))).flat();
+      const read = await Promise.allSettled(urls.map(scrape));
+      const failed = read.flatMap((r, i) => (r.status === 'rejected' ? [{ url: urls[i], err: (r.reason as Error).message }] : []));
       if (failed.length) {
         // The URLs are internal: logged, not shown to the tenant.
         o.log.warn({ event: 'summary.ocsp-metrics', failed }, 'OCSP responder metrics could not be read');
-        return { available: false, reason: `the metrics of ${failed.length} of ${o.urls.length} OCSP responder(s) could not be read` };
+        return { available: false, reason: `the metrics of ${failed.length} of ${urls.length} OCSP responder(s) could not be read` };
       }
       const byStatus = Object.fromEntries(OCSP_ANSWER_STATUSES.map((s) => [s, 0])) as Record<OcspAnswerStatus, number>;
       for (const r of read) {
         const one = tenantAnswersIn((r as PromiseFulfilledResult<string>).value, tenant);
         for (const s of OCSP_ANSWER_STATUSES) byStatus[s] += one[s];
       }
-      return { available: true, responders: o.urls.length, total: OCSP_ANSWER_STATUSES.reduce((n, s) => n + byStatus[s], 0), byStatus };
+      return { available: true, responders: urls.length, total: OCSP_ANSWER_STATUSES.reduce((n, s) => n + byStatus[s], 0), byStatus };
     },
   };
 }
