@@ -158,9 +158,14 @@ for (const backend of ['LMDB', 'Redis'] as const) {
       const before = await summary();
       assert.deepEqual(before.ocspAnswers, { available: true, responders: 2, total: 10, byStatus: { good: 10, revoked: 0, unknown: 0, mixed: 0 } }, 'the second responder\'s only');
       await stack.ocsp.presigner.runOnce();
+      // c3's answer as pre-signed before responses recorded their tenant: the responder reads the certificate's.
+      const { tenant: _t, ...older } = (await stack.store.getOcspResponse(pki.manifest.issuers.chargePoint, serials.c3!, 'sha256'))!;
+      assert.equal(_t, 'demo', 'pre-signed responses record their tenant');
+      assert.equal(await stack.store.putOcspResponses(serials.c3!, { status: 'good' }, [older]), true);
+      assert.equal((await stack.store.getOcspResponse(pki.manifest.issuers.chargePoint, serials.c3!, 'sha256'))!.tenant, undefined);
       assert.equal(await ocspStatus(serials.c1!), 'good'); // pre-signed
       assert.equal(await ocspStatus(serials.c1!), 'good');
-      assert.equal(await ocspStatus(serials.c3!, true), 'good'); // GET
+      assert.equal(await ocspStatus(serials.c3!, true), 'good'); // GET, the older pre-signed answer
       assert.equal(await ocspStatus(serials.c2!), 'revoked');
       assert.equal(await ocspStatus(serials.o1!), 'good'); // the other tenant's
       assert.equal(parseOcspResponse((await postOcsp(stack.ocspUrl, Buffer.from('not DER'))).der).status, 1); // no tenant
