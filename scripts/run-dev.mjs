@@ -16,6 +16,7 @@ env.PKI_DATA_DIR ||= './data';
 env.RA_PORT ||= '8080';
 env.CA_PORT ||= '8081';
 env.OCSP_PORT ||= '8082';
+// The RA finds the responder from OCSP_PORT: RA_OCSP_URL, and its /metrics for the dashboard's OCSP answers (RA_OCSP_METRICS_URLS).
 env.CA_OPS_PORT ||= '8083';
 const dataDir = env.PKI_DATA_DIR;
 // Two services on one port: one would die with EADDRINUSE while the other answered its readiness checks.

@@ -303,6 +303,7 @@ describe('scopes and tenants', () => {
     ['GET', '/v1/certificates'],
     ['GET', '/v1/certificates/expiring?within=30d'],
     ['GET', '/v1/issuers'],
+    ['GET', '/v1/summary'],
   ];
 
   it('covers every /v1 operation of openapi.yaml', () => {

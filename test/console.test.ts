@@ -226,7 +226,7 @@ describe('a certificate from an openssl CSR: found, inspected, revoked in the co
     assert.equal(await page.getByRole('button', { name: 'Revoke…' }).count(), 0, 'a revoked certificate offers no revocation');
   });
 
-  it('is listed with status revoked, and counted on the dashboard', async () => {
+  it('is listed with status revoked, and counted on the dashboard (GET /v1/summary), with the OCSP answers about it by status', async () => {
     await go('#/certificates?status=revoked');
     await page.getByRole('link', { name: serial }).waitFor();
     await go('#/dashboard');
@@ -234,10 +234,16 @@ describe('a certificate from an openssl CSR: found, inspected, revoked in the co
     await cards.waitFor();
     const text = (await cards.textContent())!;
     assert.match(text, /1Revoked/);
-    assert.match(text, /1Issued in 14 days/);
+    assert.match(text, /1Issued in 30 days/);
+    assert.match(text, /0Good certificates/);
     assert.match(text, /[1-9]\d*Stations/);
     const today = new Date().toISOString().slice(0, 10);
     assert.match((await page.getByRole('table', { name: /issued per day/ }).textContent())!, new RegExp(`${today}1`));
+    // The two `openssl ocsp` checks above: good before the revocation, revoked after; nothing of the other tenant's.
+    const ocsp = page.getByRole('table', { name: /OCSP answers about this tenant's certificates, by status/ });
+    const rows = await ocsp.getByRole('row').allTextContents();
+    assert.deepEqual(rows.slice(1).map((r) => /^([a-z]+)(\d+)/.exec(r)?.slice(1, 3).join(' ')), ['good 1', 'revoked 1', 'unknown 0', 'mixed 0', 'total 2']);
+    assert.equal(await ocsp.getByRole('columnheader').count(), 3);
     await w.screenshot('console-dashboard');
   });
 });
@@ -282,12 +288,9 @@ describe('OAuth2 client sign-in', () => {
     await page.getByRole('button', { name: 'Sign in' }).nth(1).click();
     await page.getByRole('navigation', { name: 'Sections' }).waitFor();
     assert.equal(await page.locator('#tenant').textContent(), 'demo');
-    // The dashboard shows what the scopes allow (stations) and says which scope the rest needs.
-    await page.locator('ul.cards').waitFor();
-    const cards = (await page.locator('ul.cards').textContent())!;
-    assert.match(cards, /[1-9]\d*Stations/);
-    assert.match(cards, /—Revoked/);
+    // The dashboard (GET /v1/summary needs both list scopes) says which scope the token lacks.
     assert.match((await page.getByRole('alert').textContent())!, /403 Forbidden.*Authz\.scope.*certificates:read/s);
+    assert.equal(await page.locator('ul.cards').count(), 0);
     await go('#/stations');
     await page.getByRole('cell', { name: 'CP-UI-1', exact: true }).waitFor();
     // Its scopes allow reading only: a registration is refused with the scope rule.

@@ -55,6 +55,7 @@ test('k8s/overlays/redis: the expected objects, all in namespace ev-pki and labe
       'Secret/pki-secrets',
       'Service/ca',
       'Service/ocsp',
+      'Service/ocsp-metrics',
       'Service/ra',
       'Service/redis',
       'Service/redis-headless',

@@ -193,6 +193,9 @@ describe('metrics, health and readiness of RA, CA and OCSP', () => {
     assert.equal(ocsp('pki_ocsp_responses_total', { status: 'revoked', source: 'live', method: 'POST' }), 1);
     assert.equal(ocsp('pki_ocsp_responses_total', { status: 'good', source: 'presigned', method: 'GET' }), 1);
     assert.equal(ocsp('pki_ocsp_responses_total', { status: 'malformedRequest', source: 'unsigned', method: 'POST' }), 1);
+    // By tenant (GET /v1/summary): the certificates' tenant, none ("") for an answer about no certificate.
+    assert.equal(ocsp('pki_ocsp_responses_total', { tenant: 'demo' }), 4);
+    assert.equal(ocsp('pki_ocsp_responses_total', { status: 'malformedRequest', tenant: '' }), 1);
     assert.equal(ocsp('pki_ocsp_sign_duration_seconds_count', { kind: 'live' }), 2);
     assert.equal(ocsp('pki_ocsp_http_requests_total', { route: 'POST /ocsp', status: '200' }), 4);
     assert.equal(ocsp('pki_ocsp_http_requests_total', { route: 'GET /ocsp/{request}', status: '200' }), 1);

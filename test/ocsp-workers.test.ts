@@ -186,6 +186,11 @@ for (const [backend, start] of [['LMDB', lmdbResponder], ['Redis', redisResponde
       // Asked until both workers answered it twice: each holds the answer in memory (remembered on its second request).
       const good = await untilEveryWorkerAnswers(r, target, 'good');
       assert.deepEqual([...new Set(good.seen)], ['good']);
+      // By tenant, from any worker's /metrics (what the RA's GET /v1/summary sums): both workers' good answers are demo's.
+      const metrics = (await fresh(`${r.url}/metrics`, 'GET')).body.toString();
+      const goodSeries = [...metrics.matchAll(/^pki_ocsp_responses_total\{([^}]*status="good"[^}]*)\} \S+$/gm)].map((m) => m[1]!);
+      assert.deepEqual([...new Set(goodSeries.map((l) => /worker="(\d+)"/.exec(l)?.[1]))].sort(), ['0', '1'], goodSeries.join('\n'));
+      assert.ok(goodSeries.every((l) => l.includes('tenant="demo"')), goodSeries.join('\n'));
 
       const revokedAt = Date.now();
       assert.equal((await r.store.revokeCertificate(target, 'keyCompromise', new Date().toISOString())).ok, true);

@@ -105,6 +105,11 @@ test('issue 15: with every service on its own ACL user, a station is registered,
   assert.ok((revokedList.body.items as { serialNumber: string }[]).some((c) => c.serialNumber === target));
   assert.equal((await call(ra, 'GET', '/v1/certificates/expiring?within=400d')).status, 200);
   assert.equal((await call(ra, 'GET', '/v1/issuers')).status, 200);
+  // The summary's counts (ZLEXCOUNT on the list indexes, the revoked-by-notAfter one written by the CA's revocations).
+  const summary = await call(ra, 'GET', '/v1/summary');
+  assert.equal(summary.status, 200, JSON.stringify(summary.body));
+  assert.equal((summary.body.certificates as { revoked: number }).revoked, 2);
+  assert.equal((summary.body.certificates as { expired: number }).expired, 0);
 
   // Nothing any service sent was refused (ACL LOG: the pki-cli user administers Redis).
   const admin = await connect('pki-cli');

@@ -107,6 +107,7 @@ describe('issue 14.1: scopes cannot be bypassed by another spelling of the path'
     'GET /v1/certificates': { path: () => '/v1/certificates', ok: 200 },
     'GET /v1/certificates/expiring': { path: () => '/v1/certificates/expiring', ok: 400 },
     'GET /v1/issuers': { path: () => '/v1/issuers', ok: 200 },
+    'GET /v1/summary': { path: () => '/v1/summary', ok: 200 },
   };
 
   const tokens = new Map<string, string>();

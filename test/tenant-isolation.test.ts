@@ -1,7 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadOperations, OPENAPI_PATH } from '@evpki/ra';
+import { buildOcspRequest } from '@evpki/ocsp';
+import { parseCertificate } from '@evpki/x509';
 import { newP256Csr } from './helpers/csr.js';
+import { certIdFor, parseOcspResponse, postOcsp } from './helpers/ocsp-client.js';
 import { makeDevPki, requestJson, startStack, type DevPki, type JsonResponse, type Stack } from './helpers/pki.js';
 
 // Issue 7: a tenant cannot register, sign for, read or revoke another tenant's stations or
@@ -196,6 +199,25 @@ describe('tenant isolation on every endpoint (404, as for what does not exist)',
     const replayed = await as('other', 'GET', `/v1/certificates?limit=1&cursor=${mine.body.nextCursor}`);
     assert.equal(replayed.status, 400);
     assert.equal(replayed.body.violations[0].rule, 'List.cursor');
+  });
+
+  it('the summary counts only the caller\'s own: stations, certificates, OCSP answers about its certificates', async () => {
+    cover('GET', '/v1/summary');
+    // An OCSP answer about demo's certificate: demo's, never other's.
+    const issuer = parseCertificate((await stack.store.getIssuer(pki.manifest.issuers.chargePoint))!.certificate);
+    assert.equal(parseOcspResponse((await postOcsp(stack.ocspUrl, buildOcspRequest([certIdFor(issuer, serial)]))).der).singles?.[0]?.status, 'good');
+    const demo = (await as('demo', 'GET', '/v1/summary')).body;
+    const theirs = await as('other', 'GET', '/v1/summary');
+    assert.equal(theirs.status, 200, theirs.text);
+    assert.equal(theirs.body.tenant, 'other');
+    assert.ok(demo.ocspAnswers.available && demo.ocspAnswers.byStatus.good >= 1, JSON.stringify(demo.ocspAnswers));
+    assert.deepEqual(theirs.body.ocspAnswers, { available: true, responders: 1, total: 0, byStatus: { good: 0, revoked: 0, unknown: 0, mixed: 0 } });
+    // What other has of its own (a station it registered under an id demo uses, nothing issued), no more.
+    const ownStations = (await as('other', 'GET', '/v1/stations?limit=500')).body.items.length;
+    const ownCertificates = (await as('other', 'GET', '/v1/certificates?limit=500')).body.items.length;
+    assert.deepEqual([theirs.body.stations.total, theirs.body.certificates.total], [ownStations, ownCertificates]);
+    assert.ok(demo.certificates.total >= 2 && demo.certificates.total !== theirs.body.certificates.total, 'demo\'s certificates are counted for demo only');
+    assert.equal(theirs.body.issuedPerDay.reduce((n: number, d: { count: number }) => n + d.count, 0), ownCertificates);
   });
 
   it('shared, not per tenant: the CA hierarchies (GET /v1/issuers)', async () => {

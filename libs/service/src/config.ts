@@ -59,6 +59,7 @@ export const KNOWN_ENV = new Set([
   'RA_OCSP_URL',
   'RA_OCSP_ALLOWED_HOSTS',
   'RA_OCSP_TIMEOUT_MS',
+  'RA_OCSP_METRICS_URLS',
   'CA_HOST',
   'CA_PORT',
   // The CA's plain-HTTP ops listener (/healthz, /readyz, /metrics); its API port takes only mutual TLS.

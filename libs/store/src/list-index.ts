@@ -145,12 +145,17 @@ export function certificateIndexEntries(c: CertificateRecord): IndexEntry[] {
   return out;
 }
 
-/** The entries a revocation adds: the tenant's revoked certificates, and those of its kind. */
-export function revokedIndexEntries(c: Pick<CertificateRecord, 'issuedAt' | 'serial' | 'kind'>): IndexEntry[] {
+/**
+ * The entries a revocation adds: the tenant's revoked certificates and those of its kind (by
+ * issuance), and the revoked ones by notAfter (schema 5), which the summary subtracts from the
+ * notAfter index to count expired and expiring certificates that are not revoked.
+ */
+export function revokedIndexEntries(c: Pick<CertificateRecord, 'issuedAt' | 'notAfter' | 'serial' | 'kind'>): IndexEntry[] {
   const member = `${timeKey(Date.parse(c.issuedAt))} ${c.serial}`;
   return [
     { index: ['revoked'], member },
     { index: ['revokedkind', c.kind], member },
+    { index: ['revokednotafter'], member: `${timeKey(Date.parse(c.notAfter))} ${c.serial}` },
   ];
 }
 
@@ -244,4 +249,71 @@ export async function readPage<R>(src: IndexSource<R>, plan: ListPlan<R>, page: 
     }
     if (members.length < want) return { items };
   }
+}
+
+// ---- counting (the tenant summary) ----
+
+/** A member range [from, to) of one index of a tenant, to be counted. */
+export interface IndexRange {
+  readonly index: IndexName;
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * What a backend gives the summary: the number of members in each range, read together (one LMDB
+ * snapshot, one Redis pipeline of ZLEXCOUNT), within one tenant's indexes only.
+ */
+export type IndexCounter = (ranges: readonly IndexRange[]) => Promise<number[]>;
+
+/** Days of issuance the summary counts, today (UTC) included. */
+export const SUMMARY_DAYS = 30;
+/** The expiry horizons the summary counts, in days. */
+export const SUMMARY_EXPIRING_DAYS = [30, 90] as const;
+const DAY_MS = 86_400_000;
+
+/** A tenant's numbers (GET /v1/summary), exact, counted on its list indexes at `now`. */
+export interface TenantSummary {
+  readonly stations: { readonly total: number; readonly allowed: number; readonly disallowed: number };
+  /** By status as the lists give it (statusAt: revoked wins over expired). */
+  readonly certificates: { readonly total: number; readonly good: number; readonly revoked: number; readonly expired: number };
+  /** Certificates issued per UTC day, the oldest first, the last one today. */
+  readonly issuedPerDay: readonly { readonly day: string; readonly count: number }[];
+  /** Good certificates whose notAfter is within the horizon from now (as GET /v1/certificates/expiring?within=<n>d). */
+  readonly expiring: readonly { readonly withinDays: number; readonly count: number }[];
+}
+
+/**
+ * The summary of a tenant from range counts of its indexes (never a record read): statuses by
+ * subtraction (revoked wins, so expired = notAfter passed minus those revoked, from the
+ * revokednotafter index), issuance per day on the issued index, expiring ranges as the expiring
+ * list reads them.
+ */
+export async function summaryIn(stations: IndexCounter, certificates: IndexCounter, now: number): Promise<TenantSummary> {
+  const all = { from: '', to: AFTER_PREFIX };
+  const nowKey = timeKey(now);
+  const today = Math.floor(now / DAY_MS) * DAY_MS;
+  const days = Array.from({ length: SUMMARY_DAYS }, (_, i) => today - (SUMMARY_DAYS - 1 - i) * DAY_MS);
+  // The expiring list: notAfter in [now, now + span] (notAfterBefore now + span + 1, exclusive).
+  const horizons = SUMMARY_EXPIRING_DAYS.map((d) => ({ from: nowKey, to: timeKey(now + d * DAY_MS + 1) }));
+  const [s, c] = await Promise.all([
+    stations([{ index: ['all'], ...all }, { index: ['allowed', '1'], ...all }, { index: ['allowed', '0'], ...all }]),
+    certificates([
+      { index: ['serial'], ...all },
+      { index: ['revoked'], ...all },
+      { index: ['notafter'], from: '', to: nowKey },
+      { index: ['revokednotafter'], from: '', to: nowKey },
+      ...horizons.flatMap((r) => [{ index: ['notafter'], ...r }, { index: ['revokednotafter'], ...r }]),
+      ...days.map((d) => ({ index: ['issued'], from: timeKey(d), to: timeKey(d + DAY_MS) })),
+    ]),
+  ]);
+  const [total, revoked, passed, revokedPassed] = c as [number, number, number, number];
+  const expired = passed - revokedPassed;
+  const perHorizon = c.slice(4, 4 + 2 * horizons.length);
+  return {
+    stations: { total: s[0]!, allowed: s[1]!, disallowed: s[2]! },
+    certificates: { total, good: total - revoked - expired, revoked, expired },
+    issuedPerDay: days.map((d, i) => ({ day: new Date(d).toISOString().slice(0, 10), count: c[4 + 2 * horizons.length + i]! })),
+    expiring: SUMMARY_EXPIRING_DAYS.map((withinDays, i) => ({ withinDays, count: perHorizon[2 * i]! - perHorizon[2 * i + 1]! })),
+  };
 }

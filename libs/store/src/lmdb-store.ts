@@ -45,7 +45,7 @@ import {
 } from './audit.js';
 import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, issuerAtSchema3, rotationAtSchema3, upToDate, type MigrationResult } from './schema.js';
 import { DEFAULT_HIERARCHY, assertIssuerRecord, assertRotationCommit, mayRecordLeafUnder } from './hierarchies.js';
-import { certificateIndexEntries, findCertificatesIn, findStationsIn, revokedIndexEntries, stationIndexEntries, type IndexEntry, type IndexName, type IndexSource } from './list-index.js';
+import { certificateIndexEntries, findCertificatesIn, findStationsIn, revokedIndexEntries, stationIndexEntries, summaryIn, type IndexCounter, type IndexEntry, type IndexName, type IndexSource, type TenantSummary } from './list-index.js';
 import type { CertificateListFilter, CertificateListResult, ListPage, ListResult, StationListFilter } from './list-index.js';
 
 /** Keys are lmdb arrays (ordered-binary): prefix ranges are [...prefix] .. [...prefix, END]. */
@@ -259,6 +259,17 @@ export class LmdbStore implements Store {
     await this.schema();
     this.db.resetReadTxn();
     return findCertificatesIn(this.indexSource<CertificateRecord>('cx', tenant, (serial) => key('cert', serial)), tenant, filter, page);
+  }
+
+  /** Key-range counts of a tenant's index (LMDB walks the range's keys in native code; no record is read). */
+  private indexCounter(space: IndexSpace, tenant: string): IndexCounter {
+    return async (ranges) => ranges.map((r) => this.db.getKeysCount({ start: indexKey(space, tenant, r.index, r.from), end: indexKey(space, tenant, r.index, r.to) }));
+  }
+
+  async tenantSummary(tenant: string, now: number): Promise<TenantSummary> {
+    await this.schema();
+    this.db.resetReadTxn();
+    return summaryIn(this.indexCounter('sx', tenant), this.indexCounter('cx', tenant), now);
   }
 
   async getTenant(id: string): Promise<TenantRecord | undefined> {

@@ -275,6 +275,11 @@ export interface OcspResponseRecord {
   readonly thisUpdate: number;
   readonly nextUpdate: number;
   readonly etag: string;
+  /**
+   * The certificate's tenant, for the responder's answers by tenant (pki_ocsp_responses_total).
+   * Absent in responses pre-signed before it was recorded: the responder then reads the certificate.
+   */
+  readonly tenant?: string;
 }
 
 /** What a set of pre-signed responses was signed for: written only while the certificate still has it. */

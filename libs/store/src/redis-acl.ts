@@ -98,6 +98,7 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   }),
   getCertificate: { commands: ['hmget'], read: ['c:*'] },
   findCertificates: merge(SCHEMA, { commands: ['zrangebylex', 'hmget'], read: ['cx:*', 'c:*'] }),
+  tenantSummary: merge(SCHEMA, { commands: ['zlexcount'], read: ['sx:*', 'cx:*'] }),
   listStationCertificates: { commands: ['zrange', 'hmget'], read: ['sc:*', 'c:*'] },
   isKeyCertified: merge(SCHEMA, { commands: ['exists'], read: ['k:*'] }),
   getCertificateByKey: merge(SCHEMA, { commands: ['get', 'hmget'], read: ['k:*', 'c:*'] }),

@@ -128,17 +128,17 @@ return {'ok'}
 
   // KEYS: OCSP epoch, OCSP due, station, station index, then per certificate: cert, issuer's
   //       revoked list, its OCSP responses, its blocked-key entry, its tenant's revoked list indexes
-  //       (all revoked, revoked of its kind: list-index.ts revokedIndexEntries, one member for both);
+  //       (all revoked, revoked of its kind, revoked by notAfter: list-index.ts revokedIndexEntries);
   //       then (station removal) the station's list indexes (all, q, allowed 1, allowed 0)
-  // ARGV: reason, at, station removal ('1'/'0'), n, invalidation channel, n serials, n revoked list
-  //       index members, then (station removal) the station record as read ('' none) and its list
-  //       index members ("<list index 1-4><member>")
+  // ARGV: reason, at, station removal ('1'/'0'), n, invalidation channel, n serials, 3n revoked list
+  //       index members (each certificate's three in turn), then (station removal) the station
+  //       record as read ('' none) and its list index members ("<list index 1-4><member>")
   // An already revoked certificate keeps its time; its reason can only be raised to keyCompromise.
   // A station removal revokes only good certificates, and retries if the station's index or record changed.
   revoke: `
 local reason, at, removal, n = ARGV[1], ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])
 if removal then
-  if (redis.call('GET', KEYS[3]) or '') ~= ARGV[6 + 2 * n] then return {'retry', 0} end
+  if (redis.call('GET', KEYS[3]) or '') ~= ARGV[6 + 4 * n] then return {'retry', 0} end
   if redis.call('ZCARD', KEYS[4]) ~= n then return {'retry', 0} end
   for i = 1, n do
     if not redis.call('ZSCORE', KEYS[4], ARGV[5 + i]) then return {'retry', 0} end
@@ -147,7 +147,7 @@ end
 local out = {'ok', 0}
 local any = false
 for i = 1, n do
-  local base = 4 + (i - 1) * 6
+  local base = 4 + (i - 1) * 7
   local serial = ARGV[5 + i]
   local st = redis.call('HGET', KEYS[base + 1], 'st')
   local changed = 0
@@ -161,8 +161,7 @@ for i = 1, n do
       redis.call('DEL', KEYS[base + 3])
       redis.call('ZADD', KEYS[2], 0, serial)
       if reason == 'keyCompromise' then redis.call('SET', KEYS[base + 4], at) end
-      redis.call('ZADD', KEYS[base + 5], 0, ARGV[5 + n + i])
-      redis.call('ZADD', KEYS[base + 6], 0, ARGV[5 + n + i])
+      for j = 1, 3 do redis.call('ZADD', KEYS[base + 4 + j], 0, ARGV[5 + n + (i - 1) * 3 + j]) end
       changed = 1
       any = true
     end
@@ -175,8 +174,8 @@ if any then
 end
 if removal then
   out[2] = redis.call('DEL', KEYS[3])
-  local lists = 4 + n * 6
-  for i = 7 + 2 * n, #ARGV do
+  local lists = 4 + n * 7
+  for i = 7 + 4 * n, #ARGV do
     redis.call('ZREM', KEYS[lists + tonumber(string.sub(ARGV[i], 1, 1))], string.sub(ARGV[i], 2))
   end
 end

@@ -13,8 +13,10 @@ import type { CertificateRecord, IssuerRecord, RotationRecord } from './records.
  *      becomes the csms hierarchy's (one per hierarchy).
  *   4: the list indexes of stations and certificates (list-index.ts, issue 19): built for what the
  *      store holds, then kept by every write of a station or certificate.
+ *   5: the index of revoked certificates by notAfter (list-index.ts revokedIndexEntries), for the
+ *      exact counts of the tenant summary: the list indexes are built again (idempotent), which adds it.
  */
-export const STORE_SCHEMA_VERSION = 4;
+export const STORE_SCHEMA_VERSION = 5;
 
 export interface MigrationResult {
   readonly from: number;

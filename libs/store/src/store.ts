@@ -25,7 +25,7 @@ import type {
 } from './records.js';
 import type { AuditAppend, AuditCheckpoint, AuditEntry, AuditEvent, AuditHead, AuditQuery } from './audit.js';
 import type { MigrationResult } from './schema.js';
-import type { CertificateListFilter, CertificateListResult, ListPage, ListResult, StationListFilter } from './list-index.js';
+import type { CertificateListFilter, CertificateListResult, ListPage, ListResult, StationListFilter, TenantSummary } from './list-index.js';
 
 /**
  * The storage contract every backend fulfils. Writes that belong together are atomic; a resolved
@@ -142,6 +142,12 @@ export interface Store {
    * no page gave.
    */
   findCertificates(tenant: string, filter: CertificateListFilter, page: ListPage): Promise<CertificateListResult>;
+  /**
+   * A tenant's numbers at `now` (epoch ms): stations, certificates by status, issued per day,
+   * expiring; exact, from range counts of that tenant's list indexes only (never its records, nor
+   * another tenant's index).
+   */
+  tenantSummary(tenant: string, now: number): Promise<TenantSummary>;
   listStationCertificates(tenant: string, stationId: string): Promise<CertificateRecord[]>;
   /** Key hashes are keySha256 (@evpki/x509) of the key, whatever bytes its CSR used. */
   isKeyCertified(spkiSha256: string): Promise<boolean>;

@@ -72,6 +72,7 @@ export const RA_STORE_METHODS = [
   'getCertificateByKey',
   'getCertificate',
   'findCertificates',
+  'tenantSummary',
   'listStationCertificates',
   'listIssuers',
   'getRotation',

@@ -10,14 +10,17 @@ export type AnswerSource = 'presigned' | 'live' | 'unsigned';
 /**
  * The responder's metrics: the services' common set (createMetrics('ocsp'): requests by route and
  * status, store errors, the live signing histogram pki_ocsp_sign_duration_seconds{kind}) and
- * pki_ocsp_responses_total{status, source, method}.
+ * pki_ocsp_responses_total{status, source, method, tenant}. `tenant` is the tenant of the
+ * certificates answered for (the RA's GET /v1/summary reads it), "" when there is none (an error,
+ * a serial not issued, certificates of several tenants): its values are bounded by the tenants,
+ * never a serial.
  */
 export function createOcspMetrics() {
   const metrics = createMetrics('ocsp');
   const responses = new Counter({
     name: 'pki_ocsp_responses_total',
-    help: 'OCSP answers by status (good, revoked, unknown, mixed; or the OCSP error: malformedRequest, internalError, tryLater, unauthorized), source (presigned, live, unsigned) and method',
-    labelNames: ['status', 'source', 'method'] as const,
+    help: 'OCSP answers by status (good, revoked, unknown, mixed; or the OCSP error: malformedRequest, internalError, tryLater, unauthorized), source (presigned, live, unsigned), method and tenant of the certificates ("" none)',
+    labelNames: ['status', 'source', 'method', 'tenant'] as const,
     registers: [metrics.registry],
   });
   return { ...metrics, responses };

@@ -83,7 +83,7 @@ export class Presigner {
     const records: OcspResponseRecord[] = PRESIGNED_HASHES.map((hash) => {
       const certId = encodeCertId(hash, issuer.hashes[hash].name, issuer.hashes[hash].key, serialBytes);
       const der = signer.sign([{ certId, status: statusOf(cert), thisUpdate: now, nextUpdate }], { producedAt: now });
-      return { issuerId: issuer.id, serial, hash, certId, der, thisUpdate: now.getTime(), nextUpdate: nextUpdate.getTime(), etag: etagOf(der) };
+      return { issuerId: issuer.id, serial, hash, certId, der, thisUpdate: now.getTime(), nextUpdate: nextUpdate.getTime(), etag: etagOf(der), tenant: cert.tenant };
     });
     const expired = new Date(cert.notAfter) < now;
     const nextDue = expired ? undefined : now.getTime() + (nextUpdate.getTime() - now.getTime()) / 2;

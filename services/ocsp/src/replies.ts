@@ -38,14 +38,14 @@ export function createReplies(d: RepliesDeps) {
     if (debug) log.debug({ event: 'http.request', route, status }, 'request');
   }
 
-  /** pki_ocsp_responses_total: an answer's status (or OCSP error) and source, and the request's route and HTTP status. */
-  function count(method: string, a: Pick<Answer, 'outcome' | 'status'>, httpStatus = 200): void {
-    const k = `${method} ${a.outcome} ${a.status}`;
+  /** pki_ocsp_responses_total: an answer's status (or OCSP error), source and tenant, and the request's route and HTTP status. */
+  function count(method: string, a: Pick<Answer, 'outcome' | 'status' | 'tenant'>, httpStatus = 200): void {
+    const k = `${method} ${a.outcome} ${a.status} ${a.tenant ?? ''}`;
     let c = counters.get(k);
     if (!c) {
       const source = a.outcome === 'presigned' ? 'presigned' : a.outcome === 'signed' ? 'live' : 'unsigned';
       const status = source === 'unsigned' ? a.outcome : (a.status ?? 'unknown');
-      counters.set(k, (c = metrics.responses.labels({ status, source, method })));
+      counters.set(k, (c = metrics.responses.labels({ status, source, method, tenant: a.tenant ?? '' })));
     }
     c.inc();
     countRequest(method === 'GET' ? 'GET /ocsp/{request}' : 'POST /ocsp', httpStatus);

@@ -23,6 +23,11 @@ export interface Answer {
   readonly outcome: 'presigned' | 'signed' | OcspErrorStatus;
   /** For a signed answer: the certificate status it gives (for the metrics). */
   readonly status?: AnsweredStatus;
+  /**
+   * For a signed answer: the tenant of its certificates when they are all of one tenant (for the
+   * metrics, answers by tenant); absent for a serial not issued by this issuer, and for errors.
+   */
+  readonly tenant?: string;
   readonly cache?: { readonly thisUpdate: number; readonly nextUpdate: number; readonly etag: string };
 }
 
@@ -209,8 +214,11 @@ export class Responder {
     const single = req.certIds.length === 1 && !req.nonceExtension ? req.certIds[0]! : undefined;
     if (single) {
       const pre = await this.bounded(this.o.store.getOcspResponse(issuer.id, single.serialHex, single.hash));
-      if (pre && pre.nextUpdate > now.getTime() && pre.certId.equals(single.der))
-        return { body: pre.der, outcome: 'presigned', cache: pre, ...withStatus(answeredStatus(pre.der)) };
+      if (pre && pre.nextUpdate > now.getTime() && pre.certId.equals(single.der)) {
+        // Pre-signed before responses recorded their tenant: the certificate says (until it is re-signed).
+        const tenant = pre.tenant ?? (await this.bounded(this.o.store.getCertificate(single.serialHex)))?.tenant;
+        return { body: pre.der, outcome: 'presigned', cache: pre, ...withStatus(answeredStatus(pre.der)), ...(tenant === undefined ? {} : { tenant }) };
+      }
     }
     // Not pre-signed (another hash or encoding, several CertIDs): signed once, then from memory.
     const epoch = this.epoch();
@@ -252,9 +260,11 @@ export class Responder {
     const body = signer.sign(singles, { producedAt: now, extendedRevoke, ...(req.nonceExtension ? { nonceExtension: req.nonceExtension } : {}) });
     const status = statusOfSingles(singles.map((s) => s.status.kind));
     const allIssued = certs.every((c) => c !== undefined && c.issuerId === issuer.id);
-    if (req.nonceExtension) return { answer: { body, outcome: 'signed', status }, allIssued };
+    // One tenant when every certificate asked for is one this issuer issued to it; else none.
+    const tenant = allIssued && certs.every((c) => c!.tenant === certs[0]!.tenant) ? { tenant: certs[0]!.tenant } : {};
+    if (req.nonceExtension) return { answer: { body, outcome: 'signed', status, ...tenant }, allIssued };
     const cache = { thisUpdate: now.getTime(), nextUpdate: nextUpdate.getTime(), etag: etagOf(body) };
-    return { answer: { body, outcome: 'signed', cache, status }, allIssued };
+    return { answer: { body, outcome: 'signed', cache, status, ...tenant }, allIssued };
   }
 
   nextUpdate(now: Date, signerNotAfter: Date): Date {

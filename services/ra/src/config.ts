@@ -35,6 +35,8 @@ export interface RaConfig {
   /** Remote OCSP responders (e.g. a V2G PKI's) the RA may ask on a CSMS's behalf (PnC-4.5). */
   readonly ocspAllowedHosts: readonly AllowedHost[];
   readonly ocspTimeoutMs: number;
+  /** Our responders' /metrics (one URL per instance), read for the tenant's OCSP answers in GET /v1/summary. */
+  readonly ocspMetricsUrls: readonly string[];
   readonly rateLimits: RateLimits;
   /** Header, request and keep-alive timeouts of the HTTP server (PKI_HTTP_*). */
   readonly http: HttpLimits;
@@ -138,6 +140,25 @@ function loadJwtKeys(env: NodeJS.ProcessEnv, dataDir: string): RaConfig['jwtKeys
   return { jwksFile: envString(env, 'RA_JWT_JWKS_FILE', dataPaths(dataDir).jwtPublicJwk) };
 }
 
+/**
+ * `RA_OCSP_METRICS_URLS`: comma-separated http(s) URLs of our responders' /metrics, one per responder
+ * instance (each gathers its own workers'); default: `<RA_OCSP_URL>/metrics`.
+ */
+function parseMetricsUrls(env: NodeJS.ProcessEnv, ocspUrl: string): string[] {
+  const raw = env.RA_OCSP_METRICS_URLS;
+  if (raw === undefined || raw.trim() === '') return [`${ocspUrl.replace(/\/+$/, '')}/metrics`];
+  return raw.split(',').map((u) => u.trim()).filter(Boolean).map((u) => {
+    let url: URL;
+    try {
+      url = new URL(u);
+    } catch {
+      throw new ConfigError(`RA_OCSP_METRICS_URLS: "${u}" is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(`RA_OCSP_METRICS_URLS: "${u}" is not http(s)`);
+    return url.toString();
+  });
+}
+
 /** RA_TLS_CERT_FILE and RA_TLS_KEY_FILE go together: one alone is a mistake, not plain HTTP. */
 function loadTlsFiles(env: NodeJS.ProcessEnv): RaTlsFiles | undefined {
   const certFile = envString(env, 'RA_TLS_CERT_FILE', '');
@@ -176,6 +197,7 @@ export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
     ocspUrl: envUrl(env, 'RA_OCSP_URL', `http://127.0.0.1:${ocspPort}`),
     ocspAllowedHosts: parseAllowedHosts(envString(env, 'RA_OCSP_ALLOWED_HOSTS', '')),
     ocspTimeoutMs: envInt(env, 'RA_OCSP_TIMEOUT_MS', 5000, 100, 60_000),
+    ocspMetricsUrls: parseMetricsUrls(env, envUrl(env, 'RA_OCSP_URL', `http://127.0.0.1:${ocspPort}`)),
     rateLimits: {
       stationCsrsPerDay: envInt(env, 'RA_RATE_STATION_CSRS_PER_DAY', 10, 0, 1_000_000),
       tenantCsrsPerMinute: envInt(env, 'RA_RATE_TENANT_CSRS_PER_MINUTE', 600, 0, 1_000_000),

@@ -7,3 +7,4 @@ export * from './k8s-service-accounts.js';
 export { LIST_RULES } from './lists.js';
 export { ROUTE_RULE } from './authenticate.js';
 export { compileRequestSchemas, type RequestSchemas } from './request-schema.js';
+export { createOcspAnswers, tenantAnswersIn, type OcspAnswers } from './ocsp-answers.js';

@@ -11,6 +11,8 @@ import type { Enrolled, Enrolment } from './enrol.js';
 import { certificateSignedOf, signCertificateOf, type PncDataTransfer } from './pnc-data-transfer.js';
 import { certificateView, opcpRootView, stationView, trustAnchorView } from './views.js';
 import { listHandlers } from './lists.js';
+import type { OcspAnswers } from './ocsp-answers.js';
+import { summaryHandlers } from './summary.js';
 
 export interface RouteDeps {
   readonly store: RaStore;
@@ -21,6 +23,8 @@ export interface RouteDeps {
   readonly audit: AuditTrail;
   /** One info line per issuance and revocation (with the request id, like every line of the request). */
   readonly log: Logger;
+  /** The tenant's OCSP answers from our responders' metrics (GET /v1/summary). */
+  readonly ocspAnswers: { forTenant(tenant: string): Promise<OcspAnswers> };
 }
 
 /** 201 with the issued (or, for a known Idempotency-Key, replayed) certificate. */
@@ -204,6 +208,6 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
   };
 
   // The operator's lists and the CA hierarchy (lists.ts).
-  Object.assign(r, listHandlers({ store: d.store, now: d.now }));
+  Object.assign(r, listHandlers({ store: d.store, now: d.now }), summaryHandlers({ store: d.store, now: d.now, ocspAnswers: d.ocspAnswers }));
   return r;
 }

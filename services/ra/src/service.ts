@@ -47,6 +47,7 @@ import { createOAuthTokens } from './oauth-token.js';
 import { checkEstQuery, estRoutes, loadEstRoutes } from './est.js';
 import { serviceAccountTokens } from './k8s-service-accounts.js';
 import { webRoutes } from './web-routes.js';
+import { createOcspAnswers } from './ocsp-answers.js';
 
 export const OPENAPI_PATH = fileURLToPath(new URL('../../../openapi.yaml', import.meta.url));
 
@@ -93,6 +94,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   // Manufacturer chains (issue 21): their CRLs and responders through the same guarded client and allow-list.
   const manufacturerRevocation = createManufacturerRevocation({ allowedHosts: config.ocspAllowedHosts, timeoutMs: config.ocspTimeoutMs }, now);
   const manufacturers = createManufacturerTrust({ store, revocation: manufacturerRevocation, now });
+  const ocspAnswers = createOcspAnswers({ urls: config.ocspMetricsUrls, timeoutMs: config.ocspTimeoutMs, log });
   let server: Server | undefined;
   let tlsWatch: { stop(): void } | undefined;
 
@@ -123,7 +125,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     ...estRouteTable,
     { method: 'POST', path: '/oauth/token', label: 'POST /oauth/token' },
   ];
-  const handlers = { ...v1Handlers({ store, ca, enrolment, now, certificateStatus, audit, log }), ...manufacturerHandlers({ store, trust: manufacturers, audit, now }) };
+  const handlers = { ...v1Handlers({ store, ca, enrolment, now, certificateStatus, audit, log, ocspAnswers }), ...manufacturerHandlers({ store, trust: manufacturers, audit, now }) };
   // Each openapi.yaml operation has exactly one handler, and each handler one operation.
   const declared = operations.all.map((o) => o.route).sort();
   if (JSON.stringify(declared) !== JSON.stringify(Object.keys(handlers).sort()))

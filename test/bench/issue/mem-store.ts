@@ -4,7 +4,7 @@
  */
 import type { CertificateRecord, IdempotencyClaim, IdempotencyRecord, IssuanceCoverage, IssuanceOutcome, IssuerRecord, StationRecord, Store, TenantRecord } from '@evpki/store';
 
-export type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'consumeRate' | 'releaseRate' | 'issuerLastExpiry' | 'getRotation' | 'commitRotation' | 'putStations' | 'requeueOcsp' | 'appendAudit' | 'listAudit' | 'auditHead' | 'auditCheckpoint' | 'pruneAudit' | 'createTenant' | 'updateTenant' | 'listTenants' | 'migrate' | 'getOAuthClient' | 'putOAuthClient' | 'listOAuthClients' | 'listStations' | 'getManufacturer' | 'putManufacturer' | 'deleteManufacturer' | 'listManufacturers' | 'findStationBySeccId' | 'findStations' | 'findCertificates'>;
+export type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'consumeRate' | 'releaseRate' | 'issuerLastExpiry' | 'getRotation' | 'commitRotation' | 'putStations' | 'requeueOcsp' | 'appendAudit' | 'listAudit' | 'auditHead' | 'auditCheckpoint' | 'pruneAudit' | 'createTenant' | 'updateTenant' | 'listTenants' | 'migrate' | 'getOAuthClient' | 'putOAuthClient' | 'listOAuthClients' | 'listStations' | 'getManufacturer' | 'putManufacturer' | 'deleteManufacturer' | 'listManufacturers' | 'findStationBySeccId' | 'findStations' | 'findCertificates' | 'tenantSummary'>;
 
 export class MemStore implements IssuanceStore {
   private readonly tenants = new Map<string, TenantRecord>();

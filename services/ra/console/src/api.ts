@@ -125,20 +125,6 @@ export function withQuery(path: string, query: Record<string, string | number | 
   return s ? `${path}?${s}` : path;
 }
 
-/** Counts the items of a list operation by paging through at most `maxPages`; `more` when it stopped early. */
-export async function countAll<T>(path: string, query: Record<string, string | number | undefined>, maxPages = 20, onItem?: (item: T) => void): Promise<{ count: number; more: boolean }> {
-  let cursor: string | undefined;
-  let count = 0;
-  for (let i = 0; i < maxPages; i++) {
-    const page = await api<Page<T>>('GET', withQuery(path, { ...query, limit: 100, cursor }));
-    count += page.items.length;
-    if (onItem) page.items.forEach(onItem);
-    if (!page.nextCursor) return { count, more: false };
-    cursor = page.nextCursor;
-  }
-  return { count, more: true };
-}
-
 export interface StationView {
   stationId: string;
   serialNumber: string;
@@ -172,6 +158,18 @@ export interface IssuerView {
   notBefore: string;
   notAfter: string;
   serialNumber: string;
+}
+/** GET /v1/summary (openapi.yaml TenantSummary). */
+export interface TenantSummaryView {
+  tenant: string;
+  at: string;
+  stations: { total: number; allowed: number; disallowed: number };
+  certificates: { total: number; good: number; revoked: number; expired: number };
+  issuedPerDay: { day: string; count: number }[];
+  expiring: { withinDays: number; count: number }[];
+  ocspAnswers:
+    | { available: true; responders: number; total: number; byStatus: Record<'good' | 'revoked' | 'unknown' | 'mixed', number> }
+    | { available: false; reason: string };
 }
 export interface HierarchyView {
   name: string;

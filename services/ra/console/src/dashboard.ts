@@ -1,55 +1,57 @@
-import { countAll, type CertificateView, type StationView } from './api.js';
+import { api, type TenantSummaryView } from './api.js';
 import { h, mount, table } from './dom.js';
 import { errorBox } from './ui.js';
 
-const DAYS = 14;
+const OCSP_STATUSES = ['good', 'revoked', 'unknown', 'mixed'] as const;
+const OCSP_NOTE: Record<(typeof OCSP_STATUSES)[number], string> = {
+  good: 'the certificate is good',
+  revoked: 'the certificate is revoked',
+  unknown: 'the responder does not know it',
+  mixed: 'several certificates with different statuses',
+};
 
-type Counted = PromiseSettledResult<{ count: number; more: boolean }>;
-
-/** A count that stopped at the page limit shows as "N+"; one the token may not read, as "—" (the scope it lacks is in the note). */
-const shown = (c: Counted): string => (c.status === 'fulfilled' ? `${c.value.count}${c.value.more ? '+' : ''}` : '—');
-
-/** The tenant's numbers, from the list operations (each count pages through at most 2000 items). */
+/**
+ * The tenant's numbers in one call: GET /v1/summary (exact counts of the tenant's list indexes, and
+ * the OCSP answers our responders gave about its certificates, from their metrics).
+ */
 export async function dashboard(main: HTMLElement): Promise<void> {
   mount(main, h('h2', {}, 'Dashboard'), h('p', { 'aria-busy': 'true' }, 'Loading…'));
+  let s: TenantSummaryView;
   try {
-    const since = new Date(Date.now() - (DAYS - 1) * 86_400_000);
-    since.setUTCHours(0, 0, 0, 0);
-    const perDay = new Map<string, number>();
-    for (let i = 0; i < DAYS; i++) perDay.set(new Date(since.getTime() + i * 86_400_000).toISOString().slice(0, 10), 0);
-    const counts = await Promise.allSettled([
-      countAll<StationView>('/v1/stations', {}),
-      countAll<CertificateView>('/v1/certificates', { issuedSince: since.toISOString() }, 20, (c) => {
-        const day = c.issuedAt.slice(0, 10);
-        if (perDay.has(day)) perDay.set(day, perDay.get(day)! + 1);
-      }),
-      countAll<CertificateView>('/v1/certificates/expiring', { within: '30d' }),
-      countAll<CertificateView>('/v1/certificates/expiring', { within: '90d' }),
-      countAll<CertificateView>('/v1/certificates', { status: 'revoked' }),
-    ]);
-    const [stations, issued, expiring30, expiring90, revoked] = counts as [Counted, Counted, Counted, Counted, Counted];
-    const refused: unknown[] = counts.flatMap((c): unknown[] => (c.status === 'rejected' ? [c.reason] : []));
-    const max = Math.max(1, ...perDay.values());
-    const cards: [string, string, string][] = [
-      ['Stations', shown(stations), '#/stations'],
-      [`Issued in ${DAYS} days`, shown(issued), '#/certificates'],
-      ['Expiring within 30 days', shown(expiring30), '#/certificates?within=30d'],
-      ['Expiring within 90 days', shown(expiring90), '#/certificates?within=90d'],
-      ['Revoked', shown(revoked), '#/certificates?status=revoked'],
-    ];
-    mount(
-      main,
-      h('h2', {}, 'Dashboard'),
-      h('ul', { class: 'cards' }, ...cards.map(([label, n, href]) => h('li', {}, h('a', { href }, h('span', { class: 'card-n' }, n), h('span', {}, label))))),
-      refused.length ? errorBox(refused[0]) : null,
-      issued.status === 'rejected' ? null : table(
-        `Certificates issued per day (last ${DAYS} days, UTC)`,
-        ['day', 'issued', 'chart'],
-        [...perDay].map(([day, n]) => [day, n, h('meter', { min: 0, max, value: n, 'aria-label': `${n} on ${day}` })]),
-      ),
-      h('p', { class: 'note' }, 'OCSP answers by status are PKI-wide (the responder counts them in its /metrics, ocsp_responses_total); they are not shown per tenant.'),
-    );
+    s = await api<TenantSummaryView>('GET', '/v1/summary');
   } catch (e) {
-    mount(main, h('h2', {}, 'Dashboard'), errorBox(e));
+    return void mount(main, h('h2', {}, 'Dashboard'), errorBox(e));
   }
+  const days = s.issuedPerDay.length;
+  const issued = s.issuedPerDay.reduce((n, d) => n + d.count, 0);
+  const expiring = (within: number): number => s.expiring.find((e) => e.withinDays === within)?.count ?? 0;
+  const cards: [string, number, string][] = [
+    ['Stations', s.stations.total, '#/stations'],
+    ['Good certificates', s.certificates.good, '#/certificates?status=good'],
+    [`Issued in ${days} days`, issued, '#/certificates'],
+    ['Expiring within 30 days', expiring(30), '#/certificates?within=30d'],
+    ['Expiring within 90 days', expiring(90), '#/certificates?within=90d'],
+    ['Revoked', s.certificates.revoked, '#/certificates?status=revoked'],
+    ['Expired', s.certificates.expired, '#/certificates?status=expired'],
+  ];
+  const max = Math.max(1, ...s.issuedPerDay.map((d) => d.count));
+  const ocsp = s.ocspAnswers;
+  mount(
+    main,
+    h('h2', {}, 'Dashboard'),
+    h('p', { class: 'note' }, `Tenant ${s.tenant}, as of ${s.at.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}. Stations allowed: ${s.stations.allowed}, disallowed: ${s.stations.disallowed}. Certificates in all: ${s.certificates.total}.`),
+    h('ul', { class: 'cards' }, ...cards.map(([label, n, href]) => h('li', {}, h('a', { href }, h('span', { class: 'card-n' }, n), h('span', {}, label))))),
+    ocsp.available
+      ? table(
+          `OCSP answers about this tenant's certificates, by status (since each of ${ocsp.responders} responder${ocsp.responders === 1 ? '' : 's'} started)`,
+          ['status', 'answers', 'meaning'],
+          [...OCSP_STATUSES.map((st) => [st, ocsp.byStatus[st], OCSP_NOTE[st]]), ['total', ocsp.total, '']],
+        )
+      : h('p', { class: 'note', role: 'status' }, `OCSP answers by status are unavailable: ${ocsp.reason}.`),
+    table(
+      `Certificates issued per day (last ${days} days, UTC)`,
+      ['day', 'issued', 'chart'],
+      s.issuedPerDay.map((d) => [d.day, d.count, h('meter', { min: 0, max, value: d.count, 'aria-label': `${d.count} on ${d.day}` })]),
+    ),
+  );
 }
