@@ -36,7 +36,7 @@ export const stationRegistered: CsrCheck = (_csr, _key, ctx) => {
  */
 export const keyRules: CsrCheck = async (csr, key, ctx) => {
   if (!key) return [];
-  const out = [...(await checkCsrSignature(csr, key)), ...checkKey(key, ctx.keyPolicy)];
+  const out = [...checkCsrSignature(csr, key), ...checkKey(key, ctx.keyPolicy)];
   if (key.type === 'unsupported') return out;
   if (await ctx.isKeyBlocked(key.common.spkiSha256)) out.push({ rule: Rule.keyStrength, message: 'key is on the blocked list (compromised)' });
   else if (await ctx.wasKeyCertified(key.common.spkiSha256))

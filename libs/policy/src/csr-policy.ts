@@ -7,7 +7,7 @@ import {
   publicKeyObject,
   readSignatureAlgorithm,
   unencodableReason,
-  verifySignatureInPool,
+  verifySignature,
   type KeyInfo,
   type NameAttribute,
   type ParsedCsr,
@@ -66,7 +66,7 @@ export function readCsr(pem: string): { csr: ParsedCsr } | { violation: Violatio
 }
 
 /** Proof of possession and signature algorithm (A00.FR.504, A00.FR.506, A02.FR.03). */
-export async function checkCsrSignature(csr: ParsedCsr, key: KeyInfo): Promise<Violation[]> {
+export function checkCsrSignature(csr: ParsedCsr, key: KeyInfo): Violation[] {
   let alg;
   try {
     alg = readSignatureAlgorithm(csr.signatureAlgorithm.oid, csr.signatureAlgorithm.params);
@@ -81,13 +81,11 @@ export async function checkCsrSignature(csr: ParsedCsr, key: KeyInfo): Promise<V
   const keyMatches = alg.kind === 'ecdsa' ? key.type === 'ec' : key.type === 'rsa';
   let valid = false;
   if (keyMatches) {
-    let publicKey;
     try {
-      publicKey = publicKeyObject(key.common.spki);
+      valid = verifySignature(alg, publicKeyObject(key.common.spki), csr.info, csr.signature);
     } catch {
-      publicKey = undefined; // key OpenSSL cannot load (e.g. point not on curve)
+      valid = false; // key OpenSSL cannot load (e.g. point not on curve)
     }
-    valid = publicKey !== undefined && (await verifySignatureInPool(alg, publicKey, csr.info, csr.signature));
   }
   return valid ? [] : [{ rule: Rule.pkcs10, message: 'CSR signature does not verify with its public key (no proof of possession)' }];
 }

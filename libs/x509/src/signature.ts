@@ -55,31 +55,12 @@ export function readSignatureAlgorithm(algOid: string, params: Buffer | undefine
 
 export function verifySignature(alg: SignatureAlgorithm, key: KeyObject, data: Buffer, signature: Buffer): boolean {
   try {
-    return verify(alg.hash, data, verifyKey(alg, key), signature);
+    if (alg.kind === 'ecdsa') return verify(alg.hash, data, { key, dsaEncoding: 'der' }, signature);
+    if (alg.kind === 'rsa-pkcs1') return verify(alg.hash, data, { key, padding: constants.RSA_PKCS1_PADDING }, signature);
+    return verify(alg.hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.saltLength ?? 32 }, signature);
   } catch {
     return false; // malformed signature or key/algorithm mismatch: not a proof of possession
   }
-}
-
-/**
- * verifySignature in libuv's thread pool (crypto.verify with a callback): the same answer, but the
- * ECDSA or RSA arithmetic leaves the event loop, which on the issuance path is the busiest thread
- * (docs/architecture.md "Hot paths").
- */
-export function verifySignatureInPool(alg: SignatureAlgorithm, key: KeyObject, data: Buffer, signature: Buffer): Promise<boolean> {
-  return new Promise((resolve) => {
-    try {
-      verify(alg.hash, data, verifyKey(alg, key), signature, (err, ok) => resolve(!err && ok));
-    } catch {
-      resolve(false);
-    }
-  });
-}
-
-function verifyKey(alg: SignatureAlgorithm, key: KeyObject) {
-  if (alg.kind === 'ecdsa') return { key, dsaEncoding: 'der' as const };
-  if (alg.kind === 'rsa-pkcs1') return { key, padding: constants.RSA_PKCS1_PADDING };
-  return { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: alg.saltLength ?? 32 };
 }
 
 /** How an issuer key signs (A00.FR.505: ECDSA or RSA-PSS; A00.FR.506: SHA-256 or stronger). */

@@ -4,7 +4,7 @@ import { readBusyProfile, sharesBy, v8PseudoFrame, type CallFrame } from '../ben
 // Innermost matching frame wins, after three named hot functions anywhere on the stack.
 const NAMED: [string, string][] = [
   ['publicKeyObject', 'policy: public key import (createPublicKey from SPKI DER)'],
-  ['verifySignature', 'policy: ECDSA verify (CSR proof of possession; in the thread pool since verifySignatureInPool, so mostly off this thread)'],
+  ['verifySignature', 'policy: ECDSA verify (CSR proof of possession)'],
   ['signTbs', 'CA: sign the TBS (crypto.sign)'],
 ];
 const BY_URL: [RegExp, string][] = [
