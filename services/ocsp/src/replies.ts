@@ -38,6 +38,28 @@ export function createReplies(d: RepliesDeps) {
     if (debug) log.debug({ event: 'http.request', route, status }, 'request');
   }
 
+  /**
+   * The two counters of an answer held in memory (pre-signed or signed live, served many times) as
+   * a 200 to `method`: found once per answer, not by building label keys on every request.
+   */
+  const heldCounters = { GET: new WeakMap<Answer, () => void>(), POST: new WeakMap<Answer, () => void>() };
+  function countOk(method: 'GET' | 'POST', a: Answer): void {
+    if (!a.cache) return count(method, a); // signed for one request (nonce): not worth remembering
+    let inc = heldCounters[method].get(a);
+    if (!inc) {
+      count(method, a);
+      const response = counters.get(`${method} ${a.outcome} ${a.status}`)!;
+      const request = requestCounters.get(`${method === 'GET' ? 'GET /ocsp/{request}' : 'POST /ocsp'} 200`)!;
+      heldCounters[method].set(a, (inc = (): void => {
+        response.inc();
+        request.inc();
+        if (debug) log.debug({ event: 'http.request', route: method, status: 200 }, 'request');
+      }));
+      return;
+    }
+    inc();
+  }
+
   /** pki_ocsp_responses_total: an answer's status (or OCSP error) and source, and the request's route and HTTP status. */
   function count(method: string, a: Pick<Answer, 'outcome' | 'status'>, httpStatus = 200): void {
     const k = `${method} ${a.outcome} ${a.status}`;
@@ -81,9 +103,13 @@ export function createReplies(d: RepliesDeps) {
     countRequest,
 
     /** An OCSP answer; a GET one with its caching headers (RFC 5019 6.2), 304 when the client has it (If-None-Match). */
-    send(res: ServerResponse, a: Answer, method: string, get: boolean, ifNoneMatch?: string): void {
+    send(res: ServerResponse, a: Answer, method: 'GET' | 'POST', get: boolean, ifNoneMatch?: string): void {
+      if (!get) {
+        countOk(method, a);
+        return reply(res, 200, { 'content-type': OCSP_RESPONSE, 'content-length': a.body.length }, a.body);
+      }
       const headers: Record<string, string | number> = { 'content-type': OCSP_RESPONSE };
-      if (get && a.cache) {
+      if (a.cache) {
         // RFC 5019 6.2: cacheable until nextUpdate at the latest, capped so that caches revalidate.
         const t = d.now().getTime();
         const maxAge = Math.max(0, Math.min(d.httpMaxAgeSeconds, Math.floor((a.cache.nextUpdate - t) / 1000)));
@@ -100,8 +126,8 @@ export function createReplies(d: RepliesDeps) {
           count(method, a, 304);
           return reply(res, 304, headers);
         }
-      } else if (get) headers['cache-control'] = 'no-store';
-      count(method, a);
+      } else headers['cache-control'] = 'no-store';
+      countOk(method, a);
       headers['content-length'] = a.body.length;
       reply(res, 200, headers, a.body);
     },

@@ -18,12 +18,14 @@ export interface OcspTransportDeps {
 export function createOcspTransport(d: OcspTransportDeps) {
   const { routes, replies } = d;
   let server: Server | undefined;
+  // Each route's failure handler, made once (not a closure per request: hot path).
+  const fails = new Map(routes.routes.map((r) => [r, (q: IncomingMessage, s: ServerResponse, err: unknown): void => replies.fail(q, s, err, r.label)]));
 
   function dispatch(req: IncomingMessage, res: ServerResponse): void {
     const url = req.url ?? '/';
     const route = routes.find(req.method, url);
     if (!route) return replies.fail(req, res, routes.refusal(url), 'unmatched');
-    const fail = (q: IncomingMessage, s: ServerResponse, err: unknown): void => replies.fail(q, s, err, route.label);
+    const fail = fails.get(route)!;
     if ('answer' in route) {
       try {
         route.answer(req, res, fail);
