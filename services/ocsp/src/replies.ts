@@ -3,6 +3,7 @@ import { ocspErrorResponse } from '@evpki/ocsp';
 import { AppError, sendProblem, type Logger } from '@evpki/service';
 import type { OcspMetrics } from './metrics.js';
 import type { Answer } from './responder.js';
+import { Tallies } from './tally.js';
 
 const OCSP_RESPONSE = 'application/ocsp-response';
 
@@ -22,8 +23,10 @@ export interface RepliesDeps {
  */
 export function createReplies(d: RepliesDeps) {
   const { metrics, log } = d;
-  const counters = new Map<string, ReturnType<typeof metrics.responses.labels>>();
-  const requestCounters = new Map<string, ReturnType<typeof metrics.requests.labels>>();
+  const responseTallies = new Tallies(metrics.responses);
+  const requestTallies = new Tallies(metrics.requests);
+  const counters = new Map<string, () => void>();
+  const requestCounters = new Map<string, () => void>();
   /** Debug logs are off in production; checked once, not per request (hot path). */
   const debug = log.isLevelEnabled('debug');
   const lastModified = new WeakMap<NonNullable<Answer['cache']>, string>();
@@ -33,8 +36,8 @@ export function createReplies(d: RepliesDeps) {
   function countRequest(route: string, status: number): void {
     const k = `${route} ${status}`;
     let c = requestCounters.get(k);
-    if (!c) requestCounters.set(k, (c = metrics.requests.labels({ route, status: String(status) })));
-    c.inc();
+    if (!c) requestCounters.set(k, (c = requestTallies.of({ route, status: String(status) })));
+    c();
     if (debug) log.debug({ event: 'http.request', route, status }, 'request');
   }
 
@@ -48,12 +51,13 @@ export function createReplies(d: RepliesDeps) {
     let inc = heldCounters[method].get(a);
     if (!inc) {
       count(method, a);
+      const route = method === 'GET' ? 'GET /ocsp/{request}' : 'POST /ocsp';
       const response = counters.get(`${method} ${a.outcome} ${a.status}`)!;
-      const request = requestCounters.get(`${method === 'GET' ? 'GET /ocsp/{request}' : 'POST /ocsp'} 200`)!;
+      const request = requestCounters.get(`${route} 200`)!;
       heldCounters[method].set(a, (inc = (): void => {
-        response.inc();
-        request.inc();
-        if (debug) log.debug({ event: 'http.request', route: method, status: 200 }, 'request');
+        response();
+        request();
+        if (debug) log.debug({ event: 'http.request', route, status: 200 }, 'request');
       }));
       return;
     }
@@ -67,9 +71,9 @@ export function createReplies(d: RepliesDeps) {
     if (!c) {
       const source = a.outcome === 'presigned' ? 'presigned' : a.outcome === 'signed' ? 'live' : 'unsigned';
       const status = source === 'unsigned' ? a.outcome : (a.status ?? 'unknown');
-      counters.set(k, (c = metrics.responses.labels({ status, source, method })));
+      counters.set(k, (c = responseTallies.of({ status, source, method })));
     }
-    c.inc();
+    c();
     countRequest(method === 'GET' ? 'GET /ocsp/{request}' : 'POST /ocsp', httpStatus);
   }
 
