@@ -21,8 +21,8 @@
  *
  * Env knobs (`make bench-ocsp` needs none): BENCH_SECONDS (measured seconds per scenario, default
  * 10), BENCH_OCSP_WORKERS, BENCH_AB_REQUESTS (6,000 per ab run), BENCH_AB_ROUNDS (ab runs per side: 5, quick 3), BENCH_CONC (connections, default 64), BENCH_QUICK=1 (about a minute), BENCH_CERTS
- * (certificates to rotate over), BENCH_PROFILE=DIR (the responder runs with --cpu-prof into DIR and
- * a breakdown is printed; slows it down), BENCH_SERVICE_IMPORT=FILE (the responder starts with
+ * (certificates to rotate over), BENCH_PROFILE=DIR (the responder runs with --cpu-prof into DIR, a
+ * profile per process: the primary and each worker, and a breakdown of each is printed; slows it down), BENCH_SERVICE_IMPORT=FILE (the responder starts with
  * `node --import FILE`), BENCH_ONLY=ocsp (only our responder's scenarios: no floor, no openssl).
  *
  * The run is in test/bench/ocsp/: main.ts (the steps, in order), setup.ts, requests.ts,
