@@ -4,7 +4,7 @@
  * output (number formats, tables, the JSON results file).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -104,13 +104,27 @@ export interface Profile {
 }
 
 /**
- * node arguments for a service under the experiment knobs: --cpu-prof into BENCH_PROFILE (the
- * file is added to `profiles`) and --import BENCH_SERVICE_IMPORT; none without them.
+ * node arguments for a service under the experiment knobs: --cpu-prof into a directory of its own
+ * under BENCH_PROFILE (added to `profiles`: a service with workers, the OCSP responder's
+ * OCSP_WORKERS, writes one profile per process, node naming each by its pid) and --import
+ * BENCH_SERVICE_IMPORT; none without them.
  */
 export function experimentArgs(name: string, profiles: Profile[]): string[] {
-  const file = `${name}-${Date.now()}.cpuprofile`;
-  if (PROFILE_DIR) profiles.push({ name, file: join(PROFILE_DIR, file) });
-  return [...(PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${file}`] : []), ...(SERVICE_IMPORT ? ['--import', SERVICE_IMPORT] : [])];
+  const dir = PROFILE_DIR ? join(PROFILE_DIR, `${name}-${Date.now()}`) : undefined;
+  if (dir) {
+    mkdirSync(dir, { recursive: true });
+    profiles.push({ name, file: dir });
+  }
+  return [...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...(SERVICE_IMPORT ? ['--import', SERVICE_IMPORT] : [])];
+}
+
+/** The profiles a service wrote: one per process (`<name> pid <pid>` when there are several). */
+function profileFiles({ name, file }: Profile): Profile[] {
+  if (!statSync(file, { throwIfNoEntry: false })?.isDirectory()) return [{ name, file }];
+  const files = readdirSync(file).filter((f) => f.endsWith('.cpuprofile')).sort();
+  if (files.length === 0) return [{ name, file: join(file, '(none written)') }];
+  // node's default name: CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile
+  return files.map((f) => ({ name: files.length === 1 ? name : `${name} pid ${f.split('.')[3] ?? f}`, file: join(file, f) }));
 }
 
 export interface CallFrame {
@@ -168,7 +182,7 @@ export function v8PseudoFrame(leaf: CallFrame): string | undefined {
 /** Each profile analysed; one that cannot be read is added to `problems`. */
 export function analyseProfiles<T>(profiles: readonly Profile[], analyse: (file: string) => T, problems: string[]): Record<string, T> {
   const report: Record<string, T> = {};
-  for (const { name, file } of profiles) {
+  for (const { name, file } of profiles.flatMap(profileFiles)) {
     try {
       report[name] = analyse(file);
     } catch (e) {
@@ -183,7 +197,7 @@ export const shareLines = (shares: readonly [string, number][]): string[] => sha
 
 /** The `profiles` entry of the results file, when profiling. */
 export function profilesJson(profiles: readonly Profile[], report: Record<string, object>): { profiles?: Record<string, object> } {
-  return PROFILE_DIR ? { profiles: Object.fromEntries(profiles.map((p) => [p.name, { file: p.file, ...report[p.name] }])) } : {};
+  return PROFILE_DIR ? { profiles: Object.fromEntries(profiles.flatMap(profileFiles).map((p) => [p.name, { file: p.file, ...report[p.name] }])) } : {};
 }
 
 // ---------------------------------------------------------------------------------------------

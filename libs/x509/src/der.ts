@@ -141,17 +141,22 @@ export function bitStringBytes(value: Buffer): Buffer {
 
 // ---- writer -------------------------------------------------------------------------------
 
-function lengthBytes(len: number): Buffer {
-  if (len < 0x80) return Buffer.from([len]);
-  if (len < 0x100) return Buffer.from([0x81, len]);
-  if (len < 0x10000) return Buffer.from([0x82, len >> 8, len & 0xff]);
-  if (len < 0x1000000) return Buffer.from([0x83, len >> 16, (len >> 8) & 0xff, len & 0xff]);
-  throw new DerError('element too long');
-}
-
+/** One allocation per element: the header written in place, each part copied once (hot: OCSP answers signed live). */
 export function tlv(tag: number, ...parts: Buffer[]): Buffer {
-  const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-  return Buffer.concat([Buffer.from([tag]), lengthBytes(body.length), body]);
+  let len = 0;
+  for (const p of parts) len += p.length;
+  const lenBytes = len < 0x80 ? 1 : len < 0x100 ? 2 : len < 0x10000 ? 3 : len < 0x1000000 ? 4 : 0;
+  if (lenBytes === 0) throw new DerError('element too long');
+  const out = Buffer.allocUnsafe(1 + lenBytes + len);
+  out[0] = tag;
+  if (lenBytes === 1) out[1] = len;
+  else {
+    out[1] = 0x80 | (lenBytes - 1);
+    for (let i = lenBytes, v = len; i >= 2; i--, v >>>= 8) out[i] = v & 0xff;
+  }
+  let at = 1 + lenBytes;
+  for (const p of parts) at += p.copy(out, at);
+  return out;
 }
 
 export const seq = (...parts: Buffer[]): Buffer => tlv(Tag.SEQUENCE, ...parts);
@@ -202,8 +207,24 @@ export function time(d: Date): Buffer {
 }
 
 /** GeneralizedTime in seconds and Z, whatever the year (OCSP times, RFC 6960 4.2.2.1). */
+/** YYYYMMDDHHMMSSZ (RFC 5280 4.1.2.5.2: seconds, no fraction); digits written directly (three per OCSP answer signed live). */
 export function generalizedTime(d: Date): Buffer {
-  return tlv(Tag.GeneralizedTime, Buffer.from(d.toISOString().slice(0, 19).replace(/[-:T]/g, '') + 'Z', 'ascii'));
+  const y = d.getUTCFullYear();
+  if (!(y >= 0 && y <= 9999)) return tlv(Tag.GeneralizedTime, Buffer.from(d.toISOString().slice(0, 19).replace(/[-:T]/g, '') + 'Z', 'ascii'));
+  const out = Buffer.allocUnsafe(17);
+  out[0] = Tag.GeneralizedTime;
+  out[1] = 15;
+  const put = (at: number, n: number, digits: number): void => {
+    for (let i = digits - 1; i >= 0; i--, n = Math.floor(n / 10)) out[at + i] = 0x30 + (n % 10);
+  };
+  put(2, y, 4);
+  put(6, d.getUTCMonth() + 1, 2);
+  put(8, d.getUTCDate(), 2);
+  put(10, d.getUTCHours(), 2);
+  put(12, d.getUTCMinutes(), 2);
+  put(14, d.getUTCSeconds(), 2);
+  out[16] = 0x5a; // Z
+  return out;
 }
 
 export const enumerated = (n: number): Buffer => tlv(Tag.ENUMERATED, integer(n).subarray(2));

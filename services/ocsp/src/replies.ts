@@ -3,6 +3,7 @@ import { ocspErrorResponse } from '@evpki/ocsp';
 import { AppError, sendProblem, type Logger } from '@evpki/service';
 import type { OcspMetrics } from './metrics.js';
 import type { Answer } from './responder.js';
+import { Tallies } from './tally.js';
 
 const OCSP_RESPONSE = 'application/ocsp-response';
 
@@ -22,8 +23,10 @@ export interface RepliesDeps {
  */
 export function createReplies(d: RepliesDeps) {
   const { metrics, log } = d;
-  const counters = new Map<string, ReturnType<typeof metrics.responses.labels>>();
-  const requestCounters = new Map<string, ReturnType<typeof metrics.requests.labels>>();
+  const responseTallies = new Tallies(metrics.responses);
+  const requestTallies = new Tallies(metrics.requests);
+  const counters = new Map<string, () => void>();
+  const requestCounters = new Map<string, () => void>();
   /** Debug logs are off in production; checked once, not per request (hot path). */
   const debug = log.isLevelEnabled('debug');
   const lastModified = new WeakMap<NonNullable<Answer['cache']>, string>();
@@ -33,9 +36,32 @@ export function createReplies(d: RepliesDeps) {
   function countRequest(route: string, status: number): void {
     const k = `${route} ${status}`;
     let c = requestCounters.get(k);
-    if (!c) requestCounters.set(k, (c = metrics.requests.labels({ route, status: String(status) })));
-    c.inc();
+    if (!c) requestCounters.set(k, (c = requestTallies.of({ route, status: String(status) })));
+    c();
     if (debug) log.debug({ event: 'http.request', route, status }, 'request');
+  }
+
+  /**
+   * The two counters of an answer held in memory (pre-signed or signed live, served many times) as
+   * a 200 to `method`: found once per answer, not by building label keys on every request.
+   */
+  const heldCounters = { GET: new WeakMap<Answer, () => void>(), POST: new WeakMap<Answer, () => void>() };
+  function countOk(method: 'GET' | 'POST', a: Answer): void {
+    if (!a.cache) return count(method, a); // signed for one request (nonce): not worth remembering
+    let inc = heldCounters[method].get(a);
+    if (!inc) {
+      count(method, a);
+      const route = method === 'GET' ? 'GET /ocsp/{request}' : 'POST /ocsp';
+      const response = counters.get(`${method} ${a.outcome} ${a.status} ${a.tenant ?? ''}`)!;
+      const request = requestCounters.get(`${route} 200`)!;
+      heldCounters[method].set(a, (inc = (): void => {
+        response();
+        request();
+        if (debug) log.debug({ event: 'http.request', route, status: 200 }, 'request');
+      }));
+      return;
+    }
+    inc();
   }
 
   /** pki_ocsp_responses_total: an answer's status (or OCSP error), source and tenant, and the request's route and HTTP status. */
@@ -45,9 +71,9 @@ export function createReplies(d: RepliesDeps) {
     if (!c) {
       const source = a.outcome === 'presigned' ? 'presigned' : a.outcome === 'signed' ? 'live' : 'unsigned';
       const status = source === 'unsigned' ? a.outcome : (a.status ?? 'unknown');
-      counters.set(k, (c = metrics.responses.labels({ status, source, method, tenant: a.tenant ?? '' })));
+      counters.set(k, (c = responseTallies.of({ status, source, method, tenant: a.tenant ?? '' })));
     }
-    c.inc();
+    c();
     countRequest(method === 'GET' ? 'GET /ocsp/{request}' : 'POST /ocsp', httpStatus);
   }
 
@@ -81,9 +107,13 @@ export function createReplies(d: RepliesDeps) {
     countRequest,
 
     /** An OCSP answer; a GET one with its caching headers (RFC 5019 6.2), 304 when the client has it (If-None-Match). */
-    send(res: ServerResponse, a: Answer, method: string, get: boolean, ifNoneMatch?: string): void {
+    send(res: ServerResponse, a: Answer, method: 'GET' | 'POST', get: boolean, ifNoneMatch?: string): void {
+      if (!get) {
+        countOk(method, a);
+        return reply(res, 200, { 'content-type': OCSP_RESPONSE, 'content-length': a.body.length }, a.body);
+      }
       const headers: Record<string, string | number> = { 'content-type': OCSP_RESPONSE };
-      if (get && a.cache) {
+      if (a.cache) {
         // RFC 5019 6.2: cacheable until nextUpdate at the latest, capped so that caches revalidate.
         const t = d.now().getTime();
         const maxAge = Math.max(0, Math.min(d.httpMaxAgeSeconds, Math.floor((a.cache.nextUpdate - t) / 1000)));
@@ -100,8 +130,8 @@ export function createReplies(d: RepliesDeps) {
           count(method, a, 304);
           return reply(res, 304, headers);
         }
-      } else if (get) headers['cache-control'] = 'no-store';
-      count(method, a);
+      } else headers['cache-control'] = 'no-store';
+      countOk(method, a);
       headers['content-length'] = a.body.length;
       reply(res, 200, headers, a.body);
     },

@@ -55,6 +55,9 @@ const MAX_REMEMBERED = 50_000;
 /** Live-signed answers kept in memory (CertIDs not pre-signed: other hashes or encodings; ~12 MB at most). */
 const MAX_LIVE = 10_000;
 const SEEN_ONCE_SLOTS = 1 << 18;
+/** Certificates' issuer and status kept for live signing (~0.2 KB each: ~10 MB at most). */
+const MAX_CERTS = 50_000;
+const CERT_READ_TTL_MS = 1000;
 
 /**
  * A pre-signed answer is served from memory until half of its life, when the pre-signer replaces
@@ -65,6 +68,8 @@ const rememberable = (a: Answer, now: number): boolean => a.cache !== undefined 
 const stillValid = (a: Answer, now: number): boolean => a.cache !== undefined && now < a.cache.nextUpdate;
 
 class StoreTimeout extends Error {}
+
+const NOT_READ = Symbol('not read');
 
 /**
  * RFC 6960 answers. A single CertID without a nonce is served from its pre-signed response when
@@ -98,6 +103,15 @@ export class Responder {
    * on every miss and churn the heap (GC pauses in the p99) for hits that never come.
    */
   private readonly seenOnce = new Uint32Array(SEEN_ONCE_SLOTS);
+  /**
+   * Certificates read for answers signed live (every request with a nonce is signed anew), by
+   * serial, under the same epoch rule (their status only changes by a revocation, which moves the
+   * epoch), and for CERT_READ_TTL_MS at most: a live answer still says what the store said a moment
+   * ago, and one asked while the store is down is tryLater. Only certificates found are kept (a
+   * serial may be issued later without moving the epoch).
+   */
+  private readonly certs = new RingCache<KnownCertificate>(MAX_CERTS);
+  private certsEpoch = NaN;
 
   constructor(private readonly o: ResponderOptions) {}
 
@@ -107,6 +121,7 @@ export class Responder {
     this.index = index;
     this.remembered.clear(); // e.g. a retired issuer: its answers go
     this.live.clear();
+    this.certs.clear();
   }
 
   /**
@@ -177,14 +192,26 @@ export class Responder {
     return false;
   }
 
-  /** The store's OCSP epoch; undefined when the store has none or cannot be read (then nothing is remembered). */
+  /**
+   * The store's OCSP epoch; undefined when the store has none or cannot be read (then nothing is
+   * remembered). Read once per synchronous run of JS (an LMDB read transaction each): a request
+   * answered live asks it three times before its first await. Forgotten in a microtask, queued
+   * before any continuation of an await that follows, so a read after a store read is fresh.
+   */
   private epoch(): number | undefined {
+    if (this.epochRead !== NOT_READ) return this.epochRead;
     try {
-      return this.o.store.ocspEpoch();
+      this.epochRead = this.o.store.ocspEpoch();
     } catch {
-      return undefined;
+      this.epochRead = undefined;
     }
+    queueMicrotask(this.forgetEpoch);
+    return this.epochRead;
   }
+  private epochRead: number | undefined | typeof NOT_READ = NOT_READ;
+  private readonly forgetEpoch = (): void => {
+    this.epochRead = NOT_READ;
+  };
 
   async answer(der: Buffer): Promise<Answer> {
     let req: OcspRequest;
@@ -228,7 +255,7 @@ export class Responder {
     const signer = this.o.signers.get(issuer.id);
     if (!signer || signer.certificate.notAfter <= now) return error('tryLater');
     const started = process.hrtime.bigint();
-    const { answer, allIssued } = await this.signLive(issuer, req, signer, now);
+    const { answer, allIssued } = await this.signLive(issuer, req, signer, now, epoch);
     this.o.onLiveSigned?.(Number(process.hrtime.bigint() - started) / 1e9);
     // Kept only for certificates we issued (a serial never issued is not worth the memory), and
     // only when no revocation committed between the epoch read and the status read.
@@ -247,15 +274,15 @@ export class Responder {
   }
 
   /** Reads the certificates' status and signs the answer now. */
-  private async signLive(issuer: ServedIssuer, req: OcspRequest, signer: OcspResponseSigner, now: Date): Promise<{ answer: Answer; allIssued: boolean }> {
-    const certs = await this.bounded(Promise.all(req.certIds.map((c) => this.o.store.getCertificate(c.serialHex))));
+  private async signLive(issuer: ServedIssuer, req: OcspRequest, signer: OcspResponseSigner, now: Date, epoch: number | undefined): Promise<{ answer: Answer; allIssued: boolean }> {
+    const certs = await this.certificates(req.certIds.map((c) => c.serialHex), epoch);
     const nextUpdate = this.nextUpdate(now, signer.certificate.notAfter);
     let extendedRevoke = false;
     const singles: SingleResponse[] = req.certIds.map((c, i) => {
       const cert = certs[i];
       const issued = cert !== undefined && cert.issuerId === issuer.id;
       if (!issued && this.o.nonIssued === 'revoked') extendedRevoke = true;
-      return { certId: c.der, status: issued ? statusOf(cert) : this.nonIssuedStatus(), thisUpdate: now, nextUpdate };
+      return { certId: c.der, status: issued ? cert.status : this.nonIssuedStatus(), thisUpdate: now, nextUpdate };
     });
     const body = signer.sign(singles, { producedAt: now, extendedRevoke, ...(req.nonceExtension ? { nonceExtension: req.nonceExtension } : {}) });
     const status = statusOfSingles(singles.map((s) => s.status.kind));
@@ -265,6 +292,27 @@ export class Responder {
     if (req.nonceExtension) return { answer: { body, outcome: 'signed', status, ...tenant }, allIssued };
     const cache = { thisUpdate: now.getTime(), nextUpdate: nextUpdate.getTime(), etag: etagOf(body) };
     return { answer: { body, outcome: 'signed', cache, status, ...tenant }, allIssued };
+  }
+
+  /** The issuer and status of the certificates with these serials (undefined: not in the store), from memory when read under this epoch. */
+  private async certificates(serials: readonly string[], epoch: number | undefined): Promise<(KnownCertificate | undefined)[]> {
+    const read = (held: readonly (KnownCertificate | undefined)[]): Promise<(KnownCertificate | undefined)[]> =>
+      this.bounded(Promise.all(serials.map(async (s, i) => held[i] ?? known(await this.o.store.getCertificate(s)))));
+    if (epoch === undefined) return read([]);
+    if (epoch !== this.certsEpoch) {
+      this.certs.clear();
+      this.certsEpoch = epoch;
+    }
+    const t = Date.now();
+    const held = serials.map((s) => {
+      const c = this.certs.get(s);
+      return c && t - c.readAt < CERT_READ_TTL_MS ? c : undefined;
+    });
+    if (held.every((c) => c !== undefined)) return held;
+    const certs = await read(held);
+    // Kept only when no revocation committed meanwhile (the epoch read again after the store read).
+    if (this.epoch() === epoch && this.certsEpoch === epoch) certs.forEach((c, i) => c && this.certs.set(serials[i]!, c));
+    return certs;
   }
 
   nextUpdate(now: Date, signerNotAfter: Date): Date {
@@ -285,6 +333,15 @@ export class Responder {
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 }
+
+/** What live signing needs of a certificate record. */
+interface KnownCertificate {
+  readonly issuerId: string;
+  readonly status: SingleStatus;
+  /** Date.now() when it was read from the store. */
+  readonly readAt: number;
+}
+const known = (cert: CertificateRecord | undefined): KnownCertificate | undefined => (cert ? { issuerId: cert.issuerId, status: statusOf(cert), readAt: Date.now() } : undefined);
 
 /** What a live-signed answer is kept under: its CertIDs as sent (the answer echoes them). */
 const liveKeyOf = (req: OcspRequest): string => req.certIds.map((c) => c.der.toString('latin1')).join('');

@@ -54,3 +54,33 @@ export async function runAb(url: string, bodyFile: string, serverPid: number, re
     cpu: cpuBetween(a, b, wall),
   };
 }
+
+/**
+ * One side of an A/B measurement without keep-alive: AB_ROUNDS runs of ab, alternated with the
+ * other side's by the caller, pooled (all requests over all their seconds), so that a burst of other
+ * load on the shared machine weighs on both sides; p50 and p99 are the median of the runs', max the largest.
+ */
+export function poolAb(runs: readonly AbRun[]): AbRun {
+  const sum = (f: (a: AbRun) => number): number => runs.reduce((n, a) => n + f(a), 0);
+  const median = (f: (a: AbRun) => number): number => runs.map(f).sort((x, y) => x - y)[Math.floor(runs.length / 2)]!;
+  const seconds = sum((a) => a.seconds);
+  const weighted = (f: (c: CpuUse) => number): number => sum((a) => f(a.cpu) * a.seconds) / seconds;
+  return {
+    requests: sum((a) => a.requests),
+    seconds,
+    failed: sum((a) => a.failed),
+    non2xx: sum((a) => a.non2xx),
+    perSecond: sum((a) => a.requests) / seconds,
+    p50Ms: median((a) => a.p50Ms),
+    p99Ms: median((a) => a.p99Ms),
+    maxMs: Math.max(...runs.map((a) => a.maxMs)),
+    cpu: {
+      serverCores: weighted((c) => c.serverCores),
+      serverMainBusy: weighted((c) => c.serverMainBusy),
+      wrkCores: weighted((c) => c.wrkCores),
+      machineBusyCores: weighted((c) => c.machineBusyCores),
+      softirqCores: weighted((c) => c.softirqCores),
+      otherLoadCores: weighted((c) => c.otherLoadCores),
+    },
+  };
+}

@@ -69,3 +69,13 @@ export async function statusSweep(url: string, targets: readonly Target[], n: nu
 export async function responderOutcomes(url: string): Promise<Record<string, number>> {
   return outcomesOf(await (await fetch(`${url}/metrics`)).text());
 }
+
+/** pki_ocsp_responses_total summed by `worker` label (the cluster slot; one key '' for a single process). */
+export async function answersByWorker(url: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const m of (await (await fetch(`${url}/metrics`)).text()).matchAll(/^pki_ocsp_responses_total\{([^}]*)\} (\S+)$/gm)) {
+    const w = /worker="([^"]*)"/.exec(m[1]!)?.[1] ?? '';
+    out[w] = (out[w] ?? 0) + Number(m[2]);
+  }
+  return out;
+}

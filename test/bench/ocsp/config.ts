@@ -15,9 +15,14 @@ export const ONLY_OCSP = process.env.BENCH_ONLY === 'ocsp';
 export const NONCE_BYTES = 16;
 /** Workers of our responder (OCSP_WORKERS) and of the bare node:http floor: the same count (BENCH_OCSP_WORKERS, default every core). */
 export const WORKERS = Number(process.env.BENCH_OCSP_WORKERS ?? CORES);
-/** ab without keep-alive: `ab -c8 -n6000 -p req.der -T application/ocsp-request` (issue 17). */
+/**
+ * ab without keep-alive: `ab -c8 -n6000 -p req.der -T application/ocsp-request` (issue 17): 8
+ * connections in flight keep 2 workers busy without queueing most of them behind ab's single thread.
+ */
 export const AB_CONC = 8;
 export const AB_REQUESTS = Number(process.env.BENCH_AB_REQUESTS ?? 6000);
+/** ab runs per side, the floor's and our responder's alternated (ab.ts poolAb). */
+export const AB_ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? (QUICK ? 3 : 5));
 /**
  * Issue 17: keep-alive (wrk) at least 0.9x the bare server and 4x `openssl ocsp` (which closes every
  * connection); without keep-alive (ab) at least 1.5x `openssl ocsp -multi 2` and 0.85x the bare

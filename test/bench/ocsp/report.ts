@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { CORES, PROFILE_DIR, QUICK, SERVICE_IMPORT, analyseProfiles, f0, f2, grid, pc, printBenchResults, problemLines, verdictOf, profilesJson, shareLines, writeResults, type BenchResult } from '../bench-kit.js';
-import { AB_CONC, AB_REQUESTS, CERTS, CONC, MEASURE_S, PREWARM_S, RESULTS, TARGET, WARMUP_S, WORKERS } from './config.js';
+import { AB_CONC, AB_REQUESTS, AB_ROUNDS, CERTS, CONC, MEASURE_S, PREWARM_S, RESULTS, TARGET, WARMUP_S, WORKERS } from './config.js';
 import { profileBreakdown } from './profile.js';
 import type { OcspResults } from './run.js';
 import type { Scenario, ScenarioId } from './scenario.js';
@@ -34,7 +34,7 @@ export function report({ scenarios, problems, profiles, presignSeconds, presigne
   out.push('');
   out.push(`bench-ocsp: ${CORES} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]?.split(' [')[0] ?? 'wrk'}, ${spawnSync('openssl', ['version'], { encoding: 'utf8' }).stdout.trim().split(' (')[0] ?? ''}`);
   out.push(`load: wrk -t1 -c${CONC}, ${MEASURE_S} s per scenario after a ${WARMUP_S} s warm-up, keep-alive; requests rotate over ${CERTS} certificates (SHA-256 CertIDs, one per request)`);
-  out.push(`no keep-alive: ab -c${AB_CONC} -n${AB_REQUESTS} -p req.der -T application/ocsp-request (a connection per request; one certificate); our responder and the floor with ${WORKERS} workers (OCSP_WORKERS, node:cluster)`);
+  out.push(`no keep-alive: ab -c${AB_CONC} -n${AB_REQUESTS} -p req.der -T application/ocsp-request (a connection per request; one certificate), ${AB_ROUNDS} runs per side, the floor's and ours alternated, pooled; our responder and the floor with ${WORKERS} workers (OCSP_WORKERS, node:cluster)`);
   out.push(`pre-signed response: ${f0(presignedBytes)} B DER (includes the delegated signer certificate); ${CERTS} certificates pre-signed (x2 CertID hashes) within ${f2(presignSeconds)} s of responder start`);
   if (SERVICE_IMPORT) out.push(`EXPERIMENT: responder started with --import ${SERVICE_IMPORT}`);
   if (PROFILE_DIR) out.push('NOTE: the responder ran with --cpu-prof (slower than normal)');
@@ -90,7 +90,7 @@ export function report({ scenarios, problems, profiles, presignSeconds, presigne
   process.stdout.write(out.join('\n') + '\n');
 
   writeResults(RESULTS, 'bench-ocsp', startedAt, {
-    config: { concurrency: CONC, measureSeconds: MEASURE_S, warmupSeconds: WARMUP_S, prewarmSeconds: PREWARM_S, certificates: CERTS, quick: QUICK, serviceImport: SERVICE_IMPORT },
+    config: { concurrency: CONC, abRounds: AB_ROUNDS, measureSeconds: MEASURE_S, warmupSeconds: WARMUP_S, prewarmSeconds: PREWARM_S, certificates: CERTS, quick: QUICK, serviceImport: SERVICE_IMPORT },
     presignedResponseBytes: presignedBytes,
     targets: checks,
     scenarios,

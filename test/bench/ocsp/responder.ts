@@ -7,13 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { buildOcspRequest } from '@evpki/ocsp';
-import { FLOOR_SERVER, f0, f2, log, serviceEnv, spawnNode, stopProc, waitListening } from '../bench-kit.js';
-import { abBody, runAb } from './ab.js';
-import { responderOutcomes, sanityCheck, type Target } from './checks.js';
-import { MEASURE_S, NONCE_BYTES, ONLY_OCSP, PREWARM_S, WARMUP_S, WORKERS } from './config.js';
+import { FLOOR_SERVER, f0, f2, log, pc, serviceEnv, spawnNode, stopProc, waitListening } from '../bench-kit.js';
+import { abBody, poolAb, runAb, type AbRun } from './ab.js';
+import { answersByWorker, responderOutcomes, sanityCheck, type Target } from './checks.js';
+import { AB_ROUNDS, MEASURE_S, NONCE_BYTES, ONLY_OCSP, PREWARM_S, WARMUP_S, WORKERS } from './config.js';
 import type { Requests } from './requests.js';
 import type { OcspRun } from './run.js';
-import { abScenario, toScenario, type Scenario, type ScenarioId } from './scenario.js';
+import { abScenario, toScenario, type ScenarioId } from './scenario.js';
 import type { Setup } from './setup.js';
 import { delta } from './shared.js';
 import { runWrk } from './wrk.js';
@@ -37,44 +37,54 @@ export async function measureResponderAndFloor({ work, procs, scenarios, problem
   };
   const measureResponder = async (id: ScenarioId, label: string, script: string, expected: string, target: Target, nonce?: Buffer): Promise<void> => {
     await runWrk(ocspUrl, script, WARMUP_S, ocspPid);
-    const o0 = await responderOutcomes(ocspUrl);
+    const [o0, w0] = [await responderOutcomes(ocspUrl), await answersByWorker(ocspUrl)];
     const w = await runWrk(ocspUrl, script, MEASURE_S, ocspPid);
     const outcomes = delta(o0, await responderOutcomes(ocspUrl));
     const unexpected = Object.entries(outcomes).reduce((a, [k, v]) => a + (k === expected ? 0 : v), 0);
-    const s = toScenario(id, label, w, { unexpected, outcomes });
+    const s = toScenario(id, label, w, { unexpected, outcomes, ...workerNote(delta(w0, await answersByWorker(ocspUrl))) });
     const c = await sanityCheck(target, first.serialHex, files, work, nonce);
     scenarios.push({ ...s, sanity: { ok: c.ok, detail: c.detail, bodyBytes: c.bytes } });
     if (!c.ok) problems.push(`${label}: sanity check failed: ${c.detail}`);
     log(`${label}: ${f0(s.perSecond)} req/s, p50 ${f2(s.p50Ms)} ms, p99 ${f2(s.p99Ms)} ms, errors ${s.errors}, outcomes ${JSON.stringify(outcomes)}`);
   };
-  // Without keep-alive: ab, one request body (served from memory after the first).
+  // Without keep-alive: ab, one request body (served from memory after the first), AB_ROUNDS runs
+  // per side, the floor's and the responder's alternated (F R R F F R …) and pooled (ab.ts poolAb).
   const abFile = abBody(work, postTargets[0]!.body!);
-  const logScenario = (s: Scenario): void => log(`${s.label}: ${f0(s.perSecond)} req/s, p50 ${f2(s.p50Ms)} ms, p99 ${f2(s.p99Ms)} ms, errors ${s.errors}`);
-  const measureFloorClose = async (): Promise<void> => {
-    if (!floor) return;
-    await runAb(floorUrl, abFile, floor.child.pid!, 1000);
-    const s = abScenario('floor-post-close', `floor: bare node:http POST, ${WORKERS} workers, no keep-alive (ab)`, await runAb(floorUrl, abFile, floor.child.pid!));
-    scenarios.push(s);
-    logScenario(s);
-  };
-  const measureResponderClose = async (): Promise<void> => {
-    await runAb(ocspUrl, abFile, ocspPid, 1000);
+  const measureClose = async (): Promise<void> => {
+    const sides: { id: ScenarioId; label: string; url: string; pid: number; runs: AbRun[] }[] = [
+      ...(floor ? [{ id: 'floor-post-close' as const, label: `floor: bare node:http POST, ${WORKERS} workers, no keep-alive (ab)`, url: floorUrl, pid: floor.child.pid!, runs: [] }] : []),
+      { id: 'presigned-post-close', label: `responder: pre-signed POST, ${WORKERS} workers, no keep-alive (ab)`, url: ocspUrl, pid: ocspPid, runs: [] },
+    ];
+    for (const side of sides) await runAb(side.url, abFile, side.pid, 1000);
     const o0 = await responderOutcomes(ocspUrl);
-    const a = await runAb(ocspUrl, abFile, ocspPid);
+    for (let round = 0; round < AB_ROUNDS; round++) for (const side of round % 2 ? [...sides].reverse() : sides) side.runs.push(await runAb(side.url, abFile, side.pid));
     const outcomes = delta(o0, await responderOutcomes(ocspUrl));
     const unexpected = Object.entries(outcomes).reduce((n, [k, v]) => n + (k === 'POST/presigned' ? 0 : v), 0);
-    const s = abScenario('presigned-post-close', `responder: pre-signed POST, ${WORKERS} workers, no keep-alive (ab)`, a, { unexpected, outcomes });
-    scenarios.push(s);
-    logScenario(s);
+    for (const side of sides) {
+      const s = abScenario(side.id, side.label, poolAb(side.runs), side.id === 'presigned-post-close' ? { unexpected, outcomes } : {});
+      scenarios.push(s);
+      log(`${s.label}: ${f0(s.perSecond)} req/s over ${AB_ROUNDS} runs (${side.runs.map((r) => f0(r.perSecond)).join(', ')}), p50 ${f2(s.p50Ms)} ms, p99 ${f2(s.p99Ms)} ms, errors ${s.errors}`);
+    }
   };
   await measureFloor('floor-get', 'floor: bare node:http GET, fixed 471 B', scripts.get);
   await measureResponder('presigned-get', 'responder: pre-signed, GET', scripts.get, 'GET/presigned', getTargets[0]!);
   await measureFloor('floor-post', 'floor: bare node:http POST, fixed 471 B', scripts.post);
   await measureResponder('presigned-post', 'responder: pre-signed, POST', scripts.post, 'POST/presigned', postTargets[0]!);
-  await measureFloorClose();
-  await measureResponderClose();
+  await measureClose();
   const nonce = randomBytes(NONCE_BYTES);
   await measureResponder('nonce-post', 'responder: nonce POST (signed live)', scripts.nonce, 'POST/signed', { ...postTargets[0]!, body: buildOcspRequest([certIds[0]!], nonce) }, nonce);
   if (floor) await stopProc(floor, 5000);
   await stopProc(ocspProc, 5000);
+}
+
+/**
+ * How the answers of a run spread over the responder's workers (each accepts connections itself:
+ * wrk's 64 keep-alive connections may land unevenly), as a scenario note; a worker left out is flagged.
+ */
+function workerNote(byWorker: Record<string, number>): { note?: string } {
+  if (WORKERS < 2) return {};
+  const total = Object.values(byWorker).reduce((a, b) => a + b, 0);
+  const shares = Array.from({ length: WORKERS }, (_, i) => (byWorker[String(i)] ?? 0) / (total || 1));
+  const idle = shares.some((s) => s < 0.25 / WORKERS);
+  return { note: `answers by worker: ${shares.map((s, i) => `${i}: ${pc(s)}`).join(', ')}${idle ? ' (a worker barely used: the figure is not for all workers)' : ''}` };
 }
