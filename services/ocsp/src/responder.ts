@@ -337,11 +337,13 @@ export class Responder {
 /** What live signing needs of a certificate record. */
 interface KnownCertificate {
   readonly issuerId: string;
+  /** Whose certificate it is: answers are counted per tenant (pki_ocsp_responses_total). */
+  readonly tenant: string;
   readonly status: SingleStatus;
   /** Date.now() when it was read from the store. */
   readonly readAt: number;
 }
-const known = (cert: CertificateRecord | undefined): KnownCertificate | undefined => (cert ? { issuerId: cert.issuerId, status: statusOf(cert), readAt: Date.now() } : undefined);
+const known = (cert: CertificateRecord | undefined): KnownCertificate | undefined => (cert ? { issuerId: cert.issuerId, tenant: cert.tenant, status: statusOf(cert), readAt: Date.now() } : undefined);
 
 /** What a live-signed answer is kept under: its CertIDs as sent (the answer echoes them). */
 const liveKeyOf = (req: OcspRequest): string => req.certIds.map((c) => c.der.toString('latin1')).join('');
