@@ -137,7 +137,7 @@ export class LmdbStore implements Store {
       if (from >= STORE_SCHEMA_VERSION) return upToDate(from);
       const keys = from < 2 ? this.migrateKeyHashes() : { rewritten: 0, keyCertifiedTwice: [] };
       const hierarchies = from < 3 ? this.migrateHierarchies() : { rewrittenIssuers: 0, movedRotation: false };
-      const indexed = this.migrateListIndexes();
+      const indexed = from < 4 ? this.migrateListIndexes() : { indexedStations: 0, indexedCertificates: 0 };
       this.db.putSync(SCHEMA, STORE_SCHEMA_VERSION);
       return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies, ...indexed };
     });

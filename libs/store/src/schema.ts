@@ -13,8 +13,13 @@ import type { CertificateRecord, IssuerRecord, RotationRecord } from './records.
  *      becomes the csms hierarchy's (one per hierarchy).
  *   4: the list indexes of stations and certificates (list-index.ts, issue 19): built for what the
  *      store holds, then kept by every write of a station or certificate.
+ *   5: compact Redis encodings (redis-encoding.ts): certificate records as arrays without field
+ *      names, a pre-signed response without its signer's certificates (kept once per signer), all
+ *      of a certificate's responses in one string. Nothing is rewritten: the older forms are still
+ *      read, pre-signed responses are replaced at their next re-signing (half their life) and
+ *      records keep theirs. LMDB is unchanged.
  */
-export const STORE_SCHEMA_VERSION = 4;
+export const STORE_SCHEMA_VERSION = 5;
 
 export interface MigrationResult {
   readonly from: number;
