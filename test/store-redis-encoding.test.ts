@@ -55,6 +55,10 @@ describe('redis store: compact encodings (schema 5)', () => {
     const odd = cert({ notBefore: '2026-01-01T00:00:00Z', spkiSha256: 'ABC', sha256Fingerprint: 'f' });
     await recordCert(store, odd);
     deepStrictEqual(await store.getCertificate(odd.serial), odd);
+    // A kind without a code is kept as its name (recorded as a charge point certificate is: its coverage).
+    const future = cert({ kind: 'SomeFutureCertificate' });
+    ok((await store.recordIssuance(future, { underActiveIssuer: true, hierarchy: 'csms', presignOcsp: true, stationIndex: true })).ok);
+    deepStrictEqual(await store.getCertificate(future.serial), future);
   });
 
   test('a record written before schema 5 (a MessagePack map) is still read, listed and revoked', async () => {

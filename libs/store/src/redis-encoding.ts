@@ -30,15 +30,31 @@ const unpackHex = (v: string | Uint8Array): string => (typeof v === 'string' ? v
 const asBuffer = (v: Uint8Array): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
 
 /**
- * The record as an array in a fixed order, without its serial (the key names it), times as epoch
- * ms and hex digests as bytes where that reads back exactly.
+ * The kinds the product signs (libs/issuance registry) as small numbers: the kind of nearly every
+ * record is one of these. Append only: a record holds the index. Another kind is kept as its name.
+ */
+const KIND_CODES: readonly string[] = ['ChargingStationCertificate', 'V2GCertificate', 'CSMSServerCertificate', 'OcspSigningCertificate', 'ServiceTlsServerCertificate', 'ServiceTlsClientCertificate'];
+const packKind = (kind: string): string | number => {
+  const i = KIND_CODES.indexOf(kind);
+  return i < 0 ? kind : i;
+};
+const unpackKind = (v: string | number): string => {
+  if (typeof v === 'string') return v;
+  const kind = KIND_CODES[v];
+  if (kind === undefined) throw new Error(`unknown certificate kind code ${v}`);
+  return kind;
+};
+
+/**
+ * The record as an array in a fixed order, without its serial (the key names it), the kind as a
+ * code, times as epoch ms and hex digests as bytes where that reads back exactly.
  */
 export function encodeIssuedRecord(r: IssuedRecord): Buffer {
   const row: unknown[] = [
     RECORD_V1,
     r.issuerId,
     r.der,
-    r.kind,
+    packKind(r.kind),
     r.tenant,
     r.stationId,
     r.subject,
@@ -59,13 +75,13 @@ export function decodeIssuedRecord(serial: string, b: Buffer | null | undefined)
   if (!Array.isArray(v)) return v as IssuedRecord | undefined;
   if (v[0] !== RECORD_V1) throw new Error(`certificate ${serial}: unknown record encoding ${String(v[0])}`);
   const [, issuerId, der, kind, tenant, stationId, subject, notBefore, notAfter, issuedAt, spki, fingerprint, requestHash] = v as [
-    number, string, Uint8Array, string, string, string, string, string | number, string | number, string | number, string | Uint8Array, string | Uint8Array, (string | Uint8Array)?,
+    number, string, Uint8Array, string | number, string, string, string, string | number, string | number, string | number, string | Uint8Array, string | Uint8Array, (string | Uint8Array)?,
   ];
   return {
     serial,
     issuerId,
     der: asBuffer(der),
-    kind,
+    kind: unpackKind(kind),
     tenant,
     stationId,
     subject,
