@@ -130,6 +130,7 @@ const SCHEMA = k('schema');
 const OCSP_EPOCH = k('ocsp-epoch');
 /** Hash: tail ref → the certificates a delegated signer puts in each response (redis-encoding.ts splitOcspTail). */
 const OCSP_TAILS = k('ocsp-tail');
+const EMPTY = Buffer.alloc(0);
 /** Signers' tails held in memory (one per signer certificate; emptied when full). */
 const MAX_OCSP_TAILS = 64;
 const AUDIT_LOG = k('audit');
@@ -865,7 +866,12 @@ export class RedisStore implements Store {
     }
     const entry = value && findOcspEntry(value, hash);
     if (!entry) return undefined;
-    const der = entry.ref ? Buffer.concat([entry.body, await this.ocspTail(entry.ref)]) : entry.body;
+    // Its own allocation, not a slice of the reply or of Node's shared 8 KB pool: a responder keeps
+    // some answers for long (its cache), and a slice held there would pin the whole chunk it is in.
+    const tail = entry.ref ? await this.ocspTail(entry.ref) : EMPTY;
+    const der = Buffer.allocUnsafeSlow(entry.body.length + tail.length);
+    entry.body.copy(der, 0);
+    tail.copy(der, entry.body.length);
     const certId = Array.isArray(entry.certId) ? der.subarray(entry.certId[0], entry.certId[0] + entry.certId[1]) : entry.certId;
     return { issuerId, serial, hash, certId, der, thisUpdate: entry.thisUpdate, nextUpdate: entry.nextUpdate, etag: entry.etag };
   }
