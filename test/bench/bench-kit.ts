@@ -242,6 +242,8 @@ export interface BenchResult {
   readonly baseline?: { readonly name: string; readonly value: number };
   readonly target?: number;
   readonly better: 'higher' | 'lower';
+  /** With a baseline: also PASS when value and baseline differ by at most this (same unit), whatever the ratio. */
+  readonly margin?: number;
 }
 
 export const BENCH_RESULT_PREFIX = 'BENCH_RESULT ';
@@ -251,6 +253,7 @@ export function verdictOf(r: BenchResult): 'PASS' | 'FAIL' | 'n/a' | 'info' {
   const measured = r.baseline ? r.value / r.baseline.value : r.value;
   if (!Number.isFinite(measured)) return 'n/a';
   if (r.target === undefined) return 'info';
+  if (r.baseline && r.margin !== undefined && Math.abs(r.value - r.baseline.value) <= r.margin) return 'PASS';
   return (r.better === 'higher' ? measured >= r.target : measured <= r.target) ? 'PASS' : 'FAIL';
 }
 

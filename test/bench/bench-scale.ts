@@ -32,13 +32,15 @@
  *     records only (answered from the responder's memory, as at 1k) under the same conditions.
  *     Before each measurement, 60,000 requests for random certificates (closed loop) bring the
  *     responder's in-memory cache to its steady state: at the big size full, each miss evicting;
- *   - the Redis round trip alone: the same open loop doing the responder's store read (HGET of the
- *     pre-signed response) from this process, and Redis's own command statistics over the run
+ *   - the Redis round trip alone: the same open loop doing the responder's store read (GET of the
+ *     pre-signed responses) from this process, and Redis's own command statistics over the run
  *     (store reads per request: a request answered from the responder's in-memory cache of
- *     pre-signed answers, up to 50,000, reads nothing);
+ *     pre-signed answers, up to 10,000, reads nothing);
  *   - memory: Redis used_memory before the first record and after pre-signing (record, indexes and
  *     two pre-signed responses per certificate), per record; a MEMORY USAGE breakdown over a
- *     sample; the responder's RSS;
+ *     sample (the store's compact encodings, redis-encoding.ts: targets ≤ 2,500 B per certificate);
+ *     the responder's RSS after pre-signing and after the measurement (its caches at their steady
+ *     state; target: flat, the big size within 1.2x of the small one or within 16 MB);
  *   - saturation (if wrk is installed): wrk -t1 -c32 for 5 s, requests drawn at random from the
  *     whole population inside wrk's Lua script; throughput only.
  *

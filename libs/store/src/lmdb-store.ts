@@ -137,7 +137,8 @@ export class LmdbStore implements Store {
       if (from >= STORE_SCHEMA_VERSION) return upToDate(from);
       const keys = from < 2 ? this.migrateKeyHashes() : { rewritten: 0, keyCertifiedTwice: [] };
       const hierarchies = from < 3 ? this.migrateHierarchies() : { rewrittenIssuers: 0, movedRotation: false };
-      const indexed = this.migrateListIndexes();
+      // Schema 4 built the list indexes, schema 5 added the revoked-by-notAfter one: built again (idempotent).
+      const indexed = from < 5 ? this.migrateListIndexes() : { indexedStations: 0, indexedCertificates: 0 };
       this.db.putSync(SCHEMA, STORE_SCHEMA_VERSION);
       return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies, ...indexed };
     });

@@ -116,9 +116,10 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   revokeCertificate: merge(SCHEMA, REVOKE, { commands: [], scripts: ['s-none', 'sc-none'] }),
   removeStation: merge(SCHEMA, REVOKE, { commands: ['zrange', 'zcard', 'zscore', 'get', 'zrem'], read: ['sc:*', 's:*'], write: ['s:*', 'sx:*'], scripts: ['s:*', 'sc:*', 'sx:*'] }),
   listRevoked: { commands: ['hgetall'], read: ['rv:*'] },
-  getOcspResponse: { commands: ['hget'], read: ['o:*'] },
+  // A store written before schema 6 holds a hash at o:* (HGET after GET's WRONGTYPE).
+  getOcspResponse: { commands: ['get', 'hget'], read: ['o:*', 'ocsp-tail'] },
   ocspEpoch: { commands: ['subscribe', 'get'], read: ['ocsp-epoch'], channels: [OCSP_INVALIDATE_CHANNEL] },
-  putOcspResponses: { commands: ['hget', 'hset', 'zadd', 'zrem'], read: ['c:*'], write: ['o:*', 'ocspdue'], scripts: ['c:*', 'o:*', 'o-none', 'ocspdue'] },
+  putOcspResponses: { commands: ['hget', 'hset', 'type', 'get', 'set', 'zadd', 'zrem'], read: ['c:*', 'o:*'], write: ['o:*', 'ocspdue', 'ocsp-tail'], scripts: ['c:*', 'o:*', 'o-none', 'ocspdue', 'ocsp-tail'] },
   claimOcspDue: { commands: ['zrangebyscore', 'zadd'], read: ['ocspdue'], write: ['ocspdue'], scripts: ['ocspdue'] },
   requeueOcsp: { commands: ['zscan', 'hget', 'zadd'], read: ['ocspdue', 'c:*'], write: ['ocspdue'] },
   nextCrlNumber: { commands: ['incr'], read: ['crlno:*'], write: ['crlno:*'] },

@@ -221,15 +221,37 @@ end
 return out
 `,
 
-  // KEYS: cert, its OCSP responses, OCSP due
-  // ARGV: signed status, revokedAt, reason, serial, schedule ('keep' | 'none' | next due ms), then hash/response pairs
+  // KEYS: cert, its OCSP responses, OCSP due, signers' tails (ocsp-tail)
+  // ARGV: signed status, revokedAt, reason, serial, schedule ('keep' | 'none' | next due ms), t, t
+  //       tail ref/tail pairs, then the responses framed (redis-encoding.ts: hash code, 2-byte
+  //       length, entry). The responses key is a string of framed entries: those written replace the
+  //       entries of their hashes, the others are kept; one written before schema 5 (a hash) is
+  //       replaced whole.
   putOcspResponses: `
 local st = redis.call('HGET', KEYS[1], 'st')
 if not st then return 0 end
 local ra = redis.call('HGET', KEYS[1], 'ra') or ''
 local rr = redis.call('HGET', KEYS[1], 'rr') or ''
 if st ~= ARGV[1] or ra ~= ARGV[2] or rr ~= ARGV[3] then return 0 end
-for i = 6, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+local first = 7 + 2 * tonumber(ARGV[6])
+for i = 7, first - 1, 2 do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i + 1]) end
+if first <= #ARGV then
+  local out, have = {}, {}
+  for i = first, #ARGV do
+    out[#out + 1] = ARGV[i]
+    have[string.byte(ARGV[i], 1)] = true
+  end
+  if redis.call('TYPE', KEYS[2]).ok == 'string' then
+    local cur = redis.call('GET', KEYS[2])
+    local p = 1
+    while p + 2 <= #cur do
+      local n = string.byte(cur, p + 1) * 256 + string.byte(cur, p + 2)
+      if not have[string.byte(cur, p)] then out[#out + 1] = string.sub(cur, p, p + 2 + n) end
+      p = p + 3 + n
+    end
+  end
+  redis.call('SET', KEYS[2], table.concat(out))
+end
 if ARGV[5] == 'none' then redis.call('ZREM', KEYS[3], ARGV[4])
 elseif ARGV[5] ~= 'keep' then redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4]) end
 return 1

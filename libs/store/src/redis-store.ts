@@ -14,6 +14,7 @@ import {
   type AuditQuery,
 } from './audit.js';
 import { REDIS_SCRIPTS } from './redis-scripts.js';
+import { decodeIssuedRecord, encodeIssuedRecord, findOcspEntry, frameOcspResponse, splitOcspTail, tailRefOf, type IssuedRecord } from './redis-encoding.js';
 import { seccIdKey } from '@evpki/policy';
 import { listsSeccKey, seccKeysOf, seccMember } from './secc-index.js';
 import { expiryMark } from './records.js';
@@ -69,7 +70,9 @@ export interface RedisStoreOptions {
  *   rotation:<hierarchy> (hash rev, rec; before schema 3 the one `rotation`)
  *   c:<serial>  hash: rec (the record as issued), st/ra/rr (status, revokedAt, reason)
  *   k:<spki> → serial   b:<spki> blocked key   sc:<tenant>:<station> zset issuedAt → serial
- *   idem:<tenant>:<key>   rv:<issuer> hash serial → CRL entry   o:<issuer>:<serial> hash alg → response
+ *   idem:<tenant>:<key>   rv:<issuer> hash serial → CRL entry
+ *   o:<issuer>:<serial> string: the pre-signed responses, one framed entry per hash (before schema 5
+ *     a hash alg → response)   ocsp-tail hash ref → a delegated signer's certificates (redis-encoding.ts)
  *   ocspdue zset due → serial   ocsp-epoch counter   crlno:<issuer>   crl:<issuer> hash n, rec
  *   rl:<bucket> zset of events (sliding window)
  *   audit zset seq → entry   audit-t:<tenant> zset seq → seq   audit-head hash seq, hash
@@ -81,7 +84,9 @@ export interface RedisStoreOptions {
  *   schema → the schema version (schema.ts; absent: 1)
  *   sx:<tenant>:<index…>, cx:<tenant>:<index…> the list indexes of stations and certificates
  *     (list-index.ts): sorted sets, all scores 0, of members ordered by bytes
- * Values are MessagePack (msgpackr, as in the LMDB backend); Lua scripts touch only plain fields.
+ * Values are MessagePack (msgpackr, as in the LMDB backend); a certificate's `rec` and its pre-signed
+ * responses have compact forms of their own (redis-encoding.ts, schema 5; older forms are still
+ * read). Lua scripts touch only plain fields and the responses' framing.
  * Which commands and keys each method uses is listed in redis-acl.ts (the services' ACL users):
  * change both together.
  */
@@ -123,6 +128,11 @@ const TENANT_CAS_ATTEMPTS = 20;
 const OCSP_DUE = k('ocspdue');
 const SCHEMA = k('schema');
 const OCSP_EPOCH = k('ocsp-epoch');
+/** Hash: tail ref → the certificates a delegated signer puts in each response (redis-encoding.ts splitOcspTail). */
+const OCSP_TAILS = k('ocsp-tail');
+const EMPTY = Buffer.alloc(0);
+/** Signers' tails held in memory (one per signer certificate; emptied when full). */
+const MAX_OCSP_TAILS = 64;
 const AUDIT_LOG = k('audit');
 const AUDIT_HEAD = k('audit-head');
 const AUDIT_CHECKPOINT = k('audit-checkpoint');
@@ -174,6 +184,8 @@ export class RedisStore implements Store {
   private auditHeadSeen: AuditHead | undefined;
   /** This instance's migrate(), once it succeeded (see schema()). */
   private schemaReady: Promise<unknown> | undefined;
+  /** ocsp-tail entries read so far (by ref, latin1), see ocspTail(). */
+  private readonly ocspTails = new Map<string, Buffer>();
 
   constructor(private readonly o: RedisStoreOptions) {
     this.redis = new Redis(o.url, {
@@ -277,8 +289,8 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Brings the store to schema 3 (migrateKeyHashes from schema 1, then migrateHierarchies), each
-   * rewrite a script that writes only over the record it read, so several processes migrating at
+   * Brings the store to STORE_SCHEMA_VERSION (migrateKeyHashes from schema 1, migrateHierarchies
+   * from 2, the list indexes from 3; schema 5 rewrites nothing), each rewrite a script that writes only over the record it read, so several processes migrating at
    * once do each rewrite once. The marker is set last.
    */
   async migrate(): Promise<MigrationResult> {
@@ -295,7 +307,8 @@ export class RedisStore implements Store {
   private async migrateFrom(from: number): Promise<MigrationResult> {
     const keys = from < 2 ? await this.migrateKeyHashes() : { rewritten: 0, keyCertifiedTwice: [] };
     const hierarchies = from < 3 ? await this.migrateHierarchies() : { rewrittenIssuers: 0, movedRotation: false };
-    const indexed = await this.migrateListIndexes();
+    // Schema 4 built the list indexes, schema 5 added the revoked-by-notAfter one: built again (idempotent).
+    const indexed = from < 5 ? await this.migrateListIndexes() : { indexedStations: 0, indexedCertificates: 0 };
     await this.run('raiseSchema', [SCHEMA], [STORE_SCHEMA_VERSION]);
     return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies, ...indexed };
   }
@@ -336,7 +349,7 @@ export class RedisStore implements Store {
         for (const key of keys) p.hmgetBuffer(key, 'rec', 'st', 'ra', 'rr');
         return p.exec();
       });
-      const certs = (rows ?? []).map(([, fields]) => certificateFrom(fields as (Buffer | null)[])).filter((c): c is CertificateRecord => c !== undefined);
+      const certs = (rows ?? []).map(([, fields], i) => certificateFrom(serialOfKey(keys[i]!), fields as (Buffer | null)[])).filter((c): c is CertificateRecord => c !== undefined);
       await add(certs.flatMap((c) => certificateIndexEntries(c).map((e): [string, string] => [listKey('cx', c.tenant, e.index), e.member])));
       indexedCertificates += certs.length;
     });
@@ -353,12 +366,12 @@ export class RedisStore implements Store {
       cursor = next;
       for (const certKey of keys) {
         const raw = await this.call((r) => r.hgetBuffer(certKey, 'rec'));
-        const rec = dec<Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>>(raw);
+        const rec = decodeIssuedRecord(serialOfKey(certKey), raw);
         if (!raw || !rec) continue;
         const h = canonicalKeyHashOf(rec);
         if (h === rec.spkiSha256) continue;
         const scriptKeys = [certKey, k('k', rec.spkiSha256), k('k', h), k('b', rec.spkiSha256), k('b', h)];
-        const [done, holder] = (await this.run('migrateKeyHash', scriptKeys, [raw, enc({ ...rec, spkiSha256: h }), rec.serial])) as [number, Buffer | null];
+        const [done, holder] = (await this.run('migrateKeyHash', scriptKeys, [raw, encodeIssuedRecord({ ...rec, spkiSha256: h }), rec.serial])) as [number, Buffer | null];
         if (done === 1) rewritten++;
         if (done === 1 && holder) keyCertifiedTwice.push(holder.toString(), rec.serial);
       }
@@ -553,9 +566,9 @@ export class RedisStore implements Store {
       for (const serial of serials) p.hmgetBuffer(k('c', serial), 'rec', 'st', 'ra', 'rr');
       return p.exec();
     });
-    return (rows ?? []).map(([err, fields]) => {
+    return (rows ?? []).map(([err, fields], i) => {
       if (err) throw new StoreUnavailableError('the store failed', { cause: err });
-      return certificateFrom(fields as (Buffer | null)[]);
+      return certificateFrom(serials[i]!, fields as (Buffer | null)[]);
     });
   }
 
@@ -691,7 +704,7 @@ export class RedisStore implements Store {
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
     const fields = await this.call((r) => r.hmgetBuffer(k('c', serial), 'rec', 'st', 'ra', 'rr'));
-    return certificateFrom(fields);
+    return certificateFrom(serial, fields);
   }
 
   async listStationCertificates(tenant: string, stationId: string): Promise<CertificateRecord[]> {
@@ -858,20 +871,70 @@ export class RedisStore implements Store {
     this.poller.unref();
   }
 
+  /**
+   * One GET: o:<issuer>:<serial> holds every hash's response (redis-encoding.ts), each without the
+   * signer's certificate, which is put back from ocsp-tail (read once per signer, then held here).
+   * A store written before schema 5 holds a hash of MessagePack records there instead (WRONGTYPE).
+   */
   async getOcspResponse(issuerId: string, serial: string, hash: OcspHash): Promise<OcspResponseRecord | undefined> {
-    const b = await this.call((r) => r.hgetBuffer(k('o', issuerId, serial), hash));
-    const v = dec<Omit<OcspResponseRecord, 'issuerId' | 'serial' | 'hash'>>(b);
-    return v && { issuerId, serial, hash, ...v };
+    const key = k('o', issuerId, serial);
+    let value: Buffer | null;
+    try {
+      value = await this.call((r) => r.getBuffer(key));
+    } catch (e) {
+      if (!(e instanceof ReplyError && /^WRONGTYPE\b/.test((e as Error).message))) throw e;
+      const v = dec<Omit<OcspResponseRecord, 'issuerId' | 'serial' | 'hash'>>(await this.call((r) => r.hgetBuffer(key, hash)));
+      return v && { issuerId, serial, hash, ...v };
+    }
+    const entry = value && findOcspEntry(value, hash);
+    if (!entry) return undefined;
+    // Its own allocation, not a slice of the reply or of Node's shared 8 KB pool: a responder keeps
+    // some answers for long (its cache), and a slice held there would pin the whole chunk it is in.
+    const tail = entry.ref ? await this.ocspTail(entry.ref) : EMPTY;
+    const der = Buffer.allocUnsafeSlow(entry.body.length + tail.length);
+    entry.body.copy(der, 0);
+    tail.copy(der, entry.body.length);
+    const certId = Array.isArray(entry.certId) ? der.subarray(entry.certId[0], entry.certId[0] + entry.certId[1]) : entry.certId;
+    return { issuerId, serial, hash, certId, der, thisUpdate: entry.thisUpdate, nextUpdate: entry.nextUpdate, etag: entry.etag };
+  }
+
+  /** A signer's certificates tail (ocsp-tail), held in memory after the first read: a few per issuer ever. */
+  private async ocspTail(ref: Buffer): Promise<Buffer> {
+    const id = ref.toString('latin1');
+    const held = this.ocspTails.get(id);
+    if (held) return held;
+    const tail = await this.call((r) => r.hgetBuffer(OCSP_TAILS, ref));
+    if (!tail) throw new Error(`pre-signed OCSP response: signer certificates ${ref.toString('hex')} missing from the store`);
+    if (this.ocspTails.size >= MAX_OCSP_TAILS) this.ocspTails.clear();
+    this.ocspTails.set(id, tail);
+    return tail;
   }
 
   async putOcspResponses(serial: string, signed: SignedStatus, responses: OcspResponseRecord[], schedule?: { nextDue: number | undefined }): Promise<boolean> {
     // Responses name their issuer; without responses (a schedule change only) no response key is written.
     const issuerId = responses[0]?.issuerId;
-    const fields = responses.flatMap(({ issuerId: _i, serial: _s, hash, ...rest }) => [hash, enc(rest)]);
+    // The signer's certificates, once per signer in ocsp-tail (responses signed together share them).
+    const tails = new Map<string, Buffer>();
+    const entries = responses.map((r) => {
+      const split = splitOcspTail(r.der);
+      if (!split) return frameOcspResponse(r, undefined);
+      const ref = tailRefOf(split.tail);
+      tails.set(ref.toString('latin1'), split.tail);
+      return frameOcspResponse(r, { body: split.body, ref });
+    });
     const result = await this.run(
       'putOcspResponses',
-      [k('c', serial), issuerId === undefined ? k('o-none') : k('o', issuerId, serial), OCSP_DUE],
-      [signed.status, signed.revokedAt ?? '', signed.revocationReason ?? '', serial, schedule ? (schedule.nextDue === undefined ? 'none' : String(schedule.nextDue)) : 'keep', ...fields],
+      [k('c', serial), issuerId === undefined ? k('o-none') : k('o', issuerId, serial), OCSP_DUE, OCSP_TAILS],
+      [
+        signed.status,
+        signed.revokedAt ?? '',
+        signed.revocationReason ?? '',
+        serial,
+        schedule ? (schedule.nextDue === undefined ? 'none' : String(schedule.nextDue)) : 'keep',
+        tails.size,
+        ...[...tails].flatMap(([id, tail]) => [Buffer.from(id, 'latin1'), tail]),
+        ...entries,
+      ],
     );
     return result === 1;
   }
@@ -897,7 +960,7 @@ export class RedisStore implements Store {
       serials = serials.filter((_, i) => {
         const [err, rec] = recs?.[i] ?? [new Error('no reply')];
         if (err) throw new StoreUnavailableError('the store failed', { cause: err });
-        return dec<Pick<CertificateRecord, 'issuerId'>>(rec as Buffer | null)?.issuerId === opts.issuerId;
+        return decodeIssuedRecord(serials[i]!, rec as Buffer | null)?.issuerId === opts.issuerId;
       });
     }
     // XX: only what is still scheduled; LT: a due time only moves earlier (a claim's lease included).
@@ -1203,7 +1266,7 @@ function issuanceArgs({ cert, coverage, idem, register }: ChainedIssuance): (str
   const { status: _s, revokedAt: _ra, revocationReason: _rr, ...rec } = cert;
   const idemRecord: IdempotencyRecord | undefined = idem && { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt };
   return [
-    enc(rec),
+    encodeIssuedRecord(rec satisfies IssuedRecord),
     cert.status,
     cert.serial,
     idemRecord ? enc(idemRecord) : '',
@@ -1218,9 +1281,12 @@ function issuanceArgs({ cert, coverage, idem, register }: ChainedIssuance): (str
   ];
 }
 
+/** The serial of a certificate key (c:<serial>). */
+const serialOfKey = (key: string): string => decodeURIComponent(key.slice(`${PREFIX}c:`.length));
+
 /** A certificate from its hash fields: the record as issued, with the current status over it. */
-function certificateFrom(fields: (Buffer | null)[] | null | undefined): CertificateRecord | undefined {
-  const rec = dec<Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>>(fields?.[0]);
+function certificateFrom(serial: string, fields: (Buffer | null)[] | null | undefined): CertificateRecord | undefined {
+  const rec = decodeIssuedRecord(serial, fields?.[0]);
   if (!rec) return undefined;
   const st = fields?.[1]?.toString() as CertificateRecord['status'];
   const ra = fields?.[2]?.toString();

@@ -15,8 +15,13 @@ import type { CertificateRecord, IssuerRecord, RotationRecord } from './records.
  *      store holds, then kept by every write of a station or certificate.
  *   5: the index of revoked certificates by notAfter (list-index.ts revokedIndexEntries), for the
  *      exact counts of the tenant summary: the list indexes are built again (idempotent), which adds it.
+ *   6: compact Redis encodings (redis-encoding.ts): certificate records as arrays without field
+ *      names, a pre-signed response without its signer's certificates (kept once per signer), all
+ *      of a certificate's responses in one string. Nothing is rewritten: the older forms are still
+ *      read, pre-signed responses are replaced at their next re-signing (half their life) and
+ *      records keep theirs. LMDB is unchanged.
  */
-export const STORE_SCHEMA_VERSION = 5;
+export const STORE_SCHEMA_VERSION = 6;
 
 export interface MigrationResult {
   readonly from: number;

@@ -50,8 +50,13 @@ export const etagOf = (der: Buffer): string => `"${createHash('sha256').update(d
 
 const error = (status: OcspErrorStatus): Answer => ({ body: ocspErrorResponse(status), outcome: status });
 
-/** Pre-signed answers kept in memory (about 1.2 KB each with the key: ~60 MB at most); the oldest goes first. */
-const MAX_REMEMBERED = 50_000;
+/**
+ * Pre-signed answers kept in memory (about 1.2 KB each with the key: ~12 MB at most); the oldest
+ * goes first. Bounded so that the responder's memory does not grow with the fleet (issue 17: RSS
+ * flat from 1,000 to 1,000,000 certificates): with far more certificates than this, a cache holds
+ * few of the next requests whatever its size, and the store answers the rest.
+ */
+const MAX_REMEMBERED = 10_000;
 /** Live-signed answers kept in memory (CertIDs not pre-signed: other hashes or encodings; ~12 MB at most). */
 const MAX_LIVE = 10_000;
 const SEEN_ONCE_SLOTS = 1 << 18;
@@ -112,6 +117,9 @@ export class Responder {
    */
   private readonly certs = new RingCache<KnownCertificate>(MAX_CERTS);
   private certsEpoch = NaN;
+  /** Store reads in flight and the timer that times them out (bounded). */
+  private readonly inFlight = new Set<PendingRead>();
+  private sweeper: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: ResponderOptions) {}
 
@@ -324,14 +332,50 @@ export class Responder {
     return this.o.nonIssued === 'revoked' ? NOT_ISSUED_STATUS : { kind: 'unknown' };
   }
 
+  /**
+   * `p`, or a StoreTimeout once it took storeTimeoutMs (up to a quarter more). No timer per read:
+   * one sweep over the reads in flight, while there are any (a timer and a race per store read
+   * cost every cache miss allocations and a timer-list update, at a million certificates nearly
+   * every request).
+   */
   private bounded<T>(p: Promise<T>): Promise<T> {
     const ms = this.o.storeTimeoutMs ?? 2000;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreTimeout()), ms);
+    return new Promise<T>((resolve, reject) => {
+      const read: PendingRead = { deadline: performance.now() + ms, reject };
+      this.inFlight.add(read);
+      this.sweeper ??= setInterval(() => this.sweep(), Math.max(10, ms / 4)).unref();
+      p.then(
+        (v) => {
+          this.inFlight.delete(read);
+          resolve(v);
+        },
+        (e: Error) => {
+          this.inFlight.delete(read);
+          reject(e);
+        },
+      );
     });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
+
+  /** Fails the reads past their deadline; stops when none is in flight. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const read of this.inFlight)
+      if (read.deadline <= now) {
+        this.inFlight.delete(read);
+        read.reject(new StoreTimeout());
+      }
+    if (this.inFlight.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+}
+
+/** A store read in flight (Responder.bounded). */
+interface PendingRead {
+  readonly deadline: number;
+  readonly reject: (e: Error) => void;
 }
 
 /** What live signing needs of a certificate record. */

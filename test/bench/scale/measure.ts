@@ -15,9 +15,9 @@ export interface OcspRun {
   readonly run: OpenLoopRun;
   /** The responder's answers by method/outcome (its /metrics) over the run. */
   readonly outcomes: Record<string, number>;
-  /** Redis HGETs per OCSP request over the run: 0 = everything from the responder's memory. */
+  /** Store reads (Redis GETs) per OCSP request over the run: 0 = everything from the responder's memory. */
   readonly storeReadsPerRequest: number;
-  /** Redis's own time per HGET (INFO commandstats). */
+  /** Server time (µs) per store read: GET of the pre-signed responses (HGET for a store from before schema 5). */
   readonly hgetServerUsec: number;
   /** The responder's CPU time (all threads) per request. */
   readonly responderUsPerRequest: number;
@@ -62,7 +62,7 @@ export async function prefill({ problems }: ScaleRun, { ocspPort, pop }: ScaleBe
   return { requests: PREFILL, seconds };
 }
 
-/** The open loop over records [0, population), checked; with the responder's outcomes and Redis's HGETs over the run. */
+/** The open loop over records [0, population), checked; with the responder's outcomes and Redis's GETs over the run. */
 export async function measureOcsp({ problems }: ScaleRun, { raw, ocspUrl, ocspPort, pop, pids }: ScaleBench, label: string, rp: RequestParts, population: number, warmupS: number, measureS: number): Promise<OcspRun> {
   const idx = draws(Math.round(RATE * (warmupS + measureS)), population);
   const m0 = await responderMetrics(ocspUrl);
@@ -88,7 +88,11 @@ export async function measureOcsp({ problems }: ScaleRun, { raw, ocspUrl, ocspPo
   const m1 = await responderMetrics(ocspUrl);
   const outcomes = delta(m0.outcomes, m1.outcomes);
   const requests = Object.values(outcomes).reduce((a, b) => a + b, 0);
-  const reads = (c1.hget?.calls ?? 0) - (c0.hget?.calls ?? 0);
+  // The responder's store reads: GET of o:<issuer>:<serial> (schema 5; HGET before). Its OCSP epoch
+  // poll (a GET every 500 ms) is counted too: 0.001 per request at this rate.
+  const calls = (c: typeof c0): number => (c.get?.calls ?? 0) + (c.hget?.calls ?? 0);
+  const usec = (c: typeof c0): number => (c.get?.usec ?? 0) + (c.hget?.usec ?? 0);
+  const reads = calls(c1) - calls(c0);
   const unexpected = Object.entries(outcomes).filter(([o]) => o !== 'POST/presigned');
   if (run.errors) problems.push(`${label}: ${run.errors} wrong or missing answers (first: ${run.firstError})`);
   if (unexpected.length) problems.push(`${label}: answers other than pre-signed: ${JSON.stringify(Object.fromEntries(unexpected))}`);
@@ -96,7 +100,7 @@ export async function measureOcsp({ problems }: ScaleRun, { raw, ocspUrl, ocspPo
     run,
     outcomes,
     storeReadsPerRequest: reads / Math.max(1, requests),
-    hgetServerUsec: reads ? ((c1.hget?.usec ?? 0) - (c0.hget?.usec ?? 0)) / reads : NaN,
+    hgetServerUsec: reads ? (usec(c1) - usec(c0)) / reads : NaN,
     responderUsPerRequest: (run.cpu.responderCores * 1e6) / run.perSecond,
     responderGcMs: Object.fromEntries(Object.entries(delta(m0.gcSeconds, m1.gcSeconds)).map(([kind, v]) => [kind, v * 1000])),
     loopDelayMaxMs: m1.loopDelayMaxMs,

@@ -30,14 +30,17 @@ export interface Phase {
   readonly presignPerSecond: number;
   readonly aofRewriteWaitSeconds: number;
   readonly redis: { usedMemory: number; usedMemoryRss: number; bytesPerRecord: number; sample: Record<string, number> };
+  /** The measured responder's RSS after pre-signing (its cache still empty at the big size). */
   readonly responderRssMb: number;
+  /** Its RSS after the measurement: its caches at their steady state (the target's figure). */
+  readonly responderRssAfterMb: number;
   /** Requests sent before measuring to bring the responder's cache to its steady state. */
   readonly prefill: { readonly requests: number; readonly seconds: number };
   /** The measurement: certificates drawn from the whole population. */
   readonly ocsp: OcspRun;
   /** At the big size: the same open loop over the first 1,000 records only. */
   readonly control?: OcspRun;
-  /** The responder's store read (HGET of a pre-signed response) from this process, same rate. */
+  /** The responder's store read (GET of the pre-signed responses) from this process, same rate. */
   readonly redisProbe: OpenLoopRun;
   readonly wrk?: WrkRun;
   readonly sanity: { ok: boolean; detail: string };
@@ -90,6 +93,7 @@ export async function runPhases(run: ScaleRun, bench: ScaleBench): Promise<void>
     // open loop against the responder: certificates from the whole population
     const filled = await prefill(run, bench, label, rp, size);
     const measured = await measureOcsp(run, bench, label, rp, size, WARMUP_S, MEASURE_S);
+    const responderRssAfterMb = rssMb(pids.responder);
     // control at the big size: requests over the first 1,000 records only (answered from the
     // responder's memory, as at 1k), under the same machine and store state
     const control = size > SMALL ? await measureOcsp(run, bench, `${label} control`, rp, SMALL, 2, CONTROL_S) : undefined;
@@ -98,7 +102,7 @@ export async function runPhases(run: ScaleRun, bench: ScaleBench): Promise<void>
     const pidx = draws(Math.round(RATE * (1 + PROBE_S)), size);
     const redisProbe = await openLoop(
       (i, done) => {
-        probe.hgetBuffer(k('o', issuer.id, pop.hex(pidx[i]!)), 'sha256').then(
+        probe.getBuffer(k('o', issuer.id, pop.hex(pidx[i]!))).then(
           (b) => done(b && b.length > 0 ? undefined : 'no pre-signed response in the store'),
           (e: Error) => done(e.message),
         );
@@ -109,7 +113,7 @@ export async function runPhases(run: ScaleRun, bench: ScaleBench): Promise<void>
       pids,
     );
     if (redisProbe.errors) problems.push(`phase ${label}: Redis probe: ${redisProbe.errors} errors (first: ${redisProbe.firstError})`);
-    log(`phase ${label}: Redis HGET round trip from Node: p50 ${f2(redisProbe.latencyMs.p50)} ms, p99 ${f2(redisProbe.latencyMs.p99)} ms`);
+    log(`phase ${label}: Redis GET round trip from Node: p50 ${f2(redisProbe.latencyMs.p50)} ms, p99 ${f2(redisProbe.latencyMs.p99)} ms`);
 
     // saturation
     let wrk: WrkRun | undefined;
@@ -135,6 +139,7 @@ export async function runPhases(run: ScaleRun, bench: ScaleBench): Promise<void>
       aofRewriteWaitSeconds,
       redis: { usedMemory, usedMemoryRss: Number(mem.used_memory_rss), bytesPerRecord: (usedMemory - baseline) / size, sample },
       responderRssMb,
+      responderRssAfterMb,
       prefill: filled,
       ocsp: measured,
       ...(control ? { control } : {}),

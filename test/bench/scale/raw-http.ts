@@ -67,7 +67,9 @@ export class RawConnection {
   ) {
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', () => undefined);
-    socket.on('close', () => this.fail('connection closed'));
+    socket.on('close', () => {
+      if (!this.closed || this.cb) this.fail('connection closed');
+    });
   }
 
   send(bytes: Buffer, cb: RawCallback): void {
@@ -91,7 +93,13 @@ export class RawConnection {
     const cb = this.cb;
     this.cb = undefined;
     if (extra) return this.fail('bytes after the response');
-    this.pool.release(this, true);
+    // The server's last response on this connection (its maxRequestsPerSocket): no request may follow.
+    const last = /\r\nconnection: *close/i.test(head);
+    if (last) {
+      this.closed = true;
+      this.socket.destroy();
+    }
+    this.pool.release(this, !last);
     cb?.(undefined, Number(head.slice(9, 12)), body);
   }
 

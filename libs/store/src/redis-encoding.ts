@@ -1,0 +1,162 @@
+/**
+ * The Redis backend's compact encodings (store schema 6, docs/architecture.md "Data"): what a
+ * certificate costs in Redis is mostly its record and its two pre-signed OCSP responses, so both
+ * are kept in binary forms without field names or duplicated bytes. Readers take what older
+ * versions wrote as well (MessagePack maps), so nothing has to be rewritten.
+ */
+import { pack, unpack } from 'msgpackr';
+import { createHash } from 'node:crypto';
+import { Tag, children, readOnly } from '@evpki/x509';
+import type { CertificateRecord, OcspHash, OcspResponseRecord } from './records.js';
+
+/** A certificate record as the `rec` field holds it: without the status fields (they are hash fields of their own). */
+export type IssuedRecord = Omit<CertificateRecord, 'status' | 'revokedAt' | 'revocationReason'>;
+
+// ---- certificate records ----
+
+/** The first element of a compact record (an array); older records are maps. */
+const RECORD_V1 = 1;
+
+/** An ISO time that Date prints back identically is kept as epoch ms (9 bytes instead of 25). */
+const packTime = (iso: string): string | number => {
+  const ms = Date.parse(iso);
+  return Number.isFinite(ms) && new Date(ms).toISOString() === iso ? ms : iso;
+};
+const unpackTime = (v: string | number): string => (typeof v === 'number' ? new Date(v).toISOString() : v);
+/** Lowercase hex of whole bytes (key hashes, fingerprints) is kept as its bytes. */
+const HEX = /^(?:[0-9a-f]{2})+$/;
+const packHex = (hex: string): string | Buffer => (HEX.test(hex) ? Buffer.from(hex, 'hex') : hex);
+const unpackHex = (v: string | Uint8Array): string => (typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex'));
+const asBuffer = (v: Uint8Array): Buffer => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+
+/**
+ * The kinds the product signs (libs/issuance registry) as small numbers: the kind of nearly every
+ * record is one of these. Append only: a record holds the index. Another kind is kept as its name.
+ */
+const KIND_CODES: readonly string[] = ['ChargingStationCertificate', 'V2GCertificate', 'CSMSServerCertificate', 'OcspSigningCertificate', 'ServiceTlsServerCertificate', 'ServiceTlsClientCertificate'];
+const packKind = (kind: string): string | number => {
+  const i = KIND_CODES.indexOf(kind);
+  return i < 0 ? kind : i;
+};
+const unpackKind = (v: string | number): string => {
+  if (typeof v === 'string') return v;
+  const kind = KIND_CODES[v];
+  if (kind === undefined) throw new Error(`unknown certificate kind code ${v}`);
+  return kind;
+};
+
+/**
+ * The record as an array in a fixed order, without its serial (the key names it), the kind as a
+ * code, times as epoch ms and hex digests as bytes where that reads back exactly.
+ */
+export function encodeIssuedRecord(r: IssuedRecord): Buffer {
+  const row: unknown[] = [
+    RECORD_V1,
+    r.issuerId,
+    r.der,
+    packKind(r.kind),
+    r.tenant,
+    r.stationId,
+    r.subject,
+    packTime(r.notBefore),
+    packTime(r.notAfter),
+    packTime(r.issuedAt),
+    packHex(r.spkiSha256),
+    packHex(r.sha256Fingerprint),
+  ];
+  if (r.requestHash !== undefined) row.push(packHex(r.requestHash));
+  return pack(row);
+}
+
+/** A stored `rec` field, compact or as versions before schema 5 wrote it (a MessagePack map with its serial). */
+export function decodeIssuedRecord(serial: string, b: Buffer | null | undefined): IssuedRecord | undefined {
+  if (b == null || b.length === 0) return undefined;
+  const v = unpack(b) as unknown;
+  if (!Array.isArray(v)) return v as IssuedRecord | undefined;
+  if (v[0] !== RECORD_V1) throw new Error(`certificate ${serial}: unknown record encoding ${String(v[0])}`);
+  const [, issuerId, der, kind, tenant, stationId, subject, notBefore, notAfter, issuedAt, spki, fingerprint, requestHash] = v as [
+    number, string, Uint8Array, string | number, string, string, string, string | number, string | number, string | number, string | Uint8Array, string | Uint8Array, (string | Uint8Array)?,
+  ];
+  return {
+    serial,
+    issuerId,
+    der: asBuffer(der),
+    kind: unpackKind(kind),
+    tenant,
+    stationId,
+    subject,
+    notBefore: unpackTime(notBefore),
+    notAfter: unpackTime(notAfter),
+    issuedAt: unpackTime(issuedAt),
+    spkiSha256: unpackHex(spki),
+    sha256Fingerprint: unpackHex(fingerprint),
+    ...(requestHash !== undefined ? { requestHash: unpackHex(requestHash) } : {}),
+  };
+}
+
+// ---- pre-signed OCSP responses ----
+
+/**
+ * The `[0] certs` at the end of a BasicOCSPResponse (RFC 6960 4.2.1): the delegated signer's
+ * certificate, the same bytes in every response it signs. It is the last element of every
+ * element enclosing it, so the response is `body ‖ tail` with the enclosing lengths already in
+ * `body`: the tail is kept once per signer (ocsp-tail) and put back by concatenation, never by
+ * re-encoding. Undefined when the response has no such tail (then it is kept whole).
+ */
+export function splitOcspTail(der: Buffer): { body: Buffer; tail: Buffer } | undefined {
+  try {
+    const response = readOnly(der, Tag.SEQUENCE);
+    const [status, bytes] = children(response, 2);
+    if (status?.tag !== Tag.ENUMERATED || bytes?.tag !== 0xa0 || bytes.end !== response.value.length) return undefined;
+    const responseBytes = readOnly(bytes.value, Tag.SEQUENCE);
+    const [, octets] = children(responseBytes, 2);
+    if (octets?.tag !== Tag.OCTET_STRING || octets.end !== responseBytes.value.length) return undefined;
+    const basic = readOnly(octets.value, Tag.SEQUENCE);
+    const parts = children(basic, 4);
+    const certs = parts[3];
+    if (parts.length !== 4 || certs?.tag !== 0xa0 || certs.end !== basic.value.length) return undefined;
+    const at = basic.value.byteOffset - der.byteOffset + certs.start;
+    if (at + (certs.end - certs.start) !== der.length) return undefined;
+    return { body: der.subarray(0, at), tail: der.subarray(at) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** What names a tail in ocsp-tail: the first 16 bytes of its SHA-256 (a few signer certificates ever). */
+export const tailRefOf = (tail: Buffer): Buffer => createHash('sha256').update(tail).digest().subarray(0, 16);
+
+/** One hash's entry in the o: value: a one-byte hash code, a two-byte length, the packed entry. */
+const HASH_CODE: Record<OcspHash, number> = { sha1: 1, sha256: 2, sha384: 3, sha512: 5 };
+const RESPONSE_V1 = 1;
+
+/**
+ * One response as it goes into the o: value: [version, body (the DER without its tail, or all of
+ * it), tail ref (null: none), CertID (its offset and length in the DER, or its bytes when it is not
+ * in there), thisUpdate, nextUpdate, etag], framed by hash code and length so that the
+ * putOcspResponses script can replace one hash's entry and keep the others.
+ */
+export function frameOcspResponse(r: OcspResponseRecord, split: { body: Buffer; ref: Buffer } | undefined): Buffer {
+  const body = split ? split.body : r.der;
+  const at = r.der.indexOf(r.certId);
+  const certId = r.certId.length > 0 && at >= 0 && at + r.certId.length <= body.length ? [at, r.certId.length] : r.certId;
+  const packed = pack([RESPONSE_V1, body, split ? split.ref : null, certId, r.thisUpdate, r.nextUpdate, r.etag]);
+  if (packed.length > 0xffff) throw new Error('a pre-signed OCSP response over 64 KiB');
+  const head = Buffer.from([HASH_CODE[r.hash], packed.length >> 8, packed.length & 0xff]);
+  return Buffer.concat([head, packed]);
+}
+
+/** The entry of `hash` in an o: value (undefined: none), with the tail ref it needs. */
+export function findOcspEntry(value: Buffer, hash: OcspHash): { body: Buffer; ref: Buffer | null; certId: Buffer | [number, number]; thisUpdate: number; nextUpdate: number; etag: string } | undefined {
+  const code = HASH_CODE[hash];
+  for (let p = 0; p + 3 <= value.length; ) {
+    const n = (value[p + 1]! << 8) | value[p + 2]!;
+    if (value[p] === code) {
+      const v = unpack(value.subarray(p + 3, p + 3 + n)) as [number, Uint8Array, Uint8Array | null, Uint8Array | [number, number], number, number, string];
+      if (v[0] !== RESPONSE_V1) throw new Error(`unknown pre-signed response encoding ${String(v[0])}`);
+      return { body: asBuffer(v[1]), ref: v[2] && asBuffer(v[2]), certId: Array.isArray(v[3]) ? v[3] : asBuffer(v[3]), thisUpdate: v[4], nextUpdate: v[5], etag: v[6] };
+    }
+    p += 3 + n;
+  }
+  return undefined;
+}

@@ -1,0 +1,122 @@
+/**
+ * The Redis backend's compact encodings (store schema 6, libs/store/src/redis-encoding.ts): what
+ * is stored per certificate is smaller, reads give back exactly what was written, and what
+ * versions before schema 6 wrote (MessagePack maps, a hash of responses) is still read.
+ */
+import { deepStrictEqual, equal, ok } from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { pack } from 'msgpackr';
+import { encodeCertId, OcspResponseSigner } from '@evpki/ocsp';
+import { RedisStore, redisKey, type CertificateRecord, type OcspResponseRecord } from '@evpki/store';
+import { serialFromHex } from '@evpki/x509';
+import { certificateWithSpki, spkiOf } from './helpers/keys.js';
+import { recordCert } from './helpers/record-cert.js';
+import { startRedis, type TestRedis } from './helpers/redis.js';
+import { cert, redisOptions, withActiveIssuer } from './helpers/store-contract.js';
+
+/** A real pre-signed response of a delegated signer (its certificate in the response's certs). */
+function signedResponse(signer: OcspResponseSigner, c: CertificateRecord, hash: 'sha1' | 'sha256'): OcspResponseRecord {
+  const now = new Date();
+  const nextUpdate = new Date(now.getTime() + 3_600_000);
+  const certId = encodeCertId(hash, Buffer.alloc(hash === 'sha1' ? 20 : 32, 1), Buffer.alloc(hash === 'sha1' ? 20 : 32, 2), serialFromHex(c.serial));
+  const der = signer.sign([{ certId, status: { kind: 'good' }, thisUpdate: now, nextUpdate }], { producedAt: now });
+  return { issuerId: c.issuerId, serial: c.serial, hash, certId, der, thisUpdate: now.getTime(), nextUpdate: nextUpdate.getTime(), etag: `"${hash}-etag"` };
+}
+
+describe('redis store: compact encodings (schema 6)', () => {
+  let r: TestRedis;
+  let store: RedisStore;
+  let raw: Redis;
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const signerCert = certificateWithSpki(spkiOf(publicKey));
+  const signer = new OcspResponseSigner(privateKey, signerCert);
+  before(async () => {
+    r = await startRedis();
+    store = await withActiveIssuer(new RedisStore(redisOptions(r.url)));
+    raw = new Redis(r.url);
+  });
+  after(async () => {
+    raw.disconnect();
+    await store.close();
+    await r.stop();
+  });
+
+  test('a certificate record reads back exactly; its stored form has no field names and is smaller than the MessagePack map', async () => {
+    const c = cert({ requestHash: 'ab'.repeat(32) });
+    await recordCert(store, c);
+    deepStrictEqual(await store.getCertificate(c.serial), c);
+    const stored = (await raw.hgetBuffer(redisKey('c', c.serial), 'rec'))!;
+    const { status: _s, ...asMap } = c;
+    ok(stored.indexOf('sha256Fingerprint') < 0, 'no field names');
+    ok(stored.length < pack(asMap).length - 150, `${stored.length} B vs ${pack(asMap).length} B`);
+    // Times that do not print back identically, and digests that are not whole lowercase hex, are kept as they are.
+    const odd = cert({ notBefore: '2026-01-01T00:00:00Z', spkiSha256: 'ABC', sha256Fingerprint: 'f' });
+    await recordCert(store, odd);
+    deepStrictEqual(await store.getCertificate(odd.serial), odd);
+    // A kind without a code is kept as its name (recorded as a charge point certificate is: its coverage).
+    const future = cert({ kind: 'SomeFutureCertificate' });
+    ok((await store.recordIssuance(future, { underActiveIssuer: true, hierarchy: 'csms', presignOcsp: true, stationIndex: true })).ok);
+    deepStrictEqual(await store.getCertificate(future.serial), future);
+  });
+
+  test('a record written before schema 6 (a MessagePack map) is still read, listed and revoked', async () => {
+    const c = cert({ stationId: 'legacy' });
+    await recordCert(store, c);
+    const { status: _s, ...asMap } = c;
+    await raw.hset(redisKey('c', c.serial), 'rec', pack(asMap));
+    deepStrictEqual(await store.getCertificate(c.serial), c);
+    deepStrictEqual(await store.listStationCertificates(c.tenant, 'legacy'), [c]);
+    const revoked = await store.revokeCertificate(c.serial, 'superseded', '2026-02-01T00:00:00.000Z');
+    ok(revoked.ok);
+    equal((await store.getCertificate(c.serial))?.status, 'revoked');
+  });
+
+  test('pre-signed responses: the signer certificate is stored once, not per response; each hash reads back byte for byte', async () => {
+    const certs = [cert(), cert()];
+    for (const c of certs) {
+      await recordCert(store, c);
+      const rs = [signedResponse(signer, c, 'sha256'), signedResponse(signer, c, 'sha1')];
+      ok(await store.putOcspResponses(c.serial, { status: 'good' }, rs));
+      const fresh = new RedisStore(redisOptions(r.url)); // reads the signer's certificates from the store
+      try {
+        for (const x of rs) deepStrictEqual(await fresh.getOcspResponse(c.issuerId, c.serial, x.hash), x);
+      } finally {
+        await fresh.close();
+      }
+      const value = (await raw.getBuffer(redisKey('o', c.issuerId, c.serial)))!;
+      equal(value.indexOf(signerCert), -1, 'the signer certificate is not in the response key');
+      ok(value.length < rs[0]!.der.length + rs[1]!.der.length - 2 * signerCert.length + 200, `${value.length} B for two responses`);
+    }
+    equal(await raw.hlen(redisKey('ocsp-tail')), 1, 'one signer, one entry');
+  });
+
+  test('a put of one hash keeps the other hashes; a response of another shape is kept whole', async () => {
+    const c = cert();
+    await recordCert(store, c);
+    const sha1 = signedResponse(signer, c, 'sha1');
+    ok(await store.putOcspResponses(c.serial, { status: 'good' }, [signedResponse(signer, c, 'sha256'), sha1]));
+    const opaque: OcspResponseRecord = { ...signedResponse(signer, c, 'sha256'), der: Buffer.from('not a response'), certId: Buffer.from('cert id') };
+    ok(await store.putOcspResponses(c.serial, { status: 'good' }, [opaque]));
+    deepStrictEqual(await store.getOcspResponse(c.issuerId, c.serial, 'sha256'), opaque);
+    deepStrictEqual(await store.getOcspResponse(c.issuerId, c.serial, 'sha1'), sha1);
+  });
+
+  test('responses written before schema 6 (a hash of MessagePack records) are read, then replaced whole by the next put', async () => {
+    const c = cert();
+    await recordCert(store, c);
+    const old = signedResponse(signer, c, 'sha256');
+    const { issuerId: _i, serial: _s, hash: _h, ...fields } = old;
+    await raw.hset(redisKey('o', c.issuerId, c.serial), 'sha256', pack(fields));
+    deepStrictEqual(await store.getOcspResponse(c.issuerId, c.serial, 'sha256'), old);
+    equal(await store.getOcspResponse(c.issuerId, c.serial, 'sha1'), undefined);
+    const next = [signedResponse(signer, c, 'sha256'), signedResponse(signer, c, 'sha1')];
+    ok(await store.putOcspResponses(c.serial, { status: 'good' }, next));
+    equal(await raw.type(redisKey('o', c.issuerId, c.serial)), 'string');
+    for (const x of next) deepStrictEqual(await store.getOcspResponse(c.issuerId, c.serial, x.hash), x);
+    // A revocation drops them, whatever their form.
+    ok((await store.revokeCertificate(c.serial, 'keyCompromise', '2026-02-01T00:00:00.000Z')).ok);
+    equal(await store.getOcspResponse(c.issuerId, c.serial, 'sha256'), undefined);
+  });
+});
