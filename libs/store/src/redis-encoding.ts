@@ -133,28 +133,29 @@ const RESPONSE_V1 = 1;
 /**
  * One response as it goes into the o: value: [version, body (the DER without its tail, or all of
  * it), tail ref (null: none), CertID (its offset and length in the DER, or its bytes when it is not
- * in there), thisUpdate, nextUpdate, etag], framed by hash code and length so that the
+ * in there), thisUpdate, nextUpdate, etag, tenant (when known)], framed by hash code and length so that the
  * putOcspResponses script can replace one hash's entry and keep the others.
  */
 export function frameOcspResponse(r: OcspResponseRecord, split: { body: Buffer; ref: Buffer } | undefined): Buffer {
   const body = split ? split.body : r.der;
   const at = r.der.indexOf(r.certId);
   const certId = r.certId.length > 0 && at >= 0 && at + r.certId.length <= body.length ? [at, r.certId.length] : r.certId;
-  const packed = pack([RESPONSE_V1, body, split ? split.ref : null, certId, r.thisUpdate, r.nextUpdate, r.etag]);
+  // The tenant last and only when known (responses pre-signed before it was recorded have none).
+  const packed = pack([RESPONSE_V1, body, split ? split.ref : null, certId, r.thisUpdate, r.nextUpdate, r.etag, ...(r.tenant === undefined ? [] : [r.tenant])]);
   if (packed.length > 0xffff) throw new Error('a pre-signed OCSP response over 64 KiB');
   const head = Buffer.from([HASH_CODE[r.hash], packed.length >> 8, packed.length & 0xff]);
   return Buffer.concat([head, packed]);
 }
 
 /** The entry of `hash` in an o: value (undefined: none), with the tail ref it needs. */
-export function findOcspEntry(value: Buffer, hash: OcspHash): { body: Buffer; ref: Buffer | null; certId: Buffer | [number, number]; thisUpdate: number; nextUpdate: number; etag: string } | undefined {
+export function findOcspEntry(value: Buffer, hash: OcspHash): { body: Buffer; ref: Buffer | null; certId: Buffer | [number, number]; thisUpdate: number; nextUpdate: number; etag: string; tenant?: string } | undefined {
   const code = HASH_CODE[hash];
   for (let p = 0; p + 3 <= value.length; ) {
     const n = (value[p + 1]! << 8) | value[p + 2]!;
     if (value[p] === code) {
-      const v = unpack(value.subarray(p + 3, p + 3 + n)) as [number, Uint8Array, Uint8Array | null, Uint8Array | [number, number], number, number, string];
+      const v = unpack(value.subarray(p + 3, p + 3 + n)) as [number, Uint8Array, Uint8Array | null, Uint8Array | [number, number], number, number, string, string?];
       if (v[0] !== RESPONSE_V1) throw new Error(`unknown pre-signed response encoding ${String(v[0])}`);
-      return { body: asBuffer(v[1]), ref: v[2] && asBuffer(v[2]), certId: Array.isArray(v[3]) ? v[3] : asBuffer(v[3]), thisUpdate: v[4], nextUpdate: v[5], etag: v[6] };
+      return { body: asBuffer(v[1]), ref: v[2] && asBuffer(v[2]), certId: Array.isArray(v[3]) ? v[3] : asBuffer(v[3]), thisUpdate: v[4], nextUpdate: v[5], etag: v[6], ...(typeof v[7] === 'string' ? { tenant: v[7] } : {}) };
     }
     p += 3 + n;
   }

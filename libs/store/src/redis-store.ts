@@ -895,7 +895,7 @@ export class RedisStore implements Store {
     entry.body.copy(der, 0);
     tail.copy(der, entry.body.length);
     const certId = Array.isArray(entry.certId) ? der.subarray(entry.certId[0], entry.certId[0] + entry.certId[1]) : entry.certId;
-    return { issuerId, serial, hash, certId, der, thisUpdate: entry.thisUpdate, nextUpdate: entry.nextUpdate, etag: entry.etag };
+    return { issuerId, serial, hash, certId, der, thisUpdate: entry.thisUpdate, nextUpdate: entry.nextUpdate, etag: entry.etag, ...(entry.tenant === undefined ? {} : { tenant: entry.tenant }) };
   }
 
   /** A signer's certificates tail (ocsp-tail), held in memory after the first read: a few per issuer ever. */
