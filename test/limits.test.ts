@@ -90,6 +90,8 @@ const statusOf = (raw: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)
 function assertProblem(raw: string, status: number): { title: string; detail: string } {
   assert.equal(statusOf(raw), status, raw.slice(0, 300));
   assert.match(raw, /\r\ncontent-type: application\/problem\+json/i, raw.slice(0, 300));
+  // Every answer has a request id, also those node:http gives before any handler runs.
+  assert.match(raw, /\r\nx-request-id: [0-9a-f-]{36}\r\n/i, raw.slice(0, 300));
   const body = JSON.parse(raw.slice(raw.indexOf('\r\n\r\n') + 4)) as { title: string; detail: string; status: number };
   assert.equal(body.status, status);
   assert.ok(body.title && body.detail, raw);

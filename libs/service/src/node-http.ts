@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ConfigError, envInt } from './config.js';
 import { AppError, problemType, toProblem } from './errors.js';
+import { REQUEST_ID_HEADER } from './request-id.js';
 
 /** Reads a request body, refusing more than `limit` bytes without buffering them. */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -110,8 +112,9 @@ export function applyServerLimits<S extends Pick<Server, 'requestTimeout' | 'hea
 
 /**
  * What node:http answers by itself, before any handler runs (headers too large, a timeout, bytes
- * that are not HTTP), as problem+json like every other 4xx, instead of its bare status line. The
- * connection is closed after the answer.
+ * that are not HTTP), as problem+json like every other 4xx, instead of its bare status line, with
+ * an X-Request-Id like every answer (a new one: the caller's was not read). The connection is
+ * closed after the answer.
  */
 export function answerClientErrors(server: Pick<Server, 'on'>, limits: HttpLimits = SERVER_LIMITS): void {
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
@@ -124,7 +127,7 @@ export function answerClientErrors(server: Pick<Server, 'on'>, limits: HttpLimit
           ? [408, 'timeout', 'Request timeout', `headers not received within ${limits.headersTimeout} ms or request not received within ${limits.requestTimeout} ms`]
           : [400, 'malformed', 'Malformed request', 'the request is not valid HTTP/1.1'];
     const body = JSON.stringify({ type: problemType(kind), title, status, detail });
-    const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n`;
+    const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${REQUEST_ID_HEADER}: ${randomUUID()}\r\nconnection: close\r\n\r\n`;
     socket.end(head + body, () => socket.destroy());
     // A peer that does not read its answer cannot keep the socket either.
     setTimeout(() => socket.destroy(), 1000).unref();
