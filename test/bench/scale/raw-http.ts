@@ -14,36 +14,47 @@ export class RawHttpPool {
   private readonly idle: RawConnection[] = [];
   private readonly queue: { bytes: Buffer; cb: RawCallback }[] = [];
   private readonly all: RawConnection[] = [];
+  /** Replacement connections being opened. */
+  private opening = 0;
+  private closing = false;
 
-  private constructor() {}
+  private constructor(private readonly port: number) {}
 
   static async open(port: number, connections: number): Promise<RawHttpPool> {
-    const pool = new RawHttpPool();
-    for (let i = 0; i < connections; i++) {
-      const socket = await new Promise<Socket>((res, rej) => {
-        const s = connect({ port, host: '127.0.0.1', noDelay: true }, () => res(s));
-        s.once('error', rej);
-      });
-      const c = new RawConnection(socket, pool);
-      pool.all.push(c);
-      pool.idle.push(c);
-    }
+    const pool = new RawHttpPool(port);
+    for (let i = 0; i < connections; i++) pool.add(await pool.connect());
     return pool;
   }
 
   request(bytes: Buffer, cb: RawCallback): void {
     const c = this.idle.pop();
     if (c) c.send(bytes, cb);
-    else if (this.all.some((x) => !x.closed)) this.queue.push({ bytes, cb });
+    else if (this.alive()) this.queue.push({ bytes, cb });
     else cb('every connection is closed', 0, Buffer.alloc(0));
   }
 
-  /** A connection is free again, or closed: then it is dropped (a closed idle one too). */
+  /**
+   * A connection is free again, or closed: then it is dropped and, as a keep-alive client does when
+   * the server ends a connection (its maxRequestsPerSocket), another one is opened in its place.
+   */
   release(c: RawConnection, alive: boolean): void {
     if (!alive) {
-      const i = this.idle.indexOf(c);
-      if (i >= 0) this.idle.splice(i, 1);
-      if (!this.all.some((x) => !x.closed)) for (const q of this.queue.splice(0)) q.cb('every connection is closed', 0, Buffer.alloc(0));
+      for (const list of [this.idle, this.all]) {
+        const i = list.indexOf(c);
+        if (i >= 0) list.splice(i, 1);
+      }
+      if (this.closing) return;
+      this.opening++;
+      this.connect().then(
+        (socket) => {
+          this.opening--;
+          this.add(socket);
+        },
+        () => {
+          this.opening--;
+          if (!this.alive()) for (const q of this.queue.splice(0)) q.cb('every connection is closed', 0, Buffer.alloc(0));
+        },
+      );
       return;
     }
     const next = this.queue.shift();
@@ -52,7 +63,27 @@ export class RawHttpPool {
   }
 
   close(): void {
+    this.closing = true;
     for (const c of this.all) c.socket.destroy();
+  }
+
+  private alive(): boolean {
+    return this.opening > 0 || this.all.some((x) => !x.closed);
+  }
+
+  private connect(): Promise<Socket> {
+    return new Promise<Socket>((res, rej) => {
+      const s = connect({ port: this.port, host: '127.0.0.1', noDelay: true }, () => res(s));
+      s.once('error', rej);
+    });
+  }
+
+  /** A new connection: it takes a queued request at once, or waits idle. */
+  private add(socket: Socket): void {
+    const c = new RawConnection(socket, this);
+    this.all.push(c);
+    if (this.closing) return void socket.destroy();
+    this.release(c, true);
   }
 }
 
