@@ -82,7 +82,9 @@ env -i "${image_env[@]}" "$CHROOT" --userspec=10001:10001 "$root" /usr/local/bin
 in_image pki init --dev --ocsp-url "http://127.0.0.1:$OCSP_PORT" >"$work/init.log" 2>&1 || { say "pki init --dev failed"; exit 1; }
 [ -f "$data/pki.json" ] || { say "pki init wrote no /var/lib/pki/pki.json"; exit 1; }
 
-start() { in_image "$1" >"$work/$1.log" 2>&1 & pids+=($!); }
+# Not `in_image ... &`: a backgrounded shell function is a subshell, whose pid cleanup() would kill while
+# the service it started kept running (env and chroot exec, so this $! is the service itself).
+start() { env -i "${image_env[@]}" "${ports[@]}" "$CHROOT" --userspec=10001:10001 "$root" "${entrypoint[@]}" "$1" >"$work/$1.log" 2>&1 & pids+=($!); }
 # As k8s/ runs it: `command: [node, services/ra/dist/main.js]` in /app (node found on the image's PATH;
 # chroot starts in /, hence the /app prefix).
 start_as_k8s() { env -i "${image_env[@]}" "${ports[@]}" "$CHROOT" --userspec=10001:10001 "$root" node "/app/services/$1/dist/main.js" >"$work/$1.log" 2>&1 & pids+=($!); }
