@@ -1,6 +1,6 @@
 import { api, withQuery, type CertificateView, type HierarchyView, type Page } from './api.js';
 import { field, h, mount, select, shortDate, table } from './dom.js';
-import { announce, busy, errorBox, statusBadge } from './ui.js';
+import { announce, busy, errorBox, pager, statusBadge } from './ui.js';
 import { decodeCertificate, pemToDer } from './x509.js';
 
 /** The reasons the RA lets a tenant revoke with (RFC5280-5.3.1, libs/policy revocation-policy.ts). */
@@ -19,42 +19,36 @@ export async function certificates(main: HTMLElement): Promise<void> {
   const within = select('within', [['', '—'], ['30d', '30 days'], ['90d', '90 days']], rq.get('within') ?? '');
   const results = h('div', {});
   const errors = h('div', {});
-  const more = h('button', { type: 'button', hidden: true }, 'Next page');
-  let cursor: string | undefined;
-
-  let loads = 0;
-  async function load(reset: boolean): Promise<void> {
-    if (reset) cursor = undefined;
-    const mine = ++loads;
-    const path = within.value
-      ? withQuery('/v1/certificates/expiring', { within: within.value, limit: 50, cursor })
-      : withQuery('/v1/certificates', { stationId: station.value.trim(), status: status.value, serialPrefix: serialPrefix.value.trim().toLowerCase(), limit: 50, cursor });
-    const page = await api<Page<CertificateView>>('GET', path);
-    // An earlier search answering late does not overwrite a later one.
-    if (mine !== loads) return;
-    cursor = page.nextCursor;
-    more.hidden = !cursor;
-    mount(
-      results,
-      table(
-        within.value ? `Certificates expiring within ${within.value}` : 'Certificates',
-        ['serial number', 'type', 'station', 'subject', 'not after', 'status'],
-        page.items.map((c) => [
-          h('a', { href: `#/certificates/${c.serialNumber}`, class: 'mono' }, c.serialNumber),
-          c.certificateType,
-          c.stationId ?? '',
-          c.subject,
-          shortDate(c.notAfter),
-          statusBadge(c.status),
-        ]),
+  const { load, more } = pager<CertificateView>(
+    (cursor) =>
+      api<Page<CertificateView>>(
+        'GET',
+        within.value
+          ? withQuery('/v1/certificates/expiring', { within: within.value, limit: 50, cursor })
+          : withQuery('/v1/certificates', { stationId: station.value.trim(), status: status.value, serialPrefix: serialPrefix.value.trim().toLowerCase(), limit: 50, cursor }),
       ),
-    );
-  }
+    (page) =>
+      mount(
+        results,
+        table(
+          within.value ? `Certificates expiring within ${within.value}` : 'Certificates',
+          ['serial number', 'type', 'station', 'subject', 'not after', 'status'],
+          page.items.map((c) => [
+            h('a', { href: `#/certificates/${c.serialNumber}`, class: 'mono' }, c.serialNumber),
+            c.certificateType,
+            c.stationId ?? '',
+            c.subject,
+            shortDate(c.notAfter),
+            statusBadge(c.status),
+          ]),
+        ),
+      ),
+    errors,
+  );
   const form = h('form', { class: 'toolbar', role: 'search', onsubmit: (ev: Event) => {
     ev.preventDefault();
     void busy(null, errors, () => load(true));
   } }, field('Station id', station), field('Serial number prefix (hex)', serialPrefix), field('Status', status), field('Expiring within', within, 'overrides the other filters'), h('button', { type: 'submit' }, 'Search'));
-  more.addEventListener('click', () => void busy(more, errors, () => load(false)));
   mount(main, h('h2', {}, 'Certificates'), form, errors, results, more);
   await busy(null, errors, () => load(true));
 }

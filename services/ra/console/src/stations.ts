@@ -1,6 +1,6 @@
 import { api, withQuery, type Page, type StationView } from './api.js';
 import { field, h, mount, select, table } from './dom.js';
-import { announce, busy, errorBox } from './ui.js';
+import { announce, busy, errorBox, pager } from './ui.js';
 
 const putStation = (s: { stationId: string; serialNumber: string; model?: string; allowed: boolean; seccIds?: string[] }): Promise<StationView> =>
   api<StationView>('PUT', `/v1/stations/${encodeURIComponent(s.stationId)}`, {
@@ -27,45 +27,36 @@ export async function stations(main: HTMLElement): Promise<void> {
   const allowed = select('allowed', [['', 'any'], ['true', 'allowed'], ['false', 'not allowed']]);
   const results = h('div', {});
   const errors = h('div', {});
-  let cursor: string | undefined;
-  const more = h('button', { type: 'button', hidden: true }, 'Next page');
-
-  let loads = 0;
-  async function load(reset: boolean): Promise<void> {
-    if (reset) cursor = undefined;
-    const mine = ++loads;
-    const page = await api<Page<StationView>>('GET', withQuery('/v1/stations', { q: q.value.trim(), allowed: allowed.value, limit: 50, cursor }));
-    // An earlier search answering late does not overwrite a later one.
-    if (mine !== loads) return;
-    cursor = page.nextCursor;
-    more.hidden = !cursor;
-    mount(
-      results,
-      table(
-        `Stations${q.value ? ` matching “${q.value}”` : ''}`,
-        ['station', 'serial number (CN)', 'model', 'allowed', ''],
-        page.items.map((s) => [
-          s.stationId,
-          s.serialNumber,
-          s.model ?? '',
-          s.allowed ? 'yes' : 'no',
-          h('span', { class: 'actions' },
-            h('button', { type: 'button', onclick: (ev: Event) => void busy(ev.currentTarget as HTMLButtonElement, errors, async () => {
-              await putStation({ ...s, allowed: !s.allowed });
-              announce(`${s.stationId} is now ${s.allowed ? 'not allowed' : 'allowed'}`);
-              await load(true);
-            }) }, s.allowed ? `Disallow ${s.stationId}` : `Allow ${s.stationId}`),
-            h('a', { href: `#/certificates?stationId=${encodeURIComponent(s.stationId)}` }, 'Certificates')),
-        ]),
+  const { load, more } = pager<StationView>(
+    (cursor) => api<Page<StationView>>('GET', withQuery('/v1/stations', { q: q.value.trim(), allowed: allowed.value, limit: 50, cursor })),
+    (page) =>
+      mount(
+        results,
+        table(
+          `Stations${q.value ? ` matching “${q.value}”` : ''}`,
+          ['station', 'serial number (CN)', 'model', 'allowed', ''],
+          page.items.map((s) => [
+            s.stationId,
+            s.serialNumber,
+            s.model ?? '',
+            s.allowed ? 'yes' : 'no',
+            h('span', { class: 'actions' },
+              h('button', { type: 'button', onclick: (ev: Event) => void busy(ev.currentTarget as HTMLButtonElement, errors, async () => {
+                await putStation({ ...s, allowed: !s.allowed });
+                announce(`${s.stationId} is now ${s.allowed ? 'not allowed' : 'allowed'}`);
+                await load(true);
+              }) }, s.allowed ? `Disallow ${s.stationId}` : `Allow ${s.stationId}`),
+              h('a', { href: `#/certificates?stationId=${encodeURIComponent(s.stationId)}` }, 'Certificates')),
+          ]),
+        ),
       ),
-    );
-  }
+    errors,
+  );
 
   const search = h('form', { class: 'toolbar', role: 'search', onsubmit: (ev: Event) => {
     ev.preventDefault();
     void busy(null, errors, () => load(true));
   } }, field('Search (station id or serial number)', q), field('Allowed', allowed), h('button', { type: 'submit' }, 'Search'));
-  more.addEventListener('click', () => void busy(more, errors, () => load(false)));
 
   const id = h('input', { name: 'stationId', required: true, pattern: '[A-Za-z0-9._:\\-]{1,48}', autocomplete: 'off' });
   const serial = h('input', { name: 'serialNumber', required: true, autocomplete: 'off' });

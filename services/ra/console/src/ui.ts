@@ -1,4 +1,4 @@
-import { ApiError } from './api.js';
+import { ApiError, type Page } from './api.js';
 import { h } from './dom.js';
 
 /** Announces a short message to screen readers and shows it (the live region in index.html). */
@@ -41,4 +41,26 @@ export async function busy(button: HTMLButtonElement | null, where: HTMLElement,
 
 export function statusBadge(status: string): HTMLElement {
   return h('span', { class: `badge badge-${status}` }, status);
+}
+
+/**
+ * A list's cursor paging: `load(true)` shows the first page, `load(false)` the next (the returned
+ * "Next page" button, shown while there is one). A search answering after a later one is dropped,
+ * so it does not overwrite it.
+ */
+export function pager<T>(fetchPage: (cursor: string | undefined) => Promise<Page<T>>, show: (page: Page<T>) => void, errors: HTMLElement) {
+  const more = h('button', { type: 'button', hidden: true }, 'Next page');
+  let cursor: string | undefined;
+  let loads = 0;
+  async function load(reset: boolean): Promise<void> {
+    if (reset) cursor = undefined;
+    const mine = ++loads;
+    const page = await fetchPage(cursor);
+    if (mine !== loads) return;
+    cursor = page.nextCursor;
+    more.hidden = !cursor;
+    show(page);
+  }
+  more.addEventListener('click', () => void busy(more, errors, () => load(false)));
+  return { load, more };
 }
