@@ -67,6 +67,24 @@ describe('charge point CSR policy: known-bad fixtures', () => {
   }
 });
 
+describe("the RA's early check leaves the CSR signature to the CA (signatureVerifiedByCa)", () => {
+  const early = Object.assign(context(), { signatureVerifiedByCa: true });
+  it('a tampered signature passes the early check: the CA refuses it (A02.FR.03, test/ra-api.test.ts)', async () => {
+    assert.deepEqual(await rulesOf(fixtureCsr('tampered-sig'), early), []);
+    assert.ok((await rulesOf(fixtureCsr('tampered-sig'))).includes(Rule.pkcs10));
+  });
+  it('the signature algorithm is still checked early: SHA-1 → A00.FR.506', async () => {
+    assert.ok((await rulesOf(fixtureCsr('sha1'), early)).includes(Rule.hashes));
+  });
+  it("a key that does not match the signature's algorithm is still refused early (A02.FR.03)", async () => {
+    // An ECDSA signature algorithm OID over an RSA key: swap the algorithm of a good RSA CSR.
+    const csr = parse(fixtureCsr('rsa-2048-good'));
+    const mismatched = { ...csr, signatureAlgorithm: { oid: '1.2.840.10045.4.3.2', params: undefined } };
+    const r = await checkChargePointCsr(mismatched, early);
+    assert.ok(!r.ok && r.violations.some((v) => v.rule === Rule.pkcs10), JSON.stringify(r));
+  });
+});
+
 describe('charge point CSR policy: station, tenant and key history', () => {
   const pem = fixtureCsr('ec-p256-good');
 

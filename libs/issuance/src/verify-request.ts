@@ -28,6 +28,8 @@ export interface VerifyContext {
   /** The station as registered for the tenant (station profiles; undefined when it is not). */
   readonly station?: StationRecord;
   readonly reservedKeys?: () => Promise<readonly KeyObject[]>;
+  /** The RA's early check: the CA verifies the CSR's signature (CsrCheckContext.signatureVerifiedByCa). */
+  readonly signatureVerifiedByCa?: boolean;
 }
 
 export type Verified =
@@ -50,6 +52,7 @@ export async function verifyRequest(profile: Profile, req: EnrolmentRequest, ctx
     ...(ctx.tenant ? { tenant: ctx.tenant } : {}),
     station: ctx.station,
     ...(ctx.reservedKeys ? { reservedKeys: ctx.reservedKeys } : {}),
+    ...(ctx.signatureVerifiedByCa ? { signatureVerifiedByCa: true } : {}),
   });
   if (checked.ok) return { outcome: 'accepted', key: checked.key, requestHash: hash };
   // Issue 14.13: refused only because the key is certified, by this very request whose answer was lost.

@@ -17,6 +17,11 @@ export interface CsrCheckContext extends KeyContext {
   readonly station?: { readonly serialNumber: string; readonly allowed: boolean; readonly seccIds?: readonly string[] } | undefined;
   /** Keys certified for something else (CAs, service certificates): never certified again. */
   readonly reservedKeys?: () => Promise<readonly KeyObject[]>;
+  /**
+   * The CSR's signature is verified later by the CA, which always does (the RA's early check):
+   * only its algorithm is checked here, so that a request costs one signature verification, not two.
+   */
+  readonly signatureVerifiedByCa?: boolean;
 }
 
 /** One rule of a profile's CSR checks: the violations it finds (empty: passed). */
@@ -36,7 +41,7 @@ export const stationRegistered: CsrCheck = (_csr, _key, ctx) => {
  */
 export const keyRules: CsrCheck = async (csr, key, ctx) => {
   if (!key) return [];
-  const out = [...checkCsrSignature(csr, key), ...checkKey(key, ctx.keyPolicy)];
+  const out = [...checkCsrSignature(csr, key, !ctx.signatureVerifiedByCa), ...checkKey(key, ctx.keyPolicy)];
   if (key.type === 'unsupported') return out;
   if (await ctx.isKeyBlocked(key.common.spkiSha256)) out.push({ rule: Rule.keyStrength, message: 'key is on the blocked list (compromised)' });
   else if (await ctx.wasKeyCertified(key.common.spkiSha256))

@@ -65,8 +65,11 @@ export function readCsr(pem: string): { csr: ParsedCsr } | { violation: Violatio
   }
 }
 
-/** Proof of possession and signature algorithm (A00.FR.504, A00.FR.506, A02.FR.03). */
-export function checkCsrSignature(csr: ParsedCsr, key: KeyInfo): Violation[] {
+/**
+ * Proof of possession and signature algorithm (A00.FR.504, A00.FR.506, A02.FR.03). `verify: false`
+ * checks the algorithm only: the RA leaves the signature itself to the CA, which always verifies it.
+ */
+export function checkCsrSignature(csr: ParsedCsr, key: KeyInfo, verify = true): Violation[] {
   let alg;
   try {
     alg = readSignatureAlgorithm(csr.signatureAlgorithm.oid, csr.signatureAlgorithm.params);
@@ -78,16 +81,14 @@ export function checkCsrSignature(csr: ParsedCsr, key: KeyInfo): Violation[] {
   if (alg.hash === 'sha1' || alg.hash === 'md5')
     return [{ rule: Rule.hashes, message: `CSR is signed with ${alg.hash.toUpperCase()}; SHA-256 or stronger is required` }];
   if (key.type === 'unsupported') return []; // reported by the key check
-  const keyMatches = alg.kind === 'ecdsa' ? key.type === 'ec' : key.type === 'rsa';
-  let valid = false;
-  if (keyMatches) {
-    try {
-      valid = verifySignature(alg, publicKeyObject(key.common.spki), csr.info, csr.signature);
-    } catch {
-      valid = false; // key OpenSSL cannot load (e.g. point not on curve)
-    }
+  const refused: Violation[] = [{ rule: Rule.pkcs10, message: 'CSR signature does not verify with its public key (no proof of possession)' }];
+  if (alg.kind === 'ecdsa' ? key.type !== 'ec' : key.type !== 'rsa') return refused;
+  if (!verify) return [];
+  try {
+    return verifySignature(alg, publicKeyObject(key.common.spki), csr.info, csr.signature) ? [] : refused;
+  } catch {
+    return refused; // key OpenSSL cannot load (e.g. point not on curve)
   }
-  return valid ? [] : [{ rule: Rule.pkcs10, message: 'CSR signature does not verify with its public key (no proof of possession)' }];
 }
 
 /** Subject and SAN rules for charge point certificates (A00.FR.509, A00.FR.511, A02.FR.13). */

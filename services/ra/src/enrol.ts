@@ -108,7 +108,7 @@ export function createEnrolment(d: EnrolmentDeps) {
         const verified = await verifyRequest(
           found.profile,
           { tenant: tenant.id, stationId: r.stationId, csr: csr ?? readCsrOrThrow(r.csr), requestLabel: r.certificateType },
-          { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, station },
+          { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, station, signatureVerifiedByCa: true },
         );
         if (verified.outcome === 'accepted') release = await consumeCsrQuota(d.store, tenant, r.stationId, d.rateLimits, d.now());
       }
@@ -132,7 +132,7 @@ export function createEnrolment(d: EnrolmentDeps) {
       const earlier = r.idempotencyKey ? await d.store.getIdempotency(tenant.id, r.idempotencyKey) : undefined;
       let release: (() => Promise<void>) | undefined;
       if (!earlier) {
-        await verifyRequest(csmsServer, { tenant: tenant.id, stationId: '', csr: readCsrOrThrow(r.csr), requestLabel: csmsServer.kind }, { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant });
+        await verifyRequest(csmsServer, { tenant: tenant.id, stationId: '', csr: readCsrOrThrow(r.csr), requestLabel: csmsServer.kind }, { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, signatureVerifiedByCa: true });
         release = await consumeCsrQuota(d.store, tenant, undefined, d.rateLimits, d.now());
       }
       const signed = await d.ca
