@@ -173,7 +173,7 @@ async function takeQuota(deps: IssueDeps, now: Date): Promise<() => Promise<void
   return async () => {
     if (released) return;
     released = true;
-    await deps.store.releaseRate([q.bucket], eventId).catch(() => undefined);
+    await deps.store.releaseRate([q.bucket], eventId, now.getTime()).catch(() => undefined);
   };
 }
 

@@ -676,27 +676,48 @@ export class LmdbStore implements Store {
     return this.db.transaction((): RateOutcome => {
       let refused: { bucket: string; retryAfterMs: number } | undefined;
       for (const b of buckets) {
-        // Events older than the window go; what is left is the bucket's count, oldest first.
-        for (const k of [...this.db.getKeys({ start: key('rate', b.key, 0), end: key('rate', b.key, now - b.windowMs, END) })]) this.db.removeSync(k);
-        const live = [...this.db.getKeys({ start: key('rate', b.key, now - b.windowMs, END), end: key('rate', b.key, Number.MAX_SAFE_INTEGER), limit: b.limit })];
-        if (live.length >= b.limit) {
-          const oldest = (live[0] as [string, string, number])[2];
-          const retryAfterMs = Math.max(1, oldest + b.windowMs - now);
+        // Events older than the window go (each once); the bucket's count is kept beside its events,
+        // so a check costs the same with 10 or 100,000 events in the window (issue 17).
+        let count = this.rateCount(b.key);
+        for (const k of [...this.db.getKeys({ start: key('rate', b.key, 0), end: key('rate', b.key, now - b.windowMs, END) })]) {
+          this.db.removeSync(k);
+          count--;
+        }
+        this.setRateCount(b.key, count);
+        if (count >= b.limit) {
+          const [oldest] = this.db.getKeys({ start: key('rate', b.key, now - b.windowMs, END), end: key('rate', b.key, Number.MAX_SAFE_INTEGER), limit: 1 });
+          const retryAfterMs = Math.max(1, (oldest as [string, string, number])[2] + b.windowMs - now);
           if (!refused || retryAfterMs > refused.retryAfterMs) refused = { bucket: b.key, retryAfterMs };
         }
       }
       if (refused) return { allowed: false, ...refused };
-      for (const b of buckets) this.db.putSync(key('rate', b.key, now, eventId), null);
+      for (const b of buckets) {
+        this.setRateCount(b.key, this.rateCount(b.key) + 1);
+        this.db.putSync(key('rate', b.key, now, eventId), null);
+      }
       return { allowed: true };
     });
   }
 
-  async releaseRate(buckets: readonly RateBucket[], eventId: string): Promise<void> {
+  async releaseRate(buckets: readonly RateBucket[], eventId: string, at: number): Promise<void> {
     await this.db.transaction(() => {
-      for (const b of buckets)
-        for (const k of [...this.db.getKeys({ start: key('rate', b.key, 0), end: key('rate', b.key, Number.MAX_SAFE_INTEGER) })])
-          if ((k as [string, string, number, string])[3] === eventId) this.db.removeSync(k);
+      for (const b of buckets) {
+        if (this.db.get(key('rate', b.key, at, eventId)) === undefined) continue; // expired, or released before
+        this.setRateCount(b.key, this.rateCount(b.key) - 1);
+        this.db.removeSync(key('rate', b.key, at, eventId));
+      }
     });
+  }
+
+  /** Inside a write transaction: a bucket's event count (counted once, for a store written before the count was kept). */
+  private rateCount(bucket: string): number {
+    const n = this.db.get(key('rate-n', bucket)) as number | undefined;
+    return n ?? this.db.getKeysCount({ start: key('rate', bucket, 0), end: key('rate', bucket, Number.MAX_SAFE_INTEGER) });
+  }
+
+  private setRateCount(bucket: string, n: number): void {
+    if (n > 0) this.db.putSync(key('rate-n', bucket), n);
+    else this.db.removeSync(key('rate-n', bucket));
   }
 
   // ---- audit log ----

@@ -1212,7 +1212,7 @@ export class RedisStore implements Store {
     return { allowed: false, bucket: buckets[result[0]]!.key, retryAfterMs: Math.max(1, result[1]) };
   }
 
-  async releaseRate(buckets: readonly RateBucket[], eventId: string): Promise<void> {
+  async releaseRate(buckets: readonly RateBucket[], eventId: string, _at: number): Promise<void> {
     await this.call((r) => {
       const m = r.multi();
       for (const b of buckets) m.zrem(k('rl', b.key), eventId);

@@ -229,8 +229,8 @@ export interface Store {
    * when all of them are within their limit, else counts nothing and says when to retry.
    */
   consumeRate(buckets: readonly RateBucket[], now: number, eventId: string): Promise<RateOutcome>;
-  /** Takes back an event consumeRate counted (the request it counted failed). */
-  releaseRate(buckets: readonly RateBucket[], eventId: string): Promise<void>;
+  /** Takes back an event consumeRate counted at `at` (the request it counted failed). */
+  releaseRate(buckets: readonly RateBucket[], eventId: string, at: number): Promise<void>;
 
   /**
    * Appends events to the hash-chained audit log (audit.ts), all or nothing, with consecutive

@@ -25,7 +25,7 @@ export async function consumeCsrQuota(store: RaStore, tenant: TenantRecord, stat
   if (stationId !== undefined) buckets.push({ key: `csr:station:${tenant.id}:${stationId}`, limit: limits.stationCsrsPerDay, windowMs: DAY_MS });
   const eventId = randomUUID();
   const outcome = await store.consumeRate(buckets, now.getTime(), eventId);
-  if (outcome.allowed) return () => store.releaseRate(buckets, eventId);
+  if (outcome.allowed) return () => store.releaseRate(buckets, eventId, now.getTime());
   const retryAfterSeconds = Math.ceil(outcome.retryAfterMs / 1000);
   const violation = outcome.bucket.startsWith('csr:station:')
     ? { rule: Rule.stationRate, message: `at most ${limits.stationCsrsPerDay} certificate requests per station in 24 hours` }
