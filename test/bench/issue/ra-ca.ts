@@ -28,6 +28,7 @@ export async function raCaSection(run: IssueRun): Promise<void> {
   const s = await startServices(run);
   const lastSamples = await raToCa(run, s);
   if (!ONLY_RA_CA) await caAlone(run, s);
+  if (!ONLY_RA_CA) await raCaRateLimited(run, s);
   if (!ONLY_RA_CA) await raAlone(run, lastSamples);
   await stopProc(s.ra);
   await stopProc(s.ca);
@@ -105,6 +106,31 @@ async function raToCa({ dataDir, token, take, scenarios, verification, problems 
     }
   }
   return lastSamples;
+}
+
+/**
+ * The RA with rate limits on, as deployed (they are on by default: 600 per tenant-minute, 10 per
+ * station-day), but too high to refuse anything: what counting costs per certificate (one more
+ * store write per request in the RA), next to the main rows, which run with the limits off.
+ */
+async function raCaRateLimited({ dataDir, token, take, procs, profiles, scenarios }: IssueRun, { caUrl, pids }: Services): Promise<void> {
+  const port = await freePort();
+  const ra = spawnService('RA (rate limits on)', 'ra', { PKI_DATA_DIR: dataDir, RA_PORT: String(port), RA_CA_URL: caUrl, RA_RATE_STATION_CSRS_PER_DAY: '1000000', RA_RATE_TENANT_CSRS_PER_MINUTE: '1000000' }, experimentArgs('ra-limits', profiles));
+  procs.push(ra);
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(ra, `${url}/readyz`);
+  const pool = new Pool(url, { connections: 32, pipelining: 1, keepAliveTimeout: 60_000 });
+  try {
+    const warm = await take(1000);
+    await runPhase({ pool, conc: 32, source: listSource(warm.map(raRequest)), headers: raHeaders(token), seconds: WARMUP_S, maxCount: warm.length, expect: 201 });
+    const meas = await take(Math.ceil(SIDE_S * 1500));
+    const p = await runPhase({ pool, conc: 32, source: listSource(meas.map(raRequest)), headers: raHeaders(token), seconds: SIDE_S, maxCount: meas.length, expect: 201, pids: { ra: ra.child.pid!, ca: pids.ca } });
+    scenarios.push(toScenario('ra-ca-limits', 'RA→CA, rate limits on (not reached)', 32, p, { note: 'RA_RATE_*=1,000,000: every request counted in the store, none refused' }));
+    log(`RA→CA with rate limits on, conc 32: ${f0(p.perSecond)} cert/s, failed ${p.failed}`);
+  } finally {
+    await pool.close();
+    await stopProc(ra);
+  }
 }
 
 /** The CA alone over mutual TLS, as the RA (its client certificate). */

@@ -7,7 +7,7 @@ import type { Phase } from './load-client.js';
 
 export interface ScenarioResult {
   readonly scenario: string;
-  readonly group: 'baseline' | 'ra-ca' | 'ca' | 'ra' | 'floor';
+  readonly group: 'baseline' | 'ra-ca' | 'ra-ca-limits' | 'ca' | 'ra' | 'floor';
   readonly conc: number;
   readonly certs: number;
   readonly failed: number;
