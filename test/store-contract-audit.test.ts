@@ -3,7 +3,7 @@
  * pages, concurrent appends and pruning up to a checkpoint. Both backends (helpers/store-contract.ts).
  */
 import { deepStrictEqual, equal, ok, rejects } from 'node:assert/strict';
-import { AUDIT_GENESIS_HASH, AuditEventError, auditEntryHash, verifyAuditChain, type AuditEvent } from '@evpki/store';
+import { AUDIT_GENESIS_HASH, AuditEventError, auditEntryHash, pruneAuditInChunks, verifyAuditChain, type AuditEvent, type Store } from '@evpki/store';
 import { storeContract } from './helpers/store-contract.js';
 
 /** Makes tenant names unique in the store. */
@@ -176,6 +176,26 @@ storeContract('audit', {
     } finally {
       if (other !== store) await other.close();
     }
+  },
+
+  'issue 14.5: a prune whose entries another instance pruned after it read the checkpoint is done, not refused (the race made "both done" flaky)': async (store) => {
+    const entries = await store.appendAudit(
+      Array.from({ length: 6 }, (_, i) => ({ event: 'certificate.issued', actor: 'ca', outcome: 'ok' as const, tenant: 'prune-r', details: { i } })),
+      'r',
+    );
+    const cut = { seq: entries[3]!.seq, hash: entries[3]!.hash };
+    // The second prune reads the checkpoint and finds its target; then, before it lists the entries
+    // to delete, the first prune (another instance) deletes them: its page comes back empty.
+    const listAudit = store.listAudit.bind(store);
+    let calls = 0;
+    const racing = Object.assign(Object.create(store) as Store, {
+      listAudit: async (q: Parameters<Store['listAudit']>[0]) => {
+        if (++calls === 2) equal(await store.pruneAudit(cut), true);
+        return listAudit(q);
+      },
+    });
+    equal(await pruneAuditInChunks(racing, cut, (from, _page, to) => store.pruneAudit(to, from)), true);
+    deepStrictEqual(await store.auditCheckpoint(), cut);
   },
 
   'issue 14.5: of two prunes from the same checkpoint at once (two pki audit retain runs) exactly one prunes': async (store, opened) => {

@@ -355,16 +355,24 @@ export async function pruneAuditInChunks(
   let at = await store.auditCheckpoint();
   if (from && (at.seq !== from.seq || at.hash !== from.hash)) return false;
   if (through.seq <= at.seq) return through.seq === at.seq && through.hash === at.hash;
+  const same = (a: AuditCheckpoint, b: AuditCheckpoint): boolean => a.seq === b.seq && a.hash === b.hash;
   const [target] = await store.listAudit({ afterSeq: through.seq - 1, limit: 1 });
-  if (target?.seq !== through.seq || target.hash !== through.hash) return false;
+  // Gone: not an entry of this log, or another instance pruned through it meanwhile (done, once).
+  if (target?.seq !== through.seq || target.hash !== through.hash) return !from && same(await store.auditCheckpoint(), through);
   while (at.seq < through.seq) {
     const entries = (await store.listAudit({ afterSeq: at.seq, limit: chunk })).filter((e) => e.seq <= through.seq);
     const last = entries[entries.length - 1];
-    if (!last) return false;
+    if (!last) {
+      // Another instance pruned these entries after we read the checkpoint: go on from where it got.
+      const moved = await store.auditCheckpoint();
+      if (from || same(moved, at)) return false;
+      at = moved;
+      continue;
+    }
     const to = { seq: last.seq, hash: last.hash };
     if (await pruneChunk(at, entries, to)) at = to;
     else if (from) return false;
     else at = await store.auditCheckpoint();
   }
-  return at.seq === through.seq && at.hash === through.hash;
+  return same(at, through);
 }
