@@ -96,6 +96,14 @@ describe('X-Request-Id and log lines, on the in-process stack', () => {
     assert.equal(caLines.find((l) => l.event === 'certificate.issued')!.name, 'ca');
   });
 
+  it("the responder's delegated-signer request to the CA has an id of its own, on the responder's and the CA's lines", () => {
+    const installed = raLines.find((l) => l.event === 'ocsp-signer.installed'); // the responder logs with the stack's logger
+    assert.ok(installed, 'the responder installed a signer');
+    assert.match(String(installed.requestId), UUID);
+    const issued = caLines.find((l) => l.event === 'ocsp-signer.issued' && l.requestId === installed.requestId);
+    assert.ok(issued, `no CA line under ${String(installed.requestId)}`);
+  });
+
   it('JSON lines: level names, ISO 8601 UTC time; a line outside a request has no requestId', () => {
     assert.ok(raLines.length > 0 && caLines.length > 0);
     for (const l of [...raLines, ...caLines]) {

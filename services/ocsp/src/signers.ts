@@ -1,7 +1,7 @@
-import { X509Certificate, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { X509Certificate, createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { CaClient } from '@evpki/ca-client';
 import { OcspResponseSigner, issuerHashes, type CertIdHash } from '@evpki/ocsp';
-import { AppError, type Logger } from '@evpki/service';
+import { AppError, withRequestId, type Logger } from '@evpki/service';
 import { issuingCasInService, type OcspStore } from '@evpki/store';
 import { buildCsr, fromPem, parseCertificate, type ParsedCertificate } from '@evpki/x509';
 
@@ -70,14 +70,18 @@ export class DelegatedSigners {
       const c = this.current.get(issuer.id);
       if (c && c.renewAt > t) continue;
       if ((this.notBefore.get(issuer.id) ?? 0) > t) continue;
-      try {
-        const signer = await this.obtain(issuer);
-        const { notBefore, notAfter } = signer.certificate;
-        this.current.set(issuer.id, { signer, renewAt: notBefore.getTime() + ((notAfter.getTime() - notBefore.getTime()) * 2) / 3 });
-        this.log.info({ event: 'ocsp-signer.installed', issuer: issuer.id, serial: signer.certificate.serialHex, notAfter }, 'delegated OCSP signer installed');
-      } catch (err) {
-        this.log.warn({ err, issuer: issuer.id }, 'could not obtain a delegated OCSP signer; will retry');
-      }
+      // A request id of its own (no request to take one from): the CA's log lines of this call and
+      // the responder's below carry the same one.
+      await withRequestId(randomUUID(), async () => {
+        try {
+          const signer = await this.obtain(issuer);
+          const { notBefore, notAfter } = signer.certificate;
+          this.current.set(issuer.id, { signer, renewAt: notBefore.getTime() + ((notAfter.getTime() - notBefore.getTime()) * 2) / 3 });
+          this.log.info({ event: 'ocsp-signer.installed', issuer: issuer.id, serial: signer.certificate.serialHex, notAfter }, 'delegated OCSP signer installed');
+        } catch (err) {
+          this.log.warn({ err, issuer: issuer.id }, 'could not obtain a delegated OCSP signer; will retry');
+        }
+      });
     }
   }
 
