@@ -1,5 +1,5 @@
 /**
- * The Redis backend's compact encodings (store schema 6, libs/store/src/redis-encoding.ts): what
+ * The Redis backend's compact encodings (store schemas 6 and 7, libs/store/src/redis-encoding.ts): what
  * is stored per certificate is smaller, reads give back exactly what was written, and what
  * versions before schema 6 wrote (MessagePack maps, a hash of responses) is still read.
  */
@@ -10,7 +10,7 @@ import { Redis } from 'ioredis';
 import { pack } from 'msgpackr';
 import { encodeCertId, OcspResponseSigner } from '@evpki/ocsp';
 import { RedisStore, redisKey, type CertificateRecord, type OcspResponseRecord } from '@evpki/store';
-import { serialFromHex } from '@evpki/x509';
+import { parseCertificate, serialFromHex } from '@evpki/x509';
 import { certificateWithSpki, spkiOf } from './helpers/keys.js';
 import { recordCert } from './helpers/record-cert.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
@@ -71,6 +71,35 @@ describe('redis store: compact encodings (schema 6)', () => {
     const revoked = await store.revokeCertificate(c.serial, 'superseded', '2026-02-01T00:00:00.000Z');
     ok(revoked.ok);
     equal((await store.getCertificate(c.serial))?.status, 'revoked');
+  });
+
+  test('schema 7: a real DER is deflated against its issuer and profile\'s dictionary (stored once), and reads back byte for byte elsewhere; a record of schema 6 is still read', async () => {
+    const certs = [0, 1, 2].map((i) => {
+      const der = certificateWithSpki(spkiOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey));
+      const { notBefore, notAfter } = parseCertificate(der);
+      // The first with the DER's validity (as issued records have it: then null in the record), the others not.
+      return cert({ der, ...(i === 0 ? { notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() } : {}) });
+    });
+    for (const c of certs) {
+      await recordCert(store, c);
+      const stored = (await raw.hgetBuffer(redisKey('c', c.serial), 'rec'))!;
+      ok(stored.length < c.der.length + 150, `${stored.length} B stored for a ${c.der.length} B DER`);
+      equal(stored.indexOf(c.der.subarray(0, 40)), -1, 'the DER is not stored as it is');
+    }
+    equal(await raw.hlen(redisKey('der-dict')), 1, 'one issuer and profile, one dictionary');
+    const fresh = new RedisStore(redisOptions(r.url)); // reads the dictionary from the store
+    try {
+      for (const c of certs) deepStrictEqual(await fresh.getCertificate(c.serial), c);
+      deepStrictEqual((await fresh.findCertificates('cpo-a', { serialPrefix: certs[0]!.serial, now: Date.now() }, { limit: 5 })).items, [certs[0]]);
+    } finally {
+      await fresh.close();
+    }
+    // As schema 6 wrote it: the compact array with the DER as it is.
+    const old = cert({ der: certs[0]!.der, serial: 'ab12' });
+    await recordCert(store, old);
+    const { der, issuerId, tenant, stationId, subject } = old;
+    await raw.hset(redisKey('c', old.serial), 'rec', pack([1, issuerId, der, 0, tenant, stationId, subject, Date.parse(old.notBefore), Date.parse(old.notAfter), Date.parse(old.issuedAt), Buffer.from(old.spkiSha256, 'hex'), Buffer.from(old.sha256Fingerprint, 'hex')]));
+    deepStrictEqual(await store.getCertificate(old.serial), old);
   });
 
   test('pre-signed responses: the signer certificate is stored once, not per response; each hash reads back byte for byte', async () => {

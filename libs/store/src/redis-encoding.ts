@@ -6,7 +6,8 @@
  */
 import { pack, unpack } from 'msgpackr';
 import { createHash } from 'node:crypto';
-import { Tag, children, readOnly } from '@evpki/x509';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { Tag, children, decodeTime, readOnly, type Tlv } from '@evpki/x509';
 import type { CertificateRecord, OcspHash, OcspResponseRecord } from './records.js';
 
 /** A certificate record as the `rec` field holds it: without the status fields (they are hash fields of their own). */
@@ -16,6 +17,75 @@ export type IssuedRecord = Omit<CertificateRecord, 'status' | 'revokedAt' | 'rev
 
 /** The first element of a compact record (an array); older records are maps. */
 const RECORD_V1 = 1;
+/**
+ * As RECORD_V1, with the DER deflated against its dictionary (schema 7): [ref, deflated] in its
+ * place, and notBefore, notAfter null when they are the DER's.
+ */
+const RECORD_V2 = 2;
+
+// ---- a certificate's DER ----
+
+/**
+ * What a certificate has in common with the others of its issuer and profile, each element whole:
+ * the signature algorithm, the issuer's name, the key's algorithm and the extensions but the
+ * subject key identifier (serial, validity, subject, key, key identifier and signature are its
+ * own). The dictionary its DER is deflated with (a charging station certificate: 663 B to about
+ * 240), kept once in der-dict under derDictRefOf. Undefined for a DER this cannot take apart.
+ */
+export function derDictionaryOf(der: Buffer): Buffer | undefined {
+  try {
+    const [tbs] = children(readOnly(der, Tag.SEQUENCE), 3);
+    if (tbs?.tag !== Tag.SEQUENCE) return undefined;
+    const parts = children(tbs, 10);
+    const whole = (parent: Tlv, t: Tlv): Buffer => parent.value.subarray(t.start, t.end);
+    const [, sigAlg, issuer, , , spki] = parts[0]?.tag === 0xa0 ? parts.slice(1) : parts;
+    if (!sigAlg || !issuer || spki?.tag !== Tag.SEQUENCE) return undefined;
+    const keyAlg = children(spki, 2)[0]!;
+    const extensions = parts.find((p) => p.tag === 0xa3);
+    const list = extensions ? children(extensions, 1)[0] : undefined;
+    const SKI = Buffer.from('0603551d0e', 'hex');
+    const kept = list ? children(list, 64).filter((e) => !e.value.subarray(0, SKI.length).equals(SKI)).map((e) => whole(list, e)) : [];
+    return Buffer.concat([whole(tbs, sigAlg), whole(tbs, issuer), whole(spki, keyAlg), ...kept]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** notBefore and notAfter of a certificate's DER as ISO times; undefined when it is not one this can read. */
+function derValidity(der: Buffer): [string, string] | undefined {
+  try {
+    const [tbs] = children(readOnly(der, Tag.SEQUENCE), 3);
+    const parts = children(tbs!, 10);
+    const validity = parts[parts[0]?.tag === 0xa0 ? 4 : 3];
+    const [from, to] = children(validity!, 2);
+    return [decodeTime(from!).toISOString(), decodeTime(to!).toISOString()];
+  } catch {
+    return undefined;
+  }
+}
+
+/** What names a DER dictionary in der-dict: the first 8 bytes of its SHA-256 (a few per issuer ever). */
+export const derDictRefOf = (dictionary: Buffer): Buffer => createHash('sha256').update(dictionary).digest().subarray(0, 8);
+
+/** A DER dictionary as a record refers to it. */
+export interface DerDictionary {
+  readonly ref: Buffer;
+  readonly dictionary: Buffer;
+}
+
+/** A record's dictionary is not at hand: the caller reads it from der-dict and decodes again. */
+export class MissingDerDictionary extends Error {
+  override readonly name = 'MissingDerDictionary';
+  constructor(readonly ref: Buffer) {
+    super(`certificate DER dictionary ${ref.toString('hex')} not loaded`);
+  }
+}
+
+/** The DER deflated against the dictionary; undefined when that is not shorter (or does not read back). */
+function deflateDer(der: Buffer, d: DerDictionary): Buffer | undefined {
+  const z = deflateRawSync(der, { dictionary: d.dictionary, level: 9 });
+  return z.length < der.length && inflateRawSync(z, { dictionary: d.dictionary }).equals(der) ? z : undefined;
+}
 
 /** An ISO time that Date prints back identically is kept as epoch ms (9 bytes instead of 25). */
 const packTime = (iso: string): string | number => {
@@ -49,17 +119,20 @@ const unpackKind = (v: string | number): string => {
  * The record as an array in a fixed order, without its serial (the key names it), the kind as a
  * code, times as epoch ms and hex digests as bytes where that reads back exactly.
  */
-export function encodeIssuedRecord(r: IssuedRecord): Buffer {
+export function encodeIssuedRecord(r: IssuedRecord, dictionary?: DerDictionary): Buffer {
+  const deflated = dictionary && deflateDer(r.der, dictionary);
+  // With a deflated DER (RECORD_V2), a validity time that the DER gives back is null.
+  const validity = deflated ? derValidity(r.der) : undefined;
   const row: unknown[] = [
-    RECORD_V1,
+    deflated ? RECORD_V2 : RECORD_V1,
     r.issuerId,
-    r.der,
+    deflated ? [dictionary.ref, deflated] : r.der,
     packKind(r.kind),
     r.tenant,
     r.stationId,
     r.subject,
-    packTime(r.notBefore),
-    packTime(r.notAfter),
+    validity?.[0] === r.notBefore ? null : packTime(r.notBefore),
+    validity?.[1] === r.notAfter ? null : packTime(r.notAfter),
     packTime(r.issuedAt),
     packHex(r.spkiSha256),
     packHex(r.sha256Fingerprint),
@@ -68,25 +141,38 @@ export function encodeIssuedRecord(r: IssuedRecord): Buffer {
   return pack(row);
 }
 
-/** A stored `rec` field, compact or as versions before schema 5 wrote it (a MessagePack map with its serial). */
-export function decodeIssuedRecord(serial: string, b: Buffer | null | undefined): IssuedRecord | undefined {
+/**
+ * A stored `rec` field: deflated against a DER dictionary (schema 7; `dictionary` gives it by ref,
+ * else MissingDerDictionary), compact (schema 6) or as versions before wrote it (a MessagePack map
+ * with its serial).
+ */
+export function decodeIssuedRecord(serial: string, b: Buffer | null | undefined, dictionary?: (ref: Buffer) => Buffer | undefined): IssuedRecord | undefined {
   if (b == null || b.length === 0) return undefined;
   const v = unpack(b) as unknown;
   if (!Array.isArray(v)) return v as IssuedRecord | undefined;
-  if (v[0] !== RECORD_V1) throw new Error(`certificate ${serial}: unknown record encoding ${String(v[0])}`);
-  const [, issuerId, der, kind, tenant, stationId, subject, notBefore, notAfter, issuedAt, spki, fingerprint, requestHash] = v as [
-    number, string, Uint8Array, string | number, string, string, string, string | number, string | number, string | number, string | Uint8Array, string | Uint8Array, (string | Uint8Array)?,
+  if (v[0] !== RECORD_V1 && v[0] !== RECORD_V2) throw new Error(`certificate ${serial}: unknown record encoding ${String(v[0])}`);
+  const [, issuerId, stored, kind, tenant, stationId, subject, notBefore, notAfter, issuedAt, spki, fingerprint, requestHash] = v as [
+    number, string, Uint8Array | [Uint8Array, Uint8Array], string | number, string, string, string, string | number | null, string | number | null, string | number, string | Uint8Array, string | Uint8Array, (string | Uint8Array)?,
   ];
+  let der: Buffer;
+  if (Array.isArray(stored)) {
+    const ref = asBuffer(stored[0]);
+    const d = dictionary?.(ref);
+    if (!d) throw new MissingDerDictionary(ref);
+    der = inflateRawSync(stored[1], { dictionary: d });
+  } else der = asBuffer(stored);
+  const validity = notBefore === null || notAfter === null ? derValidity(der) : undefined;
+  if ((notBefore === null || notAfter === null) && !validity) throw new Error(`certificate ${serial}: no validity in its DER`);
   return {
     serial,
     issuerId,
-    der: asBuffer(der),
+    der,
     kind: unpackKind(kind),
     tenant,
     stationId,
     subject,
-    notBefore: unpackTime(notBefore),
-    notAfter: unpackTime(notAfter),
+    notBefore: notBefore === null ? validity![0] : unpackTime(notBefore),
+    notAfter: notAfter === null ? validity![1] : unpackTime(notAfter),
     issuedAt: unpackTime(issuedAt),
     spkiSha256: unpackHex(spki),
     sha256Fingerprint: unpackHex(fingerprint),

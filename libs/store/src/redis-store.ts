@@ -14,7 +14,7 @@ import {
   type AuditQuery,
 } from './audit.js';
 import { REDIS_SCRIPTS } from './redis-scripts.js';
-import { decodeIssuedRecord, encodeIssuedRecord, findOcspEntry, frameOcspResponse, splitOcspTail, tailRefOf, type IssuedRecord } from './redis-encoding.js';
+import { MissingDerDictionary, decodeIssuedRecord, derDictRefOf, derDictionaryOf, encodeIssuedRecord, findOcspEntry, frameOcspResponse, splitOcspTail, tailRefOf, type IssuedRecord } from './redis-encoding.js';
 import { seccIdKey } from '@evpki/policy';
 import { listsSeccKey, seccKeysOf, seccMember } from './secc-index.js';
 import { expiryMark } from './records.js';
@@ -69,6 +69,8 @@ export interface RedisStoreOptions {
  *   issuer-leaf (hash id → hierarchy, of the leaf-signing CAs)  issuer-exp (hash id → last leaf notAfter ms)
  *   rotation:<hierarchy> (hash rev, rec; before schema 3 the one `rotation`)
  *   c:<serial>  hash: rec (the record as issued), st/ra/rr (status, revokedAt, reason)
+ *   der-dict hash ref → what certificates of one issuer and profile share (redis-encoding.ts
+ *     derDictionaryOf; schema 7: a record's DER is deflated against it)
  *   k:<spki> → serial   b:<spki> blocked key   sc:<tenant>:<station> zset issuedAt → serial
  *   idem:<tenant>:<key>   rv:<issuer> hash serial → CRL entry
  *   o:<issuer>:<serial> string: the pre-signed responses, one framed entry per hash (before schema 5
@@ -130,6 +132,10 @@ const SCHEMA = k('schema');
 const OCSP_EPOCH = k('ocsp-epoch');
 /** Hash: tail ref → the certificates a delegated signer puts in each response (redis-encoding.ts splitOcspTail). */
 const OCSP_TAILS = k('ocsp-tail');
+/** Hash: ref → a certificate DER dictionary (redis-encoding.ts derDictionaryOf), written before the first record using it. */
+const DER_DICTS = k('der-dict');
+/** DER dictionaries held in memory (a few per issuer and profile; emptied when full). */
+const MAX_DER_DICTS = 256;
 const EMPTY = Buffer.alloc(0);
 /** Signers' tails held in memory (one per signer certificate; emptied when full). */
 const MAX_OCSP_TAILS = 64;
@@ -186,6 +192,9 @@ export class RedisStore implements Store {
   private schemaReady: Promise<unknown> | undefined;
   /** ocsp-tail entries read so far (by ref, latin1), see ocspTail(). */
   private readonly ocspTails = new Map<string, Buffer>();
+  /** der-dict entries read or written so far (by ref, latin1). */
+  private readonly derDicts = new Map<string, Buffer>();
+  private readonly derDict = (ref: Buffer): Buffer | undefined => this.derDicts.get(ref.toString('latin1'));
 
   constructor(private readonly o: RedisStoreOptions) {
     this.redis = new Redis(o.url, {
@@ -349,7 +358,7 @@ export class RedisStore implements Store {
         for (const key of keys) p.hmgetBuffer(key, 'rec', 'st', 'ra', 'rr');
         return p.exec();
       });
-      const certs = (rows ?? []).map(([, fields], i) => certificateFrom(serialOfKey(keys[i]!), fields as (Buffer | null)[])).filter((c): c is CertificateRecord => c !== undefined);
+      const certs = (await this.decoding(() => (rows ?? []).map(([, fields], i) => certificateFrom(serialOfKey(keys[i]!), fields as (Buffer | null)[], this.derDict)))).filter((c): c is CertificateRecord => c !== undefined);
       await add(certs.flatMap((c) => certificateIndexEntries(c).map((e): [string, string] => [listKey('cx', c.tenant, e.index), e.member])));
       indexedCertificates += certs.length;
     });
@@ -366,12 +375,12 @@ export class RedisStore implements Store {
       cursor = next;
       for (const certKey of keys) {
         const raw = await this.call((r) => r.hgetBuffer(certKey, 'rec'));
-        const rec = decodeIssuedRecord(serialOfKey(certKey), raw);
+        const rec = await this.decoding(() => decodeIssuedRecord(serialOfKey(certKey), raw, this.derDict));
         if (!raw || !rec) continue;
         const h = canonicalKeyHashOf(rec);
         if (h === rec.spkiSha256) continue;
         const scriptKeys = [certKey, k('k', rec.spkiSha256), k('k', h), k('b', rec.spkiSha256), k('b', h)];
-        const [done, holder] = (await this.run('migrateKeyHash', scriptKeys, [raw, encodeIssuedRecord({ ...rec, spkiSha256: h }), rec.serial])) as [number, Buffer | null];
+        const [done, holder] = (await this.run('migrateKeyHash', scriptKeys, [raw, await this.encodeRecord({ ...rec, spkiSha256: h }), rec.serial])) as [number, Buffer | null];
         if (done === 1) rewritten++;
         if (done === 1 && holder) keyCertifiedTwice.push(holder.toString(), rec.serial);
       }
@@ -566,10 +575,12 @@ export class RedisStore implements Store {
       for (const serial of serials) p.hmgetBuffer(k('c', serial), 'rec', 'st', 'ra', 'rr');
       return p.exec();
     });
-    return (rows ?? []).map(([err, fields], i) => {
-      if (err) throw new StoreUnavailableError('the store failed', { cause: err });
-      return certificateFrom(serials[i]!, fields as (Buffer | null)[]);
-    });
+    return this.decoding(() =>
+      (rows ?? []).map(([err, fields], i) => {
+        if (err) throw new StoreUnavailableError('the store failed', { cause: err });
+        return certificateFrom(serials[i]!, fields as (Buffer | null)[], this.derDict);
+      }),
+    );
   }
 
   /**
@@ -704,7 +715,45 @@ export class RedisStore implements Store {
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
     const fields = await this.call((r) => r.hmgetBuffer(k('c', serial), 'rec', 'st', 'ra', 'rr'));
-    return certificateFrom(serial, fields);
+    return this.decoding(() => certificateFrom(serial, fields, this.derDict));
+  }
+
+  /** Runs a decoding of records again after reading each DER dictionary it lacks (der-dict, once per instance). */
+  private async decoding<T>(decode: () => T): Promise<T> {
+    for (;;) {
+      try {
+        return decode();
+      } catch (e) {
+        if (!(e instanceof MissingDerDictionary)) throw e;
+        const id = e.ref.toString('latin1');
+        if (this.derDicts.has(id)) throw e;
+        const dictionary = await this.call((r) => r.hgetBuffer(DER_DICTS, e.ref));
+        if (!dictionary) throw new Error(`certificate record: DER dictionary ${e.ref.toString('hex')} missing from the store`);
+        this.holdDerDict(id, dictionary);
+      }
+    }
+  }
+
+  private holdDerDict(id: string, dictionary: Buffer): void {
+    if (this.derDicts.size >= MAX_DER_DICTS) this.derDicts.clear();
+    this.derDicts.set(id, dictionary);
+  }
+
+  /**
+   * A record's `rec` field, its DER deflated against the dictionary of its issuer and profile,
+   * which is written to der-dict first (once per instance; the same bytes under the same ref, so
+   * writers never disagree), so that a record is never stored before its dictionary.
+   */
+  private async encodeRecord(rec: IssuedRecord): Promise<Buffer> {
+    const dictionary = derDictionaryOf(rec.der);
+    if (!dictionary) return encodeIssuedRecord(rec);
+    const ref = derDictRefOf(dictionary);
+    const id = ref.toString('latin1');
+    if (!this.derDicts.has(id)) {
+      await this.call((r) => r.hset(DER_DICTS, ref, dictionary));
+      this.holdDerDict(id, dictionary);
+    }
+    return encodeIssuedRecord(rec, { ref, dictionary });
   }
 
   async listStationCertificates(tenant: string, stationId: string): Promise<CertificateRecord[]> {
@@ -743,7 +792,8 @@ export class RedisStore implements Store {
     if (audit) validateAuditAppend(audit.events, audit.at);
     if (register && (register.tenant !== cert.tenant || register.stationId !== cert.stationId)) throw new Error("recordIssuance: the station registered is not the certificate's");
     await this.schema();
-    const issuance: ChainedIssuance = { cert, coverage, ...(idem ? { idem } : {}), ...(register ? { register } : {}) };
+    const { status: _s, revokedAt: _ra, revocationReason: _rr, ...issued } = cert;
+    const issuance: ChainedIssuance = { cert, rec: await this.encodeRecord(issued satisfies IssuedRecord), coverage, ...(idem ? { idem } : {}), ...(register ? { register } : {}) };
     if (audit)
       return new Promise<IssuanceOutcome>((resolve, reject) => {
         this.auditQueue.push({ issuance, events: audit.events, at: audit.at, resolve: (r) => resolve(r as IssuanceOutcome), reject });
@@ -957,11 +1007,14 @@ export class RedisStore implements Store {
         for (const s of serials) p.hgetBuffer(k('c', s), 'rec');
         return p.exec();
       });
-      serials = serials.filter((_, i) => {
-        const [err, rec] = recs?.[i] ?? [new Error('no reply')];
-        if (err) throw new StoreUnavailableError('the store failed', { cause: err });
-        return decodeIssuedRecord(serials[i]!, rec as Buffer | null)?.issuerId === opts.issuerId;
-      });
+      const all = serials;
+      serials = await this.decoding(() =>
+        all.filter((_, i) => {
+          const [err, rec] = recs?.[i] ?? [new Error('no reply')];
+          if (err) throw new StoreUnavailableError('the store failed', { cause: err });
+          return decodeIssuedRecord(all[i]!, rec as Buffer | null, this.derDict)?.issuerId === opts.issuerId;
+        }),
+      );
     }
     // XX: only what is still scheduled; LT: a due time only moves earlier (a claim's lease included).
     if (serials.length) await this.call((r) => r.zadd(OCSP_DUE, 'XX', 'LT', ...serials.flatMap((s) => [now, s])));
@@ -1233,6 +1286,8 @@ interface ChainedItem {
 /** One issuance as the recordIssuance and chainedWrite scripts write it. */
 interface ChainedIssuance {
   readonly cert: CertificateRecord;
+  /** The certificate's `rec` field (RedisStore.encodeRecord). */
+  readonly rec: Buffer;
   readonly coverage: IssuanceCoverage;
   readonly idem?: IdempotencyClaim;
   readonly register?: StationRecord;
@@ -1262,11 +1317,10 @@ function chainedIssuance(i: ChainedIssuance): { keys: string[]; args: (string | 
 }
 
 /** An issuance's ARGV (redis-scripts.ts recordIssuance). */
-function issuanceArgs({ cert, coverage, idem, register }: ChainedIssuance): (string | Buffer | number)[] {
-  const { status: _s, revokedAt: _ra, revocationReason: _rr, ...rec } = cert;
+function issuanceArgs({ cert, rec, coverage, idem, register }: ChainedIssuance): (string | Buffer | number)[] {
   const idemRecord: IdempotencyRecord | undefined = idem && { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt };
   return [
-    encodeIssuedRecord(rec satisfies IssuedRecord),
+    rec,
     cert.status,
     cert.serial,
     idemRecord ? enc(idemRecord) : '',
@@ -1285,8 +1339,8 @@ function issuanceArgs({ cert, coverage, idem, register }: ChainedIssuance): (str
 const serialOfKey = (key: string): string => decodeURIComponent(key.slice(`${PREFIX}c:`.length));
 
 /** A certificate from its hash fields: the record as issued, with the current status over it. */
-function certificateFrom(serial: string, fields: (Buffer | null)[] | null | undefined): CertificateRecord | undefined {
-  const rec = decodeIssuedRecord(serial, fields?.[0]);
+function certificateFrom(serial: string, fields: (Buffer | null)[] | null | undefined, dictionary: (ref: Buffer) => Buffer | undefined): CertificateRecord | undefined {
+  const rec = decodeIssuedRecord(serial, fields?.[0], dictionary);
   if (!rec) return undefined;
   const st = fields?.[1]?.toString() as CertificateRecord['status'];
   const ra = fields?.[2]?.toString();
