@@ -42,8 +42,8 @@ const REVOKE: RedisAccess = merge(CERT_READ, {
   commands: ['hmget', 'hget', 'hset', 'del', 'zadd', 'set', 'incr', 'publish', 'wait'],
   // INCR reads the counter it raises (a write-only key would refuse it).
   read: ['c:*', 'ocsp-epoch'],
-  write: ['c:*', 'rv:*', 'o:*', 'b:*', 'ocspdue', 'ocsp-epoch', 'cx:*'],
-  scripts: ['ocsp-epoch', 'ocspdue', 'c:*', 'rv:*', 'o:*', 'b:*', 'cx:*'],
+  write: ['c:*', 'rv:*', 'o:*', 'b:*', 'ocspdue', 'ocsp-epoch', 'cl:*'],
+  scripts: ['ocsp-epoch', 'ocspdue', 'c:*', 'rv:*', 'o:*', 'b:*', 'cl:*'],
   channels: [OCSP_INVALIDATE_CHANNEL],
 });
 
@@ -63,7 +63,8 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   migrate: {
     commands: ['get', 'exists', 'scan', 'hget', 'hgetall', 'hset', 'hdel', 'set', 'del', 'mget', 'hmget', 'zadd'],
     read: ['schema', 'c:*', 'der-dict', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*', 's:*'],
-    write: ['schema', 'c:*', 'der-dict', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*', 'sx:*', 'cx:*'],
+    // Schema 7 deletes the certificate list indexes of before (cx:*) once they are built again as cl:*.
+    write: ['schema', 'c:*', 'der-dict', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*', 'sx:*', 'cl:*', 'cx:*'],
     scripts: ['schema', 'c:*', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*'],
   },
   getTenant: { commands: ['get'], read: ['t:*'] },
@@ -99,8 +100,8 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
     scripts: ['rotation:*', 'issuers', 'issuer-st', 'issuer-leaf'],
   }),
   getCertificate: CERT_READ,
-  findCertificates: merge(SCHEMA, CERT_READ, { commands: ['zrangebylex'], read: ['cx:*'] }),
-  tenantSummary: merge(SCHEMA, { commands: ['zlexcount'], read: ['sx:*', 'cx:*'] }),
+  findCertificates: merge(SCHEMA, CERT_READ, { commands: ['zrangebylex'], read: ['cl:*'] }),
+  tenantSummary: merge(SCHEMA, { commands: ['zlexcount'], read: ['sx:*', 'cl:*'] }),
   listStationCertificates: merge(CERT_READ, { commands: ['zrange'], read: ['sc:*'] }),
   isKeyCertified: merge(SCHEMA, { commands: ['exists'], read: ['k:*'] }),
   getCertificateByKey: merge(SCHEMA, CERT_READ, { commands: ['get'], read: ['k:*'] }),
@@ -113,8 +114,8 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
     // A zero-touch onboarding registers the station in the same write (s:*, its list and SECC-ID entries).
     read: ['idem:*', 'c:*', 'k:*', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*'],
     // The DER dictionary of the certificate (der-dict) is written before the script.
-    write: ['c:*', 'der-dict', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp', 's:*', 'cx:*', 'sx:*', 'secc:*'],
-    scripts: ['c:*', 'k:*', 'idem:*', 'idem-none', 'sc:*', 'ocspdue', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*', 's-none', 'cx:*', 'sx:*', 'secc:*'],
+    write: ['c:*', 'der-dict', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp', 's:*', 'cl:*', 'sx:*', 'secc:*'],
+    scripts: ['c:*', 'k:*', 'idem:*', 'idem-none', 'sc:*', 'ocspdue', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*', 's-none', 'cl:*', 'sx:*', 'secc:*'],
   }),
   revokeCertificate: merge(SCHEMA, REVOKE, { commands: [], scripts: ['s-none', 'sc-none'] }),
   removeStation: merge(SCHEMA, REVOKE, { commands: ['zrange', 'zcard', 'zscore', 'get', 'zrem'], read: ['sc:*', 's:*'], write: ['s:*', 'sx:*'], scripts: ['s:*', 'sc:*', 'sx:*'] }),

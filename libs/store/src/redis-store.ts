@@ -14,7 +14,7 @@ import {
   type AuditQuery,
 } from './audit.js';
 import { REDIS_SCRIPTS } from './redis-scripts.js';
-import { MissingDerDictionary, decodeIssuedRecord, derDictRefOf, derDictionaryOf, encodeIssuedRecord, findOcspEntry, frameOcspResponse, splitOcspTail, tailRefOf, type IssuedRecord } from './redis-encoding.js';
+import { MissingDerDictionary, decodeIssuedRecord, packListBound, packListMember, unpackListMember, derDictRefOf, derDictionaryOf, encodeIssuedRecord, findOcspEntry, frameOcspResponse, splitOcspTail, tailRefOf, type IssuedRecord } from './redis-encoding.js';
 import { seccIdKey } from '@evpki/policy';
 import { listsSeccKey, seccKeysOf, seccMember } from './secc-index.js';
 import { expiryMark } from './records.js';
@@ -84,8 +84,10 @@ export interface RedisStoreOptions {
  *   mf:<tenant>:<name> trusted manufacturer   mf-t:<tenant> set of its manufacturer names
  *   secc:<tenant> zset "<SECC-ID key>\n<stationId>" (scores 0)   secc-built
  *   schema → the schema version (schema.ts; absent: 1)
- *   sx:<tenant>:<index…>, cx:<tenant>:<index…> the list indexes of stations and certificates
- *     (list-index.ts): sorted sets, all scores 0, of members ordered by bytes
+ *   sx:<tenant>:<index…>, cl:<tenant>:<index…> the list indexes of stations and certificates
+ *     (list-index.ts): sorted sets, all scores 0, of members ordered by bytes; a certificate index
+ *     ordered by time keeps its members packed (redis-encoding.ts packListMember; schema 7: cl:
+ *     replaces cx:, whose members were as list-index.ts has them)
  * Values are MessagePack (msgpackr, as in the LMDB backend); a certificate's `rec` and its pre-signed
  * responses have compact forms of their own (redis-encoding.ts, schema 5; older forms are still
  * read). Lua scripts touch only plain fields and the responses' framing.
@@ -155,8 +157,19 @@ const TRANSIENT_REPLY = /^(OOM|LOADING|BUSY|READONLY|MASTERDOWN|NOREPLICAS|TRYAG
 /** Safety net under pub/sub: the epoch counter is compared this often. */
 const EPOCH_POLL_MS = 500;
 
-/** A tenant's list index (list-index.ts). */
-const listKey = (space: 'sx' | 'cx', tenant: string, index: IndexName): string => k(space, tenant, ...index);
+/** A tenant's station list index (list-index.ts). */
+const listKey = (space: 'sx', tenant: string, index: IndexName): string => k(space, tenant, ...index);
+/** A tenant's certificate list index (list-index.ts): cl: since schema 7 (cx: before, with members as list-index.ts has them). */
+const certListKey = (tenant: string, index: IndexName): string => k('cl', tenant, ...index);
+/** Whether a certificate list index keeps its members packed (redis-encoding.ts packListMember): all but the serial index. */
+const packsMembers = (index: IndexName): boolean => index[0] !== 'serial';
+/** A certificate list index member as cl: keeps it. */
+const certListMember = (e: IndexEntry): string | Buffer => (packsMembers(e.index) ? (packListMember(e.member) ?? e.member) : e.member);
+/** A range bound of a certificate list index as ZRANGEBYLEX and ZLEXCOUNT take it. */
+function certListBound(index: IndexName, bound: string, inclusive: boolean): string | Buffer {
+  if (!packsMembers(index)) return bound === '' ? '-' : `${inclusive ? '[' : '('}${bound}`;
+  return packListBound(bound, inclusive);
+}
 /** A station's list index keys in the order the scripts number them (1-4: STATION_INDEXES). */
 const stationListKeys = (tenant: string): string[] => STATION_INDEXES.map((i) => listKey('sx', tenant, i));
 /** A station list index entry as the scripts take it: its index's number (1-4) and the member. */
@@ -316,8 +329,9 @@ export class RedisStore implements Store {
   private async migrateFrom(from: number): Promise<MigrationResult> {
     const keys = from < 2 ? await this.migrateKeyHashes() : { rewritten: 0, keyCertifiedTwice: [] };
     const hierarchies = from < 3 ? await this.migrateHierarchies() : { rewrittenIssuers: 0, movedRotation: false };
-    // Schema 4 built the list indexes, schema 5 added the revoked-by-notAfter one: built again (idempotent).
-    const indexed = from < 5 ? await this.migrateListIndexes() : { indexedStations: 0, indexedCertificates: 0 };
+    // Schema 4 built the list indexes, schema 5 added the revoked-by-notAfter one, schema 7 packs
+    // the certificates' (cl:): built again (idempotent).
+    const indexed = from < 7 ? await this.migrateListIndexes() : { indexedStations: 0, indexedCertificates: 0 };
     await this.run('raiseSchema', [SCHEMA], [STORE_SCHEMA_VERSION]);
     return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies, ...indexed };
   }
@@ -338,7 +352,7 @@ export class RedisStore implements Store {
         if (keys.length) await batch(keys);
       } while (cursor !== '0');
     };
-    const add = async (adds: [string, string][]): Promise<void> => {
+    const add = async (adds: [string, string | Buffer][]): Promise<void> => {
       if (!adds.length) return;
       await this.call((r) => {
         const p = r.pipeline();
@@ -359,9 +373,11 @@ export class RedisStore implements Store {
         return p.exec();
       });
       const certs = (await this.decoding(() => (rows ?? []).map(([, fields], i) => certificateFrom(serialOfKey(keys[i]!), fields as (Buffer | null)[], this.derDict)))).filter((c): c is CertificateRecord => c !== undefined);
-      await add(certs.flatMap((c) => certificateIndexEntries(c).map((e): [string, string] => [listKey('cx', c.tenant, e.index), e.member])));
+      await add(certs.flatMap((c) => certificateIndexEntries(c).map((e): [string, string | Buffer] => [certListKey(c.tenant, e.index), certListMember(e)])));
       indexedCertificates += certs.length;
     });
+    // Schema 7: the certificate list indexes of before (cx:, members unpacked) are built again as cl:.
+    await each(`${PREFIX}cx:*`, async (keys) => void (await this.call((r) => r.del(...keys))));
     return { indexedStations, indexedCertificates };
   }
 
@@ -526,10 +542,20 @@ export class RedisStore implements Store {
     return values.map((v) => dec<ManufacturerRecord>(v)).filter((m): m is ManufacturerRecord => m !== undefined && m.tenant === tenant);
   }
 
-  /** Members of a tenant's list index in [from, to), after `after` (ZRANGEBYLEX), for readPage. */
-  private listMembers(space: 'sx' | 'cx', tenant: string): IndexSource<never>['members'] {
+  /** Members of a tenant's station list index in [from, to), after `after` (ZRANGEBYLEX), for readPage. */
+  private listMembers(space: 'sx', tenant: string): IndexSource<never>['members'] {
     return (index, from, to, after, n) =>
       this.call((r) => r.zrangebylex(listKey(space, tenant, index), after !== undefined ? `(${after}` : from === '' ? '-' : `[${from}`, `(${to}`, 'LIMIT', 0, n));
+  }
+
+  /** The same for a certificate list index, its members packed (but the serial index's). */
+  private certListMembers(tenant: string): IndexSource<never>['members'] {
+    return async (index, from, to, after, n) => {
+      const lo = after !== undefined ? certListBound(index, after, false) : certListBound(index, from, true);
+      const hi = certListBound(index, to, false);
+      const got = await this.call((r) => r.zrangebylexBuffer(certListKey(tenant, index), lo, hi, 'LIMIT', 0, n));
+      return got.map((m) => (packsMembers(index) ? unpackListMember(m) : m.toString()));
+    };
   }
 
   async findStations(tenant: string, filter: StationListFilter, page: ListPage): Promise<ListResult<StationRecord>> {
@@ -543,15 +569,18 @@ export class RedisStore implements Store {
 
   async findCertificates(tenant: string, filter: CertificateListFilter, page: ListPage): Promise<CertificateListResult> {
     await this.schema();
-    return findCertificatesIn({ members: this.listMembers('cx', tenant), records: (serials) => this.certificatesOf(serials) }, tenant, filter, page);
+    return findCertificatesIn({ members: this.certListMembers(tenant), records: (serials) => this.certificatesOf(serials) }, tenant, filter, page);
   }
 
   /** ZLEXCOUNT of ranges of a tenant's list indexes, in one pipeline (O(log n) each: no member is read). */
-  private indexCounter(space: 'sx' | 'cx', tenant: string): IndexCounter {
+  private indexCounter(space: 'sx' | 'cl', tenant: string): IndexCounter {
     return async (ranges) => {
       const rows = await this.call((r) => {
         const p = r.pipeline();
-        for (const x of ranges) p.zlexcount(listKey(space, tenant, x.index), x.from === '' ? '-' : `[${x.from}`, `(${x.to}`);
+        for (const x of ranges) {
+          if (space === 'cl') p.zlexcount(certListKey(tenant, x.index), certListBound(x.index, x.from, true), certListBound(x.index, x.to, false));
+          else p.zlexcount(listKey(space, tenant, x.index), x.from === '' ? '-' : `[${x.from}`, `(${x.to}`);
+        }
         return p.exec();
       });
       return ranges.map((_, i) => {
@@ -564,7 +593,7 @@ export class RedisStore implements Store {
 
   async tenantSummary(tenant: string, now: number): Promise<TenantSummary> {
     await this.schema();
-    return summaryIn(this.indexCounter('sx', tenant), this.indexCounter('cx', tenant), now);
+    return summaryIn(this.indexCounter('sx', tenant), this.indexCounter('cl', tenant), now);
   }
 
   /** Records of these serials (one pipeline), undefined where there is none. */
@@ -849,8 +878,8 @@ export class RedisStore implements Store {
   ): Promise<'retry' | { deleted: boolean; changed: boolean[] }> {
     const keys = [OCSP_EPOCH, OCSP_DUE, station ? k('s', station.tenant, station.stationId) : k('s-none'), station ? k('sc', station.tenant, station.stationId) : k('sc-none')];
     // Per certificate: its keys, then its three revoked list index keys (revokedIndexEntries), whose members follow the serials.
-    for (const c of certs) keys.push(k('c', c.serial), k('rv', c.issuerId), k('o', c.issuerId, c.serial), k('b', c.spkiSha256), ...revokedIndexEntries(c).map((e) => listKey('cx', c.tenant, e.index)));
-    const args: (string | Buffer | number)[] = [reason, at, station ? '1' : '0', certs.length, OCSP_INVALIDATE_CHANNEL, ...certs.map((c) => c.serial), ...certs.flatMap((c) => revokedIndexEntries(c).map((e) => e.member))];
+    for (const c of certs) keys.push(k('c', c.serial), k('rv', c.issuerId), k('o', c.issuerId, c.serial), k('b', c.spkiSha256), ...revokedIndexEntries(c).map((e) => certListKey(c.tenant, e.index)));
+    const args: (string | Buffer | number)[] = [reason, at, station ? '1' : '0', certs.length, OCSP_INVALIDATE_CHANNEL, ...certs.map((c) => c.serial), ...certs.flatMap((c) => revokedIndexEntries(c).map(certListMember))];
     if (station) {
       // The station's list index entries go with it (the script checks the record is still the one read).
       const before = dec<StationRecord>(station.raw);
@@ -1302,9 +1331,9 @@ function issuanceKeys({ cert, idem, register }: ChainedIssuance): string[] {
  * The list index entries an issuance joins (list-index.ts), as [key, member]: the certificate's,
  * and a station registered with it: its list and SECC-ID entries.
  */
-function issuanceLists({ cert, register }: ChainedIssuance): [string, string][] {
+function issuanceLists({ cert, register }: ChainedIssuance): [string, string | Buffer][] {
   return [
-    ...certificateIndexEntries(cert).map((e): [string, string] => [listKey('cx', cert.tenant, e.index), e.member]),
+    ...certificateIndexEntries(cert).map((e): [string, string | Buffer] => [certListKey(cert.tenant, e.index), certListMember(e)]),
     ...(register ? stationIndexEntries(register).map((e): [string, string] => [listKey('sx', register.tenant, e.index), e.member]) : []),
     ...(register ? seccKeysOf(register).map((key): [string, string] => [seccIndexKey(register.tenant), seccMember(key, register.stationId)]) : []),
   ];
