@@ -105,10 +105,11 @@ describe('redis store: compact encodings (schema 6)', () => {
   test('schema 7: certificate list members packed (cl:) page in the order and from the positions of their unpacked form', async () => {
     const tenant = 'cpo-packed';
     const at = (ms: number) => new Date(Date.UTC(2026, 5, 1) + ms).toISOString();
-    // Ties in a millisecond, serials of 31 and 32 digits, odd and even, and an id that is not hex.
+    // Ties in a millisecond, serials of 31 and 32 digits, odd and even, an id that is not hex; two
+    // kinds (the issued list is their kind indexes together).
     const serials = ['f'.repeat(31), '1'.repeat(32), 'abc', 'abd0', '0a', 'Z-1'];
-    const certs = serials.flatMap((serial, i) => [cert({ tenant, serial, issuedAt: at(i % 2) }), cert({ tenant, serial: `${serial}e`, issuedAt: at(7) })]);
-    for (const c of certs) await recordCert(store, c);
+    const certs = serials.flatMap((serial, i) => [cert({ tenant, serial, issuedAt: at(i % 2) }), cert({ tenant, serial: `${serial}e`, issuedAt: at(7), ...(i % 3 ? {} : { kind: 'V2GCertificate' }) })]);
+    for (const c of certs) ok((await store.recordIssuance(c, { underActiveIssuer: true, hierarchy: 'csms', presignOcsp: true, stationIndex: true })).ok);
     const member = (c: CertificateRecord) => `${timeKey(Date.parse(c.issuedAt))} ${c.serial}`;
     const sorted = certs.map(member).sort();
     const list = async (after?: string) => (await store.findCertificates(tenant, { now: Date.now() }, { limit: 100, ...(after === undefined ? {} : { after }) })).items.map(member);
@@ -116,7 +117,9 @@ describe('redis store: compact encodings (schema 6)', () => {
     const t0 = timeKey(Date.parse(at(0)));
     for (const after of [...sorted, '0', '1', '~', t0, `${t0} `, `${t0}!`, `${t0}0`, `${t0} b`, t0.slice(0, 10), `${t0.slice(0, 10)}x`, `${t0.slice(0, 10)} `]) deepStrictEqual(await list(after), sorted.filter((m) => m > after), `after ${JSON.stringify(after)}`);
     equal(await raw.exists(redisKey('cx', tenant, 'issued')), 0, 'cx: is no longer written');
-    const packed = await raw.zrangeBuffer(redisKey('cl', tenant, 'issued'), 0, 0);
+    equal(await raw.exists(redisKey('cl', tenant, 'issued')), 0, 'the issued index is the kind indexes together');
+    deepStrictEqual(await raw.zrange(redisKey('cl', tenant, 'kinds'), 0, -1), ['ChargingStationCertificate', 'V2GCertificate']);
+    const packed = await raw.zrangeBuffer(redisKey('cl', tenant, 'kind', 'ChargingStationCertificate'), 0, 0);
     equal(packed[0]!.length, 7 + 1 + 1, 'a packed member: 7 bytes of time, the serial, its length');
   });
 

@@ -165,6 +165,22 @@ const certListKey = (tenant: string, index: IndexName): string => k('cl', tenant
 const packsMembers = (index: IndexName): boolean => index[0] !== 'serial';
 /** A certificate list index member as cl: keeps it. */
 const certListMember = (e: IndexEntry): string | Buffer => (packsMembers(e.index) ? (packListMember(e.member) ?? e.member) : e.member);
+/**
+ * A tenant's certificate kinds (a sorted set of kind names, scores 0). Redis keeps no `issued`
+ * index: it is the tenant's `kind` indexes together (merged by members), one sorted set member per
+ * certificate less.
+ */
+const KINDS: IndexName = ['kinds'];
+const isIssued = (index: IndexName): boolean => index[0] === 'issued';
+/** A certificate's entries in the cl: indexes, as [key, member]. */
+function certListEntries(c: CertificateRecord): [string, string | Buffer][] {
+  return [
+    ...certificateIndexEntries(c)
+      .filter((e) => !isIssued(e.index))
+      .map((e): [string, string | Buffer] => [certListKey(c.tenant, e.index), certListMember(e)]),
+    [certListKey(c.tenant, KINDS), c.kind],
+  ];
+}
 /** A range bound of a certificate list index as ZRANGEBYLEX and ZLEXCOUNT take it. */
 function certListBound(index: IndexName, bound: string, inclusive: boolean): string | Buffer {
   if (!packsMembers(index)) return bound === '' ? '-' : `${inclusive ? '[' : '('}${bound}`;
@@ -373,7 +389,7 @@ export class RedisStore implements Store {
         return p.exec();
       });
       const certs = (await this.decoding(() => (rows ?? []).map(([, fields], i) => certificateFrom(serialOfKey(keys[i]!), fields as (Buffer | null)[], this.derDict)))).filter((c): c is CertificateRecord => c !== undefined);
-      await add(certs.flatMap((c) => certificateIndexEntries(c).map((e): [string, string | Buffer] => [certListKey(c.tenant, e.index), certListMember(e)])));
+      await add(certs.flatMap(certListEntries));
       indexedCertificates += certs.length;
     });
     // Schema 7: the certificate list indexes of before (cx:, members unpacked) are built again as cl:.
@@ -548,14 +564,19 @@ export class RedisStore implements Store {
       this.call((r) => r.zrangebylex(listKey(space, tenant, index), after !== undefined ? `(${after}` : from === '' ? '-' : `[${from}`, `(${to}`, 'LIMIT', 0, n));
   }
 
-  /** The same for a certificate list index, its members packed (but the serial index's). */
+  /** The same for a certificate list index, its members packed (but the serial index's); `issued` from the kind indexes. */
   private certListMembers(tenant: string): IndexSource<never>['members'] {
     return async (index, from, to, after, n) => {
       const lo = after !== undefined ? certListBound(index, after, false) : certListBound(index, from, true);
       const hi = certListBound(index, to, false);
-      const got = await this.call((r) => r.zrangebylexBuffer(certListKey(tenant, index), lo, hi, 'LIMIT', 0, n));
+      const read = (i: IndexName) => this.call((r) => r.zrangebylexBuffer(certListKey(tenant, i), lo, hi, 'LIMIT', 0, n));
+      const got = isIssued(index) ? (await Promise.all((await this.tenantKinds(tenant)).map((kind) => read(['kind', kind])))).flat().sort(Buffer.compare).slice(0, n) : await read(index);
       return got.map((m) => (packsMembers(index) ? unpackListMember(m) : m.toString()));
     };
+  }
+
+  private tenantKinds(tenant: string): Promise<string[]> {
+    return this.call((r) => r.zrange(certListKey(tenant, KINDS), 0, -1));
   }
 
   async findStations(tenant: string, filter: StationListFilter, page: ListPage): Promise<ListResult<StationRecord>> {
@@ -575,19 +596,27 @@ export class RedisStore implements Store {
   /** ZLEXCOUNT of ranges of a tenant's list indexes, in one pipeline (O(log n) each: no member is read). */
   private indexCounter(space: 'sx' | 'cl', tenant: string): IndexCounter {
     return async (ranges) => {
+      const kinds = space === 'cl' && ranges.some((x) => isIssued(x.index)) ? await this.tenantKinds(tenant) : [];
+      // Each range's ZLEXCOUNTs (an `issued` range: one per kind, summed).
+      const counted: number[] = [];
       const rows = await this.call((r) => {
         const p = r.pipeline();
-        for (const x of ranges) {
-          if (space === 'cl') p.zlexcount(certListKey(tenant, x.index), certListBound(x.index, x.from, true), certListBound(x.index, x.to, false));
-          else p.zlexcount(listKey(space, tenant, x.index), x.from === '' ? '-' : `[${x.from}`, `(${x.to}`);
-        }
+        ranges.forEach((x, i) => {
+          if (space === 'sx') return void (p.zlexcount(listKey(space, tenant, x.index), x.from === '' ? '-' : `[${x.from}`, `(${x.to}`), counted.push(i));
+          for (const index of isIssued(x.index) ? kinds.map((kind) => ['kind', kind]) : [x.index]) {
+            p.zlexcount(certListKey(tenant, index), certListBound(x.index, x.from, true), certListBound(x.index, x.to, false));
+            counted.push(i);
+          }
+        });
         return p.exec();
       });
-      return ranges.map((_, i) => {
-        const [err, n] = rows?.[i] ?? [new Error('no reply')];
+      const out = ranges.map(() => 0);
+      counted.forEach((i, row) => {
+        const [err, n] = rows?.[row] ?? [new Error('no reply')];
         if (err) throw new StoreUnavailableError('the store failed', { cause: err });
-        return Number(n);
+        out[i]! += Number(n);
       });
+      return out;
     };
   }
 
@@ -1333,7 +1362,7 @@ function issuanceKeys({ cert, idem, register }: ChainedIssuance): string[] {
  */
 function issuanceLists({ cert, register }: ChainedIssuance): [string, string | Buffer][] {
   return [
-    ...certificateIndexEntries(cert).map((e): [string, string | Buffer] => [certListKey(cert.tenant, e.index), certListMember(e)]),
+    ...certListEntries(cert),
     ...(register ? stationIndexEntries(register).map((e): [string, string] => [listKey('sx', register.tenant, e.index), e.member]) : []),
     ...(register ? seccKeysOf(register).map((key): [string, string] => [seccIndexKey(register.tenant), seccMember(key, register.stationId)]) : []),
   ];
