@@ -570,7 +570,7 @@ export class RedisStore implements Store {
       const lo = after !== undefined ? certListBound(index, after, false) : certListBound(index, from, true);
       const hi = certListBound(index, to, false);
       const read = (i: IndexName) => this.call((r) => r.zrangebylexBuffer(certListKey(tenant, i), lo, hi, 'LIMIT', 0, n));
-      const got = isIssued(index) ? (await Promise.all((await this.tenantKinds(tenant)).map((kind) => read(['kind', kind])))).flat().sort(Buffer.compare).slice(0, n) : await read(index);
+      const got = isIssued(index) ? (await Promise.all((await this.tenantKinds(tenant)).map((kind) => read(['kind', kind])))).flat().sort((a, b) => Buffer.compare(a, b)).slice(0, n) : await read(index);
       return got.map((m) => (packsMembers(index) ? unpackListMember(m) : m.toString()));
     };
   }
