@@ -81,10 +81,17 @@ export class MissingDerDictionary extends Error {
   }
 }
 
+/**
+ * zlib's output chunk: a certificate fits in one or two (the default, 16 KB, would be allocated
+ * for every record read, and the DER would be a slice of it).
+ */
+const DER_CHUNK = 1024;
+const inflateDer = (z: Uint8Array, dictionary: Buffer): Buffer => inflateRawSync(z, { dictionary, chunkSize: DER_CHUNK });
+
 /** The DER deflated against the dictionary; undefined when that is not shorter (or does not read back). */
 function deflateDer(der: Buffer, d: DerDictionary): Buffer | undefined {
-  const z = deflateRawSync(der, { dictionary: d.dictionary, level: 9 });
-  return z.length < der.length && inflateRawSync(z, { dictionary: d.dictionary }).equals(der) ? z : undefined;
+  const z = deflateRawSync(der, { dictionary: d.dictionary, level: 9, chunkSize: DER_CHUNK });
+  return z.length < der.length && inflateDer(z, d.dictionary).equals(der) ? z : undefined;
 }
 
 /** An ISO time that Date prints back identically is kept as epoch ms (9 bytes instead of 25). */
@@ -159,7 +166,7 @@ export function decodeIssuedRecord(serial: string, b: Buffer | null | undefined,
     const ref = asBuffer(stored[0]);
     const d = dictionary?.(ref);
     if (!d) throw new MissingDerDictionary(ref);
-    der = inflateRawSync(stored[1], { dictionary: d });
+    der = inflateDer(stored[1], d);
   } else der = asBuffer(stored);
   const validity = notBefore === null || notAfter === null ? derValidity(der) : undefined;
   if ((notBefore === null || notAfter === null) && !validity) throw new Error(`certificate ${serial}: no validity in its DER`);
