@@ -136,7 +136,7 @@ const OCSP_EPOCH = k('ocsp-epoch');
 const OCSP_TAILS = k('ocsp-tail');
 /** Hash: ref → a certificate DER dictionary (redis-encoding.ts derDictionaryOf), written before the first record using it. */
 const DER_DICTS = k('der-dict');
-/** DER dictionaries held in memory (a few per issuer and profile; emptied when full). */
+/** DER dictionaries held in memory (a few per issuer and profile; the oldest dropped when full). */
 const MAX_DER_DICTS = 256;
 const EMPTY = Buffer.alloc(0);
 /** Signers' tails held in memory (one per signer certificate; emptied when full). */
@@ -778,13 +778,16 @@ export class RedisStore implements Store {
 
   /** Runs a decoding of records again after reading each DER dictionary it lacks (der-dict, once per instance). */
   private async decoding<T>(decode: () => T): Promise<T> {
+    const loaded = new Set<string>();
     for (;;) {
       try {
         return decode();
       } catch (e) {
         if (!(e instanceof MissingDerDictionary)) throw e;
         const id = e.ref.toString('latin1');
-        if (this.derDicts.has(id)) throw e;
+        // Held, or read by this call and dropped again (more dictionaries than are held): give up.
+        if (this.derDicts.has(id) || loaded.has(id)) throw e;
+        loaded.add(id);
         const dictionary = await this.call((r) => r.hgetBuffer(DER_DICTS, e.ref));
         if (!dictionary) throw new Error(`certificate record: DER dictionary ${e.ref.toString('hex')} missing from the store`);
         this.holdDerDict(id, dictionary);
@@ -793,7 +796,7 @@ export class RedisStore implements Store {
   }
 
   private holdDerDict(id: string, dictionary: Buffer): void {
-    if (this.derDicts.size >= MAX_DER_DICTS) this.derDicts.clear();
+    if (this.derDicts.size >= MAX_DER_DICTS) this.derDicts.delete(this.derDicts.keys().next().value!);
     this.derDicts.set(id, dictionary);
   }
 
