@@ -82,15 +82,17 @@ export class MissingDerDictionary extends Error {
 }
 
 /**
- * zlib's output chunk: a certificate fits in one or two (the default, 16 KB, would be allocated
- * for every record read, and the DER would be a slice of it).
+ * zlib settings for a record's DER, part of the stored form: a 4 KB window (dictionary and
+ * certificate fit; the default 32 KB window and memory level make each call a few times slower),
+ * and output chunks of 1 KB (a certificate fits in one or two; the default, 16 KB, would be
+ * allocated for every record read, and the DER would be a slice of it).
  */
-const DER_CHUNK = 1024;
-const inflateDer = (z: Uint8Array, dictionary: Buffer): Buffer => inflateRawSync(z, { dictionary, chunkSize: DER_CHUNK });
+const DER_ZLIB = { windowBits: 12, chunkSize: 1024 } as const;
+const inflateDer = (z: Uint8Array, dictionary: Buffer): Buffer => inflateRawSync(z, { ...DER_ZLIB, dictionary });
 
 /** The DER deflated against the dictionary; undefined when that is not shorter (or does not read back). */
 function deflateDer(der: Buffer, d: DerDictionary): Buffer | undefined {
-  const z = deflateRawSync(der, { dictionary: d.dictionary, level: 9, chunkSize: DER_CHUNK });
+  const z = deflateRawSync(der, { ...DER_ZLIB, dictionary: d.dictionary, level: 9, memLevel: 4 });
   return z.length < der.length && inflateDer(z, d.dictionary).equals(der) ? z : undefined;
 }
 
