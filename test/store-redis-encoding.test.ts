@@ -1,5 +1,5 @@
 /**
- * The Redis backend's compact encodings (store schema 6, libs/store/src/redis-encoding.ts): what
+ * The Redis backend's compact encodings (store schemas 6 and 7, libs/store/src/redis-encoding.ts): what
  * is stored per certificate is smaller, reads give back exactly what was written, and what
  * versions before schema 6 wrote (MessagePack maps, a hash of responses) is still read.
  */
@@ -9,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { pack } from 'msgpackr';
 import { encodeCertId, OcspResponseSigner } from '@evpki/ocsp';
-import { RedisStore, redisKey, type CertificateRecord, type OcspResponseRecord } from '@evpki/store';
-import { serialFromHex } from '@evpki/x509';
+import { RedisStore, STORE_SCHEMA_VERSION, certificateIndexEntries, redisKey, timeKey, type CertificateRecord, type OcspResponseRecord } from '@evpki/store';
+import { parseCertificate, serialFromHex } from '@evpki/x509';
 import { certificateWithSpki, spkiOf } from './helpers/keys.js';
 import { recordCert } from './helpers/record-cert.js';
 import { startRedis, type TestRedis } from './helpers/redis.js';
@@ -71,6 +71,82 @@ describe('redis store: compact encodings (schema 6)', () => {
     const revoked = await store.revokeCertificate(c.serial, 'superseded', '2026-02-01T00:00:00.000Z');
     ok(revoked.ok);
     equal((await store.getCertificate(c.serial))?.status, 'revoked');
+  });
+
+  test('schema 7: a real DER is deflated against its issuer and profile\'s dictionary (stored once), and reads back byte for byte elsewhere; a record of schema 6 is still read', async () => {
+    const certs = [0, 1, 2].map((i) => {
+      const der = certificateWithSpki(spkiOf(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey));
+      const { notBefore, notAfter } = parseCertificate(der);
+      // The first with the DER's validity (as issued records have it: then null in the record), the others not.
+      return cert({ der, ...(i === 0 ? { notBefore: notBefore.toISOString(), notAfter: notAfter.toISOString() } : {}) });
+    });
+    for (const c of certs) {
+      await recordCert(store, c);
+      const stored = (await raw.hgetBuffer(redisKey('c', c.serial), 'rec'))!;
+      ok(stored.length < c.der.length + 150, `${stored.length} B stored for a ${c.der.length} B DER`);
+      equal(stored.indexOf(c.der.subarray(0, 40)), -1, 'the DER is not stored as it is');
+    }
+    equal(await raw.hlen(redisKey('der-dict')), 1, 'one issuer and profile, one dictionary');
+    const fresh = new RedisStore(redisOptions(r.url)); // reads the dictionary from the store
+    try {
+      for (const c of certs) deepStrictEqual(await fresh.getCertificate(c.serial), c);
+      deepStrictEqual((await fresh.findCertificates('cpo-a', { serialPrefix: certs[0]!.serial, now: Date.now() }, { limit: 5 })).items, [certs[0]]);
+    } finally {
+      await fresh.close();
+    }
+    // As schema 6 wrote it: the compact array with the DER as it is.
+    const old = cert({ der: certs[0]!.der, serial: 'ab12' });
+    await recordCert(store, old);
+    const { der, issuerId, tenant, stationId, subject } = old;
+    await raw.hset(redisKey('c', old.serial), 'rec', pack([1, issuerId, der, 0, tenant, stationId, subject, Date.parse(old.notBefore), Date.parse(old.notAfter), Date.parse(old.issuedAt), Buffer.from(old.spkiSha256, 'hex'), Buffer.from(old.sha256Fingerprint, 'hex')]));
+    deepStrictEqual(await store.getCertificate(old.serial), old);
+  });
+
+  test('schema 7: certificate list members packed (cl:) page in the order and from the positions of their unpacked form', async () => {
+    const tenant = 'cpo-packed';
+    const at = (ms: number) => new Date(Date.UTC(2026, 5, 1) + ms).toISOString();
+    // Ties in a millisecond, serials of 31 and 32 digits, odd and even, an id that is not hex; two
+    // kinds (the issued list is their kind indexes together).
+    const serials = ['f'.repeat(31), '1'.repeat(32), 'abc', 'abd0', '0a', 'Z-1'];
+    const certs = serials.flatMap((serial, i) => [cert({ tenant, serial, issuedAt: at(i % 2) }), cert({ tenant, serial: `${serial}e`, issuedAt: at(7), ...(i % 3 ? {} : { kind: 'V2GCertificate' }) })]);
+    for (const c of certs) ok((await store.recordIssuance(c, { underActiveIssuer: true, hierarchy: 'csms', presignOcsp: true, stationIndex: true })).ok);
+    const member = (c: CertificateRecord) => `${timeKey(Date.parse(c.issuedAt))} ${c.serial}`;
+    const sorted = certs.map(member).sort();
+    const list = async (after?: string) => (await store.findCertificates(tenant, { now: Date.now() }, { limit: 100, ...(after === undefined ? {} : { after }) })).items.map(member);
+    deepStrictEqual(await list(), sorted);
+    const t0 = timeKey(Date.parse(at(0)));
+    for (const after of [...sorted, '0', '1', '~', t0, `${t0} `, `${t0}!`, `${t0}0`, `${t0} b`, t0.slice(0, 10), `${t0.slice(0, 10)}x`, `${t0.slice(0, 10)} `]) deepStrictEqual(await list(after), sorted.filter((m) => m > after), `after ${JSON.stringify(after)}`);
+    equal(await raw.exists(redisKey('cx', tenant, 'issued')), 0, 'cx: is no longer written');
+    equal(await raw.exists(redisKey('cl', tenant, 'issued')), 0, 'the issued index is the kind indexes together');
+    deepStrictEqual(await raw.zrange(redisKey('cl', tenant, 'kinds'), 0, -1), ['ChargingStationCertificate', 'V2GCertificate']);
+    const packed = await raw.zrangeBuffer(redisKey('cl', tenant, 'kind', 'ChargingStationCertificate'), 0, 0);
+    equal(packed[0]!.length, 7 + 1 + 1, 'a packed member: 7 bytes of time, the serial, its length');
+  });
+
+  test('schema 6 to 7: the certificate list indexes of before (cx:, members unpacked) are built again as cl: and deleted', async () => {
+    const tenant = 'cpo-upgrade';
+    const certs = [cert({ tenant }), cert({ tenant, stationId: 'st-up' }), cert({ tenant })];
+    for (const c of certs) await recordCert(store, c);
+    await store.revokeCertificate(certs[2]!.serial, 'superseded', '2026-02-01T00:00:00.000Z');
+    const before = await store.findCertificates(tenant, { now: Date.now() }, { limit: 10 });
+    const summary = await store.tenantSummary(tenant, Date.now());
+    // As schema 6 left it: cx: with the members as list-index.ts has them, no cl:.
+    for (const key of await raw.keys(redisKey('cl', tenant) + ':*')) await raw.del(key);
+    for (const c of certs) {
+      for (const e of certificateIndexEntries((await store.getCertificate(c.serial))!)) await raw.zadd(redisKey('cx', tenant, ...e.index), 0, e.member);
+    }
+    await raw.set(redisKey('schema'), '6');
+    const upgraded = new RedisStore(redisOptions(r.url));
+    try {
+      const m = await upgraded.migrate();
+      deepStrictEqual([m.from, m.to, m.indexedCertificates >= certs.length], [6, STORE_SCHEMA_VERSION, true]);
+      deepStrictEqual(await upgraded.findCertificates(tenant, { now: Date.now() }, { limit: 10 }), before);
+      deepStrictEqual(await upgraded.findCertificates(tenant, { stationId: 'st-up', now: Date.now() }, { limit: 10 }), { items: [(await store.getCertificate(certs[1]!.serial))!], order: 'issuedAt' });
+      deepStrictEqual(await upgraded.tenantSummary(tenant, Date.now()), summary);
+      deepStrictEqual(await raw.keys(redisKey('cx') + ':*'), [], 'no cx: key left');
+    } finally {
+      await upgraded.close();
+    }
   });
 
   test('pre-signed responses: the signer certificate is stored once, not per response; each hash reads back byte for byte', async () => {

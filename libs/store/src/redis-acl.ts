@@ -35,15 +35,17 @@ const TENANT_WRITE: RedisAccess = {
   write: ['t:*', 'tenants', 'tenant-claims', 'tenant-claims-built-v2'],
   scripts: ['t:*', 'tenants', 'tenant-claims', 'tenant-claims-built-v2'],
 };
+/** Reading certificate records: c:* and the DER dictionaries their DER is deflated against (schema 7, der-dict). */
+const CERT_READ: RedisAccess = { commands: ['hmget', 'hget'], read: ['c:*', 'der-dict'] };
 /** The revoke script; a station removal also reads the station's index and deletes the station. */
-const REVOKE: RedisAccess = {
+const REVOKE: RedisAccess = merge(CERT_READ, {
   commands: ['hmget', 'hget', 'hset', 'del', 'zadd', 'set', 'incr', 'publish', 'wait'],
   // INCR reads the counter it raises (a write-only key would refuse it).
   read: ['c:*', 'ocsp-epoch'],
-  write: ['c:*', 'rv:*', 'o:*', 'b:*', 'ocspdue', 'ocsp-epoch', 'cx:*'],
-  scripts: ['ocsp-epoch', 'ocspdue', 'c:*', 'rv:*', 'o:*', 'b:*', 'cx:*'],
+  write: ['c:*', 'rv:*', 'o:*', 'b:*', 'ocspdue', 'ocsp-epoch', 'cl:*'],
+  scripts: ['ocsp-epoch', 'ocspdue', 'c:*', 'rv:*', 'o:*', 'b:*', 'cl:*'],
   channels: [OCSP_INVALIDATE_CHANNEL],
-};
+});
 
 /** The writeStations script: a station's record, its list and SECC-ID indexes, compare-and-set on the record read. */
 const STATION_WRITE: RedisAccess = merge(SCHEMA, {
@@ -60,8 +62,9 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   assertDurable: { commands: ['info'] },
   migrate: {
     commands: ['get', 'exists', 'scan', 'hget', 'hgetall', 'hset', 'hdel', 'set', 'del', 'mget', 'hmget', 'zadd'],
-    read: ['schema', 'c:*', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*', 's:*'],
-    write: ['schema', 'c:*', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*', 'sx:*', 'cx:*'],
+    read: ['schema', 'c:*', 'der-dict', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*', 's:*'],
+    // Schema 7 deletes the certificate list indexes of before (cx:*) once they are built again as cl:*.
+    write: ['schema', 'c:*', 'der-dict', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*', 'sx:*', 'cl:*', 'cx:*'],
     scripts: ['schema', 'c:*', 'k:*', 'b:*', 'issuers', 'issuer-leaf', 'rotation', 'rotation:*'],
   },
   getTenant: { commands: ['get'], read: ['t:*'] },
@@ -96,12 +99,12 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
     write: ['rotation:*', 'issuers', 'issuer-st', 'issuer-leaf'],
     scripts: ['rotation:*', 'issuers', 'issuer-st', 'issuer-leaf'],
   }),
-  getCertificate: { commands: ['hmget'], read: ['c:*'] },
-  findCertificates: merge(SCHEMA, { commands: ['zrangebylex', 'hmget'], read: ['cx:*', 'c:*'] }),
-  tenantSummary: merge(SCHEMA, { commands: ['zlexcount'], read: ['sx:*', 'cx:*'] }),
-  listStationCertificates: { commands: ['zrange', 'hmget'], read: ['sc:*', 'c:*'] },
+  getCertificate: CERT_READ,
+  findCertificates: merge(SCHEMA, CERT_READ, { commands: ['zrangebylex'], read: ['cl:*'] }),
+  tenantSummary: merge(SCHEMA, { commands: ['zlexcount'], read: ['sx:*', 'cl:*'] }),
+  listStationCertificates: merge(CERT_READ, { commands: ['zrange'], read: ['sc:*'] }),
   isKeyCertified: merge(SCHEMA, { commands: ['exists'], read: ['k:*'] }),
-  getCertificateByKey: merge(SCHEMA, { commands: ['get', 'hmget'], read: ['k:*', 'c:*'] }),
+  getCertificateByKey: merge(SCHEMA, CERT_READ, { commands: ['get'], read: ['k:*'] }),
   isKeyBlocked: merge(SCHEMA, { commands: ['exists'], read: ['b:*'] }),
   blockKey: merge(SCHEMA, { commands: ['set'], write: ['b:*'] }),
   getIdempotency: { commands: ['get'], read: ['idem:*'] },
@@ -110,8 +113,9 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
     commands: ['get', 'exists', 'hget', 'hset', 'set', 'zadd', 'wait'],
     // A zero-touch onboarding registers the station in the same write (s:*, its list and SECC-ID entries).
     read: ['idem:*', 'c:*', 'k:*', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*'],
-    write: ['c:*', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp', 's:*', 'cx:*', 'sx:*', 'secc:*'],
-    scripts: ['c:*', 'k:*', 'idem:*', 'idem-none', 'sc:*', 'ocspdue', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*', 's-none', 'cx:*', 'sx:*', 'secc:*'],
+    // The DER dictionary of the certificate (der-dict) is written before the script.
+    write: ['c:*', 'der-dict', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp', 's:*', 'cl:*', 'sx:*', 'secc:*'],
+    scripts: ['c:*', 'k:*', 'idem:*', 'idem-none', 'sc:*', 'ocspdue', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*', 's-none', 'cl:*', 'sx:*', 'secc:*'],
   }),
   revokeCertificate: merge(SCHEMA, REVOKE, { commands: [], scripts: ['s-none', 'sc-none'] }),
   removeStation: merge(SCHEMA, REVOKE, { commands: ['zrange', 'zcard', 'zscore', 'get', 'zrem'], read: ['sc:*', 's:*'], write: ['s:*', 'sx:*'], scripts: ['s:*', 'sc:*', 'sx:*'] }),
@@ -121,7 +125,7 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   ocspEpoch: { commands: ['subscribe', 'get'], read: ['ocsp-epoch'], channels: [OCSP_INVALIDATE_CHANNEL] },
   putOcspResponses: { commands: ['hget', 'hset', 'type', 'get', 'set', 'zadd', 'zrem'], read: ['c:*', 'o:*'], write: ['o:*', 'ocspdue', 'ocsp-tail'], scripts: ['c:*', 'o:*', 'o-none', 'ocspdue', 'ocsp-tail'] },
   claimOcspDue: { commands: ['zrangebyscore', 'zadd'], read: ['ocspdue'], write: ['ocspdue'], scripts: ['ocspdue'] },
-  requeueOcsp: { commands: ['zscan', 'hget', 'zadd'], read: ['ocspdue', 'c:*'], write: ['ocspdue'] },
+  requeueOcsp: merge(CERT_READ, { commands: ['zscan', 'zadd'], read: ['ocspdue'], write: ['ocspdue'] }),
   nextCrlNumber: { commands: ['incr'], read: ['crlno:*'], write: ['crlno:*'] },
   putCrl: { commands: ['hget', 'hset'], read: ['crl:*'], write: ['crl:*'], scripts: ['crl:*'] },
   getCrl: { commands: ['hget'], read: ['crl:*'] },

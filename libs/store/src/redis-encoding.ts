@@ -6,7 +6,8 @@
  */
 import { pack, unpack } from 'msgpackr';
 import { createHash } from 'node:crypto';
-import { Tag, children, readOnly } from '@evpki/x509';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { Tag, children, decodeTime, readOnly, type Tlv } from '@evpki/x509';
 import type { CertificateRecord, OcspHash, OcspResponseRecord } from './records.js';
 
 /** A certificate record as the `rec` field holds it: without the status fields (they are hash fields of their own). */
@@ -16,6 +17,84 @@ export type IssuedRecord = Omit<CertificateRecord, 'status' | 'revokedAt' | 'rev
 
 /** The first element of a compact record (an array); older records are maps. */
 const RECORD_V1 = 1;
+/**
+ * As RECORD_V1, with the DER deflated against its dictionary (schema 7): [ref, deflated] in its
+ * place, and notBefore, notAfter null when they are the DER's.
+ */
+const RECORD_V2 = 2;
+
+// ---- a certificate's DER ----
+
+/**
+ * What a certificate has in common with the others of its issuer and profile, each element whole:
+ * the signature algorithm, the issuer's name, the key's algorithm and the extensions but the
+ * subject key identifier (serial, validity, subject, key, key identifier and signature are its
+ * own). The dictionary its DER is deflated with (a charging station certificate: 663 B to about
+ * 240), kept once in der-dict under derDictRefOf. Undefined for a DER this cannot take apart.
+ */
+export function derDictionaryOf(der: Buffer): Buffer | undefined {
+  try {
+    const [tbs] = children(readOnly(der, Tag.SEQUENCE), 3);
+    if (tbs?.tag !== Tag.SEQUENCE) return undefined;
+    const parts = children(tbs, 10);
+    const whole = (parent: Tlv, t: Tlv): Buffer => parent.value.subarray(t.start, t.end);
+    const [, sigAlg, issuer, , , spki] = parts[0]?.tag === 0xa0 ? parts.slice(1) : parts;
+    if (!sigAlg || !issuer || spki?.tag !== Tag.SEQUENCE) return undefined;
+    const keyAlg = children(spki, 2)[0]!;
+    const extensions = parts.find((p) => p.tag === 0xa3);
+    const list = extensions ? children(extensions, 1)[0] : undefined;
+    const SKI = Buffer.from('0603551d0e', 'hex');
+    const kept = list ? children(list, 64).filter((e) => !e.value.subarray(0, SKI.length).equals(SKI)).map((e) => whole(list, e)) : [];
+    return Buffer.concat([whole(tbs, sigAlg), whole(tbs, issuer), whole(spki, keyAlg), ...kept]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** notBefore and notAfter of a certificate's DER as ISO times; undefined when it is not one this can read. */
+function derValidity(der: Buffer): [string, string] | undefined {
+  try {
+    const [tbs] = children(readOnly(der, Tag.SEQUENCE), 3);
+    const parts = children(tbs!, 10);
+    const validity = parts[parts[0]?.tag === 0xa0 ? 4 : 3];
+    const [from, to] = children(validity!, 2);
+    return [decodeTime(from!).toISOString(), decodeTime(to!).toISOString()];
+  } catch {
+    return undefined;
+  }
+}
+
+/** What names a DER dictionary in der-dict: the first 8 bytes of its SHA-256 (a few per issuer ever). */
+export const derDictRefOf = (dictionary: Buffer): Buffer => createHash('sha256').update(dictionary).digest().subarray(0, 8);
+
+/** A DER dictionary as a record refers to it. */
+export interface DerDictionary {
+  readonly ref: Buffer;
+  readonly dictionary: Buffer;
+}
+
+/** A record's dictionary is not at hand: the caller reads it from der-dict and decodes again. */
+export class MissingDerDictionary extends Error {
+  override readonly name = 'MissingDerDictionary';
+  constructor(readonly ref: Buffer) {
+    super(`certificate DER dictionary ${ref.toString('hex')} not loaded`);
+  }
+}
+
+/**
+ * zlib settings for a record's DER, part of the stored form: a 4 KB window (dictionary and
+ * certificate fit; the default 32 KB window and memory level make each call a few times slower),
+ * and output chunks of 1 KB (a certificate fits in one or two; the default, 16 KB, would be
+ * allocated for every record read, and the DER would be a slice of it).
+ */
+const DER_ZLIB = { windowBits: 12, chunkSize: 1024 } as const;
+const inflateDer = (z: Uint8Array, dictionary: Buffer): Buffer => inflateRawSync(z, { ...DER_ZLIB, dictionary });
+
+/** The DER deflated against the dictionary; undefined when that is not shorter (or does not read back). */
+function deflateDer(der: Buffer, d: DerDictionary): Buffer | undefined {
+  const z = deflateRawSync(der, { ...DER_ZLIB, dictionary: d.dictionary, level: 9, memLevel: 4 });
+  return z.length < der.length && inflateDer(z, d.dictionary).equals(der) ? z : undefined;
+}
 
 /** An ISO time that Date prints back identically is kept as epoch ms (9 bytes instead of 25). */
 const packTime = (iso: string): string | number => {
@@ -49,17 +128,20 @@ const unpackKind = (v: string | number): string => {
  * The record as an array in a fixed order, without its serial (the key names it), the kind as a
  * code, times as epoch ms and hex digests as bytes where that reads back exactly.
  */
-export function encodeIssuedRecord(r: IssuedRecord): Buffer {
+export function encodeIssuedRecord(r: IssuedRecord, dictionary?: DerDictionary): Buffer {
+  const deflated = dictionary && deflateDer(r.der, dictionary);
+  // With a deflated DER (RECORD_V2), a validity time that the DER gives back is null.
+  const validity = deflated ? derValidity(r.der) : undefined;
   const row: unknown[] = [
-    RECORD_V1,
+    deflated ? RECORD_V2 : RECORD_V1,
     r.issuerId,
-    r.der,
+    deflated ? [dictionary.ref, deflated] : r.der,
     packKind(r.kind),
     r.tenant,
     r.stationId,
     r.subject,
-    packTime(r.notBefore),
-    packTime(r.notAfter),
+    validity?.[0] === r.notBefore ? null : packTime(r.notBefore),
+    validity?.[1] === r.notAfter ? null : packTime(r.notAfter),
     packTime(r.issuedAt),
     packHex(r.spkiSha256),
     packHex(r.sha256Fingerprint),
@@ -68,25 +150,38 @@ export function encodeIssuedRecord(r: IssuedRecord): Buffer {
   return pack(row);
 }
 
-/** A stored `rec` field, compact or as versions before schema 5 wrote it (a MessagePack map with its serial). */
-export function decodeIssuedRecord(serial: string, b: Buffer | null | undefined): IssuedRecord | undefined {
+/**
+ * A stored `rec` field: deflated against a DER dictionary (schema 7; `dictionary` gives it by ref,
+ * else MissingDerDictionary), compact (schema 6) or as versions before wrote it (a MessagePack map
+ * with its serial).
+ */
+export function decodeIssuedRecord(serial: string, b: Buffer | null | undefined, dictionary?: (ref: Buffer) => Buffer | undefined): IssuedRecord | undefined {
   if (b == null || b.length === 0) return undefined;
   const v = unpack(b) as unknown;
   if (!Array.isArray(v)) return v as IssuedRecord | undefined;
-  if (v[0] !== RECORD_V1) throw new Error(`certificate ${serial}: unknown record encoding ${String(v[0])}`);
-  const [, issuerId, der, kind, tenant, stationId, subject, notBefore, notAfter, issuedAt, spki, fingerprint, requestHash] = v as [
-    number, string, Uint8Array, string | number, string, string, string, string | number, string | number, string | number, string | Uint8Array, string | Uint8Array, (string | Uint8Array)?,
+  if (v[0] !== RECORD_V1 && v[0] !== RECORD_V2) throw new Error(`certificate ${serial}: unknown record encoding ${String(v[0])}`);
+  const [, issuerId, stored, kind, tenant, stationId, subject, notBefore, notAfter, issuedAt, spki, fingerprint, requestHash] = v as [
+    number, string, Uint8Array | [Uint8Array, Uint8Array], string | number, string, string, string, string | number | null, string | number | null, string | number, string | Uint8Array, string | Uint8Array, (string | Uint8Array)?,
   ];
+  let der: Buffer;
+  if (Array.isArray(stored)) {
+    const ref = asBuffer(stored[0]);
+    const d = dictionary?.(ref);
+    if (!d) throw new MissingDerDictionary(ref);
+    der = inflateDer(stored[1], d);
+  } else der = asBuffer(stored);
+  const validity = notBefore === null || notAfter === null ? derValidity(der) : undefined;
+  if ((notBefore === null || notAfter === null) && !validity) throw new Error(`certificate ${serial}: no validity in its DER`);
   return {
     serial,
     issuerId,
-    der: asBuffer(der),
+    der,
     kind: unpackKind(kind),
     tenant,
     stationId,
     subject,
-    notBefore: unpackTime(notBefore),
-    notAfter: unpackTime(notAfter),
+    notBefore: notBefore === null ? validity![0] : unpackTime(notBefore),
+    notAfter: notAfter === null ? validity![1] : unpackTime(notAfter),
     issuedAt: unpackTime(issuedAt),
     spkiSha256: unpackHex(spki),
     sha256Fingerprint: unpackHex(fingerprint),
@@ -160,4 +255,75 @@ export function findOcspEntry(value: Buffer, hash: OcspHash): { body: Buffer; re
     p += 3 + n;
   }
   return undefined;
+}
+
+// ---- certificate list index members ----
+
+/** 7 bytes big-endian (Buffer's writeUIntBE stops at 6): list index times are below 10^15. */
+const writeTime = (b: Buffer, ms: number, at: number): void => {
+  b[at] = Math.floor(ms / 2 ** 48);
+  b.writeUIntBE(ms % 2 ** 48, at + 1, 6);
+};
+const readTime = (b: Buffer): number => b[0]! * 2 ** 48 + b.readUIntBE(1, 6);
+
+/**
+ * A member of a certificate list index ordered by time as Redis keeps it (cl:, schema 7;
+ * list-index.ts has it as `<15-digit time> <serial>`): the time as 7 bytes big-endian, the serial's
+ * hex digits two to a byte (an odd count padded with a 0 digit) and their count last. 24 bytes for
+ * a 32-digit serial instead of 48, which puts each member of the big sorted sets in a smaller
+ * allocation (32 B less each). Byte order is time order, then the serials' order as strings (but
+ * for a serial that is another's prefix padded with zeros, both issued in the same millisecond).
+ * An id that is not lowercase hex is kept as its UTF-8 bytes and a 0xff. Undefined: not such a
+ * member (the serial index keeps its members as they are: they are ordered as strings for prefixes).
+ */
+export function packListMember(member: string): Buffer | undefined {
+  const m = /^(\d{15}) (.+)$/.exec(member);
+  if (!m) return undefined;
+  const id = m[2]!;
+  const hex = /^[0-9a-f]{1,254}$/.test(id);
+  const tail = hex ? Buffer.from(id.length % 2 ? id + '0' : id, 'hex') : Buffer.from(id);
+  const b = Buffer.alloc(7 + tail.length + 1);
+  writeTime(b, Number(m[1]), 0);
+  tail.copy(b, 7);
+  b[b.length - 1] = hex ? id.length : 0xff;
+  return b;
+}
+
+/** A member packListMember wrote, as list-index.ts has it. */
+export function unpackListMember(b: Buffer): string {
+  const n = b[b.length - 1]!;
+  const tail = b.subarray(7, b.length - 1);
+  return `${String(readTime(b)).padStart(15, '0')} ${n === 0xff ? tail.toString() : tail.toString('hex').slice(0, n)}`;
+}
+
+/** Times of list index members are below this (15 digits). */
+const TIME_END = 10 ** 15;
+
+/**
+ * A bound of a range of such an index (list-index.ts: '' the start, a time, a member, '\uffff'
+ * above every member, or any position a caller gives) as ZRANGEBYLEX takes it, so that the packed
+ * members it takes in are those whose unpacked form it would: a string that is no member or time
+ * falls between two times, and is the lower one of them.
+ */
+export function packListBound(bound: string, inclusive: boolean): string | Buffer {
+  if (bound === '') return '-';
+  const at = (ms: number, tail?: Buffer): string | Buffer => {
+    if (ms >= TIME_END) return '+';
+    const b = Buffer.alloc(8 + (tail?.length ?? 0));
+    b.write(inclusive ? '[' : '(', 'latin1');
+    writeTime(b, ms, 1);
+    tail?.copy(b, 8);
+    return b;
+  };
+  const digits = /^\d*/.exec(bound)![0];
+  if (digits.length < 15) {
+    // Below every time with these leading digits, or (a character above the digits) above them.
+    const next = bound[digits.length];
+    return next === undefined || next < '0' ? at(Number(digits.padEnd(15, '0'))) : at(Number(digits.padEnd(15, '9')) + 1);
+  }
+  const time = Number(bound.slice(0, 15));
+  const rest = bound.slice(15);
+  if (rest === '' || rest === ' ') return at(time);
+  if (rest[0] !== ' ') return at(time + 1);
+  return at(time, packListMember(bound)!.subarray(7));
 }

@@ -14,7 +14,7 @@ import {
   type AuditQuery,
 } from './audit.js';
 import { REDIS_SCRIPTS } from './redis-scripts.js';
-import { decodeIssuedRecord, encodeIssuedRecord, findOcspEntry, frameOcspResponse, splitOcspTail, tailRefOf, type IssuedRecord } from './redis-encoding.js';
+import { MissingDerDictionary, decodeIssuedRecord, packListBound, packListMember, unpackListMember, derDictRefOf, derDictionaryOf, encodeIssuedRecord, findOcspEntry, frameOcspResponse, splitOcspTail, tailRefOf, type IssuedRecord } from './redis-encoding.js';
 import { seccIdKey } from '@evpki/policy';
 import { listsSeccKey, seccKeysOf, seccMember } from './secc-index.js';
 import { expiryMark } from './records.js';
@@ -69,6 +69,8 @@ export interface RedisStoreOptions {
  *   issuer-leaf (hash id → hierarchy, of the leaf-signing CAs)  issuer-exp (hash id → last leaf notAfter ms)
  *   rotation:<hierarchy> (hash rev, rec; before schema 3 the one `rotation`)
  *   c:<serial>  hash: rec (the record as issued), st/ra/rr (status, revokedAt, reason)
+ *   der-dict hash ref → what certificates of one issuer and profile share (redis-encoding.ts
+ *     derDictionaryOf; schema 7: a record's DER is deflated against it)
  *   k:<spki> → serial   b:<spki> blocked key   sc:<tenant>:<station> zset issuedAt → serial
  *   idem:<tenant>:<key>   rv:<issuer> hash serial → CRL entry
  *   o:<issuer>:<serial> string: the pre-signed responses, one framed entry per hash (before schema 5
@@ -82,8 +84,10 @@ export interface RedisStoreOptions {
  *   mf:<tenant>:<name> trusted manufacturer   mf-t:<tenant> set of its manufacturer names
  *   secc:<tenant> zset "<SECC-ID key>\n<stationId>" (scores 0)   secc-built
  *   schema → the schema version (schema.ts; absent: 1)
- *   sx:<tenant>:<index…>, cx:<tenant>:<index…> the list indexes of stations and certificates
- *     (list-index.ts): sorted sets, all scores 0, of members ordered by bytes
+ *   sx:<tenant>:<index…>, cl:<tenant>:<index…> the list indexes of stations and certificates
+ *     (list-index.ts): sorted sets, all scores 0, of members ordered by bytes; a certificate index
+ *     ordered by time keeps its members packed (redis-encoding.ts packListMember; schema 7: cl:
+ *     replaces cx:, whose members were as list-index.ts has them)
  * Values are MessagePack (msgpackr, as in the LMDB backend); a certificate's `rec` and its pre-signed
  * responses have compact forms of their own (redis-encoding.ts, schema 5; older forms are still
  * read). Lua scripts touch only plain fields and the responses' framing.
@@ -130,6 +134,10 @@ const SCHEMA = k('schema');
 const OCSP_EPOCH = k('ocsp-epoch');
 /** Hash: tail ref → the certificates a delegated signer puts in each response (redis-encoding.ts splitOcspTail). */
 const OCSP_TAILS = k('ocsp-tail');
+/** Hash: ref → a certificate DER dictionary (redis-encoding.ts derDictionaryOf), written before the first record using it. */
+const DER_DICTS = k('der-dict');
+/** DER dictionaries held in memory (a few per issuer and profile; the oldest dropped when full). */
+const MAX_DER_DICTS = 256;
 const EMPTY = Buffer.alloc(0);
 /** Signers' tails held in memory (one per signer certificate; emptied when full). */
 const MAX_OCSP_TAILS = 64;
@@ -149,8 +157,35 @@ const TRANSIENT_REPLY = /^(OOM|LOADING|BUSY|READONLY|MASTERDOWN|NOREPLICAS|TRYAG
 /** Safety net under pub/sub: the epoch counter is compared this often. */
 const EPOCH_POLL_MS = 500;
 
-/** A tenant's list index (list-index.ts). */
-const listKey = (space: 'sx' | 'cx', tenant: string, index: IndexName): string => k(space, tenant, ...index);
+/** A tenant's station list index (list-index.ts). */
+const listKey = (space: 'sx', tenant: string, index: IndexName): string => k(space, tenant, ...index);
+/** A tenant's certificate list index (list-index.ts): cl: since schema 7 (cx: before, with members as list-index.ts has them). */
+const certListKey = (tenant: string, index: IndexName): string => k('cl', tenant, ...index);
+/** Whether a certificate list index keeps its members packed (redis-encoding.ts packListMember): all but the serial index. */
+const packsMembers = (index: IndexName): boolean => index[0] !== 'serial';
+/** A certificate list index member as cl: keeps it. */
+const certListMember = (e: IndexEntry): string | Buffer => (packsMembers(e.index) ? (packListMember(e.member) ?? e.member) : e.member);
+/**
+ * A tenant's certificate kinds (a sorted set of kind names, scores 0). Redis keeps no `issued`
+ * index: it is the tenant's `kind` indexes together (merged by members), one sorted set member per
+ * certificate less.
+ */
+const KINDS: IndexName = ['kinds'];
+const isIssued = (index: IndexName): boolean => index[0] === 'issued';
+/** A certificate's entries in the cl: indexes, as [key, member]. */
+function certListEntries(c: CertificateRecord): [string, string | Buffer][] {
+  return [
+    ...certificateIndexEntries(c)
+      .filter((e) => !isIssued(e.index))
+      .map((e): [string, string | Buffer] => [certListKey(c.tenant, e.index), certListMember(e)]),
+    [certListKey(c.tenant, KINDS), c.kind],
+  ];
+}
+/** A range bound of a certificate list index as ZRANGEBYLEX and ZLEXCOUNT take it. */
+function certListBound(index: IndexName, bound: string, inclusive: boolean): string | Buffer {
+  if (!packsMembers(index)) return bound === '' ? '-' : `${inclusive ? '[' : '('}${bound}`;
+  return packListBound(bound, inclusive);
+}
 /** A station's list index keys in the order the scripts number them (1-4: STATION_INDEXES). */
 const stationListKeys = (tenant: string): string[] => STATION_INDEXES.map((i) => listKey('sx', tenant, i));
 /** A station list index entry as the scripts take it: its index's number (1-4) and the member. */
@@ -186,6 +221,9 @@ export class RedisStore implements Store {
   private schemaReady: Promise<unknown> | undefined;
   /** ocsp-tail entries read so far (by ref, latin1), see ocspTail(). */
   private readonly ocspTails = new Map<string, Buffer>();
+  /** der-dict entries read or written so far (by ref, latin1). */
+  private readonly derDicts = new Map<string, Buffer>();
+  private readonly derDict = (ref: Buffer): Buffer | undefined => this.derDicts.get(ref.toString('latin1'));
 
   constructor(private readonly o: RedisStoreOptions) {
     this.redis = new Redis(o.url, {
@@ -307,8 +345,9 @@ export class RedisStore implements Store {
   private async migrateFrom(from: number): Promise<MigrationResult> {
     const keys = from < 2 ? await this.migrateKeyHashes() : { rewritten: 0, keyCertifiedTwice: [] };
     const hierarchies = from < 3 ? await this.migrateHierarchies() : { rewrittenIssuers: 0, movedRotation: false };
-    // Schema 4 built the list indexes, schema 5 added the revoked-by-notAfter one: built again (idempotent).
-    const indexed = from < 5 ? await this.migrateListIndexes() : { indexedStations: 0, indexedCertificates: 0 };
+    // Schema 4 built the list indexes, schema 5 added the revoked-by-notAfter one, schema 7 packs
+    // the certificates' (cl:): built again (idempotent).
+    const indexed = from < 7 ? await this.migrateListIndexes() : { indexedStations: 0, indexedCertificates: 0 };
     await this.run('raiseSchema', [SCHEMA], [STORE_SCHEMA_VERSION]);
     return { from, to: STORE_SCHEMA_VERSION, ...keys, ...hierarchies, ...indexed };
   }
@@ -329,7 +368,7 @@ export class RedisStore implements Store {
         if (keys.length) await batch(keys);
       } while (cursor !== '0');
     };
-    const add = async (adds: [string, string][]): Promise<void> => {
+    const add = async (adds: [string, string | Buffer][]): Promise<void> => {
       if (!adds.length) return;
       await this.call((r) => {
         const p = r.pipeline();
@@ -349,10 +388,12 @@ export class RedisStore implements Store {
         for (const key of keys) p.hmgetBuffer(key, 'rec', 'st', 'ra', 'rr');
         return p.exec();
       });
-      const certs = (rows ?? []).map(([, fields], i) => certificateFrom(serialOfKey(keys[i]!), fields as (Buffer | null)[])).filter((c): c is CertificateRecord => c !== undefined);
-      await add(certs.flatMap((c) => certificateIndexEntries(c).map((e): [string, string] => [listKey('cx', c.tenant, e.index), e.member])));
+      const certs = (await this.decoding(() => (rows ?? []).map(([, fields], i) => certificateFrom(serialOfKey(keys[i]!), fields as (Buffer | null)[], this.derDict)))).filter((c): c is CertificateRecord => c !== undefined);
+      await add(certs.flatMap(certListEntries));
       indexedCertificates += certs.length;
     });
+    // Schema 7: the certificate list indexes of before (cx:, members unpacked) are built again as cl:.
+    await each(`${PREFIX}cx:*`, async (keys) => void (await this.call((r) => r.del(...keys))));
     return { indexedStations, indexedCertificates };
   }
 
@@ -366,12 +407,12 @@ export class RedisStore implements Store {
       cursor = next;
       for (const certKey of keys) {
         const raw = await this.call((r) => r.hgetBuffer(certKey, 'rec'));
-        const rec = decodeIssuedRecord(serialOfKey(certKey), raw);
+        const rec = await this.decoding(() => decodeIssuedRecord(serialOfKey(certKey), raw, this.derDict));
         if (!raw || !rec) continue;
         const h = canonicalKeyHashOf(rec);
         if (h === rec.spkiSha256) continue;
         const scriptKeys = [certKey, k('k', rec.spkiSha256), k('k', h), k('b', rec.spkiSha256), k('b', h)];
-        const [done, holder] = (await this.run('migrateKeyHash', scriptKeys, [raw, encodeIssuedRecord({ ...rec, spkiSha256: h }), rec.serial])) as [number, Buffer | null];
+        const [done, holder] = (await this.run('migrateKeyHash', scriptKeys, [raw, await this.encodeRecord({ ...rec, spkiSha256: h }), rec.serial])) as [number, Buffer | null];
         if (done === 1) rewritten++;
         if (done === 1 && holder) keyCertifiedTwice.push(holder.toString(), rec.serial);
       }
@@ -517,10 +558,25 @@ export class RedisStore implements Store {
     return values.map((v) => dec<ManufacturerRecord>(v)).filter((m): m is ManufacturerRecord => m !== undefined && m.tenant === tenant);
   }
 
-  /** Members of a tenant's list index in [from, to), after `after` (ZRANGEBYLEX), for readPage. */
-  private listMembers(space: 'sx' | 'cx', tenant: string): IndexSource<never>['members'] {
+  /** Members of a tenant's station list index in [from, to), after `after` (ZRANGEBYLEX), for readPage. */
+  private listMembers(space: 'sx', tenant: string): IndexSource<never>['members'] {
     return (index, from, to, after, n) =>
       this.call((r) => r.zrangebylex(listKey(space, tenant, index), after !== undefined ? `(${after}` : from === '' ? '-' : `[${from}`, `(${to}`, 'LIMIT', 0, n));
+  }
+
+  /** The same for a certificate list index, its members packed (but the serial index's); `issued` from the kind indexes. */
+  private certListMembers(tenant: string): IndexSource<never>['members'] {
+    return async (index, from, to, after, n) => {
+      const lo = after !== undefined ? certListBound(index, after, false) : certListBound(index, from, true);
+      const hi = certListBound(index, to, false);
+      const read = (i: IndexName) => this.call((r) => r.zrangebylexBuffer(certListKey(tenant, i), lo, hi, 'LIMIT', 0, n));
+      const got = isIssued(index) ? (await Promise.all((await this.tenantKinds(tenant)).map((kind) => read(['kind', kind])))).flat().sort((a, b) => Buffer.compare(a, b)).slice(0, n) : await read(index);
+      return got.map((m) => (packsMembers(index) ? unpackListMember(m) : m.toString()));
+    };
+  }
+
+  private tenantKinds(tenant: string): Promise<string[]> {
+    return this.call((r) => r.zrange(certListKey(tenant, KINDS), 0, -1));
   }
 
   async findStations(tenant: string, filter: StationListFilter, page: ListPage): Promise<ListResult<StationRecord>> {
@@ -534,28 +590,39 @@ export class RedisStore implements Store {
 
   async findCertificates(tenant: string, filter: CertificateListFilter, page: ListPage): Promise<CertificateListResult> {
     await this.schema();
-    return findCertificatesIn({ members: this.listMembers('cx', tenant), records: (serials) => this.certificatesOf(serials) }, tenant, filter, page);
+    return findCertificatesIn({ members: this.certListMembers(tenant), records: (serials) => this.certificatesOf(serials) }, tenant, filter, page);
   }
 
   /** ZLEXCOUNT of ranges of a tenant's list indexes, in one pipeline (O(log n) each: no member is read). */
-  private indexCounter(space: 'sx' | 'cx', tenant: string): IndexCounter {
+  private indexCounter(space: 'sx' | 'cl', tenant: string): IndexCounter {
     return async (ranges) => {
+      const kinds = space === 'cl' && ranges.some((x) => isIssued(x.index)) ? await this.tenantKinds(tenant) : [];
+      // Each range's ZLEXCOUNTs (an `issued` range: one per kind, summed).
+      const counted: number[] = [];
       const rows = await this.call((r) => {
         const p = r.pipeline();
-        for (const x of ranges) p.zlexcount(listKey(space, tenant, x.index), x.from === '' ? '-' : `[${x.from}`, `(${x.to}`);
+        ranges.forEach((x, i) => {
+          if (space === 'sx') return void (p.zlexcount(listKey(space, tenant, x.index), x.from === '' ? '-' : `[${x.from}`, `(${x.to}`), counted.push(i));
+          for (const index of isIssued(x.index) ? kinds.map((kind) => ['kind', kind]) : [x.index]) {
+            p.zlexcount(certListKey(tenant, index), certListBound(x.index, x.from, true), certListBound(x.index, x.to, false));
+            counted.push(i);
+          }
+        });
         return p.exec();
       });
-      return ranges.map((_, i) => {
-        const [err, n] = rows?.[i] ?? [new Error('no reply')];
+      const out = ranges.map(() => 0);
+      counted.forEach((i, row) => {
+        const [err, n] = rows?.[row] ?? [new Error('no reply')];
         if (err) throw new StoreUnavailableError('the store failed', { cause: err });
-        return Number(n);
+        out[i]! += Number(n);
       });
+      return out;
     };
   }
 
   async tenantSummary(tenant: string, now: number): Promise<TenantSummary> {
     await this.schema();
-    return summaryIn(this.indexCounter('sx', tenant), this.indexCounter('cx', tenant), now);
+    return summaryIn(this.indexCounter('sx', tenant), this.indexCounter('cl', tenant), now);
   }
 
   /** Records of these serials (one pipeline), undefined where there is none. */
@@ -566,10 +633,12 @@ export class RedisStore implements Store {
       for (const serial of serials) p.hmgetBuffer(k('c', serial), 'rec', 'st', 'ra', 'rr');
       return p.exec();
     });
-    return (rows ?? []).map(([err, fields], i) => {
-      if (err) throw new StoreUnavailableError('the store failed', { cause: err });
-      return certificateFrom(serials[i]!, fields as (Buffer | null)[]);
-    });
+    return this.decoding(() =>
+      (rows ?? []).map(([err, fields], i) => {
+        if (err) throw new StoreUnavailableError('the store failed', { cause: err });
+        return certificateFrom(serials[i]!, fields as (Buffer | null)[], this.derDict);
+      }),
+    );
   }
 
   /**
@@ -704,7 +773,48 @@ export class RedisStore implements Store {
 
   async getCertificate(serial: string): Promise<CertificateRecord | undefined> {
     const fields = await this.call((r) => r.hmgetBuffer(k('c', serial), 'rec', 'st', 'ra', 'rr'));
-    return certificateFrom(serial, fields);
+    return this.decoding(() => certificateFrom(serial, fields, this.derDict));
+  }
+
+  /** Runs a decoding of records again after reading each DER dictionary it lacks (der-dict, once per instance). */
+  private async decoding<T>(decode: () => T): Promise<T> {
+    const loaded = new Set<string>();
+    for (;;) {
+      try {
+        return decode();
+      } catch (e) {
+        if (!(e instanceof MissingDerDictionary)) throw e;
+        const id = e.ref.toString('latin1');
+        // Held, or read by this call and dropped again (more dictionaries than are held): give up.
+        if (this.derDicts.has(id) || loaded.has(id)) throw e;
+        loaded.add(id);
+        const dictionary = await this.call((r) => r.hgetBuffer(DER_DICTS, e.ref));
+        if (!dictionary) throw new Error(`certificate record: DER dictionary ${e.ref.toString('hex')} missing from the store`);
+        this.holdDerDict(id, dictionary);
+      }
+    }
+  }
+
+  private holdDerDict(id: string, dictionary: Buffer): void {
+    if (this.derDicts.size >= MAX_DER_DICTS) this.derDicts.delete(this.derDicts.keys().next().value!);
+    this.derDicts.set(id, dictionary);
+  }
+
+  /**
+   * A record's `rec` field, its DER deflated against the dictionary of its issuer and profile,
+   * which is written to der-dict first (once per instance; the same bytes under the same ref, so
+   * writers never disagree), so that a record is never stored before its dictionary.
+   */
+  private async encodeRecord(rec: IssuedRecord): Promise<Buffer> {
+    const dictionary = derDictionaryOf(rec.der);
+    if (!dictionary) return encodeIssuedRecord(rec);
+    const ref = derDictRefOf(dictionary);
+    const id = ref.toString('latin1');
+    if (!this.derDicts.has(id)) {
+      await this.call((r) => r.hset(DER_DICTS, ref, dictionary));
+      this.holdDerDict(id, dictionary);
+    }
+    return encodeIssuedRecord(rec, { ref, dictionary });
   }
 
   async listStationCertificates(tenant: string, stationId: string): Promise<CertificateRecord[]> {
@@ -743,7 +853,8 @@ export class RedisStore implements Store {
     if (audit) validateAuditAppend(audit.events, audit.at);
     if (register && (register.tenant !== cert.tenant || register.stationId !== cert.stationId)) throw new Error("recordIssuance: the station registered is not the certificate's");
     await this.schema();
-    const issuance: ChainedIssuance = { cert, coverage, ...(idem ? { idem } : {}), ...(register ? { register } : {}) };
+    const { status: _s, revokedAt: _ra, revocationReason: _rr, ...issued } = cert;
+    const issuance: ChainedIssuance = { cert, rec: await this.encodeRecord(issued satisfies IssuedRecord), coverage, ...(idem ? { idem } : {}), ...(register ? { register } : {}) };
     if (audit)
       return new Promise<IssuanceOutcome>((resolve, reject) => {
         this.auditQueue.push({ issuance, events: audit.events, at: audit.at, resolve: (r) => resolve(r as IssuanceOutcome), reject });
@@ -799,8 +910,8 @@ export class RedisStore implements Store {
   ): Promise<'retry' | { deleted: boolean; changed: boolean[] }> {
     const keys = [OCSP_EPOCH, OCSP_DUE, station ? k('s', station.tenant, station.stationId) : k('s-none'), station ? k('sc', station.tenant, station.stationId) : k('sc-none')];
     // Per certificate: its keys, then its three revoked list index keys (revokedIndexEntries), whose members follow the serials.
-    for (const c of certs) keys.push(k('c', c.serial), k('rv', c.issuerId), k('o', c.issuerId, c.serial), k('b', c.spkiSha256), ...revokedIndexEntries(c).map((e) => listKey('cx', c.tenant, e.index)));
-    const args: (string | Buffer | number)[] = [reason, at, station ? '1' : '0', certs.length, OCSP_INVALIDATE_CHANNEL, ...certs.map((c) => c.serial), ...certs.flatMap((c) => revokedIndexEntries(c).map((e) => e.member))];
+    for (const c of certs) keys.push(k('c', c.serial), k('rv', c.issuerId), k('o', c.issuerId, c.serial), k('b', c.spkiSha256), ...revokedIndexEntries(c).map((e) => certListKey(c.tenant, e.index)));
+    const args: (string | Buffer | number)[] = [reason, at, station ? '1' : '0', certs.length, OCSP_INVALIDATE_CHANNEL, ...certs.map((c) => c.serial), ...certs.flatMap((c) => revokedIndexEntries(c).map(certListMember))];
     if (station) {
       // The station's list index entries go with it (the script checks the record is still the one read).
       const before = dec<StationRecord>(station.raw);
@@ -957,11 +1068,14 @@ export class RedisStore implements Store {
         for (const s of serials) p.hgetBuffer(k('c', s), 'rec');
         return p.exec();
       });
-      serials = serials.filter((_, i) => {
-        const [err, rec] = recs?.[i] ?? [new Error('no reply')];
-        if (err) throw new StoreUnavailableError('the store failed', { cause: err });
-        return decodeIssuedRecord(serials[i]!, rec as Buffer | null)?.issuerId === opts.issuerId;
-      });
+      const all = serials;
+      serials = await this.decoding(() =>
+        all.filter((_, i) => {
+          const [err, rec] = recs?.[i] ?? [new Error('no reply')];
+          if (err) throw new StoreUnavailableError('the store failed', { cause: err });
+          return decodeIssuedRecord(all[i]!, rec as Buffer | null, this.derDict)?.issuerId === opts.issuerId;
+        }),
+      );
     }
     // XX: only what is still scheduled; LT: a due time only moves earlier (a claim's lease included).
     if (serials.length) await this.call((r) => r.zadd(OCSP_DUE, 'XX', 'LT', ...serials.flatMap((s) => [now, s])));
@@ -1233,6 +1347,8 @@ interface ChainedItem {
 /** One issuance as the recordIssuance and chainedWrite scripts write it. */
 interface ChainedIssuance {
   readonly cert: CertificateRecord;
+  /** The certificate's `rec` field (RedisStore.encodeRecord). */
+  readonly rec: Buffer;
   readonly coverage: IssuanceCoverage;
   readonly idem?: IdempotencyClaim;
   readonly register?: StationRecord;
@@ -1247,9 +1363,9 @@ function issuanceKeys({ cert, idem, register }: ChainedIssuance): string[] {
  * The list index entries an issuance joins (list-index.ts), as [key, member]: the certificate's,
  * and a station registered with it: its list and SECC-ID entries.
  */
-function issuanceLists({ cert, register }: ChainedIssuance): [string, string][] {
+function issuanceLists({ cert, register }: ChainedIssuance): [string, string | Buffer][] {
   return [
-    ...certificateIndexEntries(cert).map((e): [string, string] => [listKey('cx', cert.tenant, e.index), e.member]),
+    ...certListEntries(cert),
     ...(register ? stationIndexEntries(register).map((e): [string, string] => [listKey('sx', register.tenant, e.index), e.member]) : []),
     ...(register ? seccKeysOf(register).map((key): [string, string] => [seccIndexKey(register.tenant), seccMember(key, register.stationId)]) : []),
   ];
@@ -1262,11 +1378,10 @@ function chainedIssuance(i: ChainedIssuance): { keys: string[]; args: (string | 
 }
 
 /** An issuance's ARGV (redis-scripts.ts recordIssuance). */
-function issuanceArgs({ cert, coverage, idem, register }: ChainedIssuance): (string | Buffer | number)[] {
-  const { status: _s, revokedAt: _ra, revocationReason: _rr, ...rec } = cert;
+function issuanceArgs({ cert, rec, coverage, idem, register }: ChainedIssuance): (string | Buffer | number)[] {
   const idemRecord: IdempotencyRecord | undefined = idem && { requestHash: idem.requestHash, serial: cert.serial, createdAt: cert.issuedAt };
   return [
-    encodeIssuedRecord(rec satisfies IssuedRecord),
+    rec,
     cert.status,
     cert.serial,
     idemRecord ? enc(idemRecord) : '',
@@ -1285,8 +1400,8 @@ function issuanceArgs({ cert, coverage, idem, register }: ChainedIssuance): (str
 const serialOfKey = (key: string): string => decodeURIComponent(key.slice(`${PREFIX}c:`.length));
 
 /** A certificate from its hash fields: the record as issued, with the current status over it. */
-function certificateFrom(serial: string, fields: (Buffer | null)[] | null | undefined): CertificateRecord | undefined {
-  const rec = decodeIssuedRecord(serial, fields?.[0]);
+function certificateFrom(serial: string, fields: (Buffer | null)[] | null | undefined, dictionary: (ref: Buffer) => Buffer | undefined): CertificateRecord | undefined {
+  const rec = decodeIssuedRecord(serial, fields?.[0], dictionary);
   if (!rec) return undefined;
   const st = fields?.[1]?.toString() as CertificateRecord['status'];
   const ra = fields?.[2]?.toString();

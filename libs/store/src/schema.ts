@@ -20,8 +20,12 @@ import type { CertificateRecord, IssuerRecord, RotationRecord } from './records.
  *      of a certificate's responses in one string. Nothing is rewritten: the older forms are still
  *      read, pre-signed responses are replaced at their next re-signing (half their life) and
  *      records keep theirs. LMDB is unchanged.
+ *   7: a Redis certificate record's DER deflated against what the certificates of its issuer and
+ *      profile share (redis-encoding.ts derDictionaryOf, kept once in der-dict): a record written
+ *      before is still read, and nothing is rewritten; an older release cannot read the new records.
+ *      LMDB is unchanged.
  */
-export const STORE_SCHEMA_VERSION = 6;
+export const STORE_SCHEMA_VERSION = 7;
 
 export interface MigrationResult {
   readonly from: number;

@@ -27,5 +27,19 @@ export async function memorySample(raw: Redis, pop: Population, issuerId: string
   const out: Record<string, number> = {};
   for (const [key, v] of Object.entries(sum)) out[key] = v / n;
   out['ocspdue: share of the queue'] = Number((await raw.memory('USAGE', OCSP_DUE, 'SAMPLES', 1000)) ?? 0) / Math.max(1, await raw.zcard(OCSP_DUE));
+  out['cl: share of the list indexes'] = (await usageOf(raw, `${k('cl', TENANT)}:*`)) / Math.max(1, pop.count);
   return out;
+}
+
+/** MEMORY USAGE summed over the keys matching a pattern (every member counted: SAMPLES 0). */
+async function usageOf(raw: Redis, pattern: string): Promise<number> {
+  let total = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await raw.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    const sizes = await Promise.all(keys.map((key) => raw.memory('USAGE', key, 'SAMPLES', 0)));
+    for (const n of sizes) total += Number(n ?? 0);
+  } while (cursor !== '0');
+  return total;
 }

@@ -112,7 +112,7 @@ export function report({ phases, problems, profiles, presignedBytes, templateByt
     ),
   );
   out.push(`(bytes/record: Redis used_memory growth since before the first record, per record: record, indexes, two pre-signed responses of ${presignedBytes} B and the pre-signing queue entry;`);
-  out.push(` MEMORY USAGE of a 200-record sample at ${big.label}: ${Object.entries(big.redis.sample).map(([key, v]) => `${key} ${f0(v)}`).join(', ')})`);
+  out.push(` MEMORY USAGE at ${big.label}, of a 200-record sample (the list indexes: all of the tenant's, per record): ${Object.entries(big.redis.sample).map(([key, v]) => `${key} ${f0(v)}`).join(', ')})`);
   out.push('');
   out.push('Sanity (one answer per phase checked with `openssl ocsp -respin -CAfile root -verify_other sub`; responder outcomes from its /metrics):');
   for (const p of phases) out.push(`  ${p.label}: ${p.sanity.ok ? 'OK' : 'FAILED'}: ${p.sanity.detail}; outcomes ${Object.entries(p.ocsp.outcomes).map(([key, v]) => `${key} ${v}`).join(', ')}`);
