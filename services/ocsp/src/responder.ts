@@ -109,7 +109,7 @@ export class Responder {
   /**
    * Admission: an answer is offered to `remembered` on the second request for it while this fixed
    * table (no garbage) still holds the first one's fingerprint, and it only takes the place of an
-   * answer that was not served from memory since it came in (RingCache.offer). With far more
+   * answer that was not served from memory lately (RingCache.offer). With far more
    * certificates than memory (1M), most answers are asked for once in a long while: remembering
    * each would evict another on every miss and churn the heap (major GCs in the p99) for hits that
    * never come; and under uniform requests any full cache has the same hit rate, so the answers

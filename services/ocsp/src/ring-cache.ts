@@ -8,7 +8,7 @@ export class RingCache<V> {
   private readonly slots = new Map<string, number>();
   private readonly keys: (string | undefined)[];
   private readonly vals: (V | undefined)[];
-  /** Per slot: 1 once its entry was read (get) since it was put there. */
+  /** Per slot: 1 once its entry was read (get) since it was put there or the hand last passed (offer). */
   private readonly used: Uint8Array;
   private hand = 0;
 
@@ -44,16 +44,21 @@ export class RingCache<V> {
 
   /**
    * Like `set` for a new key, but it only takes the slot under the hand when that slot is free, or
-   * its entry was not used since it came in, or `expendable` says it may go; else the entry stays,
-   * the hand moves on, and `key` is not kept (false). Under a scan of far more keys than slots (a
-   * fleet asking uniformly), entries that earn hits stay put instead of churning through the heap;
-   * the hit rate is the same (any full cache holds the same share of a uniform population).
+   * its entry was not used since the hand last passed (or came in), or `expendable` says it may go;
+   * else that entry gets a second chance (no longer noted as used), the hand moves on, and `key` is
+   * not kept (false): CLOCK as an admission filter. Under requests spread over far more keys than
+   * slots (a fleet asking uniformly), entries that earn hits mostly stay instead of churning through
+   * the heap, with the same hit rate (any full cache holds the same share of a uniform population);
+   * a new hot set still gets in within a turn or two of the hand.
    */
   offer(key: string, value: V, expendable: (held: V) => boolean): boolean {
     if (this.slots.has(key)) return this.set(key, value), true;
     const s = this.hand;
     this.advance();
-    if (this.keys[s] !== undefined && this.used[s] === 1 && !expendable(this.vals[s]!)) return false;
+    if (this.keys[s] !== undefined && this.used[s] === 1 && !expendable(this.vals[s]!)) {
+      this.used[s] = 0;
+      return false;
+    }
     this.put(s, key, value);
     return true;
   }
