@@ -248,6 +248,8 @@ export function findOcspEntry(value: Buffer, hash: OcspHash): { body: Buffer; re
   for (let p = 0; p + 3 <= value.length; ) {
     const n = (value[p + 1]! << 8) | value[p + 2]!;
     if (value[p] === code) {
+      const fast = readEntry(value, p + 3, p + 3 + n);
+      if (fast) return fast;
       const v = unpack(value.subarray(p + 3, p + 3 + n)) as [number, Uint8Array, Uint8Array | null, Uint8Array | [number, number], number, number, string, string?];
       if (v[0] !== RESPONSE_V1) throw new Error(`unknown pre-signed response encoding ${String(v[0])}`);
       return { body: asBuffer(v[1]), ref: v[2] && asBuffer(v[2]), certId: Array.isArray(v[3]) ? v[3] : asBuffer(v[3]), thisUpdate: v[4], nextUpdate: v[5], etag: v[6], ...(typeof v[7] === 'string' ? { tenant: v[7] } : {}) };
@@ -326,4 +328,83 @@ export function packListBound(bound: string, inclusive: boolean): string | Buffe
   if (rest === '' || rest === ' ') return at(time);
   if (rest[0] !== ' ') return at(time + 1);
   return at(time, packListMember(bound)!.subarray(7));
+
+// ---- findOcspEntry's fast path (every OCSP request the responder does not hold reads one) ----
+
+/** Where readEntry's helpers read next (one module-level cursor: no allocation per read). */
+let at = 0;
+let end = 0;
+
+/**
+ * The entry as frameOcspResponse writes it ([1, bin, bin | nil, [uint, uint] | bin, float64 |
+ * uint, float64 | uint, str, str?]), read in place without msgpackr's generic decoding; undefined
+ * for anything else (then msgpackr reads it).
+ */
+function readEntry(v: Buffer, from: number, to: number): OcspEntry | undefined {
+  at = from;
+  end = to;
+  const head = v[at++];
+  if ((head !== 0x97 && head !== 0x98) || v[at++] !== RESPONSE_V1) return undefined;
+  const body = readBin(v);
+  const ref = readBin(v);
+  if (!body || ref === undefined) return undefined;
+  let certId: Buffer | [number, number] | null | undefined;
+  if (v[at] === 0x92) {
+    at++;
+    const offset = readNumber(v);
+    const length = readNumber(v);
+    if (offset === undefined || length === undefined) return undefined;
+    certId = [offset, length];
+  } else certId = readBin(v);
+  if (!certId) return undefined;
+  const thisUpdate = readNumber(v);
+  const nextUpdate = readNumber(v);
+  const etag = readStr(v);
+  const tenant = head === 0x98 ? readStr(v) : undefined;
+  if (thisUpdate === undefined || nextUpdate === undefined || etag === undefined || (head === 0x98 && tenant === undefined) || at !== end) return undefined;
+  return { body, ref, certId, thisUpdate, nextUpdate, etag, ...(tenant === undefined ? {} : { tenant }) };
+}
+
+type OcspEntry = NonNullable<ReturnType<typeof findOcspEntry>>;
+
+/** bin 8/16 as a view of `v`, nil as null; undefined for anything else or past the end. */
+function readBin(v: Buffer): Buffer | null | undefined {
+  const t = v[at];
+  if (t === 0xc0) {
+    at++;
+    return null;
+  }
+  const h = t === 0xc4 ? 2 : t === 0xc5 ? 3 : 0;
+  if (h === 0 || at + h > end) return undefined;
+  const n = h === 2 ? v[at + 1]! : v.readUInt16BE(at + 1);
+  if (at + h + n > end) return undefined;
+  at += h + n;
+  return v.subarray(at - n, at);
+}
+
+/** A non-negative integer or a float64 (msgpackr writes epoch ms as float64). */
+function readNumber(v: Buffer): number | undefined {
+  const t = v[at];
+  if (t === undefined) return undefined;
+  if (t < 0x80) {
+    at++;
+    return t;
+  }
+  const size = t === 0xcc ? 1 : t === 0xcd ? 2 : t === 0xce ? 4 : t === 0xcb ? 8 : 0;
+  if (size === 0 || at + 1 + size > end) return undefined;
+  const r = size === 1 ? v[at + 1]! : size === 2 ? v.readUInt16BE(at + 1) : size === 4 ? v.readUInt32BE(at + 1) : v.readDoubleBE(at + 1);
+  at += 1 + size;
+  return r;
+}
+
+/** fixstr, str 8 or str 16 (UTF-8). */
+function readStr(v: Buffer): string | undefined {
+  const t = v[at];
+  if (t === undefined) return undefined;
+  const h = t >= 0xa0 && t <= 0xbf ? 1 : t === 0xd9 ? 2 : t === 0xda ? 3 : 0;
+  if (h === 0 || at + h > end) return undefined;
+  const n = h === 1 ? t & 0x1f : h === 2 ? v[at + 1]! : v.readUInt16BE(at + 1);
+  if (at + h + n > end) return undefined;
+  at += h + n;
+  return v.toString('utf8', at - n, at);
 }
