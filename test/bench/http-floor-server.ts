@@ -15,13 +15,17 @@
  *                    body as application/ocsp-response: the OCSP responder's HTTP floor; with
  *                    FLOOR_WORKERS=N (> 1), N node:cluster workers sharing the port, like the
  *                    responder with OCSP_WORKERS=N
+ *   raw-floor        node:net, no HTTP at all: on each connection, once the request's header block
+ *                    has arrived, the canned bytes of the ocsp-floor answer (same 471-byte body,
+ *                    `Connection: close`) and the connection is ended; FLOOR_WORKERS as ocsp-floor.
+ *                    The ceiling of the runtime for a connection per request (bench-ocsp, no keep-alive)
  *
  * Prints `LISTENING <port>` on stdout once it accepts connections.
  */
 import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { OPENAPI_PATH, compileRequestSchemas, loadOperations } from '@evpki/ra';
@@ -41,8 +45,8 @@ function drain(req: IncomingMessage, cb: () => void): void {
   req.on('end', cb);
 }
 
-function listen(server: Server | HttpsServer): void {
-  server.keepAliveTimeout = 65_000;
+function listen(server: Server | HttpsServer | NetServer): void {
+  if ('keepAliveTimeout' in server) server.keepAliveTimeout = 65_000;
   server.listen(0, '127.0.0.1', () => process.stdout.write(`LISTENING ${(server.address() as AddressInfo).port}\n`));
 }
 
@@ -66,7 +70,7 @@ if (mode === 'bare' || mode === 'stub-ca') {
     const tls = readServiceTls(process.argv[4] ?? '', 'ca-server');
     listen(createHttpsServer({ key: tls.key, cert: tls.cert, ca: [tls.ca], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, handler));
   } else listen(createServer(handler));
-} else if (mode === 'ocsp-floor' && cluster.isPrimary && Number(process.env.FLOOR_WORKERS ?? 1) > 1) {
+} else if ((mode === 'ocsp-floor' || mode === 'raw-floor') && cluster.isPrimary && Number(process.env.FLOOR_WORKERS ?? 1) > 1) {
   // The workers print LISTENING (all on the same port: cluster shares listen(0)'s port). They accept
   // themselves, as the responder's workers do (services/ocsp/src/cluster.ts).
   if (process.env.NODE_CLUSTER_SCHED_POLICY === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
@@ -80,6 +84,19 @@ if (mode === 'bare' || mode === 'stub-ca') {
     };
     if (req.method === 'POST') drain(req, reply);
     else reply();
+  });
+  listen(server);
+} else if (mode === 'raw-floor') {
+  const answer = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Type: application/ocsp-response\r\nContent-Length: ${Buffer.byteLength(FIXED)}\r\nConnection: close\r\n\r\n${FIXED}`, 'latin1');
+  const server = createNetServer((socket) => {
+    let answered = false;
+    // The only look at the request: its header block's end (ab sends a POST's body with it).
+    socket.on('data', (chunk: Buffer) => {
+      if (answered || !chunk.includes('\r\n\r\n')) return;
+      answered = true;
+      socket.end(answer);
+    });
+    socket.on('error', () => socket.destroy());
   });
   listen(server);
 } else if (mode === 'express' || mode === 'express-schemas') {

@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import { AggregatorRegistry } from 'prom-client';
 import { createLogger, type Logger } from '@evpki/service';
-import { METRICS_REQUEST, METRICS_RESPONSE, WORKER_SLOT_ENV, type MetricsRequest, type MetricsResponse } from './worker-metrics.js';
+import { CONNECTIONS, METRICS_REQUEST, METRICS_RESPONSE, SHED, WORKER_SLOT_ENV, type ConnectionsReport, type MetricsRequest, type MetricsResponse, type ShedOrder } from './worker-metrics.js';
 
 /** A worker that dies is forked again after this, doubled on each death in a row, at most MAX_BACKOFF_MS. */
 const FIRST_BACKOFF_MS = 250;
@@ -16,7 +16,12 @@ interface Slot {
   worker?: Worker;
   startedAt: number;
   deathsInARow: number;
+  /** Its open connections, as it last reported them (transport.ts). */
+  connections: number;
 }
+
+/** Connections a worker may hold above its share before it is told to end some (transport.ts). */
+const CONNECTIONS_SLACK = 1;
 
 /**
  * The primary of a responder with OCSP_WORKERS > 1 (node:cluster): it forks the workers, which
@@ -44,7 +49,7 @@ export function runOcspPrimary(workers: number, log: Logger = createLogger('ocsp
   // Workers run the responder's main.js itself, not process.argv[1] (the image's entry point runs
   // it by import: as a worker it would be asked to choose a service again).
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./main.js', import.meta.url)), args: [] });
-  const slots: Slot[] = Array.from({ length: workers }, () => ({ startedAt: 0, deathsInARow: 0 }));
+  const slots: Slot[] = Array.from({ length: workers }, () => ({ startedAt: 0, deathsInARow: 0, connections: 0 }));
   const aggregator = new AggregatorRegistry();
   let anyListening = false;
   let stopping = false;
@@ -59,7 +64,15 @@ export function runOcspPrimary(workers: number, log: Logger = createLogger('ocsp
       if (!anyListening) log.info({ event: 'ocsp.cluster.listening', workers }, `OCSP responder: ${workers} workers`);
       anyListening = true;
     });
-    w.on('message', (m: MetricsRequest) => {
+    w.on('message', (m: MetricsRequest | ConnectionsReport) => {
+      if (m?.type === CONNECTIONS) {
+        // Connection balance: a worker holding more than its share ends the extra ones (transport.ts).
+        s.connections = m.open;
+        const share = Math.ceil(slots.reduce((n, x) => n + (x.worker ? x.connections : 0), 0) / workers);
+        const extra = m.open - share - CONNECTIONS_SLACK;
+        if (w.isConnected()) w.send({ type: SHED, connections: Math.max(0, extra) } satisfies ShedOrder);
+        return;
+      }
       if (m?.type !== METRICS_REQUEST) return;
       const answer = (r: Omit<MetricsResponse, 'type' | 'id'>): void => {
         if (w.isConnected()) w.send({ type: METRICS_RESPONSE, id: m.id, ...r } satisfies MetricsResponse);
@@ -71,6 +84,7 @@ export function runOcspPrimary(workers: number, log: Logger = createLogger('ocsp
     });
     w.on('exit', (code, signal) => {
       if (s.worker === w) s.worker = undefined;
+      s.connections = 0;
       if (stopping) {
         if (code !== 0) failed = true;
         return exitWhenAllGone();

@@ -29,7 +29,6 @@ export function createReplies(d: RepliesDeps) {
   const requestCounters = new Map<string, () => void>();
   /** Debug logs are off in production; checked once, not per request (hot path). */
   const debug = log.isLevelEnabled('debug');
-  const lastModified = new WeakMap<NonNullable<Answer['cache']>, string>();
   let clock = { second: NaN, maxAge: NaN, cacheControl: '', expires: '' };
 
   /** pki_ocsp_http_requests_total by route label and HTTP status. */
@@ -42,26 +41,63 @@ export function createReplies(d: RepliesDeps) {
   }
 
   /**
-   * The two counters of an answer held in memory (pre-signed or signed live, served many times) as
-   * a 200 to `method`: found once per answer, not by building label keys on every request.
+   * What is written for an answer held in memory (pre-signed or signed live, served many times),
+   * made once per answer, not per request (hot path, issue 17):
+   * - its body as a latin1 string: node:http writes the header block and a string body in one
+   *   write; a Buffer body goes as a second chunk (a writev and its bookkeeping);
+   * - its header blocks as name/value arrays (writeHead takes them without building an object);
+   *   a GET one is renewed once a second (Cache-Control max-age and Expires count down);
+   * - its counters per method (pki_ocsp_responses_total and the request count), found once.
    */
-  const heldCounters = { GET: new WeakMap<Answer, () => void>(), POST: new WeakMap<Answer, () => void>() };
-  function countOk(method: 'GET' | 'POST', a: Answer): void {
-    if (!a.cache) return count(method, a); // signed for one request (nonce): not worth remembering
-    let inc = heldCounters[method].get(a);
+  const wires = new WeakMap<Answer, Wire>();
+  function wireOf(a: Answer & { cache: NonNullable<Answer['cache']> }): Wire {
+    let w = wires.get(a);
+    if (!w) {
+      const length = String(a.body.length);
+      const text = a.body.toString('latin1');
+      w = { text, length, postHeaders: ['content-type', OCSP_RESPONSE, 'content-length', length], getSecond: NaN, getMaxAge: NaN, getHeaders: [], lastModified: new Date(a.cache.thisUpdate).toUTCString() };
+      wires.set(a, w);
+    }
+    return w;
+  }
+  function countOk(method: 'GET' | 'POST', a: Answer, w: Wire | undefined): void {
+    if (!w) return count(method, a); // signed for one request (nonce): not worth remembering
+    let inc = method === 'GET' ? w.countGet : w.countPost;
     if (!inc) {
       count(method, a);
       const route = method === 'GET' ? 'GET /ocsp/{request}' : 'POST /ocsp';
       const response = counters.get(`${method} ${a.outcome} ${a.status} ${a.tenant ?? ''}`)!;
       const request = requestCounters.get(`${route} 200`)!;
-      heldCounters[method].set(a, (inc = (): void => {
+      inc = (): void => {
         response();
         request();
         if (debug) log.debug({ event: 'http.request', route, status: 200 }, 'request');
-      }));
+      };
+      if (method === 'GET') w.countGet = inc;
+      else w.countPost = inc;
       return;
     }
     inc();
+  }
+
+  /** RFC 5019 6.2: cacheable until nextUpdate at the latest, capped so that caches revalidate; the strings made once a second. */
+  function cacheHeaders(cache: NonNullable<Answer['cache']>, t: number): typeof clock {
+    const maxAge = Math.max(0, Math.min(d.httpMaxAgeSeconds, Math.floor((cache.nextUpdate - t) / 1000)));
+    const second = Math.floor(t / 1000);
+    if (second !== clock.second || maxAge !== clock.maxAge)
+      clock = { second, maxAge, cacheControl: `max-age=${maxAge}, public, no-transform, must-revalidate`, expires: new Date(t + maxAge * 1000).toUTCString() };
+    return clock;
+  }
+
+  /** The GET header block of a held answer now (RFC 5019 6.2), renewed when its max-age or the second moved. */
+  function getHeaders(a: Answer & { cache: NonNullable<Answer['cache']> }, w: Wire, t: number): string[] {
+    const c = cacheHeaders(a.cache, t);
+    if (c.second !== w.getSecond || c.maxAge !== w.getMaxAge) {
+      w.getSecond = c.second;
+      w.getMaxAge = c.maxAge;
+      w.getHeaders = ['content-type', OCSP_RESPONSE, 'cache-control', c.cacheControl, 'etag', a.cache.etag, 'last-modified', w.lastModified, 'expires', c.expires, 'content-length', w.length];
+    }
+    return w.getHeaders;
   }
 
   /** pki_ocsp_responses_total: an answer's status (or OCSP error), source and tenant, and the request's route and HTTP status. */
@@ -80,27 +116,39 @@ export function createReplies(d: RepliesDeps) {
   // Answers are written together once the event loop has handled every request that was ready
   // (setImmediate runs right after the poll phase). Back-to-back writes wake a waiting client once
   // per batch instead of once per response: that wake-up costs more than finding a pre-signed answer.
-  let outbox: { res: ServerResponse; status: number; headers: Record<string, string | number>; body: Buffer | undefined }[] = [];
+  // Parallel arrays, not an object per answer (hot path).
+  let outRes: ServerResponse[] = [];
+  let outStatus: number[] = [];
+  let outHeaders: Headers[] = [];
+  let outBody: (Buffer | string | undefined)[] = [];
   function flushOutbox(): void {
-    const batch = outbox;
-    outbox = [];
-    for (const o of batch) writeOut(o);
+    const [res, status, headers, body] = [outRes, outStatus, outHeaders, outBody];
+    outRes = [];
+    outStatus = [];
+    outHeaders = [];
+    outBody = [];
+    for (let i = 0; i < res.length; i++) writeOut(res[i]!, status[i]!, headers[i]!, body[i]);
   }
-  function writeOut(o: (typeof outbox)[number]): void {
-    if (o.res.destroyed) return;
+  function writeOut(res: ServerResponse, status: number, headers: Headers, body: Buffer | string | undefined): void {
+    if (res.destroyed) return;
     try {
-      o.res.writeHead(o.status, o.headers);
-      o.res.end(o.body);
+      res.writeHead(status, headers);
+      // A string body is the DER as latin1 (Wire.text): its bytes as they are.
+      if (typeof body === 'string') res.end(body, 'latin1');
+      else res.end(body);
     } catch (err) {
       log.error({ err }, 'could not write an OCSP answer');
-      o.res.destroy();
+      res.destroy();
     }
   }
-  function reply(res: ServerResponse, status: number, headers: Record<string, string | number>, body?: Buffer): void {
+  function reply(res: ServerResponse, status: number, headers: Headers, body?: Buffer | string): void {
     // An answer that ends its connection (HTTP/1.0, Connection: close: most real OCSP clients) has
     // no later answer on that connection to share a wake-up with: it goes at once.
-    if (!res.shouldKeepAlive) return void writeOut({ res, status, headers, body });
-    if (outbox.push({ res, status, headers, body }) === 1) setImmediate(flushOutbox);
+    if (!res.shouldKeepAlive) return writeOut(res, status, headers, body);
+    if (outRes.push(res) === 1) setImmediate(flushOutbox);
+    outStatus.push(status);
+    outHeaders.push(headers);
+    outBody.push(body);
   }
 
   return {
@@ -108,32 +156,24 @@ export function createReplies(d: RepliesDeps) {
 
     /** An OCSP answer; a GET one with its caching headers (RFC 5019 6.2), 304 when the client has it (If-None-Match). */
     send(res: ServerResponse, a: Answer, method: 'GET' | 'POST', get: boolean, ifNoneMatch?: string): void {
+      const held = a.cache === undefined ? undefined : (a as Answer & { cache: NonNullable<Answer['cache']> });
+      const w = held && wireOf(held);
       if (!get) {
-        countOk(method, a);
-        return reply(res, 200, { 'content-type': OCSP_RESPONSE, 'content-length': a.body.length }, a.body);
+        countOk(method, a, w);
+        return w ? reply(res, 200, w.postHeaders, w.text) : reply(res, 200, { 'content-type': OCSP_RESPONSE, 'content-length': a.body.length }, a.body);
       }
-      const headers: Record<string, string | number> = { 'content-type': OCSP_RESPONSE };
-      if (a.cache) {
-        // RFC 5019 6.2: cacheable until nextUpdate at the latest, capped so that caches revalidate.
-        const t = d.now().getTime();
-        const maxAge = Math.max(0, Math.min(d.httpMaxAgeSeconds, Math.floor((a.cache.nextUpdate - t) / 1000)));
-        const second = Math.floor(t / 1000);
-        if (second !== clock.second || maxAge !== clock.maxAge)
-          clock = { second, maxAge, cacheControl: `max-age=${maxAge}, public, no-transform, must-revalidate`, expires: new Date(t + maxAge * 1000).toUTCString() };
-        let modified = lastModified.get(a.cache);
-        if (modified === undefined) lastModified.set(a.cache, (modified = new Date(a.cache.thisUpdate).toUTCString()));
-        headers['cache-control'] = clock.cacheControl;
-        headers.etag = a.cache.etag;
-        headers['last-modified'] = modified;
-        headers.expires = clock.expires;
-        if (ifNoneMatch === a.cache.etag) {
-          count(method, a, 304);
-          return reply(res, 304, headers);
-        }
-      } else headers['cache-control'] = 'no-store';
-      countOk(method, a);
-      headers['content-length'] = a.body.length;
-      reply(res, 200, headers, a.body);
+      if (!held || !w) {
+        countOk(method, a, w);
+        return reply(res, 200, { 'content-type': OCSP_RESPONSE, 'cache-control': 'no-store', 'content-length': a.body.length }, a.body);
+      }
+      const headers = getHeaders(held, w, d.now().getTime());
+      if (ifNoneMatch === held.cache.etag) {
+        count(method, a, 304);
+        // The same headers but Content-Length (a 304 has no body; RFC 9110 15.4.5).
+        return reply(res, 304, headers.slice(0, -2));
+      }
+      countOk(method, a, w);
+      reply(res, 200, headers, w.text);
     },
 
     /** malformedRequest in a 200; `close` when the rest of an oversized body is not read. */
@@ -163,3 +203,21 @@ export function createReplies(d: RepliesDeps) {
   };
 }
 export type Replies = ReturnType<typeof createReplies>;
+
+/** A header block for writeHead: an object, or names and values in turn. */
+type Headers = Record<string, string | number> | string[];
+
+/** What replies.ts writes for an answer held in memory (createReplies, wireOf). */
+interface Wire {
+  /** The DER body as a latin1 string. */
+  readonly text: string;
+  readonly length: string;
+  readonly postHeaders: string[];
+  readonly lastModified: string;
+  /** The GET header block, made for this second and max-age. */
+  getHeaders: string[];
+  getSecond: number;
+  getMaxAge: number;
+  countGet?: () => void;
+  countPost?: () => void;
+}

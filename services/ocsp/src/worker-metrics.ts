@@ -5,6 +5,18 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
 export const WORKER_SLOT_ENV = 'EV_PKI_OCSP_WORKER_SLOT';
 export const METRICS_REQUEST = 'ocsp:metrics-request';
 export const METRICS_RESPONSE = 'ocsp:metrics-response';
+/** A worker's open connections, to the primary; the primary's answer: how many to end (connection balance, transport.ts). */
+export const CONNECTIONS = 'ocsp:connections';
+export const SHED = 'ocsp:shed';
+
+export interface ConnectionsReport {
+  readonly type: typeof CONNECTIONS;
+  readonly open: number;
+}
+export interface ShedOrder {
+  readonly type: typeof SHED;
+  readonly connections: number;
+}
 
 export interface MetricsRequest {
   readonly type: typeof METRICS_REQUEST;

@@ -1,7 +1,7 @@
 /**
  * The floor (bare node:http, fixed 471-byte body, as many workers as our responder) and our
  * responder, measured in turn per kind of load (floor GET, responder GET, floor POST, responder
- * POST, floor and responder POST without keep-alive (ab), then nonce POST), so that a drift of the
+ * POST, floor, raw TCP floor and responder POST without keep-alive (ab), then nonce POST), so that a drift of the
  * machine over the run weighs on both sides of each ratio; each server idles while the other is
  * measured. Every responder scenario is followed by a sanity check of one answer.
  */
@@ -23,6 +23,10 @@ export async function measureResponderAndFloor({ work, procs, scenarios, problem
   const floor = ONLY_OCSP ? undefined : spawnNode('floor', [FLOOR_SERVER, 'ocsp-floor'], serviceEnv({ FLOOR_WORKERS: String(WORKERS) }));
   if (floor) procs.push(floor);
   const floorUrl = floor ? `http://127.0.0.1:${await waitListening(floor)}` : '';
+  // The runtime's ceiling without keep-alive: node:net writing canned bytes, no HTTP (http-floor-server.ts raw-floor).
+  const rawFloor = ONLY_OCSP ? undefined : spawnNode('raw floor', [FLOOR_SERVER, 'raw-floor'], serviceEnv({ FLOOR_WORKERS: String(WORKERS) }));
+  if (rawFloor) procs.push(rawFloor);
+  const rawFloorUrl = rawFloor ? `http://127.0.0.1:${await waitListening(rawFloor)}` : '';
   const ocspPid = ocspProc.child.pid!;
   // pre-warm: JIT, heap sizing, for every kind of request (not counted)
   if (floor) for (const script of [scripts.get, scripts.post]) await runWrk(floorUrl, script, WARMUP_S, floor.child.pid!);
@@ -48,11 +52,12 @@ export async function measureResponderAndFloor({ work, procs, scenarios, problem
     log(`${label}: ${f0(s.perSecond)} req/s, p50 ${f2(s.p50Ms)} ms, p99 ${f2(s.p99Ms)} ms, errors ${s.errors}, outcomes ${JSON.stringify(outcomes)}`);
   };
   // Without keep-alive: ab, one request body (served from memory after the first), AB_ROUNDS runs
-  // per side, the floor's and the responder's alternated (F R R F F R …) and pooled (ab.ts poolAb).
+  // per side, the floors' and the responder's alternated (F T R R T F F T R …) and pooled (ab.ts poolAb).
   const abFile = abBody(work, postTargets[0]!.body!);
   const measureClose = async (): Promise<void> => {
     const sides: { id: ScenarioId; label: string; url: string; pid: number; runs: AbRun[] }[] = [
       ...(floor ? [{ id: 'floor-post-close' as const, label: `floor: bare node:http POST, ${WORKERS} workers, no keep-alive (ab)`, url: floorUrl, pid: floor.child.pid!, runs: [] }] : []),
+      ...(rawFloor ? [{ id: 'raw-floor-post-close' as const, label: `floor: raw node:net canned bytes, ${WORKERS} workers, no keep-alive (ab)`, url: rawFloorUrl, pid: rawFloor.child.pid!, runs: [] }] : []),
       { id: 'presigned-post-close', label: `responder: pre-signed POST, ${WORKERS} workers, no keep-alive (ab)`, url: ocspUrl, pid: ocspPid, runs: [] },
     ];
     for (const side of sides) await runAb(side.url, abFile, side.pid, 1000);
@@ -74,6 +79,7 @@ export async function measureResponderAndFloor({ work, procs, scenarios, problem
   const nonce = randomBytes(NONCE_BYTES);
   await measureResponder('nonce-post', 'responder: nonce POST (signed live)', scripts.nonce, 'POST/signed', { ...postTargets[0]!, body: buildOcspRequest([certIds[0]!], nonce) }, nonce);
   if (floor) await stopProc(floor, 5000);
+  if (rawFloor) await stopProc(rawFloor, 5000);
   await stopProc(ocspProc, 5000);
 }
 

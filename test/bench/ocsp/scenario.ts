@@ -12,6 +12,7 @@ export type ScenarioId =
   | 'nonce-post'
   | 'openssl-post'
   | 'floor-post-close'
+  | 'raw-floor-post-close'
   | 'presigned-post-close'
   | 'openssl-post-close';
 
