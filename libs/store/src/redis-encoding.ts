@@ -328,6 +328,7 @@ export function packListBound(bound: string, inclusive: boolean): string | Buffe
   if (rest === '' || rest === ' ') return at(time);
   if (rest[0] !== ' ') return at(time + 1);
   return at(time, packListMember(bound)!.subarray(7));
+}
 
 // ---- findOcspEntry's fast path (every OCSP request the responder does not hold reads one) ----
 
