@@ -43,8 +43,8 @@ export function createReplies(d: RepliesDeps) {
   /**
    * What is written for an answer held in memory (pre-signed or signed live, served many times),
    * made once per answer, not per request (hot path, issue 17):
-   * - its body as a latin1 string: node:http writes the header block and a string body in one
-   *   write; a Buffer body goes as a second chunk (a writev and its bookkeeping);
+   * - (its body stays the Buffer it is: a latin1 copy, written with the header block in one write,
+   *   measured no faster in same-run A/B and held 14 MB more at 10,000 answers;)
    * - its header blocks as name/value arrays (writeHead takes them without building an object);
    *   a GET one is renewed once a second (Cache-Control max-age and Expires count down);
    * - its counters per method (pki_ocsp_responses_total and the request count), found once.
@@ -54,8 +54,7 @@ export function createReplies(d: RepliesDeps) {
     let w = wires.get(a);
     if (!w) {
       const length = String(a.body.length);
-      const text = a.body.toString('latin1');
-      w = { text, length, postHeaders: ['content-type', OCSP_RESPONSE, 'content-length', length], getSecond: NaN, getMaxAge: NaN, getHeaders: [], lastModified: new Date(a.cache.thisUpdate).toUTCString() };
+      w = { length, postHeaders: ['content-type', OCSP_RESPONSE, 'content-length', length], getSecond: NaN, getMaxAge: NaN, getHeaders: [], lastModified: new Date(a.cache.thisUpdate).toUTCString() };
       wires.set(a, w);
     }
     return w;
@@ -120,7 +119,7 @@ export function createReplies(d: RepliesDeps) {
   let outRes: ServerResponse[] = [];
   let outStatus: number[] = [];
   let outHeaders: Headers[] = [];
-  let outBody: (Buffer | string | undefined)[] = [];
+  let outBody: (Buffer | undefined)[] = [];
   function flushOutbox(): void {
     const [res, status, headers, body] = [outRes, outStatus, outHeaders, outBody];
     outRes = [];
@@ -129,19 +128,17 @@ export function createReplies(d: RepliesDeps) {
     outBody = [];
     for (let i = 0; i < res.length; i++) writeOut(res[i]!, status[i]!, headers[i]!, body[i]);
   }
-  function writeOut(res: ServerResponse, status: number, headers: Headers, body: Buffer | string | undefined): void {
+  function writeOut(res: ServerResponse, status: number, headers: Headers, body: Buffer | undefined): void {
     if (res.destroyed) return;
     try {
       res.writeHead(status, headers);
-      // A string body is the DER as latin1 (Wire.text): its bytes as they are.
-      if (typeof body === 'string') res.end(body, 'latin1');
-      else res.end(body);
+      res.end(body);
     } catch (err) {
       log.error({ err }, 'could not write an OCSP answer');
       res.destroy();
     }
   }
-  function reply(res: ServerResponse, status: number, headers: Headers, body?: Buffer | string): void {
+  function reply(res: ServerResponse, status: number, headers: Headers, body?: Buffer): void {
     // An answer that ends its connection (HTTP/1.0, Connection: close: most real OCSP clients) has
     // no later answer on that connection to share a wake-up with: it goes at once.
     if (!res.shouldKeepAlive) return writeOut(res, status, headers, body);
@@ -160,7 +157,7 @@ export function createReplies(d: RepliesDeps) {
       const w = held && wireOf(held);
       if (!get) {
         countOk(method, a, w);
-        return w ? reply(res, 200, w.postHeaders, w.text) : reply(res, 200, { 'content-type': OCSP_RESPONSE, 'content-length': a.body.length }, a.body);
+        return w ? reply(res, 200, w.postHeaders, a.body) : reply(res, 200, { 'content-type': OCSP_RESPONSE, 'content-length': a.body.length }, a.body);
       }
       if (!held || !w) {
         countOk(method, a, w);
@@ -173,7 +170,7 @@ export function createReplies(d: RepliesDeps) {
         return reply(res, 304, headers.slice(0, -2));
       }
       countOk(method, a, w);
-      reply(res, 200, headers, w.text);
+      reply(res, 200, headers, held.body);
     },
 
     /** malformedRequest in a 200; `close` when the rest of an oversized body is not read. */
@@ -209,8 +206,6 @@ type Headers = Record<string, string | number> | string[];
 
 /** What replies.ts writes for an answer held in memory (createReplies, wireOf). */
 interface Wire {
-  /** The DER body as a latin1 string. */
-  readonly text: string;
   readonly length: string;
   readonly postHeaders: string[];
   readonly lastModified: string;
