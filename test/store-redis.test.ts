@@ -6,6 +6,7 @@
 import { deepStrictEqual, equal, ok, rejects } from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
 import { RedisStore, StoreNotDurableError, StoreUnavailableError, verifyAuditChain } from '@evpki/store';
 import { startRedis, type TestRedis } from './helpers/redis.js';
 import { cert, redisOptions, withActiveIssuer } from './helpers/store-contract.js';
@@ -52,6 +53,20 @@ describe('redis store: what only a shared backend has', () => {
       await s.close();
       await waiting.close();
       await noAof.stop();
+    }
+  });
+
+  test('a Redis that evicts keys when full (maxmemory-policy other than noeviction) is refused at start', async () => {
+    const s = new RedisStore(redisOptions(r.url));
+    const admin = new Redis(r.url);
+    try {
+      await s.assertDurable();
+      await admin.config('SET', 'maxmemory-policy', 'allkeys-lru');
+      await rejects(s.assertDurable(), (e: unknown) => e instanceof StoreNotDurableError && /allkeys-lru/.test(e.message));
+    } finally {
+      await admin.config('SET', 'maxmemory-policy', 'noeviction');
+      admin.disconnect();
+      await s.close();
     }
   });
 

@@ -309,6 +309,10 @@ export class RedisStore implements Store {
     const aof = /^aof_enabled:1\r?$/m.test(info);
     if (!aof && this.o.waitReplicas === 0)
       throw new StoreNotDurableError('the Redis store has AOF off and no replica wait: an acknowledged certificate could be lost; enable appendonly (appendfsync always) or set REDIS_WAIT_REPLICAS');
+    // An evicting Redis drops keys when full: a certificate record, its audit entry, a DER dictionary.
+    const policy = /^maxmemory_policy:(\S+)/m.exec(await this.call((r) => r.info('memory')))?.[1];
+    if (policy !== undefined && policy !== 'noeviction')
+      throw new StoreNotDurableError(`the Redis store evicts keys when full (maxmemory-policy ${policy}): an acknowledged certificate could be dropped; set maxmemory-policy noeviction`);
   }
 
   async close(): Promise<void> {
