@@ -675,26 +675,25 @@ export class LmdbStore implements Store {
     if (!buckets.length) return { allowed: true };
     return this.db.transaction((): RateOutcome => {
       let refused: { bucket: string; retryAfterMs: number } | undefined;
-      for (const b of buckets) {
-        // Events older than the window go (each once); the bucket's count is kept beside its events,
-        // so a check costs the same with 10 or 100,000 events in the window (issue 17).
+      // Events older than the window go (each once); the bucket's count is kept beside its events,
+      // so a check costs the same with 10 or 100,000 events in the window (issue 17).
+      const counts = buckets.map((b) => {
         let count = this.rateCount(b.key);
         for (const k of [...this.db.getKeys({ start: key('rate', b.key, 0), end: key('rate', b.key, now - b.windowMs, END) })]) {
           this.db.removeSync(k);
           count--;
         }
-        this.setRateCount(b.key, count);
         if (count >= b.limit) {
           const [oldest] = this.db.getKeys({ start: key('rate', b.key, now - b.windowMs, END), end: key('rate', b.key, Number.MAX_SAFE_INTEGER), limit: 1 });
           const retryAfterMs = Math.max(1, (oldest as [string, string, number])[2] + b.windowMs - now);
           if (!refused || retryAfterMs > refused.retryAfterMs) refused = { bucket: b.key, retryAfterMs };
         }
-      }
+        return count;
+      });
+      // Refused: nothing counted (only the expired events went); else this event, in every bucket.
+      buckets.forEach((b, i) => this.setRateCount(b.key, counts[i]! + (refused ? 0 : 1)));
       if (refused) return { allowed: false, ...refused };
-      for (const b of buckets) {
-        this.setRateCount(b.key, this.rateCount(b.key) + 1);
-        this.db.putSync(key('rate', b.key, now, eventId), null);
-      }
+      for (const b of buckets) this.db.putSync(key('rate', b.key, now, eventId), null);
       return { allowed: true };
     });
   }

@@ -25,6 +25,9 @@ const RECORD_V2 = 2;
 
 // ---- a certificate's DER ----
 
+/** The DER start of a subject key identifier extension: OID 2.5.29.14. */
+const SKI = Buffer.from('0603551d0e', 'hex');
+
 /**
  * What a certificate has in common with the others of its issuer and profile, each element whole:
  * the signature algorithm, the issuer's name, the key's algorithm and the extensions but the
@@ -43,7 +46,6 @@ export function derDictionaryOf(der: Buffer): Buffer | undefined {
     const keyAlg = children(spki, 2)[0]!;
     const extensions = parts.find((p) => p.tag === 0xa3);
     const list = extensions ? children(extensions, 1)[0] : undefined;
-    const SKI = Buffer.from('0603551d0e', 'hex');
     const kept = list ? children(list, 64).filter((e) => !e.value.subarray(0, SKI.length).equals(SKI)).map((e) => whole(list, e)) : [];
     return Buffer.concat([whole(tbs, sigAlg), whole(tbs, issuer), whole(spki, keyAlg), ...kept]);
   } catch {
@@ -333,8 +335,8 @@ export function packListBound(bound: string, inclusive: boolean): string | Buffe
 // ---- findOcspEntry's fast path (every OCSP request the responder does not hold reads one) ----
 
 /** Where readEntry's helpers read next (one module-level cursor: no allocation per read). */
-let at = 0;
-let end = 0;
+let pos = 0;
+let limit = 0;
 
 /**
  * The entry as frameOcspResponse writes it ([1, bin, bin | nil, [uint, uint] | bin, float64 |
@@ -342,16 +344,16 @@ let end = 0;
  * for anything else (then msgpackr reads it).
  */
 function readEntry(v: Buffer, from: number, to: number): OcspEntry | undefined {
-  at = from;
-  end = to;
-  const head = v[at++];
-  if ((head !== 0x97 && head !== 0x98) || v[at++] !== RESPONSE_V1) return undefined;
+  pos = from;
+  limit = to;
+  const head = v[pos++];
+  if ((head !== 0x97 && head !== 0x98) || v[pos++] !== RESPONSE_V1) return undefined;
   const body = readBin(v);
   const ref = readBin(v);
   if (!body || ref === undefined) return undefined;
   let certId: Buffer | [number, number] | null | undefined;
-  if (v[at] === 0x92) {
-    at++;
+  if (v[pos] === 0x92) {
+    pos++;
     const offset = readNumber(v);
     const length = readNumber(v);
     if (offset === undefined || length === undefined) return undefined;
@@ -362,7 +364,7 @@ function readEntry(v: Buffer, from: number, to: number): OcspEntry | undefined {
   const nextUpdate = readNumber(v);
   const etag = readStr(v);
   const tenant = head === 0x98 ? readStr(v) : undefined;
-  if (thisUpdate === undefined || nextUpdate === undefined || etag === undefined || (head === 0x98 && tenant === undefined) || at !== end) return undefined;
+  if (thisUpdate === undefined || nextUpdate === undefined || etag === undefined || (head === 0x98 && tenant === undefined) || pos !== limit) return undefined;
   return { body, ref, certId, thisUpdate, nextUpdate, etag, ...(tenant === undefined ? {} : { tenant }) };
 }
 
@@ -370,42 +372,42 @@ type OcspEntry = NonNullable<ReturnType<typeof findOcspEntry>>;
 
 /** bin 8/16 as a view of `v`, nil as null; undefined for anything else or past the end. */
 function readBin(v: Buffer): Buffer | null | undefined {
-  const t = v[at];
+  const t = v[pos];
   if (t === 0xc0) {
-    at++;
+    pos++;
     return null;
   }
   const h = t === 0xc4 ? 2 : t === 0xc5 ? 3 : 0;
-  if (h === 0 || at + h > end) return undefined;
-  const n = h === 2 ? v[at + 1]! : v.readUInt16BE(at + 1);
-  if (at + h + n > end) return undefined;
-  at += h + n;
-  return v.subarray(at - n, at);
+  if (h === 0 || pos + h > limit) return undefined;
+  const n = h === 2 ? v[pos + 1]! : v.readUInt16BE(pos + 1);
+  if (pos + h + n > limit) return undefined;
+  pos += h + n;
+  return v.subarray(pos - n, pos);
 }
 
 /** A non-negative integer or a float64 (msgpackr writes epoch ms as float64). */
 function readNumber(v: Buffer): number | undefined {
-  const t = v[at];
+  const t = v[pos];
   if (t === undefined) return undefined;
   if (t < 0x80) {
-    at++;
+    pos++;
     return t;
   }
   const size = t === 0xcc ? 1 : t === 0xcd ? 2 : t === 0xce ? 4 : t === 0xcb ? 8 : 0;
-  if (size === 0 || at + 1 + size > end) return undefined;
-  const r = size === 1 ? v[at + 1]! : size === 2 ? v.readUInt16BE(at + 1) : size === 4 ? v.readUInt32BE(at + 1) : v.readDoubleBE(at + 1);
-  at += 1 + size;
+  if (size === 0 || pos + 1 + size > limit) return undefined;
+  const r = size === 1 ? v[pos + 1]! : size === 2 ? v.readUInt16BE(pos + 1) : size === 4 ? v.readUInt32BE(pos + 1) : v.readDoubleBE(pos + 1);
+  pos += 1 + size;
   return r;
 }
 
 /** fixstr, str 8 or str 16 (UTF-8). */
 function readStr(v: Buffer): string | undefined {
-  const t = v[at];
+  const t = v[pos];
   if (t === undefined) return undefined;
   const h = t >= 0xa0 && t <= 0xbf ? 1 : t === 0xd9 ? 2 : t === 0xda ? 3 : 0;
-  if (h === 0 || at + h > end) return undefined;
-  const n = h === 1 ? t & 0x1f : h === 2 ? v[at + 1]! : v.readUInt16BE(at + 1);
-  if (at + h + n > end) return undefined;
-  at += h + n;
-  return v.toString('utf8', at - n, at);
+  if (h === 0 || pos + h > limit) return undefined;
+  const n = h === 1 ? t & 0x1f : h === 2 ? v[pos + 1]! : v.readUInt16BE(pos + 1);
+  if (pos + h + n > limit) return undefined;
+  pos += h + n;
+  return v.toString('utf8', pos - n, pos);
 }

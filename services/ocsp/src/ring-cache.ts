@@ -52,7 +52,10 @@ export class RingCache<V> {
    * a new hot set still gets in within a turn or two of the hand.
    */
   offer(key: string, value: V, expendable: (held: V) => boolean): boolean {
-    if (this.slots.has(key)) return this.set(key, value), true;
+    if (this.slots.has(key)) {
+      this.set(key, value);
+      return true;
+    }
     const s = this.hand;
     this.advance();
     if (this.keys[s] !== undefined && this.used[s] === 1 && !expendable(this.vals[s]!)) {
