@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { AppError, REQUEST_ID_HEADER, currentRequestId, kindForStatus, serviceClientTlsOptions, type Logger, type RuleViolation, type ServiceTls } from '@evpki/service';
+import { AppError, REQUEST_ID_HEADER, kindForStatus, serviceClientTlsOptions, type Logger, type RuleViolation, type ServiceTls } from '@evpki/service';
 import { CA_API, type CaOperation, type CaRemoveStationRequest, type CaRevokeRequest, type CaServerSignRequest, type CaSignRequest, type CaOcspSignerRequest } from './contract.js';
 
 export interface CaClientOptions {
@@ -58,11 +58,13 @@ export class CaClient {
     this.retiring.add(closing);
   }
 
-  /** Calls one operation; its answer on the operation's success status, its problem as an AppError otherwise. */
-  async call<Req, Res>(op: CaOperation<Req, Res>, req: Req, opts: { headersTimeout?: number } = {}): Promise<Res> {
+  /**
+   * Calls one operation; its answer on the operation's success status, its problem as an AppError
+   * otherwise. `requestId`: the request this call serves, which the CA's log lines then carry too.
+   */
+  async call<Req, Res>(op: CaOperation<Req, Res>, req: Req, opts: { headersTimeout?: number; requestId?: string } = {}): Promise<Res> {
     let res;
-    // The request being served goes on in the CA's log lines under the same id.
-    const requestId = currentRequestId();
+    const { requestId } = opts;
     const headers = { ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}), ...(op.method === 'POST' ? { 'content-type': 'application/json' } : {}) };
     try {
       res = await this.pool.request({
@@ -95,24 +97,24 @@ export class CaClient {
     );
   }
 
-  sign(req: CaSignRequest) {
-    return this.call(CA_API.sign, req);
+  sign(req: CaSignRequest, requestId?: string) {
+    return this.call(CA_API.sign, req, { requestId });
   }
 
-  signServer(req: CaServerSignRequest) {
-    return this.call(CA_API.signServer, req);
+  signServer(req: CaServerSignRequest, requestId?: string) {
+    return this.call(CA_API.signServer, req, { requestId });
   }
 
-  revoke(req: CaRevokeRequest) {
-    return this.call(CA_API.revoke, req);
+  revoke(req: CaRevokeRequest, requestId?: string) {
+    return this.call(CA_API.revoke, req, { requestId });
   }
 
-  removeStation(req: CaRemoveStationRequest) {
-    return this.call(CA_API.removeStation, req);
+  removeStation(req: CaRemoveStationRequest, requestId?: string) {
+    return this.call(CA_API.removeStation, req, { requestId });
   }
 
-  ocspSigner(req: CaOcspSignerRequest) {
-    return this.call(CA_API.ocspSigner, req);
+  ocspSigner(req: CaOcspSignerRequest, requestId?: string) {
+    return this.call(CA_API.ocspSigner, req, { requestId });
   }
 
   /** The whole path, TLS handshake included: true when the CA answers and knows this client by `as`. */

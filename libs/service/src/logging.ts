@@ -1,7 +1,6 @@
 import { Writable } from 'node:stream';
 import { pino, type DestinationStream, type Logger } from 'pino';
 import { ConfigError } from './config.js';
-import { currentRequestId } from './request-id.js';
 
 export type { Logger } from 'pino';
 
@@ -67,8 +66,8 @@ function prettyDestination(out: DestinationStream | NodeJS.WritableStream): Dest
 
 /**
  * Structured logs (pino) on stdout, or on `destination` (tests capture them): level names, ISO
- * timestamps, the request id of the request being served (request-id.ts) on every line, JSON or
- * pretty (LOG_FORMAT). Authorization headers, tokens, keys and passphrases are redacted.
+ * timestamps, JSON or pretty (LOG_FORMAT); a request's lines carry its id through its child logger
+ * (request-id.ts requestScope). Authorization headers, tokens, keys and passphrases are redacted.
  */
 export function createLogger(service: string, level = process.env.PKI_LOG_LEVEL ?? 'info', destination?: DestinationStream, format: LogFormat = logFormat()): Logger {
   const options = {
@@ -77,10 +76,6 @@ export function createLogger(service: string, level = process.env.PKI_LOG_LEVEL 
     redact: { paths: [...LOG_REDACT_PATHS], censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
-    mixin: () => {
-      const requestId = currentRequestId();
-      return requestId ? { requestId } : {};
-    },
   };
   if (format === 'pretty') return pino(options, prettyDestination(destination ?? process.stdout));
   return destination ? pino(options, destination) : pino(options);

@@ -20,6 +20,9 @@ export interface CaCall {
   readonly caller: string;
   /** The public key of the caller's client certificate. */
   peerKey(): KeyObject;
+  /** The request's id (the caller's X-Request-Id, checked, or a new one) and a logger whose lines carry it. */
+  readonly requestId: string;
+  readonly log: Logger;
 }
 
 /** An API route: a contract operation (method, path, caller, types) and its handler. */
@@ -32,7 +35,6 @@ export interface CaRouteDeps {
   readonly config: CaConfig;
   readonly store: CaStore;
   readonly now: () => Date;
-  readonly log: Logger;
   readonly metrics: Metrics;
   readonly audit: AuditTrail;
   readonly issuers: IssuerSet;
@@ -63,7 +65,7 @@ function logRefusal(log: Logger, e: unknown, kinds: readonly string[], fields: R
  * bookkeeping around it: metrics, logs, the audit entry of what was issued.
  */
 export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
-  const { metrics, log, audit } = d;
+  const { metrics, audit } = d;
   const manufacturerValidator = createPathValidator({ cacheSize: 1024 });
   const signDeps = (issuer: LoadedIssuer, auditOf: SignDeps['auditOf']): SignDeps => ({
     store: d.store,
@@ -74,7 +76,7 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
     manufacturerValidator,
     ...(auditOf ? { auditOf } : {}),
   });
-  const revokeDeps: RevokeDeps = { store: d.store, now: d.now, log, audit, publishCrl: d.publishCrl };
+  const revokeDeps = (call: CaCall): RevokeDeps => ({ store: d.store, now: d.now, log: call.log, audit, publishCrl: d.publishCrl });
   const signerDeps = (issuerId: string, call: CaCall): OcspSignerDeps => ({
     store: d.store,
     issuer: d.issuers.get(issuerId),
@@ -89,7 +91,7 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
   const table = routeTable<CaRoute>([
     route(CA_API.ping, async (_req, call) => ({ status: 'ok', client: call.caller })),
 
-    route(CA_API.sign, (r) =>
+    route(CA_API.sign, (r, { log }) =>
       counted(metrics, stationKindLabel(r.certificateType), async () => {
         // A new certificate's audit entry is written with it (one store write); a replay's here.
         // Zero-touch onboarding adds the manufacturer certificate it enrolled on, and whether the
@@ -110,7 +112,7 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
       }),
     ),
 
-    route(CA_API.signServer, async (r) => {
+    route(CA_API.signServer, async (r, { log }) => {
       const signed = await counted(metrics, csmsServer.kind, async () => {
         const s = await active((issuer) => signServerCertificate(r, { ...signDeps(issuer, (x) => [issuanceEvent(x, r.tenant, r.actor)]), serverValidity: d.config.serverValidity }));
         if (s.replayed) await audit.record(issuanceEvent(s, r.tenant, r.actor));
@@ -123,15 +125,15 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
       return signed;
     }),
 
-    route(CA_API.revoke, (r) => revokeCertificate(r.tenant, r.serialNumber, r.reason, r.actor, revokeDeps)),
+    route(CA_API.revoke, (r, call) => revokeCertificate(r.tenant, r.serialNumber, r.reason, r.actor, revokeDeps(call))),
 
-    route(CA_API.removeStation, (r) => removeStation(r.tenant, r.stationId, r.actor, revokeDeps)),
+    route(CA_API.removeStation, (r, call) => removeStation(r.tenant, r.stationId, r.actor, revokeDeps(call))),
 
     route(CA_API.ocspSigner, async (r, call) => {
       if (!d.issuers.get(r.issuerId)) await d.reloadIssuers();
       const signer = await counted(metrics, ocspSigner.kind, () => issueOcspSigner(r.issuerId, r.csr, signerDeps(r.issuerId, call)));
       // Its audit entry was written with it (signerDeps auditOf).
-      log.info({ event: 'ocsp-signer.issued', issuer: r.issuerId, serial: signer.serialNumber, notAfter: signer.notAfter }, 'OCSP signer certificate issued');
+      call.log.info({ event: 'ocsp-signer.issued', issuer: r.issuerId, serial: signer.serialNumber, notAfter: signer.notAfter }, 'OCSP signer certificate issued');
       return signer;
     }),
   ]);

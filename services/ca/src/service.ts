@@ -60,7 +60,6 @@ export function createCaService(config: CaConfig, init: CaInit, secrets: CaSecre
       config,
       store,
       now,
-      log,
       metrics,
       audit,
       issuers,

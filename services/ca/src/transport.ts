@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { AppError, REQUEST_ID_HEADER, acceptRequestId, applyServerLimits, withRequestId, readBody, sendJson, sendProblem, serverOptions, type HttpRoute, type Logger, type Metrics, type RouteKey, type RouteTable, type ServiceTls } from '@evpki/service';
+import { AppError, REQUEST_ID_HEADER, acceptRequestId, applyServerLimits, requestScope, readBody, sendJson, sendProblem, serverOptions, type HttpRoute, type Logger, type Metrics, type RequestScope, type RouteKey, type RouteTable, type ServiceTls } from '@evpki/service';
 import type { CaConfig } from './config.js';
 import type { CaCall, CaRoute } from './routes.js';
 import { authorizeServiceCaller } from './service-caller.js';
@@ -22,10 +22,10 @@ const MAX_BODY = 16 * 1024;
 const NO_BODY = Buffer.alloc(0);
 const OPS_NOT_FOUND = 'no such route on the ops port (/healthz, /readyz, /metrics); the API is on the TLS port';
 
-/** What the verified client certificate says about the caller (service-caller.ts). */
-function callOf(req: IncomingMessage, route: CaRoute): CaCall {
+/** What the verified client certificate says about the caller (service-caller.ts), and the request's id and logger. */
+function callOf(req: IncomingMessage, route: CaRoute, scope: RequestScope): CaCall {
   const caller = authorizeServiceCaller(req, route.op);
-  return { caller, peerKey: () => new X509Certificate((req.socket as TLSSocket).getPeerCertificate().raw).publicKey };
+  return { caller, peerKey: () => new X509Certificate((req.socket as TLSSocket).getPeerCertificate().raw).publicKey, requestId: scope.id, log: scope.log };
 }
 
 /**
@@ -40,41 +40,38 @@ export function createCaTransport(d: CaTransportDeps) {
   let opsServer: Server | undefined;
 
   /** An API request: the caller (403 if the contract names another), the decoded body, the operation's answer. */
-  async function answerApi(req: IncomingMessage, res: ServerResponse, route: CaRoute): Promise<void> {
-    const call = callOf(req, route);
+  async function answerApi(req: IncomingMessage, res: ServerResponse, route: CaRoute, scope: RequestScope): Promise<void> {
+    const call = callOf(req, route, scope);
     const body = route.op.method === 'POST' ? await readBody(req, MAX_BODY) : NO_BODY;
     sendJson(res, route.op.okStatus, await route.handle(route.op.decode(body), call));
   }
 
   /** A listener's request handler: the route (404/405 when none), its answer, the metrics and the debug log. */
-  function serve<R extends RouteKey>(table: RouteTable<R>, notFound: string, answer: (req: IncomingMessage, res: ServerResponse, route: R) => Promise<void>) {
-    const done = (route: string, res: ServerResponse): void => {
+  function serve<R extends RouteKey>(table: RouteTable<R>, notFound: string, answer: (req: IncomingMessage, res: ServerResponse, route: R, scope: RequestScope) => Promise<void>) {
+    const done = (route: string, res: ServerResponse, scope: RequestScope): void => {
       metrics.requests.inc({ route, status: String(res.statusCode) });
-      log.debug({ event: 'http.request', route, status: res.statusCode }, 'request');
+      scope.log.debug({ event: 'http.request', route, status: res.statusCode }, 'request');
     };
     return (req: IncomingMessage, res: ServerResponse): void => {
       // The caller's request id (the RA forwards its own), checked as the RA checks it; else a new one.
-      const id = acceptRequestId(req.headers[REQUEST_ID_HEADER]);
-      res.setHeader(REQUEST_ID_HEADER, id);
-      withRequestId(id, () => handle(req, res));
-    };
-    function handle(req: IncomingMessage, res: ServerResponse): void {
+      const scope = requestScope(log, acceptRequestId(req.headers[REQUEST_ID_HEADER]));
+      res.setHeader(REQUEST_ID_HEADER, scope.id);
       const url = req.url ?? '/';
       const route = table.find(req.method, url);
       const label = route?.label ?? 'unmatched';
-      (route ? answer(req, res, route) : Promise.reject(table.refusal(url, notFound))).then(
-        () => done(label, res),
+      (route ? answer(req, res, route, scope) : Promise.reject(table.refusal(url, notFound))).then(
+        () => done(label, res, scope),
         (err: unknown) => {
-          if (metrics.countStoreError(label, err)) log.warn({ err: (err as Error).message, route: label }, 'store unavailable');
-          else if (!(err instanceof AppError)) log.error({ err }, 'unexpected error');
+          if (metrics.countStoreError(label, err)) scope.log.warn({ err: (err as Error).message, route: label }, 'store unavailable');
+          else if (!(err instanceof AppError)) scope.log.error({ err }, 'unexpected error');
           // The CA re-runs the policy (it trusts no caller): its own refusals, by rule.
           metrics.countRejections(err);
           if (!res.headersSent) sendProblem(res, err);
           else res.destroy();
-          done(label, res);
+          done(label, res, scope);
         },
       );
-    }
+    };
   }
 
   const listen = (s: Server | HttpsServer, port: number) =>

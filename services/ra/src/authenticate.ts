@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { AUTHZ_RULES, AppError, AuthError, methodNotAllowed, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
+import { AUTHZ_RULES, AppError, AuthError, methodNotAllowed, requireScopes, type AuditTrail, type Caller, type Metrics, type RequestScope } from '@evpki/service';
 import { validateAuditEvent, type RaStore, type TenantRecord } from '@evpki/store';
 import type { MatchedOperation, Operation } from './operations.js';
 
@@ -14,11 +14,15 @@ export interface RequestContext {
   readonly params: Readonly<Record<string, string>>;
   /** Who acts, as the audit log names them. */
   readonly actor: string;
+  /** The request's id (requestOf), sent on with the calls to the CA. */
+  readonly requestId: string;
   /** Set once the request's refusal is in the audit log, so it is not recorded twice. */
   audited?: boolean;
 }
 
 export const contextOf = (res: Response): RequestContext => res.locals.ctx as RequestContext;
+/** The request's id and the logger whose lines carry it: set first, for every request (service.ts). */
+export const requestOf = (res: Response): RequestScope => res.locals.request as RequestScope;
 export const maybeContextOf = (res: Response): RequestContext | undefined => res.locals.ctx as RequestContext | undefined;
 
 /**
@@ -95,7 +99,7 @@ export function authenticate(d: AuthenticateDeps): RequestHandler {
       const tenant = await d.store.getTenant(caller.tenant);
       if (!tenant || tenant.disabled)
         throw new AppError('forbidden', `the token's tenant ${caller.tenant} is unknown or disabled`, [{ rule: AUTHZ_RULES.tenant, message: 'the tenant claim names no enabled tenant' }]);
-      const ctx: RequestContext = { caller, tenant, operation: matched.operation, params: matched.params, actor };
+      const ctx: RequestContext = { caller, tenant, operation: matched.operation, params: matched.params, actor, requestId: requestOf(res).id };
       res.locals.ctx = ctx;
     } catch (e) {
       if (e instanceof AppError && (e.kind === 'forbidden' || e.kind === 'not-found' || e.kind === 'method-not-allowed')) {

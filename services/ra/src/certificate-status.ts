@@ -108,7 +108,8 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
     guardedRequest(dispatcher, { origin, path, method: 'POST', body, contentType: OCSP_REQUEST, accept: OCSP_RESPONSE }, { timeoutMs: config.timeoutMs, maxBytes: MAX_REMOTE_RESPONSE_BYTES, what: 'the OCSP responder', response: 'the OCSP response' });
 
   return {
-    async query(d: OcspRequestData): Promise<CertificateStatusResult> {
+    /** `requestLog`: the logger of the request being served (its lines carry the request id). */
+    async query(d: OcspRequestData, requestLog: Logger = log): Promise<CertificateStatusResult> {
       let certId: Buffer;
       try {
         certId = certIdFromOcpp(d);
@@ -123,7 +124,7 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
       // responses, only their CRLs (the responder answers leaf-signing CAs' certificates).
       if (own && !signsLeaves(own.role)) {
         const reason = `issued by ${own.id}, a ${own.role} CA that signs CRLs, not OCSP responses: its status is in GET /crl/${own.id}.crl of our OCSP responder`;
-        log.info({ issuer: own.id, serial: d.serialNumber }, 'certificate status of a CA certificate: CRL only');
+        requestLog.info({ issuer: own.id, serial: d.serialNumber }, 'certificate status of a CA certificate: CRL only');
         return { status: 'Failed', reason };
       }
       let fetched: Fetched;
@@ -131,7 +132,7 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
         // Ours: our responder is the authority (A00.FR.702); responderURL is never fetched.
         fetched = await fetchOcsp(local, localUrl.origin, localPath, request);
         if ('failed' in fetched) {
-          log.error({ issuer: issuerId, reason: fetched.failed }, 'own OCSP responder failed');
+          requestLog.error({ issuer: issuerId, reason: fetched.failed }, 'own OCSP responder failed');
           throw new AppError('unavailable', 'our OCSP responder is unavailable; try again later', undefined, 5);
         }
       } else {
@@ -143,7 +144,7 @@ export function createCertificateStatus(config: CertificateStatusConfig, store: 
         }
       }
       const result = 'failed' in fetched ? { status: 'Failed' as const, reason: fetched.failed } : 'der' in fetched ? checkOcspResponse(fetched.der) : { status: 'Failed' as const, reason: fetched.refused };
-      if (result.status === 'Failed') log.warn({ issuer: issuerId ?? 'remote', serial: d.serialNumber, reason: result.reason }, 'certificate status failed');
+      if (result.status === 'Failed') requestLog.warn({ issuer: issuerId ?? 'remote', serial: d.serialNumber, reason: result.reason }, 'certificate status failed');
       return result;
     },
     async close(): Promise<void> {

@@ -13,6 +13,8 @@ export interface Principal {
   readonly tenant: TenantRecord;
   /** Who acts, as the audit log names them. */
   readonly actor: string;
+  /** The request being served: the CA's log lines of the call carry its id too. */
+  readonly requestId?: string;
 }
 
 /** A charge point's CSR (OCPP SignCertificate), already read from the adapter's request. */
@@ -121,7 +123,7 @@ export function createEnrolment(d: EnrolmentDeps) {
           actor: p.actor,
           ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
           ...(manufacturerName && r.manufacturerCertificateChain ? { manufacturerName, manufacturerCertificateChain: r.manufacturerCertificateChain, ...(manufacturerRevocation ? { manufacturerRevocation } : {}) } : {}),
-        })
+        }, p.requestId)
         .catch(refundAndThrow(release));
       return issued(signed);
     },
@@ -142,7 +144,7 @@ export function createEnrolment(d: EnrolmentDeps) {
           csr: r.csr,
           ...(r.validityHours === undefined ? {} : { validityHours: r.validityHours }),
           ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
-        })
+        }, p.requestId)
         .catch(refundAndThrow(release));
       return issued(signed);
     },

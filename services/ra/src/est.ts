@@ -4,7 +4,7 @@ import { parse } from 'yaml';
 import { AUTHZ_RULES, AppError, AuthError, requireScopes, type AuditTrail, type Caller, type Metrics } from '@evpki/service';
 import type { RaStore, TenantRecord } from '@evpki/store';
 import { CSR_LIMITS, OID, attributeValues, ctx, integer, oid, parseCsr, pemBlocks, seq, set, tlv, toPem, type ParsedName } from '@evpki/x509';
-import { actorOf, contextOf, type RequestContext } from './authenticate.js';
+import { actorOf, contextOf, requestOf, type RequestContext } from './authenticate.js';
 import type { Enrolment } from './enrol.js';
 import { authenticateSeccCertificate, checkReenrollSubject, presentedCertificate, type SeccCertificatePrincipal } from './secc-client-cert.js';
 
@@ -122,10 +122,11 @@ export interface EstDeps {
 }
 
 /** The request context of an authorized EST enrolment (the error handler audits refusals with it). */
-const contextFor = (caller: Caller, tenant: TenantRecord, actor: string, route: string): RequestContext => ({
+const contextFor = (caller: Caller, tenant: TenantRecord, actor: string, route: string, res: Response): RequestContext => ({
   caller,
   tenant,
   actor,
+  requestId: requestOf(res).id,
   params: {},
   operation: { route, method: 'POST', scopes: EST_ENROL_SCOPES, match: /^$/ },
 });
@@ -162,7 +163,7 @@ export function estRoutes(d: EstDeps) {
         throw e;
       }
       res.locals.seccCertificate = principal;
-      res.locals.ctx = contextFor(principal.caller, principal.tenant, principal.caller.subject!, route);
+      res.locals.ctx = contextFor(principal.caller, principal.tenant, principal.caller.subject!, route, res);
       return;
     }
     let c: Caller;
@@ -179,7 +180,7 @@ export function estRoutes(d: EstDeps) {
     const tenant = await d.store.getTenant(c.tenant);
     if (!tenant || tenant.disabled)
       throw new AppError('forbidden', `the token's tenant ${c.tenant} is unknown or disabled`, [{ rule: AUTHZ_RULES.tenant, message: 'the tenant claim names no enabled tenant' }]);
-    res.locals.ctx = contextFor(c, tenant, actorOf(c), route);
+    res.locals.ctx = contextFor(c, tenant, actorOf(c), route, res);
   }
 
   async function enroll(req: Request, res: Response): Promise<void> {

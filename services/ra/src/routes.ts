@@ -3,9 +3,9 @@ import type { CaClient } from '@evpki/ca-client';
 import { profileOf } from '@evpki/issuance';
 import { checkChargePointIdentity, checkRevocationReason, seccIdViolations } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
-import { AppError, type AuditTrail, type Logger } from '@evpki/service';
+import { AppError, type AuditTrail } from '@evpki/service';
 import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type RaStore } from '@evpki/store';
-import { contextOf } from './authenticate.js';
+import { contextOf, requestOf } from './authenticate.js';
 import type { CertificateStatus } from './certificate-status.js';
 import type { Enrolled, Enrolment } from './enrol.js';
 import { certificateSignedOf, signCertificateOf, type PncDataTransfer } from './pnc-data-transfer.js';
@@ -21,8 +21,6 @@ export interface RouteDeps {
   readonly now: () => Date;
   readonly certificateStatus: CertificateStatus;
   readonly audit: AuditTrail;
-  /** One info line per issuance and revocation (with the request id, like every line of the request). */
-  readonly log: Logger;
   /** The tenant's OCSP answers from our responders' metrics (GET /v1/summary). */
   readonly ocspAnswers: { forTenant(tenant: string): Promise<OcspAnswers> };
 }
@@ -96,9 +94,9 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
   // the CA deletes the station and revokes in one store write.
   r['DELETE /v1/stations/{stationId}'] = async (req, res) => {
     const { tenant, actor } = contextOf(res);
-    const removed = await d.ca.removeStation({ tenant: tenant.id, stationId: param(res, 'stationId'), actor });
+    const removed = await d.ca.removeStation({ tenant: tenant.id, stationId: param(res, 'stationId'), actor }, requestOf(res).id);
     if (!removed.deleted) throw new AppError('not-found', 'no such station');
-    d.log.info({ event: 'station.removed', tenant: tenant.id, stationId: param(res, 'stationId'), revoked: removed.revoked }, 'station removed, its certificates revoked');
+    requestOf(res).log.info({ event: 'station.removed', tenant: tenant.id, stationId: param(res, 'stationId'), revoked: removed.revoked }, 'station removed, its certificates revoked');
     res.status(204).end();
   };
 
@@ -114,7 +112,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
       ...(body.manufacturerCertificateChain === undefined ? {} : { manufacturerCertificateChain: body.manufacturerCertificateChain }),
     };
     const signed = await d.enrolment.station(contextOf(res), enrolment);
-    d.log.info({ event: 'certificate.issued', tenant: contextOf(res).tenant.id, stationId: enrolment.stationId, certificateType: signed.certificateType, serial: signed.serialNumber, replayed: signed.replayed }, 'certificate issued');
+    requestOf(res).log.info({ event: 'certificate.issued', tenant: contextOf(res).tenant.id, stationId: enrolment.stationId, certificateType: signed.certificateType, serial: signed.serialNumber, replayed: signed.replayed }, 'certificate issued');
     sendSigned(res, signed);
   };
 
@@ -124,7 +122,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     const idempotencyKey = req.get('idempotency-key');
     const enrolment = { stationId: param(res, 'stationId'), csr, certificateType, ...(idempotencyKey ? { idempotencyKey } : {}) };
     const signed = await d.enrolment.station(contextOf(res), enrolment);
-    d.log.info({ event: 'certificate.issued', tenant: contextOf(res).tenant.id, stationId: enrolment.stationId, certificateType: signed.certificateType, serial: signed.serialNumber, replayed: signed.replayed }, 'certificate issued (DataTransfer)');
+    requestOf(res).log.info({ event: 'certificate.issued', tenant: contextOf(res).tenant.id, stationId: enrolment.stationId, certificateType: signed.certificateType, serial: signed.serialNumber, replayed: signed.replayed }, 'certificate issued (DataTransfer)');
     sendSigned(res, signed, (certificate) => ({ certificate, certificateSigned: certificateSignedOf(certificate) }));
   };
 
@@ -134,7 +132,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     const idempotencyKey = req.get('idempotency-key');
     const enrolment = { csr: body.csr, ...(body.validityHours === undefined ? {} : { validityHours: body.validityHours }), ...(idempotencyKey ? { idempotencyKey } : {}) };
     const signed = await d.enrolment.server(contextOf(res), enrolment);
-    d.log.info({ event: 'certificate.issued', tenant: contextOf(res).tenant.id, certificateType: signed.certificateType, serial: signed.serialNumber, replayed: signed.replayed }, 'CSMS server certificate issued');
+    requestOf(res).log.info({ event: 'certificate.issued', tenant: contextOf(res).tenant.id, certificateType: signed.certificateType, serial: signed.serialNumber, replayed: signed.replayed }, 'CSMS server certificate issued');
     sendSigned(res, signed);
   };
 
@@ -167,8 +165,8 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     // Same answer as GET for another tenant's serial; the CA checks the tenant again.
     const cert = await d.store.getCertificate(serial);
     if (!cert || cert.tenant !== tenant.id || !profileOf(cert.kind)?.status.tenantRevocable) throw new AppError('not-found', 'no such certificate');
-    const revoked = await d.ca.revoke({ tenant: tenant.id, serialNumber: serial, reason, actor });
-    d.log.info({ event: 'certificate.revoked', tenant: tenant.id, serial: revoked.serialNumber, reason: revoked.revocationReason, changed: revoked.changed }, 'certificate revoked');
+    const revoked = await d.ca.revoke({ tenant: tenant.id, serialNumber: serial, reason, actor }, requestOf(res).id);
+    requestOf(res).log.info({ event: 'certificate.revoked', tenant: tenant.id, serial: revoked.serialNumber, reason: revoked.revocationReason, changed: revoked.changed }, 'certificate revoked');
     res.json({
       serialNumber: revoked.serialNumber,
       status: revoked.status,
@@ -181,7 +179,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
   // OCPP GetCertificateStatus on behalf of charge points (Plug&Charge 4.5): a status query, not an
   // object of the tenant, so any active tenant may ask.
   r['POST /v1/certificate-status'] = async (req, res) => {
-    res.json(await d.certificateStatus.query(req.body as OcspRequestData));
+    res.json(await d.certificateStatus.query(req.body as OcspRequestData, requestOf(res).log));
   };
 
   // ?hierarchy= picks the hierarchy (default csms; v2g: the V2G root of the SECC certificates).

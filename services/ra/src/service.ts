@@ -8,7 +8,7 @@ import {
   RA_CLIENT_CN,
   REQUEST_ID_HEADER,
   acceptRequestId,
-  withRequestId,
+  requestScope,
   applyServerLimits,
   serverOptions,
   createAuditTrail,
@@ -36,7 +36,7 @@ import { createManufacturerTrust } from './manufacturer-trust.js';
 import { createCertificateStatus } from './certificate-status.js';
 import { readJwks, type RaConfig } from './config.js';
 import { v1Handlers } from './routes.js';
-import { authenticate, contextOf, maybeContextOf } from './authenticate.js';
+import { authenticate, contextOf, maybeContextOf, requestOf } from './authenticate.js';
 import { loadOperations } from './operations.js';
 import { compileRequestSchemas } from './request-schema.js';
 import { raOpsRoutes } from './ops-routes.js';
@@ -125,7 +125,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     ...estRouteTable,
     { method: 'POST', path: '/oauth/token', label: 'POST /oauth/token' },
   ];
-  const handlers = { ...v1Handlers({ store, ca, enrolment, now, certificateStatus, audit, log, ocspAnswers }), ...manufacturerHandlers({ store, trust: manufacturers, audit, now }) };
+  const handlers = { ...v1Handlers({ store, ca, enrolment, now, certificateStatus, audit, ocspAnswers }), ...manufacturerHandlers({ store, trust: manufacturers, audit, now }) };
   // Each openapi.yaml operation has exactly one handler, and each handler one operation.
   const declared = operations.all.map((o) => o.route).sort();
   if (JSON.stringify(declared) !== JSON.stringify(Object.keys(handlers).sort()))
@@ -166,16 +166,17 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
     // The caller's X-Request-Id (or a new one) on the answer, every log line of the request and the
     // call to the CA: everything after runs inside it.
     app.use((req, res, next) => {
-      const id = acceptRequestId(req.headers[REQUEST_ID_HEADER]);
-      res.setHeader(REQUEST_ID_HEADER, id);
+      const request = requestScope(log, acceptRequestId(req.headers[REQUEST_ID_HEADER]));
+      res.locals.request = request;
+      res.setHeader(REQUEST_ID_HEADER, request.id);
       const started = process.hrtime.bigint();
       res.on('finish', () => {
         const route = routeLabel(operationOf, otherRoutes, req);
         metrics.requests.inc({ route, status: String(res.statusCode) });
         // The route template only: never the URL's parameters, the headers or the body.
-        withRequestId(id, () => log.debug({ event: 'http.request', route, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request'));
+        request.log.debug({ event: 'http.request', route, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'request');
       });
-      withRequestId(id, next);
+      next();
     });
 
     for (const r of ops) app.get(r.path, r.handle);
@@ -239,8 +240,8 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
         else if (v.type === 'entity.parse.failed') appErr = new AppError('malformed', 'request body is not valid JSON');
         else if (v.status === 400 || v.status === 415)
           appErr = new AppError('malformed', 'the request body cannot be read', [{ rule: 'openapi:/body', message: `/body cannot be read as JSON (identity, gzip or deflate encoding; utf-8): ${v.type ?? 'unreadable'}` }]);
-        else if (err instanceof StoreUnavailableError) log.warn({ err: err.message, path: req.path }, 'store unavailable');
-        else log.error({ err, path: req.path }, 'unexpected error');
+        else if (err instanceof StoreUnavailableError) requestOf(res).log.warn({ err: err.message, path: req.path }, 'store unavailable');
+        else requestOf(res).log.error({ err, path: req.path }, 'unexpected error');
       }
       const ctx = maybeContextOf(res);
       countFailedRequest(metrics, routeLabel(operationOf, otherRoutes, req), req, appErr, err, ctx !== undefined);
