@@ -15,6 +15,7 @@ import {
   integer,
   keyIdentifier,
   keyUsage,
+  nameToString,
   oid,
   parseCertificate,
   readOnly,
@@ -60,6 +61,18 @@ describe('strict DER reader', () => {
     // digitalSignature + keyAgreement = 1000 1000 → 3 unused bits; keyCertSign + cRLSign = 0000 0110 → 1 unused bit.
     assert.ok(keyUsage(['digitalSignature', 'keyAgreement']).toString('hex').endsWith('04040302' + '0388'));
     assert.ok(keyUsage(['keyCertSign', 'cRLSign']).toString('hex').endsWith('04040302' + '0106'));
+  });
+});
+
+describe('RFC 4514 names', () => {
+  const name = (...pairs: [string, string][]) => ({ der: Buffer.alloc(0), rdns: pairs.map(([oid, value]) => [{ oid, tag: 0x0c, value }]) });
+  it('writes the most specific RDN first, values with nothing to escape as they are', () => {
+    assert.equal(nameToString(name([OID.organizationName, 'Acme CPO'], [OID.commonName, 'CP-0001'])), 'CN=CP-0001,O=Acme CPO');
+  });
+  it('escapes the special characters, a leading space or # and a trailing space (section 2.4)', () => {
+    assert.equal(nameToString(name([OID.commonName, 'a,b+c"d<e>f;g=h\\i'])), 'CN=a\\,b\\+c\\"d\\<e\\>f\\;g\\=h\\\\i');
+    assert.equal(nameToString(name([OID.commonName, '#x'])), 'CN=\\#x');
+    assert.equal(nameToString(name([OID.commonName, ' x '])), 'CN=\\ x\\ ');
   });
 });
 

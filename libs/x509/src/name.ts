@@ -95,10 +95,13 @@ const SHORT: Record<string, string> = {
   '2.5.4.5': 'serialNumber',
 };
 
+/** A value RFC 4514 section 2.4 escapes something in (most have nothing: skipped on the issuance path). */
+const NEEDS_ESCAPE = /[\\,+"<>;=]|^[ #]| $/;
+const esc = (v: string): string =>
+  NEEDS_ESCAPE.test(v) ? v.replace(/[\\,+"<>;=]/g, (c) => '\\' + c).replace(/^[ #]/, (c) => '\\' + c).replace(/ $/, '\\ ') : v;
+
 /** RFC 4514 string form (most specific RDN first). */
 export function nameToString(name: ParsedName): string {
-  const esc = (v: string): string =>
-    v.replace(/[\\,+"<>;=]/g, (c) => '\\' + c).replace(/^[ #]/, (c) => '\\' + c).replace(/ $/, '\\ ');
   return [...name.rdns]
     .reverse()
     .map((rdn) => rdn.map((a) => `${SHORT[a.oid] ?? a.oid}=${esc(a.value)}`).join('+'))
