@@ -18,6 +18,13 @@ export default tseslint.config(
     },
   },
   {
+    // docs/architecture.md "Hot paths": on Node 20 an async hook (AsyncLocalStorage included) costs every promise.
+    files: ['libs/**/*.ts', 'services/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: ['async_hooks', 'node:async_hooks'].map((name) => ({ name, message: 'no async hooks in the services: hand the RequestScope down (docs/architecture.md "Hot paths")' })) }],
+    },
+  },
+  {
     // Tests talk to parsed JSON bodies; node:test's describe/it return promises the runner awaits.
     files: ['test/**/*.ts'],
     rules: {
