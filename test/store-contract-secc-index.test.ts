@@ -35,7 +35,7 @@ storeContract('findStationBySeccId', {
     equal(await found(store, 'cpo-a', 'DE*ABC*E2'), 'evse-0');
     equal(await store.deleteStation('cpo-a', 'evse-0'), true);
     equal(await found(store, 'cpo-a', 'DE*ABC*E2'), 'evse-1');
-    deepStrictEqual(await store.removeStation('cpo-a', 'evse-1', 'cessationOfOperation', 'now'), { deleted: true, revoked: [] });
+    deepStrictEqual(await store.removeStation('cpo-a', 'evse-1', 'cessationOfOperation', 'now', () => []), { deleted: true, revoked: [] });
     equal(await found(store, 'cpo-a', 'DE*ABC*E2'), undefined);
     // The same station id written again lists its SECC-IDs anew.
     await store.putStation(st('cpo-a', 'evse-1', ['DE*ABC*E9']));

@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { expiryMark } from './records.js';
+import { expiryMark, revokedRecord } from './records.js';
 import type {
   CertificateRecord,
   CrlRecord,
@@ -27,7 +27,7 @@ import type {
   RateOutcome,
   RotationRecord,
 } from './records.js';
-import type { IssuanceAlso, Store } from './store.js';
+import type { IssuanceAlso, RevocationAuditOf, RevocationDone, StationRemoval, Store } from './store.js';
 import { seccIdKey, tenantClaims } from '@evpki/policy';
 import { listsSeccKey, seccKeysOf } from './secc-index.js';
 import { claimChange, claimLookups, conflictError } from './tenant-index.js';
@@ -537,34 +537,45 @@ export class LmdbStore implements Store {
     return { ok: true };
   }
 
-  async revokeCertificate(serial: string, reason: RevocationReason, at: string): Promise<RevocationOutcome> {
+  // A revocation's audit events are built and validated before anything is written: a callback that
+  // throws in an lmdb-js transaction does not undo the writes made before it.
+  async revokeCertificate(serial: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<RevocationDone>): Promise<RevocationOutcome> {
     await this.schema();
     return this.db.transaction((): RevocationOutcome => {
       const cert = this.db.get(key('cert', serial)) as CertificateRecord | undefined;
       if (!cert) return { ok: false, reason: 'not-found' };
-      const updated = this.revokeInTxn(cert, reason, at);
-      return { ok: true, record: updated ?? cert, changed: updated !== undefined };
+      const updated = revokedRecord(cert, reason, at);
+      const done: RevocationDone = { ok: true, record: updated ?? cert, changed: updated !== undefined };
+      const events = auditOf(done);
+      validateAuditAppend(events, at);
+      this.revokeInTxn(cert, reason, at);
+      this.appendAuditInTxn(events, at);
+      return done;
     });
   }
 
-  async removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string): Promise<{ deleted: boolean; revoked: CertificateRecord[] }> {
+  async removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<StationRemoval>): Promise<StationRemoval> {
     await this.schema();
-    return this.db.transaction(() => {
-      const revoked: CertificateRecord[] = [];
+    return this.db.transaction((): StationRemoval => {
+      const good: CertificateRecord[] = [];
       for (const { value } of this.db.getRange({ start: key('stationcert', tenant, stationId), end: key('stationcert', tenant, stationId, END) })) {
         const cert = this.db.get(key('cert', value as string)) as CertificateRecord | undefined;
-        if (cert?.status !== 'good') continue;
-        const updated = this.revokeInTxn(cert, reason, at);
-        if (updated) revoked.push(updated);
+        if (cert?.status === 'good') good.push(cert);
       }
-      return { deleted: this.dropStation(tenant, stationId), revoked };
+      const done: StationRemoval = { deleted: this.db.get(key('station', tenant, stationId)) !== undefined, revoked: good.map((c) => revokedRecord(c, reason, at)!) };
+      const events = auditOf(done);
+      validateAuditAppend(events, at);
+      for (const c of good) this.revokeInTxn(c, reason, at);
+      this.dropStation(tenant, stationId);
+      this.appendAuditInTxn(events, at);
+      return done;
     });
   }
 
   /** Inside a write transaction. Returns the new record, or undefined when nothing changed. */
   private revokeInTxn(cert: CertificateRecord, reason: RevocationReason, at: string): CertificateRecord | undefined {
-    if (cert.status === 'revoked' && (reason !== 'keyCompromise' || cert.revocationReason === 'keyCompromise')) return undefined;
-    const updated: CertificateRecord = { ...cert, status: 'revoked', revokedAt: cert.revokedAt ?? at, revocationReason: reason };
+    const updated = revokedRecord(cert, reason, at);
+    if (!updated) return undefined;
     this.db.putSync(key('cert', cert.serial), updated);
     this.writeIndex('cx', cert.tenant, revokedIndexEntries(cert));
     this.db.putSync(key('revoked', cert.issuerId, cert.serial), { serial: cert.serial, revokedAt: updated.revokedAt!, reason } satisfies RevokedEntry);

@@ -258,6 +258,16 @@ export type RevocationOutcome =
   /** `changed` is false when the certificate was already revoked with this or a stronger reason. */
   | { readonly ok: true; readonly record: CertificateRecord; readonly changed: boolean };
 
+/**
+ * The record a revocation with `reason` at `at` makes of `cert` (both backends), or undefined when
+ * it changes nothing: an already revoked certificate keeps its revocation time, and its reason can
+ * only be raised to keyCompromise (RFC 5280 5.3.1).
+ */
+export function revokedRecord(cert: CertificateRecord, reason: RevocationReason, at: string): CertificateRecord | undefined {
+  if (cert.status === 'revoked' && (reason !== 'keyCompromise' || cert.revocationReason === 'keyCompromise')) return undefined;
+  return { ...cert, status: 'revoked', revokedAt: cert.revokedAt ?? at, revocationReason: reason };
+}
+
 export type OcspHash = 'sha1' | 'sha256' | 'sha384' | 'sha512';
 
 /**

@@ -117,8 +117,9 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
     write: ['c:*', 'der-dict', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp', 's:*', 'cl:*', 'sx:*', 'secc:*'],
     scripts: ['c:*', 'k:*', 'idem:*', 'idem-none', 'sc:*', 'ocspdue', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*', 's-none', 'cl:*', 'sx:*', 'secc:*'],
   }),
-  revokeCertificate: merge(SCHEMA, REVOKE, { commands: [], scripts: ['s-none', 'sc-none'] }),
-  removeStation: merge(SCHEMA, REVOKE, { commands: ['zrange', 'zcard', 'zscore', 'get', 'zrem'], read: ['sc:*', 's:*'], write: ['s:*', 'sx:*'], scripts: ['s:*', 'sc:*', 'sx:*'] }),
+  // With its audit entries in the same script (and the audit head read first).
+  revokeCertificate: merge(SCHEMA, REVOKE, AUDIT_WRITE, { commands: [], scripts: ['s-none', 'sc-none'] }),
+  removeStation: merge(SCHEMA, REVOKE, AUDIT_WRITE, { commands: ['zrange', 'zcard', 'zscore', 'get', 'zrem'], read: ['sc:*', 's:*'], write: ['s:*', 'sx:*'], scripts: ['s:*', 'sc:*', 'sx:*'] }),
   listRevoked: { commands: ['hgetall'], read: ['rv:*'] },
   // A store written before schema 6 holds a hash at o:* (HGET after GET's WRONGTYPE).
   getOcspResponse: { commands: ['get', 'hget'], read: ['o:*', 'ocsp-tail'] },

@@ -39,6 +39,16 @@ export interface IssuanceAlso {
   readonly register?: StationRecord;
 }
 
+/** What revokeCertificate did (RevocationOutcome when the certificate exists). */
+export type RevocationDone = Extract<RevocationOutcome, { ok: true }>;
+/** What removeStation did: whether the station was deleted, and the certificates it revoked (as stored now). */
+export interface StationRemoval {
+  readonly deleted: boolean;
+  readonly revoked: CertificateRecord[];
+}
+/** The audit events of a revocation, from what it does: written in the same write (Store.revokeCertificate). */
+export type RevocationAuditOf<T> = (done: T) => readonly AuditEvent[];
+
 export interface Store {
   /** Throws when the store cannot be read. Writes nothing: readiness probes call it (issue 14.7). */
   ping(): Promise<void>;
@@ -177,10 +187,17 @@ export interface Store {
    * OCSP responses dropped (none can be served stale) and the certificate queued for new ones, and
    * for keyCompromise its key blocked (A00.FR.501). An already revoked certificate keeps its
    * revocation time; its reason can only be raised to keyCompromise (RFC 5280 5.3.1).
+   * The events `auditOf` gives for what the write does are appended to the audit chain in the same
+   * write, at `at` (appendAudit's rules: AuditEventError, nothing written), so that a revocation is
+   * never stored without its audit entry. `auditOf` may be called more than once (another writer
+   * changed the certificate or the chain meanwhile): no side effects. Not called for 'not-found'.
    */
-  revokeCertificate(serial: string, reason: RevocationReason, at: string): Promise<RevocationOutcome>;
-  /** Deletes a station and revokes each of its good certificates with `reason`, in one write. */
-  removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string): Promise<{ deleted: boolean; revoked: CertificateRecord[] }>;
+  revokeCertificate(serial: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<RevocationDone>): Promise<RevocationOutcome>;
+  /**
+   * Deletes a station and revokes each of its good certificates with `reason`, in one write, with
+   * the audit events `auditOf` gives for it (as revokeCertificate).
+   */
+  removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<StationRemoval>): Promise<StationRemoval>;
   /** The issuer's revoked certificates, for its CRL. */
   listRevoked(issuerId: string): Promise<RevokedEntry[]>;
 

@@ -74,7 +74,7 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
     manufacturerValidator,
     ...(auditOf ? { auditOf } : {}),
   });
-  const revokeDeps: RevokeDeps = { store: d.store, now: d.now, log, audit, publishCrl: d.publishCrl };
+  const revokeDeps: RevokeDeps = { store: d.store, now: d.now, log, publishCrl: d.publishCrl };
   const signerDeps = (issuerId: string, call: CaCall): OcspSignerDeps => ({
     store: d.store,
     issuer: d.issuers.get(issuerId),
