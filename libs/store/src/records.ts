@@ -1,4 +1,5 @@
 /** The logical records both store backends hold (docs/architecture.md "Data"). Dates are ISO strings. */
+import type { SeccIdConflict } from './errors.js';
 
 /**
  * No two tenants share a CPO name (compared normalised), a server domain or one below another's, or
@@ -114,8 +115,12 @@ export interface StationRecord {
   readonly updatedAt: string;
 }
 
-/** What putStations did with one station: written new, written over an existing one, or left as it was. */
-export type StationPutOutcome = 'created' | 'replaced' | 'kept';
+/**
+ * What putStations did with one station: written new, written over an existing one, left as it
+ * was, or refused (not written) because another station of its tenant lists one of its SECC-IDs
+ * (PnC-4.3.secc-id-unique).
+ */
+export type StationPutOutcome = 'created' | 'replaced' | 'kept' | { readonly refused: SeccIdConflict };
 
 /** One step of Store.requeueOcsp: how many certificates it made due, and where to go on (undefined: done). */
 export interface OcspRequeueStep {

@@ -1,6 +1,6 @@
 import { Command, Redis, ReplyError } from 'ioredis';
 import { pack, unpack } from 'msgpackr';
-import { StoreNotDurableError, StoreUnavailableError } from './errors.js';
+import { SeccIdConflictError, StoreNotDurableError, StoreUnavailableError, type SeccIdConflict } from './errors.js';
 import {
   AUDIT_GENESIS,
   auditPage,
@@ -16,7 +16,7 @@ import {
 import { REDIS_SCRIPTS } from './redis-scripts.js';
 import { MissingDerDictionary, decodeIssuedRecord, packListBound, packListMember, unpackListMember, derDictRefOf, derDictionaryOf, encodeIssuedRecord, findOcspEntry, frameOcspResponse, splitOcspTail, tailRefOf, type IssuedRecord } from './redis-encoding.js';
 import { seccIdKey } from '@evpki/policy';
-import { listsSeccKey, seccKeysOf, seccMember } from './secc-index.js';
+import { assertRegistration, listsSeccKey, seccKeysOf, seccMember } from './secc-index.js';
 import { expiryMark, revokedRecord } from './records.js';
 import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, issuerAtSchema3, rotationAtSchema3, upToDate, type MigrationResult } from './schema.js';
 import { DEFAULT_HIERARCHY, assertIssuerRecord, assertRotationCommit, signsLeaves } from './hierarchies.js';
@@ -652,16 +652,22 @@ export class RedisStore implements Store {
 
   /**
    * Writes (rec) or deletes (rec undefined) stations with their list index entries, compare-and-set
-   * on the records as read (writeStations script); each station at most once per call.
+   * on the records as read (writeStations script); each station at most once per call. A station
+   * listing a SECC-ID another station of its tenant lists is refused (PnC-4.3.secc-id-unique) and
+   * the others written; an index entry found stale on the way (left by an older removal) is dropped.
    */
-  private async writeStations(items: readonly { tenant: string; stationId: string; rec?: StationRecord }[], replace: boolean): Promise<string[]> {
+  private async writeStations(items: readonly { tenant: string; stationId: string; rec?: StationRecord }[], replace: boolean): Promise<(string | { refused: SeccIdConflict })[]> {
     await this.schema();
+    // The uniqueness check reads the SECC-ID index: it must cover the stations written before it.
+    if (items.some((i) => i.rec?.seccIds?.length) && !(await this.call((r) => r.exists(SECC_INDEX_BUILT)))) await this.buildSeccIndex();
+    const out: (string | { refused: SeccIdConflict })[] = [];
+    let pending = items.map((item, n) => ({ item, n }));
     for (let attempt = 0; attempt < STATION_CAS_ATTEMPTS; attempt++) {
-      const keys = items.map((i) => k('s', i.tenant, i.stationId));
+      const keys = pending.map(({ item: i }) => k('s', i.tenant, i.stationId));
       const raws = await this.call((r) => r.mgetBuffer(...keys));
       const scriptKeys: string[] = [];
       const args: (string | Buffer)[] = [replace ? '1' : '0'];
-      items.forEach((item, n) => {
+      pending.forEach(({ item }, n) => {
         const raw = raws[n] ?? null;
         const before = dec<StationRecord>(raw);
         const ops = [
@@ -673,19 +679,48 @@ export class RedisStore implements Store {
         scriptKeys.push(keys[n]!, ...stationListKeys(item.tenant), seccIndexKey(item.tenant));
         args.push(raw ?? '', item.rec ? enc(item.rec) : '', String(ops.length), ...ops);
       });
-      const out = ((await this.run('writeStations', scriptKeys, args)) as Buffer[]).map((b) => b.toString());
-      if (out[0] !== 'changed') return out;
+      const result = ((await this.run('writeStations', scriptKeys, args)) as Buffer[]).map((b) => b.toString());
+      if (result[0] === 'changed') continue;
+      if (result[0] !== 'secc') {
+        result.forEach((o, i) => (out[pending[i]!.n] = o));
+        return out;
+      }
+      // Nothing written: refuse the stations whose SECC-ID another station lists, drop stale entries, write again.
+      const refused = new Set<number>();
+      for (let r = 1; r < result.length; r += 3) {
+        const i = Number(result[r]);
+        const [key, other] = [result[r + 1]!, result[r + 2]!];
+        const { item, n } = pending[i]!;
+        if (await this.seccHeldBy(item.tenant, key, other, pending.map((p) => p.item))) {
+          out[n] = { refused: { seccId: item.rec!.seccIds!.find((id) => seccIdKey(id) === key) ?? key, otherStationId: other } };
+          refused.add(i);
+        }
+      }
+      pending = pending.filter((_, i) => !refused.has(i));
+      if (!pending.length) return out;
     }
     throw new StoreUnavailableError('the stations kept changing during the write; try again');
+  }
+
+  /**
+   * Whether station `other` of the tenant lists the SECC-ID `key`: as written by this call, or as
+   * stored. When it does not, its index entry is stale and is dropped (only while the station is as read).
+   */
+  private async seccHeldBy(tenant: string, key: string, other: string, batch: readonly { tenant: string; stationId: string; rec?: StationRecord }[]): Promise<boolean> {
+    if (batch.some((b) => b.tenant === tenant && b.stationId === other && listsSeccKey(b.rec, key))) return true;
+    const raw = await this.call((r) => r.getBuffer(k('s', tenant, other)));
+    if (listsSeccKey(dec<StationRecord>(raw), key)) return true;
+    await this.run('dropSeccEntry', [seccIndexKey(tenant), k('s', tenant, other)], [seccMember(key, other), raw ?? '']);
+    return false;
   }
 
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return dec(await this.call((r) => r.getBuffer(k('s', tenant, stationId))));
   }
-  // The SECC-ID index (secc-index.ts): sx:<tenant> a zset of "<SECC-ID key>\n<stationId>" (scores 0),
-  // kept by the station writes' script (writeStations; a station removal leaves its entries, which a
-  // lookup ignores: it checks the station again); secc-built once it covers the stations written
-  // before it existed.
+  // The SECC-ID index (secc-index.ts): secc:<tenant> a zset of "<SECC-ID key>\n<stationId>" (scores 0),
+  // kept by the station writes' script (writeStations) and a station removal (revoke); a removal
+  // before that left its entries, which a lookup ignores (it checks the station again) and a station
+  // write drops when it meets them; secc-built once it covers the stations written before it existed.
   async findStationBySeccId(tenant: string, seccId: string): Promise<StationRecord | undefined> {
     if (!(await this.call((r) => r.exists(SECC_INDEX_BUILT)))) await this.buildSeccIndex();
     const key = seccIdKey(seccId);
@@ -716,6 +751,7 @@ export class RedisStore implements Store {
   }
   async putStation(s: StationRecord): Promise<{ created: boolean }> {
     const [outcome] = await this.writeStations([{ tenant: s.tenant, stationId: s.stationId, rec: s }], true);
+    if (typeof outcome === 'object') throw new SeccIdConflictError(s.tenant, s.stationId, outcome.refused);
     return { created: outcome === 'created' };
   }
   async putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]> {
@@ -860,6 +896,7 @@ export class RedisStore implements Store {
   async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, also: IssuanceAlso = {}): Promise<IssuanceOutcome> {
     const { audit, register } = also;
     if (audit) validateAuditAppend(audit.events, audit.at);
+    assertRegistration(register);
     if (register && (register.tenant !== cert.tenant || register.stationId !== cert.stationId)) throw new Error("recordIssuance: the station registered is not the certificate's");
     await this.schema();
     const { status: _s, revokedAt: _ra, revocationReason: _rr, ...issued } = cert;
@@ -948,8 +985,8 @@ export class RedisStore implements Store {
     if (station) {
       // The station's list index entries go with it (the script checks the record is still the one read).
       const before = dec<StationRecord>(station.raw);
-      keys.push(...stationListKeys(station.tenant));
-      args.push(station.raw ?? '', ...(before ? stationIndexEntries(before).map(stationListOp) : []));
+      keys.push(...stationListKeys(station.tenant), seccIndexKey(station.tenant));
+      args.push(station.raw ?? '', ...(before ? [...stationIndexEntries(before).map(stationListOp), ...seccKeysOf(before).map((key) => `5${seccMember(key, before.stationId)}`)] : []));
     }
     keys.push(...audit.tenantKeys);
     const result = (await this.run('revoke', keys, args)) as Buffer[];

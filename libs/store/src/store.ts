@@ -35,7 +35,7 @@ import type { CertificateListFilter, CertificateListResult, ListPage, ListResult
 export interface IssuanceAlso {
   /** Its audit entries (appended to the hash chain in the write). */
   readonly audit?: AuditAppend;
-  /** The station it registers (zero-touch onboarding: refused as 'station' when it exists). */
+  /** The station it registers (zero-touch onboarding: refused as 'station' when it exists). It lists no SECC-ID (throws otherwise). */
   readonly register?: StationRecord;
 }
 
@@ -111,16 +111,25 @@ export interface Store {
   /**
    * The tenant's station whose `seccIds` hold this SECC-ID (compared as seccIdKey: without '*', any
    * case), from an index the station writes keep (EST enrolment, PnC-4.3); undefined when none.
-   * Several stations listing one SECC-ID: the first by station id.
+   * Several stations listing one SECC-ID (data written before the station writes refused it,
+   * PnC-4.3.secc-id-unique): the first by station id.
    */
   findStationBySeccId(tenant: string, seccId: string): Promise<StationRecord | undefined>;
-  /** Creates or replaces; `created` tells which. */
+  /**
+   * Creates or replaces; `created` tells which. Throws SeccIdConflictError, writing nothing, when a
+   * SECC-ID of the station (compared as seccIdKey) is listed by another station of its tenant
+   * (PnC-4.3.secc-id-unique; checked against the SECC-ID index in the same atomic write). Other
+   * tenants may list it.
+   */
   putStation(s: StationRecord): Promise<{ created: boolean }>;
   deleteStation(tenant: string, stationId: string): Promise<boolean>;
   /**
    * Writes a batch of stations in one write (one LMDB transaction, one Redis MULTI): each one is
    * created when absent; an existing one is replaced only with `replace`, else kept as it is.
-   * Outcomes in the batch's order. For bulk imports: keep batches to a few thousand.
+   * Outcomes in the batch's order. A station written (created or replaced) listing a SECC-ID another
+   * station of its tenant lists, stored or written before it in the batch, is refused and not
+   * written (`{ refused }`, PnC-4.3.secc-id-unique, as putStation); the others are. For bulk
+   * imports: keep batches to a few thousand.
    */
   putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]>;
 

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { STATION_FIELDS, checkStationRegistration, seccIdViolations } from '@evpki/policy';
-import type { StationRecord, Store } from '@evpki/store';
+import { Rule, STATION_FIELDS, checkStationRegistration, seccIdViolations } from '@evpki/policy';
+import { seccIdConflictMessage, type StationRecord, type Store } from '@evpki/store';
 import { CliError } from './cli-error.js';
 import type { Command } from './command.js';
 import { csvLine, csvRecords, type CsvRecord } from './csv.js';
@@ -146,6 +146,8 @@ export async function importStations(o: ImportOptions): Promise<ImportCounts> {
     batch = [];
     const existing = await Promise.all(rows.map((r) => o.store.getStation(o.tenant, r.stationId)));
     const writes: StationRecord[] = [];
+    /** The row of each write. */
+    const written: Row[] = [];
     let wouldReplace = 0;
     rows.forEach((r, i) => {
       const e = existing[i];
@@ -157,6 +159,7 @@ export async function importStations(o: ImportOptions): Promise<ImportCounts> {
       }
       if (e) wouldReplace++;
       const seccIds = r.seccIds ?? e?.seccIds ?? [];
+      written.push(r);
       writes.push({
         tenant: o.tenant,
         stationId: r.stationId,
@@ -173,10 +176,13 @@ export async function importStations(o: ImportOptions): Promise<ImportCounts> {
       counts.created += writes.length - wouldReplace;
       return;
     }
-    for (const outcome of await o.store.putStations(writes, { replace: o.replace }))
+    (await o.store.putStations(writes, { replace: o.replace })).forEach((outcome, i) => {
       if (outcome === 'created') counts.created++;
       else if (outcome === 'replaced') counts.replaced++;
-      else counts.unchanged++; // created by someone else since it was read
+      else if (outcome === 'kept') counts.unchanged++; // created by someone else since it was read
+      // PnC-4.3.secc-id-unique: another station of the tenant (stored, or on an earlier line) lists one of its SECC-IDs; not written.
+      else refuse(written[i]!.line, written[i]!.stationId, [{ rule: Rule.uniqueSeccId, message: seccIdConflictMessage(written[i]!.stationId, outcome.refused) }]);
+    });
   };
 
   const records = csvRecords(text);
@@ -295,7 +301,9 @@ Registers the charge stations of one tenant from CSV (RFC 4180, UTF-8, a BOM is 
   "CP:0002",SN-0002,,no
 model may be empty (or the column left out); allowed is true/false, 1/0 or yes/no (empty or no
 column: true). An optional seccIds column holds the station's ISO 15118 SECC-IDs, separated by
-spaces (DE*ABC*E123456; rule V2G.secc-id); without the column the stored ones are kept. Every row is checked as the RA checks PUT /v1/stations/{stationId} (stationId 1-48 of
+spaces (DE*ABC*E123456; rule V2G.secc-id); without the column the stored ones are kept. A row
+listing a SECC-ID another station of the tenant lists (stored, or imported from an earlier line)
+is refused, rule PnC-4.3.secc-id-unique (not detected by --dry-run). Every row is checked as the RA checks PUT /v1/stations/{stationId} (stationId 1-48 of
 A-Z a-z 0-9 . _ : -, serialNumber 1-64 of A-Z a-z 0-9 . _ - and no host name or IP address
 (A00.FR.511), model at most 128 characters), plus: the number of fields, quoting, fields over
 ${IMPORT_LIMITS.maxField} characters, a stationId already imported from an earlier line. Empty lines are skipped.
