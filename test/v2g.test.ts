@@ -374,6 +374,8 @@ describe('pki stations import: the seccIds column', () => {
     const file = join(work, 'stations-dup.csv');
     const report = join(work, 'stations-dup-report.csv');
     writeFileSync(file, 'stationId,serialNumber,seccIds\nevse-20,EVSE-0020,DE*ABC*E20\nevse-21,EVSE-0021,DEABCE20\nevse-22,EVSE-0022,DE*ABC*E10\nevse-23,EVSE-0023,DE*ABC*E23\n');
+    const dry = await cli(['stations', 'import', file, '--tenant', 'demo', '--dry-run']);
+    assert.deepEqual([dry.code, dry.json.created, dry.json.refused, dry.json.byRule], [3, 2, 2, { 'PnC-4.3.secc-id-unique': 2 }], 'a dry run counts the same');
     const r = await cli(['stations', 'import', file, '--tenant', 'demo', '--report', report]);
     assert.equal(r.code, 3, r.stderr);
     assert.deepEqual([r.json.created, r.json.refused, r.json.byRule], [2, 2, { 'PnC-4.3.secc-id-unique': 2 }]);
