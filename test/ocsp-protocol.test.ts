@@ -92,7 +92,7 @@ describe('pre-signed responses over time', () => {
     const kept = responder.recall(key);
     assert.deepEqual(kept?.body, (await stack.store.getOcspResponse(pki.manifest.issuers.chargePoint, serial, 'sha256'))!.der, 'asked twice: kept');
     const at = clock().toISOString();
-    await stack.store.revokeCertificate(serial, 'keyCompromise', at);
+    await stack.store.revokeCertificate(serial, 'keyCompromise', at, () => []);
     assert.equal(responder.recall(key), undefined, 'the revocation moved the epoch: nothing stale is served');
     // Out of the pre-signing schedule, so that the next test counts only its own certificate.
     assert.ok(await stack.store.putOcspResponses(serial, { status: 'revoked', revokedAt: at, revocationReason: 'keyCompromise' }, [], { nextDue: undefined }));
@@ -120,7 +120,7 @@ describe('pre-signed responses over time', () => {
 
     // A refresh signed for "good" cannot land after a revocation committed in between.
     const cert = (await stack.store.getCertificate(serial))!;
-    await stack.store.revokeCertificate(serial, 'superseded', clock().toISOString());
+    await stack.store.revokeCertificate(serial, 'superseded', clock().toISOString(), () => []);
     const stale = { ...second, thisUpdate: t + 1 };
     assert.equal(await stack.store.putOcspResponses(serial, { status: cert.status }, [stale]), false);
     assert.equal(await stack.store.getOcspResponse(id, serial, 'sha256'), undefined, 'revocation dropped the pre-signed responses');

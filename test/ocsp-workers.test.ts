@@ -193,7 +193,7 @@ for (const [backend, start] of [['LMDB', lmdbResponder], ['Redis', redisResponde
       assert.ok(goodSeries.every((l) => l.includes('tenant="demo"')), goodSeries.join('\n'));
 
       const revokedAt = Date.now();
-      assert.equal((await r.store.revokeCertificate(target, 'keyCompromise', new Date().toISOString())).ok, true);
+      assert.equal((await r.store.revokeCertificate(target, 'keyCompromise', new Date().toISOString(), () => [])).ok, true);
       const late: string[] = [];
       for (let i = 0; i < 4; i++)
         await inBursts(8, async () => {

@@ -154,7 +154,7 @@ test('issue 15: the RA user cannot write a certificate record, nor run a dangero
   const store = storeAs('pki-ra');
   const fake = { ...(await cluster.store.getCertificate(serial))!, serial: 'acl0ff1ce', spkiSha256: 'f'.repeat(64) } as CertificateRecord;
   await assert.rejects(recordCert(store, fake), /NOPERM|can't access/);
-  await assert.rejects(store.revokeCertificate(serial, 'keyCompromise', new Date().toISOString()), /NOPERM|can't access/);
+  await assert.rejects(store.revokeCertificate(serial, 'keyCompromise', new Date().toISOString(), () => []), /NOPERM|can't access/);
   await assert.rejects(store.putTenant({ ...(await cluster.store.getTenant('demo'))!, disabled: true }), /NOPERM|can't access/);
   assert.equal(await cluster.store.getCertificate('acl0ff1ce'), undefined, 'nothing recorded');
   assert.equal((await cluster.store.getCertificate(serial))?.status, 'good', 'not revoked');
@@ -174,7 +174,7 @@ test('issue 15: the OCSP user writes only responses and its schedule; a script o
   assert.equal(await ocsp.hget(cert, 'st'), 'good');
 
   const store = storeAs('pki-ocsp');
-  await assert.rejects(store.revokeCertificate(serial, 'keyCompromise', new Date().toISOString()), /NOPERM|can't access/);
+  await assert.rejects(store.revokeCertificate(serial, 'keyCompromise', new Date().toISOString(), () => []), /NOPERM|can't access/);
   await assert.rejects(store.putStation({ tenant: 'demo', stationId: 'x', serialNumber: 'X', allowed: true, createdAt: '', updatedAt: '' }), /NOPERM/);
   await assert.rejects(store.appendAudit([{ event: 'x', actor: 'ocsp', outcome: 'ok' }], new Date().toISOString()), /NOPERM|can't access/);
   assert.equal((await cluster.store.getCertificate(serial))?.status, 'good');

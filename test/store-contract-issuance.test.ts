@@ -125,7 +125,7 @@ storeContract(
       const spkis = [compressedEcSpki(ec), rsaSpkiWithoutNull(rsa), spkiOf(plain), spkiOf(ec)];
       const legacy = spkis.map((spki) => cert({ der: certificateWithSpki(spki), spkiSha256: sha256(spki), stationId: 'legacy' }));
       for (const c of legacy) equal((await recordCert(store, c)).ok, true);
-      equal((await store.revokeCertificate(legacy[0]!.serial, 'keyCompromise', '2026-02-01T00:00:00.000Z')).ok, true);
+      equal((await store.revokeCertificate(legacy[0]!.serial, 'keyCompromise', '2026-02-01T00:00:00.000Z', () => [])).ok, true);
       await inStoreProcess(opened.childEnv, FORGET_SCHEMA);
 
       const canonical = [spkiOf(ec), spkiOf(rsa), spkiOf(plain)].map((spki) => inspectSpki(spki).common.spkiSha256);

@@ -63,7 +63,7 @@ storeContract('lists', {
     deepStrictEqual(await store.putStations([station('cpo-a', 'CP3', 'SN-R', true), station('cpo-a', 'CP3', 'SN-S', true)], { replace: true }), ['replaced', 'replaced']);
     deepStrictEqual((await stationIds(store, 'cpo-a', { prefix: 'SN-' })).ids, ['CP3', 'CP1'], 'SN-S, SN-Z');
     equal(await store.deleteStation('cpo-a', 'X9'), true);
-    await store.removeStation('cpo-a', 'CP2', 'cessationOfOperation', at(NOW));
+    await store.removeStation('cpo-a', 'CP2', 'cessationOfOperation', at(NOW), () => []);
     deepStrictEqual((await stationIds(store, 'cpo-a', {})).ids, ['CP1', 'CP3']);
     deepStrictEqual((await stationIds(store, 'cpo-a', { prefix: 'CP9' })).ids, []);
     deepStrictEqual((await stationIds(store, 'cpo-a', { allowed: false })).ids, ['CP1']);
@@ -97,8 +97,8 @@ storeContract('lists', {
     deepStrictEqual((await find(store, { status: 'expired' })).ids, serials('a2'));
     deepStrictEqual((await find(store, { status: 'good' })).ids, serials('s1', 'a1', 'v1', 'a3'));
     deepStrictEqual((await find(store, { status: 'revoked' })).ids, []);
-    await store.revokeCertificate(certs.a1!.serial, 'keyCompromise', at(NOW));
-    await store.removeStation('cpo-a', 'CP2', 'cessationOfOperation', at(NOW));
+    await store.revokeCertificate(certs.a1!.serial, 'keyCompromise', at(NOW), () => []);
+    await store.removeStation('cpo-a', 'CP2', 'cessationOfOperation', at(NOW), () => []);
     deepStrictEqual((await find(store, { status: 'revoked' })).ids, serials('a1', 'a3', 'v1'));
     deepStrictEqual((await find(store, { status: 'good' })).ids, serials('s1'));
     deepStrictEqual((await find(store, { status: 'revoked', stationId: 'CP2', kind: 'V2GCertificate' })).ids, serials('v1'));
@@ -107,7 +107,7 @@ storeContract('lists', {
     deepStrictEqual((await find(store, { status: 'good', notAfterBefore: NOW + 30 * day })).ids, serials('s1'));
     deepStrictEqual((await find(store, { status: 'revoked' }, 'cpo-b')).ids, [], "another tenant's revoked list is its own");
     // Revoked again (reason raised): still once in the revoked list.
-    await store.revokeCertificate(certs.a3!.serial, 'keyCompromise', at(NOW));
+    await store.revokeCertificate(certs.a3!.serial, 'keyCompromise', at(NOW), () => []);
     deepStrictEqual((await find(store, { status: 'revoked' }, 'cpo-a', 1)).ids, serials('a1', 'a3', 'v1'));
   },
   'a position no page gave is refused; a position of another list reads only this tenant': async (store) => {

@@ -17,8 +17,8 @@ storeContract(
       ok(await store.getOcspResponse(c.issuerId, c.serial, 'sha256'));
       const epoch = store.ocspEpoch();
 
-      deepStrictEqual(await store.revokeCertificate('00ff', 'keyCompromise', 'x'), { ok: false, reason: 'not-found' });
-      const first = await store.revokeCertificate(c.serial, 'superseded', '2026-02-01T00:00:00.000Z');
+      deepStrictEqual(await store.revokeCertificate('00ff', 'keyCompromise', 'x', () => []), { ok: false, reason: 'not-found' });
+      const first = await store.revokeCertificate(c.serial, 'superseded', '2026-02-01T00:00:00.000Z', () => []);
       ok(first.ok && first.changed);
       deepStrictEqual(first.record, { ...c, status: 'revoked', revokedAt: '2026-02-01T00:00:00.000Z', revocationReason: 'superseded' });
       ok(store.ocspEpoch() !== epoch, 'the revoking process sees the new epoch at once');
@@ -26,11 +26,11 @@ storeContract(
       equal(await store.getOcspResponse(c.issuerId, c.serial, 'sha1'), undefined);
       ok((await store.claimOcspDue(Date.now(), 10_000, 1)).some((d) => d.serial === c.serial), 'queued for new pre-signed responses');
 
-      const same = await store.revokeCertificate(c.serial, 'cessationOfOperation', '2026-03-01T00:00:00.000Z');
+      const same = await store.revokeCertificate(c.serial, 'cessationOfOperation', '2026-03-01T00:00:00.000Z', () => []);
       ok(same.ok && !same.changed);
       equal(same.record.revocationReason, 'superseded');
       equal(await store.isKeyBlocked(c.spkiSha256), false);
-      const raised = await store.revokeCertificate(c.serial, 'keyCompromise', '2026-03-01T00:00:00.000Z');
+      const raised = await store.revokeCertificate(c.serial, 'keyCompromise', '2026-03-01T00:00:00.000Z', () => []);
       ok(raised.ok && raised.changed);
       equal(raised.record.revokedAt, '2026-02-01T00:00:00.000Z', 'the revocation time is kept');
       equal(raised.record.revocationReason, 'keyCompromise');
@@ -48,14 +48,14 @@ storeContract(
       await store.putStation({ tenant: 'cpo-a', stationId: 'gone', serialNumber: 'SNG', allowed: true, createdAt: 'c', updatedAt: 'u' });
       const [a, b, old] = [cert({ stationId: 'gone' }), cert({ stationId: 'gone' }), cert({ stationId: 'gone' })];
       for (const c of [a, b, old]) await recordCert(store, c);
-      await store.revokeCertificate(old.serial, 'superseded', 'then');
-      const removed = await store.removeStation('cpo-a', 'gone', 'cessationOfOperation', 'now');
+      await store.revokeCertificate(old.serial, 'superseded', 'then', () => []);
+      const removed = await store.removeStation('cpo-a', 'gone', 'cessationOfOperation', 'now', () => []);
       equal(removed.deleted, true);
       deepStrictEqual(removed.revoked.map((c) => c.serial).sort(), [a.serial, b.serial].sort());
       ok(removed.revoked.every((c) => c.status === 'revoked' && c.revocationReason === 'cessationOfOperation' && c.revokedAt === 'now'));
       equal((await store.getCertificate(old.serial))!.revocationReason, 'superseded');
       equal(await store.getStation('cpo-a', 'gone'), undefined);
-      deepStrictEqual(await store.removeStation('cpo-a', 'gone', 'cessationOfOperation', 'now'), { deleted: false, revoked: [] });
+      deepStrictEqual(await store.removeStation('cpo-a', 'gone', 'cessationOfOperation', 'now', () => []), { deleted: false, revoked: [] });
     },
 
     'CRL numbers increase; a CRL never replaces a newer one': async (store) => {

@@ -30,12 +30,13 @@ storeContract('findStationBySeccId', {
     equal(await found(store, 'cpo-a', 'DE*ABC*E1'), undefined);
     await store.putStation(st('cpo-a', 'evse-2', ['DE*ABC*E1']));
     equal(await found(store, 'cpo-a', 'DE*ABC*E1'), 'evse-2');
-    // Listed by two stations: the first by station id, and the other once the first drops it.
-    await store.putStation(st('cpo-a', 'evse-0', ['DE*ABC*E2']));
-    equal(await found(store, 'cpo-a', 'DE*ABC*E2'), 'evse-0');
+    // A station deleted: its SECC-IDs are no longer found (one station per SECC-ID: store-contract-secc-unique).
+    await store.putStation(st('cpo-a', 'evse-0', ['DE*ABC*E3']));
+    equal(await found(store, 'cpo-a', 'DE*ABC*E3'), 'evse-0');
     equal(await store.deleteStation('cpo-a', 'evse-0'), true);
+    equal(await found(store, 'cpo-a', 'DE*ABC*E3'), undefined);
     equal(await found(store, 'cpo-a', 'DE*ABC*E2'), 'evse-1');
-    deepStrictEqual(await store.removeStation('cpo-a', 'evse-1', 'cessationOfOperation', 'now'), { deleted: true, revoked: [] });
+    deepStrictEqual(await store.removeStation('cpo-a', 'evse-1', 'cessationOfOperation', 'now', () => []), { deleted: true, revoked: [] });
     equal(await found(store, 'cpo-a', 'DE*ABC*E2'), undefined);
     // The same station id written again lists its SECC-IDs anew.
     await store.putStation(st('cpo-a', 'evse-1', ['DE*ABC*E9']));

@@ -69,10 +69,10 @@ storeContract('summary', {
     mk('b1', NOW - HOUR, NOW + 10 * DAY, { tenant: 'cpo-b' });
     mk('b2', NOW - HOUR, NOW - 1, { tenant: 'cpo-b' });
     for (const c of Object.values(certs)) deepStrictEqual(await store.recordIssuance(c, COVERAGE), { ok: true });
-    await store.revokeCertificate(certs.r1!.serial, 'keyCompromise', at(NOW));
-    await store.revokeCertificate(certs.r2!.serial, 'superseded', at(NOW));
-    await store.revokeCertificate(certs.b1!.serial, 'superseded', at(NOW));
-    await store.revokeCertificate(certs.r2!.serial, 'keyCompromise', at(NOW)); // raised again: counted once
+    await store.revokeCertificate(certs.r1!.serial, 'keyCompromise', at(NOW), () => []);
+    await store.revokeCertificate(certs.r2!.serial, 'superseded', at(NOW), () => []);
+    await store.revokeCertificate(certs.b1!.serial, 'superseded', at(NOW), () => []);
+    await store.revokeCertificate(certs.r2!.serial, 'keyCompromise', at(NOW), () => []); // raised again: counted once
 
     const a = await store.tenantSummary('cpo-a', NOW);
     deepStrictEqual(a.stations, { total: 3, allowed: 2, disallowed: 1 });
@@ -97,7 +97,7 @@ storeContract('summary', {
     deepStrictEqual(perDay(s), { '2026-06-01': 1, '2026-05-31': 1, '2026-05-30': 2, '2026-05-29': 1 }, 'the 30 days end at `now`: e1\'s day is out');
     await checkedAgainstLists(store, 'cpo-a', s, later);
     // CP1's good certificates (g1-g4) are revoked with it; e1 (expired) too: removeStation revokes every good one.
-    await store.removeStation('cpo-a', 'CP1', 'cessationOfOperation', at(NOW));
+    await store.removeStation('cpo-a', 'CP1', 'cessationOfOperation', at(NOW), () => []);
     const removed = await store.tenantSummary('cpo-a', NOW);
     deepStrictEqual(removed.stations, { total: 2, allowed: 1, disallowed: 1 });
     deepStrictEqual(removed.certificates, { total: 7, good: 0, revoked: 7, expired: 0 });

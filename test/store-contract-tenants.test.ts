@@ -32,8 +32,9 @@ storeContract('tenants, stations, issuers', {
     const st = { tenant: 'cpo-v2g', stationId: 'evse-1', serialNumber: 'SN1', allowed: true, seccIds: ['DE*ABC*E1', 'DEABCE2'], createdAt: 'c', updatedAt: 'u' };
     await store.putStation(st);
     deepStrictEqual(await store.getStation('cpo-v2g', 'evse-1'), st);
-    deepStrictEqual(await store.putStations([{ ...st, stationId: 'evse-2' }], { replace: false }), ['created']);
-    deepStrictEqual(await store.getStation('cpo-v2g', 'evse-2'), { ...st, stationId: 'evse-2' });
+    const other = { ...st, stationId: 'evse-2', seccIds: ['DE*ABC*E3'] };
+    deepStrictEqual(await store.putStations([other], { replace: false }), ['created']);
+    deepStrictEqual(await store.getStation('cpo-v2g', 'evse-2'), other);
   },
 
   'issuers round-trip and list by id': async (store) => {

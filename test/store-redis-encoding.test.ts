@@ -68,7 +68,7 @@ describe('redis store: compact encodings (schema 6)', () => {
     await raw.hset(redisKey('c', c.serial), 'rec', pack(asMap));
     deepStrictEqual(await store.getCertificate(c.serial), c);
     deepStrictEqual(await store.listStationCertificates(c.tenant, 'legacy'), [c]);
-    const revoked = await store.revokeCertificate(c.serial, 'superseded', '2026-02-01T00:00:00.000Z');
+    const revoked = await store.revokeCertificate(c.serial, 'superseded', '2026-02-01T00:00:00.000Z', () => []);
     ok(revoked.ok);
     equal((await store.getCertificate(c.serial))?.status, 'revoked');
   });
@@ -127,7 +127,7 @@ describe('redis store: compact encodings (schema 6)', () => {
     const tenant = 'cpo-upgrade';
     const certs = [cert({ tenant }), cert({ tenant, stationId: 'st-up' }), cert({ tenant })];
     for (const c of certs) await recordCert(store, c);
-    await store.revokeCertificate(certs[2]!.serial, 'superseded', '2026-02-01T00:00:00.000Z');
+    await store.revokeCertificate(certs[2]!.serial, 'superseded', '2026-02-01T00:00:00.000Z', () => []);
     const before = await store.findCertificates(tenant, { now: Date.now() }, { limit: 10 });
     const summary = await store.tenantSummary(tenant, Date.now());
     // As schema 6 left it: cx: with the members as list-index.ts has them, no cl:.
@@ -192,7 +192,7 @@ describe('redis store: compact encodings (schema 6)', () => {
     equal(await raw.type(redisKey('o', c.issuerId, c.serial)), 'string');
     for (const x of next) deepStrictEqual(await store.getOcspResponse(c.issuerId, c.serial, x.hash), x);
     // A revocation drops them, whatever their form.
-    ok((await store.revokeCertificate(c.serial, 'keyCompromise', '2026-02-01T00:00:00.000Z')).ok);
+    ok((await store.revokeCertificate(c.serial, 'keyCompromise', '2026-02-01T00:00:00.000Z', () => [])).ok);
     equal(await store.getOcspResponse(c.issuerId, c.serial, 'sha256'), undefined);
   });
 });

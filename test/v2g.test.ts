@@ -228,6 +228,21 @@ describe('SECC certificates (V2GCertificate) through RA → CA', () => {
     assert.deepEqual(put.body.seccIds, many);
     assert.deepEqual((await api(stack, 'GET', '/v1/stations/evse-1')).body.seccIds, ['DE*ABC*E123456', 'DE*ABC*E777', 'DEABCE9', 'DE*XYZ*E1']);
   });
+
+  it("a SECC-ID another station of the tenant lists is refused at registration and replacement: 409 naming PnC-4.3.secc-id-unique, nothing written", async () => {
+    // evse-1 lists DE*ABC*E777; without its '*' it is the same SECC-ID (seccIdKey).
+    const created = await api(stack, 'PUT', '/v1/stations/evse-4', { serialNumber: 'EVSE-0004', allowed: true, seccIds: ['DE*ABC*E4', 'DEABCE777'] });
+    assert.equal(created.status, 409, JSON.stringify(created.body));
+    assert.match(String(created.headers.get('content-type')), /application\/problem\+json/);
+    assert.deepEqual(rulesOf(created.body), ['PnC-4.3.secc-id-unique']);
+    assert.match(created.body.detail, /DEABCE777/);
+    assert.match(created.body.violations[0].message, /station evse-1/);
+    assert.equal((await api(stack, 'GET', '/v1/stations/evse-4')).status, 404);
+    const replaced = await api(stack, 'PUT', '/v1/stations/evse-3', { serialNumber: 'EVSE-0003', allowed: false, seccIds: ['DEABCE9'] });
+    assert.equal(replaced.status, 409, JSON.stringify(replaced.body));
+    assert.deepEqual(rulesOf(replaced.body), ['PnC-4.3.secc-id-unique']);
+    assert.equal((await api(stack, 'GET', '/v1/stations/evse-3')).body.allowed, true, 'kept as it was');
+  });
 });
 
 describe('status of SECC certificates', () => {
@@ -353,6 +368,22 @@ describe('pki stations import: the seccIds column', () => {
     assert.equal((await cli(['stations', 'import', file, '--tenant', 'demo', '--replace'])).code, 0);
     const again = (await api(stack, 'GET', '/v1/stations/evse-10')).body;
     assert.deepEqual([again.model, again.seccIds], ['Wallbox', ['DE*ABC*E10', 'DE*ABC*E11']]);
+  });
+
+  it('refuses, per station and naming PnC-4.3.secc-id-unique, a row whose SECC-ID another station lists (stored or on an earlier line)', async () => {
+    const file = join(work, 'stations-dup.csv');
+    const report = join(work, 'stations-dup-report.csv');
+    writeFileSync(file, 'stationId,serialNumber,seccIds\nevse-20,EVSE-0020,DE*ABC*E20\nevse-21,EVSE-0021,DEABCE20\nevse-22,EVSE-0022,DE*ABC*E10\nevse-23,EVSE-0023,DE*ABC*E23\n');
+    const dry = await cli(['stations', 'import', file, '--tenant', 'demo', '--dry-run']);
+    assert.deepEqual([dry.code, dry.json.created, dry.json.refused, dry.json.byRule], [3, 2, 2, { 'PnC-4.3.secc-id-unique': 2 }], 'a dry run counts the same');
+    const r = await cli(['stations', 'import', file, '--tenant', 'demo', '--report', report]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.deepEqual([r.json.created, r.json.refused, r.json.byRule], [2, 2, { 'PnC-4.3.secc-id-unique': 2 }]);
+    const lines = readFileSync(report, 'utf8').trim().split('\n').slice(1);
+    assert.deepEqual(lines.map((l) => l.split(',').slice(0, 3).join(',')), ['3,evse-21,PnC-4.3.secc-id-unique', '4,evse-22,PnC-4.3.secc-id-unique']);
+    assert.match(lines[1]!, /evse-10/, 'names the station that lists it');
+    for (const id of ['evse-21', 'evse-22']) assert.equal((await api(stack, 'GET', `/v1/stations/${id}`)).status, 404, id);
+    assert.deepEqual((await api(stack, 'GET', '/v1/stations/evse-23')).body.seccIds, ['DE*ABC*E23']);
   });
 });
 

@@ -92,6 +92,7 @@ const ENTRIES: Record<RuleId | OtherRule, Omit<RuleEntry, 'rule'>> = {
   'A02.FR.13': { meaning: "The CSR's O is the configured CPO name.", source: `${OCPP}, use case A02` },
   'PnC-4.2': { meaning: 'Only stations whose model passed its audit (allowed) get certificates.', source: `${PNC}, 4.2` },
   'PnC-4.3': { meaning: 'The identity (CN, SECC-ID) is registered for the caller before issuance; registered identities have the right syntax.', source: `${PNC}, 4.3` },
+  'PnC-4.3.secc-id-unique': { meaning: 'A SECC-ID (compared without \'*\', any case) is listed by one station of a tenant at most, so that one station alone can obtain its SECC certificate.', source: `${PNC}, 4.3` },
   'PnC-4.5': { meaning: 'Status queries on behalf of charge points go only to our issuers and allow-listed responders.', source: `${PNC}, 4.5` },
   'RFC5280-5.3.1': { meaning: 'A revocation names one of the reasons a tenant may use (RFC 5280 CRLReason).', source: 'RFC 5280, 5.3.1' },
   'Issuance.certificate-type': { meaning: 'Only the certificate types a profile issues are signed.', source: `${PRODUCT}: libs/issuance` },

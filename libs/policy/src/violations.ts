@@ -17,6 +17,8 @@ export const Rule = {
   cpoName: 'A02.FR.13',
   auditedModel: 'PnC-4.2',
   registeredIdentity: 'PnC-4.3',
+  /** Plug&Charge 4.3 (identities registered before issuance): a SECC-ID (as seccIdKey compares) is listed by one station of a tenant at most. */
+  uniqueSeccId: 'PnC-4.3.secc-id-unique',
   /** OCSP status on behalf of charge points: only our issuers and allow-listed responders. */
   statusOnBehalf: 'PnC-4.5',
   /** RFC 5280 5.3.1: the reasons a tenant may revoke with. */

@@ -1,3 +1,5 @@
+import { Rule } from '@evpki/policy';
+
 /**
  * The store cannot be reached or did not answer in time. Services answer 503 with Retry-After
  * (the OCSP responder: `tryLater`); the operation either happened whole or not at all.
@@ -33,3 +35,29 @@ export class TenantConflictError extends Error {
     super(message);
   }
 }
+
+/**
+ * A station write refused (writing nothing): a SECC-ID the station lists (compared as seccIdKey) is
+ * listed by another station of its tenant (rule PnC-4.3.secc-id-unique, Rule.uniqueSeccId).
+ */
+export class SeccIdConflictError extends Error {
+  override readonly name = 'SeccIdConflictError';
+  readonly rule = Rule.uniqueSeccId;
+  constructor(
+    readonly tenant: string,
+    readonly stationId: string,
+    readonly conflict: SeccIdConflict,
+  ) {
+    super(seccIdConflictMessage(stationId, conflict));
+  }
+}
+
+/** Which SECC-ID of a station written another station of its tenant lists already. */
+export interface SeccIdConflict {
+  /** As the station written lists it. */
+  readonly seccId: string;
+  readonly otherStationId: string;
+}
+
+export const seccIdConflictMessage = (stationId: string, c: SeccIdConflict): string =>
+  `station ${stationId}: SECC-ID ${c.seccId} is already listed by station ${c.otherStationId} of the tenant (${Rule.uniqueSeccId}: one station per SECC-ID)`;

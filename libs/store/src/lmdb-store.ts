@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import { expiryMark } from './records.js';
+import { expiryMark, revokedRecord } from './records.js';
 import type {
   CertificateRecord,
   CrlRecord,
@@ -27,9 +27,10 @@ import type {
   RateOutcome,
   RotationRecord,
 } from './records.js';
-import type { IssuanceAlso, Store } from './store.js';
+import type { IssuanceAlso, RevocationAuditOf, RevocationDone, StationRemoval, Store } from './store.js';
 import { seccIdKey, tenantClaims } from '@evpki/policy';
-import { listsSeccKey, seccKeysOf } from './secc-index.js';
+import { assertRegistration, listsSeccKey, seccKeysOf } from './secc-index.js';
+import { SeccIdConflictError, type SeccIdConflict } from './errors.js';
 import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 import {
   AUDIT_GENESIS,
@@ -373,17 +374,34 @@ export class LmdbStore implements Store {
   // every station write (writeStation, dropStation); SECC_INDEX_BUILT once it covers the
   // stations written before it existed.
   async findStationBySeccId(tenant: string, seccId: string): Promise<StationRecord | undefined> {
-    if (this.db.get(SECC_INDEX_BUILT) === undefined)
-      await this.db.transaction(() => {
-        if (this.db.get(SECC_INDEX_BUILT) !== undefined) return;
-        for (const { value } of this.db.getRange({ start: key('station'), end: key('station', END) })) this.indexSeccIds(value as StationRecord);
-        this.db.putSync(SECC_INDEX_BUILT, 1);
-      });
+    if (this.db.get(SECC_INDEX_BUILT) === undefined) await this.db.transaction(() => this.buildSeccIndex());
     const k = seccIdKey(seccId);
     this.db.resetReadTxn();
     for (const { key: entry } of this.db.getRange({ start: key('secc', tenant, k), end: key('secc', tenant, k, END) })) {
       const s = this.db.get(key('station', tenant, (entry as string[])[3]!)) as StationRecord | undefined;
       if (listsSeccKey(s, k)) return s;
+    }
+    return undefined;
+  }
+  /** In a write transaction: indexes every station once (stores written before the index existed). */
+  private buildSeccIndex(): void {
+    if (this.db.get(SECC_INDEX_BUILT) !== undefined) return;
+    for (const { value } of this.db.getRange({ start: key('station'), end: key('station', END) })) this.indexSeccIds(value as StationRecord);
+    this.db.putSync(SECC_INDEX_BUILT, 1);
+  }
+  /**
+   * In a write transaction, before `s` is written: a SECC-ID of `s` that another station of its
+   * tenant lists (PnC-4.3.secc-id-unique), from the index; undefined when there is none.
+   */
+  private seccConflict(s: StationRecord): SeccIdConflict | undefined {
+    if (!s.seccIds?.length) return undefined;
+    this.buildSeccIndex();
+    for (const id of s.seccIds) {
+      const k = seccIdKey(id);
+      for (const entry of this.db.getKeys({ start: key('secc', s.tenant, k), end: key('secc', s.tenant, k, END) })) {
+        const other = (entry as string[])[3]!;
+        if (other !== s.stationId && listsSeccKey(this.db.get(key('station', s.tenant, other)) as StationRecord | undefined, k)) return { seccId: id, otherStationId: other };
+      }
     }
     return undefined;
   }
@@ -396,6 +414,8 @@ export class LmdbStore implements Store {
   async putStation(s: StationRecord): Promise<{ created: boolean }> {
     await this.schema();
     return this.db.transaction(() => {
+      const conflict = this.seccConflict(s);
+      if (conflict) throw new SeccIdConflictError(s.tenant, s.stationId, conflict);
       const before = this.db.get(key('station', s.tenant, s.stationId)) as StationRecord | undefined;
       this.writeStation(before, s);
       return { created: before === undefined };
@@ -408,6 +428,8 @@ export class LmdbStore implements Store {
       batch.map((s): StationPutOutcome => {
         const before = this.db.get(key('station', s.tenant, s.stationId)) as StationRecord | undefined;
         if (before && !opts.replace) return 'kept';
+        const conflict = this.seccConflict(s);
+        if (conflict) return { refused: conflict };
         this.writeStation(before, s);
         return before ? 'replaced' : 'created';
       }),
@@ -491,6 +513,7 @@ export class LmdbStore implements Store {
   async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, also: IssuanceAlso = {}): Promise<IssuanceOutcome> {
     const { audit, register } = also;
     if (audit) validateAuditAppend(audit.events, audit.at);
+    assertRegistration(register);
     await this.schema();
     // Checks and writes run inside one LMDB write transaction: atomic, and serialised against
     // every other writer in every process.
@@ -537,34 +560,45 @@ export class LmdbStore implements Store {
     return { ok: true };
   }
 
-  async revokeCertificate(serial: string, reason: RevocationReason, at: string): Promise<RevocationOutcome> {
+  // A revocation's audit events are built and validated before anything is written: a callback that
+  // throws in an lmdb-js transaction does not undo the writes made before it.
+  async revokeCertificate(serial: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<RevocationDone>): Promise<RevocationOutcome> {
     await this.schema();
     return this.db.transaction((): RevocationOutcome => {
       const cert = this.db.get(key('cert', serial)) as CertificateRecord | undefined;
       if (!cert) return { ok: false, reason: 'not-found' };
-      const updated = this.revokeInTxn(cert, reason, at);
-      return { ok: true, record: updated ?? cert, changed: updated !== undefined };
+      const updated = revokedRecord(cert, reason, at);
+      const done: RevocationDone = { ok: true, record: updated ?? cert, changed: updated !== undefined };
+      const events = auditOf(done);
+      validateAuditAppend(events, at);
+      this.revokeInTxn(cert, reason, at);
+      this.appendAuditInTxn(events, at);
+      return done;
     });
   }
 
-  async removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string): Promise<{ deleted: boolean; revoked: CertificateRecord[] }> {
+  async removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<StationRemoval>): Promise<StationRemoval> {
     await this.schema();
-    return this.db.transaction(() => {
-      const revoked: CertificateRecord[] = [];
+    return this.db.transaction((): StationRemoval => {
+      const good: CertificateRecord[] = [];
       for (const { value } of this.db.getRange({ start: key('stationcert', tenant, stationId), end: key('stationcert', tenant, stationId, END) })) {
         const cert = this.db.get(key('cert', value as string)) as CertificateRecord | undefined;
-        if (cert?.status !== 'good') continue;
-        const updated = this.revokeInTxn(cert, reason, at);
-        if (updated) revoked.push(updated);
+        if (cert?.status === 'good') good.push(cert);
       }
-      return { deleted: this.dropStation(tenant, stationId), revoked };
+      const done: StationRemoval = { deleted: this.db.get(key('station', tenant, stationId)) !== undefined, revoked: good.map((c) => revokedRecord(c, reason, at)!) };
+      const events = auditOf(done);
+      validateAuditAppend(events, at);
+      for (const c of good) this.revokeInTxn(c, reason, at);
+      this.dropStation(tenant, stationId);
+      this.appendAuditInTxn(events, at);
+      return done;
     });
   }
 
   /** Inside a write transaction. Returns the new record, or undefined when nothing changed. */
   private revokeInTxn(cert: CertificateRecord, reason: RevocationReason, at: string): CertificateRecord | undefined {
-    if (cert.status === 'revoked' && (reason !== 'keyCompromise' || cert.revocationReason === 'keyCompromise')) return undefined;
-    const updated: CertificateRecord = { ...cert, status: 'revoked', revokedAt: cert.revokedAt ?? at, revocationReason: reason };
+    const updated = revokedRecord(cert, reason, at);
+    if (!updated) return undefined;
     this.db.putSync(key('cert', cert.serial), updated);
     this.writeIndex('cx', cert.tenant, revokedIndexEntries(cert));
     this.db.putSync(key('revoked', cert.issuerId, cert.serial), { serial: cert.serial, revokedAt: updated.revokedAt!, reason } satisfies RevokedEntry);

@@ -1,4 +1,5 @@
 /** The logical records both store backends hold (docs/architecture.md "Data"). Dates are ISO strings. */
+import type { SeccIdConflict } from './errors.js';
 
 /**
  * No two tenants share a CPO name (compared normalised), a server domain or one below another's, or
@@ -114,8 +115,12 @@ export interface StationRecord {
   readonly updatedAt: string;
 }
 
-/** What putStations did with one station: written new, written over an existing one, or left as it was. */
-export type StationPutOutcome = 'created' | 'replaced' | 'kept';
+/**
+ * What putStations did with one station: written new, written over an existing one, left as it
+ * was, or refused (not written) because another station of its tenant lists one of its SECC-IDs
+ * (PnC-4.3.secc-id-unique).
+ */
+export type StationPutOutcome = 'created' | 'replaced' | 'kept' | { readonly refused: SeccIdConflict };
 
 /** One step of Store.requeueOcsp: how many certificates it made due, and where to go on (undefined: done). */
 export interface OcspRequeueStep {
@@ -257,6 +262,16 @@ export type RevocationOutcome =
   | { readonly ok: false; readonly reason: 'not-found' }
   /** `changed` is false when the certificate was already revoked with this or a stronger reason. */
   | { readonly ok: true; readonly record: CertificateRecord; readonly changed: boolean };
+
+/**
+ * The record a revocation with `reason` at `at` makes of `cert` (both backends), or undefined when
+ * it changes nothing: an already revoked certificate keeps its revocation time, and its reason can
+ * only be raised to keyCompromise (RFC 5280 5.3.1).
+ */
+export function revokedRecord(cert: CertificateRecord, reason: RevocationReason, at: string): CertificateRecord | undefined {
+  if (cert.status === 'revoked' && (reason !== 'keyCompromise' || cert.revocationReason === 'keyCompromise')) return undefined;
+  return { ...cert, status: 'revoked', revokedAt: cert.revokedAt ?? at, revocationReason: reason };
+}
 
 export type OcspHash = 'sha1' | 'sha256' | 'sha384' | 'sha512';
 

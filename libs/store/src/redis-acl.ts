@@ -49,9 +49,10 @@ const REVOKE: RedisAccess = merge(CERT_READ, {
 
 /** The writeStations script: a station's record, its list and SECC-ID indexes, compare-and-set on the record read. */
 const STATION_WRITE: RedisAccess = merge(SCHEMA, {
-  commands: ['mget', 'get', 'set', 'del', 'zadd', 'zrem'],
-  read: ['s:*'],
-  write: ['s:*', 'sx:*', 'secc:*'],
+  // PnC-4.3.secc-id-unique: the script reads the SECC-ID index; building it first (secc-built) as findStationBySeccId does.
+  commands: ['mget', 'get', 'set', 'del', 'zadd', 'zrem', 'zrangebylex', 'exists', 'scan', 'multi', 'exec'],
+  read: ['s:*', 'secc:*', 'secc-built'],
+  write: ['s:*', 'sx:*', 'secc:*', 'secc-built'],
   scripts: ['s:*', 'sx:*', 'secc:*'],
 });
 
@@ -117,8 +118,9 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
     write: ['c:*', 'der-dict', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp', 's:*', 'cl:*', 'sx:*', 'secc:*'],
     scripts: ['c:*', 'k:*', 'idem:*', 'idem-none', 'sc:*', 'ocspdue', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*', 's-none', 'cl:*', 'sx:*', 'secc:*'],
   }),
-  revokeCertificate: merge(SCHEMA, REVOKE, { commands: [], scripts: ['s-none', 'sc-none'] }),
-  removeStation: merge(SCHEMA, REVOKE, { commands: ['zrange', 'zcard', 'zscore', 'get', 'zrem'], read: ['sc:*', 's:*'], write: ['s:*', 'sx:*'], scripts: ['s:*', 'sc:*', 'sx:*'] }),
+  // With its audit entries in the same script (and the audit head read first).
+  revokeCertificate: merge(SCHEMA, REVOKE, AUDIT_WRITE, { commands: [], scripts: ['s-none', 'sc-none'] }),
+  removeStation: merge(SCHEMA, REVOKE, AUDIT_WRITE, { commands: ['zrange', 'zcard', 'zscore', 'get', 'zrem'], read: ['sc:*', 's:*'], write: ['s:*', 'sx:*', 'secc:*'], scripts: ['s:*', 'sc:*', 'sx:*', 'secc:*'] }),
   listRevoked: { commands: ['hgetall'], read: ['rv:*'] },
   // A store written before schema 6 holds a hash at o:* (HGET after GET's WRONGTYPE).
   getOcspResponse: { commands: ['get', 'hget'], read: ['o:*', 'ocsp-tail'] },

@@ -126,29 +126,45 @@ if ARGV[3] ~= ARGV[1] then redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', A
 return {'ok'}
 `,
 
-  // KEYS: OCSP epoch, OCSP due, station, station index, then per certificate: cert, issuer's
-  //       revoked list, its OCSP responses, its blocked-key entry, its tenant's revoked list indexes
-  //       (all revoked, revoked of its kind, revoked by notAfter: list-index.ts revokedIndexEntries);
-  //       then (station removal) the station's list indexes (all, q, allowed 1, allowed 0)
-  // ARGV: reason, at, station removal ('1'/'0'), n, invalidation channel, n serials, 3n revoked list
-  //       index members (each certificate's three in turn), then (station removal) the station
-  //       record as read ('' none) and its list index members ("<list index 1-4><member>")
+  // KEYS: audit head, audit log, OCSP epoch, OCSP due, station, station index, then per certificate:
+  //       cert, issuer's revoked list, its OCSP responses, its blocked-key entry, its tenant's
+  //       revoked list indexes (all revoked, revoked of its kind, revoked by notAfter: list-index.ts
+  //       revokedIndexEntries); then (station removal) the station's list indexes (all, q, allowed 1,
+  //       allowed 0) and its tenant's SECC-ID index; then the tenant audit indexes
+  // ARGV: expected audit head seq ('' : no audit entries), its hash, new head seq, new head hash,
+  //       reason, at, station removal ('1'/'0'), n, invalidation channel, n serials, 3n revoked list
+  //       index members (each certificate's three in turn), n certificate states as read
+  //       ("<st>|<ra>|<rr>"), m, m audit entries each with the index of its tenant's audit key
+  //       after the others (0: none), then (station removal) the station record as read ('' none)
+  //       and its list and SECC-ID index members ("<index 1-5><member>")
+  // The audit entries were chained by the caller from what the states read say the write does: a
+  // moved audit head answers {'conflict', seq, hash}, a certificate, station or station index no
+  // longer as read {'retry', 0}, both before anything is written; else the revocation and its audit
+  // entries are written together.
   // An already revoked certificate keeps its time; its reason can only be raised to keyCompromise.
-  // A station removal revokes only good certificates, and retries if the station's index or record changed.
+  // A station removal revokes only good certificates.
   revoke: `
-local reason, at, removal, n = ARGV[1], ARGV[2], ARGV[3] == '1', tonumber(ARGV[4])
+if ARGV[1] ~= '' then
+${AUDIT_HEAD_CAS}end
+local reason, at, removal, n = ARGV[5], ARGV[6], ARGV[7] == '1', tonumber(ARGV[8])
+local m = tonumber(ARGV[10 + 5 * n])
+local s0 = 11 + 5 * n + 2 * m
 if removal then
-  if (redis.call('GET', KEYS[3]) or '') ~= ARGV[6 + 4 * n] then return {'retry', 0} end
-  if redis.call('ZCARD', KEYS[4]) ~= n then return {'retry', 0} end
+  if (redis.call('GET', KEYS[5]) or '') ~= ARGV[s0] then return {'retry', 0} end
+  if redis.call('ZCARD', KEYS[6]) ~= n then return {'retry', 0} end
   for i = 1, n do
-    if not redis.call('ZSCORE', KEYS[4], ARGV[5 + i]) then return {'retry', 0} end
+    if not redis.call('ZSCORE', KEYS[6], ARGV[9 + i]) then return {'retry', 0} end
   end
+end
+for i = 1, n do
+  local f = redis.call('HMGET', KEYS[6 + (i - 1) * 7 + 1], 'st', 'ra', 'rr')
+  if (f[1] or '') .. '|' .. (f[2] or '') .. '|' .. (f[3] or '') ~= ARGV[9 + 4 * n + i] then return {'retry', 0} end
 end
 local out = {'ok', 0}
 local any = false
 for i = 1, n do
-  local base = 4 + (i - 1) * 7
-  local serial = ARGV[5 + i]
+  local base = 6 + (i - 1) * 7
+  local serial = ARGV[9 + i]
   local st = redis.call('HGET', KEYS[base + 1], 'st')
   local changed = 0
   if st then
@@ -159,9 +175,9 @@ for i = 1, n do
       redis.call('HSET', KEYS[base + 1], 'st', 'revoked', 'ra', ra, 'rr', reason)
       redis.call('HSET', KEYS[base + 2], serial, cmsgpack.pack({serial = serial, revokedAt = ra, reason = reason}))
       redis.call('DEL', KEYS[base + 3])
-      redis.call('ZADD', KEYS[2], 0, serial)
+      redis.call('ZADD', KEYS[4], 0, serial)
       if reason == 'keyCompromise' then redis.call('SET', KEYS[base + 4], at) end
-      for j = 1, 3 do redis.call('ZADD', KEYS[base + 4 + j], 0, ARGV[5 + n + (i - 1) * 3 + j]) end
+      for j = 1, 3 do redis.call('ZADD', KEYS[base + 4 + j], 0, ARGV[9 + n + (i - 1) * 3 + j]) end
       changed = 1
       any = true
     end
@@ -169,15 +185,26 @@ for i = 1, n do
   out[#out + 1] = changed
 end
 if any then
-  redis.call('INCR', KEYS[1])
-  redis.call('PUBLISH', ARGV[5], '1')
+  redis.call('INCR', KEYS[3])
+  redis.call('PUBLISH', ARGV[9], '1')
 end
+local tb = 6 + 7 * n
 if removal then
-  out[2] = redis.call('DEL', KEYS[3])
-  local lists = 4 + n * 7
-  for i = 7 + 4 * n, #ARGV do
-    redis.call('ZREM', KEYS[lists + tonumber(string.sub(ARGV[i], 1, 1))], string.sub(ARGV[i], 2))
+  out[2] = redis.call('DEL', KEYS[5])
+  for i = s0 + 1, #ARGV do
+    redis.call('ZREM', KEYS[tb + tonumber(string.sub(ARGV[i], 1, 1))], string.sub(ARGV[i], 2))
   end
+  tb = tb + 5
+end
+if m > 0 then
+  local seq = tonumber(ARGV[1])
+  for j = 1, m do
+    local e = 10 + 5 * n + 2 * j
+    redis.call('ZADD', KEYS[2], seq + j, ARGV[e - 1])
+    local t = tonumber(ARGV[e])
+    if t > 0 then redis.call('ZADD', KEYS[tb + t], seq + j, seq + j) end
+  end
+  redis.call('HSET', KEYS[1], 'seq', ARGV[3], 'hash', ARGV[4])
 end
 return out
 `,
@@ -189,6 +216,10 @@ return out
   // Compare-and-set: writes nothing ({'changed'}) when a record is no longer the one read. An
   // existing station is kept without `replace`. Returns 'created' | 'replaced' | 'kept' | 'deleted'
   // | 'absent' per station. The caller sends each station at most once per call.
+  // PnC-4.3.secc-id-unique: when a station written has a SECC-ID (a "+5" member) the index holds
+  // for another station (as the stations before it in the call leave the index), nothing is
+  // written: {'secc', i, SECC-ID key, other station id, ...} names each such station (i from 0; the
+  // caller tells a stale index entry from another station's SECC-ID).
   writeStations: `
 local replace = ARGV[1] == '1'
 local a = 2
@@ -196,6 +227,51 @@ for i = 0, #KEYS / 6 - 1 do
   if (redis.call('GET', KEYS[i * 6 + 1]) or '') ~= ARGV[a] then return {'changed'} end
   a = a + 3 + tonumber(ARGV[a + 2])
 end
+local refused, added, dropped = {'secc'}, {}, {}
+a = 2
+for i = 0, #KEYS / 6 - 1 do
+  local before, rec, m = ARGV[a], ARGV[a + 1], tonumber(ARGV[a + 2])
+  local index = KEYS[i * 6 + 6]
+  if rec ~= '' and (before == '' or replace) then
+    local other, conflict = nil, nil
+    for j = 1, m do
+      local op = ARGV[a + 2 + j]
+      if not other and string.sub(op, 1, 2) == '+5' then
+        local member = string.sub(op, 3)
+        local nl = string.find(member, '\\n', 1, true)
+        local prefix = string.sub(member, 1, nl)
+        other = added[index .. prefix]
+        if not other then
+          for _, e in ipairs(redis.call('ZRANGEBYLEX', index, '[' .. prefix, '[' .. prefix .. '\\255')) do
+            if e ~= member and not dropped[index .. e] then
+              other = string.sub(e, nl + 1)
+              break
+            end
+          end
+        end
+        if other then conflict = string.sub(prefix, 1, nl - 1) end
+      end
+    end
+    if other then
+      refused[#refused + 1] = tostring(i)
+      refused[#refused + 1] = conflict
+      refused[#refused + 1] = other
+    else
+      for j = 1, m do
+        local op = ARGV[a + 2 + j]
+        if string.sub(op, 1, 2) == '-5' then dropped[index .. string.sub(op, 3)] = true end
+        if string.sub(op, 1, 2) == '+5' then
+          local member = string.sub(op, 3)
+          local nl = string.find(member, '\\n', 1, true)
+          added[index .. string.sub(member, 1, nl)] = string.sub(member, nl + 1)
+          dropped[index .. member] = nil
+        end
+      end
+    end
+  end
+  a = a + 3 + m
+end
+if #refused > 1 then return refused end
 local out = {}
 a = 2
 for i = 0, #KEYS / 6 - 1 do
@@ -219,6 +295,14 @@ for i = 0, #KEYS / 6 - 1 do
   a = a + 3 + m
 end
 return out
+`,
+
+  // KEYS: a tenant's SECC-ID index, a station. ARGV: an index member of the station, the station
+  // record as read ('' none). Removes the member only while the station is still as read (a stale
+  // entry: the station no longer lists that SECC-ID); 1 when removed.
+  dropSeccEntry: `
+if (redis.call('GET', KEYS[2]) or '') ~= ARGV[2] then return 0 end
+return redis.call('ZREM', KEYS[1], ARGV[1])
 `,
 
   // KEYS: cert, its OCSP responses, OCSP due, signers' tails (ocsp-tail)

@@ -1,6 +1,6 @@
 import { Command, Redis, ReplyError } from 'ioredis';
 import { pack, unpack } from 'msgpackr';
-import { StoreNotDurableError, StoreUnavailableError } from './errors.js';
+import { SeccIdConflictError, StoreNotDurableError, StoreUnavailableError, type SeccIdConflict } from './errors.js';
 import {
   AUDIT_GENESIS,
   auditPage,
@@ -16,8 +16,8 @@ import {
 import { REDIS_SCRIPTS } from './redis-scripts.js';
 import { MissingDerDictionary, decodeIssuedRecord, packListBound, packListMember, unpackListMember, derDictRefOf, derDictionaryOf, encodeIssuedRecord, findOcspEntry, frameOcspResponse, splitOcspTail, tailRefOf, type IssuedRecord } from './redis-encoding.js';
 import { seccIdKey } from '@evpki/policy';
-import { listsSeccKey, seccKeysOf, seccMember } from './secc-index.js';
-import { expiryMark } from './records.js';
+import { assertRegistration, listsSeccKey, seccKeysOf, seccMember } from './secc-index.js';
+import { expiryMark, revokedRecord } from './records.js';
 import { STORE_SCHEMA_VERSION, canonicalKeyHashOf, issuerAtSchema3, rotationAtSchema3, upToDate, type MigrationResult } from './schema.js';
 import { DEFAULT_HIERARCHY, assertIssuerRecord, assertRotationCommit, signsLeaves } from './hierarchies.js';
 import type {
@@ -45,7 +45,7 @@ import type {
   OAuthClientRecord,
   ManufacturerRecord,
 } from './records.js';
-import type { IssuanceAlso, Store } from './store.js';
+import type { IssuanceAlso, RevocationAuditOf, RevocationDone, StationRemoval, Store } from './store.js';
 import { tenantClaims } from '@evpki/policy';
 import { STATION_INDEXES, certificateIndexEntries, findCertificatesIn, findStationsIn, revokedIndexEntries, stationIndexEntries, summaryIn, type IndexCounter, type IndexEntry, type IndexName, type IndexSource, type TenantSummary } from './list-index.js';
 import type { CertificateListFilter, CertificateListResult, ListPage, ListResult, StationListFilter } from './list-index.js';
@@ -652,16 +652,22 @@ export class RedisStore implements Store {
 
   /**
    * Writes (rec) or deletes (rec undefined) stations with their list index entries, compare-and-set
-   * on the records as read (writeStations script); each station at most once per call.
+   * on the records as read (writeStations script); each station at most once per call. A station
+   * listing a SECC-ID another station of its tenant lists is refused (PnC-4.3.secc-id-unique) and
+   * the others written; an index entry found stale on the way (left by an older removal) is dropped.
    */
-  private async writeStations(items: readonly { tenant: string; stationId: string; rec?: StationRecord }[], replace: boolean): Promise<string[]> {
+  private async writeStations(items: readonly { tenant: string; stationId: string; rec?: StationRecord }[], replace: boolean): Promise<(string | { refused: SeccIdConflict })[]> {
     await this.schema();
+    // The uniqueness check reads the SECC-ID index: it must cover the stations written before it.
+    if (items.some((i) => i.rec?.seccIds?.length) && !(await this.call((r) => r.exists(SECC_INDEX_BUILT)))) await this.buildSeccIndex();
+    const out: (string | { refused: SeccIdConflict })[] = [];
+    let pending = items.map((item, n) => ({ item, n }));
     for (let attempt = 0; attempt < STATION_CAS_ATTEMPTS; attempt++) {
-      const keys = items.map((i) => k('s', i.tenant, i.stationId));
+      const keys = pending.map(({ item: i }) => k('s', i.tenant, i.stationId));
       const raws = await this.call((r) => r.mgetBuffer(...keys));
       const scriptKeys: string[] = [];
       const args: (string | Buffer)[] = [replace ? '1' : '0'];
-      items.forEach((item, n) => {
+      pending.forEach(({ item }, n) => {
         const raw = raws[n] ?? null;
         const before = dec<StationRecord>(raw);
         const ops = [
@@ -673,19 +679,48 @@ export class RedisStore implements Store {
         scriptKeys.push(keys[n]!, ...stationListKeys(item.tenant), seccIndexKey(item.tenant));
         args.push(raw ?? '', item.rec ? enc(item.rec) : '', String(ops.length), ...ops);
       });
-      const out = ((await this.run('writeStations', scriptKeys, args)) as Buffer[]).map((b) => b.toString());
-      if (out[0] !== 'changed') return out;
+      const result = ((await this.run('writeStations', scriptKeys, args)) as Buffer[]).map((b) => b.toString());
+      if (result[0] === 'changed') continue;
+      if (result[0] !== 'secc') {
+        result.forEach((o, i) => (out[pending[i]!.n] = o));
+        return out;
+      }
+      // Nothing written: refuse the stations whose SECC-ID another station lists, drop stale entries, write again.
+      const refused = new Set<number>();
+      for (let r = 1; r < result.length; r += 3) {
+        const i = Number(result[r]);
+        const [key, other] = [result[r + 1]!, result[r + 2]!];
+        const { item, n } = pending[i]!;
+        if (await this.seccHeldBy(item.tenant, key, other, pending.map((p) => p.item))) {
+          out[n] = { refused: { seccId: item.rec!.seccIds!.find((id) => seccIdKey(id) === key) ?? key, otherStationId: other } };
+          refused.add(i);
+        }
+      }
+      pending = pending.filter((_, i) => !refused.has(i));
+      if (!pending.length) return out;
     }
     throw new StoreUnavailableError('the stations kept changing during the write; try again');
+  }
+
+  /**
+   * Whether station `other` of the tenant lists the SECC-ID `key`: as written by this call, or as
+   * stored. When it does not, its index entry is stale and is dropped (only while the station is as read).
+   */
+  private async seccHeldBy(tenant: string, key: string, other: string, batch: readonly { tenant: string; stationId: string; rec?: StationRecord }[]): Promise<boolean> {
+    if (batch.some((b) => b.tenant === tenant && b.stationId === other && listsSeccKey(b.rec, key))) return true;
+    const raw = await this.call((r) => r.getBuffer(k('s', tenant, other)));
+    if (listsSeccKey(dec<StationRecord>(raw), key)) return true;
+    await this.run('dropSeccEntry', [seccIndexKey(tenant), k('s', tenant, other)], [seccMember(key, other), raw ?? '']);
+    return false;
   }
 
   async getStation(tenant: string, stationId: string): Promise<StationRecord | undefined> {
     return dec(await this.call((r) => r.getBuffer(k('s', tenant, stationId))));
   }
-  // The SECC-ID index (secc-index.ts): sx:<tenant> a zset of "<SECC-ID key>\n<stationId>" (scores 0),
-  // kept by the station writes' script (writeStations; a station removal leaves its entries, which a
-  // lookup ignores: it checks the station again); secc-built once it covers the stations written
-  // before it existed.
+  // The SECC-ID index (secc-index.ts): secc:<tenant> a zset of "<SECC-ID key>\n<stationId>" (scores 0),
+  // kept by the station writes' script (writeStations) and a station removal (revoke); a removal
+  // before that left its entries, which a lookup ignores (it checks the station again) and a station
+  // write drops when it meets them; secc-built once it covers the stations written before it existed.
   async findStationBySeccId(tenant: string, seccId: string): Promise<StationRecord | undefined> {
     if (!(await this.call((r) => r.exists(SECC_INDEX_BUILT)))) await this.buildSeccIndex();
     const key = seccIdKey(seccId);
@@ -716,6 +751,7 @@ export class RedisStore implements Store {
   }
   async putStation(s: StationRecord): Promise<{ created: boolean }> {
     const [outcome] = await this.writeStations([{ tenant: s.tenant, stationId: s.stationId, rec: s }], true);
+    if (typeof outcome === 'object') throw new SeccIdConflictError(s.tenant, s.stationId, outcome.refused);
     return { created: outcome === 'created' };
   }
   async putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]> {
@@ -860,6 +896,7 @@ export class RedisStore implements Store {
   async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, also: IssuanceAlso = {}): Promise<IssuanceOutcome> {
     const { audit, register } = also;
     if (audit) validateAuditAppend(audit.events, audit.at);
+    assertRegistration(register);
     if (register && (register.tenant !== cert.tenant || register.stationId !== cert.stationId)) throw new Error("recordIssuance: the station registered is not the certificate's");
     await this.schema();
     const { status: _s, revokedAt: _ra, revocationReason: _rr, ...issued } = cert;
@@ -884,52 +921,84 @@ export class RedisStore implements Store {
 
   // ---- revocation ----
 
-  async revokeCertificate(serial: string, reason: RevocationReason, at: string): Promise<RevocationOutcome> {
+  async revokeCertificate(serial: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<RevocationDone>): Promise<RevocationOutcome> {
     await this.schema();
-    const cert = await this.getCertificate(serial);
-    if (!cert) return { ok: false, reason: 'not-found' };
-    const result = await this.revoke([cert], reason, at);
-    if (result === 'retry') throw new Error('unreachable: retry without a station');
-    await this.afterRevocation();
-    return { ok: true, record: (await this.getCertificate(serial))!, changed: result.changed[0]! };
+    // What the write does is known from the certificate as read (the script checks it still is), so
+    // that its audit entries can be chained before it (Lua has no SHA-256).
+    for (let attempt = 0; attempt < AUDIT_CAS_ATTEMPTS; attempt++) {
+      const cert = await this.getCertificate(serial);
+      if (!cert) return { ok: false, reason: 'not-found' };
+      const updated = revokedRecord(cert, reason, at);
+      const done: RevocationDone = { ok: true, record: updated ?? cert, changed: updated !== undefined };
+      if (!(await this.revoke([cert], reason, at, auditOf(done)))) continue;
+      await this.afterRevocation();
+      return done;
+    }
+    throw new StoreUnavailableError('the certificate or the audit log kept changing during its revocation; try again');
   }
 
-  async removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string): Promise<{ deleted: boolean; revoked: CertificateRecord[] }> {
+  async removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<StationRemoval>): Promise<StationRemoval> {
     await this.schema();
     // The station's certificates are read first (their issuer and key name the keys to write);
-    // the script checks that the station's index did not change meanwhile, else this reads again.
-    for (let attempt = 0; attempt < 10; attempt++) {
+    // the script checks that the station, its index and its certificates did not change meanwhile,
+    // else this reads again.
+    for (let attempt = 0; attempt < AUDIT_CAS_ATTEMPTS; attempt++) {
       const certs = await this.listStationCertificates(tenant, stationId);
       const raw = await this.call((r) => r.getBuffer(k('s', tenant, stationId)));
-      const result = await this.revoke(certs, reason, at, { tenant, stationId, raw });
-      if (result === 'retry') continue;
+      const done: StationRemoval = { deleted: raw !== null, revoked: certs.flatMap((c) => (c.status === 'good' ? [revokedRecord(c, reason, at)!] : [])) };
+      if (!(await this.revoke(certs, reason, at, auditOf(done), { tenant, stationId, raw }))) continue;
       await this.afterRevocation();
-      const changed = certs.filter((_, i) => result.changed[i]);
-      const revoked = (await Promise.all(changed.map((c) => this.getCertificate(c.serial)))).filter((c): c is CertificateRecord => c !== undefined);
-      return { deleted: result.deleted, revoked };
+      return done;
     }
-    throw new StoreUnavailableError('the station kept changing during its removal; try again');
+    throw new StoreUnavailableError('the station or the audit log kept changing during its removal; try again');
   }
 
-  private async revoke(
-    certs: readonly CertificateRecord[],
-    reason: RevocationReason,
-    at: string,
-    station?: { tenant: string; stationId: string; raw: Buffer | null },
-  ): Promise<'retry' | { deleted: boolean; changed: boolean[] }> {
-    const keys = [OCSP_EPOCH, OCSP_DUE, station ? k('s', station.tenant, station.stationId) : k('s-none'), station ? k('sc', station.tenant, station.stationId) : k('sc-none')];
+  /**
+   * The revoke script with the write's audit entries chained after the head last seen: false when
+   * nothing was written because a certificate, the station or the audit head is no longer as read.
+   */
+  private async revoke(certs: readonly CertificateRecord[], reason: RevocationReason, at: string, events: readonly AuditEvent[], station?: { tenant: string; stationId: string; raw: Buffer | null }): Promise<boolean> {
+    validateAuditAppend(events, at);
+    const head = events.length ? (this.auditHeadSeen ?? (await this.auditHead())) : undefined;
+    const entries = head ? linkAuditEntries(head, events, at) : [];
+    const last = entries[entries.length - 1];
+    const audit = auditEntryArgs(entries);
+    const keys = [AUDIT_HEAD, AUDIT_LOG, OCSP_EPOCH, OCSP_DUE, station ? k('s', station.tenant, station.stationId) : k('s-none'), station ? k('sc', station.tenant, station.stationId) : k('sc-none')];
     // Per certificate: its keys, then its three revoked list index keys (revokedIndexEntries), whose members follow the serials.
     for (const c of certs) keys.push(k('c', c.serial), k('rv', c.issuerId), k('o', c.issuerId, c.serial), k('b', c.spkiSha256), ...revokedIndexEntries(c).map((e) => certListKey(c.tenant, e.index)));
-    const args: (string | Buffer | number)[] = [reason, at, station ? '1' : '0', certs.length, OCSP_INVALIDATE_CHANNEL, ...certs.map((c) => c.serial), ...certs.flatMap((c) => revokedIndexEntries(c).map(certListMember))];
+    const args: (string | Buffer | number)[] = [
+      head ? String(head.seq) : '',
+      head?.hash ?? '',
+      last ? String(last.seq) : '',
+      last?.hash ?? '',
+      reason,
+      at,
+      station ? '1' : '0',
+      certs.length,
+      OCSP_INVALIDATE_CHANNEL,
+      ...certs.map((c) => c.serial),
+      ...certs.flatMap((c) => revokedIndexEntries(c).map(certListMember)),
+      ...certs.map((c) => `${c.status}|${c.revokedAt ?? ''}|${c.revocationReason ?? ''}`),
+      entries.length,
+      ...audit.args,
+    ];
     if (station) {
       // The station's list index entries go with it (the script checks the record is still the one read).
       const before = dec<StationRecord>(station.raw);
-      keys.push(...stationListKeys(station.tenant));
-      args.push(station.raw ?? '', ...(before ? stationIndexEntries(before).map(stationListOp) : []));
+      keys.push(...stationListKeys(station.tenant), seccIndexKey(station.tenant));
+      args.push(station.raw ?? '', ...(before ? [...stationIndexEntries(before).map(stationListOp), ...seccKeysOf(before).map((key) => `5${seccMember(key, before.stationId)}`)] : []));
     }
-    const result = (await this.run('revoke', keys, args)) as [Buffer, number, ...number[]];
-    if (result[0].toString() === 'retry') return 'retry';
-    return { deleted: result[1] === 1, changed: result.slice(2).map((n) => n === 1) };
+    keys.push(...audit.tenantKeys);
+    const result = (await this.run('revoke', keys, args)) as Buffer[];
+    const outcome = result[0]!.toString();
+    if (outcome === 'conflict') {
+      const seq = Number(result[1]!.toString());
+      this.auditHeadSeen = seq === 0 ? AUDIT_GENESIS : { seq, hash: result[2]!.toString() };
+      return false;
+    }
+    if (outcome === 'retry') return false;
+    if (last) this.auditHeadSeen = { seq: last.seq, hash: last.hash };
+    return true;
   }
 
   /** The revoking process sees its own revocation at once; others through pub/sub or the poll. */
@@ -1207,18 +1276,8 @@ export class RedisStore implements Store {
         written.push(entries);
         last = entries[entries.length - 1]!;
       }
-      const tenantKeys: string[] = [];
-      const tenantIndex = new Map<string, number>();
-      const args: (string | Buffer | number)[] = [String(head.seq), head.hash, String(last.seq), last.hash];
-      for (const e of written.flat()) {
-        let t = 0;
-        if (e.tenant !== undefined) {
-          t = tenantIndex.get(e.tenant) ?? tenantKeys.push(k('audit-t', e.tenant));
-          tenantIndex.set(e.tenant, t);
-        }
-        args.push(enc(e), t);
-      }
-      const result = (await this.run('appendAudit', [AUDIT_HEAD, AUDIT_LOG, ...tenantKeys], args)) as Buffer[];
+      const { tenantKeys, args } = auditEntryArgs(written.flat());
+      const result = (await this.run('appendAudit', [AUDIT_HEAD, AUDIT_LOG, ...tenantKeys], [String(head.seq), head.hash, String(last.seq), last.hash, ...args])) as Buffer[];
       if (result[0]!.toString() === 'ok') {
         this.auditHeadSeen = { seq: last.seq, hash: last.hash };
         await this.replicated();
@@ -1256,17 +1315,7 @@ export class RedisStore implements Store {
       const expected = from ? { seq: from.seq - 1, hash: from.prevHash } : head;
       const issuances = items.flatMap((item) => (item.issuance ? [item.issuance] : []));
       const written = issuances.map(chainedIssuance);
-      const tenantKeys: string[] = [];
-      const tenantIndex = new Map<string, number>();
-      const entryArgs: (string | Buffer | number)[] = [];
-      for (const e of chained.flat()) {
-        let t = 0;
-        if (e.tenant !== undefined) {
-          t = tenantIndex.get(e.tenant) ?? tenantKeys.push(k('audit-t', e.tenant));
-          tenantIndex.set(e.tenant, t);
-        }
-        entryArgs.push(enc(e), t);
-      }
+      const { tenantKeys, args: entryArgs } = auditEntryArgs(chained.flat());
       const result = (await this.run(
         'chainedWrite',
         [AUDIT_HEAD, AUDIT_LOG, OCSP_DUE, ISSUER_STATES, ISSUER_EXPIRY, ISSUER_LEAF, ...written.flatMap((w) => w.keys), ...tenantKeys],
@@ -1362,6 +1411,25 @@ export class RedisStore implements Store {
       return m.exec();
     });
   }
+}
+
+/**
+ * Audit entries as the scripts append them: per entry, the entry and the index (from 1) of its
+ * tenant's audit index key in `tenantKeys` (0: no tenant).
+ */
+function auditEntryArgs(entries: readonly AuditEntry[]): { tenantKeys: string[]; args: (string | Buffer | number)[] } {
+  const tenantKeys: string[] = [];
+  const tenantIndex = new Map<string, number>();
+  const args: (string | Buffer | number)[] = [];
+  for (const e of entries) {
+    let t = 0;
+    if (e.tenant !== undefined) {
+      t = tenantIndex.get(e.tenant) ?? tenantKeys.push(k('audit-t', e.tenant));
+      tenantIndex.set(e.tenant, t);
+    }
+    args.push(enc(e), t);
+  }
+  return { tenantKeys, args };
 }
 
 /** What the audit writer takes: an append, or an issuance with its audit events (recordIssuance with `audit`). */

@@ -35,9 +35,19 @@ import type { CertificateListFilter, CertificateListResult, ListPage, ListResult
 export interface IssuanceAlso {
   /** Its audit entries (appended to the hash chain in the write). */
   readonly audit?: AuditAppend;
-  /** The station it registers (zero-touch onboarding: refused as 'station' when it exists). */
+  /** The station it registers (zero-touch onboarding: refused as 'station' when it exists). It lists no SECC-ID (throws otherwise). */
   readonly register?: StationRecord;
 }
+
+/** What revokeCertificate did (RevocationOutcome when the certificate exists). */
+export type RevocationDone = Extract<RevocationOutcome, { ok: true }>;
+/** What removeStation did: whether the station was deleted, and the certificates it revoked (as stored now). */
+export interface StationRemoval {
+  readonly deleted: boolean;
+  readonly revoked: CertificateRecord[];
+}
+/** The audit events of a revocation, from what it does: written in the same write (Store.revokeCertificate). */
+export type RevocationAuditOf<T> = (done: T) => readonly AuditEvent[];
 
 export interface Store {
   /** Throws when the store cannot be read. Writes nothing: readiness probes call it (issue 14.7). */
@@ -101,16 +111,25 @@ export interface Store {
   /**
    * The tenant's station whose `seccIds` hold this SECC-ID (compared as seccIdKey: without '*', any
    * case), from an index the station writes keep (EST enrolment, PnC-4.3); undefined when none.
-   * Several stations listing one SECC-ID: the first by station id.
+   * Several stations listing one SECC-ID (data written before the station writes refused it,
+   * PnC-4.3.secc-id-unique): the first by station id.
    */
   findStationBySeccId(tenant: string, seccId: string): Promise<StationRecord | undefined>;
-  /** Creates or replaces; `created` tells which. */
+  /**
+   * Creates or replaces; `created` tells which. Throws SeccIdConflictError, writing nothing, when a
+   * SECC-ID of the station (compared as seccIdKey) is listed by another station of its tenant
+   * (PnC-4.3.secc-id-unique; checked against the SECC-ID index in the same atomic write). Other
+   * tenants may list it.
+   */
   putStation(s: StationRecord): Promise<{ created: boolean }>;
   deleteStation(tenant: string, stationId: string): Promise<boolean>;
   /**
    * Writes a batch of stations in one write (one LMDB transaction, one Redis MULTI): each one is
    * created when absent; an existing one is replaced only with `replace`, else kept as it is.
-   * Outcomes in the batch's order. For bulk imports: keep batches to a few thousand.
+   * Outcomes in the batch's order. A station written (created or replaced) listing a SECC-ID another
+   * station of its tenant lists, stored or written before it in the batch, is refused and not
+   * written (`{ refused }`, PnC-4.3.secc-id-unique, as putStation); the others are. For bulk
+   * imports: keep batches to a few thousand.
    */
   putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]>;
 
@@ -177,10 +196,17 @@ export interface Store {
    * OCSP responses dropped (none can be served stale) and the certificate queued for new ones, and
    * for keyCompromise its key blocked (A00.FR.501). An already revoked certificate keeps its
    * revocation time; its reason can only be raised to keyCompromise (RFC 5280 5.3.1).
+   * The events `auditOf` gives for what the write does are appended to the audit chain in the same
+   * write, at `at` (appendAudit's rules: AuditEventError, nothing written), so that a revocation is
+   * never stored without its audit entry. `auditOf` may be called more than once (another writer
+   * changed the certificate or the chain meanwhile): no side effects. Not called for 'not-found'.
    */
-  revokeCertificate(serial: string, reason: RevocationReason, at: string): Promise<RevocationOutcome>;
-  /** Deletes a station and revokes each of its good certificates with `reason`, in one write. */
-  removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string): Promise<{ deleted: boolean; revoked: CertificateRecord[] }>;
+  revokeCertificate(serial: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<RevocationDone>): Promise<RevocationOutcome>;
+  /**
+   * Deletes a station and revokes each of its good certificates with `reason`, in one write, with
+   * the audit events `auditOf` gives for it (as revokeCertificate).
+   */
+  removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<StationRemoval>): Promise<StationRemoval>;
   /** The issuer's revoked certificates, for its CRL. */
   listRevoked(issuerId: string): Promise<RevokedEntry[]>;
 

@@ -76,7 +76,7 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
     manufacturerValidator,
     ...(auditOf ? { auditOf } : {}),
   });
-  const revokeDeps = (call: CaCall): RevokeDeps => ({ store: d.store, now: d.now, log: call.log, audit, publishCrl: d.publishCrl });
+  const revokeDeps = (call: CaCall): RevokeDeps => ({ store: d.store, now: d.now, log: call.log, publishCrl: d.publishCrl });
   const signerDeps = (issuerId: string, call: CaCall): OcspSignerDeps => ({
     store: d.store,
     issuer: d.issuers.get(issuerId),

@@ -1,6 +1,6 @@
 import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { STATION_FIELDS, checkStationRegistration, seccIdViolations } from '@evpki/policy';
-import type { StationRecord, Store } from '@evpki/store';
+import { Rule, STATION_FIELDS, checkStationRegistration, seccIdKey, seccIdViolations } from '@evpki/policy';
+import { seccIdConflictMessage, type SeccIdConflict, type StationRecord, type Store } from '@evpki/store';
 import { CliError } from './cli-error.js';
 import type { Command } from './command.js';
 import { csvLine, csvRecords, type CsvRecord } from './csv.js';
@@ -140,12 +140,39 @@ export async function importStations(o: ImportOptions): Promise<ImportCounts> {
     }
   };
 
+  /** --dry-run: the SECC-IDs (seccIdKey) of the stations the rows so far would write, by station id, and their station by SECC-ID. */
+  const dryRunSecc = new Map<string, readonly string[]>();
+  const dryRunOwner = new Map<string, string>();
+  /**
+   * --dry-run: what putStations would refuse (PnC-4.3.secc-id-unique): a SECC-ID of the station that
+   * a station an earlier row would write lists, or a stored station no row rewrites. Else the
+   * station counts as written.
+   */
+  const dryRunSeccConflict = async (w: StationRecord, replaces: boolean): Promise<SeccIdConflict | undefined> => {
+    for (const id of w.seccIds ?? []) {
+      const key = seccIdKey(id);
+      const owner = dryRunOwner.get(key);
+      if (owner !== undefined && owner !== w.stationId) return { seccId: id, otherStationId: owner };
+      const stored = await o.store.findStationBySeccId(o.tenant, id);
+      if (stored && stored.stationId !== w.stationId && !dryRunSecc.has(stored.stationId)) return { seccId: id, otherStationId: stored.stationId };
+    }
+    for (const key of dryRunSecc.get(w.stationId) ?? []) dryRunOwner.delete(key);
+    const keys = (w.seccIds ?? []).map(seccIdKey);
+    // Only what can matter later (a station without SECC-IDs that replaces none holds nothing).
+    if (keys.length || replaces) dryRunSecc.set(w.stationId, keys);
+    for (const key of keys) dryRunOwner.set(key, w.stationId);
+    return undefined;
+  };
+
   const flush = async (): Promise<void> => {
     if (!batch.length) return;
     const rows = batch;
     batch = [];
     const existing = await Promise.all(rows.map((r) => o.store.getStation(o.tenant, r.stationId)));
     const writes: StationRecord[] = [];
+    /** The row of each write, and which of them replace a station. */
+    const written: Row[] = [];
+    const replacing = new Set<number>();
     let wouldReplace = 0;
     rows.forEach((r, i) => {
       const e = existing[i];
@@ -155,8 +182,12 @@ export async function importStations(o: ImportOptions): Promise<ImportCounts> {
         counts.differing++;
         return;
       }
-      if (e) wouldReplace++;
+      if (e) {
+        wouldReplace++;
+        replacing.add(writes.length);
+      }
       const seccIds = r.seccIds ?? e?.seccIds ?? [];
+      written.push(r);
       writes.push({
         tenant: o.tenant,
         stationId: r.stationId,
@@ -169,14 +200,25 @@ export async function importStations(o: ImportOptions): Promise<ImportCounts> {
       });
     });
     if (o.dryRun) {
+      let refused = 0;
+      for (const [i, w] of writes.entries()) {
+        const taken = await dryRunSeccConflict(w, replacing.has(i));
+        if (!taken) continue;
+        refused++;
+        if (replacing.has(i)) wouldReplace--;
+        refuse(written[i]!.line, w.stationId, [{ rule: Rule.uniqueSeccId, message: seccIdConflictMessage(w.stationId, taken) }]);
+      }
       counts.replaced += wouldReplace;
-      counts.created += writes.length - wouldReplace;
+      counts.created += writes.length - wouldReplace - refused;
       return;
     }
-    for (const outcome of await o.store.putStations(writes, { replace: o.replace }))
+    (await o.store.putStations(writes, { replace: o.replace })).forEach((outcome, i) => {
       if (outcome === 'created') counts.created++;
       else if (outcome === 'replaced') counts.replaced++;
-      else counts.unchanged++; // created by someone else since it was read
+      else if (outcome === 'kept') counts.unchanged++; // created by someone else since it was read
+      // PnC-4.3.secc-id-unique: another station of the tenant (stored, or on an earlier line) lists one of its SECC-IDs; not written.
+      else refuse(written[i]!.line, written[i]!.stationId, [{ rule: Rule.uniqueSeccId, message: seccIdConflictMessage(written[i]!.stationId, outcome.refused) }]);
+    });
   };
 
   const records = csvRecords(text);
@@ -295,7 +337,9 @@ Registers the charge stations of one tenant from CSV (RFC 4180, UTF-8, a BOM is 
   "CP:0002",SN-0002,,no
 model may be empty (or the column left out); allowed is true/false, 1/0 or yes/no (empty or no
 column: true). An optional seccIds column holds the station's ISO 15118 SECC-IDs, separated by
-spaces (DE*ABC*E123456; rule V2G.secc-id); without the column the stored ones are kept. Every row is checked as the RA checks PUT /v1/stations/{stationId} (stationId 1-48 of
+spaces (DE*ABC*E123456; rule V2G.secc-id); without the column the stored ones are kept. A row
+listing a SECC-ID another station of the tenant lists (stored, or imported from an earlier line)
+is refused, rule PnC-4.3.secc-id-unique. Every row is checked as the RA checks PUT /v1/stations/{stationId} (stationId 1-48 of
 A-Z a-z 0-9 . _ : -, serialNumber 1-64 of A-Z a-z 0-9 . _ - and no host name or IP address
 (A00.FR.511), model at most 128 characters), plus: the number of fields, quoting, fields over
 ${IMPORT_LIMITS.maxField} characters, a stationId already imported from an earlier line. Empty lines are skipped.

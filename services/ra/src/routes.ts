@@ -4,7 +4,7 @@ import { profileOf } from '@evpki/issuance';
 import { checkChargePointIdentity, checkRevocationReason, seccIdViolations } from '@evpki/policy';
 import type { OcspRequestData } from '@evpki/ocsp';
 import { AppError, type AuditTrail } from '@evpki/service';
-import { AUDIT_LIMITS, trustAnchors, type RevocationReason, type RaStore } from '@evpki/store';
+import { AUDIT_LIMITS, SeccIdConflictError, trustAnchors, type RevocationReason, type RaStore, type StationRecord } from '@evpki/store';
 import { contextOf, requestOf } from './authenticate.js';
 import type { CertificateStatus } from './certificate-status.js';
 import type { Enrolled, Enrolment } from './enrol.js';
@@ -72,7 +72,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
       createdAt: existing?.createdAt ?? now,
       updatedAt: now,
     };
-    const { created } = await d.store.putStation(station);
+    const { created } = await putStationOrConflict(d.store, station);
     await d.audit.record({
       event: created ? 'station.registered' : 'station.updated',
       actor,
@@ -208,4 +208,16 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
   // The operator's lists and the CA hierarchy (lists.ts).
   Object.assign(r, listHandlers({ store: d.store, now: d.now }), summaryHandlers({ store: d.store, now: d.now, ocspAnswers: d.ocspAnswers }));
   return r;
+}
+
+/** putStation; a SECC-ID another station of the tenant lists answers 409 naming the rule (PnC-4.3.secc-id-unique) and the SECC-ID. */
+async function putStationOrConflict(store: Pick<RaStore, 'putStation'>, station: StationRecord): Promise<{ created: boolean }> {
+  try {
+    return await store.putStation(station);
+  } catch (e) {
+    if (!(e instanceof SeccIdConflictError)) throw e;
+    throw new AppError('conflict', `the station lists a SECC-ID another station of the tenant lists: ${e.conflict.seccId}`, [
+      { rule: e.rule, message: `SECC-ID ${e.conflict.seccId} is already listed by station ${e.conflict.otherStationId}; a SECC-ID belongs to one station of a tenant` },
+    ]);
+  }
 }
