@@ -91,6 +91,10 @@ const LEGACY_ROTATION = key('meta', 'rotation');
 /**
  * The embedded default backend. LMDB is multi-process safe, so RA, CA and OCSP on one machine
  * share one environment. A write's promise resolves once the commit is flushed to disk.
+ *
+ * Every write checks first and writes after: a callback of lmdb-js's (async, batched) `transaction`
+ * that throws does NOT undo the writes it made before throwing (they commit with the batch;
+ * `transactionSync` would roll them back). So nothing may throw after a write in a callback.
  */
 export class LmdbStore implements Store {
   private readonly db: RootDatabase;
@@ -297,7 +301,7 @@ export class LmdbStore implements Store {
       return { before, after };
     });
   }
-  /** In a write transaction: the record and its claims index entries, or TenantConflictError (the transaction is aborted). */
+  /** In a write transaction: the record and its claims index entries, or TenantConflictError, thrown before any of the tenant's writes (see the class comment). */
   private writeTenant(before: TenantRecord | undefined, after: TenantRecord): void {
     this.indexTenantClaims();
     const change = claimChange(before, after);
