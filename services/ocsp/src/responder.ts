@@ -51,12 +51,15 @@ export const etagOf = (der: Buffer): string => `"${createHash('sha256').update(d
 const error = (status: OcspErrorStatus): Answer => ({ body: ocspErrorResponse(status), outcome: status });
 
 /**
- * Pre-signed answers kept in memory (about 1.2 KB each with the key: ~12 MB at most); the oldest
- * goes first. Bounded so that the responder's memory does not grow with the fleet (issue 17: RSS
- * flat from 1,000 to 1,000,000 certificates): with far more certificates than this, a cache holds
- * few of the next requests whatever its size, and the store answers the rest.
+ * Pre-signed answers kept in memory; the oldest goes first. Bounded so that the responder's memory
+ * does not grow with the fleet (issue 17: RSS flat from 1,000 to 1,000,000 certificates): with far
+ * more certificates than this, a cache holds few of the next requests whatever its size, and the
+ * store answers the rest. Measured (bench-scale, README "Performance"): a held answer costs a worker
+ * about 2.5 KB of RSS (its key, body, header block, and the heap's room around them), so 10,000
+ * made RSS grow by ~23 MB from 1,000 certificates to a full cache; 5,000 still holds a fleet of
+ * 2,500 certificates asked over both GET and POST.
  */
-const MAX_REMEMBERED = 10_000;
+export const MAX_REMEMBERED = 5_000;
 /** Live-signed answers kept in memory (CertIDs not pre-signed: other hashes or encodings; ~12 MB at most). */
 const MAX_LIVE = 10_000;
 /**
@@ -76,6 +79,15 @@ const CERT_READ_TTL_MS = 1000;
  */
 const rememberable = (a: Answer, now: number): boolean => a.cache !== undefined && now < a.cache.thisUpdate + (a.cache.nextUpdate - a.cache.thisUpdate) / 2;
 const stillValid = (a: Answer, now: number): boolean => a.cache !== undefined && now < a.cache.nextUpdate;
+
+/**
+ * What memory keeps of a pre-signed answer: its body and validity, not the store record it was
+ * read as (issuer id, serial, hash, a CertID view: ~0.3 KB more per held answer).
+ */
+const held = (a: Answer): Answer => {
+  const { thisUpdate, nextUpdate, etag } = a.cache!;
+  return { body: a.body, outcome: a.outcome, status: a.status, tenant: a.tenant, cache: { thisUpdate, nextUpdate, etag } };
+};
 
 class StoreTimeout extends Error {}
 
@@ -176,8 +188,11 @@ export class Responder {
       const now = this.o.now().getTime();
       if (!rememberable(a, now)) return a;
       // Held already (past its half-life): the fresher answer replaces it in place.
-      if (this.remembered.has(requestKey)) this.remembered.set(requestKey, a);
-      else if (this.secondSight(requestKey)) this.remembered.offer(requestKey, a, (held) => !rememberable(held, now));
+      if (this.remembered.has(requestKey)) this.remembered.set(requestKey, held(a));
+      else if (this.secondSight(requestKey)) {
+        const kept = held(a);
+        if (this.remembered.offer(requestKey, kept, (h) => !rememberable(h, now))) return kept;
+      }
     }
     return a;
   }
