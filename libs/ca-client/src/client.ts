@@ -59,10 +59,11 @@ export class CaClient {
   }
 
   /** Calls one operation; its answer on the operation's success status, its problem as an AppError otherwise. */
-  async call<Req, Res>(op: CaOperation<Req, Res>, req: Req, opts: { headersTimeout?: number } = {}): Promise<Res> {
+  async call<Req, Res>(op: CaOperation<Req, Res>, req: Req, opts: { headersTimeout?: number; requestId?: string } = {}): Promise<Res> {
     let res;
-    // The request being served goes on in the CA's log lines under the same id.
-    const requestId = currentRequestId();
+    // The request being served goes on in the CA's log lines under the same id (`requestId`: one
+    // given explicitly, by a caller that runs no AsyncLocalStorage: the OCSP responder).
+    const requestId = opts.requestId ?? currentRequestId();
     const headers = { ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}), ...(op.method === 'POST' ? { 'content-type': 'application/json' } : {}) };
     try {
       res = await this.pool.request({
@@ -111,8 +112,8 @@ export class CaClient {
     return this.call(CA_API.removeStation, req);
   }
 
-  ocspSigner(req: CaOcspSignerRequest) {
-    return this.call(CA_API.ocspSigner, req);
+  ocspSigner(req: CaOcspSignerRequest, opts: { requestId?: string } = {}) {
+    return this.call(CA_API.ocspSigner, req, opts);
   }
 
   /** The whole path, TLS handshake included: true when the CA answers and knows this client by `as`. */
