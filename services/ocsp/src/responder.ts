@@ -29,6 +29,11 @@ export interface Answer {
    */
   readonly tenant?: string;
   readonly cache?: { readonly thisUpdate: number; readonly nextUpdate: number; readonly etag: string };
+  /**
+   * Held in memory, to be served again (remembered, or signed live without a nonce): replies.ts
+   * keeps what it writes for it. An answer read from the store for one request is not.
+   */
+  readonly held?: true;
 }
 
 export interface ResponderOptions {
@@ -51,15 +56,14 @@ export const etagOf = (der: Buffer): string => `"${createHash('sha256').update(d
 const error = (status: OcspErrorStatus): Answer => ({ body: ocspErrorResponse(status), outcome: status });
 
 /**
- * Pre-signed answers kept in memory; the oldest goes first. Bounded so that the responder's memory
- * does not grow with the fleet (issue 17: RSS flat from 1,000 to 1,000,000 certificates): with far
- * more certificates than this, a cache holds few of the next requests whatever its size, and the
- * store answers the rest. Measured (bench-scale, README "Performance"): a held answer costs a worker
- * about 2.5 KB of RSS (its key, body, header block, and the heap's room around them), so 10,000
- * made RSS grow by ~23 MB from 1,000 certificates to a full cache; 5,000 still holds a fleet of
- * 2,500 certificates asked over both GET and POST.
+ * Pre-signed answers kept in memory (about 1.2 KB each with the key: ~12 MB at most); the oldest
+ * goes first. Bounded so that the responder's memory does not grow with the fleet (issue 17: RSS
+ * flat from 1,000 to 1,000,000 certificates): with far more certificates than this, a cache holds
+ * few of the next requests whatever its size, and the store answers the rest. (5,000 was tried:
+ * bench-scale's RSS at 20,000 certificates moved within its run-to-run spread, 157-178 MB against
+ * 164-180, so the hits were kept.)
  */
-export const MAX_REMEMBERED = 5_000;
+const MAX_REMEMBERED = 10_000;
 /** Live-signed answers kept in memory (CertIDs not pre-signed: other hashes or encodings; ~12 MB at most). */
 const MAX_LIVE = 10_000;
 /**
@@ -86,7 +90,7 @@ const stillValid = (a: Answer, now: number): boolean => a.cache !== undefined &&
  */
 const held = (a: Answer): Answer => {
   const { thisUpdate, nextUpdate, etag } = a.cache!;
-  return { body: a.body, outcome: a.outcome, status: a.status, tenant: a.tenant, cache: { thisUpdate, nextUpdate, etag } };
+  return { body: a.body, outcome: a.outcome, status: a.status, tenant: a.tenant, cache: { thisUpdate, nextUpdate, etag }, held: true };
 };
 
 class StoreTimeout extends Error {}
@@ -326,7 +330,7 @@ export class Responder {
     const tenant = allIssued && certs.every((c) => c!.tenant === certs[0]!.tenant) ? { tenant: certs[0]!.tenant } : {};
     if (req.nonceExtension) return { answer: { body, outcome: 'signed', status, ...tenant }, allIssued };
     const cache = { thisUpdate: now.getTime(), nextUpdate: nextUpdate.getTime(), etag: etagOf(body) };
-    return { answer: { body, outcome: 'signed', cache, status, ...tenant }, allIssued };
+    return { answer: { body, outcome: 'signed', cache, status, ...tenant, held: true }, allIssued };
   }
 
   /** The issuer and status of the certificates with these serials (undefined: not in the store), from memory when read under this epoch. */

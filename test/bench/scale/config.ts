@@ -28,7 +28,7 @@ export const TARGET_RSS_RATIO = 1.2;
 /** What "flat" forgives in absolute terms: V8 heap sizing moves RSS by a few MB from run to run. */
 export const RSS_MARGIN_MB = 16;
 /** The responder's in-memory cache of pre-signed answers (services/ocsp/src/responder.ts MAX_REMEMBERED). */
-export const RESPONDER_CACHE = 5_000;
+export const RESPONDER_CACHE = 10_000;
 /** Requests before each measurement (random certificates), enough to fill that cache at the big size. */
 export const PREFILL = RESPONDER_CACHE + 10_000;
 /**
