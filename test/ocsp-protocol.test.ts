@@ -90,7 +90,11 @@ describe('pre-signed responses over time', () => {
     assert.equal(responder.recall(key), undefined, 'asked once: not kept (most certificates are asked for rarely)');
     await responder.answerAndRemember(body, key);
     const kept = responder.recall(key);
-    assert.deepEqual(kept?.body, (await stack.store.getOcspResponse(pki.manifest.issuers.chargePoint, serial, 'sha256'))!.der, 'asked twice: kept');
+    const stored = (await stack.store.getOcspResponse(pki.manifest.issuers.chargePoint, serial, 'sha256'))!;
+    assert.deepEqual(kept?.body, stored.der, 'asked twice: kept');
+    // Issue 17 (RSS flat with the fleet): memory keeps the body and its validity, not the store record it was read as.
+    assert.deepEqual(kept.cache, { thisUpdate: stored.thisUpdate, nextUpdate: stored.nextUpdate, etag: stored.etag });
+    assert.equal(kept, responder.recall(key), 'one held object, served as it is');
     const at = clock().toISOString();
     await stack.store.revokeCertificate(serial, 'keyCompromise', at, () => []);
     assert.equal(responder.recall(key), undefined, 'the revocation moved the epoch: nothing stale is served');

@@ -48,19 +48,23 @@ export function createReplies(d: RepliesDeps) {
    * - its header blocks as name/value arrays (writeHead takes them without building an object);
    *   a GET one is renewed once a second (Cache-Control max-age and Expires count down);
    * - its counters per method (pki_ocsp_responses_total and the request count), found once.
+   * Only for answers held in memory (Answer.held): one read from the store for a single request
+   * (nearly every request at a million certificates) gets a wire of its own that goes with it, not
+   * an entry in this WeakMap (entries for answers gone at once grew the old generation: issue 17,
+   * RSS flat from 1,000 to 1,000,000 certificates).
    */
   const wires = new WeakMap<Answer, Wire>();
   function wireOf(a: Answer & { cache: NonNullable<Answer['cache']> }): Wire {
-    let w = wires.get(a);
+    let w = a.held ? wires.get(a) : undefined;
     if (!w) {
       const length = String(a.body.length);
       w = { length, postHeaders: ['content-type', OCSP_RESPONSE, 'content-length', length], getSecond: NaN, getMaxAge: NaN, getHeaders: [], lastModified: new Date(a.cache.thisUpdate).toUTCString() };
-      wires.set(a, w);
+      if (a.held) wires.set(a, w);
     }
     return w;
   }
   function countOk(method: 'GET' | 'POST', a: Answer, w: Wire | undefined): void {
-    if (!w) return count(method, a); // signed for one request (nonce): not worth remembering
+    if (!w || !a.held) return count(method, a); // for one request (a nonce, a store read): not worth remembering
     let inc = method === 'GET' ? w.countGet : w.countPost;
     if (!inc) {
       count(method, a);
