@@ -235,6 +235,13 @@ describe('PKI_HTTP_* configuration', () => {
     });
   }
 
+  it('RA_CA_CONNECTIONS: the RA\'s connections to the CA, 256 by default, 1-4096, anything else refused naming it', () => {
+    assert.equal(loadRaConfig({ PKI_DATA_DIR: pki.dataDir }).caConnections, 256);
+    assert.equal(loadRaConfig({ PKI_DATA_DIR: pki.dataDir, RA_CA_CONNECTIONS: '32' }).caConnections, 32);
+    for (const v of ['0', '4097', 'many'])
+      assert.throws(() => loadRaConfig({ PKI_DATA_DIR: pki.dataDir, RA_CA_CONNECTIONS: v }), (e: unknown) => e instanceof ConfigError && /RA_CA_CONNECTIONS/.test(e.message));
+  });
+
   it('at most maxRequestsPerSocket requests on one connection (then connection: close, and 503 to a client that goes on)', async () => {
     const limits: HttpLimits = { ...SERVER_LIMITS, maxRequestsPerSocket: 2 };
     const server: Server = applyServerLimits(createServer(serverOptions(limits), (_req, res) => res.end('ok')), limits);

@@ -1,6 +1,6 @@
 /**
  * Issue 17: no service runs an AsyncLocalStorage or enables an async hook (docs/architecture.md
- * "Hot paths": on Node 20 either turns on promise hooks for the whole process, 15 % of the issuance
+ * "Hot paths": on Node 20 either turns on promise hooks for the whole process, about 4 % of the issuance
  * path's CPU; request ids are handed down instead, request-id.test.ts). The CA, the responder and
  * the RA as processes, each with a probe (helpers/als-probe.ts), through an issuance (RA → CA), the
  * responder's delegated-signer request to the CA, and OCSP GET and POST. A plain node process that

@@ -16,7 +16,7 @@ export function acceptRequestId(raw: string | string[] | undefined): string {
  * The request being served: its id, and a logger whose every line carries it. Handed down
  * explicitly (the RA keeps it in `res.locals`, the CA in its CaCall) and sent on to the CA with the
  * calls made for it. Not an AsyncLocalStorage: on Node 20 that turns on promise hooks for every
- * promise of the process, which cost the issuance path 15 % of its CPU (README "Performance").
+ * promise of the process, which cost the issuance path about 4 % of its CPU (docs/architecture.md "Hot paths").
  */
 export interface RequestScope {
   readonly id: string;

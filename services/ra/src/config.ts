@@ -17,6 +17,8 @@ export interface RaConfig {
   readonly store: OpenStoreOptions;
   readonly caUrl: string;
   readonly caTimeoutMs: number;
+  /** Keep-alive connections to the CA at most: the signing requests it has in flight (they share its group commits). */
+  readonly caConnections: number;
   readonly jwtIssuer: string | undefined;
   readonly jwtAudience: string | undefined;
   /** RA_JWT_JWKS_URL, else the static JWKs of RA_JWT_JWKS_FILE (default: the dev PKI's public JWK), read at start. */
@@ -181,6 +183,7 @@ export function loadRaConfig(env: NodeJS.ProcessEnv): RaConfig {
     store: loadStoreConfig(env),
     caUrl: envHttpsUrl(env, 'RA_CA_URL', `https://127.0.0.1:${caPort}`),
     caTimeoutMs: envInt(env, 'RA_CA_TIMEOUT_MS', 10_000, 100, 120_000),
+    caConnections: envInt(env, 'RA_CA_CONNECTIONS', 256, 1, 4096),
     jwtIssuer: env.RA_JWT_ISSUER || undefined,
     jwtAudience: env.RA_JWT_AUDIENCE || undefined,
     jwtKeys: loadJwtKeys(env, dataDir),

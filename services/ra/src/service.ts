@@ -85,7 +85,7 @@ export function createRaService(config: RaConfig, init: RaInit, secrets: RaSecre
   const metrics = createMetrics('ra');
   const store: RaStore = overrides.store ?? openStore(config.store);
   const now = overrides.now ?? (() => new Date());
-  const ca = new CaClient({ baseUrl: config.caUrl, tls: secrets.caTls, as: RA_CLIENT_CN, timeoutMs: config.caTimeoutMs, connections: 64, log });
+  const ca = new CaClient({ baseUrl: config.caUrl, tls: secrets.caTls, as: RA_CLIENT_CN, timeoutMs: config.caTimeoutMs, connections: config.caConnections, log });
   const certificateStatus = createCertificateStatus(
     { ocspUrl: config.ocspUrl, allowedHosts: config.ocspAllowedHosts, timeoutMs: config.ocspTimeoutMs },
     store,
