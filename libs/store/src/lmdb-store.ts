@@ -575,7 +575,7 @@ export class LmdbStore implements Store {
       const done: RevocationDone = { ok: true, record: updated ?? cert, changed: updated !== undefined };
       const events = auditOf(done);
       validateAuditAppend(events, at);
-      this.revokeInTxn(cert, reason, at);
+      if (updated) this.writeRevocation(cert, updated, at);
       this.appendAuditInTxn(events, at);
       return done;
     });
@@ -592,17 +592,16 @@ export class LmdbStore implements Store {
       const done: StationRemoval = { deleted: this.db.get(key('station', tenant, stationId)) !== undefined, revoked: good.map((c) => revokedRecord(c, reason, at)!) };
       const events = auditOf(done);
       validateAuditAppend(events, at);
-      for (const c of good) this.revokeInTxn(c, reason, at);
+      good.forEach((c, i) => this.writeRevocation(c, done.revoked[i]!, at));
       this.dropStation(tenant, stationId);
       this.appendAuditInTxn(events, at);
       return done;
     });
   }
 
-  /** Inside a write transaction. Returns the new record, or undefined when nothing changed. */
-  private revokeInTxn(cert: CertificateRecord, reason: RevocationReason, at: string): CertificateRecord | undefined {
-    const updated = revokedRecord(cert, reason, at);
-    if (!updated) return undefined;
+  /** Inside a write transaction: `updated`, the revocation revokedRecord made of `cert` at `at`, with its indexes and OCSP invalidation. */
+  private writeRevocation(cert: CertificateRecord, updated: CertificateRecord, at: string): void {
+    const reason = updated.revocationReason!;
     this.db.putSync(key('cert', cert.serial), updated);
     this.writeIndex('cx', cert.tenant, revokedIndexEntries(cert));
     this.db.putSync(key('revoked', cert.issuerId, cert.serial), { serial: cert.serial, revokedAt: updated.revokedAt!, reason } satisfies RevokedEntry);
@@ -612,7 +611,6 @@ export class LmdbStore implements Store {
     this.db.putSync(OCSP_EPOCH, ((this.db.get(OCSP_EPOCH) as number | undefined) ?? 0) + 1);
     this.scheduleOcsp(cert.serial, 0);
     if (reason === 'keyCompromise') this.db.putSync(key('blocked', cert.spkiSha256), at);
-    return updated;
   }
 
   /** Inside a write transaction: (re)places the certificate in the pre-signing schedule. */
