@@ -3,9 +3,11 @@ import assert from 'node:assert/strict';
 import { X509Certificate, createPublicKey } from 'node:crypto';
 import { CA_API, CaClient, type CaOperation } from '@evpki/ca-client';
 import { AppError, OCSP_CLIENT_CN, RA_CLIENT_CN, readServiceTls, routeTable, type RouteKey } from '@evpki/service';
+import { Rule } from '@evpki/policy';
 import { newP256Csr } from './helpers/csr.js';
 import { makeDevPki, registerStation, startStack, type DevPki, type Stack } from './helpers/pki.js';
 import { caRequest } from './helpers/service-tls.js';
+import { metricsText, samples } from './helpers/monitoring.js';
 
 /**
  * Issue 15: the CA's internal API is one typed contract (@evpki/ca-client): each operation's method,
@@ -105,6 +107,76 @@ describe('the CA contract, both sides', () => {
     const e = await refusal(asRa.revoke({ tenant: 'demo', serialNumber: 'f'.repeat(41), reason: 'superseded', actor: 'contract-test' }));
     assert.equal(e.kind, 'malformed');
     assert.match(e.message, /serialNumber must be a string of at most 40 characters/);
+  });
+});
+
+/** The CA's request count of a route and status (0 before its first request). */
+async function caRequests(route: string, status: string): Promise<number> {
+  return samples(await metricsText(stack.caOpsUrl))
+    .filter((x) => x.name === 'pki_ca_http_requests_total' && x.labels.route === route && x.labels.status === status)
+    .reduce((a, x) => a + x.value, 0);
+}
+
+describe('sign batches: the RA sends the sign requests of one event-loop turn in one call', () => {
+  const base = { tenant: 'demo', certificateType: 'ChargingStationCertificate', actor: 'batch-test' };
+
+  it('requests made together travel in one batch; each is counted and answered as if it had come alone', async () => {
+    for (let i = 1; i <= 5; i++) await registerStation(stack, `cp-batch-${i}`, `CP-BATCH-${i}`);
+    const [batches, signs] = [await caRequests('POST /v1/sign/batch', '200'), await caRequests('POST /v1/sign', '201')];
+    const issued = await Promise.all([1, 2, 3, 4, 5].map((i) => asRa.sign({ ...base, stationId: `cp-batch-${i}`, csr: newP256Csr(`CP-BATCH-${i}`).csr }, `batch-test-${i}`)));
+    assert.equal(new Set(issued.map((c) => c.serialNumber)).size, 5);
+    issued.forEach((c, i) => assert.match(new X509Certificate(c.certificateChain).subject, new RegExp(`CN=CP-BATCH-${i + 1}`)));
+    assert.equal((await caRequests('POST /v1/sign/batch', '200')) - batches, 1, 'one call to the CA');
+    assert.equal((await caRequests('POST /v1/sign', '201')) - signs, 5, 'five sign requests, counted by their own route');
+  });
+
+  it("a refused or malformed request fails alone, with the CA's rule or field; the others in its batch are issued", async () => {
+    await registerStation(stack, 'cp-batch-mixed', 'CP-BATCH-MIXED');
+    const batches = await caRequests('POST /v1/sign/batch', '200');
+    const [good, wrongCn, noCsr] = await Promise.allSettled([
+      asRa.sign({ ...base, stationId: 'cp-batch-mixed', csr: newP256Csr('CP-BATCH-MIXED').csr }),
+      // CN must be the station's serial number (A00.FR.511), re-checked by the CA.
+      asRa.sign({ ...base, stationId: 'cp-batch-mixed', csr: newP256Csr('NOT-THE-SERIAL').csr }),
+      asRa.sign({ ...base, stationId: 'cp-batch-mixed' } as never),
+    ]);
+    assert.equal((await caRequests('POST /v1/sign/batch', '200')) - batches, 1, 'one call to the CA');
+    assert.equal(good.status, 'fulfilled');
+    assert.equal(wrongCn.status, 'rejected');
+    const refused = (wrongCn).reason as AppError;
+    assert.equal(refused.kind, 'policy');
+    assert.ok(refused.violations?.some((v) => v.rule === 'A00.FR.511'), JSON.stringify(refused.violations));
+    const malformed = (noCsr as PromiseRejectedResult).reason as AppError;
+    assert.deepEqual([malformed.kind, malformed.message], ['malformed', 'csr is required']);
+  });
+
+  it(`the CA reads at most ${CA_API.signBatch.max} requests in a batch, and names what is wrong with one`, async () => {
+    const item = { request: { ...base, stationId: 'cp-none', csr: 'x' } };
+    const over = await caRequest(pki.dataDir, stack.caUrl, 'ra-client', 'POST', CA_API.signBatch.path, { requests: Array.from({ length: CA_API.signBatch.max + 1 }, () => item) });
+    assert.equal(over.status, 400, over.text);
+    assert.match(over.text, new RegExp(`requests must be an array of 1 to ${CA_API.signBatch.max} requests`));
+    const noRequest = await caRequest(pki.dataDir, stack.caUrl, 'ra-client', 'POST', CA_API.signBatch.path, { requests: [item, { requestId: 'r2' }] });
+    assert.equal(noRequest.status, 400);
+    assert.match(noRequest.text, /requests\[1\]\.request is required/);
+    // An item's problem is its own: the batch itself succeeds.
+    const one = await caRequest(pki.dataDir, stack.caUrl, 'ra-client', 'POST', CA_API.signBatch.path, { requests: [item] });
+    assert.equal(one.status, 200, one.text);
+    const [result] = (JSON.parse(one.text) as { results: { status: number; problem?: { violations?: { rule: string }[] } }[] }).results;
+    assert.equal(result!.status, 422);
+    assert.deepEqual(result!.problem?.violations?.map((v) => v.rule), [Rule.pkcs10]);
+  });
+
+  it('a CA that cannot be reached fails every request of the batch as unavailable, with Retry-After', async () => {
+    const nowhere = new CaClient({ baseUrl: 'https://127.0.0.1:1', tls: readServiceTls(pki.dataDir, 'ra-client'), as: RA_CLIENT_CN, timeoutMs: 2_000 });
+    try {
+      const all = await Promise.allSettled([1, 2, 3].map((i) => nowhere.sign({ ...base, stationId: `cp-${i}`, csr: newP256Csr(`CP-${i}`).csr })));
+      for (const r of all) {
+        assert.equal(r.status, 'rejected');
+        const e = (r).reason as AppError;
+        assert.deepEqual([e.kind, e.retryAfterSeconds], ['unavailable', 5]);
+      }
+    } finally {
+      await nowhere.close();
+    }
   });
 });
 

@@ -9,8 +9,8 @@
  *                    openapi.yaml (operations.ts, request-schema.ts), route POST /v1/stations/{stationId}/certificates
  *   stub-ca          a CA stand-in on mutual TLS with the CA's service certificate from the data dir
  *                    named by the third argument: GET /v1/ping, POST /v1/sign answered 201 with the
- *                    canned body read from the file named by the second argument (so the real RA
- *                    runs alone)
+ *                    canned body read from the file named by the second argument, POST /v1/sign/batch
+ *                    with that body for each request of the batch (so the real RA runs alone)
  *   ocsp-floor       node:http, GET and POST (any path) answered 200 with the same fixed 471-byte
  *                    body as application/ocsp-response: the OCSP responder's HTTP floor; with
  *                    FLOOR_WORKERS=N (> 1), N node:cluster workers sharing the port, like the
@@ -59,6 +59,17 @@ if (mode === 'bare' || mode === 'stub-ca') {
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(ok.length) });
       res.end(ok);
+      return;
+    }
+    if (mode === 'stub-ca' && req.url === '/v1/sign/batch') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const n = (JSON.parse(Buffer.concat(chunks).toString()) as { requests: unknown[] }).requests.length;
+        const answer = `{"results":[${Array.from({ length: n }, () => `{"status":201,"answer":${body}}`).join(',')}]}`;
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(answer)) });
+        res.end(answer);
+      });
       return;
     }
     drain(req, () => {

@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import { AppError, REQUEST_ID_HEADER, kindForStatus, serviceClientTlsOptions, type Logger, type RuleViolation, type ServiceTls } from '@evpki/service';
-import { CA_API, type CaOperation, type CaRemoveStationRequest, type CaRevokeRequest, type CaServerSignRequest, type CaSignRequest, type CaOcspSignerRequest } from './contract.js';
+import { CA_API, type CaOperation, type CaProblem, type CaRemoveStationRequest, type CaRevokeRequest, type CaServerSignRequest, type CaSignRequest, type CaSignResponse, type CaOcspSignerRequest } from './contract.js';
 
 export interface CaClientOptions {
   /** The CA's API (RA_CA_URL, OCSP_CA_URL): https, mutual TLS. */
@@ -22,6 +22,24 @@ const UNAVAILABLE_RETRY_SECONDS = 5;
 
 const unavailable = (why: string): AppError => new AppError('unavailable', why, undefined, UNAVAILABLE_RETRY_SECONDS);
 
+/** The CA's problem as the AppError the caller relays: same kind, detail, rules and Retry-After. */
+function problemError(status: number, body: Partial<CaProblem>, retryAfter: number): AppError {
+  const kind = status >= 500 ? 'unavailable' : kindForStatus(status);
+  return new AppError(
+    kind,
+    typeof body.detail === 'string' ? body.detail : 'the CA rejected the request',
+    Array.isArray(body.violations) ? (body.violations as RuleViolation[]) : undefined,
+    // When to ask again: a CA that is down, or a limit it counts (the OCSP signers per issuer and hour).
+    kind === 'unavailable' ? (Number.isFinite(retryAfter) ? retryAfter : UNAVAILABLE_RETRY_SECONDS) : kind === 'rate-limited' && retryAfter > 0 ? retryAfter : undefined,
+  );
+}
+
+interface Waiting {
+  readonly item: { readonly requestId?: string; readonly request: CaSignRequest };
+  resolve(answer: CaSignResponse): void;
+  reject(err: unknown): void;
+}
+
 /**
  * A service's calls to the CA (contract.ts) over keep-alive HTTPS with its client certificate. The
  * CA's problems come back as AppErrors of the same kind, rules and Retry-After, so that the caller
@@ -31,6 +49,8 @@ export class CaClient {
   private pool: Pool;
   /** Pools replaced by setTls, closing once their requests are answered. */
   private readonly retiring = new Set<Promise<void>>();
+  /** Sign requests waiting for the next batch (sign). */
+  private waiting: Waiting[] = [];
 
   constructor(private readonly o: CaClientOptions) {
     this.pool = this.poolWith(o.tls);
@@ -78,7 +98,7 @@ export class CaClient {
       throw unavailable('the CA is unreachable; try again later');
     }
     const text = await res.body.text();
-    if (text.length > MAX_RESPONSE) throw unavailable('the CA answered with an oversized response');
+    if (text.length > MAX_RESPONSE * ('max' in op ? (op.max as number) : 1)) throw unavailable('the CA answered with an oversized response');
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(text) as Record<string, unknown>;
@@ -86,19 +106,42 @@ export class CaClient {
       throw unavailable('the CA answered with an unreadable response');
     }
     if (res.statusCode === op.okStatus) return body as Res;
-    const kind = res.statusCode >= 500 ? 'unavailable' : kindForStatus(res.statusCode);
-    const retry = Number(res.headers['retry-after']);
-    throw new AppError(
-      kind,
-      typeof body.detail === 'string' ? body.detail : 'the CA rejected the request',
-      Array.isArray(body.violations) ? (body.violations as RuleViolation[]) : undefined,
-      // When to ask again: a CA that is down, or a limit it counts (the OCSP signers per issuer and hour).
-      kind === 'unavailable' ? (Number.isFinite(retry) ? retry : UNAVAILABLE_RETRY_SECONDS) : kind === 'rate-limited' && retry > 0 ? retry : undefined,
-    );
+    throw problemError(res.statusCode, body, Number(res.headers['retry-after']));
   }
 
-  sign(req: CaSignRequest, requestId?: string) {
-    return this.call(CA_API.sign, req, { requestId });
+  /**
+   * A station certificate. The requests of one turn of the event loop go to the CA together
+   * (CA_API.signBatch, at most its max at once): under load the RA pays one TLS record, HTTP
+   * exchange and JSON answer per batch, not per certificate. Each request keeps its own answer or
+   * problem, and its request id in the CA's log; a batch the CA does not answer fails each of them
+   * as unavailable, as one call would (signing is idempotent: a retry is safe).
+   */
+  sign(req: CaSignRequest, requestId?: string): Promise<CaSignResponse> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ item: { ...(requestId ? { requestId } : {}), request: req }, resolve, reject });
+      if (this.waiting.length === 1) setImmediate(() => this.sendBatch());
+      else if (this.waiting.length >= CA_API.signBatch.max) this.sendBatch();
+    });
+  }
+
+  private sendBatch(): void {
+    const batch = this.waiting;
+    if (!batch.length) return;
+    this.waiting = [];
+    this.call(CA_API.signBatch, { requests: batch.map((w) => w.item) }).then(
+      (answer) => {
+        const results: unknown = answer.results;
+        if (!Array.isArray(results) || results.length !== batch.length) {
+          const e = unavailable('the CA answered a batch with the wrong number of results');
+          for (const w of batch) w.reject(e);
+          return;
+        }
+        batch.forEach((w, i) => settle(w, results[i] as unknown));
+      },
+      (err: unknown) => {
+        for (const w of batch) w.reject(err);
+      },
+    );
   }
 
   signServer(req: CaServerSignRequest, requestId?: string) {
@@ -131,6 +174,16 @@ export class CaClient {
   }
 
   async close(): Promise<void> {
+    // Requests already taken go out before the connections close.
+    this.sendBatch();
     await Promise.all([this.pool.close(), ...this.retiring]);
   }
+}
+
+/** One answer of a batch to the request that waits for it. */
+function settle(w: Waiting, result: unknown): void {
+  const r = (typeof result === 'object' && result !== null ? result : {}) as Partial<{ status: unknown; answer: CaSignResponse; problem: CaProblem | null; retryAfter: number }>;
+  if (r.status === CA_API.sign.okStatus && typeof r.answer === 'object' && r.answer !== null) w.resolve(r.answer);
+  else if (typeof r.status === 'number' && r.status >= 400 && typeof r.problem === 'object' && r.problem !== null) w.reject(problemError(r.status, r.problem, r.retryAfter ?? Number.NaN));
+  else w.reject(unavailable('the CA answered a batch request with neither an answer nor a problem'));
 }

@@ -2,14 +2,19 @@ import { AppError } from '@evpki/service';
 
 const PRINTABLE = /^[\x20-\x7e\r\n]*$/;
 
-/** A JSON object body from a trusted internal caller, with typed field readers that name the field. */
-export function jsonBody(body: Buffer): { str(key: string, max: number): string; optStr(key: string, max: number): string | undefined; optNum(key: string): number | undefined } {
-  let j: unknown;
+/** A request body as JSON: the CA reads each body once, then each operation decodes its fields (jsonFields). */
+export function parseJson(body: Buffer): unknown {
   try {
-    j = JSON.parse(body.toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new AppError('malformed', 'body is not JSON');
   }
+}
+
+export type JsonFields = { str(key: string, max: number): string; optStr(key: string, max: number): string | undefined; optNum(key: string): number | undefined };
+
+/** A JSON object from a trusted internal caller, with typed field readers that name the field. */
+export function jsonFields(j: unknown): JsonFields {
   if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new AppError('malformed', 'body must be a JSON object');
   const obj = j as Record<string, unknown>;
   const optStr = (k: string, max: number): string | undefined => {

@@ -1,5 +1,5 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { CA_API, type CaOperation } from '@evpki/ca-client';
+import { CA_API, type CaBatchOperation, type CaBatchRequest, type CaBatchResponse, type CaBatchResult, type CaOperation } from '@evpki/ca-client';
 import { csmsServer, ocspSigner, profileForCertificateType } from '@evpki/issuance';
 import { AppError, opsRoutes, routeTable, type AuditTrail, type HttpRoute, type Logger, type Metrics, type RouteKey, type RouteTable } from '@evpki/service';
 import type { CaStore } from '@evpki/store';
@@ -23,6 +23,11 @@ export interface CaCall {
   /** The request's id (the caller's X-Request-Id, checked, or a new one) and a logger whose lines carry it. */
   readonly requestId: string;
   readonly log: Logger;
+  /**
+   * One request of a batch, run exactly as if it had come alone: its own request id and log lines,
+   * the same caller, its own metrics and refusal log; its answer or its problem, never a throw.
+   */
+  runAlone<Req, Res>(route: CaRoute<Req, Res>, item: CaBatchRequest['requests'][number]): Promise<CaBatchResult<Res>>;
 }
 
 /** An API route: a contract operation (method, path, caller, types) and its handler. */
@@ -52,6 +57,10 @@ const route = <Req, Res>(op: CaOperation<Req, Res>, handle: (req: Req, call: CaC
   op,
   handle,
 });
+
+/** Many requests of `one` in one call (CaClient gathers them): all run at once, answered in order. */
+const batch = <Req, Res>(op: CaBatchOperation<Req, Res>, one: CaRoute<Req, Res>): CaRoute<CaBatchRequest, CaBatchResponse<Res>> =>
+  route(op, async (r, call) => ({ results: await Promise.all(r.requests.map((item) => call.runAlone(one, item))) }));
 
 /** Logs a refused certificate request by its rules (the counter is rejections_total). */
 function logRefusal(log: Logger, e: unknown, kinds: readonly string[], fields: Record<string, unknown>, msg: string): void {
@@ -88,10 +97,7 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
   });
   const active = <T>(sign: (issuer: LoadedIssuer) => Promise<T>, hierarchy?: string): Promise<T> => withActiveIssuer(d.issuers, d.reloadIssuers, sign, hierarchy);
 
-  const table = routeTable<CaRoute>([
-    route(CA_API.ping, async (_req, call) => ({ status: 'ok', client: call.caller })),
-
-    route(CA_API.sign, (r, { log }) =>
+  const sign = route(CA_API.sign, (r, { log }) =>
       counted(metrics, stationKindLabel(r.certificateType), async () => {
         // A new certificate's audit entry is written with it (one store write); a replay's here.
         // Zero-touch onboarding adds the manufacturer certificate it enrolled on, and whether the
@@ -110,7 +116,12 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
         logRefusal(log, e, ['policy', 'forbidden'], { tenant: r.tenant, stationId: r.stationId }, 'certificate request rejected');
         throw e;
       }),
-    ),
+  );
+
+  const table = routeTable<CaRoute>([
+    route(CA_API.ping, async (_req, call) => ({ status: 'ok', client: call.caller })),
+    sign,
+    batch(CA_API.signBatch, sign),
 
     route(CA_API.signServer, async (r, { log }) => {
       const signed = await counted(metrics, csmsServer.kind, async () => {
