@@ -98,7 +98,7 @@ export class CaClient {
       throw unavailable('the CA is unreachable; try again later');
     }
     const text = await res.body.text();
-    if (text.length > MAX_RESPONSE * ('max' in op ? (op.max as number) : 1)) throw unavailable('the CA answered with an oversized response');
+    if (text.length > (op.answerChars ?? MAX_RESPONSE * ('max' in op ? (op.max as number) : 1))) throw unavailable('the CA answered with an oversized response');
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(text) as Record<string, unknown>;

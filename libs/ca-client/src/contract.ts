@@ -20,6 +20,8 @@ export interface CaOperation<Req, Res> {
   decode(json: unknown): Req;
   /** Types only (never set): the answer's shape, for the route's handler and the client. */
   readonly answer?: Res;
+  /** The longest answer the client reads (characters); default 64 KiB (times `max` for a batch). */
+  readonly answerChars?: number;
 }
 
 export interface CaSignRequest {
@@ -238,6 +240,8 @@ export const CA_API = {
     path: '/v1/stations/remove',
     caller: RA_CLIENT_CN,
     okStatus: 200,
+    // The serials it revoked: up to STATION_REMOVAL_LIMIT (10,000) of at most 40 hex digits each.
+    answerChars: 1024 * 1024,
     decode(json) {
       const j = jsonFields(json);
       return { tenant: j.str('tenant', 64), stationId: j.str('stationId', 48), actor: j.str('actor', 128) };

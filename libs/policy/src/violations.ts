@@ -48,6 +48,8 @@ export const Rule = {
   v2gOperatorId: 'V2G.operator-id',
   /** ISO 15118-2 Annex F: a V2G PKI certificate is at most 800 bytes (DER). */
   v2gSize: 'V2G.size',
+  /** Product rule: one station removal revokes at most STATION_REMOVAL_LIMIT (libs/store) good certificates in its one write. */
+  stationRemovalLimit: 'Station.removal-limit',
   /** The CA answers only its own services, each only on its routes (mutual TLS, client CN). */
   separateCa: 'A00.FR.703',
 } as const;

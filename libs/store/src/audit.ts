@@ -82,6 +82,7 @@ export const AUDIT_LIMITS = {
   detailKeys: 32,
   detailKeyChars: 64,
   detailValueChars: 512,
+  /** Events per append; a revocation write (revokeCertificate, removeStation) may add one per certificate it revokes (validateAuditAppend's `maxEvents`). */
   eventsPerAppend: 1000,
   /** listAudit pages at most this many entries. */
   pageSize: 1000,
@@ -166,14 +167,14 @@ export function auditEntryHash(e: Omit<AuditEntry, 'hash'>): string {
 }
 
 /**
- * Throws AuditEventError when any event of an append is refused (or there are too many), so that
- * nothing is written. The backends call it before they take the head.
+ * Throws AuditEventError when any event of an append is refused (or there are more than
+ * `maxEvents`), so that nothing is written. The backends call it before they take the head.
  */
-export function validateAuditAppend(events: readonly AuditEvent[], at: string): void {
+export function validateAuditAppend(events: readonly AuditEvent[], at: string, maxEvents: number = AUDIT_LIMITS.eventsPerAppend): void {
   const isArray: (v: unknown) => boolean = Array.isArray;
   if (!isArray(events)) refuse('events must be an array');
   checkText('at', at, AUDIT_LIMITS.atChars);
-  if (events.length > AUDIT_LIMITS.eventsPerAppend) refuse(`at most ${AUDIT_LIMITS.eventsPerAppend} events per append`);
+  if (events.length > maxEvents) refuse(`at most ${maxEvents} events per append`);
   for (const e of events) validateAuditEvent(e);
 }
 

@@ -22,6 +22,22 @@ export class AuditEventError extends Error {
 }
 
 /**
+ * removeStation refused, writing nothing: the station has more good certificates than one write
+ * revokes (STATION_REMOVAL_LIMIT, rule Station.removal-limit).
+ */
+export class StationRemovalLimitError extends Error {
+  override readonly name = 'StationRemovalLimitError';
+  readonly rule = Rule.stationRemovalLimit;
+  constructor(
+    readonly stationId: string,
+    readonly good: number,
+    readonly limit: number,
+  ) {
+    super(`station ${stationId} has ${good} good certificates; one removal revokes at most ${limit} (${Rule.stationRemovalLimit})`);
+  }
+}
+
+/**
  * A tenant write refused: it would give the tenant a CPO name, server domain or IP range another
  * tenant holds, or one below/inside another's (the message names the rule and the other tenant).
  */

@@ -27,13 +27,14 @@ import type {
   RateOutcome,
   RotationRecord,
 } from './records.js';
-import type { IssuanceAlso, RevocationAuditOf, RevocationDone, StationRemoval, Store } from './store.js';
+import { STATION_REMOVAL_LIMIT, type IssuanceAlso, type RevocationAuditOf, type RevocationDone, type StationRemoval, type Store } from './store.js';
 import { seccIdKey, tenantClaims } from '@evpki/policy';
 import { assertRegistration, listsSeccKey, seccKeysOf } from './secc-index.js';
-import { SeccIdConflictError, type SeccIdConflict } from './errors.js';
+import { SeccIdConflictError, StationRemovalLimitError, type SeccIdConflict } from './errors.js';
 import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 import {
   AUDIT_GENESIS,
+  AUDIT_LIMITS,
   auditPage,
   linkAuditEntries,
   pruneAuditInChunks,
@@ -589,9 +590,10 @@ export class LmdbStore implements Store {
         const cert = this.db.get(key('cert', value as string)) as CertificateRecord | undefined;
         if (cert?.status === 'good') good.push(cert);
       }
+      if (good.length > STATION_REMOVAL_LIMIT) throw new StationRemovalLimitError(stationId, good.length, STATION_REMOVAL_LIMIT);
       const done: StationRemoval = { deleted: this.db.get(key('station', tenant, stationId)) !== undefined, revoked: good.map((c) => revokedRecord(c, reason, at)!) };
       const events = auditOf(done);
-      validateAuditAppend(events, at);
+      validateAuditAppend(events, at, AUDIT_LIMITS.eventsPerAppend + good.length);
       good.forEach((c, i) => this.writeRevocation(c, done.revoked[i]!, at));
       this.dropStation(tenant, stationId);
       this.appendAuditInTxn(events, at);

@@ -132,7 +132,8 @@ return {'ok'}
   //       revokedIndexEntries); then (station removal) the station's list indexes (all, q, allowed 1,
   //       allowed 0) and its tenant's SECC-ID index; then the tenant audit indexes
   // ARGV: expected audit head seq ('' : no audit entries), its hash, new head seq, new head hash,
-  //       reason, at, station removal ('1'/'0'), n, invalidation channel, n serials, 3n revoked list
+  //       reason, at, station removal: its index size as read ('' not a removal), n, invalidation
+  //       channel, n serials (a removal: its good certificates), 3n revoked list
   //       index members (each certificate's three in turn), n certificate states as read
   //       ("<st>|<ra>|<rr>"), m, m audit entries each with the index of its tenant's audit key
   //       after the others (0: none), then (station removal) the station record as read ('' none)
@@ -146,12 +147,12 @@ return {'ok'}
   revoke: `
 if ARGV[1] ~= '' then
 ${AUDIT_HEAD_CAS}end
-local reason, at, removal, n = ARGV[5], ARGV[6], ARGV[7] == '1', tonumber(ARGV[8])
+local reason, at, removal, n = ARGV[5], ARGV[6], ARGV[7] ~= '', tonumber(ARGV[8])
 local m = tonumber(ARGV[10 + 5 * n])
 local s0 = 11 + 5 * n + 2 * m
 if removal then
   if (redis.call('GET', KEYS[5]) or '') ~= ARGV[s0] then return {'retry', 0} end
-  if redis.call('ZCARD', KEYS[6]) ~= n then return {'retry', 0} end
+  if redis.call('ZCARD', KEYS[6]) ~= tonumber(ARGV[7]) then return {'retry', 0} end
   for i = 1, n do
     if not redis.call('ZSCORE', KEYS[6], ARGV[9 + i]) then return {'retry', 0} end
   end

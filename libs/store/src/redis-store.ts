@@ -1,8 +1,9 @@
 import { Command, Redis, ReplyError } from 'ioredis';
 import { pack, unpack } from 'msgpackr';
-import { SeccIdConflictError, StoreNotDurableError, StoreUnavailableError, type SeccIdConflict } from './errors.js';
+import { SeccIdConflictError, StationRemovalLimitError, StoreNotDurableError, StoreUnavailableError, type SeccIdConflict } from './errors.js';
 import {
   AUDIT_GENESIS,
+  AUDIT_LIMITS,
   auditPage,
   linkAuditEntries,
   pruneAuditInChunks,
@@ -45,7 +46,7 @@ import type {
   OAuthClientRecord,
   ManufacturerRecord,
 } from './records.js';
-import type { IssuanceAlso, RevocationAuditOf, RevocationDone, StationRemoval, Store } from './store.js';
+import { STATION_REMOVAL_LIMIT, type IssuanceAlso, type RevocationAuditOf, type RevocationDone, type StationRemoval, type Store } from './store.js';
 import { tenantClaims } from '@evpki/policy';
 import { STATION_INDEXES, certificateIndexEntries, findCertificatesIn, findStationsIn, revokedIndexEntries, stationIndexEntries, summaryIn, type IndexCounter, type IndexEntry, type IndexName, type IndexSource, type TenantSummary } from './list-index.js';
 import type { CertificateListFilter, CertificateListResult, ListPage, ListResult, StationListFilter } from './list-index.js';
@@ -940,13 +941,17 @@ export class RedisStore implements Store {
   async removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<StationRemoval>): Promise<StationRemoval> {
     await this.schema();
     // The station's certificates are read first (their issuer and key name the keys to write);
-    // the script checks that the station, its index and its certificates did not change meanwhile,
-    // else this reads again.
+    // the script checks that the station, its index and its good certificates did not change
+    // meanwhile, else this reads again. Only the good ones go to the script: the index only grows
+    // (certificates are never deleted), so an unchanged size is an unchanged set, and a revoked
+    // certificate stays revoked.
     for (let attempt = 0; attempt < AUDIT_CAS_ATTEMPTS; attempt++) {
-      const certs = await this.listStationCertificates(tenant, stationId);
+      const serials = await this.call((r) => r.zrange(k('sc', tenant, stationId), 0, -1));
+      const good = (await this.certificatesOf(serials)).filter((c): c is CertificateRecord => c?.status === 'good');
+      if (good.length > STATION_REMOVAL_LIMIT) throw new StationRemovalLimitError(stationId, good.length, STATION_REMOVAL_LIMIT);
       const raw = await this.call((r) => r.getBuffer(k('s', tenant, stationId)));
-      const done: StationRemoval = { deleted: raw !== null, revoked: certs.flatMap((c) => (c.status === 'good' ? [revokedRecord(c, reason, at)!] : [])) };
-      if (!(await this.revoke(certs, reason, at, auditOf(done), { tenant, stationId, raw }))) continue;
+      const done: StationRemoval = { deleted: raw !== null, revoked: good.map((c) => revokedRecord(c, reason, at)!) };
+      if (!(await this.revoke(good, reason, at, auditOf(done), { tenant, stationId, raw, indexSize: serials.length }))) continue;
       await this.afterRevocation();
       return done;
     }
@@ -956,9 +961,16 @@ export class RedisStore implements Store {
   /**
    * The revoke script with the write's audit entries chained after the head last seen: false when
    * nothing was written because a certificate, the station or the audit head is no longer as read.
+   * A removal's `indexSize`: how many certificates its station index listed when read.
    */
-  private async revoke(certs: readonly CertificateRecord[], reason: RevocationReason, at: string, events: readonly AuditEvent[], station?: { tenant: string; stationId: string; raw: Buffer | null }): Promise<boolean> {
-    validateAuditAppend(events, at);
+  private async revoke(
+    certs: readonly CertificateRecord[],
+    reason: RevocationReason,
+    at: string,
+    events: readonly AuditEvent[],
+    station?: { tenant: string; stationId: string; raw: Buffer | null; indexSize: number },
+  ): Promise<boolean> {
+    validateAuditAppend(events, at, AUDIT_LIMITS.eventsPerAppend + certs.length);
     const head = events.length ? (this.auditHeadSeen ?? (await this.auditHead())) : undefined;
     const entries = head ? linkAuditEntries(head, events, at) : [];
     const last = entries[entries.length - 1];
@@ -973,7 +985,7 @@ export class RedisStore implements Store {
       last?.hash ?? '',
       reason,
       at,
-      station ? '1' : '0',
+      station ? String(station.indexSize) : '',
       certs.length,
       OCSP_INVALIDATE_CHANNEL,
       ...certs.map((c) => c.serial),

@@ -1,7 +1,7 @@
 import { profileOf } from '@evpki/issuance';
 import { checkRevocationReason } from '@evpki/policy';
 import { AppError, type Logger } from '@evpki/service';
-import type { RevocationReason, CaStore } from '@evpki/store';
+import { StationRemovalLimitError, type RevocationReason, type CaStore, type StationRemoval } from '@evpki/store';
 
 export interface RevokeDeps {
   readonly store: CaStore;
@@ -45,7 +45,7 @@ export async function revokeCertificate(tenant: string, serial: string, reason: 
 
 /** Removes a station and revokes its certificates with cessationOfOperation, with their audit entries, in one store write. */
 export async function removeStation(tenant: string, stationId: string, actor: string, d: RevokeDeps): Promise<{ deleted: boolean; revoked: string[] }> {
-  const { deleted, revoked } = await d.store.removeStation(tenant, stationId, 'cessationOfOperation', d.now().toISOString(), ({ deleted, revoked }) =>
+  const { deleted, revoked } = await removeOrRefuse(d.store, tenant, stationId, d.now().toISOString(), ({ deleted, revoked }) =>
     deleted
       ? [
           { event: 'station.removed', actor, outcome: 'ok', tenant, details: { stationId, revoked: revoked.length } },
@@ -63,4 +63,16 @@ export async function removeStation(tenant: string, stationId: string, actor: st
   for (const issuerId of new Set(revoked.map((r) => r.issuerId))) await d.publishCrl(issuerId);
   if (deleted) d.log.info({ event: 'station.removed', tenant, stationId, revoked: revoked.length }, 'station removed');
   return { deleted, revoked: revoked.map((r) => r.serial) };
+}
+
+/** store.removeStation; a station with more good certificates than one removal revokes answers 409 naming the rule (Station.removal-limit) and what to do. */
+async function removeOrRefuse(store: CaStore, tenant: string, stationId: string, at: string, auditOf: Parameters<CaStore['removeStation']>[4]): Promise<StationRemoval> {
+  try {
+    return await store.removeStation(tenant, stationId, 'cessationOfOperation', at, auditOf);
+  } catch (e) {
+    if (!(e instanceof StationRemovalLimitError)) throw e;
+    throw new AppError('conflict', `station ${stationId} has ${e.good} good certificates, more than one removal revokes (${e.limit}); nothing was changed`, [
+      { rule: e.rule, message: `revoke ${e.good - e.limit} or more of its certificates first (DELETE /v1/certificates/{serialNumber}), then remove the station again` },
+    ]);
+  }
 }

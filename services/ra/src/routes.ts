@@ -96,7 +96,7 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
     const { tenant, actor } = contextOf(res);
     const removed = await d.ca.removeStation({ tenant: tenant.id, stationId: param(res, 'stationId'), actor }, requestOf(res).id);
     if (!removed.deleted) throw new AppError('not-found', 'no such station');
-    requestOf(res).log.info({ event: 'station.removed', tenant: tenant.id, stationId: param(res, 'stationId'), revoked: removed.revoked }, 'station removed, its certificates revoked');
+    requestOf(res).log.info({ event: 'station.removed', tenant: tenant.id, stationId: param(res, 'stationId'), revoked: removed.revoked.length }, 'station removed, its certificates revoked');
     res.status(204).end();
   };
 
