@@ -256,8 +256,10 @@ export class RedisStore implements Store {
     this.scripts = Object.fromEntries(
       Object.entries(REDIS_SCRIPTS).map(([name, lua]) => {
         this.redis.defineCommand(name, { lua });
-        // The Buffer variant: replies keep their bytes (MessagePack values are binary).
-        const run: ScriptRunner = (keys, args) => (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[`${name}Buffer`]!(keys.length, ...keys, ...args);
+        // The Buffer variant: replies keep their bytes (MessagePack values are binary). Keys and
+        // args go as arrays (ioredis flattens them): spread into the call, a removal's ~140,000
+        // would overflow the stack.
+        const run: ScriptRunner = (keys, args) => (this.redis as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>)[`${name}Buffer`]!(keys.length, keys, args);
         return [name, run];
       }),
     ) as Record<Script, ScriptRunner>;

@@ -49,7 +49,8 @@ export interface StationRemoval {
 /**
  * The most good certificates removeStation revokes in its one write (about 27 years of daily
  * renewals; expired certificates keep status good). It bounds the write: on Redis one script call
- * that blocks the server while it runs (measured: ~4 ms per 100 certificates), and the CA's answer.
+ * that blocks the server while it runs (about 0.5 s for 10,000 on a 2-core machine,
+ * test/store-contract-station-removal.test.ts), and the CA's answer (its serials).
  */
 export const STATION_REMOVAL_LIMIT = 10_000;
 
