@@ -100,7 +100,7 @@ const ENTRIES: Record<RuleId | OtherRule, Omit<RuleEntry, 'rule'>> = {
   'RateLimit.tenant': { meaning: 'At most so many CSRs per tenant per minute (RA_RATE_*).', source: PRODUCT },
   'RateLimit.ocspSigner': { meaning: 'At most so many delegated OCSP signer certificates per issuer per hour.', source: PRODUCT },
   'Station.removal-limit': {
-    meaning: 'Removing a station revokes its good certificates in one write, at most 10,000 of them (about 27 years of daily renewals); revoke some first (DELETE /v1/certificates/{serialNumber}), then remove it again.',
+    meaning: 'Removing a station revokes its good certificates in one write, at most 10,000 of them (about 27 years of daily renewals); revoke some first (POST /v1/certificates/{serialNumber}/revoke), then remove it again.',
     source: `${PRODUCT}: DELETE /v1/stations/{stationId}`,
   },
   'Tenant.unique-cpo-name': { meaning: 'No two tenants share a CPO name.', source: `${PRODUCT}: pki tenants` },

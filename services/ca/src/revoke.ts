@@ -72,7 +72,7 @@ async function removeOrRefuse(store: CaStore, tenant: string, stationId: string,
   } catch (e) {
     if (!(e instanceof StationRemovalLimitError)) throw e;
     throw new AppError('conflict', `station ${stationId} has ${e.good} good certificates, more than one removal revokes (${e.limit}); nothing was changed`, [
-      { rule: e.rule, message: `revoke ${e.good - e.limit} or more of its certificates first (DELETE /v1/certificates/{serialNumber}), then remove the station again` },
+      { rule: e.rule, message: `revoke ${e.good - e.limit} or more of its certificates first (POST /v1/certificates/{serialNumber}/revoke), then remove the station again` },
     ]);
   }
 }
