@@ -124,8 +124,10 @@ async function raCaRateLimited({ dataDir, token, take, procs, profiles, scenario
     const warm = await take(1000);
     await runPhase({ pool, conc: 32, source: listSource(warm.map(raRequest)), headers: raHeaders(token), seconds: WARMUP_S, maxCount: warm.length, expect: 201 });
     const meas = await take(Math.ceil(SIDE_S * 1500));
+    const c0 = lmdbCommits(dataDir);
     const p = await runPhase({ pool, conc: 32, source: listSource(meas.map(raRequest)), headers: raHeaders(token), seconds: SIDE_S, maxCount: meas.length, expect: 201, pids: { ra: ra.child.pid!, ca: pids.ca } });
-    scenarios.push(toScenario('ra-ca-limits', 'RA→CA, rate limits on (not reached)', 32, p, { note: 'RA_RATE_*=1,000,000: every request counted in the store, none refused' }));
+    const commitsPerCert = (lmdbCommits(dataDir) - c0) / Math.max(1, p.ok);
+    scenarios.push(toScenario('ra-ca-limits', 'RA→CA, rate limits on (not reached)', 32, p, { note: 'RA_RATE_*=1,000,000: every request counted in the store, none refused', commitsPerCert }));
     log(`RA→CA with rate limits on, conc 32: ${f0(p.perSecond)} cert/s, failed ${p.failed}`);
   } finally {
     await pool.close();
