@@ -1,4 +1,6 @@
-import { Pool } from 'undici';
+import { createRequire } from 'node:module';
+import type { Pool } from 'undici';
+import type * as Undici from 'undici';
 import { AppError, REQUEST_ID_HEADER, kindForStatus, serviceClientTlsOptions, type Logger, type RuleViolation, type ServiceTls } from '@evpki/service';
 import { CA_API, type CaOperation, type CaProblem, type CaRemoveStationRequest, type CaRevokeRequest, type CaServerSignRequest, type CaSignRequest, type CaSignResponse, type CaOcspSignerRequest } from './contract.js';
 
@@ -40,6 +42,8 @@ interface Waiting {
   reject(err: unknown): void;
 }
 
+let undiciLib: typeof Undici | undefined;
+
 /**
  * A service's calls to the CA (contract.ts) over keep-alive HTTPS with its client certificate. The
  * CA's problems come back as AppErrors of the same kind, rules and Retry-After, so that the caller
@@ -57,7 +61,10 @@ export class CaClient {
   }
 
   private poolWith(tls: ServiceTls): Pool {
-    return new Pool(this.o.baseUrl, {
+    // undici on first use (CommonJS: the same instance as an import): the pki CLI imports this library
+    // for its types and constants and never opens a pool (its startup time).
+    undiciLib ??= createRequire(import.meta.url)('undici') as typeof Undici;
+    return new undiciLib.Pool(this.o.baseUrl, {
       connections: this.o.connections ?? 4,
       pipelining: 1,
       headersTimeout: this.o.timeoutMs,

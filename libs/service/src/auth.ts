@@ -1,23 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors as joseErrors, jwtVerify, type FetchImplementation, type JSONWebKeySet, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AppError } from './errors.js';
+import { SCOPES } from './scopes.js';
 
-/** What a bearer token may allow; each RA operation names the scopes it needs in openapi.yaml. */
-export const SCOPES = [
-  'stations:write',
-  'certificates:sign',
-  'certificates:revoke',
-  'server-certificates:sign',
-  'status:read',
-  'audit:read',
-  'manufacturers:read',
-  'manufacturers:write',
-  'manufacturer-certificates:verify',
-  'stations:read',
-  'certificates:read',
-  'issuers:read',
-] as const;
-export type Scope = (typeof SCOPES)[number];
+export { SCOPES, type Scope } from './scopes.js';
 
 /**
  * Asymmetric JWS algorithms the RA may accept. `none` and HMAC (HS*) are never allowed: with HMAC a

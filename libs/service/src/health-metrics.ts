@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { Gauge } from 'prom-client';
 import type { Store } from '@evpki/store';
 import type { Metrics } from './metrics.js';
+import { promClient } from './prom-client.js';
 
 /**
  * The expiry and health gauges every service exports (k8s/monitoring alerts on them). Unlike the
@@ -32,7 +32,7 @@ const PING_TIMEOUT_MS = 2_000;
  * certificate `held()` lists at scrape time; one that is no longer listed disappears.
  */
 export function observeCertificates(metrics: Pick<Metrics, 'registry'>, held: () => Iterable<HeldCertificate>): void {
-  new Gauge({
+  new (promClient().Gauge)({
     name: 'pki_certificate_not_after_seconds',
     help: 'notAfter (Unix seconds) of the certificates this service holds or serves, by kind (root, issuing, ocsp_signer, service), issuer id (the service certificate name for kind=service), hierarchy and CA state',
     labelNames: ['kind', 'issuer', 'hierarchy', 'state'] as const,
@@ -64,7 +64,7 @@ async function answers(ping: () => Promise<unknown>): Promise<boolean> {
 
 /** `pki_store_up`: 1 when the store answered a ping at this scrape, else 0 (and a store error is counted). */
 export function observeStoreUp(metrics: Pick<Metrics, 'registry' | 'countStoreError'>, store: Pick<Store, 'ping'>): void {
-  new Gauge({
+  new (promClient().Gauge)({
     name: 'pki_store_up',
     help: 'Whether the store answered a ping at this scrape (1) or not (0)',
     registers: [metrics.registry],
@@ -76,7 +76,7 @@ export function observeStoreUp(metrics: Pick<Metrics, 'registry' | 'countStoreEr
 
 /** `pki_ca_up` (RA, OCSP): 1 when the CA answered a mutual-TLS ping (CA_API.ping, this client's certificate accepted) at this scrape. */
 export function observeCaUp(metrics: Pick<Metrics, 'registry'>, ping: () => Promise<boolean>): void {
-  new Gauge({
+  new (promClient().Gauge)({
     name: 'pki_ca_up',
     help: "Whether the CA answered this service's mutual-TLS ping and took its client certificate (1) or not (0), at this scrape",
     registers: [metrics.registry],

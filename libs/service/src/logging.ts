@@ -1,8 +1,14 @@
 import { Writable } from 'node:stream';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import type * as Pino from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { ConfigError } from './config.js';
 
 export type { Logger } from 'pino';
+
+/** pino, loaded on first use (CommonJS: the same instance as an import): the pki CLI imports this library and logs nothing (its startup time). */
+let pinoModule: typeof Pino | undefined;
+const pinoLib = (): typeof Pino => (pinoModule ??= createRequire(import.meta.url)('pino') as typeof Pino);
 
 /**
  * Fields redacted wherever a log call might carry them (the services never log them on purpose):
@@ -70,6 +76,7 @@ function prettyDestination(out: DestinationStream | NodeJS.WritableStream): Dest
  * (request-id.ts requestScope). Authorization headers, tokens, keys and passphrases are redacted.
  */
 export function createLogger(service: string, level = process.env.PKI_LOG_LEVEL ?? 'info', destination?: DestinationStream, format: LogFormat = logFormat()): Logger {
+  const { pino } = pinoLib();
   const options = {
     name: service,
     level,

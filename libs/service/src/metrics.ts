@@ -1,6 +1,6 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Store } from '@evpki/store';
 import { AppError, isStoreFailure, type ErrorKind } from './errors.js';
+import { promClient } from './prom-client.js';
 
 /**
  * Refusals whose rule IDs count as rejections: the policy's, the audited-model rule (403), the rate
@@ -18,6 +18,7 @@ export function failedIssuanceOutcome(err: unknown): 'rejected' | 'rate-limited'
 
 /** One registry per service, names `pki_<service>_<what>_<unit>` (the expiry and health gauges of health-metrics.ts excepted). */
 export function createMetrics(service: string) {
+  const { Counter, Histogram, Registry, collectDefaultMetrics } = promClient();
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: `pki_${service}_` });
   const requests = new Counter({
@@ -82,7 +83,7 @@ export type Metrics = ReturnType<typeof createMetrics>;
  * cannot be read leaves the last value (and counts a store error).
  */
 export function observeAuditLog(metrics: Metrics, store: Pick<Store, 'auditHead' | 'auditCheckpoint'>): void {
-  new Gauge({
+  new (promClient().Gauge)({
     name: `pki_${metrics.service}_audit_log_entries`,
     help: 'Entries in the audit log (retained: the head seq minus the checkpoint of pki audit prune)',
     registers: [metrics.registry],

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { AUDIT_LIMITS } from './audit-limits.js';
 import { AuditEventError } from './errors.js';
 
 /**
@@ -71,22 +72,7 @@ export const AUDIT_PRUNED_EVENT = 'audit.pruned';
 export const AUDIT_GENESIS_HASH = '0'.repeat(64);
 export const AUDIT_GENESIS: AuditHead = { seq: 0, hash: AUDIT_GENESIS_HASH };
 
-/** Bounds of one event (and of one appendAudit call). */
-export const AUDIT_LIMITS = {
-  eventChars: 64,
-  actorChars: 128,
-  tenantChars: 128,
-  atChars: 64,
-  rules: 32,
-  ruleChars: 64,
-  detailKeys: 32,
-  detailKeyChars: 64,
-  detailValueChars: 512,
-  /** Events per append; a revocation write (revokeCertificate, removeStation) may add one per certificate it revokes (validateAuditAppend's `maxEvents`). */
-  eventsPerAppend: 1000,
-  /** listAudit pages at most this many entries. */
-  pageSize: 1000,
-} as const;
+export { AUDIT_LIMITS } from './audit-limits.js';
 
 const OUTCOMES: ReadonlySet<string> = new Set<AuditOutcome>(['ok', 'refused', 'failed']);
 const EVENT_NAME = /^[a-z][a-z0-9]*(?:[._-][a-z0-9]+)*$/;

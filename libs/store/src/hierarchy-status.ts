@@ -1,11 +1,12 @@
 import { nameToString, parseCertificate } from '@evpki/x509';
 import { signsLeaves } from './hierarchies.js';
 import { trustAnchors } from './issuer-life.js';
+import { ROTATION_STEPS } from './rotation-steps.js';
 import type { IssuerRecord, IssuerState, RotationRecord, RotationStep } from './records.js';
 import type { Store } from './store.js';
 
 /** The steps of a rotation, in order (`pki rotate-root|rotate-issuer <step>`). */
-export const ROTATION_STEPS: readonly RotationStep[] = ['prepare', 'publish', 'activate', 'retire'];
+export { ROTATION_STEPS } from './rotation-steps.js';
 
 /** The step after the rotation's last one; undefined when it is finished. */
 export function nextRotationStep(r: Pick<RotationRecord, 'step'>): RotationStep | undefined {

@@ -1,4 +1,6 @@
-import { Command, Redis, ReplyError } from 'ioredis';
+import { createRequire } from 'node:module';
+import type * as IORedis from 'ioredis';
+import type { Redis } from 'ioredis';
 import { pack, unpack } from 'msgpackr';
 import { SeccIdConflictError, StationRemovalLimitError, StoreNotDurableError, StoreUnavailableError, type SeccIdConflict } from './errors.js';
 import {
@@ -51,6 +53,14 @@ import { tenantClaims } from '@evpki/policy';
 import { STATION_INDEXES, certificateIndexEntries, findCertificatesIn, findStationsIn, revokedIndexEntries, stationIndexEntries, summaryIn, type IndexCounter, type IndexEntry, type IndexName, type IndexSource, type TenantSummary } from './list-index.js';
 import type { CertificateListFilter, CertificateListResult, ListPage, ListResult, StationListFilter } from './list-index.js';
 import { claimChange, claimLookups, conflictError } from './tenant-index.js';
+
+/**
+ * ioredis, loaded on first use (a CommonJS package: the same instance as an import): every process
+ * that imports @evpki/store loads this file, and only one with REDIS_URL needs the client (the pki
+ * CLI's startup time).
+ */
+let ioredisLib: typeof IORedis | undefined;
+const ioredis = (): typeof IORedis => (ioredisLib ??= createRequire(import.meta.url)('ioredis') as typeof IORedis);
 
 export interface RedisStoreOptions {
   readonly url: string;
@@ -161,7 +171,7 @@ function failure(e: unknown): unknown {
   if (e instanceof StoreUnavailableError) return e;
   // An error reply is a bug (a script error, a wrong type): a 500, not "try again later",
   // unless it is one of the server's passing states (full, loading, busy, read-only replica).
-  if (e instanceof ReplyError && !TRANSIENT_REPLY.test((e as Error).message)) return e;
+  if (e instanceof ioredis().ReplyError && !TRANSIENT_REPLY.test((e as Error).message)) return e;
   return new StoreUnavailableError(`the store failed: ${e instanceof Error ? e.message.slice(0, 200) : 'unknown error'}`, { cause: e });
 }
 /** Safety net under pub/sub: the epoch counter is compared this often. */
@@ -236,7 +246,7 @@ export class RedisStore implements Store {
   private readonly derDict = (ref: Buffer): Buffer | undefined => this.derDicts.get(ref.toString('latin1'));
 
   constructor(private readonly o: RedisStoreOptions) {
-    this.redis = new Redis(o.url, {
+    this.redis = new (ioredis().Redis)(o.url, {
       ...(o.username ? { username: o.username } : {}),
       ...(o.password ? { password: o.password } : {}),
       // No CLIENT SETINFO: a command outside the service's ACL user (redis-acl.ts) for nothing.
@@ -348,7 +358,7 @@ export class RedisStore implements Store {
     if (from >= STORE_SCHEMA_VERSION) return upToDate(from);
     return this.migrateFrom(from).catch((e: unknown) => {
       // A user whose view does not migrate (the RA's, redis-acl.ts): "try again later", not a bug.
-      if (e instanceof ReplyError && /^NOPERM\b/.test((e as Error).message))
+      if (e instanceof ioredis().ReplyError && /^NOPERM\b/.test((e as Error).message))
         throw new StoreUnavailableError(`the store's schema is ${from}, this release needs ${STORE_SCHEMA_VERSION}, and Redis user ${this.o.username ?? 'default'} may not migrate it: the CA does when it starts`, { cause: e });
       throw e;
     });
@@ -1088,7 +1098,7 @@ export class RedisStore implements Store {
       // more CPU than the command itself, and a turn of latency.
       value = this.redis.status === 'ready' ? await this.getNow(key) : await this.call((r) => r.getBuffer(key));
     } catch (e) {
-      if (!(e instanceof ReplyError && /^WRONGTYPE\b/.test((e as Error).message))) throw failure(e);
+      if (!(e instanceof ioredis().ReplyError && /^WRONGTYPE\b/.test((e as Error).message))) throw failure(e);
       const v = dec<Omit<OcspResponseRecord, 'issuerId' | 'serial' | 'hash'>>(await this.call((r) => r.hgetBuffer(key, hash)));
       return v && { issuerId, serial, hash, ...v };
     }
@@ -1106,7 +1116,7 @@ export class RedisStore implements Store {
 
   /** GET `key` as a Buffer, sent now (not auto-pipelined). */
   private getNow(key: string): Promise<Buffer | null> {
-    const c = new Command('get', [key], { replyEncoding: null });
+    const c = new (ioredis().Command)('get', [key], { replyEncoding: null });
     void this.redis.sendCommand(c);
     return c.promise as Promise<Buffer | null>;
   }
