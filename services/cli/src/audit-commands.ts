@@ -1,61 +1,8 @@
-import { AUDIT_LIMITS, verifyAuditChain, type AuditCheckpoint, type AuditEntry, type Store } from '@evpki/store';
-import { auditRetainCommand } from './audit-retain.js';
-import { auditRetentionCommands, exportBreak, readExportFiles } from './audit-retention.js';
-import { CliError } from './cli-error.js';
-import type { Command, OptionValues } from './command.js';
-import { EXIT } from './exit-codes.js';
-import { openPkiStore } from './open-pki-store.js';
+import { AUDIT_LIMITS } from '@evpki/store/audit-limits';
+import type { Command } from './command.js';
 
-/** A whole number option, or exit 2. */
-function intOption(values: OptionValues, name: string, min: number, max: number, fallback: number): number {
-  const raw = values[name];
-  if (raw === undefined) return fallback;
-  const n = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw new CliError(`--${name} must be a whole number ${min}..${max}`, EXIT.badInput);
-  return n;
-}
-
-/** One entry on one line: seq, time, event, outcome, actor, tenant, rules, details. */
-function entryLine(e: AuditEntry): string {
-  const parts = [String(e.seq), e.at, e.event, e.outcome, `actor=${e.actor}`];
-  if (e.tenant !== undefined) parts.push(`tenant=${e.tenant}`);
-  if (e.rules?.length) parts.push(`rules=${e.rules.join(',')}`);
-  if (e.details) for (const [k, v] of Object.entries(e.details)) parts.push(`${k}=${typeof v === 'string' ? JSON.stringify(v) : String(v)}`);
-  return parts.join(' ');
-}
-
-interface ExportVerification {
-  readonly ok: boolean;
-  readonly entries: number;
-  readonly firstSeq?: number;
-  readonly lastSeq?: number;
-  readonly message: string;
-}
-
-/**
- * Export files (in order) checked on their own and against the retained log: an intact chain (from
- * the genesis hash when it starts at entry 1) that holds the store's checkpoint entry with its hash,
- * or whose last entry is still in the store with the same hash.
- */
-async function verifyExport(store: Store, files: readonly string[], checkpoint: AuditCheckpoint): Promise<ExportVerification> {
-  const entries = readExportFiles(files);
-  const first = entries[0];
-  const last = entries[entries.length - 1];
-  if (!first || !last) return { ok: false, entries: 0, message: 'the export holds no entries' };
-  const base = { entries: entries.length, firstSeq: first.seq, lastSeq: last.seq };
-  const broken = exportBreak(entries);
-  if (broken) return { ...base, ok: false, message: `the export is not an intact chain: ${broken}` };
-  const from = first.seq === 1 ? 'from the genesis hash' : `from entry ${first.seq} (the export before it must end at entry ${first.seq - 1})`;
-  const atCheckpoint = entries.find((e) => e.seq === checkpoint.seq);
-  if (atCheckpoint) {
-    if (atCheckpoint.hash !== checkpoint.hash) return { ...base, ok: false, message: `entry ${checkpoint.seq} in the export is not the store's checkpoint (hash ${checkpoint.hash.slice(0, 16)}…)` };
-    return { ...base, ok: true, message: `an intact chain ${from} to entry ${last.seq}, through the store's checkpoint ${checkpoint.seq}` };
-  }
-  if (last.seq < checkpoint.seq) return { ...base, ok: false, message: `the export ends at entry ${last.seq}, before the store's checkpoint ${checkpoint.seq}: give the later export files too` };
-  const [stored] = await store.listAudit({ afterSeq: last.seq - 1, limit: 1 });
-  if (stored?.seq !== last.seq || stored.hash !== last.hash) return { ...base, ok: false, message: `entry ${last.seq} in the export is not the store's` };
-  return { ...base, ok: true, message: `an intact chain ${from} to entry ${last.seq}, equal to the store's` };
-}
+// The audit commands' options and help; each one's implementation is imported when it runs
+// (audit-log.ts, audit-retention.ts, audit-retain.ts).
 
 const verifyCommand: Command = {
   name: 'audit verify',
@@ -83,30 +30,7 @@ Exit codes: 0 the log (and the export) is intact, 1 it is broken, 2 an export fi
 `,
   options: { export: { type: 'string', multiple: true } },
   positionals: { min: 0, max: 0 },
-  async run(values, _positionals, ctx) {
-    const files = (values.export as string[] | undefined) ?? [];
-    const store = openPkiStore(ctx.dataDir, ctx.env);
-    try {
-      const progress = ctx.progress('entries verified');
-      const v = await verifyAuditChain(store, { onProgress: (p) => progress.update(p.verified) });
-      progress.finish();
-      const exported = files.length ? await verifyExport(store, files, v.checkpoint) : undefined;
-      if (ctx.json) ctx.out(JSON.stringify(exported ? { ...v, export: exported } : v) + '\n');
-      else {
-        const since = v.checkpoint.seq ? ` (entries up to ${v.checkpoint.seq} pruned; checkpoint ${v.checkpoint.hash})` : '';
-        if (v.ok) ctx.out(`audit log intact: ${v.verified.toLocaleString('en-US')} entr${v.verified === 1 ? 'y' : 'ies'} verified, head ${v.head.seq} ${v.head.hash}${since}\n`);
-        else {
-          const b = v.break!;
-          ctx.out(`audit log BROKEN at entry ${b.seq} (${b.kind}): ${b.message}\n`);
-          ctx.out(`${v.verified.toLocaleString('en-US')} entr${v.verified === 1 ? 'y' : 'ies'} verified before it; the store's head is entry ${v.head.seq}\n`);
-        }
-        if (exported) ctx.out(`export ${exported.ok ? 'intact' : 'BROKEN'}: ${exported.entries.toLocaleString('en-US')} entries: ${exported.message}\n`);
-      }
-      return v.ok && (exported?.ok ?? true) ? EXIT.ok : EXIT.failure;
-    } finally {
-      await store.close();
-    }
-  },
+  run: async (values, positionals, ctx) => (await import('./audit-log.js')).auditVerify(values, positionals, ctx),
 };
 
 const listCommand: Command = {
@@ -126,26 +50,79 @@ Options:
 `,
   options: { tenant: { type: 'string' }, after: { type: 'string' }, limit: { type: 'string' } },
   positionals: { min: 0, max: 0 },
-  async run(values, _positionals, ctx) {
-    const tenant = values.tenant as string | undefined;
-    if (tenant !== undefined && tenant === '') throw new CliError('--tenant must not be empty', EXIT.badInput);
-    const afterSeq = intOption(values, 'after', 0, Number.MAX_SAFE_INTEGER, 0);
-    const limit = intOption(values, 'limit', 1, AUDIT_LIMITS.pageSize, 100);
-    const store = openPkiStore(ctx.dataDir, ctx.env);
-    try {
-      const entries = await store.listAudit({ ...(tenant === undefined ? {} : { tenant }), afterSeq, limit });
-      const next = entries.length === limit ? entries[entries.length - 1]!.seq : null;
-      if (ctx.json) ctx.out(JSON.stringify({ entries, next }) + '\n');
-      else {
-        for (const e of entries) ctx.out(entryLine(e) + '\n');
-        if (next !== null) ctx.err(`pki: more entries: pki audit list${tenant === undefined ? '' : ` --tenant ${tenant}`} --after ${next} --limit ${limit}\n`);
-      }
-      return EXIT.ok;
-    } finally {
-      await store.close();
-    }
-  },
+  run: async (values, positionals, ctx) => (await import('./audit-log.js')).auditList(values, positionals, ctx),
+};
+
+const exportCommand: Command = {
+  name: 'audit export',
+  summary: 'write old audit entries (with their hashes) to a file, for `pki audit prune`',
+  help: `Usage: pki audit export --before SEQ|DATE --out FILE [--json]
+
+Writes the retained audit entries before entry SEQ (or those before DATE, ISO 8601: up to the first
+entry at or after it) to FILE, one JSON entry per line with its seq, prevHash and hash, after
+checking that they form an intact chain from the store's checkpoint. FILE is written whole or not
+at all (mode 0600). Keep it where the audit trail must be kept; then delete the entries from the
+store with the command it prints: pki audit prune --before SEQ --export-file FILE.
+(\`pki audit retain\` does both, for what is older than a retention period.)
+
+Exit codes: 0 written (or nothing to export), 1 the log is broken (run pki audit verify), 2 bad
+options, 75 the store is unreachable.
+`,
+  options: { before: { type: 'string' }, out: { type: 'string' } },
+  positionals: { min: 0, max: 0 },
+  run: async (values, positionals, ctx) => (await import('./audit-retention.js')).auditExport(values, positionals, ctx),
+};
+
+const pruneCommand: Command = {
+  name: 'audit prune',
+  summary: 'delete exported audit entries from the store, keeping the chain verifiable',
+  help: `Usage: pki audit prune --before SEQ --export-file FILE [--json]
+
+Deletes the audit entries before entry SEQ from the store (both backends; the tenant indexes too)
+and records a checkpoint: entry SEQ-1's seq and hash, from which \`pki audit verify\` verifies the
+retained chain. Only what has been exported: FILE (from \`pki audit export\`) must be an intact
+chain holding every retained entry before SEQ, each equal to the store's (same hash). An
+audit.pruned entry naming the checkpoint and the file's SHA-256 is appended first; running the
+command again is safe.
+
+Exit codes: 0 pruned (or nothing to prune), 1 FILE does not match the store, 2 bad options or FILE
+does not hold those entries, 75 the store is unreachable or the log was pruned meanwhile.
+`,
+  options: { before: { type: 'string' }, 'export-file': { type: 'string' } },
+  positionals: { min: 0, max: 0 },
+  run: async (values, positionals, ctx) => (await import('./audit-retention.js')).auditPrune(values, positionals, ctx),
+};
+
+const retainCommand: Command = {
+  name: 'audit retain',
+  summary: 'the audit log retention: export and prune what is older than --keep (unattended, e.g. daily)',
+  help: `Usage: pki audit retain --keep DURATION --export-dir DIR [--dry-run] [--json]
+
+Keeps the audit log to DURATION (e.g. 400d, 12h, 2w; at least 1 day; default $PKI_AUDIT_RETENTION):
+the retained entries from the store's checkpoint up to the first one not older than DURATION are
+exported to DIR/audit-<firstSeq>-<lastSeq>.jsonl (mode 0600, whole or not at all, never replacing
+a file), checked against the store, and pruned as \`pki audit prune\` does (an audit.pruned entry
+with the file's name and SHA-256, then the new checkpoint). Ship the files in DIR to write-once
+storage: they are the audit trail of the pruned entries (pki audit verify --export FILE ...).
+
+Safe to re-run, and to run again after a run stopped between export and prune: a file of the same
+range is reused when it holds the same entries (else exit 1, the file left as it is), a shorter
+one from an interrupted run is pruned with first. Of two runs at once only one prunes an entry.
+
+Options:
+  --keep DURATION    how long entries stay in the store: N h, N d or N w (default $PKI_AUDIT_RETENTION)
+  --export-dir DIR   where the export files go (created 0700 if missing)
+  --dry-run          say what would be exported and pruned; write nothing
+  --json             {"keep", "cutoff", "dryRun", "files": [{"file", "firstSeq", "lastSeq", "entries",
+                     "sha256", "reused", "pruned"}], "checkpoint": {"seq", "hash"}}
+
+Exit codes: 0 done (or nothing older than DURATION), 1 the log or a file in DIR does not match
+the store, 2 bad options, 75 the store is unreachable or changed meanwhile (run again).
+`,
+  options: { keep: { type: 'string' }, 'export-dir': { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  positionals: { min: 0, max: 0 },
+  run: async (values, positionals, ctx) => (await import('./audit-retain.js')).auditRetain(values, positionals, ctx),
 };
 
 /** `pki audit verify`, `pki audit list`, `pki audit export`, `pki audit prune`, `pki audit retain`. */
-export const auditCommands: Command[] = [verifyCommand, listCommand, ...auditRetentionCommands, auditRetainCommand];
+export const auditCommands: Command[] = [verifyCommand, listCommand, exportCommand, pruneCommand, retainCommand];

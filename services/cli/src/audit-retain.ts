@@ -5,7 +5,7 @@ import type { AuditCheckpoint, AuditEntry } from '@evpki/store';
 import { exportBreak, exportEntries, pruneExported, readExportFiles, sha256File } from './audit-retention.js';
 import { parseDuration } from './duration.js';
 import { CliError } from './cli-error.js';
-import type { Command } from './command.js';
+import type { CommandContext, OptionValues } from './command.js';
 import { EXIT } from './exit-codes.js';
 import { openPkiStore } from './open-pki-store.js';
 
@@ -79,81 +79,53 @@ interface Retained {
   readonly pruned?: number;
 }
 
-export const auditRetainCommand: Command = {
-  name: 'audit retain',
-  summary: 'the audit log retention: export and prune what is older than --keep (unattended, e.g. daily)',
-  help: `Usage: pki audit retain --keep DURATION --export-dir DIR [--dry-run] [--json]
-
-Keeps the audit log to DURATION (e.g. 400d, 12h, 2w; at least 1 day; default $PKI_AUDIT_RETENTION):
-the retained entries from the store's checkpoint up to the first one not older than DURATION are
-exported to DIR/audit-<firstSeq>-<lastSeq>.jsonl (mode 0600, whole or not at all, never replacing
-a file), checked against the store, and pruned as \`pki audit prune\` does (an audit.pruned entry
-with the file's name and SHA-256, then the new checkpoint). Ship the files in DIR to write-once
-storage: they are the audit trail of the pruned entries (pki audit verify --export FILE ...).
-
-Safe to re-run, and to run again after a run stopped between export and prune: a file of the same
-range is reused when it holds the same entries (else exit 1, the file left as it is), a shorter
-one from an interrupted run is pruned with first. Of two runs at once only one prunes an entry.
-
-Options:
-  --keep DURATION    how long entries stay in the store: N h, N d or N w (default $PKI_AUDIT_RETENTION)
-  --export-dir DIR   where the export files go (created 0700 if missing)
-  --dry-run          say what would be exported and pruned; write nothing
-  --json             {"keep", "cutoff", "dryRun", "files": [{"file", "firstSeq", "lastSeq", "entries",
-                     "sha256", "reused", "pruned"}], "checkpoint": {"seq", "hash"}}
-
-Exit codes: 0 done (or nothing older than DURATION), 1 the log or a file in DIR does not match
-the store, 2 bad options, 75 the store is unreachable or changed meanwhile (run again).
-`,
-  options: { keep: { type: 'string' }, 'export-dir': { type: 'string' }, 'dry-run': { type: 'boolean' } },
-  positionals: { min: 0, max: 0 },
-  async run(values, _positionals, ctx) {
-    const keep = (values.keep as string | undefined) ?? ctx.env.PKI_AUDIT_RETENTION;
-    if (keep === undefined) throw new CliError('--keep DURATION (or PKI_AUDIT_RETENTION) is required, e.g. --keep 400d', EXIT.badInput);
-    const cutoff = new Date(Date.now() - parseRetention(keep)).toISOString();
-    const dir = values['export-dir'] as string | undefined;
-    if (!dir) throw new CliError('--export-dir DIR is required: only exported entries are pruned', EXIT.badInput);
-    const dryRun = values['dry-run'] === true;
-    const store = openPkiStore(ctx.dataDir, ctx.env);
-    const tmp = join(dir, `.audit-retain-${randomBytes(6).toString('hex')}.tmp`);
-    const files: Retained[] = [];
-    try {
-      if (!dryRun) mkdirSync(dir, { recursive: true, mode: 0o700 });
-      let checkpoint = await store.auditCheckpoint();
-      // One round per file: normally one; two after an interrupted run (its file, then the rest).
-      for (;;) {
-        const s = await exportEntries(store, checkpoint, (e) => e.at < cutoff, dryRun ? undefined : tmp, ctx.progress('entries exported'));
-        if (!s) break;
-        const named = join(dir, exportName(s.firstSeq, s.lastSeq));
-        if (dryRun) {
-          files.push({ file: named, firstSeq: s.firstSeq, lastSeq: s.lastSeq, entries: s.entries, reused: existsSync(named) });
-          break;
-        }
-        const earlier = leftover(dir, s.firstSeq, s.lastSeq - 1);
-        const target = earlier ?? { file: named, through: s.lastSeq };
-        const reused = earlier !== undefined || !place(tmp, named, dir);
-        rmSync(tmp, { force: true });
-        const cp: AuditCheckpoint | undefined = await pruneExported(store, checkpoint, target.through, target.file);
-        const now = await store.auditCheckpoint();
-        // Lost to a concurrent prune (compare-and-set): it pruned these entries; go on from its checkpoint.
-        if (!cp && now.seq <= checkpoint.seq) throw new CliError('the audit log could not be pruned and its checkpoint did not move: run pki audit verify, then run again', EXIT.tempFail);
-        files.push({ file: target.file, firstSeq: s.firstSeq, lastSeq: target.through, entries: target.through - checkpoint.seq, sha256: sha256File(target.file), reused, pruned: cp ? cp.seq - checkpoint.seq : 0 });
-        checkpoint = now;
-        if (!earlier) break;
+/** `pki audit retain` (its options and help: audit-commands.ts). */
+export async function auditRetain(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
+  const keep = (values.keep as string | undefined) ?? ctx.env.PKI_AUDIT_RETENTION;
+  if (keep === undefined) throw new CliError('--keep DURATION (or PKI_AUDIT_RETENTION) is required, e.g. --keep 400d', EXIT.badInput);
+  const cutoff = new Date(Date.now() - parseRetention(keep)).toISOString();
+  const dir = values['export-dir'] as string | undefined;
+  if (!dir) throw new CliError('--export-dir DIR is required: only exported entries are pruned', EXIT.badInput);
+  const dryRun = values['dry-run'] === true;
+  const store = openPkiStore(ctx.dataDir, ctx.env);
+  const tmp = join(dir, `.audit-retain-${randomBytes(6).toString('hex')}.tmp`);
+  const files: Retained[] = [];
+  try {
+    if (!dryRun) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    let checkpoint = await store.auditCheckpoint();
+    // One round per file: normally one; two after an interrupted run (its file, then the rest).
+    for (;;) {
+      const s = await exportEntries(store, checkpoint, (e) => e.at < cutoff, dryRun ? undefined : tmp, ctx.progress('entries exported'));
+      if (!s) break;
+      const named = join(dir, exportName(s.firstSeq, s.lastSeq));
+      if (dryRun) {
+        files.push({ file: named, firstSeq: s.firstSeq, lastSeq: s.lastSeq, entries: s.entries, reused: existsSync(named) });
+        break;
       }
-      const result = { keep, cutoff, dryRun, files, checkpoint };
-      if (ctx.json) ctx.out(JSON.stringify(result) + '\n');
-      else if (!files.length) ctx.out(`nothing to do: no retained entry older than ${keep} (before ${cutoff}); checkpoint ${checkpoint.seq}\n`);
-      else
-        for (const f of files) {
-          const range = `entries ${f.firstSeq}..${f.lastSeq} (${f.entries.toLocaleString('en-US')}, older than ${keep})`;
-          if (dryRun) ctx.out(`would export ${range} to ${f.file}${f.reused ? ' (there already)' : ''} and prune them; nothing written\n`);
-          else ctx.out(`${f.reused ? 'reused' : 'exported'} ${range} in ${f.file} (sha256 ${f.sha256}); ${f.pruned ? `pruned them; checkpoint ${checkpoint.seq}` : 'pruned by another run meanwhile'}\n`);
-        }
-      return EXIT.ok;
-    } finally {
+      const earlier = leftover(dir, s.firstSeq, s.lastSeq - 1);
+      const target = earlier ?? { file: named, through: s.lastSeq };
+      const reused = earlier !== undefined || !place(tmp, named, dir);
       rmSync(tmp, { force: true });
-      await store.close();
+      const cp: AuditCheckpoint | undefined = await pruneExported(store, checkpoint, target.through, target.file);
+      const now = await store.auditCheckpoint();
+      // Lost to a concurrent prune (compare-and-set): it pruned these entries; go on from its checkpoint.
+      if (!cp && now.seq <= checkpoint.seq) throw new CliError('the audit log could not be pruned and its checkpoint did not move: run pki audit verify, then run again', EXIT.tempFail);
+      files.push({ file: target.file, firstSeq: s.firstSeq, lastSeq: target.through, entries: target.through - checkpoint.seq, sha256: sha256File(target.file), reused, pruned: cp ? cp.seq - checkpoint.seq : 0 });
+      checkpoint = now;
+      if (!earlier) break;
     }
-  },
-};
+    const result = { keep, cutoff, dryRun, files, checkpoint };
+    if (ctx.json) ctx.out(JSON.stringify(result) + '\n');
+    else if (!files.length) ctx.out(`nothing to do: no retained entry older than ${keep} (before ${cutoff}); checkpoint ${checkpoint.seq}\n`);
+    else
+      for (const f of files) {
+        const range = `entries ${f.firstSeq}..${f.lastSeq} (${f.entries.toLocaleString('en-US')}, older than ${keep})`;
+        if (dryRun) ctx.out(`would export ${range} to ${f.file}${f.reused ? ' (there already)' : ''} and prune them; nothing written\n`);
+        else ctx.out(`${f.reused ? 'reused' : 'exported'} ${range} in ${f.file} (sha256 ${f.sha256}); ${f.pruned ? `pruned them; checkpoint ${checkpoint.seq}` : 'pruned by another run meanwhile'}\n`);
+      }
+    return EXIT.ok;
+  } finally {
+    rmSync(tmp, { force: true });
+    await store.close();
+  }
+}

@@ -3,7 +3,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, write
 import { basename } from 'node:path';
 import { AUDIT_GENESIS, AUDIT_LIMITS, AUDIT_PRUNED_EVENT, auditEntryHash, type AuditCheckpoint, type AuditEntry, type Store } from '@evpki/store';
 import { CliError } from './cli-error.js';
-import type { Command } from './command.js';
+import type { CommandContext, OptionValues } from './command.js';
 import type { Progress } from './progress.js';
 import { EXIT } from './exit-codes.js';
 import { openPkiStore } from './open-pki-store.js';
@@ -152,92 +152,55 @@ export async function pruneExported(store: Store, checkpoint: AuditCheckpoint, t
   return (await store.pruneAudit(cp, checkpoint)) ? cp : undefined;
 }
 
-const exportCommand: Command = {
-  name: 'audit export',
-  summary: 'write old audit entries (with their hashes) to a file, for `pki audit prune`',
-  help: `Usage: pki audit export --before SEQ|DATE --out FILE [--json]
-
-Writes the retained audit entries before entry SEQ (or those before DATE, ISO 8601: up to the first
-entry at or after it) to FILE, one JSON entry per line with its seq, prevHash and hash, after
-checking that they form an intact chain from the store's checkpoint. FILE is written whole or not
-at all (mode 0600). Keep it where the audit trail must be kept; then delete the entries from the
-store with the command it prints: pki audit prune --before SEQ --export-file FILE.
-(\`pki audit retain\` does both, for what is older than a retention period.)
-
-Exit codes: 0 written (or nothing to export), 1 the log is broken (run pki audit verify), 2 bad
-options, 75 the store is unreachable.
-`,
-  options: { before: { type: 'string' }, out: { type: 'string' } },
-  positionals: { min: 0, max: 0 },
-  async run(values, _positionals, ctx) {
-    const before = beforeOption(values.before);
-    const out = values.out as string | undefined;
-    if (!out) throw new CliError('--out FILE is required', EXIT.badInput);
-    const store = openPkiStore(ctx.dataDir, ctx.env);
-    const tmp = `${out}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      const checkpoint = await store.auditCheckpoint();
-      const keep = (e: AuditEntry): boolean => ('seq' in before ? e.seq < before.seq : e.at < before.at);
-      const s = await exportEntries(store, checkpoint, keep, tmp, ctx.progress('entries exported'));
-      if (!s) {
-        ctx.out(ctx.json ? JSON.stringify({ file: null, entries: 0, checkpoint }) + '\n' : `nothing to export: no retained entry before ${'seq' in before ? `entry ${before.seq}` : before.at}\n`);
-        return EXIT.ok;
-      }
-      renameSync(tmp, out);
-      const result = { file: out, ...s, sha256: sha256File(out), prune: `pki audit prune --before ${s.lastSeq + 1} --export-file ${out}` };
-      if (ctx.json) ctx.out(JSON.stringify(result) + '\n');
-      else ctx.out(`exported ${s.entries.toLocaleString('en-US')} entries (${s.firstSeq}..${s.lastSeq}, last hash ${s.lastHash}) to ${out}\nto delete them from the store: ${result.prune}\n`);
+/** `pki audit export` (its options and help: audit-commands.ts). */
+export async function auditExport(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
+  const before = beforeOption(values.before);
+  const out = values.out as string | undefined;
+  if (!out) throw new CliError('--out FILE is required', EXIT.badInput);
+  const store = openPkiStore(ctx.dataDir, ctx.env);
+  const tmp = `${out}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    const checkpoint = await store.auditCheckpoint();
+    const keep = (e: AuditEntry): boolean => ('seq' in before ? e.seq < before.seq : e.at < before.at);
+    const s = await exportEntries(store, checkpoint, keep, tmp, ctx.progress('entries exported'));
+    if (!s) {
+      ctx.out(ctx.json ? JSON.stringify({ file: null, entries: 0, checkpoint }) + '\n' : `nothing to export: no retained entry before ${'seq' in before ? `entry ${before.seq}` : before.at}\n`);
       return EXIT.ok;
-    } finally {
-      rmSync(tmp, { force: true });
-      await store.close();
     }
-  },
-};
+    renameSync(tmp, out);
+    const result = { file: out, ...s, sha256: sha256File(out), prune: `pki audit prune --before ${s.lastSeq + 1} --export-file ${out}` };
+    if (ctx.json) ctx.out(JSON.stringify(result) + '\n');
+    else ctx.out(`exported ${s.entries.toLocaleString('en-US')} entries (${s.firstSeq}..${s.lastSeq}, last hash ${s.lastHash}) to ${out}\nto delete them from the store: ${result.prune}\n`);
+    return EXIT.ok;
+  } finally {
+    rmSync(tmp, { force: true });
+    await store.close();
+  }
+}
 
-const pruneCommand: Command = {
-  name: 'audit prune',
-  summary: 'delete exported audit entries from the store, keeping the chain verifiable',
-  help: `Usage: pki audit prune --before SEQ --export-file FILE [--json]
-
-Deletes the audit entries before entry SEQ from the store (both backends; the tenant indexes too)
-and records a checkpoint: entry SEQ-1's seq and hash, from which \`pki audit verify\` verifies the
-retained chain. Only what has been exported: FILE (from \`pki audit export\`) must be an intact
-chain holding every retained entry before SEQ, each equal to the store's (same hash). An
-audit.pruned entry naming the checkpoint and the file's SHA-256 is appended first; running the
-command again is safe.
-
-Exit codes: 0 pruned (or nothing to prune), 1 FILE does not match the store, 2 bad options or FILE
-does not hold those entries, 75 the store is unreachable or the log was pruned meanwhile.
-`,
-  options: { before: { type: 'string' }, 'export-file': { type: 'string' } },
-  positionals: { min: 0, max: 0 },
-  async run(values, _positionals, ctx) {
-    const before = beforeOption(values.before);
-    if (!('seq' in before)) throw new CliError('--before takes a seq here (pki audit export prints it)', EXIT.badInput);
-    const file = values['export-file'] as string | undefined;
-    if (!file) throw new CliError('--export-file FILE is required: only exported entries are pruned', EXIT.badInput);
-    const through = before.seq - 1;
-    const store = openPkiStore(ctx.dataDir, ctx.env);
-    try {
-      const checkpoint = await store.auditCheckpoint();
-      const head = await store.auditHead();
-      if (through <= checkpoint.seq) {
-        ctx.out(ctx.json ? JSON.stringify({ pruned: 0, checkpoint }) + '\n' : `nothing to prune: entries up to ${checkpoint.seq} were pruned already\n`);
-        return EXIT.ok;
-      }
-      if (through > head.seq) throw new CliError(`--before ${before.seq} is past the log's last entry ${head.seq}`, EXIT.badInput);
-      const cp = await pruneExported(store, checkpoint, through, file);
-      if (!cp) throw new CliError('the audit log was pruned past this point meanwhile; run pki audit verify', EXIT.tempFail);
-      const result = { pruned: cp.seq - checkpoint.seq, firstSeq: checkpoint.seq + 1, checkpoint: cp };
-      if (ctx.json) ctx.out(JSON.stringify(result) + '\n');
-      else ctx.out(`pruned ${result.pruned.toLocaleString('en-US')} entries (${result.firstSeq}..${cp.seq}); checkpoint ${cp.seq} ${cp.hash}\n`);
+/** `pki audit prune` (its options and help: audit-commands.ts). */
+export async function auditPrune(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
+  const before = beforeOption(values.before);
+  if (!('seq' in before)) throw new CliError('--before takes a seq here (pki audit export prints it)', EXIT.badInput);
+  const file = values['export-file'] as string | undefined;
+  if (!file) throw new CliError('--export-file FILE is required: only exported entries are pruned', EXIT.badInput);
+  const through = before.seq - 1;
+  const store = openPkiStore(ctx.dataDir, ctx.env);
+  try {
+    const checkpoint = await store.auditCheckpoint();
+    const head = await store.auditHead();
+    if (through <= checkpoint.seq) {
+      ctx.out(ctx.json ? JSON.stringify({ pruned: 0, checkpoint }) + '\n' : `nothing to prune: entries up to ${checkpoint.seq} were pruned already\n`);
       return EXIT.ok;
-    } finally {
-      await store.close();
     }
-  },
-};
-
-/** `pki audit export`, `pki audit prune`. */
-export const auditRetentionCommands: Command[] = [exportCommand, pruneCommand];
+    if (through > head.seq) throw new CliError(`--before ${before.seq} is past the log's last entry ${head.seq}`, EXIT.badInput);
+    const cp = await pruneExported(store, checkpoint, through, file);
+    if (!cp) throw new CliError('the audit log was pruned past this point meanwhile; run pki audit verify', EXIT.tempFail);
+    const result = { pruned: cp.seq - checkpoint.seq, firstSeq: checkpoint.seq + 1, checkpoint: cp };
+    if (ctx.json) ctx.out(JSON.stringify(result) + '\n');
+    else ctx.out(`pruned ${result.pruned.toLocaleString('en-US')} entries (${result.firstSeq}..${cp.seq}); checkpoint ${cp.seq} ${cp.hash}\n`);
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}
