@@ -1,6 +1,6 @@
 import type { Store } from '@evpki/store';
 import { CliError } from './cli-error.js';
-import type { Command } from './command.js';
+import type { CommandContext, OptionValues } from './command.js';
 import { EXIT } from './exit-codes.js';
 import { openPkiStore } from './open-pki-store.js';
 
@@ -24,37 +24,19 @@ export async function requeueOcspPresigning(store: Store, o: { issuerId?: string
   return requeued;
 }
 
-export const ocspResignCommand: Command = {
-  name: 'ocsp resign',
-  summary: 'make the OCSP responders re-sign every pre-signed response now',
-  help: `Usage: pki ocsp resign [--issuer ID] [--json] [--quiet]
-
-Marks every certificate in the OCSP pre-signing schedule (of issuer ID, or of every issuer) due now:
-the responders sign new responses for them at their next run (OCSP_PRESIGN_INTERVAL_MS), with the
-delegated signer they hold then. For example after a delegated OCSP signer was replaced. Expired
-certificates are not in the schedule and are not re-signed (a request for one is signed when asked).
-Prints how many certificates were requeued (--json: {"requeued": N, "issuer": ID or null}).
-
-Options:
-  --issuer ID   only the certificates of this issuing CA (its id, as in pki.json)
-  --json        the result as JSON
-  -q, --quiet   no progress on stderr
-`,
-  options: { issuer: { type: 'string' } },
-  positionals: { min: 0, max: 0 },
-  async run(values, _positionals, ctx) {
-    const issuerId = values.issuer as string | undefined;
-    const store = openPkiStore(ctx.dataDir, ctx.env);
-    try {
-      if (issuerId !== undefined && !(await store.getIssuer(issuerId))) throw new CliError(`no issuer "${issuerId}" in the store`, EXIT.badInput);
-      const progress = ctx.progress('certificates requeued');
-      const requeued = await requeueOcspPresigning(store, { ...(issuerId === undefined ? {} : { issuerId }), now: new Date(), onProgress: (n) => progress.update(n) });
-      progress.finish();
-      if (ctx.json) ctx.out(JSON.stringify({ requeued, issuer: issuerId ?? null }) + '\n');
-      else ctx.out(`${requeued.toLocaleString('en-US')} certificate(s) ${issuerId ? `of ${issuerId} ` : ''}requeued: the OCSP responders re-sign them at their next pre-signing run\n`);
-      return EXIT.ok;
-    } finally {
-      await store.close();
-    }
-  },
-};
+/** `pki ocsp resign` (its options and help: ocsp-resign-command.ts). */
+export async function ocspResign(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
+  const issuerId = values.issuer as string | undefined;
+  const store = openPkiStore(ctx.dataDir, ctx.env);
+  try {
+    if (issuerId !== undefined && !(await store.getIssuer(issuerId))) throw new CliError(`no issuer "${issuerId}" in the store`, EXIT.badInput);
+    const progress = ctx.progress('certificates requeued');
+    const requeued = await requeueOcspPresigning(store, { ...(issuerId === undefined ? {} : { issuerId }), now: new Date(), onProgress: (n) => progress.update(n) });
+    progress.finish();
+    if (ctx.json) ctx.out(JSON.stringify({ requeued, issuer: issuerId ?? null }) + '\n');
+    else ctx.out(`${requeued.toLocaleString('en-US')} certificate(s) ${issuerId ? `of ${issuerId} ` : ''}requeued: the OCSP responders re-sign them at their next pre-signing run\n`);
+    return EXIT.ok;
+  } finally {
+    await store.close();
+  }
+}

@@ -1,5 +1,5 @@
 import type { Command } from './command.js';
-import { runRenew, type RenewArgs } from './renew.js';
+import type { RenewArgs } from './renew.js';
 
 export const renewCommand: Command = {
   name: 'renew',
@@ -47,5 +47,5 @@ Exit 2: bad options or the RA refusing (4xx); 75: the RA unreachable or answerin
     'require-https': { type: 'boolean', default: false },
   },
   positionals: { min: 0, max: 0 },
-  run: (values, _positionals, ctx) => runRenew({ ...(values as RenewArgs), json: ctx.json }, ctx.env),
+  run: async (values, _positionals, ctx) => (await import('./renew.js')).runRenew({ ...(values as RenewArgs), json: ctx.json }, ctx.env),
 };

@@ -1,9 +1,9 @@
-import type { IssuerKeyAlgorithm } from '@evpki/keys';
 import type { RotationKind, RotationStep } from '@evpki/store';
-import type { Command, CommandContext, OptionValues } from './command.js';
-import { EXIT } from './exit-codes.js';
-import { PKCS11_OPTIONS, PKCS11_OPTIONS_HELP, pkcs11TargetFrom } from './pkcs11-options.js';
-import { ROTATION_STEPS, STEPS, formatStatus, status, type RotationOptions, type StepResult } from './rotation.js';
+import { ROTATION_STEPS } from '@evpki/store/rotation-steps';
+import type { Command } from './command.js';
+import { PKCS11_OPTIONS, PKCS11_OPTIONS_HELP } from './pkcs11-options-help.js';
+
+// The rotation commands' options and help; their implementation (rotation-run.ts) is imported when they run.
 
 const STEP_HELP: Record<RotationStep, Record<RotationKind, string>> = {
   prepare: {
@@ -92,30 +92,9 @@ function stepCommand(kind: RotationKind, step: RotationStep): Command {
     summary: STEP_SUMMARY[step][kind],
     help: `Usage: pki rotate-${kind} ${step} ${STEP_USAGE[step]} [--hierarchy NAME] [--dry-run] [--json]\n\n${STEP_HELP[step][kind]}\n${COMMON_HELP}`,
     options: { ...STEP_OPTIONS[step], hierarchy: { type: 'string' }, 'dry-run': { type: 'boolean' } },
-    async run(values: OptionValues, _positionals: string[], ctx: CommandContext): Promise<number> {
-      const caUrl = values['skip-ca-check'] ? undefined : ((values['ca-url'] as string | undefined) ?? ctx.env.PKI_CA_URL ?? 'http://127.0.0.1:8083');
-      const pkcs11 = step === 'prepare' ? pkcs11TargetFrom(values, ctx.env) : undefined;
-      const o: RotationOptions = {
-        dataDir: ctx.dataDir,
-        env: ctx.env,
-        ...(values.hierarchy !== undefined ? { hierarchy: values.hierarchy as string } : {}),
-        dryRun: values['dry-run'] === true,
-        force: values.force === true,
-        ...(values.algorithm ? { algorithm: values.algorithm as IssuerKeyAlgorithm } : {}),
-        ...(values['k8s-secret'] ? { k8sSecret: values['k8s-secret'] as string } : {}),
-        ...(pkcs11 ? { pkcs11 } : {}),
-        ...(step === 'activate' && caUrl ? { caUrl } : {}),
-      };
-      const r = await STEPS[step](kind, o);
-      ctx.out(ctx.json ? JSON.stringify(r) + '\n' : formatStep(r));
-      return EXIT.ok;
-    },
-  };
-}
+    run: async (values, _positionals, ctx) => (await import('./rotation-run.js')).rotationStep(kind, step, values, ctx),
 
-function formatStep(r: StepResult): string {
-  const head = r.dryRun ? 'dry run: ' : r.changed ? '' : 'nothing to do: ';
-  return `${head}${r.message}\n${r.next ? `next: ${r.next}\n` : ''}`;
+  };
 }
 
 const statusCommand: Command = {
@@ -130,11 +109,8 @@ step to run.
 Exit codes: 0, 1 failure, 75 store unreachable.
 `,
   options: { hierarchy: { type: 'string' } },
-  async run(values, _positionals, ctx) {
-    const s = await status({ dataDir: ctx.dataDir, env: ctx.env, ...(values.hierarchy !== undefined ? { hierarchy: values.hierarchy as string } : {}) });
-    ctx.out(ctx.json ? JSON.stringify(s) + '\n' : formatStatus(s));
-    return EXIT.ok;
-  },
+  run: async (values, positionals, ctx) => (await import('./rotation-run.js')).rotationStatus(values, positionals, ctx),
+
 };
 
 export const rotationCommands: Command[] = [

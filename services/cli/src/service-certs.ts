@@ -8,6 +8,7 @@ import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
 import { makeRoot, makeServiceCert } from './hierarchy.js';
 import { addToSecret, type K8sApiTarget } from './k8s-secret.js';
+import { DEFAULT_CA_HOSTNAMES, SERVICE_CERT_DAYS } from './service-cert-defaults.js';
 
 /**
  * The internal service CA of RA → CA and OCSP → CA mutual TLS (issue 7): its own self-signed EC
@@ -15,14 +16,8 @@ import { addToSecret, type K8sApiTarget } from './k8s-secret.js';
  * responder's client certificates. Services read these files at start.
  */
 
-/**
- * Names in the CA server certificate by default: local ones, and the CA's Kubernetes Service
- * (`ca` in namespace `ev-pki`, k8s/ca.yaml) in its short and namespaced forms.
- */
-export const DEFAULT_CA_HOSTNAMES: readonly string[] = ['localhost', '127.0.0.1', '::1', 'pki-ca', 'ca', 'ca.ev-pki.svc', 'ca.ev-pki.svc.cluster.local'];
 const SERVICE_CA_YEARS = 10;
-/** Lifetime of the three service certificates: about a year, then `pki service-certs renew`. */
-export const SERVICE_CERT_DAYS = 365;
+export { DEFAULT_CA_HOSTNAMES, SERVICE_CERT_DAYS } from './service-cert-defaults.js';
 
 export interface ServiceCa {
   readonly cert: ParsedCertificate;

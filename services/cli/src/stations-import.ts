@@ -2,7 +2,8 @@ import { closeSync, openSync, readFileSync, statSync, writeSync } from 'node:fs'
 import { Rule, STATION_FIELDS, checkStationRegistration, seccIdKey, seccIdViolations } from '@evpki/policy';
 import { seccIdConflictMessage, type SeccIdConflict, type StationRecord, type Store } from '@evpki/store';
 import { CliError } from './cli-error.js';
-import type { Command } from './command.js';
+import type { CommandContext, OptionValues } from './command.js';
+import { IMPORT_LIMITS } from './stations-import-command.js';
 import { csvLine, csvRecords, type CsvRecord } from './csv.js';
 import { EXIT } from './exit-codes.js';
 import { openPkiStore } from './open-pki-store.js';
@@ -15,15 +16,8 @@ import { TENANT_ID } from './token.js';
  * written in batches (Store.putStations); refused rows are listed in the report, never half-written.
  */
 
-export const IMPORT_LIMITS = {
-  /** Bigger files are refused whole (exit 2). */
-  maxBytes: 64 * 1024 * 1024,
-  maxRows: 1_000_000,
-  /** Any field longer than this is refused before the station rules see it. */
-  maxField: 1024,
-  /** Stations per store write. */
-  batch: 2000,
-} as const;
+// In the command table (pki stations import --help prints them without loading this module).
+export { IMPORT_LIMITS } from './stations-import-command.js';
 
 /** The file's own rules; the station rules cite the RA's (openapi:…, A00.FR.511). */
 export const CSV_RULE = {
@@ -326,90 +320,50 @@ function readImportFile(file: string): string {
 const fmt = (n: number): string => n.toLocaleString('en-US');
 const SHOWN_REFUSALS = 10;
 
-export const stationsImportCommand: Command = {
-  name: 'stations import',
-  summary: 'register a tenant\'s charge stations in bulk from a CSV file',
-  help: `Usage: pki stations import FILE.csv --tenant ID [--dry-run] [--replace] [--report FILE] [--json] [--quiet]
-
-Registers the charge stations of one tenant from CSV (RFC 4180, UTF-8, a BOM is fine):
-  stationId,serialNumber,model,allowed
-  CP0001,SN-0001,Wallbox X,true
-  "CP:0002",SN-0002,,no
-model may be empty (or the column left out); allowed is true/false, 1/0 or yes/no (empty or no
-column: true). An optional seccIds column holds the station's ISO 15118 SECC-IDs, separated by
-spaces (DE*ABC*E123456; rule V2G.secc-id); without the column the stored ones are kept. A row
-listing a SECC-ID another station of the tenant lists (stored, or imported from an earlier line)
-is refused, rule PnC-4.3.secc-id-unique. Every row is checked as the RA checks PUT /v1/stations/{stationId} (stationId 1-48 of
-A-Z a-z 0-9 . _ : -, serialNumber 1-64 of A-Z a-z 0-9 . _ - and no host name or IP address
-(A00.FR.511), model at most 128 characters), plus: the number of fields, quoting, fields over
-${IMPORT_LIMITS.maxField} characters, a stationId already imported from an earlier line. Empty lines are skipped.
-Refused rows are not written; the others are, in batches of ${fmt(IMPORT_LIMITS.batch)}. Existing stations are left as they
-are unless --replace (an identical one is never rewritten). The file may hold at most
-${fmt(IMPORT_LIMITS.maxRows)} rows and ${IMPORT_LIMITS.maxBytes / 2 ** 20} MiB.
-
-Options:
-  --tenant ID      the tenant (it must exist and not be disabled)
-  --dry-run        check and count only; nothing is written
-  --replace        update existing stations that differ from the file
-  --report FILE    write the refused rows as CSV: line,stationId,rule,message (one line per rule broken)
-  --json           the summary as JSON: rows, created, replaced, unchanged, differing, refused, byRule
-  -q, --quiet      no progress on stderr
-
-Prints a summary on stdout (rows read, created, replaced, unchanged, refused, refused by rule).
-Exit 0: no row refused; 3: some rows refused (the others imported); 2: the file or the tenant is
-unusable (nothing written).
-`,
-  options: {
-    tenant: { type: 'string' },
-    'dry-run': { type: 'boolean', default: false },
-    replace: { type: 'boolean', default: false },
-    report: { type: 'string' },
-  },
-  positionals: { min: 1, max: 1 },
-  async run(values, positionals, ctx) {
-    const file = positionals[0]!;
-    const tenant = values.tenant as string | undefined;
-    if (!tenant) throw bad('--tenant is required');
-    if (!TENANT_ID.test(tenant)) throw bad(`--tenant "${tenant}" is not a tenant id`);
-    const text = readImportFile(file);
-    const store = openPkiStore(ctx.dataDir, ctx.env);
-    let report: ReportWriter | undefined;
-    let shown = 0;
-    try {
-      // Opened before anything is written: an unwritable report path changes nothing.
-      if (typeof values.report === 'string') report = new ReportWriter(values.report);
-      let progress: ReturnType<typeof ctx.progress> | undefined;
-      const counts = await importStations({
-        store,
-        tenant,
-        text,
-        dryRun: values['dry-run'] === true,
-        replace: values.replace === true,
-        now: new Date(),
-        onRefused: (r) => {
-          report?.write([r.line, r.stationId, r.rule, r.message]);
-          if (!report && !ctx.json && shown++ < SHOWN_REFUSALS) ctx.err(`pki: line ${r.line}: ${r.rule}: ${r.message}\n`);
-        },
-        onProgress: (done, total) => (progress ??= ctx.progress('rows', total)).update(done),
-      });
-      progress?.finish();
-      const result = { ...counts, file, ...(report ? { report: report.path } : {}) };
-      if (ctx.json) ctx.out(JSON.stringify(result) + '\n');
-      else {
-        const lines = [
-          `${tenant}: ${fmt(counts.rows)} rows read: ${fmt(counts.created)} created, ${fmt(counts.replaced)} replaced, ${fmt(counts.unchanged)} unchanged, ${fmt(counts.refused)} refused${counts.dryRun ? ' (dry run: nothing written)' : ''}`,
-        ];
-        if (counts.differing) lines.push(`${fmt(counts.differing)} of the unchanged differ from the file (--replace updates them)`);
-        const rules = Object.entries(counts.byRule).sort(([a], [b]) => a.localeCompare(b));
-        if (rules.length) lines.push(`refused by rule: ${rules.map(([rule, n]) => `${rule} ${fmt(n)}`).join(', ')}`);
-        if (report) lines.push(`refused rows: ${report.path}`);
-        else if (counts.refused > SHOWN_REFUSALS) lines.push(`(the first ${SHOWN_REFUSALS} refusals are on stderr; --report FILE lists every one)`);
-        ctx.out(lines.join('\n') + '\n');
-      }
-      return counts.refused ? EXIT.partial : EXIT.ok;
-    } finally {
-      report?.close();
-      await store.close();
+/** `pki stations import` (its options and help: stations-import-command.ts). */
+export async function stationsImport(values: OptionValues, positionals: string[], ctx: CommandContext): Promise<number> {
+  const file = positionals[0]!;
+  const tenant = values.tenant as string | undefined;
+  if (!tenant) throw bad('--tenant is required');
+  if (!TENANT_ID.test(tenant)) throw bad(`--tenant "${tenant}" is not a tenant id`);
+  const text = readImportFile(file);
+  const store = openPkiStore(ctx.dataDir, ctx.env);
+  let report: ReportWriter | undefined;
+  let shown = 0;
+  try {
+    // Opened before anything is written: an unwritable report path changes nothing.
+    if (typeof values.report === 'string') report = new ReportWriter(values.report);
+    let progress: ReturnType<typeof ctx.progress> | undefined;
+    const counts = await importStations({
+      store,
+      tenant,
+      text,
+      dryRun: values['dry-run'] === true,
+      replace: values.replace === true,
+      now: new Date(),
+      onRefused: (r) => {
+        report?.write([r.line, r.stationId, r.rule, r.message]);
+        if (!report && !ctx.json && shown++ < SHOWN_REFUSALS) ctx.err(`pki: line ${r.line}: ${r.rule}: ${r.message}\n`);
+      },
+      onProgress: (done, total) => (progress ??= ctx.progress('rows', total)).update(done),
+    });
+    progress?.finish();
+    const result = { ...counts, file, ...(report ? { report: report.path } : {}) };
+    if (ctx.json) ctx.out(JSON.stringify(result) + '\n');
+    else {
+      const lines = [
+        `${tenant}: ${fmt(counts.rows)} rows read: ${fmt(counts.created)} created, ${fmt(counts.replaced)} replaced, ${fmt(counts.unchanged)} unchanged, ${fmt(counts.refused)} refused${counts.dryRun ? ' (dry run: nothing written)' : ''}`,
+      ];
+      if (counts.differing) lines.push(`${fmt(counts.differing)} of the unchanged differ from the file (--replace updates them)`);
+      const rules = Object.entries(counts.byRule).sort(([a], [b]) => a.localeCompare(b));
+      if (rules.length) lines.push(`refused by rule: ${rules.map(([rule, n]) => `${rule} ${fmt(n)}`).join(', ')}`);
+      if (report) lines.push(`refused rows: ${report.path}`);
+      else if (counts.refused > SHOWN_REFUSALS) lines.push(`(the first ${SHOWN_REFUSALS} refusals are on stderr; --report FILE lists every one)`);
+      ctx.out(lines.join('\n') + '\n');
     }
-  },
-};
+    return counts.refused ? EXIT.partial : EXIT.ok;
+  } finally {
+    report?.close();
+    await store.close();
+  }
+}

@@ -1,9 +1,5 @@
-import { CliError } from './cli-error.js';
 import type { Command } from './command.js';
-import { EXIT } from './exit-codes.js';
-import { PKCS11_OPTIONS, PKCS11_OPTIONS_HELP, pkcs11TargetFrom } from './pkcs11-options.js';
-import { importV2g } from './v2g-import.js';
-import { initV2g, v2gCreatedLine } from './v2g.js';
+import { PKCS11_OPTIONS, PKCS11_OPTIONS_HELP } from './pkcs11-options-help.js';
 
 export const v2gInitCommand: Command = {
   name: 'v2g init',
@@ -30,14 +26,7 @@ ${PKCS11_OPTIONS_HELP.replace(/issuing CA key/g, 'CPO Sub-CA 2 key')}
 `,
   options: { org: { type: 'string' }, ...PKCS11_OPTIONS },
   positionals: { min: 0, max: 0 },
-  async run(values, _positionals, ctx) {
-    const pkcs11 = pkcs11TargetFrom(values, ctx.env);
-    const org = values.org as string | undefined;
-    const h = await initV2g({ dataDir: ctx.dataDir, env: ctx.env, ...(org ? { organization: org } : {}), ...(pkcs11 ? { pkcs11 } : {}) });
-    if (ctx.json) ctx.out(JSON.stringify(h) + '\n');
-    else ctx.out(v2gCreatedLine(h));
-    return EXIT.ok;
-  },
+  run: async (values, positionals, ctx) => (await import('./v2g-run.js')).v2gInitRun(values, positionals, ctx),
 };
 
 export const v2gImportCommand: Command = {
@@ -71,15 +60,6 @@ Options:
 `,
   options: { 'sub-ca2-cert': { type: 'string' }, chain: { type: 'string' }, key: { type: 'string' }, ...PKCS11_OPTIONS, 'pkcs11-key-label': { type: 'string' }, 'pkcs11-key-id': { type: 'string' } },
   positionals: { min: 0, max: 0 },
-  async run(values, _positionals, ctx) {
-    const [subCa2Cert, chain, key, keyLabel, keyId] = [values['sub-ca2-cert'], values.chain, values.key, values['pkcs11-key-label'], values['pkcs11-key-id']] as (string | undefined)[];
-    const target = pkcs11TargetFrom(values, ctx.env);
-    if (!subCa2Cert || !chain || !(key || target)) throw new CliError('--sub-ca2-cert, --chain and --key (or --pkcs11-*) are required', EXIT.badInput);
-    if (target && (!keyLabel || !keyId)) throw new CliError('--pkcs11-key-label and --pkcs11-key-id name the Sub-CA 2 key in the token', EXIT.badInput);
-    const pkcs11 = target ? { target, keyLabel: keyLabel!, keyId: keyId! } : undefined;
-    const h = await importV2g({ dataDir: ctx.dataDir, env: ctx.env, subCa2Cert, chain, ...(key ? { key } : {}), ...(pkcs11 ? { pkcs11 } : {}) });
-    if (ctx.json) ctx.out(JSON.stringify(h) + '\n');
-    else ctx.out(`V2G hierarchy imported: root ${h.root}, CPO Sub-CA 1 ${h.subCa1} (no keys), CPO Sub-CA 2 ${h.subCa2}\n`);
-    return EXIT.ok;
-  },
+  run: async (values, positionals, ctx) => (await import('./v2g-run.js')).v2gImportRun(values, positionals, ctx),
 };
+
