@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
-import { dataPaths, loadStoreConfig, readManifestFor } from '@evpki/service';
+// The service library's modules, not its barrel (JWT verification, logging, metrics): every store command imports this.
+import { loadStoreConfig } from '@evpki/service/config';
+import { dataPaths, readManifestFor } from '@evpki/service/data-dir';
 import { openStore, type Store } from '@evpki/store';
 import { CliError } from './cli-error.js';
 import { EXIT } from './exit-codes.js';
