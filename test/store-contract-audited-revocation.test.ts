@@ -6,8 +6,8 @@
  */
 import { deepStrictEqual, equal, ok, rejects } from 'node:assert/strict';
 import { coverageOf, profileOf } from '@evpki/issuance';
-import { AuditEventError, verifyAuditChain, type AuditEvent, type RevocationDone, type StationRemoval, type Store } from '@evpki/store';
-import { cert, storeContract, withActiveIssuer } from './helpers/store-contract.js';
+import { AuditEventError, verifyAuditChain, type AuditEvent, type RevocationDone, type Store } from '@evpki/store';
+import { cert, storeContract, removedEvents, withActiveIssuer } from './helpers/store-contract.js';
 import { recordCert } from './helpers/record-cert.js';
 
 const AT = '2026-02-01T00:00:00.000Z';
@@ -20,17 +20,6 @@ const revokedEvent = ({ record, changed }: RevocationDone): AuditEvent => ({
   tenant: record.tenant,
   details: { serialNumber: record.serial, stationId: record.stationId, reason: record.revocationReason!, changed },
 });
-
-/** The CA's entries of a station removal (services/ca revoke.ts). */
-const removedEvents =
-  (stationId: string) =>
-  ({ deleted, revoked }: StationRemoval): AuditEvent[] =>
-    deleted
-      ? [
-          { event: 'station.removed', actor: 'ra', outcome: 'ok', tenant: 'cpo-a', details: { stationId, revoked: revoked.length } },
-          ...revoked.map((r) => ({ event: 'certificate.revoked', actor: 'ra', outcome: 'ok' as const, tenant: 'cpo-a', details: { serialNumber: r.serial, stationId, reason: r.revocationReason!, changed: true } })),
-        ]
-      : [];
 
 /** An event the audit log refuses (a detail named like a secret): validateAuditEvent. */
 const refusedEvent: AuditEvent = { event: 'certificate.revoked', actor: 'ra', outcome: 'ok', details: { token: 'abc' } };

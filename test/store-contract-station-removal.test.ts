@@ -16,25 +16,13 @@ import {
   type AuditEntry,
   type AuditEvent,
   type CertificateRecord,
-  type StationRemoval,
   type Store,
 } from '@evpki/store';
-import { cert, response, storeContract, withActiveIssuer } from './helpers/store-contract.js';
+import { cert, response, storeContract, removedEvents, withActiveIssuer } from './helpers/store-contract.js';
 import { recordCert } from './helpers/record-cert.js';
 
 const AT = '2026-02-01T00:00:00.000Z';
 const MANY = 2_500;
-
-/** The CA's entries of a station removal (services/ca revoke.ts). */
-const removedEvents =
-  (stationId: string) =>
-  ({ deleted, revoked }: StationRemoval): AuditEvent[] =>
-    deleted
-      ? [
-          { event: 'station.removed', actor: 'ra', outcome: 'ok', tenant: 'cpo-a', details: { stationId, revoked: revoked.length } },
-          ...revoked.map((r) => ({ event: 'certificate.revoked', actor: 'ra', outcome: 'ok' as const, tenant: 'cpo-a', details: { serialNumber: r.serial, stationId, reason: r.revocationReason!, changed: true } })),
-        ]
-      : [];
 
 /** `n` certificates of the station, recorded 250 at a time (one group commit each on LMDB); one a day, the older ones expired. */
 async function seed(store: Store, stationId: string, n: number): Promise<CertificateRecord[]> {

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { LmdbStore, RedisStore, type CertificateRecord, type OcspResponseRecord, type Store } from '@evpki/store';
+import { LmdbStore, RedisStore, type AuditEvent, type CertificateRecord, type OcspResponseRecord, type StationRemoval, type Store } from '@evpki/store';
 import { TEST_DIR } from './fixtures.js';
 import { startRedis } from './redis.js';
 import { storeWrites } from './store-writes.js';
@@ -56,6 +56,17 @@ export function response(c: CertificateRecord, hash: OcspResponseRecord['hash'],
  * `writes`: how many writes the backend has committed so far (helpers/store-writes.ts).
  * `childEnv`: where another process finds the store (STORE_LMDB: its path; STORE_REDIS: its URL).
  */
+/** The CA's entries of a station removal (services/ca revoke.ts). */
+export const removedEvents =
+  (stationId: string) =>
+  ({ deleted, revoked }: StationRemoval): AuditEvent[] =>
+    deleted
+      ? [
+          { event: 'station.removed', actor: 'ra', outcome: 'ok', tenant: 'cpo-a', details: { stationId, revoked: revoked.length } },
+          ...revoked.map((r) => ({ event: 'certificate.revoked', actor: 'ra', outcome: 'ok' as const, tenant: 'cpo-a', details: { serialNumber: r.serial, stationId, reason: r.revocationReason!, changed: true } })),
+        ]
+      : [];
+
 export type Opened = { store: Store; another?: () => Store; writes: () => Promise<number>; childEnv: Record<string, string>; close(): Promise<void> };
 
 /** A behaviour of the contract, run on a backend's store (`opened`: the rest of what the backend offers). */

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Pool } from 'undici';
 import type * as Undici from 'undici';
 import { AppError, REQUEST_ID_HEADER, kindForStatus, serviceClientTlsOptions, type Logger, type RuleViolation, type ServiceTls } from '@evpki/service';
-import { CA_API, type CaOperation, type CaProblem, type CaRemoveStationRequest, type CaRevokeRequest, type CaServerSignRequest, type CaSignRequest, type CaSignResponse, type CaOcspSignerRequest } from './contract.js';
+import { CA_ANSWER_CHARS, CA_API, type CaOperation, type CaProblem, type CaRemoveStationRequest, type CaRevokeRequest, type CaServerSignRequest, type CaSignRequest, type CaSignResponse, type CaOcspSignerRequest } from './contract.js';
 
 export interface CaClientOptions {
   /** The CA's API (RA_CA_URL, OCSP_CA_URL): https, mutual TLS. */
@@ -18,7 +18,6 @@ export interface CaClientOptions {
   readonly log?: Logger;
 }
 
-const MAX_RESPONSE = 64 * 1024;
 /** Retry-After of a CA that is down or gave no answer: it restarts within seconds. */
 const UNAVAILABLE_RETRY_SECONDS = 5;
 
@@ -105,7 +104,7 @@ export class CaClient {
       throw unavailable('the CA is unreachable; try again later');
     }
     const text = await res.body.text();
-    if (text.length > (op.answerChars ?? MAX_RESPONSE * ('max' in op ? (op.max as number) : 1))) throw unavailable('the CA answered with an oversized response');
+    if (text.length > (op.answerChars ?? CA_ANSWER_CHARS)) throw unavailable('the CA answered with an oversized response');
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(text) as Record<string, unknown>;

@@ -20,7 +20,7 @@ export interface CaOperation<Req, Res> {
   decode(json: unknown): Req;
   /** Types only (never set): the answer's shape, for the route's handler and the client. */
   readonly answer?: Res;
-  /** The longest answer the client reads (characters); default 64 KiB (times `max` for a batch). */
+  /** The longest answer the client reads (characters); default CA_ANSWER_CHARS. */
   readonly answerChars?: number;
 }
 
@@ -142,6 +142,9 @@ export interface CaBatchOperation<Req, Res> extends CaOperation<CaBatchRequest, 
 /** Requests in one batch at most: bounds the body the CA reads (max × its one-request limit) and the answer. */
 export const CA_BATCH_MAX = 16;
 
+/** The longest answer the client reads of an operation that declares none. */
+export const CA_ANSWER_CHARS = 64 * 1024;
+
 const batchOf = <Req, Res>(each: CaOperation<Req, Res>, path: string): CaBatchOperation<Req, Res> => ({
   method: 'POST',
   path,
@@ -149,6 +152,7 @@ const batchOf = <Req, Res>(each: CaOperation<Req, Res>, path: string): CaBatchOp
   okStatus: 200,
   each,
   max: CA_BATCH_MAX,
+  answerChars: (each.answerChars ?? CA_ANSWER_CHARS) * CA_BATCH_MAX,
   decode(json) {
     const requests = (json as { requests?: unknown } | null)?.requests;
     if (typeof json !== 'object' || json === null || !Array.isArray(requests) || requests.length === 0 || requests.length > CA_BATCH_MAX)

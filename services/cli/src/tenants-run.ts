@@ -67,6 +67,24 @@ const tenantJson = (t: TenantRecord): Record<string, unknown> => ({
 });
 
 /** The options of `tenants add`, checked; the flags that were given only. */
+/**
+ * A repeatable list option (each value may hold several, comma-separated) and its `--no-*` form:
+ * the values normalized and deduplicated, at most `limit`; [] for `--no-*`; undefined when neither is given.
+ */
+function listOption(values: OptionValues, name: string, noName: string, limit: number, what: string, normalize: (raw: string) => { error: string } | { value: string }): string[] | undefined {
+  const given = (values[name] as string[] | undefined) ?? [];
+  if (given.length && values[noName]) throw bad(`--${name} and --${noName} exclude each other`);
+  if (!given.length) return values[noName] ? [] : undefined;
+  const out: string[] = [];
+  for (const raw of given.flatMap((v) => v.split(',')).map((v) => v.trim())) {
+    const n = normalize(raw);
+    if ('error' in n) throw bad(n.error);
+    if (!out.includes(n.value)) out.push(n.value);
+  }
+  if (out.length > limit) throw bad(`at most ${limit} ${what}`);
+  return out;
+}
+
 function readSpec(values: OptionValues): TenantSpec {
   const spec: { -readonly [K in keyof TenantSpec]: TenantSpec[K] } = {};
   const cpoName = values['cpo-name'] as string | undefined;
@@ -75,42 +93,21 @@ function readSpec(values: OptionValues): TenantSpec {
     if (problem) throw bad(problem);
     spec.cpoName = cpoName;
   }
-  const domains = (values['server-domain'] as string[] | undefined) ?? [];
-  if (domains.length && values['no-server-domains']) throw bad('--server-domain and --no-server-domains exclude each other');
-  if (domains.length) {
-    const out: string[] = [];
-    for (const raw of domains.flatMap((d) => d.split(',')).map((d) => d.trim())) {
-      const n = normalizeServerDomain(raw);
-      if ('error' in n) throw bad(n.error);
-      if (!out.includes(n.domain)) out.push(n.domain);
-    }
-    if (out.length > TENANT_LIMITS.serverDomains) throw bad(`at most ${TENANT_LIMITS.serverDomains} server domains`);
-    spec.serverDomains = out;
-  } else if (values['no-server-domains']) spec.serverDomains = [];
-  const ranges = (values['ip-range'] as string[] | undefined) ?? [];
-  if (ranges.length && values['no-ip-ranges']) throw bad('--ip-range and --no-ip-ranges exclude each other');
-  if (ranges.length) {
-    const out: string[] = [];
-    for (const raw of ranges.flatMap((r) => r.split(',')).map((r) => r.trim())) {
-      const n = normalizeIpRange(raw);
-      if ('error' in n) throw bad(n.error);
-      if (!out.includes(n.range)) out.push(n.range);
-    }
-    if (out.length > TENANT_LIMITS.ipRanges) throw bad(`at most ${TENANT_LIMITS.ipRanges} IP ranges`);
-    spec.ipRanges = out;
-  } else if (values['no-ip-ranges']) spec.ipRanges = [];
-  const operators = (values['operator-id'] as string[] | undefined) ?? [];
-  if (operators.length && values['no-operator-ids']) throw bad('--operator-id and --no-operator-ids exclude each other');
-  if (operators.length) {
-    const out: string[] = [];
-    for (const raw of operators.flatMap((o) => o.split(',')).map((o) => o.trim())) {
-      const n = parseOperatorId(raw);
-      if ('error' in n) throw bad(n.error);
-      if (!out.includes(n.id)) out.push(n.id);
-    }
-    if (out.length > TENANT_LIMITS.operatorIds) throw bad(`at most ${TENANT_LIMITS.operatorIds} operator IDs`);
-    spec.operatorIds = out;
-  } else if (values['no-operator-ids']) spec.operatorIds = [];
+  const serverDomains = listOption(values, 'server-domain', 'no-server-domains', TENANT_LIMITS.serverDomains, 'server domains', (raw) => {
+    const n = normalizeServerDomain(raw);
+    return 'error' in n ? n : { value: n.domain };
+  });
+  if (serverDomains) spec.serverDomains = serverDomains;
+  const ipRanges = listOption(values, 'ip-range', 'no-ip-ranges', TENANT_LIMITS.ipRanges, 'IP ranges', (raw) => {
+    const n = normalizeIpRange(raw);
+    return 'error' in n ? n : { value: n.range };
+  });
+  if (ipRanges) spec.ipRanges = ipRanges;
+  const operatorIds = listOption(values, 'operator-id', 'no-operator-ids', TENANT_LIMITS.operatorIds, 'operator IDs', (raw) => {
+    const n = parseOperatorId(raw);
+    return 'error' in n ? n : { value: n.id };
+  });
+  if (operatorIds) spec.operatorIds = operatorIds;
   if (values['allow-ip-sans'] || values['no-allow-ip-sans'])
     throw bad('--allow-ip-sans (any IP address) is gone: give the IP ranges the tenant owns with --ip-range CIDR (none: no IP SANs)');
   if (values['allow-wildcards'] && values['no-allow-wildcards']) throw bad('--allow-wildcards and --no-allow-wildcards exclude each other');
