@@ -111,27 +111,46 @@ async function raToCa({ dataDir, token, take, scenarios, verification, problems 
 /**
  * The RA with rate limits on, as deployed (they are on by default: 600 per tenant-minute, 10 per
  * station-day), but too high to refuse anything: what counting costs per certificate (one more
- * store write per request in the RA), next to the main rows, which run with the limits off.
+ * durable store write in the RA before each CA call). Measured as a same-run A/B of two fresh RAs
+ * in front of the same CA, one with the limits off (the control) and one with them on, each
+ * warmed the same way: the main RA above has run every phase before, and a fresh process is
+ * slower for its first seconds (JIT, heap sizing), which once showed as a cost of the limits.
  */
 async function raCaRateLimited({ dataDir, token, take, procs, profiles, scenarios }: IssueRun, { caUrl, pids }: Services): Promise<void> {
-  const port = await freePort();
-  const ra = spawnService('RA (rate limits on)', 'ra', { PKI_DATA_DIR: dataDir, RA_PORT: String(port), RA_CA_URL: caUrl, RA_RATE_STATION_CSRS_PER_DAY: '1000000', RA_RATE_TENANT_CSRS_PER_MINUTE: '1000000' }, experimentArgs('ra-limits', profiles));
-  procs.push(ra);
-  const url = `http://127.0.0.1:${port}`;
-  await waitReady(ra, `${url}/readyz`);
-  const pool = new Pool(url, { connections: 32, pipelining: 1, keepAliveTimeout: 60_000 });
+  const sides = [
+    { key: 'control', label: 'RA→CA, fresh RA, rate limits off (control)', env: NO_RATE_LIMITS, note: 'the A side: started and warmed like the next row' },
+    { key: 'limits', label: 'RA→CA, fresh RA, rate limits on (not reached)', env: { RA_RATE_STATION_CSRS_PER_DAY: '1000000', RA_RATE_TENANT_CSRS_PER_MINUTE: '1000000' }, note: 'RA_RATE_*=1,000,000: every request counted in the store, none refused' },
+  ] as const;
+  const started: { side: (typeof sides)[number]; ra: Proc; pool: Pool }[] = [];
   try {
-    const warm = await take(1000);
-    await runPhase({ pool, conc: 32, source: listSource(warm.map(raRequest)), headers: raHeaders(token), seconds: WARMUP_S, maxCount: warm.length, expect: 201 });
-    const meas = await take(Math.ceil(SIDE_S * 1500));
-    const c0 = lmdbCommits(dataDir);
-    const p = await runPhase({ pool, conc: 32, source: listSource(meas.map(raRequest)), headers: raHeaders(token), seconds: SIDE_S, maxCount: meas.length, expect: 201, pids: { ra: ra.child.pid!, ca: pids.ca } });
-    const commitsPerCert = (lmdbCommits(dataDir) - c0) / Math.max(1, p.ok);
-    scenarios.push(toScenario('ra-ca-limits', 'RA→CA, rate limits on (not reached)', 32, p, { note: 'RA_RATE_*=1,000,000: every request counted in the store, none refused', commitsPerCert }));
-    log(`RA→CA with rate limits on, conc 32: ${f0(p.perSecond)} cert/s, failed ${p.failed}`);
+    for (const side of sides) {
+      const port = await freePort();
+      const ra = spawnService(`RA (${side.key})`, 'ra', { PKI_DATA_DIR: dataDir, RA_PORT: String(port), RA_CA_URL: caUrl, ...side.env }, experimentArgs(`ra-${side.key}`, profiles));
+      procs.push(ra);
+      const url = `http://127.0.0.1:${port}`;
+      await waitReady(ra, `${url}/readyz`);
+      started.push({ side, ra, pool: new Pool(url, { connections: 32, pipelining: 1, keepAliveTimeout: 60_000 }) });
+    }
+    for (const { pool } of started) {
+      const warm = await take(Math.ceil(PREWARM_S * 1500));
+      await runPhase({ pool, conc: 32, source: listSource(warm.map(raRequest)), headers: raHeaders(token), seconds: PREWARM_S, maxCount: warm.length, expect: 201 });
+    }
+    const rates: number[] = [];
+    for (const { side, ra, pool } of started) {
+      const meas = await take(Math.ceil(SIDE_S * 1500));
+      const c0 = lmdbCommits(dataDir);
+      const p = await runPhase({ pool, conc: 32, source: listSource(meas.map(raRequest)), headers: raHeaders(token), seconds: SIDE_S, maxCount: meas.length, expect: 201, pids: { ra: ra.child.pid!, ca: pids.ca } });
+      const commitsPerCert = (lmdbCommits(dataDir) - c0) / Math.max(1, p.ok);
+      scenarios.push(toScenario('ra-ca-limits', side.label, 32, p, { note: side.note, commitsPerCert }));
+      rates.push(p.perSecond);
+      log(`${side.label}, conc 32: ${f0(p.perSecond)} cert/s, p50 ${f2(p.p50)} ms, failed ${p.failed}, ${f2(commitsPerCert)} store commits per certificate`);
+    }
+    log(`rate limits on / off, fresh RAs, conc 32: ${f2(rates[1]! / rates[0]!)}x`);
   } finally {
-    await pool.close();
-    await stopProc(ra);
+    for (const { ra, pool } of started) {
+      await pool.close();
+      await stopProc(ra);
+    }
   }
 }
 
