@@ -41,6 +41,7 @@ buildah config \
   --entrypoint '["/usr/local/bin/node", "/app/scripts/image/entrypoint.mjs"]' --cmd '' \
   --user 10001:10001 --workingdir /app \
   --env PATH=/usr/local/bin:/usr/bin:/bin --env NODE_ENV=production --env PKI_DATA_DIR=/var/lib/pki --env TMPDIR=/tmp \
+  --env LD_PRELOAD=/usr/local/lib/libjemalloc.so.2 --env MALLOC_CONF=background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:2 \
   --volume /var/lib/pki \
   --port 8080 --port 8081 --port 8082 --port 8083 \
   --label org.opencontainers.image.title=ev-pki \

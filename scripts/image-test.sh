@@ -63,8 +63,11 @@ free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1
 RA_PORT=$(free_port) CA_PORT=$(free_port) CA_OPS_PORT=$(free_port) OCSP_PORT=$(free_port)
 ports=(RA_PORT="$RA_PORT" CA_PORT="$CA_PORT" CA_OPS_PORT="$CA_OPS_PORT" OCSP_PORT="$OCSP_PORT" PKI_LOG_LEVEL=warn)
 CHROOT=$(command -v chroot)
+# The host's chroot starts with the image's Env too, so the host's loader warns once that it cannot find
+# the image's LD_PRELOAD (/usr/local/lib/libjemalloc.so.2 is in the image, not here): not the image's fault.
+quiet_preload() { grep -v "libjemalloc.so.2' from LD_PRELOAD cannot be preloaded" >&2 || true; }
 # in_image ARGS...: the image's entry point with ARGS, as uid/gid 10001 in its root filesystem, its Env only.
-in_image() { env -i "${image_env[@]}" "${ports[@]}" "$CHROOT" --userspec=10001:10001 "$root" "${entrypoint[@]}" "$@"; }
+in_image() { env -i "${image_env[@]}" "${ports[@]}" "$CHROOT" --userspec=10001:10001 "$root" "${entrypoint[@]}" "$@" 2> >(quiet_preload); }
 
 # The native addons load in the image (built for its node, their libraries present): lmdb is the embedded
 # store, msgpackr-extract its fast path, pkcs11js the HSM signers (no PKCS#11 module ships in the image).
@@ -103,6 +106,12 @@ start_as_k8s ra
 ready "http://127.0.0.1:$OCSP_PORT/readyz"
 ready "http://127.0.0.1:$RA_PORT/readyz"
 say "ca, ocsp and ra ready from $IMAGE (read-only root, uid 10001)"
+# Each service (and each OCSP worker, forked with the same environment) runs on the image's jemalloc
+# (its ENV: LD_PRELOAD, MALLOC_CONF; libs/service/src/allocator.ts).
+for pid in "${pids[@]}" $(pgrep -P "${pids[1]}"); do
+  grep -q '/usr/local/lib/libjemalloc.so.2' "/proc/$pid/maps" || { say "process $pid ($(tr '\0' ' ' < "/proc/$pid/cmdline")) does not run on the image's jemalloc"; exit 1; }
+done
+say "every service process runs on jemalloc ($(( ${#pids[@]} + $(pgrep -P "${pids[1]}" | wc -l) )) processes)"
 
 # The README's example, steps 1 to 5.
 cd "$client"

@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { allocatorEnv } from '@evpki/service/allocator';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const env = { ...process.env };
@@ -46,7 +47,8 @@ if (!existsSync(join(dataDir, 'pki.json'))) {
 
 /** Starts services/<name>/dist/main.js; its output goes to ours, and its last lines are kept for a report. */
 function start(name, title) {
-  const child = spawn(process.execPath, [join(ROOT, `services/${name}/dist/main.js`)], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // On jemalloc as in the image, when this machine has it (libs/service/src/allocator.ts).
+  const child = spawn(process.execPath, [join(ROOT, `services/${name}/dist/main.js`)], { cwd: ROOT, env: { ...env, ...allocatorEnv(env) }, stdio: ['ignore', 'pipe', 'pipe'] });
   const svc = { title, child, lines: [], started: Date.now() };
   services.set(name, svc);
   for (const [from, to] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BASE=localhost/ev-pki-build-base:dockerfile-test IMAGE=localhost/ev-pki:dockerfile-test
-PACKAGES="nodejs bash dash coreutils findutils grep sed mawk diffutils tar gzip make g++ gcc python3 binutils libc-bin libc6-dev ca-certificates"
+PACKAGES="nodejs libjemalloc2 bash dash coreutils findutils grep sed mawk diffutils tar gzip make g++ gcc python3 binutils libc-bin libc6-dev ca-certificates"
 started=$(date +%s)
 base=$(mktemp -d /var/tmp/ev-pki-build-base.XXXXXX)
 ctr=

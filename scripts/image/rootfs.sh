@@ -8,6 +8,8 @@
 #     OUT   the root filesystem to write (must not exist)
 #   NODE  the node binary to ship (default: the one on PATH); it and every shared library it or a native
 #         addon (lmdb, msgpackr-extract, pkcs11js) needs are copied from this machine, at the same paths.
+#   JEMALLOC  the jemalloc library the services run on (default: this machine's, Debian's libjemalloc2;
+#         libs/service/src/allocator.ts), copied to /usr/local/lib/libjemalloc.so.2 (the image preloads it).
 #
 # Layout: /app (package files, dist/, openapi.yaml, node_modules), /usr/local/bin/node and its libraries,
 # /etc/passwd and /etc/group with the user pki (10001:10001), /var/lib/pki (the data dir, a volume) and
@@ -16,14 +18,16 @@ set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: $0 SRC PROD OUT" >&2; exit 2; }
 SRC=$(cd "$1" && pwd) PROD=$(cd "$2" && pwd) OUT=$3
 NODE=${NODE:-$(command -v node)}
+JEMALLOC=${JEMALLOC:-$("$NODE" --input-type=module -e "import { hostJemalloc } from '$SRC/libs/service/dist/allocator.js'; console.log(hostJemalloc() ?? '')")}
 [ ! -e "$OUT" ] || { echo "rootfs.sh: $OUT exists; remove it first" >&2; exit 2; }
 [ -f "$SRC/services/ra/dist/main.js" ] || { echo "rootfs.sh: $SRC is not built (run npx tsc -b)" >&2; exit 2; }
 for page in docs console; do
   [ -f "$SRC/services/ra/dist/web/$page/index.html" ] || { echo "rootfs.sh: the RA's /$page is not built (run node scripts/build-web.mjs, part of make build)" >&2; exit 2; }
 done
 [ -d "$PROD/node_modules" ] || { echo "rootfs.sh: $PROD/node_modules is missing (npm ci --omit=dev)" >&2; exit 2; }
+[ -f "$JEMALLOC" ] || { echo "rootfs.sh: no jemalloc on this machine (apt-get install libjemalloc2): the image runs its services on it (libs/service/src/allocator.ts)" >&2; exit 2; }
 umask 022
-mkdir -p "$OUT"/{app,etc,tmp,proc,sys,dev,var/lib/pki,usr/local/bin}
+mkdir -p "$OUT"/{app,etc,tmp,proc,sys,dev,var/lib/pki,usr/local/bin,usr/local/lib}
 chmod 1777 "$OUT/tmp"
 
 # The application: package files, compiled JavaScript (no declarations or source maps), openapi.yaml
@@ -54,11 +58,14 @@ chmod -R a+rX,go-w "$OUT/app"
 cp "$(readlink -f "$NODE")" "$OUT/usr/local/bin/node"
 # Debug information only (the dynamic symbols native addons link against stay): about half of a Debian node.
 if command -v strip >/dev/null; then strip --strip-debug "$OUT/usr/local/bin/node"; fi
+# The services' allocator, at a path of the image's own (its ENV preloads it: LD_PRELOAD, MALLOC_CONF).
+cp -L "$JEMALLOC" "$OUT/usr/local/lib/libjemalloc.so.2"
 # ldd's lines: "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and the loader "/lib64/ld-linux-x86-64.so.2 (0x...)"
 # (POSIX classes only: Debian's default awk is mawk).
 libs() { awk '/=> \//{print $3} /^[[:space:]]*\/[^ ]+ \(/{print $1}' <<<"$1"; }
 {
   libs "$(ldd "$NODE")"
+  libs "$(ldd "$JEMALLOC")"
   find "$OUT/app/node_modules" -name '*.node' -type f | while read -r addon; do
     # A prebuild for another libc (musl) is never loaded here: ldd cannot resolve it, skip it.
     deps=$(ldd "$addon" 2>&1) || continue

@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'n
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { allocatorEnv, allocatorLabel } from '@evpki/service/allocator';
 import { ROOT } from '../helpers/processes.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -19,6 +20,8 @@ const CSR_WORKER = new URL('./csr-worker.js', import.meta.url);
 export const QUICK = process.env.BENCH_QUICK === '1';
 /** BENCH_PROFILE: services run with --cpu-prof into this directory. */
 export const PROFILE_DIR = process.env.BENCH_PROFILE ? resolve(process.env.BENCH_PROFILE) : undefined;
+/** The allocator our services run on here (spawnService: jemalloc as in the image when the machine has it; `LD_PRELOAD=` for the C library's). */
+export const SERVICE_ALLOCATOR = allocatorLabel({ ...process.env, ...allocatorEnv(process.env) });
 /** BENCH_SERVICE_IMPORT: services start with `node --import FILE`. */
 export const SERVICE_IMPORT = process.env.BENCH_SERVICE_IMPORT ? resolve(process.env.BENCH_SERVICE_IMPORT) : undefined;
 

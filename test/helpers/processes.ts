@@ -8,6 +8,7 @@ import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { allocatorEnv } from '@evpki/service/allocator';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const PKI_CLI = join(ROOT, 'services/cli/bin/pki.js');
@@ -84,11 +85,15 @@ export function spawnProc(name: string, cmd: string, args: string[], env: NodeJS
 
 export const spawnNode = (name: string, args: string[], env: NodeJS.ProcessEnv = serviceEnv({})): Proc => spawnProc(name, process.execPath, args, env);
 
-/** One of our services (`services/<service>/dist/main.js`), logging at warn, with extra node arguments before the script. */
+/**
+ * One of our services (`services/<service>/dist/main.js`), logging at warn, with extra node arguments
+ * before the script; on jemalloc as in the image when this machine has it (allocatorEnv).
+ */
 export function spawnService(name: string, service: 'ca' | 'ra' | 'ocsp', env: Record<string, string>, nodeArgs: string[] = []): Proc {
   // One responder process unless the test asks for workers (OCSP_WORKERS defaults to the cores: test/ocsp-workers.test.ts).
   const workers: Record<string, string> = service === 'ocsp' ? { OCSP_WORKERS: '1' } : {};
-  const p = spawnNode(name, [...nodeArgs, join(ROOT, `services/${service}/dist/main.js`)], serviceEnv({ ...workers, ...env, PKI_LOG_LEVEL: 'warn' }));
+  const base = serviceEnv({ ...workers, ...env, PKI_LOG_LEVEL: 'warn' });
+  const p = spawnNode(name, [...nodeArgs, join(ROOT, `services/${service}/dist/main.js`)], { ...base, ...allocatorEnv(base) });
   // A service that dies on its own (not stopped or killed by the test) shows why in the test's output (issue 20).
   p.child.on('exit', (code, signal) => {
     if (code === 0 || signal === 'SIGTERM' || signal === 'SIGKILL' || signal === 'SIGINT') return;

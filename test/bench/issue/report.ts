@@ -1,6 +1,6 @@
 /** The report: the tables on stdout and the results file (bench-results/bench-issue.json). */
 import { cpus } from 'node:os';
-import { CORES, SERVICE_IMPORT, STATIONS, analyseProfiles, f0, f1, f2, grid, pc, printBenchResults, problemLines, profilesJson, shareLines, writeResults } from '../bench-kit.js';
+import { CORES, SERVICE_ALLOCATOR, SERVICE_IMPORT, STATIONS, analyseProfiles, f0, f1, f2, grid, pc, printBenchResults, problemLines, profilesJson, shareLines, writeResults } from '../bench-kit.js';
 import { BASELINE_RATIO_TARGET, CONCURRENCIES, MEASURE_S, P99_AT_32_TARGET_MS, PREWARM_S, RESULTS, SIDE_S, TARGET, WARMUP_S } from './config.js';
 import { signerBenchReport } from '../bench-signers.js';
 import { profileBreakdown } from './profile.js';
@@ -21,7 +21,7 @@ export function report({ scenarios, verification, micro, signers, profiles, prob
   const out: string[] = [];
   out.push('');
   out.push(`bench-issue: P-256 charge point certificates, ${CORES} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}`);
-  out.push(`RA, CA: separate processes on one LMDB store; client: undici Pool, closed loop, keep-alive, 1 connection per in-flight request`);
+  out.push(`RA, CA: separate processes on one LMDB store, on ${SERVICE_ALLOCATOR}; client: undici Pool, closed loop, keep-alive, 1 connection per in-flight request`);
   if (SERVICE_IMPORT) out.push(`EXPERIMENT: RA and CA started with --import ${SERVICE_IMPORT}`);
   out.push('');
   out.push(mainTable(scenarios, baselineRate));

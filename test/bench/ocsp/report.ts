@@ -1,7 +1,7 @@
 /** The report: the table, the targets (ratios of rates measured in the run), the sanity checks on stdout; the results file (bench-results/ocsp.json). */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { CORES, PROFILE_DIR, QUICK, SERVICE_IMPORT, analyseProfiles, f0, f2, grid, pc, printBenchResults, problemLines, verdictOf, profilesJson, shareLines, writeResults, type BenchResult } from '../bench-kit.js';
+import { CORES, PROFILE_DIR, QUICK, SERVICE_ALLOCATOR, SERVICE_IMPORT, analyseProfiles, f0, f2, grid, pc, printBenchResults, problemLines, verdictOf, profilesJson, shareLines, writeResults, type BenchResult } from '../bench-kit.js';
 import { AB_CONC, AB_REQUESTS, AB_ROUNDS, CERTS, CONC, MEASURE_S, PREWARM_S, RESULTS, TARGET, WARMUP_S, WORKERS } from './config.js';
 import { profileBreakdown } from './profile.js';
 import type { OcspResults } from './run.js';
@@ -34,7 +34,7 @@ export function report({ scenarios, problems, profiles, presignSeconds, presigne
 
   const out: string[] = [];
   out.push('');
-  out.push(`bench-ocsp: ${CORES} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]?.split(' [')[0] ?? 'wrk'}, ${spawnSync('openssl', ['version'], { encoding: 'utf8' }).stdout.trim().split(' (')[0] ?? ''}`);
+  out.push(`bench-ocsp: ${CORES} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${spawnSync('wrk', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0]?.split(' [')[0] ?? 'wrk'}, ${spawnSync('openssl', ['version'], { encoding: 'utf8' }).stdout.trim().split(' (')[0] ?? ''}; our responder on ${SERVICE_ALLOCATOR}`);
   out.push(`load: wrk -t1 -c${CONC}, ${MEASURE_S} s per scenario after a ${WARMUP_S} s warm-up, keep-alive; requests rotate over ${CERTS} certificates (SHA-256 CertIDs, one per request)`);
   out.push(`no keep-alive: ab -c${AB_CONC} -n${AB_REQUESTS} -p req.der -T application/ocsp-request (a connection per request; one certificate), ${AB_ROUNDS} runs per side, the floor's and ours alternated, pooled; our responder and the floor with ${WORKERS} workers (OCSP_WORKERS, node:cluster)`);
   out.push(`pre-signed response: ${f0(presignedBytes)} B DER (includes the delegated signer certificate); ${CERTS} certificates pre-signed (x2 CertID hashes) within ${f2(presignSeconds)} s of responder start`);

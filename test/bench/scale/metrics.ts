@@ -22,3 +22,18 @@ export async function responderMetrics(url: string): Promise<ResponderMetrics> {
 }
 
 export const responderOutcomes = async (url: string): Promise<Record<string, number>> => (await responderMetrics(url)).outcomes;
+
+/** The responder's memory (its /metrics, MB): V8's heap, buffers outside it, and the rest of its RSS (native: the allocator's, code). */
+export interface ResponderMemory {
+  readonly rssMb: number;
+  readonly heapMb: number;
+  readonly externalMb: number;
+  readonly otherMb: number;
+}
+
+export async function responderMemory(url: string): Promise<ResponderMemory> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const mb = (name: string): number => Number(new RegExp(`^pki_ocsp_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 1048576;
+  const [rssMb, heapMb, externalMb] = [mb('process_resident_memory_bytes'), mb('nodejs_heap_size_total_bytes'), mb('nodejs_external_memory_bytes')];
+  return { rssMb, heapMb, externalMb, otherMb: rssMb - heapMb - externalMb };
+}

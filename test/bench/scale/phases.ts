@@ -13,6 +13,7 @@ import { cpuBetween, cpuSnap, procCpu, rssMb } from './cpu.js';
 import { load, waitPresigned, type LoadResult } from './loading.js';
 import { measureOcsp, prefill, type OcspRun } from './measure.js';
 import { memorySample } from './memory.js';
+import { responderMemory, type ResponderMemory } from './metrics.js';
 import { openLoop, type OpenLoopRun } from './open-loop.js';
 import { int } from './progress.js';
 import { info, k, waitAofIdle } from './redis.js';
@@ -34,6 +35,8 @@ export interface Phase {
   readonly responderRssMb: number;
   /** Its RSS after the measurement: its caches at their steady state (the target's figure). */
   readonly responderRssAfterMb: number;
+  /** What that RSS holds, after pre-signing and after measuring (its /metrics). */
+  readonly responderMemory: { readonly presigned: ResponderMemory; readonly measured: ResponderMemory };
   /** Requests sent before measuring to bring the responder's cache to its steady state. */
   readonly prefill: { readonly requests: number; readonly seconds: number };
   /** The measurement: certificates drawn from the whole population. */
@@ -89,11 +92,13 @@ export async function runPhases(run: ScaleRun, bench: ScaleBench): Promise<void>
     const usedMemory = Number(mem.used_memory);
     const sample = await memorySample(raw, pop, issuer.id, 200);
     const responderRssMb = rssMb(pids.responder);
+    const memoryPresigned = await responderMemory(ocspUrl);
 
     // open loop against the responder: certificates from the whole population
     const filled = await prefill(run, bench, label, rp, size);
     const measured = await measureOcsp(run, bench, label, rp, size, WARMUP_S, MEASURE_S);
     const responderRssAfterMb = rssMb(pids.responder);
+    const memoryMeasured = await responderMemory(ocspUrl);
     // control at the big size: requests over the first 1,000 records only (answered from the
     // responder's memory, as at 1k), under the same machine and store state
     const control = size > SMALL ? await measureOcsp(run, bench, `${label} control`, rp, SMALL, 2, CONTROL_S) : undefined;
@@ -140,6 +145,7 @@ export async function runPhases(run: ScaleRun, bench: ScaleBench): Promise<void>
       redis: { usedMemory, usedMemoryRss: Number(mem.used_memory_rss), bytesPerRecord: (usedMemory - baseline) / size, sample },
       responderRssMb,
       responderRssAfterMb,
+      responderMemory: { presigned: memoryPresigned, measured: memoryMeasured },
       prefill: filled,
       ocsp: measured,
       ...(control ? { control } : {}),

@@ -1,9 +1,10 @@
 /** The report: the target (p99 at the big size within 1.2x the p99 at 1,000), the details, loading and memory, sanity, on stdout; the results file (bench-results/scale.json). */
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
-import { CORES, PROFILE_DIR, QUICK, SERVICE_IMPORT, f0, f1, f2, grid, printBenchResults, problemLines, writeResults } from '../bench-kit.js';
+import { CORES, PROFILE_DIR, QUICK, SERVICE_ALLOCATOR, SERVICE_IMPORT, f0, f1, f2, grid, printBenchResults, problemLines, writeResults } from '../bench-kit.js';
 import { CONNECTIONS, LOAD_CONCURRENCY, MEASURE_S, PREFILL, PRESIGN_HELPERS, RATE, REDIS_ARGS, RESPONDER_CACHE, RESULTS, SMALL, STATION_SPREAD, TARGET_BYTES_PER_RECORD, RSS_MARGIN_MB, TARGET_RATIO, TARGET_RSS_RATIO, TOTAL, WARMUP_S, WRK_CONC } from './config.js';
 import type { OcspRun } from './measure.js';
+import type { ResponderMemory } from './metrics.js';
 import type { Phase } from './phases.js';
 import { dur, int } from './progress.js';
 import type { ScaleResults } from './run.js';
@@ -15,7 +16,7 @@ export function report({ phases, problems, profiles, presignedBytes, templateByt
   const verdict = !Number.isFinite(ratio) ? 'n/a' : ratio <= TARGET_RATIO ? 'PASS' : 'FAIL';
   const out: string[] = [];
   out.push('');
-  out.push(`bench-scale: ${CORES} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.trim().split(' sha=')[0] ?? 'redis'}`);
+  out.push(`bench-scale: ${CORES} cores (${cpus()[0]?.model ?? '?'}), node ${process.version}, ${spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.trim().split(' sha=')[0] ?? 'redis'}; CA and responder on ${SERVICE_ALLOCATOR}`);
   out.push(
     `store: Redis, appendonly yes, appendfsync everysec (production: always; only the bulk load and pre-signing write), one OCSP responder and the CA as processes` +
       (PRESIGN_HELPERS ? ` (${PRESIGN_HELPERS} more responders helped pre-sign the big phase, stopped before measuring)` : ''),
@@ -49,6 +50,9 @@ export function report({ phases, problems, profiles, presignedBytes, templateByt
     `responder RSS after measuring: ${f0(small.responderRssAfterMb)} MB at ${small.label}, ${f0(big.responderRssAfterMb)} MB at ${big.label}, ratio ${f2(rssRatio)} ` +
       `(target ≤ ${f2(TARGET_RSS_RATIO)} or within ${RSS_MARGIN_MB} MB) ${rssVerdict}`,
   );
+  // What the RSS holds: a growth outside V8's heap and buffers is the allocator keeping freed memory (issue 17).
+  const split = (m: ResponderMemory): string => `${f0(m.rssMb)} = heap ${f0(m.heapMb)} + external ${f0(m.externalMb)} + other ${f0(m.otherMb)}`;
+  for (const p of phases) out.push(`responder memory at ${p.label} (MB, its /metrics): after pre-signing ${split(p.responderMemory.presigned)}; after measuring ${split(p.responderMemory.measured)}`);
   if (big.control)
     out.push(
       `cross-check, not the target: p99(${big.label})/p99(${big.label} control) = ${f2(big.ocsp.run.latencyMs.p99 / big.control.run.latencyMs.p99)} ` +
