@@ -28,7 +28,7 @@ RUN scripts/image/prod-deps.sh /src /prod
 FROM build AS rootfs
 COPY --from=prod /prod /prod
 # jemalloc, the services' allocator (libs/service/src/allocator.ts), from Debian's libjemalloc2.
-RUN (ldconfig -p | grep -q libjemalloc.so.2 || (apt-get update && apt-get install -y --no-install-recommends libjemalloc2)) \
+RUN (ls /usr/lib/*/libjemalloc.so.2 >/dev/null 2>&1 || (apt-get update && apt-get install -y --no-install-recommends libjemalloc2)) \
  && scripts/image/rootfs.sh /src /prod /rootfs
 
 FROM scratch

@@ -56,6 +56,9 @@ export const KNOWN_ENV = new Set([
   'RA_K8S_SA_MAP',
   // Node's own: extra trusted CAs for outgoing https (the RA trusting the cluster CA for RA_K8S_JWKS_URL).
   'NODE_EXTRA_CA_CERTS',
+  // The loader's and jemalloc's own: the services' allocator, set by the image (libs/service allocator.ts).
+  'LD_PRELOAD',
+  'MALLOC_CONF',
   'RA_VALIDATE_RESPONSES',
   'RA_OCSP_URL',
   'RA_OCSP_ALLOWED_HOSTS',
