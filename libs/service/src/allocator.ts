@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
  * Why (issue 17; README "Tests and benchmarks", bench-scale): under glibc's malloc the OCSP
  * responder kept 30-45 MB of fragmented free memory after pre-signing a burst (not a leak: V8's
  * heap and external buffers did not grow), so its RSS was not flat from 1,000 to 1,000,000
- * certificates; with jemalloc it is, and issuance and live-signed OCSP answers cost less CPU.
+ * certificates; with jemalloc it is, and live-signed OCSP answers are faster (issuance the same).
  *
  * MALLOC_CONF: background_thread returns freed pages from a thread of its own (not on a request's
  * path); dirty_decay_ms 1 s and muzzy_decay_ms 0 hand them back to the kernel soon after a burst
