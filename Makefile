@@ -38,21 +38,24 @@ run: build
 fixtures:
 	node test/fixtures/make-csrs.mjs
 
+# The benches run our services on jemalloc as the image does (libs/service/src/allocator.ts): installed when missing.
+NEED_JEMALLOC = @ls /usr/lib/*/libjemalloc.so.2 >/dev/null 2>&1 || { apt-get update && apt-get install -y libjemalloc2; }
+
 ## make bench: every bench's quick mode in one go (test/bench/benches.ts; the services on jemalloc, as in the image), then one table of figures, ratios and targets, PASS/FAIL each (exit 1 only when a bench fails, not on a FAIL ratio: README "Performance"); reports in bench-results/.
 bench: build
-	@ls /usr/lib/*/libjemalloc.so.2 >/dev/null 2>&1 || { apt-get update && apt-get install -y libjemalloc2; }
+	$(NEED_JEMALLOC)
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 	@command -v ab >/dev/null || { apt-get update && apt-get install -y apache2-utils; }
 	node test/dist/bench/bench-all.js
 
 ## make bench-issue: charge point issuance throughput over HTTP (RA → CA) vs a one-process @peculiar/x509 baseline.
 bench-issue: build
-	@ls /usr/lib/*/libjemalloc.so.2 >/dev/null 2>&1 || { apt-get update && apt-get install -y libjemalloc2; }
+	$(NEED_JEMALLOC)
 	node test/dist/bench/bench-issue.js
 
 ## make bench-ocsp: OCSP responder req/s and p50/p99 with wrk (pre-signed GET/POST, nonce) and ab (POST, no keep-alive) vs bare node:http (same workers) and `openssl ocsp`.
 bench-ocsp: build
-	@ls /usr/lib/*/libjemalloc.so.2 >/dev/null 2>&1 || { apt-get update && apt-get install -y libjemalloc2; }
+	$(NEED_JEMALLOC)
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 	@command -v ab >/dev/null || { apt-get update && apt-get install -y apache2-utils; }
 	node test/dist/bench/bench-ocsp.js
@@ -67,7 +70,7 @@ bench-lists: build
 
 ## make bench-scale: OCSP p50/p99 and memory per record at 1,000 and 1,000,000 records in Redis (bulk load, same run); target p99(1M) ≤ 1.2 × p99(1k).
 bench-scale: build
-	@ls /usr/lib/*/libjemalloc.so.2 >/dev/null 2>&1 || { apt-get update && apt-get install -y libjemalloc2; }
+	$(NEED_JEMALLOC)
 	@command -v wrk >/dev/null || { apt-get update && apt-get install -y wrk; }
 	node test/dist/bench/bench-scale.js
 
