@@ -110,6 +110,50 @@ describe('the CA contract, both sides', () => {
   });
 });
 
+describe("rate limits: the RA's come with each request, the CA counts them in its issuance write", () => {
+  it('a station over its day is refused before it is signed (429, RateLimit.station, Retry-After); a replay is answered and counts nothing', async () => {
+    await registerStation(stack, 'cp-rate', 'CP-RATE-1');
+    const rateLimits = { stationCsrsPerDay: 1, tenantCsrsPerMinute: 0 };
+    const req = { tenant: 'demo', stationId: 'cp-rate', certificateType: 'ChargingStationCertificate', actor: 'contract-test', rateLimits };
+    const csr = newP256Csr('CP-RATE-1').csr;
+    const first = await asRa.sign({ ...req, csr, idempotencyKey: 'rate-first' });
+    const over = await refusal(asRa.sign({ ...req, csr: newP256Csr('CP-RATE-1').csr }));
+    assert.deepEqual([over.kind, over.violations?.map((v) => v.rule)], ['rate-limited', [Rule.stationRate]]);
+    assert.ok((over.retryAfterSeconds ?? 0) > 86_000 && (over.retryAfterSeconds ?? 0) <= 86_400, `Retry-After ${over.retryAfterSeconds}`);
+    assert.match(over.message, /at most 1 certificate requests per station in 24 hours/);
+    const again = await asRa.sign({ ...req, csr, idempotencyKey: 'rate-first' });
+    assert.deepEqual([again.replayed, again.serialNumber], [true, first.serialNumber]);
+    assert.deepEqual(
+      (await stack.store.listStationCertificates('demo', 'cp-rate')).map((c) => c.serial),
+      [first.serialNumber],
+      'the refused request recorded nothing',
+    );
+    // Without the RA's limits (an RA configured with none), the CA counts nothing.
+    assert.equal((await asRa.sign({ ...req, rateLimits: { stationCsrsPerDay: 0, tenantCsrsPerMinute: 0 }, csr: newP256Csr('CP-RATE-1').csr })).replayed, false);
+  });
+
+  it("CSMS server certificates count in the tenant's window (429, RateLimit.tenant)", async () => {
+    const req = { tenant: 'demo', actor: 'contract-test', rateLimits: { stationCsrsPerDay: 0, tenantCsrsPerMinute: 1 } };
+    await asRa.signServer({ ...req, csr: newP256Csr('csms.demo.local').csr });
+    const over = await refusal(asRa.signServer({ ...req, csr: newP256Csr('csms.demo.local').csr }));
+    assert.deepEqual([over.kind, over.violations?.map((v) => v.rule)], ['rate-limited', [Rule.tenantRate]]);
+    assert.ok((over.retryAfterSeconds ?? 0) > 0 && (over.retryAfterSeconds ?? 0) <= 60, `Retry-After ${over.retryAfterSeconds}`);
+  });
+
+  it('limits that are not whole numbers are malformed, naming the field', async () => {
+    const req = { tenant: 'demo', stationId: 'cp-rate', certificateType: 'ChargingStationCertificate', actor: 'contract-test', csr: newP256Csr('CP-RATE-1').csr };
+    for (const [rateLimits, message] of [
+      [{ stationCsrsPerDay: -1, tenantCsrsPerMinute: 0 }, /rateLimits\.stationCsrsPerDay must be a whole number/],
+      [{ stationCsrsPerDay: 1 }, /rateLimits\.tenantCsrsPerMinute must be a whole number/],
+      ['many', /rateLimits must be a JSON object/],
+    ] as const) {
+      const e = await refusal(asRa.sign({ ...req, rateLimits: rateLimits as never }));
+      assert.equal(e.kind, 'malformed');
+      assert.match(e.message, message);
+    }
+  });
+});
+
 /** The CA's request count of a route and status (0 before its first request). */
 async function caRequests(route: string, status: string): Promise<number> {
   return samples(await metricsText(stack.caOpsUrl))

@@ -85,7 +85,7 @@ describe('the enrolment core, without HTTP', () => {
     assert.equal(await issuances('replayed'), 1);
   });
 
-  it('a CA that cannot be reached: unavailable with Retry-After, and the rate count is given back', async () => {
+  it('a CA that cannot be reached: unavailable with Retry-After, and nothing is counted (the CA counts in its issuance write)', async () => {
     const down = newCaClient('https://127.0.0.1:1');
     try {
       await registerStation(stack, 'cp-refund', 'CP-REFUND-1');

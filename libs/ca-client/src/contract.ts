@@ -1,7 +1,7 @@
 import { AppError, OCSP_CLIENT_CN, RA_CLIENT_CN } from '@evpki/service';
 import type { RevocationReason } from '@evpki/store';
 import { jsonFields, type JsonFields } from './json-body.js';
-import type { IssuedCertificate } from '@evpki/issuance';
+import type { IssuedCertificate, RateLimits } from '@evpki/issuance';
 
 /**
  * The CA's internal API (mutual TLS, issue 7), declared once for both sides: the CA's route table
@@ -41,6 +41,8 @@ export interface CaSignRequest {
   readonly manufacturerCertificateChain?: string;
   /** What the RA found of the chain's revocation (the CA makes no outbound requests): recorded in the audit entry. */
   readonly manufacturerRevocation?: ManufacturerRevocationStatus;
+  /** The RA's limits (RA_RATE_*; the tenant's record overrides each): the CA counts the request in its issuance write. */
+  readonly rateLimits?: RateLimits;
 }
 
 /** good: every configured CRL and responder answered; unknown: one could not be reached (fail-open); not-checked: none configured. */
@@ -56,6 +58,8 @@ export interface CaServerSignRequest {
   readonly validityHours?: number;
   readonly idempotencyKey?: string;
   readonly actor: string;
+  /** As CaSignRequest's (the tenant's window only). */
+  readonly rateLimits?: RateLimits;
 }
 
 /** An issued certificate (charge point or CSMS server), or the one of an earlier identical request: what issue() answers. */
@@ -185,6 +189,7 @@ const SIGN = operation<CaSignRequest, CaSignResponse>({
       certificateType: j.str('certificateType', 64),
       ...(idempotencyKey ? { idempotencyKey } : {}),
       ...manufacturerOf(j),
+      ...rateLimitsOf(j),
     };
   },
 });
@@ -222,7 +227,7 @@ export const CA_API = {
       const validityHours = j.optNum('validityHours');
       const actor = j.str('actor', 128);
       const csr = j.str('csr', CSR_CHARS);
-      return { tenant, actor, csr, ...(validityHours === undefined ? {} : { validityHours }), ...(idempotencyKey ? { idempotencyKey } : {}) };
+      return { tenant, actor, csr, ...(validityHours === undefined ? {} : { validityHours }), ...(idempotencyKey ? { idempotencyKey } : {}), ...rateLimitsOf(j) };
     },
   }),
 
@@ -272,6 +277,18 @@ export type RequestOf<O> = O extends CaOperation<infer Req, unknown> ? Req : nev
 export type AnswerOf<O> = O extends CaOperation<unknown, infer Res> ? Res : never;
 
 /** The manufacturer fields of a sign request: both or neither. */
+/** The RA's rate limits: whole numbers of requests, 0 for off. */
+function rateLimitsOf(j: JsonFields): { rateLimits?: RateLimits } {
+  const r = j.optFields('rateLimits');
+  if (!r) return {};
+  const count = (key: keyof RateLimits): number => {
+    const n = r.optNum(key);
+    if (n === undefined || !Number.isSafeInteger(n) || n < 0) throw new AppError('malformed', `rateLimits.${key} must be a whole number, 0 or more`);
+    return n;
+  };
+  return { rateLimits: { stationCsrsPerDay: count('stationCsrsPerDay'), tenantCsrsPerMinute: count('tenantCsrsPerMinute') } };
+}
+
 function manufacturerOf(j: JsonFields): Pick<CaSignRequest, 'manufacturerName' | 'manufacturerCertificateChain' | 'manufacturerRevocation'> {
   const manufacturerName = j.optStr('manufacturerName', 64);
   const manufacturerCertificateChain = j.optStr('manufacturerCertificateChain', MANUFACTURER_CHAIN_CHARS);

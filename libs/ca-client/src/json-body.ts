@@ -11,16 +11,22 @@ export function parseJson(body: Buffer): unknown {
   }
 }
 
-export type JsonFields = { str(key: string, max: number): string; optStr(key: string, max: number): string | undefined; optNum(key: string): number | undefined };
+export type JsonFields = {
+  str(key: string, max: number): string;
+  optStr(key: string, max: number): string | undefined;
+  optNum(key: string): number | undefined;
+  /** A nested object's fields (errors name it `outer.field`); undefined when absent. */
+  optFields(key: string): JsonFields | undefined;
+};
 
 /** A JSON object from a trusted internal caller, with typed field readers that name the field. */
-export function jsonFields(j: unknown): JsonFields {
-  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new AppError('malformed', 'body must be a JSON object');
+export function jsonFields(j: unknown, path = ''): JsonFields {
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new AppError('malformed', path ? `${path.slice(0, -1)} must be a JSON object` : 'body must be a JSON object');
   const obj = j as Record<string, unknown>;
   const optStr = (k: string, max: number): string | undefined => {
     const v = obj[k];
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || v.length === 0 || v.length > max || !PRINTABLE.test(v)) throw new AppError('malformed', `${k} must be a string of at most ${max} characters`);
+    if (typeof v !== 'string' || v.length === 0 || v.length > max || !PRINTABLE.test(v)) throw new AppError('malformed', `${path}${k} must be a string of at most ${max} characters`);
     return v;
   };
   return {
@@ -28,13 +34,14 @@ export function jsonFields(j: unknown): JsonFields {
     optNum: (k) => {
       const v = obj[k];
       if (v === undefined) return undefined;
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new AppError('malformed', `${k} must be a number`);
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new AppError('malformed', `${path}${k} must be a number`);
       return v;
     },
     str: (k, max) => {
       const v = optStr(k, max);
-      if (v === undefined) throw new AppError('malformed', `${k} is required`);
+      if (v === undefined) throw new AppError('malformed', `${path}${k} is required`);
       return v;
     },
+    optFields: (k) => (obj[k] === undefined ? undefined : jsonFields(obj[k], `${path}${k}.`)),
   };
 }

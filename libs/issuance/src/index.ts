@@ -6,6 +6,7 @@ export * from './certify.js';
 export * from './retry.js';
 export * from './verify-request.js';
 export * from './issue.js';
+export * from './rate-limits.js';
 export { subCaProfile } from './profiles/sub-ca.js';
 export { SERVER_BACKDATE_SECONDS } from './profiles/csms-server.js';
 export * from './crl.js';

@@ -1,10 +1,11 @@
 import { createHash, randomUUID, type KeyObject } from 'node:crypto';
-import type { KeyPolicy, RuleId } from '@evpki/policy';
+import type { KeyPolicy } from '@evpki/policy';
 import { AppError } from '@evpki/service';
-import type { AuditEvent, CertificateRecord, IssuanceCoverage, RateBucket, StationRecord, Store } from '@evpki/store';
+import type { AuditEvent, CertificateRecord, IssuanceCoverage, RateCount, StationRecord, Store } from '@evpki/store';
 import { toPem } from '@evpki/x509';
 import { certify, ValidityError } from './certify.js';
 import type { Profile, SigningIssuer } from './profile.js';
+import { csrQuotas, rateLimited, type Quota, type RateLimits } from './rate-limits.js';
 import { isRetryOf, requestHash } from './retry.js';
 import { verifyRequest, type EnrolmentRequest } from './verify-request.js';
 
@@ -23,12 +24,18 @@ export interface IssueRequest extends EnrolmentRequest {
    * against this record and the record is written with the certificate, in the same store write.
    */
   readonly register?: StationRecord;
+  /**
+   * The caller's certificate-request limits (the RA's RA_RATE_*), with the tenant's own over them:
+   * a profile bound to a tenant counts the request in the tenant's window and, for a station, the
+   * station's (csrQuotas). Without: not counted.
+   */
+  readonly rateLimits?: RateLimits;
 }
 
 /** The store methods the pipeline uses (the CA's view holds them). */
 export type IssuanceStore = Pick<
   Store,
-  'recordIssuance' | 'getIdempotency' | 'getCertificate' | 'getCertificateByKey' | 'getTenant' | 'getStation' | 'isKeyBlocked' | 'isKeyCertified' | 'consumeRate' | 'releaseRate'
+  'recordIssuance' | 'getIdempotency' | 'getCertificate' | 'getCertificateByKey' | 'getTenant' | 'getStation' | 'isKeyBlocked' | 'isKeyCertified' | 'peekRate'
 >;
 
 export interface IssueDeps {
@@ -38,8 +45,8 @@ export interface IssueDeps {
   readonly now: () => Date;
   /** Keys certified for something else (CAs, service certificates), for profiles that check it. */
   readonly reservedKeys?: () => Promise<readonly KeyObject[]>;
-  /** A quota counted once the request passed policy and given back when nothing is recorded. */
-  readonly quota?: { readonly bucket: RateBucket; readonly rule: RuleId; readonly message: string };
+  /** A quota of the profile's own (delegated OCSP signers per issuer), counted like rateLimits. */
+  readonly quota?: Quota;
   /** The chain (PEM, root left out) of another issuer, for a certificate answered again after a rotation. */
   readonly chainOf: (issuerId: string) => Promise<string>;
   /**
@@ -73,9 +80,10 @@ export function coverageOf(profile: Profile): IssuanceCoverage {
 /**
  * The issuance pipeline for certificates the store records (docs/architecture.md "Issuance"): an
  * Idempotency-Key replay; the CA's own reads of tenant and station; verifyRequest (the same check
- * the RA ran); the profile's quota; certify (validity, subject, extensions, one signature); and
- * certificate, indexes, idempotency record and audit entries in one atomic write before anything
- * is answered.
+ * the RA ran); the rate limits, read (a request over one is refused before it is signed); certify
+ * (validity, subject, extensions, one signature); and certificate, indexes, idempotency record,
+ * audit entries and rate counts in one atomic write before anything is answered (the limits are
+ * checked again in it).
  * A certificate that could not be recorded is dropped and never leaves the CA.
  */
 export async function issue(profile: Profile, req: IssueRequest, deps: IssueDeps): Promise<IssuedCertificate> {
@@ -106,75 +114,53 @@ export async function issue(profile: Profile, req: IssueRequest, deps: IssueDeps
 
   const now = deps.now();
   if (issuer.notBefore && now < issuer.notBefore) throw new AppError('unavailable', 'issuing CA is not valid yet', undefined, 60);
-  const release = await takeQuota(deps, now);
-  try {
-    for (let attempt = 1; ; attempt++) {
-      const certified = await certify(profile, issuer, issuer.signer, { subject: { publicKey: verified.key, csr: req.csr }, lifetimeSeconds: req.lifetimeSeconds, now }).catch((e: unknown) => {
-        throw e instanceof ValidityError ? new AppError('unavailable', e.message, undefined, 300) : e;
-      });
-      const record: CertificateRecord = {
-        serial: certified.serial,
-        issuerId: issuer.id,
-        der: certified.der,
-        kind: profile.kind,
-        tenant: req.tenant,
-        stationId: req.stationId,
-        subject: certified.subject,
-        notBefore: certified.notBefore.toISOString(),
-        notAfter: certified.notAfter.toISOString(),
-        issuedAt: now.toISOString(),
-        spkiSha256: verified.key.common.spkiSha256,
-        sha256Fingerprint: createHash('sha256').update(certified.der).digest('hex'),
-        requestHash: hash,
-        status: 'good',
-      };
-      const idem = req.idempotencyKey ? { tenant: req.tenant, key: req.idempotencyKey, requestHash: hash } : undefined;
-      const issued = answer(record, issuer.chainPem, false);
-      const audit = deps.auditOf ? { events: deps.auditOf(issued), at: deps.now().toISOString() } : undefined;
-      const outcome = await store.recordIssuance(record, coverageOf(profile), idem, { ...(audit ? { audit } : {}), ...(register ? { register } : {}) });
-      if (outcome.ok) return issued;
-      // The certificate just signed was not recorded, so it is dropped and never leaves the CA.
-      if (outcome.conflict === 'idempotency') {
-        await release();
-        return await replay(outcome.existing.requestHash, outcome.existing.serial, hash, deps);
-      }
-      if (outcome.conflict === 'issuer') throw new IssuerNotActiveError(`issuer ${issuer.id} is no longer the active issuing CA`);
-      if (outcome.conflict === 'station') throw new AppError('conflict', 'the station was registered while this request was signed; send it again');
-      if (outcome.conflict === 'key') {
-        // The same request, sent again while the first was being signed (issue 14.13): one certificate, answered to both.
-        const holder = await store.getCertificateByKey(record.spkiSha256);
-        if (profile.replaysIdenticalRequest && holder && isRetryOf(holder, { ...record, requestHash: hash }, now)) {
-          await release();
-          return await answerAgain(holder, deps);
-        }
-        throw new AppError('policy', `the ${profile.requestName} request violates policy`, [
-          { rule: 'A02.FR.02', message: 'this key was already certified; generate a new key pair for every update' },
-        ]);
-      }
-      if (attempt >= SERIAL_ATTEMPTS) throw new AppError('internal', 'could not allocate a unique serial number');
+  // Read first, so that a flood over a limit costs no signatures; counted in the issuance write.
+  const quotas = [...(deps.quota ? [deps.quota] : []), ...(tenant && req.rateLimits ? csrQuotas(tenant, profile.subject === 'station' ? req.stationId : undefined, req.rateLimits) : [])];
+  const rate: RateCount | undefined = quotas.length ? { buckets: quotas.map((q) => q.bucket), now: now.getTime(), eventId: randomUUID() } : undefined;
+  if (rate) {
+    const room = await store.peekRate(rate.buckets, rate.now);
+    if (!room.allowed) throw rateLimited(quotas, room);
+  }
+  for (let attempt = 1; ; attempt++) {
+    const certified = await certify(profile, issuer, issuer.signer, { subject: { publicKey: verified.key, csr: req.csr }, lifetimeSeconds: req.lifetimeSeconds, now }).catch((e: unknown) => {
+      throw e instanceof ValidityError ? new AppError('unavailable', e.message, undefined, 300) : e;
+    });
+    const record: CertificateRecord = {
+      serial: certified.serial,
+      issuerId: issuer.id,
+      der: certified.der,
+      kind: profile.kind,
+      tenant: req.tenant,
+      stationId: req.stationId,
+      subject: certified.subject,
+      notBefore: certified.notBefore.toISOString(),
+      notAfter: certified.notAfter.toISOString(),
+      issuedAt: now.toISOString(),
+      spkiSha256: verified.key.common.spkiSha256,
+      sha256Fingerprint: createHash('sha256').update(certified.der).digest('hex'),
+      requestHash: hash,
+      status: 'good',
+    };
+    const idem = req.idempotencyKey ? { tenant: req.tenant, key: req.idempotencyKey, requestHash: hash } : undefined;
+    const issued = answer(record, issuer.chainPem, false);
+    const audit = deps.auditOf ? { events: deps.auditOf(issued), at: deps.now().toISOString() } : undefined;
+    const outcome = await store.recordIssuance(record, coverageOf(profile), idem, { ...(audit ? { audit } : {}), ...(register ? { register } : {}), ...(rate ? { rate } : {}) });
+    if (outcome.ok) return issued;
+    // The certificate just signed was not recorded, so it is dropped and never leaves the CA.
+    if (outcome.conflict === 'idempotency') return await replay(outcome.existing.requestHash, outcome.existing.serial, hash, deps);
+    if (outcome.conflict === 'rate') throw rateLimited(quotas, outcome);
+    if (outcome.conflict === 'issuer') throw new IssuerNotActiveError(`issuer ${issuer.id} is no longer the active issuing CA`);
+    if (outcome.conflict === 'station') throw new AppError('conflict', 'the station was registered while this request was signed; send it again');
+    if (outcome.conflict === 'key') {
+      // The same request, sent again while the first was being signed (issue 14.13): one certificate, answered to both.
+      const holder = await store.getCertificateByKey(record.spkiSha256);
+      if (profile.replaysIdenticalRequest && holder && isRetryOf(holder, { ...record, requestHash: hash }, now)) return await answerAgain(holder, deps);
+      throw new AppError('policy', `the ${profile.requestName} request violates policy`, [
+        { rule: 'A02.FR.02', message: 'this key was already certified; generate a new key pair for every update' },
+      ]);
     }
-  } catch (e) {
-    await release();
-    throw e;
+    if (attempt >= SERIAL_ATTEMPTS) throw new AppError('internal', 'could not allocate a unique serial number');
   }
-}
-
-/** Counts the request against the profile's quota; the returned function gives it back (once). */
-async function takeQuota(deps: IssueDeps, now: Date): Promise<() => Promise<void>> {
-  const q = deps.quota;
-  if (!q) return async () => undefined;
-  const eventId = randomUUID();
-  const rate = await deps.store.consumeRate([q.bucket], now.getTime(), eventId);
-  if (!rate.allowed) {
-    const retryAfterSeconds = Math.ceil(rate.retryAfterMs / 1000);
-    throw new AppError('rate-limited', `${q.message}; retry in ${retryAfterSeconds} s`, [{ rule: q.rule, message: q.message }], retryAfterSeconds);
-  }
-  let released = false;
-  return async () => {
-    if (released) return;
-    released = true;
-    await deps.store.releaseRate([q.bucket], eventId, now.getTime()).catch(() => undefined);
-  };
 }
 
 /** An Idempotency-Key seen before: the same request gets its certificate again, another is a conflict. */

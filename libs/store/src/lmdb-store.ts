@@ -27,7 +27,8 @@ import type {
   RateOutcome,
   RotationRecord,
 } from './records.js';
-import { STATION_REMOVAL_LIMIT, type IssuanceAlso, type RevocationAuditOf, type RevocationDone, type StationRemoval, type Store } from './store.js';
+import { countedBuckets, rateVerdict } from './rate.js';
+import { STATION_REMOVAL_LIMIT, type IssuanceAlso, type RateCount, type RevocationAuditOf, type RevocationDone, type StationRemoval, type Store } from './store.js';
 import { seccIdKey, tenantClaims } from '@evpki/policy';
 import { assertRegistration, listsSeccKey, seccKeysOf } from './secc-index.js';
 import { SeccIdConflictError, StationRemovalLimitError, type SeccIdConflict } from './errors.js';
@@ -522,7 +523,7 @@ export class LmdbStore implements Store {
     await this.schema();
     // Checks and writes run inside one LMDB write transaction: atomic, and serialised against
     // every other writer in every process.
-    return this.db.transaction(() => this.recordInTxn(cert, coverage, idem, audit, register));
+    return this.db.transaction(() => this.recordInTxn(cert, coverage, idem, audit, register, also.rate));
   }
 
   /**
@@ -536,7 +537,7 @@ export class LmdbStore implements Store {
   }
 
   /** recordIssuance inside a write transaction. */
-  private recordInTxn(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, audit?: IssuanceAlso['audit'], register?: StationRecord): IssuanceOutcome {
+  private recordInTxn(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, audit?: IssuanceAlso['audit'], register?: StationRecord, rate?: RateCount): IssuanceOutcome {
     if (idem) {
       const existing = this.db.get(key('idem', idem.tenant, idem.key)) as IdempotencyRecord | undefined;
       if (existing) return { ok: false, conflict: 'idempotency', existing };
@@ -548,8 +549,13 @@ export class LmdbStore implements Store {
     if (register) {
       if (register.tenant !== cert.tenant || register.stationId !== cert.stationId) throw new Error("recordIssuance: the station registered is not the certificate's");
       if (this.db.get(key('station', register.tenant, register.stationId)) !== undefined) return { ok: false, conflict: 'station' };
-      this.writeStation(undefined, register);
     }
+    // The last check, as it is also the first write (expired events go either way).
+    if (rate) {
+      const counted = this.countRateInTxn(rate);
+      if (!counted.allowed) return { ok: false, conflict: 'rate', bucket: counted.bucket, retryAfterMs: counted.retryAfterMs };
+    }
+    if (register) this.writeStation(undefined, register);
     this.db.putSync(key('cert', cert.serial), cert);
     this.writeIndex('cx', cert.tenant, certificateIndexEntries(cert));
     if (leaf) {
@@ -707,46 +713,51 @@ export class LmdbStore implements Store {
     return this.db.get(key('crl', issuerId)) as CrlRecord | undefined;
   }
 
-  async consumeRate(all: readonly RateBucket[], now: number, eventId: string): Promise<RateOutcome> {
-    const buckets = all.filter((b) => b.limit > 0);
-    // No limit to count (all off): no write (as on Redis).
+  async peekRate(all: readonly RateBucket[], now: number): Promise<RateOutcome> {
+    const buckets = countedBuckets(all);
     if (!buckets.length) return { allowed: true };
-    return this.db.transaction((): RateOutcome => {
-      let refused: { bucket: string; retryAfterMs: number } | undefined;
-      // Events older than the window go (each once); the bucket's count is kept beside its events,
-      // so a check costs the same with 10 or 100,000 events in the window (issue 17).
-      const counts = buckets.map((b) => {
-        let count = this.rateCount(b.key);
-        for (const k of [...this.db.getKeys({ start: key('rate', b.key, 0), end: key('rate', b.key, now - b.windowMs, END) })]) {
-          this.db.removeSync(k);
-          count--;
-        }
-        if (count >= b.limit) {
-          const [oldest] = this.db.getKeys({ start: key('rate', b.key, now - b.windowMs, END), end: key('rate', b.key, Number.MAX_SAFE_INTEGER), limit: 1 });
-          const retryAfterMs = Math.max(1, (oldest as [string, string, number])[2] + b.windowMs - now);
-          if (!refused || retryAfterMs > refused.retryAfterMs) refused = { bucket: b.key, retryAfterMs };
-        }
-        return count;
-      });
-      // Refused: nothing counted (only the expired events went); else this event, in every bucket.
-      buckets.forEach((b, i) => this.setRateCount(b.key, counts[i]! + (refused ? 0 : 1)));
-      if (refused) return { allowed: false, ...refused };
-      for (const b of buckets) this.db.putSync(key('rate', b.key, now, eventId), null);
-      return { allowed: true };
-    });
+    // A fresh snapshot: a count committed a moment ago (another instance's) is seen.
+    this.db.resetReadTxn();
+    return rateVerdict(buckets, (b) => {
+      const expired = this.db.getKeysCount({ start: key('rate', b.key, 0), end: key('rate', b.key, now - b.windowMs, END) });
+      return this.rateCount(b.key) - expired;
+    }, (b) => this.oldestRateEvent(b, now), now);
   }
 
-  async releaseRate(buckets: readonly RateBucket[], eventId: string, at: number): Promise<void> {
-    await this.db.transaction(() => {
-      for (const b of buckets) {
-        if (this.db.get(key('rate', b.key, at, eventId)) === undefined) continue; // expired, or released before
-        this.setRateCount(b.key, this.rateCount(b.key) - 1);
-        this.db.removeSync(key('rate', b.key, at, eventId));
+  /**
+   * Inside a write transaction (recordInTxn): counts one event in every bucket when each has room
+   * at `now`, else counts nothing and names the fullest. Events older than the window go (each
+   * once); a bucket's count is kept beside its events, so a check costs the same with 10 or
+   * 100,000 events in the window (issue 17).
+   */
+  private countRateInTxn({ buckets: all, now, eventId }: RateCount): RateOutcome {
+    const buckets = countedBuckets(all);
+    const counts = new Map<string, number>();
+    for (const b of buckets) {
+      let count = this.rateCount(b.key);
+      for (const k of [...this.db.getKeys({ start: key('rate', b.key, 0), end: key('rate', b.key, now - b.windowMs, END) })]) {
+        this.db.removeSync(k);
+        count--;
       }
-    });
+      this.setRateCount(b.key, count);
+      counts.set(b.key, count);
+    }
+    const verdict = rateVerdict(buckets, (b) => counts.get(b.key)!, (b) => this.oldestRateEvent(b, now), now);
+    if (!verdict.allowed) return verdict;
+    for (const b of buckets) {
+      this.setRateCount(b.key, counts.get(b.key)! + 1);
+      this.db.putSync(key('rate', b.key, now, eventId), null);
+    }
+    return verdict;
   }
 
-  /** Inside a write transaction: a bucket's event count (counted once, for a store written before the count was kept). */
+  /** The time of a bucket's oldest event still in the window at `now` (the bucket is not empty). */
+  private oldestRateEvent(b: RateBucket, now: number): number {
+    const [oldest] = this.db.getKeys({ start: key('rate', b.key, now - b.windowMs, END), end: key('rate', b.key, Number.MAX_SAFE_INTEGER), limit: 1 });
+    return oldest === undefined ? now : (oldest as [string, string, number])[2];
+  }
+
+  /** A bucket's event count, expired ones included until a write drops them (counted once, for a store written before the count was kept). */
   private rateCount(bucket: string): number {
     const n = this.db.get(key('rate-n', bucket)) as number | undefined;
     return n ?? this.db.getKeysCount({ start: key('rate', bucket, 0), end: key('rate', bucket, Number.MAX_SAFE_INTEGER) });

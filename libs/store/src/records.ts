@@ -340,7 +340,9 @@ export type IssuanceOutcome =
   | { readonly ok: false; readonly conflict: 'issuer' }
   | { readonly ok: false; readonly conflict: 'idempotency'; readonly existing: IdempotencyRecord }
   /** A station to register with the certificate (zero-touch onboarding) was registered meanwhile. */
-  | { readonly ok: false; readonly conflict: 'station' };
+  | { readonly ok: false; readonly conflict: 'station' }
+  /** A rate bucket the issuance is counted in is full (IssuanceAlso.rate): `bucket` is its key, `retryAfterMs` when it has room again. */
+  | { readonly ok: false; readonly conflict: 'rate'; readonly bucket: string; readonly retryAfterMs: number };
 
 /** One sliding-window limit: at most `limit` events in any `windowMs`. */
 export interface RateBucket {

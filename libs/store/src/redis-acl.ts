@@ -111,12 +111,13 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   getIdempotency: { commands: ['get'], read: ['idem:*'] },
   // With its audit entries (and appends queued with them) in one script: chainedWrite.
   recordIssuance: merge(SCHEMA, AUDIT_WRITE, {
-    commands: ['get', 'exists', 'hget', 'hset', 'set', 'zadd', 'wait'],
+    // The rate count (rl:*) is in the same write.
+    commands: ['get', 'exists', 'hget', 'hset', 'set', 'zadd', 'zremrangebyscore', 'zcard', 'zrange', 'pexpire', 'wait'],
     // A zero-touch onboarding registers the station in the same write (s:*, its list and SECC-ID entries).
-    read: ['idem:*', 'c:*', 'k:*', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*'],
+    read: ['idem:*', 'c:*', 'k:*', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*', 'rl:*'],
     // The DER dictionary of the certificate (der-dict) is written before the script.
-    write: ['c:*', 'der-dict', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp', 's:*', 'cl:*', 'sx:*', 'secc:*'],
-    scripts: ['c:*', 'k:*', 'idem:*', 'idem-none', 'sc:*', 'ocspdue', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*', 's-none', 'cl:*', 'sx:*', 'secc:*'],
+    write: ['c:*', 'der-dict', 'k:*', 'idem:*', 'sc:*', 'ocspdue', 'issuer-exp', 's:*', 'cl:*', 'sx:*', 'secc:*', 'rl:*'],
+    scripts: ['c:*', 'k:*', 'idem:*', 'idem-none', 'sc:*', 'ocspdue', 'issuer-st', 'issuer-exp', 'issuer-leaf', 's:*', 's-none', 'cl:*', 'sx:*', 'secc:*', 'rl:*'],
   }),
   // With its audit entries in the same script (and the audit head read first).
   revokeCertificate: merge(SCHEMA, REVOKE, AUDIT_WRITE, { commands: [], scripts: ['s-none', 'sc-none'] }),
@@ -131,8 +132,7 @@ export const REDIS_ACCESS: Readonly<Record<keyof Store, RedisAccess>> = {
   nextCrlNumber: { commands: ['incr'], read: ['crlno:*'], write: ['crlno:*'] },
   putCrl: { commands: ['hget', 'hset'], read: ['crl:*'], write: ['crl:*'], scripts: ['crl:*'] },
   getCrl: { commands: ['hget'], read: ['crl:*'] },
-  consumeRate: { commands: ['zremrangebyscore', 'zcard', 'zrange', 'zadd', 'pexpire'], read: ['rl:*'], write: ['rl:*'], scripts: ['rl:*'] },
-  releaseRate: { commands: ['multi', 'zrem', 'exec'], write: ['rl:*'] },
+  peekRate: { commands: ['zcount', 'zrangebyscore'], read: ['rl:*'] },
   appendAudit: AUDIT_WRITE,
   listAudit: { commands: ['zrangebyscore'], read: ['audit', 'audit-t:*'], scripts: ['audit', 'audit-t:*'] },
   auditHead: { commands: ['hmget'], read: ['audit-head'] },

@@ -54,21 +54,26 @@ return {'ok'}
   // CA's concurrent issuances share one script, one AOF fsync and one WAIT).
   // KEYS: audit head, audit log, OCSP due, issuer states, issuers' last expiry, leaf-signing
   //       issuers' hierarchies, then per issuance: cert, spki, idempotency, station index, station
-  //       registered (s-none: none), its L list indexes; then tenant audit indexes
+  //       registered (s-none: none), its L list indexes, its R rate buckets (sorted sets of event
+  //       times); then tenant audit indexes
   // ARGV: expected head seq, expected head hash, new head seq, new head hash, n issuances, then per
   //       issuance the 12 ARGV of recordIssuance (record, status, serial, idempotency record ('' none),
   //       station index, issued at, issuer id, leaf, notAfter, hierarchy, pre-sign OCSP, station
-  //       record to register ('' none)), L and its L list index members; then per audit entry: the
-  //       entry, the index of its tenant's key after the issuances' (0: none)
+  //       record to register ('' none)), L and its L list index members, R, the time (ms) and event
+  //       id it counts, and per bucket its limit and window (ms); then per audit entry: the entry,
+  //       the index of its tenant's key after the issuances' (0: none)
   // Compare-and-set on the audit head as appendAudit ({'conflict', seq, hash}: nothing written).
-  // Every issuance is checked before anything is written: when any is refused, nothing is written
-  // and {'refused', i, why, existing, ...} names them (i from 0; why: idempotency (existing: the
-  // stored record), serial, key, issuer, station, or later: it collides with an earlier one of this
-  // batch and must be tried again after it).
+  // Every issuance is checked before anything is written (but a rate bucket's expired events, which
+  // go either way): when any is refused, nothing is written and {'refused', i, why, existing, ...}
+  // names them (i from 0; why: idempotency (existing: the stored record), serial, key, issuer,
+  // station, rate (existing: '<bucket index from 0>:<ms until it has room>'), or later: it collides
+  // with an earlier one of this batch, or would fill a bucket that earlier ones fill, and must be
+  // tried again after it).
   chainedWrite: `
 ${AUDIT_HEAD_CAS}local n = tonumber(ARGV[5])
 local refused = {'refused'}
 local seen = {}
+local pending = {}
 local at = {}
 local kb, ab = 6, 5
 for i = 0, n - 1 do
@@ -85,6 +90,26 @@ for i = 0, n - 1 do
   local registers = ARGV[ab + 12] ~= ''
   if not why and registers and redis.call('EXISTS', KEYS[kb + 5]) == 1 then why = 'station' end
   if not why and (seen[KEYS[kb + 1]] or seen[KEYS[kb + 2]] or (hasIdem and seen[KEYS[kb + 3]]) or (registers and seen[KEYS[kb + 5]])) then why = 'later' end
+  local lists = tonumber(ARGV[ab + 13])
+  local rk, rb = kb + 5 + lists, ab + 13 + lists
+  local buckets, now = tonumber(ARGV[rb + 1]), tonumber(ARGV[rb + 2])
+  if not why then
+    local full, after, mate = nil, 0, false
+    for j = 1, buckets do
+      local key, limit, window = KEYS[rk + j], tonumber(ARGV[rb + 2 + 2 * j]), tonumber(ARGV[rb + 3 + 2 * j])
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+      local count = redis.call('ZCARD', key)
+      if count >= limit then
+        local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+        local wait = math.max(1, tonumber(oldest[2]) + window - now)
+        if not full or wait > after then full, after = j, wait end
+      elseif count + (pending[key] or 0) >= limit then
+        mate = true
+      end
+    end
+    if full then why, existing = 'rate', (full - 1) .. ':' .. after
+    elseif mate then why = 'later' end
+  end
   if why then
     refused[#refused + 1] = tostring(i)
     refused[#refused + 1] = why
@@ -94,10 +119,10 @@ for i = 0, n - 1 do
     seen[KEYS[kb + 2]] = true
     if hasIdem then seen[KEYS[kb + 3]] = true end
     if registers then seen[KEYS[kb + 5]] = true end
+    for j = 1, buckets do pending[KEYS[rk + j]] = (pending[KEYS[rk + j]] or 0) + 1 end
   end
-  local lists = tonumber(ARGV[ab + 13])
-  kb = kb + 5 + lists
-  ab = ab + 13 + lists
+  kb = rk + buckets
+  ab = rb + 3 + 2 * buckets
 end
 if #refused > 1 then return refused end
 local tb, first = kb, ab + 1
@@ -113,7 +138,13 @@ for i = 0, n - 1 do
   if ARGV[ab + 12] ~= '' then redis.call('SET', KEYS[kb + 5], ARGV[ab + 12]) end
   if ARGV[ab + 5] == '1' then redis.call('ZADD', KEYS[kb + 4], ARGV[ab + 6], ARGV[ab + 3]) end
   if ARGV[ab + 11] == '1' then redis.call('ZADD', KEYS[3], 0, ARGV[ab + 3]) end
-  for j = 1, tonumber(ARGV[ab + 13]) do redis.call('ZADD', KEYS[kb + 5 + j], 0, ARGV[ab + 13 + j]) end
+  local lists = tonumber(ARGV[ab + 13])
+  for j = 1, lists do redis.call('ZADD', KEYS[kb + 5 + j], 0, ARGV[ab + 13 + j]) end
+  local rk, rb = kb + 5 + lists, ab + 13 + lists
+  for j = 1, tonumber(ARGV[rb + 1]) do
+    redis.call('ZADD', KEYS[rk + j], ARGV[rb + 2], ARGV[rb + 3])
+    redis.call('PEXPIRE', KEYS[rk + j], ARGV[rb + 3 + 2 * j])
+  end
 end
 local base = tonumber(ARGV[1])
 for j = 0, (#ARGV - first + 1) / 2 - 1 do
@@ -370,28 +401,6 @@ local cur = redis.call('HGET', KEYS[1], 'n')
 if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'n', ARGV[1], 'rec', ARGV[2])
 return 1
-`,
-
-  // KEYS: buckets (sorted sets of event times). ARGV: now, event id, then limit and window (ms) per bucket.
-  // Returns {-1, 0} when counted in every bucket, else {index of the fullest bucket, ms to wait}.
-  consumeRate: `
-local now = tonumber(ARGV[1])
-local worst, worstAfter = -1, 0
-for i = 1, #KEYS do
-  local limit, window = tonumber(ARGV[1 + 2 * i]), tonumber(ARGV[2 + 2 * i])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - window)
-  if redis.call('ZCARD', KEYS[i]) >= limit then
-    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
-    local after = tonumber(oldest[2]) + window - now
-    if worst < 0 or after > worstAfter then worst, worstAfter = i - 1, after end
-  end
-end
-if worst >= 0 then return {worst, worstAfter} end
-for i = 1, #KEYS do
-  redis.call('ZADD', KEYS[i], now, ARGV[2])
-  redis.call('PEXPIRE', KEYS[i], tonumber(ARGV[2 + 2 * i]))
-end
-return {-1, 0}
 `,
 
   // KEYS: audit head (hash seq, hash), audit log (zset seq → entry), then tenant indexes (zset seq → seq)

@@ -48,7 +48,8 @@ import type {
   OAuthClientRecord,
   ManufacturerRecord,
 } from './records.js';
-import { STATION_REMOVAL_LIMIT, type IssuanceAlso, type RevocationAuditOf, type RevocationDone, type StationRemoval, type Store } from './store.js';
+import { STATION_REMOVAL_LIMIT, type IssuanceAlso, type RateCount, type RevocationAuditOf, type RevocationDone, type StationRemoval, type Store } from './store.js';
+import { countedBuckets, rateVerdict } from './rate.js';
 import { tenantClaims } from '@evpki/policy';
 import { STATION_INDEXES, certificateIndexEntries, findCertificatesIn, findStationsIn, revokedIndexEntries, stationIndexEntries, summaryIn, type IndexCounter, type IndexEntry, type IndexName, type IndexSource, type TenantSummary } from './list-index.js';
 import type { CertificateListFilter, CertificateListResult, ListPage, ListResult, StationListFilter } from './list-index.js';
@@ -902,9 +903,10 @@ export class RedisStore implements Store {
   }
 
   /**
-   * With `also.audit`: queued for the audit writer (appendAudit), which writes the issuances and
-   * appends queued meanwhile in one script (chainedWrite) and one WAIT: certificate and audit entry
-   * are one write, and concurrent issuances share it. Without: one script of its own.
+   * With `also.audit` or `also.rate`: queued for the audit writer (appendAudit), which writes the
+   * issuances and appends queued meanwhile in one script (chainedWrite) and one WAIT: certificate,
+   * audit entry and rate count are one write, and concurrent issuances share it. Without: one
+   * script of its own.
    */
   async recordIssuance(cert: CertificateRecord, coverage: IssuanceCoverage, idem?: IdempotencyClaim, also: IssuanceAlso = {}): Promise<IssuanceOutcome> {
     const { audit, register } = also;
@@ -913,10 +915,12 @@ export class RedisStore implements Store {
     if (register && (register.tenant !== cert.tenant || register.stationId !== cert.stationId)) throw new Error("recordIssuance: the station registered is not the certificate's");
     await this.schema();
     const { status: _s, revokedAt: _ra, revocationReason: _rr, ...issued } = cert;
-    const issuance: ChainedIssuance = { cert, rec: await this.encodeRecord(issued satisfies IssuedRecord), coverage, ...(idem ? { idem } : {}), ...(register ? { register } : {}) };
-    if (audit)
+    const rate = also.rate && { ...also.rate, buckets: countedBuckets(also.rate.buckets) };
+    const issuance: ChainedIssuance = { cert, rec: await this.encodeRecord(issued satisfies IssuedRecord), coverage, ...(idem ? { idem } : {}), ...(register ? { register } : {}), ...(rate?.buckets.length ? { rate } : {}) };
+    // Audited or counted: the writer's script (chainedWrite), shared with the issuances queued meanwhile.
+    if (audit || issuance.rate)
       return new Promise<IssuanceOutcome>((resolve, reject) => {
-        this.auditQueue.push({ issuance, events: audit.events, at: audit.at, resolve: (r) => resolve(r as IssuanceOutcome), reject });
+        this.auditQueue.push({ issuance, events: audit?.events ?? [], at: audit?.at ?? cert.issuedAt, resolve: (r) => resolve(r as IssuanceOutcome), reject });
         this.auditWriter ??= this.drainAudit();
       });
     const lists = issuanceLists(issuance);
@@ -1365,7 +1369,10 @@ export class RedisStore implements Store {
         const why = result[r + 1]!.toString();
         out.add(item);
         if (why === 'later') later.push(item);
-        else if (why === 'idempotency') item.resolve({ ok: false, conflict: 'idempotency', existing: dec<IdempotencyRecord>(result[r + 2])! } satisfies IssuanceOutcome);
+        else if (why === 'rate') {
+          const [bucket, after] = result[r + 2]!.toString().split(':');
+          item.resolve({ ok: false, conflict: 'rate', bucket: item.issuance!.rate!.buckets[Number(bucket)]!.key, retryAfterMs: Number(after) } satisfies IssuanceOutcome);
+        } else if (why === 'idempotency') item.resolve({ ok: false, conflict: 'idempotency', existing: dec<IdempotencyRecord>(result[r + 2])! } satisfies IssuanceOutcome);
         else item.resolve({ ok: false, conflict: why as 'serial' | 'key' | 'issuer' | 'station' } satisfies IssuanceOutcome);
       }
       items = items.filter((item) => !out.has(item));
@@ -1416,24 +1423,24 @@ export class RedisStore implements Store {
 
   // ---- rate limits ----
 
-  async consumeRate(all: readonly RateBucket[], now: number, eventId: string): Promise<RateOutcome> {
-    const buckets = all.filter((b) => b.limit > 0);
+  async peekRate(all: readonly RateBucket[], now: number): Promise<RateOutcome> {
+    const buckets = countedBuckets(all);
     if (!buckets.length) return { allowed: true };
-    const result = (await this.run(
-      'consumeRate',
-      buckets.map((b) => k('rl', b.key)),
-      [now, eventId, ...buckets.flatMap((b) => [b.limit, b.windowMs])],
-    )) as [number, number];
-    if (result[0] < 0) return { allowed: true };
-    return { allowed: false, bucket: buckets[result[0]]!.key, retryAfterMs: Math.max(1, result[1]) };
-  }
-
-  async releaseRate(buckets: readonly RateBucket[], eventId: string, _at: number): Promise<void> {
-    await this.call((r) => {
-      const m = r.multi();
-      for (const b of buckets) m.zrem(k('rl', b.key), eventId);
-      return m.exec();
+    // Per bucket, its events in the window and the oldest of them: one round trip.
+    const replies = await this.call((r) => {
+      const p = r.pipeline();
+      for (const b of buckets) {
+        p.zcount(k('rl', b.key), `(${now - b.windowMs}`, '+inf');
+        p.zrangebyscore(k('rl', b.key), `(${now - b.windowMs}`, '+inf', 'WITHSCORES', 'LIMIT', 0, 1);
+      }
+      return p.exec();
     });
+    const reply = (i: number): unknown => {
+      const [err, value] = replies?.[i] ?? [new Error('no reply')];
+      if (err) throw failure(err);
+      return value;
+    };
+    return rateVerdict(buckets, (b) => Number(reply(2 * buckets.indexOf(b))), (b) => Number((reply(2 * buckets.indexOf(b) + 1) as string[])[1] ?? now), now);
   }
 }
 
@@ -1473,6 +1480,8 @@ interface ChainedIssuance {
   readonly coverage: IssuanceCoverage;
   readonly idem?: IdempotencyClaim;
   readonly register?: StationRecord;
+  /** Its rate count, the buckets that count only (limit > 0). */
+  readonly rate?: RateCount;
 }
 
 /** An issuance's own keys (ISSUANCE_KEYS of them): cert, key index, idempotency record, station index, station registered. */
@@ -1492,10 +1501,17 @@ function issuanceLists({ cert, register }: ChainedIssuance): [string, string | B
   ];
 }
 
-/** An issuance's keys and ARGV in chainedWrite: recordIssuance's own, then L and its L list index members. */
+/**
+ * An issuance's keys and ARGV in chainedWrite: recordIssuance's own, then L and its L list index
+ * members, then its rate count: R buckets (their keys), the time and event id, each one's limit and window.
+ */
 function chainedIssuance(i: ChainedIssuance): { keys: string[]; args: (string | Buffer | number)[] } {
   const lists = issuanceLists(i);
-  return { keys: [...issuanceKeys(i), ...lists.map(([key]) => key)], args: [...issuanceArgs(i), lists.length, ...lists.map(([, member]) => member)] };
+  const buckets = i.rate?.buckets ?? [];
+  return {
+    keys: [...issuanceKeys(i), ...lists.map(([key]) => key), ...buckets.map((b) => k('rl', b.key))],
+    args: [...issuanceArgs(i), lists.length, ...lists.map(([, member]) => member), buckets.length, i.rate?.now ?? 0, i.rate?.eventId ?? '', ...buckets.flatMap((b) => [b.limit, b.windowMs])],
+  };
 }
 
 /** An issuance's ARGV (redis-scripts.ts recordIssuance). */

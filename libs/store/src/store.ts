@@ -37,6 +37,19 @@ export interface IssuanceAlso {
   readonly audit?: AuditAppend;
   /** The station it registers (zero-touch onboarding: refused as 'station' when it exists). It lists no SECC-ID (throws otherwise). */
   readonly register?: StationRecord;
+  /**
+   * Rate limits the certificate counts against (RateLimit.* rules): counted in the same write, so a
+   * certificate recorded is counted and one refused or failed is not; refused as 'rate' (nothing
+   * written) when a bucket is full at `now` (epoch ms). `eventId` names this issuance's event.
+   */
+  readonly rate?: RateCount;
+}
+
+/** One event counted in sliding-window buckets (IssuanceAlso.rate). */
+export interface RateCount {
+  readonly buckets: readonly RateBucket[];
+  readonly now: number;
+  readonly eventId: string;
 }
 
 /** What revokeCertificate did (RevocationOutcome when the certificate exists). */
@@ -261,12 +274,12 @@ export interface Store {
   getCrl(issuerId: string): Promise<CrlRecord | undefined>;
 
   /**
-   * Sliding-window rate limits, shared by every instance: counts the event `eventId` in each bucket
-   * when all of them are within their limit, else counts nothing and says when to retry.
+   * Sliding-window rate limits, shared by every instance: whether one more event at `now` fits in
+   * every bucket (a bucket with limit 0 is off), else the fullest bucket and when it has room again.
+   * A read: events are counted by the write they belong to (recordIssuance's `also.rate`), so that
+   * a flood over the limit is refused before any work, and the write checks again.
    */
-  consumeRate(buckets: readonly RateBucket[], now: number, eventId: string): Promise<RateOutcome>;
-  /** Takes back an event consumeRate counted at `at` (the request it counted failed). */
-  releaseRate(buckets: readonly RateBucket[], eventId: string, at: number): Promise<void>;
+  peekRate(buckets: readonly RateBucket[], now: number): Promise<RateOutcome>;
 
   /**
    * Appends events to the hash-chained audit log (audit.ts), all or nothing, with consecutive

@@ -11,10 +11,11 @@ import type { Store } from './store.js';
  * The CA: signs and records certificates (charge point, CSMS server, delegated OCSP signer),
  * revokes them (one certificate, or a station's, deleting the station), publishes its CRLs and
  * audits what it did. It reads tenants, stations, issuers and idempotency records for its own
- * policy checks, and migrates the store's schema at start (it rewrites certificate records). It
- * never writes tenants, stations (but deletes one it removes, and registers one with its first
- * certificate in the issuance write: zero-touch onboarding with a manufacturer certificate),
- * issuers or the rotation. It reads a tenant's manufacturers to re-check a manufacturer chain.
+ * policy checks (rate limits included: counted in the issuance write), and migrates the store's
+ * schema at start (it rewrites certificate records). It never writes tenants, stations (but
+ * deletes one it removes, and registers one with its first certificate in the issuance write:
+ * zero-touch onboarding with a manufacturer certificate), issuers or the rotation. It reads a
+ * tenant's manufacturers to re-check a manufacturer chain.
  */
 export const CA_STORE_METHODS = [
   'ping',
@@ -33,8 +34,7 @@ export const CA_STORE_METHODS = [
   'getCertificateByKey',
   'getCertificate',
   'recordIssuance',
-  'consumeRate',
-  'releaseRate',
+  'peekRate',
   'revokeCertificate',
   'removeStation',
   'nextCrlNumber',
@@ -45,12 +45,12 @@ export const CA_STORE_METHODS = [
 ] as const satisfies readonly (keyof Store)[];
 
 /**
- * The RA: authenticates tenants, registers stations, runs the policy before it asks the CA to sign,
- * counts rate limits, answers certificate, trust anchor and audit queries, the operator's lists
- * (findStations, findCertificates) and the CA hierarchy (issuers, rotations), and audits its
- * decisions. It writes stations, the tenant's trusted manufacturers (/v1/manufacturers),
- * rate-limit counters and audit entries; certificates, revocations
- * and keys are the CA's (the RA asks the CA over mutual TLS), tenants and issuers the CLI's.
+ * The RA: authenticates tenants, registers stations, runs the policy before it asks the CA to sign
+ * (with its rate limits, which the CA counts in the issuance write), answers certificate, trust
+ * anchor and audit queries, the operator's lists (findStations, findCertificates) and the CA
+ * hierarchy (issuers, rotations), and audits its decisions. It writes stations, the tenant's
+ * trusted manufacturers (/v1/manufacturers) and audit entries; certificates, revocations and keys
+ * are the CA's (the RA asks the CA over mutual TLS), tenants and issuers the CLI's.
  */
 export const RA_STORE_METHODS = [
   'ping',
@@ -77,8 +77,6 @@ export const RA_STORE_METHODS = [
   'listIssuers',
   'getRotation',
   'issuerLastExpiry',
-  'consumeRate',
-  'releaseRate',
   'appendAudit',
   'listAudit',
   'auditHead',

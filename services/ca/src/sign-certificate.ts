@@ -1,4 +1,4 @@
-import { ManufacturerChainRule, checkManufacturerEnrolment, issue, profileForCertificateType, verifyManufacturerChain, type IssueDeps, type IssuedCertificate, type PathValidator } from '@evpki/issuance';
+import { ManufacturerChainRule, checkManufacturerEnrolment, issue, profileForCertificateType, verifyManufacturerChain, type IssueDeps, type IssuedCertificate, type PathValidator, type RateLimits } from '@evpki/issuance';
 import { Rule, readCsr, type KeyPolicy } from '@evpki/policy';
 import { AppError } from '@evpki/service';
 import type { CaStore, StationRecord } from '@evpki/store';
@@ -17,6 +17,8 @@ export interface SignRequest {
   readonly manufacturerCertificateChain?: string;
   /** The RA's finding on the chain's revocation, recorded as the RA's (the CA fetches nothing). */
   readonly manufacturerRevocation?: string;
+  /** The RA's certificate-request limits, counted in the issuance write (IssueRequest.rateLimits). */
+  readonly rateLimits?: RateLimits;
 }
 
 /** What a first enrolment on a manufacturer certificate adds to the CA's audit entry. */
@@ -77,6 +79,7 @@ export async function signChargePointCertificate(req: SignRequest, deps: SignDep
       lifetimeSeconds: deps.leafValiditySeconds,
       ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
       ...(onboarding?.register ? { register: onboarding.register } : {}),
+      ...(req.rateLimits ? { rateLimits: req.rateLimits } : {}),
     },
     // The manufacturer facts go into the audit entry written with the certificate.
     { ...issueDeps(deps), ...(deps.auditOf && enrolled ? { auditOf: (s) => deps.auditOf!(s).map((e) => ({ ...e, details: { ...e.details, ...enrolled } })) } : {}) },

@@ -1,4 +1,4 @@
-import { csmsServer, issue, SERVER_BACKDATE_SECONDS } from '@evpki/issuance';
+import { csmsServer, issue, SERVER_BACKDATE_SECONDS, type RateLimits } from '@evpki/issuance';
 import { AppError } from '@evpki/service';
 import { issueDeps, parseCsrOrThrow, type SignDeps, type SignedCertificate } from './sign-certificate.js';
 
@@ -8,6 +8,8 @@ export interface ServerSignRequest {
   /** Requested validity; undefined: the configured default. */
   readonly validityHours?: number;
   readonly idempotencyKey?: string;
+  /** The RA's certificate-request limits (the tenant's window), counted in the issuance write. */
+  readonly rateLimits?: RateLimits;
 }
 
 /** Lifetime limits of CSMS server certificates (A00.FR.701: under 24 hours, renewed continually). */
@@ -43,6 +45,7 @@ export async function signServerCertificate(req: ServerSignRequest, deps: SignDe
       requestLabel: `${csmsServer.kind}/${lifetimeSeconds}`,
       lifetimeSeconds,
       ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
+      ...(req.rateLimits ? { rateLimits: req.rateLimits } : {}),
     },
     issueDeps(deps),
   );

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { JSONWebKeySet } from 'jose';
 import { ASYMMETRIC_JWT_ALGORITHMS, ConfigError, checkUnknownEnv, dataPaths, envBool, envHttpsUrl, envInt, envString, envUrl, jwtMaxTtlSeconds, loadHttpLimits, serviceTlsReloadMs, loadStoreConfig, type HttpLimits, type JwtKeySource } from '@evpki/service';
 import type { OpenStoreOptions } from '@evpki/store';
-import type { RateLimits } from './rate-limits.js';
+import type { RateLimits } from '@evpki/issuance';
 import { DEFAULT_KEY_POLICY, type KeyPolicy } from '@evpki/policy';
 import type { RaTlsFiles } from './tls-files.js';
 import { parseServiceAccountMap, type K8sServiceAccountConfig } from './k8s-service-accounts.js';

@@ -1,11 +1,10 @@
 import type { CaClient, CaSignResponse, ManufacturerRevocationStatus } from '@evpki/ca-client';
-import { ManufacturerChainRule, checkManufacturerEnrolment, csmsServer, profileForCertificateType, verifyRequest } from '@evpki/issuance';
+import { ManufacturerChainRule, checkManufacturerEnrolment, csmsServer, profileForCertificateType, verifyRequest, type RateLimits } from '@evpki/issuance';
 import { Rule, readCsr, type KeyPolicy } from '@evpki/policy';
 import { AppError, type Metrics } from '@evpki/service';
 import type { RaStore, StationRecord, TenantRecord } from '@evpki/store';
 import { OID, attributeValues, keySha256, type ParsedCsr } from '@evpki/x509';
 import type { ManufacturerTrust } from './manufacturer-trust.js';
-import { consumeCsrQuota, type RateLimits } from './rate-limits.js';
 
 /** Who asks, as the adapter authenticated them (REST: the bearer token and its tenant; EST: its own). */
 export interface Principal {
@@ -47,6 +46,7 @@ export interface EnrolmentDeps {
   readonly ca: Pick<CaClient, 'sign' | 'signServer'>;
   readonly keyPolicy: KeyPolicy;
   readonly now: () => Date;
+  /** RA_RATE_*: sent with each request, the CA counts it in the issuance write. */
   readonly rateLimits: RateLimits;
   readonly metrics: Metrics;
   /** Manufacturer chains (issue 21); without it, a request with one is refused. */
@@ -63,19 +63,11 @@ function readCsrOrThrow(pem: string): ParsedCsr {
   return parsed.csr;
 }
 
-/** A failed signing takes back its rate-limit count (best effort: the store may be what failed). */
-const refundAndThrow =
-  (release: (() => Promise<void>) | undefined) =>
-  async (err: unknown): Promise<never> => {
-    await release?.().catch(() => undefined);
-    throw err;
-  };
-
 /**
  * The RA's enrolment core, the same for every door (REST now, EST simpleenroll later): for an
  * authenticated principal and a request already read, load the station, check the policy early,
- * count the rate limits, have the CA sign (it re-checks everything), count the issuance, and
- * return the certificate. A refusal rejects with an AppError whose kind says what happened
+ * have the CA sign (it re-checks everything, and counts the rate limits in the issuance write: a
+ * request that fails or is replayed uses none), count the issuance, and return the certificate. A refusal rejects with an AppError whose kind says what happened
  * (policy 422, forbidden 403, not-found 404, rate-limited 429, unavailable 503, or the CA's own,
  * relayed) and whose violations name the rules; the adapter maps it to its protocol.
  */
@@ -88,7 +80,6 @@ export function createEnrolment(d: EnrolmentDeps) {
       // A retry under a known Idempotency-Key goes straight to the CA, which replays the recorded
       // certificate (or refuses a different request); re-running policy would call the key reused.
       const earlier = r.idempotencyKey ? await d.store.getIdempotency(tenant.id, r.idempotencyKey) : undefined;
-      let release: (() => Promise<void>) | undefined;
       let manufacturerName: string | undefined;
       let manufacturerRevocation: ManufacturerRevocationStatus | undefined;
       if (r.manufacturerCertificateChain !== undefined && r.certificateType !== MANUFACTURER_ENROLS) {
@@ -107,24 +98,25 @@ export function createEnrolment(d: EnrolmentDeps) {
         if (!station) throw new AppError('not-found', 'no such station', [{ rule: Rule.registeredIdentity, message: 'station is not registered for this tenant' }]);
         // The CA runs the same check again on its own reads (it trusts no caller); a retry of an
         // answered request (issue 14.13) goes on to it like a known Idempotency-Key.
-        const verified = await verifyRequest(
+        await verifyRequest(
           found.profile,
           { tenant: tenant.id, stationId: r.stationId, csr: csr ?? readCsrOrThrow(r.csr), requestLabel: r.certificateType },
           { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, station, signatureVerifiedByCa: true },
         );
-        if (verified.outcome === 'accepted') release = await consumeCsrQuota(d.store, tenant, r.stationId, d.rateLimits, d.now());
       }
-      const signed = await d.ca
-        .sign({
+      const signed = await d.ca.sign(
+        {
           tenant: tenant.id,
           stationId: r.stationId,
           csr: r.csr,
           certificateType: r.certificateType,
           actor: p.actor,
+          rateLimits: d.rateLimits,
           ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
           ...(manufacturerName && r.manufacturerCertificateChain ? { manufacturerName, manufacturerCertificateChain: r.manufacturerCertificateChain, ...(manufacturerRevocation ? { manufacturerRevocation } : {}) } : {}),
-        }, p.requestId)
-        .catch(refundAndThrow(release));
+        },
+        p.requestId,
+      );
       return issued(signed);
     },
 
@@ -132,20 +124,18 @@ export function createEnrolment(d: EnrolmentDeps) {
     async server(p: Principal, r: ServerEnrolment): Promise<Enrolled> {
       const { tenant } = p;
       const earlier = r.idempotencyKey ? await d.store.getIdempotency(tenant.id, r.idempotencyKey) : undefined;
-      let release: (() => Promise<void>) | undefined;
-      if (!earlier) {
-        await verifyRequest(csmsServer, { tenant: tenant.id, stationId: '', csr: readCsrOrThrow(r.csr), requestLabel: csmsServer.kind }, { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, signatureVerifiedByCa: true });
-        release = await consumeCsrQuota(d.store, tenant, undefined, d.rateLimits, d.now());
-      }
-      const signed = await d.ca
-        .signServer({
+      if (!earlier) await verifyRequest(csmsServer, { tenant: tenant.id, stationId: '', csr: readCsrOrThrow(r.csr), requestLabel: csmsServer.kind }, { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, signatureVerifiedByCa: true });
+      const signed = await d.ca.signServer(
+        {
           tenant: tenant.id,
           actor: p.actor,
           csr: r.csr,
+          rateLimits: d.rateLimits,
           ...(r.validityHours === undefined ? {} : { validityHours: r.validityHours }),
           ...(r.idempotencyKey ? { idempotencyKey: r.idempotencyKey } : {}),
-        }, p.requestId)
-        .catch(refundAndThrow(release));
+        },
+        p.requestId,
+      );
       return issued(signed);
     },
   };

@@ -2,9 +2,9 @@
  * In-memory Store: the CA pipeline without LMDB, to see what the store costs. Only what issuance
  * uses; revocation, OCSP and CRL methods are not needed here.
  */
-import type { CertificateRecord, IdempotencyClaim, IdempotencyRecord, IssuanceCoverage, IssuanceOutcome, IssuerRecord, StationRecord, Store, TenantRecord } from '@evpki/store';
+import type { CertificateRecord, IdempotencyClaim, IdempotencyRecord, IssuanceCoverage, IssuanceOutcome, IssuerRecord, RateOutcome, StationRecord, Store, TenantRecord } from '@evpki/store';
 
-export type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'consumeRate' | 'releaseRate' | 'issuerLastExpiry' | 'getRotation' | 'commitRotation' | 'putStations' | 'requeueOcsp' | 'appendAudit' | 'listAudit' | 'auditHead' | 'auditCheckpoint' | 'pruneAudit' | 'createTenant' | 'updateTenant' | 'listTenants' | 'migrate' | 'getOAuthClient' | 'putOAuthClient' | 'listOAuthClients' | 'listStations' | 'getManufacturer' | 'putManufacturer' | 'deleteManufacturer' | 'listManufacturers' | 'findStationBySeccId' | 'findStations' | 'findCertificates' | 'tenantSummary'>;
+export type IssuanceStore = Omit<Store, 'revokeCertificate' | 'removeStation' | 'listRevoked' | 'getOcspResponse' | 'putOcspResponses' | 'claimOcspDue' | 'nextCrlNumber' | 'putCrl' | 'getCrl' | 'ocspEpoch' | 'issuerLastExpiry' | 'getRotation' | 'commitRotation' | 'putStations' | 'requeueOcsp' | 'appendAudit' | 'listAudit' | 'auditHead' | 'auditCheckpoint' | 'pruneAudit' | 'createTenant' | 'updateTenant' | 'listTenants' | 'migrate' | 'getOAuthClient' | 'putOAuthClient' | 'listOAuthClients' | 'listStations' | 'getManufacturer' | 'putManufacturer' | 'deleteManufacturer' | 'listManufacturers' | 'findStationBySeccId' | 'findStations' | 'findCertificates' | 'tenantSummary'>;
 
 export class MemStore implements IssuanceStore {
   private readonly tenants = new Map<string, TenantRecord>();
@@ -64,6 +64,10 @@ export class MemStore implements IssuanceStore {
   }
   async getIdempotency(tenant: string, key: string): Promise<IdempotencyRecord | undefined> {
     return this.idem.get(`${tenant}\0${key}`);
+  }
+  /** The bench issues with no rate limits: nothing is ever counted. */
+  async peekRate(): Promise<RateOutcome> {
+    return { allowed: true };
   }
   async recordIssuance(cert: CertificateRecord, _coverage: IssuanceCoverage, idem?: IdempotencyClaim): Promise<IssuanceOutcome> {
     if (idem) {

@@ -110,8 +110,8 @@ async function raToCa({ dataDir, token, take, scenarios, verification, problems 
 
 /**
  * The RA with rate limits on, as deployed (they are on by default: 600 per tenant-minute, 10 per
- * station-day), but too high to refuse anything: what counting costs per certificate (one more
- * durable store write in the RA before each CA call). Measured as a same-run A/B of two fresh RAs
+ * station-day), but too high to refuse anything: what counting costs per certificate (the CA reads
+ * the buckets before signing and counts in its issuance write). Measured as a same-run A/B of two fresh RAs
  * in front of the same CA, one with the limits off (the control) and one with them on, each
  * warmed the same way: the main RA above has run every phase before, and a fresh process is
  * slower for its first seconds (JIT, heap sizing), which once showed as a cost of the limits.
@@ -119,7 +119,7 @@ async function raToCa({ dataDir, token, take, scenarios, verification, problems 
 async function raCaRateLimited({ dataDir, token, take, procs, profiles, scenarios }: IssueRun, { caUrl, pids }: Services): Promise<void> {
   const sides = [
     { key: 'control', label: 'RA→CA, fresh RA, rate limits off (control)', env: NO_RATE_LIMITS, note: 'the A side: started and warmed like the next row' },
-    { key: 'limits', label: 'RA→CA, fresh RA, rate limits on (not reached)', env: { RA_RATE_STATION_CSRS_PER_DAY: '1000000', RA_RATE_TENANT_CSRS_PER_MINUTE: '1000000' }, note: 'RA_RATE_*=1,000,000: every request counted in the store, none refused' },
+    { key: 'limits', label: 'RA→CA, fresh RA, rate limits on (not reached)', env: { RA_RATE_STATION_CSRS_PER_DAY: '1000000', RA_RATE_TENANT_CSRS_PER_MINUTE: '1000000' }, note: 'RA_RATE_*=1,000,000: every request counted in the issuance write, none refused' },
   ] as const;
   const started: { side: (typeof sides)[number]; ra: Proc; pool: Pool }[] = [];
   try {
