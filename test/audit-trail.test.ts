@@ -38,6 +38,7 @@ const byEvent = (entries: AuditEntry[], event: string): AuditEntry[] => entries.
 describe('the audit trail through the RA and CA', () => {
   let serial: string;
   let serverSerial: string;
+  let orphanSerial: string;
   let csrs: string[] = [];
 
   before(async () => {
@@ -67,6 +68,14 @@ describe('the audit trail through the RA and CA', () => {
     assert.equal((await call('PUT', '/v1/stations/cp-b', { serialNumber: 'CP-AUD-0002', allowed: true })).status, 201);
     assert.equal((await call('POST', '/v1/stations/cp-b/certificates', { csr: newP256Csr('CP-AUD-0002').csr, certificateType: 'ChargingStationCertificate' })).status, 201);
     assert.equal((await call('DELETE', '/v1/stations/cp-b')).status, 204);
+    // A station whose record went outside the CA (the store's deleteStation) while its certificate was good.
+    assert.equal((await call('PUT', '/v1/stations/cp-c', { serialNumber: 'CP-AUD-0003', allowed: true })).status, 201);
+    const orphan = await call('POST', '/v1/stations/cp-c/certificates', { csr: newP256Csr('CP-AUD-0003').csr, certificateType: 'ChargingStationCertificate' });
+    assert.equal(orphan.status, 201);
+    orphanSerial = orphan.body.serialNumber;
+    assert.equal(await stack.store.deleteStation('demo', 'cp-c'), true);
+    assert.equal((await call('DELETE', '/v1/stations/cp-c')).status, 204, 'its certificate was revoked');
+    assert.equal((await call('DELETE', '/v1/stations/cp-c')).status, 404, 'nothing left to do');
   });
   after(async () => {
     await stack?.stop();
@@ -113,6 +122,18 @@ describe('the audit trail through the RA and CA', () => {
     const removed = byEvent(entries, 'station.removed');
     assert.deepEqual(removed.map((e) => e.details), [{ stationId: 'cp-b', revoked: 1 }]);
     assert.ok(revoked.some((e) => e.details?.stationId === 'cp-b' && e.details?.reason === 'cessationOfOperation'));
+  });
+
+  it("audits each revocation of a station's removal even when its record was gone already", async () => {
+    const entries = await allEntries(1000);
+    assert.deepEqual(
+      byEvent(entries, 'certificate.revoked')
+        .filter((e) => e.details?.stationId === 'cp-c')
+        .map((e) => [e.details?.serialNumber, e.details?.reason]),
+      [[orphanSerial, 'cessationOfOperation']],
+    );
+    assert.equal(byEvent(entries, 'station.removed').filter((e) => e.details?.stationId === 'cp-c').length, 0, 'no station was removed');
+    assert.equal((await stack.store.getCertificate(orphanSerial))?.status, 'revoked');
   });
 
   it('pages through the tenant\'s entries in order, without gaps or repeats between pages', async () => {

@@ -59,13 +59,10 @@ export function response(c: CertificateRecord, hash: OcspResponseRecord['hash'],
 /** The CA's entries of a station removal (services/ca revoke.ts). */
 export const removedEvents =
   (stationId: string) =>
-  ({ deleted, revoked }: StationRemoval): AuditEvent[] =>
-    deleted
-      ? [
-          { event: 'station.removed', actor: 'ra', outcome: 'ok', tenant: 'cpo-a', details: { stationId, revoked: revoked.length } },
-          ...revoked.map((r) => ({ event: 'certificate.revoked', actor: 'ra', outcome: 'ok' as const, tenant: 'cpo-a', details: { serialNumber: r.serial, stationId, reason: r.revocationReason!, changed: true } })),
-        ]
-      : [];
+  ({ deleted, revoked }: StationRemoval): AuditEvent[] => [
+    ...(deleted ? [{ event: 'station.removed', actor: 'ra', outcome: 'ok' as const, tenant: 'cpo-a', details: { stationId, revoked: revoked.length } }] : []),
+    ...revoked.map((r) => ({ event: 'certificate.revoked', actor: 'ra', outcome: 'ok' as const, tenant: 'cpo-a', details: { serialNumber: r.serial, stationId, reason: r.revocationReason!, changed: true } })),
+  ];
 
 export type Opened = { store: Store; another?: () => Store; writes: () => Promise<number>; childEnv: Record<string, string>; close(): Promise<void> };
 

@@ -43,22 +43,22 @@ export async function revokeCertificate(tenant: string, serial: string, reason: 
   return { serialNumber: r.serial, status: 'revoked', revokedAt: r.revokedAt!, revocationReason: r.revocationReason!, changed: outcome.changed };
 }
 
-/** Removes a station and revokes its certificates with cessationOfOperation, with their audit entries, in one store write. */
+/**
+ * Removes a station and revokes its certificates with cessationOfOperation, with their audit
+ * entries, in one store write. Certificates of a station whose record is gone already (deleted
+ * outside the CA) are still revoked, and each revocation is audited all the same.
+ */
 export async function removeStation(tenant: string, stationId: string, actor: string, d: RevokeDeps): Promise<{ deleted: boolean; revoked: string[] }> {
-  const { deleted, revoked } = await removeOrRefuse(d.store, tenant, stationId, d.now().toISOString(), ({ deleted, revoked }) =>
-    deleted
-      ? [
-          { event: 'station.removed', actor, outcome: 'ok', tenant, details: { stationId, revoked: revoked.length } },
-          ...revoked.map((r) => ({
-            event: 'certificate.revoked',
-            actor,
-            outcome: 'ok' as const,
-            tenant,
-            details: { serialNumber: r.serial, stationId, reason: r.revocationReason!, changed: true },
-          })),
-        ]
-      : [],
-  );
+  const { deleted, revoked } = await removeOrRefuse(d.store, tenant, stationId, d.now().toISOString(), ({ deleted, revoked }) => [
+    ...(deleted ? [{ event: 'station.removed', actor, outcome: 'ok' as const, tenant, details: { stationId, revoked: revoked.length } }] : []),
+    ...revoked.map((r) => ({
+      event: 'certificate.revoked',
+      actor,
+      outcome: 'ok' as const,
+      tenant,
+      details: { serialNumber: r.serial, stationId, reason: r.revocationReason!, changed: true },
+    })),
+  ]);
   for (const r of revoked) d.log.info({ event: 'certificate.revoked', tenant, stationId, serial: r.serial, reason: r.revocationReason }, 'certificate revoked');
   for (const issuerId of new Set(revoked.map((r) => r.issuerId))) await d.publishCrl(issuerId);
   if (deleted) d.log.info({ event: 'station.removed', tenant, stationId, revoked: revoked.length }, 'station removed');

@@ -91,11 +91,12 @@ export function v1Handlers(d: RouteDeps): Readonly<Record<string, Handler>> {
   };
 
   // A00.FR.702/704: removing a charge point revokes its certificates at once (cessationOfOperation);
-  // the CA deletes the station and revokes in one store write.
+  // the CA deletes the station and revokes in one store write. A station whose record is already
+  // gone but whose certificates were still good is done too (204): only nothing to do is 404.
   r['DELETE /v1/stations/{stationId}'] = async (req, res) => {
     const { tenant, actor } = contextOf(res);
     const removed = await d.ca.removeStation({ tenant: tenant.id, stationId: param(res, 'stationId'), actor }, requestOf(res).id);
-    if (!removed.deleted) throw new AppError('not-found', 'no such station');
+    if (!removed.deleted && removed.revoked.length === 0) throw new AppError('not-found', 'no such station');
     requestOf(res).log.info({ event: 'station.removed', tenant: tenant.id, stationId: param(res, 'stationId'), revoked: removed.revoked.length }, 'station removed, its certificates revoked');
     res.status(204).end();
   };
