@@ -102,6 +102,14 @@ describe('the enrolment core, without HTTP', () => {
     const over = await refusal(enrolment.station(principal, station('cp-refund', newP256Csr('CP-REFUND-1').csr)));
     assert.deepEqual([over.kind, rulesOf(over)], ['rate-limited', ['RateLimit.station']]);
     assert.ok((over.retryAfterSeconds ?? 0) > 0);
+    // Over the limit, the RA refuses before it calls the CA: with the CA down, still 429.
+    const downAgain = newCaClient('https://127.0.0.1:1');
+    try {
+      const early = await refusal(enrolmentWith(downAgain).station(principal, station('cp-refund', newP256Csr('CP-REFUND-1').csr)));
+      assert.deepEqual([early.kind, rulesOf(early)], ['rate-limited', ['RateLimit.station']]);
+    } finally {
+      await downAgain.close();
+    }
   });
 
   it('a CSMS server certificate for the tenant, and a name outside its domains refused by rule', async () => {

@@ -5,7 +5,7 @@ import type { AuditEvent, CertificateRecord, IssuanceCoverage, RateCount, Statio
 import { toPem } from '@evpki/x509';
 import { certify, ValidityError } from './certify.js';
 import type { Profile, SigningIssuer } from './profile.js';
-import { csrQuotas, rateLimited, type Quota, type RateLimits } from './rate-limits.js';
+import { checkRoom, csrQuotas, rateLimited, type Quota, type RateLimits } from './rate-limits.js';
 import { isRetryOf, requestHash } from './retry.js';
 import { verifyRequest, type EnrolmentRequest } from './verify-request.js';
 
@@ -117,10 +117,7 @@ export async function issue(profile: Profile, req: IssueRequest, deps: IssueDeps
   // Read first, so that a flood over a limit costs no signatures; counted in the issuance write.
   const quotas = [...(deps.quota ? [deps.quota] : []), ...(tenant && req.rateLimits ? csrQuotas(tenant, profile.subject === 'station' ? req.stationId : undefined, req.rateLimits) : [])];
   const rate: RateCount | undefined = quotas.length ? { buckets: quotas.map((q) => q.bucket), now: now.getTime(), eventId: randomUUID() } : undefined;
-  if (rate) {
-    const room = await store.peekRate(rate.buckets, rate.now);
-    if (!room.allowed) throw rateLimited(quotas, room);
-  }
+  await checkRoom(store, quotas, now.getTime());
   for (let attempt = 1; ; attempt++) {
     const certified = await certify(profile, issuer, issuer.signer, { subject: { publicKey: verified.key, csr: req.csr }, lifetimeSeconds: req.lifetimeSeconds, now }).catch((e: unknown) => {
       throw e instanceof ValidityError ? new AppError('unavailable', e.message, undefined, 300) : e;

@@ -1,6 +1,6 @@
 import { Rule, type RuleId } from '@evpki/policy';
 import { AppError } from '@evpki/service';
-import type { RateBucket, TenantRecord } from '@evpki/store';
+import type { RateBucket, Store, TenantRecord } from '@evpki/store';
 
 /** Certificate requests a tenant and each of its stations may make (RA_RATE_*; a tenant record may override each; 0 turns a limit off). */
 export interface RateLimits {
@@ -50,3 +50,14 @@ export function rateLimited(quotas: readonly Quota[], refused: { readonly bucket
   return new AppError('rate-limited', `${q.message}; retry in ${retryAfterSeconds} s`, [{ rule: q.rule, message: q.message }], retryAfterSeconds);
 }
 
+
+/**
+ * Refuses (429, the full bucket's rule) when a quota has no room at `now` (epoch ms): a read,
+ * nothing counted. The RA asks it after its early policy check, so that requests over a limit
+ * never reach the CA; the CA asks it again before it signs, and counts in the issuance write.
+ */
+export async function checkRoom(store: Pick<Store, 'peekRate'>, quotas: readonly Quota[], now: number): Promise<void> {
+  if (!quotas.length) return;
+  const room = await store.peekRate(quotas.map((q) => q.bucket), now);
+  if (!room.allowed) throw rateLimited(quotas, room);
+}

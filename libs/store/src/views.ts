@@ -45,9 +45,9 @@ export const CA_STORE_METHODS = [
 ] as const satisfies readonly (keyof Store)[];
 
 /**
- * The RA: authenticates tenants, registers stations, runs the policy before it asks the CA to sign
- * (with its rate limits, which the CA counts in the issuance write), answers certificate, trust
- * anchor and audit queries, the operator's lists (findStations, findCertificates) and the CA
+ * The RA: authenticates tenants, registers stations, runs the policy and reads the rate limits
+ * before it asks the CA to sign (the CA counts them in the issuance write), answers certificate,
+ * trust anchor and audit queries, the operator's lists (findStations, findCertificates) and the CA
  * hierarchy (issuers, rotations), and audits its decisions. It writes stations, the tenant's
  * trusted manufacturers (/v1/manufacturers) and audit entries; certificates, revocations and keys
  * are the CA's (the RA asks the CA over mutual TLS), tenants and issuers the CLI's.
@@ -77,6 +77,7 @@ export const RA_STORE_METHODS = [
   'listIssuers',
   'getRotation',
   'issuerLastExpiry',
+  'peekRate',
   'appendAudit',
   'listAudit',
   'auditHead',

@@ -1,5 +1,5 @@
 import type { CaClient, CaSignResponse, ManufacturerRevocationStatus } from '@evpki/ca-client';
-import { ManufacturerChainRule, checkManufacturerEnrolment, csmsServer, profileForCertificateType, verifyRequest, type RateLimits } from '@evpki/issuance';
+import { ManufacturerChainRule, checkManufacturerEnrolment, checkRoom, csmsServer, csrQuotas, profileForCertificateType, verifyRequest, type RateLimits } from '@evpki/issuance';
 import { Rule, readCsr, type KeyPolicy } from '@evpki/policy';
 import { AppError, type Metrics } from '@evpki/service';
 import type { RaStore, StationRecord, TenantRecord } from '@evpki/store';
@@ -65,9 +65,10 @@ function readCsrOrThrow(pem: string): ParsedCsr {
 
 /**
  * The RA's enrolment core, the same for every door (REST now, EST simpleenroll later): for an
- * authenticated principal and a request already read, load the station, check the policy early,
- * have the CA sign (it re-checks everything, and counts the rate limits in the issuance write: a
- * request that fails or is replayed uses none), count the issuance, and return the certificate. A refusal rejects with an AppError whose kind says what happened
+ * authenticated principal and a request already read, load the station, check the policy and the
+ * rate limits early (a read), have the CA sign (it re-checks everything, and counts the rate limits
+ * in the issuance write: a request that fails or is replayed uses none), count the issuance, and
+ * return the certificate. A refusal rejects with an AppError whose kind says what happened
  * (policy 422, forbidden 403, not-found 404, rate-limited 429, unavailable 503, or the CA's own,
  * relayed) and whose violations name the rules; the adapter maps it to its protocol.
  */
@@ -98,11 +99,13 @@ export function createEnrolment(d: EnrolmentDeps) {
         if (!station) throw new AppError('not-found', 'no such station', [{ rule: Rule.registeredIdentity, message: 'station is not registered for this tenant' }]);
         // The CA runs the same check again on its own reads (it trusts no caller); a retry of an
         // answered request (issue 14.13) goes on to it like a known Idempotency-Key.
-        await verifyRequest(
+        const verified = await verifyRequest(
           found.profile,
           { tenant: tenant.id, stationId: r.stationId, csr: csr ?? readCsrOrThrow(r.csr), requestLabel: r.certificateType },
           { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, station, signatureVerifiedByCa: true },
         );
+        // Over a limit: refused here, so that a flood never reaches the CA (which checks and counts again).
+        if (verified.outcome === 'accepted') await checkRoom(d.store, csrQuotas(tenant, r.stationId, d.rateLimits), d.now().getTime());
       }
       const signed = await d.ca.sign(
         {
@@ -124,7 +127,10 @@ export function createEnrolment(d: EnrolmentDeps) {
     async server(p: Principal, r: ServerEnrolment): Promise<Enrolled> {
       const { tenant } = p;
       const earlier = r.idempotencyKey ? await d.store.getIdempotency(tenant.id, r.idempotencyKey) : undefined;
-      if (!earlier) await verifyRequest(csmsServer, { tenant: tenant.id, stationId: '', csr: readCsrOrThrow(r.csr), requestLabel: csmsServer.kind }, { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, signatureVerifiedByCa: true });
+      if (!earlier) {
+        await verifyRequest(csmsServer, { tenant: tenant.id, stationId: '', csr: readCsrOrThrow(r.csr), requestLabel: csmsServer.kind }, { reads: d.store, keyPolicy: d.keyPolicy, now: d.now(), tenant, signatureVerifiedByCa: true });
+        await checkRoom(d.store, csrQuotas(tenant, undefined, d.rateLimits), d.now().getTime());
+      }
       const signed = await d.ca.signServer(
         {
           tenant: tenant.id,
