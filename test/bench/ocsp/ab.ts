@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnProc } from '../bench-kit.js';
 import { AB_CONC, AB_REQUESTS } from './config.js';
-import { cpuBetween, snap, type CpuUse } from './cpu.js';
+import { cpuBetween, poolCpu, snap, type CpuUse } from './cpu.js';
 
 export interface AbRun {
   readonly requests: number;
@@ -64,7 +64,6 @@ export function poolAb(runs: readonly AbRun[]): AbRun {
   const sum = (f: (a: AbRun) => number): number => runs.reduce((n, a) => n + f(a), 0);
   const median = (f: (a: AbRun) => number): number => runs.map(f).sort((x, y) => x - y)[Math.floor(runs.length / 2)]!;
   const seconds = sum((a) => a.seconds);
-  const weighted = (f: (c: CpuUse) => number): number => sum((a) => f(a.cpu) * a.seconds) / seconds;
   return {
     requests: sum((a) => a.requests),
     seconds,
@@ -74,13 +73,6 @@ export function poolAb(runs: readonly AbRun[]): AbRun {
     p50Ms: median((a) => a.p50Ms),
     p99Ms: median((a) => a.p99Ms),
     maxMs: Math.max(...runs.map((a) => a.maxMs)),
-    cpu: {
-      serverCores: weighted((c) => c.serverCores),
-      serverMainBusy: weighted((c) => c.serverMainBusy),
-      wrkCores: weighted((c) => c.wrkCores),
-      machineBusyCores: weighted((c) => c.machineBusyCores),
-      softirqCores: weighted((c) => c.softirqCores),
-      otherLoadCores: weighted((c) => c.otherLoadCores),
-    },
+    cpu: poolCpu(runs),
   };
 }

@@ -21,6 +21,9 @@ export const WORKERS = Number(process.env.BENCH_OCSP_WORKERS ?? CORES);
  */
 export const AB_CONC = 8;
 export const AB_REQUESTS = Number(process.env.BENCH_AB_REQUESTS ?? 6000);
+/** wrk runs per side with keep-alive, the floor's and our responder's alternated (wrk.ts poolWrk), and each run's seconds. */
+export const KA_ROUNDS = Number(process.env.BENCH_KA_ROUNDS ?? (QUICK ? 3 : 5));
+export const KA_RUN_S = QUICK ? 2 : 4;
 /** ab runs per side, the floor's and our responder's alternated (ab.ts poolAb). */
 export const AB_ROUNDS = Number(process.env.BENCH_AB_ROUNDS ?? (QUICK ? 3 : 5));
 /**

@@ -2,7 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { spawnProc } from '../bench-kit.js';
 import { CONC, NONCE_BYTES } from './config.js';
-import { cpuBetween, snap, type CpuUse } from './cpu.js';
+import { cpuBetween, poolCpu, snap, type CpuUse } from './cpu.js';
 import { luaString } from './shared.js';
 
 const LUA_DONE = `
@@ -78,5 +78,34 @@ export async function runWrk(url: string, script: string, seconds: number, serve
     maxMs: n('max_us') / 1000,
     meanMs: n('mean_us') / 1000,
     cpu: cpuBetween(a, b, wall),
+  };
+}
+
+/**
+ * One side of a keep-alive A/B: KA_ROUNDS runs of wrk, alternated with the other side's by the
+ * caller, pooled as ab's are (ab.ts poolAb): all requests over all their seconds; p50, p90, p99 and
+ * the mean the median of the runs', max the largest.
+ */
+export function poolWrk(runs: readonly WrkRun[]): WrkRun {
+  const sum = (f: (w: WrkRun) => number): number => runs.reduce((n, w) => n + f(w), 0);
+  const median = (f: (w: WrkRun) => number): number => runs.map(f).sort((x, y) => x - y)[Math.floor(runs.length / 2)]!;
+  const seconds = sum((w) => w.seconds);
+  return {
+    requests: sum((w) => w.requests),
+    seconds,
+    bytes: sum((w) => w.bytes),
+    socketErrors: {
+      connect: sum((w) => w.socketErrors.connect),
+      read: sum((w) => w.socketErrors.read),
+      write: sum((w) => w.socketErrors.write),
+      timeout: sum((w) => w.socketErrors.timeout),
+    },
+    non2xx: sum((w) => w.non2xx),
+    p50Ms: median((w) => w.p50Ms),
+    p90Ms: median((w) => w.p90Ms),
+    p99Ms: median((w) => w.p99Ms),
+    maxMs: Math.max(...runs.map((w) => w.maxMs)),
+    meanMs: median((w) => w.meanMs),
+    cpu: poolCpu(runs),
   };
 }
