@@ -31,7 +31,7 @@ import { countedBuckets, rateVerdict } from './rate.js';
 import { STATION_REMOVAL_LIMIT, type IssuanceAlso, type RateCount, type RevocationAuditOf, type RevocationDone, type StationRemoval, type Store } from './store.js';
 import { seccIdKey, tenantClaims } from '@evpki/policy';
 import { assertRegistration, listsSeccKey, seccKeysOf } from './secc-index.js';
-import { SeccIdConflictError, StationRemovalLimitError, type SeccIdConflict } from './errors.js';
+import { SeccIdConflictError, StationRemovalLimitError, StoreUnavailableError, type SeccIdConflict } from './errors.js';
 import { claimChange, claimLookups, conflictError } from './tenant-index.js';
 import {
   AUDIT_GENESIS,
@@ -91,6 +91,18 @@ const indexKey = (space: IndexSpace, tenant: string, index: IndexName, member: s
 const LEGACY_ROTATION = key('meta', 'rotation');
 
 /**
+ * The LMDB error behind lmdb-js's "Commit failed" (its `commitError`, a promise that rejects with
+ * it: handled here, so that it is not an unhandled rejection), or undefined for any other error.
+ */
+function commitFailure(e: unknown): Promise<unknown> | undefined {
+  const commitError = (e as { commitError?: unknown } | null)?.commitError;
+  if (!(e instanceof Error) || !/^Commit failed\b/.test(e.message)) return undefined;
+  if (!(commitError instanceof Promise)) return Promise.resolve(undefined);
+  // lmdb-js rejects it as it reports the failure; bounded all the same, so a write never hangs on it.
+  return Promise.race([commitError.then(() => undefined, (cause: unknown) => cause), new Promise((resolve) => setTimeout(resolve, 100).unref())]);
+}
+
+/**
  * The embedded default backend. LMDB is multi-process safe, so RA, CA and OCSP on one machine
  * share one environment. A write's promise resolves once the commit is flushed to disk.
  *
@@ -107,6 +119,28 @@ export class LmdbStore implements Store {
     mkdirSync(path, { recursive: true, mode: 0o700 });
     this.db = open({ path, compression: false, maxReaders: 256 });
     restrictModes(path);
+  }
+
+  /**
+   * lmdb-js's write transaction (a callback, batched with the others of the moment into one commit),
+   * run once more when the commit failed. LMDB commits atomically, so nothing of a failed commit was
+   * written, and every callback here checks the store before it writes: running it again on the
+   * store as it is then is safe. lmdb-js 3.5 now and then refuses a commit whose free-page list it
+   * finds inconsistent ("freelist … had bad/duplicate entries", MDB_BAD_TXN; upstream, with writers
+   * in several processes; seen once in the rotation test), and the next transaction commits. A
+   * second failure is StoreUnavailableError (503 with Retry-After), with the LMDB error as its cause.
+   */
+  private async write<T>(callback: () => T): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.db.transaction(callback);
+      } catch (e) {
+        const detail = commitFailure(e);
+        if (!detail) throw e;
+        const cause = await detail;
+        if (attempt >= 2) throw new StoreUnavailableError(`the LMDB commit failed twice: ${(cause as Error | undefined)?.message ?? 'no detail'}`, { cause });
+      }
+    }
   }
 
   /** A read: probes call it every few seconds and must not write (issue 14.7). */
@@ -139,7 +173,7 @@ export class LmdbStore implements Store {
     const seen = (this.db.get(SCHEMA) as number | undefined) ?? 1;
     if (seen >= STORE_SCHEMA_VERSION) return upToDate(seen);
     // One write transaction: other processes wait on LMDB's write lock, then find the new version.
-    return this.db.transaction((): MigrationResult => {
+    return this.write((): MigrationResult => {
       const from = (this.db.get(SCHEMA) as number | undefined) ?? 1;
       if (from >= STORE_SCHEMA_VERSION) return upToDate(from);
       const keys = from < 2 ? this.migrateKeyHashes() : { rewritten: 0, keyCertifiedTwice: [] };
@@ -284,17 +318,17 @@ export class LmdbStore implements Store {
     return this.db.get(key('tenant', id)) as TenantRecord | undefined;
   }
   async putTenant(t: TenantRecord): Promise<void> {
-    await this.db.transaction(() => this.writeTenant(this.db.get(key('tenant', t.id)) as TenantRecord | undefined, t));
+    await this.write(() => this.writeTenant(this.db.get(key('tenant', t.id)) as TenantRecord | undefined, t));
   }
   async createTenant(t: TenantRecord): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       if (this.db.get(key('tenant', t.id)) !== undefined) return false;
       this.writeTenant(undefined, t);
       return true;
     });
   }
   async updateTenant(id: string, change: (current: TenantRecord) => TenantRecord): Promise<{ before: TenantRecord; after: TenantRecord } | undefined> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const before = this.db.get(key('tenant', id)) as TenantRecord | undefined;
       if (before === undefined) return undefined;
       const after = change(before);
@@ -338,7 +372,7 @@ export class LmdbStore implements Store {
     return this.db.get(key('oauthclient', clientId)) as OAuthClientRecord | undefined;
   }
   async putOAuthClient(c: OAuthClientRecord): Promise<void> {
-    await this.db.transaction(() => {
+    await this.write(() => {
       this.db.putSync(key('oauthclient', c.clientId), c);
       this.db.putSync(key('oauthclient-t', c.tenant, c.clientId), true);
     });
@@ -358,10 +392,10 @@ export class LmdbStore implements Store {
     return this.db.get(key('mfr', tenant, name)) as ManufacturerRecord | undefined;
   }
   async putManufacturer(m: ManufacturerRecord): Promise<void> {
-    await this.db.put(key('mfr', m.tenant, m.name), m);
+    await this.write(() => this.db.putSync(key('mfr', m.tenant, m.name), m));
   }
   async deleteManufacturer(tenant: string, name: string): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const k = key('mfr', tenant, name);
       if (this.db.get(k) === undefined) return false;
       this.db.removeSync(k);
@@ -380,7 +414,7 @@ export class LmdbStore implements Store {
   // every station write (writeStation, dropStation); SECC_INDEX_BUILT once it covers the
   // stations written before it existed.
   async findStationBySeccId(tenant: string, seccId: string): Promise<StationRecord | undefined> {
-    if (this.db.get(SECC_INDEX_BUILT) === undefined) await this.db.transaction(() => this.buildSeccIndex());
+    if (this.db.get(SECC_INDEX_BUILT) === undefined) await this.write(() => this.buildSeccIndex());
     const k = seccIdKey(seccId);
     this.db.resetReadTxn();
     for (const { key: entry } of this.db.getRange({ start: key('secc', tenant, k), end: key('secc', tenant, k, END) })) {
@@ -419,7 +453,7 @@ export class LmdbStore implements Store {
   }
   async putStation(s: StationRecord): Promise<{ created: boolean }> {
     await this.schema();
-    return this.db.transaction(() => {
+    return this.write(() => {
       const conflict = this.seccConflict(s);
       if (conflict) throw new SeccIdConflictError(s.tenant, s.stationId, conflict);
       const before = this.db.get(key('station', s.tenant, s.stationId)) as StationRecord | undefined;
@@ -430,7 +464,7 @@ export class LmdbStore implements Store {
   async putStations(batch: readonly StationRecord[], opts: { readonly replace: boolean }): Promise<StationPutOutcome[]> {
     if (!batch.length) return [];
     await this.schema();
-    return this.db.transaction(() =>
+    return this.write(() =>
       batch.map((s): StationPutOutcome => {
         const before = this.db.get(key('station', s.tenant, s.stationId)) as StationRecord | undefined;
         if (before && !opts.replace) return 'kept';
@@ -443,7 +477,7 @@ export class LmdbStore implements Store {
   }
   async deleteStation(tenant: string, stationId: string): Promise<boolean> {
     await this.schema();
-    return this.db.transaction(() => this.dropStation(tenant, stationId));
+    return this.write(() => this.dropStation(tenant, stationId));
   }
 
   async listIssuers(hierarchy?: string): Promise<IssuerRecord[]> {
@@ -460,7 +494,7 @@ export class LmdbStore implements Store {
   async putIssuer(i: IssuerRecord): Promise<void> {
     assertIssuerRecord(i);
     await this.schema();
-    await this.db.put(key('issuer', i.id), i);
+    await this.write(() => this.db.putSync(key('issuer', i.id), i));
   }
   async issuerLastExpiry(issuerId: string): Promise<number | undefined> {
     this.db.resetReadTxn();
@@ -475,7 +509,7 @@ export class LmdbStore implements Store {
   async commitRotation(issuers: readonly IssuerRecord[], rotation: RotationRecord, expectedRevision: number | undefined): Promise<boolean> {
     assertRotationCommit(issuers, rotation);
     await this.schema();
-    return this.db.transaction(() => {
+    return this.write(() => {
       const current = this.db.get(rotationKey(rotation.hierarchy)) as RotationRecord | undefined;
       if (current?.revision !== expectedRevision) return false;
       for (const i of issuers) this.db.putSync(key('issuer', i.id), i);
@@ -510,7 +544,7 @@ export class LmdbStore implements Store {
   }
   async blockKey(spkiSha256: string): Promise<void> {
     await this.schema();
-    await this.db.put(key('blocked', spkiSha256), new Date().toISOString());
+    await this.write(() => this.db.putSync(key('blocked', spkiSha256), new Date().toISOString()));
   }
   async getIdempotency(tenant: string, k: string): Promise<IdempotencyRecord | undefined> {
     return this.db.get(key('idem', tenant, k)) as IdempotencyRecord | undefined;
@@ -523,7 +557,7 @@ export class LmdbStore implements Store {
     await this.schema();
     // Checks and writes run inside one LMDB write transaction: atomic, and serialised against
     // every other writer in every process.
-    return this.db.transaction(() => this.recordInTxn(cert, coverage, idem, audit, register, also.rate));
+    return this.write(() => this.recordInTxn(cert, coverage, idem, audit, register, also.rate));
   }
 
   /**
@@ -533,7 +567,7 @@ export class LmdbStore implements Store {
    */
   async recordIssuances(batch: readonly { readonly cert: CertificateRecord; readonly coverage: IssuanceCoverage }[]): Promise<IssuanceOutcome[]> {
     await this.schema();
-    return this.db.transaction(() => batch.map(({ cert, coverage }) => this.recordInTxn(cert, coverage)));
+    return this.write(() => batch.map(({ cert, coverage }) => this.recordInTxn(cert, coverage)));
   }
 
   /** recordIssuance inside a write transaction. */
@@ -575,7 +609,7 @@ export class LmdbStore implements Store {
   // throws in an lmdb-js transaction does not undo the writes made before it.
   async revokeCertificate(serial: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<RevocationDone>): Promise<RevocationOutcome> {
     await this.schema();
-    return this.db.transaction((): RevocationOutcome => {
+    return this.write((): RevocationOutcome => {
       const cert = this.db.get(key('cert', serial)) as CertificateRecord | undefined;
       if (!cert) return { ok: false, reason: 'not-found' };
       const updated = revokedRecord(cert, reason, at);
@@ -590,7 +624,7 @@ export class LmdbStore implements Store {
 
   async removeStation(tenant: string, stationId: string, reason: RevocationReason, at: string, auditOf: RevocationAuditOf<StationRemoval>): Promise<StationRemoval> {
     await this.schema();
-    return this.db.transaction((): StationRemoval => {
+    return this.write((): StationRemoval => {
       const good: CertificateRecord[] = [];
       for (const { value } of this.db.getRange({ start: key('stationcert', tenant, stationId), end: key('stationcert', tenant, stationId, END) })) {
         const cert = this.db.get(key('cert', value as string)) as CertificateRecord | undefined;
@@ -652,7 +686,7 @@ export class LmdbStore implements Store {
   }
 
   async putOcspResponses(serial: string, signed: SignedStatus, responses: OcspResponseRecord[], schedule?: { nextDue: number | undefined }): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const cert = this.db.get(key('cert', serial)) as CertificateRecord | undefined;
       if (!cert || cert.status !== signed.status || cert.revokedAt !== signed.revokedAt || cert.revocationReason !== signed.revocationReason) return false;
       for (const r of responses) this.db.putSync(key('ocsp', r.issuerId, r.serial, r.hash), r);
@@ -662,7 +696,7 @@ export class LmdbStore implements Store {
   }
 
   async claimOcspDue(now: number, limit: number, leaseMs: number): Promise<OcspDue[]> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const out: OcspDue[] = [];
       for (const { key: k } of this.db.getRange({ start: key('ocspdue', 0), end: key('ocspdue', now, END), limit })) {
         const [, due, serial] = k as [string, number, string];
@@ -674,7 +708,7 @@ export class LmdbStore implements Store {
   }
 
   async requeueOcsp(now: number, opts: { readonly issuerId?: string; readonly cursor?: string; readonly limit: number }): Promise<OcspRequeueStep> {
-    return this.db.transaction((): OcspRequeueStep => {
+    return this.write((): OcspRequeueStep => {
       // ocspdueof <serial> → due: the schedule by serial, so a cursor is the last serial seen.
       const limit = Math.max(1, opts.limit);
       const start = opts.cursor === undefined ? key('ocspdueof') : key('ocspdueof', opts.cursor);
@@ -693,7 +727,7 @@ export class LmdbStore implements Store {
   }
 
   async nextCrlNumber(issuerId: string): Promise<number> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const n = ((this.db.get(key('crlnumber', issuerId)) as number | undefined) ?? 0) + 1;
       this.db.putSync(key('crlnumber', issuerId), n);
       return n;
@@ -701,7 +735,7 @@ export class LmdbStore implements Store {
   }
 
   async putCrl(crl: CrlRecord): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.write(() => {
       const current = this.db.get(key('crl', crl.issuerId)) as CrlRecord | undefined;
       if (current && current.number >= crl.number) return false;
       this.db.putSync(key('crl', crl.issuerId), crl);
@@ -775,7 +809,7 @@ export class LmdbStore implements Store {
     if (!events.length) return [];
     // Head read, chained and written in one write transaction: appends from every instance and
     // process are serialised by LMDB's write lock, so they form one chain.
-    return this.db.transaction(() => this.appendAuditInTxn(events, at));
+    return this.write(() => this.appendAuditInTxn(events, at));
   }
 
   /** Inside a write transaction, events already validated: chained after the head and written with the new head. */
@@ -821,7 +855,7 @@ export class LmdbStore implements Store {
       this,
       through,
       (from, entries, to) =>
-      this.db.transaction(() => {
+      this.write(() => {
         const cp = (this.db.get(AUDIT_CHECKPOINT) as AuditCheckpoint | undefined) ?? AUDIT_GENESIS;
         if (cp.seq !== from.seq || cp.hash !== from.hash) return false;
         for (const e of entries) {
