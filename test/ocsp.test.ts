@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import { buildOcspRequest, encodeCertId, issuerHashes, OCSP_LIMITS } from '@evpki/ocsp';
-import { createOcspService, loadOcspConfig } from '@evpki/ocsp-responder';
+import { createOcspService, loadOcspConfig, noneMatchFails } from '@evpki/ocsp-responder';
 import { createLogger, readServiceTls } from '@evpki/service';
 import { openStore } from '@evpki/store';
 import { OID, parseCertificate, pemBlocks, serialFromHex, toPem, type ParsedCertificate } from '@evpki/x509';
@@ -274,6 +274,25 @@ describe('OCSP over GET with curl (RFC 6960 A.1, RFC 5019 caching)', () => {
     assert.match(v.stderr + v.stdout, /Response verify OK/);
     const again = await curl(['-o', '/dev/null', '-w', '%{http_code}', '-H', `If-None-Match: ${etag}`, `${stack.ocspUrl}/ocsp/${encodeURIComponent(req.toString('base64'))}`]);
     assert.equal(again.stdout, '304');
+    // RFC 9110 13.1.2: a list, the weak comparison and * fail the condition too (304); a tag of
+    // another answer, or a field that is no list of entity tags, does not (200, the answer).
+    for (const [field, status] of [
+      [`"other", ${etag}`, '304'],
+      [`W/${etag}`, '304'],
+      ['*', '304'],
+      ['"other"', '200'],
+      [etag.slice(1, -1), '200'],
+    ] as const) {
+      const r = await curl(['-o', '/dev/null', '-w', '%{http_code}', '-H', `If-None-Match: ${field}`, `${stack.ocspUrl}/ocsp/${encodeURIComponent(req.toString('base64'))}`]);
+      assert.equal(r.stdout, status, `If-None-Match: ${field}`);
+    }
+  });
+
+  it('If-None-Match is read as RFC 9110 13.1.2 says: a list of entity tags, weak comparison, or *', () => {
+    const etag = '"4f2a"';
+    for (const field of ['"4f2a"', '*', ' * ', 'W/"4f2a"', '"a", "4f2a"', '"a",W/"4f2a" ,"b"', '"a,b", "4f2a"', ', "4f2a"']) assert.equal(noneMatchFails(field, etag), true, field);
+    for (const field of ['', '"4f2a', '4f2a', '"4F2A"', '"a", "b"', '"a" "4f2a"', 'w/"4f2a"', '"a,4f2a"', '**']) assert.equal(noneMatchFails(field, etag), false, field);
+    assert.equal(noneMatchFails('"4f2a"', 'W/"4f2a"'), true, 'a weak tag of ours matches too');
   });
 
   it('accepts the unencoded form with / and + in the path', async () => {

@@ -168,7 +168,7 @@ export function createReplies(d: RepliesDeps) {
         return reply(res, 200, { 'content-type': OCSP_RESPONSE, 'cache-control': 'no-store', 'content-length': a.body.length }, a.body);
       }
       const headers = getHeaders(held, w, d.now().getTime());
-      if (ifNoneMatch === held.cache.etag) {
+      if (ifNoneMatch !== undefined && noneMatchFails(ifNoneMatch, held.cache.etag)) {
         count(method, a, 304);
         // The same headers but Content-Length (a 304 has no body; RFC 9110 15.4.5).
         return reply(res, 304, headers.slice(0, -2));
@@ -204,6 +204,34 @@ export function createReplies(d: RepliesDeps) {
   };
 }
 export type Replies = ReturnType<typeof createReplies>;
+
+/**
+ * Whether an If-None-Match field fails for a representation with entity tag `etag` (RFC 9110
+ * 13.1.2): `*`, or a listed entity tag that matches by the weak comparison (the opaque tags equal,
+ * W/ ignored). Then a GET is answered 304. Reading stops where the list syntax breaks: nothing
+ * after that point matches.
+ */
+export function noneMatchFails(field: string, etag: string): boolean {
+  if (field === etag) return true; // the one tag a cache sends back: no parsing
+  const opaque = etag.startsWith('W/') ? etag.slice(2) : etag;
+  const s = field.trim();
+  if (s === '*') return true;
+  // #entity-tag: [ W/ ] DQUOTE *etagc DQUOTE, separated by commas and optional whitespace; etagc
+  // excludes DQUOTE (and may include commas), so each tag ends at its closing quote.
+  for (let i = 0; i < s.length; ) {
+    while (s[i] === ' ' || s[i] === '\t' || s[i] === ',') i++;
+    if (i >= s.length) break;
+    const start = s.startsWith('W/', i) ? i + 2 : i;
+    if (s[start] !== '"') return false;
+    const end = s.indexOf('"', start + 1);
+    if (end < 0) return false;
+    if (s.slice(start, end + 1) === opaque) return true;
+    i = end + 1;
+    while (s[i] === ' ' || s[i] === '\t') i++;
+    if (i < s.length && s[i] !== ',') return false;
+  }
+  return false;
+}
 
 /** A header block for writeHead: an object, or names and values in turn. */
 type Headers = Record<string, string | number> | string[];
