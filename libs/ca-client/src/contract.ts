@@ -276,7 +276,6 @@ export type CaOperationName = keyof CaApi;
 export type RequestOf<O> = O extends CaOperation<infer Req, unknown> ? Req : never;
 export type AnswerOf<O> = O extends CaOperation<unknown, infer Res> ? Res : never;
 
-/** The manufacturer fields of a sign request: both or neither. */
 /** The RA's rate limits: whole numbers of requests, 0 for off. */
 function rateLimitsOf(j: JsonFields): { rateLimits?: RateLimits } {
   const r = j.optFields('rateLimits');
@@ -289,6 +288,7 @@ function rateLimitsOf(j: JsonFields): { rateLimits?: RateLimits } {
   return { rateLimits: { stationCsrsPerDay: count('stationCsrsPerDay'), tenantCsrsPerMinute: count('tenantCsrsPerMinute') } };
 }
 
+/** The manufacturer fields of a sign request: both or neither. */
 function manufacturerOf(j: JsonFields): Pick<CaSignRequest, 'manufacturerName' | 'manufacturerCertificateChain' | 'manufacturerRevocation'> {
   const manufacturerName = j.optStr('manufacturerName', 64);
   const manufacturerCertificateChain = j.optStr('manufacturerCertificateChain', MANUFACTURER_CHAIN_CHARS);

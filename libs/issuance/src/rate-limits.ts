@@ -50,7 +50,6 @@ export function rateLimited(quotas: readonly Quota[], refused: { readonly bucket
   return new AppError('rate-limited', `${q.message}; retry in ${retryAfterSeconds} s`, [{ rule: q.rule, message: q.message }], retryAfterSeconds);
 }
 
-
 /**
  * Refuses (429, the full bucket's rule) when a quota has no room at `now` (epoch ms): a read,
  * nothing counted. The RA asks it after its early policy check, so that requests over a limit

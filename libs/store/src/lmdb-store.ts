@@ -766,21 +766,23 @@ export class LmdbStore implements Store {
    */
   private countRateInTxn({ buckets: all, now, eventId }: RateCount): RateOutcome {
     const buckets = countedBuckets(all);
-    const counts = new Map<string, number>();
+    const counts = new Map<string, { stored: number; now: number }>();
     for (const b of buckets) {
-      let count = this.rateCount(b.key);
+      const stored = this.rateCount(b.key);
+      let count = stored;
       for (const k of [...this.db.getKeys({ start: key('rate', b.key, 0), end: key('rate', b.key, now - b.windowMs, END) })]) {
         this.db.removeSync(k);
         count--;
       }
-      this.setRateCount(b.key, count);
-      counts.set(b.key, count);
+      counts.set(b.key, { stored, now: count });
     }
-    const verdict = rateVerdict(buckets, (b) => counts.get(b.key)!, (b) => this.oldestRateEvent(b, now), now);
-    if (!verdict.allowed) return verdict;
+    const verdict = rateVerdict(buckets, (b) => counts.get(b.key)!.now, (b) => this.oldestRateEvent(b, now), now);
+    // Each bucket's count written once: what expired went, and this event came when all had room.
     for (const b of buckets) {
-      this.setRateCount(b.key, counts.get(b.key)! + 1);
-      this.db.putSync(key('rate', b.key, now, eventId), null);
+      const c = counts.get(b.key)!;
+      const next = c.now + (verdict.allowed ? 1 : 0);
+      if (next !== c.stored) this.setRateCount(b.key, next);
+      if (verdict.allowed) this.db.putSync(key('rate', b.key, now, eventId), null);
     }
     return verdict;
   }

@@ -46,7 +46,7 @@ export interface EnrolmentDeps {
   readonly ca: Pick<CaClient, 'sign' | 'signServer'>;
   readonly keyPolicy: KeyPolicy;
   readonly now: () => Date;
-  /** RA_RATE_*: sent with each request, the CA counts it in the issuance write. */
+  /** RA_RATE_*: read here before the CA is called, and sent with each request: the CA counts it in the issuance write. */
   readonly rateLimits: RateLimits;
   readonly metrics: Metrics;
   /** Manufacturer chains (issue 21); without it, a request with one is refused. */

@@ -6,7 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnProc } from '../bench-kit.js';
 import { AB_CONC, AB_REQUESTS } from './config.js';
-import { cpuBetween, poolCpu, snap, type CpuUse } from './cpu.js';
+import { cpuBetween, snap, type CpuUse } from './cpu.js';
+import { pooled } from './pool.js';
 
 export interface AbRun {
   readonly requests: number;
@@ -61,9 +62,7 @@ export async function runAb(url: string, bodyFile: string, serverPid: number, re
  * load on the shared machine weighs on both sides; p50 and p99 are the median of the runs', max the largest.
  */
 export function poolAb(runs: readonly AbRun[]): AbRun {
-  const sum = (f: (a: AbRun) => number): number => runs.reduce((n, a) => n + f(a), 0);
-  const median = (f: (a: AbRun) => number): number => runs.map(f).sort((x, y) => x - y)[Math.floor(runs.length / 2)]!;
-  const seconds = sum((a) => a.seconds);
+  const { sum, median, seconds, cpu } = pooled(runs);
   return {
     requests: sum((a) => a.requests),
     seconds,
@@ -73,6 +72,6 @@ export function poolAb(runs: readonly AbRun[]): AbRun {
     p50Ms: median((a) => a.p50Ms),
     p99Ms: median((a) => a.p99Ms),
     maxMs: Math.max(...runs.map((a) => a.maxMs)),
-    cpu: poolCpu(runs),
+    cpu,
   };
 }

@@ -63,16 +63,3 @@ export function cpuBetween(a: Snap, b: Snap, seconds: number): CpuUse {
   };
 }
 
-/** The CPU use of pooled runs: each figure weighted by its run's seconds (ab.ts poolAb, wrk.ts poolWrk). */
-export function poolCpu(runs: readonly { readonly cpu: CpuUse; readonly seconds: number }[]): CpuUse {
-  const seconds = runs.reduce((n, r) => n + r.seconds, 0);
-  const weighted = (f: (c: CpuUse) => number): number => runs.reduce((n, r) => n + f(r.cpu) * r.seconds, 0) / seconds;
-  return {
-    serverCores: weighted((c) => c.serverCores),
-    serverMainBusy: weighted((c) => c.serverMainBusy),
-    wrkCores: weighted((c) => c.wrkCores),
-    machineBusyCores: weighted((c) => c.machineBusyCores),
-    softirqCores: weighted((c) => c.softirqCores),
-    otherLoadCores: weighted((c) => c.otherLoadCores),
-  };
-}

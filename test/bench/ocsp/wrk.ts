@@ -2,7 +2,8 @@
 import { writeFileSync } from 'node:fs';
 import { spawnProc } from '../bench-kit.js';
 import { CONC, NONCE_BYTES } from './config.js';
-import { cpuBetween, poolCpu, snap, type CpuUse } from './cpu.js';
+import { cpuBetween, snap, type CpuUse } from './cpu.js';
+import { pooled } from './pool.js';
 import { luaString } from './shared.js';
 
 const LUA_DONE = `
@@ -87,9 +88,7 @@ export async function runWrk(url: string, script: string, seconds: number, serve
  * the mean the median of the runs', max the largest.
  */
 export function poolWrk(runs: readonly WrkRun[]): WrkRun {
-  const sum = (f: (w: WrkRun) => number): number => runs.reduce((n, w) => n + f(w), 0);
-  const median = (f: (w: WrkRun) => number): number => runs.map(f).sort((x, y) => x - y)[Math.floor(runs.length / 2)]!;
-  const seconds = sum((w) => w.seconds);
+  const { sum, median, seconds, cpu } = pooled(runs);
   return {
     requests: sum((w) => w.requests),
     seconds,
@@ -106,6 +105,6 @@ export function poolWrk(runs: readonly WrkRun[]): WrkRun {
     p99Ms: median((w) => w.p99Ms),
     maxMs: Math.max(...runs.map((w) => w.maxMs)),
     meanMs: median((w) => w.meanMs),
-    cpu: poolCpu(runs),
+    cpu,
   };
 }
