@@ -19,6 +19,12 @@
  *                    has arrived, the canned bytes of the ocsp-floor answer (same 471-byte body,
  *                    `Connection: close`) and the connection is ended; FLOOR_WORKERS as ocsp-floor.
  *                    The ceiling of the runtime for a connection per request (bench-ocsp, no keep-alive)
+ *   scale-floor      node:http for bench-scale: POST answered 200 with the stored pre-signed entry of
+ *                    the certificate whose serial ends the request body (its last 16 bytes), read
+ *                    with one Redis GET per request (fourth argument `redis`) or, from memory, the
+ *                    entry of one sample serial read once at start (`memory`); then the Redis URL,
+ *                    the key prefix (before the serial's hex) and the sample serial's hex. The
+ *                    least any responder pays whose answers live in Redis, not in its memory
  *
  * Prints `LISTENING <port>` on stdout once it accepts connections.
  */
@@ -27,6 +33,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { OPENAPI_PATH, compileRequestSchemas, loadOperations } from '@evpki/ra';
 import { RA_CLIENT_CN, readServiceTls } from '@evpki/service';
@@ -108,6 +115,30 @@ if (mode === 'bare' || mode === 'stub-ca') {
       socket.end(answer);
     });
     socket.on('error', () => socket.destroy());
+  });
+  listen(server);
+} else if (mode === 'scale-floor') {
+  const [from, url, prefix, sample] = process.argv.slice(3) as [string, string, string, string];
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  const fixed = await redis.getBuffer(prefix + sample);
+  if (!fixed) throw new Error(`scale-floor: no value at ${prefix + sample}`);
+  const answer = (res: ServerResponse, body: Buffer | null): void => {
+    if (!body) return void res.writeHead(404, { 'content-length': '0' }).end();
+    res.writeHead(200, { 'content-type': 'application/ocsp-response', 'content-length': String(body.length) });
+    res.end(body);
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (from === 'memory') return answer(res, fixed);
+      const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+      // The store's serial key: lowercase hex without leading zeros.
+      redis.getBuffer(prefix + body.subarray(-16).toString('hex').replace(/^0+/, '')).then(
+        (b) => answer(res, b),
+        () => void res.writeHead(503, { 'content-length': '0' }).end(),
+      );
+    });
   });
   listen(server);
 } else if (mode === 'express' || mode === 'express-schemas') {

@@ -8,7 +8,7 @@ import type { IssueResults } from './run.js';
 import type { ScenarioResult } from './scenario.js';
 
 /** Prints the report and writes the results file; a problem (failed issuance, bad chain, unreadable profile) sets a non-zero exit code. */
-export function report({ scenarios, verification, micro, signers, profiles, problems, baselineRate, csrs }: IssueResults, startedAt: Date, wall0: number): void {
+export function report({ scenarios, verification, micro, signers, profiles, problems, baselineRate, baselineRuns, csrs }: IssueResults, startedAt: Date, wall0: number): void {
   const { count: csrCount, seconds: csrSeconds } = csrs;
   for (const [k, v] of Object.entries(verification)) if (v.bad.length) problems.push(`${k}: ${v.bad.length}/${v.checked} sampled chains bad: ${v.bad[0]}`);
   for (const s of scenarios) if (s.failed) problems.push(`${s.scenario} conc ${s.conc}: ${s.failed} non-201 (${JSON.stringify(s.failures)}) e.g. ${s.failureSamples?.[0] ?? ''}`);
@@ -30,6 +30,7 @@ export function report({ scenarios, verification, micro, signers, profiles, prob
     out.push(
       `best RA→CA: ${f0(best.perSecond)} cert/s at conc ${best.conc} (p50 ${f2(best.p50Ms)} ms, p99 ${f2(best.p99Ms)} ms) = ${f2(best.perSecond / baselineRate)}x the naive baseline, ${f2(best.perSecond / TARGET)}x the ${TARGET}/s target`,
     );
+  out.push(`naive baseline: ${f0(baselineRate)} cert/s, the geometric mean of its runs before the services and after the RA→CA scenarios (${baselineRuns.map(f0).join(' and ')} cert/s)`);
   out.push(`sampled chains verified (node X509Certificate: checkIssued + signature + subject): ${checked - bad}/${checked}`);
   out.push('');
   out.push('CPU per request by process (ms, all threads, from /proc), main (JS) thread busy share, machine-wide busy cores, cores busy with');
@@ -67,6 +68,7 @@ export function report({ scenarios, verification, micro, signers, profiles, prob
   writeResults(RESULTS, 'bench-issue', startedAt, {
     config: { concurrencies: CONCURRENCIES, measureSeconds: MEASURE_S, warmupSeconds: WARMUP_S, prewarmSeconds: PREWARM_S, sideSeconds: SIDE_S, stations: STATIONS, targetPerSecond: TARGET },
     baselinePerSecond: baselineRate,
+    baselineRuns,
     best: best ? { perSecond: best.perSecond, conc: best.conc, p50Ms: best.p50Ms, p99Ms: best.p99Ms, vsBaseline: best.perSecond / baselineRate, vsTarget: best.perSecond / TARGET } : undefined,
     scenarios,
     breakdown: micro,
@@ -78,7 +80,7 @@ export function report({ scenarios, verification, micro, signers, profiles, prob
   // For `make bench` (test/bench/bench-all.ts): the best RA→CA rate against the target and the naive baseline.
   printBenchResults('bench-issue', [
     { metric: 'issuance RA→CA, best conc', value: best?.perSecond ?? NaN, unit: 'cert/s', target: TARGET, better: 'higher' },
-    { metric: 'issuance RA→CA, best conc', value: best?.perSecond ?? NaN, unit: 'cert/s', baseline: { name: 'naive @peculiar/x509', value: baselineRate }, target: BASELINE_RATIO_TARGET, better: 'higher' },
+    { metric: 'issuance RA→CA, best conc', value: best?.perSecond ?? NaN, unit: 'cert/s', baseline: { name: 'naive @peculiar/x509, before+after', value: baselineRate }, target: BASELINE_RATIO_TARGET, better: 'higher' },
     { metric: 'issuance RA→CA p99 at 32 in flight', value: at32?.p99Ms ?? NaN, unit: 'ms', target: P99_AT_32_TARGET_MS, better: 'lower' },
   ]);
   if (problems.length) process.exitCode = 1;

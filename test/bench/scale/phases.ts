@@ -1,7 +1,7 @@
 /**
  * The phases: 1,000 records, then the rest up to TOTAL. Each: load (the big one with pre-signing
  * helpers), wait until all are pre-signed and no AOF rewrite runs, memory, the cache prefill, the
- * measurement (and at the big size a control over the first 1,000 records), the Redis round trip
+ * measurement (and at the big size a control over the first 1,000 records and the floor), the Redis round trip
  * alone, saturation with wrk, one answer checked with openssl.
  */
 import { writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { f0, f1, f2, log, stopProc } from '../bench-kit.js';
 import { draws, opensslCheck, requestParts, type RequestParts } from './answers.js';
 import { CONTROL_S, MEASURE_S, PRESIGN_HELPERS, PROBE_S, RATE, SERIAL_BYTES, SMALL, TOTAL, WARMUP_S, WRK_CONC, WRK_S } from './config.js';
 import { cpuBetween, cpuSnap, procCpu, rssMb } from './cpu.js';
+import { measureFloor, type Floor } from './floor.js';
 import { load, waitPresigned, type LoadResult } from './loading.js';
 import { measureOcsp, prefill, type OcspRun } from './measure.js';
 import { memorySample } from './memory.js';
@@ -43,6 +44,8 @@ export interface Phase {
   readonly ocsp: OcspRun;
   /** At the big size: the same open loop over the first 1,000 records only. */
   readonly control?: OcspRun;
+  /** At the big size: a bare node:http server under the same load, from memory and with one Redis GET per request (floor.ts). */
+  readonly floor?: Floor;
   /** The responder's store read (GET of the pre-signed responses) from this process, same rate. */
   readonly redisProbe: OpenLoopRun;
   readonly wrk?: WrkRun;
@@ -102,6 +105,7 @@ export async function runPhases(run: ScaleRun, bench: ScaleBench): Promise<void>
     // control at the big size: requests over the first 1,000 records only (answered from the
     // responder's memory, as at 1k), under the same machine and store state
     const control = size > SMALL ? await measureOcsp(run, bench, `${label} control`, rp, SMALL, 2, CONTROL_S) : undefined;
+    const floor = size > SMALL ? await measureFloor(run, bench, rp, size) : undefined;
 
     // the store read alone, from this process
     const pidx = draws(Math.round(RATE * (1 + PROBE_S)), size);
@@ -149,6 +153,7 @@ export async function runPhases(run: ScaleRun, bench: ScaleBench): Promise<void>
       prefill: filled,
       ocsp: measured,
       ...(control ? { control } : {}),
+      ...(floor ? { floor } : {}),
       redisProbe,
       ...(wrk ? { wrk } : {}),
       sanity,

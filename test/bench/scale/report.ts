@@ -58,6 +58,14 @@ export function report({ phases, problems, profiles, presignedBytes, templateByt
       `cross-check, not the target: p99(${big.label})/p99(${big.label} control) = ${f2(big.ocsp.run.latencyMs.p99 / big.control.run.latencyMs.p99)} ` +
         `(the control: 1,000 certificates answered from memory as at 1k, measured right after under the same machine and store state)`,
     );
+  if (big.floor) {
+    const { memory, redis } = big.floor;
+    out.push(
+      `floor, not the target: a bare node:http server under the same load at ${big.label} (http-floor-server.ts scale-floor): p99 ${f2(memory.run.latencyMs.p99)} ms from memory, ` +
+        `${f2(redis.run.latencyMs.p99)} ms with one Redis GET per request, ratio ${f2(redis.run.latencyMs.p99 / memory.run.latencyMs.p99)} ` +
+        `(server CPU ${f0(memory.serverUsPerRequest)} and ${f0(redis.serverUsPerRequest)} µs/request): what a responder whose answers live in Redis pays at least`,
+    );
+  }
   out.push('');
   out.push('Details (open loop; the control row: at the big size, requests over the first 1,000 records only, answered from memory as at 1k):');
   const detailRow = (name: string, r: OcspRun, p: Phase, more: boolean): string[] => [
@@ -150,6 +158,17 @@ export function report({ phases, problems, profiles, presignedBytes, templateByt
   });
   printBenchResults('bench-scale', [
     { metric: `OCSP p99 at ${big.label} records`, value: big.ocsp.run.latencyMs.p99, unit: 'ms', baseline: { name: `p99 at ${small.label}`, value: small.ocsp.run.latencyMs.p99 }, target: TARGET_RATIO, better: 'lower' },
+    ...(big.floor
+      ? [
+          {
+            metric: `floor p99, bare node:http + one Redis GET/request, ${big.label}`,
+            value: big.floor.redis.run.latencyMs.p99,
+            unit: 'ms',
+            baseline: { name: 'same from memory', value: big.floor.memory.run.latencyMs.p99 },
+            better: 'lower' as const,
+          },
+        ]
+      : []),
     { metric: `Redis bytes per certificate at ${big.label}`, value: big.redis.bytesPerRecord, unit: 'B', target: TARGET_BYTES_PER_RECORD, better: 'lower' },
     {
       metric: `responder RSS at ${big.label} records (after measuring)`,

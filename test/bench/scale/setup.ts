@@ -24,6 +24,7 @@ import type { ScaleRun } from './run.js';
 /** What the phases measure with. */
 export interface ScaleBench {
   readonly raw: Redis;
+  readonly redisUrl: string;
   readonly store: RedisStore;
   /** A second connection: the Redis round trip measured alone. */
   readonly probe: Redis;
@@ -131,5 +132,5 @@ export async function setUp(run: ScaleRun): Promise<ScaleBench> {
   conns.probe = probe;
   probe.on('error', () => undefined);
   const serialsFile = join(work, 'serials.bin');
-  return { raw, store, probe, ocspUrl, ocspPort, ocsp, pids, issuer, files, template, baseline, pop, serialsFile, startHelpers };
+  return { raw, redisUrl: redis.url, store, probe, ocspUrl, ocspPort, ocsp, pids, issuer, files, template, baseline, pop, serialsFile, startHelpers };
 }
