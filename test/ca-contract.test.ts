@@ -1,8 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate, createPublicKey } from 'node:crypto';
-import { CA_API, CaClient, type CaOperation } from '@evpki/ca-client';
-import { AppError, OCSP_CLIENT_CN, RA_CLIENT_CN, readServiceTls, routeTable, type RouteKey } from '@evpki/service';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { CA_API, CA_CONTRACT, CaClient, type CaOperation } from '@evpki/ca-client';
+import { AppError, OCSP_CLIENT_CN, RA_CLIENT_CN, createLogger, readServiceTls, routeTable, type RouteKey } from '@evpki/service';
 import { Rule } from '@evpki/policy';
 import { newP256Csr } from './helpers/csr.js';
 import { makeDevPki, registerStation, startStack, type DevPki, type Stack } from './helpers/pki.js';
@@ -51,7 +54,32 @@ describe('the CA contract, both sides', () => {
   it('ping: the CA knows each client by its certificate (the RA and the responder)', async () => {
     assert.equal(await asRa.ping(), true);
     assert.equal(await asOcsp.ping(), true);
-    assert.deepEqual(await asOcsp.call(CA_API.ping, undefined), { status: 'ok', client: OCSP_CLIENT_CN });
+    assert.deepEqual(await asOcsp.call(CA_API.ping, undefined), { status: 'ok', client: OCSP_CLIENT_CN, contract: CA_CONTRACT });
+  });
+
+  it('ping: a CA below this contract level (it would not count the rate limits) fails the ping, and the log says to upgrade the CAs first', async () => {
+    // A CA of before level 2, on the CA's own server certificate: its ping names the client, no level.
+    const tls = readServiceTls(pki.dataDir, 'ca-server');
+    const old = createHttpsServer({ key: tls.key, cert: tls.cert, ca: [tls.ca], requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, (req, res) => {
+      const client = (req.socket as TLSSocket).getPeerCertificate().subject?.CN;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ok', client }));
+    });
+    await new Promise<void>((r) => old.listen(0, '127.0.0.1', r));
+    const lines: string[] = [];
+    const url = new URL(stack.caUrl);
+    url.port = String((old.address() as AddressInfo).port);
+    const client = new CaClient({ baseUrl: url.origin, tls: readServiceTls(pki.dataDir, 'ra-client'), as: RA_CLIENT_CN, timeoutMs: 5000, log: createLogger('ra', 'info', { write: (l: string) => void lines.push(l) }) });
+    try {
+      assert.equal(await client.ping(), false);
+      const logged = lines.map((l) => JSON.parse(l) as { msg: string; contract?: number; required?: number }).find((l) => /older than this service/.test(l.msg));
+      assert.ok(logged, lines.join('\n'));
+      assert.match(logged.msg, /upgrade the CAs first/);
+      assert.deepEqual([logged.contract, logged.required], [1, CA_CONTRACT]);
+    } finally {
+      await client.close();
+      old.closeAllConnections();
+      await new Promise((r) => old.close(r));
+    }
   });
 
   it('every operation that names a caller refuses the other service: forbidden, A00.FR.703, relayed by the client', async () => {

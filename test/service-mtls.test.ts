@@ -211,7 +211,7 @@ describe("the CA's API port: mutual TLS 1.3 with service certificates only", () 
     assert.match(asRa.body.detail, /only pki-ocsp may call \/v1\/ocsp-signers; this client is pki-ra/);
     assert.equal((await caRequest(pki.dataDir, stack.caUrl, 'ra-client', 'POST', '/v1/nope', {})).status, 404);
     assert.equal((await caRequest(pki.dataDir, stack.caUrl, 'ra-client', 'GET', '/healthz')).status, 404, 'the API port serves only /v1/*');
-    assert.deepEqual((await caRequest(pki.dataDir, stack.caUrl, 'ocsp-client', 'GET', '/v1/ping')).body, { status: 'ok', client: 'pki-ocsp' });
+    assert.deepEqual((await caRequest(pki.dataDir, stack.caUrl, 'ocsp-client', 'GET', '/v1/ping')).body, { status: 'ok', client: 'pki-ocsp', contract: 2 });
   });
 });
 

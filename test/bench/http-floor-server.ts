@@ -35,6 +35,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { CA_CONTRACT } from '@evpki/ca-client';
 import { OPENAPI_PATH, compileRequestSchemas, loadOperations } from '@evpki/ra';
 import { RA_CLIENT_CN, readServiceTls } from '@evpki/service';
 
@@ -61,7 +62,7 @@ if (mode === 'bare' || mode === 'stub-ca') {
   const body = mode === 'stub-ca' ? readFileSync(process.argv[3] ?? '', 'utf8') : FIXED;
   const len = String(Buffer.byteLength(body));
   // The RA's readiness asks the CA's /v1/ping, which names the client.
-  const ok = mode === 'stub-ca' ? JSON.stringify({ status: 'ok', client: RA_CLIENT_CN }) : '{"status":"ok"}';
+  const ok = mode === 'stub-ca' ? JSON.stringify({ status: 'ok', client: RA_CLIENT_CN, contract: CA_CONTRACT }) : '{"status":"ok"}';
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(ok.length) });

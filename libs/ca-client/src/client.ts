@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { Pool } from 'undici';
 import type * as Undici from 'undici';
 import { AppError, REQUEST_ID_HEADER, kindForStatus, serviceClientTlsOptions, type Logger, type RuleViolation, type ServiceTls } from '@evpki/service';
-import { CA_ANSWER_CHARS, CA_API, type CaOperation, type CaProblem, type CaRemoveStationRequest, type CaRevokeRequest, type CaServerSignRequest, type CaSignRequest, type CaSignResponse, type CaOcspSignerRequest } from './contract.js';
+import { CA_ANSWER_CHARS, CA_API, CA_CONTRACT, type CaOperation, type CaProblem, type CaRemoveStationRequest, type CaRevokeRequest, type CaServerSignRequest, type CaSignRequest, type CaSignResponse, type CaOcspSignerRequest } from './contract.js';
 
 export interface CaClientOptions {
   /** The CA's API (RA_CA_URL, OCSP_CA_URL): https, mutual TLS. */
@@ -166,12 +166,20 @@ export class CaClient {
     return this.call(CA_API.ocspSigner, req, { requestId });
   }
 
-  /** The whole path, TLS handshake included: true when the CA answers and knows this client by `as`. */
+  /**
+   * The whole path, TLS handshake included: true when the CA answers, knows this client by `as`,
+   * and serves at least this build's contract level (CA_CONTRACT).
+   */
   async ping(): Promise<boolean> {
     try {
-      const { client } = await this.call(CA_API.ping, undefined, { headersTimeout: 2000 });
-      if (client === this.o.as) return true;
-      this.o.log?.warn({ client }, `the CA does not take this client certificate as ${this.o.as}`);
+      const { client, contract } = await this.call(CA_API.ping, undefined, { headersTimeout: 2000 });
+      if (client !== this.o.as) this.o.log?.warn({ client }, `the CA does not take this client certificate as ${this.o.as}`);
+      else if (!(typeof contract === 'number' && contract >= CA_CONTRACT))
+        this.o.log?.error(
+          { contract: contract ?? 1, required: CA_CONTRACT },
+          'the CA is older than this service (its contract level is below the one required: it would not count the rate limits); upgrade the CAs first',
+        );
+      else return true;
     } catch (err) {
       // An expired or replaced certificate shows here first (the RA's /readyz turns unready).
       this.o.log?.warn({ err: (err as Error).message, code: (err as { code?: string }).code }, 'CA ping failed');

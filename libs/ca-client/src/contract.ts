@@ -110,7 +110,18 @@ export interface CaPingResponse {
   readonly status: 'ok';
   /** The CN of the caller's client certificate, as the CA verified it. */
   readonly client: string;
+  /** The contract level this CA serves (CA_CONTRACT); absent from CAs older than level 2. */
+  readonly contract?: number;
 }
+
+/**
+ * The level of this contract, which the CA states in /v1/ping and every client requires at least:
+ * 2 = the CA counts the caller's rate limits (`rateLimits`) in the issuance write. An RA in front
+ * of an older CA would issue without limits (it only reads the counts); it is not ready instead, so
+ * that a rolling upgrade in the wrong order (RAs before CAs) stalls rather than runs unlimited.
+ * Raise it when the RA starts relying on something new of the CA.
+ */
+export const CA_CONTRACT = 2;
 
 /** Field limits: a CSR PEM fits OCPP's 5500 characters (A02.FR.03). */
 const CSR_CHARS = 5500;

@@ -1,5 +1,5 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { CA_API, type CaBatchOperation, type CaBatchRequest, type CaBatchResponse, type CaBatchResult, type CaOperation } from '@evpki/ca-client';
+import { CA_API, CA_CONTRACT, type CaBatchOperation, type CaBatchRequest, type CaBatchResponse, type CaBatchResult, type CaOperation } from '@evpki/ca-client';
 import { csmsServer, ocspSigner, profileForCertificateType } from '@evpki/issuance';
 import { AppError, opsRoutes, routeTable, type AuditTrail, type HttpRoute, type Logger, type Metrics, type RouteKey, type RouteTable } from '@evpki/service';
 import type { CaStore } from '@evpki/store';
@@ -119,7 +119,7 @@ export function caApiRoutes(d: CaRouteDeps): RouteTable<CaRoute> {
   );
 
   const table = routeTable<CaRoute>([
-    route(CA_API.ping, async (_req, call) => ({ status: 'ok', client: call.caller })),
+    route(CA_API.ping, async (_req, call) => ({ status: 'ok' as const, client: call.caller, contract: CA_CONTRACT })),
     sign,
     batch(CA_API.signBatch, sign),
 
