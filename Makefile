@@ -24,7 +24,7 @@ lint: install
 
 ## make test: type-check, lint (code and openapi.yaml) and every test.
 test: typecheck lint
-	node --test --test-concurrency=1 test/dist
+	node --test --test-concurrency=$${TEST_CONCURRENCY:-2} test/dist
 
 ## make fuzz: the property-based hostile-input tests (CSR and OCSP parsers, OCSP responder, every openapi.yaml operation, the CA's routes) with FUZZ_RUNS=20000 cases per property (`make test` runs 150); a failure prints its seed: rerun with FUZZ_SEED=<seed> FUZZ_PATH=<path>.
 fuzz: build

@@ -3,7 +3,7 @@ import { readBusyProfile, sharesBy, v8PseudoFrame, type CallFrame } from '../ben
 
 // Innermost matching frame wins, after three named hot functions anywhere on the stack.
 const NAMED: [string, string][] = [
-  ['publicKeyObject', 'policy: public key import (createPublicKey from SPKI DER)'],
+  ['publicKeyObject', 'policy: public key import (publicKeyObject: JWK, OpenSSL checks the point)'],
   ['verifySignature', 'policy: ECDSA verify (CSR proof of possession)'],
   ['signTbs', 'CA: sign the TBS (crypto.sign)'],
 ];
