@@ -29,7 +29,10 @@
  *     lag". Every response is checked: HTTP 200, OCSP successful, and the requested CertID
  *     followed by status good; one per phase is also verified with `openssl ocsp -respin`
  *     (signature chain, serial, good). At the big size a control run asks about the first 1,000
- *     records only (answered from the responder's memory, as at 1k) under the same conditions.
+ *     records only (answered from the responder's memory, as at 1k) under the same conditions,
+ *     then the floor: a bare node:http server under the same load, answering from memory and then
+ *     with one Redis GET per request (floor.ts). Each measurement runs in rounds (3): the round
+ *     with the median p99 stands for it.
  *     Before each measurement, 60,000 requests for random certificates (closed loop) bring the
  *     responder's in-memory cache to its steady state: at the big size full, each miss evicting;
  *   - the Redis round trip alone: the same open loop doing the responder's store read (GET of the
@@ -49,13 +52,13 @@
  *
  * Env knobs: BENCH_SCALE_RECORDS (default 1,000,000; at least 2,000), BENCH_QUICK=1 (20,000
  * records, shorter runs), BENCH_RATE (requests/s, 2,000), BENCH_SECONDS (measured seconds, 15),
- * BENCH_PRESIGN_HELPERS (extra pre-signing responders for the big phase, 2), BENCH_PROFILE=DIR
+ * BENCH_SCALE_ROUNDS (rounds of each measurement, the median p99's stands, 3), BENCH_PRESIGN_HELPERS (extra pre-signing responders for the big phase, 2), BENCH_PROFILE=DIR
  * (the measured responder runs with --cpu-prof into DIR), BENCH_SERVICE_IMPORT=FILE (it starts
  * with `node --import FILE`).
  *
  * The run is in test/bench/scale/: main.ts, setup.ts, phases.ts (the steps of a phase), loading.ts
  * and population.ts (the records), measure.ts with open-loop.ts and raw-http.ts (the load
- * generator), answers.ts, metrics.ts, memory.ts, wrk.ts, redis.ts, cpu.ts, progress.ts,
+ * generator), floor.ts (a bare node:http server under the same load), answers.ts, metrics.ts, memory.ts, wrk.ts, redis.ts, cpu.ts, progress.ts,
  * report.ts, config.ts (these knobs); ../scale-clock.ts (the generator's clock thread).
  */
 import { runBench } from './bench-kit.js';

@@ -9,6 +9,11 @@ export const SMALL = 1000;
 export const RATE = Number(process.env.BENCH_RATE ?? 2000);
 export const MEASURE_S = Number(process.env.BENCH_SECONDS ?? (QUICK ? 8 : 15));
 export const WARMUP_S = QUICK ? 2 : 3;
+/**
+ * Rounds of each measurement (the phases' open loops and the floor's): the round with the median p99
+ * stands for it, so that one burst of other load on a shared machine moves one round, not the verdict.
+ */
+export const ROUNDS = Math.max(1, Math.round(Number(process.env.BENCH_SCALE_ROUNDS ?? 3)));
 /** The Redis round-trip probe: shorter, same rate. */
 export const PROBE_S = QUICK ? 3 : 5;
 export const WRK_S = QUICK ? 3 : 5;

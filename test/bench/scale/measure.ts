@@ -2,7 +2,7 @@
 import { f0, f1, f2, log } from '../bench-kit.js';
 import { delta } from '../ocsp/shared.js';
 import { checkAnswer, draws, type RequestParts } from './answers.js';
-import { CONNECTIONS, PREFILL, RATE } from './config.js';
+import { CONNECTIONS, PREFILL, RATE, ROUNDS } from './config.js';
 import { responderMetrics } from './metrics.js';
 import { openLoop, type OpenLoopRun } from './open-loop.js';
 import { int } from './progress.js';
@@ -26,6 +26,19 @@ export interface OcspRun {
   /** The responder's event-loop delay during the run (warm-up included; 10 ms sampling). */
   readonly loopDelayMaxMs: number;
   readonly loopDelayP99Ms: number;
+  /** Every round's p99 (medianRound), in the order measured. */
+  readonly p99Rounds?: readonly number[];
+}
+
+/**
+ * `measure` ROUNDS times, back to back: the round with the median p99 stands for the measurement
+ * (all its figures are that round's), with every round's p99.
+ */
+export async function medianRound<T extends { readonly run: OpenLoopRun }>(measure: (round: number) => Promise<T>): Promise<T & { readonly p99Rounds: readonly number[] }> {
+  const rounds: T[] = [];
+  for (let i = 0; i < ROUNDS; i++) rounds.push(await measure(i));
+  const median = [...rounds].sort((a, b) => a.run.latencyMs.p99 - b.run.latencyMs.p99)[(rounds.length - 1) >> 1]!;
+  return { ...median, p99Rounds: rounds.map((r) => r.run.latencyMs.p99) };
 }
 
 /**

@@ -12,7 +12,7 @@ import { CONTROL_S, MEASURE_S, PRESIGN_HELPERS, PROBE_S, RATE, SERIAL_BYTES, SMA
 import { cpuBetween, cpuSnap, procCpu, rssMb } from './cpu.js';
 import { measureFloor, type Floor } from './floor.js';
 import { load, waitPresigned, type LoadResult } from './loading.js';
-import { measureOcsp, prefill, type OcspRun } from './measure.js';
+import { measureOcsp, medianRound, prefill, type OcspRun } from './measure.js';
 import { memorySample } from './memory.js';
 import { responderMemory, type ResponderMemory } from './metrics.js';
 import { openLoop, type OpenLoopRun } from './open-loop.js';
@@ -99,7 +99,7 @@ export async function runPhases(run: ScaleRun, bench: ScaleBench): Promise<void>
 
     // open loop against the responder: certificates from the whole population
     const filled = await prefill(run, bench, label, rp, size);
-    const measured = await measureOcsp(run, bench, label, rp, size, WARMUP_S, MEASURE_S);
+    const measured = await medianRound((i) => measureOcsp(run, bench, `${label} round ${i + 1}`, rp, size, WARMUP_S, MEASURE_S));
     const responderRssAfterMb = rssMb(pids.responder);
     const memoryMeasured = await responderMemory(ocspUrl);
     // control at the big size: requests over the first 1,000 records only (answered from the

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { cpus } from 'node:os';
 import { CORES, PROFILE_DIR, QUICK, SERVICE_ALLOCATOR, SERVICE_IMPORT, f0, f1, f2, grid, printBenchResults, problemLines, writeResults } from '../bench-kit.js';
-import { CONNECTIONS, LOAD_CONCURRENCY, MEASURE_S, PREFILL, PRESIGN_HELPERS, RATE, REDIS_ARGS, RESPONDER_CACHE, RESULTS, SMALL, STATION_SPREAD, TARGET_BYTES_PER_RECORD, RSS_MARGIN_MB, TARGET_RATIO, TARGET_RSS_RATIO, TOTAL, WARMUP_S, WRK_CONC } from './config.js';
+import { CONNECTIONS, LOAD_CONCURRENCY, MEASURE_S, PREFILL, ROUNDS, PRESIGN_HELPERS, RATE, REDIS_ARGS, RESPONDER_CACHE, RESULTS, SMALL, STATION_SPREAD, TARGET_BYTES_PER_RECORD, RSS_MARGIN_MB, TARGET_RATIO, TARGET_RSS_RATIO, TOTAL, WARMUP_S, WRK_CONC } from './config.js';
 import type { OcspRun } from './measure.js';
 import type { ResponderMemory } from './metrics.js';
 import type { Phase } from './phases.js';
@@ -26,7 +26,7 @@ export function report({ phases, problems, profiles, presignedBytes, templateByt
       `${int(STATION_SPREAD)} stations; each carries the DER of one real certificate (${templateBytes} B) as a template: the responder never reads a record's DER`,
   );
   out.push(
-    `load: open loop, ${RATE} req/s for ${MEASURE_S} s after ${WARMUP_S} s of warm-up, POST /ocsp (one SHA-256 CertID, no nonce), certificates drawn uniformly from the whole population, ` +
+    `load: open loop, ${RATE} req/s for ${MEASURE_S} s after ${WARMUP_S} s of warm-up, ${ROUNDS} rounds (the median p99's stands), POST /ocsp (one SHA-256 CertID, no nonce), certificates drawn uniformly from the whole population, ` +
       `${CONNECTIONS} keep-alive connections; latency from the scheduled send time; every answer checked (successful, CertID good); ` +
       `before it, ${int(PREFILL)} requests for random certificates bring the responder's cache (${int(RESPONDER_CACHE)} answers) to its steady state`,
   );
@@ -41,6 +41,8 @@ export function report({ phases, problems, profiles, presignedBytes, templateByt
   );
   out.push('');
   out.push(`p99(${big.label})/p99(${small.label}) = ${f2(ratio)} (target ≤ ${f2(TARGET_RATIO)}) ${verdict}`);
+  const rounds = (r: { p99Rounds?: readonly number[] }): string => (r.p99Rounds ?? []).map(f2).join(' / ');
+  out.push(`  each p99 is the median of ${ROUNDS} rounds measured back to back (ms): ${phases.map((p) => `${p.label} ${rounds(p.ocsp)}`).join('; ')}`);
   const bytesVerdict = big.redis.bytesPerRecord <= TARGET_BYTES_PER_RECORD ? 'PASS' : 'FAIL';
   out.push(`Redis bytes per certificate at ${big.label}: ${f0(big.redis.bytesPerRecord)} (target ≤ ${TARGET_BYTES_PER_RECORD}) ${bytesVerdict}`);
   const rssRatio = big.responderRssAfterMb / small.responderRssAfterMb;
@@ -63,7 +65,7 @@ export function report({ phases, problems, profiles, presignedBytes, templateByt
     out.push(
       `floor, not the target: a bare node:http server under the same load at ${big.label} (http-floor-server.ts scale-floor): p99 ${f2(memory.run.latencyMs.p99)} ms from memory, ` +
         `${f2(redis.run.latencyMs.p99)} ms with one Redis GET per request, ratio ${f2(redis.run.latencyMs.p99 / memory.run.latencyMs.p99)} ` +
-        `(server CPU ${f0(memory.serverUsPerRequest)} and ${f0(redis.serverUsPerRequest)} µs/request): what a responder whose answers live in Redis pays at least`,
+        `(server CPU ${f0(memory.serverUsPerRequest)} and ${f0(redis.serverUsPerRequest)} µs/request; p99 by round ${rounds(memory)} and ${rounds(redis)}): what a responder whose answers live in Redis pays at least`,
     );
   }
   out.push('');
