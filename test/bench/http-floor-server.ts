@@ -20,7 +20,7 @@
  *                    `Connection: close`) and the connection is ended; FLOOR_WORKERS as ocsp-floor.
  *                    The ceiling of the runtime for a connection per request (bench-ocsp, no keep-alive)
  *   scale-floor      node:http for bench-scale: POST answered 200 with the stored pre-signed entry of
- *                    the certificate whose serial ends the request body (its last 16 bytes), read
+ *                    the certificate whose serial ends the request body (its last SERIAL_BYTES), read
  *                    with one Redis GET per request (fourth argument `redis`) or, from memory, the
  *                    entry of one sample serial read once at start (`memory`); then the Redis URL,
  *                    the key prefix (before the serial's hex) and the sample serial's hex. The
@@ -38,6 +38,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { CA_CONTRACT } from '@evpki/ca-client';
 import { OPENAPI_PATH, compileRequestSchemas, loadOperations } from '@evpki/ra';
 import { RA_CLIENT_CN, readServiceTls } from '@evpki/service';
+import { serialToHex } from '@evpki/x509';
+import { SERIAL_BYTES } from './scale/config.js';
 
 const mode = process.argv[2] ?? 'bare';
 
@@ -134,8 +136,7 @@ if (mode === 'bare' || mode === 'stub-ca') {
     req.on('end', () => {
       if (from === 'memory') return answer(res, fixed);
       const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      // The store's serial key: lowercase hex without leading zeros.
-      redis.getBuffer(prefix + body.subarray(-16).toString('hex').replace(/^0+/, '')).then(
+      redis.getBuffer(prefix + serialToHex(body.subarray(-SERIAL_BYTES))).then(
         (b) => answer(res, b),
         () => void res.writeHead(503, { 'content-length': '0' }).end(),
       );
